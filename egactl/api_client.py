@@ -1,0 +1,279 @@
+"""The one HTTP client every command and plugin uses.
+
+What it guarantees, so plugins don't each reinvent it:
+
+- explicit connect/read timeouts, TLS verified (a profile may name a CA bundle);
+- an ``X-Request-ID`` on every request (shown in errors, stored in the audit log);
+- retries with exponential backoff and full jitter on connection errors, 429
+  and 503, honouring ``Retry-After`` — but only for idempotent methods and for
+  POSTs carrying an ``Idempotency-Key``. The key is made once per logical
+  operation and reused on every retry, so a retry after a lost response is
+  answered from the server's idempotency store, never executed twice;
+- problem+json errors turned into the exceptions of ``egactl.errors`` (and so
+  into the exit codes of DESIGN.md);
+- ``--debug`` shows method, URL, status, timing and headers with credentials
+  redacted;
+- cursor pagination that follows ``next_cursor``.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import json
+import random
+import time
+import uuid
+from typing import Any, Callable, Iterator, TextIO
+
+import httpx
+
+from egactl import __version__
+from egactl.errors import EgactlError, Unreachable, error_for_status
+
+IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE"})
+RETRY_STATUSES = frozenset({429, 503})
+REDACTED_HEADERS = frozenset({"authorization", "cookie", "set-cookie", "x-auth-request-hash", "proxy-authorization"})
+MAX_RETRY_AFTER = 60.0
+
+
+def new_idempotency_key() -> str:
+    return str(uuid.uuid4())
+
+
+class ApiClient:
+    def __init__(
+        self,
+        base_url: str,
+        *,
+        token: str | None = None,
+        transport: httpx.BaseTransport | None = None,
+        verify: bool | str = True,
+        connect_timeout: float = 5.0,
+        read_timeout: float = 30.0,
+        retries: int = 4,
+        backoff: float = 0.25,
+        debug: TextIO | None = None,
+        on_mutation: Callable[[], None] | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+    ):
+        headers = {"User-Agent": f"egactl/{__version__}", "Accept": "application/json"}
+        if token:
+            headers["Authorization"] = f"Bearer {token}"
+        kwargs: dict[str, Any] = {}
+        if transport is not None:
+            kwargs["transport"] = transport
+        else:
+            kwargs["verify"] = _ssl_context(verify)
+            kwargs["limits"] = httpx.Limits(max_connections=64, max_keepalive_connections=32)
+        self._http = httpx.Client(
+            base_url=base_url.rstrip("/"),
+            headers=headers,
+            timeout=httpx.Timeout(read_timeout, connect=connect_timeout),
+            **kwargs,
+        )
+        self.retries = max(1, retries)
+        self.backoff = backoff
+        self._debug = debug
+        self._on_mutation = on_mutation
+        self._sleep = sleep
+
+    def close(self) -> None:
+        self._http.close()
+
+    # -- the one request path -------------------------------------------------
+
+    def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: dict[str, Any] | None = None,
+        json_body: Any = None,
+        content: bytes | None = None,
+        headers: dict[str, str] | None = None,
+        idempotency_key: str | None = None,
+        if_match: str | None = None,
+        raise_for_status: bool = True,
+    ) -> httpx.Response:
+        method = method.upper()
+        hdrs = dict(headers or {})
+        if method == "POST" and idempotency_key:
+            hdrs["Idempotency-Key"] = idempotency_key
+        if if_match:
+            hdrs["If-Match"] = if_match
+        retryable = method in IDEMPOTENT_METHODS or (method == "POST" and "Idempotency-Key" in hdrs)
+        if method not in ("GET", "HEAD", "OPTIONS") and self._on_mutation:
+            self._on_mutation()
+        if params:
+            params = {k: v for k, v in params.items() if v is not None}
+        if json_body is not None:
+            content = json.dumps(json_body, ensure_ascii=False, default=str).encode("utf-8")
+            hdrs.setdefault("Content-Type", "application/json")
+        request_id = str(uuid.uuid4())
+        attempt = 0
+        while True:
+            attempt += 1
+            hdrs["X-Request-ID"] = request_id if attempt == 1 else f"{request_id}.{attempt}"
+            request = self._http.build_request(method, path, params=params, content=content, headers=hdrs)
+            started = time.perf_counter()
+            try:
+                response = self._http.send(request)
+            except httpx.TransportError as exc:
+                self._trace(request, None, started, exc)
+                if retryable and attempt < self.retries:
+                    self._sleep(self._delay(attempt, None))
+                    continue
+                raise _unreachable(request, exc) from None
+            self._trace(request, response, started, None)
+            if response.status_code in RETRY_STATUSES and retryable and attempt < self.retries:
+                self._sleep(self._delay(attempt, response.headers.get("Retry-After")))
+                continue
+            if raise_for_status and response.status_code >= 400:
+                raise problem_error(response)
+            return response
+
+    def _delay(self, attempt: int, retry_after: str | None) -> float:
+        if retry_after:
+            seconds = _parse_retry_after(retry_after)
+            if seconds is not None:
+                return min(seconds, MAX_RETRY_AFTER)
+        # Full jitter (AWS architecture blog): spreads a herd of retrying clients.
+        return random.uniform(0, self.backoff * (2 ** (attempt - 1)))
+
+    def _trace(self, request: httpx.Request, response: httpx.Response | None, started: float, exc: Exception | None) -> None:
+        if self._debug is None:
+            return
+        ms = (time.perf_counter() - started) * 1000
+        w = self._debug.write
+        w(f"> {request.method} {request.url}\n")
+        for name, value in request.headers.items():
+            w(f"> {name}: {redact_header(name, value)}\n")
+        if exc is not None:
+            w(f"! {type(exc).__name__} after {ms:.0f} ms\n")
+            return
+        assert response is not None
+        w(f"< {response.status_code} {response.reason_phrase} ({ms:.0f} ms)\n")
+        for name, value in response.headers.items():
+            w(f"< {name}: {redact_header(name, value)}\n")
+
+    # -- conveniences ----------------------------------------------------------
+
+    def get(self, path: str, **params: Any) -> Any:
+        return self.request("GET", path, params=params).json()
+
+    def get_with_etag(self, path: str) -> tuple[Any, str | None]:
+        response = self.request("GET", path)
+        return response.json(), response.headers.get("ETag")
+
+    def post(self, path: str, body: Any = None, *, idempotency_key: str | None = None) -> Any:
+        """A creating POST: always carries an Idempotency-Key, so it is safe to retry."""
+        response = self.request("POST", path, json_body=body if body is not None else {},
+                                idempotency_key=idempotency_key or new_idempotency_key())
+        return response.json() if response.content else None
+
+    def patch(self, path: str, body: Any, *, etag: str | None = None) -> Any:
+        return self.request("PATCH", path, json_body=body, if_match=etag).json()
+
+    def update(self, path: str, changes: dict[str, Any]) -> Any:
+        """Read-modify-write guarded by the resource's ETag (412 → exit 5 if someone else changed it)."""
+        _, etag = self.get_with_etag(path)
+        return self.patch(path, changes, etag=etag)
+
+    def delete(self, path: str, **params: Any) -> Any:
+        response = self.request("DELETE", path, params=params)
+        return response.json() if response.content else None
+
+    def paginate(self, path: str, *, limit: int | None = None, page_size: int = 100, **params: Any) -> Iterator[dict]:
+        """Yield items across pages; stop after ``limit`` items (None: all)."""
+        cursor = None
+        seen = 0
+        while True:
+            size = page_size if limit is None else max(1, min(page_size, limit - seen))
+            page = self.get(path, limit=size, cursor=cursor, **params)
+            for item in page.get("items", []):
+                yield item
+                seen += 1
+                if limit is not None and seen >= limit:
+                    return
+            cursor = page.get("next_cursor")
+            if not cursor:
+                return
+
+    def list(self, path: str, *, limit: int | None = None, **params: Any) -> list[dict]:
+        return list(self.paginate(path, limit=limit, **params))
+
+
+def redact_header(name: str, value: str) -> str:
+    lower = name.lower()
+    if lower in REDACTED_HEADERS or "token" in lower or "secret" in lower or lower.endswith("-key") and lower != "idempotency-key":
+        if lower == "authorization" and " " in value:
+            return value.split(" ", 1)[0] + " [REDACTED]"
+        return "[REDACTED]"
+    return value
+
+
+def _parse_retry_after(value: str) -> float | None:
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return max(0.0, when.timestamp() - time.time())
+
+
+def _ssl_context(verify: bool | str):
+    if verify is True or verify is False:
+        return verify
+    import ssl
+
+    try:
+        return ssl.create_default_context(cafile=verify)
+    except (OSError, ssl.SSLError) as exc:
+        from egactl.errors import InvalidInput
+
+        raise InvalidInput(f"cannot load CA bundle {verify}: {exc}", hint="fix ca_bundle in the profile") from None
+
+
+def _unreachable(request: httpx.Request, exc: httpx.TransportError) -> EgactlError:
+    host = request.url.host or str(request.url)
+    if isinstance(exc, httpx.TimeoutException):
+        what = "timed out"
+    elif isinstance(exc, httpx.ConnectError) and "CERTIFICATE_VERIFY_FAILED" in str(exc):
+        what = "TLS certificate verification failed"
+    else:
+        what = "could not be reached"
+    detail = str(exc).strip()
+    message = f"the API at {host} {what}" + (f" ({detail})" if detail else "")
+    return Unreachable(message, hint="check the profile's api_url and your network, or try again")
+
+
+def problem_error(response: httpx.Response) -> EgactlError:
+    """Turn an error response (problem+json or not) into the matching exception."""
+    cls = error_for_status(response.status_code)
+    problem: dict[str, Any] | None = None
+    try:
+        body = response.json()
+        if isinstance(body, dict):
+            problem = body
+    except ValueError:
+        pass
+    if problem:
+        message = problem.get("detail") or problem.get("title") or f"HTTP {response.status_code}"
+        errors = problem.get("errors") or []
+        if errors:
+            parts = [f"{e.get('field') or e.get('loc') or '?'}: {e.get('message') or e.get('msg')}" for e in errors[:5]]
+            message = f"{message} ({'; '.join(parts)})"
+    else:
+        message = f"HTTP {response.status_code} {response.reason_phrase}"
+    hint = None
+    if response.status_code == 401:
+        hint = "log in again with `egactl auth login`, or check EGACTL_TOKEN"
+    elif response.status_code == 412:
+        hint = "someone else changed it; show it again and retry"
+    rid = response.request.headers.get("X-Request-ID") if response.request else None
+    if cls.exit_code == 1 and rid:
+        hint = f"request id {rid}"
+    return cls(message, hint=hint, problem=problem)

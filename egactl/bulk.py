@@ -1,0 +1,413 @@
+"""Bulk jobs from CSV: validate everything, then send in chunks, resumably.
+
+Every plugin's import/bulk command runs through ``run``:
+
+1. Stream the CSV (UTF-8, with or without BOM); a wrong encoding, an empty
+   file or a missing column is one clear error before anything else.
+2. Validate every row (the plugin's ``parse_row``); report bad rows by line
+   number and stop, unless ``--skip-invalid``. Nothing has been sent yet.
+3. Send the valid rows in chunks, concurrently, each chunk with an
+   ``Idempotency-Key`` derived from the job (file digest, options, and a
+   per-run nonce kept in the job's state) and the chunk's number. Retries and
+   ``--resume`` reuse the same keys, so the server answers a chunk it already
+   did from its idempotency store: nothing is lost and nothing is done twice.
+4. Write what happened to each row to a results file as chunks finish, keep a
+   log of finished chunks, and exit 6 when some rows failed.
+
+Memory does not grow with the input: rows are streamed twice (validate, send),
+at most ``2 × workers`` chunks are in flight, results go straight to disk.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import json
+import os
+import secrets
+import threading
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Iterator, Sequence
+
+from egactl import paths
+from egactl.errors import EgactlError, InvalidInput, PartialFailure, Unreachable
+
+MAX_REPORTED_ERRORS = 50
+FAILED = "failed"
+
+
+class RowError(ValueError):
+    """Raised by ``parse_row``: the row is invalid; the message says why."""
+
+
+@dataclass
+class Job:
+    """What a plugin tells the machinery about one kind of bulk job."""
+
+    name: str
+    """Stable job kind, e.g. "mail-import"; part of the job's identity."""
+
+    path: Path
+    required: Sequence[str]
+    """Columns that must be in the header."""
+
+    parse_row: Callable[[dict[str, str], int], dict[str, Any]]
+    """(row, line number) → the item to send; raise ``RowError`` for a bad row."""
+
+    endpoint: str | None = None
+    """POST target taking ``{"items": [...]}`` and answering ``{"results": [...]}``."""
+
+    submit: Callable[[Any, list[dict[str, Any]], str], list[dict[str, Any]]] | None = None
+    """Custom sender (api, items, idempotency key) → results; instead of ``endpoint``."""
+
+    options: dict[str, Any] = field(default_factory=dict)
+    """Everything else that changes what is sent (template, sender…): part of the identity."""
+
+    unique_key: Callable[[dict[str, Any]], str] | None = None
+    """When set, two rows with the same key are an error (e.g. duplicate employee numbers)."""
+
+    chunk_size: int = 500
+    workers: int = 4
+    noun: str = "rows"
+
+
+@dataclass
+class Summary:
+    job: str
+    file: str
+    rows: int = 0
+    invalid: int = 0
+    sent: int = 0
+    failed: int = 0
+    skipped_chunks: int = 0
+    statuses: dict[str, int] = field(default_factory=dict)
+    results: str | None = None
+    dry_run: bool = False
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"job": self.job, "file": self.file, "rows": self.rows, "invalid": self.invalid,
+                "sent": self.sent, "failed": self.failed, "statuses": dict(sorted(self.statuses.items())),
+                "resumed_chunks": self.skipped_chunks, "results": self.results, "dry_run": self.dry_run}
+
+
+# -- reading ------------------------------------------------------------------------
+
+
+def read_csv(path: Path, required: Sequence[str] = ()) -> Iterator[tuple[int, dict[str, str]]]:
+    """Yield (line number, row) from a UTF-8 CSV; header names are stripped.
+
+    Errors (missing file, empty file, another encoding, missing columns) are
+    ``InvalidInput`` naming the file.
+    """
+    try:
+        fh = open(path, encoding="utf-8-sig", newline="")
+    except FileNotFoundError:
+        raise InvalidInput(f"{path}: no such file") from None
+    except IsADirectoryError:
+        raise InvalidInput(f"{path}: is a directory, not a CSV file") from None
+    except PermissionError:
+        raise InvalidInput(f"{path}: permission denied") from None
+    with fh:
+        reader = csv.reader(fh)
+        line = 0
+        try:
+            header = next(reader, None)
+            if header is None or not any(h.strip() for h in header):
+                raise InvalidInput(f"{path}: the file is empty (expected a header row)")
+            header = [h.strip() for h in header]
+            missing = [c for c in required if c not in header]
+            if missing:
+                raise InvalidInput(f"{path}: missing column{'s' if len(missing) > 1 else ''} "
+                                   f"{', '.join(missing)} (the header has: {', '.join(h for h in header if h)})")
+            for values in reader:
+                line = reader.line_num
+                if not any(v.strip() for v in values):
+                    continue
+                yield line, dict(zip(header, (v.strip() for v in values)))
+        except UnicodeDecodeError as exc:
+            raise InvalidInput(f"{path}: not UTF-8 text (byte 0x{exc.object[exc.start]:02x} after line {line + 1})",
+                               hint="save it as 'CSV UTF-8'") from None
+        except csv.Error as exc:
+            raise InvalidInput(f"{path}: line {reader.line_num}: {exc}") from None
+
+
+def file_digest(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+# -- job state ------------------------------------------------------------------------
+
+
+class JobState:
+    """``<data dir>/jobs/<id>/``: state.json (nonce, status) and done.log (finished chunks)."""
+
+    def __init__(self, job_id: str):
+        self.dir = paths.data_dir() / "jobs" / job_id
+        self.state_file = self.dir / "state.json"
+        self.done_file = self.dir / "done.log"
+
+    def load(self) -> dict[str, Any] | None:
+        try:
+            return json.loads(self.state_file.read_text("utf-8"))
+        except (FileNotFoundError, ValueError):
+            return None
+
+    def save(self, data: dict[str, Any]) -> None:
+        self.dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+        paths.write_private(self.state_file, json.dumps(data).encode())
+
+    def done(self) -> set[int]:
+        try:
+            return {int(x) for x in self.done_file.read_text().split()}
+        except FileNotFoundError:
+            return set()
+
+    def reset(self) -> None:
+        self.done_file.unlink(missing_ok=True)
+
+
+class ResultsWriter:
+    COLUMNS = ("line", "status", "id", "error")
+
+    def __init__(self, path: Path, append: bool):
+        suffix = path.suffix.lower()
+        if suffix not in (".csv", ".jsonl"):
+            raise InvalidInput(f"results file {path}: use a .csv or .jsonl name")
+        self.path = path
+        self.jsonl = suffix == ".jsonl"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        exists = append and path.exists() and path.stat().st_size > 0
+        self.fh = open(path, "a" if append else "w", encoding="utf-8", newline="")
+        self.writer = None if self.jsonl else csv.writer(self.fh, lineterminator="\n")
+        if self.writer and not exists:
+            self.writer.writerow(self.COLUMNS)
+
+    def write(self, result: dict[str, Any]) -> None:
+        if self.jsonl:
+            self.fh.write(json.dumps({k: result.get(k) for k in self.COLUMNS}, ensure_ascii=False) + "\n")
+        else:
+            assert self.writer is not None
+            self.writer.writerow([result.get(k) if result.get(k) is not None else "" for k in self.COLUMNS])
+
+    def flush(self) -> None:
+        self.fh.flush()
+
+    def close(self) -> None:
+        self.fh.close()
+
+
+# -- running ------------------------------------------------------------------------
+
+
+def validate(job: Job, report: Callable[[str], None]) -> tuple[int, int]:
+    """First pass: (rows, invalid rows); reports the first errors by line number."""
+    rows = invalid = 0
+    seen: dict[str, int] = {}
+    for line, row in read_csv(job.path, job.required):
+        rows += 1
+        try:
+            item = job.parse_row(row, line)
+            if job.unique_key is not None:
+                key = job.unique_key(item)
+                if key in seen:
+                    raise RowError(f"duplicate of line {seen[key]} ({key})")
+                seen[key] = line
+        except RowError as exc:
+            invalid += 1
+            if invalid <= MAX_REPORTED_ERRORS:
+                report(f"{job.path.name}: line {line}: {exc}")
+    if invalid > MAX_REPORTED_ERRORS:
+        report(f"{job.path.name}: … and {invalid - MAX_REPORTED_ERRORS} more invalid rows")
+    return rows, invalid
+
+
+def _valid_items(job: Job) -> Iterator[dict[str, Any]]:
+    seen: set[str] | None = set() if job.unique_key is not None else None
+    for line, row in read_csv(job.path, job.required):
+        try:
+            item = job.parse_row(row, line)
+        except RowError:
+            continue
+        if seen is not None:
+            key = job.unique_key(item)  # type: ignore[misc]
+            if key in seen:
+                continue
+            seen.add(key)
+        yield {"line": line, **item}
+
+
+def _chunks(items: Iterator[dict[str, Any]], size: int) -> Iterator[tuple[int, list[dict[str, Any]]]]:
+    chunk: list[dict[str, Any]] = []
+    index = 0
+    for item in items:
+        chunk.append(item)
+        if len(chunk) >= size:
+            yield index, chunk
+            index += 1
+            chunk = []
+    if chunk:
+        yield index, chunk
+
+
+def run(ctx: Any, job: Job, *, skip_invalid: bool = False, resume: bool = False, restart: bool = False,
+        results: Path | None = None, dry_run: bool = False,
+        before_submit: Callable[[Any, str], None] | None = None) -> Summary:
+    """Run a bulk job for the command context ``ctx``; returns its summary.
+
+    ``before_submit(api, job_run_id)`` runs once before the first chunk (e.g.
+    to create an SMS batch with an idempotency key derived from the run id, so
+    a resumed run finds the same batch).
+    """
+    io = ctx.io
+    digest = file_digest(job.path) if job.path.is_file() else ""
+    identity = json.dumps({"name": job.name, "file": digest, "options": job.options, "chunk": job.chunk_size},
+                          sort_keys=True, default=str)
+    job_id = hashlib.sha256(identity.encode()).hexdigest()[:24]
+    summary = Summary(job=job_id, file=str(job.path), dry_run=dry_run)
+    rows, invalid = validate(job, io.status)
+    summary.rows, summary.invalid = rows, invalid
+    if invalid and not skip_invalid:
+        raise InvalidInput(f"{job.path}: {invalid} invalid row{'s' if invalid != 1 else ''} of {rows}; nothing was sent",
+                           hint="fix them, or pass --skip-invalid to send the valid rows only")
+    if dry_run:
+        return summary
+
+    state = JobState(job_id)
+    previous = state.load()
+    done: set[int] = set()
+    if previous and previous.get("status") == "running" and not (resume or restart):
+        finished = len(state.done())
+        raise InvalidInput(f"an interrupted run of this job exists ({finished} chunk(s) finished)",
+                           hint="pass --resume to continue it, or --restart to start again from the first row")
+    if resume and previous and previous.get("status") == "running":
+        nonce = previous["nonce"]
+        results = Path(previous["results"]) if results is None else results
+        done = state.done()
+        append = True
+    else:
+        if resume:
+            io.warn("no interrupted run of this job was found; starting from the first row")
+        nonce = secrets.token_hex(8)
+        state.reset()
+        results = results or (state.dir / "results.csv")
+        append = False
+    run_id = f"{job_id}-{nonce}"
+    state.save({"status": "running", "nonce": nonce, "file": str(job.path), "results": str(results), "name": job.name})
+    writer = ResultsWriter(Path(results), append=append)
+    summary.results = str(results)
+    summary.skipped_chunks = len(done)
+
+    api = ctx.api()
+    if before_submit is not None:
+        before_submit(api, run_id)
+
+    def send(index: int, items: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        key = f"{run_id}-{index}"
+        if job.submit is not None:
+            return job.submit(api, items, key)
+        assert job.endpoint, "a bulk Job needs an endpoint or a submit function"
+        return api.request("POST", job.endpoint, json_body={"items": items}, idempotency_key=key).json()["results"]
+
+    progress = _Progress(io, total=rows - invalid, noun=job.noun)
+    done_log = open(state.done_file, "a", encoding="utf-8")
+    stop_error: EgactlError | None = None
+    lock = threading.Lock()
+
+    def finish(index: int, items: list[dict[str, Any]], future: Future) -> None:
+        nonlocal stop_error
+        try:
+            outcome = future.result()
+            ok = True
+        except Unreachable as exc:
+            stop_error = stop_error or exc
+            return
+        except EgactlError as exc:
+            outcome = [{"line": it["line"], "status": FAILED, "error": exc.message} for it in items]
+            ok = False
+        with lock:
+            for r in outcome:
+                writer.write(r)
+                status = r.get("status") or FAILED
+                summary.statuses[status] = summary.statuses.get(status, 0) + 1
+                if status == FAILED:
+                    summary.failed += 1
+            summary.sent += len(items)
+            writer.flush()
+            if ok:
+                done_log.write(f"{index}\n")
+                done_log.flush()
+        progress.advance(len(items))
+
+    try:
+        with progress, ThreadPoolExecutor(max_workers=job.workers, thread_name_prefix="egactl-bulk") as pool:
+            pending: dict[Future, tuple[int, list[dict[str, Any]]]] = {}
+            for index, items in _chunks(_valid_items(job), job.chunk_size):
+                if index in done:
+                    progress.advance(len(items))
+                    continue
+                if stop_error is not None:
+                    break
+                while len(pending) >= job.workers * 2:
+                    finished, _ = wait(pending, return_when=FIRST_COMPLETED)
+                    for f in finished:
+                        finish(*pending.pop(f), f)
+                pending[pool.submit(send, index, items)] = (index, items)
+            for f in list(pending):
+                f_index, f_items = pending.pop(f)
+                wait([f])
+                finish(f_index, f_items, f)
+    except KeyboardInterrupt:
+        writer.close()
+        done_log.close()
+        raise EgactlError("interrupted; what was sent is recorded",
+                          hint="run the same command with --resume to continue") from None
+    writer.close()
+    done_log.close()
+    if stop_error is not None:
+        raise Unreachable(stop_error.message, hint="nothing was lost; run the same command with --resume to continue")
+    if summary.failed == 0:
+        state.save({"status": "complete", "nonce": nonce, "file": str(job.path), "results": str(results), "name": job.name})
+    return summary
+
+
+def finish_command(ctx: Any, summary: Summary) -> None:
+    """Print the summary and exit 6 if rows failed (the standard ending of a bulk command)."""
+    from egactl.output import Column
+
+    cols = [Column("rows"), Column("invalid"), Column("sent"), Column("failed"), Column("statuses"), Column("results")]
+    ctx.render(summary.as_dict(), cols)
+    if summary.failed:
+        raise PartialFailure(f"{summary.failed} of {summary.sent} {('rows')} failed",
+                             hint=f"see {summary.results}; fix the cause and run again with --resume")
+
+
+class _Progress:
+    """A rich progress bar on stderr when it is a terminal; nothing otherwise."""
+
+    def __init__(self, io: Any, total: int, noun: str):
+        self.bar = None
+        if io.err_tty and os.environ.get("EGACTL_NO_PROGRESS") is None:
+            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+            self.bar = Progress(TextColumn(f"sending {noun}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
+                                console=io.console("err"), transient=False)
+            self.task = self.bar.add_task("send", total=total)
+
+    def __enter__(self):
+        if self.bar:
+            self.bar.start()
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        if self.bar:
+            self.bar.stop()
+
+    def advance(self, n: int) -> None:
+        if self.bar:
+            self.bar.advance(self.task, n)

@@ -1,0 +1,212 @@
+"""The root command: global options, lazy core groups and plugins, one error handler.
+
+Startup cost is a feature: the root is a plain click group whose subcommands
+are imported only when invoked (click's "lazy group" pattern). ``--help`` reads
+the plugins' one-line help without importing them (see ``egactl.discovery``).
+
+Global options may appear anywhere on the command line, as with kubectl:
+``egactl -o json institutions list`` and ``egactl institutions list -o json``
+mean the same; ``--`` ends option hoisting.
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import Annotated, Any, Optional
+
+import typer
+from typer.core import TyperGroup
+
+from egactl import __version__
+from egactl.config import OUTPUT_FORMATS
+from egactl.errors import EXIT_FAILURE, EgactlError
+
+# name -> (module with a typer app called `app`, one-line help). Listed here so
+# that `egactl --help` imports none of them.
+CORE_GROUPS: dict[str, tuple[str, str]] = {
+    "auth": ("egactl.commands.auth", "Log in, log out, and show who you are"),
+    "config": ("egactl.commands.config", "Profiles and settings"),
+    "institutions": ("egactl.commands.institutions", "The directory of public institutions"),
+    "audit": ("egactl.commands.audit", "The log of every change"),
+    "api": ("egactl.commands.api", "Make an authenticated API request (for scripting)"),
+    "plugins": ("egactl.commands.plugins", "Installed service plugins"),
+    "completion": ("egactl.commands.completion", "Print a shell completion script"),
+    "serve": ("egactl.commands.serve", "Run the reference backend over HTTP"),
+}
+
+GLOBAL_FLAGS = frozenset({"--debug", "--no-color"})
+GLOBAL_VALUED = frozenset({"--profile", "-o", "--output", "--query"})
+
+
+def hoist_global_options(args: list[str]) -> list[str]:
+    """Move global options to the front so any subcommand position works."""
+    front: list[str] = []
+    rest: list[str] = []
+    i = 0
+    while i < len(args):
+        arg = args[i]
+        if arg == "--":
+            rest.extend(args[i:])
+            break
+        name = arg.split("=", 1)[0]
+        if arg in GLOBAL_FLAGS:
+            front.append(arg)
+        elif name in GLOBAL_VALUED and "=" in arg:
+            front.append(arg)
+        elif arg in GLOBAL_VALUED and i + 1 < len(args):
+            front += [arg, args[i + 1]]
+            i += 1
+        elif arg.startswith("-o") and not arg.startswith("--") and len(arg) > 2:
+            front.append(arg)
+        else:
+            rest.append(arg)
+        i += 1
+    return front + rest
+
+
+def _passes_through(exc: BaseException) -> bool:
+    """typer's own signalling exceptions (usage errors, Exit, Abort) keep their meaning.
+
+    typer vendors click (``typer._click``); matching by module keeps us off its
+    private names.
+    """
+    return type(exc).__module__.split(".")[0] in ("typer", "click")
+
+
+class RootGroup(TyperGroup):
+    """Lazy subcommands, global options anywhere, and the one error handler."""
+
+    def parse_args(self, ctx: Any, args: list[str]) -> list[str]:
+        return super().parse_args(ctx, hoist_global_options(list(args)))
+
+    def list_commands(self, ctx: Any) -> list[str]:
+        from egactl.discovery import found
+
+        return list(CORE_GROUPS) + [n for n in found() if n not in CORE_GROUPS]
+
+    def get_command(self, ctx: Any, name: str) -> Any:
+        if name in CORE_GROUPS:
+            import importlib
+
+            module = importlib.import_module(CORE_GROUPS[name][0])
+            return _to_command(module.app, name)
+        from egactl.discovery import PluginError, found, import_path
+
+        f = found().get(name)
+        if f is None:
+            return None
+        try:
+            plugin = f.load()
+            app = import_path(plugin.commands)
+        except PluginError as exc:
+            raise EgactlError(str(exc), hint="reinstall or remove the plugin (`egactl plugins list`)") from None
+        except Exception as exc:
+            raise EgactlError(f"plugin {name!r} could not be loaded ({type(exc).__name__}: {exc})",
+                              hint="reinstall or remove the plugin (`egactl plugins list`)") from None
+        return _to_command(app, name)
+
+    def format_commands(self, ctx: Any, formatter: Any) -> None:
+        from egactl.discovery import found
+
+        with formatter.section("Core commands"):
+            formatter.write_dl([(n, h) for n, (_, h) in CORE_GROUPS.items()])
+        services = [(n, f.help() or "(no description)") for n, f in found().items() if n not in CORE_GROUPS]
+        if services:
+            with formatter.section("Service commands"):
+                formatter.write_dl(services)
+
+    def invoke(self, ctx: Any) -> Any:
+        try:
+            return super().invoke(ctx)
+        except EgactlError as exc:
+            _report(ctx, exc)
+            raise typer.Exit(exc.exit_code) from None
+        except KeyboardInterrupt:
+            print("interrupted", file=sys.stderr)
+            raise typer.Exit(130) from None
+        except Exception as exc:
+            if _passes_through(exc):
+                raise
+            # The last line of defence: one line, never a traceback (unless --debug).
+            if getattr(ctx.obj, "debug", False):
+                import traceback
+
+                traceback.print_exc()
+            _report(ctx, EgactlError(f"unexpected error: {type(exc).__name__}: {exc}",
+                                     hint="run again with --debug for details"))
+            raise typer.Exit(EXIT_FAILURE) from None
+        finally:
+            if ctx.obj is not None and hasattr(ctx.obj, "close"):
+                ctx.obj.close()
+
+
+def _to_command(app: Any, name: str) -> Any:
+    import typer.main
+
+    cmd = typer.main.get_command(app)
+    cmd.name = name
+    return cmd
+
+
+def _report(ctx: Any, exc: EgactlError) -> None:
+    obj = ctx.obj
+    if getattr(obj, "fmt", None) in ("json", "jsonl"):
+        import json
+
+        print(json.dumps(exc.as_json(), ensure_ascii=False), file=sys.stderr)
+    else:
+        print(f"error: {exc.line()}", file=sys.stderr)
+
+
+def _version(value: bool) -> None:
+    if value:
+        print(f"egactl {__version__}")
+        raise typer.Exit(0)
+
+
+app = typer.Typer(
+    cls=RootGroup,
+    name="egactl",
+    rich_markup_mode=None,  # plain help at the root: no rich import, no plugin import
+    no_args_is_help=True,
+    add_completion=False,  # `egactl completion SHELL` instead
+    context_settings={"help_option_names": ["-h", "--help"]},
+    pretty_exceptions_enable=False,
+)
+
+
+@app.callback()
+def root(
+    ctx: typer.Context,
+    version: Annotated[bool, typer.Option("--version", is_eager=True, callback=_version, help="Show the version and exit.")] = False,
+    profile: Annotated[Optional[str], typer.Option("--profile", metavar="NAME", help="Profile to use (env EGACTL_PROFILE).")] = None,
+    output: Annotated[Optional[str], typer.Option("--output", "-o", metavar="FORMAT",
+                                                  help=f"Output format: {', '.join(OUTPUT_FORMATS)} (env EGACTL_OUTPUT).")] = None,
+    query: Annotated[Optional[str], typer.Option("--query", metavar="JMESPATH", help="Filter the output with a JMESPath expression.")] = None,
+    debug: Annotated[bool, typer.Option("--debug", help="Show HTTP exchanges on stderr (credentials redacted).")] = False,
+    no_color: Annotated[bool, typer.Option("--no-color", help="No colour (also NO_COLOR=1).")] = False,
+) -> None:
+    """egactl: administer e-GA's shared ICT services from the command line.
+
+    Global options may be given anywhere on the line. Run `egactl COMMAND --help`
+    for a command's own options; docs/reference.md lists them all.
+    """
+    from egactl.context import Context, activate
+
+    if output is not None and output not in OUTPUT_FORMATS:
+        raise typer.BadParameter(f"must be one of {', '.join(OUTPUT_FORMATS)}", param_hint="'-o' / '--output'")
+    if not isinstance(ctx.obj, Context):
+        ctx.obj = Context()
+    ctx.obj.configure(profile=profile, output=output, query=query, debug=debug, no_color=no_color)
+    activate(ctx.obj)
+
+
+def command() -> Any:
+    """The root as a click-style command object (what tests, docs and completion use)."""
+    import typer.main
+
+    return typer.main.get_command(app)
+
+
+def main(argv: list[str] | None = None) -> None:
+    command()(args=argv if argv is not None else sys.argv[1:], prog_name="egactl")

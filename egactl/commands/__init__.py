@@ -1,0 +1,1 @@
+"""The core command groups, one module each, named as the command is."""

@@ -1,0 +1,118 @@
+"""egactl api: an authenticated raw request, like `gh api`."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Annotated, Any, Optional
+
+import typer
+
+from egactl import context
+from egactl.errors import InvalidInput
+
+app = typer.Typer(help="Make an authenticated API request (for scripting).")
+
+
+def _typed(value: str) -> Any:
+    """-F values: true/false/null/numbers become JSON values; @file reads a file."""
+    if value.startswith("@"):
+        return Path(value[1:]).read_text("utf-8")
+    for literal, result in (("true", True), ("false", False), ("null", None)):
+        if value == literal:
+            return result
+    try:
+        return int(value)
+    except ValueError:
+        pass
+    try:
+        return float(value)
+    except ValueError:
+        return value
+
+
+def _fields(raw: list[str], typed: list[str]) -> dict[str, Any]:
+    fields: dict[str, Any] = {}
+    for items, convert in ((raw, str), (typed, _typed)):
+        for item in items:
+            key, sep, value = item.partition("=")
+            if not sep or not key:
+                raise InvalidInput(f"field {item!r} must look like key=value")
+            fields[key] = convert(value)
+    return fields
+
+
+@app.callback(invoke_without_command=True)
+def api(method: Annotated[str, typer.Argument(help="GET, POST, PATCH, PUT or DELETE.")],
+        path: Annotated[str, typer.Argument(help="Path, e.g. /api/v1/institutions (or institutions).")],
+        field: Annotated[Optional[list[str]], typer.Option("--raw-field", "-f", help="key=value string field.")] = None,
+        typed_field: Annotated[Optional[list[str]], typer.Option("--field", "-F", help="key=value typed field (numbers, true/false/null, @file).")] = None,
+        header: Annotated[Optional[list[str]], typer.Option("--header", "-H", help="Extra header 'Name: value'.")] = None,
+        input_: Annotated[Optional[str], typer.Option("--input", help="Request body from a file ('-' for stdin).")] = None,
+        include: Annotated[bool, typer.Option("--include", "-i", help="Print the status line and headers too.")] = False,
+        paginate: Annotated[bool, typer.Option("--paginate", help="Follow next_cursor and print all items.")] = False):
+    """Call the API with your credentials and print the JSON response.
+
+    For GET, fields become query parameters; otherwise a JSON body. Exit codes
+    follow the HTTP status (404 → 3, 409 → 5, …).
+    """
+    ctx = context.get()
+    method = method.upper()
+    if method not in ("GET", "POST", "PATCH", "PUT", "DELETE", "HEAD"):
+        raise InvalidInput(f"unsupported method {method!r}")
+    if not path.startswith("/"):
+        path = "/api/v1/" + path
+    fields = _fields(field or [], typed_field or [])
+    headers = {}
+    for h in header or []:
+        name, sep, value = h.partition(":")
+        if not sep:
+            raise InvalidInput(f"header {h!r} must look like 'Name: value'")
+        headers[name.strip()] = value.strip()
+    client = ctx.api()
+    if paginate:
+        if method != "GET":
+            raise InvalidInput("--paginate works with GET only")
+        ctx.render(list(client.paginate(path, **fields)))
+        return
+    body: bytes | None = None
+    params: dict[str, Any] | None = None
+    if input_:
+        body = sys.stdin.buffer.read() if input_ == "-" else Path(input_).read_bytes()
+        headers.setdefault("Content-Type", "application/json")
+        if fields:
+            params = fields
+    elif method in ("GET", "HEAD", "DELETE"):
+        params = fields
+    elif fields:
+        body = json.dumps(fields).encode()
+        headers.setdefault("Content-Type", "application/json")
+    idem = None
+    if method == "POST" and not any(k.lower() == "idempotency-key" for k in headers):
+        from egactl.api_client import new_idempotency_key
+
+        idem = new_idempotency_key()
+    response = client.request(method, path, params=params, content=body, headers=headers, idempotency_key=idem,
+                              raise_for_status=False)
+    if include:
+        ctx.io.out.write(f"HTTP/1.1 {response.status_code} {response.reason_phrase}\n")
+        for name, value in response.headers.items():
+            ctx.io.out.write(f"{name}: {value}\n")
+        ctx.io.out.write("\n")
+    if response.content:
+        try:
+            data = response.json()
+        except ValueError:
+            ctx.io.out.write(response.text + ("\n" if not response.text.endswith("\n") else ""))
+        else:
+            if response.status_code < 400:
+                from egactl.output import apply_query
+
+                ctx.io.out.write(json.dumps(apply_query(data, ctx.query), indent=2, ensure_ascii=False) + "\n")
+            else:
+                ctx.io.out.write(json.dumps(data, indent=2, ensure_ascii=False) + "\n")
+    if response.status_code >= 400:
+        from egactl.api_client import problem_error
+
+        raise problem_error(response)

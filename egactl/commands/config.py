@@ -1,0 +1,106 @@
+"""egactl config: profiles and settings."""
+
+from __future__ import annotations
+
+from typing import Annotated, Optional
+
+import typer
+
+from egactl import config, context
+from egactl.errors import InvalidInput, NotFound
+from egactl.output import Column
+
+app = typer.Typer(help="Profiles and settings (flag > environment > profile > default).", no_args_is_help=True)
+
+KeyArg = Annotated[str, typer.Argument(help=f"One of: {', '.join(config.KEYS)}.")]
+ProfileOpt = Annotated[Optional[str], typer.Option("--profile", "-p", help="Profile to change (default: the current one).")]
+
+
+def _key(name: str) -> config.Key:
+    key = config.KEYS.get(name.replace("-", "_"))
+    if key is None:
+        raise InvalidInput(f"unknown setting {name!r}", hint=f"settings are: {', '.join(config.KEYS)}")
+    return key
+
+
+def _target_profile(profile: str | None) -> str:
+    if profile:
+        return profile
+    data = config.load_file()
+    import os
+
+    return os.environ.get("EGACTL_PROFILE") or data.get("current_profile") or config.SANDBOX
+
+
+@app.command("list")
+def list_():
+    """Every setting in force, with where its value comes from."""
+    ctx = context.get()
+    s = ctx.settings
+    rows = [{"key": "profile", "value": s.profile, "source": s.sources["profile"]}]
+    rows += [{"key": k, "value": s.values[k], "source": s.sources[k]} for k in config.KEYS]
+    ctx.render(rows, [Column("key"), Column("value"), Column("source")])
+
+
+@app.command()
+def get(key: KeyArg):
+    """Print one setting's value in force."""
+    ctx = context.get()
+    value = ctx.settings.values[_key(key).name]
+    if ctx.fmt in ("json", "jsonl"):
+        ctx.render(value)
+    else:
+        ctx.io.out.write(("" if value is None else str(value)) + "\n")
+
+
+@app.command("set")
+def set_(key: KeyArg, value: Annotated[str, typer.Argument(help="The new value.")], profile: ProfileOpt = None):
+    """Set a value in a profile (creating the profile if needed)."""
+    ctx = context.get()
+    k = _key(key)
+    parsed = k.parse(value)
+    name = _target_profile(profile)
+    data = config.load_file()
+    data.setdefault("profiles", {}).setdefault(name, {})[k.name] = parsed
+    config.save_file(data)
+    ctx.success(f"Set {k.name} = {parsed} in profile {name}")
+
+
+@app.command()
+def unset(key: KeyArg, profile: ProfileOpt = None):
+    """Remove a value from a profile (the default applies again)."""
+    ctx = context.get()
+    k = _key(key)
+    name = _target_profile(profile)
+    data = config.load_file()
+    section = data.get("profiles", {}).get(name, {})
+    if k.name not in section:
+        raise NotFound(f"{k.name} is not set in profile {name}")
+    del section[k.name]
+    config.save_file(data)
+    ctx.success(f"Unset {k.name} in profile {name}")
+
+
+@app.command()
+def profiles():
+    """List the profiles; the current one is marked."""
+    ctx = context.get()
+    data = config.load_file()
+    current = ctx.settings.profile
+    names = sorted(set(data.get("profiles", {})) | {config.SANDBOX})
+    rows = [{"name": n, "current": n == current,
+             "api_url": data.get("profiles", {}).get(n, {}).get("api_url", config.DEFAULTS["api_url"])} for n in names]
+    ctx.render(rows, [Column("name"), Column("current"), Column("api_url", "API")])
+
+
+@app.command()
+def use(name: Annotated[str, typer.Argument(help="Profile name.")]):
+    """Make a profile the current one."""
+    ctx = context.get()
+    data = config.load_file()
+    if name != config.SANDBOX and name not in data.get("profiles", {}):
+        known = ", ".join(sorted(set(data.get("profiles", {})) | {config.SANDBOX}))
+        raise NotFound(f"no profile named {name!r}", hint=f"known profiles: {known}; create one with `egactl config set api_url URL --profile {name}`")
+    data["current_profile"] = name
+    config.save_file(data)
+    ctx.success(f"Now using profile {name}")

@@ -1,0 +1,135 @@
+"""egactl institutions: the directory of public institutions."""
+
+from __future__ import annotations
+
+from typing import Annotated, Optional
+
+import typer
+
+from egactl import bulk, context
+from egactl.options import (DEFAULT_LIMIT, All, CsvFile, DryRun, Limit, Restart, Results, Resume, SkipInvalid, Yes,
+                            page_limit)
+from egactl.output import Column
+from egactl.rules import KINDS, check_email, check_institution_code, normalise_kind
+
+app = typer.Typer(help="The directory of public institutions.", no_args_is_help=True)
+
+COLUMNS = [Column("code"), Column("name"), Column("kind"), Column("region"), Column("contact_email", "CONTACT")]
+DETAIL = COLUMNS + [Column("version"), Column("created_at", "CREATED"), Column("updated_at", "UPDATED")]
+
+Kind = Annotated[Optional[str], typer.Option("--kind", help=f"One of: {', '.join(KINDS)}.")]
+
+
+def _kind(value: str | None) -> str | None:
+    if value is None:
+        return None
+    kind = normalise_kind(value)
+    if kind:
+        return kind
+    raise typer.BadParameter(f"must be one of {', '.join(KINDS)}", param_hint="--kind")
+
+
+@app.command("list")
+def list_(kind: Kind = None, region: Annotated[Optional[str], typer.Option(help="Only this region.")] = None,
+          search: Annotated[Optional[str], typer.Option("--search", "-s", help="Code or name contains this.")] = None,
+          limit: Limit = DEFAULT_LIMIT, all_: All = False):
+    """List institutions."""
+    ctx = context.get()
+    items = ctx.api().list("/api/v1/institutions", limit=page_limit(limit, all_), kind=_kind(kind), region=region, q=search)
+    ctx.render(items, COLUMNS, empty="No institutions match.")
+
+
+@app.command()
+def show(code: Annotated[str, typer.Argument(help="Institution code, e.g. RITA.")]):
+    """Show one institution."""
+    ctx = context.get()
+    ctx.render(ctx.api().get(f"/api/v1/institutions/{code.upper()}"), DETAIL)
+
+
+@app.command()
+def create(code: Annotated[str, typer.Argument(help="Short code, e.g. RITA.")],
+           name: Annotated[str, typer.Option(help="Full name.")],
+           kind: Annotated[str, typer.Option(help=f"One of: {', '.join(KINDS)}.")],
+           region: Annotated[Optional[str], typer.Option(help="Region, e.g. Dodoma.")] = None,
+           contact_email: Annotated[Optional[str], typer.Option(help="Contact e-mail.")] = None,
+           dry_run: DryRun = False):
+    """Add an institution (admin)."""
+    ctx = context.get()
+    body = {"code": code.upper(), "name": name, "kind": _kind(kind), "region": region, "contact_email": contact_email}
+    if dry_run:
+        ctx.io.status(f"dry run: would create institution {body['code']}")
+        ctx.render(body, COLUMNS)
+        return
+    created = ctx.api().post("/api/v1/institutions", body)
+    ctx.success(f"Created institution {created['code']}")
+    ctx.render(created, DETAIL)
+
+
+@app.command()
+def update(code: Annotated[str, typer.Argument(help="Institution code.")],
+           name: Annotated[Optional[str], typer.Option(help="New name.")] = None,
+           kind: Kind = None,
+           region: Annotated[Optional[str], typer.Option(help="New region.")] = None,
+           contact_email: Annotated[Optional[str], typer.Option(help="New contact e-mail ('' to clear).")] = None,
+           dry_run: DryRun = False):
+    """Change an institution's details."""
+    ctx = context.get()
+    changes = {k: v for k, v in {"name": name, "kind": _kind(kind), "region": region,
+                                 "contact_email": contact_email}.items() if v is not None}
+    if not changes:
+        raise typer.BadParameter("nothing to change; pass at least one of --name, --kind, --region, --contact-email")
+    path = f"/api/v1/institutions/{code.upper()}"
+    if dry_run:
+        current = ctx.api().get(path)
+        ctx.io.status(f"dry run: would update institution {current['code']}")
+        ctx.render({**current, **changes}, DETAIL)
+        return
+    updated = ctx.api().update(path, changes)
+    ctx.success(f"Updated institution {updated['code']}")
+    ctx.render(updated, DETAIL)
+
+
+@app.command()
+def delete(code: Annotated[str, typer.Argument(help="Institution code.")], yes: Yes = False, dry_run: DryRun = False):
+    """Remove an institution that has no resources left (admin)."""
+    ctx = context.get()
+    path = f"/api/v1/institutions/{code.upper()}"
+    current, etag = ctx.api().get_with_etag(path)
+    if dry_run:
+        ctx.io.status(f"dry run: would delete institution {current['code']}")
+        return
+    ctx.confirm(f"Delete institution {current['code']} ({current['name']})?", yes=yes)
+    ctx.api().request("DELETE", path, if_match=etag)
+    ctx.success(f"Deleted institution {current['code']}")
+
+
+def _parse_row(row: dict[str, str], line: int) -> dict:
+    code = row.get("code", "").strip().upper()
+    if not code:
+        raise bulk.RowError("code is empty")
+    problem = check_institution_code(code)
+    if problem:
+        raise bulk.RowError(problem)
+    if not row.get("name", "").strip():
+        raise bulk.RowError("name is empty")
+    kind = normalise_kind(row.get("kind", ""))
+    if kind is None:
+        raise bulk.RowError(f"kind {row.get('kind', '')!r} is not one of {', '.join(KINDS)}")
+    email = row.get("contact_email", "").strip() or None
+    if email and (problem := check_email(email)):
+        raise bulk.RowError(f"contact_email: {problem}")
+    return {"code": code, "name": row["name"].strip(), "kind": kind, "region": row.get("region", "").strip() or None,
+            "contact_email": email}
+
+
+@app.command("import")
+def import_(file: CsvFile, skip_invalid: SkipInvalid = False, resume: Resume = False, restart: Restart = False,
+            results: Results = None, dry_run: DryRun = False):
+    """Create institutions from a CSV: code,name,kind[,region,contact_email]."""
+    ctx = context.get()
+    job = bulk.Job(name="institutions-import", path=file, required=("code", "name", "kind"), parse_row=_parse_row,
+                   endpoint="/api/v1/institutions/bulk", unique_key=lambda item: item["code"], chunk_size=200,
+                   noun="institutions")
+    summary = bulk.run(ctx, job, skip_invalid=skip_invalid, resume=resume, restart=restart, results=results,
+                       dry_run=dry_run)
+    bulk.finish_command(ctx, summary)

@@ -1,0 +1,97 @@
+"""egactl serve: the reference backend over HTTP, and issuing its first tokens."""
+
+from __future__ import annotations
+
+import os
+from typing import Annotated, Optional
+
+import typer
+
+from egactl import context, paths
+from egactl.errors import InvalidInput
+from egactl.output import Column
+
+app = typer.Typer(help="Run the reference backend over HTTP (uvicorn).")
+
+DatabaseUrl = Annotated[Optional[str], typer.Option("--database-url", metavar="URL",
+                                                    help="sqlite:///path or postgresql://… (env EGACTL_DATABASE_URL).")]
+
+
+def database_url(flag: str | None) -> str:
+    if flag:
+        return flag
+    if env := os.environ.get("EGACTL_DATABASE_URL"):
+        return env
+    path = paths.data_dir() / "server.db"
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    return f"sqlite:///{path}"
+
+
+@app.callback(invoke_without_command=True)
+def serve(ctx: typer.Context,
+          host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+          port: Annotated[int, typer.Option(help="Port to listen on.", min=0, max=65535)] = 8080,
+          database_url_: DatabaseUrl = None,
+          workers: Annotated[bool, typer.Option("--workers/--no-workers", help="Run background workers (e.g. SMS delivery) in this process.")] = True,
+          log_level: Annotated[str, typer.Option(help="uvicorn log level.")] = "warning"):
+    """Serve the API at http://HOST:PORT/api/v1 (OpenAPI at /openapi.json)."""
+    if ctx.invoked_subcommand is not None:
+        return
+    import uvicorn
+
+    from egactl.server.app import create_app
+
+    url = database_url(database_url_)
+    app_ = create_app(url, run_workers=workers)
+    context.get().io.status(f"egactl backend on http://{host}:{port} (database {_safe(url)})")
+    uvicorn.run(app_, host=host, port=port, log_level=log_level, access_log=False)
+
+
+def _safe(url: str) -> str:
+    """The database URL without its password."""
+    from sqlalchemy.engine import make_url
+
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except Exception:
+        return "(unparsable URL)"
+
+
+@app.command("create-token")
+def create_token(role: Annotated[str, typer.Option(help="admin, operator or helpdesk.")],
+                 subject: Annotated[str, typer.Option(help="Who the token is for.")] = "admin",
+                 institution: Annotated[Optional[list[str]], typer.Option("--institution", "-i", help="For operators: an institution code (repeatable).")] = None,
+                 expires_in_days: Annotated[Optional[int], typer.Option(min=1, max=3650, help="Expire after N days.")] = None,
+                 database_url_: DatabaseUrl = None):
+    """Issue a token directly in the server's database (bootstrap); prints it once."""
+    import datetime as dt
+
+    from sqlalchemy import select
+
+    from egactl.server.app import create_app
+    from egactl.server.models import Institution
+    from egactl.server.security import ROLES, issue_token
+
+    ctx = context.get()
+    if role not in ROLES:
+        raise InvalidInput(f"--role must be one of {', '.join(ROLES)}, not {role!r}")
+    codes = sorted({c.upper() for c in institution or []})
+    if role == "operator" and not codes:
+        raise InvalidInput("an operator token needs at least one --institution")
+    be = create_app(database_url(database_url_)).state.backend
+    with be.write_sessions() as session:
+        known = set(session.scalars(select(Institution.code).where(Institution.code.in_(codes))))
+        if missing := [c for c in codes if c not in known]:
+            raise InvalidInput(f"unknown institution {missing[0]}", hint="create it first with `egactl institutions create`")
+        now = be.now()
+        expires = now + dt.timedelta(days=expires_in_days) if expires_in_days else None
+        token, row = issue_token(session, subject=subject, role=role, institutions=codes, now=now, expires_at=expires)
+        session.commit()
+        record = {"id": row.id, "subject": subject, "role": role, "institutions": codes,
+                  "expires_at": expires.isoformat() if expires else None, "token": token}
+    be.engine.dispose()
+    if ctx.fmt == "table":
+        ctx.io.status(f"Token for {subject} ({role}); it is shown only now:")
+        ctx.io.out.write(token + "\n")
+    else:
+        ctx.render(record, [Column("id"), Column("subject"), Column("role"), Column("token")])

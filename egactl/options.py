@@ -1,0 +1,27 @@
+"""Option types shared by every command, so the same flag means the same thing everywhere."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+Yes = Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation (needed in scripts).")]
+DryRun = Annotated[bool, typer.Option("--dry-run", help="Show what would change; change nothing.")]
+Limit = Annotated[int, typer.Option("--limit", "-L", min=1, help="Show at most this many records.")]
+All = Annotated[bool, typer.Option("--all", help="Follow every page (ignore --limit).")]
+Institution = Annotated[Optional[str], typer.Option("--institution", "-i", metavar="CODE",
+                                                    help="Institution code (default: the profile's institution).")]
+SkipInvalid = Annotated[bool, typer.Option("--skip-invalid", help="Send the valid rows and report the invalid ones.")]
+Resume = Annotated[bool, typer.Option("--resume", help="Continue an interrupted run of the same job.")]
+Restart = Annotated[bool, typer.Option("--restart", help="Discard an interrupted run and start from the first row.")]
+Results = Annotated[Optional[Path], typer.Option("--results", metavar="FILE",
+                                                 help="Where to write what happened to each row (.csv or .jsonl).")]
+CsvFile = Annotated[Path, typer.Argument(metavar="FILE.csv", help="UTF-8 CSV with a header row.")]
+
+DEFAULT_LIMIT = 30
+
+
+def page_limit(limit: int, all_: bool) -> int | None:
+    return None if all_ else limit

@@ -1,0 +1,213 @@
+"""Rendering records: the one place that decides terminal vs pipe.
+
+- ``json``/``jsonl``: the API's objects as they came, after ``--query``.
+- ``table``: the command's columns; a rich table in a terminal, plain aligned
+  text (tabulate) in a pipe, no colour when ``NO_COLOR`` or ``--no-color``.
+- ``csv``/``tsv``: the command's columns, with the field names as header, so a
+  script gets stable headers; nested values as compact JSON.
+
+An empty result is still valid output: ``[]``, no jsonl lines, a header-only
+CSV, a header-only plain table.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from dataclasses import dataclass, field
+from typing import Any, Callable, Iterable, TextIO
+
+from egactl.errors import InvalidInput
+
+
+@dataclass(frozen=True)
+class Column:
+    """A column: the header people see, and the field (dotted path) it shows."""
+
+    key: str
+    header: str | None = None
+    format: Callable[[Any], str] | None = None
+
+    @property
+    def title(self) -> str:
+        return self.header or self.key.split(".")[-1].replace("_", " ").upper()
+
+    def value(self, record: dict[str, Any]) -> Any:
+        value: Any = record
+        for part in self.key.split("."):
+            value = value.get(part) if isinstance(value, dict) else None
+        return value
+
+    def text(self, record: dict[str, Any]) -> str:
+        value = self.value(record)
+        if self.format is not None:
+            return self.format(value)
+        return cell(value)
+
+
+def cell(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, (list, tuple)):
+        return ", ".join(cell(v) for v in value)
+    if isinstance(value, dict):
+        return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+    return str(value)
+
+
+def columns(*keys: str) -> list[Column]:
+    return [Column(k) for k in keys]
+
+
+@dataclass
+class IOStreams:
+    """stdout for data, stderr for everything else; TTY-aware, NO_COLOR-aware."""
+
+    out: TextIO = field(default_factory=lambda: sys.stdout)
+    err: TextIO = field(default_factory=lambda: sys.stderr)
+    inp: TextIO = field(default_factory=lambda: sys.stdin)
+    no_color: bool = False
+
+    def __post_init__(self) -> None:
+        if os.environ.get("NO_COLOR"):
+            self.no_color = True
+
+    @property
+    def out_tty(self) -> bool:
+        return _isatty(self.out)
+
+    @property
+    def err_tty(self) -> bool:
+        return _isatty(self.err)
+
+    @property
+    def interactive(self) -> bool:
+        """Prompts are allowed only when a person is at both ends."""
+        return _isatty(self.inp) and _isatty(self.out)
+
+    def console(self, stream: str = "out"):
+        from rich.console import Console
+
+        file = self.out if stream == "out" else self.err
+        return Console(file=file, no_color=self.no_color, highlight=False, soft_wrap=False,
+                       force_terminal=_isatty(file) or None)
+
+    def status(self, message: str) -> None:
+        """A notice for people ("✓ Created RITA"), on stderr, never mixed with data."""
+        print(message, file=self.err)
+
+    def warn(self, message: str) -> None:
+        print(f"warning: {message}", file=self.err)
+
+
+def _isatty(stream: Any) -> bool:
+    try:
+        return bool(stream.isatty())
+    except (AttributeError, ValueError):
+        return False
+
+
+def apply_query(data: Any, query: str | None) -> Any:
+    if not query:
+        return data
+    import jmespath
+    from jmespath.exceptions import JMESPathError
+
+    try:
+        return jmespath.search(query, data)
+    except JMESPathError as exc:
+        raise InvalidInput(f"invalid --query {query!r}: {str(exc).splitlines()[0]}") from None
+
+
+def render(
+    io: IOStreams,
+    data: Any,
+    *,
+    fmt: str,
+    query: str | None = None,
+    cols: list[Column] | None = None,
+    title: str | None = None,
+    empty_message: str | None = None,
+) -> None:
+    """Print records (a list) or one record (a dict) in the chosen format."""
+    queried = query is not None
+    data = apply_query(data, query)
+    if fmt == "json":
+        json.dump(data, io.out, indent=2, ensure_ascii=False, default=str)
+        io.out.write("\n")
+        return
+    if fmt == "jsonl":
+        for item in data if isinstance(data, list) else [data]:
+            io.out.write(json.dumps(item, ensure_ascii=False, default=str) + "\n")
+        return
+    if not isinstance(data, (list, dict)) or (queried and isinstance(data, list) and data and not isinstance(data[0], dict)):
+        # A --query that picked scalars: one value a line, like the AWS CLI's text output.
+        for item in data if isinstance(data, list) else [data]:
+            io.out.write(cell(item) + "\n")
+        return
+    single = isinstance(data, dict)
+    records = [data] if single else data
+    if cols is None or queried:
+        cols = _columns_from(records) if records else (cols or [])
+    if fmt in ("csv", "tsv"):
+        _write_delimited(io.out, records, cols, "," if fmt == "csv" else "\t")
+    elif single and not queried:
+        _write_record(io, records[0], cols)
+    else:
+        _write_table(io, records, cols, title)
+        if not records and empty_message and io.out_tty:
+            io.status(empty_message)
+
+
+def _columns_from(records: list[dict[str, Any]]) -> list[Column]:
+    keys: dict[str, None] = {}
+    for r in records:
+        if isinstance(r, dict):
+            keys.update(dict.fromkeys(r))
+    return [Column(k) for k in keys]
+
+
+def _write_delimited(out: TextIO, records: Iterable[dict], cols: list[Column], delimiter: str) -> None:
+    import csv
+
+    writer = csv.writer(out, delimiter=delimiter, lineterminator="\n")
+    writer.writerow([c.key for c in cols])
+    for r in records:
+        writer.writerow([cell(c.value(r)) for c in cols])
+
+
+def _write_table(io: IOStreams, records: list[dict], cols: list[Column], title: str | None) -> None:
+    rows = [[c.text(r) for c in cols] for r in records]
+    if io.out_tty:
+        from rich.table import Table
+
+        table = Table(title=title, box=None, header_style="bold", pad_edge=False)
+        for c in cols:
+            table.add_column(c.title, overflow="fold")
+        for row in rows:
+            table.add_row(*row)
+        io.console().print(table)
+        return
+    if not rows:
+        io.out.write("  ".join(c.title for c in cols) + "\n")
+        return
+    from tabulate import tabulate
+
+    io.out.write(tabulate(rows, headers=[c.title for c in cols], tablefmt="plain", disable_numparse=True) + "\n")
+
+
+def _write_record(io: IOStreams, record: dict, cols: list[Column]) -> None:
+    """One record as "FIELD  value" lines: easier to read than a one-row table."""
+    width = max((len(c.title) for c in cols), default=0)
+    lines = [f"{c.title.ljust(width)}  {c.text(record)}" for c in cols]
+    if io.out_tty:
+        from rich.text import Text
+
+        console = io.console()
+        for c in cols:
+            console.print(Text(c.title.ljust(width), style="bold"), Text(c.text(record)))
+        return
+    io.out.write("\n".join(lines) + "\n")

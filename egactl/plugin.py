@@ -1,0 +1,97 @@
+"""Everything a plugin may contribute to egactl, in one place.
+
+A plugin is a Python package that declares an entry point in the group
+``egactl.plugins``::
+
+    [project.entry-points."egactl.plugins"]
+    govesb = "egactl_govesb:plugin"
+
+The entry point names a :class:`Plugin` object in the package's
+``__init__.py``. Keep that module tiny (no imports beyond this one): the
+package's *docstring*, first line, is the one-line help that ``egactl --help``
+shows, and egactl reads it from the source without importing the package, so
+that ``--help`` stays fast and a broken plugin cannot break it.
+
+Everything heavy is named by import path ("module:attribute") and imported only
+when it is used: the commands when ``egactl <name> ...`` runs, the backend part
+when the reference backend starts (sandbox or ``egactl serve``).
+
+The built-in plugins (ussd, sms, mail, govnet, dr) use exactly this surface.
+See docs/plugins.md for a worked example.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Callable
+
+if TYPE_CHECKING:  # pragma: no cover - typing only
+    from fastapi import APIRouter
+
+
+@dataclass(frozen=True)
+class Plugin:
+    """A plugin's declaration: what egactl imports, and only when it needs it."""
+
+    name: str
+    """The command group: ``egactl <name>``; also the URL segment ``/api/v1/<name>``."""
+
+    commands: str
+    """Import path of the plugin's ``typer.Typer`` app, e.g. ``"egactl_ussd.commands:app"``."""
+
+    backend: str | None = None
+    """Import path of a :class:`BackendPart`, or None for a client-only plugin."""
+
+
+@dataclass
+class Migration:
+    """One step of a component's schema history, applied once, in order.
+
+    ``upgrade`` receives a SQLAlchemy ``Connection`` inside a transaction. A
+    fresh database gets the current tables from the models directly and all
+    migrations are recorded as applied (the "create_all then stamp" pattern),
+    so migrations only ever run against databases that predate them.
+    """
+
+    version: int
+    description: str
+    upgrade: Callable[[Any], None]
+
+
+@dataclass
+class Worker:
+    """A background job of the reference backend (e.g. SMS delivery).
+
+    ``tick(backend)`` does one bounded round of work and returns how many items
+    it handled. ``egactl serve`` calls it every ``interval`` seconds in a thread;
+    the in-process sandbox calls it after each mutating request, so work the
+    user just queued is visible to the next command.
+    """
+
+    name: str
+    tick: Callable[[Any], int]
+    interval: float = 1.0
+
+
+@dataclass
+class BackendPart:
+    """A plugin's part of the reference backend."""
+
+    router: "APIRouter"
+    """Mounted at ``/api/v1/<plugin name>``."""
+
+    tables: list[Any] = field(default_factory=list)
+    """SQLAlchemy ``Table`` objects (``Model.__table__``) this plugin owns."""
+
+    migrations: list[Migration] = field(default_factory=list)
+    """Schema steps after the first release, in version order."""
+
+    seed: Callable[[Any], None] | None = None
+    """``seed(session)``: example data for the sandbox only (never for ``serve``)."""
+
+    workers: list[Worker] = field(default_factory=list)
+
+    settings: dict[str, Any] = field(default_factory=dict)
+    """Defaults for this plugin's backend settings (e.g. quarantine days);
+    overridden by ``EGACTL_<PLUGIN>_<KEY>`` environment variables or by the
+    ``settings`` passed to ``create_app``."""

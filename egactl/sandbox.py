@@ -1,0 +1,83 @@
+"""The sandbox: the reference backend in this process, reached over real HTTP.
+
+httpx's ``ASGITransport`` is asynchronous, while egactl's client is synchronous
+(and uses threads for bulk concurrency). ``SyncASGITransport`` bridges the two:
+it runs one event loop in a background thread and hands each request to it, so
+every command still does a genuine HTTP exchange with the app — headers, status
+codes, problem+json, idempotency and all.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from pathlib import Path
+
+import httpx
+
+from egactl import credentials, paths
+
+SANDBOX_SUBJECT = "sandbox-admin"
+
+
+class SyncASGITransport(httpx.BaseTransport):
+    def __init__(self, app):
+        self.app = app
+        self._inner = httpx.ASGITransport(app=app)
+        self._loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self._loop.run_forever, name="egactl-asgi", daemon=True)
+        self._thread.start()
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        body = request.read()
+
+        async def call():
+            inner = httpx.Request(request.method, request.url, headers=request.headers, content=body)
+            response = await self._inner.handle_async_request(inner)
+            content = await response.aread()
+            return response.status_code, response.headers, content
+
+        status, headers, content = asyncio.run_coroutine_threadsafe(call(), self._loop).result()
+        return httpx.Response(status, headers=headers, content=content, request=request)
+
+    def close(self) -> None:
+        if self._loop.is_running():
+            self._loop.call_soon_threadsafe(self._loop.stop)
+            self._thread.join(timeout=5)
+
+
+def database_path() -> Path:
+    return paths.data_dir() / "sandbox.db"
+
+
+def open_sandbox(profile: str, warn) -> tuple[SyncASGITransport, str]:
+    """Start the in-process backend and return (transport, a token that works on it).
+
+    On first use an admin identity is created and its token kept like any other
+    (keyring, or the owner-only file); if the sandbox database was removed, a
+    fresh identity is made.
+    """
+    from sqlalchemy import select
+
+    from egactl.server.app import create_app
+    from egactl.server.models import ApiToken
+    from egactl.server.security import hash_token, issue_token
+
+    db_path = database_path()
+    db_path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    app = create_app(f"sqlite:///{db_path}", sandbox=True)
+    be = app.state.backend
+    token = credentials.get(profile)
+    if token is not None:
+        with be.read_sessions() as session:
+            if session.scalar(select(ApiToken.id).where(ApiToken.token_hash == hash_token(token.value))):
+                return SyncASGITransport(app), token.value
+        if token.source.startswith("env"):
+            return SyncASGITransport(app), token.value  # let the server say it is invalid
+    with be.write_sessions() as session:
+        value, _ = issue_token(session, subject=SANDBOX_SUBJECT, role="admin", now=be.now())
+        session.commit()
+    where, is_file = credentials.store(profile, value)
+    if is_file:
+        warn(f"no system keyring found; the sandbox token is kept in {where} (readable only by you)")
+    return SyncASGITransport(app), value

@@ -1,0 +1,99 @@
+"""RFC 9457 problem+json: the one error shape of the API.
+
+Route code raises ``Problem`` (or one of its helpers); the handlers installed by
+``install`` turn it, validation errors and anything unexpected into
+``application/problem+json`` responses. An unexpected error never leaks a
+traceback: it carries the request id so an operator can find it in the log.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+MEDIA_TYPE = "application/problem+json"
+log = logging.getLogger("egactl.server")
+
+TITLES = {
+    400: "Bad Request", 401: "Unauthorized", 403: "Forbidden", 404: "Not Found",
+    409: "Conflict", 412: "Precondition Failed", 422: "Unprocessable Content",
+    428: "Precondition Required", 429: "Too Many Requests", 500: "Internal Server Error",
+    503: "Service Unavailable",
+}
+
+
+class Problem(Exception):
+    def __init__(self, status: int, detail: str, *, title: str | None = None, type: str = "about:blank",
+                 errors: list[dict[str, Any]] | None = None, headers: dict[str, str] | None = None, **extra: Any):
+        super().__init__(detail)
+        self.status = status
+        self.detail = detail
+        self.title = title or TITLES.get(status, "Error")
+        self.type = type
+        self.errors = errors
+        self.headers = headers
+        self.extra = extra
+
+    def body(self, request: Request | None = None) -> dict[str, Any]:
+        data: dict[str, Any] = {"type": self.type, "title": self.title, "status": self.status, "detail": self.detail}
+        if request is not None:
+            data["instance"] = request.url.path
+            if rid := request.headers.get("X-Request-ID"):
+                data["request_id"] = rid
+        if self.errors:
+            data["errors"] = self.errors
+        data.update(self.extra)
+        return data
+
+    def response(self, request: Request | None = None) -> JSONResponse:
+        return JSONResponse(self.body(request), status_code=self.status, media_type=MEDIA_TYPE, headers=self.headers)
+
+
+def not_found(what: str) -> Problem:
+    return Problem(404, f"{what} not found")
+
+
+def conflict(detail: str, **extra: Any) -> Problem:
+    return Problem(409, detail, **extra)
+
+
+def invalid(detail: str, field: str | None = None) -> Problem:
+    errors = [{"field": field, "message": detail}] if field else None
+    return Problem(422, detail, errors=errors)
+
+
+def forbidden(detail: str) -> Problem:
+    return Problem(403, detail)
+
+
+def install(app: FastAPI) -> None:
+    @app.exception_handler(Problem)
+    async def _problem(request: Request, exc: Problem):
+        return exc.response(request)
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation(request: Request, exc: RequestValidationError):
+        errors = []
+        for err in exc.errors():
+            loc = [str(p) for p in err.get("loc", ()) if p not in ("body", "query", "path")]
+            errors.append({"field": ".".join(loc) or None, "message": err.get("msg", "invalid")})
+        first = errors[0] if errors else {"field": None, "message": "invalid request"}
+        detail = f"{first['field']}: {first['message']}" if first["field"] else first["message"]
+        return Problem(422, f"invalid request: {detail}", errors=errors).response(request)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(request: Request, exc: StarletteHTTPException):
+        detail = exc.detail if isinstance(exc.detail, str) else TITLES.get(exc.status_code, "Error")
+        if exc.status_code == 404 and detail == "Not Found":
+            detail = f"no such API path: {request.method} {request.url.path}"
+        return Problem(exc.status_code, detail, headers=getattr(exc, "headers", None)).response(request)
+
+    @app.exception_handler(Exception)
+    async def _unexpected(request: Request, exc: Exception):
+        log.exception("unhandled error for %s %s", request.method, request.url.path)
+        return Problem(500, "the server failed to handle this request").response(request)

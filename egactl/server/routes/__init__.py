@@ -1,0 +1,1 @@
+"""The core's API routes: institutions, tokens, audit."""

@@ -1,0 +1,206 @@
+"""/api/v1/institutions: the directory every plugin refers to by code."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from fastapi import APIRouter, Request
+from pydantic import BaseModel, Field, field_validator
+from sqlalchemy import or_, select
+from sqlalchemy.exc import IntegrityError
+
+from egactl.rules import check_email, check_institution_code
+from egactl.server import audit, etag
+from egactl.server.models import Institution
+from egactl.server.pagination import page
+from egactl.server.problems import Problem, not_found
+from egactl.server.scope import ApiRoute, backend, db, principal
+
+router = APIRouter(route_class=ApiRoute, tags=["institutions"])
+
+Kind = Literal["ministry", "agency", "LGA", "other"]
+
+
+def _check_code(v: str) -> str:
+    v = v.strip().upper()
+    if problem := check_institution_code(v):
+        raise ValueError(problem)
+    return v
+
+
+def _check_email(v: str | None) -> str | None:
+    if v is None or v == "":
+        return None
+    v = v.strip()
+    if problem := check_email(v):
+        raise ValueError(problem)
+    return v
+
+
+class InstitutionIn(BaseModel):
+    code: str
+    name: str = Field(min_length=2, max_length=200)
+    kind: Kind
+    region: str | None = Field(default=None, max_length=64)
+    contact_email: str | None = None
+
+    _code = field_validator("code")(_check_code)
+    _email = field_validator("contact_email")(_check_email)
+
+
+class InstitutionPatch(BaseModel):
+    name: str | None = Field(default=None, min_length=2, max_length=200)
+    kind: Kind | None = None
+    region: str | None = Field(default=None, max_length=64)
+    contact_email: str | None = None
+
+    _email = field_validator("contact_email")(_check_email)
+
+
+class InstitutionOut(BaseModel):
+    code: str
+    name: str
+    kind: Kind
+    region: str | None
+    contact_email: str | None
+    version: int
+    created_at: str
+    updated_at: str
+
+
+class InstitutionPage(BaseModel):
+    items: list[InstitutionOut]
+    next_cursor: str | None
+
+
+class BulkRow(InstitutionIn):
+    line: int
+
+
+class BulkIn(BaseModel):
+    items: list[BulkRow] = Field(max_length=1000)
+
+
+class BulkResult(BaseModel):
+    line: int
+    status: Literal["created", "exists", "failed"]
+    id: str | None = None
+    error: str | None = None
+
+
+class BulkOut(BaseModel):
+    results: list[BulkResult]
+
+
+def serialize(i: Institution) -> dict[str, Any]:
+    return {"code": i.code, "name": i.name, "kind": i.kind, "region": i.region, "contact_email": i.contact_email,
+            "version": i.version, "created_at": i.created_at.isoformat(), "updated_at": i.updated_at.isoformat()}
+
+
+def get_institution(code: str) -> Institution:
+    row = db().scalar(select(Institution).where(Institution.code == code.upper()))
+    if row is None:
+        raise not_found(f"institution {code.upper()}")
+    return row
+
+
+def require_institution(code: str) -> Institution:
+    """For plugins: the institution must exist, and the caller may write to it."""
+    principal().check_write(code.upper())
+    return get_institution(code)
+
+
+@router.get("", response_model=InstitutionPage)
+def list_institutions(cursor: str | None = None, limit: int | None = None, kind: Kind | None = None,
+                      region: str | None = None, q: str | None = None):
+    stmt = select(Institution)
+    if kind:
+        stmt = stmt.where(Institution.kind == kind)
+    if region:
+        stmt = stmt.where(Institution.region.ilike(region))
+    if q:
+        like = f"%{q}%"
+        stmt = stmt.where(or_(Institution.code.ilike(like), Institution.name.ilike(like)))
+    return page(db(), stmt, Institution.id, cursor=cursor, limit=limit, serialize=serialize)
+
+
+@router.get("/{code}", response_model=InstitutionOut)
+def show_institution(code: str):
+    row = get_institution(code)
+    return etag.respond(serialize(row), row.version)
+
+
+def _create(body: InstitutionIn) -> Institution:
+    now = backend().now()
+    row = Institution(code=body.code, name=body.name.strip(), kind=body.kind, region=body.region,
+                      contact_email=body.contact_email, version=1, created_at=now, updated_at=now)
+    session = db()
+    try:
+        with session.begin_nested():
+            session.add(row)
+            session.flush()
+    except IntegrityError:
+        raise Problem(409, f"an institution with code {body.code} already exists") from None
+    audit.record("create", "institution", row.code, institution=row.code, after=serialize(row))
+    return row
+
+
+@router.post("", status_code=201, response_model=InstitutionOut)
+def create_institution(body: InstitutionIn):
+    principal().require("admin")
+    row = _create(body)
+    return etag.respond(serialize(row), row.version, status_code=201,
+                        headers={"Location": f"/api/v1/institutions/{row.code}"})
+
+
+@router.post("/bulk", response_model=BulkOut)
+def bulk_create(body: BulkIn):
+    """Create many at once; a row whose institution already exists identically counts as done."""
+    principal().require("admin")
+    results = []
+    for item in body.items:
+        existing = db().scalar(select(Institution).where(Institution.code == item.code))
+        if existing is not None:
+            same = all(getattr(existing, f) == getattr(item, f) for f in ("name", "kind", "region", "contact_email"))
+            results.append({"line": item.line, "status": "exists" if same else "failed", "id": item.code,
+                            "error": None if same else f"institution {item.code} exists with other details"})
+            continue
+        _create(item)
+        results.append({"line": item.line, "status": "created", "id": item.code})
+    return {"results": results}
+
+
+@router.patch("/{code}", response_model=InstitutionOut)
+def update_institution(code: str, body: InstitutionPatch, request: Request):
+    principal().check_write(code.upper())
+    row = get_institution(code)
+    etag.check(request, row.version)
+    before = serialize(row)
+    changes = body.model_dump(exclude_unset=True)
+    for field, value in changes.items():
+        if value is None and field in ("name", "kind"):
+            raise Problem(422, f"{field} cannot be empty", errors=[{"field": field, "message": "required"}])
+        setattr(row, field, value)
+    if changes:
+        row.version += 1
+        row.updated_at = backend().now()
+        db().flush()
+        audit.record("update", "institution", row.code, institution=row.code, before=before, after=serialize(row))
+    return etag.respond(serialize(row), row.version)
+
+
+@router.delete("/{code}", status_code=200, response_model=InstitutionOut)
+def delete_institution(code: str, request: Request):
+    principal().require("admin")
+    row = get_institution(code)
+    etag.check(request, row.version)
+    before = serialize(row)
+    session = db()
+    try:
+        with session.begin_nested():
+            session.delete(row)
+            session.flush()
+    except IntegrityError:
+        raise Problem(409, f"institution {row.code} still has resources; remove them first") from None
+    audit.record("delete", "institution", before["code"], institution=before["code"], before=before)
+    return before

@@ -1,0 +1,158 @@
+"""The request scope: who is calling, in which transaction, with which request id.
+
+``ApiRoute`` (every API route uses it) wraps each endpoint so that, in one
+place and for every plugin alike:
+
+1. the bearer token is authenticated before the endpoint runs;
+2. the helpdesk role can never mutate anything;
+3. a POST with an ``Idempotency-Key`` is replayed from the store (same key and
+   body) or refused with 422 (same key, other body);
+4. the endpoint runs in one transaction that also holds its audit entries and
+   its idempotency record, committed together — or rolled back together.
+
+Route code reads the scope through ``db()``, ``principal()`` and ``backend()``.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import uuid
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+from fastapi import Request, Response
+from fastapi.routing import APIRoute
+from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.orm import Session
+from starlette.concurrency import run_in_threadpool
+
+from egactl.server import idempotency
+from egactl.server.backend import Backend
+from egactl.server.problems import Problem
+from egactl.server.security import Principal, authenticate
+
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+@dataclass
+class Scope:
+    backend: Backend
+    request_id: str
+    write: bool
+    principal: Principal | None = None
+    _session: Session | None = field(default=None, repr=False)
+
+    @property
+    def session(self) -> Session:
+        if self._session is None:
+            factory = self.backend.write_sessions if self.write else self.backend.read_sessions
+            self._session = factory()
+        return self._session
+
+    def close(self) -> None:
+        if self._session is not None:
+            self._session.close()
+            self._session = None
+
+
+_scope: contextvars.ContextVar[Scope] = contextvars.ContextVar("egactl_scope")
+
+
+def current() -> Scope:
+    return _scope.get()
+
+
+def db() -> Session:
+    return _scope.get().session
+
+
+def principal() -> Principal:
+    p = _scope.get().principal
+    assert p is not None, "route ran without authentication"
+    return p
+
+
+def backend() -> Backend:
+    return _scope.get().backend
+
+
+def helpdesk_allowed(func: Callable) -> Callable:
+    """Mark a mutating endpoint the read-only helpdesk role may still call
+    (e.g. recording the result of a check it ran). Use sparingly."""
+    func.__egactl_helpdesk_allowed__ = True  # type: ignore[attr-defined]
+    return func
+
+
+class ApiRoute(APIRoute):
+    def get_route_handler(self) -> Callable:
+        endpoint_handler = super().get_route_handler()
+        helpdesk_ok = getattr(self.endpoint, "__egactl_helpdesk_allowed__", False)
+
+        async def handler(request: Request) -> Response:
+            be: Backend = request.app.state.backend
+            write = request.method not in SAFE_METHODS
+            scope = Scope(be, request.headers.get("X-Request-ID") or str(uuid.uuid4()), write)
+            token = _scope.set(scope)
+            try:
+                scope.principal = await run_in_threadpool(_authenticate, be, request.headers.get("Authorization"))
+                if write and scope.principal.role == "helpdesk" and not helpdesk_ok:
+                    raise Problem(403, "the helpdesk role is read-only")
+                key = request.headers.get("Idempotency-Key") if request.method == "POST" else None
+                if key:
+                    body = await request.body()
+                    fingerprint = idempotency.fingerprint(request.method, str(request.url.path),
+                                                          str(request.url.query), body)
+                    replay = await run_in_threadpool(idempotency.lookup, be, scope.principal, key, fingerprint)
+                    if replay is not None:
+                        return replay
+                try:
+                    response = await endpoint_handler(request)
+                except BaseException:
+                    await run_in_threadpool(_rollback, scope)
+                    raise
+                if not write:
+                    return response
+                if response.status_code >= 400:
+                    await run_in_threadpool(_rollback, scope)
+                    return response
+                return await run_in_threadpool(_commit, scope, key, fingerprint if key else None, response)
+            finally:
+                await run_in_threadpool(scope.close)
+                _scope.reset(token)
+
+        return handler
+
+
+def _authenticate(be: Backend, authorization: str | None) -> Principal:
+    with be.read_sessions() as session:
+        return authenticate(session, authorization, be.now())
+
+
+def _rollback(scope: Scope) -> None:
+    if scope._session is not None:
+        scope._session.rollback()
+
+
+def _commit(scope: Scope, key: str | None, fingerprint: str | None, response: Response) -> Response:
+    session = scope.session
+    assert scope.principal is not None
+    try:
+        if key and fingerprint:
+            idempotency.store(session, scope.principal, key, fingerprint, response, scope.backend.now())
+        session.commit()
+    except IntegrityError as exc:
+        session.rollback()
+        if key and fingerprint and idempotency.is_key_clash(exc):
+            # A concurrent request with the same key won: answer as it did.
+            replay = idempotency.lookup(scope.backend, scope.principal, key, fingerprint)
+            if replay is not None:
+                return replay
+        raise Problem(409, "the change conflicts with existing data (it may have been made already)") from None
+    except OperationalError as exc:
+        session.rollback()
+        if "locked" in str(exc).lower():
+            raise Problem(503, "the database is busy; try again", headers={"Retry-After": "1"}) from None
+        raise
+    if scope.backend.sandbox:
+        scope.backend.run_workers()
+    return response

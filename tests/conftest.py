@@ -1,0 +1,263 @@
+"""Shared fixtures: the real backend, driven through the real commands.
+
+- ``app`` / ``backend``: the reference backend on a temporary SQLite file, with a
+  ``FakeClock`` (``clock.advance(days=91)`` instead of sleeping) and the core
+  seed (EGA, RITA, TRA, NIDA, MOH, UDOM, KINONDONI-MC, ARUSHA-CC).
+- ``tokens``: a token per role: admin, operator of RITA, operator of TRA, helpdesk.
+- ``cli``: runs ``egactl ARGS`` through typer's CliRunner against that backend
+  over a real HTTP exchange (httpx ASGI transport); ``cli(..., role="helpdesk")``.
+- ``served``: ``egactl serve`` as a real process on a free loopback port.
+- ``postgres_url``: a throwaway PostgreSQL 15 server (session-wide); skips, loudly,
+  only when none can be started.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+PG_BIN = Path("/usr/lib/postgresql/15/bin")
+
+
+@pytest.fixture(autouse=True)
+def isolated_env(tmp_path, monkeypatch):
+    """Every test gets its own config and data directories and no stray settings."""
+    for name in list(os.environ):
+        if name.startswith("EGACTL_") or name == "NO_COLOR":
+            monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("EGACTL_CONFIG_DIR", str(tmp_path / "config"))
+    monkeypatch.setenv("EGACTL_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("EGACTL_CREDENTIAL_STORE", "file")
+    monkeypatch.setenv("EGACTL_NO_PROGRESS", "1")
+    monkeypatch.setenv("COLUMNS", "200")
+    return tmp_path
+
+
+@pytest.fixture
+def clock():
+    from egactl.server.clock import FakeClock
+
+    return FakeClock()
+
+
+@pytest.fixture
+def backend_settings():
+    """Override in a test module to pass plugin settings to create_app."""
+    return {}
+
+
+@pytest.fixture
+def app(tmp_path, clock, backend_settings):
+    from egactl.server.app import create_app
+    from egactl.server.seed import seed_core
+
+    application = create_app(f"sqlite:///{tmp_path / 'backend.db'}", clock=clock, settings=backend_settings)
+    be = application.state.backend
+    with be.write_sessions() as session:
+        seed_core(session, be.now())
+        session.commit()
+    yield application
+    be.engine.dispose()
+
+
+@pytest.fixture
+def backend(app):
+    return app.state.backend
+
+
+@pytest.fixture
+def tokens(backend):
+    from egactl.server.security import issue_token
+
+    specs = {
+        "admin": ("admin@ega.go.tz", "admin", []),
+        "operator": ("ops@rita.go.tz", "operator", ["RITA"]),
+        "operator_tra": ("ops@tra.go.tz", "operator", ["TRA"]),
+        "helpdesk": ("helpdesk@ega.go.tz", "helpdesk", []),
+    }
+    out = {}
+    with backend.write_sessions() as session:
+        for key, (subject, role, insts) in specs.items():
+            out[key], _ = issue_token(session, subject=subject, role=role, institutions=insts, now=backend.now())
+        session.commit()
+    return out
+
+
+@dataclass
+class Result:
+    exit_code: int
+    stdout: str
+    stderr: str
+    exception: BaseException | None = None
+
+    def json(self):
+        import json
+
+        return json.loads(self.stdout)
+
+
+class Cli:
+    """Run egactl commands against the test backend, as a given role."""
+
+    def __init__(self, app, tokens):
+        from egactl.sandbox import SyncASGITransport
+
+        self.transport = SyncASGITransport(app)
+        self.tokens = tokens
+
+    def __call__(self, *args: str, role: str = "admin", input: str | None = None, token: str | None = None,
+                 sleep=None) -> Result:
+        from typer.testing import CliRunner
+
+        from egactl.cli import app
+        from egactl.context import Context
+
+        ctx = Context(transport=self.transport, token=token or self.tokens[role],
+                      sleep=sleep or (lambda s: None))
+        runner = CliRunner()
+        r = runner.invoke(app, list(args), obj=ctx, input=input, catch_exceptions=True)
+        exc = r.exception if not isinstance(r.exception, SystemExit) else None
+        return Result(r.exit_code, r.stdout, r.stderr, exc)
+
+    def close(self):
+        self.transport.close()
+
+
+@pytest.fixture
+def cli(app, tokens):
+    runner = Cli(app, tokens)
+    yield runner
+    runner.close()
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_for_port(port: int, timeout: float = 30.0, proc: subprocess.Popen | None = None) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc is not None and proc.poll() is not None:
+            raise RuntimeError(f"server exited early: {proc.stderr.read() if proc.stderr else ''}")
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                return
+        except OSError:
+            time.sleep(0.1)
+    raise RuntimeError(f"nothing listening on port {port} after {timeout}s")
+
+
+@dataclass
+class Served:
+    url: str
+    database_url: str
+    admin_token: str
+    env: dict
+    proc: subprocess.Popen
+
+    def run(self, *args: str, token: str | None = None, input: str | None = None, timeout: float = 120) -> subprocess.CompletedProcess:
+        """Run the real egactl executable against this server."""
+        env = dict(self.env, EGACTL_TOKEN=token or self.admin_token)
+        return subprocess.run([sys.executable, "-m", "egactl", *args], env=env, input=input, capture_output=True,
+                              text=True, timeout=timeout)
+
+    def popen(self, *args: str, token: str | None = None) -> subprocess.Popen:
+        env = dict(self.env, EGACTL_TOKEN=token or self.admin_token)
+        return subprocess.Popen([sys.executable, "-m", "egactl", *args], env=env, stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, text=True)
+
+    def token(self, role: str, *institutions: str, subject: str = "test") -> str:
+        args = ["serve", "create-token", "--role", role, "--subject", subject, "--database-url", self.database_url]
+        for i in institutions:
+            args += ["--institution", i]
+        r = subprocess.run([sys.executable, "-m", "egactl", *args, "-o", "json"], env=self.env, capture_output=True, text=True)
+        assert r.returncode == 0, r.stderr
+        import json
+
+        return json.loads(r.stdout)["token"]
+
+
+def start_server(tmp_path: Path, database_url: str | None = None, extra_env: dict | None = None) -> Served:
+    database_url = database_url or f"sqlite:///{tmp_path / 'served.db'}"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("EGACTL_")}
+    env.update({"EGACTL_CONFIG_DIR": str(tmp_path / "client-config"), "EGACTL_DATA_DIR": str(tmp_path / "client-data"),
+                "EGACTL_CREDENTIAL_STORE": "file", "EGACTL_NO_PROGRESS": "1", **(extra_env or {})})
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    env["EGACTL_API_URL"] = url
+    bootstrap = subprocess.run([sys.executable, "-m", "egactl", "serve", "create-token", "--role", "admin",
+                                "--subject", "admin@ega.go.tz", "--database-url", database_url, "-o", "json"],
+                               env=env, capture_output=True, text=True)
+    assert bootstrap.returncode == 0, bootstrap.stderr
+    import json
+
+    admin = json.loads(bootstrap.stdout)["token"]
+    proc = subprocess.Popen([sys.executable, "-m", "egactl", "serve", "--port", str(port), "--database-url", database_url],
+                            env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    wait_for_port(port, proc=proc)
+    return Served(url, database_url, admin, env, proc)
+
+
+@pytest.fixture
+def served(tmp_path):
+    server = start_server(tmp_path)
+    yield server
+    server.proc.terminate()
+    server.proc.wait(timeout=10)
+
+
+# -- PostgreSQL ---------------------------------------------------------------------
+
+
+def _as_postgres(cmd: list[str]) -> list[str]:
+    if os.geteuid() == 0:
+        return ["runuser", "-u", "postgres", "--", *cmd]
+    return cmd
+
+
+@pytest.fixture(scope="session")
+def postgres_server(tmp_path_factory):
+    """A throwaway PostgreSQL 15 for the whole session."""
+    if not (PG_BIN / "initdb").exists():
+        pytest.skip("PostgreSQL NOT TESTED: no initdb under /usr/lib/postgresql/15/bin")
+    base = Path(tmp_path_factory.mktemp("pg"))
+    datadir = base / "data"
+    if os.geteuid() == 0:
+        shutil.chown(base, "postgres")
+        os.chmod(base, 0o755)
+    port = free_port()
+    try:
+        subprocess.run(_as_postgres([str(PG_BIN / "initdb"), "-D", str(datadir), "-U", "postgres", "-A", "trust",
+                                     "--no-sync", "-E", "UTF8"]), check=True, capture_output=True, timeout=120)
+        subprocess.run(_as_postgres([str(PG_BIN / "pg_ctl"), "-D", str(datadir), "-l", str(base / "log"), "-w", "-o",
+                                     f"-p {port} -k {base} -c listen_addresses=127.0.0.1 -c fsync=off "
+                                     f"-c max_connections=300", "start"]),
+                       check=True, capture_output=True, timeout=120)
+    except (subprocess.CalledProcessError, subprocess.TimeoutExpired, FileNotFoundError) as exc:
+        detail = getattr(exc, "stderr", b"") or b""
+        pytest.skip(f"PostgreSQL NOT TESTED: could not start a server ({exc}; {detail[-300:]!r})")
+    yield {"port": port, "base": base}
+    subprocess.run(_as_postgres([str(PG_BIN / "pg_ctl"), "-D", str(datadir), "-m", "immediate", "stop"]),
+                   capture_output=True, timeout=60)
+
+
+@pytest.fixture
+def postgres_url(postgres_server, request):
+    """A fresh database on the session's server, for one test."""
+    import uuid
+
+    name = "t_" + uuid.uuid4().hex[:12]
+    port = postgres_server["port"]
+    subprocess.run(_as_postgres([str(PG_BIN / "createdb"), "-h", "127.0.0.1", "-p", str(port), "-U", "postgres", name]),
+                   check=True, capture_output=True, timeout=60)
+    return f"postgresql://postgres@127.0.0.1:{port}/{name}"
