@@ -226,15 +226,17 @@ def _as_postgres(cmd: list[str]) -> list[str]:
 
 
 @pytest.fixture(scope="session")
-def postgres_server(tmp_path_factory):
+def postgres_server():
     """A throwaway PostgreSQL 15 for the whole session."""
     if not (PG_BIN / "initdb").exists():
         pytest.skip("PostgreSQL NOT TESTED: no initdb under /usr/lib/postgresql/15/bin")
-    base = Path(tmp_path_factory.mktemp("pg"))
+    import tempfile
+
+    # Not under pytest's tmp dirs: those are 0700 root, which the postgres user cannot enter.
+    base = Path(tempfile.mkdtemp(prefix="egactl-pg-"))
     datadir = base / "data"
     if os.geteuid() == 0:
         shutil.chown(base, "postgres")
-        os.chmod(base, 0o755)
     port = free_port()
     try:
         subprocess.run(_as_postgres([str(PG_BIN / "initdb"), "-D", str(datadir), "-U", "postgres", "-A", "trust",
@@ -249,6 +251,7 @@ def postgres_server(tmp_path_factory):
     yield {"port": port, "base": base}
     subprocess.run(_as_postgres([str(PG_BIN / "pg_ctl"), "-D", str(datadir), "-m", "immediate", "stop"]),
                    capture_output=True, timeout=60)
+    shutil.rmtree(base, ignore_errors=True)
 
 
 @pytest.fixture
