@@ -115,6 +115,19 @@ class RootGroup(TyperGroup):
             with formatter.section("Service commands"):
                 formatter.write_dl(services)
 
+    def shell_complete(self, ctx: Any, incomplete: str) -> list[Any]:
+        """Complete top-level names from what we already know, importing no plugin
+        (a broken plugin must not break completion either)."""
+        if incomplete.startswith("-"):
+            return super().shell_complete(ctx, incomplete)
+        from typer._click.shell_completion import CompletionItem
+
+        from egactl.discovery import found
+
+        helps = {n: h for n, (_, h) in CORE_GROUPS.items()}
+        helps.update({n: f.help() for n, f in found().items() if n not in helps})
+        return [CompletionItem(n, help=h) for n, h in helps.items() if n.startswith(incomplete)]
+
     def invoke(self, ctx: Any) -> Any:
         try:
             return super().invoke(ctx)
@@ -209,4 +222,10 @@ def command() -> Any:
 
 
 def main(argv: list[str] | None = None) -> None:
+    import os
+
+    if "_EGACTL_COMPLETE" in os.environ:  # a shell asking for completions
+        from egactl.commands.completion import register_shells
+
+        register_shells()
     command()(args=argv if argv is not None else sys.argv[1:], prog_name="egactl")

@@ -18,12 +18,28 @@ INSTALL = {
 }
 
 
+COMPLETE_VAR = "_EGACTL_COMPLETE"
+
+
+def register_shells() -> None:
+    """Teach typer's (vendored click) completion machinery our shells.
+
+    typer does this itself only when it adds its own --install-completion
+    options, which egactl replaces with `egactl completion SHELL`; so the
+    classes are registered here, and only when a shell is asking for
+    completions (the environment variable is set), keeping startup cheap.
+    """
+    from typer._completion_classes import completion_init
+
+    completion_init()
+
+
 def script(shell: str) -> str:
     """The completion script; it calls back into egactl, so it never goes stale per command."""
     # typer's generator (it vendors click's): the script calls `_EGACTL_COMPLETE=complete_<shell> egactl`.
     from typer._completion_shared import get_completion_script
 
-    return get_completion_script(prog_name="egactl", complete_var="_EGACTL_COMPLETE", shell=shell)
+    return get_completion_script(prog_name="egactl", complete_var=COMPLETE_VAR, shell=shell)
 
 
 @app.callback(invoke_without_command=True)
@@ -36,7 +52,5 @@ def completion(shell: Annotated[str, typer.Argument(help="bash, zsh or fish.")])
     """
     if shell not in SHELLS:
         raise typer.BadParameter(f"must be one of {', '.join(SHELLS)}", param_hint="SHELL")
-    ctx = context.get()
-    ctx.io.out.write(script(shell))
-    if not script(shell).endswith("\n"):
-        ctx.io.out.write("\n")
+    text = script(shell)
+    context.get().io.out.write(text if text.endswith("\n") else text + "\n")
