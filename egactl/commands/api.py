@@ -12,7 +12,7 @@ import typer
 from egactl import context
 from egactl.errors import InvalidInput
 
-app = typer.Typer(help="Make an authenticated API request (for scripting).")
+app = typer.Typer(help="Make an authenticated API request (for scripting).", add_completion=False)
 
 
 def _typed(value: str) -> Any:
@@ -43,7 +43,7 @@ def _fields(raw: list[str], typed: list[str]) -> dict[str, Any]:
     return fields
 
 
-@app.callback(invoke_without_command=True)
+@app.command()
 def api(method: Annotated[str, typer.Argument(help="GET, POST, PATCH, PUT or DELETE.")],
         path: Annotated[str, typer.Argument(help="Path, e.g. /api/v1/institutions (or institutions).")],
         field: Annotated[Optional[list[str]], typer.Option("--raw-field", "-f", help="key=value string field.")] = None,
