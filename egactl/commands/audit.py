@@ -13,7 +13,7 @@ from egactl.errors import InvalidInput
 from egactl.options import DEFAULT_LIMIT, All, Institution, Limit, page_limit
 from egactl.output import Column
 
-app = typer.Typer(help="The log of every change: who, when, what, before and after.", no_args_is_help=True)
+app = typer.Typer(help="The log of every change: who, when, what, before and after.", no_args_is_help=True, add_completion=False)
 
 COLUMNS = [Column("at"), Column("actor"), Column("action"), Column("resource_type", "RESOURCE"), Column("resource_id", "ID"),
            Column("institution"), Column("reason"), Column("request_id", "REQUEST")]

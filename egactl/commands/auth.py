@@ -11,7 +11,7 @@ from egactl import context, credentials
 from egactl.errors import AuthError, InvalidInput
 from egactl.output import Column
 
-app = typer.Typer(help="Log in, log out, and show who you are.", no_args_is_help=True)
+app = typer.Typer(help="Log in, log out, and show who you are.", no_args_is_help=True, add_completion=False)
 
 STATUS_COLUMNS = [Column("profile"), Column("api_url", "API"), Column("subject", "LOGGED IN AS"), Column("role"),
                   Column("institutions"), Column("token_source", "TOKEN FROM"), Column("expires_at", "EXPIRES")]

@@ -10,7 +10,7 @@ from egactl import config, context
 from egactl.errors import InvalidInput, NotFound
 from egactl.output import Column
 
-app = typer.Typer(help="Profiles and settings (flag > environment > profile > default).", no_args_is_help=True)
+app = typer.Typer(help="Profiles and settings (flag > environment > profile > default).", no_args_is_help=True, add_completion=False)
 
 KeyArg = Annotated[str, typer.Argument(help=f"One of: {', '.join(config.KEYS)}.")]
 ProfileOpt = Annotated[Optional[str], typer.Option("--profile", "-p", help="Profile to change (default: the current one).")]

@@ -12,7 +12,7 @@ from egactl.options import (DEFAULT_LIMIT, All, CsvFile, DryRun, Limit, Restart,
 from egactl.output import Column
 from egactl.rules import KINDS, check_email, check_institution_code, normalise_kind
 
-app = typer.Typer(help="The directory of public institutions.", no_args_is_help=True)
+app = typer.Typer(help="The directory of public institutions.", no_args_is_help=True, add_completion=False)
 
 COLUMNS = [Column("code"), Column("name"), Column("kind"), Column("region"), Column("contact_email", "CONTACT")]
 DETAIL = COLUMNS + [Column("version"), Column("created_at", "CREATED"), Column("updated_at", "UPDATED")]

@@ -7,7 +7,7 @@ import typer
 from egactl import context, discovery
 from egactl.output import Column
 
-app = typer.Typer(help="Installed service plugins.", no_args_is_help=True)
+app = typer.Typer(help="Installed service plugins.", no_args_is_help=True, add_completion=False)
 
 BUILTIN_DISTRIBUTION = "egactl"
 
