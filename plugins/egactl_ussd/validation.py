@@ -1,0 +1,157 @@
+"""USSD rules shared by the commands (fail fast, before anything is sent) and
+the backend (authoritative): how people write a code, which mobile networks
+exist, what a callback URL and a subscriber's number must look like, and the
+gateway's limits on a screen.
+
+No heavy imports: this module is loaded on every ``egactl ussd`` call.
+"""
+
+from __future__ import annotations
+
+import re
+from urllib.parse import urlsplit
+
+PREFIX = "152"
+FIRST, LAST = 0, 99
+GATEWAY = 0
+"""``*152*00#`` is the e-GA gateway itself, never allocated to an institution."""
+
+SCREEN_LIMIT = 182
+"""Characters in one USSD screen: the GSM 7-bit payload of a USSD string (160 octets)."""
+
+_CODE = re.compile(r"^(?:\*?(?P<prefix>\d+)\*)?(?P<number>\d+)#?$")
+
+
+class CodeError(ValueError):
+    """The text is not one of the ``*152*NN#`` codes; the message says why."""
+
+
+def parse_code(text: str | int | None) -> int:
+    """``*152*07#``, ``152*07``, ``07``, ``7`` → 7.
+
+    Accepts what people type (with or without the leading ``*`` and trailing
+    ``#``, one or two digits); refuses other short codes and numbers outside
+    00–99 with a message naming the range.
+    """
+    if isinstance(text, int) and not isinstance(text, bool):
+        number = text
+    else:
+        raw = (text or "").strip().replace(" ", "")
+        if not raw:
+            raise CodeError("no USSD code given; write it as *152*07#, 152*07, 07 or 7")
+        m = _CODE.match(raw)
+        if m is None:
+            raise CodeError(f"{raw!r} is not a USSD code; write it as *152*07#, 152*07, 07 or 7")
+        if m.group("prefix") is not None and m.group("prefix") != PREFIX:
+            raise CodeError(f"{raw} is not in the government range *152*00# … *152*99#")
+        digits = m.group("number")
+        if len(digits) > 2:
+            raise CodeError(f"{raw} is outside the range *152*00# … *152*99#")
+        number = int(digits)
+    if not FIRST <= number <= LAST:
+        raise CodeError(f"{number} is outside the range *152*00# … *152*99#")
+    return number
+
+
+def canonical(number: int) -> str:
+    """7 → ``*152*07#``: the one form the API and the output use."""
+    return f"*{PREFIX}*{number:02d}#"
+
+
+def two_digits(number: int) -> str:
+    """7 → ``07``: the form used in URLs (``/api/v1/ussd/codes/07``)."""
+    return f"{number:02d}"
+
+
+# -- mobile network operators ---------------------------------------------------
+
+NETWORKS = ("Vodacom", "Airtel", "Yas", "Halotel", "TTCL")
+"""The mobile networks a code is provisioned on, in the order people list them."""
+
+NETWORK_CODES = {"Vodacom": "64004", "Airtel": "64005", "Yas": "64002", "Halotel": "64009", "TTCL": "64007"}
+"""MCC+MNC (Tanzania is MCC 640), what a gateway sends as ``networkCode``."""
+
+_NETWORK_ALIASES = {"tigo": "Yas", "mixx": "Yas", "viettel": "Halotel"}
+"""Former and informal names still in use (Tigo became Yas in 2024)."""
+
+PROVISIONING_STATES = ("pending", "live", "failed")
+
+
+def parse_network(text: str) -> str:
+    """``vodacom``, ``VODACOM``, ``tigo`` → the canonical name; ValueError otherwise."""
+    key = (text or "").strip().lower()
+    for name in NETWORKS:
+        if name.lower() == key:
+            return name
+    if key in _NETWORK_ALIASES:
+        return _NETWORK_ALIASES[key]
+    raise ValueError(f"unknown network {text!r}; one of {', '.join(NETWORKS)}")
+
+
+def parse_provisioning_state(text: str) -> str:
+    key = (text or "").strip().lower()
+    if key not in PROVISIONING_STATES:
+        raise ValueError(f"provisioning state {text!r} must be one of {', '.join(PROVISIONING_STATES)}")
+    return key
+
+
+# -- what an institution gives us ---------------------------------------------------
+
+MAX_URL = 500
+
+
+def check_callback_url(url: str) -> str | None:
+    """None if the gateway could call it, else why not."""
+    url = (url or "").strip()
+    if not url:
+        return "the callback URL is empty"
+    if len(url) > MAX_URL:
+        return f"the callback URL is longer than {MAX_URL} characters"
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 - raises ValueError on a bad port
+    except ValueError as exc:
+        return f"{url!r} is not a URL ({exc})"
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        return f"{url!r} is not an http(s) URL the gateway can call (e.g. https://ussd.rita.go.tz/ussd)"
+    if parts.fragment:
+        return f"{url!r} has a #fragment, which the gateway cannot send"
+    return None
+
+
+def check_text(value: str | None, what: str, *, low: int, high: int) -> str | None:
+    """Length rules for names, purposes, references and reasons."""
+    n = len((value or "").strip())
+    if n < low:
+        return f"{what} is required" if n == 0 else f"{what} must be at least {low} characters"
+    if n > high:
+        return f"{what} must be at most {high} characters"
+    return None
+
+
+LIMITS = {
+    "service_name": ("the service name", 2, 80),
+    "purpose": ("the purpose", 2, 500),
+    "application_reference": ("the application reference", 1, 64),
+    "reason": ("the reason", 3, 500),
+    "note": ("the note", 0, 500),
+}
+
+
+def check_field(field: str, value: str | None) -> str | None:
+    what, low, high = LIMITS[field]
+    return check_text(value, what, low=low, high=high)
+
+
+# -- a subscriber, for the simulator -------------------------------------------------
+
+_PHONE = re.compile(r"^(?:\+?255|0)([67]\d{8})$")
+
+
+def parse_phone(text: str) -> str:
+    """A Tanzanian mobile number in any usual form → ``+2557XXXXXXXX``; ValueError otherwise."""
+    raw = re.sub(r"[\s-]", "", text or "")
+    m = _PHONE.match(raw)
+    if m is None:
+        raise ValueError(f"{text!r} is not a Tanzanian mobile number (e.g. +255754123456 or 0754123456)")
+    return "+255" + m.group(1)
