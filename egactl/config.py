@@ -157,11 +157,17 @@ def resolve(
     sources: dict[str, str] = {"profile": profile_source}
     for name, key in KEYS.items():
         if name == "output" and output_flag:
-            values[name], sources[name] = key.parse(output_flag), "flag --output"
+            raw, source, where = output_flag, "flag --output", "--output"
         elif env.get(key.env):
-            values[name], sources[name] = key.parse(env[key.env]), f"env {key.env}"
+            raw, source, where = env[key.env], f"env {key.env}", f"environment variable {key.env}"
         elif name in section:
-            values[name], sources[name] = key.parse(section[name]), f"profile {profile}"
+            raw, source, where = section[name], f"profile {profile}", f"config file {paths.config_file()}, profile {profile}"
         else:
             values[name], sources[name] = DEFAULTS[name], "default"
+            continue
+        try:
+            values[name], sources[name] = key.parse(raw), source
+        except InvalidInput as exc:
+            # Say where the bad value lives, or the user cannot find it to fix it.
+            raise InvalidInput(f"{where}: {exc.message}", hint=exc.hint) from None
     return Settings(profile=profile, values=values, sources=sources)

@@ -24,8 +24,12 @@ def _key(name: str) -> config.Key:
 
 
 def _target_profile(profile: str | None) -> str:
+    """-p NAME, else the global --profile (hoisted to the root, so it never reaches
+    this command's own option), else EGACTL_PROFILE, else the current profile."""
     if profile:
         return profile
+    if flag := context.get().profile_flag:
+        return flag
     data = config.load_file()
     import os
 
@@ -86,7 +90,9 @@ def profiles():
     """List the profiles; the current one is marked."""
     ctx = context.get()
     data = config.load_file()
-    current = ctx.settings.profile
+    # The name only: a current profile that no longer exists must not stop the listing
+    # that helps to repair it.
+    current = _target_profile(None)
     names = sorted(set(data.get("profiles", {})) | {config.SANDBOX})
     rows = [{"name": n, "current": n == current,
              "api_url": data.get("profiles", {}).get(n, {}).get("api_url", config.DEFAULTS["api_url"])} for n in names]
