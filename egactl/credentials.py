@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from egactl import paths
-from egactl.errors import InvalidInput
+from egactl.errors import AuthError, InvalidInput
 
 SERVICE = "egactl"
 
@@ -71,19 +71,35 @@ def _keyring_usable() -> bool:
     return getattr(backend, "priority", 0) > 0
 
 
+def check(value: str, source: str) -> str:
+    """The token without surrounding whitespace; refuse one that cannot be a token.
+
+    A token pasted with a stray CR or other control character would otherwise
+    reach httpx, whose "Illegal header value b'Bearer <token>'" error would
+    print the token itself. The message here never includes the value.
+    """
+    value = value.strip()
+    if not value:
+        raise AuthError(f"the token from {source} is empty")
+    if not all("!" <= c <= "~" for c in value):
+        raise AuthError(f"the token from {source} contains spaces, control or non-ASCII characters",
+                        hint="copy it again exactly as issued")
+    return value
+
+
 def get(profile: str) -> Token | None:
     if value := os.environ.get("EGACTL_TOKEN"):
-        return Token(value, "env EGACTL_TOKEN")
+        return Token(check(value, "EGACTL_TOKEN"), "env EGACTL_TOKEN")
     entry = _read_index().get("profiles", {}).get(profile)
     if not entry:
         return None
     if entry.get("store") == "file":
         value = entry.get("token")
-        return Token(value, f"file {_index_path()}") if value else None
+        return Token(check(value, str(_index_path())), f"file {_index_path()}") if value else None
     import keyring
 
     value = keyring.get_password(SERVICE, profile)
-    return Token(value, "keyring") if value else None
+    return Token(check(value, "the system keyring"), "keyring") if value else None
 
 
 def store(profile: str, token: str) -> tuple[str, bool]:

@@ -44,6 +44,7 @@ def login(with_token: Annotated[bool, typer.Option("--with-token", help="Read th
         raise InvalidInput("no terminal to prompt for a token", hint="pipe it in: `egactl auth login --with-token < token.txt`")
     if not token:
         raise InvalidInput("the token is empty")
+    token = credentials.check(token, "standard input" if with_token else "the prompt")
     me = _verify(ctx, token)
     where, is_file = credentials.store(ctx.settings.profile, token)
     if is_file:
