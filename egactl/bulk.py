@@ -82,6 +82,8 @@ class Summary:
     sent: int = 0
     failed: int = 0
     skipped_chunks: int = 0
+    failed_chunks: int = 0
+    """Chunks the server refused as a whole: not recorded as done, so --resume retries them."""
     statuses: dict[str, int] = field(default_factory=dict)
     results: str | None = None
     dry_run: bool = False
@@ -127,10 +129,28 @@ def read_csv(path: Path, required: Sequence[str] = ()) -> Iterator[tuple[int, di
                     continue
                 yield line, dict(zip(header, (v.strip() for v in values)))
         except UnicodeDecodeError as exc:
-            raise InvalidInput(f"{path}: not UTF-8 text (byte 0x{exc.object[exc.start]:02x} after line {line + 1})",
+            # The text layer decodes in 8 KiB blocks, so the reader's position does not
+            # say where the bad byte is; find the line (only on this error path).
+            bad_line = _first_non_utf8_line(path)
+            where = f"line {bad_line}" if bad_line else f"after line {line + 1}"
+            raise InvalidInput(f"{path}: not UTF-8 text (byte 0x{exc.object[exc.start]:02x} on {where})",
                                hint="save it as 'CSV UTF-8'") from None
         except csv.Error as exc:
             raise InvalidInput(f"{path}: line {reader.line_num}: {exc}") from None
+
+
+def _first_non_utf8_line(path: Path) -> int | None:
+    """The number of the first physical line that is not UTF-8, streaming the file."""
+    try:
+        with open(path, "rb") as fh:
+            for number, raw in enumerate(fh, 1):
+                try:
+                    raw.decode("utf-8")
+                except UnicodeDecodeError:
+                    return number
+    except OSError:
+        return None
+    return None
 
 
 def file_digest(path: Path) -> str:
@@ -266,7 +286,11 @@ def run(ctx: Any, job: Job, *, skip_invalid: bool = False, resume: bool = False,
     """
     io = ctx.io
     digest = file_digest(job.path) if job.path.is_file() else ""
-    identity = json.dumps({"name": job.name, "file": digest, "options": job.options, "chunk": job.chunk_size},
+    # The target is part of the identity: the same file sent to another profile or API
+    # is another job, and must never resume (or be refused because of) this one.
+    settings = ctx.settings
+    identity = json.dumps({"name": job.name, "file": digest, "options": job.options, "chunk": job.chunk_size,
+                           "profile": settings.profile, "api_url": settings.api_url},
                           sort_keys=True, default=str)
     job_id = hashlib.sha256(identity.encode()).hexdigest()[:24]
     summary = Summary(job=job_id, file=str(job.path), dry_run=dry_run)
@@ -297,6 +321,8 @@ def run(ctx: Any, job: Job, *, skip_invalid: bool = False, resume: bool = False,
         state.reset()
         results = results or (state.dir / "results.csv")
         append = False
+    # Absolute, so that --resume from another directory appends to the same file.
+    results = Path(results).absolute()
     run_id = f"{job_id}-{nonce}"
     state.save({"status": "running", "nonce": nonce, "file": str(job.path), "results": str(results), "name": job.name})
     writer = ResultsWriter(Path(results), append=append)
@@ -331,6 +357,8 @@ def run(ctx: Any, job: Job, *, skip_invalid: bool = False, resume: bool = False,
             outcome = [{"line": it["line"], "status": FAILED, "error": exc.message} for it in items]
             ok = False
         with lock:
+            if not ok:
+                summary.failed_chunks += 1
             for r in outcome:
                 writer.write(r)
                 status = r.get("status") or FAILED
@@ -347,21 +375,27 @@ def run(ctx: Any, job: Job, *, skip_invalid: bool = False, resume: bool = False,
     try:
         with progress, ThreadPoolExecutor(max_workers=job.workers, thread_name_prefix="egactl-bulk") as pool:
             pending: dict[Future, tuple[int, list[dict[str, Any]]]] = {}
-            for index, items in _chunks(_valid_items(job), job.chunk_size):
-                if index in done:
-                    progress.advance(len(items))
-                    continue
-                if stop_error is not None:
-                    break
-                while len(pending) >= job.workers * 2:
-                    finished, _ = wait(pending, return_when=FIRST_COMPLETED)
-                    for f in finished:
-                        finish(*pending.pop(f), f)
-                pending[pool.submit(send, index, items)] = (index, items)
-            for f in list(pending):
-                f_index, f_items = pending.pop(f)
-                wait([f])
-                finish(f_index, f_items, f)
+            try:
+                for index, items in _chunks(_valid_items(job), job.chunk_size):
+                    if index in done:
+                        progress.advance(len(items))
+                        continue
+                    if stop_error is not None:
+                        break
+                    while len(pending) >= job.workers * 2:
+                        finished, _ = wait(pending, return_when=FIRST_COMPLETED)
+                        for f in finished:
+                            finish(*pending.pop(f), f)
+                    pending[pool.submit(send, index, items)] = (index, items)
+                for f in list(pending):
+                    f_index, f_items = pending.pop(f)
+                    wait([f])
+                    finish(f_index, f_items, f)
+            except KeyboardInterrupt:
+                # Stop at once: queued chunks are not sent (never recorded as done, so
+                # --resume sends them); only those already on the wire finish.
+                pool.shutdown(wait=False, cancel_futures=True)
+                raise
     except KeyboardInterrupt:
         writer.close()
         done_log.close()
@@ -371,7 +405,10 @@ def run(ctx: Any, job: Job, *, skip_invalid: bool = False, resume: bool = False,
     done_log.close()
     if stop_error is not None:
         raise Unreachable(stop_error.message, hint="nothing was lost; run the same command with --resume to continue")
-    if summary.failed == 0:
+    # Rows the server answered "failed" are final (the idempotency store would give the
+    # same answer again), so the run is over; only chunks refused as a whole are left
+    # for --resume to retry.
+    if summary.failed_chunks == 0:
         state.save({"status": "complete", "nonce": nonce, "file": str(job.path), "results": str(results), "name": job.name})
     return summary
 
@@ -383,8 +420,11 @@ def finish_command(ctx: Any, summary: Summary) -> None:
     cols = [Column("rows"), Column("invalid"), Column("sent"), Column("failed"), Column("statuses"), Column("results")]
     ctx.render(summary.as_dict(), cols)
     if summary.failed:
-        raise PartialFailure(f"{summary.failed} of {summary.sent} {('rows')} failed",
-                             hint=f"see {summary.results}; fix the cause and run again with --resume")
+        if summary.failed_chunks:
+            hint = f"see {summary.results}; fix the cause and run the same command with --resume to retry them"
+        else:
+            hint = f"see {summary.results} for which rows failed and why"
+        raise PartialFailure(f"{summary.failed} of {summary.sent} rows failed", hint=hint)
 
 
 class _Progress:
