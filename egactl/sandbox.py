@@ -10,6 +10,8 @@ codes, problem+json, idempotency and all.
 from __future__ import annotations
 
 import asyncio
+import logging
+import os
 import threading
 from pathlib import Path
 
@@ -23,7 +25,9 @@ SANDBOX_SUBJECT = "sandbox-admin"
 class SyncASGITransport(httpx.BaseTransport):
     def __init__(self, app):
         self.app = app
-        self._inner = httpx.ASGITransport(app=app)
+        # As a real server would: an unhandled error is the app's 500 problem
+        # response, never the server's exception (SQL, data) raised in the client.
+        self._inner = httpx.ASGITransport(app=app, raise_app_exceptions=False)
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._loop.run_forever, name="egactl-asgi", daemon=True)
         self._thread.start()
@@ -50,6 +54,48 @@ def database_path() -> Path:
     return paths.data_dir() / "sandbox.db"
 
 
+def log_path() -> Path:
+    return paths.data_dir() / "sandbox.log"
+
+
+class _SandboxLog(logging.Handler):
+    """The in-process backend's log, where a server's log would be.
+
+    Without a handler, Python's last-resort handler prints the server's
+    tracebacks (SQL and the rows' data included) into the user's terminal. Here
+    everything goes to an owner-only file, and only plain one-line warnings
+    (e.g. a plugin backend skipped) reach stderr; a failed request still tells
+    the user its request id, which finds the traceback in the file.
+    """
+
+    def __init__(self, warn):
+        super().__init__(logging.INFO)
+        self.warn = warn
+        path = log_path()
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600))
+        self.file = logging.FileHandler(path, encoding="utf-8", delay=True)
+        self.file.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.file.handle(record)
+        if record.levelno >= logging.WARNING and not record.exc_info:
+            self.warn(record.getMessage())
+
+    def close(self) -> None:
+        self.file.close()
+        super().close()
+
+
+def _route_server_log(warn) -> None:
+    logger = logging.getLogger("egactl.server")
+    for old in [h for h in logger.handlers if isinstance(h, _SandboxLog)]:
+        logger.removeHandler(old)
+        old.close()
+    logger.addHandler(_SandboxLog(warn))
+    if logger.level == logging.NOTSET or logger.level > logging.INFO:
+        logger.setLevel(logging.INFO)
+
+
 def open_sandbox(profile: str, warn) -> tuple[SyncASGITransport, str]:
     """Start the in-process backend and return (transport, a token that works on it).
 
@@ -65,6 +111,7 @@ def open_sandbox(profile: str, warn) -> tuple[SyncASGITransport, str]:
 
     db_path = database_path()
     db_path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    _route_server_log(warn)
     app = create_app(f"sqlite:///{db_path}", sandbox=True)
     be = app.state.backend
     token = credentials.get(profile)
