@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import threading
+import uuid
 from typing import Any
 
 from fastapi import FastAPI
@@ -76,6 +77,7 @@ def create_app(database_url: str, *, sandbox: bool = False, clock: Clock | None 
     )
     app.state.backend = be
     problems.install(app)
+    app.add_middleware(RequestIdMiddleware)
 
     from egactl.server.routes import audit, institutions, tokens
 
@@ -85,6 +87,55 @@ def create_app(database_url: str, *, sandbox: bool = False, clock: Clock | None 
     for name, part in parts.items():
         app.include_router(part.router, prefix=f"/api/v1/{name}")
     return app
+
+
+class RequestIdMiddleware:
+    """Every request has a usable X-Request-ID, and every response names it.
+
+    The client sends one (shown in its errors); a caller that sends none, or one
+    the audit log cannot hold (over 80 characters, not printable ASCII), gets a
+    fresh one instead of a failed mutation. Routes, problems and the audit log
+    all read the header, so they agree on it.
+    """
+
+    def __init__(self, app):
+        self.app = app
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        headers = [(k, v) for k, v in scope["headers"] if k != b"x-request-id"]
+        sent = [v for k, v in scope["headers"] if k == b"x-request-id"]
+        rid = sent[0] if len(sent) == 1 and _usable_request_id(sent[0]) else str(uuid.uuid4()).encode()
+        scope = dict(scope, headers=[*headers, (b"x-request-id", rid)])
+
+        async def send_with_id(message):
+            if message["type"] == "http.response.start":
+                message = dict(message, headers=[*message.get("headers", []), (b"x-request-id", rid)])
+            await send(message)
+
+        started = False
+
+        async def send_tracked(message):
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send_with_id(message)
+
+        try:
+            await self.app(scope, receive, send_tracked)
+        except Exception:
+            # Answered here rather than by Starlette's outermost error middleware,
+            # which would answer without the request id the log line names.
+            if started:
+                raise
+            from starlette.requests import Request
+
+            response = problems.unexpected(Request(scope), log_it=True)
+            await response(scope, receive, send_with_id)
+
+
+def _usable_request_id(value: bytes) -> bool:
+    return 0 < len(value) <= 80 and all(0x21 <= b <= 0x7E for b in value)
 
 
 def _seed(be: Backend, fresh: list[str]) -> None:

@@ -95,5 +95,12 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception):
-        log.exception("unhandled error for %s %s", request.method, request.url.path)
-        return Problem(500, "the server failed to handle this request").response(request)
+        return unexpected(request, log_it=True)
+
+
+def unexpected(request: Request, *, log_it: bool) -> JSONResponse:
+    """The 500 answer: the traceback goes to the log with the request id, never to the caller."""
+    if log_it:
+        log.exception("unhandled error for %s %s (request id %s)", request.method, request.url.path,
+                      request.headers.get("X-Request-ID"))
+    return Problem(500, "the server failed to handle this request").response(request)
