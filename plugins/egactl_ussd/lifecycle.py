@@ -66,9 +66,9 @@ def refusal(action: str, code: str, state: str) -> str:
     """The one line a user reads when ``action`` is illegal in ``state``."""
     allowed = allowed_from(action)
     needs = " or ".join(allowed)
-    return f"cannot {action} {code}: it is {state} (only a code that is {needs} can be {_past(action)})"
+    return f"cannot {action} {code}: it is {state} (only a code that is {needs} can be {past_tense(action)})"
 
 
-def _past(action: str) -> str:
+def past_tense(action: str) -> str:
     return {"reserve": "reserved", "assign": "assigned", "suspend": "suspended", "resume": "resumed",
             "release": "released"}[action]

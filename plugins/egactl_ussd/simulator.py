@@ -1,0 +1,194 @@
+"""Playing the USSD gateway against an institution's application.
+
+The gateway speaks a small protocol (the one Africa's Talking and most
+African aggregators use): for each key press it POSTs a form with
+``sessionId``, ``serviceCode``, ``phoneNumber``, ``networkCode`` and ``text``
+— the whole path of choices so far, joined by ``*`` (``""``, ``"1"``,
+``"1*2"``) — and the application answers with plain text starting ``CON ``
+(show this screen and wait for a choice) or ``END `` (show it and hang up).
+
+A real gateway drops the session on anything else, so the simulator refuses
+exactly what the gateway would: a reply with neither prefix, a screen longer
+than 182 characters, an answer slower than the timeout, an HTTP error or a
+redirect. Each refusal is an exception carrying its exit code:
+
+- 1 (:class:`Rejected`): the application answered, wrongly;
+- 7 (:class:`NoAnswer`): it could not be reached, or did not answer in time;
+- 2 (``InvalidInput``): the session is still open and no more input was given.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from dataclasses import asdict, dataclass, field
+from typing import Any, Callable, Iterable
+
+from egactl import __version__
+from egactl.errors import EgactlError, InvalidInput, Unreachable
+from egactl_ussd.validation import SCREEN_LIMIT
+
+
+class Rejected(EgactlError):
+    """The application answered, but not in a way the gateway accepts."""
+
+    exit_code = 1
+    kind = "gateway_rejection"
+
+
+class NoAnswer(Unreachable):
+    """The application could not be reached, or answered too slowly."""
+
+    kind = "gateway_timeout"
+
+
+@dataclass
+class Step:
+    text: str
+    """What the gateway sent as ``text``: every choice so far, joined by ``*``."""
+    input: str | None
+    """The choice that led here (None for the first screen)."""
+    status: int | None = None
+    elapsed_ms: int | None = None
+    reply: str | None = None
+    kind: str | None = None
+    """``CON`` or ``END``; None when the reply was refused."""
+    screen: str | None = None
+    screen_length: int | None = None
+
+
+@dataclass
+class Transcript:
+    code: str
+    url: str
+    session_id: str
+    phone_number: str
+    network: str
+    network_code: str
+    outcome: str = "open"
+    """``ended`` (a clean END), ``rejected``, ``unreachable`` or ``open``."""
+    error: str | None = None
+    steps: list[Step] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+class Gateway:
+    """One USSD session against one application URL."""
+
+    def __init__(self, url: str, *, code: str, phone: str, network: str, network_code: str, timeout: float,
+                 transport: Any = None):
+        import httpx
+
+        self.transcript = Transcript(code=code, url=url, session_id=f"egactl-sim-{uuid.uuid4().hex[:16]}",
+                                     phone_number=phone, network=network, network_code=network_code)
+        self.timeout = timeout
+        kwargs = {"transport": transport} if transport is not None else {}
+        self._http = httpx.Client(timeout=httpx.Timeout(timeout), follow_redirects=False,
+                                  headers={"User-Agent": f"egactl-ussd-simulator/{__version__}"}, **kwargs)
+
+    def close(self) -> None:
+        self._http.close()
+
+    def send(self, path: list[str], choice: str | None) -> Step:
+        """POST one step; return it if the gateway would accept it, else raise."""
+        import httpx
+
+        t = self.transcript
+        step = Step(text="*".join(path), input=choice)
+        t.steps.append(step)
+        form = {"sessionId": t.session_id, "serviceCode": t.code, "phoneNumber": t.phone_number,
+                "networkCode": t.network_code, "text": step.text}
+        started = time.perf_counter()
+        try:
+            response = self._http.post(t.url, data=form)
+        except httpx.TimeoutException:
+            step.elapsed_ms = int((time.perf_counter() - started) * 1000)
+            raise self._fail("unreachable", NoAnswer(
+                f"the application did not answer within {self.timeout:g} s (the gateway would drop the session)",
+                hint="make the application faster, or try a longer --timeout to see how slow it is"))
+        except httpx.TransportError as exc:
+            raise self._fail("unreachable", NoAnswer(
+                f"could not reach the application at {t.url} ({type(exc).__name__}: {exc})",
+                hint="check the callback URL (egactl ussd show) and that the application is running"))
+        elapsed = time.perf_counter() - started
+        step.status, step.elapsed_ms = response.status_code, int(elapsed * 1000)
+        step.reply = response.text
+        if response.is_redirect:
+            raise self._fail("rejected", Rejected(
+                f"the application redirected (HTTP {response.status_code} to {response.headers.get('Location', '?')}); "
+                "the gateway does not follow redirects", hint="register the final URL with `egactl ussd update --callback-url`"))
+        if response.status_code >= 400:
+            raise self._fail("rejected", Rejected(
+                f"the application answered HTTP {response.status_code} {response.reason_phrase} at text={step.text!r}"))
+        if elapsed > self.timeout:
+            raise self._fail("unreachable", NoAnswer(
+                f"the application took {elapsed:.1f} s to answer, more than the {self.timeout:g} s the gateway waits"))
+        reply = step.reply
+        if reply.startswith("CON ") or reply.startswith("END "):
+            step.kind, step.screen = reply[:3], reply[4:]
+        elif reply in ("CON", "END"):
+            step.kind, step.screen = reply, ""
+        else:
+            first = reply.splitlines()[0][:40] if reply.strip() else "(an empty reply)"
+            raise self._fail("rejected", Rejected(
+                f"the reply at text={step.text!r} starts with neither 'CON ' nor 'END ': {first!r}",
+                hint="answer 'CON <screen>' to continue or 'END <screen>' to finish"))
+        step.screen_length = len(step.screen)
+        if step.screen_length > SCREEN_LIMIT:
+            raise self._fail("rejected", Rejected(
+                f"the screen at text={step.text!r} is {step.screen_length} characters; "
+                f"the gateway allows at most {SCREEN_LIMIT}", hint="shorten the menu or split it over two screens"))
+        return step
+
+    def _fail(self, outcome: str, error: EgactlError) -> EgactlError:
+        self.transcript.outcome, self.transcript.error = outcome, error.message
+        return error
+
+
+def split_input(value: str | None) -> list[str]:
+    """``"1*2*3"`` → ``["1", "2", "3"]``: the choices a subscriber would key in."""
+    if value is None or value == "":
+        return []
+    parts = value.split("*")
+    if any(p.strip() == "" for p in parts):
+        raise InvalidInput(f"--input {value!r} has an empty choice; write the choices joined by '*', e.g. '1*2*3'")
+    return [p.strip() for p in parts]
+
+
+def play(gateway: Gateway, inputs: Iterable[str], *, ask: Callable[[Step], str | None] | None,
+         show: Callable[[Step], None], warn: Callable[[str], None]) -> Transcript:
+    """Run the session to its END.
+
+    ``inputs`` are the scripted choices, used first; then ``ask`` (a person at
+    a terminal) is asked for each further choice, or, without one, the session
+    stops with exit 2 naming ``--input``.
+    """
+    pending = list(inputs)
+    path: list[str] = []
+    step = gateway.send(path, None)
+    show(step)
+    while step.kind == "CON":
+        if pending:
+            choice: str | None = pending.pop(0)
+        elif ask is not None:
+            choice = ask(step)
+            if choice is None:
+                gateway.transcript.outcome = "open"
+                gateway.transcript.error = "the session was abandoned at the terminal"
+                raise InvalidInput("session abandoned; the application was left waiting for a choice")
+        else:
+            gateway.transcript.error = "the application is waiting for a choice and no more input was given"
+            raise InvalidInput(
+                f"the session is still open after {len(path)} choice{'s' if len(path) != 1 else ''}: "
+                "the application is waiting for another one",
+                hint="add it to --input (choices joined by '*', e.g. --input '1*2')")
+        path.append(choice)
+        step = gateway.send(path, choice)
+        show(step)
+    gateway.transcript.outcome = "ended"
+    if pending:
+        warn(f"the session ended before {len(pending)} more choice{'s' if len(pending) != 1 else ''} "
+             f"of --input could be used: {'*'.join(pending)}")
+    return gateway.transcript
