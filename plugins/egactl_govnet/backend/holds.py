@@ -1,0 +1,41 @@
+"""The background job that returns prefixes and VLANs to their pools when a hold ends.
+
+Provisioning also returns ended holds of its pool before it allocates, so the
+pool is right even where no worker runs; this job keeps pools and the audit
+log current in between.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+
+from egactl.server.audit import jsonable
+from egactl.server.db import lock
+from egactl.server.models import AuditEntry
+from egactl_govnet.backend import allocator
+from egactl_govnet.backend.models import Allocation, Pool
+from egactl_govnet.backend.onboardings import release_details
+from egactl_govnet.backend.sites import RESOURCE
+
+REASON = "hold period ended; prefix and VLAN returned to the pool"
+
+
+def release_holds(be) -> int:
+    now = be.now()
+    done = 0
+    with be.write_sessions() as session:
+        pool_ids = session.scalars(select(Allocation.pool_id).where(Allocation.hold_until.is_not(None),
+                                                                    Allocation.hold_until <= now).distinct()).all()
+        for pool_id in pool_ids:
+            lock(session, allocator.pool_lock(pool_id))
+            pool = session.get(Pool, pool_id)
+
+            def audit(alloc: Allocation) -> None:
+                key, institution, details = release_details(session, alloc)
+                session.add(AuditEntry(at=now, actor="system", role="system", action="release", resource_type=RESOURCE,
+                                       resource_id=key, institution=institution, request_id=None, reason=REASON,
+                                       before=jsonable(details), after=None))
+
+            done += allocator.release_expired(session, pool, now, audit)
+        session.commit()
+    return done

@@ -1,0 +1,113 @@
+"""/api/v1/govnet/sites: an institution's sites, and each site's story from the audit log."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter
+from pydantic import BaseModel, Field
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
+
+from egactl.rules import check_email
+from egactl.server import audit
+from egactl.server.pagination import page
+from egactl.server.problems import Problem
+from egactl.server.routes import audit as audit_routes
+from egactl.server.routes.institutions import require_institution
+from egactl.server.scope import ApiRoute, backend, db, principal
+from egactl_govnet import validation, workflow
+from egactl_govnet.backend.models import Onboarding, Site
+from egactl_govnet.backend.records import checked, current_onboarding, get_site, serialize_site, site_key
+
+router = APIRouter(route_class=ApiRoute, tags=["govnet"])
+
+RESOURCE = "govnet_site"
+"""The audit resource type of a site and of everything that happens to its onboarding."""
+
+
+class SiteIn(BaseModel):
+    institution: str
+    name: str
+    region: str
+    district: str | None = Field(default=None, max_length=64)
+    address: str | None = Field(default=None, max_length=200)
+    contact_name: str | None = Field(default=None, max_length=120)
+    contact_phone: str | None = None
+    contact_email: str | None = None
+
+
+def _email(value: str) -> str:
+    if problem := check_email(value):
+        raise ValueError(problem)
+    return value
+
+
+def site_fields(body: SiteIn) -> dict[str, Any]:
+    """The site as it will be stored: validated and normalised (422 on bad input)."""
+    return {"institution": body.institution.strip().upper(),
+            "name": checked("name", validation.check_site_name, body.name),
+            "region": checked("region", validation.normalise_region, body.region),
+            "district": (body.district or "").strip() or None, "address": (body.address or "").strip() or None,
+            "contact_name": (body.contact_name or "").strip() or None,
+            "contact_phone": checked("contact_phone", validation.normalise_phone, body.contact_phone) if body.contact_phone else None,
+            "contact_email": checked("contact_email", _email, body.contact_email.strip()) if body.contact_email else None}
+
+
+def create_site(fields: dict[str, Any]) -> Site:
+    require_institution(fields["institution"])
+    now = backend().now()
+    site = Site(**fields, version=1, created_at=now, updated_at=now)
+    session = db()
+    try:
+        with session.begin_nested():
+            session.add(site)
+            session.flush()
+    except IntegrityError:
+        raise Problem(409, f"site {fields['institution']}/{fields['name']} already exists") from None
+    audit.record("create", RESOURCE, site_key(site), institution=site.institution,
+                 after={k: v for k, v in fields.items()})
+    return site
+
+
+def _serialize(site: Site) -> dict[str, Any]:
+    return serialize_site(site, current_onboarding(site))
+
+
+@router.get("/sites")
+def list_sites(cursor: str | None = None, limit: int | None = None, institution: str | None = None,
+               region: str | None = None, state: str | None = None):
+    stmt = select(Site)
+    visible = principal().visible_institutions()
+    if visible is not None:
+        stmt = stmt.where(Site.institution.in_(visible))
+    if institution:
+        stmt = stmt.where(Site.institution == institution.upper())
+    if region:
+        stmt = stmt.where(Site.region == checked("region", validation.normalise_region, region))
+    if state:
+        if state not in workflow.STATES:
+            raise Problem(422, f"unknown state {state!r} (one of: {', '.join(workflow.STATES)})",
+                          errors=[{"field": "state", "message": "unknown"}])
+        latest = select(Onboarding.site_id, func.max(Onboarding.id).label("id")).group_by(Onboarding.site_id).subquery()
+        stmt = (stmt.join(latest, latest.c.site_id == Site.id).join(Onboarding, Onboarding.id == latest.c.id)
+                .where(Onboarding.state == state))
+    return page(db(), stmt, Site.id, cursor=cursor, limit=limit, serialize=_serialize)
+
+
+@router.post("/sites", status_code=201)
+def post_site(body: SiteIn):
+    site = create_site(site_fields(body))
+    return _serialize(site)
+
+
+@router.get("/sites/{institution}/{name}")
+def show_site(institution: str, name: str):
+    return _serialize(get_site(institution, name))
+
+
+@router.get("/sites/{institution}/{name}/history")
+def site_history(institution: str, name: str, cursor: str | None = None, limit: int | None = None):
+    site = get_site(institution, name)
+    stmt = audit_routes.query(resource_type=RESOURCE, resource_id=site_key(site))
+    return audit_routes.history_page(stmt, cursor, limit)

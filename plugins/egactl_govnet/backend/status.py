@@ -1,0 +1,58 @@
+"""/api/v1/govnet/status: the onboarding pipeline at a glance."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from fastapi import APIRouter
+from sqlalchemy import func, select
+
+from egactl.server.models import Institution
+from egactl.server.problems import Problem
+from egactl.server.scope import ApiRoute, backend, db, principal
+from egactl_govnet import workflow
+from egactl_govnet.backend.models import Onboarding, Site
+from egactl_govnet.backend.records import site_key
+
+router = APIRouter(route_class=ApiRoute, tags=["govnet"])
+
+WAITING_STATES = (workflow.REQUESTED, workflow.APPROVED, workflow.PROVISIONED)
+"""States in which a site waits on e-GA (approval, provisioning, the link test)."""
+
+
+@router.get("/status")
+def pipeline(institution: str | None = None, waiting_days: int = 7):
+    if not 0 <= waiting_days <= 3650:
+        raise Problem(422, "waiting_days must be between 0 and 3650", errors=[{"field": "waiting_days", "message": "out of range"}])
+    p = principal()
+    scope = p.visible_institutions()
+    if institution:
+        code = institution.upper()
+        p.check_read(code)
+        scope = (code,)
+    session = db()
+
+    counts_stmt = select(Onboarding.state, func.count()).join(Site, Site.id == Onboarding.site_id).group_by(Onboarding.state)
+    if scope is not None:
+        counts_stmt = counts_stmt.where(Site.institution.in_(scope))
+    found = dict(session.execute(counts_stmt).all())
+    counts = {state: found.get(state, 0) for state in workflow.STATES}
+
+    now = backend().now()
+    cutoff = now - dt.timedelta(days=waiting_days)
+    waiting_stmt = (select(Onboarding, Site).join(Site, Site.id == Onboarding.site_id)
+                    .where(Onboarding.state.in_(WAITING_STATES), Onboarding.state_since <= cutoff)
+                    .order_by(Onboarding.state_since, Onboarding.id))
+    if scope is not None:
+        waiting_stmt = waiting_stmt.where(Site.institution.in_(scope))
+    waiting = [{"id": ob.id, "site": site_key(site), "institution": site.institution, "state": ob.state,
+                "since": ob.state_since.isoformat(), "days_waiting": (now - ob.state_since).days}
+               for ob, site in session.execute(waiting_stmt).all()]
+
+    active = select(Site.institution).join(Onboarding, Onboarding.site_id == Site.id).where(Onboarding.state == workflow.ACTIVE)
+    idle_stmt = select(Institution.code, Institution.name).where(Institution.code.not_in(active)).order_by(Institution.code)
+    if scope is not None:
+        idle_stmt = idle_stmt.where(Institution.code.in_(scope))
+    idle = [{"institution": code, "name": name} for code, name in session.execute(idle_stmt).all()]
+
+    return {"counts": counts, "waiting_days": waiting_days, "waiting": waiting, "without_active_site": idle}

@@ -1,0 +1,73 @@
+"""What several govnet commands share: columns, and turning rule violations into exit 2."""
+
+from __future__ import annotations
+
+from typing import Any, Callable, TypeVar
+
+from egactl.errors import InvalidInput
+from egactl.output import Column
+
+T = TypeVar("T")
+
+
+def rule(check: Callable[..., T], *args: Any, flag: str | None = None) -> T:
+    """Apply a validation rule before anything is sent; a violation is exit 2 naming the flag."""
+    try:
+        return check(*args)
+    except ValueError as exc:
+        raise InvalidInput(f"{flag}: {exc}" if flag else str(exc)) from None
+
+
+def _pct(value: Any) -> str:
+    return "" if value is None else f"{value * 100:.1f}%"
+
+
+def _slash(value: Any) -> str:
+    return "" if value is None else f"/{value}"
+
+
+def _vlans(value: Any) -> str:
+    return ", ".join(f"{v['pop']} {v['first']}-{v['last']} ({v['used']}/{v['total']})" for v in value or [])
+
+
+POOL_COLUMNS = [Column("name"), Column("cidr", "CIDR"), Column("region"),
+                Column("default_prefix_length", "DEFAULT", _slash), Column("usage.utilisation", "USED", _pct),
+                Column("usage.capacity", "SITES LEFT"), Column("usage.largest_free_block", "LARGEST FREE"),
+                Column("vlans", "VLANS (USED/TOTAL)", _vlans)]
+POOL_DETAIL = [Column("name"), Column("cidr", "CIDR"), Column("region"), Column("description"),
+               Column("default_prefix_length", "DEFAULT PREFIX", _slash),
+               Column("usage.utilisation", "UTILISATION", _pct), Column("usage.used_addresses", "USED ADDRESSES"),
+               Column("usage.free_addresses", "FREE ADDRESSES"), Column("usage.free_blocks", "FREE BLOCKS"),
+               Column("usage.largest_free_block", "LARGEST FREE BLOCK"),
+               Column("usage.capacity", "SITES LEFT (DEFAULT SIZE)"),
+               Column("usage.fragmentation", "FRAGMENTATION", _pct), Column("vlans", "VLANS (USED/TOTAL)", _vlans),
+               Column("created_at", "CREATED")]
+
+SITE_COLUMNS = [Column("site"), Column("region"), Column("district"), Column("state"),
+                Column("onboarding.prefix", "PREFIX"), Column("onboarding.vlan", "VLAN"),
+                Column("onboarding.bandwidth", "BANDWIDTH")]
+SITE_DETAIL = [Column("site"), Column("region"), Column("district"), Column("address"),
+               Column("contact.name", "CONTACT"), Column("contact.phone", "PHONE"), Column("contact.email", "EMAIL"),
+               Column("state"), Column("onboarding.id", "REQUEST"), Column("onboarding.pool", "POOL"),
+               Column("onboarding.pop", "POP"), Column("onboarding.prefix", "PREFIX"), Column("onboarding.vlan", "VLAN"),
+               Column("onboarding.bandwidth", "BANDWIDTH"), Column("onboarding.resources", "RESOURCES"),
+               Column("onboarding.hold_until", "HOLD UNTIL"), Column("created_at", "CREATED")]
+
+
+def _circuit(value: Any) -> str:
+    if not value:
+        return ""
+    return f"{value['provider']} {value['circuit_id']} ({value['committed_rate']})"
+
+
+def _link(value: Any) -> str:
+    if not value:
+        return ""
+    return f"{value['throughput']}, {value['latency_ms']:g} ms, {value['loss_pct']:g}% loss ({value['tested_at']})"
+
+
+ONBOARDING_DETAIL = [Column("id", "REQUEST"), Column("site"), Column("state"), Column("state_since", "SINCE"),
+                     Column("pool"), Column("pop", "POP"), Column("prefix_length", "PREFIX LENGTH", _slash),
+                     Column("prefix"), Column("vlan", "VLAN"), Column("bandwidth"),
+                     Column("circuit", "CIRCUIT", _circuit), Column("link_test", "LINK TEST", _link),
+                     Column("resources"), Column("hold_until", "HOLD UNTIL")]

@@ -1,0 +1,134 @@
+"""The onboarding workflow: onboard, then approve, provision, activate; suspend, resume, offboard.
+
+Each step names a site (or a request number), reads the request with its ETag
+and asks the backend to take the step; the backend alone decides whether the
+step is legal (an illegal one is exit 5) and, on provisioning, which prefix
+and VLAN the site gets.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Callable, Optional
+
+import typer
+
+from egactl import context
+from egactl.errors import Conflict
+from egactl.options import DryRun, Institution, Yes
+from egactl_govnet import validation, workflow
+from egactl_govnet.client import BASE, find_onboarding, site_ref, step
+from egactl_govnet.commands.common import ONBOARDING_DETAIL, rule
+
+Target = Annotated[str, typer.Argument(metavar="SITE", help="INSTITUTION/NAME (e.g. RITA/dodoma-hq), NAME with --institution, or a request number.")]
+Reason = Annotated[Optional[str], typer.Option(help="Why (kept in the audit log).")]
+
+
+def onboard(site: Annotated[str, typer.Option("--site", "-s", help="Site NAME (or INSTITUTION/NAME).")],
+            bandwidth: Annotated[str, typer.Option(help="Committed rate in bits/s: 512k, 20M, 1G.")],
+            institution: Institution = None,
+            prefix_length: Annotated[Optional[str], typer.Option(metavar="N", help="Prefix length to allocate (default: the pool's).")] = None,
+            pop: Annotated[Optional[str], typer.Option(help="Point of presence (default: the site's region).")] = None,
+            pool: Annotated[Optional[str], typer.Option(help="Address pool (default: the one serving the site's region).")] = None,
+            notes: Annotated[Optional[str], typer.Option(help="Free text for the reviewers.")] = None,
+            dry_run: DryRun = False):
+    """Open an onboarding request for a site (it starts as requested)."""
+    ctx = context.get()
+    inst, name = site_ref(site, ctx.institution(institution))
+    body = {"institution": inst, "site": name,
+            "bandwidth": validation.format_bandwidth(rule(validation.parse_bandwidth, bandwidth, flag="--bandwidth")),
+            "prefix_length": rule(validation.parse_prefix_length, prefix_length, flag="--prefix-length") if prefix_length else None,
+            "pop": rule(validation.normalise_pop, pop, flag="--pop") if pop else None,
+            "pool": rule(validation.check_pool_name, pool.lower(), flag="--pool") if pool else None, "notes": notes}
+    if dry_run:
+        ctx.api().get(f"{BASE}/sites/{inst}/{name}")  # the site must exist
+        ctx.io.status(f"dry run: would open an onboarding request for {inst}/{name} at {body['bandwidth']}")
+        ctx.render({k: v for k, v in body.items() if v is not None})
+        return
+    created = ctx.api().post(f"{BASE}/onboardings", body)
+    ctx.success(f"Requested onboarding of {created['site']} (request {created['id']}, {created['bandwidth']}, "
+                f"a /{created['prefix_length']} from {created['pool']} at {created['pop']})")
+    ctx.render(created, ONBOARDING_DETAIL)
+
+
+def _take(action: str, target: str, institution: str | None, body: dict[str, Any], dry_run: bool,
+          done: Callable[[dict[str, Any], str], str], yes: bool | None = None) -> None:
+    ctx = context.get()
+    api = ctx.api()
+    onboarding, etag = find_onboarding(api, target, ctx.institution(institution, required=False))
+    label = f"{onboarding['site']} (request {onboarding['id']})"
+    if dry_run:
+        try:
+            after = workflow.next_state(action, onboarding["state"])
+        except workflow.IllegalTransition as exc:
+            raise Conflict(f"{onboarding['site']}: {exc}") from None
+        ctx.io.status(f"dry run: would {action} {label}: {onboarding['state']} → {after}" + _dry_detail(api, action, onboarding))
+        ctx.render(onboarding, ONBOARDING_DETAIL)
+        return
+    if yes is not None:
+        held = " Its prefix and VLAN will be held, then returned to the pool." if onboarding.get("prefix") else ""
+        ctx.confirm(f"Offboard {label} (now {onboarding['state']})?{held}", yes=yes)
+    updated = step(api, onboarding, etag, action, body)
+    ctx.success(done(updated, label))
+    ctx.render(updated, ONBOARDING_DETAIL)
+
+
+def _dry_detail(api: Any, action: str, onboarding: dict[str, Any]) -> str:
+    if action == "provision":
+        pool = api.get(f"{BASE}/pools/{onboarding['pool']}")
+        largest = pool["usage"]["largest_free_block"] or "nothing free"
+        return (f" (the next free /{onboarding['prefix_length']} of pool {pool['name']}, largest free block {largest}, "
+                f"and the next free VLAN at {onboarding['pop']})")
+    if action == "offboard" and onboarding.get("prefix"):
+        return f" ({onboarding['prefix']} and VLAN {onboarding['vlan']} held before returning to the pool)"
+    return ""
+
+
+def approve(site: Target, institution: Institution = None, reason: Reason = None, dry_run: DryRun = False):
+    """Approve a requested onboarding (admin)."""
+    _take("approve", site, institution, {"reason": reason}, dry_run, lambda ob, label: f"Approved {label}")
+
+
+def provision(site: Target,
+              provider: Annotated[str, typer.Option(help="Circuit provider, e.g. TTCL.")],
+              circuit_id: Annotated[str, typer.Option(help="The provider's circuit id.")],
+              committed_rate: Annotated[Optional[str], typer.Option(help="Committed rate of the circuit (default: the requested bandwidth).")] = None,
+              institution: Institution = None, reason: Reason = None, dry_run: DryRun = False):
+    """Allocate the site's prefix and VLAN and record its circuit (admin)."""
+    rate = validation.format_bandwidth(rule(validation.parse_bandwidth, committed_rate, flag="--committed-rate")) if committed_rate else None
+    body = {"provider": provider, "circuit_id": circuit_id, "committed_rate": rate, "reason": reason}
+    _take("provision", site, institution, body, dry_run,
+          lambda ob, label: f"Provisioned {label}: {ob['prefix']}, VLAN {ob['vlan']} at {ob['pop']}")
+
+
+def activate(site: Target,
+             throughput: Annotated[str, typer.Option(help="Measured throughput of the link test, e.g. 19.6M.")],
+             latency_ms: Annotated[float, typer.Option(min=0, help="Measured round-trip latency in ms.")],
+             loss_pct: Annotated[float, typer.Option(min=0, max=100, help="Measured packet loss in %.")],
+             institution: Institution = None, reason: Reason = None, dry_run: DryRun = False):
+    """Record a passing link test and put the site in service (admin)."""
+    measured = validation.format_bandwidth(rule(validation.parse_bandwidth, throughput, flag="--throughput"))
+    body = {"throughput": measured, "latency_ms": latency_ms, "loss_pct": loss_pct, "reason": reason}
+    _take("activate", site, institution, body, dry_run, lambda ob, label: f"Activated {label}")
+
+
+def suspend(site: Target, reason: Annotated[str, typer.Option(help="Why (kept in the audit log).")],
+            institution: Institution = None, dry_run: DryRun = False):
+    """Take an active site out of service, keeping its prefix and VLAN (admin)."""
+    _take("suspend", site, institution, {"reason": reason}, dry_run, lambda ob, label: f"Suspended {label}")
+
+
+def resume(site: Target, institution: Institution = None, reason: Reason = None, dry_run: DryRun = False):
+    """Put a suspended site back in service (admin)."""
+    _take("resume", site, institution, {"reason": reason}, dry_run, lambda ob, label: f"Resumed {label}")
+
+
+def offboard(site: Target, institution: Institution = None, reason: Reason = None, yes: Yes = False,
+             dry_run: DryRun = False):
+    """Decommission a site; its prefix and VLAN return to the pool after the hold period."""
+    _take("offboard", site, institution, {"reason": reason}, dry_run, _offboarded, yes=yes)
+
+
+def _offboarded(ob: dict[str, Any], label: str) -> str:
+    if ob.get("resources") == "held":
+        return f"Offboarded {label}; {ob['prefix']} and VLAN {ob['vlan']} are held until {ob['hold_until']}"
+    return f"Offboarded {label}"

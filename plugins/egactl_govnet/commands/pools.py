@@ -1,0 +1,63 @@
+"""egactl govnet pools: address pools and their VLAN ranges per point of presence."""
+
+from __future__ import annotations
+
+from typing import Annotated, Optional
+
+import typer
+
+from egactl import context
+from egactl.options import DEFAULT_LIMIT, All, DryRun, Limit, page_limit
+from egactl_govnet import validation
+from egactl_govnet.client import BASE
+from egactl_govnet.commands.common import POOL_COLUMNS, POOL_DETAIL, rule
+
+app = typer.Typer(help="Address pools: list, create, show (with utilisation).", no_args_is_help=True)
+
+
+@app.command("list")
+def list_(region: Annotated[Optional[str], typer.Option(help="Only pools of this region.")] = None,
+          limit: Limit = DEFAULT_LIMIT, all_: All = False):
+    """List pools with how full they are."""
+    ctx = context.get()
+    region = rule(validation.normalise_region, region, flag="--region") if region else None
+    items = ctx.api().list(f"{BASE}/pools", limit=page_limit(limit, all_), region=region)
+    ctx.render(items, POOL_COLUMNS, empty="No pools yet; add one with `egactl govnet pools create`.")
+
+
+@app.command()
+def show(name: Annotated[str, typer.Argument(help="Pool name, e.g. dodoma-1.")]):
+    """Show a pool: utilisation, free blocks, largest free block, VLANs per PoP."""
+    ctx = context.get()
+    name = rule(validation.check_pool_name, name.lower())
+    ctx.render(ctx.api().get(f"{BASE}/pools/{name}"), POOL_DETAIL)
+
+
+@app.command()
+def create(name: Annotated[str, typer.Argument(help="Pool name, e.g. dodoma-1.")],
+           cidr: Annotated[str, typer.Argument(help="The pool's network, e.g. 10.20.0.0/16.")],
+           vlans: Annotated[list[str], typer.Option("--vlans", metavar="POP=FIRST-LAST",
+                                                    help="VLANs for sites at a PoP, e.g. DODOMA=100-899 (repeatable).")],
+           default_prefix_length: Annotated[Optional[int], typer.Option(
+               "--default-prefix-length", metavar="N", help="Prefix length a site gets unless it asks (default 29).")] = None,
+           region: Annotated[Optional[str], typer.Option(help="Region served: its sites draw from this pool.")] = None,
+           description: Annotated[Optional[str], typer.Option(help="Free text.")] = None,
+           dry_run: DryRun = False):
+    """Add an address pool (admin). It may not overlap another pool."""
+    ctx = context.get()
+    net = rule(validation.parse_pool_cidr, cidr)
+    default = default_prefix_length or max(29, net.prefixlen)
+    rule(validation.check_prefix_length, default, net, flag="--default-prefix-length")
+    ranges = [rule(validation.parse_vlan_range, v, flag="--vlans") for v in vlans]
+    rule(validation.check_vlan_ranges, ranges, flag="--vlans")
+    body = {"name": rule(validation.check_pool_name, name), "cidr": str(net), "default_prefix_length": default,
+            "region": rule(validation.normalise_region, region, flag="--region") if region else None,
+            "description": description, "vlans": [{"pop": p, "first": f, "last": l} for p, f, l in ranges]}
+    if dry_run:
+        ctx.io.status(f"dry run: would create pool {body['name']} ({net}, {net.num_addresses} addresses, "
+                      f"sites get a /{default})")
+        ctx.render(body)
+        return
+    created = ctx.api().post(f"{BASE}/pools", body)
+    ctx.success(f"Created pool {created['name']} ({created['cidr']})")
+    ctx.render(created, POOL_DETAIL)

@@ -1,0 +1,73 @@
+"""egactl govnet sites: an institution's sites (where GovNet is delivered)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Optional
+
+import typer
+
+from egactl import context
+from egactl.options import DEFAULT_LIMIT, All, DryRun, Institution, Limit, page_limit
+from egactl.rules import check_email
+from egactl_govnet import validation, workflow
+from egactl_govnet.client import BASE, site_ref
+from egactl_govnet.commands.common import SITE_COLUMNS, SITE_DETAIL, rule
+
+app = typer.Typer(help="An institution's sites: list, create, show.", no_args_is_help=True)
+
+Site = Annotated[str, typer.Argument(metavar="SITE", help="INSTITUTION/NAME, e.g. RITA/dodoma-hq (or NAME with --institution).")]
+
+
+@app.command("list")
+def list_(institution: Institution = None,
+          region: Annotated[Optional[str], typer.Option(help="Only sites in this region.")] = None,
+          state: Annotated[Optional[str], typer.Option(help=f"Only sites whose request is: {', '.join(workflow.STATES)}.")] = None,
+          limit: Limit = DEFAULT_LIMIT, all_: All = False):
+    """List sites and where each stands in onboarding."""
+    ctx = context.get()
+    if state is not None and state not in workflow.STATES:
+        raise typer.BadParameter(f"must be one of {', '.join(workflow.STATES)}", param_hint="--state")
+    region = rule(validation.normalise_region, region, flag="--region") if region else None
+    items = ctx.api().list(f"{BASE}/sites", limit=page_limit(limit, all_), region=region, state=state,
+                           institution=institution.upper() if institution else None)
+    ctx.render(items, SITE_COLUMNS, empty="No sites match.")
+
+
+@app.command()
+def show(site: Site, institution: Institution = None):
+    """Show a site, its contact and its onboarding."""
+    ctx = context.get()
+    inst, name = site_ref(site, ctx.institution(institution, required=False))
+    ctx.render(ctx.api().get(f"{BASE}/sites/{inst}/{name}"), SITE_DETAIL)
+
+
+def _email(value: str) -> str:
+    if problem := check_email(value):
+        raise ValueError(problem)
+    return value
+
+
+@app.command()
+def create(site: Site,
+           region: Annotated[str, typer.Option(help="Region, e.g. Dodoma.")],
+           institution: Institution = None,
+           district: Annotated[Optional[str], typer.Option(help="District, e.g. Dodoma CBD.")] = None,
+           address: Annotated[Optional[str], typer.Option(help="Street address.")] = None,
+           contact_name: Annotated[Optional[str], typer.Option(help="On-site contact person.")] = None,
+           contact_phone: Annotated[Optional[str], typer.Option(help="Their phone, e.g. +255754123456.")] = None,
+           contact_email: Annotated[Optional[str], typer.Option(help="Their e-mail.")] = None,
+           dry_run: DryRun = False):
+    """Add a site of an institution."""
+    ctx = context.get()
+    inst, name = site_ref(site, ctx.institution(institution, required=False))
+    body = {"institution": inst, "name": name, "region": rule(validation.normalise_region, region, flag="--region"),
+            "district": district, "address": address, "contact_name": contact_name,
+            "contact_phone": rule(validation.normalise_phone, contact_phone, flag="--contact-phone") if contact_phone else None,
+            "contact_email": rule(_email, contact_email, flag="--contact-email") if contact_email else None}
+    if dry_run:
+        ctx.io.status(f"dry run: would create site {inst}/{name}")
+        ctx.render(body)
+        return
+    created = ctx.api().post(f"{BASE}/sites", body)
+    ctx.success(f"Created site {created['site']}")
+    ctx.render(created, SITE_DETAIL)

@@ -1,0 +1,187 @@
+"""GovNet's input rules, shared by the commands (fail fast, before anything is
+sent) and the backend (authoritative, for callers other than egactl).
+
+Every ``check_*``/``parse_*`` function raises ``ValueError`` with the one line
+a person reads; the commands turn it into exit 2, the backend into a 422.
+Only the standard library is imported here: this module loads on every
+``egactl govnet`` call.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+
+# Sites are named by region, and GovNet has a point of presence (PoP) at each
+# mainland regional headquarters; a PoP is named after its region.
+REGIONS = (
+    "Arusha", "Dar es Salaam", "Dodoma", "Geita", "Iringa", "Kagera", "Katavi", "Kigoma", "Kilimanjaro", "Lindi",
+    "Manyara", "Mara", "Mbeya", "Morogoro", "Mtwara", "Mwanza", "Njombe", "Pwani", "Rukwa", "Ruvuma", "Shinyanga",
+    "Simiyu", "Singida", "Songwe", "Tabora", "Tanga",
+)
+POPS = tuple(r.upper().replace(" ", "-") for r in REGIONS)
+
+# A site's block must leave room for the GovNet (PE) and customer-edge (CE) addresses.
+MIN_PREFIX_LENGTH = 8
+MAX_PREFIX_LENGTH = 30
+VLAN_MIN, VLAN_MAX = 1, 4094
+
+MIN_BANDWIDTH = 64_000
+MAX_BANDWIDTH = 100_000_000_000
+
+_BANDWIDTH_RE = re.compile(r"(\d+(?:\.\d+)?)\s*([kKmMgG]?)(?:bps|bit/s)?")
+_UNITS = {"": 1, "k": 1_000, "m": 1_000_000, "g": 1_000_000_000}
+_NAME_RE = re.compile(r"[a-z0-9](?:[a-z0-9-]{0,38}[a-z0-9])?")
+_POOL_NAME_RE = re.compile(r"[a-z0-9](?:[a-z0-9-]{0,30}[a-z0-9])?")
+_PHONE_RE = re.compile(r"\+\d{9,15}")
+
+
+def _key(value: str) -> str:
+    return re.sub(r"[\s_-]+", "-", value.strip()).upper()
+
+
+def normalise_region(value: str) -> str:
+    """"dar es salaam", "DAR-ES-SALAAM" → "Dar es Salaam"."""
+    key = _key(value)
+    for region, pop in zip(REGIONS, POPS):
+        if key == pop:
+            return region
+    raise ValueError(f"unknown region {value!r} (one of: {', '.join(REGIONS)})")
+
+
+def normalise_pop(value: str) -> str:
+    """"Dodoma", "dar es salaam" → "DODOMA", "DAR-ES-SALAAM"."""
+    key = _key(value)
+    if key not in POPS:
+        raise ValueError(f"unknown PoP {value!r} (GovNet PoPs: {', '.join(POPS)})")
+    return key
+
+
+def pop_of_region(region: str) -> str:
+    return _key(region)
+
+
+def parse_bandwidth(value: str) -> int:
+    """"20M", "1G", "512k", "1.5G", "20Mbps" → bits per second.
+
+    Units are SI (k = 1000) and always bits: "20MB/s" is refused, not guessed,
+    because a byte rate read as a bit rate is off by eight.
+    """
+    text = str(value).strip()
+    m = _BANDWIDTH_RE.fullmatch(text)
+    if not m:
+        raise ValueError(f"bandwidth {value!r} is not a rate in bits per second (e.g. 512k, 20M, 1G)")
+    bps = float(m.group(1)) * _UNITS[m.group(2).lower()]
+    if bps != int(bps):
+        raise ValueError(f"bandwidth {value!r} is not a whole number of bits per second")
+    bps = int(bps)
+    if not MIN_BANDWIDTH <= bps <= MAX_BANDWIDTH:
+        raise ValueError(f"bandwidth {value!r} is outside {format_bandwidth(MIN_BANDWIDTH)}–{format_bandwidth(MAX_BANDWIDTH)}")
+    return bps
+
+
+def format_bandwidth(bps: int) -> str:
+    """20_000_000 → "20M", 19_500_000 → "19.5M": exact, so it parses back to the same rate."""
+    from decimal import Decimal
+
+    for unit, factor in (("G", 1_000_000_000), ("M", 1_000_000), ("k", 1_000)):
+        if bps >= factor:
+            return f"{Decimal(bps) / factor:f}".rstrip("0").rstrip(".") + unit if bps % factor else f"{bps // factor}{unit}"
+    return str(bps)
+
+
+def parse_pool_cidr(value: str) -> ipaddress.IPv4Network:
+    """An IPv4 network written exactly (no host bits), /8 to /30."""
+    text = str(value).strip()
+    try:
+        net = ipaddress.ip_network(text, strict=False)
+    except ValueError:
+        raise ValueError(f"{value!r} is not an IPv4 network in CIDR form (e.g. 10.20.0.0/16)") from None
+    if net.version != 4:
+        raise ValueError(f"{value!r}: GovNet pools are IPv4")
+    if "/" not in text:
+        raise ValueError(f"{value!r} has no prefix length (e.g. {net.network_address}/16)")
+    if str(net.network_address) != text.split("/")[0]:
+        raise ValueError(f"{value!r} has host bits set; did you mean {net}?")
+    if not MIN_PREFIX_LENGTH <= net.prefixlen <= MAX_PREFIX_LENGTH:
+        raise ValueError(f"pool {net} must be between /{MIN_PREFIX_LENGTH} and /{MAX_PREFIX_LENGTH}")
+    return net
+
+
+def check_prefix_length(length: int, pool: ipaddress.IPv4Network | None = None) -> int:
+    """A site's prefix length: /8–/30, and no larger a block than its pool."""
+    if not MIN_PREFIX_LENGTH <= length <= MAX_PREFIX_LENGTH:
+        raise ValueError(f"prefix length /{length} is outside /{MIN_PREFIX_LENGTH}–/{MAX_PREFIX_LENGTH}")
+    if pool is not None and length < pool.prefixlen:
+        raise ValueError(f"prefix length /{length} is larger than the pool {pool} itself")
+    return length
+
+
+def parse_prefix_length(value: str | int) -> int:
+    text = str(value).strip().lstrip("/")
+    if not text.isdigit():
+        raise ValueError(f"prefix length {value!r} is not a number like 29 or /29")
+    return check_prefix_length(int(text))
+
+
+def parse_vlan_range(value: str) -> tuple[str, int, int]:
+    """"DODOMA=100-899" (or "dodoma:100-899", or one VLAN "DODOMA=100") → ("DODOMA", 100, 899)."""
+    pop_text, sep, span = str(value).replace(":", "=", 1).partition("=")
+    if not sep:
+        raise ValueError(f"VLAN range {value!r} must look like POP=FIRST-LAST (e.g. DODOMA=100-899)")
+    pop = normalise_pop(pop_text)
+    first_text, dash, last_text = span.strip().partition("-")
+    if not first_text.strip().isdigit() or (dash and not last_text.strip().isdigit()):
+        raise ValueError(f"VLAN range {value!r} must look like POP=FIRST-LAST (e.g. DODOMA=100-899)")
+    first = int(first_text)
+    last = int(last_text) if dash else first
+    if not (VLAN_MIN <= first <= VLAN_MAX and VLAN_MIN <= last <= VLAN_MAX):
+        raise ValueError(f"VLAN range {value!r}: VLAN ids are {VLAN_MIN}–{VLAN_MAX}")
+    if first > last:
+        raise ValueError(f"VLAN range {value!r}: {first} is after {last}")
+    return pop, first, last
+
+
+def check_vlan_ranges(ranges: list[tuple[str, int, int]]) -> None:
+    """One range per PoP within a pool (a second one is almost always a typo)."""
+    seen: set[str] = set()
+    for pop, _, _ in ranges:
+        if pop in seen:
+            raise ValueError(f"PoP {pop} is given two VLAN ranges; give it one")
+        seen.add(pop)
+
+
+def check_site_name(value: str) -> str:
+    name = str(value).strip()
+    if not _NAME_RE.fullmatch(name):
+        raise ValueError(f"site name {value!r} must be 1-40 lower-case letters, digits or '-' (e.g. dodoma-hq)")
+    return name
+
+
+def check_pool_name(value: str) -> str:
+    name = str(value).strip()
+    if not _POOL_NAME_RE.fullmatch(name):
+        raise ValueError(f"pool name {value!r} must be 1-32 lower-case letters, digits or '-' (e.g. dodoma-1)")
+    return name
+
+
+def parse_site_ref(value: str, institution: str | None) -> tuple[str, str]:
+    """"RITA/dodoma-hq" → ("RITA", "dodoma-hq"); "dodoma-hq" takes the default institution."""
+    inst, sep, name = str(value).strip().rpartition("/")
+    if not sep:
+        if not institution:
+            raise ValueError(f"site {value!r}: say whose, as INSTITUTION/SITE (e.g. RITA/{name or 'dodoma-hq'}) or with --institution")
+        inst = institution
+    return inst.strip().upper(), check_site_name(name)
+
+
+def normalise_phone(value: str) -> str:
+    """"0754 123 456", "+255 754 123456" → "+255754123456"."""
+    digits = re.sub(r"[\s().-]", "", str(value))
+    if digits.startswith("0") and len(digits) == 10:
+        digits = "+255" + digits[1:]
+    elif digits.startswith("255"):
+        digits = "+" + digits
+    if not _PHONE_RE.fullmatch(digits):
+        raise ValueError(f"{value!r} is not a phone number (e.g. +255754123456 or 0754123456)")
+    return digits
