@@ -1,0 +1,21 @@
+"""The sms part of the reference backend: senders, groups, opt-outs, sending,
+look-ups, and the delivery worker."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from egactl.plugin import BackendPart, Worker
+from egactl_sms.backend import delivery, groups, optouts, reading, senders, sending
+from egactl_sms.backend.models import TABLES
+from egactl_sms.backend.seed import seed
+
+router = APIRouter()
+router.include_router(senders.router, prefix="/senders")
+router.include_router(groups.router, prefix="/groups")
+router.include_router(optouts.router, prefix="/optouts")
+router.include_router(sending.router)
+router.include_router(reading.router)
+
+part = BackendPart(router=router, tables=TABLES, seed=seed,
+                   workers=[Worker("delivery", delivery.tick, interval=1.0)], settings=dict(delivery.SETTINGS))

@@ -1,0 +1,290 @@
+"""The delivery worker: queued messages to the driver, at a set rate, crash-safe.
+
+One ``tick`` (``egactl serve`` runs it every second in a thread; the sandbox
+after each mutating request):
+
+1. *Recover* claims left by a worker that died: a message claimed more than
+   ``lease_seconds`` ago and never handed over goes back to the queue; one that
+   was being handed over when the worker died is marked failed with an
+   "outcome unknown" reason and is **not** resent (see below).
+2. *Expire* messages still queued ``expire_hours`` after their delivery time.
+3. *Claim* due messages in one transaction (oldest first). Quiet hours
+   (21:00-07:00 EAT) push group and bulk messages to 07:00; a number that opted
+   out after its message was queued is rejected.
+4. *Deliver*:
+
+   - a transactional driver (``outbox``) records the messages and marks them
+     delivered in that same transaction — exactly once by construction;
+   - any other driver (``msdg``): the claim commits (``queued → submitting``
+     with a claim token); then, for each gateway request, the chunk is marked
+     *dispatched* (commit), handed to the driver, and its outcome recorded
+     (commit), guarded by the claim token so a zombie worker cannot overwrite a
+     newer claim.
+
+The exactly-once boundary, stated plainly: a worker that dies between
+"dispatched" and "outcome recorded" leaves a chunk whose fate it cannot know —
+the MSDG contract has no idempotency key or reference the gateway would use to
+drop a repeated request, so resending could deliver twice and not resending
+could lose it. egactl does not resend (a duplicate costs money and trust);
+those messages become ``failed`` with a reason that says the outcome is
+unknown, and they show up in ``egactl sms report``. The window is one gateway
+request (at most ``msdg_chunk`` recipients) wide. Everything claimed but not
+yet dispatched is requeued; everything recorded is never sent again.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+import logging
+import secrets
+import threading
+import time
+from typing import Any
+
+from sqlalchemy import select, update
+
+from egactl_sms import validation
+from egactl_sms.backend import drivers
+from egactl_sms.backend.models import Batch, Message, OptOut
+
+log = logging.getLogger("egactl.sms.delivery")
+
+PLUGIN = "sms"
+SETTINGS: dict[str, Any] = {
+    "driver": "outbox",          # outbox | msdg
+    "rate": 50.0,                # messages a second handed to the gateway (0: no pacing)
+    "claim_size": 500,           # messages taken off the queue per transaction
+    "lease_seconds": 300,        # a claim older than this belongs to a dead worker
+    "expire_hours": 48,          # a message not sent this long after its time expires
+    "max_attempts": 5,           # gateway unreachable this many times: failed
+    "retry_seconds": 60,         # wait before retrying an unreachable gateway
+    "price_per_segment": 20.0,   # for estimates and reports
+    "currency": "TZS",
+    "msdg_url": "",
+    "msdg_api_key": "",
+    "msdg_api_key_file": "",
+    "msdg_account": "",
+    "msdg_service_id": "",
+    "msdg_chunk": 100,           # recipients per gateway request
+    "msdg_timeout": 30.0,
+}
+
+UNKNOWN_OUTCOME = ("outcome unknown: the delivery worker stopped while handing this message to the gateway; "
+                   "it was not resent, to avoid a duplicate; check the gateway's records before sending it again")
+OPTED_OUT_LATE = "the recipient opted out after the message was queued"
+
+_warned: set[str] = set()
+_warn_lock = threading.Lock()
+
+
+def _warn_once(message: str) -> None:
+    with _warn_lock:
+        if message in _warned:
+            return
+        _warned.add(message)
+    log.warning("sms delivery paused: %s", message)
+
+
+def _pg(session) -> bool:
+    return session.get_bind().dialect.name == "postgresql"
+
+
+def _ids_in(ids: list[int], size: int = 500):
+    for i in range(0, len(ids), size):
+        yield ids[i:i + size]
+
+
+def tick(be: Any) -> int:
+    """One bounded round of delivery; returns how many messages changed state."""
+    setting = functools.partial(be.setting, PLUGIN)
+    try:
+        driver, owned = drivers.make(setting)
+    except drivers.NotConfigured as exc:
+        _warn_once(str(exc))
+        return 0
+    try:
+        handled = _recover(be, setting) + _expire(be, setting)
+        while True:
+            if driver.transactional:
+                n = _deliver_in_transaction(be, driver, setting)
+            else:
+                n = _deliver_claimed(be, driver, setting)
+            handled += n
+            if n == 0 or not driver.drain:
+                return handled
+    finally:
+        if owned:
+            driver.close()
+
+
+def _any(be: Any, *conditions) -> bool:
+    """A cheap read before taking the write lock: is there anything to do?"""
+    with be.read_sessions() as s:
+        return s.scalar(select(Message.id).where(*conditions).limit(1)) is not None
+
+
+def _recover(be: Any, setting) -> int:
+    stale = be.now() - dt.timedelta(seconds=float(setting("lease_seconds")))
+    base = (Message.state == "submitting", Message.claimed_at < stale)
+    if not _any(be, *base):
+        return 0
+    with be.write_sessions.begin() as s:
+        requeued = s.execute(update(Message).where(*base, Message.dispatched_at.is_(None))
+                             .values(state="queued", claim=None, claimed_at=None)).rowcount
+        unknown = s.execute(update(Message).where(*base, Message.dispatched_at.is_not(None))
+                            .values(state="failed", reason=UNKNOWN_OUTCOME, claim=None)).rowcount
+    if requeued or unknown:
+        log.warning("sms delivery recovered a dead worker's claims: %d requeued, %d with unknown outcome",
+                    requeued, unknown)
+    return requeued + unknown
+
+
+def _expire(be: Any, setting) -> int:
+    hours = float(setting("expire_hours"))
+    limit = be.now() - dt.timedelta(hours=hours)
+    base = (Message.state == "queued", Message.deliver_after < limit)
+    if not _any(be, *base):
+        return 0
+    with be.write_sessions.begin() as s:
+        return s.execute(update(Message).where(*base).values(
+            state="expired", reason=f"not sent within {hours:g} hours of its delivery time")).rowcount
+
+
+def _take_due(s, now: dt.datetime, limit: int) -> tuple[list[int], int]:
+    """In the caller's write transaction: (ids to deliver now, rows touched).
+
+    Quiet hours push group and bulk messages to 07:00 EAT; late opt-outs are rejected.
+    """
+    stmt = (select(Message.id, Message.quiet_ok, Message.institution, Message.recipient)
+            .where(Message.state == "queued", Message.deliver_after <= now)
+            .order_by(Message.deliver_after, Message.id).limit(limit))
+    if _pg(s):
+        stmt = stmt.with_for_update(skip_locked=True)
+    rows = s.execute(stmt).all()
+    touched = len(rows)
+    if not rows:
+        return [], 0
+    if validation.is_quiet(now):
+        waiting = [r.id for r in rows if not r.quiet_ok]
+        release = validation.after_quiet_hours(now)
+        for part in _ids_in(waiting):
+            s.execute(update(Message).where(Message.id.in_(part)).values(deliver_after=release))
+        rows = [r for r in rows if r.quiet_ok]
+    opted: set[tuple[str, str]] = set()
+    recipients = sorted({r.recipient for r in rows})
+    for part in _ids_in(recipients):
+        opted.update(s.execute(select(OptOut.institution, OptOut.phone).where(OptOut.phone.in_(part))).tuples())
+    rejected = [r.id for r in rows if (r.institution, r.recipient) in opted]
+    for part in _ids_in(rejected):
+        s.execute(update(Message).where(Message.id.in_(part)).values(state="rejected", reason=OPTED_OUT_LATE))
+    gone = set(rejected)
+    return [r.id for r in rows if r.id not in gone], touched
+
+
+def _load(s, ids: list[int], claim: str | None = None) -> list[drivers.Outgoing]:
+    out: list[drivers.Outgoing] = []
+    for part in _ids_in(ids):
+        stmt = (select(Message.id, Message.batch_id, Message.institution, Batch.sender, Message.recipient,
+                       Message.body, Message.encoding, Message.segments)
+                .join(Batch, Batch.id == Message.batch_id).where(Message.id.in_(part)))
+        if claim is not None:
+            stmt = stmt.where(Message.claim == claim)
+        out += [drivers.Outgoing(*row) for row in s.execute(stmt).tuples()]
+    out.sort(key=lambda m: m.id)
+    return out
+
+
+def _deliver_in_transaction(be: Any, driver: drivers.Driver, setting) -> int:
+    now = be.now()
+    if not _any(be, Message.state == "queued", Message.deliver_after <= now):
+        return 0
+    with be.write_sessions.begin() as s:
+        ids, touched = _take_due(s, now, int(setting("claim_size")))
+        if ids:
+            driver.record(s, _load(s, ids), now)
+            for part in _ids_in(ids):
+                s.execute(update(Message).where(Message.id.in_(part)).values(
+                    state="delivered", submitted_at=now, delivered_at=now, attempts=Message.attempts + 1,
+                    reason=None))
+    return touched
+
+
+class _Pacer:
+    """At most ``rate`` recipients a second, measured on the wall clock (the gateway's time, not the backend's)."""
+
+    def __init__(self, rate: float):
+        self.rate = rate
+        self.next = time.monotonic()
+
+    def wait(self, n: int) -> None:
+        if self.rate <= 0:
+            return
+        now = time.monotonic()
+        if self.next > now:
+            time.sleep(self.next - now)
+        self.next = max(now, self.next) + n / self.rate
+
+
+def _deliver_claimed(be: Any, driver: drivers.Driver, setting) -> int:
+    now = be.now()
+    if not _any(be, Message.state == "queued", Message.deliver_after <= now):
+        return 0
+    token = secrets.token_hex(8)
+    with be.write_sessions.begin() as s:
+        ids, touched = _take_due(s, now, int(setting("claim_size")))
+        for part in _ids_in(ids):
+            s.execute(update(Message).where(Message.id.in_(part), Message.state == "queued").values(
+                state="submitting", claim=token, claimed_at=now, dispatched_at=None,
+                attempts=Message.attempts + 1))
+    if not ids:
+        return touched
+    with be.read_sessions() as s:
+        claimed = _load(s, ids, token)
+    groups: dict[tuple[str, str], list[drivers.Outgoing]] = {}
+    for m in claimed:
+        groups.setdefault((m.sender, m.body), []).append(m)
+    pacer = _Pacer(float(setting("rate")))
+    try:
+        for (sender, body), items in groups.items():
+            for i in range(0, len(items), driver.chunk_size):
+                chunk = items[i:i + driver.chunk_size]
+                chunk_ids = [m.id for m in chunk]
+                with be.write_sessions.begin() as s:
+                    s.execute(update(Message).where(Message.id.in_(chunk_ids), Message.claim == token)
+                              .values(dispatched_at=be.now()))
+                pacer.wait(len(chunk))
+                outcome = driver.send(sender, body, [m.recipient for m in chunk], be.now())
+                _record(be, token, chunk_ids, outcome, setting)
+    except Exception:
+        # An ordinary error (not a dying process): what was never dispatched goes
+        # straight back to the queue; a dispatched chunk waits for recovery.
+        with be.write_sessions.begin() as s:
+            s.execute(update(Message).where(Message.state == "submitting", Message.claim == token,
+                                            Message.dispatched_at.is_(None))
+                      .values(state="queued", claim=None, claimed_at=None))
+        raise
+    return touched
+
+
+def _record(be: Any, token: str, ids: list[int], outcome: drivers.Outcome, setting) -> None:
+    now = be.now()
+    base = update(Message).where(Message.id.in_(ids), Message.claim == token, Message.state == "submitting")
+    with be.write_sessions.begin() as s:
+        if outcome.status == drivers.ACCEPTED:
+            s.execute(base.values(state="submitted", submitted_at=now, gateway_ref=outcome.ref, reason=None,
+                                  claim=None))
+        elif outcome.status == drivers.FAILED:
+            s.execute(base.values(state="failed", reason=outcome.reason, claim=None))
+        elif outcome.status == drivers.UNKNOWN:
+            s.execute(base.values(state="failed", reason=f"{UNKNOWN_OUTCOME} ({outcome.reason})", claim=None))
+        else:  # RETRY: the gateway certainly did not take it
+            attempts = int(setting("max_attempts"))
+            s.execute(base.where(Message.attempts >= attempts).values(
+                state="failed", reason=f"gave up after {attempts} attempts: {outcome.reason}", claim=None))
+            wait = dt.timedelta(seconds=float(setting("retry_seconds")))
+            s.execute(base.where(Message.attempts < attempts).values(
+                state="queued", claim=None, claimed_at=None, dispatched_at=None, deliver_after=now + wait,
+                reason=f"will retry: {outcome.reason}"))
+    if outcome.status != drivers.ACCEPTED:
+        log.warning("sms delivery: %d message(s) %s: %s", len(ids), outcome.status, outcome.reason)

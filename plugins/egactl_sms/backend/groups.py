@@ -1,0 +1,218 @@
+"""/api/v1/sms/groups: an institution's contact groups and their members."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from fastapi import APIRouter
+from pydantic import BaseModel, Field
+from sqlalchemy import delete, func, select
+from sqlalchemy.exc import IntegrityError
+
+from egactl.server import audit
+from egactl.server.pagination import page
+from egactl.server.problems import Problem, not_found
+from egactl.server.routes.institutions import require_institution
+from egactl.server.scope import ApiRoute, backend, db, principal
+from egactl_sms import validation
+from egactl_sms.backend.common import chunked, insert_ignoring_conflicts, iso, name_out, phone_out, scoped
+from egactl_sms.backend.models import Group, GroupMember
+
+router = APIRouter(route_class=ApiRoute, tags=["sms"])
+
+
+class GroupIn(BaseModel):
+    institution: str
+    name: str
+    description: str | None = Field(default=None, max_length=500)
+
+
+class MemberIn(BaseModel):
+    phone: str
+    name: str | None = Field(default=None, max_length=200)
+
+
+class MembersIn(BaseModel):
+    members: list[MemberIn] = Field(min_length=1, max_length=5000)
+
+
+class RemoveIn(BaseModel):
+    phones: list[str] = Field(min_length=1, max_length=5000)
+
+
+class BulkMember(MemberIn):
+    line: int
+
+
+class BulkMembersIn(BaseModel):
+    items: list[BulkMember] = Field(max_length=5000)
+
+
+class BulkResult(BaseModel):
+    line: int
+    status: Literal["added", "exists", "failed"]
+    id: str | None = None
+    error: str | None = None
+
+
+def member_count(group_id: int) -> int:
+    return db().scalar(select(func.count()).select_from(GroupMember).where(GroupMember.group_id == group_id)) or 0
+
+
+def group_out(g: Group, count: int | None = None) -> dict[str, Any]:
+    return {"name": g.name, "institution": g.institution, "description": g.description,
+            "members": member_count(g.id) if count is None else count, "created_by": g.created_by,
+            "created_at": iso(g.created_at), "updated_at": iso(g.updated_at), "version": g.version}
+
+
+def member_out(m: GroupMember) -> dict[str, Any]:
+    return {"phone": phone_out(m.phone), "name": name_out(m.name), "added_at": iso(m.added_at)}
+
+
+def get_group(institution: str, name: str, *, write: bool = False) -> Group:
+    code = institution.upper()
+    if write:
+        principal().check_write(code)
+    else:
+        principal().check_read(code)
+    row = db().scalar(select(Group).where(Group.institution == code, Group.name == name))
+    if row is None:
+        raise not_found(f"group {name!r} of {code}")
+    return row
+
+
+@router.get("")
+def list_groups(cursor: str | None = None, limit: int | None = None, institution: str | None = None):
+    stmt = scoped(select(Group), Group.institution, institution)
+    return page(db(), stmt, Group.id, cursor=cursor, limit=limit, serialize=group_out)
+
+
+@router.post("", status_code=201)
+def create_group(body: GroupIn):
+    name = body.name.strip()
+    if problem := validation.check_group_name(name):
+        raise Problem(422, problem, errors=[{"field": "name", "message": problem}])
+    inst = require_institution(body.institution).code
+    now = backend().now()
+    row = Group(institution=inst, name=name, description=body.description, created_by=principal().subject,
+                created_at=now, updated_at=now, version=1)
+    session = db()
+    try:
+        with session.begin_nested():
+            session.add(row)
+            session.flush()
+    except IntegrityError:
+        raise Problem(409, f"{inst} already has a group named {name!r}") from None
+    out = group_out(row, 0)
+    audit.record("create", "sms-group", f"{inst}/{name}", institution=inst, after=out)
+    return out
+
+
+@router.get("/{institution}/{name}")
+def show_group(institution: str, name: str):
+    return group_out(get_group(institution, name))
+
+
+@router.delete("/{institution}/{name}")
+def delete_group(institution: str, name: str):
+    row = get_group(institution, name, write=True)
+    before = group_out(row)
+    db().execute(delete(GroupMember).where(GroupMember.group_id == row.id))
+    db().delete(row)
+    db().flush()
+    audit.record("delete", "sms-group", f"{row.institution}/{row.name}", institution=row.institution, before=before)
+    return before
+
+
+@router.get("/{institution}/{name}/members")
+def list_members(institution: str, name: str, cursor: str | None = None, limit: int | None = None):
+    row = get_group(institution, name)
+    stmt = select(GroupMember).where(GroupMember.group_id == row.id)
+    return page(db(), stmt, GroupMember.id, cursor=cursor, limit=limit, serialize=member_out)
+
+
+def _add(group: Group, members: list[tuple[str, str | None]]) -> set[str]:
+    """Insert (phone, name) pairs; returns the phones that were new."""
+    if not members:
+        return set()
+    now = backend().now()
+    stmt = insert_ignoring_conflicts(GroupMember.__table__, ["group_id", "phone"]).returning(GroupMember.phone)
+    rows = [{"group_id": group.id, "phone": p, "name": n, "added_at": now} for p, n in members]
+    added = set(db().execute(stmt, rows).scalars())
+    if added:
+        group.updated_at = now
+        group.version += 1
+    return added
+
+
+@router.post("/{institution}/{name}/members")
+def add_members(institution: str, name: str, body: MembersIn):
+    group = get_group(institution, name, write=True)
+    errors, members, seen = [], [], set()
+    for i, m in enumerate(body.members):
+        try:
+            phone = validation.normalize_msisdn(m.phone)
+        except validation.InvalidNumber as exc:
+            errors.append({"field": f"members[{i}].phone", "message": str(exc)})
+            continue
+        if phone not in seen:
+            seen.add(phone)
+            members.append((phone, (m.name or "").strip() or None))
+    if errors:
+        first = errors[0]["message"]
+        more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
+        raise Problem(422, f"invalid number {first}{more}; no member was added", errors=errors)
+    added = _add(group, members)
+    db().flush()
+    audit.record("add-members", "sms-group", f"{group.institution}/{group.name}", institution=group.institution,
+                 after={"added": sorted(added)})
+    return {"group": group_out(group), "added": len(added), "already_members": len(members) - len(added)}
+
+
+@router.post("/{institution}/{name}/members/remove")
+def remove_members(institution: str, name: str, body: RemoveIn):
+    group = get_group(institution, name, write=True)
+    phones = []
+    for i, raw in enumerate(body.phones):
+        try:
+            phones.append(validation.normalize_msisdn(raw))
+        except validation.InvalidNumber as exc:
+            raise Problem(422, f"invalid number {exc}", errors=[{"field": f"phones[{i}]", "message": str(exc)}]) from None
+    removed: list[str] = []
+    for part in chunked(sorted(set(phones))):
+        present = list(db().scalars(select(GroupMember.phone).where(GroupMember.group_id == group.id,
+                                                                     GroupMember.phone.in_(part))))
+        if present:
+            db().execute(delete(GroupMember).where(GroupMember.group_id == group.id, GroupMember.phone.in_(present)))
+            removed += present
+    if removed:
+        group.updated_at = backend().now()
+        group.version += 1
+        db().flush()
+        audit.record("remove-members", "sms-group", f"{group.institution}/{group.name}",
+                     institution=group.institution, before={"removed": sorted(removed)})
+    missing = sorted(set(phones) - set(removed))
+    return {"group": group_out(group), "removed": len(removed), "not_members": [phone_out(p) for p in missing]}
+
+
+@router.post("/{institution}/{name}/members/bulk")
+def import_members(institution: str, name: str, body: BulkMembersIn):
+    """One chunk of `egactl sms group import`: a row already in the group counts as done."""
+    group = get_group(institution, name, write=True)
+    results: list[dict[str, Any]] = []
+    todo: list[tuple[int, str, str | None]] = []
+    for item in body.items:
+        try:
+            todo.append((item.line, validation.normalize_msisdn(item.phone), (item.name or "").strip() or None))
+        except validation.InvalidNumber as exc:
+            results.append({"line": item.line, "status": "failed", "error": str(exc)})
+    added = _add(group, list({p: (p, n) for _, p, n in todo}.values()))
+    for line, phone, _ in todo:
+        status = "added" if phone in added else "exists"
+        added.discard(phone)  # a number twice in one chunk: the second is "exists"
+        results.append({"line": line, "status": status, "id": phone_out(phone)})
+    db().flush()
+    audit.record("import-members", "sms-group", f"{group.institution}/{group.name}", institution=group.institution,
+                 after={"rows": len(body.items), "added": sum(r["status"] == "added" for r in results)})
+    results.sort(key=lambda r: r["line"])
+    return {"results": results}

@@ -1,0 +1,75 @@
+"""/api/v1/sms/optouts: numbers that asked an institution to send them nothing more."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter
+from pydantic import BaseModel, Field
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+
+from egactl.server import audit
+from egactl.server.pagination import page
+from egactl.server.problems import not_found
+from egactl.server.routes.institutions import require_institution
+from egactl.server.scope import ApiRoute, backend, db, principal
+from egactl_sms.backend.common import iso, normalize_or_422, phone_out, scoped
+from egactl_sms.backend.models import OptOut
+
+router = APIRouter(route_class=ApiRoute, tags=["sms"])
+
+
+class OptOutIn(BaseModel):
+    institution: str
+    phone: str
+    reason: str | None = Field(default=None, max_length=500)
+
+
+def optout_out(o: OptOut) -> dict[str, Any]:
+    return {"phone": phone_out(o.phone), "institution": o.institution, "reason": o.reason,
+            "created_by": o.created_by, "created_at": iso(o.created_at)}
+
+
+@router.get("")
+def list_optouts(cursor: str | None = None, limit: int | None = None, institution: str | None = None,
+                 phone: str | None = None):
+    stmt = scoped(select(OptOut), OptOut.institution, institution)
+    if phone:
+        stmt = stmt.where(OptOut.phone == normalize_or_422(phone))
+    return page(db(), stmt, OptOut.id, cursor=cursor, limit=limit, serialize=optout_out)
+
+
+@router.post("", status_code=201)
+def add_optout(body: OptOutIn):
+    inst = require_institution(body.institution).code
+    phone = normalize_or_422(body.phone)
+    existing = db().scalar(select(OptOut).where(OptOut.institution == inst, OptOut.phone == phone))
+    if existing is not None:
+        return {**optout_out(existing), "already": True}
+    row = OptOut(institution=inst, phone=phone, reason=body.reason, created_by=principal().subject,
+                 created_at=backend().now())
+    session = db()
+    try:
+        with session.begin_nested():
+            session.add(row)
+            session.flush()
+    except IntegrityError:  # a concurrent request added it first: same outcome
+        row = db().scalar(select(OptOut).where(OptOut.institution == inst, OptOut.phone == phone))
+        return {**optout_out(row), "already": True}
+    audit.record("opt-out", "sms-optout", f"{inst}/{phone}", institution=inst, after=optout_out(row), reason=body.reason)
+    return {**optout_out(row), "already": False}
+
+
+@router.delete("/{institution}/{phone}")
+def remove_optout(institution: str, phone: str):
+    inst = require_institution(institution).code
+    number = normalize_or_422(phone)
+    row = db().scalar(select(OptOut).where(OptOut.institution == inst, OptOut.phone == number))
+    if row is None:
+        raise not_found(f"opt-out of {number} for {inst}")
+    before = optout_out(row)
+    db().delete(row)
+    db().flush()
+    audit.record("opt-in", "sms-optout", f"{inst}/{number}", institution=inst, before=before)
+    return before
