@@ -1,0 +1,43 @@
+"""The mail service's part of the reference backend."""
+
+from __future__ import annotations
+
+from egactl.plugin import BackendPart, Worker
+from egactl_mail.backend import routes
+from egactl_mail.backend.models import TABLES
+
+
+def _purge_tick(be) -> int:
+    """Purge deleted mailboxes whose retention period has ended.
+
+    A worker, not (only) a command: retention is a promise made under the
+    Personal Data Protection Act, and it must hold even when nobody remembers
+    to run anything. `egactl mail purge ADDRESS` exists to free one address
+    now (after its retention) without waiting for the next round.
+    """
+    from egactl_mail.backend.service import purge_due
+
+    with be.write_sessions() as session:
+        done = purge_due(session, be.now())
+        session.commit()
+    return done
+
+
+def _seed(session) -> None:
+    from egactl_mail.backend.seed import seed
+
+    seed(session)
+
+
+part = BackendPart(
+    router=routes.build(),
+    tables=TABLES,
+    seed=_seed,
+    workers=[Worker("retention-purge", _purge_tick, interval=300.0)],
+    settings={
+        "retention_days": 90,          # a deleted mailbox's address is kept (not reusable) this long
+        "default_quota_mb": 2048,
+        "mass_suspend_percent": 5.0,   # reconcile's safety brake: at most this share of active mailboxes…
+        "mass_suspend_max": 50,        # …and never more than this many, without --allow-mass-suspend
+    },
+)

@@ -1,0 +1,80 @@
+"""/api/v1/mail/.../aliases: more addresses for one mailbox, claimed like any address."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+
+from egactl.server import audit
+from egactl.server.pagination import page
+from egactl.server.problems import Problem, not_found
+from egactl.server.scope import ApiRoute, backend, db, principal
+from egactl_mail import lifecycle as lc
+from egactl_mail import validation as v
+from egactl_mail.backend import service
+from egactl_mail.backend.addresses import Allocator
+from egactl_mail.backend.models import MailAddress, Mailbox
+from egactl_mail.backend.schemas import AliasIn, AliasOut, AliasPage
+
+router = APIRouter(route_class=ApiRoute, tags=["mail"])
+
+
+def serialize(a: MailAddress, mailbox: str) -> dict:
+    return {"address": a.address, "mailbox": mailbox, "institution": a.institution,
+            "created_at": a.created_at.isoformat()}
+
+
+@router.get("/mailboxes/{ref}/aliases", response_model=AliasPage)
+def list_aliases(ref: str, cursor: str | None = None, limit: int | None = None):
+    m = service.load(ref)
+    stmt = select(MailAddress).where(MailAddress.mailbox_id == m.id, MailAddress.kind == "alias")
+    return page(db(), stmt, MailAddress.id, cursor=cursor, limit=limit, serialize=lambda a: serialize(a, m.address))
+
+
+@router.post("/mailboxes/{ref}/aliases", status_code=201, response_model=AliasOut)
+def add_alias(ref: str, body: AliasIn):
+    """Another address for the mailbox, in one of its institution's domains; 409 if taken."""
+    m = service.load(ref, write=True)
+    try:
+        lc.check_operation(m.status, "alias")
+    except lc.IllegalTransition as exc:
+        raise Problem(409, f"{m.address}: {exc}") from None
+    local, domain = v.split_address(body.address)
+    if domain not in {d.domain for d in service.domains_of(m.institution)}:
+        raise Problem(422, f"{domain} is not a mail domain of {m.institution}",
+                      errors=[{"field": "address", "message": "domain not of this institution"}])
+    session = db()
+    alloc = Allocator(session, backend().now())
+    if alloc.is_taken(local, domain):
+        raise Problem(409, f"address {body.address} is already taken")
+    try:
+        with session.begin_nested():
+            row = alloc.claim(local, domain, kind="alias", institution=m.institution, mailbox=m)
+            session.flush()
+    except IntegrityError:
+        raise Problem(409, f"address {body.address} is already taken") from None
+    audit.record("add-alias", "mailbox", m.address, institution=m.institution, after={"alias": row.address})
+    return serialize(row, m.address)
+
+
+@router.delete("/aliases/{address}", response_model=AliasOut)
+def remove_alias(address: str):
+    """Remove an alias (a mailbox's own address can't be removed this way)."""
+    address = v.normalise_address(address)
+    session = db()
+    row = session.scalar(select(MailAddress).where(MailAddress.address == address))
+    if row is None or row.kind != "alias":
+        raise not_found(f"alias {address}")
+    m = session.get(Mailbox, row.mailbox_id)
+    principal().check_write(m.institution)
+    try:
+        # A deleted mailbox's aliases are retained with it until purge.
+        lc.check_operation(m.status, "alias")
+    except lc.IllegalTransition as exc:
+        raise Problem(409, f"{m.address}: {exc}") from None
+    data = serialize(row, m.address)
+    Allocator(session, backend().now()).release(row)
+    session.flush()
+    audit.record("remove-alias", "mailbox", m.address, institution=m.institution, before={"alias": address})
+    return data

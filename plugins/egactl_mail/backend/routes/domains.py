@@ -1,0 +1,62 @@
+"""/api/v1/mail/domains: the mail domains of each institution."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
+
+from egactl.server import audit
+from egactl.server.pagination import page
+from egactl.server.problems import Problem
+from egactl.server.routes.institutions import get_institution
+from egactl.server.scope import ApiRoute, backend, db, principal
+from egactl_mail.backend.models import MailDomain
+from egactl_mail.backend.schemas import DomainIn, DomainOut, DomainPage
+
+router = APIRouter(route_class=ApiRoute, tags=["mail"])
+
+
+def serialize(d: MailDomain) -> dict:
+    return {"domain": d.domain, "institution": d.institution, "naming_rule": d.naming_rule, "primary": d.is_primary,
+            "created_at": d.created_at.isoformat()}
+
+
+@router.get("/domains", response_model=DomainPage)
+def list_domains(cursor: str | None = None, limit: int | None = None, institution: str | None = None):
+    p = principal()
+    stmt = select(MailDomain)
+    if institution:
+        p.check_read(institution.upper())
+        stmt = stmt.where(MailDomain.institution == institution.upper())
+    elif (visible := p.visible_institutions()) is not None:
+        stmt = stmt.where(MailDomain.institution.in_(visible))
+    return page(db(), stmt, MailDomain.id, cursor=cursor, limit=limit, serialize=serialize)
+
+
+@router.post("/domains", status_code=201, response_model=DomainOut)
+def add_domain(body: DomainIn):
+    """Add a domain to an institution (admin: e-GA runs DNS and the mail servers).
+
+    An institution's first domain is its primary one; ``primary`` moves that role.
+    """
+    principal().require("admin")
+    get_institution(body.institution)
+    session = db()
+    has_primary = session.scalar(select(MailDomain.id).where(MailDomain.institution == body.institution,
+                                                             MailDomain.is_primary.is_(True)))
+    primary = body.primary or has_primary is None
+    if primary and has_primary is not None:
+        session.execute(update(MailDomain).where(MailDomain.institution == body.institution)
+                        .values(is_primary=False))
+    row = MailDomain(domain=body.domain, institution=body.institution, naming_rule=body.naming_rule,
+                     is_primary=primary, created_at=backend().now())
+    try:
+        with session.begin_nested():
+            session.add(row)
+            session.flush()
+    except IntegrityError:
+        owner = session.scalar(select(MailDomain.institution).where(MailDomain.domain == body.domain))
+        raise Problem(409, f"mail domain {body.domain} already exists (institution {owner})") from None
+    audit.record("create", "mail-domain", row.domain, institution=row.institution, after=serialize(row))
+    return serialize(row)

@@ -1,0 +1,169 @@
+"""/api/v1/mail/lists: distribution lists (members: mailboxes, other lists, outside addresses)."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Query
+from sqlalchemy import delete, select
+from sqlalchemy.exc import IntegrityError
+
+from egactl.server import audit
+from egactl.server.pagination import page
+from egactl.server.problems import Problem, not_found
+from egactl.server.routes.institutions import get_institution
+from egactl.server.scope import ApiRoute, backend, db, principal
+from egactl_mail import validation as v
+from egactl_mail.backend import service
+from egactl_mail.backend.addresses import Allocator
+from egactl_mail.backend.models import MailAddress, Mailbox, MailDomain, MailList, MailListMember
+from egactl_mail.backend.schemas import ListIn, ListOut, ListPage, MembersIn
+
+router = APIRouter(route_class=ApiRoute, tags=["mail"])
+
+
+def serialize(lst: MailList, *, with_members: bool = True) -> dict:
+    session = db()
+    rows = session.execute(select(MailListMember, Mailbox.status)
+                           .outerjoin(Mailbox, Mailbox.id == MailListMember.mailbox_id)
+                           .where(MailListMember.list_id == lst.id).order_by(MailListMember.member)).all()
+    members = [{"address": m.member, "kind": m.kind, "status": status} for m, status in rows]
+    return {"id": lst.id, "address": lst.address, "institution": lst.institution, "name": lst.name,
+            "members": members if with_members else [], "member_count": len(members), "version": lst.version,
+            "created_at": lst.created_at.isoformat(), "updated_at": lst.updated_at.isoformat()}
+
+
+def load(address: str, *, write: bool = False) -> MailList:
+    address = v.normalise_address(address)
+    lst = db().scalar(select(MailList).where(MailList.address == address))
+    if lst is None:
+        raise not_found(f"distribution list {address}")
+    p = principal()
+    p.check_write(lst.institution) if write else p.check_read(lst.institution)
+    return lst
+
+
+def resolve_members(members: list[str]) -> list[tuple[str, str, int | None]]:
+    """(address, kind, mailbox id) for each member; an address in one of our
+    domains must exist (a typo there would silently lose mail), others are outside."""
+    session = db()
+    ours = set(session.scalars(select(MailDomain.domain)))
+    out = []
+    for raw in members:
+        local, _, domain = raw.rpartition("@")
+        domain = domain.lower()
+        if domain not in ours:
+            out.append((f"{local}@{domain}", "external", None))
+            continue
+        address = f"{local}@{domain}".lower()
+        claim = session.scalar(select(MailAddress).where(MailAddress.address == address))
+        if claim is None:
+            raise Problem(422, f"{address} is in a government domain but no mailbox, alias or list has it",
+                          errors=[{"field": "members", "message": f"unknown address {address}"}])
+        if claim.kind == "list":
+            out.append((address, "list", None))
+        else:
+            out.append((address, "mailbox", claim.mailbox_id))
+    return out
+
+
+@router.get("/lists", response_model=ListPage)
+def list_lists(cursor: str | None = None, limit: int | None = None, institution: str | None = None):
+    p = principal()
+    stmt = select(MailList)
+    if institution:
+        p.check_read(institution.upper())
+        stmt = stmt.where(MailList.institution == institution.upper())
+    elif (visible := p.visible_institutions()) is not None:
+        stmt = stmt.where(MailList.institution.in_(visible))
+    return page(db(), stmt, MailList.id, cursor=cursor, limit=limit,
+                serialize=lambda lst: serialize(lst, with_members=False))
+
+
+@router.post("/lists", status_code=201, response_model=ListOut)
+def create_list(body: ListIn):
+    p = principal()
+    p.check_write(body.institution)
+    get_institution(body.institution)
+    local, domain = v.split_address(body.address)
+    if domain not in {d.domain for d in service.domains_of(body.institution)}:
+        raise Problem(422, f"{domain} is not a mail domain of {body.institution}",
+                      errors=[{"field": "address", "message": "domain not of this institution"}])
+    session = db()
+    now = backend().now()
+    alloc = Allocator(session, now)
+    if alloc.is_taken(local, domain):
+        raise Problem(409, f"address {body.address} is already taken")
+    members = resolve_members(body.members)
+    lst = MailList(institution=body.institution, address=body.address, name=body.name.strip(), version=1,
+                   created_at=now, updated_at=now)
+    try:
+        with session.begin_nested():
+            session.add(lst)
+            alloc.claim(local, domain, kind="list", institution=body.institution, mail_list=lst)
+            session.flush()
+    except IntegrityError:
+        raise Problem(409, f"address {body.address} is already taken") from None
+    _add(lst, members, now)
+    data = serialize(lst)
+    audit.record("create", "mail-list", lst.address, institution=lst.institution, after=data)
+    return data
+
+
+def _add(lst: MailList, members: list[tuple[str, str, int | None]], now) -> list[str]:
+    session = db()
+    present = set(session.scalars(select(MailListMember.member).where(MailListMember.list_id == lst.id)))
+    added = []
+    for address, kind, mailbox_id in members:
+        if address in present:
+            continue
+        if address == lst.address:
+            raise Problem(422, f"a list cannot be a member of itself ({address})")
+        session.add(MailListMember(list_id=lst.id, member=address, kind=kind, mailbox_id=mailbox_id, added_at=now))
+        present.add(address)
+        added.append(address)
+    try:
+        with session.begin_nested():
+            session.flush()
+    except IntegrityError:
+        raise Problem(409, f"the members of {lst.address} changed at the same moment; try again") from None
+    return added
+
+
+@router.get("/lists/{address}", response_model=ListOut)
+def show_list(address: str):
+    return serialize(load(address))
+
+
+@router.post("/lists/{address}/members", response_model=ListOut)
+def add_members(address: str, body: MembersIn):
+    """Add members (already present ones are left as they are)."""
+    lst = load(address, write=True)
+    now = backend().now()
+    added = _add(lst, resolve_members(body.members), now)
+    if added:
+        lst.version += 1
+        lst.updated_at = now
+        db().flush()
+        audit.record("add-members", "mail-list", lst.address, institution=lst.institution, after={"added": added})
+    return serialize(lst)
+
+
+@router.delete("/lists/{address}/members", response_model=ListOut)
+def remove_members(address: str, member: list[str] = Query(..., description="Repeat for each member to remove.")):
+    """Remove members; naming one that is not a member is a 404 (so a typo is noticed)."""
+    lst = load(address, write=True)
+    wanted = {m.strip().lower() if "@" in m else m for m in member}
+    session = db()
+    rows = list(session.scalars(select(MailListMember).where(MailListMember.list_id == lst.id)))
+    by_lower = {r.member.lower(): r for r in rows}
+    missing = sorted(w for w in wanted if w.lower() not in by_lower)
+    if missing:
+        raise not_found(f"{', '.join(missing)} in list {lst.address}")
+    ids = [by_lower[w.lower()].id for w in wanted]
+    session.execute(delete(MailListMember).where(MailListMember.id.in_(ids)))
+    now = backend().now()
+    lst.version += 1
+    lst.updated_at = now
+    session.flush()
+    audit.record("remove-members", "mail-list", lst.address, institution=lst.institution,
+                 before={"removed": sorted(wanted)})
+    return serialize(lst)

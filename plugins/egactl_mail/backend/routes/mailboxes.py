@@ -1,0 +1,171 @@
+"""/api/v1/mail/mailboxes: look-up, creation, lifecycle, passwords, quota."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse
+from sqlalchemy import and_, func, or_, select
+
+from egactl.server import audit, etag
+from egactl.server.pagination import page
+from egactl.server.problems import Problem
+from egactl.server.scope import ApiRoute, backend, db, principal
+from egactl_mail import lifecycle as lc
+from egactl_mail import validation as v
+from egactl_mail.backend import passwords, service
+from egactl_mail.backend.models import MailAddress, Mailbox
+from egactl_mail.backend.schemas import (BulkIn, BulkOut, MailboxOut, MailboxPage, MailboxPatch, PasswordOut,
+                                         PersonIn, Status, TransitionIn)
+
+router = APIRouter(route_class=ApiRoute, tags=["mail"])
+
+# Keys are ASCII, so this sorts after every character a key can hold.
+PREFIX_END = "\x7f"
+
+
+def prefix(column, text: str):
+    """``column`` starts with ``text``, as an index range (LIKE can't use the index everywhere)."""
+    return and_(column >= text, column < text + PREFIX_END)
+
+
+def search_condition(q: str):
+    """Help-desk look-up: an address (or its start), an employee number, or a name's start.
+
+    Every branch is an equality or a range on an indexed column, so a look-up
+    stays instant however many mailboxes there are.
+    """
+    q = q.strip()
+    if "@" in q:
+        address = v.normalise_address(q)
+        claimed = select(MailAddress.mailbox_id).where(prefix(MailAddress.address, address),
+                                                       MailAddress.mailbox_id.is_not(None))
+        return or_(Mailbox.id.in_(claimed), Mailbox.address == address)
+    conditions = [Mailbox.employee_number == v.normalise_employee_number(q)]
+    key = v.name_key(q)
+    if key:
+        conditions += [prefix(Mailbox.name_key, key), prefix(Mailbox.name_key_rev, key)]
+    local = q.lower()
+    if local:
+        conditions.append(prefix(Mailbox.address, local))
+    return or_(*conditions)
+
+
+@router.get("/mailboxes", response_model=MailboxPage)
+def list_mailboxes(cursor: str | None = None, limit: int | None = None, institution: str | None = None,
+                   status: Status | None = None, department: str | None = None, q: str | None = None):
+    """Mailboxes the caller may see; purged ones only when asked for by status."""
+    p = principal()
+    stmt = select(Mailbox)
+    if institution:
+        institution = institution.upper()
+        p.check_read(institution)
+        stmt = stmt.where(Mailbox.institution == institution)
+    elif (visible := p.visible_institutions()) is not None:
+        stmt = stmt.where(Mailbox.institution.in_(visible))
+    stmt = stmt.where(Mailbox.status == status) if status else stmt.where(Mailbox.status != lc.PURGED)
+    if department:
+        stmt = stmt.where(func.lower(Mailbox.department) == department.strip().lower())
+    if q and q.strip():
+        stmt = stmt.where(search_condition(q))
+    mask = p.masks_personal_data
+    return page(db(), stmt, Mailbox.id, cursor=cursor, limit=limit,
+                serialize=lambda m: service.serialize(m, mask=mask))
+
+
+@router.post("/mailboxes", status_code=201, response_model=MailboxOut)
+def create_mailbox(body: PersonIn, dry_run: bool = False):
+    """Create a mailbox; the address is generated (next free suffix) unless given.
+
+    ``dry_run``: answer with the address it would get; nothing is stored.
+    """
+    if dry_run:
+        return JSONResponse(service.preview_one(body))
+    m = service.create_one(body)
+    return etag.respond(service.out(m, with_aliases=True), m.version, status_code=201,
+                        headers={"Location": f"/api/v1/mail/mailboxes/{m.address}"})
+
+
+@router.post("/mailboxes/bulk", response_model=BulkOut)
+def bulk_create(body: BulkIn):
+    """Create many (the import); a row whose mailbox exists with the same details is "exists"."""
+    return {"results": service.create_many(body.items)}
+
+
+@router.get("/mailboxes/{ref}", response_model=MailboxOut)
+def show_mailbox(ref: str):
+    """By address (or alias) or employee number."""
+    m = service.load(ref)
+    return etag.respond(service.out(m, with_aliases=m.status != lc.PURGED), m.version)
+
+
+@router.patch("/mailboxes/{ref}", response_model=MailboxOut)
+def update_mailbox(ref: str, body: MailboxPatch, request: Request):
+    m = service.load(ref, write=True)
+    etag.check(request, m.version)
+    service.update(m, body.model_dump(exclude_unset=True))
+    return etag.respond(service.out(m, with_aliases=True), m.version)
+
+
+def _transition(ref: str, action: str, body: TransitionIn | None):
+    m = service.load(ref, write=True)
+    service.transition(m, action, reason=body.reason if body else None)
+    return etag.respond(service.out(m, with_aliases=m.status != lc.PURGED), m.version)
+
+
+@router.post("/mailboxes/{ref}/suspend", response_model=MailboxOut)
+def suspend(ref: str, body: TransitionIn | None = None):
+    """active → suspended: login off, mail still delivered."""
+    return _transition(ref, "suspend", body)
+
+
+@router.post("/mailboxes/{ref}/restore", response_model=MailboxOut)
+def restore(ref: str, body: TransitionIn | None = None):
+    """suspended → active."""
+    return _transition(ref, "restore", body)
+
+
+@router.post("/mailboxes/{ref}/delete", response_model=MailboxOut)
+def delete(ref: str, body: TransitionIn | None = None):
+    """active or suspended → deleted: login off, mail bounced, address retained for mail.retention_days."""
+    return _transition(ref, "delete", body)
+
+
+@router.post("/mailboxes/{ref}/undelete", response_model=MailboxOut)
+def undelete(ref: str, body: TransitionIn | None = None):
+    """deleted → the state before delete, within the retention period."""
+    return _transition(ref, "undelete", body)
+
+
+@router.post("/mailboxes/{ref}/purge", response_model=MailboxOut)
+def purge(ref: str, body: TransitionIn | None = None):
+    """deleted → purged, once the retention period has ended (the retention worker also does this)."""
+    return _transition(ref, "purge", body)
+
+
+@router.post("/mailboxes/{ref}/reset-password", response_model=PasswordOut)
+def reset_password(ref: str, request: Request):
+    """A one-time temporary password, returned once, never stored in clear.
+
+    Refuses an Idempotency-Key: the idempotency store keeps response bodies,
+    and this body is a password. A lost answer is recovered by resetting again.
+    """
+    if request.headers.get("Idempotency-Key"):
+        raise Problem(422, "reset-password must be sent without an Idempotency-Key "
+                           "(its answer holds a password and is never stored)")
+    m = service.load(ref, write=True)
+    try:
+        lc.check_operation(m.status, "reset-password")
+    except lc.IllegalTransition as exc:
+        raise Problem(409, f"{m.address}: {exc}", status_now=m.status) from None
+    now = backend().now()
+    password = passwords.generate()
+    m.password_hash = passwords.hash_password(password)
+    m.password_set_at = now
+    m.must_change_password = True
+    service.bump(m, now)
+    db().flush()
+    # The audit entry records that it happened and when, never the password or its hash.
+    audit.record("reset-password", "mailbox", m.address, institution=m.institution,
+                 after={"must_change_password": True, "password_set_at": now.isoformat()})
+    return JSONResponse({"address": m.address, "temporary_password": password, "must_change_at_first_login": True,
+                         "password_set_at": now.isoformat()}, headers={"Cache-Control": "no-store"})

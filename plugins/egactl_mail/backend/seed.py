@@ -1,0 +1,45 @@
+"""Sandbox example data: each seeded institution's real mail domain, and a few RITA staff."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from egactl.server.models import Institution
+from egactl_mail import lifecycle as lc
+from egactl_mail import validation as v
+from egactl_mail.backend.models import MailAddress, Mailbox, MailDomain
+
+DOMAINS = {
+    "EGA": "ega.go.tz", "RITA": "rita.go.tz", "TRA": "tra.go.tz", "NIDA": "nida.go.tz", "MOH": "afya.go.tz",
+    "UDOM": "udom.ac.tz", "KINONDONI-MC": "kinondonimc.go.tz", "ARUSHA-CC": "arushacc.go.tz",
+}
+
+STAFF = [
+    ("111000001", "Juma Hassan", "Mrisho", "Registration", "Registration Officer", 512),
+    ("111000002", "Neema", "Kweka", "ICT", "Systems Administrator", 1730),
+    ("111000003", "Zuhura", "Ng'wanakilala", "Finance", "Accountant", 240),
+]
+
+
+def seed(session: Session) -> None:
+    now = session.scalar(select(Institution.created_at).limit(1))
+    if now is None:
+        return
+    present = set(session.scalars(select(Institution.code)))
+    for code, domain in DOMAINS.items():
+        if code in present:
+            session.add(MailDomain(domain=domain, institution=code, naming_rule=v.DEFAULT_NAMING_RULE,
+                                   is_primary=True, created_at=now))
+    if "RITA" not in present:
+        return
+    for number, given, family, dept, title, used in STAFF:
+        local = v.local_part_for(given, family)
+        m = Mailbox(institution="RITA", domain="rita.go.tz", address=f"{local}@rita.go.tz", employee_number=number,
+                    given_name=given, family_name=family, title=title, department=dept, quota_mb=2048, used_mb=used,
+                    status=lc.ACTIVE, status_changed_at=now, must_change_password=False, version=1,
+                    created_at=now, updated_at=now, name_key=v.name_key(given, family),
+                    name_key_rev=v.name_key(family, given))
+        session.add(m)
+        session.add(MailAddress(address=m.address, local_part=local, domain="rita.go.tz", stem=v.stem(local),
+                                kind="mailbox", institution="RITA", mailbox=m, created_at=now))

@@ -1,0 +1,495 @@
+"""What the routes and reconcile do to mailboxes: find, create, move, transition, purge.
+
+Everything here runs inside the request's one transaction (``db()``); the
+lifecycle rules come from ``egactl_mail.lifecycle`` and nowhere else.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from typing import Any, Iterable
+
+from sqlalchemy import delete, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from egactl.server import audit
+from egactl.server.models import AuditEntry, Institution
+from egactl.server.problems import Problem, not_found
+from egactl.server.scope import backend, db, principal
+from egactl_mail import lifecycle as lc
+from egactl_mail import validation as v
+from egactl_mail.backend.addresses import Allocator
+from egactl_mail.backend.models import MailAddress, Mailbox, MailDomain, MailListMember
+
+PLUGIN = "mail"
+
+
+def setting(key: str) -> Any:
+    return backend().setting(PLUGIN, key)
+
+
+def iso(value: dt.datetime | None) -> str | None:
+    return value.isoformat() if value else None
+
+
+# -- reading -----------------------------------------------------------------------------
+
+
+def serialize(m: Mailbox, *, mask: bool = False, aliases: list[str] | None = None) -> dict[str, Any]:
+    """The mailbox as the API shows it. ``mask``: for the help desk, the HR key is hidden.
+
+    Names stay visible to the help desk on purpose: they are already in the
+    government address book every member of staff sees, and a help desk that
+    looks people up by name must be able to read the names it finds.
+    """
+    given = m.preferred_name or (v.first_name(m.given_name) if m.given_name else None)
+    data = {
+        "id": m.id, "address": m.address, "institution": m.institution, "domain": m.domain,
+        "employee_number": v.mask_employee_number(m.employee_number) if mask else m.employee_number,
+        "given_name": m.given_name, "family_name": m.family_name, "preferred_name": m.preferred_name,
+        "display_name": f"{given} {m.family_name}" if given and m.family_name else None,
+        "title": m.title, "department": m.department, "status": m.status,
+        "login": lc.LOGIN[m.status], "delivery": lc.DELIVERY[m.status],
+        "quota_mb": m.quota_mb, "used_mb": m.used_mb,
+        "usage_percent": round(100.0 * m.used_mb / m.quota_mb, 1) if m.quota_mb else 0.0,
+        "must_change_password": m.must_change_password, "password_set_at": iso(m.password_set_at),
+        "suspended_by": m.suspended_by, "retain_until": iso(m.retain_until),
+        "status_changed_at": iso(m.status_changed_at), "version": m.version,
+        "created_at": iso(m.created_at), "updated_at": iso(m.updated_at),
+    }
+    if aliases is not None:
+        data["aliases"] = aliases
+    return data
+
+
+def out(m: Mailbox, *, with_aliases: bool = False) -> dict[str, Any]:
+    """``serialize`` for the current caller (masked for the help desk)."""
+    aliases = alias_addresses(m.id) if with_aliases else None
+    return serialize(m, mask=principal().masks_personal_data, aliases=aliases)
+
+
+def alias_addresses(mailbox_id: int) -> list[str]:
+    return list(db().scalars(select(MailAddress.address).where(MailAddress.mailbox_id == mailbox_id,
+                                                               MailAddress.kind == "alias")
+                             .order_by(MailAddress.address)))
+
+
+def find(ref: str) -> Mailbox:
+    """A mailbox by address (its own or an alias) or by employee number; 404 otherwise.
+
+    A purged mailbox is still found by its old address (as a tombstone) when
+    nothing else has the address now.
+    """
+    session = db()
+    ref = ref.strip()
+    if "@" in ref:
+        address = v.normalise_address(ref)
+        claim = session.scalar(select(MailAddress).where(MailAddress.address == address))
+        if claim is not None:
+            if claim.kind == "list":
+                raise Problem(404, f"{address} is a distribution list, not a mailbox "
+                                   f"(see `egactl mail list-group show {address}`)")
+            return session.get(Mailbox, claim.mailbox_id)
+        tomb = session.scalar(select(Mailbox).where(Mailbox.address == address, Mailbox.status == lc.PURGED)
+                              .order_by(Mailbox.id.desc()).limit(1))
+        if tomb is not None:
+            return tomb
+        raise not_found(f"mailbox {address}")
+    number = v.normalise_employee_number(ref)
+    m = session.scalar(select(Mailbox).where(Mailbox.employee_number == number))
+    if m is None:
+        raise not_found(f"mailbox for employee number {number}")
+    return m
+
+
+def load(ref: str, *, write: bool = False) -> Mailbox:
+    m = find(ref)
+    p = principal()
+    if write:
+        p.check_write(m.institution)
+    else:
+        p.check_read(m.institution)
+    return m
+
+
+def institution_codes(codes: Iterable[str]) -> set[str]:
+    """Which of these institution codes exist."""
+    codes = sorted(set(codes))
+    if not codes:
+        return set()
+    return set(db().scalars(select(Institution.code).where(Institution.code.in_(codes))))
+
+
+def domains_of(institution: str) -> list[MailDomain]:
+    return list(db().scalars(select(MailDomain).where(MailDomain.institution == institution)
+                             .order_by(MailDomain.is_primary.desc(), MailDomain.id)))
+
+
+# -- creating ----------------------------------------------------------------------------
+
+
+@dataclass
+class Provisioner:
+    """Creates mailboxes for one request, reading each institution's domains once."""
+
+    session: Session
+    now: dt.datetime
+    alloc: Allocator
+    default_quota: int
+    _domains: dict[str, list[MailDomain]] = field(default_factory=dict)
+    _institutions: set[str] = field(default_factory=set)
+
+    @classmethod
+    def for_request(cls) -> "Provisioner":
+        now = backend().now()
+        return cls(db(), now, Allocator(db(), now), int(setting("default_quota_mb")))
+
+    def known_institutions(self, codes: Iterable[str]) -> set[str]:
+        missing = set(codes) - self._institutions
+        if missing:
+            self._institutions |= institution_codes(missing)
+        return self._institutions
+
+    def domains(self, institution: str) -> list[MailDomain]:
+        if institution not in self._domains:
+            self._domains[institution] = domains_of(institution)
+        return self._domains[institution]
+
+    def domain(self, institution: str, wanted: str | None = None) -> MailDomain:
+        if institution not in self.known_institutions([institution]):
+            raise not_found(f"institution {institution}")
+        rows = self.domains(institution)
+        if wanted:
+            for row in rows:
+                if row.domain == wanted:
+                    return row
+            raise Problem(422, f"{wanted} is not a mail domain of {institution}",
+                          errors=[{"field": "domain", "message": "not one of the institution's domains"}])
+        if not rows:
+            raise Problem(422, f"institution {institution} has no mail domain; an admin adds one with "
+                               f"`egactl mail domains add DOMAIN --institution {institution}`",
+                          errors=[{"field": "institution", "message": "no mail domain"}])
+        return rows[0]
+
+    def base_for(self, person: Any, domain: MailDomain) -> str:
+        try:
+            return v.local_part_for(person.given_name, person.family_name, domain.naming_rule,
+                                    getattr(person, "preferred_name", None))
+        except v.UnusableName as exc:
+            raise Problem(422, f"{exc}; pass an explicit address",
+                          errors=[{"field": "given_name", "message": str(exc)}]) from None
+
+    def address_for(self, person: Any, domain: MailDomain) -> tuple[str, str]:
+        """(local part, domain) for a new mailbox: the explicit one, or the next free generated one."""
+        explicit = getattr(person, "address", None)
+        if explicit:
+            local, dom = v.split_address(explicit)
+            if dom not in {d.domain for d in self.domains(person.institution)}:
+                raise Problem(422, f"{dom} is not a mail domain of {person.institution}",
+                              errors=[{"field": "address", "message": "domain not of this institution"}])
+            if self.alloc.is_taken(local, dom):
+                raise Problem(409, f"address {explicit} is already taken")
+            return local, dom
+        return self.alloc.next_free(self.base_for(person, domain), domain.domain), domain.domain
+
+    def build(self, person: Any) -> Mailbox:
+        """Add a new active mailbox and its address claim to the session (flushed by the caller)."""
+        dom_row = self.domain(person.institution, getattr(person, "domain", None)
+                              or (v.split_address(person.address)[1] if getattr(person, "address", None) else None))
+        local, dom = self.address_for(person, dom_row)
+        given, family = person.given_name, person.family_name
+        preferred = getattr(person, "preferred_name", None)
+        m = Mailbox(institution=person.institution, domain=dom, address=f"{local}@{dom}",
+                    employee_number=person.employee_number, given_name=given, family_name=family,
+                    preferred_name=preferred, title=person.title, department=person.department,
+                    quota_mb=getattr(person, "quota_mb", None) or self.default_quota, used_mb=0,
+                    status=lc.ACTIVE, status_changed_at=self.now, must_change_password=False, version=1,
+                    created_at=self.now, updated_at=self.now)
+        set_name_keys(m)
+        self.session.add(m)
+        self.alloc.claim(local, dom, kind="mailbox", institution=person.institution, mailbox=m)
+        return m
+
+
+def set_name_keys(m: Mailbox) -> None:
+    given = " ".join(filter(None, [m.preferred_name, m.given_name]))
+    m.name_key = v.name_key(given, m.family_name)[:300] or None
+    m.name_key_rev = v.name_key(m.family_name, given)[:300] or None
+
+
+def existing_for(numbers: Iterable[str]) -> dict[str, Mailbox]:
+    numbers = sorted(set(numbers))
+    found: dict[str, Mailbox] = {}
+    for i in range(0, len(numbers), 500):
+        for m in db().scalars(select(Mailbox).where(Mailbox.employee_number.in_(numbers[i:i + 500]))):
+            found[m.employee_number] = m
+    return found
+
+
+def describe_existing(m: Mailbox) -> str:
+    """How to name someone else's mailbox to this caller without revealing what they may not read."""
+    if principal().can_read(m.institution):
+        return f"{m.address} ({m.status})"
+    return "a mailbox in another institution"
+
+
+def create_one(person: Any) -> Mailbox:
+    principal().check_write(person.institution)
+    prov = Provisioner.for_request()
+    existing = existing_for([person.employee_number]).get(person.employee_number)
+    if existing is not None:
+        raise Problem(409, f"employee {person.employee_number} already has {describe_existing(existing)}")
+    session = db()
+    try:
+        with session.begin_nested():
+            m = prov.build(person)
+            session.flush()
+    except IntegrityError:
+        # Only a writer that bypassed the domain lock can get here; say what collided.
+        if existing_for([person.employee_number]):
+            raise Problem(409, f"employee {person.employee_number} already has a mailbox") from None
+        raise Problem(409, "the address was taken at the same moment; try again") from None
+    audit.record("create", "mailbox", m.address, institution=m.institution, after=serialize(m))
+    return m
+
+
+def preview_one(person: Any) -> dict[str, Any]:
+    """What ``create_one`` would do, without doing it (``--dry-run``)."""
+    principal().check_write(person.institution)
+    prov = Provisioner.for_request()
+    existing = existing_for([person.employee_number]).get(person.employee_number)
+    if existing is not None:
+        raise Problem(409, f"employee {person.employee_number} already has {describe_existing(existing)}")
+    dom_row = prov.domain(person.institution, person.domain
+                          or (v.split_address(person.address)[1] if person.address else None))
+    local, dom = prov.address_for(person, dom_row)
+    return {"address": f"{local}@{dom}", "institution": person.institution, "employee_number": person.employee_number,
+            "given_name": person.given_name, "family_name": person.family_name, "title": person.title,
+            "department": person.department, "quota_mb": person.quota_mb or prov.default_quota,
+            "status": "would be created"}
+
+
+SAME_FIELDS = ("given_name", "family_name", "preferred_name", "title", "department", "quota_mb")
+
+
+def differences(m: Mailbox, person: Any) -> list[str]:
+    """Where an existing mailbox differs from a row that asks for it (fields the row sets)."""
+    diffs = []
+    if m.institution != person.institution:
+        diffs.append(f"institution {m.institution} ≠ {person.institution}")
+    for f in SAME_FIELDS:
+        wanted = getattr(person, f, None)
+        if wanted is None and f not in ("given_name", "family_name"):
+            continue
+        if getattr(m, f) != wanted:
+            diffs.append(f"{f} {getattr(m, f)!r} ≠ {wanted!r}")
+    if getattr(person, "address", None) and person.address != m.address:
+        diffs.append(f"address {m.address} ≠ {person.address}")
+    return diffs
+
+
+def create_many(items: list[Any]) -> list[dict[str, Any]]:
+    """The bulk import: one transaction, one read of what exists, one flush.
+
+    A row whose mailbox already exists with the same details is "exists"
+    (done, not failed): that makes re-running an import, or a resumed one whose
+    last answer was lost, harmless.
+    """
+    p = principal()
+    for inst in sorted({it.institution for it in items}):
+        p.check_write(inst)
+    prov = Provisioner.for_request()
+    session = db()
+    existing = existing_for(it.employee_number for it in items)
+    # Lock every domain this chunk may use, in order, then read the taken names once.
+    planned: list[tuple[Any, MailDomain | None, str | None]] = []
+    for it in items:
+        try:
+            dom = prov.domain(it.institution, it.domain or (v.split_address(it.address)[1] if it.address else None))
+            planned.append((it, dom, None))
+        except Problem as exc:
+            planned.append((it, None, exc.detail))
+    domains = sorted({d.domain for _, d, _ in planned if d is not None})
+    prov.alloc.lock(*domains)
+    stems: dict[str, set[str]] = {}
+    for it, dom, err in planned:
+        if dom is None or it.employee_number in existing:
+            continue
+        try:
+            base = v.split_address(it.address)[0] if it.address else prov.base_for(it, dom)
+        except Problem:
+            continue
+        stems.setdefault(dom.domain, set()).add(v.stem(base))
+    for d, s in stems.items():
+        prov.alloc.preload(d, s)
+
+    results: list[dict[str, Any]] = []
+    created: list[Mailbox] = []
+    for it, dom, err in planned:
+        if err is not None:
+            results.append({"line": it.line, "status": "failed", "error": err})
+            continue
+        m = existing.get(it.employee_number)
+        if m is not None:
+            if m.status in (lc.DELETED,):
+                results.append({"line": it.line, "status": "failed", "id": None,
+                                "error": f"employee {it.employee_number} has a deleted mailbox "
+                                         f"({describe_existing(m)}); undelete it instead"})
+                continue
+            diffs = differences(m, it)
+            if diffs:
+                results.append({"line": it.line, "status": "failed", "id": None,
+                                "error": f"employee {it.employee_number} already has {describe_existing(m)} "
+                                         f"with other details: {'; '.join(diffs)}"})
+            else:
+                results.append({"line": it.line, "status": "exists", "id": m.address})
+            continue
+        try:
+            m = prov.build(it)
+        except Problem as exc:
+            results.append({"line": it.line, "status": "failed", "error": exc.detail})
+            continue
+        existing[it.employee_number] = m
+        created.append(m)
+        results.append({"line": it.line, "status": "created", "id": m.address})
+    session.flush()
+    for m in created:
+        audit.record("create", "mailbox", m.address, institution=m.institution, after=serialize(m))
+    return results
+
+
+# -- changing ----------------------------------------------------------------------------
+
+
+def bump(m: Mailbox, now: dt.datetime) -> None:
+    m.version += 1
+    m.updated_at = now
+
+
+def transition(m: Mailbox, action: str, *, reason: str | None = None, by: str = "manual") -> Mailbox:
+    """Move ``m`` along the lifecycle (409 if the state machine says no), audited."""
+    now = backend().now()
+    try:
+        target = lc.target(m.status, action, previous=m.deleted_from)
+    except lc.IllegalTransition as exc:
+        raise Problem(409, f"cannot {action} {m.address}: {exc}", status_now=m.status) from None
+    if action == "undelete" and m.retain_until is not None and now >= m.retain_until:
+        raise Problem(409, f"cannot undelete {m.address}: its retention period ended on "
+                           f"{m.retain_until.date().isoformat()}; it is due to be purged", status_now=m.status)
+    if action == "purge" and m.retain_until is not None and now < m.retain_until:
+        raise Problem(409, f"cannot purge {m.address}: it is retained until {m.retain_until.isoformat()}",
+                      status_now=m.status, retain_until=m.retain_until.isoformat())
+    before = serialize(m)
+    if action == "purge":
+        purge(db(), m, now)
+    else:
+        if action == "delete":
+            m.deleted_from = m.status
+            m.retain_until = now + dt.timedelta(days=int(setting("retention_days")))
+        elif action == "undelete":
+            m.deleted_from = None
+            m.retain_until = None
+        if target == lc.SUSPENDED and action == "suspend":
+            m.suspended_by = by
+        elif target == lc.ACTIVE:
+            m.suspended_by = None
+        m.status = target
+        m.status_changed_at = now
+        bump(m, now)
+    db().flush()
+    audit.record(action, "mailbox", m.address, institution=m.institution, before=before, after=serialize(m),
+                 reason=reason)
+    return m
+
+
+def purge(session: Session, m: Mailbox, now: dt.datetime) -> None:
+    """Release every address of ``m`` and erase its personal data; a tombstone stays.
+
+    The tombstone (id, institution, old address, "purged") lets `mail show`
+    answer "purged on …" instead of "not found", and keeps audit entries
+    meaningful; names, the HR key and the password hash are gone.
+    """
+    session.execute(delete(MailListMember).where(MailListMember.mailbox_id == m.id))
+    session.execute(delete(MailAddress).where(MailAddress.mailbox_id == m.id))
+    m.employee_number = None
+    m.given_name = m.family_name = m.preferred_name = None
+    m.name_key = m.name_key_rev = None
+    m.title = m.department = None
+    m.password_hash = None
+    m.password_set_at = None
+    m.must_change_password = False
+    m.used_mb = 0
+    m.status = lc.PURGED
+    m.deleted_from = None
+    m.suspended_by = None
+    m.status_changed_at = now
+    m.version += 1
+    m.updated_at = now
+
+
+def purge_due(session: Session, now: dt.datetime, limit: int = 500) -> int:
+    """The retention worker's round: purge deleted mailboxes whose retention has ended.
+
+    Runs outside any request, so it writes its own audit entries as "system".
+    """
+    due = list(session.scalars(select(Mailbox).where(Mailbox.status == lc.DELETED, Mailbox.retain_until <= now)
+                               .order_by(Mailbox.id).limit(limit)))
+    for m in due:
+        before = serialize(m)
+        purge(session, m, now)
+        session.add(AuditEntry(at=now, actor="system", role="system", action="purge", resource_type="mailbox",
+                               resource_id=m.address, institution=m.institution, request_id=None,
+                               reason="retention period ended", before=audit.jsonable(before),
+                               after=audit.jsonable(serialize(m))))
+    return len(due)
+
+
+def move(m: Mailbox, institution: str, prov: Provisioner, *, local: str | None = None) -> str:
+    """A transfer: new address on the new institution's primary domain; the old
+    address stays claimed as an alias so mail keeps arriving. Returns the new address.
+
+    ``local``: the local part a plan already chose (reconcile); else the next free one.
+    """
+    dom = prov.domain(institution)
+    if local is None or prov.alloc.is_taken(local, dom.domain):
+        local = prov.alloc.next_free(prov.base_for(m, dom), dom.domain)
+    old = db().scalar(select(MailAddress).where(MailAddress.address == m.address))
+    if old is not None:
+        old.kind = "alias"
+    prov.alloc.claim(local, dom.domain, kind="mailbox", institution=institution, mailbox=m)
+    m.institution = institution
+    m.domain = dom.domain
+    m.address = f"{local}@{dom.domain}"
+    return m.address
+
+
+def update(m: Mailbox, changes: dict[str, Any], *, reason: str | None = None, action: str = "update") -> Mailbox:
+    """Apply a PATCH (or a reconcile move); audited with before and after."""
+    now = backend().now()
+    if not changes:
+        return m
+    op = "quota" if set(changes) == {"quota_mb"} else ("move" if "institution" in changes else "update")
+    try:
+        lc.check_operation(m.status, op)
+    except lc.IllegalTransition as exc:
+        raise Problem(409, f"{m.address}: {exc}", status_now=m.status) from None
+    before = serialize(m)
+    new_inst = changes.pop("institution", None)
+    if new_inst and new_inst != m.institution:
+        principal().check_write(new_inst)
+        prov = Provisioner.for_request()
+        prov.alloc.lock(*sorted({m.domain, *(d.domain for d in prov.domains(new_inst))}))
+        move(m, new_inst, prov)
+    for f, value in changes.items():
+        if value is None and f in ("given_name", "family_name", "quota_mb"):
+            raise Problem(422, f"{f} cannot be empty", errors=[{"field": f, "message": "required"}])
+        setattr(m, f, value)
+    if "given_name" in changes or "family_name" in changes:
+        set_name_keys(m)
+    bump(m, now)
+    db().flush()
+    audit.record(action, "mailbox", m.address, institution=m.institution, before=before, after=serialize(m),
+                 reason=reason)
+    return m

@@ -1,0 +1,31 @@
+"""egactl mail: Government Mail System mailboxes, tied to the HR roster.
+
+Commands are thin: options in, one API call (through ``egactl_mail.client``),
+records out. Rules shared with the backend live in ``egactl_mail.validation``
+and ``egactl_mail.lifecycle``.
+"""
+
+from __future__ import annotations
+
+import typer
+
+from egactl_mail.commands import aliases, domains, groups, mailboxes, quota, reconcile, staff_import
+
+app = typer.Typer(help="Government Mail System: mailboxes tied to the HR roster.", no_args_is_help=True)
+
+app.add_typer(domains.app, name="domains")
+app.command()(mailboxes.create)
+app.command("list")(mailboxes.list_)
+app.command()(mailboxes.show)
+app.command()(mailboxes.update)
+app.command()(mailboxes.suspend)
+app.command()(mailboxes.restore)
+app.command()(mailboxes.delete)
+app.command()(mailboxes.undelete)
+app.command()(mailboxes.purge)
+app.command("reset-password")(mailboxes.reset_password)
+app.add_typer(quota.app, name="quota")
+app.add_typer(aliases.app, name="alias")
+app.add_typer(groups.app, name="list-group")
+app.command("import")(staff_import.import_)
+app.command()(reconcile.reconcile)

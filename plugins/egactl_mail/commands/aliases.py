@@ -1,0 +1,69 @@
+"""egactl mail alias: more addresses for a mailbox."""
+
+from __future__ import annotations
+
+from typing import Annotated
+from urllib.parse import quote
+
+import typer
+
+from egactl import context
+from egactl.errors import NotFound
+from egactl.options import DEFAULT_LIMIT, All, DryRun, Limit, Yes, page_limit
+from egactl.output import Column
+from egactl_mail import client
+from egactl_mail import validation as v
+from egactl_mail.commands.mailboxes import Ref
+
+app = typer.Typer(help="Aliases: more addresses delivering to one mailbox.", no_args_is_help=True)
+
+COLUMNS = [Column("address", "ALIAS"), Column("mailbox"), Column("institution"), Column("created_at", "CREATED")]
+Alias = Annotated[str, typer.Argument(metavar="ALIAS", help="The alias address (or just the part before @: the mailbox's domain).")]
+
+
+@app.command("list")
+def list_(ref: Ref, limit: Limit = DEFAULT_LIMIT, all_: All = False):
+    """List a mailbox's aliases."""
+    ctx = context.get()
+    items = ctx.api().list(f"{client.mailbox_path(ref)}/aliases", limit=page_limit(limit, all_))
+    ctx.render(items, COLUMNS, empty="No aliases.")
+
+
+@app.command()
+def add(ref: Ref, alias: Alias, dry_run: DryRun = False):
+    """Add an alias (exit 5 if the address is taken by anything, retained ones included)."""
+    ctx = context.get()
+    api = ctx.api()
+    alias = v.normalise_address(alias)
+    if "@" not in alias:
+        alias = f"{alias}@{client.get_mailbox(api, ref)['domain']}"
+    if problem := v.check_address(alias):
+        raise typer.BadParameter(problem, param_hint="ALIAS")
+    if dry_run:
+        current = client.get_mailbox(api, ref)
+        ctx.io.status(f"dry run: would add alias {alias} to {current['address']}; nothing was changed")
+        return
+    added = api.post(f"{client.mailbox_path(ref)}/aliases", {"address": alias})
+    ctx.success(f"Added alias {added['address']} → {added['mailbox']}")
+    ctx.render(added, COLUMNS)
+
+
+@app.command()
+def remove(alias: Annotated[str, typer.Argument(metavar="ALIAS", help="The alias address.")], yes: Yes = False,
+           dry_run: DryRun = False):
+    """Remove an alias; mail to it will bounce and the address becomes free."""
+    ctx = context.get()
+    alias = v.normalise_address(alias)
+    if problem := v.check_address(alias):
+        raise typer.BadParameter(problem, param_hint="ALIAS")
+    owner = client.get_mailbox(ctx.api(), alias)
+    if alias not in (owner.get("aliases") or []):
+        raise NotFound(f"alias {alias} not found" + (f" ({alias} is the mailbox's own address)"
+                                                      if owner["address"] == alias else ""))
+    if dry_run:
+        ctx.io.status(f"dry run: would remove alias {alias} of {owner['address']}; nothing was changed")
+        return
+    ctx.confirm(f"Remove alias {alias} of {owner['address']}? Mail to it will bounce", yes=yes)
+    removed = ctx.api().delete(f"{client.BASE}/aliases/{quote(alias, safe='@')}")
+    ctx.success(f"Removed alias {removed['address']} (was → {removed['mailbox']})")
+    ctx.render(removed, COLUMNS)

@@ -1,0 +1,110 @@
+"""egactl mail list-group: distribution lists."""
+
+from __future__ import annotations
+
+from typing import Annotated, Optional
+
+import typer
+
+from egactl import context
+from egactl.options import DEFAULT_LIMIT, All, DryRun, Institution, Limit, Yes, page_limit
+from egactl.output import Column
+from egactl_mail import client
+from egactl_mail import validation as v
+
+app = typer.Typer(help="Distribution lists (members: mailboxes, other lists, outside addresses).",
+                  no_args_is_help=True)
+
+COLUMNS = [Column("address"), Column("name"), Column("institution"), Column("member_count", "MEMBERS")]
+MEMBER_COLUMNS = [Column("address", "MEMBER"), Column("kind"), Column("status")]
+ListAddress = Annotated[str, typer.Argument(metavar="LIST", help="The list's address.")]
+Members = Annotated[list[str], typer.Argument(metavar="MEMBER...", help="Addresses: mailboxes, aliases, lists or outside addresses.")]
+
+
+def _members(values: list[str]) -> list[str]:
+    out = []
+    for raw in values:
+        value = raw.strip()
+        if problem := v.check_external_address(value):
+            raise typer.BadParameter(problem, param_hint="MEMBER")
+        out.append(value)
+    return out
+
+
+def _show(ctx, data: dict) -> None:
+    if ctx.fmt == "table":
+        ctx.render({k: data[k] for k in ("address", "name", "institution", "member_count")}, COLUMNS)
+        ctx.io.out.write("\n")
+        ctx.render(data["members"], MEMBER_COLUMNS, empty="No members.")
+    elif ctx.fmt in ("csv", "tsv"):
+        ctx.render(data["members"], MEMBER_COLUMNS)
+    else:
+        ctx.render(data, COLUMNS)
+
+
+@app.command("list")
+def list_(institution: Institution = None, limit: Limit = DEFAULT_LIMIT, all_: All = False):
+    """List distribution lists."""
+    ctx = context.get()
+    items = ctx.api().list(f"{client.BASE}/lists", limit=page_limit(limit, all_),
+                           institution=ctx.institution(institution, required=False))
+    ctx.render(items, COLUMNS, empty="No distribution lists match.")
+
+
+@app.command()
+def create(address: Annotated[str, typer.Argument(metavar="ADDRESS", help="The list's address, e.g. ict@rita.go.tz.")],
+           name: Annotated[str, typer.Option(help="What the list is for.")],
+           institution: Institution = None,
+           member: Annotated[Optional[list[str]], typer.Option("--member", "-m", help="A first member (repeatable).")] = None,
+           dry_run: DryRun = False):
+    """Create a distribution list (its address is claimed like a mailbox's)."""
+    ctx = context.get()
+    address = v.normalise_address(address)
+    if problem := v.check_address(address):
+        raise typer.BadParameter(problem, param_hint="ADDRESS")
+    body = {"address": address, "institution": ctx.institution(institution), "name": name,
+            "members": _members(member or [])}
+    if dry_run:
+        ctx.io.status(f"dry run: would create list {address} with {len(body['members'])} member(s); nothing was changed")
+        return
+    created = ctx.api().post(f"{client.BASE}/lists", body)
+    ctx.success(f"Created list {created['address']}")
+    _show(ctx, created)
+
+
+@app.command()
+def show(address: ListAddress):
+    """Show a list and its members."""
+    ctx = context.get()
+    _show(ctx, ctx.api().get(client.list_path(address)))
+
+
+@app.command("add-members")
+def add_members(address: ListAddress, members: Members, dry_run: DryRun = False):
+    """Add members (those already in the list are left as they are)."""
+    ctx = context.get()
+    wanted = _members(members)
+    if dry_run:
+        current = ctx.api().get(client.list_path(address))
+        present = {m["address"].lower() for m in current["members"]}
+        new = [m for m in wanted if m.lower() not in present]
+        ctx.io.status(f"dry run: would add {len(new)} member(s) to {current['address']}; nothing was changed")
+        return
+    updated = ctx.api().post(f"{client.list_path(address)}/members", {"members": wanted})
+    ctx.success(f"{updated['address']} has {updated['member_count']} member(s)")
+    _show(ctx, updated)
+
+
+@app.command("remove-members")
+def remove_members(address: ListAddress, members: Members, yes: Yes = False, dry_run: DryRun = False):
+    """Remove members (exit 3 if one of them is not a member)."""
+    ctx = context.get()
+    wanted = _members(members)
+    if dry_run:
+        current = ctx.api().get(client.list_path(address))
+        ctx.io.status(f"dry run: would remove {len(wanted)} member(s) from {current['address']}; nothing was changed")
+        return
+    ctx.confirm(f"Remove {len(wanted)} member(s) from {address}?", yes=yes)
+    updated = ctx.api().request("DELETE", f"{client.list_path(address)}/members", params={"member": wanted}).json()
+    ctx.success(f"{updated['address']} has {updated['member_count']} member(s)")
+    _show(ctx, updated)

@@ -1,0 +1,227 @@
+"""egactl mail create/list/show/update, the lifecycle verbs, and reset-password."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from egactl import context
+from egactl.errors import Conflict, InvalidInput
+from egactl.options import DEFAULT_LIMIT, All, DryRun, Institution, Limit, Yes, page_limit
+from egactl.output import Column
+from egactl_mail import client, lifecycle
+from egactl_mail import validation as v
+from egactl_mail.commands import views
+
+Ref = Annotated[str, typer.Argument(metavar="MAILBOX", help="Address (or alias), or employee number.")]
+Reason = Annotated[Optional[str], typer.Option("--reason", help="Why (kept in the audit log).")]
+
+
+def quota_mb(value: str | None) -> int | None:
+    if value is None:
+        return None
+    try:
+        return v.parse_quota(value)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--quota") from None
+
+
+def check_names(given: str, family: str, preferred: str | None, address: str | None) -> None:
+    """Fail before sending when no address can be made from the names."""
+    for value, what in ((given, "--given-name"), (family, "--family-name")):
+        if problem := v.check_person_name(value, what):
+            raise InvalidInput(problem)
+    if address:
+        return
+    try:
+        v.local_part_for(given, family, preferred_name=preferred)
+    except v.UnusableName as exc:
+        raise InvalidInput(str(exc), hint="pass --address to choose the address yourself") from None
+
+
+def employee_number(value: str) -> str:
+    number = v.normalise_employee_number(value)
+    if problem := v.check_employee_number(number):
+        raise typer.BadParameter(problem, param_hint="--employee-number")
+    return number
+
+
+def create(
+    given_name: Annotated[str, typer.Option("--given-name", "-g", help="Given name(s); the first is used in the address.")],
+    family_name: Annotated[str, typer.Option("--family-name", "-f", help="Family name.")],
+    employee_number_: Annotated[str, typer.Option("--employee-number", "-e", help="HCMIS check number.")],
+    institution: Institution = None,
+    preferred_name: Annotated[Optional[str], typer.Option(help="The given name the person goes by (used in the address).")] = None,
+    title: Annotated[Optional[str], typer.Option(help="Job title.")] = None,
+    department: Annotated[Optional[str], typer.Option(help="Department or unit.")] = None,
+    quota: Annotated[Optional[str], typer.Option(help="Mailbox size, e.g. 2G or 512M (default: the service's).")] = None,
+    domain: Annotated[Optional[str], typer.Option(help="One of the institution's domains (default: its primary).")] = None,
+    address: Annotated[Optional[str], typer.Option(help="Use this address instead of generating one (exit 5 if taken).")] = None,
+    dry_run: DryRun = False,
+):
+    """Create a mailbox for a person; the address is generated from the naming rule."""
+    ctx = context.get()
+    inst = ctx.institution(institution)
+    if address:
+        address = v.normalise_address(address)
+        if problem := v.check_address(address):
+            raise typer.BadParameter(problem, param_hint="--address")
+    check_names(given_name, family_name, preferred_name, address)
+    body = {"institution": inst, "employee_number": employee_number(employee_number_), "given_name": given_name,
+            "family_name": family_name, "preferred_name": preferred_name, "title": title, "department": department,
+            "quota_mb": quota_mb(quota), "domain": domain.lower() if domain else None, "address": address}
+    if dry_run:
+        preview = ctx.api().post(f"{client.BASE}/mailboxes?dry_run=true", body)
+        ctx.io.status(f"dry run: would create {preview['address']}; nothing was changed")
+        ctx.render(preview, [Column("address"), Column("institution"), Column("employee_number", "EMPLOYEE NO"),
+                             Column("department"), Column("quota_mb", "QUOTA MB")])
+        return
+    # Retries reuse the request's Idempotency-Key; a second mailbox for the
+    # same employee number is refused by the backend (exit 5) in any case.
+    created = ctx.api().post(f"{client.BASE}/mailboxes", body)
+    ctx.success(f"Created {created['address']} for {created['display_name']}")
+    views.mailbox(ctx, created, detail=True)
+
+
+def list_(
+    institution: Institution = None,
+    status: Annotated[Optional[str], typer.Option(help=f"One of: {', '.join(lifecycle.STATES)}.")] = None,
+    department: Annotated[Optional[str], typer.Option(help="Only this department.")] = None,
+    search: Annotated[Optional[str], typer.Option("--search", "-s", help="Address, employee number, or the start of a name.")] = None,
+    limit: Limit = DEFAULT_LIMIT,
+    all_: All = False,
+):
+    """List mailboxes (purged ones only with --status purged)."""
+    ctx = context.get()
+    if status is not None and status not in lifecycle.STATES:
+        raise typer.BadParameter(f"must be one of {', '.join(lifecycle.STATES)}", param_hint="--status")
+    inst = ctx.institution(institution, required=False)
+    items = ctx.api().list(f"{client.BASE}/mailboxes", limit=page_limit(limit, all_), institution=inst,
+                           status=status, department=department, q=search)
+    views.mailbox(ctx, items, empty="No mailboxes match.")
+
+
+def show(ref: Ref):
+    """Show a mailbox: state, login and delivery, usage, aliases."""
+    ctx = context.get()
+    views.mailbox(ctx, client.get_mailbox(ctx.api(), ref), detail=True)
+
+
+def update(
+    ref: Ref,
+    title: Annotated[Optional[str], typer.Option(help="New job title ('' to clear).")] = None,
+    department: Annotated[Optional[str], typer.Option(help="New department ('' to clear).")] = None,
+    given_name: Annotated[Optional[str], typer.Option("--given-name", help="Corrected given name (the address stays).")] = None,
+    family_name: Annotated[Optional[str], typer.Option("--family-name", help="Corrected family name (the address stays).")] = None,
+    move_to: Annotated[Optional[str], typer.Option("--move-to", metavar="CODE", help="Transfer to another institution: new address there, the old one kept as an alias.")] = None,
+    dry_run: DryRun = False,
+):
+    """Change a mailbox's details, or move it to another institution."""
+    ctx = context.get()
+    changes = {k: val for k, val in {"title": title, "department": department, "given_name": given_name,
+                                     "family_name": family_name,
+                                     "institution": move_to.upper() if move_to else None}.items() if val is not None}
+    if not changes:
+        raise typer.BadParameter("nothing to change; pass --title, --department, --given-name, --family-name or --move-to")
+    path = client.mailbox_path(ref)
+    if dry_run:
+        current = ctx.api().get(path)
+        ctx.io.status(f"dry run: would update {current['address']}: "
+                      + ", ".join(f"{k} {current.get(k)!r} → {val!r}" for k, val in changes.items()))
+        return
+    updated = ctx.api().update(path, changes)
+    ctx.success(f"Updated {updated['address']}")
+    views.mailbox(ctx, updated, detail=True)
+
+
+# -- lifecycle ------------------------------------------------------------------------------
+
+
+def _transition(ref: str, action: str, *, reason: str | None, yes: bool, dry_run: bool, confirm: str | None) -> None:
+    ctx = context.get()
+    api = ctx.api()
+    current = client.get_mailbox(api, ref)
+    address = current["address"]
+    if dry_run:
+        try:
+            target = lifecycle.target(current["status"], action, previous=None)
+        except lifecycle.IllegalTransition as exc:
+            raise Conflict(f"cannot {action} {address}: {exc}") from None
+        ctx.io.status(f"dry run: would {action} {address} ({current['status']} → {target}); nothing was changed")
+        return
+    if confirm:
+        ctx.confirm(confirm.format(address=address), yes=yes)
+    done = client.transition(api, address, action, reason)
+    ctx.success(f"{action.capitalize()}: {address} is now {done['status']}"
+                + (f" (retained until {done['retain_until'][:10]})" if done.get("retain_until") else ""))
+    views.mailbox(ctx, done, detail=True)
+
+
+def suspend(ref: Ref, reason: Reason = None, yes: Yes = False, dry_run: DryRun = False):
+    """Turn login off; mail is still delivered."""
+    _transition(ref, "suspend", reason=reason, yes=yes, dry_run=dry_run, confirm="Suspend {address} (login off)?")
+
+
+def restore(ref: Ref, reason: Reason = None, dry_run: DryRun = False):
+    """Turn login back on for a suspended mailbox."""
+    _transition(ref, "restore", reason=reason, yes=True, dry_run=dry_run, confirm=None)
+
+
+def delete(ref: Ref, reason: Reason = None, yes: Yes = False, dry_run: DryRun = False):
+    """Delete (soft): login off, mail bounced, address retained until purge."""
+    _transition(ref, "delete", reason=reason, yes=yes, dry_run=dry_run,
+                confirm="Delete {address}? Mail to it will bounce")
+
+
+def undelete(ref: Ref, reason: Reason = None, dry_run: DryRun = False):
+    """Bring back a deleted mailbox, within its retention period."""
+    _transition(ref, "undelete", reason=reason, yes=True, dry_run=dry_run, confirm=None)
+
+
+def purge(ref: Ref, reason: Reason = None, yes: Yes = False, dry_run: DryRun = False):
+    """Purge a deleted mailbox now that its retention has ended (frees the address)."""
+    _transition(ref, "purge", reason=reason, yes=yes, dry_run=dry_run,
+                confirm="Purge {address}? Its data is erased and the address can be given to someone else")
+
+
+# -- passwords ------------------------------------------------------------------------------
+
+
+def reset_password(
+    ref: Ref,
+    password_file: Annotated[Optional[Path], typer.Option("--password-file", metavar="FILE",
+                                                          help="Write the temporary password here (mode 0600) instead of showing it.")] = None,
+    yes: Yes = False,
+    dry_run: DryRun = False,
+):
+    """Set a one-time temporary password (shown once; must be changed at first login)."""
+    ctx = context.get()
+    api = ctx.api()
+    current = client.get_mailbox(api, ref)
+    address = current["address"]
+    if dry_run:
+        try:
+            lifecycle.check_operation(current["status"], "reset-password")
+        except lifecycle.IllegalTransition as exc:
+            raise Conflict(f"{address}: {exc}") from None
+        ctx.io.status(f"dry run: would reset the password of {address}; nothing was changed")
+        return
+    if password_file is not None and password_file.is_dir():
+        raise typer.BadParameter(f"{password_file} is a directory", param_hint="--password-file")
+    ctx.confirm(f"Reset the password of {address}? The current one stops working", yes=yes)
+    result = client.reset_password(api, address)
+    if password_file is not None:
+        from egactl.paths import write_private
+
+        write_private(password_file, (result["temporary_password"] + "\n").encode("utf-8"))
+        shown = {k: val for k, val in result.items() if k != "temporary_password"}
+        shown["password_file"] = str(password_file)
+        ctx.success(f"Temporary password for {address} written to {password_file} (mode 0600)")
+        ctx.render(shown, [Column("address"), Column("password_file", "PASSWORD FILE"),
+                           Column("must_change_at_first_login", "MUST CHANGE")])
+        return
+    ctx.success(f"Temporary password for {address}; it is shown only now and must be changed at first login")
+    ctx.render(result, [Column("address"), Column("temporary_password", "TEMPORARY PASSWORD"),
+                        Column("must_change_at_first_login", "MUST CHANGE")])

@@ -1,0 +1,52 @@
+"""How mail records look in a table: the columns, and the human-only extras."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from egactl.output import Column
+from egactl_mail import validation as v
+
+MAILBOX_COLUMNS = [Column("address"), Column("display_name", "NAME"), Column("institution"),
+                   Column("department"), Column("status"), Column("usage")]
+
+MAILBOX_DETAIL = [
+    Column("address"), Column("display_name", "NAME"), Column("status"), Column("login", "LOGIN"),
+    Column("delivery", "INCOMING MAIL"), Column("institution"), Column("department"), Column("title"),
+    Column("employee_number", "EMPLOYEE NO"), Column("usage"), Column("aliases"),
+    Column("password", "PASSWORD"), Column("retain_until", "RETAINED UNTIL"),
+    Column("created_at", "CREATED"), Column("updated_at", "UPDATED"),
+]
+
+
+def usage(record: dict[str, Any]) -> str:
+    quota, used = record.get("quota_mb"), record.get("used_mb") or 0
+    if not quota:
+        return ""
+    return f"{v.format_size(used)} of {v.format_size(quota)} ({record.get('usage_percent', 0):g}%)"
+
+
+def password(record: dict[str, Any]) -> str:
+    if not record.get("password_set_at"):
+        return "never reset here"
+    note = "; must be changed at first login" if record.get("must_change_password") else ""
+    return f"temporary, set {record['password_set_at'][:16].replace('T', ' ')}{note}"
+
+
+def for_people(record: dict[str, Any]) -> dict[str, Any]:
+    """Add the derived fields a table shows (JSON and CSV get the API's fields only)."""
+    return {**record, "usage": usage(record), "password": password(record)}
+
+
+# CSV/TSV: the API's own fields, so a script's columns are stable and parseable.
+MAILBOX_FIELDS = [Column(k) for k in ("address", "display_name", "employee_number", "institution", "department",
+                                      "title", "status", "quota_mb", "used_mb", "created_at")]
+
+
+def mailbox(ctx: Any, data: Any, *, detail: bool = False, empty: str | None = None) -> None:
+    """Render one mailbox (detail) or a list of them in the chosen format."""
+    if ctx.fmt == "table":
+        data = [for_people(r) for r in data] if isinstance(data, list) else for_people(data)
+        ctx.render(data, MAILBOX_DETAIL if detail else MAILBOX_COLUMNS, empty=empty)
+    else:
+        ctx.render(data, MAILBOX_FIELDS, empty=empty)
