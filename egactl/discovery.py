@@ -5,23 +5,64 @@ first line of the plugin package's docstring, read from its source. A plugin
 is imported when one of its commands runs, when the backend starts, or for
 ``egactl plugins list``; a plugin that fails to import is reported in one line
 and skipped, so one broken third-party package cannot break every command.
+
+The entry points are read straight from the ``entry_points.txt`` files of the
+``*.dist-info`` / ``*.egg-info`` directories on ``sys.path``, with the same
+rules as ``importlib.metadata.entry_points()`` (path order; the first
+distribution of a given name wins). ``importlib.metadata`` itself costs more to
+import and to run than the whole of ``egactl --help`` may spend, because it
+builds a full metadata object for every installed distribution; it is still
+used, lazily, for a plugin's distribution name and version (``egactl plugins
+list``). Zipped distributions on ``sys.path`` are not scanned.
 """
 
 from __future__ import annotations
 
 import importlib
-from dataclasses import dataclass
+import os
+import re
+import sys
 from functools import lru_cache
-from importlib.metadata import EntryPoint, entry_points
-from typing import Any
+from typing import Any, NamedTuple
 
 GROUP = "egactl.plugins"
 
 
-@dataclass(frozen=True)
-class Found:
+class EntryPoint(NamedTuple):
+    """One ``name = module:attr`` line of a distribution's entry_points.txt.
+
+    The same surface as ``importlib.metadata.EntryPoint`` for what egactl uses
+    (``name``, ``value``, ``group``, ``load()``, ``dist``), so that either may
+    stand in ``Found.entry_point``. (A NamedTuple: a dataclass costs more to
+    define than this whole module may spend on ``egactl --help``.)
+    """
+
     name: str
-    entry_point: EntryPoint
+    value: str
+    group: str
+    path: str | None = None  # the distribution's metadata directory, when known
+
+    def load(self) -> Any:
+        match = re.match(r"(?P<module>[\w.]+)\s*(:\s*(?P<attr>[\w.]+)\s*)?((?P<extras>\[.*\])\s*)?$", self.value)
+        if match is None:
+            raise ValueError(f"malformed entry point value {self.value!r}")
+        obj: Any = importlib.import_module(match.group("module"))
+        for attr in filter(None, (match.group("attr") or "").split(".")):
+            obj = getattr(obj, attr)
+        return obj
+
+    @property
+    def dist(self) -> Any:
+        if self.path is None:
+            return None
+        from importlib.metadata import Distribution
+
+        return Distribution.at(self.path)
+
+
+class Found(NamedTuple):
+    name: str
+    entry_point: Any  # EntryPoint above, or an importlib.metadata.EntryPoint
 
     @property
     def module(self) -> str:
@@ -62,9 +103,57 @@ class PluginError(Exception):
 @lru_cache(maxsize=1)
 def found() -> dict[str, Found]:
     result: dict[str, Found] = {}
-    for ep in entry_points(group=GROUP):
+    for ep in entry_points(GROUP):
         result.setdefault(ep.name, Found(ep.name, ep))
     return dict(sorted(result.items()))
+
+
+def entry_points(group: str) -> list[EntryPoint]:
+    """The group's entry points of every distribution on ``sys.path``, in path order."""
+    points: list[EntryPoint] = []
+    seen: set[str] = set()
+    for root in sys.path:
+        try:
+            names = sorted(os.listdir(root or "."))
+        except (OSError, TypeError):
+            continue  # a zip file, a missing directory, a path hook's placeholder
+        for entry in names:
+            stem, ext = os.path.splitext(entry)
+            if ext not in (".dist-info", ".egg-info"):
+                continue
+            dist_name = _normalise(stem.partition("-")[0])
+            if dist_name in seen:
+                continue
+            seen.add(dist_name)
+            path = os.path.join(root or ".", entry)
+            try:
+                with open(os.path.join(path, "entry_points.txt"), encoding="utf-8") as fh:
+                    text = fh.read()
+            except (OSError, UnicodeDecodeError):
+                continue
+            if f"[{group}]" in text:
+                points += _parse(text, group, path)
+    return points
+
+
+def _normalise(name: str) -> str:
+    # importlib.metadata's Prepared.normalize (PEP 503, then "-" → "_").
+    return re.sub(r"[-_.]+", "-", name).lower().replace("-", "_")
+
+
+def _parse(text: str, group: str, path: str) -> list[EntryPoint]:
+    points = []
+    section = None
+    for raw in text.splitlines():
+        line = raw.strip()
+        if not line or line[0] in "#;":
+            continue
+        if line.startswith("[") and line.endswith("]"):
+            section = line[1:-1].strip()
+        elif section == group and "=" in line:
+            name, _, value = line.partition("=")
+            points.append(EntryPoint(name.strip(), value.strip(), group, path))
+    return points
 
 
 def import_path(path: str) -> Any:
