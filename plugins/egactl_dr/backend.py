@@ -1,0 +1,28 @@
+"""The dr plugin's part of the reference backend.
+
+Settings (``EGACTL_DR_<KEY>`` or ``create_app(settings={"dr.<key>": …})``):
+
+- ``approved_hosting``: comma-separated approved government hosting environments;
+- ``check_stale_days``: a last check older than this makes a system non-compliant;
+- ``check_retention_days``: check history older than this is pruned by a worker.
+"""
+
+from __future__ import annotations
+
+from egactl.plugin import BackendPart, Worker
+from egactl_dr.server import router
+from egactl_dr.server.checks import prune
+from egactl_dr.server.models import TABLES
+from egactl_dr.server.seed import seed
+
+part = BackendPart(
+    router=router,
+    tables=TABLES,
+    seed=seed,
+    workers=[Worker("prune-check-history", prune, interval=3600)],
+    settings={
+        "approved_hosting": "gdc-dodoma,gdc-dar,govcloud",
+        "check_stale_days": 7,
+        "check_retention_days": 400,
+    },
+)

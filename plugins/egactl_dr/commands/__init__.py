@@ -1,0 +1,21 @@
+"""egactl dr: disaster-recovery readiness of government systems.
+
+The commands module is imported on every ``egactl dr …`` call, so it and its
+submodules import only typer and the core; the probes (asyncio, ssl, httpx's
+async client) load when ``check`` runs.
+"""
+
+from __future__ import annotations
+
+import typer
+
+from egactl_dr.commands import check, drills, history, report, systems
+
+app = typer.Typer(help="Disaster-recovery readiness: inventory, checks, drills, compliance.", no_args_is_help=True,
+                  add_completion=False)
+app.add_typer(systems.app, name="systems")
+app.command("check")(check.check)
+app.command("report")(report.report)
+app.command("history")(history.history)
+app.add_typer(drills.drill_app, name="drill")
+app.add_typer(drills.drills_app, name="drills")

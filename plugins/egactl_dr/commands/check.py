@@ -1,0 +1,210 @@
+"""egactl dr check: probe each system's sites now, judge, show, and record the results.
+
+The thin typer function parses flags into ``CheckOptions``; ``run_check`` does
+the work (select systems → probe → judge → output → record), so it can be
+driven without a terminal.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Annotated, Any, Optional
+
+import typer
+
+from egactl import context
+from egactl.errors import EgactlError, InvalidInput
+from egactl.options import Institution
+from egactl.output import Column
+from egactl_dr import client
+from egactl_dr.commands.common import STATE_STYLE
+
+FAIL_ON = ("never", "warning", "unknown", "critical")
+DEFAULT_DEADLINE = 50.0  # below Nagios's default service_check_timeout (60 s)
+
+FLAT_COLUMNS = [Column("system"), Column("status"), Column("check"), Column("state"), Column("reason")]
+
+
+@dataclass
+class CheckOptions:
+    systems: list[str]
+    institution: str | None
+    all_: bool
+    timeout: float | None
+    deadline: float
+    ca_bundle: Path | None
+    concurrency: int
+    nagios: bool
+    record: bool
+    fail_on: str
+
+
+def check(
+    system: Annotated[Optional[list[str]], typer.Option("--system", "-s", metavar="SYSTEM",
+                                                        help="INSTITUTION/NAME to check (repeatable).")] = None,
+    institution: Institution = None,
+    all_: Annotated[bool, typer.Option("--all", help="Every system you can see.")] = False,
+    timeout: Annotated[Optional[float], typer.Option(min=0.05, max=120, metavar="SECONDS",
+                                                     help="Each probe's timeout (default: each system's timeout_seconds, 5).")] = None,
+    deadline: Annotated[float, typer.Option(min=0.1, max=3600, metavar="SECONDS",
+                                            help="Deadline for the whole run; unfinished checks become UNKNOWN.")] = DEFAULT_DEADLINE,
+    ca_bundle: Annotated[Optional[Path], typer.Option("--ca-bundle", metavar="FILE", exists=True, dir_okay=False,
+                                                      help="Also trust this CA bundle (PEM) for this run.")] = None,
+    concurrency: Annotated[int, typer.Option(min=1, max=2048, help="Sites probed at the same time.")] = 128,
+    nagios: Annotated[bool, typer.Option("--nagios", help="Monitoring-plugin output: one status line with perfdata; "
+                                                          "exit 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN.")] = False,
+    record: Annotated[bool, typer.Option("--record/--no-record", help="Store the results as check history.")] = True,
+    fail_on: Annotated[str, typer.Option("--fail-on", metavar="STATE",
+                                         help=f"Exit 1 when any system is at least this bad: {', '.join(FAIL_ON)}.")] = "never",
+):
+    """Check DR readiness now: reachability, TLS, DNS, version, replication, backups, drills, hosting."""
+    if fail_on not in FAIL_ON:
+        raise typer.BadParameter(f"must be one of {', '.join(FAIL_ON)}", param_hint="--fail-on")
+    run_check(context.get(), CheckOptions(list(system or []), institution, all_, timeout, deadline, ca_bundle,
+                                          concurrency, nagios, record, fail_on))
+
+
+def run_check(ctx: Any, opts: CheckOptions) -> None:
+    started = time.monotonic()
+    if opts.nagios:
+        return _run_nagios(ctx, opts, started)
+    systems = select_systems(ctx, opts)
+    if not systems:
+        ctx.render([], FLAT_COLUMNS, empty="No DR systems match.")
+        return
+    result = _probe(systems, opts, started)
+    show(ctx, result)
+    recorded = _record(ctx, result) if opts.record else None
+    _summary(ctx, result, recorded)
+    status = result.status
+    if opts.fail_on != "never":
+        from egactl_dr.validation import SEVERITY
+
+        if SEVERITY[status] >= SEVERITY[opts.fail_on.upper()]:
+            raise typer.Exit(1)
+
+
+def select_systems(ctx: Any, opts: CheckOptions) -> list[dict]:
+    api = ctx.api()
+    if opts.systems:
+        out, seen = [], set()
+        for ref in opts.systems:
+            inst, name = client.system_ref(ctx, ref, opts.institution)
+            if (inst, name) not in seen:
+                seen.add((inst, name))
+                out.append(client.get_system(api, inst, name))
+        return out
+    if opts.all_:
+        inst = opts.institution.upper() if opts.institution else None
+        return client.list_systems(api, institution=inst)
+    inst = ctx.institution(opts.institution, required=False)
+    if not inst:
+        raise InvalidInput("say which systems to check", hint="pass --system INSTITUTION/NAME, --institution CODE or --all")
+    return client.list_systems(api, institution=inst)
+
+
+def _probe(systems: list[dict], opts: CheckOptions, started: float):
+    from egactl_dr import runner
+
+    remaining = max(opts.deadline - (time.monotonic() - started), 0.0)
+    return runner.run(systems, runner.RunOptions(deadline=remaining, timeout=opts.timeout,
+                                                 ca_file=str(opts.ca_bundle) if opts.ca_bundle else None,
+                                                 concurrency=opts.concurrency))
+
+
+def _record_body(result) -> dict:
+    return {"started_at": result.started_at.isoformat(), "finished_at": result.finished_at.isoformat(),
+            "deadline_exceeded": result.deadline_exceeded,
+            "results": [{"institution": r["institution"], "name": r["name"], "status": r["status"],
+                         "checks": r["checks"]} for r in result.results]}
+
+
+def _record(ctx: Any, result) -> dict:
+    return client.record_run(ctx.api(), _record_body(result))
+
+
+def _summary(ctx: Any, result, recorded: dict | None) -> None:
+    if ctx.fmt != "table":
+        return
+    counts: dict[str, int] = {}
+    for v in result.verdicts:
+        counts[v.status] = counts.get(v.status, 0) + 1
+    parts = ", ".join(f"{n} {s}" for s, n in sorted(counts.items(), key=lambda kv: kv[0] != "CRITICAL"))
+    line = f"{len(result.verdicts)} system(s) checked in {result.elapsed:.1f} s: {parts}"
+    if result.deadline_exceeded:
+        line += f"; the deadline passed with {result.unfinished} site probe(s) unfinished (UNKNOWN)"
+    if recorded:
+        line += f"; recorded as check run {recorded['id']}"
+    ctx.io.status(line)
+
+
+def _run_nagios(ctx: Any, opts: CheckOptions, started: float) -> None:
+    """Monitoring-plugin rules: whatever goes wrong, one status line and exit 3, never a traceback."""
+    from egactl_dr import nagios
+
+    try:
+        systems = select_systems(ctx, opts)
+    except EgactlError as exc:
+        ctx.io.out.write(f"DR UNKNOWN - cannot read the DR inventory: {nagios.clean(exc.line())}\n")
+        raise typer.Exit(3) from None
+    if not systems:
+        text, code = nagios.output([], status="UNKNOWN", deadline_exceeded=False, deadline=opts.deadline)
+        ctx.io.out.write(text)
+        raise typer.Exit(code)
+    result = _probe(systems, opts, started)
+    notes = []
+    if opts.record:
+        try:
+            recorded = _record(ctx, result)
+            notes.append(f"recorded as check run {recorded['id']}")
+        except EgactlError as exc:
+            notes.append(f"results not recorded: {exc.message}")
+    text, code = nagios.output(result.verdicts, status=result.status, deadline_exceeded=result.deadline_exceeded,
+                               deadline=opts.deadline, unfinished=result.unfinished, notes=notes)
+    ctx.io.out.write(text)
+    raise typer.Exit(code)
+
+
+# -- output ------------------------------------------------------------------------------
+
+
+def flat_rows(results: list[dict]) -> list[dict]:
+    return [{"system": r["system"], "status": r["status"], "check": c["check"], "state": c["state"],
+             "reason": c["reason"]} for r in results for c in r["checks"]]
+
+
+def show(ctx: Any, result) -> None:
+    """A table per system in a terminal; the API's shape for -o json; one row per check for csv/tsv."""
+    results = result.results
+    if ctx.fmt in ("json", "jsonl") or ctx.query:
+        ctx.render(results, FLAT_COLUMNS)
+        return
+    if ctx.fmt in ("csv", "tsv"):
+        ctx.render(flat_rows(results), FLAT_COLUMNS)
+        return
+    io = ctx.io
+    if io.out_tty:
+        from rich.table import Table
+        from rich.text import Text
+
+        console = io.console()
+        for r in results:
+            table = Table(title=Text.assemble((r["system"], "bold"), "  ", (r["status"], STATE_STYLE[r["status"]])),
+                          title_justify="left", box=None, header_style="bold", pad_edge=False)
+            for col in ("CHECK", "STATE", "REASON"):
+                table.add_column(col, overflow="fold")
+            for c in r["checks"]:
+                table.add_row(c["check"], Text(c["state"], style=STATE_STYLE[c["state"]]), c["reason"])
+            console.print(table)
+            console.print()
+        return
+    from tabulate import tabulate
+
+    blocks = []
+    for r in results:
+        rows = [[c["check"], c["state"], c["reason"]] for c in r["checks"]]
+        blocks.append(f"{r['system']}  {r['status']}\n"
+                      + tabulate(rows, headers=["CHECK", "STATE", "REASON"], tablefmt="plain", disable_numparse=True))
+    io.out.write("\n\n".join(blocks) + "\n")

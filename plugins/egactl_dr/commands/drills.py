@@ -1,0 +1,116 @@
+"""egactl dr drill start/finish and egactl dr drills list: failover drills.
+
+A drill starts when the primary is taken out (``drill start``) and finishes
+when service is back at the DR site (``drill finish``), with the data that was
+lost. The backend measures the RTO, judges both against the targets, and
+keeps the verdict.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Annotated, Optional
+
+import typer
+
+from egactl import context
+from egactl.options import DEFAULT_LIMIT, All, DryRun, Institution, Limit, page_limit
+from egactl.output import Column
+from egactl_dr import client, validation
+from egactl_dr.commands.common import SystemArg, day, minutes, rule
+
+drill_app = typer.Typer(help="Record a failover drill: start it, then finish it with what was measured.",
+                        no_args_is_help=True, add_completion=False)
+drills_app = typer.Typer(help="Failover drills on record.", no_args_is_help=True, add_completion=False)
+
+COLUMNS = [
+    Column("id"), Column("system"), Column("result"),
+    Column("started_at", "STARTED", format=day), Column("restored_at", "RESTORED", format=day),
+    Column("measured_rto_minutes", "RTO", format=minutes), Column("rto_target_minutes", "RTO TARGET", format=minutes),
+    Column("data_loss_minutes", "DATA LOST", format=minutes),
+    Column("rpo_target_minutes", "RPO TARGET", format=minutes),
+    Column("failure_reasons", "WHY FAILED", format=lambda v: "; ".join(v or [])),
+]
+DETAIL = COLUMNS + [Column("notes"), Column("started_by", "STARTED BY"), Column("finished_by", "FINISHED BY")]
+
+Notes = Annotated[Optional[str], typer.Option(help="What was done, who took part, the runbook used…")]
+
+
+def _when(value: str | None, flag: str) -> str | None:
+    if value is None:
+        return None
+    now = dt.datetime.now(dt.timezone.utc)
+    return rule(lambda v: validation.parse_time(v, now).isoformat(), value, flag)
+
+
+@drill_app.command()
+def start(system: SystemArg, institution: Institution = None,
+          at: Annotated[Optional[str], typer.Option(metavar="TIME",
+                                                    help="When it began, if not now: ISO time or how long ago (90m).")] = None,
+          notes: Notes = None, dry_run: DryRun = False):
+    """Start a drill: the primary is down (or switched away) from now, or from --at."""
+    ctx = context.get()
+    inst, name = client.system_ref(ctx, system, institution)
+    body = {"started_at": _when(at, "--at"), "notes": notes}
+    path = f"{client.system_path(inst, name)}/drills"
+    if dry_run:
+        current = client.get_system(ctx.api(), inst, name)
+        ctx.io.status(f"dry run: would start a drill of {current['system']} at {body['started_at'] or 'now'}")
+        return
+    drill = ctx.api().post(path, {k: v for k, v in body.items() if v is not None})
+    ctx.success(f"Started drill {drill['id']} of {drill['system']} at {day(drill['started_at'])} UTC; "
+                f"run `egactl dr drill finish {drill['system']}` when service is restored at the DR site")
+    ctx.render(drill, DETAIL)
+
+
+@drill_app.command()
+def finish(system: SystemArg, institution: Institution = None,
+           restored_at: Annotated[Optional[str], typer.Option(
+               "--restored-at", metavar="TIME", help="When service was restored at the DR site (default: now).")] = None,
+           data_loss: Annotated[Optional[str], typer.Option(
+               "--data-loss", metavar="DURATION", help="Data lost (measured RPO), e.g. 4m; 0 if none.")] = None,
+           failed: Annotated[bool, typer.Option("--failed", help="The failover did not work.")] = False,
+           notes: Notes = None, dry_run: DryRun = False):
+    """Finish the running drill: measured RTO and RPO, judged against the targets."""
+    ctx = context.get()
+    inst, name = client.system_ref(ctx, system, institution)
+    loss = rule(lambda v: validation.parse_minutes(v, "--data-loss"), data_loss, "--data-loss")
+    if loss is None and not failed:
+        raise typer.BadParameter("say how much data was lost (0 if none), or pass --failed", param_hint="--data-loss")
+    body = {"restored_at": _when(restored_at, "--restored-at"), "data_loss_minutes": loss, "failed": failed,
+            "notes": notes}
+    if dry_run:
+        running = client.running_drill(ctx.api(), inst, name)
+        if running is None:
+            ctx.io.status(f"dry run: no drill of {inst}/{name} is running; nothing would be finished")
+        else:
+            ctx.io.status(f"dry run: would finish drill {running['id']} of {running['system']} "
+                          f"(started {day(running['started_at'])} UTC)")
+        return
+    drill = ctx.api().post(f"{client.system_path(inst, name)}/drills/finish",
+                           {k: v for k, v in body.items() if v is not None})
+    if drill["result"] == "passed":
+        ctx.success(f"Drill {drill['id']} of {drill['system']} passed: service restored in "
+                    f"{minutes(drill['measured_rto_minutes'])} (RTO {minutes(drill['rto_target_minutes'])}), "
+                    f"{minutes(drill['data_loss_minutes'])} of data lost (RPO {minutes(drill['rpo_target_minutes'])})")
+    else:
+        ctx.io.warn(f"drill {drill['id']} of {drill['system']} FAILED: {'; '.join(drill['failure_reasons'])}")
+    ctx.render(drill, DETAIL)
+
+
+@drills_app.command("list")
+def list_(system: Annotated[Optional[str], typer.Argument(metavar="[SYSTEM]", help="Only this system.")] = None,
+          institution: Institution = None,
+          result: Annotated[Optional[str], typer.Option(help="running, passed or failed.")] = None,
+          limit: Limit = DEFAULT_LIMIT, all_: All = False):
+    """List drills, oldest first."""
+    ctx = context.get()
+    if result is not None and result not in ("running", "passed", "failed"):
+        raise typer.BadParameter("must be running, passed or failed", param_hint="--result")
+    filters: dict = {"result": result}
+    if system:
+        filters["institution"], filters["name"] = client.system_ref(ctx, system, institution)
+    elif institution:
+        filters["institution"] = institution.upper()
+    items = ctx.api().list(f"{client.BASE}/drills", limit=page_limit(limit, all_), **filters)
+    ctx.render(items, COLUMNS, empty="No drills match.")

@@ -1,0 +1,57 @@
+"""egactl dr history: a system's check results over time, newest first."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Optional
+
+import typer
+
+from egactl import context
+from egactl.options import DEFAULT_LIMIT, All, Institution, Limit, page_limit
+from egactl.output import Column
+from egactl_dr import client, validation
+from egactl_dr.commands.common import SystemArg, day, rule
+
+
+def _metric(record: dict[str, Any], name: str) -> float | None:
+    values = [c["metrics"][name] for c in record.get("checks") or []
+              if isinstance(c.get("metrics"), dict) and c["metrics"].get(name) is not None]
+    return min(values) if values else None
+
+
+def _cert_days(record: dict[str, Any]) -> str:
+    value = _metric(record, "cert_days")
+    return "" if value is None else f"{value:.0f}"
+
+
+def _lag(record: dict[str, Any]) -> str:
+    value = _metric(record, "replication_lag")
+    return "" if value is None else validation.format_minutes(value / 60)
+
+
+def _problems(record: dict[str, Any]) -> str:
+    return ", ".join(f"{c['check']} {c['state']}" for c in record.get("checks") or [] if c["state"] != "OK")
+
+
+COLUMNS = [
+    Column("at", format=day), Column("status"),
+    Column("counts.OK", "OK"), Column("counts.WARNING", "WARN"), Column("counts.CRITICAL", "CRIT"),
+    Column("counts.UNKNOWN", "UNKN"),
+    Column("checks", "CERT DAYS", format=lambda v: _cert_days({"checks": v})),
+    Column("checks", "REPL LAG", format=lambda v: _lag({"checks": v})),
+    Column("checked_by", "BY"),
+    Column("checks", "NOT OK", format=lambda v: _problems({"checks": v})),
+]
+
+
+def history(system: SystemArg, institution: Institution = None,
+            since: Annotated[Optional[str], typer.Option(metavar="TIME", help="Only since: 24h, 7d, or an ISO date.")] = None,
+            limit: Limit = DEFAULT_LIMIT, all_: All = False):
+    """The trend of a system's checks: status, certificate days, replication lag, what was not OK."""
+    import datetime as dt
+
+    ctx = context.get()
+    inst, name = client.system_ref(ctx, system, institution)
+    when = rule(lambda v: validation.parse_time(v, dt.datetime.now(dt.timezone.utc)).isoformat(), since, "--since")
+    items = ctx.api().list(f"{client.system_path(inst, name)}/checks", limit=page_limit(limit, all_), since=when)
+    ctx.render(items, COLUMNS, empty=f"No checks of {inst}/{name} recorded yet.")

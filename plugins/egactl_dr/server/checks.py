@@ -1,0 +1,170 @@
+"""/api/v1/dr/checks: the history of check runs, as the CLIs that ran them report.
+
+The probes run where ``egactl dr check`` runs (that vantage point is the
+point: can *this* network reach the DR site?), so the backend stores what the
+CLI observed rather than probing itself. One POST is one run: a row for the
+run, a row per system, and one audit entry for the run (not one per system —
+a monitoring system checking every five minutes would drown the audit log).
+
+The help desk may record its runs (``helpdesk_allowed``): a check result is an
+append-only observation, tagged with who made it, and it changes nothing
+anyone configured — while leaving it out would blank the history exactly when
+the help desk is looking at an incident. Everyone may record results only for
+systems they may read.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any, Literal
+
+from fastapi import APIRouter
+from pydantic import BaseModel, Field
+from sqlalchemy import delete, select
+
+from egactl.server import audit, pagination, scope
+from egactl.server.problems import Problem
+from egactl.server.scope import ApiRoute, backend, db, helpdesk_allowed, principal
+from egactl_dr import validation
+from egactl_dr.server.common import iso, readable_system
+from egactl_dr.server.models import DrCheckResult, DrCheckRun, DrSystem
+
+router = APIRouter(route_class=ApiRoute, tags=["dr"])
+
+State = Literal["OK", "WARNING", "CRITICAL", "UNKNOWN"]
+
+
+class CheckIn(BaseModel):
+    check: str = Field(max_length=64, description="e.g. primary.reachability, dr.tls, version, replication")
+    state: State
+    reason: str = Field(max_length=1000)
+    metrics: dict[str, float | None] = Field(default_factory=dict)
+
+
+class SystemResultIn(BaseModel):
+    institution: str
+    name: str
+    status: State
+    checks: list[CheckIn] = Field(max_length=64)
+
+
+class RunIn(BaseModel):
+    started_at: dt.datetime
+    finished_at: dt.datetime
+    deadline_exceeded: bool = False
+    results: list[SystemResultIn] = Field(min_length=1, max_length=5000)
+
+
+class RunOut(BaseModel):
+    id: int
+    at: str
+    status: State
+    systems: int
+    deadline_exceeded: bool
+    actor: str
+    role: str
+
+
+class ResultOut(BaseModel):
+    id: int
+    run_id: int
+    system: str
+    at: str
+    checked_at: str
+    checked_by: str
+    role: str
+    status: State
+    counts: dict[str, int]
+    checks: list[dict[str, Any]]
+
+
+class ResultPage(BaseModel):
+    items: list[ResultOut]
+    next_cursor: str | None
+
+
+def _utc(value: dt.datetime) -> dt.datetime:
+    return value if value.tzinfo else value.replace(tzinfo=dt.timezone.utc)
+
+
+def problems_of(checks: list[dict[str, Any]]) -> list[str]:
+    """"dr.tls: certificate expired 2 days ago", worst first: what the report lists."""
+    bad = [c for c in checks if c.get("state") != "OK"]
+    bad.sort(key=lambda c: -validation.SEVERITY.get(c.get("state", "UNKNOWN"), 2))
+    return [f"{c['check']} {c['state']}: {c['reason']}" for c in bad]
+
+
+@router.post("/checks", status_code=201, response_model=RunOut)
+@helpdesk_allowed
+def record_run(body: RunIn):
+    p = principal()
+    now = backend().now()
+    systems: list[tuple[DrSystem, SystemResultIn]] = []
+    for result in body.results:
+        systems.append((readable_system(result.institution, result.name), result))
+    status = validation.worst([r.status for r in body.results])
+    run = DrCheckRun(at=now, started_at=_utc(body.started_at), finished_at=_utc(body.finished_at), actor=p.subject,
+                     role=p.role, request_id=scope.current().request_id, status=status,
+                     deadline_exceeded=body.deadline_exceeded, systems=len(systems))
+    session = db()
+    session.add(run)
+    session.flush()
+    for system, result in systems:
+        checks = [c.model_dump() for c in result.checks]
+        session.add(DrCheckResult(run_id=run.id, system_id=system.id, institution=system.institution, at=now,
+                                  checked_at=run.started_at, status=result.status, checks=checks))
+        if system.last_check_at is None or now >= system.last_check_at:
+            system.last_check_at = now
+            system.last_check_status = result.status
+            system.last_check_problems = problems_of(checks)
+    session.flush()
+    institutions = sorted({s.institution for s, _ in systems})
+    audit.record("record", "dr_check_run", run.id, institution=institutions[0] if len(institutions) == 1 else None,
+                 after={"status": status, "systems": len(systems), "deadline_exceeded": body.deadline_exceeded,
+                        "institutions": institutions})
+    return {"id": run.id, "at": now.isoformat(), "status": status, "systems": len(systems),
+            "deadline_exceeded": body.deadline_exceeded, "actor": p.subject, "role": p.role}
+
+
+def serialize_result(r: DrCheckResult, run: DrCheckRun, system: str) -> dict[str, Any]:
+    counts = {s: 0 for s in validation.STATES}
+    for c in r.checks or []:
+        counts[c.get("state", "UNKNOWN")] = counts.get(c.get("state", "UNKNOWN"), 0) + 1
+    return {"id": r.id, "run_id": r.run_id, "system": system, "at": iso(r.at), "checked_at": iso(r.checked_at),
+            "checked_by": run.actor, "role": run.role, "status": r.status, "counts": counts, "checks": r.checks}
+
+
+@router.get("/systems/{institution}/{name}/checks", response_model=ResultPage)
+def system_history(institution: str, name: str, cursor: str | None = None, limit: int | None = None,
+                   since: dt.datetime | None = None):
+    """A system's check results, newest first (the trend reads back in time)."""
+    system = readable_system(institution, name)
+    limit = pagination.DEFAULT_LIMIT if limit is None else limit
+    if not 1 <= limit <= pagination.MAX_LIMIT:
+        raise Problem(422, f"limit must be between 1 and {pagination.MAX_LIMIT}",
+                      errors=[{"field": "limit", "message": "out of range"}])
+    stmt = (select(DrCheckResult, DrCheckRun).join(DrCheckRun, DrCheckRun.id == DrCheckResult.run_id)
+            .where(DrCheckResult.system_id == system.id))
+    if since is not None:
+        stmt = stmt.where(DrCheckResult.at >= _utc(since))
+    if cursor:
+        stmt = stmt.where(DrCheckResult.id < pagination.decode(cursor))
+    rows = db().execute(stmt.order_by(DrCheckResult.id.desc()).limit(limit + 1)).all()
+    more = len(rows) > limit
+    rows = rows[:limit]
+    return {"items": [serialize_result(r, run, system.ref) for r, run in rows],
+            "next_cursor": pagination.encode(rows[-1][0].id) if more and rows else None}
+
+
+def prune(be) -> int:
+    """Worker: drop check results older than ``dr.check_retention_days`` (runs, then their results cascade)."""
+    days = float(be.setting("dr", "check_retention_days"))
+    cutoff = be.now() - dt.timedelta(days=days)
+    with be.write_sessions() as session:
+        old = session.scalars(select(DrCheckRun.id).where(DrCheckRun.at < cutoff).limit(500)).all()
+        if not old:
+            return 0
+        session.execute(delete(DrCheckResult).where(DrCheckResult.run_id.in_(old)))
+        session.execute(delete(DrCheckRun).where(DrCheckRun.id.in_(old)))
+        session.commit()
+        return len(old)

@@ -1,0 +1,161 @@
+"""/api/v1/dr/…/drills: failover drills, started and finished.
+
+A drill measures what the targets promise: the RTO as the time from the start
+of the drill until service was restored at the DR site, the RPO as the data
+that was lost. Pass or fail is decided here, against the targets the system
+has at the moment the drill finishes (and those targets are kept on the drill,
+so a later change of target does not rewrite history).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any, Literal
+
+from fastapi import APIRouter
+from pydantic import BaseModel, Field
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+
+from egactl.server import audit
+from egactl.server.pagination import page
+from egactl.server.problems import Problem
+from egactl.server.scope import ApiRoute, backend, db, principal
+from egactl_dr.server.common import iso, not_in_future, writable_system
+from egactl_dr.server.models import DrDrill
+from egactl_dr.validation import format_minutes
+
+router = APIRouter(route_class=ApiRoute, tags=["dr"])
+
+
+class DrillStart(BaseModel):
+    started_at: dt.datetime | None = Field(default=None, description="When the drill began (default: now)")
+    notes: str | None = Field(default=None, max_length=2000)
+
+
+class DrillFinish(BaseModel):
+    restored_at: dt.datetime | None = Field(default=None, description="When service was restored at the DR site (default: now)")
+    data_loss_minutes: float | None = Field(default=None, ge=0, le=525600, description="Measured RPO: data lost, in minutes")
+    failed: bool = Field(default=False, description="The failover did not work, whatever was measured")
+    notes: str | None = Field(default=None, max_length=2000)
+
+
+class DrillOut(BaseModel):
+    id: int
+    system: str
+    institution: str
+    name: str
+    result: Literal["running", "passed", "failed"]
+    started_at: str
+    restored_at: str | None
+    finished_at: str | None
+    measured_rto_minutes: float | None
+    data_loss_minutes: float | None
+    rto_target_minutes: float
+    rpo_target_minutes: float
+    failure_reasons: list[str]
+    notes: str | None
+    started_by: str
+    finished_by: str | None
+
+
+class DrillPage(BaseModel):
+    items: list[DrillOut]
+    next_cursor: str | None
+
+
+def serialize(d: DrDrill) -> dict[str, Any]:
+    return {"id": d.id, "system": f"{d.institution}/{d.system_name}", "institution": d.institution,
+            "name": d.system_name, "result": d.result, "started_at": iso(d.started_at),
+            "restored_at": iso(d.restored_at), "finished_at": iso(d.finished_at),
+            "measured_rto_minutes": d.measured_rto_minutes, "data_loss_minutes": d.data_loss_minutes,
+            "rto_target_minutes": d.rto_target_minutes, "rpo_target_minutes": d.rpo_target_minutes,
+            "failure_reasons": list(d.failure_reasons or []), "notes": d.notes,
+            "started_by": d.started_by, "finished_by": d.finished_by}
+
+
+def judge(*, failed: bool, rto: float | None, loss: float | None, rto_target: float, rpo_target: float) -> list[str]:
+    """Why a drill failed; an empty list means it passed."""
+    reasons = []
+    if failed:
+        reasons.append("the failover did not complete")
+    if rto is not None and rto > rto_target:
+        reasons.append(f"service restored after {format_minutes(rto)}, beyond the RTO of {format_minutes(rto_target)}")
+    if loss is not None and loss > rpo_target:
+        reasons.append(f"{format_minutes(loss)} of data lost, beyond the RPO of {format_minutes(rpo_target)}")
+    return reasons
+
+
+@router.post("/systems/{institution}/{name}/drills", status_code=201, response_model=DrillOut)
+def start_drill(institution: str, name: str, body: DrillStart):
+    system = writable_system(institution, name)
+    now = backend().now()
+    started = not_in_future(body.started_at, "started_at") if body.started_at else now
+    row = DrDrill(system_id=system.id, institution=system.institution, system_name=system.name, result="running",
+                  started_at=started, rto_target_minutes=system.rto_minutes, rpo_target_minutes=system.rpo_minutes,
+                  failure_reasons=[], notes=body.notes, started_by=principal().subject)
+    session = db()
+    try:
+        with session.begin_nested():
+            session.add(row)
+            session.flush()
+    except IntegrityError:
+        running = session.scalar(select(DrDrill).where(DrDrill.system_id == system.id, DrDrill.result == "running"))
+        since = f" since {running.started_at.isoformat()}" if running else ""
+        raise Problem(409, f"a drill of {system.ref} is already running{since}; finish it first") from None
+    out = serialize(row)
+    audit.record("drill-start", "dr_system", system.ref, institution=system.institution, after=out)
+    return out
+
+
+@router.post("/systems/{institution}/{name}/drills/finish", response_model=DrillOut)
+def finish_drill(institution: str, name: str, body: DrillFinish):
+    system = writable_system(institution, name)
+    row = db().scalar(select(DrDrill).where(DrDrill.system_id == system.id, DrDrill.result == "running"))
+    if row is None:
+        raise Problem(409, f"no drill of {system.ref} is running; start one first")
+    now = backend().now()
+    restored = not_in_future(body.restored_at, "restored_at") if body.restored_at else (None if body.failed else now)
+    if restored is not None and restored < row.started_at:
+        raise Problem(422, f"restored_at {restored.isoformat()} is before the drill started ({row.started_at.isoformat()})",
+                      errors=[{"field": "restored_at", "message": "before the start"}])
+    if not body.failed and body.data_loss_minutes is None:
+        raise Problem(422, "data_loss_minutes is required to judge the RPO (0 if nothing was lost)",
+                      errors=[{"field": "data_loss_minutes", "message": "required unless failed"}])
+    before = serialize(row)
+    rto = (restored - row.started_at).total_seconds() / 60 if restored else None
+    row.rto_target_minutes, row.rpo_target_minutes = system.rto_minutes, system.rpo_minutes
+    reasons = judge(failed=body.failed, rto=rto, loss=body.data_loss_minutes,
+                    rto_target=row.rto_target_minutes, rpo_target=row.rpo_target_minutes)
+    row.restored_at = restored
+    row.measured_rto_minutes = round(rto, 2) if rto is not None else None
+    row.data_loss_minutes = body.data_loss_minutes
+    row.finished_at = now
+    row.finished_by = principal().subject
+    row.failure_reasons = reasons
+    row.result = "failed" if reasons else "passed"
+    if body.notes:
+        row.notes = f"{row.notes}\n{body.notes}" if row.notes else body.notes
+    if row.result == "passed" and (system.last_drill_passed_at is None or row.started_at > system.last_drill_passed_at):
+        system.last_drill_passed_at = row.started_at
+    db().flush()
+    out = serialize(row)
+    audit.record("drill-finish", "dr_system", system.ref, institution=system.institution, before=before, after=out)
+    return out
+
+
+@router.get("/drills", response_model=DrillPage)
+def list_drills(cursor: str | None = None, limit: int | None = None, institution: str | None = None,
+                name: str | None = None, result: Literal["running", "passed", "failed"] | None = None):
+    stmt = select(DrDrill)
+    visible = principal().visible_institutions()
+    if visible is not None:
+        stmt = stmt.where(DrDrill.institution.in_(visible))
+    if institution:
+        stmt = stmt.where(DrDrill.institution == institution.strip().upper())
+    if name:
+        stmt = stmt.where(DrDrill.system_name == name.strip().lower())
+    if result:
+        stmt = stmt.where(DrDrill.result == result)
+    return page(db(), stmt, DrDrill.id, cursor=cursor, limit=limit, serialize=serialize)
+

@@ -1,0 +1,129 @@
+"""The DR plugin's tables: the inventory, drills, and the history of checks.
+
+A system's last check and last passed drill are also kept on its row
+(``last_check_*``, ``last_drill_passed_at``) so that the compliance report and
+the inventory list are one query, not one per system. Those columns are
+observations, not configuration: writing them does not bump ``version``, so a
+check run never makes someone's pending ``systems update`` stale.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from sqlalchemy import (JSON, Boolean, CheckConstraint, Float, ForeignKey, Index, Integer, String, Text,
+                        UniqueConstraint, text)
+from sqlalchemy.orm import Mapped, mapped_column
+
+from egactl.server.db import Base, UTCDateTime
+from egactl_dr.validation import CRITICALITIES, STATES
+
+_crit = ", ".join(f"'{c}'" for c in CRITICALITIES)
+_states = ", ".join(f"'{s}'" for s in STATES)
+
+
+class DrSystem(Base):
+    __tablename__ = "dr_systems"
+    __table_args__ = (
+        UniqueConstraint("institution", "name", name="uq_dr_systems_institution_name"),
+        CheckConstraint(f"criticality IN ({_crit})", name="ck_dr_systems_criticality"),
+        CheckConstraint("rpo_minutes > 0 AND rto_minutes > 0", name="ck_dr_systems_targets"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    institution: Mapped[str] = mapped_column(String(32), ForeignKey("core_institutions.code"), index=True)
+    name: Mapped[str] = mapped_column(String(64))
+    criticality: Mapped[str] = mapped_column(String(16))
+    hosting: Mapped[str] = mapped_column(String(80))
+    dr_hosting: Mapped[str | None] = mapped_column(String(80), nullable=True)
+    primary_endpoint: Mapped[str] = mapped_column(String(500))
+    dr_endpoint: Mapped[str | None] = mapped_column(String(500), nullable=True)
+    version_from: Mapped[str | None] = mapped_column(String(120), nullable=True)
+    replicated_from: Mapped[str | None] = mapped_column(String(120), nullable=True)
+    backup_from: Mapped[str | None] = mapped_column(String(120), nullable=True)
+    backup_url: Mapped[str | None] = mapped_column(String(500), nullable=True)
+    rpo_minutes: Mapped[float] = mapped_column(Float)
+    rto_minutes: Mapped[float] = mapped_column(Float)
+    thresholds: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    ca_bundle: Mapped[str | None] = mapped_column(Text, nullable=True)
+    notes: Mapped[str | None] = mapped_column(Text, nullable=True)
+    last_drill_passed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    last_check_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    last_check_status: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    last_check_problems: Mapped[list[Any] | None] = mapped_column(JSON, nullable=True)
+    version: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+    updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+
+    @property
+    def ref(self) -> str:
+        return f"{self.institution}/{self.name}"
+
+
+class DrDrill(Base):
+    """One failover drill: started, then finished with what was measured."""
+
+    __tablename__ = "dr_drills"
+    __table_args__ = (
+        CheckConstraint("result IN ('running', 'passed', 'failed')", name="ck_dr_drills_result"),
+        # At most one drill in progress per system, enforced by the database.
+        Index("uq_dr_drills_running", "system_id", unique=True,
+              sqlite_where=text("result = 'running'"), postgresql_where=text("result = 'running'")),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    system_id: Mapped[int] = mapped_column(ForeignKey("dr_systems.id", ondelete="CASCADE"), index=True)
+    institution: Mapped[str] = mapped_column(String(32), index=True)
+    system_name: Mapped[str] = mapped_column(String(64))
+    result: Mapped[str] = mapped_column(String(16))
+    started_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+    restored_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    finished_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    measured_rto_minutes: Mapped[float | None] = mapped_column(Float, nullable=True)
+    data_loss_minutes: Mapped[float | None] = mapped_column(Float, nullable=True)
+    rto_target_minutes: Mapped[float] = mapped_column(Float)
+    rpo_target_minutes: Mapped[float] = mapped_column(Float)
+    failure_reasons: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    notes: Mapped[str | None] = mapped_column(Text, nullable=True)
+    started_by: Mapped[str] = mapped_column(String(200))
+    finished_by: Mapped[str | None] = mapped_column(String(200), nullable=True)
+
+
+class DrCheckRun(Base):
+    """One `egactl dr check` run as recorded by the CLI that ran it."""
+
+    __tablename__ = "dr_check_runs"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), index=True)
+    started_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+    finished_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+    actor: Mapped[str] = mapped_column(String(200))
+    role: Mapped[str] = mapped_column(String(20))
+    request_id: Mapped[str | None] = mapped_column(String(80), nullable=True)
+    status: Mapped[str] = mapped_column(String(16))
+    deadline_exceeded: Mapped[bool] = mapped_column(Boolean, default=False)
+    systems: Mapped[int] = mapped_column(Integer)
+
+
+class DrCheckResult(Base):
+    """One system's verdicts in one run: the rows `egactl dr history` shows."""
+
+    __tablename__ = "dr_check_results"
+    __table_args__ = (
+        CheckConstraint(f"status IN ({_states})", name="ck_dr_check_results_status"),
+        Index("ix_dr_check_results_system", "system_id", "id"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    run_id: Mapped[int] = mapped_column(ForeignKey("dr_check_runs.id", ondelete="CASCADE"), index=True)
+    system_id: Mapped[int] = mapped_column(ForeignKey("dr_systems.id", ondelete="CASCADE"))
+    institution: Mapped[str] = mapped_column(String(32), index=True)
+    at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), index=True)
+    checked_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+    status: Mapped[str] = mapped_column(String(16))
+    checks: Mapped[list[Any]] = mapped_column(JSON)
+
+
+TABLES = [DrSystem.__table__, DrDrill.__table__, DrCheckRun.__table__, DrCheckResult.__table__]

@@ -1,0 +1,102 @@
+"""/api/v1/dr/report: compliance across the estate, one row per system.
+
+A system is compliant when it has a DR site, both sites are in approved
+hosting environments, its latest check (recent enough) has nothing CRITICAL or
+UNKNOWN — readiness that cannot be shown is not readiness — and a failover
+drill passed within its drill period. WARNINGs are listed but do not make a
+system non-compliant. Computed on the backend's clock, like drill ages.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from fastapi import APIRouter
+from pydantic import BaseModel
+from sqlalchemy import select
+
+from egactl.server.pagination import page
+from egactl.server.scope import ApiRoute, backend, db, principal
+from egactl_dr import validation
+from egactl_dr.server.common import PLUGIN, approved_hosting, days_since, is_approved, iso
+from egactl_dr.server.models import DrSystem
+
+router = APIRouter(route_class=ApiRoute, tags=["dr"])
+
+
+class ReportRow(BaseModel):
+    system: str
+    institution: str
+    name: str
+    criticality: str
+    compliant: bool
+    issues: list[str]
+    has_dr_site: bool
+    hosting: str
+    hosting_approved: bool
+    dr_hosting: str | None
+    dr_hosting_approved: bool | None
+    last_check_at: str | None
+    last_check_status: str | None
+    failing_checks: list[str]
+    last_successful_drill_at: str | None
+    days_since_successful_drill: int | None
+    drill_overdue: bool
+
+
+class ReportPage(BaseModel):
+    items: list[ReportRow]
+    next_cursor: str | None
+
+
+def row_for(s: DrSystem, *, now: dt.datetime, approved: list[str], stale_days: float) -> dict[str, Any]:
+    issues: list[str] = []
+    has_dr = s.dr_endpoint is not None
+    if not has_dr:
+        issues.append("no DR site")
+    hosting_ok = bool(is_approved(s.hosting, approved))
+    if not hosting_ok:
+        issues.append(f"primary hosted in {s.hosting!r}, not an approved environment")
+    dr_hosting_ok = is_approved(s.dr_hosting, approved)
+    if has_dr and s.dr_hosting is None:
+        issues.append("DR site hosting environment not recorded")
+    elif has_dr and not dr_hosting_ok:
+        issues.append(f"DR site hosted in {s.dr_hosting!r}, not an approved environment")
+    problems = list(s.last_check_problems or [])
+    failing = [p for p in problems if " CRITICAL: " in p or " UNKNOWN: " in p]
+    if s.last_check_at is None:
+        issues.append("never checked")
+    else:
+        if now - s.last_check_at > dt.timedelta(days=stale_days):
+            issues.append(f"not checked for {(now - s.last_check_at).days} days")
+        if failing:
+            issues.append(f"{len(failing)} failing check(s) in the last run")
+    limits = validation.effective_thresholds(s.thresholds)
+    age = days_since(s.last_drill_passed_at, now)
+    overdue = age is None or age > limits["drill_crit_days"]
+    if age is None:
+        issues.append("no successful drill on record")
+    elif overdue:
+        issues.append(f"drill overdue: last passed {age} days ago (due every {limits['drill_crit_days']} days)")
+    return {"system": s.ref, "institution": s.institution, "name": s.name, "criticality": s.criticality,
+            "compliant": not issues, "issues": issues, "has_dr_site": has_dr,
+            "hosting": s.hosting, "hosting_approved": hosting_ok, "dr_hosting": s.dr_hosting,
+            "dr_hosting_approved": dr_hosting_ok, "last_check_at": iso(s.last_check_at),
+            "last_check_status": s.last_check_status, "failing_checks": problems,
+            "last_successful_drill_at": iso(s.last_drill_passed_at), "days_since_successful_drill": age,
+            "drill_overdue": overdue}
+
+
+@router.get("/report", response_model=ReportPage)
+def compliance_report(cursor: str | None = None, limit: int | None = None, institution: str | None = None):
+    stmt = select(DrSystem)
+    visible = principal().visible_institutions()
+    if visible is not None:
+        stmt = stmt.where(DrSystem.institution.in_(visible))
+    if institution:
+        stmt = stmt.where(DrSystem.institution == institution.strip().upper())
+    now, approved = backend().now(), approved_hosting()
+    stale = float(backend().setting(PLUGIN, "check_stale_days"))
+    return page(db(), stmt, DrSystem.id, cursor=cursor, limit=limit,
+                serialize=lambda s: row_for(s, now=now, approved=approved, stale_days=stale))
