@@ -24,7 +24,7 @@ def checked(field: str, rule: Callable[..., T], *args: Any) -> T:
     try:
         return rule(*args)
     except ValueError as exc:
-        raise Problem(422, str(exc), errors=[{"field": field, "message": str(exc)}]) from None
+        raise Problem(422, str(exc), errors=[{"field": field, "message": "invalid"}]) from None
 
 
 def site_key(site: Site) -> str:
