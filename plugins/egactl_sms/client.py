@@ -1,0 +1,67 @@
+"""The sms API paths, in one place, for the commands."""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import quote
+
+BASE = "/api/v1/sms"
+
+
+def _q(value: str) -> str:
+    return quote(value, safe="")
+
+
+def group_path(institution: str, name: str) -> str:
+    return f"{BASE}/groups/{_q(institution)}/{_q(name)}"
+
+
+def sender_path(name: str) -> str:
+    return f"{BASE}/senders/{_q(name)}"
+
+
+def optout_path(institution: str, phone: str) -> str:
+    return f"{BASE}/optouts/{_q(institution)}/{_q(phone)}"
+
+
+def settings(api: Any) -> dict:
+    return api.get(f"{BASE}/settings")
+
+
+def send(api: Any, body: dict) -> dict:
+    """Quick or group send (or its dry run)."""
+    return api.post(f"{BASE}/messages", body)
+
+
+def create_batch(api: Any, body: dict, *, idempotency_key: str | None = None) -> dict:
+    return api.post(f"{BASE}/batches", body, idempotency_key=idempotency_key)
+
+
+def add_recipients(api: Any, batch_id: int, items: list[dict], idempotency_key: str) -> list[dict]:
+    response = api.request("POST", f"{BASE}/batches/{batch_id}/recipients", json_body={"items": items},
+                           idempotency_key=idempotency_key)
+    return response.json()["results"]
+
+
+def message(api: Any, message_id: int) -> dict:
+    return api.get(f"{BASE}/messages/{message_id}")
+
+
+def messages(api: Any, *, limit: int | None, **filters: Any) -> list[dict]:
+    return api.list(f"{BASE}/messages", limit=limit, **filters)
+
+
+def batch(api: Any, batch_id: int) -> dict:
+    return api.get(f"{BASE}/batches/{batch_id}")
+
+
+def batches(api: Any, *, limit: int | None, **filters: Any) -> list[dict]:
+    return api.list(f"{BASE}/batches", limit=limit, **filters)
+
+
+def outbox(api: Any, *, limit: int | None, **filters: Any) -> list[dict]:
+    return api.list(f"{BASE}/outbox", limit=limit, **filters)
+
+
+def optouts(api: Any, *, limit: int | None, **filters: Any):
+    return api.paginate(f"{BASE}/optouts", limit=limit, page_size=1000, **filters)

@@ -1,0 +1,154 @@
+"""egactl sms group …: an institution's contact groups."""
+
+from __future__ import annotations
+
+from typing import Annotated, Optional
+
+import typer
+
+from egactl import bulk, context
+from egactl.errors import InvalidInput
+from egactl.options import (DEFAULT_LIMIT, All, CsvFile, DryRun, Institution, Limit, Restart, Results, Resume,
+                            SkipInvalid, Yes, page_limit)
+from egactl.output import Column
+from egactl_sms import client, validation
+from egactl_sms.commands.common import eat, numbers
+
+app = typer.Typer(help="Contact groups: create, fill from a CSV, and send to with `sms send --group`.",
+                  no_args_is_help=True)
+
+GROUP_COLUMNS = [Column("name"), Column("institution"), Column("members"), Column("description"),
+                 Column("updated_at", "UPDATED", format=eat)]
+MEMBER_COLUMNS = [Column("phone"), Column("name"), Column("added_at", "ADDED", format=eat)]
+
+Name = Annotated[str, typer.Argument(metavar="NAME", help="Group name.")]
+Numbers = Annotated[list[str], typer.Argument(metavar="NUMBER…", help="Numbers (0754…, +255754…; commas allowed).")]
+
+
+def _name(name: str) -> str:
+    name = name.strip()
+    if problem := validation.check_group_name(name):
+        raise InvalidInput(problem)
+    return name
+
+
+@app.command("create")
+def create(name: Name,
+           description: Annotated[Optional[str], typer.Option("--description", "-d", help="What the group is for.")] = None,
+           institution: Institution = None, dry_run: DryRun = False):
+    """Create an empty contact group."""
+    ctx = context.get()
+    body = {"institution": ctx.institution(institution), "name": _name(name), "description": description}
+    if dry_run:
+        ctx.io.status(f"dry run: would create group {body['name']!r} for {body['institution']}")
+        ctx.render({**body, "members": 0}, GROUP_COLUMNS)
+        return
+    out = ctx.api().post(f"{client.BASE}/groups", body)
+    ctx.success(f"Created group {out['name']!r} for {out['institution']}")
+    ctx.render(out, GROUP_COLUMNS)
+
+
+@app.command("list")
+def list_(institution: Institution = None, limit: Limit = DEFAULT_LIMIT, all_: All = False):
+    """List contact groups."""
+    ctx = context.get()
+    items = ctx.api().list(f"{client.BASE}/groups", limit=page_limit(limit, all_),
+                           institution=institution.upper() if institution else None)
+    ctx.render(items, GROUP_COLUMNS, empty="No groups match.")
+
+
+@app.command("show")
+def show(name: Name, institution: Institution = None, limit: Limit = DEFAULT_LIMIT, all_: All = False):
+    """Show a group and its members."""
+    ctx = context.get()
+    path = client.group_path(ctx.institution(institution), name)
+    group = ctx.api().get(path)
+    members = ctx.api().list(f"{path}/members", limit=page_limit(limit, all_))
+    if ctx.fmt != "table" or ctx.query:
+        ctx.render({**group, "member_list": members}, GROUP_COLUMNS)
+        return
+    ctx.render(group, GROUP_COLUMNS)
+    ctx.io.out.write("\n")
+    ctx.render(members, MEMBER_COLUMNS, empty="The group has no members.")
+    if len(members) < group["members"]:
+        ctx.io.status(f"showing {len(members)} of {group['members']} members; pass --all to see every one")
+
+
+@app.command("add")
+def add(name: Name, number: Numbers,
+        member_name: Annotated[Optional[str], typer.Option("--name", "-n", help="The member's name (one number only).")] = None,
+        institution: Institution = None, dry_run: DryRun = False):
+    """Add numbers to a group (already a member: fine)."""
+    ctx = context.get()
+    phones = numbers(number)
+    if member_name and len(phones) > 1:
+        raise InvalidInput("--name names one member; give one number with it")
+    path = client.group_path(ctx.institution(institution), name)
+    if dry_run:
+        ctx.api().get(path)
+        ctx.io.status(f"dry run: would add {len(phones)} number(s) to group {name!r}")
+        ctx.render([{"phone": p, "name": member_name} for p in phones], MEMBER_COLUMNS[:2])
+        return
+    out = ctx.api().post(f"{path}/members", {"members": [{"phone": p, "name": member_name} for p in phones]})
+    already = f" ({out['already_members']} already in it)" if out["already_members"] else ""
+    ctx.success(f"Added {out['added']} number(s) to group {name!r}{already}; it has {out['group']['members']}")
+    ctx.render(out["group"], GROUP_COLUMNS)
+
+
+@app.command("remove")
+def remove(name: Name, number: Numbers, institution: Institution = None, yes: Yes = False, dry_run: DryRun = False):
+    """Remove numbers from a group."""
+    ctx = context.get()
+    phones = numbers(number)
+    path = client.group_path(ctx.institution(institution), name)
+    if dry_run:
+        ctx.api().get(path)
+        ctx.io.status(f"dry run: would remove {len(phones)} number(s) from group {name!r}")
+        return
+    ctx.confirm(f"Remove {len(phones)} number(s) from group {name!r}?", yes=yes)
+    out = ctx.api().post(f"{path}/members/remove", {"phones": phones})
+    if out["not_members"]:
+        ctx.io.warn(f"not members of {name!r}: {', '.join(out['not_members'])}")
+    ctx.success(f"Removed {out['removed']} number(s) from group {name!r}; it has {out['group']['members']}")
+    ctx.render(out["group"], GROUP_COLUMNS)
+
+
+def _member_row(row: dict[str, str], line: int) -> dict:
+    try:
+        phone = validation.normalize_msisdn(row.get("phone", ""))
+    except validation.InvalidNumber as exc:
+        raise bulk.RowError(f"invalid number {exc}") from None
+    return {"phone": phone, "name": row.get("name", "").strip() or None}
+
+
+@app.command("import")
+def import_(name: Name, file: CsvFile, institution: Institution = None, skip_invalid: SkipInvalid = False,
+            resume: Resume = False, restart: Restart = False, results: Results = None, dry_run: DryRun = False):
+    """Add members from a CSV with columns phone[,name]."""
+    ctx = context.get()
+    inst = ctx.institution(institution)
+    path = client.group_path(inst, name)
+    ctx.api().get(path)  # the group must exist before any row is sent
+    job = bulk.Job(name="sms-group-import", path=file, required=("phone",), parse_row=_member_row,
+                   endpoint=f"{path}/members/bulk", options={"institution": inst, "group": name},
+                   chunk_size=2000, workers=2, noun="members")
+    summary = bulk.run(ctx, job, skip_invalid=skip_invalid, resume=resume, restart=restart, results=results,
+                       dry_run=dry_run)
+    if dry_run:
+        ctx.io.status(f"dry run: {summary.rows - summary.invalid} valid row(s) would be added to group {name!r}")
+    bulk.finish_command(ctx, summary)
+
+
+@app.command("delete")
+def delete(name: Name, institution: Institution = None, yes: Yes = False, dry_run: DryRun = False):
+    """Delete a group and its member list (past sends keep their record)."""
+    ctx = context.get()
+    path = client.group_path(ctx.institution(institution), name)
+    group = ctx.api().get(path)
+    if dry_run:
+        ctx.io.status(f"dry run: would delete group {group['name']!r} of {group['institution']} "
+                      f"({group['members']} members)")
+        return
+    ctx.confirm(f"Delete group {group['name']!r} with {group['members']} members?", yes=yes)
+    ctx.api().delete(path)
+    ctx.success(f"Deleted group {group['name']!r}")

@@ -1,0 +1,63 @@
+"""egactl sms optout …: numbers that asked to receive nothing more from an institution."""
+
+from __future__ import annotations
+
+from typing import Annotated, Optional
+
+import typer
+
+from egactl import context
+from egactl.options import DEFAULT_LIMIT, All, DryRun, Institution, Limit, Yes, page_limit
+from egactl.output import Column
+from egactl_sms import client
+from egactl_sms.commands.common import eat, number
+
+app = typer.Typer(help="Opt-outs: numbers skipped at every send of an institution.", no_args_is_help=True)
+
+COLUMNS = [Column("phone"), Column("institution"), Column("reason"), Column("created_by", "BY"),
+           Column("created_at", "SINCE", format=eat)]
+Number = Annotated[str, typer.Argument(metavar="NUMBER", help="0754…, +255754…")]
+
+
+@app.command("add")
+def add(phone: Number, institution: Institution = None,
+        reason: Annotated[Optional[str], typer.Option("--reason", help="e.g. 'replied STOP'.")] = None,
+        dry_run: DryRun = False):
+    """Stop sending to a number (it is skipped at every later send, and at delivery)."""
+    ctx = context.get()
+    body = {"institution": ctx.institution(institution), "phone": number(phone, sending=False), "reason": reason}
+    if dry_run:
+        ctx.io.status(f"dry run: would opt {body['phone']} out of {body['institution']}'s messages")
+        return
+    out = ctx.api().post(f"{client.BASE}/optouts", body)
+    if out.get("already"):
+        ctx.success(f"{out['phone']} had already opted out of {out['institution']}'s messages")
+    else:
+        ctx.success(f"{out['phone']} will receive no more messages from {out['institution']}")
+    ctx.render(out, COLUMNS)
+
+
+@app.command("remove")
+def remove(phone: Number, institution: Institution = None, yes: Yes = False, dry_run: DryRun = False):
+    """Let a number receive messages again (when the citizen asks for it)."""
+    ctx = context.get()
+    inst = ctx.institution(institution)
+    e164 = number(phone, sending=False)
+    if dry_run:
+        ctx.io.status(f"dry run: would let {e164} receive {inst}'s messages again")
+        return
+    ctx.confirm(f"Let {e164} receive {inst}'s messages again?", yes=yes)
+    ctx.api().delete(client.optout_path(inst, e164))
+    ctx.success(f"{e164} will receive {inst}'s messages again")
+
+
+@app.command("list")
+def list_(institution: Institution = None,
+          phone: Annotated[Optional[str], typer.Option("--phone", "-p", metavar="NUMBER", help="Only this number.")] = None,
+          limit: Limit = DEFAULT_LIMIT, all_: All = False):
+    """List opted-out numbers."""
+    ctx = context.get()
+    items = list(client.optouts(ctx.api(), limit=page_limit(limit, all_),
+                                institution=institution.upper() if institution else None,
+                                phone=number(phone, sending=False) if phone else None))
+    ctx.render(items, COLUMNS, empty="No opt-outs match.")

@@ -1,0 +1,78 @@
+"""egactl sms senders …: sender IDs, requested by institutions and approved by e-GA."""
+
+from __future__ import annotations
+
+from typing import Annotated, Optional
+
+import typer
+
+from egactl import context
+from egactl.options import DEFAULT_LIMIT, All, DryRun, Institution, Limit, page_limit
+from egactl.output import Column
+from egactl_sms import client
+from egactl_sms.commands.common import check_sender, eat
+
+app = typer.Typer(help="Sender IDs (what the phone shows as the sender): request, approve, list.",
+                  no_args_is_help=True)
+
+COLUMNS = [Column("name", "SENDER ID"), Column("institution"), Column("status"), Column("purpose"),
+           Column("requested_by", "REQUESTED BY"), Column("decided_by", "DECIDED BY"),
+           Column("decided_at", "DECIDED", format=eat)]
+STATUSES = ("pending", "approved", "rejected")
+
+SenderName = Annotated[str, typer.Argument(metavar="SENDER", help="Sender ID: up to 11 letters, digits and spaces.")]
+Note = Annotated[Optional[str], typer.Option("--note", help="Why (kept in the audit log).")]
+
+
+@app.command("list")
+def list_(institution: Institution = None,
+          status: Annotated[Optional[str], typer.Option("--status", "-s", help="pending, approved or rejected.")] = None,
+          limit: Limit = DEFAULT_LIMIT, all_: All = False):
+    """List sender IDs."""
+    ctx = context.get()
+    if status is not None and status not in STATUSES:
+        raise typer.BadParameter(f"must be one of {', '.join(STATUSES)}", param_hint="--status")
+    items = ctx.api().list(f"{client.BASE}/senders", limit=page_limit(limit, all_), status=status,
+                           institution=institution.upper() if institution else None)
+    ctx.render(items, COLUMNS, empty="No sender IDs match.")
+
+
+@app.command("request")
+def request(name: SenderName, institution: Institution = None,
+            purpose: Annotated[Optional[str], typer.Option("--purpose", help="What it will be used for.")] = None,
+            dry_run: DryRun = False):
+    """Ask e-GA for a sender ID for your institution (pending until approved)."""
+    ctx = context.get()
+    body = {"institution": ctx.institution(institution), "name": check_sender(name), "purpose": purpose}
+    if dry_run:
+        ctx.io.status(f"dry run: would request sender ID {body['name']!r} for {body['institution']}")
+        ctx.render({**body, "status": "pending"}, COLUMNS)
+        return
+    out = ctx.api().post(f"{client.BASE}/senders", body)
+    ctx.success(f"Requested sender ID {out['name']!r} for {out['institution']}; an e-GA administrator must approve it")
+    ctx.render(out, COLUMNS)
+
+
+def _decide(verb: str, name: str, note: str | None, dry_run: bool) -> None:
+    ctx = context.get()
+    path = client.sender_path(check_sender(name) or name)
+    if dry_run:
+        current = ctx.api().get(path)
+        ctx.io.status(f"dry run: would {verb} sender ID {current['name']!r} of {current['institution']} "
+                      f"(now {current['status']})")
+        return
+    out = ctx.api().post(f"{path}/{verb}", {"note": note})
+    ctx.success(f"Sender ID {out['name']!r} of {out['institution']} is {out['status']}")
+    ctx.render(out, COLUMNS)
+
+
+@app.command("approve")
+def approve(name: SenderName, note: Note = None, dry_run: DryRun = False):
+    """Approve a requested sender ID (e-GA administrators)."""
+    _decide("approve", name, note, dry_run)
+
+
+@app.command("reject")
+def reject(name: SenderName, note: Note = None, dry_run: DryRun = False):
+    """Refuse (or withdraw) a sender ID (e-GA administrators)."""
+    _decide("reject", name, note, dry_run)

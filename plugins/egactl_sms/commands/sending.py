@@ -1,0 +1,241 @@
+"""egactl sms send / bulk: every check that can be made here is made before anything is sent."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any, Optional
+
+import typer
+
+from egactl import bulk, context
+from egactl.errors import InvalidInput, PartialFailure
+from egactl.options import CsvFile, DryRun, Institution, Restart, Results, Resume, SkipInvalid
+from egactl.output import Column
+from egactl_sms import client, encoding, validation
+from egactl_sms.commands.common import (BATCH_COLUMNS, AllowQuietHours, At, Normalize, Sender, announce_delivery,
+                                        check_sender, check_text, eat, money, numbers, parse_at, read_text)
+
+CHUNK_SIZE = 2000
+"""Recipients per POST: big enough that HTTP and transaction overhead vanish, small
+enough that a chunk is well under a second of server work."""
+WORKERS = 3
+
+
+def _short_list(values: Any) -> str:
+    values = list(values or [])
+    shown = ", ".join(values[:10])
+    return shown + (f" … (+{len(values) - 10})" if len(values) > 10 else "")
+
+
+DRY_RUN_COLUMNS = [
+    Column("kind"), Column("institution"), Column("sender", "FROM"), Column("group"),
+    Column("given", "NUMBERS GIVEN"), Column("duplicates"), Column("opted_out", "OPTED OUT"),
+    Column("recipients", "WILL SEND TO"), Column("to", "RECIPIENTS", format=_short_list),
+    Column("encoding"), Column("length", "LENGTH"), Column("segments_per_message", "SEGMENTS/MESSAGE"),
+    Column("total_segments", "TOTAL SEGMENTS"), Column("estimated_cost", "ESTIMATED COST", format=money),
+    Column("currency"), Column("deliver_after", "DELIVER AFTER", format=eat),
+]
+
+
+def send(message: Annotated[Optional[str], typer.Argument(metavar="[MESSAGE]",
+                                                          help="The text; '-' or none: read it from stdin.")] = None,
+         to: Annotated[Optional[list[str]], typer.Option("--to", "-t", metavar="NUMBER[,NUMBER…]",
+                                                         help="Recipient(s): 0754…, +255754…; repeatable.")] = None,
+         group: Annotated[Optional[str], typer.Option("--group", "-g", metavar="NAME",
+                                                      help="Send to every member of this contact group.")] = None,
+         file: Annotated[Optional[Path], typer.Option("--file", "-f", metavar="PATH",
+                                                      help="Read the message from this UTF-8 file.")] = None,
+         sender: Sender = None, at: At = None, allow_quiet_hours: AllowQuietHours = False,
+         normalize: Normalize = False, institution: Institution = None, dry_run: DryRun = False):
+    """Send an SMS to one or more numbers (quick send) or to a contact group."""
+    ctx = context.get()
+    if bool(to) == bool(group):
+        raise InvalidInput("give the recipients with --to NUMBER[,NUMBER…] or --group NAME (one of them)")
+    inst = ctx.institution(institution)
+    text = check_text(read_text(ctx, message, file), normalize)
+    body: dict[str, Any] = {"institution": inst, "text": text, "sender": check_sender(sender), "at": parse_at(at),
+                            "allow_quiet_hours": allow_quiet_hours, "normalize": normalize, "dry_run": dry_run}
+    if to:
+        recipients = numbers(to)
+        if len(recipients) > validation.MAX_QUICK_RECIPIENTS:
+            raise InvalidInput(f"{len(recipients)} numbers given; a quick send takes at most "
+                               f"{validation.MAX_QUICK_RECIPIENTS}", hint="use a group or `egactl sms bulk`")
+        body["to"] = recipients
+    else:
+        body["group"] = group
+    out = client.send(ctx.api(), body)
+    announce_delivery(ctx, {**out, "at": body["at"]})
+    if dry_run:
+        ctx.io.status("dry run: nothing was sent")
+        ctx.render(out, DRY_RUN_COLUMNS)
+        return
+    skipped = [f"{n} {what}" for what, n in (("duplicate", out["skipped"]["duplicate"]),
+                                             ("opted out", out["skipped"]["opted_out"])) if n]
+    note = f" (skipped: {', '.join(skipped)})" if skipped else ""
+    if out["messages"] == 0:
+        ctx.io.warn(f"nothing to send: every recipient was skipped{note}")
+    else:
+        ctx.success(f"Queued {out['messages']} message{'s' if out['messages'] != 1 else ''} from {out['sender']} "
+                    f"as batch {out['id']}{note}")
+    ctx.render(out, BATCH_COLUMNS)
+
+
+# -- bulk ------------------------------------------------------------------------------
+
+
+class _TypographicTally:
+    """Counts, during the validation pass only, the messages that typographic
+    characters alone push into UCS-2 (bulk.run parses every row twice; the
+    second pass starts again from the first line)."""
+
+    def __init__(self) -> None:
+        self.last_line = 0
+        self.messages = 0
+        self.chars: dict[str, None] = {}
+
+    def note(self, line: int, text: str) -> None:
+        if line <= self.last_line:
+            return
+        self.last_line = line
+        a = encoding.analyse(text)
+        if a.typographic_only:
+            self.messages += 1
+            self.chars.update(dict.fromkeys(a.non_gsm))
+
+    def warning(self) -> str | None:
+        if not self.messages:
+            return None
+        return encoding.typographic_warning(encoding.Analysis(encoding.UCS2, 0, 0, tuple(self.chars)),
+                                            messages=self.messages)
+
+
+def bulk_send(file: CsvFile,
+              template: Annotated[Optional[str], typer.Option("--template", "-T", metavar="TEXT",
+                                                              help='Message with CSV columns in braces: "Habari {name}, …".')] = None,
+              template_file: Annotated[Optional[Path], typer.Option("--template-file", metavar="PATH",
+                                                                    help="Read the template from this UTF-8 file.")] = None,
+              phone_column: Annotated[str, typer.Option("--phone-column", metavar="COLUMN",
+                                                        help="The CSV column holding the numbers.")] = "phone",
+              sender: Sender = None, at: At = None, allow_quiet_hours: AllowQuietHours = False,
+              normalize: Normalize = False, institution: Institution = None, skip_invalid: SkipInvalid = False,
+              resume: Resume = False, restart: Restart = False, results: Results = None, dry_run: DryRun = False):
+    """Send a personalised SMS to every row of a CSV (a campaign), resumably."""
+    ctx = context.get()
+    inst = ctx.institution(institution)
+    if (template is None) == (template_file is None):
+        raise InvalidInput("give the message template with --template TEXT or --template-file PATH (one of them)")
+    source = template if template is not None else read_text(ctx, None, template_file)
+    try:
+        tmpl = validation.compile_template(source)
+    except validation.TemplateError as exc:
+        raise InvalidInput(str(exc)) from None
+    fields = tmpl.fields
+    batch_body = {"institution": inst, "template": source, "sender": check_sender(sender), "at": parse_at(at),
+                  "allow_quiet_hours": allow_quiet_hours, "normalize": normalize}
+    api = ctx.api()
+    # Sender approval, a time in the past, quiet hours: the backend's answer, before any row is read.
+    preflight = client.create_batch(api, {**batch_body, "dry_run": True})
+    tally = _TypographicTally()
+
+    def parse_row(row: dict[str, str], line: int) -> dict[str, Any]:
+        try:
+            to = validation.normalize_msisdn(row.get(phone_column, ""))
+        except validation.InvalidNumber as exc:
+            raise bulk.RowError(f"invalid number {exc}") from None
+        values = {f: row.get(f, "") for f in fields}
+        text = tmpl.render(values)
+        if normalize:
+            text = encoding.normalize(text)
+        if problem := validation.check_message(text):
+            raise bulk.RowError(problem)
+        tally.note(line, text)
+        return {"to": to, "fields": values}
+
+    batch: dict[str, Any] = {}
+
+    def before_submit(api: Any, run_id: str) -> None:
+        # The run id survives --resume, so the resumed run finds the batch it opened.
+        created = client.create_batch(api, {**batch_body, "source": file.name, "client_ref": run_id},
+                                      idempotency_key=f"sms-batch-{run_id}")
+        batch.update(created)
+        if warning := tally.warning():
+            ctx.io.warn(warning)
+        announce_delivery(ctx, {**created, "at": batch_body["at"]})
+
+    def submit(api: Any, items: list[dict[str, Any]], key: str) -> list[dict[str, Any]]:
+        return client.add_recipients(api, batch["id"], items, key)
+
+    job = bulk.Job(name="sms-bulk", path=file, required=(phone_column, *fields), parse_row=parse_row, submit=submit,
+                   options={**batch_body, "phone_column": phone_column}, chunk_size=CHUNK_SIZE, workers=WORKERS,
+                   noun="recipients")
+    summary = bulk.run(ctx, job, skip_invalid=skip_invalid, resume=resume, restart=restart, results=results,
+                       dry_run=dry_run, before_submit=before_submit)
+    if dry_run:
+        estimate = _estimate(ctx, job, parse_row, preflight, summary)
+        if warning := tally.warning():
+            ctx.io.warn(warning)
+        announce_delivery(ctx, {**preflight, "at": batch_body["at"]})
+        ctx.io.status("dry run: nothing was sent")
+        ctx.render(estimate, BULK_ESTIMATE_COLUMNS)
+        return
+    data = {**summary.as_dict(), "batch": batch.get("id"), "deliver_after": batch.get("deliver_after")}
+    cols = [Column("batch"), Column("rows"), Column("invalid"), Column("sent", "SUBMITTED"), Column("failed"),
+            Column("statuses"), Column("deliver_after", "DELIVER AFTER", format=eat), Column("results")]
+    if not summary.failed:
+        ctx.success(f"Batch {batch.get('id')}: {summary.statuses.get('queued', 0)} messages queued; "
+                    f"follow it with `egactl sms report {batch.get('id')}`")
+    ctx.render(data, cols)
+    if summary.failed:
+        raise PartialFailure(f"{summary.failed} of {summary.sent} recipients failed",
+                             hint=f"see {summary.results}; fix the cause and run again with --resume")
+
+
+BULK_ESTIMATE_COLUMNS = [
+    Column("institution"), Column("sender", "FROM"), Column("rows"), Column("invalid"), Column("duplicates"),
+    Column("opted_out", "OPTED OUT"), Column("recipients", "WILL SEND TO"), Column("encodings"),
+    Column("segments", "SEGMENTS/MESSAGE"), Column("total_segments", "TOTAL SEGMENTS"),
+    Column("estimated_cost", "ESTIMATED COST", format=money), Column("currency"),
+    Column("deliver_after", "DELIVER AFTER", format=eat),
+]
+
+
+def _estimate(ctx: Any, job: bulk.Job, parse_row, preflight: dict, summary: bulk.Summary) -> dict[str, Any]:
+    """What a bulk run would send, computed here with the same rules as the backend:
+    duplicates found with an on-disk set (memory stays flat), opt-outs from the backend."""
+    import sqlite3
+    import tempfile
+
+    opted = {o["phone"] for o in client.optouts(ctx.api(), limit=None, institution=job.options["institution"])}
+    encodings: dict[str, int] = {}
+    segments: dict[str, int] = {}
+    total = recipients = duplicates = opted_out = 0
+    with tempfile.TemporaryDirectory(prefix="egactl-sms-") as tmp:
+        seen = sqlite3.connect(str(Path(tmp) / "seen.db"))
+        seen.execute("CREATE TABLE seen (phone TEXT PRIMARY KEY) WITHOUT ROWID")
+        for line, row in bulk.read_csv(job.path, job.required):
+            try:
+                item = parse_row(row, line)
+            except bulk.RowError:
+                continue
+            if seen.execute("INSERT OR IGNORE INTO seen VALUES (?)", (item["to"],)).rowcount == 0:
+                duplicates += 1
+                continue
+            if item["to"] in opted:
+                opted_out += 1
+                continue
+            text = validation.compile_template(job.options["template"]).render(item["fields"])
+            if job.options["normalize"]:
+                text = encoding.normalize(text)
+            a = encoding.analyse(text)
+            recipients += 1
+            total += a.segments
+            encodings[a.encoding] = encodings.get(a.encoding, 0) + 1
+            segments[str(a.segments)] = segments.get(str(a.segments), 0) + 1
+        seen.close()
+    price = float(preflight["price_per_segment"])
+    return {"dry_run": True, "kind": "bulk", "institution": preflight["institution"], "sender": preflight["sender"],
+            "file": str(job.path), "rows": summary.rows, "invalid": summary.invalid, "duplicates": duplicates,
+            "opted_out": opted_out, "recipients": recipients, "encodings": encodings, "segments": segments,
+            "total_segments": total, "price_per_segment": price, "currency": preflight["currency"],
+            "estimated_cost": round(total * price, 2), "deliver_after": preflight["deliver_after"],
+            "waits_for_quiet_hours": preflight["waits_for_quiet_hours"]}
