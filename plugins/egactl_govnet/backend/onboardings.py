@@ -195,9 +195,9 @@ def _finish(ob: Onboarding, site: Site, before: dict[str, Any], action: str, tar
 
 
 @router.post("/onboardings/{onboarding_id}/approve")
-def approve(onboarding_id: int, body: StepIn, request: Request):
+def approve(onboarding_id: int, request: Request, body: StepIn | None = None):
     ob, site, before, target = _begin(onboarding_id, "approve", request)
-    return _finish(ob, site, before, "approve", target, body.reason)
+    return _finish(ob, site, before, "approve", target, body and body.reason)
 
 
 def release_details(session: Session, alloc: Allocation) -> tuple[str, str, dict[str, Any]]:
@@ -283,13 +283,13 @@ def suspend(onboarding_id: int, body: SuspendIn, request: Request):
 
 
 @router.post("/onboardings/{onboarding_id}/resume")
-def resume(onboarding_id: int, body: StepIn, request: Request):
+def resume(onboarding_id: int, request: Request, body: StepIn | None = None):
     ob, site, before, target = _begin(onboarding_id, "resume", request)
-    return _finish(ob, site, before, "resume", target, body.reason)
+    return _finish(ob, site, before, "resume", target, body and body.reason)
 
 
 @router.post("/onboardings/{onboarding_id}/offboard")
-def offboard(onboarding_id: int, body: StepIn, request: Request):
+def offboard(onboarding_id: int, request: Request, body: StepIn | None = None):
     """Close the request; a prefix and VLAN return to the pool only after the hold period."""
     ob, site, before, target = _begin(onboarding_id, "offboard", request)
     ob.open = None
@@ -299,4 +299,4 @@ def offboard(onboarding_id: int, body: StepIn, request: Request):
         alloc = db().scalar(select(Allocation).where(Allocation.onboarding_id == ob.id))
         if alloc is not None:
             alloc.hold_until = hold_until
-    return _finish(ob, site, before, "offboard", target, body.reason)
+    return _finish(ob, site, before, "offboard", target, body and body.reason)
