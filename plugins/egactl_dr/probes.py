@@ -102,16 +102,19 @@ async def probe_dns(host: str, timeout: float) -> DnsObservation:
         pass
     started = time.monotonic()
     obs = DnsObservation(host)
+    limit = asyncio.timeout(timeout)
     try:
-        async with asyncio.timeout(timeout):
+        async with limit:
             infos = await asyncio.get_running_loop().getaddrinfo(host, None, type=socket.SOCK_STREAM)
         obs.addresses = list(dict.fromkeys(info[4][0] for info in infos))
-    except TimeoutError:
-        obs.failure = Failure("timeout", f"no DNS answer within {timeout:g} s")
-    except socket.gaierror as exc:
-        obs.failure = Failure("dns", f"{host} does not resolve ({exc.strerror or exc})")
-    except OSError as exc:
-        obs.failure = Failure("network", f"DNS lookup failed ({exc})")
+    except Exception as exc:  # noqa: BLE001
+        _reraise_outside_cancel()
+        if limit.expired() or isinstance(exc, TimeoutError):
+            obs.failure = Failure("timeout", f"no DNS answer within {timeout:g} s")
+        elif isinstance(exc, socket.gaierror):
+            obs.failure = Failure("dns", f"{host} does not resolve ({exc.strerror or exc})")
+        else:
+            obs.failure = Failure("network", f"DNS lookup failed ({exc})")
     obs.elapsed = time.monotonic() - started
     return obs
 
@@ -119,13 +122,15 @@ async def probe_dns(host: str, timeout: float) -> DnsObservation:
 async def probe_tcp(host: str, port: int, timeout: float) -> ReachObservation:
     started = time.monotonic()
     obs = ReachObservation("tcp")
+    limit = asyncio.timeout(timeout)
     try:
-        async with asyncio.timeout(timeout):
+        async with limit:
             _, writer = await asyncio.open_connection(host, port)
         obs.elapsed = time.monotonic() - started
         writer.transport.abort()
     except Exception as exc:  # noqa: BLE001 - every failure is an observation
-        obs.failure = classify(exc, timeout)
+        _reraise_outside_cancel()
+        obs.failure = classify(exc, timeout, limit.expired())
         obs.elapsed = time.monotonic() - started
     return obs
 
@@ -134,8 +139,9 @@ async def probe_http(client: Any, url: str, timeout: float) -> ReachObservation:
     """GET ``url`` through a shared ``httpx.AsyncClient``; headers and up to 1 MiB of body."""
     started = time.monotonic()
     obs = ReachObservation("http")
+    limit = asyncio.timeout(timeout)
     try:
-        async with asyncio.timeout(timeout):
+        async with limit:
             async with client.stream("GET", url) as response:
                 obs.elapsed = time.monotonic() - started
                 obs.status = response.status_code
@@ -147,10 +153,12 @@ async def probe_http(client: Any, url: str, timeout: float) -> ReachObservation:
                         break
                 obs.body = bytes(body[:MAX_BODY])
     except Exception as exc:  # noqa: BLE001
-        if obs.status is not None and _is_timeout(exc):
+        _reraise_outside_cancel()
+        expired = limit.expired() or _is_timeout(exc)
+        if obs.status is not None and expired:
             # The status and headers came in time; only the body was slow. Keep what arrived.
             return obs
-        obs.failure = classify(exc, timeout)
+        obs.failure = classify(exc, timeout, expired)
         obs.elapsed = time.monotonic() - started
     return obs
 
@@ -158,8 +166,9 @@ async def probe_http(client: Any, url: str, timeout: float) -> ReachObservation:
 async def probe_tls(host: str, port: int, server_name: str, context: ssl.SSLContext, timeout: float) -> TlsObservation:
     started = time.monotonic()
     obs = TlsObservation()
+    limit = asyncio.timeout(timeout)
     try:
-        async with asyncio.timeout(timeout):
+        async with limit:
             try:
                 _, writer = await asyncio.open_connection(host, port, ssl=context, server_hostname=server_name)
             except ssl.SSLCertVerificationError as exc:
@@ -176,8 +185,9 @@ async def probe_tls(host: str, port: int, server_name: str, context: ssl.SSLCont
             obs.chain = _chain(writer.get_extra_info("ssl_object"), verified=False)
             writer.transport.abort()
     except Exception as exc:  # noqa: BLE001
+        _reraise_outside_cancel()
         if obs.verify_code is None:
-            obs.failure = classify(exc, timeout)
+            obs.failure = classify(exc, timeout, limit.expired())
         # else: we know why verification failed; only the description is missing.
     obs.elapsed = time.monotonic() - started
     return obs
@@ -261,6 +271,15 @@ def _cert_info(info: dict) -> CertInfo | None:
     return CertInfo(label, not_before, not_after, names)
 
 
+def _reraise_outside_cancel() -> None:
+    """The run's deadline cancelled this probe, but a library turned the cancellation
+    into its own error (anyio inside a TLS handshake does): keep it a cancellation, so
+    the check says "not finished within the deadline" rather than inventing a failure."""
+    task = asyncio.current_task()
+    if task is not None and task.cancelling():
+        raise asyncio.CancelledError
+
+
 def _causes(exc: BaseException):
     seen = set()
     while exc is not None and id(exc) not in seen:
@@ -275,8 +294,15 @@ def _is_timeout(exc: BaseException) -> bool:
     return any(isinstance(e, (TimeoutError, httpx.TimeoutException)) for e in _causes(exc))
 
 
-def classify(exc: Exception, timeout: float) -> Failure:
-    """Turn whatever a probe raised into a Failure (cancellation is never caught: it propagates)."""
+def classify(exc: Exception, timeout: float, expired: bool = False) -> Failure:
+    """Turn whatever a probe raised into a Failure (cancellation is never caught: it propagates).
+
+    ``expired``: the probe's own timeout fired. What surfaces then depends on where
+    the cancellation landed (a TimeoutError, or e.g. an SSL "operation did not
+    complete" from inside a handshake), so the timer, not the exception, decides.
+    """
+    if expired:
+        return Failure("timeout", f"no answer within {timeout:g} s")
     for e in _causes(exc):
         if isinstance(e, ssl.SSLCertVerificationError):
             return Failure("tls-verify", f"certificate verification failed: {e.verify_message or e.reason}")

@@ -31,7 +31,8 @@ DNS_THREADS = 64
 
 @dataclass
 class RunOptions:
-    deadline: float                  # seconds for the whole run
+    deadline: float                  # seconds for the whole run (as the user gave it, for messages)
+    budget: float | None = None      # seconds left of it when probing starts (default: all of it)
     timeout: float | None = None     # per-probe timeout for every system (else each system's own)
     ca_file: str | None = None       # the run's extra CA bundle (--ca-bundle)
     concurrency: int = DEFAULT_CONCURRENCY
@@ -131,7 +132,8 @@ async def _run(systems: list[dict[str, Any]], options: RunOptions) -> RunResult:
         if s.get("backup_from") and s.get("backup_url") and s["backup_url"] != s["primary_endpoint"]:
             tasks.append(asyncio.create_task(backup(plan, s["backup_url"])))
 
-    remaining = options.deadline - (time.monotonic() - started)
+    budget = options.deadline if options.budget is None else options.budget
+    remaining = budget - (time.monotonic() - started)
     pending: set[asyncio.Task] = set()
     if tasks:
         _, pending = await asyncio.wait(tasks, timeout=max(remaining, 0))

@@ -181,7 +181,7 @@ def tls_check(site: str, t: TlsObservation | None, host: str, limits: dict[str, 
         return Check(name, CRITICAL, _verify_failure(t, host, now, days), perf)
     assert earliest is not None and days is not None
     when = f"{earliest.not_after:%Y-%m-%d}, {earliest.subject}"
-    whole = int(days)
+    whole = round(days)
     if days < crit:
         return Check(name, CRITICAL, f"a certificate in the chain expires in {_days(whole)} ({when}); "
                                      f"critical below {crit} days", perf)

@@ -109,7 +109,7 @@ def _probe(systems: list[dict], opts: CheckOptions, started: float):
     from egactl_dr import runner
 
     remaining = max(opts.deadline - (time.monotonic() - started), 0.0)
-    return runner.run(systems, runner.RunOptions(deadline=remaining, timeout=opts.timeout,
+    return runner.run(systems, runner.RunOptions(deadline=opts.deadline, budget=remaining, timeout=opts.timeout,
                                                  ca_file=str(opts.ca_bundle) if opts.ca_bundle else None,
                                                  concurrency=opts.concurrency))
 
