@@ -27,6 +27,7 @@ from egactl_ussd import lifecycle, validation
 from egactl_ussd.models import UssdCode, UssdProvisioning
 
 RESOURCE = "ussd_code"
+ALLOCATING = ("reserve", "assign")
 HOLDER_FIELDS = ("institution", "application_reference", "service_name", "purpose", "callback_url", "reason",
                  "reserved_at", "assigned_at", "suspended_at", "released_at", "quarantine_until")
 
@@ -180,7 +181,12 @@ def transition(row: UssdCode, action: str, *, reason: str | None = None, changes
     _protect_gateway(row.id, action)
     current = effective_state(row, at)
     holder = None if current == "available" else row.institution
-    if holder is not None:
+    changes = dict(changes or {})
+    if action in ALLOCATING:
+        # Asking for a code someone else holds is answered "it is taken" (409), not 403:
+        # the caller's right is checked against the institution it asks for.
+        principal().check_write(changes.get("institution"))
+    elif holder is not None:
         principal().check_write(holder)
     target = lifecycle.next_state(action, current)
     if target is None:
@@ -191,10 +197,8 @@ def transition(row: UssdCode, action: str, *, reason: str | None = None, changes
             extra["quarantine_until"] = _iso(row.quarantine_until)
         raise conflict(detail, **extra)
     before = serialize(row, at)
-    changes = dict(changes or {})
     if current == "available":
         _clear(row)
-        principal().check_write(changes.get("institution"))
     if target == "available":
         _clear(row)
     else:
