@@ -379,7 +379,8 @@ def drill_check(system: dict[str, Any], limits: dict[str, Any]) -> Check:
     if days > warn:
         return Check(name, WARNING, f"last successful drill {_days(days)} ago ({when}); due within "
                                     f"{_days(crit - days)}{note}", perf)
-    return Check(name, OK, f"last successful drill {_days(days)} ago ({when}){note}", perf)
+    ago = "today" if days == 0 else f"{_days(days)} ago"
+    return Check(name, OK, f"last successful drill {ago} ({when}){note}", perf)
 
 
 def hosting_check(system: dict[str, Any]) -> Check:

@@ -102,7 +102,8 @@ def record_run(body: RunIn):
     systems: list[tuple[DrSystem, SystemResultIn]] = []
     for result in body.results:
         systems.append((readable_system(result.institution, result.name), result))
-    status = validation.worst([r.status for r in body.results])
+    # A run cut short by its deadline could not conclude, whatever it saw before (as --nagios says).
+    status = "UNKNOWN" if body.deadline_exceeded else validation.worst([r.status for r in body.results])
     run = DrCheckRun(at=now, started_at=_utc(body.started_at), finished_at=_utc(body.finished_at), actor=p.subject,
                      role=p.role, request_id=scope.current().request_id, status=status,
                      deadline_exceeded=body.deadline_exceeded, systems=len(systems))
