@@ -174,7 +174,7 @@ def _take_due(s, now: dt.datetime, limit: int) -> tuple[list[int], int]:
     opted: set[tuple[str, str]] = set()
     recipients = sorted({r.recipient for r in rows})
     for part in _ids_in(recipients):
-        opted.update(s.execute(select(OptOut.institution, OptOut.phone).where(OptOut.phone.in_(part))).tuples())
+        opted.update(s.execute(select(OptOut.institution, OptOut.phone).where(OptOut.phone.in_(part))))
     rejected = [r.id for r in rows if (r.institution, r.recipient) in opted]
     for part in _ids_in(rejected):
         s.execute(update(Message).where(Message.id.in_(part)).values(state="rejected", reason=OPTED_OUT_LATE))
@@ -190,7 +190,7 @@ def _load(s, ids: list[int], claim: str | None = None) -> list[drivers.Outgoing]
                 .join(Batch, Batch.id == Message.batch_id).where(Message.id.in_(part)))
         if claim is not None:
             stmt = stmt.where(Message.claim == claim)
-        out += [drivers.Outgoing(*row) for row in s.execute(stmt).tuples()]
+        out += [drivers.Outgoing(*row) for row in s.execute(stmt)]
     out.sort(key=lambda m: m.id)
     return out
 

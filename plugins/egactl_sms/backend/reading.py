@@ -93,7 +93,7 @@ def report(batch_id: int):
     """The batch with its messages counted per state and its commonest failure reasons."""
     batch = _get_batch(batch_id)
     counts = dict(db().execute(select(Message.state, func.count()).where(Message.batch_id == batch_id)
-                               .group_by(Message.state)).tuples().all())
+                               .group_by(Message.state)).all())
     reasons = db().execute(
         select(Message.state, Message.reason, func.count().label("n"))
         .where(Message.batch_id == batch_id, Message.state.in_(("failed", "rejected", "expired")))

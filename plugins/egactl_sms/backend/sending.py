@@ -162,7 +162,7 @@ def send(body: SendIn):
     ids: dict[str, int] = {}
     if rows:
         stmt = insert_ignoring_conflicts(Message.__table__, ["batch_id", "recipient"])
-        ids = dict(db().execute(stmt.returning(Message.recipient, Message.id), rows).tuples().all())
+        ids = dict(db().execute(stmt.returning(Message.recipient, Message.id), rows).all())
     _count(batch.id, messages=len(ids), segments=len(ids) * analysis.segments, duplicates=given - len(unique),
            opted_out=len(opted))
     db().refresh(batch)
@@ -263,7 +263,7 @@ def add_recipients(batch_id: int, body: RecipientsIn):
     segments = 0
     if rows:
         stmt = insert_ignoring_conflicts(Message.__table__, ["batch_id", "recipient"])
-        inserted = dict(db().execute(stmt.returning(Message.recipient, Message.id), rows).tuples().all())
+        inserted = dict(db().execute(stmt.returning(Message.recipient, Message.id), rows).all())
         segments = sum(r["segments"] for r in rows if r["recipient"] in inserted)
     for line, phone in lines:
         if phone in inserted:
