@@ -40,6 +40,20 @@ def lookup(be: Backend, principal: Principal, key: str, fp: str) -> Response | N
     return Response(content=rec.body, status_code=rec.status, headers=headers)
 
 
+def without_secret(response: Response, noun: str, path: str) -> Response:
+    """What a retry of a secret-bearing creation hears: what was made, never the secret."""
+    import json
+
+    try:
+        made = json.loads(bytes(getattr(response, "body", b"") or b"")).get("id")
+    except (ValueError, AttributeError):
+        made = None
+    what = f"{noun} {made}" if made is not None else f"the {noun}"
+    problem = Problem(409, f"this request already created {what}; its secret was shown only once and is not "
+                           f"kept, so it cannot be shown again", title="Already done", instance=path)
+    return problem.response()
+
+
 def store(session: Session, principal: Principal, key: str, fp: str, response: Response, now: dt.datetime) -> None:
     body = bytes(getattr(response, "body", b"") or b"")
     headers = {k: v for k, v in response.headers.items() if k.lower() in KEPT_HEADERS}

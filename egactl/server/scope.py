@@ -76,6 +76,19 @@ def backend() -> Backend:
     return _scope.get().backend
 
 
+def secret_response(noun: str) -> Callable[[Callable], Callable]:
+    """Mark a creating endpoint whose response holds a secret shown once (a token,
+    an initial password). Its Idempotency-Key record keeps no copy of the
+    response: a retry with the key gets a 409 naming what was created, instead
+    of a second one — and the server still stores no secret in clear."""
+
+    def mark(func: Callable) -> Callable:
+        func.__egactl_secret_response__ = noun  # type: ignore[attr-defined]
+        return func
+
+    return mark
+
+
 def helpdesk_allowed(func: Callable) -> Callable:
     """Mark a mutating endpoint the read-only helpdesk role may still call
     (e.g. recording the result of a check it ran). Use sparingly."""
@@ -87,6 +100,7 @@ class ApiRoute(APIRoute):
     def get_route_handler(self) -> Callable:
         endpoint_handler = super().get_route_handler()
         helpdesk_ok = getattr(self.endpoint, "__egactl_helpdesk_allowed__", False)
+        secret = getattr(self.endpoint, "__egactl_secret_response__", None)
 
         async def handler(request: Request) -> Response:
             be: Backend = request.app.state.backend
@@ -107,6 +121,11 @@ class ApiRoute(APIRoute):
                         return replay
                 try:
                     response = await endpoint_handler(request)
+                except Exception:
+                    await run_in_threadpool(_rollback, scope)
+                    if key and (replay := await run_in_threadpool(_twin, scope, key, fingerprint)) is not None:
+                        return replay
+                    raise
                 except BaseException:
                     await run_in_threadpool(_rollback, scope)
                     raise
@@ -114,8 +133,11 @@ class ApiRoute(APIRoute):
                     return response
                 if response.status_code >= 400:
                     await run_in_threadpool(_rollback, scope)
+                    if key and (replay := await run_in_threadpool(_twin, scope, key, fingerprint)) is not None:
+                        return replay
                     return response
-                return await run_in_threadpool(_commit, scope, key, fingerprint if key else None, response)
+                return await run_in_threadpool(_commit, scope, key, fingerprint if key else None, response,
+                                               secret, request.url.path)
             finally:
                 await run_in_threadpool(scope.close)
                 _scope.reset(token)
@@ -133,12 +155,26 @@ def _rollback(scope: Scope) -> None:
         scope._session.rollback()
 
 
-def _commit(scope: Scope, key: str | None, fingerprint: str | None, response: Response) -> Response:
+def _twin(scope: Scope, key: str, fingerprint: str) -> Response | None:
+    """After a failure: did a concurrent request with the same key succeed meanwhile?
+
+    Two deliveries of one request (a client's retry racing its original) both
+    miss the store and run; the loser fails on what the winner just did (409:
+    already exists). It must answer as the winner did, not report a conflict
+    with itself.
+    """
+    assert scope.principal is not None
+    return idempotency.lookup(scope.backend, scope.principal, key, fingerprint)
+
+
+def _commit(scope: Scope, key: str | None, fingerprint: str | None, response: Response,
+            secret: str | None = None, path: str = "") -> Response:
     session = scope.session
     assert scope.principal is not None
     try:
         if key and fingerprint:
-            idempotency.store(session, scope.principal, key, fingerprint, response, scope.backend.now())
+            stored = idempotency.without_secret(response, secret, path) if secret else response
+            idempotency.store(session, scope.principal, key, fingerprint, stored, scope.backend.now())
         session.commit()
     except IntegrityError as exc:
         session.rollback()

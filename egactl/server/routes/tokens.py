@@ -13,7 +13,7 @@ from egactl.server import audit
 from egactl.server.models import ApiToken, Institution
 from egactl.server.pagination import page
 from egactl.server.problems import Problem, not_found
-from egactl.server.scope import ApiRoute, backend, db, principal
+from egactl.server.scope import ApiRoute, backend, db, principal, secret_response
 from egactl.server.security import issue_token
 
 router = APIRouter(route_class=ApiRoute, tags=["tokens"])
@@ -65,6 +65,7 @@ def list_tokens(cursor: str | None = None, limit: int | None = None):
 
 
 @router.post("", status_code=201, response_model=TokenCreated)
+@secret_response("token")
 def create_token(body: TokenIn):
     principal().require("admin")
     codes = sorted({c.upper() for c in body.institutions})
