@@ -170,6 +170,11 @@ class BulkItem(PersonIn):
 
 class BulkIn(BaseModel):
     items: list[BulkItem] = Field(max_length=1000)
+    institutions: list[str] = Field(default_factory=list, max_length=1000,
+                                    description="Check these first: each exists, has a mail domain, and the caller may "
+                                                "create mailboxes there (an import's preflight; send no items).")
+
+    _insts = field_validator("institutions")(lambda xs: [_institution(x) for x in xs])
 
 
 class BulkResult(BaseModel):

@@ -290,6 +290,14 @@ def differences(m: Mailbox, person: Any) -> list[str]:
     return diffs
 
 
+def preflight(institutions: list[str]) -> None:
+    """Each institution: the caller may write there, it exists, it has a mail domain."""
+    prov = Provisioner.for_request()
+    for inst in sorted(set(institutions)):
+        principal().check_write(inst)
+        prov.domain(inst)
+
+
 def create_many(items: list[Any]) -> list[dict[str, Any]]:
     """The bulk import: one transaction, one read of what exists, one flush.
 

@@ -81,6 +81,20 @@ def row_parser(default_institution: str | None):
     return parse
 
 
+def preflight(ctx, file: Path, default_institution: str | None) -> None:
+    """Before anything else: may this caller create mailboxes in the file's institutions,
+    and do they have a mail domain? A whole-file problem is then one error (exit 4,
+    3 or 2), not thousands of failed rows — and no job state is left behind."""
+    institutions = set()
+    for _, row in bulk.read_csv(file, REQUIRED):
+        code = (row.get("institution") or default_institution or "").strip().upper()
+        if code and check_institution_code(code) is None:
+            institutions.add(code)
+    if institutions:
+        ctx.api().request("POST", f"{client.BASE}/mailboxes/bulk",
+                          json_body={"items": [], "institutions": sorted(institutions)})
+
+
 def import_(file: CsvFile, institution: Institution = None, skip_invalid: SkipInvalid = False,
             resume: Resume = False, restart: Restart = False, results: Results = None, dry_run: DryRun = False):
     """Create mailboxes for a staff list (CSV); existing identical ones count as done."""
@@ -94,6 +108,7 @@ def import_(file: CsvFile, institution: Institution = None, skip_invalid: SkipIn
                    endpoint=f"{client.BASE}/mailboxes/bulk", options={"institution": inst},
                    unique_key=lambda item: f"employee number {item['employee_number']}",
                    chunk_size=500, workers=4, noun="mailboxes")
+    preflight(ctx, file, inst)
     summary = bulk.run(ctx, job, skip_invalid=skip_invalid, resume=resume, restart=restart, results=results,
                        dry_run=dry_run)
     if dry_run:

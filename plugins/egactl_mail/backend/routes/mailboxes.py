@@ -87,8 +87,14 @@ def create_mailbox(body: PersonIn, dry_run: bool = False):
 
 @router.post("/mailboxes/bulk", response_model=BulkOut)
 def bulk_create(body: BulkIn):
-    """Create many (the import); a row whose mailbox exists with the same details is "exists"."""
-    return {"results": service.create_many(body.items)}
+    """Create many (the import); a row whose mailbox exists with the same details is "exists".
+
+    ``institutions`` are checked before any item (403/404/422 for the whole
+    request), so an import the caller may not make fails once, not per row.
+    """
+    if body.institutions:
+        service.preflight(body.institutions)
+    return {"results": service.create_many(body.items) if body.items else []}
 
 
 @router.get("/mailboxes/{ref}", response_model=MailboxOut)
