@@ -1,0 +1,190 @@
+"""dr drill start/finish, dr drills list, and dr report (the compliance view and its CSV)."""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+
+from sqlalchemy import select
+
+from egactl.server.models import AuditEntry
+from egactl_dr.server.models import DrDrill, DrSystem
+
+ADD = ("--hosting", "gdc-dodoma", "--dr-hosting", "gdc-dar", "--primary", "https://crvs.rita.go.tz/health",
+       "--dr", "https://crvs-dr.rita.go.tz/health", "--rpo", "15m", "--rto", "4h")
+
+
+def iso(clock, **delta) -> str:
+    return (clock.now + dt.timedelta(**delta)).isoformat()
+
+
+def drills(backend):
+    with backend.read_sessions() as s:
+        return s.scalars(select(DrDrill).order_by(DrDrill.id)).all()
+
+
+def test_a_drill_within_targets_passes(cli, backend, clock):
+    cli("dr", "systems", "add", "RITA/crvs", *ADD)
+    r = cli("dr", "drill", "start", "RITA/crvs", "--at", iso(clock, hours=-2), "--notes", "annual failover")
+    assert r.exit_code == 0, r.stderr
+    assert "Started drill 1 of RITA/crvs" in r.stderr
+    r = cli("dr", "drill", "finish", "RITA/crvs", "--restored-at", iso(clock, minutes=-25), "--data-loss", "4m",
+            "-o", "json")
+    assert r.exit_code == 0, r.stderr
+    out = r.json()
+    assert out["result"] == "passed" and out["failure_reasons"] == []
+    assert out["measured_rto_minutes"] == 95 and out["data_loss_minutes"] == 4
+    [row] = drills(backend)
+    assert row.result == "passed" and row.finished_by == "admin@ega.go.tz"
+    with backend.read_sessions() as s:
+        system = s.scalar(select(DrSystem))
+        actions = s.scalars(select(AuditEntry.action).where(AuditEntry.resource_type == "dr_system")).all()
+    assert system.last_drill_passed_at == clock.now - dt.timedelta(hours=2)
+    assert actions == ["create", "drill-start", "drill-finish"]
+
+
+def test_a_drill_beyond_its_targets_fails_with_reasons(cli, backend, clock):
+    cli("dr", "systems", "add", "RITA/crvs", *ADD)
+    cli("dr", "drill", "start", "RITA/crvs", "--at", iso(clock, hours=-6))
+    r = cli("dr", "drill", "finish", "RITA/crvs", "--data-loss", "40m")
+    assert r.exit_code == 0, r.stderr
+    assert "FAILED" in r.stderr
+    assert "service restored after 6 h, beyond the RTO of 4 h" in r.stderr
+    assert "40 min of data lost, beyond the RPO of 15 min" in r.stderr
+    [row] = drills(backend)
+    assert row.result == "failed" and row.measured_rto_minutes == 360
+    with backend.read_sessions() as s:
+        assert s.scalar(select(DrSystem.last_drill_passed_at)) is None
+
+
+def test_failed_failover_and_state_rules(cli, backend, clock):
+    cli("dr", "systems", "add", "RITA/crvs", *ADD)
+    none_running = cli("dr", "drill", "finish", "RITA/crvs", "--data-loss", "0")
+    assert none_running.exit_code == 5 and "no drill of RITA/crvs is running" in none_running.stderr
+    assert cli("dr", "drill", "start", "RITA/crvs").exit_code == 0
+    twice = cli("dr", "drill", "start", "RITA/crvs")
+    assert twice.exit_code == 5 and "already running" in twice.stderr
+    assert cli("dr", "drill", "finish", "RITA/crvs").exit_code == 2  # how much data was lost?
+    future = cli("dr", "drill", "finish", "RITA/crvs", "--data-loss", "0", "--restored-at", iso(clock, hours=3))
+    assert future.exit_code == 2 and "in the future" in future.stderr
+    r = cli("dr", "drill", "finish", "RITA/crvs", "--failed", "--notes", "DR database would not mount", "-o", "json")
+    assert r.exit_code == 0, r.stderr
+    assert r.json()["result"] == "failed" and r.json()["failure_reasons"] == ["the failover did not complete"]
+    assert len(drills(backend)) == 1
+
+
+def test_drills_list_filters_and_operators_see_their_own(cli, clock):
+    cli("dr", "systems", "add", "RITA/crvs", *ADD)
+    cli("dr", "systems", "add", "TRA/idras", *ADD)
+    for ref in ("RITA/crvs", "TRA/idras"):
+        cli("dr", "drill", "start", ref)
+    cli("dr", "drill", "finish", "RITA/crvs", "--data-loss", "0")
+    assert [d["system"] for d in cli("dr", "drills", "list", "-o", "json").json()] == ["RITA/crvs", "TRA/idras"]
+    running = cli("dr", "drills", "list", "--result", "running", "-o", "json").json()
+    assert [d["system"] for d in running] == ["TRA/idras"]
+    assert [d["system"] for d in cli("dr", "drills", "list", "RITA/crvs", "-o", "json").json()] == ["RITA/crvs"]
+    assert [d["system"] for d in cli("dr", "drills", "list", "-o", "json", role="operator").json()] == ["RITA/crvs"]
+    table = cli("dr", "drills", "list")
+    assert "RTO TARGET" in table.stdout.splitlines()[0] and "passed" in table.stdout
+
+
+def record(cli, ref, status, checks, role="admin"):
+    inst, name = ref.split("/")
+    body = {"started_at": "2026-11-22T08:59:00+00:00", "finished_at": "2026-11-22T08:59:02+00:00",
+            "results": [{"institution": inst, "name": name, "status": status, "checks": checks}]}
+    import json
+
+    r = cli("api", "POST", "/api/v1/dr/checks", "--input", "-", role=role, input=json.dumps(body))
+    assert r.exit_code == 0, r.stderr
+    return r.json()
+
+
+def test_report_shows_compliance_and_its_csv_is_the_quarterly_report(cli, clock):
+    cli("dr", "systems", "add", "RITA/crvs", *ADD)
+    cli("dr", "drill", "start", "RITA/crvs")
+    cli("dr", "drill", "finish", "RITA/crvs", "--data-loss", "0")
+    record(cli, "RITA/crvs", "OK", [{"check": "version", "state": "OK", "reason": "both sites run 1"}])
+    cli("dr", "systems", "add", "TRA/idras", *ADD)
+    record(cli, "TRA/idras", "CRITICAL", [{"check": "dr.tls", "state": "CRITICAL", "reason": "certificate expired"},
+                                         {"check": "replication", "state": "WARNING", "reason": "lagging"}])
+    cli("dr", "systems", "add", "MOH/dhis2", "--hosting", "moh-server-room", "--primary", "https://dhis2.moh.go.tz/",
+        "--rpo", "1d", "--rto", "2d")
+
+    rows = {r["system"]: r for r in cli("dr", "report", "-o", "json").json()}
+
+    assert rows["RITA/crvs"]["compliant"] is True and rows["RITA/crvs"]["issues"] == []
+    tra = rows["TRA/idras"]
+    assert tra["compliant"] is False
+    assert tra["issues"] == ["1 failing check(s) in the last run", "no successful drill on record"]
+    assert tra["failing_checks"] == ["dr.tls CRITICAL: certificate expired", "replication WARNING: lagging"]
+    moh = rows["MOH/dhis2"]
+    assert moh["issues"][:3] == ["no DR site", "primary hosted in 'moh-server-room', not an approved environment",
+                                 "never checked"]
+
+    table = cli("dr", "report")
+    assert "3 system(s): 1 compliant, 2 not" in table.stderr and "1 without a DR site" in table.stderr
+    only = cli("dr", "report", "--problems-only", "-o", "json").json()
+    assert {r["system"] for r in only} == {"TRA/idras", "MOH/dhis2"}
+
+    r = cli("dr", "report", "-o", "csv")
+    assert r.exit_code == 0 and r.stderr == ""
+    parsed = list(csv.DictReader(io.StringIO(r.stdout)))
+    assert list(parsed[0]) == ["system", "institution", "name", "criticality", "compliant", "issues", "has_dr_site",
+                               "hosting", "hosting_approved", "dr_hosting", "dr_hosting_approved", "last_check_at",
+                               "last_check_status", "failing_checks", "last_successful_drill_at",
+                               "days_since_successful_drill", "drill_overdue"]
+    tra_csv = next(p for p in parsed if p["system"] == "TRA/idras")
+    assert tra_csv["issues"] == "1 failing check(s) in the last run; no successful drill on record"
+    assert tra_csv["compliant"] == "no" and tra_csv["drill_overdue"] == "yes"
+
+
+def test_report_ages_drills_and_checks_by_the_backend_clock(cli, clock):
+    cli("dr", "systems", "add", "RITA/crvs", *ADD)
+    cli("dr", "drill", "start", "RITA/crvs")
+    cli("dr", "drill", "finish", "RITA/crvs", "--data-loss", "0")
+    record(cli, "RITA/crvs", "OK", [{"check": "version", "state": "OK", "reason": "same"}])
+    assert cli("dr", "report", "-o", "json").json()[0]["compliant"] is True
+    clock.advance(days=30)
+    assert cli("dr", "report", "-o", "json").json()[0]["issues"] == ["not checked for 30 days"]
+    record(cli, "RITA/crvs", "OK", [{"check": "version", "state": "OK", "reason": "same"}])
+    clock.advance(days=340)
+    record(cli, "RITA/crvs", "OK", [{"check": "version", "state": "OK", "reason": "same"}])
+    row = cli("dr", "report", "-o", "json").json()[0]
+    assert row["drill_overdue"] is True
+    assert row["issues"] == ["drill overdue: last passed 370 days ago (due every 365 days)"]
+
+
+def test_recording_rules(cli, backend):
+    cli("dr", "systems", "add", "TRA/idras", *ADD)
+    import json
+
+    body = {"started_at": "2026-11-22T08:59:00Z", "finished_at": "2026-11-22T08:59:01Z",
+            "results": [{"institution": "TRA", "name": "idras", "status": "OK", "checks": []}]}
+    denied = cli("api", "POST", "/api/v1/dr/checks", "--input", "-", role="operator", input=json.dumps(body))
+    assert denied.exit_code == 4
+    body["results"][0]["status"] = "FINE"
+    assert cli("api", "POST", "/api/v1/dr/checks", "--input", "-", input=json.dumps(body)).exit_code == 2
+    out = record(cli, "TRA/idras", "OK", [], role="helpdesk")
+    assert out["role"] == "helpdesk"
+    history = cli("dr", "history", "TRA/idras", "-o", "json", role="helpdesk").json()
+    assert [h["checked_by"] for h in history] == ["helpdesk@ega.go.tz"]
+    with backend.read_sessions() as s:
+        entry = s.scalar(select(AuditEntry).where(AuditEntry.resource_type == "dr_check_run"))
+    assert entry.actor == "helpdesk@ega.go.tz" and entry.institution == "TRA"
+
+
+def test_history_is_newest_first_and_pages(cli, clock):
+    cli("dr", "systems", "add", "RITA/crvs", *ADD)
+    for i, state in enumerate(("OK", "WARNING", "CRITICAL")):
+        record(cli, "RITA/crvs", state, [{"check": "replication", "state": state, "reason": f"run {i}",
+                                          "metrics": {"replication_lag": 60.0 * (i + 1)}}])
+        clock.advance(hours=1)
+    r = cli("dr", "history", "RITA/crvs", "-o", "json", "--limit", "2")
+    assert [h["status"] for h in r.json()] == ["CRITICAL", "WARNING"]
+    assert len(cli("dr", "history", "RITA/crvs", "-o", "json", "--all").json()) == 3
+    since = cli("dr", "history", "RITA/crvs", "-o", "json", "--since", iso(clock, hours=-2, minutes=-30)).json()
+    assert [h["status"] for h in since] == ["CRITICAL", "WARNING"]
+    table = cli("dr", "history", "RITA/crvs")
+    lines = table.stdout.splitlines()
+    assert "REPL LAG" in lines[0] and "3 min" in lines[1] and "replication CRITICAL" in lines[1]
