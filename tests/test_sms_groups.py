@@ -1,0 +1,82 @@
+"""sms group: contact groups, their members, and sending to them."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import select
+
+from egactl_sms.backend.models import GroupMember, Message
+
+
+@pytest.fixture
+def sender(cli):
+    cli("sms", "senders", "request", "RITA", "-i", "RITA", role="operator")
+    assert cli("sms", "senders", "approve", "RITA").exit_code == 0
+    return "RITA"
+
+
+def members(backend):
+    with backend.read_sessions() as s:
+        return sorted(s.scalars(select(GroupMember.phone)))
+
+
+def test_group_lifecycle(cli, backend, tmp_path):
+    r = cli("sms", "group", "create", "wazazi wa Dodoma", "-i", "RITA", "-d", "parents", role="operator")
+    assert r.exit_code == 0, r.stderr
+    assert cli("sms", "group", "create", "wazazi wa Dodoma", "-i", "RITA", role="operator").exit_code == 5
+    r = cli("sms", "group", "add", "wazazi wa Dodoma", "0754123456", "+255754123457,0754123456", "-i", "RITA",
+            role="operator")
+    assert r.exit_code == 0, r.stderr
+    assert members(backend) == ["+255754123456", "+255754123457"]
+    r = cli("sms", "group", "add", "wazazi wa Dodoma", "0754123456", "0222123456", "-i", "RITA", role="operator")
+    assert r.exit_code == 2 and "0222123456: a landline" in r.stderr
+    csv = tmp_path / "members.csv"
+    csv.write_text("phone,name\n0754123458,Asha Juma\n0754123457,Neema\nnot-a-number,X\n", "utf-8")
+    r = cli("sms", "group", "import", "wazazi wa Dodoma", str(csv), "-i", "RITA", role="operator")
+    assert r.exit_code == 2 and "line 4: invalid number" in r.stderr
+    r = cli("sms", "group", "import", "wazazi wa Dodoma", str(csv), "-i", "RITA", "--skip-invalid", "-o", "json",
+            role="operator")
+    assert r.exit_code == 0, r.stderr
+    assert r.json()["statuses"] == {"added": 1, "exists": 1}
+    assert members(backend) == ["+255754123456", "+255754123457", "+255754123458"]
+    r = cli("sms", "group", "show", "wazazi wa Dodoma", "-i", "RITA", "-o", "json", role="helpdesk")
+    shown = r.json()
+    assert shown["members"] == 3
+    assert {m["phone"] for m in shown["member_list"]} == {"+255754***456", "+255754***457", "+255754***458"}
+    assert "A*** J***" in {m["name"] for m in shown["member_list"]}
+    r = cli("sms", "group", "remove", "wazazi wa Dodoma", "0754123456", "0713000000", "-i", "RITA", "--yes",
+            role="operator")
+    assert r.exit_code == 0 and "not members of 'wazazi wa Dodoma': +255713000000" in r.stderr
+    assert members(backend) == ["+255754123457", "+255754123458"]
+    r = cli("sms", "group", "list", "-o", "json", role="operator_tra")
+    assert r.json() == []
+    assert cli("sms", "group", "delete", "wazazi wa Dodoma", "-i", "RITA", role="operator").exit_code == 2
+    assert cli("sms", "group", "delete", "wazazi wa Dodoma", "-i", "RITA", "--yes", role="operator").exit_code == 0
+    assert members(backend) == []
+    assert cli("sms", "group", "show", "wazazi wa Dodoma", "-i", "RITA").exit_code == 3
+
+
+def test_group_send_skips_opted_out_members(cli, backend, sender):
+    cli("sms", "group", "create", "walimu", "-i", "RITA", role="operator")
+    cli("sms", "group", "add", "walimu", "0754123456", "0754123457", "0754123458", "-i", "RITA", role="operator")
+    cli("sms", "optout", "add", "0754123457", "-i", "RITA", role="operator")
+    r = cli("sms", "send", "--group", "walimu", "-i", "RITA", "--dry-run", "-o", "json", "Kikao kesho", role="operator")
+    assert (r.json()["recipients"], r.json()["opted_out"]) == (2, 1)
+    r = cli("sms", "send", "--group", "walimu", "-i", "RITA", "Kikao kesho", "-o", "json", role="operator")
+    assert r.exit_code == 0, r.stderr
+    assert r.json()["kind"] == "group" and r.json()["messages"] == 2 and r.json()["skipped"]["opted_out"] == 1
+    with backend.read_sessions() as s:
+        assert sorted(s.scalars(select(Message.recipient))) == ["+255754123456", "+255754123458"]
+    backend.run_workers()
+    r = cli("sms", "report", str(r.json()["id"]), "-o", "json", role="operator")
+    assert r.json()["states"]["delivered"] == 2 and r.json()["skipped"]["opted_out"] == 1
+
+
+def test_empty_or_unknown_group(cli, backend, sender):
+    cli("sms", "group", "create", "tupu", "-i", "RITA", role="operator")
+    r = cli("sms", "send", "--group", "tupu", "-i", "RITA", "Habari", role="operator")
+    assert r.exit_code == 2 and "has no members" in r.stderr
+    r = cli("sms", "send", "--group", "hakuna", "-i", "RITA", "Habari", role="operator")
+    assert r.exit_code == 3 and "group 'hakuna' of RITA not found" in r.stderr
+    r = cli("sms", "group", "create", "bad/name", "-i", "RITA", role="operator")
+    assert r.exit_code == 2
