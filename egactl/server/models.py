@@ -40,6 +40,11 @@ class Institution(Base):
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
     updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
 
+    # The route bumps `version`; the ORM adds "AND version = <read>" to every
+    # UPDATE/DELETE, so two writers that both passed the If-Match check cannot
+    # both apply (on PostgreSQL both read the old row under READ COMMITTED).
+    __mapper_args__ = {"version_id_col": version, "version_id_generator": False}
+
 
 class AuditEntry(Base):
     __tablename__ = "core_audit"

@@ -14,6 +14,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.orm.exc import StaleDataError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 MEDIA_TYPE = "application/problem+json"
@@ -92,6 +93,12 @@ def install(app: FastAPI) -> None:
         if exc.status_code == 404 and detail == "Not Found":
             detail = f"no such API path: {request.method} {request.url.path}"
         return Problem(exc.status_code, detail, headers=getattr(exc, "headers", None)).response(request)
+
+    @app.exception_handler(StaleDataError)
+    async def _stale(request: Request, exc: StaleDataError):
+        # A concurrent writer changed the row between our read and our write
+        # (models with a version_id_col): the same answer as a stale If-Match.
+        return Problem(412, "the resource changed while this request ran; read it again and retry").response(request)
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception):
