@@ -205,6 +205,8 @@ def compute(body: ReconcileIn) -> tuple[dict[str, Any], dict[str, Any]]:
     for item in actions:
         counts[item["action"]] += 1
     counts["unchanged"] = len(wanted) + len(movers_out) - sum(counts[a] for a in ("create", "update", "restore", "skip"))
+    # Rows of institutions outside the scope (and not leaving it): not this run's business.
+    counts["other_institutions"] = len(body.roster) - len(wanted) - len(movers_out)
     pct = float(service.setting("mass_suspend_percent"))
     cap = int(service.setting("mass_suspend_max"))
     limit = brake_limit(active, pct, cap)

@@ -87,7 +87,7 @@ def render_plan(ctx, plan: dict[str, Any]) -> None:
         counts = plan["counts"]
         summary = ", ".join(f"{counts[k]} {label}" for k, label in (
             ("create", "to create"), ("suspend", "to suspend"), ("update", "to update"), ("restore", "to restore"),
-            ("skip", "skipped"), ("unchanged", "unchanged")))
+            ("skip", "skipped"), ("unchanged", "unchanged"), ("other_institutions", "of other institutions")))
         ctx.io.status(f"{'Applied' if plan['applied'] else 'Plan'} for {', '.join(plan['institutions']) or '-'}: "
                       f"{summary}")
         rows = [{**a, "detail": detail(a)} for a in plan["actions"]]
