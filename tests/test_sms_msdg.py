@@ -1,0 +1,195 @@
+"""The msdg driver against an MSDG-like gateway served on loopback, which checks
+the request exactly: form fields, the HMAC over the data string, recipients in
+255… form, and the time format in East Africa Time."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+import logging
+import re
+import secrets
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import parse_qs
+
+import pytest
+from sqlalchemy import select
+
+from egactl_sms.backend.models import Message
+
+ACCOUNT = "sms@rita.go.tz"
+SERVICE_ID = "106"
+KEY = "msdg-" + secrets.token_urlsafe(24)
+
+
+class Gateway:
+    def __init__(self, key: str):
+        self.key = key
+        self.requests: list[dict] = []
+        self.reply: tuple[int, dict] = (200, {"statusCode": 200, "statusMessage": "Message Submitted Successfully"})
+        gateway = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self):
+                body = self.rfile.read(int(self.headers["Content-Length"])).decode("utf-8")
+                status, answer = gateway.check(self.headers, body)
+                raw = json.dumps(answer).encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(raw)))
+                self.end_headers()
+                self.wfile.write(raw)
+
+            def log_message(self, *args):
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/msdg/public/quick_sms"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def check(self, headers, body: str) -> tuple[int, dict]:
+        def refuse(why):
+            return 401, {"error": True, "statusCode": 401, "statusMessage": why}
+
+        if headers.get("Content-Type") != "application/x-www-form-urlencoded":
+            return refuse("form fields expected")
+        form = parse_qs(body, strict_parsing=True, keep_blank_values=True)
+        if sorted(form) != ["data", "datetime"] or any(len(v) != 1 for v in form.values()):
+            return refuse("expected exactly the fields data and datetime")
+        data, when = form["data"][0], form["datetime"][0]
+        expected = base64.b64encode(hmac.new(self.key.encode(), data.encode(), hashlib.sha256).digest()).decode()
+        if headers.get("X-Auth-Request-Hash") != expected:
+            return refuse("Invalid request hash")
+        if headers.get("X-Auth-Request-Id") != ACCOUNT or headers.get("X-Auth-Request-Type") != "api":
+            return refuse("Unknown account")
+        payload = json.loads(data)
+        if sorted(payload) != ["datetime", "message", "mobile_service_id", "recipients", "sender_id"]:
+            return 400, {"error": True, "statusMessage": f"bad fields {sorted(payload)}"}
+        if not re.fullmatch(r"255\d{9}(,255\d{9})*", payload["recipients"]):
+            return 400, {"error": True, "statusMessage": f"bad recipients {payload['recipients']}"}
+        if not re.fullmatch(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d", payload["datetime"]) or payload["datetime"] != when:
+            return 400, {"error": True, "statusMessage": f"bad datetime {payload['datetime']}"}
+        self.requests.append(payload)
+        status, answer = self.reply
+        return status, {**answer, "data": {"id": f"MSDG-{len(self.requests)}"}}
+
+    def close(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture
+def gateway():
+    gw = Gateway(KEY)
+    yield gw
+    gw.close()
+
+
+@pytest.fixture
+def backend_key():
+    return KEY
+
+
+@pytest.fixture
+def backend_settings(gateway, backend_key):
+    return {"sms.driver": "msdg", "sms.msdg_url": gateway.url, "sms.msdg_api_key": backend_key,
+            "sms.msdg_account": ACCOUNT, "sms.msdg_service_id": SERVICE_ID, "sms.msdg_chunk": 2, "sms.rate": 0,
+            "sms.max_attempts": 2}
+
+
+@pytest.fixture
+def send(cli):
+    cli("sms", "senders", "request", "RITA", "-i", "RITA", role="operator")
+    cli("sms", "senders", "approve", "RITA")
+
+    def go(*numbers, text="Cheti chako cha kuzaliwa kiko tayari. Karibu RITA."):
+        r = cli("sms", "send", "--to", ",".join(numbers), "-i", "RITA", text, role="operator")
+        assert r.exit_code == 0, r.stderr
+
+    return go
+
+
+def stored(backend):
+    with backend.read_sessions() as s:
+        return s.scalars(select(Message).order_by(Message.id)).all()
+
+
+def test_signed_form_post_in_chunks(backend, gateway, send):
+    send("0754123456", "0754123457", "0655123458")
+    backend.run_workers()
+    assert [p["recipients"] for p in gateway.requests] == ["255754123456,255754123457", "255655123458"]
+    first = gateway.requests[0]
+    assert first["datetime"] == "2026-11-22 12:00:00"  # 09:00 UTC in East Africa Time
+    assert (first["sender_id"], first["mobile_service_id"]) == ("RITA", SERVICE_ID)
+    assert first["message"] == "Cheti chako cha kuzaliwa kiko tayari. Karibu RITA."
+    assert [(m.state, m.gateway_ref) for m in stored(backend)] == [
+        ("submitted", "MSDG-1"), ("submitted", "MSDG-1"), ("submitted", "MSDG-2")]
+
+
+@pytest.mark.parametrize("backend_key", ["not-the-key-msdg-issued"])
+def test_wrong_signature_is_rejected_and_messages_fail_with_the_reason(backend, gateway, send, caplog):
+    send("0754123456")
+    with caplog.at_level(logging.WARNING):
+        backend.run_workers()
+    [m] = stored(backend)
+    assert m.state == "failed"
+    assert m.reason == "gateway rejected the request: Invalid request hash"
+    assert gateway.requests == []
+    assert "not-the-key-msdg-issued" not in caplog.text
+
+
+def test_gateway_refusal_in_a_200_answer_marks_failed(backend, gateway, send):
+    gateway.reply = (200, {"error": True, "statusCode": 403, "statusMessage": "Sender ID RITA is not allowed for service 106"})
+    send("0754123456", "0754123457")
+    backend.run_workers()
+    assert {(m.state, m.reason) for m in stored(backend)} == {
+        ("failed", "gateway rejected the request: Sender ID RITA is not allowed for service 106")}
+
+
+def test_unreachable_gateway_is_retried_then_given_up(app, backend, clock, send, monkeypatch):
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        closed = f"http://127.0.0.1:{s.getsockname()[1]}/quick_sms"
+    monkeypatch.setitem(backend.overrides, "sms.msdg_url", closed)
+    send("0754123456")
+    backend.run_workers()
+    [m] = stored(backend)
+    assert (m.state, m.attempts) == ("queued", 1) and m.reason.startswith("will retry: gateway unreachable")
+    clock.advance(seconds=61)
+    backend.run_workers()
+    [m] = stored(backend)
+    assert m.state == "failed" and m.reason.startswith("gave up after 2 attempts")
+
+
+def test_the_api_key_is_kept_out_of_the_database_and_the_api(app, backend, gateway, send, tmp_path, cli):
+    send("0754123456")
+    backend.run_workers()
+    backend.engine.dispose()
+    raw = b"".join(p.read_bytes() for p in tmp_path.glob("backend.db*"))
+    assert KEY.encode() not in raw
+    r = cli("api", "GET", "/api/v1/sms/settings")
+    assert r.exit_code == 0 and KEY not in r.stdout
+    assert json.loads(r.stdout)["driver"] == "msdg" and json.loads(r.stdout)["driver_ready"] is True
+
+    from egactl_sms.backend.drivers import MsdgDriver
+
+    d = MsdgDriver(url=gateway.url, api_key=KEY, account=ACCOUNT, service_id=SERVICE_ID)
+    assert KEY not in repr(d)
+    d.close()
+
+
+def test_missing_configuration_pauses_delivery_and_says_why(backend, send, monkeypatch, caplog, cli):
+    monkeypatch.setitem(backend.overrides, "sms.msdg_api_key", "")
+    send("0754123456")
+    with caplog.at_level(logging.WARNING):
+        backend.run_workers()
+    assert stored(backend)[0].state == "queued"
+    assert "EGACTL_SMS_MSDG_API_KEY" in caplog.text
+    settings = json.loads(cli("api", "GET", "/api/v1/sms/settings").stdout)
+    assert settings["driver_ready"] is False and "EGACTL_SMS_MSDG_API_KEY" in settings["driver_problem"]
