@@ -111,6 +111,18 @@ DETAIL = [Column("code"), Column("state"), Column("institution"), Column("servic
           Column("suspended_at", "SUSPENDED", format=_when), Column("released_at", "RELEASED", format=_when),
           Column("quarantine_until", "QUARANTINE UNTIL", format=_when), Column("version")]
 
+ALWAYS = frozenset({"code", "state"})
+
+
+def render_code(ctx, record: dict[str, Any]) -> None:
+    """One code. People see only the fields that say something; machine formats keep
+    every column, so a CSV header never depends on the code's state."""
+    cols = DETAIL
+    if ctx.fmt == "table" and not ctx.query:
+        cols = [c for c in DETAIL if c.key in ALWAYS or c.value(record) not in (None, "", [])]
+    ctx.render(record, cols)
+
+
 HISTORY_COLUMNS = [Column("at", "WHEN", format=_when), Column("actor", "WHO"), Column("action"),
                    Column("from_state", "FROM"), Column("to_state", "TO"), Column("institution"),
                    Column("reason", "WHY")]
@@ -153,7 +165,7 @@ def available(limit: Limit = WHOLE_RANGE, all_: All = False):
 def show(code: Code):
     """Show one code: holder, service, callback, and its status on each mobile network."""
     ctx = context.get()
-    ctx.render(client.show(ctx.api(), parse_code(code)), DETAIL)
+    render_code(ctx, client.show(ctx.api(), parse_code(code)))
 
 
 @app.command()
@@ -190,7 +202,7 @@ def _preview_allocation(ctx, action: str, institution: str, number: int | None, 
                            f"it is reserved for {current['institution']}")
     target = lifecycle.next_state(action, current["state"])
     ctx.io.status(f"dry run: would {action} {current['code']} to {institution}; nothing was changed")
-    ctx.render({**current, **fields, "state": target, "institution": institution}, DETAIL)
+    render_code(ctx, {**current, **fields, "state": target, "institution": institution})
 
 
 @app.command()
@@ -207,7 +219,7 @@ def reserve(reference: Annotated[str, typer.Option("--reference", metavar="REF",
         return
     row = client.reserve(ctx.api(), institution=inst, application_reference=reference, number=number)
     ctx.success(f"Reserved {row['code']} for {row['institution']}")
-    ctx.render(row, DETAIL)
+    render_code(ctx, row)
 
 
 @app.command()
@@ -225,7 +237,7 @@ def assign(service: Service, purpose: Purpose, callback_url: CallbackUrl,
     row = client.assign(ctx.api(), institution=inst, number=number, **fields)
     ctx.success(f"Assigned {row['code']} to {row['institution']} ({row['service_name']}); "
                 f"pending on {len(row['networks'])} mobile networks")
-    ctx.render(row, DETAIL)
+    render_code(ctx, row)
 
 
 # -- changing a held code ----------------------------------------------------------------
@@ -247,7 +259,7 @@ def _act(action: str, code: str, reason: str, *, dry_run: bool, yes: bool | None
         if dry_run:
             ctx.io.status(f"dry run: would {action} {current['code']} ({current['institution']}): "
                           f"{current['state']} → {target}; nothing was changed")
-            ctx.render({**current, "state": target, "reason": reason}, DETAIL)
+            render_code(ctx, {**current, "state": target, "reason": reason})
             return
         live = [n["network"] for n in current.get("networks") or [] if n["state"] == "live"]
         if live and action == "release":
@@ -261,7 +273,7 @@ def _act(action: str, code: str, reason: str, *, dry_run: bool, yes: bool | None
     if row["state"] == "released" and row.get("quarantine_until"):
         line += f"; in quarantine until {_when(row['quarantine_until'])}"
     ctx.success(line)
-    ctx.render(row, DETAIL)
+    render_code(ctx, row)
 
 
 @app.command()
@@ -303,11 +315,11 @@ def update(code: Code,
         if current["state"] not in lifecycle.UPDATABLE or number == validation.GATEWAY:
             raise Conflict(f"dry run: cannot update {current['code']}: it is {current['state']}")
         ctx.io.status(f"dry run: would update {current['code']}: {', '.join(changes)}; nothing was changed")
-        ctx.render({**current, **changes}, DETAIL)
+        render_code(ctx, {**current, **changes})
         return
     row = client.update(ctx.api(), number, changes)
     ctx.success(f"Updated {row['code']} ({', '.join(changes)})")
-    ctx.render(row, DETAIL)
+    render_code(ctx, row)
 
 
 @app.command()
@@ -339,7 +351,7 @@ def provision(code: Code,
     for name in names:
         row = client.set_network(api, number, name, status, note)
     ctx.success(f"{row['code']}: {status} on {', '.join(names)}")
-    ctx.render(row, DETAIL)
+    render_code(ctx, row)
 
 
 # -- the simulator ---------------------------------------------------------------------
