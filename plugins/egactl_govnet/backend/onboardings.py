@@ -220,8 +220,35 @@ def _full(pool: Pool, length: int) -> Problem:
     return Problem(409, f"pool {pool.name} ({pool.cidr}) is full: no free /{length} left ({left})", pool=pool.name)
 
 
+PROVISION_THREADS = 8
+
+
+def _waiting_room(request: Request):
+    """The threads provisioning may use, apart from the server's shared pool.
+
+    A provisioning request waits for its pool's lock inside its thread. Were
+    those threads taken from the shared pool, a burst of provisions (more than
+    the pool has threads) would leave no thread for the lock holder to commit
+    with, and every request would wait on it for ever. With their own few
+    threads, waiting provisions never starve the commits that free them.
+    """
+    import anyio
+
+    state = request.app.state
+    if getattr(state, "govnet_provision_limiter", None) is None:
+        state.govnet_provision_limiter = anyio.CapacityLimiter(PROVISION_THREADS)
+    return state.govnet_provision_limiter
+
+
 @router.post("/onboardings/{onboarding_id}/provision")
-def provision(onboarding_id: int, body: ProvisionIn, request: Request):
+async def provision(onboarding_id: int, body: ProvisionIn, request: Request):
+    """Allocate the site's prefix and VLAN (the next free of each) and record its circuit."""
+    import anyio
+
+    return await anyio.to_thread.run_sync(_provision, onboarding_id, body, request, limiter=_waiting_room(request))
+
+
+def _provision(onboarding_id: int, body: ProvisionIn, request: Request):
     ob, site, before, target = _begin(onboarding_id, "provision", request)
     committed = checked("committed_rate", validation.parse_bandwidth, body.committed_rate) if body.committed_rate else ob.bandwidth_bps
     provider, circuit = body.provider.strip().upper(), body.circuit_id.strip()
