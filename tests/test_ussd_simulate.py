@@ -234,3 +234,10 @@ def test_interactive_session_abandoned(cli, tokens, rita):
     assert code == 2
     assert "abandoned" in err
     assert [f["text"] for f in SEEN] == ["", "1"]
+
+
+def test_the_help_desk_can_simulate(cli, rita):
+    """simulate only reads the registry and talks to the application, as the gateway does."""
+    r = cli("ussd", "simulate", "07", "--input", "1*2", "-o", "json", role="helpdesk")
+    assert r.exit_code == 0, r.stderr
+    assert r.json()["steps"][-1]["screen"] == "Gharama ni TSh 3,500"
