@@ -167,7 +167,7 @@ def test_dry_run_says_and_changes_nothing(cli, backend):
     r = ok(cli("ussd", "assign", "-i", "NIDA", *ASSIGN, "--dry-run", "-o", "json"))
     assert r.json()["code"] == "*152*01#" and r.json()["state"] == "assigned"
     r = ok(cli("ussd", "reserve", "-i", "NIDA", "--reference", "N/1", "--code", "9", "--dry-run"))
-    assert "would reserve *152*09# to NIDA" in r.stderr
+    assert "would reserve *152*09# for NIDA" in r.stderr
     r = cli("ussd", "assign", "-i", "NOPE", *ASSIGN, "--dry-run")
     assert r.exit_code == 3
     r = ok(cli("ussd", "update", "8", "--service", "New name", "--dry-run"))

@@ -168,6 +168,8 @@ def test_what_the_gateway_rejects(cli, app_url, path, choices, code, message):
     r = cli(*args)
     assert r.exit_code == code, r.stderr
     assert message in r.stderr
+    if code == 1 and path != "/moved":  # people are shown the reply the gateway would refuse
+        assert "── refused (HTTP" in r.stdout
     r = cli(*args, "-o", "json")
     assert r.exit_code == code
     transcript = r.json()

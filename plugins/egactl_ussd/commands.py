@@ -13,7 +13,7 @@ from typing import Annotated, Any, Optional
 import typer
 
 from egactl import context
-from egactl.errors import Conflict, InvalidInput
+from egactl.errors import Conflict, EgactlError, InvalidInput
 from egactl.options import DEFAULT_LIMIT, All, DryRun, Institution, Limit, Yes, page_limit
 from egactl.output import Column
 from egactl_ussd import client, lifecycle, validation
@@ -201,7 +201,8 @@ def _preview_allocation(ctx, action: str, institution: str, number: int | None, 
             raise Conflict(f"dry run: cannot {action} {current['code']} to {institution}: "
                            f"it is reserved for {current['institution']}")
     target = lifecycle.next_state(action, current["state"])
-    ctx.io.status(f"dry run: would {action} {current['code']} to {institution}; nothing was changed")
+    to = "for" if action == "reserve" else "to"
+    ctx.io.status(f"dry run: would {action} {current['code']} {to} {institution}; nothing was changed")
     render_code(ctx, {**current, **fields, "state": target, "institution": institution})
 
 
@@ -407,6 +408,10 @@ def simulate(code: Code,
         ctx.io.status(f"Dialling {gateway.transcript.code} from {msisdn} on {net} → {target}")
     try:
         transcript = simulator.play(gateway, choices, ask=ask, show=show_step, warn=ctx.io.warn)
+    except EgactlError:
+        if people:
+            _show_refused(ctx, gateway.transcript)
+        raise
     finally:
         gateway.close()
         if not people:
@@ -428,6 +433,16 @@ def _screen_printer(ctx):
         out.write(step.screen.rstrip("\n") + "\n")
         out.flush()
     return show
+
+
+def _show_refused(ctx, transcript) -> None:
+    """What the gateway would have refused, so a person can see what is wrong with it."""
+    step = transcript.steps[-1] if transcript.steps else None
+    if transcript.outcome != "rejected" or step is None or step.reply is None:
+        return
+    out = ctx.io.out
+    out.write(f"── refused (HTTP {step.status}, {len(step.reply)} chars, {step.elapsed_ms} ms, text={step.text!r}) ──\n")
+    out.write(step.reply.rstrip("\n") + "\n")
 
 
 def _asker(ctx):

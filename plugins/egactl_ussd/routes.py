@@ -268,6 +268,7 @@ def update_code(code: str, body: CodePatch, request: Request):
 @router.put("/codes/{code}/networks/{network}", response_model=CodeOut)
 def set_network(code: str, network: str, body: NetworkIn):
     """Record the code's provisioning on one mobile network (admin)."""
+    principal().require("admin")
     try:
         name = validation.parse_network(network)
     except ValueError as exc:
