@@ -71,8 +71,10 @@ def parse_bandwidth(value: str) -> int:
     m = _BANDWIDTH_RE.fullmatch(text)
     if not m:
         raise ValueError(f"bandwidth {value!r} is not a rate in bits per second (e.g. 512k, 20M, 1G)")
-    bps = float(m.group(1)) * _UNITS[m.group(2).lower()]
-    if bps != int(bps):
+    from decimal import Decimal
+
+    bps = Decimal(m.group(1)) * _UNITS[m.group(2).lower()]
+    if bps != bps.to_integral_value():
         raise ValueError(f"bandwidth {value!r} is not a whole number of bits per second")
     bps = int(bps)
     if not MIN_BANDWIDTH <= bps <= MAX_BANDWIDTH:
