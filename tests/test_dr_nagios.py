@@ -189,3 +189,24 @@ def test_labels_with_quotes_and_equals_stay_parseable(cli, sites):
     assert parse_perfdata(item) == [{"label": "odd_name_x time", "value": 0.25, "uom": "s", "warn": "2", "crit": "5",
                                      "min": "0", "max": ""}]
     assert label("a b") == "'a b'"
+
+
+def test_the_real_executable_against_egactl_serve(served, sites):
+    """What Nagios actually runs: the installed command, over HTTP, its exit status read from the process."""
+    primary = sites.http(health("7.0", replicated_ago=dt.timedelta(minutes=1), backup_ago=dt.timedelta(hours=1)))
+    dr = f"http://127.0.0.1:{sites.refused()}/health"
+    add_args = ["dr", "systems", "add", "NIDA/nin", "--hosting", "gdc-dodoma", "--dr-hosting", "gdc-dar",
+                "--primary", primary, "--dr", dr, "--rpo", "15m", "--rto", "4h"]
+    assert served.run("institutions", "create", "NIDA", "--name", "National Identification Authority",
+                      "--kind", "agency").returncode == 0  # `egactl serve` starts with an empty directory
+    assert served.run(*add_args).returncode == 0
+    monitor = served.token("helpdesk", subject="nagios@ega.go.tz")
+
+    proc = served.run("dr", "check", "--system", "NIDA/nin", "--nagios", "--timeout", "3", token=monitor)
+
+    out = parse_plugin_output(proc.stdout)
+    assert proc.returncode == 2 == EXIT[out["state"]], proc.stderr
+    assert "NIDA/nin dr.reachability connection refused" in out["text"]
+    assert "recorded as check run 1" in out["long_text"]
+    history = served.run("dr", "history", "NIDA/nin", "-o", "json")
+    assert [h["checked_by"] for h in __import__("json").loads(history.stdout)] == ["nagios@ega.go.tz"]
