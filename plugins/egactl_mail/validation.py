@@ -31,6 +31,7 @@ backend indexes the stem to find every suffix of a name in one lookup.
 
 from __future__ import annotations
 
+import functools
 import re
 import unicodedata
 
@@ -57,6 +58,7 @@ class UnusableName(ValueError):
     """A name from which no address can be made; the message says why."""
 
 
+@functools.lru_cache(maxsize=8192)
 def transliterate(text: str) -> str:
     """Lower-case ASCII for a name: apostrophes removed, letters mapped and decomposed.
 

@@ -33,6 +33,9 @@ class Allocator:
         self.now = now
         self.locked: set[str] = set()
         self.taken: dict[tuple[str, str], set[str]] = {}
+        # Where the last search for a base ended: a name shared by hundreds of staff
+        # need not re-test every suffix below it for each new person.
+        self.hint: dict[tuple[str, str], int] = {}
 
     def lock(self, *domains: str) -> None:
         for domain in sorted(set(domains) - self.locked):
@@ -62,10 +65,15 @@ class Allocator:
         s = v.stem(base)
         self.preload(domain, {s})
         taken = self.taken[(domain, s)]
-        n = 1
+        n = self.hint.get((domain, base), 1)
         while v.with_suffix(base, n) in taken:
             n += 1
+        self.hint[(domain, base)] = n
         return v.with_suffix(base, n)
+
+    def reserve(self, local: str, domain: str) -> None:
+        """Count ``local`` as taken for the rest of this transaction (its row is inserted in bulk)."""
+        self.taken.setdefault((domain, v.stem(local)), set()).add(local)
 
     def claim(self, local: str, domain: str, *, kind: str, institution: str, mailbox: Mailbox | None = None,
               mail_list: MailList | None = None) -> MailAddress:
@@ -81,4 +89,5 @@ class Allocator:
     def release(self, row: MailAddress) -> None:
         self.lock(row.domain)
         self.taken.get((row.domain, row.stem), set()).discard(row.local_part)
+        self.hint.clear()
         self.session.delete(row)

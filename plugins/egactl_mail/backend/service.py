@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass, field
+from types import SimpleNamespace
 from typing import Any, Iterable
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -18,6 +19,7 @@ from egactl.server import audit
 from egactl.server.models import AuditEntry, Institution
 from egactl.server.problems import Problem, not_found
 from egactl.server.scope import backend, db, principal
+from egactl.server.scope import current as current_scope
 from egactl_mail import lifecycle as lc
 from egactl_mail import validation as v
 from egactl_mail.backend.addresses import Allocator
@@ -194,26 +196,39 @@ class Provisioner:
             return local, dom
         return self.alloc.next_free(self.base_for(person, domain), domain.domain), domain.domain
 
-    def build(self, person: Any) -> Mailbox:
-        """Add a new active mailbox and its address claim to the session (flushed by the caller)."""
-        dom_row = self.domain(person.institution, getattr(person, "domain", None)
-                              or (v.split_address(person.address)[1] if getattr(person, "address", None) else None))
-        local, dom = self.address_for(person, dom_row)
+    def values(self, person: Any, local: str, dom: str) -> dict[str, Any]:
+        """The column values of a new active mailbox for ``person`` at ``local@dom``."""
         given, family = person.given_name, person.family_name
         preferred = getattr(person, "preferred_name", None)
-        m = Mailbox(institution=person.institution, domain=dom, address=f"{local}@{dom}",
-                    employee_number=person.employee_number, given_name=given, family_name=family,
-                    preferred_name=preferred, title=person.title, department=person.department,
-                    quota_mb=getattr(person, "quota_mb", None) or self.default_quota, used_mb=0,
-                    status=lc.ACTIVE, status_changed_at=self.now, must_change_password=False, version=1,
-                    created_at=self.now, updated_at=self.now)
-        set_name_keys(m)
+        keys_given = " ".join(filter(None, [preferred, given]))
+        return {
+            "institution": person.institution, "domain": dom, "address": f"{local}@{dom}",
+            "employee_number": person.employee_number, "given_name": given, "family_name": family,
+            "preferred_name": preferred, "title": person.title, "department": person.department,
+            "name_key": v.name_key(keys_given, family)[:300] or None,
+            "name_key_rev": v.name_key(family, keys_given)[:300] or None,
+            "quota_mb": getattr(person, "quota_mb", None) or self.default_quota, "used_mb": 0, "status": lc.ACTIVE,
+            "deleted_from": None, "suspended_by": None, "status_changed_at": self.now, "retain_until": None,
+            "password_hash": None, "password_set_at": None, "must_change_password": False, "version": 1,
+            "created_at": self.now, "updated_at": self.now,
+        }
+
+    def wanted_domain(self, person: Any) -> MailDomain:
+        explicit = getattr(person, "address", None)
+        return self.domain(person.institution, getattr(person, "domain", None)
+                           or (v.split_address(explicit)[1] if explicit else None))
+
+    def build(self, person: Any) -> Mailbox:
+        """Add a new active mailbox and its address claim to the session (flushed by the caller)."""
+        local, dom = self.address_for(person, self.wanted_domain(person))
+        m = Mailbox(**self.values(person, local, dom))
         self.session.add(m)
         self.alloc.claim(local, dom, kind="mailbox", institution=person.institution, mailbox=m)
         return m
 
 
 def set_name_keys(m: Mailbox) -> None:
+    """Recompute the search keys after a name change."""
     given = " ".join(filter(None, [m.preferred_name, m.given_name]))
     m.name_key = v.name_key(given, m.family_name)[:300] or None
     m.name_key_rev = v.name_key(m.family_name, given)[:300] or None
@@ -262,9 +277,7 @@ def preview_one(person: Any) -> dict[str, Any]:
     existing = existing_for([person.employee_number]).get(person.employee_number)
     if existing is not None:
         raise Problem(409, f"employee {person.employee_number} already has {describe_existing(existing)}")
-    dom_row = prov.domain(person.institution, person.domain
-                          or (v.split_address(person.address)[1] if person.address else None))
-    local, dom = prov.address_for(person, dom_row)
+    local, dom = prov.address_for(person, prov.wanted_domain(person))
     return {"address": f"{local}@{dom}", "institution": person.institution, "employee_number": person.employee_number,
             "given_name": person.given_name, "family_name": person.family_name, "title": person.title,
             "department": person.department, "quota_mb": person.quota_mb or prov.default_quota,
@@ -299,11 +312,13 @@ def preflight(institutions: list[str]) -> None:
 
 
 def create_many(items: list[Any]) -> list[dict[str, Any]]:
-    """The bulk import: one transaction, one read of what exists, one flush.
+    """The bulk import: one transaction, one read of what exists, three inserts.
 
     A row whose mailbox already exists with the same details is "exists"
     (done, not failed): that makes re-running an import, or a resumed one whose
-    last answer was lost, harmless.
+    last answer was lost, harmless. New rows go in with multi-row INSERTs rather
+    than one ORM object each: the import is the path that must keep up with a
+    ministry's whole staff list.
     """
     p = principal()
     for inst in sorted({it.institution for it in items}):
@@ -311,61 +326,81 @@ def create_many(items: list[Any]) -> list[dict[str, Any]]:
     prov = Provisioner.for_request()
     session = db()
     existing = existing_for(it.employee_number for it in items)
-    # Lock every domain this chunk may use, in order, then read the taken names once.
-    planned: list[tuple[Any, MailDomain | None, str | None]] = []
+    # Each new row's domain and address base, then lock every domain (in order) and
+    # read all the taken names of those bases at once.
+    planned: list[tuple[Any, MailDomain | None, str | None, str | None]] = []
+    stems: dict[str, set[str]] = {}
     for it in items:
         try:
-            dom = prov.domain(it.institution, it.domain or (v.split_address(it.address)[1] if it.address else None))
-            planned.append((it, dom, None))
+            dom = prov.wanted_domain(it)
+            base = None
+            if it.employee_number not in existing:
+                base = v.split_address(it.address)[0] if it.address else prov.base_for(it, dom)
+                stems.setdefault(dom.domain, set()).add(v.stem(base))
+            planned.append((it, dom, base, None))
         except Problem as exc:
-            planned.append((it, None, exc.detail))
-    domains = sorted({d.domain for _, d, _ in planned if d is not None})
-    prov.alloc.lock(*domains)
-    stems: dict[str, set[str]] = {}
-    for it, dom, err in planned:
-        if dom is None or it.employee_number in existing:
-            continue
-        try:
-            base = v.split_address(it.address)[0] if it.address else prov.base_for(it, dom)
-        except Problem:
-            continue
-        stems.setdefault(dom.domain, set()).add(v.stem(base))
+            planned.append((it, None, None, exc.detail))
+    prov.alloc.lock(*sorted(stems))
     for d, s in stems.items():
         prov.alloc.preload(d, s)
 
     results: list[dict[str, Any]] = []
-    created: list[Mailbox] = []
-    for it, dom, err in planned:
+    new: list[tuple[dict[str, Any], str, str]] = []
+    seen: dict[str, Any] = {}
+    for it, dom, base, err in planned:
         if err is not None:
             results.append({"line": it.line, "status": "failed", "error": err})
             continue
-        m = existing.get(it.employee_number)
+        m = existing.get(it.employee_number) or seen.get(it.employee_number)
         if m is not None:
-            if m.status in (lc.DELETED,):
-                results.append({"line": it.line, "status": "failed", "id": None,
+            if m.status == lc.DELETED:
+                results.append({"line": it.line, "status": "failed",
                                 "error": f"employee {it.employee_number} has a deleted mailbox "
                                          f"({describe_existing(m)}); undelete it instead"})
                 continue
             diffs = differences(m, it)
             if diffs:
-                results.append({"line": it.line, "status": "failed", "id": None,
+                results.append({"line": it.line, "status": "failed",
                                 "error": f"employee {it.employee_number} already has {describe_existing(m)} "
                                          f"with other details: {'; '.join(diffs)}"})
             else:
                 results.append({"line": it.line, "status": "exists", "id": m.address})
             continue
-        try:
-            m = prov.build(it)
-        except Problem as exc:
-            results.append({"line": it.line, "status": "failed", "error": exc.detail})
-            continue
-        existing[it.employee_number] = m
-        created.append(m)
-        results.append({"line": it.line, "status": "created", "id": m.address})
-    session.flush()
-    for m in created:
-        audit.record("create", "mailbox", m.address, institution=m.institution, after=serialize(m))
+        if it.address:
+            local = base
+            if prov.alloc.is_taken(local, dom.domain):
+                results.append({"line": it.line, "status": "failed", "error": f"address {it.address} is already taken"})
+                continue
+        else:
+            local = prov.alloc.next_free(base, dom.domain)
+        prov.alloc.reserve(local, dom.domain)
+        values = prov.values(it, local, dom.domain)
+        seen[it.employee_number] = SimpleNamespace(**values)
+        new.append((values, local, dom.domain))
+        results.append({"line": it.line, "status": "created", "id": values["address"]})
+    if new:
+        ids = session.execute(insert(Mailbox).returning(Mailbox.id, sort_by_parameter_order=True),
+                              [values for values, _, _ in new]).scalars().all()
+        session.execute(insert(MailAddress), [
+            {"address": values["address"], "local_part": local, "domain": dom, "stem": v.stem(local), "kind": "mailbox",
+             "institution": values["institution"], "mailbox_id": id_, "list_id": None, "created_at": prov.now}
+            for id_, (values, local, dom) in zip(ids, new)])
+        audit_many("create", "mailbox", [(values["address"], values["institution"],
+                                          serialize(SimpleNamespace(id=id_, **values)))
+                                         for id_, (values, _, _) in zip(ids, new)])
     return results
+
+
+def audit_many(action: str, resource_type: str, entries: list[tuple[str, str, dict[str, Any]]]) -> None:
+    """``audit.record`` for many resources in one INSERT (same fields, same transaction)."""
+    s = current_scope()
+    p = s.principal
+    now = s.backend.now()
+    db().execute(insert(AuditEntry), [
+        {"at": now, "actor": p.subject if p else "system", "role": p.role if p else "system", "action": action,
+         "resource_type": resource_type, "resource_id": rid, "institution": inst, "request_id": s.request_id,
+         "reason": None, "before": None, "after": audit.jsonable(after)}
+        for rid, inst, after in entries])
 
 
 # -- changing ----------------------------------------------------------------------------
