@@ -22,6 +22,7 @@ much; ``typographic_only`` spots that and ``normalize`` replaces them.
 from __future__ import annotations
 
 import functools
+import re
 from dataclasses import dataclass
 
 GSM7 = "GSM-7"
@@ -62,8 +63,9 @@ _TYPOGRAPHIC_TABLE = str.maketrans(TYPOGRAPHIC)
 
 
 @functools.cache
-def _tables() -> tuple[frozenset[str], frozenset[str], dict[int, None]]:
-    """(basic characters, extension characters, a translate table deleting both)."""
+def _tables() -> tuple[frozenset[str], frozenset[str], re.Pattern, re.Pattern]:
+    """(basic characters, extension characters, a pattern finding characters outside
+    GSM 03.38, a pattern finding extension characters)."""
     import gsm0338  # noqa: F401  (registers the "gsm03.38" codec)
 
     basic: set[str] = set()
@@ -77,8 +79,9 @@ def _tables() -> tuple[frozenset[str], frozenset[str], dict[int, None]]:
         except UnicodeDecodeError:
             pass
     extension -= basic
-    delete = {ord(c): None for c in basic | extension}
-    return frozenset(basic), frozenset(extension), delete
+    non_gsm = re.compile("[^" + "".join(re.escape(c) for c in sorted(basic | extension)) + "]")
+    escaped = re.compile("[" + "".join(re.escape(c) for c in sorted(extension)) + "]")
+    return frozenset(basic), frozenset(extension), non_gsm, escaped
 
 
 def extension_characters() -> frozenset[str]:
@@ -130,22 +133,21 @@ def _count(costs, total: int, encoding: str) -> int:
 
 
 def analyse(text: str) -> Analysis:
-    _, ext, delete = _tables()
-    rest = text.translate(delete)
-    if not rest:
-        escapes = sum(text.count(c) for c in ext if c in text)
-        length = len(text) + escapes
-        if escapes == 0 and length > SINGLE_LIMIT[GSM7]:
-            segments = -(-length // PART_LIMIT[GSM7])
-        else:
-            segments = _count(_costs(text, GSM7), length, GSM7)
-        return Analysis(GSM7, length, segments)
+    _, _, non_gsm, escaped = _tables()
+    if non_gsm.search(text) is None:
+        escapes = len(escaped.findall(text))
+        return Analysis(GSM7, len(text) + escapes, _segments(text, len(text) + escapes, escapes == 0, GSM7))
     length = len(text.encode("utf-16-le")) // 2
-    if length == len(text) and length > SINGLE_LIMIT[UCS2]:
-        segments = -(-length // PART_LIMIT[UCS2])
-    else:
-        segments = _count(_costs(text, UCS2), length, UCS2)
-    return Analysis(UCS2, length, segments, tuple(dict.fromkeys(rest)))
+    return Analysis(UCS2, length, _segments(text, length, length == len(text), UCS2),
+                    tuple(dict.fromkeys(non_gsm.findall(text))))
+
+
+def _segments(text: str, length: int, uniform: bool, encoding: str) -> int:
+    if length <= SINGLE_LIMIT[encoding]:
+        return 1 if length else 0
+    if uniform:  # every character costs one: no escape or pair to keep whole
+        return -(-length // PART_LIMIT[encoding])
+    return _count(_costs(text, encoding), length, encoding)
 
 
 def split(text: str) -> list[str]:

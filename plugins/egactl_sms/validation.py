@@ -13,7 +13,7 @@ import functools
 import re
 from dataclasses import dataclass
 
-from egactl_sms.encoding import analyse
+from egactl_sms.encoding import Analysis, analyse
 
 # -- phone numbers ------------------------------------------------------------------
 
@@ -28,23 +28,75 @@ _SEPARATORS = str.maketrans("", "", " -.()/\t\u00a0")
 
 
 @functools.cache
-def _phonenumbers():
-    import phonenumbers
-    from phonenumbers import PhoneNumberType
+def _tz_number_type():
+    """``number_type`` for Tanzanian national numbers, with phonenumbers' metadata
+    compiled once.
 
-    accepted = frozenset({PhoneNumberType.MOBILE, PhoneNumberType.FIXED_LINE_OR_MOBILE})
+    ``phonenumbers.number_type()`` re-resolves the region, the metadata and
+    every pattern on each call (about 20 µs); a campaign checks a million
+    numbers, twice. This makes the same decision as phonenumbers'
+    ``_number_type_helper`` — the general description first, then each special
+    type in phonenumbers' order, then fixed line and mobile — over the same
+    metadata for TZ, with the patterns compiled once (about 2 µs). A property
+    test checks that it agrees with ``phonenumbers.number_type``.
+    """
+    from phonenumbers import PhoneNumberType as T
+    from phonenumbers.phonemetadata import PhoneMetadata
+
+    md = PhoneMetadata.metadata_for_region("TZ")
+
+    def desc(d):
+        if d is None or not d.national_number_pattern:
+            return None
+        return frozenset(d.possible_length or ()), re.compile(d.national_number_pattern)
+
+    def matches(d, nsn: str) -> bool:
+        if d is None:
+            return False
+        lengths, pattern = d
+        if lengths and len(nsn) not in lengths:
+            return False
+        return pattern.fullmatch(nsn) is not None
+
+    general = desc(md.general_desc)
+    special = [(desc(getattr(md, name)), kind) for name, kind in (
+        ("premium_rate", T.PREMIUM_RATE), ("toll_free", T.TOLL_FREE), ("shared_cost", T.SHARED_COST),
+        ("voip", T.VOIP), ("personal_number", T.PERSONAL_NUMBER), ("pager", T.PAGER), ("uan", T.UAN),
+        ("voicemail", T.VOICEMAIL))]
+    fixed, mobile, same = desc(md.fixed_line), desc(md.mobile), bool(md.same_mobile_and_fixed_line_pattern)
+
+    def number_type(nsn: str) -> int:
+        if not matches(general, nsn):
+            return T.UNKNOWN
+        for d, kind in special:
+            if matches(d, nsn):
+                return kind
+        if matches(fixed, nsn):
+            return T.FIXED_LINE_OR_MOBILE if same or matches(mobile, nsn) else T.FIXED_LINE
+        if not same and matches(mobile, nsn):
+            return T.MOBILE
+        return T.UNKNOWN
+
+    return number_type
+
+
+@functools.cache
+def _type_names():
+    from phonenumbers import PhoneNumberType as T
+
+    accepted = frozenset({T.MOBILE, T.FIXED_LINE_OR_MOBILE})
     names = {
-        PhoneNumberType.FIXED_LINE: "a landline (fixed-line) number",
-        PhoneNumberType.TOLL_FREE: "a toll-free number",
-        PhoneNumberType.PREMIUM_RATE: "a premium-rate number",
-        PhoneNumberType.SHARED_COST: "a shared-cost number",
-        PhoneNumberType.VOIP: "a VoIP number",
-        PhoneNumberType.PERSONAL_NUMBER: "a personal number",
-        PhoneNumberType.PAGER: "a pager number",
-        PhoneNumberType.UAN: "a universal access number",
-        PhoneNumberType.VOICEMAIL: "a voicemail number",
+        T.FIXED_LINE: "a landline (fixed-line) number",
+        T.TOLL_FREE: "a toll-free number",
+        T.PREMIUM_RATE: "a premium-rate number",
+        T.SHARED_COST: "a shared-cost number",
+        T.VOIP: "a VoIP number",
+        T.PERSONAL_NUMBER: "a personal number",
+        T.PAGER: "a pager number",
+        T.UAN: "a universal access number",
+        T.VOICEMAIL: "a voicemail number",
     }
-    return phonenumbers, PhoneNumberType, accepted, names
+    return T.UNKNOWN, accepted, names
 
 
 def normalize_msisdn(raw: str) -> str:
@@ -81,13 +133,12 @@ def normalize_msisdn(raw: str) -> str:
         raise InvalidNumber(f"{text}: too long for a Tanzanian mobile number (expected 0 and 9 digits, e.g. 0754123456)")
     if national.startswith("0"):
         raise InvalidNumber(f"{text}: not a valid Tanzanian mobile number")
-    phonenumbers, PhoneNumberType, accepted, names = _phonenumbers()
-    number = phonenumbers.PhoneNumber(country_code=int(COUNTRY_CODE), national_number=int(national))
-    # number_type() is UNKNOWN exactly when the number is not valid for its
-    # region (it is how is_valid_number_for_region decides), so one call
+    unknown, accepted, names = _type_names()
+    # The type is UNKNOWN exactly when the number is not valid for TZ (that is
+    # how phonenumbers' is_valid_number_for_region decides), so one call
     # answers both "valid?" and "mobile?".
-    kind = phonenumbers.number_type(number)
-    if kind == PhoneNumberType.UNKNOWN:
+    kind = _tz_number_type()(national)
+    if kind == unknown:
         raise InvalidNumber(f"{text}: not a valid Tanzanian mobile number")
     if kind not in accepted:
         raise InvalidNumber(f"{text}: {names.get(kind, 'not a mobile number')}, not a mobile number")
@@ -135,21 +186,26 @@ def sender_key(name: str) -> str:
 
 MAX_SEGMENTS = 10
 MAX_QUICK_RECIPIENTS = 1000
-_CONTROL = {c: None for c in range(32) if c not in (10, 13)} | {0x7F: None}
+_CONTROL = re.compile("[\x00-\x09\x0b\x0c\x0e-\x1f\x7f]")
 
 
-def check_message(text: str) -> str | None:
-    """None if ``text`` can be sent as one SMS message (of up to 10 segments)."""
+def measure(text: str) -> tuple[str | None, Analysis | None]:
+    """(why ``text`` cannot be sent, or None; its encoding and segments when it can)."""
     if not text or not text.strip():
-        return "the message is empty"
-    if len(text.translate(_CONTROL)) != len(text):
-        bad = next(c for c in text if ord(c) in _CONTROL)
-        return f"the message contains a control character (U+{ord(bad):04X}); only line breaks are allowed"
+        return "the message is empty", None
+    if bad_char := _CONTROL.search(text):
+        bad = bad_char.group(0)
+        return f"the message contains a control character (U+{ord(bad):04X}); only line breaks are allowed", None
     a = analyse(text)
     if a.segments > MAX_SEGMENTS:
         return (f"the message is too long: {a.segments} segments of {a.encoding} (at most {MAX_SEGMENTS}, "
-                f"about {MAX_SEGMENTS * 153 if a.encoding == 'GSM-7' else MAX_SEGMENTS * 67} characters)")
-    return None
+                f"about {MAX_SEGMENTS * 153 if a.encoding == 'GSM-7' else MAX_SEGMENTS * 67} characters)"), a
+    return None, a
+
+
+def check_message(text: str) -> str | None:
+    """None if ``text`` can be sent as one SMS message (of up to 10 segments), else why not."""
+    return measure(text)[0]
 
 
 # -- templates ----------------------------------------------------------------------

@@ -83,30 +83,39 @@ def send(message: Annotated[Optional[str], typer.Argument(metavar="[MESSAGE]",
 # -- bulk ------------------------------------------------------------------------------
 
 
-class _TypographicTally:
-    """Counts, during the validation pass only, the messages that typographic
-    characters alone push into UCS-2 (bulk.run parses every row twice; the
-    second pass starts again from the first line)."""
+class _FirstPass:
+    """What the validation pass learned, for the passes after it.
+
+    ``bulk.run`` parses every row twice: once to validate the whole file, once
+    to send. The second pass starts again from the first line, which is how a
+    row knows which pass it is in. When the first pass found no invalid row,
+    the second sends the rows as they are (the backend checks every one again,
+    authoritatively) instead of repeating the same checks a million times.
+    """
 
     def __init__(self) -> None:
         self.last_line = 0
-        self.messages = 0
+        self.invalid = 0
+        self.typographic = 0
         self.chars: dict[str, None] = {}
 
-    def note(self, line: int, text: str) -> None:
+    def begin(self, line: int) -> bool:
+        """True if this row is being seen for the first time."""
         if line <= self.last_line:
-            return
+            return False
         self.last_line = line
-        a = encoding.analyse(text)
+        return True
+
+    def note(self, a: encoding.Analysis) -> None:
         if a.typographic_only:
-            self.messages += 1
+            self.typographic += 1
             self.chars.update(dict.fromkeys(a.non_gsm))
 
     def warning(self) -> str | None:
-        if not self.messages:
+        if not self.typographic:
             return None
         return encoding.typographic_warning(encoding.Analysis(encoding.UCS2, 0, 0, tuple(self.chars)),
-                                            messages=self.messages)
+                                            messages=self.typographic)
 
 
 def bulk_send(file: CsvFile,
@@ -135,9 +144,9 @@ def bulk_send(file: CsvFile,
     api = ctx.api()
     # Sender approval, a time in the past, quiet hours: the backend's answer, before any row is read.
     preflight = client.create_batch(api, {**batch_body, "dry_run": True})
-    tally = _TypographicTally()
+    tally = _FirstPass()
 
-    def parse_row(row: dict[str, str], line: int) -> dict[str, Any]:
+    def check_row(row: dict[str, str]) -> tuple[dict[str, Any], encoding.Analysis]:
         try:
             to = validation.normalize_msisdn(row.get(phone_column, ""))
         except validation.InvalidNumber as exc:
@@ -146,10 +155,23 @@ def bulk_send(file: CsvFile,
         text = tmpl.render(values)
         if normalize:
             text = encoding.normalize(text)
-        if problem := validation.check_message(text):
+        problem, analysis = validation.measure(text)
+        if problem:
             raise bulk.RowError(problem)
-        tally.note(line, text)
-        return {"to": to, "fields": values}
+        return {"to": to, "fields": values}, analysis
+
+    def parse_row(row: dict[str, str], line: int) -> dict[str, Any]:
+        if not tally.begin(line):
+            if not tally.invalid:
+                return {"to": row.get(phone_column, ""), "fields": {f: row.get(f, "") for f in fields}}
+            return check_row(row)[0]
+        try:
+            item, analysis = check_row(row)
+        except bulk.RowError:
+            tally.invalid += 1
+            raise
+        tally.note(analysis)
+        return item
 
     batch: dict[str, Any] = {}
 
@@ -171,7 +193,7 @@ def bulk_send(file: CsvFile,
     summary = bulk.run(ctx, job, skip_invalid=skip_invalid, resume=resume, restart=restart, results=results,
                        dry_run=dry_run, before_submit=before_submit)
     if dry_run:
-        estimate = _estimate(ctx, job, parse_row, preflight, summary)
+        estimate = _estimate(ctx, job, check_row, preflight, summary)
         if warning := tally.warning():
             ctx.io.warn(warning)
         announce_delivery(ctx, {**preflight, "at": batch_body["at"]})
@@ -199,7 +221,7 @@ BULK_ESTIMATE_COLUMNS = [
 ]
 
 
-def _estimate(ctx: Any, job: bulk.Job, parse_row, preflight: dict, summary: bulk.Summary) -> dict[str, Any]:
+def _estimate(ctx: Any, job: bulk.Job, check_row, preflight: dict, summary: bulk.Summary) -> dict[str, Any]:
     """What a bulk run would send, computed here with the same rules as the backend:
     duplicates found with an on-disk set (memory stays flat), opt-outs from the backend."""
     import sqlite3
@@ -214,7 +236,7 @@ def _estimate(ctx: Any, job: bulk.Job, parse_row, preflight: dict, summary: bulk
         seen.execute("CREATE TABLE seen (phone TEXT PRIMARY KEY) WITHOUT ROWID")
         for line, row in bulk.read_csv(job.path, job.required):
             try:
-                item = parse_row(row, line)
+                item, a = check_row(row)
             except bulk.RowError:
                 continue
             if seen.execute("INSERT OR IGNORE INTO seen VALUES (?)", (item["to"],)).rowcount == 0:
@@ -223,10 +245,6 @@ def _estimate(ctx: Any, job: bulk.Job, parse_row, preflight: dict, summary: bulk
             if item["to"] in opted:
                 opted_out += 1
                 continue
-            text = validation.compile_template(job.options["template"]).render(item["fields"])
-            if job.options["normalize"]:
-                text = encoding.normalize(text)
-            a = encoding.analyse(text)
             recipients += 1
             total += a.segments
             encodings[a.encoding] = encodings.get(a.encoding, 0) + 1
