@@ -194,8 +194,7 @@ def _preview_allocation(ctx, action: str, institution: str, number: int | None, 
         current = client.show(api, number)
         if number == validation.GATEWAY:
             raise Conflict(f"dry run: cannot {action} {current['code']}: it is reserved for the e-GA gateway")
-        target = lifecycle.next_state(action, current["state"])
-        if target is None:
+        if lifecycle.next_state(action, current["state"]) is None:
             raise Conflict("dry run: " + lifecycle.refusal(action, current["code"], current["state"]))
         if current["state"] == "reserved" and current["institution"] != institution:
             raise Conflict(f"dry run: cannot {action} {current['code']} to {institution}: "

@@ -170,10 +170,10 @@ def _no_code_available(at: dt.datetime) -> Problem:
     count, first = _quarantine(at)
     if count:
         when = first.strftime("%Y-%m-%d %H:%M UTC") if first else "unknown"
-        detail = (f"no code available: every code from *152*01# to *152*99# is held; {count} "
+        detail = (f"no code available: none of the 99 codes is free; {count} "
                   f"{'is' if count == 1 else 'are'} in quarantine, the next frees on {when}")
     else:
-        detail = ("no code available: every code from *152*01# to *152*99# is held and none is in quarantine; "
+        detail = ("no code available: all 99 codes are taken and none is in quarantine; "
                   "a code must be released first")
     return conflict(detail, in_quarantine=count, next_free_at=_iso(first))
 
