@@ -243,3 +243,12 @@ def test_the_help_desk_can_simulate(cli, rita):
     r = cli("ussd", "simulate", "07", "--input", "1*2", "-o", "json", role="helpdesk")
     assert r.exit_code == 0, r.stderr
     assert r.json()["steps"][-1]["screen"] == "Gharama ni TSh 3,500"
+
+
+def test_interactive_with_json_output_shows_screens_on_stderr(cli, tokens, rita):
+    import json
+
+    code, out, err = run_at_terminal(cli, tokens, ["ussd", "simulate", "07", "-o", "json"], "1\n1\n")
+    assert code == 0, err
+    assert "Karibu RITA" in err and "Karibu RITA" not in out.split("{", 1)[0]
+    assert json.loads(out)["outcome"] == "ended"

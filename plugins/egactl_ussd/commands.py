@@ -401,8 +401,13 @@ def simulate(code: Code,
     gateway = simulator.Gateway(target, code=validation.canonical(number), phone=msisdn, network=net,
                                 network_code=validation.NETWORK_CODES[net], timeout=timeout)
     people = ctx.fmt == "table"
-    show_step = _screen_printer(ctx) if people else (lambda step: None)
     ask = _asker(ctx) if ctx.io.interactive else None
+    if people:
+        show_step = _screen_printer(ctx, ctx.io.out)
+    elif ask is not None:  # a person choosing needs the screens even when stdout gets JSON
+        show_step = _screen_printer(ctx, ctx.io.err)
+    else:
+        show_step = lambda step: None  # noqa: E731
     if people:
         ctx.io.status(f"Dialling {gateway.transcript.code} from {msisdn} on {net} → {target}")
     try:
@@ -420,11 +425,10 @@ def simulate(code: Code,
         ctx.success(f"Session ended cleanly after {steps} screen{'s' if steps != 1 else ''}")
 
 
-def _screen_printer(ctx):
+def _screen_printer(ctx, out):
     echo = not ctx.io.interactive  # at a terminal the person has just typed the choice
 
     def show(step) -> None:
-        out = ctx.io.out
         label = f"text={step.text!r}"
         if step.input is not None and echo:
             out.write(f"> {step.input}\n")
