@@ -136,3 +136,14 @@ class TestShorterQuarantine:
         assert r.json()["quarantine_until"] == "2026-12-22T09:00:00+00:00"
         clock.advance(days=30)
         assert ok(cli("ussd", "show", "1", "-o", "json")).json()["state"] == "available"
+
+
+def test_a_retried_assign_gets_the_same_code_not_a_second(cli, backend):
+    """The client reuses one Idempotency-Key across retries; the server answers a replay from its store."""
+    args = ("api", "POST", "/api/v1/ussd/assignments", "-f", "institution=RITA", "-f", "service_name=Vyeti",
+            "-f", "purpose=Birth certificates", "-f", "callback_url=https://ussd.rita.go.tz/ussd",
+            "-H", "Idempotency-Key: assign-rita-vyeti-1")
+    first, again = ok(cli(*args)), ok(cli(*args))
+    assert first.json()["code"] == again.json()["code"] == "*152*01#"
+    with backend.read_sessions() as s:
+        assert s.scalar(select(func.count()).select_from(UssdCode).where(UssdCode.state == "assigned")) == 1
