@@ -139,6 +139,9 @@ def update(
 # -- lifecycle ------------------------------------------------------------------------------
 
 
+PAST = {"suspend": "Suspended", "restore": "Restored", "delete": "Deleted", "undelete": "Undeleted", "purge": "Purged"}
+
+
 def _transition(ref: str, action: str, *, reason: str | None, yes: bool, dry_run: bool, confirm: str | None) -> None:
     ctx = context.get()
     api = ctx.api()
@@ -154,8 +157,8 @@ def _transition(ref: str, action: str, *, reason: str | None, yes: bool, dry_run
     if confirm:
         ctx.confirm(confirm.format(address=address), yes=yes)
     done = client.transition(api, address, action, reason)
-    ctx.success(f"{action.capitalize()}: {address} is now {done['status']}"
-                + (f" (retained until {done['retain_until'][:10]})" if done.get("retain_until") else ""))
+    ctx.success(f"{PAST[action]} {address}; it is now {done['status']}"
+                + (f" (address retained until {done['retain_until'][:10]})" if done.get("retain_until") else ""))
     views.mailbox(ctx, done, detail=True)
 
 

@@ -85,11 +85,12 @@ def detail(action: dict[str, Any]) -> str:
 def render_plan(ctx, plan: dict[str, Any]) -> None:
     if ctx.fmt == "table":
         counts = plan["counts"]
-        summary = ", ".join(f"{counts[k]} {label}" for k, label in (
-            ("create", "to create"), ("suspend", "to suspend"), ("update", "to update"), ("restore", "to restore"),
-            ("skip", "skipped"), ("unchanged", "unchanged"), ("other_institutions", "of other institutions")))
-        ctx.io.status(f"{'Applied' if plan['applied'] else 'Plan'} for {', '.join(plan['institutions']) or '-'}: "
-                      f"{summary}")
+        done = plan["applied"]
+        labels = (("create", "created" if done else "to create"), ("suspend", "suspended" if done else "to suspend"),
+                  ("update", "updated" if done else "to update"), ("restore", "restored" if done else "to restore"),
+                  ("skip", "skipped"), ("unchanged", "unchanged"), ("other_institutions", "of other institutions"))
+        summary = ", ".join(f"{counts[k]} {label}" for k, label in labels)
+        ctx.io.status(f"{'Applied' if done else 'Plan'} for {', '.join(plan['institutions']) or '-'}: {summary}")
         rows = [{**a, "detail": detail(a)} for a in plan["actions"]]
         if rows:
             ctx.render(rows, ACTION_COLUMNS)
@@ -146,6 +147,3 @@ def reconcile(
         body["expect_digest"] = plan["digest"]
     plan = client.reconcile(api, {**body, "apply": True})
     render_plan(ctx, plan)
-    counts = plan["counts"]
-    ctx.success(f"Applied: {counts['create']} created, {counts['suspend']} suspended, {counts['update']} updated, "
-                f"{counts['restore']} restored")
