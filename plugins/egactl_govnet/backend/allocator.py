@@ -64,16 +64,20 @@ def largest_free_length(session: Session, pool: Pool) -> int | None:
 
 
 def take_vlan(session: Session, vlans: PoolVlans) -> int | None:
-    """The lowest VLAN of the range not allocated at its PoP (holds included)."""
-    used = session.scalars(select(Allocation.vlan).where(Allocation.pop == vlans.pop,
-                                                         Allocation.vlan.between(vlans.first, vlans.last))
-                           .order_by(Allocation.vlan))
-    candidate = vlans.first
-    for vlan in used:
-        if vlan > candidate:
-            break
-        candidate = vlan + 1
-    return candidate if candidate <= vlans.last else None
+    """The lowest VLAN of the range not allocated at its PoP (holds included).
+
+    Either the range's first VLAN, or the one after the lowest allocated VLAN
+    whose successor is free: the database finds it on its (pop, vlan) index,
+    so nothing is read into Python however many VLANs the PoP has in use.
+    """
+    taken = Allocation.__table__.alias("taken")
+    used = select(Allocation.id).where(Allocation.pop == vlans.pop, Allocation.vlan == vlans.first).exists()
+    if not session.scalar(select(used)):
+        return vlans.first
+    successor_free = ~select(taken.c.id).where(taken.c.pop == vlans.pop, taken.c.vlan == Allocation.vlan + 1).exists()
+    gap = session.scalar(select(func.min(Allocation.vlan + 1)).where(
+        Allocation.pop == vlans.pop, Allocation.vlan >= vlans.first, Allocation.vlan < vlans.last, successor_free))
+    return gap
 
 
 def vlans_used(session: Session, vlans: PoolVlans) -> int:

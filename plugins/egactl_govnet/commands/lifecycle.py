@@ -65,8 +65,8 @@ def _take(action: str, target: str, institution: str | None, body: dict[str, Any
         ctx.render(onboarding, ONBOARDING_DETAIL)
         return
     if yes is not None:
-        held = " Its prefix and VLAN will be held, then returned to the pool." if onboarding.get("prefix") else ""
-        ctx.confirm(f"Offboard {label} (now {onboarding['state']})?{held}", yes=yes)
+        held = "; its prefix and VLAN are held, then go back to the pool" if onboarding.get("resources") == "allocated" else ""
+        ctx.confirm(f"Offboard {onboarding['site']} (request {onboarding['id']}, now {onboarding['state']}{held})?", yes=yes)
     updated = step(api, onboarding, etag, action, body)
     ctx.success(done(updated, label))
     ctx.render(updated, ONBOARDING_DETAIL)
