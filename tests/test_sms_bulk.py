@@ -230,3 +230,20 @@ def test_interrupted_run_resumes_into_the_same_batch(app, backend, tokens, sende
         assert s.scalar(select(func.count()).select_from(Batch)) == 1
     received = delivered_per_recipient(backend)
     assert len(received) == 14 and set(received.values()) == {1}
+
+
+def test_resume_after_the_scheduled_time_has_passed(app, backend, clock, tokens, sender, small_chunks, tmp_path,
+                                                     monkeypatch):
+    from egactl.sandbox import SyncASGITransport
+    from egactl_sms.commands import sending
+
+    monkeypatch.setattr(sending, "WORKERS", 1)
+    path = write_csv(tmp_path / "w.csv", people(9))
+    args = ("sms", "bulk", str(path), "-i", "RITA", "--template", TEMPLATE, "--at", "2026-11-22 13:00")
+    r = run_with_transport(app, tokens["operator"], DownAfter(SyncASGITransport(app), 1), *args)
+    assert r.exit_code == 7, r.stderr
+    clock.advance(hours=2)  # 14:00 EAT: the batch's time is now in the past
+    r = run_with_transport(app, tokens["operator"], SyncASGITransport(app), *args, "--resume")
+    assert r.exit_code == 0, r.stderr
+    received = delivered_per_recipient(backend)
+    assert len(received) == 9 and set(received.values()) == {1}
