@@ -202,7 +202,7 @@ def bulk_send(file: CsvFile,
         ctx.render(estimate, BULK_ESTIMATE_COLUMNS)
         return
     data = {**summary.as_dict(), "batch": batch.get("id"), "deliver_after": batch.get("deliver_after")}
-    cols = [Column("batch"), Column("rows"), Column("invalid"), Column("sent", "SUBMITTED"), Column("failed"),
+    cols = [Column("batch"), Column("rows"), Column("invalid"), Column("sent", "PROCESSED"), Column("failed"),
             Column("statuses"), Column("deliver_after", "DELIVER AFTER", format=eat), Column("results")]
     if not summary.failed:
         ctx.success(f"Batch {batch.get('id')}: {summary.statuses.get('queued', 0)} messages queued; "
