@@ -294,3 +294,23 @@ def test_nothing_selected_is_a_usage_error(cli):
     assert r.exit_code == 2 and "--all" in r.stderr
     r = cli("dr", "check", "--institution", "EGA", "-o", "json")
     assert r.exit_code == 0 and r.json() == []
+
+
+def test_health_answers_in_every_shape_http_allows(cli, sites):
+    chunked = sites.http(raw_response=b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nContent-Type: application/json\r\n"
+                                      b"\r\na\r\n{\"version\"\r\n8;ext=1\r\n: \"9.9\"}\r\n0\r\n\r\n")
+    until_close = sites.http(raw_response=b"HTTP/1.0 200 OK\r\nX-Version: 9.9\r\n\r\n{\"version\": \"9.9\"}")
+    add(cli, "EGA/shapes", chunked, until_close, "--version-from", "json:version")
+    broken = sites.http(raw_response=b"SSH-2.0-OpenSSH_9.2\r\n\r\n")
+    failing = sites.http(raw_response=b"HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\n\r\n")
+    add(cli, "EGA/broken", broken, failing, "--version-from", "json:version")
+
+    results = check(cli, "--institution", "EGA", "--timeout", "3")
+
+    assert results["EGA/shapes"]["version"]["reason"] == "both sites run 9.9"
+    assert results["EGA/broken"]["primary.reachability"]["state"] == "CRITICAL"
+    assert results["EGA/broken"]["primary.reachability"]["reason"].startswith("not an HTTP response ('SSH-2.0")
+    assert results["EGA/broken"]["dr.reachability"]["state"] == "CRITICAL"
+    assert results["EGA/broken"]["dr.reachability"]["reason"].startswith("HTTP 503 in")
+    assert results["EGA/broken"]["version"]["reason"].endswith("the primary site did not answer "
+                                                               "(not an HTTP response ('SSH-2.0-OpenSSH_9.2'))")

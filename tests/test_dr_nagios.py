@@ -166,7 +166,8 @@ def test_whole_run_over_its_deadline_is_unknown(cli, backend, sites):
     code, out = nagios(cli, "--system", "RITA/crvs", "--timeout", "30", "--deadline", "0.5")
 
     assert code == 3
-    assert out["text"].startswith("run exceeded its 0.5 s deadline (1 probe(s) unfinished)")
+    # The silent DR site can never answer in time; whether the primary did depends on the machine's load.
+    assert re.match(r"run exceeded its 0\.5 s deadline \([12] probe\(s\) unfinished\)", out["text"])
     assert "dr.reachability UNKNOWN not finished within the run's 0.5 s deadline" in out["long_text"][0]
     with backend.read_sessions() as s:
         run = s.scalars(select(DrCheckRun)).one()

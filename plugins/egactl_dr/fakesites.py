@@ -62,8 +62,9 @@ class FakeSites:
 
     def http(self, body: Body | None = None, *, status: int = 200, headers: dict[str, str] | None = None,
              tls: ssl.SSLContext | None = None, path: str = "/health", host: str = "127.0.0.1",
-             raw_body: bytes | None = None) -> str:
-        """A health endpoint; returns its URL (https when ``tls`` is a server context)."""
+             raw_response: bytes | None = None) -> str:
+        """A health endpoint; returns its URL (https when ``tls`` is a server context).
+        ``raw_response`` is sent as it is, for answers a well-behaved server would not give."""
 
         async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
             try:
@@ -72,11 +73,12 @@ class FakeSites:
                 writer.close()
                 return
             self.requests += 1
-            if raw_body is not None:
-                payload = raw_body
-            else:
-                data = body() if callable(body) else (body if body is not None else {"status": "UP"})
-                payload = json.dumps(data).encode()
+            if raw_response is not None:
+                writer.write(raw_response)
+                writer.close()
+                return
+            data = body() if callable(body) else (body if body is not None else {"status": "UP"})
+            payload = json.dumps(data).encode()
             head = [f"HTTP/1.1 {status} {'OK' if status < 400 else 'Error'}", "Content-Type: application/json",
                     f"Content-Length: {len(payload)}", "Connection: close"]
             head += [f"{k}: {v}" for k, v in (headers or {}).items()]

@@ -2,15 +2,20 @@
 
 Each probe is a coroutine with its own timeout and returns an observation —
 raw facts, no verdicts (those are ``egactl_dr.verdicts``, pure functions). A
-site's probes (DNS, reachability, TLS) start together, so a site that accepts
-connections and never answers costs its timeout once, not once per probe.
+site's DNS lookup and its connection start together, and one connection
+serves the TLS check and the HTTP GET, so a site that accepts connections and
+never answers costs its timeout once, not once per probe.
 
 TLS is checked with verification on (the system store, plus the system's own
 CA bundle and the run's ``--ca-bundle``). When verification fails, a second
 handshake without verification fetches the chain — only to say *what* is wrong
 with it (expired how long ago, which names it carries); nothing read over that
-connection is trusted. The HTTP probe never disables verification: a site whose
+connection is trusted. The HTTP GET never runs without verification: a site whose
 certificate fails is reported as such, and its health fields are not read.
+
+The GET is plain HTTP/1.1 on asyncio streams (``Connection: close``, no
+redirects followed, no proxies): a health endpoint needs no more, and a
+client library's connection pool would cost a second handshake per site.
 """
 
 from __future__ import annotations
@@ -22,6 +27,7 @@ import ssl
 import time
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import urlsplit
 
 from egactl_dr.validation import Endpoint
 
@@ -135,86 +141,151 @@ async def probe_tcp(host: str, port: int, timeout: float) -> ReachObservation:
     return obs
 
 
-async def probe_http(client: Any, url: str, timeout: float) -> ReachObservation:
-    """GET ``url`` through a shared ``httpx.AsyncClient``; headers and up to 1 MiB of body."""
+async def probe_connection(endpoint: Endpoint, timeout: float, context: ssl.SSLContext | None,
+                           into: SiteObservation) -> None:
+    """Connect once and learn all a connection can tell: for https the verified
+    handshake (TLS) and then a GET over that same connection (reachability and
+    the health response); for tls:// the handshake alone; for http:// the GET.
+
+    One handshake per site, not one for TLS and another for HTTP: checking a whole
+    estate at once is CPU-bound on handshakes, and a starved CPU makes healthy
+    sites miss their timeouts.
+    """
+    obs = into
     started = time.monotonic()
-    obs = ReachObservation("http")
     limit = asyncio.timeout(timeout)
+    writer = None
     try:
         async with limit:
-            async with client.stream("GET", url) as response:
-                obs.elapsed = time.monotonic() - started
-                obs.status = response.status_code
-                obs.headers = {k.lower(): v for k, v in response.headers.items()}
-                body = bytearray()
-                async for chunk in response.aiter_bytes():
-                    body += chunk
-                    if len(body) >= MAX_BODY:
-                        break
-                obs.body = bytes(body[:MAX_BODY])
-    except Exception as exc:  # noqa: BLE001
-        _reraise_outside_cancel()
-        expired = limit.expired() or _is_timeout(exc)
-        if obs.status is not None and expired:
-            # The status and headers came in time; only the body was slow. Keep what arrived.
-            return obs
-        obs.failure = classify(exc, timeout, expired)
-        obs.elapsed = time.monotonic() - started
-    return obs
-
-
-async def probe_tls(host: str, port: int, server_name: str, context: ssl.SSLContext, timeout: float) -> TlsObservation:
-    started = time.monotonic()
-    obs = TlsObservation()
-    limit = asyncio.timeout(timeout)
-    try:
-        async with limit:
-            try:
-                _, writer = await asyncio.open_connection(host, port, ssl=context, server_hostname=server_name)
-            except ssl.SSLCertVerificationError as exc:
-                obs.verify_code, obs.verify_message = exc.verify_code, exc.verify_message or exc.reason
+            if endpoint.uses_tls:
+                assert context is not None
+                try:
+                    reader, writer = await asyncio.open_connection(endpoint.host, endpoint.port, ssl=context,
+                                                                   server_hostname=endpoint.host)
+                except ssl.SSLCertVerificationError as exc:
+                    obs.tls = TlsObservation(time.monotonic() - started, False, exc.verify_code,
+                                             exc.verify_message or exc.reason)
+                    if endpoint.is_http:
+                        obs.reach = ReachObservation("http", obs.tls.elapsed, failure=Failure(
+                            "tls-verify", f"certificate verification failed: {obs.tls.verify_message}"))
+                    # Look again, unverified, only to describe the certificate; nothing else is read.
+                    _, writer = await asyncio.open_connection(endpoint.host, endpoint.port,
+                                                              ssl=_describe_only_context(),
+                                                              server_hostname=endpoint.host)
+                    obs.tls.chain = _chain(writer.get_extra_info("ssl_object"), verified=False)
+                    return
+                obs.tls = TlsObservation(time.monotonic() - started, True,
+                                         chain=_chain(writer.get_extra_info("ssl_object"), verified=True))
+                if not endpoint.is_http:
+                    obs.reach = ReachObservation("tcp", obs.tls.elapsed)
+                    return
             else:
-                obs.verified = True
-                obs.chain = _chain(writer.get_extra_info("ssl_object"), verified=True)
-                writer.transport.abort()
-                obs.elapsed = time.monotonic() - started
-                return obs
-            # Verification failed: look again, unverified, only to describe the certificate.
-            _, writer = await asyncio.open_connection(host, port, ssl=_describe_only_context(),
-                                                      server_hostname=server_name)
-            obs.chain = _chain(writer.get_extra_info("ssl_object"), verified=False)
-            writer.transport.abort()
-    except Exception as exc:  # noqa: BLE001
+                reader, writer = await asyncio.open_connection(endpoint.host, endpoint.port)
+            await _http_get(reader, writer, endpoint, obs, started)
+    except Exception as exc:  # noqa: BLE001 - every failure is an observation
         _reraise_outside_cancel()
-        if obs.verify_code is None:
-            obs.failure = classify(exc, timeout, limit.expired())
-        # else: we know why verification failed; only the description is missing.
-    obs.elapsed = time.monotonic() - started
-    return obs
+        failure = classify(exc, timeout, limit.expired())
+        if failure.kind == "tls" and obs.tls is not None:
+            failure = Failure("network", failure.message.replace("TLS handshake failed", "TLS error after the handshake"))
+        if obs.reach is not None and obs.reach.status is not None:
+            pass  # the status and headers came in time; only the body did not: keep what arrived
+        elif obs.reach is None or obs.reach.failure is None:
+            obs.reach = ReachObservation("http" if endpoint.is_http else "tcp", time.monotonic() - started,
+                                         failure=failure)
+        if endpoint.uses_tls and obs.tls is None:
+            obs.tls = TlsObservation(time.monotonic() - started, failure=failure)
+    finally:
+        if writer is not None:
+            writer.transport.abort()
 
 
-async def probe_site(endpoint: Endpoint, *, timeout: float, context: ssl.SSLContext | None, http: Any,
+async def _http_get(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, endpoint: Endpoint,
+                    site: SiteObservation, started: float) -> None:
+    """One HTTP/1.1 GET, ``Connection: close``, no redirects followed; status, headers, up to 1 MiB of body.
+    ``site.reach`` is set once the status line and headers are in, and not before."""
+    from egactl import __version__
+
+    parts = urlsplit(endpoint.url)
+    target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+    host = f"[{endpoint.host}]" if ":" in endpoint.host else endpoint.host
+    default_port = 443 if endpoint.scheme == "https" else 80
+    host_header = host if endpoint.port == default_port else f"{host}:{endpoint.port}"
+    writer.write((f"GET {target} HTTP/1.1\r\nHost: {host_header}\r\nUser-Agent: egactl-dr/{__version__}\r\n"
+                  "Accept: application/json, */*;q=0.5\r\nAccept-Encoding: identity\r\nConnection: close\r\n\r\n")
+                 .encode("ascii"))
+    await writer.drain()
+    while True:
+        head = await reader.readuntil(b"\r\n\r\n")
+        lines = head.decode("iso-8859-1").split("\r\n")
+        version, _, rest = lines[0].partition(" ")
+        if not version.startswith("HTTP/") or not rest[:3].isdigit():
+            raise ProtocolError(f"not an HTTP response ({lines[0][:60]!r})")
+        status = int(rest[:3])
+        if not 100 <= status < 200:
+            break  # 1xx are interim; the real answer follows
+    headers: dict[str, str] = {}
+    for line in lines[1:]:
+        name, sep, value = line.partition(":")
+        if sep:
+            key = name.strip().lower()
+            headers[key] = f"{headers[key]}, {value.strip()}" if key in headers else value.strip()
+    obs = site.reach = ReachObservation("http", time.monotonic() - started, status, headers)
+    obs.body = await _read_body(reader, headers)
+
+
+async def _read_body(reader: asyncio.StreamReader, headers: dict[str, str]) -> bytes:
+    body = bytearray()
+    if "chunked" in headers.get("transfer-encoding", "").lower():
+        while len(body) < MAX_BODY:
+            size_line = await reader.readuntil(b"\r\n")
+            size = int(size_line.split(b";", 1)[0].strip() or b"0", 16)
+            if size == 0:
+                break
+            body += await reader.readexactly(size)
+            await reader.readexactly(2)
+    elif headers.get("content-length", "").strip().isdigit():
+        body += await reader.readexactly(min(int(headers["content-length"]), MAX_BODY))
+    else:
+        while len(body) < MAX_BODY:
+            chunk = await reader.read(65536)
+            if not chunk:
+                break
+            body += chunk
+    return bytes(body[:MAX_BODY])
+
+
+async def probe_url(url: str, timeout: float, context: ssl.SSLContext | None) -> ReachObservation:
+    """A GET of another URL of the system (a backup status endpoint); its TLS is verified but not reported."""
+    from egactl_dr.validation import parse_endpoint
+
+    endpoint = parse_endpoint(url)
+    obs = SiteObservation(endpoint)
+    await probe_connection(endpoint, timeout, context, obs)
+    assert obs.reach is not None
+    return obs.reach
+
+
+async def probe_site(endpoint: Endpoint, *, timeout: float, context: ssl.SSLContext | None,
                      into: SiteObservation | None = None) -> SiteObservation:
-    """All of one site's probes at once. Results land in ``into`` as they finish, so a
-    run cut short by its deadline still keeps what was learnt."""
+    """DNS and the connection at once, each within ``timeout``. Results land in ``into``
+    as they come, so a run cut short by its deadline keeps what was learnt."""
     obs = into or SiteObservation(endpoint)
 
     async def dns() -> None:
         obs.dns = await probe_dns(endpoint.host, timeout)
 
-    async def reach() -> None:
-        if endpoint.is_http:
-            obs.reach = await probe_http(http, endpoint.url, timeout)
+    async def connect() -> None:
+        if endpoint.is_http or endpoint.uses_tls:
+            await probe_connection(endpoint, timeout, context, obs)
         else:
             obs.reach = await probe_tcp(endpoint.host, endpoint.port, timeout)
 
-    async def tls() -> None:
-        assert context is not None
-        obs.tls = await probe_tls(endpoint.host, endpoint.port, endpoint.host, context, timeout)
-
-    jobs = [dns(), reach()] + ([tls()] if endpoint.uses_tls else [])
-    await asyncio.gather(*jobs)
+    await asyncio.gather(dns(), connect())
     return obs
+
+
+class ProtocolError(Exception):
+    """The peer answered, but not in HTTP."""
 
 
 # -- helpers -------------------------------------------------------------------------
@@ -289,9 +360,7 @@ def _causes(exc: BaseException):
 
 
 def _is_timeout(exc: BaseException) -> bool:
-    import httpx
-
-    return any(isinstance(e, (TimeoutError, httpx.TimeoutException)) for e in _causes(exc))
+    return any(isinstance(e, TimeoutError) for e in _causes(exc))
 
 
 def classify(exc: Exception, timeout: float, expired: bool = False) -> Failure:
@@ -303,6 +372,12 @@ def classify(exc: Exception, timeout: float, expired: bool = False) -> Failure:
     """
     if expired:
         return Failure("timeout", f"no answer within {timeout:g} s")
+    if isinstance(exc, ProtocolError):
+        return Failure("protocol", str(exc))
+    if isinstance(exc, asyncio.IncompleteReadError):
+        return Failure("protocol", "the server closed the connection before a complete answer")
+    if isinstance(exc, (asyncio.LimitOverrunError, ValueError)):
+        return Failure("protocol", "the answer is not well-formed HTTP")
     for e in _causes(exc):
         if isinstance(e, ssl.SSLCertVerificationError):
             return Failure("tls-verify", f"certificate verification failed: {e.verify_message or e.reason}")

@@ -22,9 +22,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from egactl_dr import validation
-from egactl_dr.probes import ReachObservation, SiteObservation, probe_http, probe_site, ssl_context
+from egactl_dr.probes import ReachObservation, SiteObservation, probe_site, probe_url, ssl_context
 from egactl_dr.verdicts import Observed, SystemVerdict, evaluate
 
+# Sites in flight at once. Waiting on a silent site costs a slot, not CPU; but the
+# sites that do answer cost a TLS handshake each, and too many at once on a busy
+# CPU make healthy sites miss their timeouts (bench/dr_check.py shows it).
 DEFAULT_CONCURRENCY = 128
 DNS_THREADS = 64
 
@@ -79,29 +82,14 @@ class _Plan:
 
 
 async def _run(systems: list[dict[str, Any]], options: RunOptions) -> RunResult:
-    import httpx
-
-    from egactl import __version__
-
     started_wall = dt.datetime.now(dt.timezone.utc)
     started = time.monotonic()
     contexts: dict[str | None, Any] = {}
-    clients: dict[int, httpx.AsyncClient] = {}
 
     def context_for(cadata: str | None):
         if cadata not in contexts:
             contexts[cadata] = ssl_context(cafile=options.ca_file, cadata=cadata)
         return contexts[cadata]
-
-    def client_for(context) -> httpx.AsyncClient:
-        if id(context) not in clients:
-            # No proxies from the environment: the question is whether *this* machine reaches the site.
-            clients[id(context)] = httpx.AsyncClient(
-                verify=context, trust_env=False, follow_redirects=False,
-                headers={"User-Agent": f"egactl-dr/{__version__}"},
-                limits=httpx.Limits(max_connections=None, max_keepalive_connections=options.concurrency),
-                timeout=httpx.Timeout(None))
-        return clients[id(context)]
 
     plans: list[_Plan] = []
     for system in systems:
@@ -116,12 +104,11 @@ async def _run(systems: list[dict[str, Any]], options: RunOptions) -> RunResult:
         obs = SiteObservation(endpoint)
         setattr(plan, role, obs)
         async with gate:
-            await probe_site(endpoint, timeout=plan.timeout, context=plan.context, http=client_for(plan.context),
-                             into=obs)
+            await probe_site(endpoint, timeout=plan.timeout, context=plan.context, into=obs)
 
     async def backup(plan: _Plan, url: str) -> None:
         async with gate:
-            plan.backup = await probe_http(client_for(plan.context), url, plan.timeout)
+            plan.backup = await probe_url(url, plan.timeout, plan.context)
 
     tasks: list[asyncio.Task] = []
     for plan in plans:
@@ -140,13 +127,6 @@ async def _run(systems: list[dict[str, Any]], options: RunOptions) -> RunResult:
         for task in pending:
             task.cancel()
         await asyncio.gather(*pending, return_exceptions=True)
-    for c in clients.values():
-        try:
-            async with asyncio.timeout(1):
-                await c.aclose()
-        except Exception:  # noqa: BLE001 - closing is best effort
-            pass
-
     now = dt.datetime.now(dt.timezone.utc)
     verdicts = []
     for plan in plans:
