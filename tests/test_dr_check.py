@@ -314,3 +314,15 @@ def test_health_answers_in_every_shape_http_allows(cli, sites):
     assert results["EGA/broken"]["dr.reachability"]["reason"].startswith("HTTP 503 in")
     assert results["EGA/broken"]["version"]["reason"].endswith("the primary site did not answer "
                                                                "(not an HTTP response ('SSH-2.0-OpenSSH_9.2'))")
+
+
+def test_tls_only_endpoints_are_handshaken_and_verified(cli, sites, ca, ca_file):
+    good = sites.http(tls=server_tls(ca)).replace("https://", "tls://").removesuffix("/health")
+    wrong = sites.http(tls=server_tls(ca, "ldap.nida.go.tz")).replace("https://", "tls://").removesuffix("/health")
+    add(cli, "NIDA/ldap", good, wrong, "--ca-bundle", str(ca_file))
+    result = check(cli, "--system", "NIDA/ldap", "--timeout", "3")["NIDA/ldap"]
+    assert result["primary.reachability"]["reason"].startswith("TLS handshake in")
+    assert result["primary.tls"]["state"] == "OK"
+    assert result["dr.reachability"] == {**result["dr.reachability"], "state": "CRITICAL",
+                                         "reason": "TLS refused by certificate verification (see dr.tls)"}
+    assert result["dr.tls"]["reason"] == "certificate is not valid for '127.0.0.1' (it is for: ldap.nida.go.tz)"

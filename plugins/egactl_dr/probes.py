@@ -53,9 +53,9 @@ class DnsObservation:
 
 @dataclass
 class ReachObservation:
-    """An HTTP GET (status, headers, body) or a bare TCP connect."""
+    """An HTTP GET (status, headers, body), a bare TLS handshake or a bare TCP connect."""
 
-    kind: str  # "http" or "tcp"
+    kind: str  # "http", "tls" (a handshake only) or "tcp" (a connect only)
     elapsed: float = 0.0
     status: int | None = None
     headers: dict[str, str] = field(default_factory=dict)
@@ -165,9 +165,8 @@ async def probe_connection(endpoint: Endpoint, timeout: float, context: ssl.SSLC
                 except ssl.SSLCertVerificationError as exc:
                     obs.tls = TlsObservation(time.monotonic() - started, False, exc.verify_code,
                                              exc.verify_message or exc.reason)
-                    if endpoint.is_http:
-                        obs.reach = ReachObservation("http", obs.tls.elapsed, failure=Failure(
-                            "tls-verify", f"certificate verification failed: {obs.tls.verify_message}"))
+                    obs.reach = ReachObservation("http" if endpoint.is_http else "tls", obs.tls.elapsed, failure=Failure(
+                        "tls-verify", f"certificate verification failed: {obs.tls.verify_message}"))
                     # Look again, unverified, only to describe the certificate; nothing else is read.
                     _, writer = await asyncio.open_connection(endpoint.host, endpoint.port,
                                                               ssl=_describe_only_context(),
@@ -177,7 +176,7 @@ async def probe_connection(endpoint: Endpoint, timeout: float, context: ssl.SSLC
                 obs.tls = TlsObservation(time.monotonic() - started, True,
                                          chain=_chain(writer.get_extra_info("ssl_object"), verified=True))
                 if not endpoint.is_http:
-                    obs.reach = ReachObservation("tcp", obs.tls.elapsed)
+                    obs.reach = ReachObservation("tls", obs.tls.elapsed)
                     return
             else:
                 reader, writer = await asyncio.open_connection(endpoint.host, endpoint.port)
@@ -190,7 +189,7 @@ async def probe_connection(endpoint: Endpoint, timeout: float, context: ssl.SSLC
         if obs.reach is not None and obs.reach.status is not None:
             pass  # the status and headers came in time; only the body did not: keep what arrived
         elif obs.reach is None or obs.reach.failure is None:
-            obs.reach = ReachObservation("http" if endpoint.is_http else "tcp", time.monotonic() - started,
+            obs.reach = ReachObservation("http" if endpoint.is_http else "tls", time.monotonic() - started,
                                          failure=failure)
         if endpoint.uses_tls and obs.tls is None:
             obs.tls = TlsObservation(time.monotonic() - started, failure=failure)

@@ -142,15 +142,16 @@ def reach_check(site: str, obs: SiteObservation, limits: dict[str, Any], late: s
     if r.failure:
         reason = r.failure.message
         if r.failure.kind == "tls-verify":
-            reason = f"HTTPS refused by certificate verification (see {site}.tls)"
+            reason = f"{'HTTPS' if r.kind == 'http' else 'TLS'} refused by certificate verification (see {site}.tls)"
         return Check(name, CRITICAL, reason)
     warn, crit = limits["response_warn_seconds"], limits["timeout_seconds"]
     perf = [Perf(f"{site}.time", round(r.elapsed, 4), "s", perf_number(warn), perf_number(crit), 0)]
     took = _took(r.elapsed)
-    if r.kind == "tcp":
+    if r.kind in ("tcp", "tls"):
         state = WARNING if r.elapsed > warn else OK
         slow = f", slower than {warn:g} s" if state == WARNING else ""
-        return Check(name, state, f"TCP connect in {took}{slow}", perf)
+        what = "TLS handshake" if r.kind == "tls" else "TCP connect"
+        return Check(name, state, f"{what} in {took}{slow}", perf)
     status = r.status or 0
     if status >= 500:
         return Check(name, CRITICAL, f"HTTP {status} in {took}", perf)
