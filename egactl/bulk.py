@@ -388,13 +388,20 @@ def run(ctx: Any, job: Job, *, skip_invalid: bool = False, resume: bool = False,
                             finish(*pending.pop(f), f)
                     pending[pool.submit(send, index, items)] = (index, items)
                 for f in list(pending):
-                    f_index, f_items = pending.pop(f)
                     wait([f])
-                    finish(f_index, f_items, f)
+                    finish(*pending.pop(f), f)
             except KeyboardInterrupt:
-                # Stop at once: queued chunks are not sent (never recorded as done, so
-                # --resume sends them); only those already on the wire finish.
+                # Stop at once: queued chunks are cancelled (not recorded as done, so
+                # --resume sends them). Those already on the wire finish; record their
+                # answers, so that --resume does not send them again.
                 pool.shutdown(wait=False, cancel_futures=True)
+                try:
+                    for f in list(pending):
+                        if not f.cancelled():
+                            wait([f])
+                            finish(*pending.pop(f), f)
+                except KeyboardInterrupt:
+                    pass  # a second Ctrl-C: leave now; --resume re-sends the unrecorded chunks under the same keys
                 raise
     except KeyboardInterrupt:
         writer.close()
