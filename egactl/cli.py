@@ -168,10 +168,11 @@ def _to_command(app: Any, name: str) -> Any:
 # typer (0.2x) turns every parameter value -- even an unset one -- into its Python
 # type through a pydantic TypeAdapter, so the first parameter of any command
 # imports pydantic (~100 ms, more than all the rest of `egactl ... list`). For the
-# values that need no judgement -- a str given as a str, a plain in-range number,
-# a list of those, nothing at all -- the result is known in advance and is given
-# here; anything else (choices, paths, custom parsers, bad or out-of-range input)
-# goes to typer's own coercion, so values and error messages stay typer's.
+# values that need no judgement -- a str given as a str, a plain in-range number, a
+# valid choice, a list of those, nothing at all -- the result is known in advance
+# and is given here (for choices, by typer's own matching function); anything else
+# (paths, custom parsers, bad or out-of-range input) goes to typer's own coercion,
+# so values and error messages stay typer's.
 
 _UNSURE = object()
 _NUMERALS = {int: re.compile(r"[+-]?[0-9]{1,18}"), float: re.compile(r"[+-]?[0-9]{1,15}(?:\.[0-9]{1,15})?")}
@@ -190,7 +191,7 @@ class _LeanCoercion:
         many = param.multiple or param.nargs == -1
         if value is None:
             return () if many else None
-        result = _lean_value(self.descriptor, value, many)
+        result = _lean_value(self.descriptor, value, many, ctx)
         if result is not _UNSURE:
             return result
         if self._full is None:
@@ -200,22 +201,22 @@ class _LeanCoercion:
         return self._full.coerce(value, param=param, ctx=ctx)
 
 
-def _lean_value(descriptor: Any, value: Any, many: bool) -> Any:
+def _lean_value(descriptor: Any, value: Any, many: bool, ctx: Any) -> Any:
     from typing import get_args, get_origin
 
     info, annotation = descriptor.parameter_info, descriptor.annotation
     if getattr(info, "parser", None) is not None or descriptor.file_annotation is not None:
         return _UNSURE
     if not many:
-        return _UNSURE if get_origin(annotation) is not None else _lean_scalar(annotation, info, value)
+        return _lean_scalar(annotation, info, value, ctx)
     if get_origin(annotation) is not list or not isinstance(value, (list, tuple)):
         return _UNSURE
     (item_type,) = get_args(annotation) or (_UNSURE,)
-    items = [_lean_scalar(item_type, info, v) for v in value]
+    items = [_lean_scalar(item_type, info, v, ctx) for v in value]
     return _UNSURE if any(i is _UNSURE for i in items) else items
 
 
-def _lean_scalar(annotation: Any, info: Any, value: Any) -> Any:
+def _lean_scalar(annotation: Any, info: Any, value: Any, ctx: Any) -> Any:
     if annotation is str:
         return value if type(value) is str else _UNSURE
     if annotation is int or annotation is float:
@@ -223,12 +224,22 @@ def _lean_scalar(annotation: Any, info: Any, value: Any) -> Any:
             number = value
         elif type(value) is str and _NUMERALS[annotation].fullmatch(value):
             number = annotation(value)
+        elif annotation is float and type(value) is int:
+            number = float(value)
         else:
             return _UNSURE
         low, high = getattr(info, "min", None), getattr(info, "max", None)
         if (low is not None and number < low) or (high is not None and number > high):
             return _UNSURE  # typer clamps or explains
         return number
+    try:  # Enum and Literal choices: typer's adapter is exactly this function, wrapped
+        from typer._param_types import choice_coercion_annotation, coerce_cli_choice
+
+        choice = choice_coercion_annotation(annotation, info)
+        if choice is not None:
+            return coerce_cli_choice(value, choices=choice[0], case_sensitive=choice[1], ctx=ctx)
+    except Exception:  # not a valid choice (typer words the error), or another typer
+        pass
     return _UNSURE
 
 
