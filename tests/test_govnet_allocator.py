@@ -10,7 +10,7 @@ from sqlalchemy import select
 from egactl_govnet import addressing
 from egactl_govnet.addressing import FreeList
 from egactl_govnet.backend import allocator
-from egactl_govnet.backend.models import Allocation, FreeBlock, Onboarding, Pool, PoolVlans, Site
+from egactl_govnet.backend.models import FreeBlock, FreeVlans, Pool, PoolVlans
 
 NOW = dt.datetime(2026, 11, 22, tzinfo=dt.timezone.utc)
 
@@ -21,8 +21,10 @@ def make_pool(session, cidr: str, vlans=("DODOMA", 10, 15)) -> Pool:
                 default_prefix_length=30, created_at=NOW)
     session.add(pool)
     session.flush()
-    session.add(PoolVlans(pool_id=pool.id, pop=vlans[0], first=vlans[1], last=vlans[2]))
-    allocator.init_free_space(session, pool)
+    ranges = [PoolVlans(pool_id=pool.id, pop=vlans[0], first=vlans[1], last=vlans[2])]
+    session.add_all(ranges)
+    session.flush()
+    allocator.init_free_space(session, pool, ranges)
     return pool
 
 
@@ -51,30 +53,37 @@ def test_stored_free_list_follows_the_model(backend):
         session.rollback()
 
 
-def test_vlan_search_finds_the_lowest_free(backend):
+def stored_vlan_runs(session, pool) -> list[tuple[int, int]]:
+    return sorted((r.first, r.last) for r in session.scalars(select(FreeVlans).where(FreeVlans.pool_id == pool.id)))
+
+
+def runs_of(free: set[int]) -> list[tuple[int, int]]:
+    out: list[list[int]] = []
+    for v in sorted(free):
+        if out and out[-1][1] == v - 1:
+            out[-1][1] = v
+        else:
+            out.append([v, v])
+    return [tuple(r) for r in out]
+
+
+def test_vlan_runs_give_the_lowest_free_and_join_when_given_back(backend):
+    rng = random.Random(4094)
     with backend.write_sessions() as session:
-        pool = make_pool(session, "10.71.0.0/24")
-        vlans = session.scalar(select(PoolVlans))
-        site = Site(institution="RITA", name="s", region="Dodoma", created_at=NOW, updated_at=NOW)
-        session.add(site)
-        session.flush()
-
-        def allocate(vlan: int, n: int) -> None:
-            ob = Onboarding(site_id=site.id, state="provisioned", state_since=NOW, pool_id=pool.id, pop="DODOMA",
-                            prefix_length=30, bandwidth_bps=10**7, requested_by="t", requested_at=NOW)
-            session.add(ob)
-            session.flush()
-            session.add(Allocation(pool_id=pool.id, onboarding_id=ob.id, start=pool.start + 4 * n, length=30,
-                                   pop="DODOMA", vlan=vlan))
-            session.flush()
-
-        assert allocator.take_vlan(session, vlans) == 10
-        for n, vlan in enumerate((10, 11, 13)):
-            allocate(vlan, n)
-        assert allocator.take_vlan(session, vlans) == 12
-        allocate(12, 3)
-        assert allocator.take_vlan(session, vlans) == 14
-        allocate(14, 4)
-        allocate(15, 5)
-        assert allocator.take_vlan(session, vlans) is None
+        pool = make_pool(session, "10.71.0.0/24", vlans=("DODOMA", 100, 140))
+        free = set(range(100, 141))
+        held: list[int] = []
+        for _ in range(250):
+            if held and rng.random() < 0.4:
+                vlan = held.pop(rng.randrange(len(held)))
+                allocator.give_back_vlan(session, pool, "DODOMA", vlan)
+                free.add(vlan)
+            else:
+                got = allocator.take_vlan(session, pool, "DODOMA")
+                assert got == (min(free) if free else None)
+                if got is not None:
+                    free.discard(got)
+                    held.append(got)
+            assert stored_vlan_runs(session, pool) == runs_of(free)
+        assert allocator.take_vlan(session, pool, "ARUSHA") is None
         session.rollback()

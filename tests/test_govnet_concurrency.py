@@ -65,7 +65,7 @@ def provision_all(server, names: list[str]) -> tuple[list[dict], list[Exception]
 def check_stored(server) -> None:
     """The database agrees: allocations disjoint, inside the pool, and the free list is exactly the rest."""
     from egactl.server.db import make_engine
-    from egactl_govnet.backend.models import Allocation, FreeBlock, Pool
+    from egactl_govnet.backend.models import Allocation, FreeBlock, FreeVlans, Pool
 
     engine = make_engine(server.database_url)
     try:
@@ -74,10 +74,12 @@ def check_stored(server) -> None:
             allocated = [(r.start, r.length) for r in conn.execute(select(Allocation.start, Allocation.length))]
             free = sorted((r.start, r.length) for r in conn.execute(select(FreeBlock.start, FreeBlock.length)))
             vlans = [r.vlan for r in conn.execute(select(Allocation.vlan))]
+            free_vlans = [v for r in conn.execute(select(FreeVlans.first, FreeVlans.last)) for v in range(r.first, r.last + 1)]
     finally:
         engine.dispose()
     assert addressing.free_blocks((pool.start, pool.length), allocated) == free
     assert len(set(vlans)) == len(vlans)
+    assert sorted(vlans + free_vlans) == list(VLANS)   # every VLAN either allocated or free, never both
 
 
 def assert_disjoint_inside(results: list[dict]) -> None:

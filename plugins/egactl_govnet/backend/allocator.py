@@ -7,8 +7,9 @@ another provisioning of the same pool. The unique constraints on the
 allocation (first address, PoP+VLAN) back that up.
 
 The free list is the pool's free space as maximal aligned blocks (see
-``egactl_govnet.addressing``): the next /L is one indexed query, whatever the
-pool's size or how many allocations it has.
+``egactl_govnet.addressing``), and each PoP's free VLANs are kept as runs
+(first … last) the same way: the next /L and the next VLAN are each one
+indexed query, whatever the pool's size or how many allocations it has.
 """
 
 from __future__ import annotations
@@ -21,26 +22,34 @@ from sqlalchemy.orm import Session
 
 from egactl_govnet import addressing
 from egactl_govnet.addressing import Block
-from egactl_govnet.backend.models import Allocation, FreeBlock, Onboarding, Pool, PoolVlans
+from egactl_govnet.backend.models import Allocation, FreeBlock, FreeVlans, Onboarding, Pool, PoolVlans
 
 
 def pool_lock(pool_id: int) -> str:
     return f"govnet-pool:{pool_id}"
 
 
-def init_free_space(session: Session, pool: Pool) -> None:
+def init_free_space(session: Session, pool: Pool, vlans: list[PoolVlans]) -> None:
+    """A new pool: all its addresses and all its VLANs free."""
     session.execute(insert(FreeBlock).values(pool_id=pool.id, start=pool.start, length=pool.length))
+    for v in vlans:
+        session.execute(insert(FreeVlans).values(pool_id=pool.id, pop=v.pop, first=v.first, last=v.last))
 
 
 def take_prefix(session: Session, pool: Pool, length: int) -> Block | None:
-    """The lowest free aligned /length of the pool, removed from its free list."""
-    row = session.execute(select(FreeBlock.id, FreeBlock.start, FreeBlock.length)
+    """The lowest free aligned /length of the pool, removed from its free list.
+
+    It starts the lowest free block at least that big: the first row of the
+    (pool, start) index whose length fits, so the cost does not grow with the
+    number of allocations.
+    """
+    row = session.execute(select(FreeBlock.start, FreeBlock.length)
                           .where(FreeBlock.pool_id == pool.id, FreeBlock.length <= length)
                           .order_by(FreeBlock.start).limit(1)).first()
     if row is None:
         return None
     taken, rest = addressing.carve((row.start, row.length), length)
-    session.execute(delete(FreeBlock).where(FreeBlock.id == row.id))
+    session.execute(delete(FreeBlock).where(FreeBlock.pool_id == pool.id, FreeBlock.start == row.start))
     if rest:
         session.execute(insert(FreeBlock), [{"pool_id": pool.id, "start": s, "length": l} for s, l in rest])
     return taken
@@ -63,26 +72,44 @@ def largest_free_length(session: Session, pool: Pool) -> int | None:
     return session.scalar(select(func.min(FreeBlock.length)).where(FreeBlock.pool_id == pool.id))
 
 
-def take_vlan(session: Session, vlans: PoolVlans) -> int | None:
-    """The lowest VLAN of the range not allocated at its PoP (holds included).
-
-    Either the range's first VLAN, or the one after the lowest allocated VLAN
-    whose successor is free: the database finds it on its (pop, vlan) index,
-    so nothing is read into Python however many VLANs the PoP has in use.
-    """
-    taken = Allocation.__table__.alias("taken")
-    used = select(Allocation.id).where(Allocation.pop == vlans.pop, Allocation.vlan == vlans.first).exists()
-    if not session.scalar(select(used)):
-        return vlans.first
-    successor_free = ~select(taken.c.id).where(taken.c.pop == vlans.pop, taken.c.vlan == Allocation.vlan + 1).exists()
-    gap = session.scalar(select(func.min(Allocation.vlan + 1)).where(
-        Allocation.pop == vlans.pop, Allocation.vlan >= vlans.first, Allocation.vlan < vlans.last, successor_free))
-    return gap
+def take_vlan(session: Session, pool: Pool, pop: str) -> int | None:
+    """The lowest free VLAN of the pool at ``pop``: the first of its lowest free run."""
+    run = session.execute(select(FreeVlans.id, FreeVlans.first, FreeVlans.last)
+                          .where(FreeVlans.pool_id == pool.id, FreeVlans.pop == pop)
+                          .order_by(FreeVlans.first).limit(1)).first()
+    if run is None:
+        return None
+    if run.first == run.last:
+        session.execute(delete(FreeVlans).where(FreeVlans.id == run.id))
+    else:
+        session.execute(update(FreeVlans).where(FreeVlans.id == run.id).values(first=run.first + 1))
+    return run.first
 
 
-def vlans_used(session: Session, vlans: PoolVlans) -> int:
+def give_back_vlan(session: Session, pool: Pool, pop: str, vlan: int) -> None:
+    """Return a VLAN to its free runs, joining the runs on either side."""
+    def run(**where):
+        return session.execute(select(FreeVlans.id, FreeVlans.first, FreeVlans.last).where(
+            FreeVlans.pool_id == pool.id, FreeVlans.pop == pop,
+            *(getattr(FreeVlans, k) == v for k, v in where.items()))).first()
+
+    below, above = run(last=vlan - 1), run(first=vlan + 1)
+    if below and above:
+        session.execute(delete(FreeVlans).where(FreeVlans.id == above.id))
+        session.execute(update(FreeVlans).where(FreeVlans.id == below.id).values(last=above.last))
+    elif below:
+        session.execute(update(FreeVlans).where(FreeVlans.id == below.id).values(last=vlan))
+    elif above:
+        session.execute(update(FreeVlans).where(FreeVlans.id == above.id).values(first=vlan))
+    else:
+        session.execute(insert(FreeVlans).values(pool_id=pool.id, pop=pop, first=vlan, last=vlan))
+
+
+def vlans_used(session: Session, vlans: PoolVlans, now: dt.datetime) -> int:
+    """VLANs of the range in use or on hold (a hold that has ended counts as free)."""
+    in_use = (Allocation.hold_until.is_(None)) | (Allocation.hold_until > now)
     return session.scalar(select(func.count()).select_from(Allocation).where(
-        Allocation.pop == vlans.pop, Allocation.vlan.between(vlans.first, vlans.last))) or 0
+        Allocation.pop == vlans.pop, Allocation.vlan.between(vlans.first, vlans.last), in_use)) or 0
 
 
 def release_expired(session: Session, pool: Pool, now: dt.datetime,
@@ -95,6 +122,7 @@ def release_expired(session: Session, pool: Pool, now: dt.datetime,
     for alloc in expired:
         session.execute(delete(Allocation).where(Allocation.id == alloc.id))
         give_back(session, pool, (alloc.start, alloc.length))
+        give_back_vlan(session, pool, alloc.pop, alloc.vlan)
         session.execute(update(Onboarding).where(Onboarding.id == alloc.onboarding_id)
                         .values(released_at=alloc.hold_until))
         if on_release is not None:

@@ -54,13 +54,30 @@ class FreeBlock(Base):
     __tablename__ = "govnet_free_blocks"
     __table_args__ = (
         UniqueConstraint("start", name="uq_govnet_free_blocks_start"),
-        Index("ix_govnet_free_blocks_fit", "pool_id", "length", "start"),
+        # Walked in address order; the first block long enough is the answer.
+        Index("ix_govnet_free_blocks_order", "pool_id", "start", "length"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     pool_id: Mapped[int] = mapped_column(ForeignKey("govnet_pools.id", ondelete="CASCADE"))
     start: Mapped[int] = mapped_column(BigInteger)
     length: Mapped[int] = mapped_column(Integer)
+
+
+class FreeVlans(Base):
+    """A run of free VLANs of a pool at one PoP (first … last), like the free list of prefixes."""
+
+    __tablename__ = "govnet_free_vlans"
+    __table_args__ = (
+        UniqueConstraint("pop", "first", name="uq_govnet_free_vlans_first"),
+        Index("ix_govnet_free_vlans_order", "pool_id", "pop", "first", "last"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    pool_id: Mapped[int] = mapped_column(ForeignKey("govnet_pools.id", ondelete="CASCADE"))
+    pop: Mapped[str] = mapped_column(String(32))
+    first: Mapped[int] = mapped_column(Integer)
+    last: Mapped[int] = mapped_column(Integer)
 
 
 class Site(Base):
@@ -143,5 +160,5 @@ class Allocation(Base):
     hold_until: Mapped[dt.datetime | None] = mapped_column(UTCDateTime(), nullable=True)
 
 
-TABLES = [Pool.__table__, PoolVlans.__table__, FreeBlock.__table__, Site.__table__, Onboarding.__table__,
+TABLES = [Pool.__table__, PoolVlans.__table__, FreeBlock.__table__, FreeVlans.__table__, Site.__table__, Onboarding.__table__,
           Allocation.__table__]

@@ -268,7 +268,7 @@ def _provision(onboarding_id: int, body: ProvisionIn, request: Request):
     block = allocator.take_prefix(session, pool, ob.prefix_length)
     if block is None:
         raise _full(pool, ob.prefix_length)
-    vlan = allocator.take_vlan(session, vlans)
+    vlan = allocator.take_vlan(session, pool, ob.pop)
     if vlan is None:
         raise Problem(409, f"pool {pool.name} has no free VLAN left at PoP {ob.pop} ({vlans.first}-{vlans.last} are all in use)",
                       pool=pool.name)

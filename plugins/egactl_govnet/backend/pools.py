@@ -44,7 +44,7 @@ def serialize(pool: Pool, *, with_free_blocks: bool = False) -> dict[str, Any]:
     use = addressing.usage((pool.start, pool.length), free)
     vlans = []
     for v in pool_vlans(pool):
-        used = allocator.vlans_used(session, v)
+        used = allocator.vlans_used(session, v, backend().now())
         total = v.last - v.first + 1
         vlans.append({"pop": v.pop, "first": v.first, "last": v.last, "total": total, "used": used, "free": total - used})
     data = {"name": pool.name, "cidr": pool.cidr, "prefix_length": pool.length,
@@ -100,10 +100,10 @@ def create_pool(body: PoolIn):
                 region=region, description=body.description, version=1, created_at=backend().now())
     session.add(pool)
     session.flush()
-    for pop, first, last in ranges:
-        session.add(PoolVlans(pool_id=pool.id, pop=pop, first=first, last=last))
+    vlans = [PoolVlans(pool_id=pool.id, pop=pop, first=first, last=last) for pop, first, last in ranges]
+    session.add_all(vlans)
     session.flush()
-    allocator.init_free_space(session, pool)
+    allocator.init_free_space(session, pool, vlans)
     data = serialize(pool)
     audit.record("create", "govnet_pool", pool.name, after={k: data[k] for k in ("name", "cidr", "default_prefix_length",
                                                                               "region", "vlans")})

@@ -26,9 +26,10 @@ def seed(session: Session) -> None:
                     description=f"{region} region", version=1, created_at=now)
         session.add(pool)
         session.flush()
-        for pop, first, last in vlans:
-            session.add(PoolVlans(pool_id=pool.id, pop=pop, first=first, last=last))
-        allocator.init_free_space(session, pool)
+        ranges = [PoolVlans(pool_id=pool.id, pop=pop, first=first, last=last) for pop, first, last in vlans]
+        session.add_all(ranges)
+        session.flush()
+        allocator.init_free_space(session, pool, ranges)
     session.add(Site(institution="RITA", name="dodoma-hq", region="Dodoma", district="Dodoma CBD",
                      address="Mtaa wa Jamatini, Dodoma", contact_name="Asha Mwinyi", contact_phone="+255754000111",
                      contact_email="ict@rita.go.tz", version=1, created_at=now, updated_at=now))
