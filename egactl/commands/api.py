@@ -74,7 +74,18 @@ def api(method: Annotated[str, typer.Argument(help="GET, POST, PATCH, PUT or DEL
     if paginate:
         if method != "GET":
             raise InvalidInput("--paginate works with GET only")
-        ctx.render(list(client.paginate(path, **fields)))
+        # -f limit=N is the API's page size here, not a cap on the total; the client owns the cursor.
+        fields.pop("cursor", None)
+        page_size = fields.pop("limit", 100)
+        try:
+            page_size = int(page_size)
+        except ValueError:
+            raise InvalidInput(f"limit must be a whole number, not {page_size!r}") from None
+        from egactl.output import apply_query
+
+        items = list(client.paginate(path, page_size=page_size, **fields))
+        # JSON like every other `egactl api` answer (a table would depend on -o defaults).
+        ctx.io.out.write(json.dumps(apply_query(items, ctx.query), indent=2, ensure_ascii=False) + "\n")
         return
     body: bytes | None = None
     params: dict[str, Any] | None = None
