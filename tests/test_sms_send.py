@@ -279,3 +279,8 @@ def test_optout_commands(cli, backend, sender):
     assert r.exit_code == 0
     assert cli("sms", "optout", "list", "-o", "json", role="operator").json() == []
     assert cli("sms", "optout", "remove", "0754123456", "-i", "RITA", "--yes", role="operator").exit_code == 3
+
+
+def test_an_institution_with_sms_history_cannot_be_deleted(cli, backend, sender):
+    r = cli("institutions", "delete", "RITA", "--yes")
+    assert r.exit_code == 5 and "still has resources" in r.stderr

@@ -5,7 +5,8 @@ text, encoding, segments, when they may go) so that the worker reads one
 table; ``uq_sms_messages_batch_recipient`` is what makes "each recipient once
 per batch" true whatever the client does (duplicates across chunks, retries,
 resumed runs), and ``uq_sms_outbox_message`` makes the sandbox outbox record a
-message at most once.
+message at most once. Senders, groups, opt-outs and batches refer to their
+institution, so an institution with SMS history cannot be deleted from under it.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ class Sender(Base):
     __tablename__ = "sms_senders"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    institution: Mapped[str] = mapped_column(String(32), index=True)
+    institution: Mapped[str] = mapped_column(ForeignKey("core_institutions.code"), index=True)
     name: Mapped[str] = mapped_column(String(11))
     name_key: Mapped[str] = mapped_column(String(11), unique=True)
     status: Mapped[str] = mapped_column(String(10))  # pending | approved | rejected
@@ -44,7 +45,7 @@ class Group(Base):
     __table_args__ = (UniqueConstraint("institution", "name", name="uq_sms_groups_institution_name"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    institution: Mapped[str] = mapped_column(String(32))
+    institution: Mapped[str] = mapped_column(ForeignKey("core_institutions.code"))
     name: Mapped[str] = mapped_column(String(64))
     description: Mapped[str | None] = mapped_column(Text, nullable=True)
     created_by: Mapped[str] = mapped_column(String(200))
@@ -71,7 +72,7 @@ class OptOut(Base):
     __table_args__ = (UniqueConstraint("institution", "phone", name="uq_sms_optouts_institution_phone"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    institution: Mapped[str] = mapped_column(String(32))
+    institution: Mapped[str] = mapped_column(ForeignKey("core_institutions.code"))
     phone: Mapped[str] = mapped_column(String(16), index=True)
     reason: Mapped[str | None] = mapped_column(Text, nullable=True)
     created_by: Mapped[str] = mapped_column(String(200))
@@ -85,7 +86,7 @@ class Batch(Base):
     __table_args__ = (UniqueConstraint("institution", "client_ref", name="uq_sms_batches_client_ref"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    institution: Mapped[str] = mapped_column(String(32), index=True)
+    institution: Mapped[str] = mapped_column(ForeignKey("core_institutions.code"), index=True)
     kind: Mapped[str] = mapped_column(String(8))  # quick | group | bulk
     sender: Mapped[str] = mapped_column(String(11))
     text: Mapped[str] = mapped_column(Text)  # the message, or the bulk template
