@@ -319,3 +319,26 @@ def test_token_never_in_output_debug_errors_logs_or_files(server, monkeypatch, i
         if os.path.exists(path):
             with open(path, "rb") as fh:
                 assert token[10:].encode() not in fh.read()
+
+
+def test_login_prompts_in_a_terminal_without_echo(server):
+    """A person at a terminal pastes the token at a hidden prompt; it is verified, then kept."""
+    import io
+
+    from egactl.cli import app
+    from egactl.context import Context
+    from egactl.output import IOStreams
+
+    class TTY(io.StringIO):
+        def isatty(self):
+            return True
+
+    use_profile(server.url)
+    out, err = TTY(), TTY()
+    ctx = Context(io=IOStreams(out=out, err=err, inp=TTY()))
+    r = CliRunner().invoke(app, ["auth", "login"], obj=ctx, input=server.operator + "\n")
+    assert r.exit_code == 0, r.stderr
+    assert "Paste your e-GA API token:" in r.stderr
+    assert server.operator not in r.stdout + r.stderr + out.getvalue() + err.getvalue()  # hidden input
+    assert "as ops@rita.go.tz (operator)" in err.getvalue()
+    assert json.loads(egactl("auth", "status", "-o", "json").stdout)["subject"] == "ops@rita.go.tz"
