@@ -2,7 +2,9 @@
 
 Two pools of 65,536 /30s each (two /14s) on one server:
 
-- ``empty``: nothing allocated. One client provisions here: the baseline.
+- ``empty``: nothing allocated. One client provisions here: the baseline
+  (in rounds alternating with one client on ``full``, so that load from
+  elsewhere on a shared machine falls on both alike).
 - ``full``: every /30 taken except a few thousand holes scattered at random
   through the pool (about 96 % used, the free list thousands of blocks long),
   and the PoPs' VLANs mostly used too. Here 1, 8 and 32 concurrent clients
@@ -53,6 +55,7 @@ from pathlib import Path
 EMPTY = ipaddress.IPv4Network("10.64.0.0/14")
 FULL = ipaddress.IPv4Network("10.68.0.0/14")
 LEVELS = (1, 8, 32)
+ROUNDS = 6
 SLASH30 = EMPTY.num_addresses // 4
 VLANS_PER_POP = 4094
 
@@ -194,7 +197,18 @@ def provision_level(url: str, token: str, ids: list[int], clients: int) -> dict:
     elapsed = time.perf_counter() - started
     seconds.sort()
     return {"clients": clients, "rate": len(ids) / elapsed, "p50": statistics.median(seconds) * 1000,
-            "p95": seconds[max(0, int(len(seconds) * 0.95) - 1)] * 1000, "prefixes": prefixes}
+            "p95": seconds[max(0, int(len(seconds) * 0.95) - 1)] * 1000, "prefixes": prefixes,
+            "seconds": seconds, "elapsed": elapsed}
+
+
+def combine(parts: list[dict]) -> dict:
+    """Rounds of one level as one: total provisions over total time."""
+    n = sum(len(p["prefixes"]) for p in parts)
+    seconds = sorted(s for p in parts for s in p["seconds"])
+    return {"clients": parts[0]["clients"], "rate": n / sum(p["elapsed"] for p in parts),
+            "p50": statistics.median(seconds) * 1000, "p95": seconds[max(0, int(len(seconds) * 0.95) - 1)] * 1000,
+            "prefixes": [x for p in parts for x in p["prefixes"]], "seconds": seconds,
+            "elapsed": sum(p["elapsed"] for p in parts)}
 
 
 def check(database_url: str, measured: dict[str, list[str]]) -> str:
@@ -244,9 +258,14 @@ def main() -> None:
         built = time.perf_counter() - t0
         proc, url, token = start(database_url, home)
         try:
-            baseline = provision_level(url, token, ids["empty"], 1)
-            levels = [provision_level(url, token, ids["full"][i * args.per_level:(i + 1) * args.per_level], clients)
-                      for i, clients in enumerate(LEVELS)]
+            # One client on each pool in alternating rounds, so a burst of load from
+            # elsewhere on the machine falls on the baseline and the full pool alike.
+            n, full_ids = args.per_level, ids["full"]
+            rounds = [(provision_level(url, token, ids["empty"][r::ROUNDS], 1),
+                       provision_level(url, token, full_ids[r:n:ROUNDS], 1)) for r in range(ROUNDS)]
+            baseline, single = combine([a for a, _ in rounds]), combine([b for _, b in rounds])
+            levels = [single] + [provision_level(url, token, full_ids[i * n:(i + 1) * n], clients)
+                                 for i, clients in enumerate(LEVELS) if clients != 1]
         finally:
             proc.terminate()
             proc.wait(timeout=30)
