@@ -342,3 +342,17 @@ def test_login_prompts_in_a_terminal_without_echo(server):
     assert server.operator not in r.stdout + r.stderr + out.getvalue() + err.getvalue()  # hidden input
     assert "as ops@rita.go.tz (operator)" in err.getvalue()
     assert json.loads(egactl("auth", "status", "-o", "json").stdout)["subject"] == "ops@rita.go.tz"
+
+
+def test_login_and_logout_warn_when_env_token_still_applies(server, monkeypatch):
+    use_profile(server.url)
+    monkeypatch.setenv("EGACTL_TOKEN", server.helpdesk)
+    r = egactl("auth", "login", "--with-token", input=server.operator + "\n")
+    assert r.exit_code == 0, r.stderr
+    assert "warning: EGACTL_TOKEN is set and takes precedence over the stored token" in r.stderr
+    r = egactl("auth", "logout")
+    assert r.exit_code == 0
+    assert "warning: EGACTL_TOKEN is set in the environment; unset it too: commands still use it" in r.stderr
+    r = egactl("auth", "logout")
+    assert r.exit_code == 4 and "unset it too" in r.stderr
+    assert server.helpdesk not in r.stderr

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from typing import Annotated
 
@@ -50,6 +51,8 @@ def login(with_token: Annotated[bool, typer.Option("--with-token", help="Read th
     if is_file:
         ctx.io.warn(f"no system keyring found; the token is kept in {where} (readable only by you)")
     ctx.success(f"Logged in to {ctx.settings.api_url} as {me['subject']} ({me['role']}); token kept in {where}")
+    if os.environ.get("EGACTL_TOKEN"):
+        ctx.io.warn("EGACTL_TOKEN is set and takes precedence over the stored token; unset it to use this login")
 
 
 @app.command()
@@ -69,6 +72,9 @@ def logout():
     """Forget the current profile's token."""
     ctx = context.get()
     profile = ctx.settings.profile
+    env_hint = "EGACTL_TOKEN is set in the environment; unset it too" if os.environ.get("EGACTL_TOKEN") else None
     if not credentials.delete(profile):
-        raise AuthError(f"not logged in to profile {profile!r}; nothing to forget")
+        raise AuthError(f"not logged in to profile {profile!r}; nothing to forget", hint=env_hint)
     ctx.success(f"Logged out of profile {profile}")
+    if env_hint:
+        ctx.io.warn(f"{env_hint}: commands still use it")
