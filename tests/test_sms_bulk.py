@@ -64,7 +64,10 @@ def run_with_transport(app, token, transport, *args):
     return CliRunner().invoke(cli_app, list(args), obj=ctx)
 
 
-def test_bulk_personalises_dedupes_and_writes_results(cli, backend, sender, small_chunks, tmp_path):
+def test_bulk_personalises_dedupes_and_writes_results(cli, backend, sender, small_chunks, tmp_path, monkeypatch):
+    from egactl_sms.commands import sending
+
+    monkeypatch.setattr(sending, "WORKERS", 1)  # chunks in file order, so the later copy is the duplicate
     rows = people(10) + [people(1)[0]]  # the first person twice: sent once
     path = write_csv(tmp_path / "wananchi.csv", rows)
     results = tmp_path / "out.csv"
@@ -75,8 +78,9 @@ def test_bulk_personalises_dedupes_and_writes_results(cli, backend, sender, smal
     assert out["rows"] == 11 and out["failed"] == 0 and out["statuses"] == {"queued": 10, "duplicate": 1}
     msgs = stored(backend)
     assert len(msgs) == 10 and len({m.recipient for m in msgs}) == 10
-    assert msgs[0].body == "Habari Mwananchi 0, deni lako ni TZS 1000. Lipa kabla ya tarehe 30."
-    assert msgs[0].line == 2
+    first = msgs[0]
+    assert first.line == 2 and first.recipient == "+255754100000"
+    assert first.body == "Habari Mwananchi 0, deni lako ni TZS 1000. Lipa kabla ya tarehe 30."
     with open(results, encoding="utf-8") as fh:
         res = list(csv.DictReader(fh))
     assert Counter(x["status"] for x in res) == {"queued": 10, "duplicate": 1}

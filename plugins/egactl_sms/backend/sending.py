@@ -26,8 +26,8 @@ from egactl.server.problems import Problem, not_found
 from egactl.server.routes.institutions import require_institution
 from egactl.server.scope import ApiRoute, backend, db, principal
 from egactl_sms import encoding, validation
-from egactl_sms.backend.common import (batch_out, delivery_time, insert_ignoring_conflicts, iso, optouts_among,
-                                       phone_out, resolve_sender, setting)
+from egactl_sms.backend.common import (batch_out, delivery_time, insert_new, iso, optouts_among, phone_out,
+                                       resolve_sender, setting)
 from egactl_sms.backend.groups import get_group
 from egactl_sms.backend.models import Batch, GroupMember, Message
 
@@ -98,6 +98,20 @@ def _new_batch(*, institution: str, kind: str, sender: str, text: str, group: st
     return batch
 
 
+MESSAGE_COLUMNS = ["recipient", "body", "encoding", "segments", "line"]
+
+
+def _insert_messages(batch: Batch, rows: list[tuple], *, quiet_ok: bool) -> dict[str, int]:
+    """Queue (recipient, text, encoding, segments, line) rows; {recipient: id} of those
+    new to the batch (a recipient already in it is left alone)."""
+    if not rows:
+        return {}
+    constants = {"batch_id": batch.id, "institution": batch.institution, "state": "queued", "quiet_ok": quiet_ok,
+                 "deliver_after": batch.deliver_after, "created_at": backend().now(), "attempts": 0}
+    return dict(insert_new(Message.__table__, MESSAGE_COLUMNS, rows, constants=constants,
+                           conflict=["batch_id", "recipient"], returning=["recipient", "id"]))
+
+
 def _count(batch_id: int, **increments: int) -> None:
     """Add to a batch's totals in SQL, so concurrent chunks never lose an update."""
     values = {k: getattr(Batch, k) + v for k, v in increments.items() if v}
@@ -156,14 +170,8 @@ def send(body: SendIn):
         })
     batch = _new_batch(institution=inst, kind=kind, sender=sender, text=text, group=body.group, at=body.at,
                        deliver_after=deliver_after, allow_quiet=body.allow_quiet_hours, normalize=body.normalize)
-    now = backend().now()
-    rows = [{"batch_id": batch.id, "institution": inst, "recipient": n, "body": text, "encoding": analysis.encoding,
-             "segments": analysis.segments, "line": None, "state": "queued", "quiet_ok": not quiet_rule,
-             "deliver_after": deliver_after, "created_at": now, "attempts": 0} for n in recipients]
-    ids: dict[str, int] = {}
-    if rows:
-        stmt = insert_ignoring_conflicts(Message.__table__, ["batch_id", "recipient"])
-        ids = dict(db().execute(stmt.returning(Message.recipient, Message.id), rows).all())
+    ids = _insert_messages(batch, [(n, text, analysis.encoding, analysis.segments, None) for n in recipients],
+                           quiet_ok=not quiet_rule)
     _count(batch.id, messages=len(ids), segments=len(ids) * analysis.segments, duplicates=given - len(unique),
            opted_out=len(opted))
     db().refresh(batch)
@@ -242,8 +250,7 @@ def add_recipients(batch_id: int, body: RecipientsIn):
             continue
         prepared.append((item.line, phone, text, analysis))
     opted = optouts_among(batch.institution, [p[1] for p in prepared]) if prepared else set()
-    now = backend().now()
-    rows: list[dict[str, Any]] = []
+    rows: list[tuple] = []
     lines: list[tuple[int, str]] = []
     seen: set[str] = set()
     opted_count = duplicates = 0
@@ -257,16 +264,9 @@ def add_recipients(batch_id: int, body: RecipientsIn):
         else:
             seen.add(phone)
             lines.append((line, phone))
-            rows.append({"batch_id": batch.id, "institution": batch.institution, "recipient": phone, "body": text,
-                         "encoding": a.encoding, "segments": a.segments, "line": line, "state": "queued",
-                         "quiet_ok": batch.allow_quiet_hours, "deliver_after": batch.deliver_after,
-                         "created_at": now, "attempts": 0})
-    inserted: dict[str, int] = {}
-    segments = 0
-    if rows:
-        stmt = insert_ignoring_conflicts(Message.__table__, ["batch_id", "recipient"])
-        inserted = dict(db().execute(stmt.returning(Message.recipient, Message.id), rows).all())
-        segments = sum(r["segments"] for r in rows if r["recipient"] in inserted)
+            rows.append((phone, text, a.encoding, a.segments, line))
+    inserted = _insert_messages(batch, rows, quiet_ok=batch.allow_quiet_hours)
+    segments = sum(r[3] for r in rows if r[0] in inserted)
     for line, phone in lines:
         if phone in inserted:
             results.append({"line": line, "status": "queued", "id": inserted[phone]})
