@@ -43,10 +43,13 @@ def heavy_or_plugin(modules: set[str]) -> set[str]:
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
+    import httpx
+
     srv = start_server(tmp_path_factory.mktemp("lazy-server"))
-    r = srv.run("institutions", "create", "RITA", "--name", "Registration Insolvency and Trusteeship Agency",
-                "--kind", "agency")
-    assert r.returncode == 0, r.stderr
+    r = httpx.post(srv.url + "/api/v1/institutions", timeout=30,
+                   json={"code": "RITA", "name": "Registration Insolvency and Trusteeship Agency", "kind": "agency"},
+                   headers={"Authorization": f"Bearer {srv.admin_token}", "Idempotency-Key": "lazy-rita"})
+    assert r.status_code == 201, r.text
     yield srv
     srv.proc.terminate()
     srv.proc.wait(timeout=10)
