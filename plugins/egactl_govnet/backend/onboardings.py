@@ -28,6 +28,7 @@ from egactl_govnet.backend import allocator
 from egactl_govnet.backend.models import Allocation, Onboarding, Pool, PoolVlans, Site
 from egactl_govnet.backend.records import (checked, get_onboarding, get_pool, get_site, pool_vlans,
                                            serialize_onboarding, site_key)
+from egactl_govnet.backend.schemas import OnboardingOut, OnboardingPage
 from egactl_govnet.backend.sites import RESOURCE
 
 router = APIRouter(route_class=ApiRoute, tags=["govnet"])
@@ -132,7 +133,7 @@ def open_request(site: Site, fields: dict[str, Any]) -> Onboarding:
     return ob
 
 
-@router.post("/onboardings", status_code=201)
+@router.post("/onboardings", status_code=201, response_model=OnboardingOut)
 def post_onboarding(body: OnboardIn):
     site, fields = request_fields(body)
     ob = open_request(site, fields)
@@ -140,7 +141,7 @@ def post_onboarding(body: OnboardIn):
                         headers={"Location": f"/api/v1/govnet/onboardings/{ob.id}"})
 
 
-@router.get("/onboardings")
+@router.get("/onboardings", response_model=OnboardingPage)
 def list_onboardings(cursor: str | None = None, limit: int | None = None, institution: str | None = None,
                      state: str | None = None, pool: str | None = None):
     stmt = select(Onboarding).join(Site, Site.id == Onboarding.site_id)
@@ -157,7 +158,7 @@ def list_onboardings(cursor: str | None = None, limit: int | None = None, instit
                 serialize=lambda ob: serialize_onboarding(ob, db().get(Site, ob.site_id)))
 
 
-@router.get("/onboardings/{onboarding_id}")
+@router.get("/onboardings/{onboarding_id}", response_model=OnboardingOut)
 def show_onboarding(onboarding_id: int):
     ob, site = get_onboarding(onboarding_id)
     return etag.respond(serialize_onboarding(ob, site), ob.version)
@@ -194,7 +195,7 @@ def _finish(ob: Onboarding, site: Site, before: dict[str, Any], action: str, tar
     return etag.respond(after, ob.version)
 
 
-@router.post("/onboardings/{onboarding_id}/approve")
+@router.post("/onboardings/{onboarding_id}/approve", response_model=OnboardingOut)
 def approve(onboarding_id: int, request: Request, body: StepIn | None = None):
     ob, site, before, target = _begin(onboarding_id, "approve", request)
     return _finish(ob, site, before, "approve", target, body and body.reason)
@@ -240,7 +241,7 @@ def _waiting_room(request: Request):
     return state.govnet_provision_limiter
 
 
-@router.post("/onboardings/{onboarding_id}/provision")
+@router.post("/onboardings/{onboarding_id}/provision", response_model=OnboardingOut)
 async def provision(onboarding_id: int, body: ProvisionIn, request: Request):
     """Allocate the site's prefix and VLAN (the next free of each) and record its circuit."""
     import anyio
@@ -283,7 +284,7 @@ def _provision(onboarding_id: int, body: ProvisionIn, request: Request):
     return _finish(ob, site, before, "provision", target, body.reason)
 
 
-@router.post("/onboardings/{onboarding_id}/activate")
+@router.post("/onboardings/{onboarding_id}/activate", response_model=OnboardingOut)
 def activate(onboarding_id: int, body: ActivateIn, request: Request):
     ob, site, before, target = _begin(onboarding_id, "activate", request)
     measured = checked("throughput", validation.parse_bandwidth, body.throughput)
@@ -303,19 +304,19 @@ def activate(onboarding_id: int, body: ActivateIn, request: Request):
     return _finish(ob, site, before, "activate", target, body.reason)
 
 
-@router.post("/onboardings/{onboarding_id}/suspend")
+@router.post("/onboardings/{onboarding_id}/suspend", response_model=OnboardingOut)
 def suspend(onboarding_id: int, body: SuspendIn, request: Request):
     ob, site, before, target = _begin(onboarding_id, "suspend", request)
     return _finish(ob, site, before, "suspend", target, body.reason)
 
 
-@router.post("/onboardings/{onboarding_id}/resume")
+@router.post("/onboardings/{onboarding_id}/resume", response_model=OnboardingOut)
 def resume(onboarding_id: int, request: Request, body: StepIn | None = None):
     ob, site, before, target = _begin(onboarding_id, "resume", request)
     return _finish(ob, site, before, "resume", target, body and body.reason)
 
 
-@router.post("/onboardings/{onboarding_id}/offboard")
+@router.post("/onboardings/{onboarding_id}/offboard", response_model=OnboardingOut)
 def offboard(onboarding_id: int, request: Request, body: StepIn | None = None):
     """Close the request; a prefix and VLAN return to the pool only after the hold period."""
     ob, site, before, target = _begin(onboarding_id, "offboard", request)

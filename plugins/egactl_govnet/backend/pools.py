@@ -17,6 +17,7 @@ from egactl_govnet import addressing, validation
 from egactl_govnet.backend import allocator
 from egactl_govnet.backend.models import Pool, PoolVlans
 from egactl_govnet.backend.records import checked, get_pool, pool_vlans
+from egactl_govnet.backend.schemas import PoolDetail, PoolOut, PoolPage
 
 router = APIRouter(route_class=ApiRoute, tags=["govnet"])
 
@@ -56,7 +57,7 @@ def serialize(pool: Pool, *, with_free_blocks: bool = False) -> dict[str, Any]:
     return data
 
 
-@router.get("/pools")
+@router.get("/pools", response_model=PoolPage)
 def list_pools(cursor: str | None = None, limit: int | None = None, region: str | None = None):
     stmt = select(Pool)
     if region:
@@ -64,12 +65,12 @@ def list_pools(cursor: str | None = None, limit: int | None = None, region: str 
     return page(db(), stmt, Pool.id, cursor=cursor, limit=limit, serialize=serialize)
 
 
-@router.get("/pools/{name}")
+@router.get("/pools/{name}", response_model=PoolDetail)
 def show_pool(name: str):
     return serialize(get_pool(name), with_free_blocks=True)
 
 
-@router.post("/pools", status_code=201)
+@router.post("/pools", status_code=201, response_model=PoolOut)
 def create_pool(body: PoolIn):
     principal().require("admin")
     name = checked("name", validation.check_pool_name, body.name)

@@ -19,6 +19,7 @@ from egactl.server.scope import ApiRoute, backend, db, principal
 from egactl_govnet import validation, workflow
 from egactl_govnet.backend.models import Onboarding, Site
 from egactl_govnet.backend.records import checked, current_onboarding, get_site, serialize_site, site_key
+from egactl_govnet.backend.schemas import SiteOut, SitePage
 
 router = APIRouter(route_class=ApiRoute, tags=["govnet"])
 
@@ -74,7 +75,7 @@ def _serialize(site: Site) -> dict[str, Any]:
     return serialize_site(site, current_onboarding(site))
 
 
-@router.get("/sites")
+@router.get("/sites", response_model=SitePage)
 def list_sites(cursor: str | None = None, limit: int | None = None, institution: str | None = None,
                region: str | None = None, state: str | None = None):
     stmt = select(Site)
@@ -95,18 +96,18 @@ def list_sites(cursor: str | None = None, limit: int | None = None, institution:
     return page(db(), stmt, Site.id, cursor=cursor, limit=limit, serialize=_serialize)
 
 
-@router.post("/sites", status_code=201)
+@router.post("/sites", status_code=201, response_model=SiteOut)
 def post_site(body: SiteIn):
     site = create_site(site_fields(body))
     return _serialize(site)
 
 
-@router.get("/sites/{institution}/{name}")
+@router.get("/sites/{institution}/{name}", response_model=SiteOut)
 def show_site(institution: str, name: str):
     return _serialize(get_site(institution, name))
 
 
-@router.get("/sites/{institution}/{name}/history")
+@router.get("/sites/{institution}/{name}/history", response_model=audit_routes.AuditPage)
 def site_history(institution: str, name: str, cursor: str | None = None, limit: int | None = None):
     site = get_site(institution, name)
     stmt = audit_routes.query(resource_type=RESOURCE, resource_id=site_key(site))

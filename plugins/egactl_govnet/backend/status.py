@@ -13,6 +13,7 @@ from egactl.server.scope import ApiRoute, backend, db, principal
 from egactl_govnet import workflow
 from egactl_govnet.backend.models import Onboarding, Site
 from egactl_govnet.backend.records import site_key
+from egactl_govnet.backend.schemas import StatusOut
 
 router = APIRouter(route_class=ApiRoute, tags=["govnet"])
 
@@ -20,7 +21,7 @@ WAITING_STATES = (workflow.REQUESTED, workflow.APPROVED, workflow.PROVISIONED)
 """States in which a site waits on e-GA (approval, provisioning, the link test)."""
 
 
-@router.get("/status")
+@router.get("/status", response_model=StatusOut)
 def pipeline(institution: str | None = None, waiting_days: int = 7):
     if not 0 <= waiting_days <= 3650:
         raise Problem(422, "waiting_days must be between 0 and 3650", errors=[{"field": "waiting_days", "message": "out of range"}])

@@ -20,8 +20,7 @@ from egactl.errors import Conflict, InvalidInput
 from egactl.options import Institution
 from egactl_govnet import validation, workflow
 from egactl_govnet.client import get_site
-from egactl_govnet.commands.common import rule
-from egactl_govnet.commands.lifecycle import Target
+from egactl_govnet.commands.common import SiteArg, rule
 
 CONFIGURABLE = (workflow.PROVISIONED, workflow.ACTIVE)
 DEFAULT_ROUTES = ("10.0.0.0/8",)
@@ -95,7 +94,7 @@ def _route(value: str) -> str:
         raise ValueError(f"{value!r} is not an IPv4 network like 10.0.0.0/8") from None
 
 
-def config(site: Target, institution: Institution = None,
+def config(site: SiteArg, institution: Institution = None,
            vendor: Annotated[str, typer.Option(help="Shipped template: cisco-ios or mikrotik.")] = "cisco-ios",
            template: Annotated[Optional[Path], typer.Option(metavar="FILE", help="Your own Jinja2 template instead.")] = None,
            route: Annotated[Optional[list[str]], typer.Option("--route", metavar="CIDR",

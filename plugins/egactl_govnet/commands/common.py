@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Any, Callable, TypeVar
+from typing import Annotated, Any, Callable, TypeVar
+
+import typer
 
 from egactl.errors import InvalidInput
 from egactl.output import Column
 
 T = TypeVar("T")
+
+SiteArg = Annotated[str, typer.Argument(metavar="SITE", help="INSTITUTION/NAME, e.g. RITA/dodoma-hq (or NAME with --institution).")]
 
 
 def rule(check: Callable[..., T], *args: Any, flag: str | None = None) -> T:

@@ -6,14 +6,14 @@ from egactl import context
 from egactl.options import DEFAULT_LIMIT, All, Institution, Limit, page_limit
 from egactl.output import Column
 from egactl_govnet.client import BASE, site_path, site_ref
-from egactl_govnet.commands.lifecycle import Target
+from egactl_govnet.commands.common import SiteArg
 
 COLUMNS = [Column("at"), Column("actor"), Column("action"), Column("after.state", "STATE"),
            Column("after.prefix", "PREFIX"), Column("after.vlan", "VLAN"), Column("reason"),
            Column("request_id", "REQUEST ID")]
 
 
-def history(site: Target, institution: Institution = None, limit: Limit = DEFAULT_LIMIT, all_: All = False):
+def history(site: SiteArg, institution: Institution = None, limit: Limit = DEFAULT_LIMIT, all_: All = False):
     """Everything that happened to a site, oldest first: who, when, what, and the request id."""
     ctx = context.get()
     inst, name = site_ref(site, ctx.institution(institution, required=False))

@@ -11,11 +11,9 @@ from egactl.options import DEFAULT_LIMIT, All, DryRun, Institution, Limit, page_
 from egactl.rules import check_email
 from egactl_govnet import validation, workflow
 from egactl_govnet.client import BASE, site_ref
-from egactl_govnet.commands.common import SITE_COLUMNS, SITE_DETAIL, rule
+from egactl_govnet.commands.common import SITE_COLUMNS, SITE_DETAIL, SiteArg, rule
 
 app = typer.Typer(help="An institution's sites: list, create, show.", no_args_is_help=True)
-
-Site = Annotated[str, typer.Argument(metavar="SITE", help="INSTITUTION/NAME, e.g. RITA/dodoma-hq (or NAME with --institution).")]
 
 
 @app.command("list")
@@ -34,7 +32,7 @@ def list_(institution: Institution = None,
 
 
 @app.command()
-def show(site: Site, institution: Institution = None):
+def show(site: SiteArg, institution: Institution = None):
     """Show a site, its contact and its onboarding."""
     ctx = context.get()
     inst, name = site_ref(site, ctx.institution(institution, required=False))
@@ -48,7 +46,7 @@ def _email(value: str) -> str:
 
 
 @app.command()
-def create(site: Site,
+def create(site: SiteArg,
            region: Annotated[str, typer.Option(help="Region, e.g. Dodoma.")],
            institution: Institution = None,
            district: Annotated[Optional[str], typer.Option(help="District, e.g. Dodoma CBD.")] = None,
