@@ -88,3 +88,56 @@ def test_twenty_concurrent_creates_postgres(tmp_path, postgres_url):
     finally:
         server.proc.terminate()
         server.proc.wait(timeout=10)
+
+
+def test_overlapping_bulk_imports_race_row_by_row_postgres(postgres_url):
+    """Two admins import overlapping lists at once: a row lost to the other import is "exists",
+    not a failed chunk of 200 rows rolled back with it."""
+    import threading
+    from concurrent.futures import ThreadPoolExecutor
+
+    import httpx
+
+    from egactl.sandbox import SyncASGITransport
+    from egactl.server.app import create_app
+    from egactl.server.security import issue_token
+
+    app = create_app(postgres_url, plugins=[])
+    be = app.state.backend
+    with be.write_sessions() as s:
+        token, _ = issue_token(s, subject="admin@ega.go.tz", role="admin", now=be.now())
+        s.commit()
+    transport = SyncASGITransport(app)
+    shared = [{"line": i + 2, "code": f"LGA-{i:03d}", "name": f"District Council {i}", "kind": "LGA"} for i in range(40)]
+    barrier = threading.Barrier(2)
+
+    def submit(n):
+        own = [{"line": 100 + n, "code": f"ONLY-{n}", "name": f"Only in import {n}", "kind": "other"}]
+        items = shared if n == 0 else list(reversed(shared))  # opposite orders: the rows collide mid-chunk
+        c = httpx.Client(transport=transport, base_url="http://backend", timeout=60)  # not closed: the transport is shared
+        barrier.wait()
+        return c.post("/api/v1/institutions/bulk", json={"items": items + own},
+                      headers={"Authorization": f"Bearer {token}", "Idempotency-Key": f"import-{n}"})
+
+    try:
+        with ThreadPoolExecutor(2) as pool:
+            responses = list(pool.map(submit, range(2)))
+    finally:
+        transport.close()
+    try:
+        assert [r.status_code for r in responses] == [200, 200], [r.text for r in responses]
+        by_code: dict[str, list[str]] = {}
+        for r, n in zip(responses, range(2)):
+            results = r.json()["results"]
+            assert len(results) == 41
+            for res in results:
+                code = f"ONLY-{n}" if res["line"] >= 100 else shared[res["line"] - 2]["code"]
+                by_code.setdefault(code, []).append(res["status"])
+        for item in shared:
+            assert sorted(by_code[item["code"]]) == ["created", "exists"], item["code"]
+        with be.read_sessions() as s:
+            n = s.execute(text("SELECT count(*) FROM core_institutions")).scalar()
+            audits = s.execute(text("SELECT count(*) FROM core_audit WHERE action = 'create'")).scalar()
+        assert n == 42 and audits == 42
+    finally:
+        be.engine.dispose()

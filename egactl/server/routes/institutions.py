@@ -11,6 +11,7 @@ from sqlalchemy.exc import IntegrityError
 
 from egactl.rules import check_email, check_institution_code
 from egactl.server import audit, etag
+from egactl.server.db import lock
 from egactl.server.models import Institution
 from egactl.server.pagination import page
 from egactl.server.problems import Problem, not_found
@@ -157,16 +158,26 @@ def create_institution(body: InstitutionIn):
 def bulk_create(body: BulkIn):
     """Create many at once; a row whose institution already exists identically counts as done."""
     principal().require("admin")
+    # Two imports inserting overlapping codes in different orders deadlock on
+    # PostgreSQL's unique index (one chunk then fails whole, 500). Imports of
+    # the directory are rare: take turns, as SQLite's write lock already makes them.
+    lock(db(), "core-institutions-bulk")
     results = []
     for item in body.items:
         existing = db().scalar(select(Institution).where(Institution.code == item.code))
-        if existing is not None:
-            same = all(getattr(existing, f) == getattr(item, f) for f in ("name", "kind", "region", "contact_email"))
-            results.append({"line": item.line, "status": "exists" if same else "failed", "id": item.code,
-                            "error": None if same else f"institution {item.code} exists with other details"})
-            continue
-        _create(item)
-        results.append({"line": item.line, "status": "created", "id": item.code})
+        if existing is None:
+            try:
+                _create(item)
+                results.append({"line": item.line, "status": "created", "id": item.code})
+                continue
+            except Problem as exc:  # a single create committed it since our SELECT
+                existing = db().scalar(select(Institution).where(Institution.code == item.code))
+                if existing is None:
+                    results.append({"line": item.line, "status": "failed", "id": item.code, "error": exc.detail})
+                    continue
+        same = all(getattr(existing, f) == getattr(item, f) for f in ("name", "kind", "region", "contact_email"))
+        results.append({"line": item.line, "status": "exists" if same else "failed", "id": item.code,
+                        "error": None if same else f"institution {item.code} exists with other details"})
     return {"results": results}
 
 
