@@ -255,3 +255,33 @@ def test_audit_entry_not_written_for_refused_requests(cli, backend):
     cli("institutions", "create", "RITA", "--name", "Again", "--kind", "agency")
     with backend.read_sessions() as s:
         assert s.scalars(select(AuditEntry)).all() == []
+
+
+def test_sandbox_server_error_is_one_line_and_the_traceback_goes_to_its_log(tmp_path):
+    """The real executable on the default sandbox profile: a server-side failure is exit 1 and one
+    line naming the request id; the traceback (SQL, row data) is in the owner-only sandbox log."""
+    import os
+    import sqlite3
+    import stat
+    import subprocess
+    import sys
+
+    def egactl(*args):
+        return subprocess.run([sys.executable, "-m", "egactl", *args], capture_output=True, text=True, timeout=120,
+                              env=dict(os.environ))
+
+    first = egactl("institutions", "list", "-o", "json")
+    assert first.returncode == 0, first.stderr
+    data = tmp_path / "data"
+    with sqlite3.connect(data / "sandbox.db") as conn:
+        conn.execute("DROP TABLE core_institutions")
+    r = egactl("institutions", "list")
+    assert r.returncode == 1
+    assert r.stdout == ""
+    assert "Traceback" not in r.stderr and "core_institutions" not in r.stderr
+    last = r.stderr.strip().splitlines()[-1]
+    assert last.startswith("error: the server failed to handle this request; request id ")
+    rid = last.rsplit(" ", 1)[1]
+    log = (data / "sandbox.log").read_text()
+    assert f"(request id {rid})" in log and "Traceback" in log and "no such table" in log
+    assert stat.S_IMODE((data / "sandbox.log").stat().st_mode) == 0o600
