@@ -122,27 +122,48 @@ class ApiRoute(APIRoute):
                 try:
                     response = await endpoint_handler(request)
                 except Exception:
-                    await run_in_threadpool(_rollback, scope)
-                    if key and (replay := await run_in_threadpool(_twin, scope, key, fingerprint)) is not None:
+                    await _settle(request, _rollback, scope)
+                    if key and (replay := await _settle(request, _twin, scope, key, fingerprint)) is not None:
                         return replay
                     raise
                 except BaseException:
-                    await run_in_threadpool(_rollback, scope)
+                    await _settle(request, _rollback, scope)
                     raise
                 if not write:
                     return response
                 if response.status_code >= 400:
-                    await run_in_threadpool(_rollback, scope)
-                    if key and (replay := await run_in_threadpool(_twin, scope, key, fingerprint)) is not None:
+                    await _settle(request, _rollback, scope)
+                    if key and (replay := await _settle(request, _twin, scope, key, fingerprint)) is not None:
                         return replay
                     return response
-                return await run_in_threadpool(_commit, scope, key, fingerprint if key else None, response,
-                                               secret, request.url.path)
+                return await _settle(request, _commit, scope, key, fingerprint if key else None, response,
+                                     secret, request.url.path)
             finally:
-                await run_in_threadpool(scope.close)
+                await _settle(request, scope.close)
                 _scope.reset(token)
 
         return handler
+
+
+SETTLE_THREADS = 16
+
+
+async def _settle(request: Request, func: Callable[..., Any], *args: Any) -> Any:
+    """Run commit/rollback/close on threads of their own.
+
+    Endpoints run on the shared request thread pool (40 threads). When all of
+    them wait on one lock (SQLite's write lock, an allocation advisory lock),
+    the request that holds the lock must still get a thread to commit and
+    release it — otherwise every waiter times out (seen with 50 simultaneous
+    GovNet provisions). A separate capacity limiter guarantees that.
+    """
+    import anyio
+
+    state = request.app.state
+    limiter = getattr(state, "settle_limiter", None)
+    if limiter is None:
+        limiter = state.settle_limiter = anyio.CapacityLimiter(SETTLE_THREADS)
+    return await anyio.to_thread.run_sync(func, *args, limiter=limiter)
 
 
 def _authenticate(be: Backend, authorization: str | None) -> Principal:
