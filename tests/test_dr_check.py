@@ -326,3 +326,15 @@ def test_tls_only_endpoints_are_handshaken_and_verified(cli, sites, ca, ca_file)
     assert result["dr.reachability"] == {**result["dr.reachability"], "state": "CRITICAL",
                                          "reason": "TLS refused by certificate verification (see dr.tls)"}
     assert result["dr.tls"]["reason"] == "certificate is not valid for '127.0.0.1' (it is for: ldap.nida.go.tz)"
+
+
+def test_dry_run_names_the_sites_and_touches_none(cli, backend, sites):
+    site = sites.http()
+    add(cli, "RITA/crvs", site, site)
+    r = cli("dr", "check", "--system", "RITA/crvs", "--dry-run")
+    assert r.exit_code == 0, r.stderr
+    assert "would probe 2 site(s) of 1 system(s) and record the results" in r.stderr
+    assert "RITA/crvs" in r.stdout and site in r.stdout
+    assert sites.requests == 0
+    with backend.read_sessions() as s:
+        assert s.scalars(select(DrCheckRun)).all() == []

@@ -16,7 +16,7 @@ import typer
 
 from egactl import context
 from egactl.errors import EgactlError, InvalidInput
-from egactl.options import Institution
+from egactl.options import DryRun, Institution
 from egactl.output import Column
 from egactl_dr import client
 from egactl_dr.commands.common import STATE_STYLE
@@ -24,6 +24,8 @@ from egactl_dr.commands.common import STATE_STYLE
 FAIL_ON = ("never", "warning", "unknown", "critical")
 DEFAULT_DEADLINE = 50.0  # below Nagios's default service_check_timeout (60 s)
 
+SITE_COLUMNS = [Column("system"), Column("primary_endpoint", "PRIMARY"), Column("dr_endpoint", "DR SITE"),
+                Column("backup_url", "BACKUP URL")]
 FLAT_COLUMNS = [Column("system"), Column("status"), Column("check"), Column("state"), Column("reason")]
 
 
@@ -39,6 +41,7 @@ class CheckOptions:
     nagios: bool
     record: bool
     fail_on: str
+    dry_run: bool = False
 
 
 def check(
@@ -58,19 +61,26 @@ def check(
     record: Annotated[bool, typer.Option("--record/--no-record", help="Store the results as check history.")] = True,
     fail_on: Annotated[str, typer.Option("--fail-on", metavar="STATE",
                                          help=f"Exit 1 when any system is at least this bad: {', '.join(FAIL_ON)}.")] = "never",
+    dry_run: DryRun = False,
 ):
     """Check DR readiness now: reachability, TLS, DNS, version, replication, backups, drills, hosting."""
     if fail_on not in FAIL_ON:
         raise typer.BadParameter(f"must be one of {', '.join(FAIL_ON)}", param_hint="--fail-on")
     run_check(context.get(), CheckOptions(list(system or []), institution, all_, timeout, deadline, ca_bundle,
-                                          concurrency, nagios, record, fail_on))
+                                          concurrency, nagios, record, fail_on, dry_run))
 
 
 def run_check(ctx: Any, opts: CheckOptions) -> None:
     started = time.monotonic()
-    if opts.nagios:
+    if opts.nagios and not opts.dry_run:
         return _run_nagios(ctx, opts, started)
     systems = select_systems(ctx, opts)
+    if opts.dry_run:
+        sites = sum(1 + bool(s.get("dr_endpoint")) for s in systems)
+        ctx.io.status(f"dry run: would probe {sites} site(s) of {len(systems)} system(s)"
+                      + (" and record the results" if opts.record else "") + "; nothing was probed or recorded")
+        ctx.render(systems, SITE_COLUMNS, empty="No DR systems match.")
+        return
     if not systems:
         ctx.render([], FLAT_COLUMNS, empty="No DR systems match.")
         return
