@@ -160,6 +160,9 @@ def main() -> None:
     if len(rows) > 1:
         print(f"memory: {rows[-1][0]:,} vs {rows[0][0]:,} recipients = {ratio:.2f}× (target ≤ {TARGET_MEMORY_RATIO}): "
               f"{'met' if ratio <= TARGET_MEMORY_RATIO else 'NOT met'}")
+    n, _, _, _, ccpu, scpu = rows[-1]
+    print(f"capacity from CPU time ({n:,} recipients): {n / max(ccpu, scpu):,.0f} recipients/s with client and server "
+          f"on a core each, {n / (ccpu + scpu):,.0f} recipients/s sharing one core")
     print(f"(load average during the run: {', '.join(f'{x:.1f}' for x in os.getloadavg())} on {os.cpu_count()} CPUs; "
           f"CPU µs per recipient do not depend on the load, wall-clock rates do)")
 
