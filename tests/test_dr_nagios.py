@@ -182,6 +182,15 @@ def test_unknown_when_nothing_matches_or_the_inventory_is_unreadable(cli):
     assert out["perfdata"] == []
 
 
+def test_a_bad_option_is_unknown_too_not_critical(cli, tmp_path):
+    """Exit 2 would read as CRITICAL to a monitoring system; the plugin's own trouble is UNKNOWN."""
+    junk = tmp_path / "not-a-ca.pem"
+    junk.write_text("hello")
+    code, out = nagios(cli, "--all", "--ca-bundle", str(junk))
+    assert code == 3 and out["text"].startswith("bad option: --ca-bundle")
+    assert "holds no PEM certificate" in out["text"]
+
+
 def test_labels_with_quotes_and_equals_stay_parseable(cli, sites):
     from egactl_dr.nagios import label, perf_item
     from egactl_dr.verdicts import Perf

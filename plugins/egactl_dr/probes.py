@@ -290,13 +290,12 @@ class ProtocolError(Exception):
 # -- helpers -------------------------------------------------------------------------
 
 
-def ssl_context(*, cafile: str | None = None, cadata: str | None = None) -> ssl.SSLContext:
-    """Verification on: the system's trust store, plus the given private CA(s)."""
+def ssl_context(*bundles: str | None) -> ssl.SSLContext:
+    """Verification on: the system's trust store, plus the given private CA bundles (PEM text)."""
     context = ssl.create_default_context()
-    if cafile:
-        context.load_verify_locations(cafile=cafile)
-    if cadata:
-        context.load_verify_locations(cadata=cadata)
+    for pem in bundles:
+        if pem:
+            context.load_verify_locations(cadata=pem)
     return context
 
 

@@ -37,7 +37,7 @@ class RunOptions:
     deadline: float                  # seconds for the whole run (as the user gave it, for messages)
     budget: float | None = None      # seconds left of it when probing starts (default: all of it)
     timeout: float | None = None     # per-probe timeout for every system (else each system's own)
-    ca_file: str | None = None       # the run's extra CA bundle (--ca-bundle)
+    ca_data: str | None = None       # the run's extra CA bundle, PEM (--ca-bundle)
     concurrency: int = DEFAULT_CONCURRENCY
 
 
@@ -88,7 +88,7 @@ async def _run(systems: list[dict[str, Any]], options: RunOptions) -> RunResult:
 
     def context_for(cadata: str | None):
         if cadata not in contexts:
-            contexts[cadata] = ssl_context(cafile=options.ca_file, cadata=cadata)
+            contexts[cadata] = ssl_context(options.ca_data, cadata)
         return contexts[cadata]
 
     plans: list[_Plan] = []

@@ -18,7 +18,7 @@ from egactl import context
 from egactl.errors import EgactlError, InvalidInput
 from egactl.options import DryRun, Institution
 from egactl.output import Column
-from egactl_dr import client
+from egactl_dr import client, validation
 from egactl_dr.commands.common import STATE_STYLE
 
 FAIL_ON = ("never", "warning", "unknown", "critical")
@@ -74,6 +74,7 @@ def run_check(ctx: Any, opts: CheckOptions) -> None:
     started = time.monotonic()
     if opts.nagios and not opts.dry_run:
         return _run_nagios(ctx, opts, started)
+    ca_data = run_ca_bundle(opts)
     systems = select_systems(ctx, opts)
     if opts.dry_run:
         sites = sum(1 + bool(s.get("dr_endpoint")) for s in systems)
@@ -84,15 +85,13 @@ def run_check(ctx: Any, opts: CheckOptions) -> None:
     if not systems:
         ctx.render([], FLAT_COLUMNS, empty="No DR systems match.")
         return
-    result = _probe(systems, opts, started)
+    result = _probe(systems, opts, started, ca_data)
     show(ctx, result)
     recorded = _record(ctx, result) if opts.record else None
     _summary(ctx, result, recorded)
     status = result.status
     if opts.fail_on != "never":
-        from egactl_dr.validation import SEVERITY
-
-        if SEVERITY[status] >= SEVERITY[opts.fail_on.upper()]:
+        if validation.SEVERITY[status] >= validation.SEVERITY[opts.fail_on.upper()]:
             raise typer.Exit(1)
 
 
@@ -115,13 +114,24 @@ def select_systems(ctx: Any, opts: CheckOptions) -> list[dict]:
     return client.list_systems(api, institution=inst)
 
 
-def _probe(systems: list[dict], opts: CheckOptions, started: float):
+def run_ca_bundle(opts: CheckOptions) -> str | None:
+    """The run's --ca-bundle, read and checked before anything is probed."""
+    if opts.ca_bundle is None:
+        return None
+    try:
+        return validation.check_ca_bundle(opts.ca_bundle.read_text("utf-8"))
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InvalidInput(f"cannot read --ca-bundle {opts.ca_bundle}: {exc}") from None
+    except validation.RuleError as exc:
+        raise InvalidInput(f"--ca-bundle {opts.ca_bundle}: {exc}") from None
+
+
+def _probe(systems: list[dict], opts: CheckOptions, started: float, ca_data: str | None):
     from egactl_dr import runner
 
     remaining = max(opts.deadline - (time.monotonic() - started), 0.0)
     return runner.run(systems, runner.RunOptions(deadline=opts.deadline, budget=remaining, timeout=opts.timeout,
-                                                 ca_file=str(opts.ca_bundle) if opts.ca_bundle else None,
-                                                 concurrency=opts.concurrency))
+                                                 ca_data=ca_data, concurrency=opts.concurrency))
 
 
 def _record_body(result) -> dict:
@@ -155,15 +165,17 @@ def _run_nagios(ctx: Any, opts: CheckOptions, started: float) -> None:
     from egactl_dr import nagios
 
     try:
+        ca_data = run_ca_bundle(opts)
         systems = select_systems(ctx, opts)
     except EgactlError as exc:
-        ctx.io.out.write(f"DR UNKNOWN - cannot read the DR inventory: {nagios.clean(exc.line())}\n")
+        what = "bad option" if isinstance(exc, InvalidInput) else "cannot read the DR inventory"
+        ctx.io.out.write(f"DR UNKNOWN - {what}: {nagios.clean(exc.line())}\n")
         raise typer.Exit(3) from None
     if not systems:
         text, code = nagios.output([], status="UNKNOWN", deadline_exceeded=False, deadline=opts.deadline)
         ctx.io.out.write(text)
         raise typer.Exit(code)
-    result = _probe(systems, opts, started)
+    result = _probe(systems, opts, started, ca_data)
     notes = []
     if opts.record:
         try:
