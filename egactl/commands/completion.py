@@ -8,7 +8,7 @@ import typer
 
 from egactl import context
 
-app = typer.Typer(help="Print a shell completion script.")
+app = typer.Typer(help="Print a shell completion script.", add_completion=False)
 
 SHELLS = ("bash", "zsh", "fish")
 INSTALL = {
@@ -42,8 +42,8 @@ def script(shell: str) -> str:
     return get_completion_script(prog_name="egactl", complete_var=COMPLETE_VAR, shell=shell)
 
 
-@app.callback(invoke_without_command=True)
-def completion(shell: Annotated[str, typer.Argument(help="bash, zsh or fish.")]):
+@app.command()
+def completion(shell: Annotated[str, typer.Argument(metavar="SHELL", help="bash, zsh or fish.")]):
     """Print the completion script for a shell.
 
     bash: eval "$(egactl completion bash)" in ~/.bashrc;

@@ -11,7 +11,7 @@ from egactl import context, paths
 from egactl.errors import InvalidInput
 from egactl.output import Column
 
-app = typer.Typer(help="Run the reference backend over HTTP (uvicorn).")
+app = typer.Typer(help="Run the reference backend over HTTP (uvicorn).", add_completion=False)
 
 DatabaseUrl = Annotated[Optional[str], typer.Option("--database-url", metavar="URL",
                                                     help="sqlite:///path or postgresql://… (env EGACTL_DATABASE_URL).")]
