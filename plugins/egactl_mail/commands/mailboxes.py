@@ -152,7 +152,10 @@ def _transition(ref: str, action: str, *, reason: str | None, yes: bool, dry_run
             target = lifecycle.target(current["status"], action, previous=None)
         except lifecycle.IllegalTransition as exc:
             raise Conflict(f"cannot {action} {address}: {exc}") from None
-        ctx.io.status(f"dry run: would {action} {address} ({current['status']} → {target}); nothing was changed")
+        if action == "undelete":
+            target = "the state it had before delete"
+        note = " if its retention period allows" if action in ("undelete", "purge") else ""
+        ctx.io.status(f"dry run: would {action} {address} ({current['status']} → {target}){note}; nothing was changed")
         return
     if confirm:
         ctx.confirm(confirm.format(address=address), yes=yes)
