@@ -1,4 +1,15 @@
-"""ETag / If-Match for optimistic concurrency: a stale If-Match gets 412."""
+"""ETag / If-Match for optimistic concurrency: a stale If-Match gets 412.
+
+``check`` compares the If-Match with the version the route just read. On
+PostgreSQL (READ COMMITTED) two concurrent requests can both read the same
+version and pass; so a versioned model must also let the database decide::
+
+    __mapper_args__ = {"version_id_col": version, "version_id_generator": False}
+
+The route still bumps ``version`` itself; the ORM then adds ``AND version =
+<read>`` to the UPDATE/DELETE, and the loser's ``StaleDataError`` is answered
+as 412 like a stale If-Match (see ``problems.install``).
+"""
 
 from __future__ import annotations
 
