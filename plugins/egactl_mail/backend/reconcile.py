@@ -149,7 +149,8 @@ def compute(body: ReconcileIn) -> tuple[dict[str, Any], dict[str, Any]]:
     def allocate(r: RosterRow) -> str:
         d = domain_rows.get(r.institution)
         if d is None:
-            raise Problem(422, f"institution {r.institution} has no mail domain")
+            raise Problem(422, f"institution {r.institution} has no mail domain" if r.institution in known
+                          else f"no institution {r.institution} in the directory")
         local = prov.alloc.next_free(prov.base_for(r, d), d.domain)
         prov.alloc.taken.setdefault((d.domain, v.stem(local)), set()).add(local)
         return f"{local}@{d.domain}"
