@@ -160,6 +160,9 @@ def _to_command(app: Any, name: str) -> Any:
 
     cmd = typer.main.get_command(app)
     cmd.name = name
+    # typer adds --install-completion/--show-completion to every app that does not
+    # opt out; `egactl completion SHELL` is the one way, so plugins need not remember.
+    cmd.params = [p for p in cmd.params if p.name not in ("install_completion", "show_completion")]
     return cmd
 
 
