@@ -89,6 +89,23 @@ def secret_response(noun: str) -> Callable[[Callable], Callable]:
     return mark
 
 
+def insert_unique(row: Any, conflict: str) -> Any:
+    """Add and flush ``row``; a unique-constraint clash becomes a 409 saying ``conflict``.
+
+    The savepoint keeps the rest of the request's transaction usable. The
+    database's constraint is the judge (never read-then-insert), so this is
+    race-free on SQLite and PostgreSQL alike.
+    """
+    session = db()
+    try:
+        with session.begin_nested():
+            session.add(row)
+            session.flush()
+    except IntegrityError:
+        raise Problem(409, conflict) from None
+    return row
+
+
 def helpdesk_allowed(func: Callable) -> Callable:
     """Mark a mutating endpoint the read-only helpdesk role may still call
     (e.g. recording the result of a check it ran). Use sparingly."""

@@ -15,7 +15,7 @@ from egactl.server.db import lock
 from egactl.server.models import Institution
 from egactl.server.pagination import page
 from egactl.server.problems import Problem, not_found
-from egactl.server.scope import ApiRoute, backend, db, principal
+from egactl.server.scope import ApiRoute, backend, db, insert_unique, principal
 
 router = APIRouter(route_class=ApiRoute, tags=["institutions"])
 
@@ -135,13 +135,7 @@ def _create(body: InstitutionIn) -> Institution:
     now = backend().now()
     row = Institution(code=body.code, name=body.name.strip(), kind=body.kind, region=body.region,
                       contact_email=body.contact_email, version=1, created_at=now, updated_at=now)
-    session = db()
-    try:
-        with session.begin_nested():
-            session.add(row)
-            session.flush()
-    except IntegrityError:
-        raise Problem(409, f"an institution with code {body.code} already exists") from None
+    insert_unique(row, f"an institution with code {body.code} already exists")
     audit.record("create", "institution", row.code, institution=row.code, after=serialize(row))
     return row
 

@@ -12,13 +12,12 @@ from typing import Any, Literal
 from fastapi import APIRouter, Request
 from pydantic import BaseModel, Field, model_validator
 from sqlalchemy import or_, select
-from sqlalchemy.exc import IntegrityError
 
 from egactl.server import audit, etag
 from egactl.server.pagination import page
 from egactl.server.problems import Problem
 from egactl.server.routes.institutions import require_institution
-from egactl.server.scope import ApiRoute, backend, db, principal
+from egactl.server.scope import ApiRoute, backend, db, insert_unique, principal
 from egactl_dr import validation
 from egactl_dr.server.common import (approved_hosting, readable_system, rule, running_drills, serialize_one,
                                      serialize_system, writable_system)
@@ -163,13 +162,7 @@ def create_system(body: SystemIn):
     require_institution(body.institution)
     now = backend().now()
     row = DrSystem(**body.model_dump(), version=1, created_at=now, updated_at=now)
-    session = db()
-    try:
-        with session.begin_nested():
-            session.add(row)
-            session.flush()
-    except IntegrityError:
-        raise Problem(409, f"DR system {body.institution}/{body.name} already exists") from None
+    insert_unique(row, f"DR system {body.institution}/{body.name} already exists")
     out = serialize_one(row)
     audit.record("create", "dr_system", row.ref, institution=row.institution, after=_audit_view(out))
     return etag.respond(out, row.version, status_code=201, headers={"Location": f"/api/v1/dr/systems/{row.ref}"})

@@ -7,13 +7,12 @@ from typing import Any, Literal
 from fastapi import APIRouter
 from pydantic import BaseModel, Field
 from sqlalchemy import delete, func, select
-from sqlalchemy.exc import IntegrityError
 
 from egactl.server import audit
 from egactl.server.pagination import page
 from egactl.server.problems import Problem, not_found
 from egactl.server.routes.institutions import require_institution
-from egactl.server.scope import ApiRoute, backend, db, principal
+from egactl.server.scope import ApiRoute, backend, db, insert_unique, principal
 from egactl_sms import validation
 from egactl_sms.backend.common import chunked, insert_ignoring_conflicts, iso, name_out, phone_out, scoped
 from egactl_sms.backend.models import Group, GroupMember
@@ -96,13 +95,7 @@ def create_group(body: GroupIn):
     now = backend().now()
     row = Group(institution=inst, name=name, description=body.description, created_by=principal().subject,
                 created_at=now, updated_at=now, version=1)
-    session = db()
-    try:
-        with session.begin_nested():
-            session.add(row)
-            session.flush()
-    except IntegrityError:
-        raise Problem(409, f"{inst} already has a group named {name!r}") from None
+    insert_unique(row, f"{inst} already has a group named {name!r}")
     out = group_out(row, 0)
     audit.record("create", "sms-group", f"{inst}/{name}", institution=inst, after=out)
     return out

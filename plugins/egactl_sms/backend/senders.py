@@ -5,13 +5,12 @@ from __future__ import annotations
 from fastapi import APIRouter
 from pydantic import BaseModel, Field
 from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
 
 from egactl.server import audit
 from egactl.server.pagination import page
 from egactl.server.problems import Problem, not_found
 from egactl.server.routes.institutions import require_institution
-from egactl.server.scope import ApiRoute, backend, db, principal
+from egactl.server.scope import ApiRoute, backend, db, insert_unique, principal
 from egactl_sms import validation
 from egactl_sms.backend.common import scoped, sender_out
 from egactl_sms.backend.models import Sender
@@ -65,13 +64,7 @@ def request_sender(body: SenderIn):
     p = principal()
     row = Sender(institution=inst, name=name, name_key=validation.sender_key(name), status="pending",
                  purpose=body.purpose, requested_by=p.subject, requested_at=backend().now(), version=1)
-    session = db()
-    try:
-        with session.begin_nested():
-            session.add(row)
-            session.flush()
-    except IntegrityError:
-        raise Problem(409, f"sender ID {name} is already registered") from None
+    insert_unique(row, f"sender ID {name} is already registered")
     audit.record("request", "sms-sender", row.name, institution=inst, after=sender_out(row))
     return sender_out(row)
 
