@@ -70,7 +70,7 @@ def read_roster(path, institution: str | None, report) -> list[dict[str, Any]]:
     if bad:
         raise InvalidInput(f"{path}: {bad} invalid row{'s' if bad != 1 else ''}; nothing was sent",
                            hint="fix the roster and run again")
-    if not rows and institution is None:
+    if not rows:
         raise InvalidInput(f"{path}: the roster has no staff rows",
                            hint="an empty roster would mean everyone left; check the export")
     return rows

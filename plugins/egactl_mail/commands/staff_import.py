@@ -7,7 +7,6 @@ Columns: ``employee_number, given_name, family_name`` (required), and
 
 from __future__ import annotations
 
-import csv
 from pathlib import Path
 from typing import Any
 
@@ -23,12 +22,8 @@ OPTIONAL = ("institution", "title", "department", "quota", "preferred_name", "do
 
 
 def header(path: Path) -> list[str]:
-    """The CSV's column names, read leniently (bulk.read_csv reports encoding problems properly)."""
-    try:
-        with open(path, encoding="utf-8-sig", errors="replace", newline="") as fh:
-            return [h.strip() for h in next(csv.reader(fh), [])]
-    except OSError:
-        return []
+    """The CSV's column names, read and checked by the core's one CSV reader."""
+    return bulk.read_header(path)
 
 
 def row_parser(default_institution: str | None):

@@ -204,7 +204,7 @@ def bulk_send(file: CsvFile,
     data = {**summary.as_dict(), "batch": batch.get("id"), "deliver_after": batch.get("deliver_after")}
     cols = [Column("batch"), Column("rows"), Column("invalid"), Column("sent", "PROCESSED"), Column("failed"),
             Column("statuses"), Column("deliver_after", "DELIVER AFTER", format=eat), Column("results")]
-    if not summary.failed:
+    if not summary.failed and batch:
         ctx.success(f"Batch {batch.get('id')}: {summary.statuses.get('queued', 0)} messages queued; "
                     f"follow it with `egactl sms report {batch.get('id')}`")
     ctx.render(data, cols)
