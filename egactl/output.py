@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable, TextIO
 
 from egactl.errors import InvalidInput
+from egactl.rules import FORMULA_START
 
 
 @dataclass(frozen=True)
@@ -172,7 +173,6 @@ def _columns_from(records: list[dict[str, Any]]) -> list[Column]:
     return [Column(k) for k in keys]
 
 
-FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 _NUMBER = re.compile(r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?")
 
 

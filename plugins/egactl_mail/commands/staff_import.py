@@ -13,7 +13,7 @@ from typing import Any
 from egactl import bulk, context
 from egactl.errors import InvalidInput
 from egactl.options import CsvFile, DryRun, Institution, Restart, Results, Resume, SkipInvalid
-from egactl.rules import check_institution_code
+from egactl.rules import check_institution_code, check_name
 from egactl_mail import client
 from egactl_mail import validation as v
 
@@ -47,6 +47,8 @@ def row_parser(default_institution: str | None):
         if address and (problem := v.check_address(address)):
             problems.append(problem)
         preferred = (row.get("preferred_name") or "").strip() or None
+        if preferred and (problem := check_name(preferred, "preferred_name")):
+            problems.append(problem)
         if not problems and not address:
             try:
                 v.local_part_for(given, family, preferred_name=preferred)

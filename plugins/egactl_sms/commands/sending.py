@@ -144,7 +144,7 @@ def bulk_send(file: CsvFile,
     api = ctx.api()
     # Sender approval, a time in the past, quiet hours: the backend's answer, before any row is read.
     # A resumed run skips it: its batch exists, even if its --at has passed since.
-    preflight = None if resume and not dry_run else client.create_batch(api, {**batch_body, "dry_run": True})
+    preflight = None if resume and not dry_run else client.preview_batch(api, batch_body)
     tally = _FirstPass()
 
     def check_row(row: dict[str, str]) -> tuple[dict[str, Any], encoding.Analysis]:
