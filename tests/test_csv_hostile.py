@@ -301,3 +301,23 @@ def test_results_files_neutralise_formulas(cli, backend, tmp_path):
     rows = list(csv.DictReader(out.open(encoding="utf-8")))
     assert rows[0] == {"line": "2", "status": "failed", "id": "'=1+1", "error": "'@evil"}
     assert rows[1] == {"line": "3", "status": "created", "id": "-7", "error": ""}
+
+
+def test_dr_report_csv_neutralises_formulas(cli, backend):
+    """The quarterly report is opened in a spreadsheet: a hostile value stored earlier stays inert there."""
+    from sqlalchemy import update
+
+    from egactl_dr.server.models import DrSystem
+
+    r = cli("dr", "systems", "add", "RITA/crvs", "--hosting", "gdc-dodoma", "--primary",
+            "https://crvs.rita.go.tz/health", "--rpo", "15m", "--rto", "4h")
+    assert r.exit_code == 0, r.stderr
+    with backend.write_sessions() as s:
+        s.execute(update(DrSystem).values(hosting="=HYPERLINK(\"http://evil\")"))
+        s.commit()
+    r = cli("dr", "report", "-o", "csv")
+    assert r.exit_code == 0, r.stderr
+    row = next(csv.DictReader(io.StringIO(r.stdout)))
+    assert row["system"] == "RITA/crvs" and row["hosting"] == "'=HYPERLINK(\"http://evil\")"
+    r = cli("dr", "report", "-o", "json")
+    assert r.json()[0]["hosting"] == "=HYPERLINK(\"http://evil\")"
