@@ -308,9 +308,14 @@ class ResultsWriter:
 
 
 def validate(job: Job, report: Callable[[str], None]) -> tuple[int, int]:
-    """First pass: (rows, invalid rows); reports the first errors by line number."""
+    """First pass: (rows, invalid rows); reports the first errors by line number.
+
+    The reports wait until the whole file has been read (at most ``MAX_REPORTED_ERRORS``
+    of them are kept): a malformed file is then one error line, not row errors first.
+    """
     rows = invalid = 0
     seen: dict[str, int] = {}
+    reports: list[str] = []
     for line, row in read_csv(job.path, job.required):
         rows += 1
         try:
@@ -323,7 +328,9 @@ def validate(job: Job, report: Callable[[str], None]) -> tuple[int, int]:
         except RowError as exc:
             invalid += 1
             if invalid <= MAX_REPORTED_ERRORS:
-                report(f"{job.path.name}: line {line}: {exc}")
+                reports.append(f"{job.path.name}: line {line}: {exc}")
+    for message in reports:
+        report(message)
     if invalid > MAX_REPORTED_ERRORS:
         report(f"{job.path.name}: … and {invalid - MAX_REPORTED_ERRORS} more invalid rows")
     return rows, invalid

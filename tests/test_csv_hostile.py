@@ -202,6 +202,23 @@ def test_bom_blank_lines_quotes_and_unnamed_columns_still_read(cli, backend, tmp
     assert shown["name"] == 'Wakala "A", Dodoma'
 
 
+@pytest.mark.parametrize("path", [p for p in PATHS if p.name in ("institutions import", "mail reconcile")],
+                         ids=lambda p: p.name)
+def test_invalid_rows_before_a_fault_still_give_one_line(cli, backend, tmp_path, path):
+    """The file is refused as a whole: the rows it holds are not reported one by one first."""
+    path.setup(cli, backend)
+    bad = ("!!", *path.rows[0][1:])
+    f = tmp_path / "staff.csv"
+    f.write_text("".join(_lines(path.header, [bad, *path.rows[1:]])) + "x\n", encoding="utf-8")
+    before = snapshot(backend)
+    r = cli(*path.args(str(f)), role=path.role)
+    assert r.exit_code == 2
+    n = len(path.header)
+    assert r.stderr.splitlines() == [f"error: {f}: line 5: 1 field, the header has {n}; "
+                                     "nothing was sent; fix the file and run again"]
+    assert snapshot(backend) == before
+
+
 def test_line_numbers_are_the_files_own_after_a_quoted_line_break(cli, backend, tmp_path):
     """A quoted field may span lines; what is reported is the line a text editor shows."""
     _mail_domain(cli, backend)
