@@ -168,7 +168,7 @@ def test_a_header_only_file_stores_nothing(cli, backend, tmp_path, path):
     r = cli(*path.args(str(f)), "-o", "json", role=path.role)
     assert r.exit_code == 0, r.stderr
     assert r.json()["rows"] == 0 and r.json()["sent"] == 0
-    assert "no " in r.stderr and "nothing was sent" in r.stderr
+    assert f"{f}: no " in r.stderr and " to send; nothing was sent" in r.stderr, r.stderr
     assert snapshot(backend) == before
     assert not (tmp_path / "data" / "jobs").exists()
 
