@@ -33,6 +33,7 @@ from typing import Any, Callable, Iterator, Sequence
 
 from egactl import paths
 from egactl.errors import EgactlError, InvalidInput, PartialFailure, Unreachable
+from egactl.output import delimited_writer
 
 MAX_REPORTED_ERRORS = 50
 FAILED = "failed"
@@ -97,46 +98,127 @@ class Summary:
 # -- reading ------------------------------------------------------------------------
 
 
-def read_csv(path: Path, required: Sequence[str] = ()) -> Iterator[tuple[int, dict[str, str]]]:
-    """Yield (line number, row) from a UTF-8 CSV; header names are stripped.
+FIELD_LIMIT = csv.field_size_limit()
+"""The longest field the reader takes (csv's own limit): an unclosed quote cannot make it read the rest of a
+large file into one field, so memory stays bounded whatever the input."""
 
-    Errors (missing file, empty file, another encoding, missing columns) are
-    ``InvalidInput`` naming the file.
+
+def read_csv(path: Path, required: Sequence[str] = ()) -> Iterator[tuple[int, dict[str, str]]]:
+    """Yield (line number, row) from a UTF-8 CSV (with or without BOM), streaming.
+
+    The one CSV reader of egactl: every import path reads through it. Header
+    names and values are stripped; blank rows are skipped; columns whose header
+    is empty are not passed on. A file that is not a well-formed CSV is refused
+    with ``InvalidInput`` (exit 2) naming the file and the line, as soon as the
+    fault is reached — callers read the whole file before sending anything, so
+    a fault anywhere means nothing is stored:
+
+    - a missing, empty or non-UTF-8 file, or a missing required column;
+    - the same column name twice in the header;
+    - a row with fewer or more fields than the header;
+    - a quoted field still open at the end of the file (or longer than ``FIELD_LIMIT``);
+    - a stray quote after a closing one (``"ab"c``);
+    - a NUL byte.
     """
+    rows = _parse(path, required)
+    next(rows)  # the header
+    return rows  # type: ignore[return-value]
+
+
+def read_header(path: Path) -> list[str]:
+    """The CSV's column names (stripped), checked as ``read_csv`` checks them."""
+    rows = _parse(path, ())
     try:
-        fh = open(path, encoding="utf-8-sig", newline="")
+        return next(rows)  # type: ignore[return-value]
+    finally:
+        rows.close()
+
+
+def _parse(path: Path, required: Sequence[str]) -> Iterator[Any]:
+    """The header, then (line number, row) for each row; see ``read_csv``."""
+    with _open(path) as fh:
+        lines = _physical_lines(fh, path)
+        # strict: a closing quote followed by text, and a quote still open at the end of
+        # the file, are errors rather than silently merged into a field.
+        reader = csv.reader(lines, strict=True)
+        start = 1  # the line the record being read starts on
+        try:
+            header = next(reader, None)
+            header = _check_header(path, header, required)
+            named = [(i, h) for i, h in enumerate(header) if h]
+            width = len(header)
+            all_named = len(named) == width
+            start = reader.line_num + 1
+            yield header
+            for values in reader:
+                line = start
+                start = reader.line_num + 1
+                if not any(v.strip() for v in values):
+                    continue
+                if len(values) != width:
+                    raise InvalidInput(f"{path}: line {line}: {len(values)} field{'s' if len(values) != 1 else ''}, "
+                                       f"the header has {width}", hint=NOTHING_SENT)
+                if all_named:
+                    yield line, dict(zip(header, (v.strip() for v in values)))
+                else:
+                    yield line, {h: values[i].strip() for i, h in named}
+        except UnicodeDecodeError as exc:
+            # The text layer decodes in 8 KiB blocks, so the reader's position does not
+            # say where the bad byte is; find the line (only on this error path).
+            bad_line = _first_non_utf8_line(path)
+            where = f"line {bad_line}" if bad_line else f"after line {start}"
+            raise InvalidInput(f"{path}: not UTF-8 text (byte 0x{exc.object[exc.start]:02x} on {where})",
+                               hint="save it as 'CSV UTF-8'") from None
+        except csv.Error as exc:
+            text = str(exc)
+            if text == "unexpected end of data":
+                why = "a quoted field is not closed before the end of the file"
+            elif text.startswith("field larger than field limit"):
+                why = f"a field longer than {FIELD_LIMIT} characters (is a quote not closed?)"
+            elif "expected after '\"'" in text:
+                why = f"text after a closing quote ({text})"
+            else:
+                why = text
+            raise InvalidInput(f"{path}: line {start}: {why}", hint=NOTHING_SENT) from None
+
+
+NOTHING_SENT = "nothing was sent; fix the file and run again"
+
+
+def _open(path: Path):
+    try:
+        return open(path, encoding="utf-8-sig", newline="")
     except FileNotFoundError:
         raise InvalidInput(f"{path}: no such file") from None
     except IsADirectoryError:
         raise InvalidInput(f"{path}: is a directory, not a CSV file") from None
     except PermissionError:
         raise InvalidInput(f"{path}: permission denied") from None
-    with fh:
-        reader = csv.reader(fh)
-        line = 0
-        try:
-            header = next(reader, None)
-            if header is None or not any(h.strip() for h in header):
-                raise InvalidInput(f"{path}: the file is empty (expected a header row)")
-            header = [h.strip() for h in header]
-            missing = [c for c in required if c not in header]
-            if missing:
-                raise InvalidInput(f"{path}: missing column{'s' if len(missing) > 1 else ''} "
-                                   f"{', '.join(missing)} (the header has: {', '.join(h for h in header if h)})")
-            for values in reader:
-                line = reader.line_num
-                if not any(v.strip() for v in values):
-                    continue
-                yield line, dict(zip(header, (v.strip() for v in values)))
-        except UnicodeDecodeError as exc:
-            # The text layer decodes in 8 KiB blocks, so the reader's position does not
-            # say where the bad byte is; find the line (only on this error path).
-            bad_line = _first_non_utf8_line(path)
-            where = f"line {bad_line}" if bad_line else f"after line {line + 1}"
-            raise InvalidInput(f"{path}: not UTF-8 text (byte 0x{exc.object[exc.start]:02x} on {where})",
-                               hint="save it as 'CSV UTF-8'") from None
-        except csv.Error as exc:
-            raise InvalidInput(f"{path}: line {reader.line_num}: {exc}") from None
+
+
+def _physical_lines(fh: Any, path: Path) -> Iterator[str]:
+    """The file's lines, refusing a NUL byte (csv reads NUL as an ordinary character)."""
+    for number, text in enumerate(fh, 1):
+        if "\x00" in text:
+            raise InvalidInput(f"{path}: line {number}: a NUL byte (this is not a text CSV file)", hint=NOTHING_SENT)
+        yield text
+
+
+def _check_header(path: Path, header: list[str] | None, required: Sequence[str]) -> list[str]:
+    if header is None or not any(h.strip() for h in header):
+        raise InvalidInput(f"{path}: the file is empty (expected a header row)")
+    header = [h.strip() for h in header]
+    first: dict[str, int] = {}
+    for number, name in enumerate(header, 1):
+        if name and name in first:
+            raise InvalidInput(f"{path}: line 1: column {name!r} appears twice in the header "
+                               f"(columns {first[name]} and {number})", hint=NOTHING_SENT)
+        first.setdefault(name, number)
+    missing = [c for c in required if c not in first]
+    if missing:
+        raise InvalidInput(f"{path}: missing column{'s' if len(missing) > 1 else ''} "
+                           f"{', '.join(missing)} (the header has: {', '.join(h for h in header if h)})")
+    return header
 
 
 def _first_non_utf8_line(path: Path) -> int | None:
@@ -204,7 +286,7 @@ class ResultsWriter:
         path.parent.mkdir(parents=True, exist_ok=True)
         exists = append and path.exists() and path.stat().st_size > 0
         self.fh = open(path, "a" if append else "w", encoding="utf-8", newline="")
-        self.writer = None if self.jsonl else csv.writer(self.fh, lineterminator="\n")
+        self.writer = None if self.jsonl else delimited_writer(self.fh)
         if self.writer and not exists:
             self.writer.writerow(self.COLUMNS)
 
@@ -213,7 +295,7 @@ class ResultsWriter:
             self.fh.write(json.dumps({k: result.get(k) for k in self.COLUMNS}, ensure_ascii=False) + "\n")
         else:
             assert self.writer is not None
-            self.writer.writerow([result.get(k) if result.get(k) is not None else "" for k in self.COLUMNS])
+            self.writer.writerow([result.get(k) for k in self.COLUMNS])
 
     def flush(self) -> None:
         self.fh.flush()
@@ -226,9 +308,14 @@ class ResultsWriter:
 
 
 def validate(job: Job, report: Callable[[str], None]) -> tuple[int, int]:
-    """First pass: (rows, invalid rows); reports the first errors by line number."""
+    """First pass: (rows, invalid rows); reports the first errors by line number.
+
+    The reports wait until the whole file has been read (at most ``MAX_REPORTED_ERRORS``
+    of them are kept): a malformed file is then one error line, not row errors first.
+    """
     rows = invalid = 0
     seen: dict[str, int] = {}
+    reports: list[str] = []
     for line, row in read_csv(job.path, job.required):
         rows += 1
         try:
@@ -241,7 +328,9 @@ def validate(job: Job, report: Callable[[str], None]) -> tuple[int, int]:
         except RowError as exc:
             invalid += 1
             if invalid <= MAX_REPORTED_ERRORS:
-                report(f"{job.path.name}: line {line}: {exc}")
+                reports.append(f"{job.path.name}: line {line}: {exc}")
+    for message in reports:
+        report(message)
     if invalid > MAX_REPORTED_ERRORS:
         report(f"{job.path.name}: … and {invalid - MAX_REPORTED_ERRORS} more invalid rows")
     return rows, invalid
@@ -300,6 +389,11 @@ def run(ctx: Any, job: Job, *, skip_invalid: bool = False, resume: bool = False,
         raise InvalidInput(f"{job.path}: {invalid} invalid row{'s' if invalid != 1 else ''} of {rows}; nothing was sent",
                            hint="fix them, or pass --skip-invalid to send the valid rows only")
     if dry_run:
+        return summary
+    if rows == invalid:
+        # A header-only file (or nothing valid under --skip-invalid): nothing to send, so
+        # nothing is created either — no job state, no results file, no batch.
+        io.status(f"{job.path}: no {job.noun} to send; nothing was sent")
         return summary
 
     state = JobState(job_id)

@@ -4,7 +4,8 @@
 - ``table``: the command's columns; a rich table in a terminal, plain aligned
   text (tabulate) in a pipe, no colour when ``NO_COLOR`` or ``--no-color``.
 - ``csv``/``tsv``: the command's columns, with the field names as header, so a
-  script gets stable headers; nested values as compact JSON.
+  script gets stable headers; nested values as compact JSON; a value a
+  spreadsheet would run as a formula is neutralised (``spreadsheet_safe``).
 
 An empty result is still valid output: ``[]``, no jsonl lines, a header-only
 CSV, a header-only plain table.
@@ -14,11 +15,13 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import sys
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable, TextIO
 
 from egactl.errors import InvalidInput
+from egactl.rules import FORMULA_START
 
 
 @dataclass(frozen=True)
@@ -170,10 +173,40 @@ def _columns_from(records: list[dict[str, Any]]) -> list[Column]:
     return [Column(k) for k in keys]
 
 
-def _write_delimited(out: TextIO, records: Iterable[dict], cols: list[Column], delimiter: str) -> None:
+_NUMBER = re.compile(r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?")
+
+
+def spreadsheet_safe(text: str) -> str:
+    """A CSV/TSV cell that a spreadsheet shows as text instead of running it as a formula.
+
+    As OWASP recommends for CSV injection, a value beginning with ``=``, ``+``,
+    ``-``, ``@``, a tab or a carriage return gets a leading ``'``. A plain number
+    (``-5``, ``+255712345678``, ``-0.25``) is left exact: a spreadsheet reads it
+    as a number, never as a formula. JSON output is never changed. Every CSV and
+    TSV that egactl writes goes through this (``-o csv``/``tsv``, bulk results files).
+    """
+    if text.startswith(FORMULA_START) and not _NUMBER.fullmatch(text):
+        return "'" + text
+    return text
+
+
+def delimited_writer(out: TextIO, delimiter: str = ","):
+    """A csv writer whose every cell goes through ``spreadsheet_safe``: the one CSV/TSV writer of egactl."""
     import csv
 
-    writer = csv.writer(out, delimiter=delimiter, lineterminator="\n")
+    return _SafeWriter(csv.writer(out, delimiter=delimiter, lineterminator="\n"))
+
+
+class _SafeWriter:
+    def __init__(self, writer: Any):
+        self._writer = writer
+
+    def writerow(self, values: Iterable[Any]) -> None:
+        self._writer.writerow([spreadsheet_safe(v if isinstance(v, str) else cell(v)) for v in values])
+
+
+def _write_delimited(out: TextIO, records: Iterable[dict], cols: list[Column], delimiter: str) -> None:
+    writer = delimited_writer(out, delimiter)
     writer.writerow([c.key for c in cols])
     for r in records:
         writer.writerow([cell(c.value(r)) for c in cols])

@@ -7,10 +7,11 @@ from typing import Annotated, Optional
 import typer
 
 from egactl import bulk, context
+from egactl.errors import InvalidInput
 from egactl.options import (DEFAULT_LIMIT, All, CsvFile, DryRun, Limit, Restart, Results, Resume, SkipInvalid, Yes,
                             page_limit)
 from egactl.output import Column
-from egactl.rules import KINDS, check_email, check_institution_code, normalise_kind
+from egactl.rules import KINDS, check_email, check_institution_code, check_name, normalise_kind
 
 app = typer.Typer(help="The directory of public institutions.", no_args_is_help=True, add_completion=False)
 
@@ -55,6 +56,7 @@ def create(code: Annotated[str, typer.Argument(help="Short code, e.g. RITA.")],
            dry_run: DryRun = False):
     """Add an institution (admin)."""
     ctx = context.get()
+    _check_names(name=name, region=region)
     body = {"code": code.upper(), "name": name, "kind": _kind(kind), "region": region, "contact_email": contact_email}
     if dry_run:
         ctx.io.status(f"dry run: would create institution {body['code']}")
@@ -74,6 +76,7 @@ def update(code: Annotated[str, typer.Argument(help="Institution code.")],
            dry_run: DryRun = False):
     """Change an institution's details."""
     ctx = context.get()
+    _check_names(name=name, region=region)
     changes = {k: v for k, v in {"name": name, "kind": _kind(kind), "region": region,
                                  "contact_email": contact_email}.items() if v is not None}
     if not changes:
@@ -103,6 +106,13 @@ def delete(code: Annotated[str, typer.Argument(help="Institution code.")], yes: 
     ctx.success(f"Deleted institution {current['code']}")
 
 
+def _check_names(**values: str | None) -> None:
+    """Fail fast, before anything is sent, with the backend's rule for names."""
+    for what, value in values.items():
+        if value is not None and (problem := check_name(value.strip(), what)):
+            raise InvalidInput(problem)
+
+
 def _parse_row(row: dict[str, str], line: int) -> dict:
     code = row.get("code", "").strip().upper()
     if not code:
@@ -112,6 +122,9 @@ def _parse_row(row: dict[str, str], line: int) -> dict:
         raise bulk.RowError(problem)
     if not row.get("name", "").strip():
         raise bulk.RowError("name is empty")
+    for what in ("name", "region"):
+        if problem := check_name(row.get(what, "").strip(), what):
+            raise bulk.RowError(problem)
     kind = normalise_kind(row.get("kind", ""))
     if kind is None:
         raise bulk.RowError(f"kind {row.get('kind', '')!r} is not one of {', '.join(KINDS)}")

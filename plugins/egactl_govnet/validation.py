@@ -12,6 +12,8 @@ from __future__ import annotations
 import ipaddress
 import re
 
+from egactl.rules import check_name
+
 # Sites are named by region, and GovNet has a point of presence (PoP) at each
 # mainland regional headquarters; a PoP is named after its region.
 REGIONS = (
@@ -157,6 +159,14 @@ def check_site_name(value: str) -> str:
     name = str(value).strip()
     if not _NAME_RE.fullmatch(name):
         raise ValueError(f"site name {value!r} must be 1-40 lower-case letters, digits or '-' (e.g. dodoma-hq)")
+    return name
+
+
+def check_contact_name(value: str) -> str:
+    """A contact person's name: the shared rule for names (no formula start, no control character)."""
+    name = str(value).strip()
+    if problem := check_name(name, "contact name"):
+        raise ValueError(problem)
     return name
 
 

@@ -35,6 +35,8 @@ import functools
 import re
 import unicodedata
 
+from egactl.rules import check_name
+
 # -- names and transliteration ---------------------------------------------------------
 
 APOSTROPHES = "'\u2019\u2018\u02bc\u02bb\u0060\u00b4\u02b9\u2032\u02be\u02bf"
@@ -280,4 +282,4 @@ def check_person_name(value: str, what: str) -> str | None:
         return f"{what} is empty"
     if len(value) > MAX_NAME:
         return f"{what} is longer than {MAX_NAME} characters"
-    return None
+    return check_name(value.strip(), what)

@@ -37,6 +37,12 @@ def create_batch(api: Any, body: dict, *, idempotency_key: str | None = None) ->
     return api.post(f"{BASE}/batches", body, idempotency_key=idempotency_key)
 
 
+def preview_batch(api: Any, body: dict) -> dict:
+    """A batch's dry run: the backend's checks and estimate. It creates nothing, so it carries no
+    Idempotency-Key and leaves no idempotency record behind (a file refused after it stores nothing)."""
+    return api.request("POST", f"{BASE}/batches", json_body={**body, "dry_run": True}).json()
+
+
 def add_recipients(api: Any, batch_id: int, items: list[dict], idempotency_key: str) -> list[dict]:
     response = api.request("POST", f"{BASE}/batches/{batch_id}/recipients", json_body={"items": items},
                            idempotency_key=idempotency_key)

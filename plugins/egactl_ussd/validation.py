@@ -11,6 +11,8 @@ from __future__ import annotations
 import re
 from urllib.parse import urlsplit
 
+from egactl.rules import check_name
+
 PREFIX = "152"
 FIRST, LAST = 0, 99
 GATEWAY = 0
@@ -140,7 +142,10 @@ LIMITS = {
 
 def check_field(field: str, value: str | None) -> str | None:
     what, low, high = LIMITS[field]
-    return check_text(value, what, low=low, high=high)
+    problem = check_text(value, what, low=low, high=high)
+    if problem is None and field == "service_name":
+        problem = check_name((value or "").strip(), what)
+    return problem
 
 
 # -- a subscriber, for the simulator -------------------------------------------------

@@ -9,7 +9,7 @@ from pydantic import BaseModel, Field, field_validator
 from sqlalchemy import or_, select
 from sqlalchemy.exc import IntegrityError
 
-from egactl.rules import check_email, check_institution_code
+from egactl.rules import check_email, check_institution_code, check_name
 from egactl.server import audit, etag
 from egactl.server.db import lock
 from egactl.server.models import Institution
@@ -38,6 +38,17 @@ def _check_email(v: str | None) -> str | None:
     return v
 
 
+def _checked_name(what: str):
+    def check(v: str | None) -> str | None:
+        if v is None:
+            return None
+        v = v.strip()
+        if problem := check_name(v, what):
+            raise ValueError(problem)
+        return v
+    return check
+
+
 class InstitutionIn(BaseModel):
     code: str
     name: str = Field(min_length=2, max_length=200)
@@ -47,6 +58,8 @@ class InstitutionIn(BaseModel):
 
     _code = field_validator("code")(_check_code)
     _email = field_validator("contact_email")(_check_email)
+    _name = field_validator("name")(_checked_name("name"))
+    _region = field_validator("region")(_checked_name("region"))
 
 
 class InstitutionPatch(BaseModel):
@@ -56,6 +69,8 @@ class InstitutionPatch(BaseModel):
     contact_email: str | None = None
 
     _email = field_validator("contact_email")(_check_email)
+    _name = field_validator("name")(_checked_name("name"))
+    _region = field_validator("region")(_checked_name("region"))
 
 
 class InstitutionOut(BaseModel):

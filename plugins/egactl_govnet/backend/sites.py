@@ -50,7 +50,8 @@ def site_fields(body: SiteIn) -> dict[str, Any]:
             "name": checked("name", validation.check_site_name, body.name),
             "region": checked("region", validation.normalise_region, body.region),
             "district": (body.district or "").strip() or None, "address": (body.address or "").strip() or None,
-            "contact_name": (body.contact_name or "").strip() or None,
+            "contact_name": (checked("contact_name", validation.check_contact_name, body.contact_name)
+                             if (body.contact_name or "").strip() else None),
             "contact_phone": checked("contact_phone", validation.normalise_phone, body.contact_phone) if body.contact_phone else None,
             "contact_email": checked("contact_email", _email, body.contact_email.strip()) if body.contact_email else None}
 

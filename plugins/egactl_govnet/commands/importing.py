@@ -35,11 +35,13 @@ def parse_row(row: dict[str, str], line: int) -> dict[str, Any]:
     if email and (problem := check_email(email)):
         raise bulk.RowError(f"contact_email: {problem}")
     phone, length, pop, pool = cell("contact_phone"), cell("prefix_length"), cell("pop"), cell("pool")
+    contact = cell("contact_name")
     return {
         "institution": institution,
         "site": ruled("site", validation.check_site_name, cell("site") or ""),
         "region": ruled("region", validation.normalise_region, cell("region") or ""),
-        "district": cell("district"), "address": cell("address"), "contact_name": cell("contact_name"),
+        "district": cell("district"), "address": cell("address"),
+        "contact_name": ruled("contact_name", validation.check_contact_name, contact) if contact else None,
         "contact_phone": ruled("contact_phone", validation.normalise_phone, phone) if phone else None,
         "contact_email": email,
         "bandwidth": validation.format_bandwidth(ruled("bandwidth", validation.parse_bandwidth, cell("bandwidth") or "")),

@@ -10,7 +10,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field, field_validator
 
-from egactl.rules import check_institution_code
+from egactl.rules import check_institution_code, check_name
 from egactl_mail import validation as v
 
 Status = Literal["active", "suspended", "deleted", "purged"]
@@ -42,6 +42,15 @@ def _name(what: str):
         if problem := v.check_person_name(value, what):
             raise ValueError(problem)
         return " ".join(value.split())
+    return check
+
+
+def _plain_name(what: str):
+    """The shared rule for names (no formula start, no control character); None passes."""
+    def check(value: str | None) -> str | None:
+        if value is not None and (problem := check_name(value, what)):
+            raise ValueError(problem)
+        return value
     return check
 
 
@@ -99,6 +108,7 @@ class PersonIn(BaseModel):
     _given = field_validator("given_name")(_name("given name"))
     _family = field_validator("family_name")(_name("family name"))
     _texts = field_validator("preferred_name", "title", "department", mode="before")(_optional_text)
+    _preferred = field_validator("preferred_name")(_plain_name("preferred name"))
     _quota = field_validator("quota_mb")(_quota)
     _dom = field_validator("domain", mode="before")(_domain)
     _addr = field_validator("address", mode="before")(_address)
@@ -246,6 +256,7 @@ class ListIn(BaseModel):
 
     _addr = field_validator("address", mode="before")(_address)
     _inst = field_validator("institution")(_institution)
+    _name = field_validator("name")(lambda x: _plain_name("list name")(x.strip()))
     _members = field_validator("members")(lambda xs: [_member(x) for x in xs])
 
 

@@ -11,6 +11,7 @@ from egactl import context
 from egactl.errors import Conflict, InvalidInput
 from egactl.options import DEFAULT_LIMIT, All, DryRun, Institution, Limit, Yes, page_limit
 from egactl.output import Column
+from egactl.rules import check_name
 from egactl_mail import client, lifecycle
 from egactl_mail import validation as v
 from egactl_mail.commands import views
@@ -33,6 +34,8 @@ def check_names(given: str, family: str, preferred: str | None, address: str | N
     for value, what in ((given, "--given-name"), (family, "--family-name")):
         if problem := v.check_person_name(value, what):
             raise InvalidInput(problem)
+    if preferred and (problem := check_name(preferred.strip(), "--preferred-name")):
+        raise InvalidInput(problem)
     if address:
         return
     try:

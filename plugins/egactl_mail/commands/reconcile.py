@@ -40,6 +40,7 @@ def read_roster(path, institution: str | None, report) -> list[dict[str, Any]]:
     rows: list[dict[str, Any]] = []
     seen: dict[str, int] = {}
     bad = 0
+    reports: list[str] = []  # said once the whole file is read: a malformed file is one error line
     for line, row in bulk.read_csv(path, REQUIRED):
         problems = []
         number = v.normalise_employee_number(row.get("employee_number", ""))
@@ -58,19 +59,21 @@ def read_roster(path, institution: str | None, report) -> list[dict[str, Any]]:
         if problems:
             bad += 1
             if bad <= MAX_REPORTED:
-                report(f"{path.name}: line {line}: {'; '.join(problems)}")
+                reports.append(f"{path.name}: line {line}: {'; '.join(problems)}")
             continue
         item = {"line": line, "employee_number": number, "institution": inst,
                 "given_name": row["given_name"], "family_name": row["family_name"]}
         for key in optional:
             item[key] = row.get(key) or None
         rows.append(item)
+    for message in reports:
+        report(message)
     if bad > MAX_REPORTED:
         report(f"{path.name}: … and {bad - MAX_REPORTED} more invalid rows")
     if bad:
         raise InvalidInput(f"{path}: {bad} invalid row{'s' if bad != 1 else ''}; nothing was sent",
                            hint="fix the roster and run again")
-    if not rows and institution is None:
+    if not rows:
         raise InvalidInput(f"{path}: the roster has no staff rows",
                            hint="an empty roster would mean everyone left; check the export")
     return rows

@@ -7,14 +7,13 @@ Columns: ``employee_number, given_name, family_name`` (required), and
 
 from __future__ import annotations
 
-import csv
 from pathlib import Path
 from typing import Any
 
 from egactl import bulk, context
 from egactl.errors import InvalidInput
 from egactl.options import CsvFile, DryRun, Institution, Restart, Results, Resume, SkipInvalid
-from egactl.rules import check_institution_code
+from egactl.rules import check_institution_code, check_name
 from egactl_mail import client
 from egactl_mail import validation as v
 
@@ -23,12 +22,8 @@ OPTIONAL = ("institution", "title", "department", "quota", "preferred_name", "do
 
 
 def header(path: Path) -> list[str]:
-    """The CSV's column names, read leniently (bulk.read_csv reports encoding problems properly)."""
-    try:
-        with open(path, encoding="utf-8-sig", errors="replace", newline="") as fh:
-            return [h.strip() for h in next(csv.reader(fh), [])]
-    except OSError:
-        return []
+    """The CSV's column names, read and checked by the core's one CSV reader."""
+    return bulk.read_header(path)
 
 
 def row_parser(default_institution: str | None):
@@ -52,6 +47,8 @@ def row_parser(default_institution: str | None):
         if address and (problem := v.check_address(address)):
             problems.append(problem)
         preferred = (row.get("preferred_name") or "").strip() or None
+        if preferred and (problem := check_name(preferred, "preferred_name")):
+            problems.append(problem)
         if not problems and not address:
             try:
                 v.local_part_for(given, family, preferred_name=preferred)

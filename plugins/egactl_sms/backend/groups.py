@@ -5,9 +5,10 @@ from __future__ import annotations
 from typing import Any, Literal
 
 from fastapi import APIRouter
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, field_validator
 from sqlalchemy import delete, func, select
 
+from egactl.rules import check_name
 from egactl.server import audit
 from egactl.server.pagination import page
 from egactl.server.problems import Problem, not_found
@@ -26,9 +27,17 @@ class GroupIn(BaseModel):
     description: str | None = Field(default=None, max_length=500)
 
 
+def _member_name(value: str | None) -> str | None:
+    if value is not None and (problem := check_name(value.strip(), "name")):
+        raise ValueError(problem)
+    return value
+
+
 class MemberIn(BaseModel):
     phone: str
     name: str | None = Field(default=None, max_length=200)
+
+    _name = field_validator("name")(_member_name)
 
 
 class MembersIn(BaseModel):

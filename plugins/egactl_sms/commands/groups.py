@@ -11,6 +11,7 @@ from egactl.errors import InvalidInput
 from egactl.options import (DEFAULT_LIMIT, All, CsvFile, DryRun, Institution, Limit, Restart, Results, Resume,
                             SkipInvalid, Yes, page_limit)
 from egactl.output import Column
+from egactl.rules import check_name
 from egactl_sms import client, validation
 from egactl_sms.commands.common import eat, numbers
 
@@ -118,7 +119,10 @@ def _member_row(row: dict[str, str], line: int) -> dict:
         phone = validation.normalize_msisdn(row.get("phone", ""))
     except validation.InvalidNumber as exc:
         raise bulk.RowError(f"invalid number {exc}") from None
-    return {"phone": phone, "name": row.get("name", "").strip() or None}
+    name = row.get("name", "").strip() or None
+    if name and (problem := check_name(name, "name")):
+        raise bulk.RowError(problem)
+    return {"phone": phone, "name": name}
 
 
 @app.command("import")

@@ -144,7 +144,7 @@ def bulk_send(file: CsvFile,
     api = ctx.api()
     # Sender approval, a time in the past, quiet hours: the backend's answer, before any row is read.
     # A resumed run skips it: its batch exists, even if its --at has passed since.
-    preflight = None if resume and not dry_run else client.create_batch(api, {**batch_body, "dry_run": True})
+    preflight = None if resume and not dry_run else client.preview_batch(api, batch_body)
     tally = _FirstPass()
 
     def check_row(row: dict[str, str]) -> tuple[dict[str, Any], encoding.Analysis]:
@@ -204,7 +204,7 @@ def bulk_send(file: CsvFile,
     data = {**summary.as_dict(), "batch": batch.get("id"), "deliver_after": batch.get("deliver_after")}
     cols = [Column("batch"), Column("rows"), Column("invalid"), Column("sent", "PROCESSED"), Column("failed"),
             Column("statuses"), Column("deliver_after", "DELIVER AFTER", format=eat), Column("results")]
-    if not summary.failed:
+    if not summary.failed and batch:
         ctx.success(f"Batch {batch.get('id')}: {summary.statuses.get('queued', 0)} messages queued; "
                     f"follow it with `egactl sms report {batch.get('id')}`")
     ctx.render(data, cols)
