@@ -199,6 +199,11 @@ def _preview_allocation(ctx, action: str, institution: str, number: int | None, 
         if current["state"] == "reserved" and current["institution"] != institution:
             raise Conflict(f"dry run: cannot {action} {current['code']} to {institution}: "
                            f"it is reserved for {current['institution']}")
+    if current["state"] == "available":
+        quota = client.quota(api, institution)
+        if quota["held"] >= quota["quota"]:
+            raise Conflict(f"dry run: {institution} already holds {quota['held']} USSD codes (reserved or assigned); "
+                           f"its quota is {quota['quota']}")
     target = lifecycle.next_state(action, current["state"])
     to = "for" if action == "reserve" else "to"
     ctx.io.status(f"dry run: would {action} {current['code']} {to} {institution}; nothing was changed")
@@ -352,6 +357,76 @@ def provision(code: Code,
         row = client.set_network(api, number, name, status, note)
     ctx.success(f"{row['code']}: {status} on {', '.join(names)}")
     render_code(ctx, row)
+
+
+# -- quotas ------------------------------------------------------------------------------
+
+quota_app = typer.Typer(help="How many codes an institution may hold: show, set (admin).", no_args_is_help=True)
+app.add_typer(quota_app, name="quota")
+
+QUOTA_COLUMNS = [Column("institution"), Column("held"), Column("quota"), Column("free"),
+                 Column("granted", "OWN QUOTA", format=lambda v: "yes" if v else "default"), Column("reason")]
+QUOTA_DETAIL = [Column("institution"), Column("held", "HOLDS"), Column("quota"), Column("free", "MAY STILL TAKE"),
+                Column("default_quota", "DEFAULT QUOTA"),
+                Column("granted", "OWN QUOTA", format=lambda v: "yes (granted by e-GA)" if v else "no: the default applies"),
+                Column("reason"), Column("set_by", "SET BY"), Column("set_at", "SET", format=_when)]
+InstitutionArg = Annotated[str, typer.Argument(metavar="INSTITUTION", help="Institution code, e.g. RITA.")]
+
+
+def _institution(code: str) -> str:
+    from egactl.rules import check_institution_code
+
+    code = code.strip().upper()
+    if problem := check_institution_code(code):
+        raise InvalidInput(problem)
+    return code
+
+
+@quota_app.command("show")
+def quota_show(institution: Annotated[Optional[str], typer.Argument(
+                   metavar="[INSTITUTION]", help="One institution; without it, every one that holds a code or has its own quota.")] = None,
+               limit: Limit = DEFAULT_LIMIT, all_: All = False):
+    """How many codes an institution holds, and how many it may hold (reserved and assigned count)."""
+    ctx = context.get()
+    if institution is not None:
+        ctx.render(client.quota(ctx.api(), _institution(institution)), QUOTA_DETAIL)
+        return
+    ctx.render(client.quotas(ctx.api(), limit=page_limit(limit, all_)), QUOTA_COLUMNS,
+               empty="No institution holds a code or has a quota of its own.")
+
+
+@quota_app.command("set")
+def quota_set(institution: InstitutionArg,
+              limit: Annotated[str, typer.Argument(metavar="N|default",
+                                                   help="How many codes it may hold, or 'default' to drop its own quota.")],
+              reason: Reason, dry_run: DryRun = False):
+    """Grant an institution more (or fewer) codes than the default quota (admin; audited)."""
+    ctx = context.get()
+    inst = _institution(institution)
+    text = limit.strip().lower()
+    if text == "default":
+        value = None
+    elif text.isdigit() and int(text) <= validation.LAST:
+        value = int(text)
+    else:
+        raise InvalidInput(f"quota {limit!r} must be a number from 0 to {validation.LAST}, or 'default'")
+    reason = _check("reason", reason, "--reason")
+    assert reason is not None
+    api = ctx.api()
+    if dry_run:
+        current = client.quota(api, inst)
+        after = current["default_quota"] if value is None else value
+        ctx.io.status(f"dry run: would set the quota of {inst} from {current['quota']} to {after}"
+                      f"{' (the default)' if value is None else ''}; it holds {current['held']}; nothing was changed")
+        ctx.render({**current, "quota": after, "granted": value is not None,
+                    "free": max(0, after - current["held"])}, QUOTA_DETAIL)
+        return
+    row = client.set_quota(api, inst, value, reason)
+    ctx.success(f"{row['institution']} may hold {row['quota']} code{'s' if row['quota'] != 1 else ''}"
+                f"{'' if row['granted'] else ' (the default quota)'}; it holds {row['held']}")
+    if row["held"] > row["quota"]:
+        ctx.io.warn(f"{row['institution']} holds more than that already; it can take no new code until it is below")
+    ctx.render(row, QUOTA_DETAIL)
 
 
 # -- the simulator ---------------------------------------------------------------------
