@@ -447,10 +447,13 @@ def simulate(code: Code,
     """Play a USSD session against the code's application, as the gateway would.
 
     In a terminal it shows each screen and asks for your choice; with --input
-    it keys the choices in for you (for scripts). Exit 0 only on a clean END;
-    1 if the gateway would reject a reply (no CON/END, screen over 182
-    characters, HTTP error); 7 if the application is unreachable or slower
-    than --timeout; 2 if the session is still open when the input runs out.
+    it keys the choices in for you (for scripts). Each screen says how the
+    network would send it: GSM-7 (at most 182 septets; [ ] { } € ~ ^ | \\
+    count two) or, when a character is not in GSM 03.38, UCS-2 (at most 80
+    units), naming the characters that forced it. Exit 0 only on a clean END;
+    1 if the gateway would reject a reply (no CON/END, screen too long, HTTP
+    error); 7 if the application is unreachable or slower than --timeout; 2 if
+    the session is still open when the input runs out.
     """
     from egactl_ussd import simulator
 
@@ -507,10 +510,17 @@ def _screen_printer(ctx, out):
         label = f"text={step.text!r}"
         if step.input is not None and echo:
             out.write(f"> {step.input}\n")
-        out.write(f"── {step.kind} ({step.screen_length} chars, {step.elapsed_ms} ms, {label}) ──\n")
+        out.write(f"── {step.kind} ({_size(step)}, {step.elapsed_ms} ms, {label}) ──\n")
         out.write(step.screen.rstrip("\n") + "\n")
         out.flush()
     return show
+
+
+def _size(step) -> str:
+    """"45/182 GSM-7 septets", or "12/80 UCS-2 units, forced by ’ (U+2019)"."""
+    unit = "septets" if step.encoding == validation.GSM7 else "units"
+    forced = f", forced by {validation.describe_characters(step.forced_ucs2)}" if step.forced_ucs2 else ""
+    return f"{step.screen_length}/{step.screen_limit} {step.encoding} {unit}{forced}"
 
 
 def _show_refused(ctx, transcript) -> None:
@@ -519,8 +529,10 @@ def _show_refused(ctx, transcript) -> None:
     if transcript.outcome != "rejected" or step is None or step.reply is None:
         return
     out = ctx.io.out
-    out.write(f"── refused (HTTP {step.status}, {len(step.reply)} chars, {step.elapsed_ms} ms, text={step.text!r}) ──\n")
+    out.write(f"── refused (HTTP {step.status}, {step.reply_length} chars, {step.elapsed_ms} ms, text={step.text!r}) ──\n")
     out.write(step.reply.rstrip("\n") + "\n")
+    if step.reply_length > len(step.reply):
+        out.write(f"… ({step.reply_length - len(step.reply)} more characters not shown)\n")
 
 
 def _asker(ctx):
