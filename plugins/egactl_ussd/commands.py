@@ -373,6 +373,14 @@ QUOTA_DETAIL = [Column("institution"), Column("held", "HOLDS"), Column("quota"),
 InstitutionArg = Annotated[str, typer.Argument(metavar="INSTITUTION", help="Institution code, e.g. RITA.")]
 
 
+def _render_quota(ctx, record: dict[str, Any]) -> None:
+    """People see only the fields that say something (no "set by" without a grant)."""
+    cols = QUOTA_DETAIL
+    if ctx.fmt == "table" and not ctx.query:
+        cols = [c for c in QUOTA_DETAIL if c.value(record) not in (None, "")]
+    ctx.render(record, cols)
+
+
 def _institution(code: str) -> str:
     from egactl.rules import check_institution_code
 
@@ -389,7 +397,7 @@ def quota_show(institution: Annotated[Optional[str], typer.Argument(
     """How many codes an institution holds, and how many it may hold (reserved and assigned count)."""
     ctx = context.get()
     if institution is not None:
-        ctx.render(client.quota(ctx.api(), _institution(institution)), QUOTA_DETAIL)
+        _render_quota(ctx, client.quota(ctx.api(), _institution(institution)))
         return
     ctx.render(client.quotas(ctx.api(), limit=page_limit(limit, all_)), QUOTA_COLUMNS,
                empty="No institution holds a code or has a quota of its own.")
@@ -418,15 +426,15 @@ def quota_set(institution: InstitutionArg,
         after = current["default_quota"] if value is None else value
         ctx.io.status(f"dry run: would set the quota of {inst} from {current['quota']} to {after}"
                       f"{' (the default)' if value is None else ''}; it holds {current['held']}; nothing was changed")
-        ctx.render({**current, "quota": after, "granted": value is not None,
-                    "free": max(0, after - current["held"])}, QUOTA_DETAIL)
+        _render_quota(ctx, {**current, "quota": after, "granted": value is not None,
+                            "free": max(0, after - current["held"])})
         return
     row = client.set_quota(api, inst, value, reason)
     ctx.success(f"{row['institution']} may hold {row['quota']} code{'s' if row['quota'] != 1 else ''}"
                 f"{'' if row['granted'] else ' (the default quota)'}; it holds {row['held']}")
     if row["held"] > row["quota"]:
         ctx.io.warn(f"{row['institution']} holds more than that already; it can take no new code until it is below")
-    ctx.render(row, QUOTA_DETAIL)
+    _render_quota(ctx, row)
 
 
 # -- the simulator ---------------------------------------------------------------------
