@@ -41,9 +41,9 @@ def test_mikrotik_routes_and_extra_variables(cli, active_site):
     r = cli("govnet", "config", active_site, "--vendor", "mikrotik", "--route", "10.0.0.0/8", "--route", "172.16.0.0/12",
             "--set", "wan_interface=sfp1")
     assert r.exit_code == 0, r.stderr
-    assert "/interface vlan add interface=sfp1 name=govnet-100 vlan-id=100" in r.stdout
-    assert "/ip address add address=10.20.0.2/29 interface=govnet-100" in r.stdout
-    assert "dst-address=172.16.0.0/12 gateway=10.20.0.1" in r.stdout
+    assert '/interface vlan add interface="sfp1" name="govnet-100" vlan-id=100' in r.stdout
+    assert '/ip address add address="10.20.0.2/29" interface="govnet-100"' in r.stdout
+    assert 'dst-address="172.16.0.0/12" gateway="10.20.0.1"' in r.stdout
 
 
 def test_a_network_teams_own_template(cli, active_site, tmp_path):

@@ -14,6 +14,12 @@ ASSIGN = ("--service", "Huduma", "--purpose", "Citizen services", "--callback-ur
 INSTITUTIONS = ("RITA", "TRA", "NIDA", "MOH", "UDOM", "KINONDONI-MC", "ARUSHA-CC")
 
 
+@pytest.fixture
+def backend_settings():
+    """These tests hand one institution many codes; the quota has tests of its own (test_ussd_quota.py)."""
+    return {"ussd.quota": 99}
+
+
 def assign(cli, institution="RITA", *extra):
     return cli("ussd", "assign", "-i", institution, *ASSIGN, *extra, "-o", "json")
 

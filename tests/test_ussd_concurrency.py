@@ -13,6 +13,15 @@ from egactl.server.db import make_engine
 from egactl_ussd.models import UssdCode
 
 CLIENTS = 30
+MANY = {"EGACTL_USSD_QUOTA": "99"}
+"""Each institution takes 15 codes here; the quota's own race is in test_ussd_quota.py."""
+
+
+@pytest.fixture
+def served(tmp_path):
+    server = start_server(tmp_path, extra_env=MANY)
+    yield server
+    stop(server)
 
 
 def race(server) -> list[str]:
@@ -61,7 +70,7 @@ def test_concurrent_assign_on_sqlite(served):
 
 
 def test_concurrent_assign_on_postgresql(tmp_path, postgres_url):
-    server = start_server(tmp_path, postgres_url)
+    server = start_server(tmp_path, postgres_url, extra_env=MANY)
     try:
         check(server, race(server))
     finally:

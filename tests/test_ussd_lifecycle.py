@@ -14,6 +14,12 @@ URL = "https://ussd.rita.go.tz/ussd"
 ASSIGN = ("--service", "RITA Vyeti", "--purpose", "Birth and death certificates", "--callback-url", URL)
 
 
+@pytest.fixture
+def backend_settings():
+    """These tests hand one institution many codes; the quota has tests of its own (test_ussd_quota.py)."""
+    return {"ussd.quota": 99}
+
+
 def row(backend, number):
     with backend.read_sessions() as s:
         return s.get(UssdCode, number)

@@ -58,9 +58,30 @@ def ussd_app():
     async def moved(request):
         return RedirectResponse("/rita", status_code=302)
 
+    def fixed(reply: str, status: int = 200):
+        async def answer(request):
+            return PlainTextResponse(reply, status_code=status)
+        return answer
+
     return Starlette(routes=[Route(path, fn, methods=["POST"]) for path, fn in (
         ("/rita", rita), ("/no-prefix", no_prefix), ("/long", long_second_screen), ("/limit", at_the_limit),
-        ("/slow", slow), ("/broken", broken), ("/moved", moved))])
+        ("/slow", slow), ("/broken", broken), ("/moved", moved),
+        *((path, fixed(reply)) for path, reply in SCREENS.items()),
+        ("/error-page", fixed(ERROR_PAGE, 500)))])
+
+
+# Screens measured as the network measures them (reply bodies, prefix included).
+SCREENS = {
+    "/brackets-at-limit": "END " + "[" * 91,         # 182 septets: each [ is an escape plus one
+    "/brackets-over": "END " + "[" * 92,             # 92 characters, but 184 septets
+    "/euro-over": "END Ada " + "€" * 90,             # 94 characters, 184 septets
+    "/ucs2-menu": "CON Karibu ‘RITA’\n1. Cheti",    # curly quotes: not in GSM 03.38
+    "/ucs2-at-limit": "END " + "’" + "x" * 79,       # 80 UCS-2 units
+    "/ucs2-over": "END " + "’" + "x" * 80,           # 81 characters: fine for GSM-7, too many for UCS-2
+    "/emoji-at-limit": "END " + "\U0001F600" * 40,   # 40 surrogate pairs: 80 units
+    "/emoji-over": "END " + "\U0001F600" * 41,       # 41 characters, 82 units
+}
+ERROR_PAGE = "<html><body><h1>Internal Server Error</h1><pre>" + "Traceback line\n" * 400 + "END-OF-PAGE</pre></body></html>"
 
 
 @pytest.fixture(scope="module")
@@ -153,7 +174,7 @@ def test_input_left_over_after_end_is_reported(cli, rita):
 
 REJECTIONS = [
     ("/no-prefix", [], 1, "starts with neither 'CON ' nor 'END '"),
-    ("/long", ["1"], 1, "is 183 characters; the gateway allows at most 182"),
+    ("/long", ["1"], 1, "is 183 GSM-7 septets ([ ] { } € ~ ^ | \\ count two); the gateway allows at most 182"),
     ("/broken", [], 1, "HTTP 500"),
     ("/moved", [], 1, "redirected (HTTP 302"),
     ("/slow", [], 7, "did not answer within 0.5 s"),
@@ -252,3 +273,52 @@ def test_interactive_with_json_output_shows_screens_on_stderr(cli, tokens, rita)
     assert code == 0, err
     assert "Karibu RITA" in err and "Karibu RITA" not in out.split("{", 1)[0]
     assert json.loads(out)["outcome"] == "ended"
+
+
+# -- screens measured as the network measures them ---------------------------------------
+
+
+@pytest.mark.parametrize("path,encoding,length,limit,forced", [
+    ("/brackets-at-limit", "GSM-7", 182, 182, []),
+    ("/ucs2-menu", "UCS-2", 22, 80, ["‘", "’"]),
+    ("/ucs2-at-limit", "UCS-2", 80, 80, ["’"]),
+    ("/emoji-at-limit", "UCS-2", 80, 80, ["\U0001F600"]),
+], ids=lambda v: v if isinstance(v, str) and v.startswith("/") else "")
+def test_screens_within_the_limit_of_their_encoding(cli, app_url, path, encoding, length, limit, forced):
+    r = cli("ussd", "simulate", "07", "--url", app_url + path, "--input", "1", "-o", "json")
+    step = r.json()["steps"][0]
+    assert (step["encoding"], step["screen_length"], step["screen_limit"], step["forced_ucs2"]) == \
+        (encoding, length, limit, forced)
+    assert r.exit_code == (0 if path != "/ucs2-menu" else 2), r.stderr  # the menu waits for a second choice
+
+
+@pytest.mark.parametrize("path,message", [
+    ("/brackets-over", "is 184 GSM-7 septets ([ ] { } € ~ ^ | \\ count two); the gateway allows at most 182"),
+    ("/euro-over", "is 184 GSM-7 septets"),
+    ("/ucs2-over", "needs UCS-2 (because of ’ (U+2019)) and is 81 UTF-16 units; a UCS-2 screen holds at most 80"),
+    ("/emoji-over", "needs UCS-2 (because of \U0001F600 (U+1F600)) and is 82 UTF-16 units"),
+])
+def test_screens_over_the_limit_of_their_encoding_are_refused(cli, app_url, path, message):
+    r = cli("ussd", "simulate", "07", "--url", app_url + path)
+    assert r.exit_code == 1
+    assert message in r.stderr
+    r = cli("ussd", "simulate", "07", "--url", app_url + path, "-o", "json")
+    assert r.exit_code == 1 and r.json()["outcome"] == "rejected" and message in r.json()["error"]
+
+
+def test_people_see_the_encoding_and_what_forced_it(cli, app_url):
+    r = cli("ussd", "simulate", "07", "--url", app_url + "/ucs2-menu", "--input", "1")
+    assert "── CON (22/80 UCS-2 units, forced by ‘ (U+2018), ’ (U+2019)," in r.stdout
+    r = cli("ussd", "simulate", "07", "--url", app_url + "/brackets-at-limit")
+    assert r.exit_code == 0 and "── END (182/182 GSM-7 septets," in r.stdout
+
+
+def test_an_error_page_is_shown_cut_to_500_characters(cli, app_url):
+    r = cli("ussd", "simulate", "07", "--url", app_url + "/error-page")
+    assert r.exit_code == 1 and "HTTP 500" in r.stderr
+    assert f"── refused (HTTP 500, {len(ERROR_PAGE)} chars," in r.stdout
+    assert ERROR_PAGE[:500] in r.stdout and "END-OF-PAGE" not in r.stdout
+    assert f"… ({len(ERROR_PAGE) - 500} more characters not shown)" in r.stdout
+    assert len(r.stdout) < 800
+    step = cli("ussd", "simulate", "07", "--url", app_url + "/error-page", "-o", "json").json()["steps"][0]
+    assert step["reply"] == ERROR_PAGE[:500] and step["reply_length"] == len(ERROR_PAGE)

@@ -163,8 +163,9 @@ def check_site_name(value: str) -> str:
 
 
 def check_contact_name(value: str) -> str:
-    """A contact person's name: the shared rule for names (no formula start, no control character)."""
-    name = str(value).strip()
+    """A contact person's name: the shared rule for names (no formula start, no control character),
+    and, since it reaches the site's router configuration, text a router takes as it is."""
+    name = check_config_text(value, "contact name")
     if problem := check_name(name, "contact name"):
         raise ValueError(problem)
     return name
@@ -185,6 +186,44 @@ def parse_site_ref(value: str, institution: str | None) -> tuple[str, str]:
             raise ValueError(f"site {value!r}: say whose, as INSTITUTION/SITE (e.g. RITA/{name or 'dodoma-hq'}) or with --institution")
         inst = institution
     return inst.strip().upper(), check_site_name(name)
+
+
+# Text that reaches a router's configuration (circuit provider and id, a site's
+# district, address and contact, a pool's description, ``config --set`` values)
+# must be something every vendor's syntax carries as it is: printable ASCII on one
+# line. Cisco IOS has no escapes at all (a line break starts a new command, "?"
+# asks for help while pasting) and RouterOS gives '"', '\\', '$' and '?' meanings
+# inside its quoted strings. The templates escape again when they render, for
+# data stored before this rule; this rule keeps such text out in the first place.
+CONFIG_TEXT_REFUSED = '"\\?$'
+
+
+def _describe(ch: str) -> str:
+    import unicodedata
+
+    name = unicodedata.name(ch, None)
+    code = f"U+{ord(ch):04X}"
+    if ch in "\n\r\t":
+        return {"\n": "a line break", "\r": "a carriage return", "\t": "a tab"}[ch] + f" ({code})"
+    if ord(ch) < 0x20 or ord(ch) == 0x7F or unicodedata.category(ch) in ("Cc", "Cf", "Zl", "Zp", "Cs", "Co", "Cn"):
+        return f"a control character ({code}{', ' + name if name else ''})"
+    if ord(ch) > 0x7E:
+        return f"{ch!r} ({code}), which is not ASCII,"
+    return f"{ch!r}"
+
+
+def check_config_text(value: str, what: str = "value") -> str:
+    """Text bound for a router configuration: one line of printable ASCII without '"', '\\', '?' or '$'.
+
+    Returns it stripped; raises ValueError naming the first offending character.
+    """
+    text = str(value).strip()
+    for i, ch in enumerate(text):
+        if not (" " <= ch <= "~") or ch in CONFIG_TEXT_REFUSED:
+            shown = text if len(text) <= 40 else text[:37] + "..."
+            raise ValueError(f"{what} {shown!r} holds {_describe(ch)} at position {i + 1}; a router configuration "
+                             f"takes printable ASCII without {' '.join(CONFIG_TEXT_REFUSED)}")
+    return text
 
 
 def normalise_phone(value: str) -> str:

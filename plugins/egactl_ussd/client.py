@@ -57,3 +57,16 @@ def update(api, number: int, changes: dict[str, Any]) -> dict[str, Any]:
 def set_network(api, number: int, network: str, state: str, note: str | None) -> dict[str, Any]:
     body = {"state": state, "note": note}
     return api.request("PUT", f"{code_path(number)}/networks/{network.lower()}", json_body=body).json()
+
+
+def quota(api, institution: str) -> dict[str, Any]:
+    return api.get(f"{BASE}/quotas/{institution}")
+
+
+def quotas(api, *, limit: int | None = None) -> list[dict[str, Any]]:
+    return api.list(f"{BASE}/quotas", limit=limit)
+
+
+def set_quota(api, institution: str, limit: int | None, reason: str) -> dict[str, Any]:
+    """``limit`` None puts the institution back on the default quota."""
+    return api.request("PUT", f"{BASE}/quotas/{institution}", json_body={"quota": limit, "reason": reason}).json()

@@ -199,6 +199,11 @@ def _preview_allocation(ctx, action: str, institution: str, number: int | None, 
         if current["state"] == "reserved" and current["institution"] != institution:
             raise Conflict(f"dry run: cannot {action} {current['code']} to {institution}: "
                            f"it is reserved for {current['institution']}")
+    if current["state"] == "available":
+        quota = client.quota(api, institution)
+        if quota["held"] >= quota["quota"]:
+            raise Conflict(f"dry run: {institution} already holds {quota['held']} USSD codes (reserved or assigned); "
+                           f"its quota is {quota['quota']}")
     target = lifecycle.next_state(action, current["state"])
     to = "for" if action == "reserve" else "to"
     ctx.io.status(f"dry run: would {action} {current['code']} {to} {institution}; nothing was changed")
@@ -354,6 +359,84 @@ def provision(code: Code,
     render_code(ctx, row)
 
 
+# -- quotas ------------------------------------------------------------------------------
+
+quota_app = typer.Typer(help="How many codes an institution may hold: show, set (admin).", no_args_is_help=True)
+app.add_typer(quota_app, name="quota")
+
+QUOTA_COLUMNS = [Column("institution"), Column("held"), Column("quota"), Column("free"),
+                 Column("granted", "OWN QUOTA", format=lambda v: "yes" if v else "default"), Column("reason")]
+QUOTA_DETAIL = [Column("institution"), Column("held", "HOLDS"), Column("quota"), Column("free", "MAY STILL TAKE"),
+                Column("default_quota", "DEFAULT QUOTA"),
+                Column("granted", "OWN QUOTA", format=lambda v: "yes (granted by e-GA)" if v else "no: the default applies"),
+                Column("reason"), Column("set_by", "SET BY"), Column("set_at", "SET", format=_when)]
+InstitutionArg = Annotated[str, typer.Argument(metavar="INSTITUTION", help="Institution code, e.g. RITA.")]
+
+
+def _render_quota(ctx, record: dict[str, Any]) -> None:
+    """People see only the fields that say something (no "set by" without a grant)."""
+    cols = QUOTA_DETAIL
+    if ctx.fmt == "table" and not ctx.query:
+        cols = [c for c in QUOTA_DETAIL if c.value(record) not in (None, "")]
+    ctx.render(record, cols)
+
+
+def _institution(code: str) -> str:
+    from egactl.rules import check_institution_code
+
+    code = code.strip().upper()
+    if problem := check_institution_code(code):
+        raise InvalidInput(problem)
+    return code
+
+
+@quota_app.command("show")
+def quota_show(institution: Annotated[Optional[str], typer.Argument(
+                   metavar="[INSTITUTION]", help="One institution; without it, every one that holds a code or has its own quota.")] = None,
+               limit: Limit = DEFAULT_LIMIT, all_: All = False):
+    """How many codes an institution holds, and how many it may hold (reserved and assigned count)."""
+    ctx = context.get()
+    if institution is not None:
+        _render_quota(ctx, client.quota(ctx.api(), _institution(institution)))
+        return
+    ctx.render(client.quotas(ctx.api(), limit=page_limit(limit, all_)), QUOTA_COLUMNS,
+               empty="No institution holds a code or has a quota of its own.")
+
+
+@quota_app.command("set")
+def quota_set(institution: InstitutionArg,
+              limit: Annotated[str, typer.Argument(metavar="N|default",
+                                                   help="How many codes it may hold, or 'default' to drop its own quota.")],
+              reason: Reason, dry_run: DryRun = False):
+    """Grant an institution more (or fewer) codes than the default quota (admin; audited)."""
+    ctx = context.get()
+    inst = _institution(institution)
+    text = limit.strip().lower()
+    if text == "default":
+        value = None
+    elif text.isdigit() and int(text) <= validation.LAST:
+        value = int(text)
+    else:
+        raise InvalidInput(f"quota {limit!r} must be a number from 0 to {validation.LAST}, or 'default'")
+    reason = _check("reason", reason, "--reason")
+    assert reason is not None
+    api = ctx.api()
+    if dry_run:
+        current = client.quota(api, inst)
+        after = current["default_quota"] if value is None else value
+        ctx.io.status(f"dry run: would set the quota of {inst} from {current['quota']} to {after}"
+                      f"{' (the default)' if value is None else ''}; it holds {current['held']}; nothing was changed")
+        _render_quota(ctx, {**current, "quota": after, "granted": value is not None,
+                            "free": max(0, after - current["held"])})
+        return
+    row = client.set_quota(api, inst, value, reason)
+    ctx.success(f"{row['institution']} may hold {row['quota']} code{'s' if row['quota'] != 1 else ''}"
+                f"{'' if row['granted'] else ' (the default quota)'}; it holds {row['held']}")
+    if row["held"] > row["quota"]:
+        ctx.io.warn(f"{row['institution']} holds more than that already; it can take no new code until it is below")
+    _render_quota(ctx, row)
+
+
 # -- the simulator ---------------------------------------------------------------------
 
 
@@ -372,10 +455,13 @@ def simulate(code: Code,
     """Play a USSD session against the code's application, as the gateway would.
 
     In a terminal it shows each screen and asks for your choice; with --input
-    it keys the choices in for you (for scripts). Exit 0 only on a clean END;
-    1 if the gateway would reject a reply (no CON/END, screen over 182
-    characters, HTTP error); 7 if the application is unreachable or slower
-    than --timeout; 2 if the session is still open when the input runs out.
+    it keys the choices in for you (for scripts). Each screen says how the
+    network would send it: GSM-7 (at most 182 septets; [ ] { } € ~ ^ | \\
+    count two) or, when a character is not in GSM 03.38, UCS-2 (at most 80
+    units), naming the characters that forced it. Exit 0 only on a clean END;
+    1 if the gateway would reject a reply (no CON/END, screen too long, HTTP
+    error); 7 if the application is unreachable or slower than --timeout; 2 if
+    the session is still open when the input runs out.
     """
     from egactl_ussd import simulator
 
@@ -432,10 +518,17 @@ def _screen_printer(ctx, out):
         label = f"text={step.text!r}"
         if step.input is not None and echo:
             out.write(f"> {step.input}\n")
-        out.write(f"── {step.kind} ({step.screen_length} chars, {step.elapsed_ms} ms, {label}) ──\n")
+        out.write(f"── {step.kind} ({_size(step)}, {step.elapsed_ms} ms, {label}) ──\n")
         out.write(step.screen.rstrip("\n") + "\n")
         out.flush()
     return show
+
+
+def _size(step) -> str:
+    """"45/182 GSM-7 septets", or "12/80 UCS-2 units, forced by ’ (U+2019)"."""
+    unit = "septets" if step.encoding == validation.GSM7 else "units"
+    forced = f", forced by {validation.describe_characters(step.forced_ucs2)}" if step.forced_ucs2 else ""
+    return f"{step.screen_length}/{step.screen_limit} {step.encoding} {unit}{forced}"
 
 
 def _show_refused(ctx, transcript) -> None:
@@ -444,8 +537,10 @@ def _show_refused(ctx, transcript) -> None:
     if transcript.outcome != "rejected" or step is None or step.reply is None:
         return
     out = ctx.io.out
-    out.write(f"── refused (HTTP {step.status}, {len(step.reply)} chars, {step.elapsed_ms} ms, text={step.text!r}) ──\n")
+    out.write(f"── refused (HTTP {step.status}, {step.reply_length} chars, {step.elapsed_ms} ms, text={step.text!r}) ──\n")
     out.write(step.reply.rstrip("\n") + "\n")
+    if step.reply_length > len(step.reply):
+        out.write(f"… ({step.reply_length - len(step.reply)} more characters not shown)\n")
 
 
 def _asker(ctx):

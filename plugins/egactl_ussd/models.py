@@ -77,6 +77,23 @@ class UssdProvisioning(Base):
     code: Mapped[UssdCode] = relationship(back_populates="networks")
 
 
+class UssdQuota(Base):
+    """How many codes one institution may hold, where e-GA granted other than the default.
+
+    The default is the backend's ``ussd.quota`` setting; a row here replaces it for
+    one institution (``egactl ussd quota set``).
+    """
+
+    __tablename__ = "ussd_quotas"
+    __table_args__ = (CheckConstraint(f"quota BETWEEN 0 AND {validation.LAST}", name="ck_ussd_quotas_range"),)
+
+    institution: Mapped[str] = mapped_column(String(32), primary_key=True)
+    quota: Mapped[int] = mapped_column(Integer)
+    reason: Mapped[str | None] = mapped_column(Text, nullable=True)
+    set_by: Mapped[str] = mapped_column(String(200))
+    set_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+
+
 @event.listens_for(UssdCode.__table__, "after_create")
 def _create_every_code(table, connection, **_kw) -> None:
     """The whole range exists from the moment the table does.
@@ -95,4 +112,9 @@ def _create_every_code(table, connection, **_kw) -> None:
     connection.execute(table.insert(), [{k: r.get(k) for k in keys} for r in rows])
 
 
-TABLES = [UssdCode.__table__, UssdProvisioning.__table__]
+TABLES = [UssdCode.__table__, UssdProvisioning.__table__, UssdQuota.__table__]
+
+
+def add_quotas(connection) -> None:
+    """Migration 2: the per-institution quota grants (databases made before quotas existed)."""
+    UssdQuota.__table__.create(connection, checkfirst=True)

@@ -22,11 +22,14 @@ from sqlalchemy.orm.exc import StaleDataError
 from egactl.server import audit
 from egactl.server.db import lock
 from egactl.server.problems import Problem, conflict, not_found
-from egactl.server.scope import backend, db, principal
+from egactl.server.scope import backend, db, insert_unique, principal
 from egactl_ussd import lifecycle, validation
-from egactl_ussd.models import UssdCode, UssdProvisioning
+from egactl_ussd.models import UssdCode, UssdProvisioning, UssdQuota
 
 RESOURCE = "ussd_code"
+QUOTA_RESOURCE = "ussd_quota"
+HELD = ("reserved", "assigned", "suspended")
+"""The states that count against an institution's quota (a suspended code is still assigned to it)."""
 ALLOCATING = ("reserve", "assign")
 HOLDER_FIELDS = ("institution", "application_reference", "service_name", "purpose", "callback_url", "reason",
                  "reserved_at", "assigned_at", "suspended_at", "released_at", "quarantine_until")
@@ -163,6 +166,8 @@ def allocate(action: str, institution: str, number: int | None, fields: dict[str
         if action == "assign" and held_by is not None and held_by != institution:
             raise conflict(f"cannot assign {validation.canonical(number)} to {institution}: it is reserved for {held_by}",
                            state="reserved", institution=held_by)
+    if effective_state(row, at) == "available":  # one more code for the institution (assigning its reservation is not)
+        check_quota(institution)
     return transition(row, action, changes={"institution": institution, **fields}, at=at)
 
 
@@ -297,6 +302,72 @@ def _flush() -> None:
         db().flush()
     except StaleDataError:
         raise conflict("the code was changed by someone else at the same moment; show it again and retry") from None
+
+
+# -- quotas ----------------------------------------------------------------------------
+
+
+def default_quota() -> int:
+    return int(backend().setting("ussd", "quota"))
+
+
+def held(institution: str) -> int:
+    """Codes the institution holds now: reserved, assigned or suspended (never the gateway)."""
+    return int(db().scalar(select(func.count()).select_from(UssdCode).where(
+        UssdCode.institution == institution, UssdCode.state.in_(HELD), UssdCode.id != validation.GATEWAY)))
+
+
+def quota_of(institution: str) -> tuple[int, UssdQuota | None]:
+    grant = db().get(UssdQuota, institution)
+    return (grant.quota if grant is not None else default_quota()), grant
+
+
+def check_quota(institution: str) -> None:
+    """Refuse (409) a code beyond the institution's quota.
+
+    Called under the ``ussd-allocation`` lock, after it was taken: the count is
+    what the last allocation committed, so concurrent requests of one institution
+    cannot all pass at the edge.
+    """
+    limit, grant = quota_of(institution)
+    count = held(institution)
+    if count >= limit:
+        which = "its quota granted by e-GA" if grant is not None else "the default quota"
+        raise conflict(f"{institution} already holds {count} USSD code{'s' if count != 1 else ''} (reserved or assigned); "
+                       f"{which} is {limit}: release one, or ask e-GA to raise it (egactl ussd quota set {institution} N)",
+                       quota=limit, held=count)
+
+
+def serialize_quota(institution: str) -> dict[str, Any]:
+    limit, grant = quota_of(institution)
+    count = held(institution)
+    return {"institution": institution, "quota": limit, "default_quota": default_quota(), "granted": grant is not None,
+            "held": count, "free": max(0, limit - count), "reason": grant.reason if grant else None,
+            "set_by": grant.set_by if grant else None, "set_at": _iso(grant.set_at) if grant else None}
+
+
+def set_quota(institution: str, quota: int | None, reason: str) -> dict[str, Any]:
+    """Grant ``institution`` its own quota, or (None) put it back on the default; audited."""
+    principal().require("admin")
+    session = db()
+    before = serialize_quota(institution)
+    grant = session.get(UssdQuota, institution)
+    if quota is None:
+        if grant is None:
+            return before
+        session.delete(grant)
+    elif grant is None:
+        insert_unique(UssdQuota(institution=institution, quota=quota, reason=reason, set_by=principal().subject,
+                                set_at=now()), f"the quota of {institution} was set at the same moment; show it and retry")
+    elif grant.quota == quota:
+        return before
+    else:
+        grant.quota, grant.reason, grant.set_by, grant.set_at = quota, reason, principal().subject, now()
+    session.flush()
+    after = serialize_quota(institution)
+    audit.record("quota-set", QUOTA_RESOURCE, institution, institution=institution, before=before, after=after,
+                 reason=reason)
+    return after
 
 
 def history_statement(number: int):

@@ -12,17 +12,18 @@ from typing import Any, Literal
 
 from fastapi import APIRouter, Request
 from pydantic import BaseModel, Field, field_validator
+from sqlalchemy import or_, select
 
 from egactl.server import etag
 from egactl.server.db import lock
-from egactl.server.models import AuditEntry
+from egactl.server.models import AuditEntry, Institution
 from egactl.server.pagination import page
 from egactl.server.problems import invalid
 from egactl.server.routes.audit import serialize as serialize_audit
-from egactl.server.routes.institutions import require_institution
+from egactl.server.routes.institutions import get_institution, require_institution
 from egactl.server.scope import ApiRoute, db, principal
 from egactl_ussd import lifecycle, registry, validation
-from egactl_ussd.models import UssdCode
+from egactl_ussd.models import UssdCode, UssdQuota
 
 router = APIRouter(route_class=ApiRoute, tags=["ussd"])
 
@@ -145,6 +146,30 @@ class NetworkIn(BaseModel):
     note: str | None = None
 
     _note = _field("note")
+
+
+class QuotaOut(BaseModel):
+    institution: str
+    quota: int = Field(description="How many codes it may hold (reserved, assigned or suspended)")
+    default_quota: int = Field(description="The backend's default (setting ussd.quota)")
+    granted: bool = Field(description="True when e-GA set this institution's quota; false: the default applies")
+    held: int
+    free: int = Field(description="How many more it may reserve or assign now")
+    reason: str | None
+    set_by: str | None
+    set_at: str | None
+
+
+class QuotaPage(BaseModel):
+    items: list[QuotaOut]
+    next_cursor: str | None
+
+
+class QuotaIn(BaseModel):
+    quota: int | None = Field(ge=0, le=validation.LAST, description="null: back to the default")
+    reason: str
+
+    _reason = _field("reason")
 
 
 class HistoryOut(BaseModel):
@@ -276,3 +301,34 @@ def set_network(code: str, network: str, body: NetworkIn):
     row = registry.set_network(_locked(code), name, body.state, body.note)
     return _respond(row)
 
+
+# -- quotas ----------------------------------------------------------------------------
+
+
+@router.get("/quotas", response_model=QuotaPage)
+def list_quotas(cursor: str | None = None, limit: int | None = None):
+    """Institutions that hold a code or were granted a quota of their own, in the order they were added."""
+    holders = select(UssdCode.institution).where(UssdCode.state.in_(registry.HELD), UssdCode.id != validation.GATEWAY)
+    stmt = select(Institution).where(or_(Institution.code.in_(holders),
+                                         Institution.code.in_(select(UssdQuota.institution))))
+    visible = principal().visible_institutions()
+    if visible is not None:
+        stmt = stmt.where(Institution.code.in_(visible))
+    return page(db(), stmt, Institution.id, cursor=cursor, limit=limit,
+                serialize=lambda inst: registry.serialize_quota(inst.code))
+
+
+@router.get("/quotas/{institution}", response_model=QuotaOut)
+def show_quota(institution: str):
+    code = institution.upper()
+    principal().check_read(code)
+    return registry.serialize_quota(get_institution(code).code)
+
+
+@router.put("/quotas/{institution}", response_model=QuotaOut)
+def set_quota(institution: str, body: QuotaIn):
+    """Grant an institution its own quota, or (``quota: null``) put it back on the default (admin)."""
+    principal().require("admin")
+    inst = get_institution(institution)
+    lock(db(), "ussd-allocation")  # a quota changes between allocations, never during one
+    return registry.set_quota(inst.code, body.quota, body.reason)

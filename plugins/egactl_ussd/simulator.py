@@ -10,7 +10,10 @@ African aggregators use): for each key press it POSTs a form with
 A real gateway drops the session on anything else, so the simulator refuses
 exactly what the gateway would: a reply with neither prefix, a screen longer
 than 182 characters, an answer slower than the timeout, an HTTP error or a
-redirect. Each refusal is an exception carrying its exit code:
+redirect. A screen is measured as the network measures it: GSM-7 septets (182
+at most; ``[ ] { } € ~ ^ | \\`` count two), or, when a character is not in GSM
+03.38, UCS-2 code units (80 at most). Each refusal is an exception carrying its
+exit code:
 
 - 1 (:class:`Rejected`): the application answered, wrongly;
 - 7 (:class:`NoAnswer`): it could not be reached, or did not answer in time;
@@ -26,7 +29,10 @@ from typing import Any, Callable, Iterable
 
 from egactl import __version__
 from egactl.errors import EgactlError, InvalidInput, Unreachable
-from egactl_ussd.validation import SCREEN_LIMIT
+from egactl_ussd.validation import describe_characters, measure_screen
+
+REPLY_SHOWN = 500
+"""Characters kept of a reply the gateway refuses (an error page can be any size)."""
 
 
 class Rejected(EgactlError):
@@ -51,10 +57,20 @@ class Step:
     status: int | None = None
     elapsed_ms: int | None = None
     reply: str | None = None
+    """The reply, cut to its first 500 characters (an application's error page can be huge)."""
+    reply_length: int | None = None
+    """The whole reply's length in characters."""
     kind: str | None = None
     """``CON`` or ``END``; None when the reply was refused."""
     screen: str | None = None
+    encoding: str | None = None
+    """``GSM-7`` or ``UCS-2``: what the network must send the screen as."""
     screen_length: int | None = None
+    """In the encoding's units: GSM-7 septets or UCS-2 code units."""
+    screen_limit: int | None = None
+    """182 (GSM-7) or 80 (UCS-2)."""
+    forced_ucs2: list[str] = field(default_factory=list)
+    """The characters not in GSM 03.38 that made the screen UCS-2."""
 
 
 @dataclass
@@ -114,7 +130,8 @@ class Gateway:
                 hint="check the callback URL (egactl ussd show) and that the application is running"))
         elapsed = time.perf_counter() - started
         step.status, step.elapsed_ms = response.status_code, int(elapsed * 1000)
-        step.reply = response.text
+        reply = response.text
+        step.reply, step.reply_length = reply[:REPLY_SHOWN], len(reply)
         if response.is_redirect:
             raise self._fail("rejected", Rejected(
                 f"the application redirected (HTTP {response.status_code} to {response.headers.get('Location', '?')}); "
@@ -125,7 +142,6 @@ class Gateway:
         if elapsed > self.timeout:
             raise self._fail("unreachable", NoAnswer(
                 f"the application took {elapsed:.1f} s to answer, more than the {self.timeout:g} s the gateway waits"))
-        reply = step.reply
         if reply.startswith("CON ") or reply.startswith("END "):
             step.kind, step.screen = reply[:3], reply[4:]
         elif reply in ("CON", "END"):
@@ -135,11 +151,16 @@ class Gateway:
             raise self._fail("rejected", Rejected(
                 f"the reply at text={step.text!r} starts with neither 'CON ' nor 'END ': {first!r}",
                 hint="answer 'CON <screen>' to continue or 'END <screen>' to finish"))
-        step.screen_length = len(step.screen)
-        if step.screen_length > SCREEN_LIMIT:
-            raise self._fail("rejected", Rejected(
-                f"the screen at text={step.text!r} is {step.screen_length} characters; "
-                f"the gateway allows at most {SCREEN_LIMIT}", hint="shorten the menu or split it over two screens"))
+        step.encoding, step.screen_length, step.screen_limit, step.forced_ucs2 = measure_screen(step.screen)
+        if step.screen_length > step.screen_limit:
+            if step.forced_ucs2:
+                size = (f"needs UCS-2 (because of {describe_characters(step.forced_ucs2)}) and is {step.screen_length} "
+                        f"UTF-16 units; a UCS-2 screen holds at most {step.screen_limit}")
+            else:
+                size = (f"is {step.screen_length} GSM-7 septets ([ ] {{ }} € ~ ^ | \\ count two); "
+                        f"the gateway allows at most {step.screen_limit}")
+            raise self._fail("rejected", Rejected(f"the screen at text={step.text!r} {size}",
+                                                  hint="shorten the menu or split it over two screens"))
         return step
 
     def _fail(self, outcome: str, error: EgactlError) -> EgactlError:

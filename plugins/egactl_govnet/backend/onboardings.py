@@ -252,7 +252,8 @@ async def provision(onboarding_id: int, body: ProvisionIn, request: Request):
 def _provision(onboarding_id: int, body: ProvisionIn, request: Request):
     ob, site, before, target = _begin(onboarding_id, "provision", request)
     committed = checked("committed_rate", validation.parse_bandwidth, body.committed_rate) if body.committed_rate else ob.bandwidth_bps
-    provider, circuit = body.provider.strip().upper(), body.circuit_id.strip()
+    provider = checked("provider", validation.check_config_text, body.provider, "provider").upper()
+    circuit = checked("circuit_id", validation.check_config_text, body.circuit_id, "circuit id")
     session = db()
     other = session.scalar(select(Onboarding).where(Onboarding.provider == provider, Onboarding.circuit_id == circuit,
                                                     Onboarding.open == 1))

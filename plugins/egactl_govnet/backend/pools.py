@@ -78,6 +78,7 @@ def create_pool(body: PoolIn):
     default = body.default_prefix_length or max(29, net.prefixlen)
     checked("default_prefix_length", validation.check_prefix_length, default, net)
     region = checked("region", validation.normalise_region, body.region) if body.region else None
+    description = checked("description", validation.check_config_text, body.description, "description") or None if body.description else None
     ranges = [checked("vlans", validation.parse_vlan_range, f"{v.pop}={v.first}-{v.last}") for v in body.vlans]
     checked("vlans", validation.check_vlan_ranges, ranges)
 
@@ -98,7 +99,7 @@ def create_pool(body: PoolIn):
                           errors=[{"field": "vlans", "message": "overlaps"}])
 
     pool = Pool(name=name, cidr=str(net), start=start, length=net.prefixlen, stop=stop, default_prefix_length=default,
-                region=region, description=body.description, version=1, created_at=backend().now())
+                region=region, description=description, version=1, created_at=backend().now())
     session.add(pool)
     session.flush()
     vlans = [PoolVlans(pool_id=pool.id, pop=pop, first=first, last=last) for pop, first, last in ranges]

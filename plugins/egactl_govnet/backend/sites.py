@@ -44,12 +44,17 @@ def _email(value: str) -> str:
     return value
 
 
+def _config_text(field: str, value: str | None) -> str | None:
+    """Text that reaches the site's router configuration (422 unless a router takes it as it is)."""
+    return checked(field, validation.check_config_text, value, field.replace("_", " ")) or None if value else None
+
+
 def site_fields(body: SiteIn) -> dict[str, Any]:
     """The site as it will be stored: validated and normalised (422 on bad input)."""
     return {"institution": body.institution.strip().upper(),
             "name": checked("name", validation.check_site_name, body.name),
             "region": checked("region", validation.normalise_region, body.region),
-            "district": (body.district or "").strip() or None, "address": (body.address or "").strip() or None,
+            "district": _config_text("district", body.district), "address": _config_text("address", body.address),
             "contact_name": (checked("contact_name", validation.check_contact_name, body.contact_name)
                              if (body.contact_name or "").strip() else None),
             "contact_phone": checked("contact_phone", validation.normalise_phone, body.contact_phone) if body.contact_phone else None,

@@ -4,7 +4,10 @@ Rendered here, from a Jinja2 template, so a network team can change what is
 generated without touching egactl: the shipped templates live in
 ``egactl_govnet/templates`` and ``--template FILE`` takes their own. Templates
 see only the variables listed in docs/govnet.md; a misspelt one is an error,
-never a silently empty line in a router's configuration.
+never a silently empty line in a router's configuration. Every value a template
+prints is escaped for the vendor's syntax (``egactl_govnet.vendors``), so no
+stored text can add a command or close a quote; ``--set`` values are refused
+up front unless they are printable ASCII a router takes as it is.
 """
 
 from __future__ import annotations
@@ -18,7 +21,7 @@ import typer
 from egactl import __version__, context
 from egactl.errors import Conflict, InvalidInput
 from egactl.options import Institution
-from egactl_govnet import validation, workflow
+from egactl_govnet import validation, vendors, workflow
 from egactl_govnet.client import get_site
 from egactl_govnet.commands.common import SiteArg, rule
 
@@ -60,11 +63,12 @@ def variables(site: dict[str, Any], routes: list[str], extra: dict[str, str]) ->
     }
 
 
-def render(source: Path | Any, name: str, data: dict[str, Any]) -> str:
+def render(source: Path | Any, name: str, data: dict[str, Any], vendor: str = "cisco-ios") -> str:
+    """Render with every printed value escaped for ``vendor`` (Jinja2's ``finalize``)."""
     import jinja2
 
     env = jinja2.Environment(undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True,
-                             keep_trailing_newline=True, autoescape=False)
+                             keep_trailing_newline=True, autoescape=False, finalize=vendors.ESCAPERS[vendor])
     try:
         template = env.from_string(source.read_text(encoding="utf-8"))
         return template.render(**data)
@@ -83,7 +87,7 @@ def _pairs(values: list[str]) -> dict[str, str]:
         key, sep, value = item.partition("=")
         if not sep or not key.strip().isidentifier():
             raise InvalidInput(f"--set {item!r}: use NAME=VALUE (e.g. wan_interface=GigabitEthernet0/1)")
-        out[key.strip()] = value
+        out[key.strip()] = rule(validation.check_config_text, value, f"value of {key.strip()}", flag="--set")
     return out
 
 
@@ -95,8 +99,8 @@ def _route(value: str) -> str:
 
 
 def config(site: SiteArg, institution: Institution = None,
-           vendor: Annotated[str, typer.Option(help="Shipped template: cisco-ios or mikrotik.")] = "cisco-ios",
-           template: Annotated[Optional[Path], typer.Option(metavar="FILE", help="Your own Jinja2 template instead.")] = None,
+           vendor: Annotated[str, typer.Option(help="Router syntax: cisco-ios or mikrotik (the shipped template, and how values are escaped).")] = "cisco-ios",
+           template: Annotated[Optional[Path], typer.Option(metavar="FILE", help="Your own Jinja2 template instead (escaped per --vendor).")] = None,
            route: Annotated[Optional[list[str]], typer.Option("--route", metavar="CIDR",
                                                               help="Network reached over GovNet (repeatable; default 10.0.0.0/8).")] = None,
            set_: Annotated[Optional[list[str]], typer.Option("--set", metavar="NAME=VALUE",
@@ -105,22 +109,21 @@ def config(site: SiteArg, institution: Institution = None,
     ctx = context.get()
     routes = [rule(_route, r, flag="--route") for r in (route or DEFAULT_ROUTES)]
     extra = _pairs(set_ or [])
+    if vendor not in vendors.ESCAPERS:
+        raise typer.BadParameter(f"must be one of {', '.join(sorted(vendors.ESCAPERS))}", param_hint="--vendor")
     if template is not None:
         if not template.is_file():
             raise InvalidInput(f"--template {template}: no such file")
         source, name = template, str(template)
     else:
-        shipped = shipped_templates()
-        if vendor not in shipped:
-            raise typer.BadParameter(f"must be one of {', '.join(sorted(shipped))}", param_hint="--vendor")
-        source, name = shipped[vendor], f"{vendor}.j2"
+        source, name = shipped_templates()[vendor], f"{vendor}.j2"
     record = get_site(ctx.api(), site, ctx.institution(institution, required=False))
     ob = record.get("onboarding")
     if not ob or ob["state"] not in CONFIGURABLE:
         state = ob["state"] if ob else "not onboarded"
         raise Conflict(f"site {record['site']} is {state}: only a provisioned or active site has a configuration",
                        hint="provision it first" if state in (workflow.REQUESTED, workflow.APPROVED) else None)
-    text = render(source, name, variables(record, routes, extra))
+    text = render(source, name, variables(record, routes, extra), vendor)
     if ctx.fmt in ("json", "jsonl"):
         ctx.render({"site": record["site"], "template": name, "config": text})
     else:

@@ -28,6 +28,13 @@ def parse_row(row: dict[str, str], line: int) -> dict[str, Any]:
         except ValueError as exc:
             raise bulk.RowError(f"{name}: {exc}") from None
 
+    def text(name: str) -> str | None:  # reaches the site's router configuration
+        value = cell(name)
+        try:
+            return validation.check_config_text(value, name) if value else None
+        except ValueError as exc:
+            raise bulk.RowError(str(exc)) from None
+
     institution = (cell("institution") or "").upper()
     if problem := check_institution_code(institution):
         raise bulk.RowError(problem)
@@ -40,7 +47,7 @@ def parse_row(row: dict[str, str], line: int) -> dict[str, Any]:
         "institution": institution,
         "site": ruled("site", validation.check_site_name, cell("site") or ""),
         "region": ruled("region", validation.normalise_region, cell("region") or ""),
-        "district": cell("district"), "address": cell("address"),
+        "district": text("district"), "address": text("address"),
         "contact_name": ruled("contact_name", validation.check_contact_name, contact) if contact else None,
         "contact_phone": ruled("contact_phone", validation.normalise_phone, phone) if phone else None,
         "contact_email": email,

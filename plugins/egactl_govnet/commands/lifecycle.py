@@ -95,7 +95,9 @@ def provision(site: Target,
               institution: Institution = None, reason: Reason = None, dry_run: DryRun = False):
     """Allocate the site's prefix and VLAN and record its circuit (admin)."""
     rate = validation.format_bandwidth(rule(validation.parse_bandwidth, committed_rate, flag="--committed-rate")) if committed_rate else None
-    body = {"provider": provider, "circuit_id": circuit_id, "committed_rate": rate, "reason": reason}
+    body = {"provider": rule(validation.check_config_text, provider, "provider", flag="--provider"),
+            "circuit_id": rule(validation.check_config_text, circuit_id, "circuit id", flag="--circuit-id"),
+            "committed_rate": rate, "reason": reason}
     _take("provision", site, institution, body, dry_run,
           lambda ob, label: f"Provisioned {label}: {ob['prefix']}, VLAN {ob['vlan']} at {ob['pop']}")
 

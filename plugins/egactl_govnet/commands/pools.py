@@ -52,7 +52,8 @@ def create(name: Annotated[str, typer.Argument(help="Pool name, e.g. dodoma-1.")
     rule(validation.check_vlan_ranges, ranges, flag="--vlans")
     body = {"name": rule(validation.check_pool_name, name), "cidr": str(net), "default_prefix_length": default,
             "region": rule(validation.normalise_region, region, flag="--region") if region else None,
-            "description": description, "vlans": [{"pop": p, "first": f, "last": l} for p, f, l in ranges]}
+            "description": rule(validation.check_config_text, description, "description", flag="--description") if description else None,
+            "vlans": [{"pop": p, "first": f, "last": l} for p, f, l in ranges]}
     if dry_run:
         ctx.io.status(f"dry run: would create pool {body['name']} ({net}, {net.num_addresses} addresses, "
                       f"sites get a /{default})")
