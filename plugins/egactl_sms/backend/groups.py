@@ -8,7 +8,7 @@ from fastapi import APIRouter
 from pydantic import BaseModel, Field
 from sqlalchemy import delete, func, select
 
-from egactl.server import audit
+from egactl.server import audit, etag
 from egactl.server.pagination import page
 from egactl.server.problems import Problem, not_found
 from egactl.server.routes.institutions import require_institution
@@ -77,7 +77,8 @@ def get_group(institution: str, name: str, *, write: bool = False) -> Group:
     row = db().scalar(select(Group).where(Group.institution == code, Group.name == name))
     if row is None:
         raise not_found(f"group {name!r} of {code}")
-    return row
+    # A change to the group or its members: lock it and hold the If-Match against it.
+    return etag.guard(row, f"group {name!r} of {code}") if write else row
 
 
 @router.get("")
@@ -98,12 +99,13 @@ def create_group(body: GroupIn):
     insert_unique(row, f"{inst} already has a group named {name!r}")
     out = group_out(row, 0)
     audit.record("create", "sms-group", f"{inst}/{name}", institution=inst, after=out)
-    return out
+    return etag.respond(out, row.version, status_code=201)
 
 
 @router.get("/{institution}/{name}")
 def show_group(institution: str, name: str):
-    return group_out(get_group(institution, name))
+    row = get_group(institution, name)
+    return etag.respond(group_out(row), row.version)
 
 
 @router.delete("/{institution}/{name}")
@@ -134,7 +136,7 @@ def _add(group: Group, members: list[tuple[str, str | None]]) -> set[str]:
     added = set(db().execute(stmt, rows).scalars())
     if added:
         group.updated_at = now
-        group.version += 1
+        etag.touch(group)
     return added
 
 
@@ -180,7 +182,7 @@ def remove_members(institution: str, name: str, body: RemoveIn):
             removed += present
     if removed:
         group.updated_at = backend().now()
-        group.version += 1
+        etag.touch(group)
         db().flush()
         audit.record("remove-members", "sms-group", f"{group.institution}/{group.name}",
                      institution=group.institution, before={"removed": sorted(removed)})
