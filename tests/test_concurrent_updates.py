@@ -573,3 +573,101 @@ def test_a_table_that_forgets_versioning_stops_the_backend(tmp_path, monkeypatch
     monkeypatch.setattr(app_module, "load_parts", lambda only=None: {"forgetful": part})
     with pytest.raises(RuntimeError, match="Forgetful"):
         app_module.create_app(f"sqlite:///{tmp_path / 'x.db'}")
+
+
+# -- the CLI: state changes are made on what was read ----------------------------------
+
+
+@pytest.fixture
+def meanwhile(monkeypatch):
+    """``meanwhile(change)``: right after the command's next read with ETag, ``change()`` runs,
+    as if another administrator acted between what the command showed and what it sends."""
+    from egactl.api_client import ApiClient
+
+    pending: list[Callable[[], None]] = []
+    original = ApiClient.get_with_etag
+
+    def read_then_change(self, path):
+        out = original(self, path)
+        while pending:
+            pending.pop()()
+        return out
+
+    monkeypatch.setattr(ApiClient, "get_with_etag", read_then_change)
+    return pending.append
+
+
+def _admin_api(app, tokens) -> Api:
+    from egactl.sandbox import SyncASGITransport
+
+    return Api(httpx.Client(transport=SyncASGITransport(app), base_url="http://backend"), tokens["admin"])
+
+
+def _stored(backend, sql: str, **params) -> Any:
+    with backend.engine.connect() as c:
+        return c.execute(text(sql), params).scalar_one()
+
+
+def _mail_cli_setup(cli) -> str:
+    assert cli("mail", "domains", "add", "rita.go.tz", "-i", "RITA").exit_code == 0
+    r = cli("mail", "create", "-i", "RITA", "-g", "Juma", "-f", "Mrisho", "-e", "123456789", "-o", "json")
+    assert r.exit_code == 0, r.stderr
+    return r.json()["address"]
+
+
+def test_mail_suspend_acts_on_the_mailbox_as_shown(cli, app, tokens, backend, meanwhile):
+    address = _mail_cli_setup(cli)
+    api = _admin_api(app, tokens)
+    meanwhile(lambda: api.call("PATCH", f"/api/v1/mail/mailboxes/{address}", {"title": "Registrar"}))
+    r = cli("mail", "suspend", address, "--yes")
+    assert r.exit_code == 5, r.stdout + r.stderr
+    assert "changed since you read it" in r.stderr
+    assert _stored(backend, "SELECT status FROM mail_mailboxes WHERE address = :a", a=address) == "active"
+    assert _audit_count(backend.engine, "suspend", address) == 0
+    assert cli("mail", "suspend", address, "--yes").exit_code == 0  # read again: it goes through
+
+
+def test_sender_decision_acts_on_the_request_as_read(cli, app, tokens, backend, meanwhile):
+    assert cli("sms", "senders", "request", "RITAINFO", "-i", "RITA").exit_code == 0
+    api = _admin_api(app, tokens)
+    meanwhile(lambda: api.call("POST", "/api/v1/sms/senders/RITAINFO/reject", {"note": "too generic"}))
+    r = cli("sms", "senders", "approve", "RITAINFO")
+    assert r.exit_code == 5, r.stdout + r.stderr
+    assert _stored(backend, "SELECT status FROM sms_senders WHERE name = 'RITAINFO'") == "rejected"
+    assert _audit_count(backend.engine, "approve", "RITAINFO") == 0
+
+
+def test_approving_a_rejected_sender_is_a_conflict_naming_its_state(cli, backend):
+    assert cli("sms", "senders", "request", "RITAINFO", "-i", "RITA").exit_code == 0
+    assert cli("sms", "senders", "reject", "RITAINFO", "--note", "too generic").exit_code == 0
+    r = cli("sms", "senders", "approve", "RITAINFO")
+    assert r.exit_code == 5, r.stdout + r.stderr
+    assert "cannot approve sender ID RITAINFO: it is rejected" in r.stderr
+    assert _stored(backend, "SELECT status FROM sms_senders WHERE name = 'RITAINFO'") == "rejected"
+    assert _audit_count(backend.engine, "approve", "RITAINFO") == 0
+    # Deciding what is already so stays a quiet success; withdrawing an approval is allowed.
+    assert cli("sms", "senders", "reject", "RITAINFO").exit_code == 0
+    assert _audit_count(backend.engine, "reject", "RITAINFO") == 1
+
+
+def test_sms_group_delete_acts_on_the_group_as_shown(cli, app, tokens, backend, meanwhile):
+    assert cli("sms", "group", "create", "wazazi", "-i", "RITA").exit_code == 0
+    api = _admin_api(app, tokens)
+    meanwhile(lambda: api.call("POST", "/api/v1/sms/groups/RITA/wazazi/members", {"members": [{"phone": PHONE}]}))
+    r = cli("sms", "group", "delete", "wazazi", "-i", "RITA", "--yes")
+    assert r.exit_code == 5, r.stdout + r.stderr
+    assert _stored(backend, "SELECT count(*) FROM sms_groups WHERE name = 'wazazi'") == 1
+    assert _audit_count(backend.engine, "delete", "RITA/wazazi") == 0
+
+
+def test_list_member_removal_acts_on_the_list_as_shown(cli, app, tokens, backend, meanwhile):
+    _mail_cli_setup(cli)
+    r = cli("mail", "list-group", "create", "wote@rita.go.tz", "-i", "RITA", "--name", "Wote",
+            "--member", "a@example.org", "--member", "b@example.org")
+    assert r.exit_code == 0, r.stderr
+    api = _admin_api(app, tokens)
+    meanwhile(lambda: api.call("POST", "/api/v1/mail/lists/wote@rita.go.tz/members", {"members": ["c@example.org"]}))
+    r = cli("mail", "list-group", "remove-members", "wote@rita.go.tz", "a@example.org", "--yes")
+    assert r.exit_code == 5, r.stdout + r.stderr
+    assert _stored(backend, "SELECT count(*) FROM mail_list_members") == 3
+    assert _audit_count(backend.engine, "remove-members", "wote@rita.go.tz") == 0
