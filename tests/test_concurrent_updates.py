@@ -675,3 +675,46 @@ def test_list_member_removal_acts_on_the_list_as_shown(cli, app, tokens, backend
     assert r.exit_code == 5, r.stdout + r.stderr
     assert _stored(backend, "SELECT count(*) FROM mail_list_members") == 3
     assert _audit_count(backend.engine, "remove-members", "wote@rita.go.tz") == 0
+
+
+def test_a_route_that_forgets_guard_cannot_ignore_if_match(tmp_path, monkeypatch):
+    """A plugin route that changes a versioned row without ``etag.guard``: a request carrying an
+    If-Match (stale or not) is refused with 412 and its change rolled back."""
+    from fastapi import APIRouter
+
+    import egactl.server.app as app_module
+    from egactl.plugin import BackendPart
+    from egactl.sandbox import SyncASGITransport
+    from egactl.server.models import Institution
+    from egactl.server.scope import ApiRoute, db
+    from egactl.server.security import issue_token
+    from egactl.server.seed import seed_core
+
+    router = APIRouter(route_class=ApiRoute)
+
+    @router.post("/careless/{code}")
+    def careless(code: str):
+        row = db().get(Institution, db().scalar(text("SELECT id FROM core_institutions WHERE code = :c"), {"c": code}))
+        row.region = "Careless"
+        db().flush()
+        return {"region": row.region}
+
+    monkeypatch.setattr(app_module, "load_parts", lambda only=None: {"careless": BackendPart(router=router)})
+    application = app_module.create_app(f"sqlite:///{tmp_path / 'careless.db'}")
+    be = application.state.backend
+    with be.write_sessions() as s:
+        seed_core(s, be.now())
+        token, _ = issue_token(s, subject="admin@ega.go.tz", role="admin", now=be.now())
+        s.commit()
+    transport = SyncASGITransport(application)
+    try:
+        with httpx.Client(transport=transport, base_url="http://backend") as http:
+            auth = {"Authorization": f"Bearer {token}"}
+            tag = http.get("/api/v1/institutions/RITA", headers=auth).headers["ETag"]
+            for sent in (tag, '"v99"'):
+                r = http.post("/api/v1/careless/careless/RITA", headers={**auth, "If-Match": sent})
+                assert r.status_code == 412, r.text
+            assert http.get("/api/v1/institutions/RITA", headers=auth).json()["region"] != "Careless"
+    finally:
+        transport.close()
+        be.engine.dispose()
