@@ -58,8 +58,7 @@ def evaluate(version: int, what: str | None = None) -> None:
     s.if_match_evaluated = True
     if not matches(s.if_match, version):
         noun = what or "the resource"
-        raise Problem(412, f"{noun} changed since you read it (now at version {version}); read it again and retry",
-                      current_version=version)
+        raise Problem(412, f"{noun} changed since you read it (now at version {version})", current_version=version)
 
 
 def check(request: Request, version: int) -> None:
