@@ -7,7 +7,8 @@ one, records a bulk job...). A new route with neither fails
 ``test_every_mutating_route_is_classified``; a new table that is neither
 ``Versioned`` nor declared ``@unversioned(reason)`` stops the backend starting.
 
-For every recipe, against a real ``egactl serve`` (SQLite, then PostgreSQL):
+For every recipe, against a real ``egactl serve`` (SQLite; then two ``serve``
+processes sharing one PostgreSQL database, as a shared deployment runs):
 20 requests carrying the same If-Match arrive together; exactly one may succeed,
 the others get 412 (stale), 404 (gone) or 409 (no longer in a state that allows
 it), and exactly one audit entry is written for the action.
@@ -486,11 +487,12 @@ def test_if_match_on_a_route_that_cannot_evaluate_it_is_refused(world, backend):
 # -- served: the race --------------------------------------------------------------
 
 
-def race(api_url: str, token: str, t: Target) -> list[int]:
+def race(api_urls: list[str], token: str, t: Target) -> list[int]:
+    """N requests at once, spread over the given servers (one database behind them)."""
     barrier = threading.Barrier(N)
 
-    def one(_: int) -> int:
-        with httpx.Client(base_url=api_url, timeout=60) as client:
+    def one(i: int) -> int:
+        with httpx.Client(base_url=api_urls[i % len(api_urls)], timeout=60) as client:
             headers = {"Authorization": f"Bearer {token}"}
             if t.etag:
                 headers["If-Match"] = t.etag
@@ -504,8 +506,9 @@ def race(api_url: str, token: str, t: Target) -> list[int]:
         return list(pool.map(one, range(N)))
 
 
-def race_every_route(server) -> dict[tuple[str, str], tuple[int, int, list[int]]]:
-    """{route: (winners, audit entries, statuses)} for every recipe."""
+def race_every_route(server, *more) -> dict[tuple[str, str], tuple[int, int, list[int]]]:
+    """{route: (winners, audit entries, statuses)} for every recipe; ``more``: other servers
+    on the same database that take their share of the racers."""
     engine = create_engine(normalise_url(server.database_url))
     client = httpx.Client(base_url=server.url, timeout=120)
     w = World(Api(client, server.admin_token), set())
@@ -513,7 +516,7 @@ def race_every_route(server) -> dict[tuple[str, str], tuple[int, int, list[int]]
     try:
         for route, recipe in sorted(RECIPES.items()):
             t = recipe(w)
-            statuses = race(server.url, server.admin_token, t)
+            statuses = race([server.url, *(m.url for m in more)], server.admin_token, t)
             winners = sum(200 <= s < 300 for s in statuses)
             out[route] = (winners, _audit_count(engine, t.action, t.resource_id), statuses)
             print(f"{winners:3d} winners  {route[0]} {route[1]}  {sorted(statuses)}", flush=True)
@@ -540,12 +543,15 @@ def test_twenty_same_etag_requests_one_winner_sqlite(served):
 
 
 def test_twenty_same_etag_requests_one_winner_postgresql(tmp_path, postgres_url):
-    server = start_server(tmp_path, postgres_url)
+    """Two `egactl serve` processes on one PostgreSQL database, as a shared deployment runs."""
+    (tmp_path / "a").mkdir(), (tmp_path / "b").mkdir()
+    servers = [start_server(tmp_path / "a", postgres_url), start_server(tmp_path / "b", postgres_url)]
     try:
-        failures = report(race_every_route(server))
+        failures = report(race_every_route(*servers))
     finally:
-        server.proc.terminate()
-        server.proc.wait(timeout=10)
+        for server in servers:
+            server.proc.terminate()
+            server.proc.wait(timeout=10)
     assert not failures, "\n".join(failures)
 
 
