@@ -165,10 +165,12 @@ class ApiClient:
         response = self.request("GET", path)
         return response.json(), response.headers.get("ETag")
 
-    def post(self, path: str, body: Any = None, *, idempotency_key: str | None = None) -> Any:
-        """A creating POST: always carries an Idempotency-Key, so it is safe to retry."""
+    def post(self, path: str, body: Any = None, *, idempotency_key: str | None = None,
+             etag: str | None = None) -> Any:
+        """A POST: always carries an Idempotency-Key, so it is safe to retry. ``etag``: a
+        state change (suspend, approve...) of what we read, sent as If-Match (stale → 412, exit 5)."""
         response = self.request("POST", path, json_body=body if body is not None else {},
-                                idempotency_key=idempotency_key or new_idempotency_key())
+                                idempotency_key=idempotency_key or new_idempotency_key(), if_match=etag)
         return response.json() if response.content else None
 
     def patch(self, path: str, body: Any, *, etag: str | None = None) -> Any:
@@ -179,8 +181,8 @@ class ApiClient:
         _, etag = self.get_with_etag(path)
         return self.patch(path, changes, etag=etag)
 
-    def delete(self, path: str, **params: Any) -> Any:
-        response = self.request("DELETE", path, params=params)
+    def delete(self, path: str, *, etag: str | None = None, **params: Any) -> Any:
+        response = self.request("DELETE", path, params=params, if_match=etag)
         return response.json() if response.content else None
 
     def paginate(self, path: str, *, limit: int | None = None, page_size: int = 100, **params: Any) -> Iterator[dict]:

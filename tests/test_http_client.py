@@ -249,7 +249,7 @@ def test_update_after_someone_else_changed_it_exits_5(asgi, tokens, backend):
     r = run(rec, tokens["operator"], "institutions", "update", "RITA", "--region", "Dodoma")
     assert r.exit_code == EXIT_CONFLICT
     assert rec.exchanges[-1][1].status_code == 412
-    assert r.stderr.strip() == ("error: the resource changed since you read it (now at version 2); "
+    assert r.stderr.strip() == ("error: institution RITA changed since you read it (now at version 2); "
                                 "someone else changed it; show it again and retry")
     with backend.read_sessions() as s:
         row = s.scalar(select(Institution).where(Institution.code == "RITA"))

@@ -15,7 +15,7 @@ from egactl.plugin import BackendPart
 from egactl.server import problems
 from egactl.server.backend import Backend
 from egactl.server.clock import Clock, system_clock
-from egactl.server.db import make_engine, sessionmakers
+from egactl.server.db import check_versioning, make_engine, sessionmakers
 from egactl.server.migrations import Component, migrate
 from egactl.server.models import CORE_TABLES
 
@@ -54,6 +54,7 @@ def create_app(database_url: str, *, sandbox: bool = False, clock: Clock | None 
                  clock=clock or system_clock, sandbox=sandbox, overrides=dict(settings or {}))
     components = [Component("core", CORE_TABLES, [])]
     components += [Component(name, part.tables, part.migrations) for name, part in parts.items()]
+    check_versioning([t for comp in components for t in comp.tables])
     fresh = migrate(engine, components, be.now)
     if sandbox:
         _seed(be, fresh)

@@ -12,8 +12,8 @@ import datetime as dt
 import hashlib
 from typing import Any
 
-from sqlalchemy import JSON, DateTime, Engine, create_engine, event, text
-from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
+from sqlalchemy import JSON, DateTime, Engine, Integer, create_engine, event, text
+from sqlalchemy.orm import DeclarativeBase, Mapped, Session, declared_attr, mapped_column, sessionmaker
 from sqlalchemy.types import TypeDecorator
 
 
@@ -41,6 +41,71 @@ class UTCDateTime(TypeDecorator):
 
 class Base(DeclarativeBase):
     type_annotation_map = {dt.datetime: UTCDateTime(), dict[str, Any]: JSON, list[Any]: JSON}
+
+
+class Versioned:
+    """Mixin for every table whose rows a caller can change: optimistic locking.
+
+    ``version`` is SQLAlchemy's ``version_id_col`` with the ORM's own counter:
+    every UPDATE of the row sets ``version = version + 1`` and adds ``AND
+    version = <the version this session read>``, every DELETE adds the same
+    condition, and a statement that matches no row raises ``StaleDataError``
+    (answered as 412). So two writers can never both apply a change on top of
+    the same read, on SQLite or PostgreSQL, whether or not the route remembered
+    anything. Routes hold the caller's If-Match against the row with
+    ``etag.guard(row)``, which also locks the row for the rest of the request.
+
+    Columns that record observations rather than the resource (e.g. the time of
+    the last health check) are written with ``etag.observe`` so that they do not
+    make a caller's ETag stale.
+    """
+
+    version: Mapped[int] = mapped_column(Integer, nullable=False, default=1)
+
+    @declared_attr.directive
+    def __mapper_args__(cls) -> dict[str, Any]:
+        return {"version_id_col": cls.version}
+
+
+def unversioned(reason: str):
+    """Declare a mapped class deliberately without a version, and say why
+    (append-only, owned by a worker, a child row whose parent carries the version...).
+
+    ``check_versioning`` refuses, at backend start, any table that is neither
+    ``Versioned`` nor declared so: a new table cannot forget optimistic locking.
+    """
+
+    def mark(cls):
+        if not reason.strip():
+            raise ValueError("unversioned() needs a reason")
+        cls.__egactl_unversioned__ = reason
+        return cls
+
+    return mark
+
+
+def versioning_problems(tables: list[Any]) -> list[str]:
+    """The mapped tables among ``tables`` that are neither ``Versioned`` nor declared ``unversioned``."""
+    wanted = {id(t) for t in tables}
+    problems = []
+    for mapper in Base.registry.mappers:
+        cls = mapper.class_
+        if id(mapper.local_table) not in wanted:
+            continue
+        if issubclass(cls, Versioned):
+            if mapper.version_id_col is None or mapper.version_id_col.name != "version":
+                problems.append(f"{cls.__module__}.{cls.__name__}: Versioned but its mapper has no version_id_col")
+        elif not getattr(cls, "__egactl_unversioned__", None) or "__egactl_unversioned__" not in cls.__dict__:
+            problems.append(f"{cls.__module__}.{cls.__name__} ({mapper.local_table.name}): neither Versioned nor "
+                            f"declared @unversioned(reason)")
+    return problems
+
+
+def check_versioning(tables: list[Any]) -> None:
+    """Refuse to start a backend with a table that forgot optimistic locking."""
+    if problems := versioning_problems(tables):
+        raise RuntimeError("every table must derive from egactl.server.db.Versioned or be declared "
+                           "@unversioned(reason): " + "; ".join(problems))
 
 
 def normalise_url(url: str) -> str:

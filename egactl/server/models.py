@@ -8,9 +8,10 @@ from typing import Any
 from sqlalchemy import JSON, ForeignKey, Index, Integer, LargeBinary, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from egactl.server.db import Base, UTCDateTime
+from egactl.server.db import Base, UTCDateTime, Versioned, unversioned
 
 
+@unversioned("a token is only ever revoked, under a row lock (etag.lock); its representation has no ETag")
 class ApiToken(Base):
     """A bearer token. Only its SHA-256 is stored; the token is shown once, at creation."""
 
@@ -27,7 +28,7 @@ class ApiToken(Base):
     revoked_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime(), nullable=True)
 
 
-class Institution(Base):
+class Institution(Versioned, Base):
     __tablename__ = "core_institutions"
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -36,16 +37,11 @@ class Institution(Base):
     kind: Mapped[str] = mapped_column(String(16))
     region: Mapped[str | None] = mapped_column(String(64), nullable=True)
     contact_email: Mapped[str | None] = mapped_column(String(254), nullable=True)
-    version: Mapped[int] = mapped_column(Integer, default=1)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
     updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
 
-    # The route bumps `version`; the ORM adds "AND version = <read>" to every
-    # UPDATE/DELETE, so two writers that both passed the If-Match check cannot
-    # both apply (on PostgreSQL both read the old row under READ COMMITTED).
-    __mapper_args__ = {"version_id_col": version, "version_id_generator": False}
 
-
+@unversioned("append-only")
 class AuditEntry(Base):
     __tablename__ = "core_audit"
     __table_args__ = (
@@ -67,6 +63,7 @@ class AuditEntry(Base):
     after: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
 
 
+@unversioned("written once with the response it stores; expired ones are deleted")
 class IdempotencyRecord(Base):
     """A creating POST's stored response, keyed by (token, Idempotency-Key).
 
@@ -87,6 +84,7 @@ class IdempotencyRecord(Base):
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), index=True)
 
 
+@unversioned("written only by migrations, under their own lock")
 class SchemaVersion(Base):
     __tablename__ = "core_schema_versions"
 

@@ -8,7 +8,9 @@ place and for every plugin alike:
 3. a POST with an ``Idempotency-Key`` is replayed from the store (same key and
    body) or refused with 422 (same key, other body);
 4. the endpoint runs in one transaction that also holds its audit entries and
-   its idempotency record, committed together — or rolled back together.
+   its idempotency record, committed together — or rolled back together;
+5. a mutating request's If-Match is evaluated (``etag.guard``) or the request
+   fails with 412: a route cannot silently ignore a precondition.
 
 Route code reads the scope through ``db()``, ``principal()`` and ``backend()``.
 """
@@ -40,6 +42,8 @@ class Scope:
     request_id: str
     write: bool
     principal: Principal | None = None
+    if_match: str | None = None
+    if_match_evaluated: bool = False
     _session: Session | None = field(default=None, repr=False)
 
     @property
@@ -123,6 +127,7 @@ class ApiRoute(APIRoute):
             be: Backend = request.app.state.backend
             write = request.method not in SAFE_METHODS
             scope = Scope(be, request.headers.get("X-Request-ID") or str(uuid.uuid4()), write)
+            scope.if_match = request.headers.get("If-Match") if write else None
             token = _scope.set(scope)
             try:
                 scope.principal = await run_in_threadpool(_authenticate, be, request.headers.get("Authorization"))
@@ -148,6 +153,11 @@ class ApiRoute(APIRoute):
                     raise
                 if not write:
                     return response
+                if response.status_code < 400 and not _precondition_evaluated(scope):
+                    await _settle(request, _rollback, scope)
+                    return Problem(412, f"If-Match was sent but {request.method} {request.url.path} changes no "
+                                        "versioned resource, so it cannot match; send the request without "
+                                        "If-Match").response(request)
                 if response.status_code >= 400:
                     await _settle(request, _rollback, scope)
                     if key and (replay := await _settle(request, _twin, scope, key, fingerprint)) is not None:
@@ -181,6 +191,13 @@ async def _settle(request: Request, func: Callable[..., Any], *args: Any) -> Any
     if limiter is None:
         limiter = state.settle_limiter = anyio.CapacityLimiter(SETTLE_THREADS)
     return await anyio.to_thread.run_sync(func, *args, limiter=limiter)
+
+
+def _precondition_evaluated(scope: Scope) -> bool:
+    """RFC 9110: a server must evaluate If-Match before applying a change. A
+    route that changed something without holding it against a version (see
+    ``etag.guard``) did not; its work is rolled back."""
+    return scope.if_match is None or scope.if_match.strip() == "*" or scope.if_match_evaluated
 
 
 def _authenticate(be: Backend, authorization: str | None) -> Principal:

@@ -14,7 +14,7 @@ import datetime as dt
 from sqlalchemy import CheckConstraint, ForeignKey, Integer, String, Text, UniqueConstraint, event
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from egactl.server.db import Base, UTCDateTime
+from egactl.server.db import Base, UTCDateTime, Versioned, unversioned
 from egactl_ussd import lifecycle, validation
 
 GATEWAY_HOLDER = "EGA"
@@ -24,7 +24,7 @@ _states = ", ".join(f"'{s}'" for s in lifecycle.STATES)
 _prov = ", ".join(f"'{s}'" for s in validation.PROVISIONING_STATES)
 
 
-class UssdCode(Base):
+class UssdCode(Versioned, Base):
     __tablename__ = "ussd_codes"
     __table_args__ = (
         CheckConstraint(f"id BETWEEN {validation.FIRST} AND {validation.LAST}", name="ck_ussd_codes_range"),
@@ -49,14 +49,12 @@ class UssdCode(Base):
     released_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     quarantine_until: Mapped[dt.datetime | None] = mapped_column(UTCDateTime(), nullable=True, index=True)
     updated_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime(), nullable=True)
-    version: Mapped[int] = mapped_column(Integer, nullable=False)
 
     networks: Mapped[list["UssdProvisioning"]] = relationship(
         back_populates="code", cascade="all, delete-orphan", order_by="UssdProvisioning.position", lazy="selectin")
 
-    __mapper_args__ = {"version_id_col": version}
 
-
+@unversioned("part of its code: changed only with the code's version")
 class UssdProvisioning(Base):
     """Where a code stands on one mobile network: pending, live or failed."""
 
@@ -77,6 +75,7 @@ class UssdProvisioning(Base):
     code: Mapped[UssdCode] = relationship(back_populates="networks")
 
 
+@unversioned("an e-GA grant replaced whole by PUT under the allocation lock: nothing is read and modified")
 class UssdQuota(Base):
     """How many codes one institution may hold, where e-GA granted other than the default.
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter
 from pydantic import BaseModel, Field, field_validator
 from sqlalchemy import or_, select
 
@@ -197,10 +197,11 @@ def _respond(row: UssdCode, status_code: int = 200, headers: dict[str, str] | No
 
 
 def _locked(code: str) -> UssdCode:
-    """The code's row, read after taking the registry's lock (see registry.allocate)."""
+    """The code's row, read after taking the registry's lock (see registry.allocate), and
+    held against the request's If-Match."""
     number = registry.parse(code)
     lock(db(), "ussd-allocation")
-    return registry.get(number)
+    return etag.guard(registry.get(number), f"code {validation.two_digits(number)}")
 
 
 @router.get("/codes", response_model=CodePage)
@@ -280,9 +281,8 @@ def release(code: str, body: ReasonIn):
 
 
 @router.patch("/codes/{code}", response_model=CodeOut)
-def update_code(code: str, body: CodePatch, request: Request):
+def update_code(code: str, body: CodePatch):
     row = _locked(code)
-    etag.check(request, row.version)
     changes = body.model_dump(exclude_unset=True)
     for name in ("service_name", "purpose", "callback_url"):
         if name in changes and changes[name] is None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter
 from pydantic import BaseModel, Field, field_validator
 from sqlalchemy import or_, select
 from sqlalchemy.exc import IntegrityError
@@ -191,10 +191,9 @@ def bulk_create(body: BulkIn):
 
 
 @router.patch("/{code}", response_model=InstitutionOut)
-def update_institution(code: str, body: InstitutionPatch, request: Request):
+def update_institution(code: str, body: InstitutionPatch):
     principal().check_write(code.upper())
-    row = get_institution(code)
-    etag.check(request, row.version)
+    row = etag.guard(get_institution(code), f"institution {code.upper()}")
     before = serialize(row)
     changes = body.model_dump(exclude_unset=True)
     for field, value in changes.items():
@@ -202,7 +201,6 @@ def update_institution(code: str, body: InstitutionPatch, request: Request):
             raise Problem(422, f"{field} cannot be empty", errors=[{"field": field, "message": "required"}])
         setattr(row, field, value)
     if changes:
-        row.version += 1
         row.updated_at = backend().now()
         db().flush()
         audit.record("update", "institution", row.code, institution=row.code, before=before, after=serialize(row))
@@ -210,10 +208,9 @@ def update_institution(code: str, body: InstitutionPatch, request: Request):
 
 
 @router.delete("/{code}", status_code=200, response_model=InstitutionOut)
-def delete_institution(code: str, request: Request):
+def delete_institution(code: str):
     principal().require("admin")
-    row = get_institution(code)
-    etag.check(request, row.version)
+    row = etag.guard(get_institution(code), f"institution {code.upper()}")
     before = serialize(row)
     session = db()
     try:

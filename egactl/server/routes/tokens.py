@@ -9,7 +9,7 @@ from fastapi import APIRouter
 from pydantic import BaseModel, Field
 from sqlalchemy import select
 
-from egactl.server import audit
+from egactl.server import audit, etag
 from egactl.server.models import ApiToken, Institution
 from egactl.server.pagination import page
 from egactl.server.problems import Problem, not_found
@@ -89,8 +89,11 @@ def revoke_token(token_id: int):
     row = db().get(ApiToken, token_id)
     if row is None:
         raise not_found(f"token {token_id}")
+    # Locked first: of concurrent revocations one revokes (and is audited); the others see it revoked.
+    row = etag.lock(row, f"token {token_id}")
+    if row.revoked_at is not None:
+        raise Problem(409, f"token {token_id} is already revoked (since {row.revoked_at.isoformat()})")
     before = serialize(row)
-    if row.revoked_at is None:
-        row.revoked_at = backend().now()
-        audit.record("revoke", "token", row.id, before=before, after=serialize(row))
+    row.revoked_at = backend().now()
+    audit.record("revoke", "token", row.id, before=before, after=serialize(row))
     return serialize(row)

@@ -22,7 +22,7 @@ from fastapi import APIRouter
 from pydantic import BaseModel, Field
 from sqlalchemy import delete, select
 
-from egactl.server import audit, pagination, scope
+from egactl.server import audit, etag, pagination, scope
 from egactl.server.problems import Problem
 from egactl.server.scope import ApiRoute, backend, db, helpdesk_allowed, principal
 from egactl_dr import validation
@@ -115,9 +115,8 @@ def record_run(body: RunIn):
         session.add(DrCheckResult(run_id=run.id, system_id=system.id, institution=system.institution, at=now,
                                   checked_at=run.started_at, status=result.status, checks=checks))
         if system.last_check_at is None or now >= system.last_check_at:
-            system.last_check_at = now
-            system.last_check_status = result.status
-            system.last_check_problems = problems_of(checks)
+            etag.observe(system, last_check_at=now, last_check_status=result.status,
+                         last_check_problems=problems_of(checks))
     session.flush()
     institutions = sorted({s.institution for s, _ in systems})
     audit.record("record", "dr_check_run", run.id, institution=institutions[0] if len(institutions) == 1 else None,

@@ -10,6 +10,7 @@ from pydantic import field_validator
 from pydantic_core import PydanticCustomError
 from sqlalchemy import select
 
+from egactl.server import etag
 from egactl.server.problems import Problem, not_found
 from egactl.server.scope import backend, db, principal
 from egactl_dr import validation
@@ -63,6 +64,12 @@ def readable_system(institution: str, name: str) -> DrSystem:
 def writable_system(institution: str, name: str) -> DrSystem:
     principal().check_write(institution.strip().upper())
     return get_system(institution, name)
+
+
+def guarded_system(institution: str, name: str) -> DrSystem:
+    """The system a change is about, locked for this request and held against its If-Match."""
+    row = writable_system(institution, name)
+    return etag.guard(row, f"DR system {row.ref}")
 
 
 def not_in_future(when: dt.datetime, field: str) -> dt.datetime:

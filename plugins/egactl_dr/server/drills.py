@@ -17,11 +17,11 @@ from pydantic import BaseModel, Field
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
-from egactl.server import audit
+from egactl.server import audit, etag
 from egactl.server.pagination import page
 from egactl.server.problems import Problem
 from egactl.server.scope import ApiRoute, backend, db, principal
-from egactl_dr.server.common import iso, not_in_future, writable_system
+from egactl_dr.server.common import guarded_system, iso, not_in_future
 from egactl_dr.server.models import DrDrill
 from egactl_dr.validation import format_minutes
 
@@ -88,7 +88,7 @@ def judge(*, failed: bool, rto: float | None, loss: float | None, rto_target: fl
 
 @router.post("/systems/{institution}/{name}/drills", status_code=201, response_model=DrillOut)
 def start_drill(institution: str, name: str, body: DrillStart):
-    system = writable_system(institution, name)
+    system = guarded_system(institution, name)
     now = backend().now()
     started = not_in_future(body.started_at, "started_at") if body.started_at else now
     row = DrDrill(system_id=system.id, institution=system.institution, system_name=system.name, result="running",
@@ -110,8 +110,11 @@ def start_drill(institution: str, name: str, body: DrillStart):
 
 @router.post("/systems/{institution}/{name}/drills/finish", response_model=DrillOut)
 def finish_drill(institution: str, name: str, body: DrillFinish):
-    system = writable_system(institution, name)
-    row = db().scalar(select(DrDrill).where(DrDrill.system_id == system.id, DrDrill.result == "running"))
+    # Drills are part of their system: its lock makes concurrent finishes take turns,
+    # so the second one finds no drill running (409) instead of overwriting the first.
+    system = guarded_system(institution, name)
+    row = db().scalar(select(DrDrill).where(DrDrill.system_id == system.id, DrDrill.result == "running")
+                      .execution_options(populate_existing=True))
     if row is None:
         raise Problem(409, f"no drill of {system.ref} is running; start one first")
     now = backend().now()
@@ -137,7 +140,7 @@ def finish_drill(institution: str, name: str, body: DrillFinish):
     if body.notes:
         row.notes = f"{row.notes}\n{body.notes}" if row.notes else body.notes
     if row.result == "passed" and (system.last_drill_passed_at is None or row.started_at > system.last_drill_passed_at):
-        system.last_drill_passed_at = row.started_at
+        etag.observe(system, last_drill_passed_at=row.started_at)
     db().flush()
     out = serialize(row)
     audit.record("drill-finish", "dr_system", system.ref, institution=system.institution, before=before, after=out)

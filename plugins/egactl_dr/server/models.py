@@ -3,8 +3,9 @@
 A system's last check and last passed drill are also kept on its row
 (``last_check_*``, ``last_drill_passed_at``) so that the compliance report and
 the inventory list are one query, not one per system. Those columns are
-observations, not configuration: writing them does not bump ``version``, so a
-check run never makes someone's pending ``systems update`` stale.
+observations, not configuration: they are written with ``etag.observe``, which
+does not bump ``version``, so a check run never makes someone's pending
+``systems update`` stale.
 """
 
 from __future__ import annotations
@@ -16,14 +17,14 @@ from sqlalchemy import (JSON, Boolean, CheckConstraint, Float, ForeignKey, Index
                         UniqueConstraint, text)
 from sqlalchemy.orm import Mapped, mapped_column
 
-from egactl.server.db import Base, UTCDateTime
+from egactl.server.db import Base, UTCDateTime, Versioned, unversioned
 from egactl_dr.validation import CRITICALITIES, STATES
 
 _crit = ", ".join(f"'{c}'" for c in CRITICALITIES)
 _states = ", ".join(f"'{s}'" for s in STATES)
 
 
-class DrSystem(Base):
+class DrSystem(Versioned, Base):
     __tablename__ = "dr_systems"
     __table_args__ = (
         UniqueConstraint("institution", "name", name="uq_dr_systems_institution_name"),
@@ -52,7 +53,6 @@ class DrSystem(Base):
     last_check_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     last_check_status: Mapped[str | None] = mapped_column(String(16), nullable=True)
     last_check_problems: Mapped[list[Any] | None] = mapped_column(JSON, nullable=True)
-    version: Mapped[int] = mapped_column(Integer)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
     updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
 
@@ -61,6 +61,7 @@ class DrSystem(Base):
         return f"{self.institution}/{self.name}"
 
 
+@unversioned("part of its system: started and finished only after guarding the system")
 class DrDrill(Base):
     """One failover drill: started, then finished with what was measured."""
 
@@ -90,6 +91,7 @@ class DrDrill(Base):
     finished_by: Mapped[str | None] = mapped_column(String(200), nullable=True)
 
 
+@unversioned("append-only")
 class DrCheckRun(Base):
     """One `egactl dr check` run as recorded by the CLI that ran it."""
 
@@ -107,6 +109,7 @@ class DrCheckRun(Base):
     systems: Mapped[int] = mapped_column(Integer)
 
 
+@unversioned("append-only")
 class DrCheckResult(Base):
     """One system's verdicts in one run: the rows `egactl dr history` shows."""
 

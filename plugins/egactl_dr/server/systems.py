@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter
 from pydantic import BaseModel, Field, model_validator
 from sqlalchemy import or_, select
 
@@ -19,8 +19,8 @@ from egactl.server.problems import Problem
 from egactl.server.routes.institutions import require_institution
 from egactl.server.scope import ApiRoute, backend, db, insert_unique, principal
 from egactl_dr import validation
-from egactl_dr.server.common import (approved_hosting, readable_system, rule, running_drills, serialize_one,
-                                     serialize_system, writable_system)
+from egactl_dr.server.common import (approved_hosting, guarded_system, readable_system, rule, running_drills,
+                                     serialize_one, serialize_system)
 from egactl_dr.server.models import DrSystem
 
 router = APIRouter(route_class=ApiRoute, tags=["dr"])
@@ -175,9 +175,8 @@ def show_system(institution: str, name: str):
 
 
 @router.patch("/systems/{institution}/{name}", response_model=SystemOut)
-def update_system(institution: str, name: str, body: SystemPatch, request: Request):
-    row = writable_system(institution, name)
-    etag.check(request, row.version)
+def update_system(institution: str, name: str, body: SystemPatch):
+    row = guarded_system(institution, name)
     before = serialize_one(row)
     changes = body.model_dump(exclude_unset=True)
     for field, value in changes.items():
@@ -187,7 +186,6 @@ def update_system(institution: str, name: str, body: SystemPatch, request: Reque
     if changes:
         for field, value in changes.items():
             setattr(row, field, value)
-        row.version += 1
         row.updated_at = backend().now()
         db().flush()
     out = serialize_one(row)
@@ -198,10 +196,12 @@ def update_system(institution: str, name: str, body: SystemPatch, request: Reque
 
 
 @router.delete("/systems/{institution}/{name}", response_model=SystemOut)
-def remove_system(institution: str, name: str, request: Request):
-    """Remove a system with its drills and check history."""
-    row = writable_system(institution, name)
-    etag.check(request, row.version)
+def remove_system(institution: str, name: str):
+    """Remove a system with its drills and check history.
+
+    The row is locked first: of concurrent removals one deletes it (and writes
+    the audit entry); the others find it gone (404) and write nothing."""
+    row = guarded_system(institution, name)
     before = serialize_one(row)
     db().delete(row)
     db().flush()

@@ -15,10 +15,10 @@ from typing import Any
 from sqlalchemy import JSON, BigInteger, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from egactl.server.db import Base, UTCDateTime
+from egactl.server.db import Base, UTCDateTime, Versioned, unversioned
 
 
-class Pool(Base):
+class Pool(Versioned, Base):
     __tablename__ = "govnet_pools"
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -31,10 +31,10 @@ class Pool(Base):
     default_prefix_length: Mapped[int] = mapped_column(Integer)
     region: Mapped[str | None] = mapped_column(String(64), nullable=True, index=True)
     description: Mapped[str | None] = mapped_column(String(200), nullable=True)
-    version: Mapped[int] = mapped_column(Integer, default=1)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
 
 
+@unversioned("part of its pool: written when the pool is created")
 class PoolVlans(Base):
     """A pool's VLAN range at one point of presence."""
 
@@ -48,6 +48,7 @@ class PoolVlans(Base):
     last: Mapped[int] = mapped_column(Integer)
 
 
+@unversioned("allocator state, changed only under the pool's allocation lock")
 class FreeBlock(Base):
     """A maximal free aligned block of a pool (see egactl_govnet.addressing)."""
 
@@ -64,6 +65,7 @@ class FreeBlock(Base):
     length: Mapped[int] = mapped_column(Integer)
 
 
+@unversioned("allocator state, changed only under the pool's allocation lock")
 class FreeVlans(Base):
     """A run of free VLANs of a pool at one PoP (first … last), like the free list of prefixes."""
 
@@ -80,7 +82,7 @@ class FreeVlans(Base):
     last: Mapped[int] = mapped_column(Integer)
 
 
-class Site(Base):
+class Site(Versioned, Base):
     __tablename__ = "govnet_sites"
     __table_args__ = (UniqueConstraint("institution", "name", name="uq_govnet_sites_name"),)
 
@@ -93,12 +95,11 @@ class Site(Base):
     contact_name: Mapped[str | None] = mapped_column(String(120), nullable=True)
     contact_phone: Mapped[str | None] = mapped_column(String(20), nullable=True)
     contact_email: Mapped[str | None] = mapped_column(String(254), nullable=True)
-    version: Mapped[int] = mapped_column(Integer, default=1)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
     updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
 
 
-class Onboarding(Base):
+class Onboarding(Versioned, Base):
     """One onboarding of a site, from request to decommissioning."""
 
     __tablename__ = "govnet_onboardings"
@@ -133,9 +134,9 @@ class Onboarding(Base):
     decommissioned_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     hold_until: Mapped[dt.datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     released_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime(), nullable=True)
-    version: Mapped[int] = mapped_column(Integer, default=1)
 
 
+@unversioned("part of its onboarding: changed only with it, under the pool's allocation lock")
 class Allocation(Base):
     """A prefix and a VLAN given to an onboarding; kept through the hold after offboarding.
 

@@ -187,7 +187,6 @@ def _finish(ob: Onboarding, site: Site, before: dict[str, Any], action: str, tar
     ob.state_since = now
     if action != "resume":  # activated_at keeps the first activation; state_since says since when
         setattr(ob, STAMPS[target], now)
-    ob.version += 1
     db().flush()
     after = serialize_onboarding(ob, site)
     audit.record(action, RESOURCE, site_key(site), institution=site.institution, before=before, after=after,

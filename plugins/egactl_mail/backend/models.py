@@ -18,7 +18,7 @@ import datetime as dt
 from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from egactl.server.db import Base, UTCDateTime
+from egactl.server.db import Base, UTCDateTime, Versioned, unversioned
 
 
 def key(length: int) -> String:
@@ -29,6 +29,7 @@ def key(length: int) -> String:
 INSTITUTION_FK = "core_institutions.code"
 
 
+@unversioned("created, never changed")
 class MailDomain(Base):
     __tablename__ = "mail_domains"
 
@@ -40,7 +41,7 @@ class MailDomain(Base):
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
 
 
-class Mailbox(Base):
+class Mailbox(Versioned, Base):
     __tablename__ = "mail_mailboxes"
     __table_args__ = (
         Index("ix_mail_mailboxes_institution_status", "institution", "status"),
@@ -71,12 +72,11 @@ class Mailbox(Base):
     password_hash: Mapped[str | None] = mapped_column(String(255), nullable=True)
     password_set_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     must_change_password: Mapped[bool] = mapped_column(Boolean, default=False)
-    version: Mapped[int] = mapped_column(Integer, default=1)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
     updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
 
 
-class MailList(Base):
+class MailList(Versioned, Base):
     """A distribution list; its address is claimed in ``mail_addresses`` like any other."""
 
     __tablename__ = "mail_lists"
@@ -85,11 +85,11 @@ class MailList(Base):
     institution: Mapped[str] = mapped_column(String(32), ForeignKey(INSTITUTION_FK), index=True)
     address: Mapped[str] = mapped_column(key(254), unique=True)
     name: Mapped[str] = mapped_column(String(200))
-    version: Mapped[int] = mapped_column(Integer, default=1)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
     updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
 
 
+@unversioned("part of its mailbox or list: changed only after guarding that row")
 class MailAddress(Base):
     """One claimed address: a mailbox's primary address, an alias, or a list."""
 
@@ -112,6 +112,7 @@ class MailAddress(Base):
     mail_list: Mapped[MailList | None] = relationship(MailList)
 
 
+@unversioned("part of its list: changed only after guarding the list")
 class MailListMember(Base):
     __tablename__ = "mail_list_members"
     __table_args__ = (UniqueConstraint("list_id", "member", name="uq_mail_list_members_list_member"),)

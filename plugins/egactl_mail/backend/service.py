@@ -15,7 +15,7 @@ from sqlalchemy import delete, insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from egactl.server import audit
+from egactl.server import audit, etag
 from egactl.server.models import AuditEntry, Institution
 from egactl.server.problems import Problem, not_found
 from egactl.server.scope import backend, db, principal
@@ -104,6 +104,12 @@ def find(ref: str) -> Mailbox:
     if m is None:
         raise not_found(f"mailbox for employee number {number}")
     return m
+
+
+def guarded(ref: str) -> Mailbox:
+    """The mailbox a change is about, locked for this request and held against its If-Match."""
+    m = load(ref, write=True)
+    return etag.guard(m, f"mailbox {m.address}")
 
 
 def load(ref: str, *, write: bool = False) -> Mailbox:
@@ -407,7 +413,7 @@ def audit_many(action: str, resource_type: str, entries: list[tuple[str, str, di
 
 
 def bump(m: Mailbox, now: dt.datetime) -> None:
-    m.version += 1
+    """A change: the ORM gives the row its next version when it is written."""
     m.updated_at = now
 
 
@@ -468,7 +474,6 @@ def purge(session: Session, m: Mailbox, now: dt.datetime) -> None:
     m.deleted_from = None
     m.suspended_by = None
     m.status_changed_at = now
-    m.version += 1
     m.updated_at = now
 
 

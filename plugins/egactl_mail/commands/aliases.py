@@ -56,7 +56,7 @@ def remove(alias: Annotated[str, typer.Argument(metavar="ALIAS", help="The alias
     alias = v.normalise_address(alias)
     if problem := v.check_address(alias):
         raise typer.BadParameter(problem, param_hint="ALIAS")
-    owner = client.get_mailbox(ctx.api(), alias)
+    owner, etag = client.get_mailbox_with_etag(ctx.api(), alias)
     if alias not in (owner.get("aliases") or []):
         raise NotFound(f"alias {alias} not found" + (f" ({alias} is the mailbox's own address)"
                                                       if owner["address"] == alias else ""))
@@ -64,6 +64,7 @@ def remove(alias: Annotated[str, typer.Argument(metavar="ALIAS", help="The alias
         ctx.io.status(f"dry run: would remove alias {alias} of {owner['address']}; nothing was changed")
         return
     ctx.confirm(f"Remove alias {alias} of {owner['address']}? Mail to it will bounce", yes=yes)
-    removed = ctx.api().delete(f"{client.BASE}/aliases/{quote(alias, safe='@')}")
+    # The alias is part of its mailbox: removed only if the mailbox is still as shown (else 412, exit 5).
+    removed = ctx.api().delete(f"{client.BASE}/aliases/{quote(alias, safe='@')}", etag=etag)
     ctx.success(f"Removed alias {removed['address']} (was → {removed['mailbox']})")
     ctx.render(removed, COLUMNS)

@@ -100,11 +100,13 @@ def remove_members(address: ListAddress, members: Members, yes: Yes = False, dry
     """Remove members (exit 3 if one of them is not a member)."""
     ctx = context.get()
     wanted = _members(members)
+    current, etag = client.get_list_with_etag(ctx.api(), address)
     if dry_run:
-        current = ctx.api().get(client.list_path(address))
         ctx.io.status(f"dry run: would remove {len(wanted)} member(s) from {current['address']}; nothing was changed")
         return
     ctx.confirm(f"Remove {len(wanted)} member(s) from {address}?", yes=yes)
-    updated = ctx.api().request("DELETE", f"{client.list_path(address)}/members", params={"member": wanted}).json()
+    # Only from the list as read: a concurrent change makes this a 412 (exit 5), nothing removed.
+    updated = ctx.api().request("DELETE", f"{client.list_path(address)}/members", params={"member": wanted},
+                                if_match=etag).json()
     ctx.success(f"{updated['address']} has {updated['member_count']} member(s)")
     _show(ctx, updated)

@@ -148,7 +148,7 @@ PAST = {"suspend": "Suspended", "restore": "Restored", "delete": "Deleted", "und
 def _transition(ref: str, action: str, *, reason: str | None, yes: bool, dry_run: bool, confirm: str | None) -> None:
     ctx = context.get()
     api = ctx.api()
-    current = client.get_mailbox(api, ref)
+    current, etag = client.get_mailbox_with_etag(api, ref)
     address = current["address"]
     if dry_run:
         try:
@@ -162,7 +162,8 @@ def _transition(ref: str, action: str, *, reason: str | None, yes: bool, dry_run
         return
     if confirm:
         ctx.confirm(confirm.format(address=address), yes=yes)
-    done = client.transition(api, address, action, reason)
+    # As it was shown and confirmed: if someone changed it meanwhile, 412 (exit 5), nothing done.
+    done = client.transition(api, address, action, reason, etag)
     ctx.success(f"{PAST[action]} {address}; it is now {done['status']}"
                 + (f" (address retained until {done['retain_until'][:10]})" if done.get("retain_until") else ""))
     views.mailbox(ctx, done, detail=True)
@@ -208,7 +209,7 @@ def reset_password(
     """Set a one-time temporary password (shown once; must be changed at first login)."""
     ctx = context.get()
     api = ctx.api()
-    current = client.get_mailbox(api, ref)
+    current, etag = client.get_mailbox_with_etag(api, ref)
     address = current["address"]
     if dry_run:
         try:
@@ -220,7 +221,7 @@ def reset_password(
     if password_file is not None and password_file.is_dir():
         raise typer.BadParameter(f"{password_file} is a directory", param_hint="--password-file")
     ctx.confirm(f"Reset the password of {address}? The current one stops working", yes=yes)
-    result = client.reset_password(api, address)
+    result = client.reset_password(api, address, etag)
     if password_file is not None:
         from egactl.paths import write_private
 

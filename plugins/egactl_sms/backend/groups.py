@@ -9,7 +9,7 @@ from pydantic import BaseModel, Field, field_validator
 from sqlalchemy import delete, func, select
 
 from egactl.rules import check_name
-from egactl.server import audit
+from egactl.server import audit, etag
 from egactl.server.pagination import page
 from egactl.server.problems import Problem, not_found
 from egactl.server.routes.institutions import require_institution
@@ -86,7 +86,8 @@ def get_group(institution: str, name: str, *, write: bool = False) -> Group:
     row = db().scalar(select(Group).where(Group.institution == code, Group.name == name))
     if row is None:
         raise not_found(f"group {name!r} of {code}")
-    return row
+    # A change to the group or its members: lock it and hold the If-Match against it.
+    return etag.guard(row, f"group {name!r} of {code}") if write else row
 
 
 @router.get("")
@@ -107,12 +108,13 @@ def create_group(body: GroupIn):
     insert_unique(row, f"{inst} already has a group named {name!r}")
     out = group_out(row, 0)
     audit.record("create", "sms-group", f"{inst}/{name}", institution=inst, after=out)
-    return out
+    return etag.respond(out, row.version, status_code=201)
 
 
 @router.get("/{institution}/{name}")
 def show_group(institution: str, name: str):
-    return group_out(get_group(institution, name))
+    row = get_group(institution, name)
+    return etag.respond(group_out(row), row.version)
 
 
 @router.delete("/{institution}/{name}")
@@ -143,7 +145,7 @@ def _add(group: Group, members: list[tuple[str, str | None]]) -> set[str]:
     added = set(db().execute(stmt, rows).scalars())
     if added:
         group.updated_at = now
-        group.version += 1
+        etag.touch(group)
     return added
 
 
@@ -189,7 +191,7 @@ def remove_members(institution: str, name: str, body: RemoveIn):
             removed += present
     if removed:
         group.updated_at = backend().now()
-        group.version += 1
+        etag.touch(group)
         db().flush()
         audit.record("remove-members", "sms-group", f"{group.institution}/{group.name}",
                      institution=group.institution, before={"removed": sorted(removed)})

@@ -16,10 +16,10 @@ import datetime as dt
 from sqlalchemy import Boolean, Float, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from egactl.server.db import Base, UTCDateTime
+from egactl.server.db import Base, UTCDateTime, Versioned, unversioned
 
 
-class Sender(Base):
+class Sender(Versioned, Base):
     """A sender ID (what the phone shows as "from"), owned by one institution."""
 
     __tablename__ = "sms_senders"
@@ -35,10 +35,9 @@ class Sender(Base):
     decided_by: Mapped[str | None] = mapped_column(String(200), nullable=True)
     decided_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     decision_note: Mapped[str | None] = mapped_column(Text, nullable=True)
-    version: Mapped[int] = mapped_column(Integer, default=1)
 
 
-class Group(Base):
+class Group(Versioned, Base):
     """An institution's contact group."""
 
     __tablename__ = "sms_groups"
@@ -51,9 +50,9 @@ class Group(Base):
     created_by: Mapped[str] = mapped_column(String(200))
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
     updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
-    version: Mapped[int] = mapped_column(Integer, default=1)
 
 
+@unversioned("part of its group: changed only after guarding the group")
 class GroupMember(Base):
     __tablename__ = "sms_group_members"
     __table_args__ = (UniqueConstraint("group_id", "phone", name="uq_sms_group_members_group_phone"),)
@@ -65,6 +64,7 @@ class GroupMember(Base):
     added_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
 
 
+@unversioned("created or deleted, never changed; a delete locks the row first (etag.lock)")
 class OptOut(Base):
     """A number that asked an institution to send it nothing more."""
 
@@ -79,6 +79,7 @@ class OptOut(Base):
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
 
 
+@unversioned("totals grow by concurrent chunks of one send (atomic increments); state is the worker's")
 class Batch(Base):
     """One send: a quick send, a group send or a bulk campaign, and its totals."""
 
@@ -108,6 +109,7 @@ class Batch(Base):
     invalid: Mapped[int] = mapped_column(Integer, default=0)
 
 
+@unversioned("owned by the delivery worker, which claims rows before changing them")
 class Message(Base):
     """One SMS to one number: queued → submitting → submitted → delivered, or failed,
     rejected, expired (with a reason)."""
@@ -142,6 +144,7 @@ class Message(Base):
     gateway_ref: Mapped[str | None] = mapped_column(String(100), nullable=True)
 
 
+@unversioned("append-only")
 class OutboxEntry(Base):
     """The sandbox's "sent" folder: what the outbox driver would have handed to a gateway."""
 

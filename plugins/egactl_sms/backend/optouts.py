@@ -9,7 +9,7 @@ from pydantic import BaseModel, Field
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
-from egactl.server import audit
+from egactl.server import audit, etag
 from egactl.server.pagination import page
 from egactl.server.problems import not_found
 from egactl.server.routes.institutions import require_institution
@@ -68,6 +68,8 @@ def remove_optout(institution: str, phone: str):
     row = db().scalar(select(OptOut).where(OptOut.institution == inst, OptOut.phone == number))
     if row is None:
         raise not_found(f"opt-out of {number} for {inst}")
+    # Locked first: of concurrent removals one deletes it (and writes the audit entry), the others get 404.
+    row = etag.lock(row, f"opt-out of {number} for {inst}")
     before = optout_out(row)
     db().delete(row)
     db().flush()

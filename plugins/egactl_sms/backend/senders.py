@@ -6,7 +6,7 @@ from fastapi import APIRouter
 from pydantic import BaseModel, Field
 from sqlalchemy import select
 
-from egactl.server import audit
+from egactl.server import audit, etag
 from egactl.server.pagination import page
 from egactl.server.problems import Problem, not_found
 from egactl.server.routes.institutions import require_institution
@@ -47,7 +47,8 @@ def list_senders(cursor: str | None = None, limit: int | None = None, institutio
 
 @router.get("/{name}")
 def show_sender(name: str):
-    return sender_out(get_sender(name))
+    row = get_sender(name)
+    return etag.respond(sender_out(row), row.version)
 
 
 @router.post("", status_code=201)
@@ -66,23 +67,34 @@ def request_sender(body: SenderIn):
                  purpose=body.purpose, requested_by=p.subject, requested_at=backend().now(), version=1)
     insert_unique(row, f"sender ID {name} is already registered")
     audit.record("request", "sms-sender", row.name, institution=inst, after=sender_out(row))
-    return sender_out(row)
+    return etag.respond(sender_out(row), row.version, status_code=201)
 
 
-def _decide(name: str, status: str, note: str | None) -> dict:
+# The decisions each state allows: a pending request is approved or rejected; an
+# approved sender ID can still be withdrawn (rejected); a rejected one is final.
+DECISIONS = {"approved": {"pending"}, "rejected": {"pending", "approved"}}
+
+
+def _decide(name: str, status: str, note: str | None):
     principal().require("admin")
     row = get_sender(name)
+    # Locked, and held against the If-Match: the state checked below is the one
+    # the change applies to (two admins deciding at once: one wins, one gets 412/409).
+    row = etag.guard(row, f"sender ID {row.name}")
     if row.status == status:
-        return sender_out(row)  # deciding again is not an error: it is already so
+        # Deciding again is not an error: it is already so.
+        return etag.respond(sender_out(row), row.version)
+    if row.status not in DECISIONS[status]:
+        verb = "approve" if status == "approved" else "reject"
+        raise Problem(409, f"cannot {verb} sender ID {row.name}: it is {row.status}", status_now=row.status)
     before = sender_out(row)
     row.status = status
     row.decided_by = principal().subject
     row.decided_at = backend().now()
     row.decision_note = note
-    row.version += 1
     db().flush()
     audit.record("approve" if status == "approved" else "reject", "sms-sender", row.name, institution=row.institution, before=before, after=sender_out(row), reason=note)
-    return sender_out(row)
+    return etag.respond(sender_out(row), row.version)
 
 
 @router.post("/{name}/approve")

@@ -148,11 +148,12 @@ def delete(name: Name, institution: Institution = None, yes: Yes = False, dry_ru
     """Delete a group and its member list (past sends keep their record)."""
     ctx = context.get()
     path = client.group_path(ctx.institution(institution), name)
-    group = ctx.api().get(path)
+    group, etag = ctx.api().get_with_etag(path)
     if dry_run:
         ctx.io.status(f"dry run: would delete group {group['name']!r} of {group['institution']} "
                       f"({group['members']} members)")
         return
     ctx.confirm(f"Delete group {group['name']!r} with {group['members']} members?", yes=yes)
-    ctx.api().delete(path)
+    # The group as shown and confirmed: if it changed meanwhile, 412 (exit 5) and nothing is deleted.
+    ctx.api().delete(path, etag=etag)
     ctx.success(f"Deleted group {group['name']!r}")

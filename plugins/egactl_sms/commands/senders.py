@@ -56,12 +56,13 @@ def request(name: SenderName, institution: Institution = None,
 def _decide(verb: str, name: str, note: str | None, dry_run: bool) -> None:
     ctx = context.get()
     path = client.sender_path(check_sender(name) or name)
+    current, etag = ctx.api().get_with_etag(path)
     if dry_run:
-        current = ctx.api().get(path)
         ctx.io.status(f"dry run: would {verb} sender ID {current['name']!r} of {current['institution']} "
                       f"(now {current['status']})")
         return
-    out = ctx.api().post(f"{path}/{verb}", {"note": note})
+    # A decision about the request as read: if another admin decided meanwhile, 412 (exit 5).
+    out = ctx.api().post(f"{path}/{verb}", {"note": note}, etag=etag)
     ctx.success(f"Sender ID {out['name']!r} of {out['institution']} is {out['status']}")
     ctx.render(out, COLUMNS)
 

@@ -6,7 +6,7 @@ from fastapi import APIRouter
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
-from egactl.server import audit
+from egactl.server import audit, etag
 from egactl.server.pagination import page
 from egactl.server.problems import Problem, not_found
 from egactl.server.scope import ApiRoute, backend, db, principal
@@ -34,8 +34,11 @@ def list_aliases(ref: str, cursor: str | None = None, limit: int | None = None):
 
 @router.post("/mailboxes/{ref}/aliases", status_code=201, response_model=AliasOut)
 def add_alias(ref: str, body: AliasIn):
-    """Another address for the mailbox, in one of its institution's domains; 409 if taken."""
-    m = service.load(ref, write=True)
+    """Another address for the mailbox, in one of its institution's domains; 409 if taken.
+
+    The mailbox's representation lists its aliases, so this is a change of the
+    mailbox: it honours the mailbox's If-Match and gives it a new version."""
+    m = service.guarded(ref)
     try:
         lc.check_operation(m.status, "alias")
     except lc.IllegalTransition as exc:
@@ -54,13 +57,18 @@ def add_alias(ref: str, body: AliasIn):
             session.flush()
     except IntegrityError:
         raise Problem(409, f"address {body.address} is already taken") from None
+    etag.touch(m)
+    m.updated_at = backend().now()
+    session.flush()
     audit.record("add-alias", "mailbox", m.address, institution=m.institution, after={"alias": row.address})
     return serialize(row, m.address)
 
 
 @router.delete("/aliases/{address}", response_model=AliasOut)
 def remove_alias(address: str):
-    """Remove an alias (a mailbox's own address can't be removed this way)."""
+    """Remove an alias (a mailbox's own address can't be removed this way).
+
+    A change of its mailbox: it honours the mailbox's If-Match (``mail show``'s ETag)."""
     address = v.normalise_address(address)
     session = db()
     row = session.scalar(select(MailAddress).where(MailAddress.address == address))
@@ -68,6 +76,12 @@ def remove_alias(address: str):
         raise not_found(f"alias {address}")
     m = session.get(Mailbox, row.mailbox_id)
     principal().check_write(m.institution)
+    m = etag.guard(m, f"mailbox {m.address}")
+    # Under the mailbox's lock: a concurrent removal may have taken it meanwhile.
+    row = session.scalar(select(MailAddress).where(MailAddress.address == address)
+                         .execution_options(populate_existing=True))
+    if row is None or row.kind != "alias" or row.mailbox_id != m.id:
+        raise not_found(f"alias {address}")
     try:
         # A deleted mailbox's aliases are retained with it until purge.
         lc.check_operation(m.status, "alias")
@@ -75,6 +89,8 @@ def remove_alias(address: str):
         raise Problem(409, f"{m.address}: {exc}") from None
     data = serialize(row, m.address)
     Allocator(session, backend().now()).release(row)
+    etag.touch(m)
+    m.updated_at = backend().now()
     session.flush()
     audit.record("remove-alias", "mailbox", m.address, institution=m.institution, before={"alias": address})
     return data

@@ -6,7 +6,7 @@ from fastapi import APIRouter, Query
 from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
 
-from egactl.server import audit
+from egactl.server import audit, etag
 from egactl.server.pagination import page
 from egactl.server.problems import Problem, not_found
 from egactl.server.routes.institutions import get_institution
@@ -38,7 +38,8 @@ def load(address: str, *, write: bool = False) -> MailList:
         raise not_found(f"distribution list {address}")
     p = principal()
     p.check_write(lst.institution) if write else p.check_read(lst.institution)
-    return lst
+    # A change to the list or its members: lock it and hold the If-Match against it.
+    return etag.guard(lst, f"distribution list {address}") if write else lst
 
 
 def resolve_members(members: list[str]) -> list[tuple[str, str, int | None]]:
@@ -105,7 +106,7 @@ def create_list(body: ListIn):
     _add(lst, members, now)
     data = serialize(lst)
     audit.record("create", "mail-list", lst.address, institution=lst.institution, after=data)
-    return data
+    return etag.respond(data, lst.version, status_code=201, headers={"Location": f"/api/v1/mail/lists/{lst.address}"})
 
 
 def _add(lst: MailList, members: list[tuple[str, str, int | None]], now) -> list[str]:
@@ -130,7 +131,8 @@ def _add(lst: MailList, members: list[tuple[str, str, int | None]], now) -> list
 
 @router.get("/lists/{address}", response_model=ListOut)
 def show_list(address: str):
-    return serialize(load(address))
+    lst = load(address)
+    return etag.respond(serialize(lst), lst.version)
 
 
 @router.post("/lists/{address}/members", response_model=ListOut)
@@ -140,11 +142,11 @@ def add_members(address: str, body: MembersIn):
     now = backend().now()
     added = _add(lst, resolve_members(body.members), now)
     if added:
-        lst.version += 1
+        etag.touch(lst)
         lst.updated_at = now
         db().flush()
         audit.record("add-members", "mail-list", lst.address, institution=lst.institution, after={"added": added})
-    return serialize(lst)
+    return etag.respond(serialize(lst), lst.version)
 
 
 @router.delete("/lists/{address}/members", response_model=ListOut)
@@ -160,10 +162,9 @@ def remove_members(address: str, member: list[str] = Query(..., description="Rep
         raise not_found(f"{', '.join(missing)} in list {lst.address}")
     ids = [by_lower[w.lower()].id for w in wanted]
     session.execute(delete(MailListMember).where(MailListMember.id.in_(ids)))
-    now = backend().now()
-    lst.version += 1
-    lst.updated_at = now
+    etag.touch(lst)
+    lst.updated_at = backend().now()
     session.flush()
     audit.record("remove-members", "mail-list", lst.address, institution=lst.institution,
                  before={"removed": sorted(wanted)})
-    return serialize(lst)
+    return etag.respond(serialize(lst), lst.version)

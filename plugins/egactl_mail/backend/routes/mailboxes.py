@@ -105,15 +105,14 @@ def show_mailbox(ref: str):
 
 
 @router.patch("/mailboxes/{ref}", response_model=MailboxOut)
-def update_mailbox(ref: str, body: MailboxPatch, request: Request):
-    m = service.load(ref, write=True)
-    etag.check(request, m.version)
+def update_mailbox(ref: str, body: MailboxPatch):
+    m = service.guarded(ref)
     service.update(m, body.model_dump(exclude_unset=True))
     return etag.respond(service.out(m, with_aliases=True), m.version)
 
 
 def _transition(ref: str, action: str, body: TransitionIn | None):
-    m = service.load(ref, write=True)
+    m = service.guarded(ref)
     service.transition(m, action, reason=body.reason if body else None)
     return etag.respond(service.out(m, with_aliases=m.status != lc.PURGED), m.version)
 
@@ -158,7 +157,7 @@ def reset_password(ref: str, request: Request):
     if request.headers.get("Idempotency-Key"):
         raise Problem(422, "reset-password must be sent without an Idempotency-Key "
                            "(its answer holds a password and is never stored)")
-    m = service.load(ref, write=True)
+    m = service.guarded(ref)
     try:
         lc.check_operation(m.status, "reset-password")
     except lc.IllegalTransition as exc:
@@ -174,4 +173,4 @@ def reset_password(ref: str, request: Request):
     audit.record("reset-password", "mailbox", m.address, institution=m.institution,
                  after={"must_change_password": True, "password_set_at": now.isoformat()})
     return JSONResponse({"address": m.address, "temporary_password": password, "must_change_at_first_login": True,
-                         "password_set_at": now.isoformat()}, headers={"Cache-Control": "no-store"})
+                         "password_set_at": now.isoformat()}, headers={"Cache-Control": "no-store", "ETag": etag.tag(m.version)})
