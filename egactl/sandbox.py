@@ -110,7 +110,7 @@ def open_sandbox(profile: str, warn) -> tuple[SyncASGITransport, str]:
     from egactl.server.security import hash_token, issue_token
 
     db_path = database_path()
-    db_path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    paths.private_dir(db_path.parent)
     _route_server_log(warn)
     app = create_app(f"sqlite:///{db_path}", sandbox=True)
     be = app.state.backend
