@@ -29,7 +29,7 @@ from starlette.concurrency import run_in_threadpool
 from egactl.server import idempotency
 from egactl.server.backend import Backend
 from egactl.server.problems import Problem
-from egactl.server.security import Principal, authenticate
+from egactl.server.security import FailedLogins, Principal, failures_per_minute, guarded_authenticate
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
@@ -125,7 +125,7 @@ class ApiRoute(APIRoute):
             scope = Scope(be, request.headers.get("X-Request-ID") or str(uuid.uuid4()), write)
             token = _scope.set(scope)
             try:
-                scope.principal = await run_in_threadpool(_authenticate, be, request.headers.get("Authorization"))
+                scope.principal = await run_in_threadpool(_authenticate, be, request)
                 if write and scope.principal.role == "helpdesk" and not helpdesk_ok:
                     raise Problem(403, "the helpdesk role is read-only")
                 key = request.headers.get("Idempotency-Key") if request.method == "POST" else None
@@ -183,9 +183,15 @@ async def _settle(request: Request, func: Callable[..., Any], *args: Any) -> Any
     return await anyio.to_thread.run_sync(func, *args, limiter=limiter)
 
 
-def _authenticate(be: Backend, authorization: str | None) -> Principal:
+def _authenticate(be: Backend, request: Request) -> Principal:
+    """The token, checked; failures logged and rate-limited per client address (security.py)."""
+    # dict.setdefault is atomic: concurrent first requests share one record.
+    failures = request.app.state._state.setdefault("failed_logins", FailedLogins())
+    client = request.client.host if request.client else "unknown"
     with be.read_sessions() as session:
-        return authenticate(session, authorization, be.now())
+        return guarded_authenticate(session, request.headers.get("Authorization"), be.now(), failures=failures,
+                                    limit=failures_per_minute(be.setting("auth", "failures_per_minute")),
+                                    client=client, route=f"{request.method} {request.url.path}")
 
 
 def _rollback(scope: Scope) -> None:
