@@ -64,14 +64,25 @@ class Principal:
             return True
         return self.role == "operator" and institution is not None and institution in self.institutions
 
-    def check_read(self, institution: str | None) -> None:
+    def check_read(self, institution: str | None, *, lookup: str | None = None) -> None:
+        """403 naming the institution, or — ``lookup`` — a 404 that names nothing.
+
+        ``lookup`` is for a resource found by a personal key the caller typed
+        (an employee number, a phone number): "not yours" would tell the caller
+        that the person exists and where they work, so the refusal reads
+        exactly as "{lookup} not found" does.
+        """
         if not self.can_read(institution):
+            if lookup is not None:
+                raise Problem(404, f"{lookup} not found")
             raise Problem(403, f"this token may not read resources of institution {institution}")
 
-    def check_write(self, institution: str | None) -> None:
+    def check_write(self, institution: str | None, *, lookup: str | None = None) -> None:
         if self.role == "helpdesk":
             raise Problem(403, "the helpdesk role is read-only")
         if not self.can_write(institution):
+            if lookup is not None and not self.can_read(institution):
+                raise Problem(404, f"{lookup} not found")
             raise Problem(403, f"this token may not change resources of institution {institution}")
 
     def require(self, *roles: str) -> None:
