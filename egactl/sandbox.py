@@ -78,7 +78,8 @@ class _SandboxLog(logging.Handler):
 
     def emit(self, record: logging.LogRecord) -> None:
         self.file.handle(record)
-        if record.levelno >= logging.WARNING and not record.exc_info:
+        # A failed authentication is already the command's own error line; its log line is for the file.
+        if record.levelno >= logging.WARNING and not record.exc_info and record.name != "egactl.server.auth":
             self.warn(record.getMessage())
 
     def close(self) -> None:
