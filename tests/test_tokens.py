@@ -194,3 +194,23 @@ def test_the_cli_reports_the_limit_as_busy(cli):
         assert cli("auth", "status", token=BAD).exit_code == 4
     r = cli("auth", "status")
     assert r.exit_code == 7 and "too many failed authentications" in r.stderr, (r.exit_code, r.stderr)
+
+
+def test_the_failure_log_line_holds_no_number_and_cannot_be_forged(app, caplog):
+    from egactl.sandbox import SyncASGITransport
+
+    transport = SyncASGITransport(app)
+    try:
+        client = httpx.Client(transport=transport, base_url="http://egactl")
+        with caplog.at_level(logging.WARNING, logger="egactl.server.auth"):
+            r = client.delete("/api/v1/sms/optouts/RITA/+255754111222%0AWARNING%20forged",
+                              headers={"Authorization": f"Bearer {BAD}"})
+        assert r.status_code == 401
+    finally:
+        transport.close()
+    [line] = [rec.getMessage() for rec in caplog.records if rec.name == "egactl.server.auth"]
+    assert "\n" not in line and "754111222" not in line
+    assert "route DELETE /api/v1/sms/optouts/RITA/+255754***222" in line
+    from egactl.server.security import loggable
+
+    assert loggable("GET /x\nWARNING forged line") == "GET /x?WARNING forged line"

@@ -19,7 +19,7 @@ from typing import Any
 from egactl.plugin import PersonalData
 from egactl.server import scope
 from egactl.server.models import AuditEntry
-from egactl.server.security import mask_name
+from egactl.server.security import mask_name, mask_phones
 
 
 def jsonable(value: Any) -> Any:
@@ -54,14 +54,7 @@ def record(action: str, resource_type: str, resource_id: Any, *, institution: st
 
 # -- masking for the help desk ------------------------------------------------------------
 
-# +255754111222, 255754111222, 0754111222 (mobile ranges 6x and 7x), not inside a longer number.
-PHONE_RE = re.compile(r"(?<![0-9])(\+?255|0)([67][0-9]{2})([0-9]{3})([0-9]{3})(?![0-9])")
 HIDDEN = "(hidden)"
-
-
-def mask_phones(text: str) -> str:
-    """Every mobile number in ``text``: +255754111222 → +255754***222 (enough to look one up)."""
-    return PHONE_RE.sub(lambda m: f"{m.group(1)}{m.group(2)}***{m.group(4)}", text)
 
 
 def _mask_phone(value: str) -> str:

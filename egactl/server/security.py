@@ -225,8 +225,24 @@ def guarded_authenticate(session: Session, authorization: str | None, now: dt.da
     except Problem as exc:
         failures.failed(client, now)
         log.warning("authentication failed: %s; token %s; client %s; route %s", exc.detail,
-                    token_prefix(authorization), client, route)
+                    token_prefix(authorization), loggable(client), loggable(route))
         raise
+
+
+# +255754111222, 255754111222, 0754111222 (mobile ranges 6x and 7x), not inside a longer number.
+PHONE_RE = re.compile(r"(?<![0-9])(\+?255|0)([67][0-9]{2})([0-9]{3})([0-9]{3})(?![0-9])")
+
+
+def mask_phones(text: str) -> str:
+    """Every mobile number in ``text``: +255754111222 → +255754***222 (enough to look one up)."""
+    return PHONE_RE.sub(lambda m: f"{m.group(1)}{m.group(2)}***{m.group(4)}", text)
+
+
+def loggable(text: str, limit: int = 200) -> str:
+    """Text from a request made safe for one log line: no control characters (no forged
+    lines), no mobile numbers (a path may hold one), bounded length."""
+    text = "".join(c if c.isprintable() else "?" for c in text[:limit])
+    return mask_phones(text)
 
 
 def mask_phone(number: str | None) -> str | None:
