@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from sqlalchemy import select, text
 
 from egactl_dr.server.models import DrCheckRun, DrSystem
@@ -69,12 +71,19 @@ def test_a_help_desk_verdict_does_not_replace_an_operators(cli, backend, clock):
     assert report["compliant"] is False
 
 
-def test_existing_help_desk_runs_become_unverified_on_upgrade(tmp_path):
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request, tmp_path):
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'old.db'}"
+    return request.getfixturevalue("postgres_url")
+
+
+def test_existing_help_desk_runs_become_unverified_on_upgrade(database_url):
     """Migration v2 on a database that predates it: columns added, helpdesk runs marked."""
     from egactl.server.app import create_app
     from egactl.server.models import SchemaVersion
 
-    url = f"sqlite:///{tmp_path / 'old.db'}"
+    url = database_url
     app = create_app(url)
     be = app.state.backend
     with be.engine.begin() as conn:
@@ -84,8 +93,8 @@ def test_existing_help_desk_runs_become_unverified_on_upgrade(tmp_path):
         conn.execute(SchemaVersion.__table__.update().where(SchemaVersion.component == "dr").values(version=1))
         conn.execute(text("INSERT INTO dr_check_runs (at, started_at, finished_at, actor, role, status, "
                           "deadline_exceeded, systems) VALUES ('2026-01-01', '2026-01-01', '2026-01-01', 'hd', "
-                          "'helpdesk', 'OK', 0, 0), ('2026-01-01', '2026-01-01', '2026-01-01', 'op', 'operator', "
-                          "'OK', 0, 0)"))
+                          "'helpdesk', 'OK', FALSE, 0), ('2026-01-01', '2026-01-01', '2026-01-01', 'op', "
+                          "'operator', 'OK', FALSE, 0)"))
     be.engine.dispose()
     app = create_app(url)
     with app.state.backend.read_sessions() as s:
