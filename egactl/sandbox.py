@@ -74,7 +74,9 @@ class _SandboxLog(logging.Handler):
         path = log_path()
         os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600))
         self.file = logging.FileHandler(path, encoding="utf-8", delay=True)
-        self.file.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+        from egactl.server.security import SafeFormatter
+
+        self.file.setFormatter(SafeFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
 
     def emit(self, record: logging.LogRecord) -> None:
         self.file.handle(record)

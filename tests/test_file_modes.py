@@ -133,3 +133,20 @@ def test_served_database_wal_shm_and_log_are_owner_only_and_the_log_holds_no_dat
     assert "ega_notar" in text and "ega_notarealtoken0000" not in text
     for secret in (SECRET_TEXT, "754987321", NAME_FAMILY, "987654321", token):
         assert secret not in text, f"{secret!r} is in the server log"
+
+
+def test_the_server_log_formatter_drops_the_databases_echo_of_data():
+    """PostgreSQL repeats the clashing value in its error (DETAIL: Key (…)=(…)); a logged traceback must not."""
+    import logging
+
+    from egactl.server.security import SafeFormatter
+
+    try:
+        raise RuntimeError('duplicate key value violates unique constraint "uq_mail_addresses"\n'
+                           "DETAIL:  Key (address)=(zawadi.kilimanjaro@zzc.go.tz) already exists.")
+    except RuntimeError:
+        record = logging.LogRecord("egactl.server", logging.ERROR, __file__, 1, "request %s failed for %s",
+                                   ("abc", NUMBER), sys.exc_info())
+    text = SafeFormatter("%(levelname)s %(name)s: %(message)s").format(record)
+    assert "uq_mail_addresses" in text and "request abc failed" in text
+    assert "kilimanjaro" not in text and "754987321" not in text and "+255754***321" in text

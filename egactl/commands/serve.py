@@ -79,7 +79,9 @@ def _setup_logging(level: str, log_file: Path | None, sql_echo: bool) -> None:
 
     stream = paths.create_private(log_file, append=True, encoding="utf-8") if log_file else sys.stderr
     handler = logging.StreamHandler(stream)
-    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    from egactl.server.security import SafeFormatter
+
+    handler.setFormatter(SafeFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())

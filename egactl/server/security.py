@@ -245,6 +245,23 @@ def loggable(text: str, limit: int = 200) -> str:
     return mask_phones(text)
 
 
+class SafeFormatter(logging.Formatter):
+    """The server log's formatter: tracebacks without the database's own echo of the data.
+
+    SQL parameters are hidden by the engine (``hide_parameters``), but a
+    PostgreSQL error carries its own ``DETAIL: Key (address)=(juma.mrisho@…)``
+    line and a message may quote a number; those lines are dropped and mobile
+    numbers masked before anything reaches the log.
+    """
+
+    def formatException(self, ei) -> str:  # noqa: N802 - logging's name
+        text = super().formatException(ei)
+        return "\n".join(line for line in text.splitlines() if not line.lstrip().startswith(("DETAIL:", "Key (")))
+
+    def format(self, record: logging.LogRecord) -> str:
+        return mask_phones(super().format(record))
+
+
 def mask_phone(number: str | None) -> str | None:
     """+255754123456 → +255754***456: enough for the help desk to confirm, not to use."""
     if not number:
