@@ -19,8 +19,22 @@ tokens_app = typer.Typer(help="API tokens: list, create, revoke (admins).", no_a
 app.add_typer(tokens_app, name="tokens")
 
 ROLES = ("admin", "operator", "helpdesk")
-TOKEN_COLUMNS = [Column("id"), Column("subject"), Column("role"), Column("institutions"), Column("prefix"),
-                 Column("created_at", "CREATED"), Column("expires_at", "EXPIRES"), Column("revoked")]
+
+
+def _eat(value: str | None) -> str:
+    """RFC 3339 from the API → East Africa Time for people (JSON/CSV keep RFC 3339)."""
+    if not value:
+        return ""
+    import datetime as dt
+
+    when = dt.datetime.fromisoformat(value).astimezone(dt.timezone(dt.timedelta(hours=3)))
+    return when.strftime("%Y-%m-%d %H:%M EAT")
+
+
+TOKEN_COLUMNS = [Column("id"), Column("subject"), Column("role"),
+                 Column("institutions", format=lambda v: ", ".join(v or [])), Column("prefix"),
+                 Column("created_at", "CREATED", format=_eat), Column("expires_at", "EXPIRES", format=_eat),
+                 Column("revoked", format=lambda v: "yes" if v else "no")]
 
 STATUS_COLUMNS = [Column("profile"), Column("api_url", "API"), Column("subject", "LOGGED IN AS"), Column("role"),
                   Column("institutions"), Column("token_source", "TOKEN FROM"), Column("expires_at", "EXPIRES")]
