@@ -13,7 +13,15 @@ from egactl import context, paths
 from egactl.errors import InvalidInput
 from egactl.output import Column
 
-app = typer.Typer(help="Run the reference backend over HTTP (uvicorn).", add_completion=False)
+app = typer.Typer(help="Run the reference backend over HTTP (uvicorn).", add_completion=False, epilog="""Examples:
+
+  egactl serve --port 8080 --database-url postgresql://egactl@db/egactl
+
+  egactl serve --log-file /var/log/egactl/server.log --log-level info
+
+The log never holds SQL parameters, fetched rows, request bodies or tokens;
+files it creates (a SQLite database, its -wal/-shm, the log) are 0600.
+""")
 
 DatabaseUrl = Annotated[Optional[str], typer.Option("--database-url", metavar="URL",
                                                     help="sqlite:///path or postgresql://… (env EGACTL_DATABASE_URL).")]
@@ -52,12 +60,6 @@ def serve(ctx: typer.Context,
     The server log never holds SQL parameters, fetched rows, request bodies or
     tokens: only statements, request ids, errors and failed authentications
     (with the token's prefix, never the token).
-
-    Examples:
-
-      egactl serve --port 8080 --database-url postgresql://egactl@db/egactl
-
-      egactl serve --log-file /var/log/egactl/server.log --log-level info
     """
     if ctx.invoked_subcommand is not None:
         return
