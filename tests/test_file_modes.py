@@ -150,3 +150,24 @@ def test_the_server_log_formatter_drops_the_databases_echo_of_data():
     text = SafeFormatter("%(levelname)s %(name)s: %(message)s").format(record)
     assert "uq_mail_addresses" in text and "request abc failed" in text
     assert "kilimanjaro" not in text and "754987321" not in text and "+255754***321" in text
+
+
+def test_sql_debug_logging_holds_no_parameter_and_no_row(tmp_path, caplog):
+    """Even with SQLAlchemy's own logging at DEBUG (statements, parameters, rows), nothing of the data."""
+    import logging
+
+    from sqlalchemy import text
+
+    from egactl.server.db import make_engine
+
+    engine = make_engine(f"sqlite:///{tmp_path / 'echo.db'}")
+    try:
+        with caplog.at_level(logging.DEBUG, logger="sqlalchemy.engine"):
+            with engine.begin() as conn:
+                conn.execute(text("CREATE TABLE m (body TEXT, phone TEXT)"))
+                conn.execute(text("INSERT INTO m VALUES (:b, :p)"), {"b": SECRET_TEXT, "p": NUMBER})
+                assert conn.execute(text("SELECT body, phone FROM m")).all() == [(SECRET_TEXT, NUMBER)]
+    finally:
+        engine.dispose()
+    assert "INSERT INTO m" in caplog.text and "SELECT body" in caplog.text  # the statements are there
+    assert SECRET_TEXT not in caplog.text and "754987321" not in caplog.text
