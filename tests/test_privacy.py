@@ -112,3 +112,12 @@ def test_a_reconcile_plan_does_not_show_another_institutions_staff_record(cli, s
     admin = cli("mail", "reconcile", "--roster", str(roster), "-i", "RITA", "-o", "json").json()
     [move] = [a for a in admin["actions"] if a["employee_number"] == "222234567"]
     assert move["changes"]["institution"] == ["TRA", "RITA"]
+
+
+def test_a_number_in_local_format_is_masked_like_any_other():
+    """A GovNet contact may be stored as 0754…: masking kept all ten digits of it."""
+    from egactl.server.security import mask_phone
+
+    assert mask_phone("+255754111222") == "+255754***222"
+    assert mask_phone("0754111222") == "0754***222"
+    assert mask_phone("0222111333") == "0222***333"  # a landline: still three digits hidden

@@ -263,12 +263,16 @@ class SafeFormatter(logging.Formatter):
 
 
 def mask_phone(number: str | None) -> str | None:
-    """+255754123456 → +255754***456: enough for the help desk to confirm, not to use."""
+    """+255754123456 → +255754***456, 0754123456 → 0754***456: enough for the help desk
+    to confirm, not to use. At least three digits are always hidden."""
     if not number:
         return number
+    masked = mask_phones(number)
+    if masked != number:
+        return masked
     if len(number) <= 6:
         return "*" * len(number)
-    return number[:7] + "*" * max(0, len(number) - 10) + number[-3:]
+    return number[:min(7, len(number) - 6)] + "***" + number[-3:]
 
 
 def mask_name(name: str | None) -> str | None:
