@@ -261,7 +261,7 @@ class JobState:
             return None
 
     def save(self, data: dict[str, Any]) -> None:
-        self.dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+        paths.private_dir(self.dir)
         paths.write_private(self.state_file, json.dumps(data).encode())
 
     def done(self) -> set[int]:
@@ -283,9 +283,9 @@ class ResultsWriter:
             raise InvalidInput(f"results file {path}: use a .csv or .jsonl name")
         self.path = path
         self.jsonl = suffix == ".jsonl"
-        path.parent.mkdir(parents=True, exist_ok=True)
         exists = append and path.exists() and path.stat().st_size > 0
-        self.fh = open(path, "a" if append else "w", encoding="utf-8", newline="")
+        # Results name every row's outcome (numbers, errors): owner-only, like the job state.
+        self.fh = paths.create_private(path, append=append, encoding="utf-8", newline="")
         self.writer = None if self.jsonl else delimited_writer(self.fh)
         if self.writer and not exists:
             self.writer.writerow(self.COLUMNS)
@@ -435,7 +435,7 @@ def run(ctx: Any, job: Job, *, skip_invalid: bool = False, resume: bool = False,
         return api.request("POST", job.endpoint, json_body={"items": items}, idempotency_key=key).json()["results"]
 
     progress = _Progress(io, total=rows - invalid, noun=job.noun)
-    done_log = open(state.done_file, "a", encoding="utf-8")
+    done_log = paths.create_private(state.done_file, append=True, encoding="utf-8")
     stop_error: EgactlError | None = None
     lock = threading.Lock()
 

@@ -25,7 +25,7 @@ from egactl.errors import EXIT_FAILURE, EgactlError
 # name -> (module with a typer app called `app`, one-line help). Listed here so
 # that `egactl --help` imports none of them.
 CORE_GROUPS: dict[str, tuple[str, str]] = {
-    "auth": ("egactl.commands.auth", "Log in, log out, and show who you are"),
+    "auth": ("egactl.commands.auth", "Log in, log out, show who you are; manage API tokens (admins)"),
     "config": ("egactl.commands.config", "Profiles and settings"),
     "institutions": ("egactl.commands.institutions", "The directory of public institutions"),
     "audit": ("egactl.commands.audit", "The log of every change"),

@@ -73,6 +73,27 @@ class Worker:
     interval: float = 1.0
 
 
+@dataclass(frozen=True)
+class PersonalData:
+    """Which parts of a resource's audit entries are personal data.
+
+    The core masks them for every role that must not see personal data (the
+    help desk) wherever the core shows them — the audit log and every history
+    built on it — so a plugin declares once and never masks route by route.
+
+    ``id_pattern``: a regular expression the whole ``resource_id`` matches;
+    each named group called ``phone``, ``employee_number``, ``name``, ``email``
+    or ``text`` is masked, the rest shown (e.g.
+    ``r"(?P<institution>[^/]+)/(?P<phone>.+)"`` shows ``RITA/+255754***222``).
+    An id that does not match is masked whole: when in doubt, hide.
+    ``reason``: the entry's free-text reason may hold personal data (hidden).
+    """
+
+    resource_type: str
+    id_pattern: str | None = None
+    reason: bool = False
+
+
 @dataclass
 class BackendPart:
     """A plugin's part of the reference backend."""
@@ -90,6 +111,9 @@ class BackendPart:
     """``seed(session)``: example data for the sandbox only (never for ``serve``)."""
 
     workers: list[Worker] = field(default_factory=list)
+
+    personal: list[PersonalData] = field(default_factory=list)
+    """Personal data in this plugin's audit entries, masked by the core for the help desk."""
 
     settings: dict[str, Any] = field(default_factory=dict)
     """Defaults for this plugin's backend settings (e.g. quarantine days);

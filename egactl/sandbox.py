@@ -74,11 +74,14 @@ class _SandboxLog(logging.Handler):
         path = log_path()
         os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600))
         self.file = logging.FileHandler(path, encoding="utf-8", delay=True)
-        self.file.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+        from egactl.server.security import SafeFormatter
+
+        self.file.setFormatter(SafeFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
 
     def emit(self, record: logging.LogRecord) -> None:
         self.file.handle(record)
-        if record.levelno >= logging.WARNING and not record.exc_info:
+        # A failed authentication is already the command's own error line; its log line is for the file.
+        if record.levelno >= logging.WARNING and not record.exc_info and record.name != "egactl.server.auth":
             self.warn(record.getMessage())
 
     def close(self) -> None:
@@ -110,7 +113,7 @@ def open_sandbox(profile: str, warn) -> tuple[SyncASGITransport, str]:
     from egactl.server.security import hash_token, issue_token
 
     db_path = database_path()
-    db_path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    paths.private_dir(db_path.parent)
     _route_server_log(warn)
     app = create_app(f"sqlite:///{db_path}", sandbox=True)
     be = app.state.backend

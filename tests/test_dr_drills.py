@@ -133,7 +133,8 @@ def test_report_shows_compliance_and_its_csv_is_the_quarterly_report(cli, clock)
     assert list(parsed[0]) == ["system", "institution", "name", "criticality", "compliant", "issues", "has_dr_site",
                                "hosting", "hosting_approved", "dr_hosting", "dr_hosting_approved", "last_check_at",
                                "last_check_status", "failing_checks", "last_successful_drill_at",
-                               "days_since_successful_drill", "drill_overdue"]
+                               "days_since_successful_drill", "drill_overdue", "unverified_at", "unverified_status",
+                               "unverified_by"]
     tra_csv = next(p for p in parsed if p["system"] == "TRA/idras")
     assert tra_csv["issues"] == "1 failing check(s) in the last run; no successful drill on record"
     assert tra_csv["compliant"] == "no" and tra_csv["drill_overdue"] == "yes"

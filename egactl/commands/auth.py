@@ -1,18 +1,40 @@
-"""egactl auth: log in, log out, and show who you are."""
+"""egactl auth: log in, log out, show who you are, and (admins) manage API tokens."""
 
 from __future__ import annotations
 
 import os
 import sys
-from typing import Annotated
+from typing import Annotated, Optional
 
 import typer
 
 from egactl import context, credentials
-from egactl.errors import AuthError, InvalidInput
+from egactl.errors import AuthError, InvalidInput, NotFound
+from egactl.options import DEFAULT_LIMIT, All, DryRun, Limit, Yes, page_limit
 from egactl.output import Column
 
-app = typer.Typer(help="Log in, log out, and show who you are.", no_args_is_help=True, add_completion=False)
+app = typer.Typer(help="Log in, log out, show who you are; manage API tokens (admins).", no_args_is_help=True,
+                  add_completion=False)
+tokens_app = typer.Typer(help="API tokens: list, create, revoke (admins).", no_args_is_help=True, add_completion=False)
+app.add_typer(tokens_app, name="tokens")
+
+ROLES = ("admin", "operator", "helpdesk")
+
+
+def _eat(value: str | None) -> str:
+    """RFC 3339 from the API → East Africa Time for people (JSON/CSV keep RFC 3339)."""
+    if not value:
+        return ""
+    import datetime as dt
+
+    when = dt.datetime.fromisoformat(value).astimezone(dt.timezone(dt.timedelta(hours=3)))
+    return when.strftime("%Y-%m-%d %H:%M EAT")
+
+
+TOKEN_COLUMNS = [Column("id"), Column("subject"), Column("role"),
+                 Column("institutions", format=lambda v: ", ".join(v or [])), Column("prefix"),
+                 Column("created_at", "CREATED", format=_eat), Column("expires_at", "EXPIRES", format=_eat),
+                 Column("revoked", format=lambda v: "yes" if v else "no")]
 
 STATUS_COLUMNS = [Column("profile"), Column("api_url", "API"), Column("subject", "LOGGED IN AS"), Column("role"),
                   Column("institutions"), Column("token_source", "TOKEN FROM"), Column("expires_at", "EXPIRES")]
@@ -78,3 +100,79 @@ def logout():
     ctx.success(f"Logged out of profile {profile}")
     if env_hint:
         ctx.io.warn(f"{env_hint}: commands still use it")
+
+
+# -- tokens (admins) ------------------------------------------------------------------
+
+
+@tokens_app.command("list", epilog="""Examples:
+
+  egactl auth tokens list
+
+  egactl auth tokens list --all -o json --query "[?role=='admin' && !revoked].id"
+""")
+def tokens_list(limit: Limit = DEFAULT_LIMIT, all_: All = False):
+    """List API tokens: who holds them, role, institutions, prefix (never the token)."""
+    ctx = context.get()
+    items = ctx.api().list("/api/v1/tokens", limit=page_limit(limit, all_))
+    ctx.render(items, TOKEN_COLUMNS, empty="No tokens.")
+
+
+@tokens_app.command("create", epilog="""Examples:
+
+  egactl auth tokens create --subject ops@rita.go.tz --role operator -i RITA
+
+  egactl auth tokens create --subject nagios@ega.go.tz --role helpdesk --expires-in-days 365 -o json > token.json
+
+The token is printed once, on standard output; only its hash is kept.
+""")
+def tokens_create(subject: Annotated[str, typer.Option(help="Who the token is for (a person or a system).")],
+                  role: Annotated[str, typer.Option(metavar="ROLE", help="admin, operator or helpdesk.")],
+                  institution: Annotated[Optional[list[str]], typer.Option("--institution", "-i", metavar="CODE", help="For operators: an institution code (repeatable).")] = None,
+                  expires_in_days: Annotated[Optional[int], typer.Option(min=1, max=3650, help="Expire after N days.")] = None,
+                  dry_run: DryRun = False):
+    """Issue a token (admins); it is shown once, on standard output."""
+    ctx = context.get()
+    role = role.strip().lower()
+    if role not in ROLES:
+        raise InvalidInput(f"--role must be one of {', '.join(ROLES)}, not {role!r}")
+    codes = sorted({c.strip().upper() for c in institution or [] if c.strip()})
+    if role == "operator" and not codes:
+        raise InvalidInput("an operator token needs at least one --institution")
+    body = {"subject": subject, "role": role, "institutions": codes, "expires_in_days": expires_in_days}
+    if dry_run:
+        ctx.io.status(f"dry run: would create a {role} token for {subject}")
+        ctx.render(body, [Column("subject"), Column("role"), Column("institutions"), Column("expires_in_days", "EXPIRES IN DAYS")])
+        return
+    created = ctx.api().post("/api/v1/tokens", body)
+    if ctx.fmt == "table" and not ctx.query:
+        ctx.io.status(f"Token {created['id']} for {created['subject']} ({created['role']}); it is shown only now:")
+        ctx.io.out.write(created["token"] + "\n")
+    else:
+        ctx.render(created, [*TOKEN_COLUMNS, Column("token")])
+
+
+@tokens_app.command("revoke", epilog="""Examples:
+
+  egactl auth tokens revoke 12
+
+  egactl auth tokens revoke 12 --yes -o json     # in a script
+
+The last working admin token cannot be revoked (exit 5): create another first.
+""")
+def tokens_revoke(token_id: Annotated[int, typer.Argument(metavar="ID", help="The token's id (see `egactl auth tokens list`).")],
+                  yes: Yes = False, dry_run: DryRun = False):
+    """Revoke a token (admins): it stops working at once."""
+    ctx = context.get()
+    api = ctx.api()
+    if dry_run:
+        current = next((t for t in api.list("/api/v1/tokens", limit=None) if t["id"] == token_id), None)
+        if current is None:
+            raise NotFound(f"token {token_id} not found")
+        ctx.io.status(f"dry run: would revoke token {token_id} ({current['subject']}, {current['role']})")
+        ctx.render(current, TOKEN_COLUMNS)
+        return
+    ctx.confirm(f"Revoke token {token_id}? Whoever uses it loses access at once.", yes=yes)
+    revoked = api.delete(f"/api/v1/tokens/{token_id}")
+    ctx.success(f"Revoked token {token_id} ({revoked['subject']}, {revoked['role']})")
+    ctx.render(revoked, TOKEN_COLUMNS)

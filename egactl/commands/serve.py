@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import enum
 import os
+from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
@@ -11,7 +13,15 @@ from egactl import context, paths
 from egactl.errors import InvalidInput
 from egactl.output import Column
 
-app = typer.Typer(help="Run the reference backend over HTTP (uvicorn).", add_completion=False)
+app = typer.Typer(help="Run the reference backend over HTTP (uvicorn).", add_completion=False, epilog="""Examples:
+
+  egactl serve --port 8080 --database-url postgresql://egactl@db/egactl
+
+  egactl serve --log-file /var/log/egactl/server.log --log-level info
+
+The log never holds SQL parameters, fetched rows, request bodies or tokens;
+files it creates (a SQLite database, its -wal/-shm, the log) are 0600.
+""")
 
 DatabaseUrl = Annotated[Optional[str], typer.Option("--database-url", metavar="URL",
                                                     help="sqlite:///path or postgresql://… (env EGACTL_DATABASE_URL).")]
@@ -23,8 +33,17 @@ def database_url(flag: str | None) -> str:
     if env := os.environ.get("EGACTL_DATABASE_URL"):
         return env
     path = paths.data_dir() / "server.db"
-    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    paths.private_dir(path.parent)
     return f"sqlite:///{path}"
+
+
+class LogLevel(str, enum.Enum):
+    # No "trace": uvicorn's trace level logs every request's headers, bearer tokens included.
+    critical = "critical"
+    error = "error"
+    warning = "warning"
+    info = "info"
+    debug = "debug"
 
 
 @app.callback(invoke_without_command=True)
@@ -33,18 +52,46 @@ def serve(ctx: typer.Context,
           port: Annotated[int, typer.Option(help="Port to listen on.", min=0, max=65535)] = 8080,
           database_url_: DatabaseUrl = None,
           workers: Annotated[bool, typer.Option("--workers/--no-workers", help="Run background workers (e.g. SMS delivery) in this process.")] = True,
-          log_level: Annotated[str, typer.Option(help="uvicorn log level.")] = "warning"):
-    """Serve the API at http://HOST:PORT/api/v1 (OpenAPI at /openapi.json)."""
+          log_level: Annotated[LogLevel, typer.Option(help="Server log level.", case_sensitive=False)] = LogLevel.warning,
+          log_file: Annotated[Optional[Path], typer.Option("--log-file", metavar="PATH", help="Write the server log to this file (created 0600) instead of stderr.")] = None,
+          sql_echo: Annotated[bool, typer.Option("--sql-echo", envvar="EGACTL_SQL_ECHO", help="Log every SQL statement (never its parameters or rows; env EGACTL_SQL_ECHO).")] = False):
+    """Serve the API at http://HOST:PORT/api/v1 (OpenAPI at /openapi.json).
+
+    The server log never holds SQL parameters, fetched rows, request bodies or
+    tokens: only statements, request ids, errors and failed authentications
+    (with the token's prefix, never the token).
+    """
     if ctx.invoked_subcommand is not None:
         return
     import uvicorn
 
     from egactl.server.app import create_app
 
+    _setup_logging(log_level.value, log_file, sql_echo)
     url = database_url(database_url_)
     app_ = create_app(url, run_workers=workers)
     context.get().io.status(f"egactl backend on http://{host}:{port} (database {_safe(url)})")
-    uvicorn.run(app_, host=host, port=port, log_level=log_level, access_log=False)
+    uvicorn.run(app_, host=host, port=port, log_level=log_level.value, log_config=None, access_log=False)
+
+
+def _setup_logging(level: str, log_file: Path | None, sql_echo: bool) -> None:
+    """One handler for the whole server (uvicorn, egactl, SQLAlchemy): stderr, or an owner-only file."""
+    import logging
+    import sys
+
+    stream = paths.create_private(log_file, append=True, encoding="utf-8") if log_file else sys.stderr
+    handler = logging.StreamHandler(stream)
+    from egactl.server.security import SafeFormatter
+
+    handler.setFormatter(SafeFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level.upper())
+    # Statements only (INFO); SQLAlchemy's DEBUG adds the rows, which egactl.server.db filters out anyway.
+    logging.getLogger("sqlalchemy.engine").setLevel(logging.INFO if sql_echo else logging.WARNING)
+    # httpx logs every outgoing URL at INFO (gateway calls may carry numbers in them).
+    for name in ("httpx", "httpcore"):
+        logging.getLogger(name).setLevel(logging.WARNING)
 
 
 def _safe(url: str) -> str:

@@ -10,6 +10,9 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import logging
+import os
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import JSON, DateTime, Engine, Integer, create_engine, event, text
@@ -115,11 +118,64 @@ def normalise_url(url: str) -> str:
     return url
 
 
+class _NoRows(logging.Filter):
+    """SQLAlchemy's debug echo logs every fetched row (message texts, numbers, names): never."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not (isinstance(record.msg, str) and record.msg.startswith(("Row ", "Col ")))
+
+
+def _quiet_sql_logging() -> None:
+    # On the loggers themselves, so it holds however logging is configured (echo,
+    # --log-level debug, a uvicorn --log-config). Parameters are hidden by the engine.
+    for name in ("sqlalchemy.engine", "sqlalchemy.engine.Engine"):
+        logger = logging.getLogger(name)
+        if not any(isinstance(f, _NoRows) for f in logger.filters):
+            logger.addFilter(_NoRows())
+
+
+def private_sqlite_file(url: str) -> None:
+    """Create a SQLite database file 0600 (in 0700 directories) before SQLite does.
+
+    SQLite creates the file with the process's umask (0644, or 0666 under
+    ``umask 000``) and gives its ``-wal`` and ``-shm`` files the database file's
+    mode, so creating the file 0600 first keeps all three owner-only. An existing
+    database file of ours is narrowed to 0600 as well.
+    """
+    from sqlalchemy.engine import make_url
+
+    database = make_url(url).database
+    if not database or database == ":memory:" or database.startswith("file:"):
+        return
+    from egactl.paths import private_dir
+
+    path = Path(database)
+    private_dir(path.parent)
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        os.fchmod(fd, 0o600)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+    for suffix in ("-wal", "-shm", "-journal"):
+        side = Path(f"{path}{suffix}")
+        if side.exists():
+            try:
+                os.chmod(side, 0o600)
+            except OSError:
+                pass
+
+
 def make_engine(url: str) -> Engine:
+    """The engine for ``url``. SQL parameters never reach a log or an error text
+    (``hide_parameters``): they hold message texts, phone numbers and names."""
     url = normalise_url(url)
+    _quiet_sql_logging()
     if url.startswith("sqlite"):
+        private_sqlite_file(url)
         engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30},
-                               pool_size=20, max_overflow=20)
+                               pool_size=20, max_overflow=20, hide_parameters=True)
 
         @event.listens_for(engine, "connect")
         def _sqlite_connect(dbapi_conn, _record):
@@ -139,7 +195,7 @@ def make_engine(url: str) -> Engine:
             conn.exec_driver_sql(f"BEGIN {mode}")
 
         return engine
-    return create_engine(url, pool_size=10, max_overflow=20, pool_pre_ping=True)
+    return create_engine(url, pool_size=10, max_overflow=20, pool_pre_ping=True, hide_parameters=True)
 
 
 def sessionmakers(engine: Engine) -> tuple[sessionmaker[Session], sessionmaker[Session]]:

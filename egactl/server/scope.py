@@ -31,7 +31,7 @@ from starlette.concurrency import run_in_threadpool
 from egactl.server import idempotency
 from egactl.server.backend import Backend
 from egactl.server.problems import Problem
-from egactl.server.security import Principal, authenticate
+from egactl.server.security import FailedLogins, Principal, failures_per_minute, guarded_authenticate
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
@@ -130,7 +130,7 @@ class ApiRoute(APIRoute):
             scope.if_match = request.headers.get("If-Match") if write else None
             token = _scope.set(scope)
             try:
-                scope.principal = await run_in_threadpool(_authenticate, be, request.headers.get("Authorization"))
+                scope.principal = await run_in_threadpool(_authenticate, be, request)
                 if write and scope.principal.role == "helpdesk" and not helpdesk_ok:
                     raise Problem(403, "the helpdesk role is read-only")
                 key = request.headers.get("Idempotency-Key") if request.method == "POST" else None
@@ -200,9 +200,15 @@ def _precondition_evaluated(scope: Scope) -> bool:
     return scope.if_match is None or scope.if_match.strip() == "*" or scope.if_match_evaluated
 
 
-def _authenticate(be: Backend, authorization: str | None) -> Principal:
+def _authenticate(be: Backend, request: Request) -> Principal:
+    """The token, checked; failures logged and rate-limited per client address (security.py)."""
+    # dict.setdefault is atomic: concurrent first requests share one record.
+    failures = request.app.state._state.setdefault("failed_logins", FailedLogins())
+    client = request.client.host if request.client else "unknown"
     with be.read_sessions() as session:
-        return authenticate(session, authorization, be.now())
+        return guarded_authenticate(session, request.headers.get("Authorization"), be.now(), failures=failures,
+                                    limit=failures_per_minute(be.setting("auth", "failures_per_minute")),
+                                    client=client, route=f"{request.method} {request.url.path}")
 
 
 def _rollback(scope: Scope) -> None:

@@ -9,15 +9,16 @@ Settings (``EGACTL_DR_<KEY>`` or ``create_app(settings={"dr.<key>": …})``):
 
 from __future__ import annotations
 
-from egactl.plugin import BackendPart, Worker
+from egactl.plugin import BackendPart, Migration, Worker
 from egactl_dr.server import router
 from egactl_dr.server.checks import prune
-from egactl_dr.server.models import TABLES
+from egactl_dr.server.models import TABLES, add_observations
 from egactl_dr.server.seed import seed
 
 part = BackendPart(
     router=router,
     tables=TABLES,
+    migrations=[Migration(2, "help-desk checks are unverified observations", add_observations)],
     seed=seed,
     workers=[Worker("prune-check-history", prune, interval=3600)],
     settings={

@@ -9,6 +9,7 @@ from fastapi import APIRouter
 from pydantic import BaseModel
 from sqlalchemy import select
 
+from egactl.server import audit
 from egactl.server.models import AuditEntry
 from egactl.server.pagination import page
 from egactl.server.scope import ApiRoute, db, principal
@@ -37,10 +38,15 @@ class AuditPage(BaseModel):
 
 
 def serialize(e: AuditEntry, *, with_data: bool = True) -> dict[str, Any]:
-    return {"id": e.id, "at": e.at.isoformat(), "actor": e.actor, "role": e.role, "action": e.action,
+    """An entry as the caller may see it: for a role that masks personal data (the
+    help desk), masked by the core (``audit.mask_entry``) whatever ``with_data`` says."""
+    data = {"id": e.id, "at": e.at.isoformat(), "actor": e.actor, "role": e.role, "action": e.action,
             "resource_type": e.resource_type, "resource_id": e.resource_id, "institution": e.institution,
             "request_id": e.request_id, "reason": e.reason,
             "before": e.before if with_data else None, "after": e.after if with_data else None}
+    if principal().masks_personal_data:
+        data = audit.mask_entry(data, audit.declarations())
+    return data
 
 
 def query(*, since: dt.datetime | None = None, actor: str | None = None, resource_type: str | None = None,

@@ -9,12 +9,13 @@ from fastapi import APIRouter
 from pydantic import BaseModel, Field
 from sqlalchemy import select
 
-from egactl.server import audit, etag
+from egactl.server import audit
 from egactl.server.models import ApiToken, Institution
 from egactl.server.pagination import page
 from egactl.server.problems import Problem, not_found
 from egactl.server.scope import ApiRoute, backend, db, principal, secret_response
-from egactl.server.security import issue_token
+from egactl.server.db import lock
+from egactl.server.security import active_admin_tokens, issue_token
 
 router = APIRouter(route_class=ApiRoute, tags=["tokens"])
 
@@ -85,15 +86,27 @@ def create_token(body: TokenIn):
 
 @router.delete("/{token_id}", response_model=TokenOut)
 def revoke_token(token_id: int):
+    """Revoke a token (admins). The last working admin token cannot be revoked (409):
+    nobody could issue or revoke tokens any more, short of the database itself."""
     principal().require("admin")
-    row = db().get(ApiToken, token_id)
+    session = db()
+    # Two admins revoking the last two admin tokens at once must not both succeed:
+    # revocations of admin tokens queue here (an advisory lock on PostgreSQL, the
+    # write lock SQLite's write transaction already holds), and each counts what
+    # is left only once it holds the lock.
+    lock(session, "core:admin-tokens")
+    row = session.get(ApiToken, token_id, populate_existing=True)
     if row is None:
         raise not_found(f"token {token_id}")
-    # Locked first: of concurrent revocations one revokes (and is audited); the others see it revoked.
-    row = etag.lock(row, f"token {token_id}")
+    # Under the lock: of concurrent revocations one revokes (and is audited); the others see it revoked.
     if row.revoked_at is not None:
         raise Problem(409, f"token {token_id} is already revoked (since {row.revoked_at.isoformat()})")
     before = serialize(row)
-    row.revoked_at = backend().now()
+    now = backend().now()
+    working = row.expires_at is None or row.expires_at > now
+    if row.role == "admin" and working and active_admin_tokens(session, now) <= 1:
+        raise Problem(409, f"token {token_id} is the last working admin token; revoking it would leave "
+                           "nobody able to issue or revoke tokens (create another admin token first)")
+    row.revoked_at = now
     audit.record("revoke", "token", row.id, before=before, after=serialize(row))
     return serialize(row)

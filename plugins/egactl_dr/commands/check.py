@@ -157,6 +157,8 @@ def _summary(ctx: Any, result, recorded: dict | None) -> None:
         line += f"; the deadline passed with {result.unfinished} site probe(s) unfinished (UNKNOWN)"
     if recorded:
         line += f"; recorded as check run {recorded['id']}"
+        if recorded.get("verified") is False:
+            line += " (an unverified observation: it does not count as a check for compliance)"
     ctx.io.status(line)
 
 

@@ -40,6 +40,7 @@ COLUMNS = [
     Column("checks", "CERT DAYS", format=lambda v: _cert_days({"checks": v})),
     Column("checks", "REPL LAG", format=lambda v: _lag({"checks": v})),
     Column("checked_by", "BY"),
+    Column("verified", format=lambda v: "yes" if v is not False else "NO (help desk)"),
     Column("checks", "NOT OK", format=lambda v: _problems({"checks": v})),
 ]
 

@@ -11,6 +11,12 @@ append-only observation, tagged with who made it, and it changes nothing
 anyone configured — while leaving it out would blank the history exactly when
 the help desk is looking at an incident. Everyone may record results only for
 systems they may read.
+
+But the help desk's runs are *unverified*: anyone with a helpdesk token can
+post any verdict, so they are stored with ``verified = false``, shown as such
+(history, report), and never set a system's last check — they cannot clear
+"never checked" or make a system compliant. Only a run by an operator or an
+admin (``VERIFYING_ROLES``), or one the server makes itself, is verified.
 """
 
 from __future__ import annotations
@@ -32,6 +38,7 @@ from egactl_dr.server.models import DrCheckResult, DrCheckRun, DrSystem
 router = APIRouter(route_class=ApiRoute, tags=["dr"])
 
 State = Literal["OK", "WARNING", "CRITICAL", "UNKNOWN"]
+VERIFYING_ROLES = frozenset({"admin", "operator", "system"})
 
 
 class CheckIn(BaseModel):
@@ -63,6 +70,7 @@ class RunOut(BaseModel):
     deadline_exceeded: bool
     actor: str
     role: str
+    verified: bool
 
 
 class ResultOut(BaseModel):
@@ -73,6 +81,7 @@ class ResultOut(BaseModel):
     checked_at: str
     checked_by: str
     role: str
+    verified: bool
     status: State
     counts: dict[str, int]
     checks: list[dict[str, Any]]
@@ -104,9 +113,10 @@ def record_run(body: RunIn):
         systems.append((readable_system(result.institution, result.name), result))
     # A run cut short by its deadline could not conclude, whatever it saw before (as --nagios says).
     status = "UNKNOWN" if body.deadline_exceeded else validation.worst([r.status for r in body.results])
+    verified = p.role in VERIFYING_ROLES
     run = DrCheckRun(at=now, started_at=_utc(body.started_at), finished_at=_utc(body.finished_at), actor=p.subject,
                      role=p.role, request_id=scope.current().request_id, status=status,
-                     deadline_exceeded=body.deadline_exceeded, systems=len(systems))
+                     deadline_exceeded=body.deadline_exceeded, systems=len(systems), verified=verified)
     session = db()
     session.add(run)
     session.flush()
@@ -114,16 +124,19 @@ def record_run(body: RunIn):
         checks = [c.model_dump() for c in result.checks]
         session.add(DrCheckResult(run_id=run.id, system_id=system.id, institution=system.institution, at=now,
                                   checked_at=run.started_at, status=result.status, checks=checks))
-        if system.last_check_at is None or now >= system.last_check_at:
+        if not verified:
+            if system.observed_at is None or now >= system.observed_at:
+                etag.observe(system, observed_at=now, observed_status=result.status, observed_by=p.subject)
+        elif system.last_check_at is None or now >= system.last_check_at:
             etag.observe(system, last_check_at=now, last_check_status=result.status,
                          last_check_problems=problems_of(checks))
     session.flush()
     institutions = sorted({s.institution for s, _ in systems})
     audit.record("record", "dr_check_run", run.id, institution=institutions[0] if len(institutions) == 1 else None,
                  after={"status": status, "systems": len(systems), "deadline_exceeded": body.deadline_exceeded,
-                        "institutions": institutions})
+                        "institutions": institutions, "verified": verified})
     return {"id": run.id, "at": now.isoformat(), "status": status, "systems": len(systems),
-            "deadline_exceeded": body.deadline_exceeded, "actor": p.subject, "role": p.role}
+            "deadline_exceeded": body.deadline_exceeded, "actor": p.subject, "role": p.role, "verified": verified}
 
 
 def serialize_result(r: DrCheckResult, run: DrCheckRun, system: str) -> dict[str, Any]:
@@ -131,7 +144,7 @@ def serialize_result(r: DrCheckResult, run: DrCheckRun, system: str) -> dict[str
     for c in r.checks or []:
         counts[c.get("state", "UNKNOWN")] = counts.get(c.get("state", "UNKNOWN"), 0) + 1
     return {"id": r.id, "run_id": r.run_id, "system": system, "at": iso(r.at), "checked_at": iso(r.checked_at),
-            "checked_by": run.actor, "role": run.role, "status": r.status, "counts": counts, "checks": r.checks}
+            "checked_by": run.actor, "role": run.role, "verified": bool(run.verified), "status": r.status, "counts": counts, "checks": r.checks}
 
 
 @router.get("/systems/{institution}/{name}/checks", response_model=ResultPage)

@@ -6,6 +6,11 @@ the inventory list are one query, not one per system. Those columns are
 observations, not configuration: they are written with ``etag.observe``, which
 does not bump ``version``, so a check run never makes someone's pending
 ``systems update`` stale.
+
+Only a *verified* check (run by an operator or an admin, or by the server
+itself) sets ``last_check_*``. A check posted by the help desk is kept as an
+unverified observation (``observed_*``): it is shown as such, and it never
+clears "never checked" nor makes a system compliant.
 """
 
 from __future__ import annotations
@@ -53,6 +58,9 @@ class DrSystem(Versioned, Base):
     last_check_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     last_check_status: Mapped[str | None] = mapped_column(String(16), nullable=True)
     last_check_problems: Mapped[list[Any] | None] = mapped_column(JSON, nullable=True)
+    observed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    observed_status: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    observed_by: Mapped[str | None] = mapped_column(String(200), nullable=True)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
     updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
 
@@ -107,6 +115,7 @@ class DrCheckRun(Base):
     status: Mapped[str] = mapped_column(String(16))
     deadline_exceeded: Mapped[bool] = mapped_column(Boolean, default=False)
     systems: Mapped[int] = mapped_column(Integer)
+    verified: Mapped[bool] = mapped_column(Boolean, default=True)
 
 
 @unversioned("append-only")
@@ -130,3 +139,12 @@ class DrCheckResult(Base):
 
 
 TABLES = [DrSystem.__table__, DrDrill.__table__, DrCheckRun.__table__, DrCheckResult.__table__]
+
+
+def add_observations(conn) -> None:
+    """v2: help-desk checks become unverified observations (columns on systems and runs)."""
+    stamp = "TIMESTAMP WITH TIME ZONE" if conn.dialect.name == "postgresql" else "DATETIME"
+    for column in (f"observed_at {stamp}", "observed_status VARCHAR(16)", "observed_by VARCHAR(200)"):
+        conn.execute(text(f"ALTER TABLE dr_systems ADD COLUMN {column}"))
+    conn.execute(text("ALTER TABLE dr_check_runs ADD COLUMN verified BOOLEAN NOT NULL DEFAULT TRUE"))
+    conn.execute(text("UPDATE dr_check_runs SET verified = FALSE WHERE role = 'helpdesk'"))

@@ -5,6 +5,10 @@ hosting environments, its latest check (recent enough) has nothing CRITICAL or
 UNKNOWN — readiness that cannot be shown is not readiness — and a failover
 drill passed within its drill period. WARNINGs are listed but do not make a
 system non-compliant. Computed on the backend's clock, like drill ages.
+
+"Latest check" means the latest *verified* one (by an operator or an admin).
+A newer unverified observation (a help-desk run) is shown beside it
+(``unverified_*``) and named in the issues, but never counts as a check.
 """
 
 from __future__ import annotations
@@ -39,6 +43,9 @@ class ReportRow(BaseModel):
     dr_hosting_approved: bool | None
     last_check_at: str | None
     last_check_status: str | None
+    unverified_at: str | None
+    unverified_status: str | None
+    unverified_by: str | None
     failing_checks: list[str]
     last_successful_drill_at: str | None
     days_since_successful_drill: int | None
@@ -65,6 +72,7 @@ def row_for(s: DrSystem, *, now: dt.datetime, approved: list[str], stale_days: f
         issues.append(f"DR site hosted in {s.dr_hosting!r}, not an approved environment")
     problems = list(s.last_check_problems or [])
     failing = [p for p in problems if " CRITICAL: " in p or " UNKNOWN: " in p]
+    newer_observation = s.observed_at is not None and (s.last_check_at is None or s.observed_at > s.last_check_at)
     if s.last_check_at is None:
         issues.append("never checked")
     else:
@@ -72,6 +80,9 @@ def row_for(s: DrSystem, *, now: dt.datetime, approved: list[str], stale_days: f
             issues.append(f"not checked for {(now - s.last_check_at).days} days")
         if failing:
             issues.append(f"{len(failing)} failing check(s) in the last run")
+    if newer_observation:
+        issues.append(f"unverified observation {s.observed_status} by {s.observed_by} on "
+                      f"{s.observed_at:%Y-%m-%d} (a help-desk check; an operator's check is needed)")
     limits = validation.effective_thresholds(s.thresholds)
     age = days_since(s.last_drill_passed_at, now)
     overdue = age is None or age > limits["drill_crit_days"]
@@ -83,7 +94,10 @@ def row_for(s: DrSystem, *, now: dt.datetime, approved: list[str], stale_days: f
             "compliant": not issues, "issues": issues, "has_dr_site": has_dr,
             "hosting": s.hosting, "hosting_approved": hosting_ok, "dr_hosting": s.dr_hosting,
             "dr_hosting_approved": dr_hosting_ok, "last_check_at": iso(s.last_check_at),
-            "last_check_status": s.last_check_status, "failing_checks": problems,
+            "last_check_status": s.last_check_status,
+            "unverified_at": iso(s.observed_at) if newer_observation else None,
+            "unverified_status": s.observed_status if newer_observation else None,
+            "unverified_by": s.observed_by if newer_observation else None, "failing_checks": problems,
             "last_successful_drill_at": iso(s.last_drill_passed_at), "days_since_successful_drill": age,
             "drill_overdue": overdue}
 

@@ -41,6 +41,10 @@ from egactl_mail.backend.models import Mailbox
 from egactl_mail.backend.schemas import ReconcileIn, RosterRow
 
 ACTIONS = ("create", "suspend", "update", "restore", "skip")
+OTHER_INSTITUTION = "(another institution)"
+HIDDEN = "(hidden)"
+FOREIGN_REASON = ("this employee number has a mailbox in another institution; moving it needs an admin "
+                  "or an operator of both institutions")
 
 
 @dataclass
@@ -114,6 +118,15 @@ def compute(body: ReconcileIn) -> tuple[dict[str, Any], dict[str, Any]]:
     planned: list[tuple[str, Any, Any]] = []  # (action, row or mailbox, extra)
 
     def act(action: str, r: RosterRow | None, m: Mailbox | None, **extra: Any) -> dict[str, Any]:
+        if m is not None and not p.can_read(m.institution):
+            # The roster is the caller's; the mailbox is another institution's staff
+            # record: show that it exists (the plan must say why the row is skipped),
+            # not where, nor its department, title or address.
+            if extra.get("changes"):
+                extra["changes"] = {k: [OTHER_INSTITUTION if k == "institution" else HIDDEN, new]
+                                    for k, (_old, new) in extra["changes"].items()}
+            if action == "skip":
+                extra["reason"] = FOREIGN_REASON
         item = {"action": action,
                 "employee_number": r.employee_number if r else m.employee_number,
                 "institution": r.institution if r else m.institution,

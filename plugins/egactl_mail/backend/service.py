@@ -115,10 +115,13 @@ def guarded(ref: str) -> Mailbox:
 def load(ref: str, *, write: bool = False) -> Mailbox:
     m = find(ref)
     p = principal()
+    # Found by employee number: a refusal must not tell another institution's
+    # operator that the person exists, nor where (it reads as "not found").
+    lookup = None if "@" in ref else f"mailbox for employee number {v.normalise_employee_number(ref.strip())}"
     if write:
-        p.check_write(m.institution)
+        p.check_write(m.institution, lookup=lookup)
     else:
-        p.check_read(m.institution)
+        p.check_read(m.institution, lookup=lookup)
     return m
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from egactl.plugin import BackendPart, Worker
+from egactl.plugin import BackendPart, PersonalData, Worker
 from egactl_sms.backend import delivery, groups, optouts, reading, senders, sending
 from egactl_sms.backend.models import TABLES
 from egactl_sms.backend.seed import seed
@@ -17,5 +17,8 @@ router.include_router(optouts.router, prefix="/optouts")
 router.include_router(sending.router)
 router.include_router(reading.router)
 
-part = BackendPart(router=router, tables=TABLES, seed=seed,
+# An opt-out's audit id is "INSTITUTION/NUMBER" and its reason is the citizen's own words.
+PERSONAL = [PersonalData("sms-optout", r"(?P<institution>[^/]+)/(?P<phone>.+)", reason=True)]
+
+part = BackendPart(router=router, tables=TABLES, seed=seed, personal=PERSONAL,
                    workers=[Worker("delivery", delivery.tick, interval=1.0)], settings=dict(delivery.SETTINGS))
