@@ -33,16 +33,29 @@ def serve(ctx: typer.Context,
           port: Annotated[int, typer.Option(help="Port to listen on.", min=0, max=65535)] = 8080,
           database_url_: DatabaseUrl = None,
           workers: Annotated[bool, typer.Option("--workers/--no-workers", help="Run background workers (e.g. SMS delivery) in this process.")] = True,
-          log_level: Annotated[str, typer.Option(help="uvicorn log level.")] = "warning"):
+          log_level: Annotated[str, typer.Option(help="uvicorn log level.")] = "warning",
+          concurrency: Annotated[Optional[int], typer.Option(
+              min=1, max=1000, envvar="EGACTL_SERVE_CONCURRENCY", show_default=False,
+              help="Requests at work on the database at once; the connection and thread pools are sized from it "
+                   "[default: 8].")] = None,
+          queue_depth: Annotated[Optional[int], typer.Option(
+              min=0, max=100000, envvar="EGACTL_SERVE_QUEUE_DEPTH", show_default=False,
+              help="Requests that may wait for their turn; past it a request gets 503 with Retry-After at once "
+                   "[default: 1000].")] = None,
+          queue_timeout: Annotated[Optional[float], typer.Option(
+              min=0.001, max=600, envvar="EGACTL_SERVE_QUEUE_TIMEOUT", metavar="SECONDS", show_default=False,
+              help="Longest wait for a turn; then 503 with Retry-After (default 5).")] = None):
     """Serve the API at http://HOST:PORT/api/v1 (OpenAPI at /openapi.json)."""
     if ctx.invoked_subcommand is not None:
         return
     import uvicorn
 
+    from egactl.server.admission import Capacity
     from egactl.server.app import create_app
 
     url = database_url(database_url_)
-    app_ = create_app(url, run_workers=workers)
+    capacity = Capacity.from_env(concurrency=concurrency, queue_depth=queue_depth, queue_timeout=queue_timeout)
+    app_ = create_app(url, run_workers=workers, capacity=capacity)
     context.get().io.status(f"egactl backend on http://{host}:{port} (database {_safe(url)})")
     uvicorn.run(app_, host=host, port=port, log_level=log_level, access_log=False)
 

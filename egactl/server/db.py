@@ -10,11 +10,14 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import JSON, DateTime, Engine, create_engine, event, text
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.types import TypeDecorator
+
+if TYPE_CHECKING:
+    from egactl.server.admission import Capacity
 
 
 class UTCDateTime(TypeDecorator):
@@ -50,11 +53,22 @@ def normalise_url(url: str) -> str:
     return url
 
 
-def make_engine(url: str) -> Engine:
+def make_engine(url: str, capacity: Capacity | None = None) -> Engine:
+    """The engine, its connection pool sized from ``capacity`` (see egactl.server.admission).
+
+    The admission gate lets in at most ``capacity.concurrency`` requests, each
+    using one connection at a time; the pool keeps that many and a reserve
+    open, and may open as many again for a request's occasional second
+    session, so an admitted request never waits for a connection.
+    """
+    from egactl.server.admission import Capacity
+
+    capacity = capacity or Capacity()
+    pool = {"pool_size": capacity.pool_size, "max_overflow": capacity.concurrency,
+            "pool_timeout": max(1.0, capacity.queue_timeout)}
     url = normalise_url(url)
     if url.startswith("sqlite"):
-        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30},
-                               pool_size=20, max_overflow=20)
+        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30}, **pool)
 
         @event.listens_for(engine, "connect")
         def _sqlite_connect(dbapi_conn, _record):
@@ -74,7 +88,7 @@ def make_engine(url: str) -> Engine:
             conn.exec_driver_sql(f"BEGIN {mode}")
 
         return engine
-    return create_engine(url, pool_size=10, max_overflow=20, pool_pre_ping=True)
+    return create_engine(url, pool_pre_ping=True, **pool)
 
 
 def sessionmakers(engine: Engine) -> tuple[sessionmaker[Session], sessionmaker[Session]]:
