@@ -37,11 +37,11 @@ def serve(ctx: typer.Context,
           concurrency: Annotated[Optional[int], typer.Option(
               min=1, max=1000, envvar="EGACTL_SERVE_CONCURRENCY", show_default=False,
               help="Requests at work on the database at once; the connection and thread pools are sized from it "
-                   "[default: 8].")] = None,
+                   "(default 8).")] = None,
           queue_depth: Annotated[Optional[int], typer.Option(
               min=0, max=100000, envvar="EGACTL_SERVE_QUEUE_DEPTH", show_default=False,
               help="Requests that may wait for their turn; past it a request gets 503 with Retry-After at once "
-                   "[default: 1000].")] = None,
+                   "(default 1000).")] = None,
           queue_timeout: Annotated[Optional[float], typer.Option(
               min=0.001, max=600, envvar="EGACTL_SERVE_QUEUE_TIMEOUT", metavar="SECONDS", show_default=False,
               help="Longest wait for a turn; then 503 with Retry-After (default 5).")] = None):
