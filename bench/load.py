@@ -68,6 +68,7 @@ class Outcome:
     ok_latencies: list[float] = field(default_factory=list)
     failures: Counter = field(default_factory=Counter)
     attempts: list[Attempt] = field(default_factory=list)
+    created: int = 0  # creations answered 201
 
     @property
     def completed(self) -> int:
@@ -160,6 +161,7 @@ async def run_load(url: str, token: str, *, clients: int, duration: float, write
                     continue
                 if r.status_code < 400:
                     out.ok_latencies.append(time.monotonic() - first)
+                    out.created += r.status_code == 201
                 else:
                     kind = f"{r.status_code}" + (" (Retry-After, attempts used up)" if a.retry_after else "")
                     out.failures[kind] += 1
