@@ -16,6 +16,8 @@ Route code reads the scope through ``db()``, ``principal()`` and ``backend()``.
 from __future__ import annotations
 
 import contextvars
+import functools
+import inspect
 import uuid
 from dataclasses import dataclass, field
 from typing import Any, Callable
@@ -26,8 +28,9 @@ from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
-from egactl.server import idempotency
+from egactl.server import authcache, idempotency
 from egactl.server.backend import Backend
+from egactl.server.models import ApiToken
 from egactl.server.problems import Problem
 from egactl.server.security import Principal, authenticate
 
@@ -113,7 +116,27 @@ def helpdesk_allowed(func: Callable) -> Callable:
     return func
 
 
+def _one_thread(func: Callable) -> Callable:
+    """A plain (synchronous) endpoint as a coroutine that runs it on one request thread.
+
+    FastAPI would otherwise take a thread for the endpoint and another one
+    for checking its return value against the response model; each hand-over
+    between the event loop and a thread costs more than that check itself.
+    """
+    if inspect.iscoroutinefunction(func) or inspect.isgeneratorfunction(func) or not inspect.isfunction(func):
+        return func
+
+    @functools.wraps(func)  # FastAPI reads the parameters (and our markers) through __wrapped__
+    async def endpoint(**kwargs: Any) -> Any:
+        return await run_in_threadpool(func, **kwargs)
+
+    return endpoint
+
+
 class ApiRoute(APIRoute):
+    def __init__(self, path: str, endpoint: Callable, **kwargs: Any) -> None:
+        super().__init__(path, _one_thread(endpoint), **kwargs)
+
     def get_route_handler(self) -> Callable:
         endpoint_handler = super().get_route_handler()
         helpdesk_ok = getattr(self.endpoint, "__egactl_helpdesk_allowed__", False)
@@ -125,7 +148,9 @@ class ApiRoute(APIRoute):
             scope = Scope(be, request.headers.get("X-Request-ID") or str(uuid.uuid4()), write)
             token = _scope.set(scope)
             try:
-                scope.principal = await run_in_threadpool(_authenticate, be, request.headers.get("Authorization"))
+                authorization = request.headers.get("Authorization")
+                scope.principal = (authcache.recall(be, authorization)
+                                   or await run_in_threadpool(_authenticate, be, authorization))
                 if write and scope.principal.role == "helpdesk" and not helpdesk_ok:
                     raise Problem(403, "the helpdesk role is read-only")
                 key = request.headers.get("Idempotency-Key") if request.method == "POST" else None
@@ -156,7 +181,8 @@ class ApiRoute(APIRoute):
                 return await _settle(request, _commit, scope, key, fingerprint if key else None, response,
                                      secret, request.url.path)
             finally:
-                await _settle(request, scope.close)
+                if scope._session is not None:  # no thread needed to close nothing
+                    await _settle(request, scope.close)
                 _scope.reset(token)
 
         return handler
@@ -184,8 +210,12 @@ async def _settle(request: Request, func: Callable[..., Any], *args: Any) -> Any
 
 
 def _authenticate(be: Backend, authorization: str | None) -> Principal:
+    generation = authcache.generation()
     with be.read_sessions() as session:
-        return authenticate(session, authorization, be.now())
+        found = authenticate(session, authorization, be.now())
+        row = session.get(ApiToken, found.token_id)  # from the session's identity map: no second query
+        authcache.remember(be, authorization, found, row.expires_at if row is not None else None, generation)
+        return found
 
 
 def _rollback(scope: Scope) -> None:
