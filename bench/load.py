@@ -10,6 +10,8 @@ four attempts). Figures per level of N:
 - requests/s: requests answered successfully, per second of the run;
 - p50 / p99: latency of those requests, retries included (what a user waits);
 - 503s: answers "busy, retry after …" (each was retried; how fast they came);
+- cpu ms: the server process's CPU time per successful request (all its
+  threads), which a busy machine distorts far less than requests/s;
 - errors by kind: every request that finally failed (status code, timeout,
   connection error). A request still unanswered when the run ends counts as a
   timeout.
@@ -69,6 +71,11 @@ class Outcome:
     failures: Counter = field(default_factory=Counter)
     attempts: list[Attempt] = field(default_factory=list)
     created: int = 0  # creations answered 201
+    server_cpu: float | None = None  # CPU seconds the server process used meanwhile
+
+    @property
+    def cpu_per_request(self) -> float | None:
+        return self.server_cpu / self.completed if self.server_cpu is not None and self.completed else None
 
     @property
     def completed(self) -> int:
@@ -211,7 +218,7 @@ class Server:
 
     def __init__(self, checkout: Path, database_url: str, workdir: Path, args: list[str], rows: int):
         self.env = {k: v for k, v in os.environ.items() if not k.startswith("EGACTL_")}
-        self.env.update(PYTHONPATH=f"{checkout}{os.pathsep}{checkout / 'plugins'}",
+        self.env.update(PYTHONPATH=f"{checkout}{os.pathsep}{checkout / 'plugins'}" + (os.pathsep + os.environ["BENCH_EXTRA_PATH"] if os.environ.get("BENCH_EXTRA_PATH") else ""),
                         EGACTL_CONFIG_DIR=str(workdir / "config"), EGACTL_DATA_DIR=str(workdir / "data"),
                         EGACTL_CREDENTIAL_STORE="file", EGACTL_NO_PROGRESS="1")
         egactl = [sys.executable, "-m", "egactl"]
@@ -254,6 +261,14 @@ class Server:
                 pass
             time.sleep(0.5)
         return False
+
+    def cpu(self) -> float | None:
+        """CPU seconds (user + system, all threads) the server process has used."""
+        try:
+            fields = Path(f"/proc/{self.proc.pid}/stat").read_text().rsplit(")", 1)[1].split()
+            return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        except (OSError, ValueError, IndexError):
+            return None
 
     def stop(self) -> None:
         self.proc.terminate()
@@ -308,11 +323,12 @@ def row(label: str, db: str, o: Outcome) -> str:
     busy = o.busy
     busy_ms = f"{ms(sorted(a.seconds for a in busy)[len(busy) // 2])}" if busy else "-"
     errors = ", ".join(f"{k}: {v}" for k, v in sorted(o.failures.items())) or "none"
+    cpu = o.cpu_per_request
     return (f"{label:<9} {db:<10} {o.clients:>6} {o.rate:>8.0f} {ms(o.percentile(50)):>7} {ms(o.percentile(99)):>7} "
-            f"{len(busy):>6} {busy_ms:>8}  {errors}")
+            f"{'-' if cpu is None else f'{cpu * 1000:.2f}':>8} {len(busy):>6} {busy_ms:>8}  {errors}")
 
 
-HEADER = (f"{'code':<9} {'database':<10} {'N':>6} {'req/s':>8} {'p50 ms':>7} {'p99 ms':>7} "
+HEADER = (f"{'code':<9} {'database':<10} {'N':>6} {'req/s':>8} {'p50 ms':>7} {'p99 ms':>7} {'cpu ms':>8} "
           f"{'503s':>6} {'503 p50':>8}  errors (requests that finally failed)")
 
 
@@ -337,20 +353,28 @@ def main() -> None:
     print(HEADER, flush=True)
     try:
         for db in databases:
-            for label, checkout, extra in codes:
-                url = pg.database() if db == "postgresql" and pg else f"sqlite:///{workdir / f'{label}-{db}.db'}"
-                server = Server(checkout, url, workdir, extra, args.rows)
-                try:
-                    for n in levels:
+            # Both servers run side by side and take turns level by level, so
+            # that whatever else the machine is doing weighs on both alike.
+            servers = {}
+            try:
+                for label, checkout, extra in codes:
+                    url = pg.database() if db == "postgresql" and pg else f"sqlite:///{workdir / f'{label}-{db}.db'}"
+                    servers[label] = Server(checkout, url, workdir, extra, args.rows)
+                for n in levels:
+                    for label, server in servers.items():
                         if not server.healthy():
                             print(f"{label:<9} {db:<10} {n:>6}  server did not recover from the previous level",
                                   flush=True)
-                            break
+                            continue
+                        before = server.cpu()
                         o = asyncio.run(run_load(server.url, server.token, clients=n, duration=args.duration,
                                                  writes=args.writes, timeout=args.timeout))
+                        after = server.cpu()
+                        o.server_cpu = after - before if before is not None and after is not None else None
                         results[(label, db, n)] = o
                         print(row(label, db, o), flush=True)
-                finally:
+            finally:
+                for server in servers.values():
                     server.stop()
     finally:
         if pg:
@@ -365,7 +389,9 @@ def main() -> None:
                 rate = f"{t.rate / b.rate:.1f}x" if b.rate else "inf (baseline completed none)"
                 p99b, p99t = b.percentile(99), t.percentile(99)
                 p99 = f"{p99t / p99b:.2f}x" if p99b and p99t else "-"
-                print(f"  {db:<10} N={n:<5} requests/s {rate:>8}   p99 {p99:>6}   "
+                cb, ct = b.cpu_per_request, t.cpu_per_request
+                cpu = f"{cb / ct:.1f}x" if cb and ct else "-"
+                print(f"  {db:<10} N={n:<5} requests/s {rate:>8}   requests per CPU-second {cpu:>6}   p99 {p99:>6}   "
                       f"failed {sum(b.failures.values())} -> {sum(t.failures.values())}")
     print(f"\n(server logs in {workdir})")
 

@@ -128,9 +128,32 @@ def _one_thread(func: Callable) -> Callable:
 
     @functools.wraps(func)  # FastAPI reads the parameters (and our markers) through __wrapped__
     async def endpoint(**kwargs: Any) -> Any:
-        return await run_in_threadpool(func, **kwargs)
+        return await run_in_threadpool(_run_and_release, func, kwargs)
 
     return endpoint
+
+
+def _run_and_release(func: Callable, kwargs: dict[str, Any]) -> Any:
+    """Run the endpoint; a read whose answer is plain data closes its session here,
+    on the same thread, instead of waiting for one more thread to do it."""
+    result = func(**kwargs)
+    scope = _scope.get(None)
+    if scope is not None and not scope.write and scope._session is not None and _plain(result):
+        scope.close()
+    return result
+
+
+def _plain(value: Any, depth: int = 0) -> bool:
+    """Data that needs no database session any more (no ORM objects to load lazily)."""
+    if value is None or isinstance(value, (str, int, float, bool, Response)):
+        return True
+    if depth > 8:
+        return False
+    if isinstance(value, dict):
+        return all(_plain(v, depth + 1) for v in value.values())
+    if isinstance(value, (list, tuple)):
+        return all(_plain(v, depth + 1) for v in value)
+    return False
 
 
 class ApiRoute(APIRoute):
