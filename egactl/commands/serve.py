@@ -44,7 +44,11 @@ def serve(ctx: typer.Context,
                    "(default 1000).")] = None,
           queue_timeout: Annotated[Optional[float], typer.Option(
               min=0.001, max=600, envvar="EGACTL_SERVE_QUEUE_TIMEOUT", metavar="SECONDS", show_default=False,
-              help="Longest wait for a turn; then 503 with Retry-After (default 5).")] = None):
+              help="Longest wait for a turn; then 503 with Retry-After (default 5).")] = None,
+          processes: Annotated[int, typer.Option(
+              min=1, max=64, envvar="EGACTL_SERVE_PROCESSES",
+              help="API processes sharing the port (one per CPU core serves the most); each has its own "
+                   "--concurrency and queue.")] = 1):
     """Serve the API at http://HOST:PORT/api/v1 (OpenAPI at /openapi.json)."""
     if ctx.invoked_subcommand is not None:
         return
@@ -55,9 +59,40 @@ def serve(ctx: typer.Context,
 
     url = database_url(database_url_)
     capacity = Capacity.from_env(concurrency=concurrency, queue_depth=queue_depth, queue_timeout=queue_timeout)
-    app_ = create_app(url, run_workers=workers, capacity=capacity)
-    context.get().io.status(f"egactl backend on http://{host}:{port} (database {_safe(url)})")
-    uvicorn.run(app_, host=host, port=port, log_level=log_level, access_log=False)
+    # Migrates the database before any API process starts (they then find it current).
+    app_ = create_app(url, run_workers=workers and processes == 1, capacity=capacity)
+    where = f"http://{host}:{port} (database {_safe(url)}"
+    if processes == 1:
+        context.get().io.status(f"egactl backend on {where})")
+        uvicorn.run(app_, host=host, port=port, log_level=log_level, access_log=False)
+        return
+    # Several processes: uvicorn starts each with _process_app(); the background
+    # workers run once, here in the supervising process, not once per process.
+    import threading
+
+    from egactl.server.app import _start_workers
+
+    os.environ.update(EGACTL_DATABASE_URL=url, EGACTL_SERVE_CONCURRENCY=str(capacity.concurrency),
+                      EGACTL_SERVE_QUEUE_DEPTH=str(capacity.queue_depth),
+                      EGACTL_SERVE_QUEUE_TIMEOUT=str(capacity.queue_timeout))
+    stop = threading.Event()
+    threads = _start_workers(app_.state.backend, stop) if workers else []
+    context.get().io.status(f"egactl backend on {where}, {processes} processes)")
+    try:
+        uvicorn.run("egactl.commands.serve:_process_app", factory=True, workers=processes, host=host, port=port,
+                    log_level=log_level, access_log=False)
+    finally:
+        stop.set()
+        for t in threads:
+            t.join(timeout=5)
+        app_.state.backend.engine.dispose()
+
+
+def _process_app():
+    """The app of one API process of `egactl serve --processes N` (settings from the environment)."""
+    from egactl.server.app import create_app
+
+    return create_app(os.environ["EGACTL_DATABASE_URL"])
 
 
 def _safe(url: str) -> str:

@@ -280,6 +280,7 @@ def _commit(scope: Scope, key: str | None, fingerprint: str | None, response: Re
         if "locked" in str(exc).lower():
             raise Problem(503, "the database is busy; try again", headers={"Retry-After": "1"}) from None
         raise
+    scope.close()  # on this thread: the frame then needs no other one to close the session
     if scope.backend.sandbox:
         scope.backend.run_workers()
     return response
