@@ -38,8 +38,8 @@ def _bench():
     return module
 
 
-def _burst(tmp_path, database_url=None):
-    server = start_server(tmp_path, database_url, extra_env=GATE)
+def _burst(tmp_path, database_url=None, processes=1):
+    server = start_server(tmp_path, database_url, extra_env={**GATE, "EGACTL_SERVE_PROCESSES": str(processes)})
     try:
         outcome = asyncio.run(_bench().run_load(server.url, server.admin_token, clients=CLIENTS, duration=SECONDS,
                                                 writes=0.1, timeout=60, tag="T"))
@@ -79,6 +79,12 @@ def _check(outcome, stored: set[str]) -> None:
 
 def test_a_burst_of_clients_is_held_not_dropped_sqlite(tmp_path):
     outcome, stored = _burst(tmp_path)
+    _check(outcome, stored)
+
+
+def test_a_burst_is_held_by_two_processes_sharing_sqlite(tmp_path):
+    """`serve --processes 2`: each process has its own gate; SQLite's lock is shared between them."""
+    outcome, stored = _burst(tmp_path, processes=2)
     _check(outcome, stored)
 
 
