@@ -4,9 +4,11 @@ Every API request (every path under ``/api/``, whichever plugin serves it)
 passes one gate before it may touch the database. At most ``concurrency``
 requests are inside at once; the others wait their turn, first come first
 served, in a queue of at most ``queue_depth`` requests, each for at most
-``queue_timeout`` seconds. A request that finds the queue full, or whose wait
-runs out, is answered at once with ``503`` and ``Retry-After`` (which egactl's
-client honours), never held until something times out.
+``queue_timeout`` seconds. A request that finds the queue full, or so long
+that at the recent pace its turn would not come within ``queue_timeout``, is
+answered at once with ``503`` and ``Retry-After`` (which egactl's client
+honours); one whose wait runs out all the same gets the same answer then. No
+request is held until something else times out.
 
 The database connection pool and the request thread pool are sized from the
 same ``concurrency`` (``Capacity``): an admitted request uses at most one
@@ -116,7 +118,8 @@ class Gate:
         if self.free > 0 and not self.queued:
             self.free -= 1
             return 0.0
-        if self.queued >= self.capacity.queue_depth:
+        if self.queued >= self.capacity.queue_depth or self.expected_wait() > self.capacity.queue_timeout:
+            # Refused at once: waiting out the limit first would only make the answer slower.
             raise Refused("full", 0.0)
         deadline = arrived + self.capacity.queue_timeout
         fut: asyncio.Future = self.loop.create_future()
@@ -161,14 +164,17 @@ class Gate:
             return
         self.free += 1
 
+    def expected_wait(self) -> float:
+        """How long a request arriving now would wait: the queue ahead of it, at the recent pace."""
+        return (self.queued + 1) * self._service / self.capacity.concurrency
+
     def retry_after(self) -> int:
         """Seconds after which a retry may find room: the queue's drain time, spread out.
 
         Spread at random between one and two drain times, so that the clients
         refused together do not all come back in the same instant.
         """
-        drain = (self.queued + 1) * self._service / self.capacity.concurrency
-        return max(1, min(60, math.ceil(drain * random.uniform(1.0, 2.0))))
+        return max(1, min(60, math.ceil(self.expected_wait() * random.uniform(1.0, 2.0))))
 
 
 class AdmissionMiddleware:

@@ -27,6 +27,7 @@ from fastapi.routing import APIRoute
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
+from starlette.responses import StreamingResponse
 
 from egactl.server import authcache, idempotency
 from egactl.server.backend import Backend
@@ -145,8 +146,10 @@ def _run_and_release(func: Callable, kwargs: dict[str, Any]) -> Any:
 
 def _plain(value: Any, depth: int = 0) -> bool:
     """Data that needs no database session any more (no ORM objects to load lazily)."""
-    if value is None or isinstance(value, (str, int, float, bool, Response)):
+    if value is None or isinstance(value, (str, int, float, bool)):
         return True
+    if isinstance(value, Response):
+        return not isinstance(value, StreamingResponse)  # a stream may still read from the session
     if depth > 8:
         return False
     if isinstance(value, dict):
@@ -217,7 +220,8 @@ SETTLE_THREADS = 16
 async def _settle(request: Request, func: Callable[..., Any], *args: Any) -> Any:
     """Run commit/rollback/close on threads of their own.
 
-    Endpoints run on the shared request thread pool (40 threads). When all of
+    Endpoints run on the shared request thread pool (sized by the admission
+    gate's capacity, egactl.server.admission). When all of
     them wait on one lock (SQLite's write lock, an allocation advisory lock),
     the request that holds the lock must still get a thread to commit and
     release it — otherwise every waiter times out (seen with 50 simultaneous
