@@ -48,9 +48,10 @@ def create_app(database_url: str, *, sandbox: bool = False, clock: Clock | None 
     ``plugins``: the plugin names to mount (None: all installed).
     ``run_workers``: start each plugin's workers in background threads (``egactl serve``).
     ``capacity``: requests at work at once and the queue in front of them
-    (None: ``EGACTL_SERVE_*`` or the defaults); see egactl.server.admission.
+    (None: ``EGACTL_SERVE_*`` or the defaults; the sandbox: the defaults);
+    see egactl.server.admission.
     """
-    capacity = capacity or Capacity.from_env()
+    capacity = capacity or (Capacity() if sandbox else Capacity.from_env())
     parts = load_parts(plugins)
     engine = make_engine(database_url, capacity)
     read, write = sessionmakers(engine)
