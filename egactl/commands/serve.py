@@ -54,7 +54,22 @@ def serve(ctx: typer.Context,
           workers: Annotated[bool, typer.Option("--workers/--no-workers", help="Run background workers (e.g. SMS delivery) in this process.")] = True,
           log_level: Annotated[LogLevel, typer.Option(help="Server log level.", case_sensitive=False)] = LogLevel.warning,
           log_file: Annotated[Optional[Path], typer.Option("--log-file", metavar="PATH", help="Write the server log to this file (created 0600) instead of stderr.")] = None,
-          sql_echo: Annotated[bool, typer.Option("--sql-echo", envvar="EGACTL_SQL_ECHO", help="Log every SQL statement (never its parameters or rows; env EGACTL_SQL_ECHO).")] = False):
+          sql_echo: Annotated[bool, typer.Option("--sql-echo", envvar="EGACTL_SQL_ECHO", help="Log every SQL statement (never its parameters or rows; env EGACTL_SQL_ECHO).")] = False,
+          concurrency: Annotated[Optional[int], typer.Option(
+              min=1, max=1000, envvar="EGACTL_SERVE_CONCURRENCY", show_default=False,
+              help="Requests at work on the database at once; the connection and thread pools are sized from it "
+                   "(default 8).")] = None,
+          queue_depth: Annotated[Optional[int], typer.Option(
+              min=0, max=100000, envvar="EGACTL_SERVE_QUEUE_DEPTH", show_default=False,
+              help="Requests that may wait for their turn; past it a request gets 503 with Retry-After at once "
+                   "(default 1000).")] = None,
+          queue_timeout: Annotated[Optional[float], typer.Option(
+              min=0.001, max=600, envvar="EGACTL_SERVE_QUEUE_TIMEOUT", metavar="SECONDS", show_default=False,
+              help="Longest wait for a turn; then 503 with Retry-After (default 5).")] = None,
+          processes: Annotated[int, typer.Option(
+              min=1, max=64, envvar="EGACTL_SERVE_PROCESSES",
+              help="API processes sharing the port (one per CPU core serves the most); each has its own "
+                   "--concurrency and queue.")] = 1):
     """Serve the API at http://HOST:PORT/api/v1 (OpenAPI at /openapi.json).
 
     The server log never holds SQL parameters, fetched rows, request bodies or
@@ -65,13 +80,51 @@ def serve(ctx: typer.Context,
         return
     import uvicorn
 
+    from egactl.server.admission import Capacity
     from egactl.server.app import create_app
 
     _setup_logging(log_level.value, log_file, sql_echo)
     url = database_url(database_url_)
-    app_ = create_app(url, run_workers=workers)
-    context.get().io.status(f"egactl backend on http://{host}:{port} (database {_safe(url)})")
-    uvicorn.run(app_, host=host, port=port, log_level=log_level.value, log_config=None, access_log=False)
+    capacity = Capacity.from_env(concurrency=concurrency, queue_depth=queue_depth, queue_timeout=queue_timeout)
+    # Migrates the database before any API process starts (they then find it current).
+    app_ = create_app(url, run_workers=workers and processes == 1, capacity=capacity)
+    where = f"http://{host}:{port} (database {_safe(url)}"
+    if processes == 1:
+        context.get().io.status(f"egactl backend on {where})")
+        uvicorn.run(app_, host=host, port=port, log_level=log_level.value, log_config=None, access_log=False)
+        return
+    # Several processes: uvicorn starts each with _process_app(); the background
+    # workers run once, here in the supervising process, not once per process.
+    import threading
+
+    from egactl.server.app import _start_workers
+
+    os.environ.update(EGACTL_DATABASE_URL=url, EGACTL_SERVE_CONCURRENCY=str(capacity.concurrency),
+                      EGACTL_SERVE_QUEUE_DEPTH=str(capacity.queue_depth),
+                      EGACTL_SERVE_QUEUE_TIMEOUT=str(capacity.queue_timeout),
+                      EGACTL_SERVE_LOG_LEVEL=log_level.value, EGACTL_SERVE_LOG_FILE=str(log_file or ""),
+                      EGACTL_SQL_ECHO="1" if sql_echo else "")
+    stop = threading.Event()
+    threads = _start_workers(app_.state.backend, stop) if workers else []
+    context.get().io.status(f"egactl backend on {where}, {processes} processes)")
+    try:
+        uvicorn.run("egactl.commands.serve:_process_app", factory=True, workers=processes, host=host, port=port,
+                    log_level=log_level.value, log_config=None, access_log=False)
+    finally:
+        stop.set()
+        for t in threads:
+            t.join(timeout=5)
+        app_.state.backend.engine.dispose()
+
+
+def _process_app():
+    """The app of one API process of `egactl serve --processes N` (settings from the environment)."""
+    from egactl.server.app import create_app
+
+    log_file = os.environ.get("EGACTL_SERVE_LOG_FILE")
+    _setup_logging(os.environ.get("EGACTL_SERVE_LOG_LEVEL", "warning"), Path(log_file) if log_file else None,
+                   bool(os.environ.get("EGACTL_SQL_ECHO")))
+    return create_app(os.environ["EGACTL_DATABASE_URL"])
 
 
 def _setup_logging(level: str, log_file: Path | None, sql_echo: bool) -> None:

@@ -13,6 +13,7 @@ from fastapi import FastAPI
 from egactl import __version__
 from egactl.plugin import BackendPart
 from egactl.server import problems
+from egactl.server.admission import AdmissionMiddleware, Capacity
 from egactl.server.backend import Backend
 from egactl.server.clock import Clock, system_clock
 from egactl.server.db import check_versioning, make_engine, sessionmakers
@@ -41,14 +42,18 @@ def load_parts(only: list[str] | None = None) -> dict[str, BackendPart]:
 
 def create_app(database_url: str, *, sandbox: bool = False, clock: Clock | None = None,
                settings: dict[str, Any] | None = None, plugins: list[str] | None = None,
-               run_workers: bool = False) -> FastAPI:
+               run_workers: bool = False, capacity: Capacity | None = None) -> FastAPI:
     """Build the backend.
 
     ``plugins``: the plugin names to mount (None: all installed).
     ``run_workers``: start each plugin's workers in background threads (``egactl serve``).
+    ``capacity``: requests at work at once and the queue in front of them
+    (None: ``EGACTL_SERVE_*`` or the defaults; the sandbox: the defaults);
+    see egactl.server.admission.
     """
+    capacity = capacity or (Capacity() if sandbox else Capacity.from_env())
     parts = load_parts(plugins)
-    engine = make_engine(database_url)
+    engine = make_engine(database_url, capacity)
     read, write = sessionmakers(engine)
     be = Backend(engine=engine, read_sessions=read, write_sessions=write, parts=parts,
                  clock=clock or system_clock, sandbox=sandbox, overrides=dict(settings or {}))
@@ -78,6 +83,7 @@ def create_app(database_url: str, *, sandbox: bool = False, clock: Clock | None 
     )
     app.state.backend = be
     problems.install(app)
+    app.add_middleware(AdmissionMiddleware, capacity=capacity)  # inside RequestIdMiddleware: refusals carry the id
     app.add_middleware(RequestIdMiddleware)
 
     from egactl.server.routes import audit, institutions, tokens

@@ -13,11 +13,14 @@ import hashlib
 import logging
 import os
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import JSON, DateTime, Engine, Integer, create_engine, event, text
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, declared_attr, mapped_column, sessionmaker
 from sqlalchemy.types import TypeDecorator
+
+if TYPE_CHECKING:
+    from egactl.server.admission import Capacity
 
 
 class UTCDateTime(TypeDecorator):
@@ -167,15 +170,28 @@ def private_sqlite_file(url: str) -> None:
                 pass
 
 
-def make_engine(url: str) -> Engine:
-    """The engine for ``url``. SQL parameters never reach a log or an error text
-    (``hide_parameters``): they hold message texts, phone numbers and names."""
+def make_engine(url: str, capacity: Capacity | None = None) -> Engine:
+    """The engine, its connection pool sized from ``capacity`` (see egactl.server.admission).
+
+    The admission gate lets in at most ``capacity.concurrency`` requests, each
+    using one connection at a time; the pool keeps that many and a reserve
+    open, and may open as many again for a request's occasional second
+    session, so an admitted request never waits for a connection.
+
+    SQL parameters never reach a log or an error text (``hide_parameters``):
+    they hold message texts, phone numbers and names.
+    """
+    from egactl.server.admission import Capacity
+
+    capacity = capacity or Capacity()
+    pool = {"pool_size": capacity.pool_size, "max_overflow": capacity.concurrency,
+            "pool_timeout": max(1.0, capacity.queue_timeout)}
     url = normalise_url(url)
     _quiet_sql_logging()
     if url.startswith("sqlite"):
         private_sqlite_file(url)
-        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30},
-                               pool_size=20, max_overflow=20, hide_parameters=True)
+        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30}, hide_parameters=True,
+                               **pool)
 
         @event.listens_for(engine, "connect")
         def _sqlite_connect(dbapi_conn, _record):
@@ -195,7 +211,7 @@ def make_engine(url: str) -> Engine:
             conn.exec_driver_sql(f"BEGIN {mode}")
 
         return engine
-    return create_engine(url, pool_size=10, max_overflow=20, pool_pre_ping=True, hide_parameters=True)
+    return create_engine(url, pool_pre_ping=True, hide_parameters=True, **pool)
 
 
 def sessionmakers(engine: Engine) -> tuple[sessionmaker[Session], sessionmaker[Session]]:

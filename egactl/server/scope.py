@@ -18,6 +18,8 @@ Route code reads the scope through ``db()``, ``principal()`` and ``backend()``.
 from __future__ import annotations
 
 import contextvars
+import functools
+import inspect
 import uuid
 from dataclasses import dataclass, field
 from typing import Any, Callable
@@ -27,9 +29,11 @@ from fastapi.routing import APIRoute
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
+from starlette.responses import StreamingResponse
 
-from egactl.server import idempotency
+from egactl.server import authcache, idempotency
 from egactl.server.backend import Backend
+from egactl.server.models import ApiToken
 from egactl.server.problems import Problem
 from egactl.server.security import FailedLogins, Principal, failures_per_minute, guarded_authenticate
 
@@ -117,7 +121,52 @@ def helpdesk_allowed(func: Callable) -> Callable:
     return func
 
 
+def _one_thread(func: Callable) -> Callable:
+    """A plain (synchronous) endpoint as a coroutine that runs it on one request thread.
+
+    FastAPI would otherwise take a thread for the endpoint and another one
+    for checking its return value against the response model; each hand-over
+    between the event loop and a thread costs more than that check itself.
+    """
+    if inspect.iscoroutinefunction(func) or inspect.isgeneratorfunction(func) or not inspect.isfunction(func):
+        return func
+
+    @functools.wraps(func)  # FastAPI reads the parameters (and our markers) through __wrapped__
+    async def endpoint(**kwargs: Any) -> Any:
+        return await run_in_threadpool(_run_and_release, func, kwargs)
+
+    return endpoint
+
+
+def _run_and_release(func: Callable, kwargs: dict[str, Any]) -> Any:
+    """Run the endpoint; a read whose answer is plain data closes its session here,
+    on the same thread, instead of waiting for one more thread to do it."""
+    result = func(**kwargs)
+    scope = _scope.get(None)
+    if scope is not None and not scope.write and scope._session is not None and _plain(result):
+        scope.close()
+    return result
+
+
+def _plain(value: Any, depth: int = 0) -> bool:
+    """Data that needs no database session any more (no ORM objects to load lazily)."""
+    if value is None or isinstance(value, (str, int, float, bool)):
+        return True
+    if isinstance(value, Response):
+        return not isinstance(value, StreamingResponse)  # a stream may still read from the session
+    if depth > 8:
+        return False
+    if isinstance(value, dict):
+        return all(_plain(v, depth + 1) for v in value.values())
+    if isinstance(value, (list, tuple)):
+        return all(_plain(v, depth + 1) for v in value)
+    return False
+
+
 class ApiRoute(APIRoute):
+    def __init__(self, path: str, endpoint: Callable, **kwargs: Any) -> None:
+        super().__init__(path, _one_thread(endpoint), **kwargs)
+
     def get_route_handler(self) -> Callable:
         endpoint_handler = super().get_route_handler()
         helpdesk_ok = getattr(self.endpoint, "__egactl_helpdesk_allowed__", False)
@@ -130,7 +179,12 @@ class ApiRoute(APIRoute):
             scope.if_match = request.headers.get("If-Match") if write else None
             token = _scope.set(scope)
             try:
-                scope.principal = await run_in_threadpool(_authenticate, be, request)
+                authorization = request.headers.get("Authorization")
+                # A client held back for failed authentications is refused even with a
+                # token remembered from before: only a clean record may use the cache.
+                scope.principal = ((_failed_logins(request).retry_after(_client(request), be.now(), _auth_limit(be)) is None
+                                    and authcache.recall(be, authorization))
+                                   or await run_in_threadpool(_authenticate, be, request))
                 if write and scope.principal.role == "helpdesk" and not helpdesk_ok:
                     raise Problem(403, "the helpdesk role is read-only")
                 key = request.headers.get("Idempotency-Key") if request.method == "POST" else None
@@ -166,7 +220,8 @@ class ApiRoute(APIRoute):
                 return await _settle(request, _commit, scope, key, fingerprint if key else None, response,
                                      secret, request.url.path)
             finally:
-                await _settle(request, scope.close)
+                if scope._session is not None:  # no thread needed to close nothing
+                    await _settle(request, scope.close)
                 _scope.reset(token)
 
         return handler
@@ -178,7 +233,8 @@ SETTLE_THREADS = 16
 async def _settle(request: Request, func: Callable[..., Any], *args: Any) -> Any:
     """Run commit/rollback/close on threads of their own.
 
-    Endpoints run on the shared request thread pool (40 threads). When all of
+    Endpoints run on the shared request thread pool (sized by the admission
+    gate's capacity, egactl.server.admission). When all of
     them wait on one lock (SQLite's write lock, an allocation advisory lock),
     the request that holds the lock must still get a thread to commit and
     release it — otherwise every waiter times out (seen with 50 simultaneous
@@ -200,15 +256,31 @@ def _precondition_evaluated(scope: Scope) -> bool:
     return scope.if_match is None or scope.if_match.strip() == "*" or scope.if_match_evaluated
 
 
-def _authenticate(be: Backend, request: Request) -> Principal:
-    """The token, checked; failures logged and rate-limited per client address (security.py)."""
+def _failed_logins(request: Request) -> FailedLogins:
     # dict.setdefault is atomic: concurrent first requests share one record.
-    failures = request.app.state._state.setdefault("failed_logins", FailedLogins())
-    client = request.client.host if request.client else "unknown"
+    return request.app.state._state.setdefault("failed_logins", FailedLogins())
+
+
+def _client(request: Request) -> str:
+    return request.client.host if request.client else "unknown"
+
+
+def _auth_limit(be: Backend) -> int:
+    return failures_per_minute(be.setting("auth", "failures_per_minute"))
+
+
+def _authenticate(be: Backend, request: Request) -> Principal:
+    """The token, checked; failures logged and rate-limited per client address (security.py);
+    a success remembered for a moment (authcache.py)."""
+    authorization = request.headers.get("Authorization")
+    generation = authcache.generation()
     with be.read_sessions() as session:
-        return guarded_authenticate(session, request.headers.get("Authorization"), be.now(), failures=failures,
-                                    limit=failures_per_minute(be.setting("auth", "failures_per_minute")),
-                                    client=client, route=f"{request.method} {request.url.path}")
+        found = guarded_authenticate(session, authorization, be.now(), failures=_failed_logins(request),
+                                     limit=_auth_limit(be), client=_client(request),
+                                     route=f"{request.method} {request.url.path}")
+        row = session.get(ApiToken, found.token_id)  # from the session's identity map: no second query
+        authcache.remember(be, authorization, found, row.expires_at if row is not None else None, generation)
+        return found
 
 
 def _rollback(scope: Scope) -> None:
@@ -250,6 +322,7 @@ def _commit(scope: Scope, key: str | None, fingerprint: str | None, response: Re
         if "locked" in str(exc).lower():
             raise Problem(503, "the database is busy; try again", headers={"Retry-After": "1"}) from None
         raise
+    scope.close()  # on this thread: the frame then needs no other one to close the session
     if scope.backend.sandbox:
         scope.backend.run_workers()
     return response
