@@ -5,6 +5,9 @@ place and for every plugin alike:
 
 1. the bearer token is authenticated before the endpoint runs;
 2. the helpdesk role can never mutate anything;
+2b. input no route can take is refused before the route runs: NUL characters,
+   integers beyond the database's columns, non-strings where strings are
+   expected (``inputs.check``: 404/422, never a 500);
 3. a POST with an ``Idempotency-Key`` is replayed from the store (same key and
    body) or refused with 422 (same key, other body);
 4. the endpoint runs in one transaction that also holds its audit entries and
@@ -26,9 +29,9 @@ from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
-from egactl.server import idempotency
+from egactl.server import idempotency, inputs
 from egactl.server.backend import Backend
-from egactl.server.problems import Problem
+from egactl.server.problems import Problem, route_responses
 from egactl.server.security import Principal, authenticate
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
@@ -114,6 +117,13 @@ def helpdesk_allowed(func: Callable) -> Callable:
 
 
 class ApiRoute(APIRoute):
+    def __init__(self, path: str, endpoint: Callable[..., Any], **kwargs: Any) -> None:
+        # The contract documents the problem+json answers the frame itself can
+        # give (401, 403, 404, 409, 412, 422, 429, 503); a route adds its own.
+        methods = {m.upper() for m in kwargs.get("methods") or ["GET"]}
+        kwargs["responses"] = {**route_responses(methods, path), **(kwargs.get("responses") or {})}
+        super().__init__(path, endpoint, **kwargs)
+
     def get_route_handler(self) -> Callable:
         endpoint_handler = super().get_route_handler()
         helpdesk_ok = getattr(self.endpoint, "__egactl_helpdesk_allowed__", False)
@@ -128,6 +138,7 @@ class ApiRoute(APIRoute):
                 scope.principal = await run_in_threadpool(_authenticate, be, request.headers.get("Authorization"))
                 if write and scope.principal.role == "helpdesk" and not helpdesk_ok:
                     raise Problem(403, "the helpdesk role is read-only")
+                await inputs.check(self, request)
                 key = request.headers.get("Idempotency-Key") if request.method == "POST" else None
                 if key:
                     body = await request.body()
