@@ -233,8 +233,8 @@ def test_malformed_env_token_is_refused_without_echoing_it(server, monkeypatch, 
     monkeypatch.setenv("EGACTL_TOKEN", bad)
     for args in (["institutions", "list"], ["--debug", "institutions", "list"], ["-o", "json", "auth", "status"]):
         r = egactl(*args)
-        assert r.exit_code == 4, (args, r.stderr)
-        assert "EGACTL_TOKEN" in r.stderr
+        assert r.exit_code == 2, (args, r.stderr)  # malformed: invalid input, not a rejected token
+        assert "EGACTL_TOKEN" in r.stderr and len(r.stderr.strip().splitlines()) == 1
         for part in ("abc", "def"):
             assert part not in r.stderr + r.stdout
 
