@@ -160,8 +160,8 @@ def test_id_beyond_64_bits_is_a_usage_error(cli):
     assert one_line(r) == "error: ID 99999999999999999999 is out of range; give a whole number up to 9223372036854775807"
 
 
-def test_id_beyond_the_column_range_is_not_found_from_the_cli(cli):
-    r = cli("sms", "status", "2147483648")
+def test_id_beyond_the_column_range_is_not_found_from_the_cli(api):
+    r = api("sms", "status", "2147483648")
     assert r.exit_code == 3 and "message 2147483648 not found" in one_line(r)
 
 
@@ -197,9 +197,11 @@ def test_every_route_documents_its_problem_responses(app):
     for path, operations in doc["paths"].items():
         for method, op in operations.items():
             codes = set(op["responses"])
-            expected = {"401", "403", "422", "503"}
-            if "{" in path:
-                expected.add("404")
+            expected = {"401", "403", "429", "503"}
+            if op.get("parameters"):
+                expected |= {"404", "422"}
+            if "requestBody" in op:
+                expected |= {"400", "422"}
             if method in ("post", "put", "patch", "delete"):
                 expected |= {"404", "409", "412"}
             assert expected <= codes, (method, path, codes)

@@ -36,7 +36,7 @@ from schemathesis.specs.openapi.checks import response_schema_conformance, statu
 
 ROLES = ("admin", "operator", "helpdesk")
 EXAMPLES = int(os.environ.get("EGACTL_FUZZ_EXAMPLES", "5"))
-CHECKS = [not_a_server_error, response_schema_conformance]
+CHECKS = [not_a_server_error, response_schema_conformance, status_code_conformance]
 REVOKE = "DELETE /api/v1/tokens/{token_id}"
 
 SERVER_ERRORS: dict[str, collections.Counter] = {}

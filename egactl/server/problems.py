@@ -124,19 +124,22 @@ def problem_response(status: int, description: str | None = None) -> dict[str, A
             "content": {MEDIA_TYPE: {"schema": {"$ref": SCHEMA_REF}}}}
 
 
-def route_responses(methods: set[str], path: str) -> dict[int, dict[str, Any]]:
+def route_responses(methods: set[str], path: str, *, params: bool, body: bool) -> dict[int, dict[str, Any]]:
     """The error responses the route frame can give for a route, whatever the route does.
 
     Every route authenticates (401, and 429 when failed attempts are throttled),
-    checks permissions (403), validates its input (422) and may find the
-    service busy (503). A route with path parameters names a resource (404);
-    a write refers to other resources (404), can conflict with existing data
-    (409) and can lose a race with a concurrent update (412).
+    checks permissions (403) and may find the service busy (503). A route with
+    parameters validates them (422) and names or filters by a resource that may
+    not exist (404); a body may be unreadable (400) or invalid (422). A write
+    refers to other resources (404), can conflict with existing data (409) and
+    can lose a race with a concurrent update (412).
     """
-    codes = {401, 403, 422, 429, 503}
-    if "{" in path:
-        codes.add(404)
-    if methods & WRITE_METHODS:
+    codes = {401, 403, 429, 503}
+    if params or "{" in path:
+        codes |= {404, 422}
+    if body:
+        codes |= {400, 422}
+    if set(methods) & WRITE_METHODS:
         codes |= {404, 409, 412}
     return {code: problem_response(code) for code in sorted(codes)}
 

@@ -118,11 +118,13 @@ def helpdesk_allowed(func: Callable) -> Callable:
 
 class ApiRoute(APIRoute):
     def __init__(self, path: str, endpoint: Callable[..., Any], **kwargs: Any) -> None:
-        # The contract documents the problem+json answers the frame itself can
-        # give (401, 403, 404, 409, 412, 422, 429, 503); a route adds its own.
-        methods = {m.upper() for m in kwargs.get("methods") or ["GET"]}
-        kwargs["responses"] = {**route_responses(methods, path), **(kwargs.get("responses") or {})}
         super().__init__(path, endpoint, **kwargs)
+        # The contract documents the problem+json answers the frame can give
+        # for this route (401, 403, 404, 409, 412, 422, 429, 503, as it applies);
+        # what the route declares itself wins.
+        dependant = self.dependant
+        self.responses = {**route_responses(self.methods, path, params=bool(dependant.path_params or dependant.query_params),
+                                            body=self.body_field is not None), **self.responses}
 
     def get_route_handler(self) -> Callable:
         endpoint_handler = super().get_route_handler()
