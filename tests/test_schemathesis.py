@@ -28,11 +28,9 @@ import collections
 import os
 
 import pytest
-
-schemathesis = pytest.importorskip("schemathesis")
-
-from schemathesis.checks import not_a_server_error  # noqa: E402
-from schemathesis.specs.openapi.checks import response_schema_conformance, status_code_conformance  # noqa: E402
+import schemathesis
+from schemathesis.checks import not_a_server_error
+from schemathesis.specs.openapi.checks import response_schema_conformance, status_code_conformance
 
 ROLES = ("admin", "operator", "helpdesk")
 EXAMPLES = int(os.environ.get("EGACTL_FUZZ_EXAMPLES", "5"))
