@@ -18,8 +18,8 @@ data so that lookups find something. The run is derandomized and bounded
 the deterministic coverage cases) so that it is a stable gate, not a lottery;
 raise the number locally to search harder.
 
-Each request the fuzzer sends answering 5xx is also counted and printed
-(``pytest -s``), per backend and role.
+Each operation that answered 5xx is counted and printed per backend and role
+(``pytest -s``; schemathesis stops an operation at its first failure).
 """
 
 from __future__ import annotations
