@@ -50,6 +50,7 @@ def _config():
         },
         "generation": {"mode": "all", "max-examples": EXAMPLES, "deterministic": True, "no-shrink": True},
         "suppress-health-check": ["all"],
+        "request-timeout": 60,  # a request that hangs fails the run instead of stalling it
     })
 
 
