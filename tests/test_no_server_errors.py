@@ -209,3 +209,40 @@ def test_every_route_documents_its_problem_responses(app):
                 content = op["responses"][code]["content"]
                 assert list(content) == ["application/problem+json"], (method, path, code)
                 assert content["application/problem+json"]["schema"] == {"$ref": "#/components/schemas/ProblemDetails"}
+
+
+# -- what the database still refuses: 422, not 500 -----------------------------------
+
+
+def test_value_the_database_refuses_is_invalid_not_a_server_error(request, tmp_path, clock, caplog):
+    """A plugin route that forgot a bound: PostgreSQL refuses the value (NumericValueOutOfRange),
+    and the frame answers 422 — with a warning naming the route for its developer."""
+    from fastapi import APIRouter
+    from sqlalchemy import text
+
+    from egactl.server.app import create_app
+    from egactl.server.scope import ApiRoute, db
+    from egactl.server.security import issue_token
+
+    router = APIRouter(route_class=ApiRoute)
+
+    @router.get("/small")
+    def small(value: int):
+        return {"value": db().execute(text("SELECT CAST(:v AS smallint)"), {"v": value}).scalar()}
+
+    app = create_app(request.getfixturevalue("postgres_url"), clock=clock)
+    app.include_router(router, prefix="/api/v1/unbounded")
+    be = app.state.backend
+    with be.write_sessions() as session:
+        token = issue_token(session, subject="admin@ega.go.tz", role="admin", now=be.now())[0]
+        session.commit()
+    runner = Cli(app, {"admin": token})
+    try:
+        assert runner("api", "GET", "/api/v1/unbounded/small", "-f", "value=7").exit_code == 0
+        r = runner("api", "GET", "/api/v1/unbounded/small", "-f", "value=40000")
+        assert r.exit_code == 2, r.stderr
+        assert "does not fit what the database can store" in one_line(r)
+        assert any("/api/v1/unbounded/small" in rec.getMessage() for rec in caplog.records)
+    finally:
+        runner.close()
+        be.engine.dispose()
