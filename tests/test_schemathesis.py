@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import collections
 import os
+import threading
 
 import pytest
 import schemathesis
@@ -88,6 +89,11 @@ def _postgres_target(tmp_path, postgres_url: str, role: str):
 
     _seeded_app(postgres_url).state.backend.engine.dispose()
     server = start_server(tmp_path, postgres_url)
+    # Read what the server writes: a pipe nobody reads fills up with logged tracebacks,
+    # and then the server blocks in its logger and answers nothing more.
+    server.log = collections.deque(maxlen=200)
+    for stream in (server.proc.stdout, server.proc.stderr):
+        threading.Thread(target=server.log.extend, args=(stream,), daemon=True).start()
     token = server.admin_token if role == "admin" else server.token(role, *(["RITA"] if role == "operator" else []))
     token_id = httpx.get(f"{server.url}/api/v1/tokens/self", headers={"Authorization": f"Bearer {token}"}).json()["id"]
     schema = schemathesis.openapi.from_url(f"{server.url}/openapi.json", config=_config())
