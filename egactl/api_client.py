@@ -21,6 +21,7 @@ from __future__ import annotations
 import email.utils
 import json
 import random
+import re
 import time
 import uuid
 from typing import Any, Callable, Iterator, TextIO
@@ -28,7 +29,7 @@ from typing import Any, Callable, Iterator, TextIO
 import httpx
 
 from egactl import __version__
-from egactl.errors import EgactlError, Unreachable, error_for_status
+from egactl.errors import EgactlError, InvalidInput, Unreachable, error_for_status
 
 IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE"})
 RETRY_STATUSES = frozenset({429, 503})
@@ -96,6 +97,7 @@ class ApiClient:
         raise_for_status: bool = True,
     ) -> httpx.Response:
         method = method.upper()
+        check_path(path)
         hdrs = dict(headers or {})
         if method == "POST" and idempotency_key:
             hdrs["Idempotency-Key"] = idempotency_key
@@ -203,6 +205,45 @@ class ApiClient:
 
     def list(self, path: str, *, limit: int | None = None, **params: Any) -> list[dict]:
         return list(self.paginate(path, limit=limit, **params))
+
+
+def check_path(path: str) -> None:
+    """Refuse a path with an empty segment before anything is sent.
+
+    Commands build paths from their arguments (``/api/v1/institutions/{code}``);
+    an empty argument (``egactl institutions show ""``) would otherwise ask for
+    another resource — the list, or a redirect — and fail obscurely. One check
+    here covers every command of every plugin: "no institution given", exit 2.
+    """
+    from urllib.parse import unquote, urlsplit
+
+    segments = urlsplit(path).path.split("/")
+    for i, segment in enumerate(segments):
+        if i == 0 and segment == "":
+            continue  # the leading slash
+        if not unquote(segment).strip():
+            raise InvalidInput(f"no {_noun(segments[:i])} given",
+                               hint="the argument naming it is empty")
+
+
+_IRREGULAR = {"aliases": "alias", "addresses": "address", "statuses": "status"}
+
+
+def _noun(before: list[str]) -> str:
+    """What the empty segment should have named: the collection before it, singular."""
+    from urllib.parse import unquote
+
+    for segment in reversed(before):
+        word = unquote(segment)
+        if re.fullmatch(r"[a-z][a-z-]*s", word):
+            if word in _IRREGULAR:
+                return _IRREGULAR[word]
+            if word.endswith("ies"):
+                return word[:-3] + "y"
+            if word.endswith(("sses", "xes", "ches", "shes")):
+                return word[:-2]
+            return word[:-1]
+    return "value"
 
 
 def redact_header(name: str, value: str) -> str:

@@ -195,13 +195,29 @@ class _LeanCoercion:
         if value is None:
             return () if many else None
         result = _lean_value(self.descriptor, value, many, ctx)
-        if result is not _UNSURE:
-            return result
-        if self._full is None:
-            from typer._coercion import build_runtime_param
+        if result is _UNSURE:
+            if self._full is None:
+                from typer._coercion import build_runtime_param
 
-            self._full = build_runtime_param(self.descriptor)
-        return self._full.coerce(value, param=param, ctx=ctx)
+                self._full = build_runtime_param(self.descriptor)
+            result = self._full.coerce(value, param=param, ctx=ctx)
+        _check_int_range(result, param)
+        return result
+
+
+INT_MIN, INT_MAX = -(2**63), 2**63 - 1
+
+
+def _check_int_range(result: Any, param: Any) -> None:
+    """No API integer (ids, counts) is wider than 64 bits: a number that is refuses at
+    once, as invalid input, instead of reaching the backend."""
+    for number in result if isinstance(result, (list, tuple)) else (result,):
+        if type(number) is int and not INT_MIN <= number <= INT_MAX:
+            from egactl.errors import InvalidInput
+
+            label = (param.metavar or param.name or "value") if param.param_type_name == "argument" else param.opts[0]
+            shown = str(number) if len(str(number)) <= 40 else str(number)[:37] + "..."
+            raise InvalidInput(f"{label} {shown} is out of range", hint=f"give a whole number up to {INT_MAX}")
 
 
 def _lean_value(descriptor: Any, value: Any, many: bool, ctx: Any) -> Any:
@@ -316,6 +332,11 @@ def root(
         ctx.obj = Context()
     ctx.obj.configure(profile=profile, output=output, query=query, debug=debug, no_color=no_color)
     activate(ctx.obj)
+    if query is not None:
+        # Judged before the command runs, so a bad expression never follows a change made.
+        from egactl.output import compile_query
+
+        compile_query(query)
 
 
 def command() -> Any:

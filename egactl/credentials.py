@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from egactl import paths
-from egactl.errors import AuthError, InvalidInput
+from egactl.errors import InvalidInput
 
 SERVICE = "egactl"
 
@@ -80,10 +80,11 @@ def check(value: str, source: str) -> str:
     """
     value = value.strip()
     if not value:
-        raise AuthError(f"the token from {source} is empty")
+        raise InvalidInput(f"the token from {source} is empty")
     if not all("!" <= c <= "~" for c in value):
-        raise AuthError(f"the token from {source} contains spaces, control or non-ASCII characters",
-                        hint="copy it again exactly as issued")
+        # Malformed, not rejected: invalid input (exit 2), decided before anything is sent.
+        raise InvalidInput(f"the token from {source} contains spaces, control or non-ASCII characters",
+                           hint="copy it again exactly as issued")
     return value
 
 

@@ -113,16 +113,33 @@ def _isatty(stream: Any) -> bool:
         return False
 
 
-def apply_query(data: Any, query: str | None) -> Any:
-    if not query:
-        return data
+def compile_query(query: str) -> Any:
+    """The --query expression, compiled; an empty or malformed one is invalid input."""
+    if not query.strip():
+        raise InvalidInput("--query is empty", hint="give a JMESPath expression, e.g. --query 'items[].code', or leave it out")
     import jmespath
     from jmespath.exceptions import JMESPathError
 
     try:
-        return jmespath.search(query, data)
+        return jmespath.compile(query)
     except JMESPathError as exc:
-        raise InvalidInput(f"invalid --query {query!r}: {str(exc).splitlines()[0]}") from None
+        raise InvalidInput(f"invalid --query {query!r}: {_first_line(exc)}") from None
+
+
+def _first_line(exc: Exception) -> str:
+    return (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+
+
+def apply_query(data: Any, query: str | None) -> Any:
+    if query is None:
+        return data
+    from jmespath.exceptions import JMESPathError
+
+    expression = compile_query(query)
+    try:
+        return expression.search(data)
+    except JMESPathError as exc:
+        raise InvalidInput(f"invalid --query {query!r}: {_first_line(exc)}") from None
 
 
 def render(

@@ -233,8 +233,8 @@ def test_malformed_env_token_is_refused_without_echoing_it(server, monkeypatch, 
     monkeypatch.setenv("EGACTL_TOKEN", bad)
     for args in (["institutions", "list"], ["--debug", "institutions", "list"], ["-o", "json", "auth", "status"]):
         r = egactl(*args)
-        assert r.exit_code == 4, (args, r.stderr)
-        assert "EGACTL_TOKEN" in r.stderr
+        assert r.exit_code == 2, (args, r.stderr)  # malformed: invalid input, not a rejected token
+        assert "EGACTL_TOKEN" in r.stderr and len(r.stderr.strip().splitlines()) == 1
         for part in ("abc", "def"):
             assert part not in r.stderr + r.stdout
 
@@ -293,7 +293,7 @@ def test_token_never_in_output_debug_errors_logs_or_files(server, monkeypatch, i
     check(0, "--debug", "api", "GET", "tokens/self", "--include")
     check(7, "--debug", "--profile", "dead", "institutions", "list", EGACTL_TOKEN=token, EGACTL_RETRIES="1")
     check(4, "--debug", "institutions", "list", EGACTL_TOKEN=token + "x")
-    check(4, "--debug", "institutions", "list", EGACTL_TOKEN=token[:10] + "\r" + token[10:])
+    check(2, "--debug", "institutions", "list", EGACTL_TOKEN=token[:10] + "\r" + token[10:])  # malformed
     # The real executable too (its own process, stderr as a user's terminal would get it).
     env = {k: v for k, v in os.environ.items()}
     proc = subprocess.run([sys.executable, "-m", "egactl", "--debug", "institutions", "show", "RITA"], env=env,

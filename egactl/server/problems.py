@@ -14,6 +14,8 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy.exc import DataError
 from sqlalchemy.orm.exc import StaleDataError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
@@ -72,10 +74,98 @@ def forbidden(detail: str) -> Problem:
     return Problem(403, detail)
 
 
+def invalid_request(errors: list[dict[str, Any]]) -> Problem:
+    """The 422 for input that failed validation: every field error, the first in the detail."""
+    first = errors[0] if errors else {"field": None, "message": "invalid request"}
+    detail = f"{first['field']}: {first['message']}" if first["field"] else first["message"]
+    return Problem(422, f"invalid request: {detail}", errors=errors)
+
+
+# -- the contract: what an error response looks like, and which routes answer which --
+
+
+class FieldError(BaseModel):
+    field: str | None = Field(description="Dotted path of the offending field (`items.3.phone`), or null")
+    message: str
+
+
+class ProblemDetails(BaseModel):
+    """An RFC 9457 problem: the body of every error response (``application/problem+json``)."""
+
+    model_config = ConfigDict(extra="allow", json_schema_extra={"additionalProperties": True})
+
+    type: str = Field(default="about:blank", description="A URI naming the problem type")
+    title: str = Field(description="Short summary of the status")
+    status: int = Field(description="The HTTP status code")
+    detail: str = Field(description="What went wrong, in one line for people")
+    instance: str | None = Field(default=None, description="The request path")
+    request_id: str | None = Field(default=None, description="X-Request-ID of the request, for the server log")
+    errors: list[FieldError] | None = Field(default=None, description="Field errors (422)")
+
+
+DESCRIPTIONS = {
+    400: "The request could not be read",
+    401: "No valid bearer token",
+    403: "The token's role or institutions do not allow this",
+    404: "No such resource (or one the request refers to)",
+    409: "Conflicts with existing data (taken, wrong state, already done)",
+    412: "The resource changed since it was read (stale If-Match or concurrent update)",
+    422: "Invalid input; `errors` names each field",
+    429: "Too many requests (failed authentications); retry after Retry-After",
+    503: "Busy; retry after Retry-After",
+}
+SCHEMA_REF = "#/components/schemas/ProblemDetails"
+WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+
+
+def problem_response(status: int, description: str | None = None) -> dict[str, Any]:
+    """An OpenAPI ``responses`` entry: problem+json with the ProblemDetails schema."""
+    return {"description": description or DESCRIPTIONS.get(status, TITLES.get(status, "Error")),
+            "content": {MEDIA_TYPE: {"schema": {"$ref": SCHEMA_REF}}}}
+
+
+def route_responses(methods: set[str], path: str, *, params: bool, body: bool) -> dict[int, dict[str, Any]]:
+    """The error responses the route frame can give for a route, whatever the route does.
+
+    Every route authenticates (401, and 429 when failed attempts are throttled),
+    checks permissions (403) and may find the service busy (503). A route with
+    parameters validates them (422) and names or filters by a resource that may
+    not exist (404); a body may be unreadable (400) or invalid (422). A write
+    refers to other resources (404), can conflict with existing data (409) and
+    can lose a race with a concurrent update (412).
+    """
+    codes = {401, 403, 429, 503}
+    if params or "{" in path:
+        codes |= {404, 422}
+    if body:
+        codes |= {400, 422}
+    if set(methods) & WRITE_METHODS:
+        codes |= {404, 409, 412}
+    return {code: problem_response(code) for code in sorted(codes)}
+
+
+def _document(app: FastAPI) -> None:
+    """Add the ProblemDetails schema the routes' error responses refer to."""
+    generate = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            schema = generate()
+            defs = schema.setdefault("components", {}).setdefault("schemas", {})
+            problem = ProblemDetails.model_json_schema(ref_template="#/components/schemas/{model}")
+            defs.update(problem.pop("$defs", {}))
+            defs["ProblemDetails"] = problem
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
+
+
 def install(app: FastAPI) -> None:
     @app.exception_handler(Problem)
     async def _problem(request: Request, exc: Problem):
         return exc.response(request)
+
+    _document(app)
 
     @app.exception_handler(RequestValidationError)
     async def _validation(request: Request, exc: RequestValidationError):
@@ -83,9 +173,16 @@ def install(app: FastAPI) -> None:
         for err in exc.errors():
             loc = [str(p) for p in err.get("loc", ()) if p not in ("body", "query", "path")]
             errors.append({"field": ".".join(loc) or None, "message": err.get("msg", "invalid")})
-        first = errors[0] if errors else {"field": None, "message": "invalid request"}
-        detail = f"{first['field']}: {first['message']}" if first["field"] else first["message"]
-        return Problem(422, f"invalid request: {detail}", errors=errors).response(request)
+        return invalid_request(errors).response(request)
+
+    @app.exception_handler(DataError)
+    async def _data(request: Request, exc: DataError):
+        # The database refused a value (out of range for its column, too long, not
+        # representable): the client's input, which validation should have caught
+        # first. 422 for the caller; a warning naming the gap for the developer.
+        log.warning("the database refused a value for %s %s (request id %s): %s", request.method, request.url.path,
+                    request.headers.get("X-Request-ID"), type(exc.orig).__name__ if exc.orig else exc)
+        return Problem(422, "a value does not fit what the database can store (out of range or too long)").response(request)
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException):

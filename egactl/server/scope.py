@@ -5,6 +5,9 @@ place and for every plugin alike:
 
 1. the bearer token is authenticated before the endpoint runs;
 2. the helpdesk role can never mutate anything;
+2b. input no route can take is refused before the route runs: NUL characters,
+   integers beyond the database's columns, non-strings where strings are
+   expected (``inputs.check``: 404/422, never a 500);
 3. a POST with an ``Idempotency-Key`` is replayed from the store (same key and
    body) or refused with 422 (same key, other body);
 4. the endpoint runs in one transaction that also holds its audit entries and
@@ -31,10 +34,10 @@ from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import StreamingResponse
 
-from egactl.server import authcache, idempotency
+from egactl.server import authcache, idempotency, inputs
 from egactl.server.backend import Backend
 from egactl.server.models import ApiToken
-from egactl.server.problems import Problem
+from egactl.server.problems import Problem, route_responses
 from egactl.server.security import FailedLogins, Principal, failures_per_minute, guarded_authenticate
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
@@ -164,8 +167,14 @@ def _plain(value: Any, depth: int = 0) -> bool:
 
 
 class ApiRoute(APIRoute):
-    def __init__(self, path: str, endpoint: Callable, **kwargs: Any) -> None:
+    def __init__(self, path: str, endpoint: Callable[..., Any], **kwargs: Any) -> None:
         super().__init__(path, _one_thread(endpoint), **kwargs)
+        # The contract documents the problem+json answers the frame can give
+        # for this route (401, 403, 404, 409, 412, 422, 429, 503, as it applies);
+        # what the route declares itself wins.
+        dependant = self.dependant
+        self.responses = {**route_responses(self.methods, path, params=bool(dependant.path_params or dependant.query_params),
+                                            body=self.body_field is not None), **self.responses}
 
     def get_route_handler(self) -> Callable:
         endpoint_handler = super().get_route_handler()
@@ -187,6 +196,7 @@ class ApiRoute(APIRoute):
                                    or await run_in_threadpool(_authenticate, be, request))
                 if write and scope.principal.role == "helpdesk" and not helpdesk_ok:
                     raise Problem(403, "the helpdesk role is read-only")
+                await inputs.check(self, request)
                 key = request.headers.get("Idempotency-Key") if request.method == "POST" else None
                 if key:
                     body = await request.body()
