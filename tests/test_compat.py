@@ -243,21 +243,28 @@ def test_tab_completion_through_the_real_executable(shell, line, expected):
         assert got == expected
 
 
-def test_tab_completion_in_real_bash_with_the_printed_script():
+def test_tab_completion_in_real_bash_with_the_printed_script(tmp_path):
     bash = shutil.which("bash")
     if bash is None:
         pytest.skip("no bash on this machine")
-    exe = " ".join(egactl_executable())
-    program = textwrap.dedent(f'''\
-        egactl() {{ {exe} "$@"; }}
+    # The script runs `env ... egactl`, so `egactl` on PATH must be this one.
+    wrapper = tmp_path / "bin" / "egactl"
+    wrapper.parent.mkdir()
+    wrapper.write_text("#!/bin/sh\nexec " + " ".join(f"'{part}'" for part in egactl_executable()) + ' "$@"\n')
+    wrapper.chmod(0o755)
+    program = textwrap.dedent('''\
         eval "$(egactl completion bash)"
+        COMP_WORDS=(egactl ins); COMP_CWORD=1
+        _egactl_completion egactl
+        printf '%s\\n' "${COMPREPLY[@]}"
         COMP_WORDS=(egactl institutions sh); COMP_CWORD=2
         _egactl_completion egactl
-        printf '%s\\n' "${{COMPREPLY[@]}}"
+        printf '%s\\n' "${COMPREPLY[@]}"
         ''')
-    r = subprocess.run([bash, "--norc", "-c", program], capture_output=True, text=True, timeout=120)
+    env = dict(os.environ, PATH=f"{wrapper.parent}{os.pathsep}{os.environ.get('PATH', '')}")
+    r = subprocess.run([bash, "--norc", "-c", program], capture_output=True, text=True, timeout=120, env=env)
     assert r.returncode == 0, r.stderr
-    assert r.stdout.splitlines() == ["show"]
+    assert r.stdout.splitlines() == ["institutions", "show"]
 
 
 @pytest.mark.parametrize("shell", ["bash", "zsh", "fish"])
