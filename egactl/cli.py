@@ -11,7 +11,7 @@ mean the same; ``--`` ends option hoisting.
 
 from __future__ import annotations
 
-import re
+import functools
 import sys
 from typing import Annotated, Any, Optional
 
@@ -19,6 +19,8 @@ import typer
 from typer.core import TyperGroup
 
 from egactl import __version__
+from egactl._compat.startup import unused_modules_absent
+from egactl._compat.typer_internals import completion_item, install_lean_coercion, is_library_exception
 from egactl.config import OUTPUT_FORMATS
 from egactl.errors import EXIT_FAILURE, EgactlError
 
@@ -65,20 +67,11 @@ def hoist_global_options(args: list[str]) -> list[str]:
     return front + rest
 
 
-def _passes_through(exc: BaseException) -> bool:
-    """typer's own signalling exceptions (usage errors, Exit, Abort) keep their meaning.
-
-    typer vendors click (``typer._click``); matching by module keeps us off its
-    private names.
-    """
-    return type(exc).__module__.split(".")[0] in ("typer", "click")
-
-
 class RootGroup(TyperGroup):
     """Lazy subcommands, global options anywhere, and the one error handler."""
 
     def parse_args(self, ctx: Any, args: list[str]) -> list[str]:
-        _install_lean_coercion()
+        install_lean_coercion()
         return super().parse_args(ctx, hoist_global_options(list(args)))
 
     def list_commands(self, ctx: Any) -> list[str]:
@@ -122,13 +115,11 @@ class RootGroup(TyperGroup):
         (a broken plugin must not break completion either)."""
         if incomplete.startswith("-"):
             return super().shell_complete(ctx, incomplete)
-        from typer._click.shell_completion import CompletionItem
-
         from egactl.discovery import found
 
         helps = {n: h for n, (_, h) in CORE_GROUPS.items()}
         helps.update({n: f.help() for n, f in found().items() if n not in helps})
-        return [CompletionItem(n, help=h) for n, h in helps.items() if n.startswith(incomplete)]
+        return [completion_item(n, help=h) for n, h in helps.items() if n.startswith(incomplete)]
 
     def invoke(self, ctx: Any) -> Any:
         try:
@@ -140,7 +131,7 @@ class RootGroup(TyperGroup):
             print("interrupted", file=sys.stderr)
             raise typer.Exit(130) from None
         except Exception as exc:
-            if _passes_through(exc):
+            if is_library_exception(exc):
                 raise
             # The last line of defence: one line, never a traceback (unless --debug).
             if getattr(ctx.obj, "debug", False):
@@ -163,122 +154,42 @@ def _to_command(app: Any, name: str) -> Any:
     # typer adds --install-completion/--show-completion to every app that does not
     # opt out; `egactl completion SHELL` is the one way, so plugins need not remember.
     cmd.params = [p for p in cmd.params if p.name not in ("install_completion", "show_completion")]
+    _refuse_huge_integers(cmd)
     return cmd
-
-
-# -- lean value coercion -------------------------------------------------------------
-#
-# typer (0.2x) turns every parameter value -- even an unset one -- into its Python
-# type through a pydantic TypeAdapter, so the first parameter of any command
-# imports pydantic (~100 ms, more than all the rest of `egactl ... list`). For the
-# values that need no judgement -- a str given as a str, a plain in-range number, a
-# valid choice, a list of those, nothing at all -- the result is known in advance
-# and is given here (for choices, by typer's own matching function); anything else
-# (paths, custom parsers, bad or out-of-range input) goes to typer's own coercion,
-# so values and error messages stay typer's.
-
-_UNSURE = object()
-_NUMERALS = {int: re.compile(r"[+-]?[0-9]{1,18}"), float: re.compile(r"[+-]?[0-9]{1,15}(?:\.[0-9]{1,15})?")}
-
-
-class _LeanCoercion:
-    """Stands in for a typer parameter's runtime coercion; defers to typer's own when unsure."""
-
-    __slots__ = ("descriptor", "_full")
-
-    def __init__(self, descriptor: Any):
-        self.descriptor = descriptor
-        self._full: Any = None
-
-    def coerce(self, value: Any, param: Any, ctx: Any) -> Any:
-        many = param.multiple or param.nargs == -1
-        if value is None:
-            return () if many else None
-        result = _lean_value(self.descriptor, value, many, ctx)
-        if result is _UNSURE:
-            if self._full is None:
-                from typer._coercion import build_runtime_param
-
-                self._full = build_runtime_param(self.descriptor)
-            result = self._full.coerce(value, param=param, ctx=ctx)
-        _check_int_range(result, param)
-        return result
 
 
 INT_MIN, INT_MAX = -(2**63), 2**63 - 1
 
 
-def _check_int_range(result: Any, param: Any) -> None:
-    """No API integer (ids, counts) is wider than 64 bits: a number that is refuses at
-    once, as invalid input, instead of reaching the backend."""
-    for number in result if isinstance(result, (list, tuple)) else (result,):
-        if type(number) is int and not INT_MIN <= number <= INT_MAX:
-            from egactl.errors import InvalidInput
-
-            label = (param.metavar or param.name or "value") if param.param_type_name == "argument" else param.opts[0]
-            shown = str(number) if len(str(number)) <= 40 else str(number)[:37] + "..."
-            raise InvalidInput(f"{label} {shown} is out of range", hint=f"give a whole number up to {INT_MAX}")
-
-
-def _lean_value(descriptor: Any, value: Any, many: bool, ctx: Any) -> Any:
-    from typing import get_args, get_origin
-
-    info, annotation = descriptor.parameter_info, descriptor.annotation
-    if getattr(info, "parser", None) is not None or descriptor.file_annotation is not None:
-        return _UNSURE
-    if not many:
-        return _lean_scalar(annotation, info, value, ctx)
-    if get_origin(annotation) is not list or not isinstance(value, (list, tuple)):
-        return _UNSURE
-    (item_type,) = get_args(annotation) or (_UNSURE,)
-    items = [_lean_scalar(item_type, info, v, ctx) for v in value]
-    return _UNSURE if any(i is _UNSURE for i in items) else items
-
-
-def _lean_scalar(annotation: Any, info: Any, value: Any, ctx: Any) -> Any:
-    if annotation is str:
-        return value if type(value) is str else _UNSURE
-    if annotation is int or annotation is float:
-        if type(value) is annotation:
-            number = value
-        elif type(value) is str and _NUMERALS[annotation].fullmatch(value):
-            number = annotation(value)
-        elif annotation is float and type(value) is int:
-            number = float(value)
-        else:
-            return _UNSURE
-        low, high = getattr(info, "min", None), getattr(info, "max", None)
-        if (low is not None and number < low) or (high is not None and number > high):
-            return _UNSURE  # typer clamps or explains
-        return number
-    try:  # Enum and Literal choices: typer's adapter is exactly this function, wrapped
-        from typer._param_types import choice_coercion_annotation, coerce_cli_choice
-
-        choice = choice_coercion_annotation(annotation, info)
-        if choice is not None:
-            return coerce_cli_choice(value, choices=choice[0], case_sensitive=choice[1], ctx=ctx)
-    except Exception:  # not a valid choice (typer words the error), or another typer
-        pass
-    return _UNSURE
-
-
-def _install_lean_coercion() -> None:
-    """Make typer's parameters (all of them, help options included) coerce leanly first."""
-    try:
-        from typer.core import _TyperParameter
-    except ImportError:  # a typer without runtime coercion: nothing to do
+def _refuse_huge_integers(cmd: Any) -> None:
+    """No API integer (ids, counts) is wider than 64 bits: a command given one refuses
+    at once, as invalid input, instead of sending it. Done on every leaf command's
+    callback (click's public surface), so it holds whatever typer converted with."""
+    for sub in getattr(cmd, "commands", {}).values():
+        _refuse_huge_integers(sub)
+    callback = cmd.callback
+    if callback is None or getattr(callback, "egactl_int_checked", False):
         return
-    original = getattr(_TyperParameter, "get_runtime_param", None)
-    if original is None or getattr(original, "egactl_lean", False):
-        return
+    params = {p.name: p for p in cmd.params}
 
-    def get_runtime_param(self: Any) -> Any:
-        if self._runtime_param is None:
-            self._runtime_param = _LeanCoercion(self.type_descriptor)
-        return self._runtime_param
+    @functools.wraps(callback)
+    def checked(*args: Any, **kwargs: Any) -> Any:
+        for name, value in kwargs.items():
+            for number in value if isinstance(value, (list, tuple)) else (value,):
+                if type(number) is int and not INT_MIN <= number <= INT_MAX and name in params:
+                    _out_of_range(number, params[name])
+        return callback(*args, **kwargs)
 
-    get_runtime_param.egactl_lean = True  # type: ignore[attr-defined]
-    _TyperParameter.get_runtime_param = get_runtime_param
+    checked.egactl_int_checked = True  # type: ignore[attr-defined]
+    cmd.callback = checked
+
+
+def _out_of_range(number: int, param: Any) -> None:
+    from egactl.errors import InvalidInput
+
+    label = (param.metavar or param.name or "value") if param.param_type_name == "argument" else param.opts[0]
+    shown = str(number) if len(str(number)) <= 40 else str(number)[:37] + "..."
+    raise InvalidInput(f"{label} {shown} is out of range", hint=f"give a whole number up to {INT_MAX}")
 
 
 def _report(ctx: Any, exc: EgactlError) -> None:
@@ -346,15 +257,6 @@ def command() -> Any:
     return typer.main.get_command(app)
 
 
-# Optional modules that egactl's dependencies probe for when they are imported, and
-# that egactl never uses. Marking them absent (None in sys.modules: import raises
-# ImportError, which both probes expect) spares every command their import:
-#   httpx._main  httpx's own command-line tool; pulls in click, rich and pygments (~90 ms)
-#   trio         httpcore's second async backend; egactl's client is synchronous and the
-#                in-process backend runs on asyncio (~110 ms with attrs, when installed)
-UNUSED_OPTIONAL_MODULES = ("httpx._main", "trio")
-
-
 def main(argv: list[str] | None = None) -> None:
     import os
 
@@ -362,11 +264,5 @@ def main(argv: list[str] | None = None) -> None:
         from egactl.commands.completion import register_shells
 
         register_shells()
-    absent = [name for name in UNUSED_OPTIONAL_MODULES if name not in sys.modules]
-    sys.modules.update(dict.fromkeys(absent))
-    try:
+    with unused_modules_absent():  # see egactl._compat.startup
         command()(args=argv if argv is not None else sys.argv[1:], prog_name="egactl")
-    finally:
-        for name in absent:  # only this command goes without them (matters when embedded)
-            if sys.modules.get(name, 0) is None:
-                del sys.modules[name]

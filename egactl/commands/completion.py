@@ -22,24 +22,24 @@ COMPLETE_VAR = "_EGACTL_COMPLETE"
 
 
 def register_shells() -> None:
-    """Teach typer's (vendored click) completion machinery our shells.
+    """Teach typer's completion machinery our shells.
 
     typer does this itself only when it adds its own --install-completion
     options, which egactl replaces with `egactl completion SHELL`; so the
     classes are registered here, and only when a shell is asking for
     completions (the environment variable is set), keeping startup cheap.
     """
-    from typer._completion_classes import completion_init
+    from egactl._compat.typer_internals import register_completion_shells
 
-    completion_init()
+    register_completion_shells()
 
 
 def script(shell: str) -> str:
     """The completion script; it calls back into egactl, so it never goes stale per command."""
-    # typer's generator (it vendors click's): the script calls `_EGACTL_COMPLETE=complete_<shell> egactl`.
-    from typer._completion_shared import get_completion_script
+    # typer's generator: the script calls `_EGACTL_COMPLETE=complete_<shell> egactl`.
+    from egactl._compat.typer_internals import completion_script
 
-    return get_completion_script(prog_name="egactl", complete_var=COMPLETE_VAR, shell=shell)
+    return completion_script(prog_name="egactl", complete_var=COMPLETE_VAR, shell=shell)
 
 
 @app.command()

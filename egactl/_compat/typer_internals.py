@@ -1,0 +1,175 @@
+"""typer's private API, used by egactl and nowhere else.
+
+Written against typer 0.29 (which vendors click as ``typer._click`` since 0.26 and
+converts parameter values through pydantic since 0.29), and kept working on the
+typer versions that pyproject.toml admits (it names those tested). Each function
+says which private names it touches; tests/test_compat.py checks each against the
+installed typer.
+
+- ``install_lean_coercion``: typer 0.29 converts every parameter value -- even an
+  unset one -- through a pydantic ``TypeAdapter``, so the first parameter of any
+  command imports pydantic (~100 ms, more than all the rest of ``egactl ... list``).
+  For values that need no judgement (a str given as a str, a plain in-range number,
+  a valid choice, a list of those, nothing at all) the result is known in advance
+  and is given here (for choices, by typer's own matching function); anything else
+  (paths, custom parsers, bad or out-of-range input) goes to typer's own
+  conversion, so values and error messages stay typer's. Touches
+  ``typer.core._TyperParameter.get_runtime_param``/``_runtime_param``/
+  ``type_descriptor``, ``typer._coercion.build_runtime_param`` and
+  ``typer._param_types``. A typer without runtime conversion (before 0.29) needs
+  none of it: then it does nothing.
+- ``completion_item``: click's ``CompletionItem``, from the vendored click
+  (``typer._click``, typer >= 0.26) or from click itself (before).
+- ``register_completion_shells`` / ``completion_script``: typer registers its
+  bash/zsh/fish completion classes and writes completion scripts only as part of
+  the ``--install-completion`` options, which egactl replaces with
+  ``egactl completion SHELL``; these call ``typer._completion_classes`` and
+  ``typer._completion_shared`` directly.
+- ``is_library_exception``: typer's and click's own signalling exceptions (usage
+  errors, Exit, Abort) keep their meaning in egactl's error handler; matched by
+  module, since with the vendored click their classes live in ``typer._click``.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+# -- shell completion -----------------------------------------------------------------
+
+
+def completion_item(value: str, help: str | None = None) -> Any:
+    """One completion candidate, of the class typer's completion machinery expects."""
+    try:
+        from typer._click.shell_completion import CompletionItem  # typer >= 0.26
+    except ModuleNotFoundError:
+        from click.shell_completion import CompletionItem  # typer < 0.26 uses click itself
+    return CompletionItem(value, help=help)
+
+
+def register_completion_shells() -> None:
+    """Register typer's bash/zsh/fish completion classes (what ``--install-completion`` would)."""
+    from typer._completion_classes import completion_init
+
+    completion_init()
+
+
+def completion_script(prog_name: str, complete_var: str, shell: str) -> str:
+    """The completion script typer writes for ``shell``; it calls ``complete_var=complete_<shell> prog_name``."""
+    from typer._completion_shared import get_completion_script
+
+    return get_completion_script(prog_name=prog_name, complete_var=complete_var, shell=shell)
+
+
+def is_library_exception(exc: BaseException) -> bool:
+    """True for typer's and click's own exceptions (their meaning is theirs to keep)."""
+    return type(exc).__module__.split(".")[0] in ("typer", "click")
+
+
+# -- lean value coercion --------------------------------------------------------------
+
+UNSURE = object()  # "typer must decide": returned by lean_value when it cannot
+_NUMERALS = {int: re.compile(r"[+-]?[0-9]{1,18}"), float: re.compile(r"[+-]?[0-9]{1,15}(?:\.[0-9]{1,15})?")}
+
+
+def typer_coercion(descriptor: Any) -> Any:
+    """typer's own runtime conversion for a parameter's type descriptor (typer >= 0.29)."""
+    from typer._coercion import build_runtime_param
+
+    return build_runtime_param(descriptor)
+
+
+class LeanCoercion:
+    """Stands in for a typer parameter's runtime conversion; defers to typer's own when unsure."""
+
+    __slots__ = ("descriptor", "_full")
+
+    def __init__(self, descriptor: Any):
+        self.descriptor = descriptor
+        self._full: Any = None
+
+    def coerce(self, value: Any, param: Any, ctx: Any) -> Any:
+        many = param.multiple or param.nargs == -1
+        if value is None:
+            return () if many else None
+        result = lean_value(self.descriptor, value, many, ctx)
+        if result is not UNSURE:
+            return result
+        if self._full is None:
+            self._full = typer_coercion(self.descriptor)
+        return self._full.coerce(value, param=param, ctx=ctx)
+
+
+def lean_value(descriptor: Any, value: Any, many: bool, ctx: Any) -> Any:
+    """The converted value when it is known without pydantic, else ``UNSURE``."""
+    from typing import get_args, get_origin
+
+    info, annotation = descriptor.parameter_info, descriptor.annotation
+    if getattr(info, "parser", None) is not None or descriptor.file_annotation is not None:
+        return UNSURE
+    if not many:
+        return _lean_scalar(annotation, info, value, ctx)
+    if get_origin(annotation) is not list or not isinstance(value, (list, tuple)):
+        return UNSURE
+    (item_type,) = get_args(annotation) or (UNSURE,)
+    items = [_lean_scalar(item_type, info, v, ctx) for v in value]
+    return UNSURE if any(i is UNSURE for i in items) else items
+
+
+def _lean_scalar(annotation: Any, info: Any, value: Any, ctx: Any) -> Any:
+    if annotation is str:
+        return value if type(value) is str else UNSURE
+    if annotation is int or annotation is float:
+        if type(value) is annotation:
+            number = value
+        elif type(value) is str and _NUMERALS[annotation].fullmatch(value):
+            number = annotation(value)
+        elif annotation is float and type(value) is int:
+            number = float(value)
+        else:
+            return UNSURE
+        low, high = getattr(info, "min", None), getattr(info, "max", None)
+        if (low is not None and number < low) or (high is not None and number > high):
+            return UNSURE  # typer clamps or explains
+        return number
+    try:  # Enum and Literal choices: typer's adapter is exactly this function, wrapped
+        from typer._param_types import choice_coercion_annotation, coerce_cli_choice
+
+        choice = choice_coercion_annotation(annotation, info)
+        if choice is not None:
+            return coerce_cli_choice(value, choices=choice[0], case_sensitive=choice[1], ctx=ctx)
+    except Exception:  # not a valid choice (typer words the error), or another typer
+        pass
+    return UNSURE
+
+
+def lean_coercion_available() -> bool:
+    """Whether this typer has the runtime conversion the lean one stands in for."""
+    try:
+        from typer.core import _TyperParameter
+    except ImportError:
+        return False
+    return getattr(_TyperParameter, "get_runtime_param", None) is not None
+
+
+def install_lean_coercion() -> bool:
+    """Make typer's parameters (all of them, help options included) convert leanly first.
+
+    Idempotent. Returns whether the lean conversion is in place (False on a typer
+    without runtime conversion, which imports no pydantic anyway).
+    """
+    if not lean_coercion_available():
+        return False
+    from typer.core import _TyperParameter
+
+    if getattr(_TyperParameter.get_runtime_param, "egactl_lean", False):
+        return True
+
+    def get_runtime_param(self: Any) -> Any:
+        if self._runtime_param is None:
+            self._runtime_param = LeanCoercion(self.type_descriptor)
+        return self._runtime_param
+
+    get_runtime_param.egactl_lean = True  # type: ignore[attr-defined]
+    _TyperParameter.get_runtime_param = get_runtime_param
+    return True
