@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import os
 from typing import Any
 
 from sqlalchemy import JSON, DateTime, Engine, create_engine, event, text
@@ -50,10 +51,22 @@ def normalise_url(url: str) -> str:
     return url
 
 
+def sqlite_busy_timeout() -> float:
+    """Seconds a SQLite writer waits for the write lock before giving up (busy: a 503).
+
+    ``EGACTL_SQLITE_BUSY_TIMEOUT`` overrides the default of 30.
+    """
+    try:
+        return max(0.0, float(os.environ.get("EGACTL_SQLITE_BUSY_TIMEOUT", "30")))
+    except ValueError:
+        return 30.0
+
+
 def make_engine(url: str) -> Engine:
     url = normalise_url(url)
     if url.startswith("sqlite"):
-        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30},
+        busy = sqlite_busy_timeout()
+        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": busy},
                                pool_size=20, max_overflow=20)
 
         @event.listens_for(engine, "connect")
@@ -64,7 +77,7 @@ def make_engine(url: str) -> Engine:
             cur = dbapi_conn.cursor()
             cur.execute("PRAGMA journal_mode=WAL")
             cur.execute("PRAGMA synchronous=NORMAL")
-            cur.execute("PRAGMA busy_timeout=30000")
+            cur.execute(f"PRAGMA busy_timeout={int(busy * 1000)}")
             cur.execute("PRAGMA foreign_keys=ON")
             cur.close()
 
@@ -94,3 +107,22 @@ def lock(session: Session, name: str) -> None:
     if session.get_bind().dialect.name == "postgresql":
         key = int.from_bytes(hashlib.sha256(name.encode()).digest()[:8], "big", signed=True)
         session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": key})
+
+
+# SQLSTATEs of a PostgreSQL transaction that lost a race for a lock and may simply be retried:
+# serialization_failure, deadlock_detected, lock_not_available.
+_PG_RETRYABLE = frozenset({"40001", "40P01", "55P03"})
+
+
+def is_busy(exc: BaseException) -> bool:
+    """The database stayed busy (SQLite's write lock past the busy timeout, a
+    PostgreSQL deadlock or lock timeout): nothing was written; retrying is right."""
+    from sqlalchemy.exc import OperationalError
+
+    if not isinstance(exc, OperationalError):
+        return False
+    orig = exc.orig
+    if getattr(orig, "sqlstate", None) in _PG_RETRYABLE:
+        return True
+    message = str(orig).lower()
+    return "database is locked" in message or "database table is locked" in message or "database is busy" in message
