@@ -32,7 +32,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterator, Sequence
 
 from egactl import paths
-from egactl.errors import EgactlError, InvalidInput, PartialFailure, Unreachable
+from egactl.errors import AuthError, EgactlError, InvalidInput, PartialFailure, Unreachable
 
 MAX_REPORTED_ERRORS = 50
 FAILED = "failed"
@@ -342,7 +342,7 @@ def run(ctx: Any, job: Job, *, skip_invalid: bool = False, resume: bool = False,
 
     progress = _Progress(io, total=rows - invalid, noun=job.noun)
     done_log = open(state.done_file, "a", encoding="utf-8")
-    stop_error: EgactlError | None = None
+    stop_error: Unreachable | AuthError | None = None
     lock = threading.Lock()
 
     def finish(index: int, items: list[dict[str, Any]], future: Future) -> None:
@@ -350,7 +350,10 @@ def run(ctx: Any, job: Job, *, skip_invalid: bool = False, resume: bool = False,
         try:
             outcome = future.result()
             ok = True
-        except Unreachable as exc:
+        except (Unreachable, AuthError) as exc:
+            # Unreachable: the rest would fail the same way. AuthError (401/403): the
+            # token or its role may not do this — every other row would be refused
+            # too; stop, and leave the chunk unrecorded for --resume once that is fixed.
             stop_error = stop_error or exc
             return
         except EgactlError as exc:
@@ -410,6 +413,10 @@ def run(ctx: Any, job: Job, *, skip_invalid: bool = False, resume: bool = False,
                           hint="run the same command with --resume to continue") from None
     writer.close()
     done_log.close()
+    if isinstance(stop_error, AuthError):
+        raise AuthError(f"stopped: {stop_error.message}",
+                        hint="use a token allowed to do this (`egactl auth login`), then run the same command with "
+                             "--resume to continue; nothing was lost", problem=stop_error.problem)
     if stop_error is not None:
         raise Unreachable(stop_error.message, hint="nothing was lost; run the same command with --resume to continue")
     # Rows the server answered "failed" are final (the idempotency store would give the
