@@ -112,3 +112,45 @@ def test_every_built_in_plugin_answers_the_hook(backend):
         for name, part in backend.parts.items():
             assert part.holdings is not None, name
             assert set(part.holdings(s, "ARUSHA-CC").values()) <= {0}, name
+
+
+# -- a delete racing a create, on a real server ------------------------------------------------
+
+
+def race_delete_against_assign(server, rounds: int = 6) -> list[tuple[int, int]]:
+    """Per round: a fresh institution, then `ussd assign` and `institutions delete` at once.
+    Returns the (assign, delete) exit codes; asserts nothing was left pointing at nothing."""
+    outcomes = []
+    for i in range(rounds):
+        code = f"RACE-{i}"
+        r = server.run("institutions", "create", code, "--name", f"Race {i}", "--kind", "agency")
+        assert r.returncode == 0, r.stderr
+        assign = server.popen("ussd", "assign", "-i", code, *USSD)
+        delete = server.popen("institutions", "delete", code, "--yes")
+        a_out, a_err = assign.communicate(timeout=300)
+        d_out, d_err = delete.communicate(timeout=300)
+        outcomes.append((assign.returncode, delete.returncode))
+        assert (assign.returncode, delete.returncode) in {(0, 5), (3, 0)}, (a_err, d_err)
+        if delete.returncode == 5:
+            assert f"{code} still holds 1 USSD code; release them first" in d_err
+        held = json.loads(server.run("ussd", "list", "-i", code, "-o", "json").stdout or "[]") \
+            if delete.returncode == 5 else []
+        shown = server.run("institutions", "show", code, "-o", "json")
+        assert (shown.returncode == 0) == (delete.returncode == 5)
+        assert len(held) == (1 if delete.returncode == 5 else 0)
+    return outcomes
+
+
+def test_delete_racing_a_create_on_sqlite(served):
+    race_delete_against_assign(served)
+
+
+def test_delete_racing_a_create_on_postgresql(tmp_path, postgres_url):
+    from conftest import start_server
+
+    server = start_server(tmp_path, postgres_url)
+    try:
+        race_delete_against_assign(server)
+    finally:
+        server.proc.terminate()
+        server.proc.wait(timeout=10)
