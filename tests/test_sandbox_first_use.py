@@ -75,3 +75,53 @@ def test_thirty_processes_on_a_fresh_sandbox(tmp_path, busy_timeout):
     assert r.returncode == 0, r.stderr
     assert sorted(i["code"] for i in json.loads(r.stdout)) == sorted(
         ["EGA", "RITA", "TRA", "NIDA", "MOH", "UDOM", "KINONDONI-MC", "ARUSHA-CC"])
+
+
+def test_a_request_kept_waiting_past_the_busy_timeout_is_exit_7(tmp_path, monkeypatch):
+    """Before: the endpoint's BEGIN IMMEDIATE failed, the server answered 500 and the
+    command exited 1 ("the server failed to handle this request")."""
+    import sqlite3
+
+    from sqlalchemy import select
+    from typer.testing import CliRunner
+
+    from egactl.cli import app as egactl_app
+    from egactl.context import Context
+    from egactl.sandbox import SyncASGITransport
+    from egactl.server.app import create_app
+    from egactl.server.models import Institution
+    from egactl.server.security import issue_token
+    from egactl.server.seed import seed_core
+
+    monkeypatch.setenv("EGACTL_SQLITE_BUSY_TIMEOUT", "0.2")
+    path = tmp_path / "backend.db"
+    app = create_app(f"sqlite:///{path}")
+    be = app.state.backend
+    with be.write_sessions() as s:
+        seed_core(s, be.now())
+        token, _ = issue_token(s, subject="admin@ega.go.tz", role="admin", now=be.now())
+        s.commit()
+    transport = SyncASGITransport(app)
+
+    def create():
+        ctx = Context(transport=transport, token=token, sleep=lambda s: None)
+        return CliRunner().invoke(egactl_app, ["institutions", "create", "UDSM", "--name", "University of Dar es Salaam",
+                                               "--kind", "other"], obj=ctx)
+
+    holder = sqlite3.connect(path, isolation_level=None)
+    try:
+        holder.execute("BEGIN IMMEDIATE")  # another process's long write
+        r = create()
+        holder.execute("ROLLBACK")
+    finally:
+        holder.close()
+    try:
+        assert r.exit_code == 7, (r.stdout, r.stderr)
+        assert r.stderr.splitlines() == ["error: the database stayed busy (another writer held it past the busy "
+                                         "timeout); nothing was changed; try again in a moment"]
+        with be.read_sessions() as s:
+            assert s.scalar(select(Institution).where(Institution.code == "UDSM")) is None
+        assert create().exit_code == 0  # once the lock is gone, the same command works
+    finally:
+        transport.close()
+        be.engine.dispose()

@@ -75,7 +75,8 @@ def forbidden(detail: str) -> Problem:
 
 def busy() -> Problem:
     """503: the database stayed busy; nothing was changed, retry after a second."""
-    return Problem(503, "the database is busy; try again", headers={"Retry-After": "1"})
+    return Problem(503, "the database stayed busy (another writer held it past the busy timeout)",
+                   headers={"Retry-After": "1"})
 
 
 def install(app: FastAPI) -> None:
