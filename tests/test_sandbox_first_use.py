@@ -125,3 +125,30 @@ def test_a_request_kept_waiting_past_the_busy_timeout_is_exit_7(tmp_path, monkey
     finally:
         transport.close()
         be.engine.dispose()
+
+
+def test_concurrent_first_starts_on_postgresql(postgres_url, tmp_path):
+    """Ten backends starting at once on a fresh PostgreSQL database (as several API
+    processes behind a load balancer do): one creates the schema, the others wait for
+    it on the migration lock or find it current; every start succeeds."""
+    from sqlalchemy import create_engine, text
+
+    from egactl.server.db import normalise_url
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith("EGACTL_")}
+    env.update(EGACTL_CONFIG_DIR=str(tmp_path / "config"), EGACTL_DATA_DIR=str(tmp_path / "data"),
+               EGACTL_CREDENTIAL_STORE="file")
+    procs = [subprocess.Popen([sys.executable, "-m", "egactl", "serve", "create-token", "--role", "admin",
+                               "--subject", f"api-{i}@ega.go.tz", "--database-url", postgres_url, "-o", "json"],
+                              env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for i in range(10)]
+    results = [(p.wait(timeout=600), p.stderr.read()) for p in procs]
+    assert [code for code, _ in results] == [0] * 10, results
+    engine = create_engine(normalise_url(postgres_url))
+    try:
+        with engine.connect() as conn:
+            versions = conn.execute(text("SELECT component, count(*) FROM core_schema_versions GROUP BY component")).all()
+            tokens = conn.execute(text("SELECT count(*) FROM core_tokens")).scalar()
+    finally:
+        engine.dispose()
+    assert {name for name, _ in versions} == {"core", "dr", "govnet", "mail", "sms", "ussd"}
+    assert all(n == 1 for _, n in versions) and tokens == 10
