@@ -50,7 +50,7 @@ def skip(name: str, exc: BaseException) -> None:
     """One warning line for a plugin left out of the backend (its traceback at INFO, for the log file)."""
     from egactl.discovery import PluginError
 
-    reason = exc.reason if isinstance(exc, PluginError) else f"{type(exc).__name__}: {exc}"
+    reason = exc.reason.removeprefix("backend: ") if isinstance(exc, PluginError) else f"{type(exc).__name__}: {exc}"
     log.warning("plugin %r skipped: its backend failed (%s); `egactl plugins list` shows it", name, reason)
     log.info("plugin %r: the failure in full", name, exc_info=exc)
 
