@@ -29,7 +29,7 @@ from typing import Any, Callable, Iterator, TextIO
 import httpx
 
 from egactl import __version__
-from egactl.errors import EgactlError, InvalidInput, Unreachable, error_for_status
+from egactl.errors import BUSY_HINT, EgactlError, InvalidInput, Unreachable, error_for_status
 
 IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE"})
 RETRY_STATUSES = frozenset({429, 503})
@@ -316,6 +316,8 @@ def problem_error(response: httpx.Response) -> EgactlError:
         hint = "log in again with `egactl auth login`, or check EGACTL_TOKEN"
     elif response.status_code == 412:
         hint = "someone else changed it; show it again and retry"
+    elif response.status_code == 503:
+        hint = BUSY_HINT
     rid = response.request.headers.get("X-Request-ID") if response.request else None
     if cls.exit_code == 1 and rid:
         hint = f"request id {rid}"

@@ -32,7 +32,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterator, Sequence
 
 from egactl import paths
-from egactl.errors import EgactlError, InvalidInput, PartialFailure, Unreachable
+from egactl.errors import AuthError, EgactlError, InvalidInput, PartialFailure, Unreachable
 from egactl.output import delimited_writer
 
 MAX_REPORTED_ERRORS = 50
@@ -444,7 +444,10 @@ def run(ctx: Any, job: Job, *, skip_invalid: bool = False, resume: bool = False,
         try:
             outcome = future.result()
             ok = True
-        except Unreachable as exc:
+        except (Unreachable, AuthError) as exc:
+            # Unreachable: the rest would fail the same way. AuthError (401/403): the
+            # token or its role may not do this — every other row would be refused
+            # too; stop, and leave the chunk unrecorded for --resume once that is fixed.
             stop_error = stop_error or exc
             return
         except EgactlError as exc:
@@ -504,6 +507,10 @@ def run(ctx: Any, job: Job, *, skip_invalid: bool = False, resume: bool = False,
                           hint="run the same command with --resume to continue") from None
     writer.close()
     done_log.close()
+    if isinstance(stop_error, AuthError):
+        raise AuthError(f"stopped: {stop_error.message}",
+                        hint="use a token allowed to do this (`egactl auth login`), then run the same command with "
+                             "--resume to continue; nothing was lost", problem=stop_error.problem)
     if stop_error is not None:
         raise Unreachable(stop_error.message, hint="nothing was lost; run the same command with --resume to continue")
     # Rows the server answered "failed" are final (the idempotency store would give the

@@ -3,8 +3,9 @@
 Listing plugins and their one-line help imports none of them: the help is the
 first line of the plugin package's docstring, read from its source. A plugin
 is imported when one of its commands runs, when the backend starts, or for
-``egactl plugins list``; a plugin that fails to import is reported in one line
-and skipped, so one broken third-party package cannot break every command.
+``egactl plugins list``; a plugin that raises anything while it is imported
+(its package, its commands or its backend part) is reported in one line and
+skipped, so one broken third-party package cannot break every command.
 
 The entry points are read straight from the ``entry_points.txt`` files of the
 ``*.dist-info`` / ``*.egg-info`` directories on ``sys.path``, with the same
@@ -84,7 +85,7 @@ class Found(NamedTuple):
 
         try:
             obj = self.entry_point.load()
-        except Exception as exc:
+        except (Exception, SystemExit) as exc:  # SyntaxError, a RuntimeError of its own, even sys.exit()
             raise PluginError(self.name, f"{type(exc).__name__}: {exc}") from exc
         if not isinstance(obj, Plugin):
             raise PluginError(self.name, f"{self.entry_point.value} is not an egactl.plugin.Plugin")
@@ -92,12 +93,40 @@ class Found(NamedTuple):
             raise PluginError(self.name, f"declares name {obj.name!r} but is registered as {self.name!r}")
         return obj
 
+    def load_commands(self) -> Any:
+        """The plugin's typer app; raises PluginError (the package, or its commands, failed)."""
+        plugin = self.load()
+        return _part(self.name, "commands", plugin.commands)
+
+    def load_backend(self) -> Any:
+        """The plugin's ``BackendPart``, or None for a client-only plugin; raises PluginError."""
+        from egactl.plugin import BackendPart
+
+        plugin = self.load()
+        if not plugin.backend:
+            return None
+        part = _part(self.name, "backend", plugin.backend)
+        if not isinstance(part, BackendPart):
+            raise PluginError(self.name, f"backend: {plugin.backend} is not an egactl.plugin.BackendPart", part="backend")
+        return part
+
+
+def _part(name: str, which: str, path: str) -> Any:
+    """Import one part of a plugin; anything it raises (SyntaxError, RuntimeError...) is a PluginError."""
+    try:
+        return import_path(path)
+    except (Exception, SystemExit) as exc:
+        raise PluginError(name, f"{which}: {type(exc).__name__}: {exc}", part=which) from exc
+
 
 class PluginError(Exception):
-    def __init__(self, name: str, reason: str):
+    """A plugin could not be loaded. ``part``: "package", "commands" or "backend"."""
+
+    def __init__(self, name: str, reason: str, part: str = "package"):
         super().__init__(f"plugin {name!r} could not be loaded ({reason})")
         self.name = name
         self.reason = reason
+        self.part = part
 
 
 @lru_cache(maxsize=1)

@@ -90,6 +90,15 @@ class Unreachable(EgactlError):
     kind = "unreachable"
 
 
+class Busy(Unreachable):
+    """The backend answered but stayed busy (its database locked past the busy
+    timeout, or load shed): nothing was changed, and trying again is right."""
+
+    kind = "busy"
+
+
+BUSY_HINT = "nothing was changed; try again in a moment"
+
 _BY_STATUS: dict[int, type[EgactlError]] = {
     400: InvalidInput,
     401: AuthError,
@@ -99,7 +108,7 @@ _BY_STATUS: dict[int, type[EgactlError]] = {
     412: Conflict,
     422: InvalidInput,
     429: Unreachable,
-    503: Unreachable,
+    503: Busy,
     504: Unreachable,
 }
 

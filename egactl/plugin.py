@@ -115,6 +115,21 @@ class BackendPart:
     personal: list[PersonalData] = field(default_factory=list)
     """Personal data in this plugin's audit entries, masked by the core for the help desk."""
 
+    holdings: Callable[[Any, str], dict[str, int]] | None = None
+    """``holdings(session, institution_code) -> {what: count}``: what the institution
+    still holds in this plugin, e.g. ``{"USSD codes": 2}``; keys are plural nouns
+    (the core says "1 USSD code" for a count of one), zero counts may be left out.
+
+    ``egactl institutions delete`` asks every mounted part, in the same
+    transaction as the delete, and refuses (409, exit 5) while anything is held:
+    "RITA still holds 2 USSD codes, 14 mailboxes; release them first". Every
+    part that keeps rows per institution must answer it, including rows without
+    a foreign key to the institution (the database cannot refuse for those).
+    The core keeps concurrent creates out of the race: ``get_institution()`` and
+    ``require_institution()`` in a writing request lock the institution's row
+    against its deletion until the request ends (PostgreSQL ``FOR KEY SHARE``;
+    SQLite has one writer at a time)."""
+
     settings: dict[str, Any] = field(default_factory=dict)
     """Defaults for this plugin's backend settings (e.g. quarantine days);
     overridden by ``EGACTL_<PLUGIN>_<KEY>`` environment variables or by the

@@ -18,6 +18,7 @@ from pathlib import Path
 import httpx
 
 from egactl import credentials, paths
+from egactl.errors import BUSY_HINT, Busy
 
 SANDBOX_SUBJECT = "sandbox-admin"
 
@@ -107,26 +108,39 @@ def open_sandbox(profile: str, warn) -> tuple[SyncASGITransport, str]:
     fresh identity is made.
     """
     from sqlalchemy import select
+    from sqlalchemy.exc import OperationalError
 
     from egactl.server.app import create_app
+    from egactl.server.db import is_busy
     from egactl.server.models import ApiToken
     from egactl.server.security import hash_token, issue_token
 
     db_path = database_path()
     paths.private_dir(db_path.parent)
     _route_server_log(warn)
-    app = create_app(f"sqlite:///{db_path}", sandbox=True)
+    try:
+        app = create_app(f"sqlite:///{db_path}", sandbox=True)
+    except Busy as exc:
+        raise Busy(f"the sandbox database {db_path} stayed busy (other egactl commands are using it)",
+                   hint=exc.hint) from None
     be = app.state.backend
-    token = credentials.get(profile)
-    if token is not None:
-        with be.read_sessions() as session:
-            if session.scalar(select(ApiToken.id).where(ApiToken.token_hash == hash_token(token.value))):
-                return SyncASGITransport(app), token.value
-        if token.source.startswith("env"):
-            return SyncASGITransport(app), token.value  # let the server say it is invalid
-    with be.write_sessions() as session:
-        value, _ = issue_token(session, subject=SANDBOX_SUBJECT, role="admin", now=be.now())
-        session.commit()
+    try:
+        token = credentials.get(profile)
+        if token is not None:
+            with be.read_sessions() as session:
+                if session.scalar(select(ApiToken.id).where(ApiToken.token_hash == hash_token(token.value))):
+                    return SyncASGITransport(app), token.value
+            if token.source.startswith("env"):
+                return SyncASGITransport(app), token.value  # let the server say it is invalid
+        with be.write_sessions() as session:
+            value, _ = issue_token(session, subject=SANDBOX_SUBJECT, role="admin", now=be.now())
+            session.commit()
+    except OperationalError as exc:
+        be.engine.dispose()
+        if is_busy(exc):
+            raise Busy(f"the sandbox database {db_path} stayed busy (other egactl commands are using it)",
+                       hint=BUSY_HINT) from None
+        raise
     where, is_file = credentials.store(profile, value)
     if is_file:
         warn(f"no system keyring found; the sandbox token is kept in {where} (readable only by you)")

@@ -577,7 +577,7 @@ def test_every_table_is_versioned_or_says_why(app):
     assert versioning_problems(tables) == []
 
 
-def test_a_table_that_forgets_versioning_stops_the_backend(tmp_path, monkeypatch):
+def test_a_plugin_whose_table_forgets_versioning_is_not_mounted(tmp_path, monkeypatch, caplog):
     from fastapi import APIRouter
 
     import egactl.server.app as app_module
@@ -590,10 +590,21 @@ def test_a_table_that_forgets_versioning_stops_the_backend(tmp_path, monkeypatch
         id = Column(Integer, primary_key=True)
         name = Column(String(20))
 
-    part = BackendPart(router=APIRouter(route_class=ApiRoute), tables=[Forgetful.__table__])
+    router = APIRouter(route_class=ApiRoute)
+
+    @router.get("/things")
+    def things():
+        return []
+
+    part = BackendPart(router=router, tables=[Forgetful.__table__])
     monkeypatch.setattr(app_module, "load_parts", lambda only=None: {"forgetful": part})
-    with pytest.raises(RuntimeError, match="Forgetful"):
-        app_module.create_app(f"sqlite:///{tmp_path / 'x.db'}")
+    application = app_module.create_app(f"sqlite:///{tmp_path / 'x.db'}")
+    try:
+        assert not [r for r in application.routes if getattr(r, "path", "").startswith("/api/v1/forgetful")]
+        assert "forgetful" not in application.state.backend.parts
+        assert any("forgetful" in r.getMessage() and "Forgetful" in r.getMessage() for r in caplog.records)
+    finally:
+        application.state.backend.engine.dispose()
 
 
 # -- the CLI: state changes are made on what was read ----------------------------------

@@ -123,7 +123,7 @@ def test_remove_needs_yes_in_a_script_and_takes_history_along(cli, backend):
 def test_institution_with_systems_cannot_be_deleted(cli):
     cli("dr", "systems", "add", "UDOM/aris", *ADD)
     r = cli("institutions", "delete", "UDOM", "--yes")
-    assert r.exit_code == 5 and "still has resources" in r.stderr
+    assert r.exit_code == 5 and r.stderr == "error: UDOM still holds 1 DR system; release them first\n"
 
 
 def test_roles(cli, backend):

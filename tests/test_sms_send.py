@@ -283,4 +283,4 @@ def test_optout_commands(cli, backend, sender):
 
 def test_an_institution_with_sms_history_cannot_be_deleted(cli, backend, sender):
     r = cli("institutions", "delete", "RITA", "--yes")
-    assert r.exit_code == 5 and "still has resources" in r.stderr
+    assert r.exit_code == 5 and "error: RITA still holds 1 SMS sender" in r.stderr and "release them first" in r.stderr

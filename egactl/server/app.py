@@ -6,17 +6,18 @@ import contextlib
 import logging
 import threading
 import uuid
-from typing import Any
+from typing import Any, Callable
 
 from fastapi import FastAPI
 
 from egactl import __version__
+from egactl.errors import BUSY_HINT, Busy
 from egactl.plugin import BackendPart
 from egactl.server import problems
 from egactl.server.admission import AdmissionMiddleware, Capacity
 from egactl.server.backend import Backend
 from egactl.server.clock import Clock, system_clock
-from egactl.server.db import check_versioning, make_engine, sessionmakers
+from egactl.server.db import check_versioning, is_busy, make_engine, sessionmakers
 from egactl.server.migrations import Component, migrate
 from egactl.server.models import CORE_TABLES
 
@@ -24,20 +25,35 @@ log = logging.getLogger("egactl.server")
 
 
 def load_parts(only: list[str] | None = None) -> dict[str, BackendPart]:
-    """Every installed plugin's backend part (a broken plugin is logged and skipped)."""
-    from egactl.discovery import PluginError, found, import_path
+    """Every installed plugin's backend part.
+
+    A plugin whose package or backend raises anything while it is imported (an
+    ImportError, a SyntaxError, a RuntimeError of its own...) is skipped with
+    one warning line; the core and the other plugins go on.
+    """
+    from egactl.discovery import found
 
     parts: dict[str, BackendPart] = {}
     for name, f in found().items():
         if only is not None and name not in only:
             continue
         try:
-            plugin = f.load()
-            if plugin.backend:
-                parts[name] = import_path(plugin.backend)
-        except (PluginError, ImportError, AttributeError) as exc:
-            log.warning("skipping plugin %s: %s", name, exc)
+            part = f.load_backend()
+        except (Exception, SystemExit) as exc:
+            skip(name, exc)
+            continue
+        if part is not None:
+            parts[name] = part
     return parts
+
+
+def skip(name: str, exc: BaseException) -> None:
+    """One warning line for a plugin left out of the backend (its traceback at INFO, for the log file)."""
+    from egactl.discovery import PluginError
+
+    reason = exc.reason.removeprefix("backend: ") if isinstance(exc, PluginError) else f"{type(exc).__name__}: {exc}"
+    log.warning("plugin %r skipped: its backend failed (%s); `egactl plugins list` shows it", name, reason)
+    log.info("plugin %r: the failure in full", name, exc_info=exc)
 
 
 def create_app(database_url: str, *, sandbox: bool = False, clock: Clock | None = None,
@@ -50,6 +66,10 @@ def create_app(database_url: str, *, sandbox: bool = False, clock: Clock | None 
     ``capacity``: requests at work at once and the queue in front of them
     (None: ``EGACTL_SERVE_*`` or the defaults; the sandbox: the defaults);
     see egactl.server.admission.
+
+    A plugin whose backend fails to import, to migrate, to seed or to mount is
+    left out (one warning); a database that stays busy while the schema is
+    brought up to date raises ``egactl.errors.Busy`` (exit 7).
     """
     capacity = capacity or (Capacity() if sandbox else Capacity.from_env())
     parts = load_parts(plugins)
@@ -59,10 +79,29 @@ def create_app(database_url: str, *, sandbox: bool = False, clock: Clock | None 
                  clock=clock or system_clock, sandbox=sandbox, overrides=dict(settings or {}))
     components = [Component("core", CORE_TABLES, [])]
     components += [Component(name, part.tables, part.migrations) for name, part in parts.items()]
-    check_versioning([t for comp in components for t in comp.tables])
-    fresh = migrate(engine, components, be.now)
-    if sandbox:
-        _seed(be, fresh)
+
+    def failed(name: str, exc: BaseException) -> None:
+        if name == "core":
+            raise exc
+        skip(name, exc)
+        parts.pop(name, None)
+
+    # A plugin with a table that forgot optimistic locking is not mounted at all.
+    for comp in list(components):
+        try:
+            check_versioning(comp.tables)
+        except RuntimeError as exc:
+            failed(comp.name, exc)
+            components.remove(comp)
+
+    try:
+        migrate(engine, components, be.now, seed=_seeder(be) if sandbox else None, on_error=failed)
+    except Exception as exc:
+        if is_busy(exc):
+            engine.dispose()
+            raise Busy("the database stayed busy while the backend started (another process held it)",
+                       hint=BUSY_HINT) from None
+        raise
 
     stop = threading.Event()
 
@@ -91,8 +130,11 @@ def create_app(database_url: str, *, sandbox: bool = False, clock: Clock | None 
     app.include_router(institutions.router, prefix="/api/v1/institutions")
     app.include_router(tokens.router, prefix="/api/v1/tokens")
     app.include_router(audit.router, prefix="/api/v1/audit")
-    for name, part in parts.items():
-        app.include_router(part.router, prefix=f"/api/v1/{name}")
+    for name, part in list(parts.items()):
+        try:
+            app.include_router(part.router, prefix=f"/api/v1/{name}")
+        except (Exception, SystemExit) as exc:
+            failed(name, exc)
     return app
 
 
@@ -145,17 +187,22 @@ def _usable_request_id(value: bytes) -> bool:
     return 0 < len(value) <= 80 and all(0x21 <= b <= 0x7E for b in value)
 
 
-def _seed(be: Backend, fresh: list[str]) -> None:
+def _seeder(be: Backend) -> Callable[[Any, str], None]:
+    """Sandbox example data for a component just created, in the migration's own
+    transaction: concurrent first uses of a new sandbox see it seeded or not yet created."""
+    from sqlalchemy.orm import Session
+
     from egactl.server.seed import seed_core
 
-    with be.write_sessions() as session:
-        if "core" in fresh:
-            seed_core(session, be.now())
-        for name in fresh:
-            part = be.parts.get(name)
-            if part is not None and part.seed is not None:
-                part.seed(session)
-        session.commit()
+    def seed(conn: Any, name: str) -> None:
+        fill = (lambda s: seed_core(s, be.now())) if name == "core" else getattr(be.parts.get(name), "seed", None)
+        if fill is None:
+            return
+        with Session(bind=conn, join_transaction_mode="create_savepoint") as session:
+            fill(session)
+            session.commit()  # releases the session's savepoint; the migration commits
+
+    return seed
 
 
 def _start_workers(be: Backend, stop: threading.Event) -> list[threading.Thread]:

@@ -121,6 +121,17 @@ def normalise_url(url: str) -> str:
     return url
 
 
+def sqlite_busy_timeout() -> float:
+    """Seconds a SQLite writer waits for the write lock before giving up (busy: a 503).
+
+    ``EGACTL_SQLITE_BUSY_TIMEOUT`` overrides the default of 30.
+    """
+    try:
+        return max(0.0, float(os.environ.get("EGACTL_SQLITE_BUSY_TIMEOUT", "30")))
+    except ValueError:
+        return 30.0
+
+
 class _NoRows(logging.Filter):
     """SQLAlchemy's debug echo logs every fetched row (message texts, numbers, names): never."""
 
@@ -190,7 +201,8 @@ def make_engine(url: str, capacity: Capacity | None = None) -> Engine:
     _quiet_sql_logging()
     if url.startswith("sqlite"):
         private_sqlite_file(url)
-        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30}, hide_parameters=True,
+        busy = sqlite_busy_timeout()
+        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": busy}, hide_parameters=True,
                                **pool)
 
         @event.listens_for(engine, "connect")
@@ -201,7 +213,7 @@ def make_engine(url: str, capacity: Capacity | None = None) -> Engine:
             cur = dbapi_conn.cursor()
             cur.execute("PRAGMA journal_mode=WAL")
             cur.execute("PRAGMA synchronous=NORMAL")
-            cur.execute("PRAGMA busy_timeout=30000")
+            cur.execute(f"PRAGMA busy_timeout={int(busy * 1000)}")
             cur.execute("PRAGMA foreign_keys=ON")
             cur.close()
 
@@ -231,3 +243,22 @@ def lock(session: Session, name: str) -> None:
     if session.get_bind().dialect.name == "postgresql":
         key = int.from_bytes(hashlib.sha256(name.encode()).digest()[:8], "big", signed=True)
         session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": key})
+
+
+# SQLSTATEs of a PostgreSQL transaction that lost a race for a lock and may simply be retried:
+# serialization_failure, deadlock_detected, lock_not_available.
+_PG_RETRYABLE = frozenset({"40001", "40P01", "55P03"})
+
+
+def is_busy(exc: BaseException) -> bool:
+    """The database stayed busy (SQLite's write lock past the busy timeout, a
+    PostgreSQL deadlock or lock timeout): nothing was written; retrying is right."""
+    from sqlalchemy.exc import OperationalError
+
+    if not isinstance(exc, OperationalError):
+        return False
+    orig = exc.orig
+    if getattr(orig, "sqlstate", None) in _PG_RETRYABLE:
+        return True
+    message = str(orig).lower()
+    return "database is locked" in message or "database table is locked" in message or "database is busy" in message

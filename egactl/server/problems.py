@@ -15,7 +15,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
-from sqlalchemy.exc import DataError
+from sqlalchemy.exc import DataError, OperationalError
 from sqlalchemy.orm.exc import StaleDataError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
@@ -160,6 +160,12 @@ def _document(app: FastAPI) -> None:
     app.openapi = openapi  # type: ignore[method-assign]
 
 
+def busy() -> Problem:
+    """503: the database stayed busy; nothing was changed, retry after a second."""
+    return Problem(503, "the database stayed busy (another writer held it past the busy timeout)",
+                   headers={"Retry-After": "1"})
+
+
 def install(app: FastAPI) -> None:
     @app.exception_handler(Problem)
     async def _problem(request: Request, exc: Problem):
@@ -196,6 +202,16 @@ def install(app: FastAPI) -> None:
         # A concurrent writer changed the row between our read and our write
         # (models with a version_id_col): the same answer as a stale If-Match.
         return Problem(412, "the resource changed while this request ran; read it again and retry").response(request)
+
+    @app.exception_handler(OperationalError)
+    async def _operational(request: Request, exc: OperationalError):
+        # The database stayed busy past its timeout (SQLite's write lock, a
+        # PostgreSQL deadlock): the transaction was rolled back, so a retry is safe.
+        from egactl.server.db import is_busy
+
+        if is_busy(exc):
+            return busy().response(request)
+        return unexpected(request, log_it=True)
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception):

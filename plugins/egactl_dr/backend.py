@@ -15,10 +15,21 @@ from egactl_dr.server.checks import prune
 from egactl_dr.server.models import TABLES, add_observations
 from egactl_dr.server.seed import seed
 
+def holdings(session, institution: str) -> dict[str, int]:
+    """The institution's systems in the DR inventory (their drills and check history go with them)."""
+    from sqlalchemy import func, select
+
+    from egactl_dr.server.models import DrSystem
+
+    return {"DR systems": session.scalar(select(func.count()).select_from(DrSystem)
+                                         .where(DrSystem.institution == institution))}
+
+
 part = BackendPart(
     router=router,
     tables=TABLES,
     migrations=[Migration(2, "help-desk checks are unverified observations", add_observations)],
+    holdings=holdings,
     seed=seed,
     workers=[Worker("prune-check-history", prune, interval=3600)],
     settings={

@@ -8,9 +8,25 @@ from egactl.plugin import BackendPart, Migration
 from egactl_ussd.models import TABLES, add_quotas
 from egactl_ussd.routes import router
 
+HELD_STATES = ("reserved", "assigned", "suspended")
+
+
+def holdings(session, institution: str) -> dict[str, int]:
+    """Codes reserved for, assigned to or suspended for the institution (a released
+    code in quarantine is no longer its own). No foreign key guards these."""
+    from sqlalchemy import func, select
+
+    from egactl_ussd.models import UssdCode
+
+    n = session.scalar(select(func.count()).select_from(UssdCode)
+                       .where(UssdCode.institution == institution, UssdCode.state.in_(HELD_STATES)))
+    return {"USSD codes": n}
+
+
 part = BackendPart(
     router=router,
     tables=TABLES,
     migrations=[Migration(2, "per-institution quotas (ussd_quotas)", add_quotas)],
+    holdings=holdings,
     settings={"quarantine_days": 90, "quota": 3},
 )

@@ -15,7 +15,7 @@ from egactl.server.db import lock
 from egactl.server.models import Institution
 from egactl.server.pagination import page
 from egactl.server.problems import Problem, not_found
-from egactl.server.scope import ApiRoute, backend, db, insert_unique, principal
+from egactl.server.scope import ApiRoute, backend, current, db, insert_unique, principal
 
 router = APIRouter(route_class=ApiRoute, tags=["institutions"])
 
@@ -114,7 +114,18 @@ def serialize(i: Institution) -> dict[str, Any]:
 
 
 def get_institution(code: str) -> Institution:
-    row = db().scalar(select(Institution).where(Institution.code == code.upper()))
+    """The institution, or 404.
+
+    In a writing request the row is locked against its deletion until the
+    request ends (PostgreSQL ``FOR KEY SHARE``, which concurrent readers and
+    other writers of the institution's resources share; SQLite already has one
+    writer at a time), so whatever a plugin creates for it here is seen by a
+    concurrent ``DELETE`` asking who still holds what.
+    """
+    stmt = select(Institution).where(Institution.code == code.upper())
+    if current().write:
+        stmt = stmt.with_for_update(key_share=True)
+    row = db().scalar(stmt)
     if row is None:
         raise not_found(f"institution {code.upper()}")
     return row
@@ -210,9 +221,18 @@ def update_institution(code: str, body: InstitutionPatch):
 @router.delete("/{code}", status_code=200, response_model=InstitutionOut)
 def delete_institution(code: str):
     principal().require("admin")
-    row = etag.guard(get_institution(code), f"institution {code.upper()}")
-    before = serialize(row)
     session = db()
+    # FOR UPDATE: waits for requests that are creating something for it (they hold
+    # FOR KEY SHARE, see get_institution) and keeps new ones out until we are done.
+    row = session.scalar(select(Institution).where(Institution.code == code.upper()).with_for_update())
+    if row is None:
+        raise not_found(f"institution {code.upper()}")
+    row = etag.guard(row, f"institution {row.code}")
+    held = holdings(row.code)
+    if held:
+        raise Problem(409, f"{row.code} still holds {describe(held)}; release them first",
+                      holdings={plugin: counts for plugin, counts in held.items()})
+    before = serialize(row)
     try:
         with session.begin_nested():
             session.delete(row)
@@ -221,3 +241,38 @@ def delete_institution(code: str):
         raise Problem(409, f"institution {row.code} still has resources; remove them first") from None
     audit.record("delete", "institution", before["code"], institution=before["code"], before=before)
     return before
+
+
+def holdings(code: str) -> dict[str, dict[str, int]]:
+    """What ``code`` still holds, per plugin: every mounted part's ``holdings`` hook,
+    asked in this request's transaction. Zero counts are left out."""
+    found: dict[str, dict[str, int]] = {}
+    for name, part in backend().parts.items():
+        if part.holdings is None:
+            continue
+        counts = {what: int(n) for what, n in (part.holdings(db(), code) or {}).items() if n}
+        if counts:
+            found[name] = counts
+    return found
+
+
+def describe(held: dict[str, dict[str, int]]) -> str:
+    """{"ussd": {"USSD codes": 2}, "mail": {"mailboxes": 1}} → "2 USSD codes, 1 mailbox"."""
+    return ", ".join(f"{n} {what if n != 1 else _singular(what)}" for counts in held.values() for what, n in counts.items())
+
+
+def _singular(noun: str) -> str:
+    """The plural noun phrases plugins use ("USSD codes", "mailboxes", "opt-outs", "…(history)")."""
+    head, sep, tail = noun.partition(" (")
+    words = head.split(" ")
+    last = words[-1]
+    if last.endswith("ies"):
+        last = last[:-3] + "y"
+    elif last.endswith(("sses", "xes", "ches", "shes")):
+        last = last[:-2]
+    elif last.endswith("s") and not last.endswith("ss"):
+        last = last[:-1]
+    else:
+        # an uncountable or already singular word: find the plural earlier ("groups of contacts")
+        return noun
+    return " ".join([*words[:-1], last]) + sep + tail

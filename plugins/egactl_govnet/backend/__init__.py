@@ -18,9 +18,20 @@ router = APIRouter(route_class=ApiRoute)
 for module in (pools, sites, onboardings, status, importing):
     router.include_router(module.router)
 
+def holdings(session, institution: str) -> dict[str, int]:
+    """The institution's GovNet sites (each with its onboardings, prefix and VLAN)."""
+    from sqlalchemy import func, select
+
+    from egactl_govnet.backend.models import Site
+
+    return {"GovNet sites": session.scalar(select(func.count()).select_from(Site)
+                                           .where(Site.institution == institution))}
+
+
 part = BackendPart(
     router=router,
     tables=TABLES,
+    holdings=holdings,
     seed=seed,
     workers=[Worker("release-holds", release_holds, interval=60.0)],
     settings={

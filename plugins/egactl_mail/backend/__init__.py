@@ -29,9 +29,25 @@ def _seed(session) -> None:
     seed(session)
 
 
+def holdings(session, institution: str) -> dict[str, int]:
+    """Mailboxes (a deleted one too, while its address is retained), purged mailboxes'
+    records (kept for the audit trail), mail domains and distribution lists."""
+    from sqlalchemy import func, select
+
+    from egactl_mail.backend.models import MailDomain, Mailbox, MailList
+
+    def count(model, *where) -> int:
+        return session.scalar(select(func.count()).select_from(model).where(model.institution == institution, *where))
+
+    return {"mailboxes": count(Mailbox, Mailbox.status != "purged"),
+            "purged mailboxes (kept as records)": count(Mailbox, Mailbox.status == "purged"),
+            "mail domains": count(MailDomain), "distribution lists": count(MailList)}
+
+
 part = BackendPart(
     router=routes.build(),
     tables=TABLES,
+    holdings=holdings,
     seed=_seed,
     workers=[Worker("retention-purge", _purge_tick, interval=300.0)],
     settings={
