@@ -72,6 +72,8 @@ SETTINGS: dict[str, Any] = {
 
 UNKNOWN_OUTCOME = ("outcome unknown: the delivery worker stopped while handing this message to the gateway; "
                    "it was not resent, to avoid a duplicate; check the gateway's records before sending it again")
+UNKNOWN_ANSWER = ("outcome unknown: {why}; it was not resent, to avoid a duplicate; check the gateway's records "
+                  "before sending it again")
 OPTED_OUT_LATE = "the recipient opted out after the message was queued"
 
 _warned: set[str] = set()
@@ -277,7 +279,7 @@ def _record(be: Any, token: str, ids: list[int], outcome: drivers.Outcome, setti
         elif outcome.status == drivers.FAILED:
             s.execute(base.values(state="failed", reason=outcome.reason, claim=None))
         elif outcome.status == drivers.UNKNOWN:
-            s.execute(base.values(state="failed", reason=f"{UNKNOWN_OUTCOME} ({outcome.reason})", claim=None))
+            s.execute(base.values(state="failed", reason=UNKNOWN_ANSWER.format(why=outcome.reason), claim=None))
         else:  # RETRY: the gateway certainly did not take it
             attempts = int(setting("max_attempts"))
             s.execute(base.where(Message.attempts >= attempts).values(
