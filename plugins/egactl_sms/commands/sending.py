@@ -308,6 +308,13 @@ def bulk_send(file: CsvFile,
         ctx.success(f"Batch {batch.get('id')}: {summary.statuses.get('queued', 0)} messages queued; "
                     f"follow it with `egactl sms report {batch.get('id')}`")
     ctx.render(data, cols)
+    if summary.failed and summary.failed_chunks and batch.get("id"):
+        now = client.batch(ctx.api(), batch["id"])
+        if now.get("cancelled_at"):
+            raise PartialFailure(f"batch {batch['id']} was cancelled by {now.get('cancelled_by')} while this run was "
+                                 f"sending; {summary.failed} of {summary.sent} recipients were not queued",
+                                 hint="nothing more will be sent; to send the campaign anew, run the same command "
+                                      "with --restart")
     if summary.failed:
         raise PartialFailure(f"{summary.failed} of {summary.sent} recipients failed",
                              hint=f"see {summary.results}; fix the cause and run again with --resume")
