@@ -25,7 +25,7 @@ def _plural(n: int, noun: str = "message") -> str:
     return f"{n:,} {noun}{'s' if n != 1 else ''}"
 
 
-def cancel(batch_id: Annotated[Optional[int], typer.Argument(metavar="[BATCH]",
+def cancel(batch_id: Annotated[Optional[int], typer.Argument(metavar="BATCH",
                                                              help="Batch id (shown by send and bulk).")] = None,
            message: Annotated[Optional[int], typer.Option("--message", "-m", metavar="ID",
                                                           help="Cancel this one message instead of a batch.")] = None,
