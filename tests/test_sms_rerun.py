@@ -325,3 +325,25 @@ def test_identical_runs_started_at_once_open_one_batch_on_postgresql(postgres_ur
     finally:
         server.proc.terminate()
         server.proc.wait(timeout=10)
+
+
+def test_resume_without_a_record_here_continues_the_campaigns_batch(app, backend, tokens, sender, small_chunks,
+                                                                     tmp_path, monkeypatch):
+    """Interrupted on one machine, resumed on another: the batch is found on the server, nobody gets two."""
+    from egactl.sandbox import SyncASGITransport
+
+    path = write_csv(tmp_path / "w.csv", people(14))
+    args = ("sms", "bulk", str(path), "-i", "RITA", "--template", TEMPLATE)
+    assert run_with_transport(tokens["operator"], DownAfter(SyncASGITransport(app), 2), *args).exit_code == 7
+    monkeypatch.setenv("EGACTL_DATA_DIR", str(tmp_path / "another-machine"))
+    r = run_with_transport(tokens["operator"], SyncASGITransport(app), *args, "--resume", "-o", "json")
+    assert r.exit_code == 0, r.stderr
+    assert "no record of this run here; resuming the campaign's batch 1" in r.stderr
+    assert json.loads(r.stdout)["statuses"] == {"duplicate": 6, "queued": 8}
+    assert len(batches(backend)) == 1
+    got = received(backend)
+    assert len(got) == 14 and set(got.values()) == {1}
+    # Without --resume, the other machine is refused instead.
+    monkeypatch.setenv("EGACTL_DATA_DIR", str(tmp_path / "a-third-machine"))
+    r = run_with_transport(tokens["operator"], SyncASGITransport(app), *args)
+    assert r.exit_code == 5 and "already sent as batch 1" in r.stderr

@@ -273,7 +273,14 @@ def bulk_send(file: CsvFile,
         try:
             created = client.create_batch(api, body, idempotency_key=f"sms-batch-{run_id}-{fingerprint}")
         except Conflict as exc:
-            raise refused_as_duplicate(exc, what) from None
+            earlier = (exc.problem or {}).get("duplicate_of") or {}
+            if not (resume and earlier.get("kind") == "bulk" and not earlier.get("cancelled")):
+                raise refused_as_duplicate(exc, what) from None
+            # --resume without a record of the run here (another machine, a lost data directory):
+            # continue in the campaign's batch; the recipients it already has are skipped there.
+            created = client.batch(api, earlier["batch"])
+            ctx.io.status(f"no record of this run here; resuming the campaign's batch {created['id']} "
+                          f"(recipients it already has are not sent again)")
         batch.update(created)
         if warning := tally.warning():
             ctx.io.warn(warning)
