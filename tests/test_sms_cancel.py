@@ -287,7 +287,14 @@ def test_cancel_racing_the_worker_on_postgresql(postgres_url):
         be.engine.dispose()
 
 
-def test_chunks_racing_a_cancel_on_postgresql(postgres_url):
+@pytest.fixture(params=["sqlite", "postgres"])
+def database_url(request, tmp_path):
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'race.db'}"
+    return request.getfixturevalue("postgres_url")
+
+
+def test_chunks_racing_a_cancel(database_url):
     """Recipient chunks still arriving while the batch is cancelled: none of them stays queued."""
     from concurrent.futures import ThreadPoolExecutor
 
@@ -298,7 +305,7 @@ def test_chunks_racing_a_cancel_on_postgresql(postgres_url):
     from egactl.server.seed import seed_core
     from egactl_sms.backend.models import Sender
 
-    app = create_app(postgres_url, clock=FakeClock(), settings={"sms.rate": 0})
+    app = create_app(database_url, clock=FakeClock(), settings={"sms.rate": 0})
     be = app.state.backend
     with be.write_sessions() as s:
         seed_core(s, be.now())
