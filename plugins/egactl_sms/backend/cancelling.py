@@ -16,7 +16,6 @@ worker's claim) is cancelled when the worker next sees it.
 
 from __future__ import annotations
 
-from typing import Any
 
 from fastapi import APIRouter
 from pydantic import BaseModel

@@ -9,7 +9,7 @@ from fastapi import APIRouter
 from sqlalchemy import func, select
 
 from egactl.server.pagination import page
-from egactl.server.problems import Problem, not_found
+from egactl.server.problems import not_found
 from egactl.server.scope import ApiRoute, db, principal
 from egactl_sms import validation
 from egactl_sms.backend.common import (batch_out, iso, message_out, normalize_or_422, phone_out, scoped, setting,
