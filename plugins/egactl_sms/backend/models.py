@@ -113,6 +113,7 @@ class Batch(Base):
     cancelled_by: Mapped[str | None] = mapped_column(String(200), nullable=True)
 
 
+@unversioned("claimed and taken over only by one INSERT … ON CONFLICT DO UPDATE … WHERE, never read-then-written")
 class SendGuard(Base):
     """The latest batch that sent a given campaign or group message.
 
