@@ -5,7 +5,7 @@ from __future__ import annotations
 from egactl import context
 from egactl.options import DEFAULT_LIMIT, All, Institution, Limit, page_limit
 from egactl.output import Column
-from egactl_govnet.client import BASE, site_path, site_ref
+from egactl_govnet.client import site_path, site_ref
 from egactl_govnet.commands.common import SiteArg
 
 COLUMNS = [Column("at"), Column("actor"), Column("action"), Column("after.state", "STATE"),
