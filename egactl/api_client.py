@@ -10,7 +10,7 @@ What it guarantees, so plugins don't each reinvent it:
   operation and reused on every retry, so a retry after a lost response is
   answered from the server's idempotency store, never executed twice;
 - problem+json errors turned into the exceptions of ``egactl.errors`` (and so
-  into the exit codes of DESIGN.md);
+  into the exit codes of docs/exit-codes.md);
 - ``--debug`` shows method, URL, status, timing and headers with credentials
   redacted;
 - cursor pagination that follows ``next_cursor``.

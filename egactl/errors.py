@@ -2,7 +2,7 @@
 
 Commands and the HTTP client raise these; the root command catches them in one
 place (`egactl.cli`), prints one line (or a JSON object with `-o json`) on
-stderr and exits with the code in DESIGN.md. Each class carries its exit code
+stderr and exits with the code in docs/exit-codes.md. Each class carries its exit code
 so that the mapping lives here and nowhere else.
 """
 

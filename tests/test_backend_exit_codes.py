@@ -1,4 +1,4 @@
-"""Every exit code of DESIGN.md's table, produced through the real backend.
+"""Every exit code of docs/exit-codes.md's table, produced through the real backend.
 
 One row per way of getting a code: the command a user or a script runs, the
 code it must end with, and what the backend must (not) have stored. The table
