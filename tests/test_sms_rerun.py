@@ -5,7 +5,6 @@ messages first; a file without recipients stores nothing."""
 
 from __future__ import annotations
 
-import csv
 import json
 import shutil
 import threading
@@ -17,6 +16,7 @@ from sqlalchemy import create_engine, func, select
 from typer.testing import CliRunner
 
 from egactl_sms.backend.models import Batch, Message, OutboxEntry
+from test_sms_bulk import TEMPLATE, people, write_csv
 
 
 @pytest.fixture
@@ -24,21 +24,6 @@ def sender(cli):
     cli("sms", "senders", "request", "RITA", "-i", "RITA", role="operator")
     assert cli("sms", "senders", "approve", "RITA").exit_code == 0
     return "RITA"
-
-
-def write_csv(path, rows, header=("phone", "name", "amount")):
-    with open(path, "w", encoding="utf-8", newline="") as fh:
-        w = csv.writer(fh)
-        w.writerow(header)
-        w.writerows(rows)
-    return path
-
-
-def people(n, start=0):
-    return [(f"07541{i:05d}", f"Mwananchi {i}", str(1000 + i)) for i in range(start, start + n)]
-
-
-TEMPLATE = "Habari {name}, deni lako ni TZS {amount}. Lipa kabla ya tarehe 30."
 
 
 def batches(backend):
