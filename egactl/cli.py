@@ -20,7 +20,8 @@ from typer.core import TyperGroup
 
 from egactl import __version__
 from egactl._compat.startup import unused_modules_absent
-from egactl._compat.typer_internals import completion_item, install_lean_coercion, is_library_exception
+from egactl._compat.typer_internals import (completion_item, install_lean_coercion, is_library_exception,
+                                            stdout_pipe_closed)
 from egactl.config import OUTPUT_FORMATS
 from egactl.errors import EXIT_FAILURE, EgactlError
 
@@ -130,6 +131,9 @@ class RootGroup(TyperGroup):
         except KeyboardInterrupt:
             print("interrupted", file=sys.stderr)
             raise typer.Exit(130) from None
+        except BrokenPipeError:
+            _stdout_closed()
+            raise typer.Exit(0) from None
         except Exception as exc:
             if is_library_exception(exc):
                 raise
@@ -264,5 +268,41 @@ def main(argv: list[str] | None = None) -> None:
         from egactl.commands.completion import register_shells
 
         register_shells()
-    with unused_modules_absent():  # see egactl._compat.startup
-        command()(args=argv if argv is not None else sys.argv[1:], prog_name="egactl")
+    was_devnull = _stdout_is_devnull()
+    try:
+        with unused_modules_absent():  # see egactl._compat.startup
+            command()(args=argv if argv is not None else sys.argv[1:], prog_name="egactl")
+    except BrokenPipeError:  # e.g. `egactl --help | head -1`, outside any command
+        _stdout_closed()
+        sys.exit(0)
+    except SystemExit as exc:
+        # typer/click (PacifyFlushWrapper) or rich (Console.on_broken_pipe: stdout
+        # pointed at /dev/null) met the closed pipe first and exit 1 for it.
+        if exc.code == 1 and (stdout_pipe_closed() or (not was_devnull and _stdout_is_devnull())):
+            sys.exit(0)
+        raise
+
+
+def _stdout_is_devnull() -> bool:
+    import os
+
+    try:
+        out, null = os.fstat(sys.stdout.fileno()), os.stat(os.devnull)
+    except (OSError, ValueError, AttributeError):
+        return False
+    return (out.st_dev, out.st_ino) == (null.st_dev, null.st_ino)
+
+
+def _stdout_closed() -> None:
+    """The reader of stdout went away (`| head`): end quietly, as gh and kubectl do.
+
+    Whatever is still buffered cannot be written; point stdout at /dev/null so
+    that the interpreter's final flush does not fail again on the way out.
+    """
+    import os
+
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):
+        pass

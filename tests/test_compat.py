@@ -347,3 +347,15 @@ def test_unused_modules_absent_leaves_imported_modules_and_other_marks_alone(mon
         sys.modules["httpx._main"] = sentinel  # something imported it for real meanwhile: keep it
     assert sys.modules["trio"] is sentinel and sys.modules["httpx._main"] is sentinel
     monkeypatch.delitem(sys.modules, "httpx._main")
+
+
+def test_stdout_pipe_closed_recognises_the_wrapper_click_leaves(monkeypatch):
+    from egactl._compat.typer_internals import stdout_pipe_closed
+
+    try:
+        from typer._click.utils import PacifyFlushWrapper
+    except ImportError:  # a typer that uses click itself
+        from click.utils import PacifyFlushWrapper
+    assert not stdout_pipe_closed()
+    monkeypatch.setattr(sys, "stdout", PacifyFlushWrapper(sys.stdout))
+    assert stdout_pipe_closed()

@@ -28,6 +28,10 @@ installed typer.
 - ``is_library_exception``: typer's and click's own signalling exceptions (usage
   errors, Exit, Abort) keep their meaning in egactl's error handler; matched by
   module, since with the vendored click their classes live in ``typer._click``.
+- ``stdout_pipe_closed``: when stdout's reader goes away while typer/click print
+  (help, usage), their ``main`` swallows the ``EPIPE``, wraps ``sys.stdout`` in
+  click's ``PacifyFlushWrapper`` and exits 1; that wrapper is the only sign left,
+  so it is recognised by its class name (from click or the vendored copy).
 """
 
 from __future__ import annotations
@@ -59,6 +63,13 @@ def completion_script(prog_name: str, complete_var: str, shell: str) -> str:
     from typer._completion_shared import get_completion_script
 
     return get_completion_script(prog_name=prog_name, complete_var=complete_var, shell=shell)
+
+
+def stdout_pipe_closed() -> bool:
+    """Did typer/click end the program because stdout's reader went away?"""
+    import sys
+
+    return type(sys.stdout).__name__ == "PacifyFlushWrapper"
 
 
 def is_library_exception(exc: BaseException) -> bool:
