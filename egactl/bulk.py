@@ -32,7 +32,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterator, Sequence
 
 from egactl import paths
-from egactl.errors import AuthError, EgactlError, InvalidInput, PartialFailure, Unreachable
+from egactl.errors import AuthError, EgactlError, Interrupted, InvalidInput, PartialFailure, Unreachable
 from egactl.output import delimited_writer
 
 MAX_REPORTED_ERRORS = 50
@@ -518,7 +518,7 @@ def run(ctx: Any, job: Job, *, skip_invalid: bool = False, resume: bool = False,
     except KeyboardInterrupt:
         writer.close()
         done_log.close()
-        raise EgactlError("interrupted; what was sent is recorded",
+        raise Interrupted("interrupted; what was sent is recorded",
                           hint="run the same command with --resume to continue") from None
     writer.close()
     done_log.close()

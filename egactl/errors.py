@@ -18,6 +18,7 @@ EXIT_AUTH = 4
 EXIT_CONFLICT = 5
 EXIT_PARTIAL = 6
 EXIT_UNREACHABLE = 7
+EXIT_INTERRUPTED = 130  # 128 + SIGINT, as shells expect
 
 
 class EgactlError(Exception):
@@ -74,6 +75,14 @@ class Conflict(EgactlError):
 
     exit_code = EXIT_CONFLICT
     kind = "conflict"
+
+
+class Interrupted(EgactlError):
+    """Ctrl-C in the middle of work that has something to say about it (a bulk job:
+    what was sent is recorded, and how to go on)."""
+
+    exit_code = EXIT_INTERRUPTED
+    kind = "interrupted"
 
 
 class PartialFailure(EgactlError):
