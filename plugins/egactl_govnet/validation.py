@@ -12,7 +12,7 @@ from __future__ import annotations
 import ipaddress
 import re
 
-from egactl.rules import check_name
+from egactl.plugin.rules import check_name
 
 # Sites are named by region, and GovNet has a point of presence (PoP) at each
 # mainland regional headquarters; a PoP is named after its region.

@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from urllib.parse import urlsplit
 
-from egactl.rules import check_name
+from egactl.plugin.rules import check_name
 
 PREFIX = "152"
 FIRST, LAST = 0, 99

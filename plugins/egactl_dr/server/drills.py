@@ -17,10 +17,7 @@ from pydantic import BaseModel, Field
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
-from egactl.server import audit, etag
-from egactl.server.pagination import page
-from egactl.server.problems import Problem
-from egactl.server.scope import ApiRoute, backend, db, principal
+from egactl.plugin.server import ApiRoute, Problem, audit, backend, db, etag, page, principal
 from egactl_dr.server.common import guarded_system, iso, not_in_future
 from egactl_dr.server.models import DrDrill
 from egactl_dr.validation import format_minutes

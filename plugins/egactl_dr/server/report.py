@@ -20,8 +20,7 @@ from fastapi import APIRouter
 from pydantic import BaseModel
 from sqlalchemy import select
 
-from egactl.server.pagination import page
-from egactl.server.scope import ApiRoute, backend, db, principal
+from egactl.plugin.server import ApiRoute, backend, db, page, principal
 from egactl_dr import validation
 from egactl_dr.server.common import PLUGIN, approved_hosting, days_since, is_approved, iso
 from egactl_dr.server.models import DrSystem

@@ -13,11 +13,8 @@ from fastapi import APIRouter
 from pydantic import BaseModel, Field, model_validator
 from sqlalchemy import or_, select
 
-from egactl.server import audit, etag
-from egactl.server.pagination import page
-from egactl.server.problems import Problem
-from egactl.server.routes.institutions import require_institution
-from egactl.server.scope import ApiRoute, backend, db, insert_unique, principal
+from egactl.plugin.server import (ApiRoute, Problem, audit, backend, db, etag, insert_unique, page, principal,
+                                  require_institution)
 from egactl_dr import validation
 from egactl_dr.server.common import (approved_hosting, guarded_system, readable_system, rule, running_drills,
                                      serialize_one, serialize_system)

@@ -17,12 +17,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from egactl.server import audit, etag
-from egactl.server.db import lock
-from egactl.server.pagination import page
-from egactl.server.problems import Problem
-from egactl.server.routes.institutions import require_institution
-from egactl.server.scope import ApiRoute, backend, db, principal
+from egactl.plugin.server import ApiRoute, Problem, audit, backend, db, etag, lock, page, principal, require_institution
 from egactl_govnet import addressing, validation, workflow
 from egactl_govnet.backend import allocator
 from egactl_govnet.backend.models import Allocation, Onboarding, Pool, PoolVlans, Site

@@ -6,11 +6,7 @@ from fastapi import APIRouter
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 
-from egactl.server import audit
-from egactl.server.pagination import page
-from egactl.server.problems import Problem
-from egactl.server.routes.institutions import get_institution
-from egactl.server.scope import ApiRoute, backend, db, principal
+from egactl.plugin.server import ApiRoute, Problem, audit, backend, db, get_institution, page, principal
 from egactl_mail.backend.models import MailDomain
 from egactl_mail.backend.schemas import DomainIn, DomainOut, DomainPage
 

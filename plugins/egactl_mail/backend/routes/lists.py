@@ -6,11 +6,8 @@ from fastapi import APIRouter, Query
 from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
 
-from egactl.server import audit, etag
-from egactl.server.pagination import page
-from egactl.server.problems import Problem, not_found
-from egactl.server.routes.institutions import get_institution
-from egactl.server.scope import ApiRoute, backend, db, principal
+from egactl.plugin.server import (ApiRoute, Problem, audit, backend, db, etag, get_institution, not_found, page,
+                                  principal)
 from egactl_mail import validation as v
 from egactl_mail.backend import service
 from egactl_mail.backend.addresses import Allocator

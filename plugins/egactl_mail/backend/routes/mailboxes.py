@@ -6,10 +6,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 from sqlalchemy import and_, func, or_, select
 
-from egactl.server import audit, etag
-from egactl.server.pagination import page
-from egactl.server.problems import Problem
-from egactl.server.scope import ApiRoute, backend, db, principal
+from egactl.plugin.server import ApiRoute, Problem, audit, backend, db, etag, page, principal
 from egactl_mail import lifecycle as lc
 from egactl_mail import validation as v
 from egactl_mail.backend import passwords, service
