@@ -15,7 +15,7 @@ from pydantic import BaseModel, Field, field_validator
 from sqlalchemy import or_, select
 
 from egactl.plugin.server import (ApiRoute, AuditEntry, Institution, audit, db, etag, get_institution, invalid, lock,
-                                  page, principal, require_institution)
+                                  page, principal, require_institution, visible)
 from egactl_ussd import lifecycle, registry, validation
 from egactl_ussd.models import UssdCode, UssdQuota
 
@@ -305,10 +305,7 @@ def list_quotas(cursor: str | None = None, limit: int | None = None):
     holders = select(UssdCode.institution).where(UssdCode.state.in_(registry.HELD), UssdCode.id != validation.GATEWAY)
     stmt = select(Institution).where(or_(Institution.code.in_(holders),
                                          Institution.code.in_(select(UssdQuota.institution))))
-    visible = principal().visible_institutions()
-    if visible is not None:
-        stmt = stmt.where(Institution.code.in_(visible))
-    return page(db(), stmt, Institution.id, cursor=cursor, limit=limit,
+    return page(db(), visible(stmt, Institution.code), Institution.id, cursor=cursor, limit=limit,
                 serialize=lambda inst: registry.serialize_quota(inst.code))
 
 

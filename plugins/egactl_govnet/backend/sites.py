@@ -10,7 +10,7 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
 from egactl.plugin.rules import check_email
-from egactl.plugin.server import ApiRoute, Problem, audit, backend, db, page, principal, require_institution
+from egactl.plugin.server import ApiRoute, Problem, audit, backend, db, page, require_institution, visible
 from egactl_govnet import validation, workflow
 from egactl_govnet.backend.models import Onboarding, Site
 from egactl_govnet.backend.records import checked, current_onboarding, get_site, serialize_site, site_key
@@ -79,12 +79,7 @@ def _serialize(site: Site) -> dict[str, Any]:
 @router.get("/sites", response_model=SitePage)
 def list_sites(cursor: str | None = None, limit: int | None = None, institution: str | None = None,
                region: str | None = None, state: str | None = None):
-    stmt = select(Site)
-    visible = principal().visible_institutions()
-    if visible is not None:
-        stmt = stmt.where(Site.institution.in_(visible))
-    if institution:
-        stmt = stmt.where(Site.institution == institution.upper())
+    stmt = visible(select(Site), Site.institution, institution)
     if region:
         stmt = stmt.where(Site.region == checked("region", validation.normalise_region, region))
     if state:

@@ -7,7 +7,7 @@ from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
 
 from egactl.plugin.server import (ApiRoute, Problem, audit, backend, db, etag, get_institution, not_found, page,
-                                  principal)
+                                  principal, visible)
 from egactl_mail import validation as v
 from egactl_mail.backend import service
 from egactl_mail.backend.addresses import Allocator
@@ -65,13 +65,7 @@ def resolve_members(members: list[str]) -> list[tuple[str, str, int | None]]:
 
 @router.get("/lists", response_model=ListPage)
 def list_lists(cursor: str | None = None, limit: int | None = None, institution: str | None = None):
-    p = principal()
-    stmt = select(MailList)
-    if institution:
-        p.check_read(institution.upper())
-        stmt = stmt.where(MailList.institution == institution.upper())
-    elif (visible := p.visible_institutions()) is not None:
-        stmt = stmt.where(MailList.institution.in_(visible))
+    stmt = visible(select(MailList), MailList.institution, institution)
     return page(db(), stmt, MailList.id, cursor=cursor, limit=limit,
                 serialize=lambda lst: serialize(lst, with_members=False))
 
