@@ -4,8 +4,9 @@ Import-light (no backend, no HTTP library at import time): it is imported
 whenever any of the plugin's commands runs, including ``--help``.
 
 - ``context.get()``: the invocation's :class:`Context`: ``ctx.api`` (the API
-  client for the active profile), ``ctx.render(...)``/``ctx.out`` (output in
-  the format the user chose), ``ctx.io`` (streams), ``ctx.confirm(...)``.
+  client for the active profile), ``ctx.render(...)``/``ctx.success(...)`` (output
+  in the format the user chose), ``ctx.io`` (streams), ``ctx.confirm(...)``,
+  ``ctx.institution(flag)``.
 - Shared options, so one flag means one thing in every plugin: ``Yes``,
   ``DryRun``, ``Limit``/``DEFAULT_LIMIT``/``All``/``page_limit``,
   ``Institution``, ``CsvFile``, ``SkipInvalid``, ``Resume``, ``Restart``,

@@ -22,7 +22,8 @@ role). Inside a route:
 - ``insert_unique(row, conflict)``: add a row, a unique clash is a 409;
 - ``etag``: ETags and optimistic locking (``etag.guard(row, what)`` before a
   change, ``etag.respond(data, version)``);
-- problems: ``Problem``, ``not_found``, ``conflict``, ``invalid``, ``forbidden``;
+- problems: ``Problem``, ``not_found``, ``conflict``, ``invalid``, ``forbidden``, and
+  ``problem_response`` to document a status a route answers;
 - models: ``Base``, ``Versioned`` (every table a caller can change),
   ``unversioned(reason)``, ``UTCDateTime``, ``lock(session, name)`` (a named
   lock until the transaction ends), and the core's ``Institution`` and
@@ -39,7 +40,7 @@ from egactl.server import pagination as _pagination
 from egactl.server.clock import system_clock
 from egactl.server.db import Base, UTCDateTime, Versioned, lock, unversioned
 from egactl.server.models import AuditEntry, Institution
-from egactl.server.problems import Problem, conflict, forbidden, invalid, not_found
+from egactl.server.problems import Problem, conflict, forbidden, invalid, not_found, problem_response
 from egactl.server.routes import audit as _audit_routes
 from egactl.server.routes.institutions import get_institution, require_institution
 from egactl.server.scope import ApiRoute, backend, db, helpdesk_allowed, insert_unique, principal
@@ -50,7 +51,7 @@ __all__ = [
     "ApiRoute", "AuditEntry", "Base", "Institution", "Principal", "Problem", "UTCDateTime", "Versioned", "audit",
     "backend", "conflict", "current_scope", "db", "etag", "forbidden", "get_institution", "helpdesk_allowed",
     "insert_unique", "invalid", "lock", "mask_name", "mask_phone", "not_found", "page", "pagination", "principal",
-    "require_institution", "system_clock", "unversioned", "visible",
+    "problem_response", "require_institution", "system_clock", "unversioned", "visible",
 ]
 
 page = _pagination.page
