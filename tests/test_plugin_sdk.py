@@ -11,7 +11,7 @@ import pytest
 
 from test_cli_lazy import HEAVY, imported
 
-SDK = ("egactl.plugin", "egactl.plugin.cli", "egactl.plugin.server", "egactl.plugin.rules")
+SDK = ("egactl.plugin", "egactl.plugin.cli", "egactl.plugin.server", "egactl.plugin.rules", "egactl.plugin.testing")
 
 
 @pytest.mark.parametrize("name", SDK)

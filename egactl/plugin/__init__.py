@@ -11,6 +11,8 @@ import contract checks this in the test suite):
 - ``egactl.plugin.server``: the backend side (the route class, the request's
   session and caller, institutions, scoping, audit, pages, ETags, models).
 - ``egactl.plugin.rules``: shared validation rules and their convention.
+- ``egactl.plugin.testing``: a pytest plugin (the backend, a CLI runner, a token
+  per role, a fake clock) for the plugin's tests.
 
 ``__version__`` is the SDK's version, not egactl's; docs/plugins.md keeps its
 changelog.
