@@ -79,3 +79,25 @@ def test_another_institutions_data_is_refused_alike_in_every_plugin(cli, args):
     assert theirs.stdout == ""
     # The admin and the help desk read every institution.
     assert cli(*args, "-i", "TRA", "-o", "json", role="helpdesk").exit_code == 0
+
+
+def test_one_rule_for_tanzanian_mobile_numbers():
+    from egactl.plugin.rules import RuleError, check_msisdn, normalise_msisdn
+
+    for given in ("0754 123 456", "+255 754 123 456", "255754123456", "00255754123456", "754123456"):
+        assert normalise_msisdn(given) == "+255754123456"
+    assert check_msisdn("0754123456") is None
+    assert check_msisdn("0222123456") == "0222123456: a landline (fixed-line) number, not a mobile number"
+    with pytest.raises(RuleError, match=r"^\+254712345678: not a Tanzanian number"):
+        normalise_msisdn("+254712345678")
+
+
+# 064 is not allocated to any network: every plugin refuses it alike (the USSD simulator
+# used to dial it, its own pattern taking any 06/07 number).
+@pytest.mark.parametrize("args", [
+    ("ussd", "simulate", "07", "--phone", "0640123456"),
+])
+def test_every_plugin_refuses_an_unallocated_mobile_number_alike(cli, args):
+    r = cli(*args)
+    assert r.exit_code == 2, r.stdout
+    assert "0640123456: not a valid Tanzanian mobile number" in r.stderr
