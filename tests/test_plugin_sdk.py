@@ -101,3 +101,38 @@ def test_every_plugin_refuses_an_unallocated_mobile_number_alike(cli, args):
     r = cli(*args)
     assert r.exit_code == 2, r.stdout
     assert "0640123456: not a valid Tanzanian mobile number" in r.stderr
+
+
+def test_durations_and_rates_are_one_rule_each():
+    from egactl.plugin.rules import RuleError, format_duration, format_rate, parse_duration, parse_rate
+
+    assert [parse_duration(v) for v in ("15m", "4h", "1h30m", "2d", "1w", "90s", "45", 30)] == [
+        15, 240, 90, 2880, 10080, 1.5, 45, 30]
+    assert [format_duration(m) for m in (15, 90, 2880, 0.5, None)] == ["15 min", "1 h 30 min", "2 d", "30 s", ""]
+    with pytest.raises(RuleError, match=r"^RPO '4 hours' must look like 15m, 4h, 1h30m or 2d$"):
+        parse_duration("4 hours", "RPO")
+    with pytest.raises(RuleError, match="must not be negative"):
+        parse_duration(-1)
+    assert [parse_rate(v) for v in ("20M", "1G", "512k", "1.5G", "20Mbps", "64000")] == [
+        20_000_000, 1_000_000_000, 512_000, 1_500_000_000, 20_000_000, 64_000]
+    assert [format_rate(r) for r in (20_000_000, 19_500_000, 512_000, 999)] == ["20M", "19.5M", "512k", "999"]
+    with pytest.raises(RuleError, match=r"^bandwidth '20MB/s' is not a rate in bits per second"):
+        parse_rate("20MB/s", "bandwidth")
+    with pytest.raises(RuleError, match=r"^bandwidth '1k' is outside 64k–100G$"):
+        parse_rate("1k", "bandwidth", minimum=64_000, maximum=100_000_000_000)
+
+
+def test_plugins_share_the_sdk_rules_and_its_one_exception():
+    import egactl_dr.validation as dr
+    import egactl_govnet.validation as govnet
+    import egactl_ussd.validation as ussd
+
+    from egactl.plugin import rules
+
+    assert dr.RuleError is rules.RuleError
+    with pytest.raises(rules.RuleError):
+        dr.parse_minutes("soon", "RTO")
+    with pytest.raises(rules.RuleError):
+        govnet.parse_bandwidth("fast")
+    with pytest.raises(rules.RuleError):
+        ussd.parse_phone("0640123456")

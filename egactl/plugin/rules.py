@@ -25,7 +25,8 @@ from typing import Any, Callable
 from egactl.rules import KINDS, check_email, check_institution_code, check_name, normalise_kind
 
 __all__ = ["KINDS", "RuleError", "check_email", "check_institution_code", "check_msisdn", "check_name",
-           "check_reference", "enforce", "normalise_kind", "normalise_msisdn", "split_reference"]
+           "check_reference", "enforce", "format_duration", "format_rate", "normalise_kind", "normalise_msisdn",
+           "parse_duration", "parse_rate", "split_reference"]
 
 
 class RuleError(ValueError):
@@ -194,3 +195,84 @@ def check_msisdn(raw: str) -> str | None:
     except RuleError as exc:
         return str(exc)
     return None
+
+
+# -- durations and rates -----------------------------------------------------------------
+
+_DURATION_RE = re.compile(r"(\d+(?:\.\d+)?)\s*([smhdw])")
+_MINUTES = {"s": 1 / 60, "m": 1, "h": 60, "d": 1440, "w": 10080}
+
+
+def parse_duration(value: str | float | int, what: str = "duration") -> float:
+    """``15m``, ``4h``, ``1h30m``, ``2d``, ``1w``, ``90s`` → minutes; a bare number is minutes.
+
+    Not negative; anything else is a :class:`RuleError` naming ``what``.
+    """
+    if isinstance(value, (int, float)):
+        minutes = float(value)
+    else:
+        text = value.strip().lower().replace(" ", "")
+        try:
+            minutes = float(text)
+        except ValueError:
+            pos = 0
+            minutes = 0.0
+            for m in _DURATION_RE.finditer(text):
+                if m.start() != pos:
+                    break
+                minutes += float(m.group(1)) * _MINUTES[m.group(2)]
+                pos = m.end()
+            if pos != len(text) or not text:
+                raise RuleError(f"{what} {value!r} must look like 15m, 4h, 1h30m or 2d") from None
+    if minutes < 0:
+        raise RuleError(f"{what} {value!r} must not be negative")
+    return minutes
+
+
+def format_duration(minutes: float | None) -> str:
+    """15 → "15 min"; 90 → "1 h 30 min"; 2880 → "2 d"; None → ""."""
+    if minutes is None:
+        return ""
+    if minutes < 1:
+        return f"{round(minutes * 60)} s"
+    total = round(minutes)
+    days, rest = divmod(total, 1440)
+    hours, mins = divmod(rest, 60)
+    parts = [f"{days} d"] * bool(days) + [f"{hours} h"] * bool(hours) + [f"{mins} min"] * bool(mins)
+    return " ".join(parts[:2]) or "0 min"
+
+
+_RATE_RE = re.compile(r"(\d+(?:\.\d+)?)\s*([kKmMgG]?)(?:bps|bit/s)?")
+_RATE_UNITS = {"": 1, "k": 1_000, "m": 1_000_000, "g": 1_000_000_000}
+
+
+def parse_rate(value: str, what: str = "rate", *, minimum: int | None = None, maximum: int | None = None) -> int:
+    """"20M", "1G", "512k", "1.5G", "20Mbps" → bits per second.
+
+    Units are SI (k = 1000) and always bits: "20MB/s" is refused, not guessed,
+    because a byte rate read as a bit rate is off by eight.
+    """
+    from decimal import Decimal
+
+    m = _RATE_RE.fullmatch(str(value).strip())
+    if not m:
+        raise RuleError(f"{what} {value!r} is not a rate in bits per second (e.g. 512k, 20M, 1G)")
+    bps = Decimal(m.group(1)) * _RATE_UNITS[m.group(2).lower()]
+    if bps != bps.to_integral_value():
+        raise RuleError(f"{what} {value!r} is not a whole number of bits per second")
+    rate = int(bps)
+    if (minimum is not None and rate < minimum) or (maximum is not None and rate > maximum):
+        low = format_rate(minimum) if minimum is not None else "0"
+        high = format_rate(maximum) if maximum is not None else "any"
+        raise RuleError(f"{what} {value!r} is outside {low}–{high}")
+    return rate
+
+
+def format_rate(bps: int) -> str:
+    """20_000_000 → "20M", 19_500_000 → "19.5M": exact, so it parses back to the same rate."""
+    from decimal import Decimal
+
+    for unit, factor in (("G", 1_000_000_000), ("M", 1_000_000), ("k", 1_000)):
+        if bps >= factor:
+            return f"{Decimal(bps) / factor:f}".rstrip("0").rstrip(".") + unit if bps % factor else f"{bps // factor}{unit}"
+    return str(bps)
