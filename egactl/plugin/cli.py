@@ -47,14 +47,14 @@ __all__ = [
 ]
 
 
-class context:  # noqa: N801 - a namespace, used as ``context.get()``
+class context:  # a namespace, used as ``context.get()``
     """The running command's context."""
 
     get = staticmethod(_context.get)
     """``context.get() -> Context``: the context of the command being run."""
 
 
-class bulk:  # noqa: N801 - a namespace, used as ``bulk.run(...)``
+class bulk:  # a namespace, used as ``bulk.run(...)``
     """Bulk jobs from a CSV file: validate every row first, send in chunks, resume, report.
 
     ``bulk.Job`` describes the job (its file, required columns, ``parse(row)``

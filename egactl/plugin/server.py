@@ -77,7 +77,7 @@ def visible(statement: Any, institution_column: Any, institution: str | None = N
     return statement
 
 
-class audit:  # noqa: N801 - a namespace, used as ``audit.record(...)``
+class audit:  # a namespace, used as ``audit.record(...)``
     """The audit log: every change is recorded in the change's own transaction."""
 
     @staticmethod
@@ -130,7 +130,7 @@ class audit:  # noqa: N801 - a namespace, used as ``audit.record(...)``
     """The response model of a history page."""
 
 
-class etag:  # noqa: N801 - a namespace, used as ``etag.guard(...)``
+class etag:  # a namespace, used as ``etag.guard(...)``
     """ETags and optimistic locking on ``Versioned`` rows: a stale If-Match is a 412, no update is lost."""
 
     tag = staticmethod(_etag.tag)
@@ -142,7 +142,7 @@ class etag:  # noqa: N801 - a namespace, used as ``etag.guard(...)``
     respond = staticmethod(_etag.respond)
 
 
-class pagination:  # noqa: N801 - a namespace
+class pagination:  # a namespace
     """Cursor pagination: ``page`` and, for a route that pages by hand, the cursor codec and limits."""
 
     page = staticmethod(_pagination.page)
