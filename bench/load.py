@@ -366,7 +366,7 @@ class Server:
                 continue
         if self.proc.pid not in stats:
             return None
-        tree, total, grew = {self.proc.pid}, 0.0, True
+        tree, grew = {self.proc.pid}, True
         while grew:
             grew = False
             for pid, (parent, _) in stats.items():

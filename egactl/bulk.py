@@ -277,12 +277,15 @@ class JobState:
 class ResultsWriter:
     COLUMNS = ("line", "status", "id", "error")
 
-    def __init__(self, path: Path, append: bool):
-        suffix = path.suffix.lower()
-        if suffix not in (".csv", ".jsonl"):
+    @staticmethod
+    def check_name(path: Path) -> None:
+        if path.suffix.lower() not in (".csv", ".jsonl"):
             raise InvalidInput(f"results file {path}: use a .csv or .jsonl name")
+
+    def __init__(self, path: Path, append: bool):
+        self.check_name(path)
         self.path = path
-        self.jsonl = suffix == ".jsonl"
+        self.jsonl = path.suffix.lower() == ".jsonl"
         exists = append and path.exists() and path.stat().st_size > 0
         # Results name every row's outcome (numbers, errors): owner-only, like the job state.
         self.fh = paths.create_private(path, append=append, encoding="utf-8", newline="")
@@ -364,6 +367,22 @@ def _chunks(items: Iterator[dict[str, Any]], size: int) -> Iterator[tuple[int, l
         yield index, chunk
 
 
+def run_job_id(ctx: Any, job: Job) -> str:
+    """The job's identity: its kind, the file's content, its options and the target.
+
+    The same id finds the job's state (``JobState``) on the next run, so a
+    command can tell before ``run`` whether this job was run here before.
+    """
+    digest = file_digest(job.path) if job.path.is_file() else ""
+    # The target is part of the identity: the same file sent to another profile or API
+    # is another job, and must never resume (or be refused because of) this one.
+    settings = ctx.settings
+    identity = json.dumps({"name": job.name, "file": digest, "options": job.options, "chunk": job.chunk_size,
+                           "profile": settings.profile, "api_url": settings.api_url},
+                          sort_keys=True, default=str)
+    return hashlib.sha256(identity.encode()).hexdigest()[:24]
+
+
 def run(ctx: Any, job: Job, *, skip_invalid: bool = False, resume: bool = False, restart: bool = False,
         results: Path | None = None, dry_run: bool = False,
         before_submit: Callable[[Any, str], None] | None = None) -> Summary:
@@ -374,14 +393,7 @@ def run(ctx: Any, job: Job, *, skip_invalid: bool = False, resume: bool = False,
     a resumed run finds the same batch).
     """
     io = ctx.io
-    digest = file_digest(job.path) if job.path.is_file() else ""
-    # The target is part of the identity: the same file sent to another profile or API
-    # is another job, and must never resume (or be refused because of) this one.
-    settings = ctx.settings
-    identity = json.dumps({"name": job.name, "file": digest, "options": job.options, "chunk": job.chunk_size,
-                           "profile": settings.profile, "api_url": settings.api_url},
-                          sort_keys=True, default=str)
-    job_id = hashlib.sha256(identity.encode()).hexdigest()[:24]
+    job_id = run_job_id(ctx, job)
     summary = Summary(job=job_id, file=str(job.path), dry_run=dry_run)
     rows, invalid = validate(job, io.status)
     summary.rows, summary.invalid = rows, invalid
@@ -412,20 +424,23 @@ def run(ctx: Any, job: Job, *, skip_invalid: bool = False, resume: bool = False,
         if resume:
             io.warn("no interrupted run of this job was found; starting from the first row")
         nonce = secrets.token_hex(8)
-        state.reset()
         results = results or (state.dir / "results.csv")
         append = False
     # Absolute, so that --resume from another directory appends to the same file.
     results = Path(results).absolute()
+    ResultsWriter.check_name(results)
     run_id = f"{job_id}-{nonce}"
+    api = ctx.api()
+    if before_submit is not None:
+        # Before anything is written here: when it refuses (say, the server answers that
+        # this job was done already), the previous run's state and results stay as they were.
+        before_submit(api, run_id)
+    if not append:
+        state.reset()
     state.save({"status": "running", "nonce": nonce, "file": str(job.path), "results": str(results), "name": job.name})
     writer = ResultsWriter(Path(results), append=append)
     summary.results = str(results)
     summary.skipped_chunks = len(done)
-
-    api = ctx.api()
-    if before_submit is not None:
-        before_submit(api, run_id)
 
     def send(index: int, items: list[dict[str, Any]]) -> list[dict[str, Any]]:
         key = f"{run_id}-{index}"

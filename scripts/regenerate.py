@@ -65,7 +65,6 @@ def completions() -> dict[str, str]:
 
 def walk(command: Any, ctx: Any) -> Iterator[tuple[Any, Any, list[tuple[str, Any]]]]:
     """(command, context, visible subcommands) for the whole tree, depth first, in the tree's order."""
-    import typer
 
     children = []
     for name in command.list_commands(ctx) if hasattr(command, "list_commands") else []:

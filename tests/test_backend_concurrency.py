@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 
-import pytest
 from sqlalchemy import create_engine, text
 
 from egactl.server.db import normalise_url

@@ -7,7 +7,6 @@ than somewhere in a command. Nothing here asserts a time.
 from __future__ import annotations
 
 import enum
-import itertools
 import os
 import shutil
 import subprocess

@@ -11,7 +11,6 @@ import json
 import subprocess
 import sys
 
-import pytest
 from sqlalchemy import create_engine, text
 
 from conftest import start_server

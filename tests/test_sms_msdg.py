@@ -1,6 +1,9 @@
 """The msdg driver against an MSDG-like gateway served on loopback, which checks
 the request exactly: form fields, the HMAC over the data string, recipients in
-255… form, and the time format in East Africa Time."""
+255… form, and the time format in East Africa Time — and answers as MSDG does:
+its own codes in the body (48200 success, other 482xx failures), usually with
+HTTP 200 either way; and, from the web server in front of it, HTML error pages,
+empty 502s and plain text."""
 
 from __future__ import annotations
 
@@ -25,20 +28,42 @@ SERVICE_ID = "106"
 KEY = "msdg-" + secrets.token_urlsafe(24)
 
 
+def msdg_success(recipients: str) -> dict:
+    return {"error": False, "statusCode": 48200, "statusMessage": "Success",
+            "data": [{"recipient": r, "status": "queued"} for r in recipients.split(",")]}
+
+
+INVALID_REQUEST = {"error": True, "statusCode": 48205, "statusMessage": "Invalid Request"}
+INVALID_HASH = {"error": True, "statusCode": 48201, "statusMessage": "Invalid Request Hash"}
+NGINX_500 = ("<html>\r\n<head><title>500 Internal Server Error</title></head>\r\n<body>\r\n<center><h1>500 Internal "
+             "Server Error</h1></center>\r\n<hr><center>nginx</center>\r\n</body>\r\n</html>\r\n")
+
+
+class Raw:
+    """An answer given as it is (not JSON): (status, content type, body)."""
+
+    def __init__(self, status: int, content_type: str | None, body: str):
+        self.status, self.content_type, self.body = status, content_type, body
+
+
 class Gateway:
     def __init__(self, key: str):
         self.key = key
         self.requests: list[dict] = []
-        self.reply: tuple[int, dict] = (200, {"statusCode": 200, "statusMessage": "Message Submitted Successfully"})
+        self.reply: tuple[int, dict] | Raw | None = None  # None: MSDG's success answer
         gateway = self
 
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self):
                 body = self.rfile.read(int(self.headers["Content-Length"])).decode("utf-8")
-                status, answer = gateway.check(self.headers, body)
-                raw = json.dumps(answer).encode()
+                answer = gateway.check(self.headers, body)
+                if isinstance(answer, Raw):
+                    status, ctype, raw = answer.status, answer.content_type, answer.body.encode()
+                else:
+                    status, ctype, raw = answer[0], "application/json", json.dumps(answer[1]).encode()
                 self.send_response(status)
-                self.send_header("Content-Type", "application/json")
+                if ctype:
+                    self.send_header("Content-Type", ctype)
                 self.send_header("Content-Length", str(len(raw)))
                 self.end_headers()
                 self.wfile.write(raw)
@@ -51,31 +76,30 @@ class Gateway:
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
         self.thread.start()
 
-    def check(self, headers, body: str) -> tuple[int, dict]:
-        def refuse(why):
-            return 401, {"error": True, "statusCode": 401, "statusMessage": why}
-
+    def check(self, headers, body: str) -> tuple[int, dict] | Raw:
+        """MSDG refuses with HTTP 200 and its own codes in the body."""
         if headers.get("Content-Type") != "application/x-www-form-urlencoded":
-            return refuse("form fields expected")
+            return 200, INVALID_REQUEST
         form = parse_qs(body, strict_parsing=True, keep_blank_values=True)
         if sorted(form) != ["data", "datetime"] or any(len(v) != 1 for v in form.values()):
-            return refuse("expected exactly the fields data and datetime")
+            return 200, INVALID_REQUEST
         data, when = form["data"][0], form["datetime"][0]
         expected = base64.b64encode(hmac.new(self.key.encode(), data.encode(), hashlib.sha256).digest()).decode()
         if headers.get("X-Auth-Request-Hash") != expected:
-            return refuse("Invalid request hash")
+            return 200, INVALID_HASH
         if headers.get("X-Auth-Request-Id") != ACCOUNT or headers.get("X-Auth-Request-Type") != "api":
-            return refuse("Unknown account")
+            return 200, INVALID_REQUEST
         payload = json.loads(data)
         if sorted(payload) != ["datetime", "message", "mobile_service_id", "recipients", "sender_id"]:
-            return 400, {"error": True, "statusMessage": f"bad fields {sorted(payload)}"}
+            return 200, INVALID_REQUEST
         if not re.fullmatch(r"255\d{9}(,255\d{9})*", payload["recipients"]):
-            return 400, {"error": True, "statusMessage": f"bad recipients {payload['recipients']}"}
+            return 200, INVALID_REQUEST
         if not re.fullmatch(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d", payload["datetime"]) or payload["datetime"] != when:
-            return 400, {"error": True, "statusMessage": f"bad datetime {payload['datetime']}"}
+            return 200, INVALID_REQUEST
         self.requests.append(payload)
-        status, answer = self.reply
-        return status, {**answer, "data": {"id": f"MSDG-{len(self.requests)}"}}
+        if self.reply is None:
+            return 200, msdg_success(payload["recipients"])
+        return self.reply
 
     def close(self):
         self.server.shutdown()
@@ -126,8 +150,7 @@ def test_signed_form_post_in_chunks(backend, gateway, send):
     assert first["datetime"] == "2026-11-22 12:00:00"  # 09:00 UTC in East Africa Time
     assert (first["sender_id"], first["mobile_service_id"]) == ("RITA", SERVICE_ID)
     assert first["message"] == "Cheti chako cha kuzaliwa kiko tayari. Karibu RITA."
-    assert [(m.state, m.gateway_ref) for m in stored(backend)] == [
-        ("submitted", "MSDG-1"), ("submitted", "MSDG-1"), ("submitted", "MSDG-2")]
+    assert [m.state for m in stored(backend)] == ["submitted"] * 3
 
 
 @pytest.mark.parametrize("backend_key", ["not-the-key-msdg-issued"])
@@ -137,17 +160,76 @@ def test_wrong_signature_is_rejected_and_messages_fail_with_the_reason(backend, 
         backend.run_workers()
     [m] = stored(backend)
     assert m.state == "failed"
-    assert m.reason == "gateway rejected the request: Invalid request hash"
+    assert m.reason == "gateway refused the request: Invalid Request Hash (48201)"
     assert gateway.requests == []
     assert "not-the-key-msdg-issued" not in caplog.text
 
 
 def test_gateway_refusal_in_a_200_answer_marks_failed(backend, gateway, send):
-    gateway.reply = (200, {"error": True, "statusCode": 403, "statusMessage": "Sender ID RITA is not allowed for service 106"})
+    gateway.reply = (200, {"error": True, "statusCode": 48207, "statusMessage": "Sender ID RITA is not allowed for service 106"})
     send("0754123456", "0754123457")
     backend.run_workers()
     assert {(m.state, m.reason) for m in stored(backend)} == {
-        ("failed", "gateway rejected the request: Sender ID RITA is not allowed for service 106")}
+        ("failed", "gateway refused the request: Sender ID RITA is not allowed for service 106 (48207)")}
+
+
+UNKNOWN = "outcome unknown: the gateway's answer was not understood"
+
+
+@pytest.mark.parametrize("reply, state, reason", [
+    pytest.param(None, "submitted", None, id="success-48200"),
+    pytest.param((200, INVALID_REQUEST), "failed", "gateway refused the request: Invalid Request (48205)",
+                 id="invalid-request"),
+    pytest.param((200, {"error": False, "statusCode": 48209, "statusMessage": "Insufficient SMS balance"}), "failed",
+                 "gateway refused the request: Insufficient SMS balance (48209)", id="other-482xx-without-flag"),
+    pytest.param(Raw(500, "text/html", NGINX_500), "failed",
+                 f"{UNKNOWN} (HTTP 500 Internal Server Error, body '<html> <head><title>500 Internal Server Error",
+                 id="html-500"),
+    pytest.param(Raw(502, None, ""), "failed", f"{UNKNOWN} (HTTP 502 Bad Gateway, empty body)", id="empty-502"),
+    pytest.param(Raw(200, "text/plain", "OK"), "failed", f"{UNKNOWN} (HTTP 200 OK, body 'OK')", id="plain-text"),
+    pytest.param((200, {"statusCode": 200, "statusMessage": "Message Submitted Successfully"}), "failed",
+                 f"{UNKNOWN} (HTTP 200 OK, body", id="http-like-code"),
+    pytest.param(Raw(404, "text/html", "<h1>Not Found</h1>"), "failed",
+                 "gateway refused the request with an answer egactl does not understand (HTTP 404 Not Found, "
+                 "body '<h1>Not Found</h1>')", id="html-404"),
+])
+def test_each_answer_of_the_gateway_becomes_the_documented_state(backend, gateway, send, cli, reply, state, reason):
+    gateway.reply = reply
+    send("0754123456", "0754123457")
+    backend.run_workers()
+    messages = stored(backend)
+    assert {m.state for m in messages} == {state}
+    assert all(m.attempts == 1 for m in messages)  # never retried
+    if reason is None:
+        assert {m.reason for m in messages} == {None}
+    else:
+        assert all(m.reason.startswith(reason) for m in messages), messages[0].reason
+    if state == "failed" and reason.startswith(UNKNOWN):
+        assert messages[0].reason.endswith("it was not resent, to avoid a duplicate; check the gateway's records "
+                                           "before sending it again")
+    r = cli("sms", "report", str(messages[0].batch_id), "-o", "json")
+    assert r.exit_code == 0 and r.json()["states"][state] == 2
+
+
+def test_a_long_html_answer_is_cut_in_the_reason(backend, gateway, send):
+    gateway.reply = Raw(500, "text/html", "<html>" + "x" * 5000 + "</html>")
+    send("0754123456")
+    backend.run_workers()
+    [m] = stored(backend)
+    assert m.state == "failed" and len(m.reason) < 500 and "x" * 200 not in m.reason and "…" in m.reason
+
+
+def test_a_busy_gateway_is_retried(backend, clock, gateway, send):
+    gateway.reply = Raw(503, "text/html", "<html><body>Service Unavailable</body></html>")
+    send("0754123456")
+    backend.run_workers()
+    [m] = stored(backend)
+    assert (m.state, m.attempts) == ("queued", 1) and m.reason.startswith("will retry: gateway answered HTTP 503")
+    gateway.reply = None
+    clock.advance(seconds=61)
+    backend.run_workers()
+    [m] = stored(backend)
+    assert m.state == "submitted" and m.reason is None
 
 
 def test_unreachable_gateway_is_retried_then_given_up(app, backend, clock, send, monkeypatch):

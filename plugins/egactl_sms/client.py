@@ -71,3 +71,17 @@ def outbox(api: Any, *, limit: int | None, **filters: Any) -> list[dict]:
 
 def optouts(api: Any, *, limit: int | None, **filters: Any):
     return api.paginate(f"{BASE}/optouts", limit=limit, page_size=1000, **filters)
+
+
+def batch_by_ref(api: Any, institution: str, client_ref: str) -> dict | None:
+    """The batch a bulk run opened (found by the run's reference), or None."""
+    found = api.list(f"{BASE}/batches", limit=1, institution=institution, client_ref=client_ref)
+    return found[0] if found else None
+
+
+def cancel_batch(api: Any, batch_id: int, *, dry_run: bool = False) -> dict:
+    return api.post(f"{BASE}/batches/{batch_id}/cancel", {"dry_run": dry_run})
+
+
+def cancel_message(api: Any, message_id: int, *, dry_run: bool = False) -> dict:
+    return api.post(f"{BASE}/messages/{message_id}/cancel", {"dry_run": dry_run})

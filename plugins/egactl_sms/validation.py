@@ -373,5 +373,7 @@ def parse_at(value: str) -> dt.datetime:
 
 # -- message states -----------------------------------------------------------------
 
-STATES = ("queued", "submitting", "submitted", "delivered", "failed", "rejected", "expired")
-FINAL_STATES = ("delivered", "failed", "rejected", "expired")
+STATES = ("queued", "submitting", "submitted", "delivered", "failed", "rejected", "expired", "cancelled")
+FINAL_STATES = ("delivered", "failed", "rejected", "expired", "cancelled")
+HANDED_OVER = ("submitting", "submitted", "delivered")
+"""States of a message that has been (or is being) handed to a gateway: a cancel leaves them alone."""

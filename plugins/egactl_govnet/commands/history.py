@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from egactl.plugin.cli import DEFAULT_LIMIT, All, Column, Institution, Limit, context, page_limit
-from egactl_govnet.client import BASE, site_path, site_ref
+from egactl_govnet.client import site_path, site_ref
 from egactl_govnet.commands.common import SiteArg
 
 COLUMNS = [Column("at"), Column("actor"), Column("action"), Column("after.state", "STATE"),

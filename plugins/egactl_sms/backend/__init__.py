@@ -1,13 +1,13 @@
 """The sms part of the reference backend: senders, groups, opt-outs, sending,
-look-ups, and the delivery worker."""
+cancelling, look-ups, and the delivery worker."""
 
 from __future__ import annotations
 
 from fastapi import APIRouter
 
 from egactl.plugin import BackendPart, PersonalData, Worker
-from egactl_sms.backend import delivery, groups, optouts, reading, senders, sending
-from egactl_sms.backend.models import TABLES
+from egactl_sms.backend import cancelling, delivery, groups, optouts, reading, senders, sending
+from egactl_sms.backend.models import TABLES, migrations
 from egactl_sms.backend.seed import seed
 
 router = APIRouter()
@@ -16,6 +16,7 @@ router.include_router(groups.router, prefix="/groups")
 router.include_router(optouts.router, prefix="/optouts")
 router.include_router(sending.router)
 router.include_router(reading.router)
+router.include_router(cancelling.router)
 
 # An opt-out's audit id is "INSTITUTION/NUMBER" and its reason is the citizen's own words.
 PERSONAL = [PersonalData("sms-optout", r"(?P<institution>[^/]+)/(?P<phone>.+)", reason=True)]
@@ -36,5 +37,6 @@ def holdings(session, institution: str) -> dict[str, int]:
             "SMS batches (history)": count(Batch)}
 
 
-part = BackendPart(router=router, tables=TABLES, seed=seed, personal=PERSONAL, holdings=holdings,
+part = BackendPart(router=router, tables=TABLES, migrations=migrations(), seed=seed, personal=PERSONAL,
+                   holdings=holdings,
                    workers=[Worker("delivery", delivery.tick, interval=1.0)], settings=dict(delivery.SETTINGS))

@@ -189,6 +189,7 @@ def batch_out(b: Batch) -> dict[str, Any]:
         "skipped": {"duplicate": b.duplicates, "opted_out": b.opted_out, "invalid": b.invalid},
         "price_per_segment": b.price_per_segment, "currency": b.currency,
         "estimated_cost": round(b.segments * b.price_per_segment, 2),
+        "cancelled_at": iso(b.cancelled_at), "cancelled_by": b.cancelled_by,
     }
 
 

@@ -72,6 +72,9 @@ SETTINGS: dict[str, Any] = {
 
 UNKNOWN_OUTCOME = ("outcome unknown: the delivery worker stopped while handing this message to the gateway; "
                    "it was not resent, to avoid a duplicate; check the gateway's records before sending it again")
+UNKNOWN_ANSWER = ("outcome unknown: {why}; it was not resent, to avoid a duplicate; check the gateway's records "
+                  "before sending it again")
+CANCELLED_LATE = "its batch was cancelled while this message waited to be retried"
 OPTED_OUT_LATE = "the recipient opted out after the message was queued"
 
 _warned: set[str] = set()
@@ -156,7 +159,7 @@ def _take_due(s, now: dt.datetime, limit: int) -> tuple[list[int], int]:
 
     Quiet hours push group and bulk messages to 07:00 EAT; late opt-outs are rejected.
     """
-    stmt = (select(Message.id, Message.quiet_ok, Message.institution, Message.recipient)
+    stmt = (select(Message.id, Message.quiet_ok, Message.institution, Message.recipient, Message.batch_id)
             .where(Message.state == "queued", Message.deliver_after <= now)
             .order_by(Message.deliver_after, Message.id).limit(limit))
     if _pg(s):
@@ -165,6 +168,16 @@ def _take_due(s, now: dt.datetime, limit: int) -> tuple[list[int], int]:
     touched = len(rows)
     if not rows:
         return [], 0
+    # A message back in the queue (a retry, a dead worker's claim) whose batch was cancelled meanwhile.
+    batches = sorted({r.batch_id for r in rows})
+    cancelled_batches: set[int] = set()
+    for part in _ids_in(batches):
+        cancelled_batches.update(s.scalars(select(Batch.id).where(Batch.id.in_(part), Batch.cancelled_at.is_not(None))))
+    if cancelled_batches:
+        late = [r.id for r in rows if r.batch_id in cancelled_batches]
+        for part in _ids_in(late):
+            s.execute(update(Message).where(Message.id.in_(part)).values(state="cancelled", reason=CANCELLED_LATE))
+        rows = [r for r in rows if r.batch_id not in cancelled_batches]
     if validation.is_quiet(now):
         waiting = [r.id for r in rows if not r.quiet_ok]
         release = validation.after_quiet_hours(now)
@@ -277,7 +290,7 @@ def _record(be: Any, token: str, ids: list[int], outcome: drivers.Outcome, setti
         elif outcome.status == drivers.FAILED:
             s.execute(base.values(state="failed", reason=outcome.reason, claim=None))
         elif outcome.status == drivers.UNKNOWN:
-            s.execute(base.values(state="failed", reason=f"{UNKNOWN_OUTCOME} ({outcome.reason})", claim=None))
+            s.execute(base.values(state="failed", reason=UNKNOWN_ANSWER.format(why=outcome.reason), claim=None))
         else:  # RETRY: the gateway certainly did not take it
             attempts = int(setting("max_attempts"))
             s.execute(base.where(Message.attempts >= attempts).values(

@@ -10,11 +10,13 @@
   API key)), ``X-Auth-Request-Id`` (the account e-mail) and
   ``X-Auth-Request-Type: api``.
 
-The gateway's answer becomes an ``Outcome``: accepted, failed (with the
-gateway's reason), retry (it certainly did not take the message: connection
-refused, 429/500/502/503) or unknown (the request may have reached it: a
-timeout or dropped connection after sending, 504). The worker never resends an
-unknown outcome (see ``delivery``).
+The gateway's answer becomes an ``Outcome`` (see ``interpret``): accepted
+(MSDG's ``error: false`` with code 48200), failed (``error: true`` or another
+482xx code, with the gateway's ``statusMessage``; or an answer not understood
+after an HTTP 4xx), retry (it certainly did not take the message: connection
+refused, HTTP 429 or 503) or unknown (it may have: a timeout or dropped
+connection after sending, an HTTP 5xx, any answer not understood). The worker
+never resends an unknown outcome (see ``delivery``).
 
 Configuration comes from backend settings (``EGACTL_SMS_DRIVER``,
 ``EGACTL_SMS_MSDG_URL``, ``EGACTL_SMS_MSDG_API_KEY`` or
@@ -36,8 +38,7 @@ from typing import Any, Callable
 from egactl_sms import validation
 
 ACCEPTED, FAILED, RETRY, UNKNOWN = "accepted", "failed", "retry", "unknown"
-RETRY_STATUSES = frozenset({429, 500, 502, 503})
-UNKNOWN_STATUSES = frozenset({504})
+RETRY_STATUSES = frozenset({429, 503})
 
 Setting = Callable[[str], Any]
 
@@ -153,49 +154,88 @@ class MsdgDriver(Driver):
 
 
 def interpret(status: int, phrase: str, content: bytes) -> Outcome:
-    """The gateway's answer as an Outcome.
+    """The gateway's answer as an Outcome, read as MSDG means it.
 
-    Public MSDG clients read ``error`` (true on failure), ``statusCode`` and
-    ``statusMessage``; anything else that says failure (``success: false``,
-    ``status: "error"``) counts as failure too.
+    MSDG answers with its own codes in the body, whatever the HTTP status
+    (often 200 for a refusal too): ``{"error": false, "statusCode": 48200,
+    "statusMessage": "Success", "data": [...]}`` when it took the request,
+    ``{"error": true, "statusCode": 48205, "statusMessage": "Invalid Request"}``
+    when it did not. So:
+
+    1. HTTP 429 or 503: the gateway (or its front) refused before taking the
+       request; retry later.
+    2. An MSDG body: the ``error`` flag first (true: failed, with the
+       ``statusMessage``), then the code: 48200 with an HTTP 2xx is accepted,
+       any other code is failed with its ``statusMessage``.
+    3. Anything else (an HTML error page, an empty or plain-text answer, JSON
+       of another shape) is not understood. After an HTTP 4xx the request was
+       certainly refused: failed. Otherwise the gateway may have acted on it:
+       the outcome is unknown (failed, never resent). Either way the reason
+       carries the raw answer, truncated. Nothing unknown is ever taken for
+       success or retried.
     """
     try:
         body = json.loads(content) if content else None
     except ValueError:
         body = None
-    reason = _reason(body) or f"HTTP {status} {phrase}".strip()
     if status in RETRY_STATUSES:
-        return Outcome(RETRY, f"gateway answered HTTP {status}: {reason}")
-    if status in UNKNOWN_STATUSES:
-        return Outcome(UNKNOWN, f"gateway answered HTTP {status}: {reason}")
-    if status >= 400 or (isinstance(body, dict) and _is_error(body)):
-        return Outcome(FAILED, f"gateway rejected the request: {reason}")
-    return Outcome(ACCEPTED, ref=_ref(body))
+        return Outcome(RETRY, f"gateway answered HTTP {status} {phrase}".strip() + _raw(content))
+    if isinstance(body, dict) and ("error" in body or "statusCode" in body):
+        error, code = body.get("error"), _code(body.get("statusCode"))
+        message = _message(body)
+        said = f"{message} ({code})" if message and code is not None else message or f"code {code}"
+        if error is True:
+            return Outcome(FAILED, f"gateway refused the request: {said}")
+        if error is False and code == MSDG_SUCCESS and 200 <= status < 300:
+            return Outcome(ACCEPTED, ref=_ref(body))
+        if error is False and code is not None and code != MSDG_SUCCESS and code // 100 == MSDG_FAMILY:
+            return Outcome(FAILED, f"gateway refused the request: {said}")
+    what = f"HTTP {status} {phrase}".strip()
+    if 400 <= status < 500:
+        return Outcome(FAILED, f"gateway refused the request with an answer egactl does not understand "
+                               f"({what}{_raw(content)})")
+    return Outcome(UNKNOWN, f"the gateway's answer was not understood ({what}{_raw(content)})")
 
 
-def _is_error(body: dict) -> bool:
-    if body.get("error") or body.get("success") is False:
-        return True
-    if str(body.get("status", "")).lower() in ("error", "failed", "failure", "fail"):
-        return True
-    code = body.get("statusCode")
-    return str(code).isdigit() and int(str(code)) >= 400
+MSDG_SUCCESS = 48200
+MSDG_FAMILY = 482
+RAW_LIMIT = 200
 
 
-def _reason(body: Any) -> str | None:
-    if isinstance(body, dict):
-        for key in ("statusMessage", "message", "error_message", "detail", "error", "status"):
-            value = body.get(key)
-            if isinstance(value, str) and value.strip():
-                return value.strip()[:300]
+def _code(value: Any) -> int | None:
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value
+    if isinstance(value, str) and value.strip().isdigit():
+        return int(value.strip())
     return None
+
+
+def _message(body: dict) -> str | None:
+    value = body.get("statusMessage")
+    if isinstance(value, str) and value.strip():
+        return " ".join(value.split())[:300]
+    return None
+
+
+def _raw(content: bytes) -> str:
+    """``: body '…'`` — the answer as it came, whitespace folded, cut at RAW_LIMIT characters."""
+    if not content:
+        return ", empty body"
+    text = " ".join(content.decode("utf-8", errors="replace").split())
+    if len(text) > RAW_LIMIT:
+        text = text[:RAW_LIMIT] + "…"
+    return f", body {text!r}"
 
 
 def _ref(body: Any) -> str | None:
     if isinstance(body, dict):
         data = body.get("data")
+        if isinstance(data, list) and data and isinstance(data[0], dict):
+            data = data[0]
         for source in (data if isinstance(data, dict) else {}, body):
-            for key in ("id", "message_id", "reference", "ref"):
+            for key in ("id", "message_id", "messageId", "reference", "ref"):
                 if source.get(key) not in (None, ""):
                     return str(source[key])[:100]
     return None

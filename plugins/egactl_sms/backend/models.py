@@ -5,7 +5,9 @@ text, encoding, segments, when they may go) so that the worker reads one
 table; ``uq_sms_messages_batch_recipient`` is what makes "each recipient once
 per batch" true whatever the client does (duplicates across chunks, retries,
 resumed runs), and ``uq_sms_outbox_message`` makes the sandbox outbox record a
-message at most once. Senders, groups, opt-outs and batches refer to their
+message at most once. ``uq_sms_send_guards`` is what makes "the same campaign is
+not sent twice" true whatever the clients do: one row per institution and
+identity of a send (what it sends), naming the batch that sent it. Senders, groups, opt-outs and batches refer to their
 institution, so an institution with SMS history cannot be deleted from under it.
 """
 
@@ -107,12 +109,36 @@ class Batch(Base):
     duplicates: Mapped[int] = mapped_column(Integer, default=0)
     opted_out: Mapped[int] = mapped_column(Integer, default=0)
     invalid: Mapped[int] = mapped_column(Integer, default=0)
+    cancelled_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    cancelled_by: Mapped[str | None] = mapped_column(String(200), nullable=True)
+
+
+@unversioned("claimed and taken over only by one INSERT … ON CONFLICT DO UPDATE … WHERE, never read-then-written")
+class SendGuard(Base):
+    """The latest batch that sent a given campaign or group message.
+
+    ``identity`` is a digest of what the send sends (for bulk: sender,
+    template, file content, schedule; for a group: group, text, sender). A
+    second identical send is refused unless asked for (``again``), or, for a
+    group, unless the earlier one is older than the window. Claimed with one
+    ``INSERT … ON CONFLICT DO UPDATE … WHERE`` so that of two identical sends
+    started at once exactly one wins.
+    """
+
+    __tablename__ = "sms_send_guards"
+    __table_args__ = (UniqueConstraint("institution", "identity", name="uq_sms_send_guards"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    institution: Mapped[str] = mapped_column(ForeignKey("core_institutions.code"))
+    identity: Mapped[str] = mapped_column(String(64))
+    batch_id: Mapped[int] = mapped_column(ForeignKey("sms_batches.id"))
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
 
 
 @unversioned("owned by the delivery worker, which claims rows before changing them")
 class Message(Base):
     """One SMS to one number: queued → submitting → submitted → delivered, or failed,
-    rejected, expired (with a reason)."""
+    rejected, expired, cancelled (with a reason)."""
 
     __tablename__ = "sms_messages"
     __table_args__ = (
@@ -163,4 +189,19 @@ class OutboxEntry(Base):
     sent_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
 
 
-TABLES = [t.__table__ for t in (Sender, Group, GroupMember, OptOut, Batch, Message, OutboxEntry)]
+TABLES = [t.__table__ for t in (Sender, Group, GroupMember, OptOut, Batch, SendGuard, Message, OutboxEntry)]
+
+
+def _add_cancellation_and_guards(conn) -> None:
+    """2: batches can be cancelled (cancelled_at, cancelled_by); sms_send_guards."""
+    from sqlalchemy.schema import CreateColumn
+
+    for column in (Batch.__table__.c.cancelled_at, Batch.__table__.c.cancelled_by):
+        conn.exec_driver_sql(f"ALTER TABLE sms_batches ADD COLUMN {CreateColumn(column).compile(dialect=conn.dialect)}")
+    SendGuard.__table__.create(conn, checkfirst=True)
+
+
+def migrations():
+    from egactl.plugin import Migration
+
+    return [Migration(2, "batch cancellation and send guards", _add_cancellation_and_guards)]

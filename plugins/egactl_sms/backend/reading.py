@@ -3,13 +3,13 @@ public settings (price per segment, quiet hours, which driver delivers)."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 from fastapi import APIRouter
 from sqlalchemy import func, select
 
 from egactl.server.pagination import page
-from egactl.server.problems import Problem, not_found
+from egactl.server.problems import not_found
 from egactl.server.scope import ApiRoute, db, principal
 from egactl_sms import validation
 from egactl_sms.backend.common import (batch_out, iso, message_out, normalize_or_422, phone_out, scoped, setting,
@@ -19,6 +19,7 @@ from egactl_sms.backend.models import Batch, Message, OutboxEntry
 router = APIRouter(route_class=ApiRoute, tags=["sms"])
 
 REPORTED_REASONS = 10
+MessageState = Literal[validation.STATES]  # type: ignore[valid-type]
 
 
 @router.get("/settings")
@@ -54,15 +55,12 @@ def _sender_lookup():
 
 @router.get("/messages")
 def list_messages(cursor: str | None = None, limit: int | None = None, batch: int | None = None,
-                  status: str | None = None, to: str | None = None, institution: str | None = None):
+                  status: MessageState | None = None, to: str | None = None, institution: str | None = None):
     stmt = select(Message)
     if batch is not None:
         _get_batch(batch)
         stmt = stmt.where(Message.batch_id == batch)
     if status:
-        if status not in validation.STATES:
-            raise Problem(422, f"unknown status {status!r}; one of {', '.join(validation.STATES)}",
-                          errors=[{"field": "status", "message": "unknown"}])
         stmt = stmt.where(Message.state == status)
     if to:
         stmt = stmt.where(Message.recipient == normalize_or_422(to, "to"))
@@ -81,10 +79,13 @@ def show_message(message_id: int):
 
 @router.get("/batches")
 def list_batches(cursor: str | None = None, limit: int | None = None, institution: str | None = None,
-                 kind: str | None = None):
+                 kind: str | None = None, client_ref: str | None = None):
+    """Batches, oldest first; ``client_ref`` finds the batch a bulk run opened."""
     stmt = scoped(select(Batch), Batch.institution, institution)
     if kind:
         stmt = stmt.where(Batch.kind == kind)
+    if client_ref:
+        stmt = stmt.where(Batch.client_ref == client_ref)
     return page(db(), stmt, Batch.id, cursor=cursor, limit=limit, serialize=batch_out)
 
 

@@ -9,32 +9,45 @@ stored ``queued``; the delivery worker takes it from there.
 A bulk chunk is inserted with ``INSERT … ON CONFLICT DO NOTHING`` on (batch,
 recipient): a number seen in an earlier chunk — or in the same chunk sent
 again after a lost response — is answered ``duplicate`` and costs nothing.
+
+The same campaign is not sent twice: a bulk batch (given the file's digest)
+and a group send claim their *identity* — what they send — in
+``sms_send_guards`` in the transaction that creates them. An identical send is
+refused (409, naming the earlier batch and its counts) unless the request says
+``again``; for a group the refusal holds for 24 hours. A restarted bulk run
+(``replaces``) cancels what the interrupted batch had not yet handed to the
+gateway and takes its identity over, in the same transaction.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
+import json
 from typing import Any
 
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
-from sqlalchemy import select, update
+from sqlalchemy import or_, select, update
 
 from egactl.server import audit
 from egactl.server.problems import Problem, not_found
 from egactl.server.routes.institutions import require_institution
 from egactl.server.scope import ApiRoute, backend, db, principal
 from egactl_sms import encoding, validation
+from egactl_sms.backend.cancelling import cancel_batch_messages, state_counts
 from egactl_sms.backend.common import (batch_out, delivery_time, insert_new, iso, optouts_among, phone_out,
                                        resolve_sender, setting)
 from egactl_sms.backend.groups import get_group
-from egactl_sms.backend.models import Batch, GroupMember, Message
+from egactl_sms.backend.models import Batch, GroupMember, Message, SendGuard
 
 router = APIRouter(route_class=ApiRoute, tags=["sms"])
 
 MAX_CHUNK = 5000
 DRY_RUN_LISTED = 1000
+GROUP_WINDOW = dt.timedelta(hours=24)
+"""An identical group send (same group, text, sender) within this time is refused unless ``again``."""
 
 
 class SendIn(BaseModel):
@@ -46,6 +59,8 @@ class SendIn(BaseModel):
     at: dt.datetime | None = None
     allow_quiet_hours: bool = False
     normalize: bool = False
+    again: bool = Field(default=False, description="Send even if the same group was sent the same text from the "
+                                                   "same sender in the last 24 hours.")
     dry_run: bool = False
 
 
@@ -58,6 +73,14 @@ class BatchIn(BaseModel):
     normalize: bool = False
     source: str | None = Field(default=None, max_length=255)
     client_ref: str | None = Field(default=None, max_length=100)
+    digest: str | None = Field(default=None, pattern="^[0-9a-f]{64}$",
+                               description="SHA-256 of the recipient file's content. With it, a batch that sends "
+                                           "what an earlier one sent (same sender, template, file and schedule) "
+                                           "is refused with 409 unless `again` is true.")
+    again: bool = Field(default=False, description="Open the batch even if an identical one was sent before.")
+    replaces: str | None = Field(default=None, max_length=100,
+                                 description="client_ref of an interrupted batch this one restarts: its messages "
+                                             "not yet handed to a gateway are cancelled, in the same transaction.")
     dry_run: bool = False
 
 
@@ -119,6 +142,82 @@ def _count(batch_id: int, **increments: int) -> None:
         db().execute(update(Batch).where(Batch.id == batch_id).values(**values))
 
 
+def _identity(*parts: Any) -> str:
+    """What a send sends, as a digest: the key of its guard."""
+    return hashlib.sha256(json.dumps(parts, separators=(",", ":"), ensure_ascii=False).encode()).hexdigest()
+
+
+def _blocking_guard(institution: str, identity: str, *, again: bool, window: dt.timedelta | None,
+                    replaces: int | None) -> SendGuard | None:
+    """The guard that would refuse this send now (for dry runs; the real claim is ``_claim``)."""
+    if again:
+        return None
+    guard = db().scalar(select(SendGuard).where(SendGuard.institution == institution, SendGuard.identity == identity))
+    if guard is None or guard.batch_id == replaces:
+        return None
+    if window is not None and guard.created_at <= backend().now() - window:
+        return None
+    return guard
+
+
+def _claim(batch: Batch, identity: str, *, again: bool, window: dt.timedelta | None, replaces: int | None,
+           what: str) -> None:
+    """Make ``batch`` the sender of ``identity``, or refuse with 409 naming the earlier batch.
+
+    One ``INSERT … ON CONFLICT DO UPDATE … WHERE``: the database decides, so of
+    two identical sends started at once exactly one wins (on PostgreSQL the
+    second waits for the first to commit, then finds its row).
+    """
+    if db().get_bind().dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert
+    table = SendGuard.__table__
+    now = backend().now()
+    stmt = insert(table).values(institution=batch.institution, identity=identity, batch_id=batch.id, created_at=now)
+    may: list[Any] = []
+    if window is not None:
+        may.append(table.c.created_at <= now - window)
+    if replaces is not None:
+        may.append(table.c.batch_id == replaces)
+    if again:
+        stmt = stmt.on_conflict_do_update(index_elements=["institution", "identity"],
+                                          set_={"batch_id": batch.id, "created_at": now})
+    elif may:
+        stmt = stmt.on_conflict_do_update(index_elements=["institution", "identity"],
+                                          set_={"batch_id": batch.id, "created_at": now}, where=or_(*may))
+    else:
+        stmt = stmt.on_conflict_do_nothing(index_elements=["institution", "identity"])
+    if db().execute(stmt.returning(table.c.batch_id)).first() is None:
+        earlier = db().scalar(select(SendGuard.batch_id).where(SendGuard.institution == batch.institution,
+                                                               SendGuard.identity == identity))
+        raise _duplicate(earlier, what)
+
+
+def _earlier(batch_id: int) -> dict[str, Any]:
+    b = db().get(Batch, batch_id)
+    assert b is not None
+    states = state_counts(b.id)
+    return {"batch": b.id, "kind": b.kind, "created_at": iso(b.created_at), "created_by": b.created_by,
+            "messages": b.messages, "states": {s: n for s, n in states.items() if n},
+            "cancelled": b.cancelled_at is not None}
+
+
+def _describe(earlier: dict[str, Any]) -> str:
+    states = ", ".join(f"{n} {s}" for s, n in earlier["states"].items()) or "no messages yet"
+    return (f"batch {earlier['batch']}, {validation.format_eat(earlier['created_at'])} "
+            f"({earlier['messages']} message{'s' if earlier['messages'] != 1 else ''}: {states})")
+
+
+def _duplicate(batch_id: int | None, what: str) -> Problem:
+    if batch_id is None:  # the earlier send was rolled back meanwhile: the caller may simply retry
+        return Problem(409, f"{what} is being sent by another request right now; try again",
+                       headers={"Retry-After": "1"})
+    earlier = _earlier(batch_id)
+    return Problem(409, f"{what} was already sent as {_describe(earlier)}; to send it again on purpose, "
+                        f"repeat the request with again: true", duplicate_of=earlier)
+
+
 @router.post("/messages", status_code=201)
 def send(body: SendIn):
     """A quick send (``to``) or a group send (``group``); ``dry_run`` estimates and stores nothing."""
@@ -157,9 +256,13 @@ def send(body: SendIn):
     recipients = [n for n in unique if n not in opted]
     price, currency = _price()
     warning = encoding.typographic_warning(analysis)
+    identity = _identity("group", group.name, text, sender) if kind == "group" else None
+    what = f"this message to group {body.group!r}"
     if body.dry_run:
         total = analysis.segments * len(recipients)
+        blocking = identity and _blocking_guard(inst, identity, again=body.again, window=GROUP_WINDOW, replaces=None)
         return JSONResponse({
+            "duplicate_of": _earlier(blocking.batch_id) if blocking else None,
             "dry_run": True, "kind": kind, "institution": inst, "sender": sender, "group": body.group,
             "given": given, "duplicates": given - len(unique), "opted_out": len(opted),
             "recipients": len(recipients), "to": [phone_out(n) for n in recipients[:DRY_RUN_LISTED]],
@@ -170,6 +273,8 @@ def send(body: SendIn):
         })
     batch = _new_batch(institution=inst, kind=kind, sender=sender, text=text, group=body.group, at=body.at,
                        deliver_after=deliver_after, allow_quiet=body.allow_quiet_hours, normalize=body.normalize)
+    if identity:
+        _claim(batch, identity, again=body.again, window=GROUP_WINDOW, replaces=None, what=what)
     ids = _insert_messages(batch, [(n, text, analysis.encoding, analysis.segments, None) for n in recipients],
                            quiet_ok=not quiet_rule)
     _count(batch.id, messages=len(ids), segments=len(ids) * analysis.segments, duplicates=given - len(unique),
@@ -187,7 +292,13 @@ def send(body: SendIn):
 
 @router.post("/batches", status_code=201)
 def create_batch(body: BatchIn):
-    """Open a bulk batch; ``client_ref`` makes a resumed run find the batch it started."""
+    """Open a bulk batch; ``client_ref`` makes a resumed run find the batch it started.
+
+    With ``digest``, a batch identical to an earlier one (same sender, template,
+    file content and schedule) is refused with 409 (``duplicate_of`` names the
+    earlier batch and its counts) unless ``again``; ``replaces`` restarts an
+    interrupted batch (its unsent messages are cancelled, in this transaction).
+    """
     inst = require_institution(body.institution).code
     try:
         template = validation.compile_template(body.template)
@@ -200,17 +311,43 @@ def create_batch(body: BatchIn):
     sender = resolve_sender(inst, body.sender)
     deliver_after, waits = delivery_time(body.at, quiet_rule=not body.allow_quiet_hours)
     price, currency = _price()
+    replaced = None
+    if body.replaces:
+        replaced = db().scalar(select(Batch).where(Batch.institution == inst, Batch.client_ref == body.replaces))
+    identity = None
+    if body.digest:
+        scheduled = body.at.astimezone(dt.timezone.utc).isoformat() if body.at else None
+        identity = _identity("bulk", sender, body.template, body.digest, scheduled)
+    what = "this campaign (the same sender, template, recipient file and schedule)"
     if body.dry_run:
+        blocking = identity and _blocking_guard(inst, identity, again=body.again, window=None,
+                                                replaces=replaced.id if replaced else None)
         return JSONResponse({"dry_run": True, "institution": inst, "sender": sender, "fields": template.fields,
                              "deliver_after": iso(deliver_after), "waits_for_quiet_hours": waits,
-                             "price_per_segment": price, "currency": currency})
+                             "price_per_segment": price, "currency": currency,
+                             "duplicate_of": _earlier(blocking.batch_id) if blocking else None})
     batch = _new_batch(institution=inst, kind="bulk", sender=sender, text=body.template, group=None, at=body.at,
                        deliver_after=deliver_after, allow_quiet=body.allow_quiet_hours, normalize=body.normalize,
                        source=body.source, client_ref=body.client_ref)
+    if identity:
+        _claim(batch, identity, again=body.again, window=None, replaces=replaced.id if replaced else None, what=what)
     out = batch_out(batch)
+    restarted = None
+    if replaced is not None:
+        principal().check_write(replaced.institution)
+        cancelled, handed = cancel_batch_messages(replaced, reason=f"the bulk run was restarted as batch {batch.id}")
+        restarted = {"batch": replaced.id, "cancelled": cancelled, "handed_over": handed}
+        audit.record("cancel", "sms-batch", replaced.id, institution=inst,
+                     after={"cancelled": cancelled, "handed_over": handed, "replaced_by": batch.id})
     audit.record("create", "sms-batch", batch.id, institution=inst,
                  after={k: out[k] for k in ("kind", "sender", "source", "deliver_after")})
-    return JSONResponse({**out, "waits_for_quiet_hours": waits, "resumed": False}, status_code=201)
+    return JSONResponse({**out, "waits_for_quiet_hours": waits, "resumed": False, "restarted": restarted},
+                        status_code=201)
+
+
+def _cancelled(batch: Batch) -> Problem:
+    return Problem(409, f"batch {batch.id} was cancelled ({validation.format_eat(batch.cancelled_at)}, by "
+                        f"{batch.cancelled_by}); nothing more can be added to it", cancelled=True, batch=batch.id)
 
 
 @router.post("/batches/{batch_id}/recipients")
@@ -223,6 +360,8 @@ def add_recipients(batch_id: int, body: RecipientsIn):
     principal().check_write(batch.institution)
     if batch.kind != "bulk":
         raise Problem(409, f"batch {batch_id} is a {batch.kind} send; recipients can be added only to bulk batches")
+    if batch.cancelled_at is not None:
+        raise _cancelled(batch)
     template = validation.compile_template(batch.text)
     fields = template.fields
     results: list[dict[str, Any]] = []
@@ -273,8 +412,18 @@ def add_recipients(batch_id: int, body: RecipientsIn):
         else:
             duplicates += 1
             results.append({"line": line, "status": "duplicate", "error": None})
-    _count(batch.id, messages=len(inserted), segments=segments, duplicates=duplicates, opted_out=opted_count,
-           invalid=invalid)
+    # The last write, and a check: if the batch was cancelled since it was read above, the
+    # whole chunk is rolled back. (On PostgreSQL this UPDATE waits for a cancel holding the
+    # batch's row and then sees it; a cancel that comes later waits for this commit and
+    # then cancels these messages too.)
+    still_open = db().execute(
+        update(Batch).where(Batch.id == batch.id, Batch.cancelled_at.is_(None)).values(
+            messages=Batch.messages + len(inserted), segments=Batch.segments + segments,
+            duplicates=Batch.duplicates + duplicates, opted_out=Batch.opted_out + opted_count,
+            invalid=Batch.invalid + invalid)).rowcount
+    if not still_open:
+        db().refresh(batch)
+        raise _cancelled(batch)
     audit.record("add-recipients", "sms-batch", batch.id, institution=batch.institution,
                  after={"rows": len(body.items), "queued": len(inserted), "duplicates": duplicates,
                         "opted_out": opted_count, "invalid": invalid})

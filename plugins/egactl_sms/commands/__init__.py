@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import typer
 
-from egactl_sms.commands import groups, messages, optouts, senders, sending
+from egactl_sms.commands import cancelling, groups, messages, optouts, senders, sending
 
 app = typer.Typer(help="GovSMS: quick, group and bulk SMS to citizens.", no_args_is_help=True)
 
 app.command("send")(sending.send)
 app.command("bulk")(sending.bulk_send)
+app.command("cancel")(cancelling.cancel)
 app.command("status")(messages.status)
 app.command("list")(messages.list_)
 app.command("report")(messages.report)

@@ -37,6 +37,7 @@ BATCH_COLUMNS = [
     Column("estimated_cost", "COST", format=money), Column("currency"),
     Column("skipped.duplicate", "DUPLICATES"), Column("skipped.opted_out", "OPTED OUT"),
     Column("deliver_after", "DELIVER AFTER", format=eat), Column("created_at", "CREATED", format=eat),
+    Column("cancelled_at", "CANCELLED", format=eat),
 ]
 
 

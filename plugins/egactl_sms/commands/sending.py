@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 from pathlib import Path
 from typing import Annotated, Any, Optional
 
 import typer
 
 from egactl import bulk, context
-from egactl.errors import InvalidInput, PartialFailure
+from egactl.errors import Conflict, InvalidInput, PartialFailure
 from egactl.options import CsvFile, DryRun, Institution, Restart, Results, Resume, SkipInvalid
 from egactl.output import Column
 from egactl_sms import client, encoding, validation
@@ -19,6 +21,26 @@ CHUNK_SIZE = 2000
 """Recipients per POST: big enough that HTTP and transaction overhead vanish, small
 enough that a chunk is well under a second of server work."""
 WORKERS = 3
+
+Again = Annotated[bool, typer.Option("--again", help="Send even though the same send was made before "
+                                                     "(a bulk: same file, template, sender and schedule; a group: "
+                                                     "same group, text and sender within 24 hours).")]
+
+
+def _earlier(d: dict) -> str:
+    states = ", ".join(f"{n:,} {s}" for s, n in (d.get("states") or {}).items()) or "no messages yet"
+    n = d.get("messages") or 0
+    return (f"batch {d['batch']} ({eat(d.get('created_at'))}, {n:,} message{'s' if n != 1 else ''}: {states}"
+            f"{'; the batch was cancelled' if d.get('cancelled') else ''})")
+
+
+def refused_as_duplicate(exc: Conflict, what: str) -> Conflict:
+    """The server's refusal of a repeated send, as one line for people."""
+    earlier = (exc.problem or {}).get("duplicate_of")
+    if not earlier:
+        return exc
+    return Conflict(f"{what} was already sent as {_earlier(earlier)}; nothing was sent",
+                    hint="pass --again to send it again", problem=exc.problem)
 
 
 def _short_list(values: Any) -> str:
@@ -46,15 +68,28 @@ def send(message: Annotated[Optional[str], typer.Argument(metavar="[MESSAGE]",
          file: Annotated[Optional[Path], typer.Option("--file", "-f", metavar="PATH",
                                                       help="Read the message from this UTF-8 file.")] = None,
          sender: Sender = None, at: At = None, allow_quiet_hours: AllowQuietHours = False,
-         normalize: Normalize = False, institution: Institution = None, dry_run: DryRun = False):
-    """Send an SMS to one or more numbers (quick send) or to a contact group."""
+         normalize: Normalize = False, institution: Institution = None, again: Again = False, dry_run: DryRun = False):
+    """Send an SMS to one or more numbers (quick send) or to a contact group.
+
+    The same text from the same sender to the same group within 24 hours is
+    refused (exit 5, naming the earlier batch) unless --again is given.
+
+    Examples:
+
+      egactl sms send --to 0754123456 "Cheti chako kiko tayari."
+
+      egactl sms send --group "wazazi Ilala" --file tangazo.txt --dry-run
+
+      egactl sms send --group "wazazi Ilala" --file tangazo.txt --again
+    """
     ctx = context.get()
     if bool(to) == bool(group):
         raise InvalidInput("give the recipients with --to NUMBER[,NUMBER…] or --group NAME (one of them)")
     inst = ctx.institution(institution)
     text = check_text(read_text(ctx, message, file), normalize)
     body: dict[str, Any] = {"institution": inst, "text": text, "sender": check_sender(sender), "at": parse_at(at),
-                            "allow_quiet_hours": allow_quiet_hours, "normalize": normalize, "dry_run": dry_run}
+                            "allow_quiet_hours": allow_quiet_hours, "normalize": normalize, "dry_run": dry_run,
+                            "again": again}
     if to:
         recipients = numbers(to)
         if len(recipients) > validation.MAX_QUICK_RECIPIENTS:
@@ -63,9 +98,16 @@ def send(message: Annotated[Optional[str], typer.Argument(metavar="[MESSAGE]",
         body["to"] = recipients
     else:
         body["group"] = group
-    out = client.send(ctx.api(), body)
+    what = f"this message to group {group!r}"
+    try:
+        out = client.send(ctx.api(), body)
+    except Conflict as exc:
+        raise refused_as_duplicate(exc, what) from None
     announce_delivery(ctx, {**out, "at": body["at"]})
     if dry_run:
+        if out.get("duplicate_of"):
+            ctx.io.warn(f"{what} was already sent as {_earlier(out['duplicate_of'])}; "
+                        f"sending it would be refused without --again")
         ctx.io.status("dry run: nothing was sent")
         ctx.render(out, DRY_RUN_COLUMNS)
         return
@@ -127,9 +169,28 @@ def bulk_send(file: CsvFile,
                                                         help="The CSV column holding the numbers.")] = "phone",
               sender: Sender = None, at: At = None, allow_quiet_hours: AllowQuietHours = False,
               normalize: Normalize = False, institution: Institution = None, skip_invalid: SkipInvalid = False,
-              resume: Resume = False, restart: Restart = False, results: Results = None, dry_run: DryRun = False):
-    """Send a personalised SMS to every row of a CSV (a campaign), resumably."""
+              resume: Resume = False, restart: Restart = False, again: Again = False, results: Results = None,
+              dry_run: DryRun = False):
+    """Send a personalised SMS to every row of a CSV (a campaign), resumably.
+
+    A campaign is sent once: running the same one again (same institution,
+    sender, template, file content and schedule) is refused with exit 5,
+    naming the earlier batch, unless --again is given. --resume continues an
+    interrupted run (and of a finished one, only reports its batch);
+    --restart cancels what the interrupted run's batch had not yet handed to
+    the gateway and starts again from the first row.
+
+    Examples:
+
+      egactl sms bulk wadaiwa.csv -T "Habari {name}, deni lako ni TZS {amount}." --dry-run
+
+      egactl sms bulk wadaiwa.csv -T "Habari {name}, deni lako ni TZS {amount}." --results out.csv
+
+      egactl sms bulk wadaiwa.csv -T "Habari {name}, deni lako ni TZS {amount}." --resume
+    """
     ctx = context.get()
+    if resume and restart:
+        raise InvalidInput("give --resume or --restart, not both")
     inst = ctx.institution(institution)
     if (template is None) == (template_file is None):
         raise InvalidInput("give the message template with --template TEXT or --template-file PATH (one of them)")
@@ -141,10 +202,38 @@ def bulk_send(file: CsvFile,
     fields = tmpl.fields
     batch_body = {"institution": inst, "template": source, "sender": check_sender(sender), "at": parse_at(at),
                   "allow_quiet_hours": allow_quiet_hours, "normalize": normalize}
+    what = f"this campaign ({file.name}, the same template, sender and schedule)"
+    job = bulk.Job(name="sms-bulk", path=file, required=(phone_column, *fields), parse_row=lambda row, line: row,
+                   options={**batch_body, "phone_column": phone_column}, chunk_size=CHUNK_SIZE, workers=WORKERS,
+                   noun="recipients")
+    # This job's record here: which run a --resume or --restart refers to.
+    job_id = bulk.run_job_id(ctx, job) if file.is_file() else ""
+    previous = bulk.JobState(job_id).load() if job_id else None
+    previous_ref = f"{job_id}-{previous['nonce']}" if previous and previous.get("nonce") else None
     api = ctx.api()
-    # Sender approval, a time in the past, quiet hours: the backend's answer, before any row is read.
-    # A resumed run skips it: its batch exists, even if its --at has passed since.
+    if resume and not dry_run and previous and previous.get("status") == "complete" and previous_ref:
+        finished = client.batch_by_ref(api, inst, previous_ref)
+        if finished is not None:
+            _report_finished(ctx, finished)
+            return
+    replaces = previous_ref if restart and previous and previous.get("status") == "running" else None
+    batch_body["digest"] = bulk.file_digest(file) if file.is_file() else None
+    batch_body["again"] = again
+    if replaces:
+        batch_body["replaces"] = replaces
+    # Sender approval, a time in the past, quiet hours, a campaign sent before: the backend's
+    # answer, before any row is read. A resumed run skips it: its batch exists, even if its
+    # --at has passed since.
     preflight = None if resume and not dry_run else client.preview_batch(api, batch_body)
+    interrupted_here = bool(previous and previous.get("status") == "running" and not restart)
+    if preflight and preflight.get("duplicate_of") and not interrupted_here:  # that case: bulk.run says what to do
+        if dry_run:
+            ctx.io.warn(f"{what} was already sent as {_earlier(preflight['duplicate_of'])}; "
+                        f"sending it would be refused without --again")
+        else:
+            raise Conflict(f"{what} was already sent as {_earlier(preflight['duplicate_of'])}; nothing was sent",
+                           hint="pass --again to send it again",
+                           problem={"duplicate_of": preflight["duplicate_of"]})
     tally = _FirstPass()
 
     def check_row(row: dict[str, str]) -> tuple[dict[str, Any], encoding.Analysis]:
@@ -177,9 +266,21 @@ def bulk_send(file: CsvFile,
     batch: dict[str, Any] = {}
 
     def before_submit(api: Any, run_id: str) -> None:
-        # The run id survives --resume, so the resumed run finds the batch it opened.
-        created = client.create_batch(api, {**batch_body, "source": file.name, "client_ref": run_id},
-                                      idempotency_key=f"sms-batch-{run_id}")
+        # The run id survives --resume, so the resumed run finds the batch it opened. The key
+        # changes with the body, so that a resume with other flags (--again) is not a 422.
+        body = {**batch_body, "source": file.name, "client_ref": run_id}
+        fingerprint = hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()[:12]
+        try:
+            created = client.create_batch(api, body, idempotency_key=f"sms-batch-{run_id}-{fingerprint}")
+        except Conflict as exc:
+            earlier = (exc.problem or {}).get("duplicate_of") or {}
+            if not (resume and earlier.get("kind") == "bulk" and not earlier.get("cancelled")):
+                raise refused_as_duplicate(exc, what) from None
+            # --resume without a record of the run here (another machine, a lost data directory):
+            # continue in the campaign's batch; the recipients it already has are skipped there.
+            created = client.batch(api, earlier["batch"])
+            ctx.io.status(f"no record of this run here; resuming the campaign's batch {created['id']} "
+                          f"(recipients it already has are not sent again)")
         batch.update(created)
         if warning := tally.warning():
             ctx.io.warn(warning)
@@ -188,9 +289,7 @@ def bulk_send(file: CsvFile,
     def submit(api: Any, items: list[dict[str, Any]], key: str) -> list[dict[str, Any]]:
         return client.add_recipients(api, batch["id"], items, key)
 
-    job = bulk.Job(name="sms-bulk", path=file, required=(phone_column, *fields), parse_row=parse_row, submit=submit,
-                   options={**batch_body, "phone_column": phone_column}, chunk_size=CHUNK_SIZE, workers=WORKERS,
-                   noun="recipients")
+    job.parse_row, job.submit = parse_row, submit
     summary = bulk.run(ctx, job, skip_invalid=skip_invalid, resume=resume, restart=restart, results=results,
                        dry_run=dry_run, before_submit=before_submit)
     if dry_run:
@@ -201,16 +300,41 @@ def bulk_send(file: CsvFile,
         ctx.io.status("dry run: nothing was sent")
         ctx.render(estimate, BULK_ESTIMATE_COLUMNS)
         return
-    data = {**summary.as_dict(), "batch": batch.get("id"), "deliver_after": batch.get("deliver_after")}
+    restarted = batch.get("restarted") or None
+    data = {**summary.as_dict(), "batch": batch.get("id"), "deliver_after": batch.get("deliver_after"),
+            "restarted": restarted}
     cols = [Column("batch"), Column("rows"), Column("invalid"), Column("sent", "PROCESSED"), Column("failed"),
             Column("statuses"), Column("deliver_after", "DELIVER AFTER", format=eat), Column("results")]
+    if restarted:
+        cols.insert(1, Column("restarted.cancelled", "CANCELLED IN REPLACED BATCH"))
+        left = restarted.get("handed_over") or 0
+        ctx.io.status(f"restart: cancelled {restarted['cancelled']:,} unsent message"
+                      f"{'s' if restarted['cancelled'] != 1 else ''} of the interrupted batch {restarted['batch']}"
+                      + (f" ({left:,} already handed to the gateway could not be called back)" if left else ""))
     if not summary.failed and batch:
         ctx.success(f"Batch {batch.get('id')}: {summary.statuses.get('queued', 0)} messages queued; "
                     f"follow it with `egactl sms report {batch.get('id')}`")
     ctx.render(data, cols)
+    if summary.failed and summary.failed_chunks and batch.get("id"):
+        now = client.batch(ctx.api(), batch["id"])
+        if now.get("cancelled_at"):
+            raise PartialFailure(f"batch {batch['id']} was cancelled by {now.get('cancelled_by')} while this run was "
+                                 f"sending; {summary.failed} of {summary.sent} recipients were not queued",
+                                 hint="nothing more will be sent; to send the campaign anew, run the same command "
+                                      "with --restart")
     if summary.failed:
         raise PartialFailure(f"{summary.failed} of {summary.sent} recipients failed",
                              hint=f"see {summary.results}; fix the cause and run again with --resume")
+
+
+def _report_finished(ctx: Any, batch: dict[str, Any]) -> None:
+    """--resume of a run that finished: nothing to do; say where its batch stands."""
+    from egactl_sms.commands.messages import REPORT_COLUMNS
+
+    report = client.batch(ctx.api(), batch["id"])
+    ctx.io.status(f"this campaign's run finished already, as batch {batch['id']}; nothing to resume "
+                  f"(follow it with `egactl sms report {batch['id']}`)")
+    ctx.render(report, REPORT_COLUMNS)
 
 
 BULK_ESTIMATE_COLUMNS = [

@@ -1,0 +1,78 @@
+"""sms schema version 2 (batch cancellation, send guards) on a database made by
+version 1: the upgrade keeps the batches and messages, and cancel and the re-run
+check work on them at once. SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import select, text
+from typer.testing import CliRunner
+
+from egactl_sms.backend.models import Message
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def database_url(request, tmp_path):
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'v1.db'}"
+    return request.getfixturevalue("postgres_url")
+
+
+def _app(url):
+    from egactl.server.app import create_app
+    from egactl.server.clock import FakeClock
+
+    return create_app(url, clock=FakeClock())
+
+
+def _run(app, token, *args):
+    from egactl.cli import app as cli_app
+    from egactl.context import Context
+    from egactl.sandbox import SyncASGITransport
+
+    transport = SyncASGITransport(app)
+    try:
+        return CliRunner().invoke(cli_app, list(args), obj=Context(transport=transport, token=token,
+                                                                   sleep=lambda s: None))
+    finally:
+        transport.close()
+
+
+def test_version_1_database_is_upgraded_in_place(database_url):
+    from egactl.server.security import issue_token
+    from egactl.server.seed import seed_core
+
+    app = _app(database_url)
+    be = app.state.backend
+    with be.write_sessions() as s:
+        seed_core(s, be.now())
+        admin, _ = issue_token(s, subject="admin@ega.go.tz", role="admin", now=be.now())
+        s.commit()
+    _run(app, admin, "sms", "senders", "request", "RITA", "-i", "RITA")
+    _run(app, admin, "sms", "senders", "approve", "RITA")
+    r = _run(app, admin, "sms", "send", "--to", "0754123456", "-i", "RITA", "--at", "2026-11-23 09:00", "Habari")
+    assert r.exit_code == 0, r.stderr
+    # Back to what version 1 created: no guards table, no cancellation columns.
+    with be.engine.begin() as c:
+        c.execute(text("DROP TABLE sms_send_guards"))
+        c.execute(text("ALTER TABLE sms_batches DROP COLUMN cancelled_at"))
+        c.execute(text("ALTER TABLE sms_batches DROP COLUMN cancelled_by"))
+        c.execute(text("UPDATE core_schema_versions SET version = 1 WHERE component = 'sms'"))
+    be.engine.dispose()
+
+    app = _app(database_url)  # the new release starts
+    be = app.state.backend
+    try:
+        with be.read_sessions() as s:
+            assert s.execute(text("SELECT version FROM core_schema_versions WHERE component = 'sms'")).scalar() == 2
+        r = _run(app, admin, "sms", "cancel", "1", "--yes")
+        assert r.exit_code == 0, r.stderr
+        with be.read_sessions() as s:
+            assert s.scalars(select(Message.state)).all() == ["cancelled"]
+        _run(app, admin, "sms", "group", "create", "wazazi", "-i", "RITA")
+        _run(app, admin, "sms", "group", "add", "wazazi", "0754123456", "-i", "RITA")
+        args = ("sms", "send", "--group", "wazazi", "-i", "RITA", "Habari")
+        assert _run(app, admin, *args).exit_code == 0
+        assert _run(app, admin, *args).exit_code == 5
+    finally:
+        be.engine.dispose()
