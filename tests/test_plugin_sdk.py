@@ -8,6 +8,8 @@ import subprocess
 import sys
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from test_cli_lazy import HEAVY, imported
 
@@ -92,10 +94,24 @@ def test_one_rule_for_tanzanian_mobile_numbers():
         normalise_msisdn("+254712345678")
 
 
+@given(st.integers(1, 9), st.integers(0, 99_999_999), st.integers(7, 10))
+def test_compiled_classifier_agrees_with_phonenumbers(first, rest, length):
+    """The compiled TZ classifier behind normalise_msisdn makes phonenumbers' own decision, number for number."""
+    import phonenumbers
+
+    from egactl.plugin.rules import _tz_number_type
+
+    nsn = (str(first) + f"{rest:08d}")[:length].ljust(length, "0")
+    expected = phonenumbers.number_type(phonenumbers.PhoneNumber(country_code=255, national_number=int(nsn)))
+    assert _tz_number_type()(nsn) == expected
+
+
 # 064 is not allocated to any network: every plugin refuses it alike (the USSD simulator
 # used to dial it, its own pattern taking any 06/07 number).
 @pytest.mark.parametrize("args", [
     ("ussd", "simulate", "07", "--phone", "0640123456"),
+    ("sms", "optout", "add", "0640123456", "-i", "RITA"),
+    ("sms", "send", "--to", "0640123456", "Hello", "-i", "RITA"),
 ])
 def test_every_plugin_refuses_an_unallocated_mobile_number_alike(cli, args):
     r = cli(*args)
@@ -125,6 +141,7 @@ def test_durations_and_rates_are_one_rule_each():
 def test_plugins_share_the_sdk_rules_and_its_one_exception():
     import egactl_dr.validation as dr
     import egactl_govnet.validation as govnet
+    import egactl_sms.validation as sms
     import egactl_ussd.validation as ussd
 
     from egactl.plugin import rules
@@ -136,3 +153,5 @@ def test_plugins_share_the_sdk_rules_and_its_one_exception():
         govnet.parse_bandwidth("fast")
     with pytest.raises(rules.RuleError):
         ussd.parse_phone("0640123456")
+    assert sms.InvalidNumber is rules.RuleError
+    assert sms.normalize_msisdn("0754 123 456") == ussd.parse_phone("0754 123 456") == "+255754123456"
