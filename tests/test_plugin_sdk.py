@@ -24,6 +24,28 @@ def test_every_module_declares_its_surface(name):
     assert missing == []
 
 
+def test_plugins_use_only_what_the_sdk_namespaces_offer():
+    """``bulk.X``, ``audit.X``, ``etag.X``... in a plugin must exist in the SDK's namespace, not only in
+    the core module behind it (the import contract sees imports, not attributes)."""
+    import ast
+    from pathlib import Path
+
+    from egactl.plugin import cli, server
+
+    spaces = {"bulk": cli.bulk, "context": cli.context, "audit": server.audit, "etag": server.etag,
+              "pagination": server.pagination}
+    missing = []
+    for path in sorted((Path(__file__).resolve().parent.parent / "plugins").rglob("*.py")):
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        imported = {a.asname or a.name for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)
+                    and (n.module or "").startswith("egactl.plugin") for a in n.names}
+        for n in ast.walk(tree):
+            if (isinstance(n, ast.Attribute) and isinstance(n.value, ast.Name) and n.value.id in spaces
+                    and n.value.id in imported and not hasattr(spaces[n.value.id], n.attr)):
+                missing.append(f"{path.name}:{n.lineno}: {n.value.id}.{n.attr}")
+    assert missing == []
+
+
 def test_the_sdk_has_a_version_of_its_own():
     import egactl
     import egactl.plugin

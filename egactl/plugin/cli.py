@@ -61,7 +61,11 @@ class bulk:  # a namespace, used as ``bulk.run(...)``
     raising ``bulk.RowError`` for a bad row, ``send(chunk)``); ``bulk.run(ctx,
     job, ...)`` runs it and returns a ``bulk.Summary``; ``bulk.finish_command(ctx,
     summary)`` prints it and exits 6 when some rows failed. ``bulk.read_csv`` and
-    ``bulk.read_header`` read a file the way ``run`` does.
+    ``bulk.read_header`` read a file the way ``run`` does. ``bulk.run_job_id(ctx,
+    job)`` is the job's identity (its file's content, options and target),
+    ``bulk.JobState(job_id).load()`` what the last run of it left here, and
+    ``bulk.file_digest(path)`` a file's content digest: for a command that must
+    know before ``run`` whether this job ran before.
     """
 
     Job = _bulk.Job
@@ -71,6 +75,9 @@ class bulk:  # a namespace, used as ``bulk.run(...)``
     finish_command = staticmethod(_bulk.finish_command)
     read_csv = staticmethod(_bulk.read_csv)
     read_header = staticmethod(_bulk.read_header)
+    run_job_id = staticmethod(_bulk.run_job_id)
+    JobState = _bulk.JobState
+    file_digest = staticmethod(_bulk.file_digest)
 
 
 def enforce(rule: Callable[..., Any], value: Any, *args: Any, flag: str | None = None, **kwargs: Any) -> Any:
