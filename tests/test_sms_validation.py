@@ -101,13 +101,3 @@ def test_after_quiet_hours_is_the_next_0700_eat():
     noon = dt.datetime(2026, 11, 22, 9, 0, tzinfo=UTC)
     assert v.after_quiet_hours(noon) == noon
     assert v.msdg_datetime(noon) == "2026-11-22 12:00:00"
-
-
-@given(st.integers(1, 9), st.integers(0, 99_999_999), st.integers(7, 10))
-def test_compiled_classifier_agrees_with_phonenumbers(first, rest, length):
-    """The compiled TZ classifier makes phonenumbers' own decision, number for number."""
-    import phonenumbers
-
-    nsn = (str(first) + f"{rest:08d}")[:length].ljust(length, "0")
-    expected = phonenumbers.number_type(phonenumbers.PhoneNumber(country_code=255, national_number=int(nsn)))
-    assert v._tz_number_type()(nsn) == expected

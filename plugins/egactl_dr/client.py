@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from egactl.errors import InvalidInput
+from egactl.plugin.cli import InvalidInput
 from egactl_dr import validation
 
 BASE = "/api/v1/dr"

@@ -202,14 +202,14 @@ async def _http_get(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, 
                     site: SiteObservation, started: float) -> None:
     """One HTTP/1.1 GET, ``Connection: close``, no redirects followed; status, headers, up to 1 MiB of body.
     ``site.reach`` is set once the status line and headers are in, and not before."""
-    from egactl import __version__
+    from egactl.plugin.cli import EGACTL_VERSION
 
     parts = urlsplit(endpoint.url)
     target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
     host = f"[{endpoint.host}]" if ":" in endpoint.host else endpoint.host
     default_port = 443 if endpoint.scheme == "https" else 80
     host_header = host if endpoint.port == default_port else f"{host}:{endpoint.port}"
-    writer.write((f"GET {target} HTTP/1.1\r\nHost: {host_header}\r\nUser-Agent: egactl-dr/{__version__}\r\n"
+    writer.write((f"GET {target} HTTP/1.1\r\nHost: {host_header}\r\nUser-Agent: egactl-dr/{EGACTL_VERSION}\r\n"
                   "Accept: application/json, */*;q=0.5\r\nAccept-Encoding: identity\r\nConnection: close\r\n\r\n")
                  .encode("ascii"))
     await writer.drain()

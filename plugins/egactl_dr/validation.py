@@ -24,6 +24,8 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
+from egactl.plugin.rules import RuleError, format_duration, parse_duration
+
 CRITICALITIES = ("low", "medium", "high", "critical")
 STATES = ("OK", "WARNING", "CRITICAL", "UNKNOWN")
 
@@ -33,7 +35,6 @@ HOSTNAME_RE = re.compile(r"^(?=.{1,253}$)([A-Za-z0-9_]([A-Za-z0-9_-]{0,61}[A-Za-
                          r"[A-Za-z0-9_]([A-Za-z0-9_-]{0,61}[A-Za-z0-9])?\.?$")
 HEADER_RE = re.compile(r"^[A-Za-z0-9!#$%&'*+.^_`|~-]{1,100}$")
 JSON_PATH_RE = re.compile(r"^[A-Za-z0-9_@$-]+(\.[A-Za-z0-9_@$-]+)*$")
-DURATION_RE = re.compile(r"(\d+(?:\.\d+)?)\s*([smhdw])")
 
 # Thresholds every system starts with; a system stores only its overrides.
 DEFAULT_THRESHOLDS: dict[str, Any] = {
@@ -64,10 +65,6 @@ _THRESHOLD_CHOICES = {"version_mismatch": ("critical", "warning")}
 _ORDERED_PAIRS = (("cert_crit_days", "cert_warn_days", "cert_crit_days must be below cert_warn_days"),
                   ("backup_warn_hours", "backup_crit_hours", "backup_warn_hours must be below backup_crit_hours"),
                   ("drill_warn_days", "drill_crit_days", "drill_warn_days must not exceed drill_crit_days"))
-
-
-class RuleError(ValueError):
-    """A value breaks a rule; the message is the one line a user reads."""
 
 
 # -- names ------------------------------------------------------------------------
@@ -228,40 +225,12 @@ def normalise_field_source(value: str) -> str:
 
 
 def parse_minutes(value: str | float | int, what: str = "duration") -> float:
-    """``15m``, ``4h``, ``1h30m``, ``2d``, ``90s``; a bare number is minutes."""
-    if isinstance(value, (int, float)):
-        minutes = float(value)
-    else:
-        text = value.strip().lower().replace(" ", "")
-        try:
-            minutes = float(text)
-        except ValueError:
-            pos = 0
-            minutes = 0.0
-            for m in DURATION_RE.finditer(text):
-                if m.start() != pos:
-                    break
-                n = float(m.group(1))
-                minutes += n * {"s": 1 / 60, "m": 1, "h": 60, "d": 1440, "w": 10080}[m.group(2)]
-                pos = m.end()
-            if pos != len(text) or not text:
-                raise RuleError(f"{what} {value!r} must look like 15m, 4h, 1h30m or 2d") from None
-    if minutes < 0:
-        raise RuleError(f"{what} {value!r} must not be negative")
-    return minutes
+    """``15m``, ``4h``, ``1h30m``, ``2d``, ``90s``; a bare number is minutes (the SDK's duration rule)."""
+    return parse_duration(value, what)
 
 
-def format_minutes(minutes: float | None) -> str:
-    """15 → "15 min"; 90 → "1 h 30 min"; 2880 → "2 d"."""
-    if minutes is None:
-        return ""
-    if minutes < 1:
-        return f"{round(minutes * 60)} s"
-    total = round(minutes)
-    days, rest = divmod(total, 1440)
-    hours, mins = divmod(rest, 60)
-    parts = [f"{days} d"] * bool(days) + [f"{hours} h"] * bool(hours) + [f"{mins} min"] * bool(mins)
-    return " ".join(parts[:2]) or "0 min"
+format_minutes = format_duration
+"""15 → "15 min"; 90 → "1 h 30 min"; 2880 → "2 d"."""
 
 
 def parse_time(value: str, now: dt.datetime) -> dt.datetime:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from egactl.errors import InvalidInput, NotFound
+from egactl.plugin.cli import InvalidInput, NotFound
 from egactl_govnet import validation
 
 BASE = "/api/v1/govnet"
@@ -45,7 +45,7 @@ def find_onboarding(api: Any, ref: str, institution: str | None) -> tuple[dict[s
 
 def step(api: Any, onboarding: dict[str, Any], etag: str | None, action: str, body: dict[str, Any]) -> dict[str, Any]:
     """One workflow step, as the request looked when we read it (If-Match)."""
-    from egactl.api_client import new_idempotency_key
+    from egactl.plugin.cli import new_idempotency_key
 
     body = {k: v for k, v in body.items() if v is not None}
     response = api.request("POST", f"{BASE}/onboardings/{onboarding['id']}/{action}", json_body=body,

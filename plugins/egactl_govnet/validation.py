@@ -12,7 +12,7 @@ from __future__ import annotations
 import ipaddress
 import re
 
-from egactl.rules import check_name
+from egactl.plugin.rules import check_name, format_rate, parse_rate
 
 # Sites are named by region, and GovNet has a point of presence (PoP) at each
 # mainland regional headquarters; a PoP is named after its region.
@@ -31,8 +31,6 @@ VLAN_MIN, VLAN_MAX = 1, 4094
 MIN_BANDWIDTH = 64_000
 MAX_BANDWIDTH = 100_000_000_000
 
-_BANDWIDTH_RE = re.compile(r"(\d+(?:\.\d+)?)\s*([kKmMgG]?)(?:bps|bit/s)?")
-_UNITS = {"": 1, "k": 1_000, "m": 1_000_000, "g": 1_000_000_000}
 _NAME_RE = re.compile(r"[a-z0-9](?:[a-z0-9-]{0,38}[a-z0-9])?")
 _POOL_NAME_RE = re.compile(r"[a-z0-9](?:[a-z0-9-]{0,30}[a-z0-9])?")
 _PHONE_RE = re.compile(r"\+\d{9,15}")
@@ -64,34 +62,16 @@ def pop_of_region(region: str) -> str:
 
 
 def parse_bandwidth(value: str) -> int:
-    """"20M", "1G", "512k", "1.5G", "20Mbps" → bits per second.
+    """"20M", "1G", "512k", "1.5G", "20Mbps" → bits per second (the SDK's rate rule).
 
     Units are SI (k = 1000) and always bits: "20MB/s" is refused, not guessed,
     because a byte rate read as a bit rate is off by eight.
     """
-    text = str(value).strip()
-    m = _BANDWIDTH_RE.fullmatch(text)
-    if not m:
-        raise ValueError(f"bandwidth {value!r} is not a rate in bits per second (e.g. 512k, 20M, 1G)")
-    from decimal import Decimal
-
-    bps = Decimal(m.group(1)) * _UNITS[m.group(2).lower()]
-    if bps != bps.to_integral_value():
-        raise ValueError(f"bandwidth {value!r} is not a whole number of bits per second")
-    bps = int(bps)
-    if not MIN_BANDWIDTH <= bps <= MAX_BANDWIDTH:
-        raise ValueError(f"bandwidth {value!r} is outside {format_bandwidth(MIN_BANDWIDTH)}–{format_bandwidth(MAX_BANDWIDTH)}")
-    return bps
+    return parse_rate(value, "bandwidth", minimum=MIN_BANDWIDTH, maximum=MAX_BANDWIDTH)
 
 
-def format_bandwidth(bps: int) -> str:
-    """20_000_000 → "20M", 19_500_000 → "19.5M": exact, so it parses back to the same rate."""
-    from decimal import Decimal
-
-    for unit, factor in (("G", 1_000_000_000), ("M", 1_000_000), ("k", 1_000)):
-        if bps >= factor:
-            return f"{Decimal(bps) / factor:f}".rstrip("0").rstrip(".") + unit if bps % factor else f"{bps // factor}{unit}"
-    return str(bps)
+format_bandwidth = format_rate
+"""20_000_000 → "20M", 19_500_000 → "19.5M": exact, so it parses back to the same rate."""
 
 
 def parse_pool_cidr(value: str) -> ipaddress.IPv4Network:

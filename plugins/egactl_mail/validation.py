@@ -35,7 +35,7 @@ import functools
 import re
 import unicodedata
 
-from egactl.rules import check_name
+from egactl.plugin.rules import check_name
 
 # -- names and transliteration ---------------------------------------------------------
 

@@ -13,136 +13,20 @@ import functools
 import re
 from dataclasses import dataclass
 
+from egactl.plugin.rules import RuleError, normalise_msisdn
 from egactl_sms.encoding import Analysis, analyse
 
 # -- phone numbers ------------------------------------------------------------------
 
 
-class InvalidNumber(ValueError):
-    """The number is not a Tanzanian mobile number; the message says why."""
-
-
-COUNTRY_CODE = "255"
-NATIONAL_DIGITS = 9
-_SEPARATORS = str.maketrans("", "", " -.()/\t\u00a0")
-
-
-@functools.cache
-def _tz_number_type():
-    """``number_type`` for Tanzanian national numbers, with phonenumbers' metadata
-    compiled once.
-
-    ``phonenumbers.number_type()`` re-resolves the region, the metadata and
-    every pattern on each call (about 20 µs); a campaign checks a million
-    numbers, twice. This makes the same decision as phonenumbers'
-    ``_number_type_helper`` — the general description first, then each special
-    type in phonenumbers' order, then fixed line and mobile — over the same
-    metadata for TZ, with the patterns compiled once (about 2 µs). A property
-    test checks that it agrees with ``phonenumbers.number_type``.
-    """
-    from phonenumbers import PhoneNumberType as T
-    from phonenumbers.phonemetadata import PhoneMetadata
-
-    md = PhoneMetadata.metadata_for_region("TZ")
-
-    def desc(d):
-        if d is None or not d.national_number_pattern:
-            return None
-        return frozenset(d.possible_length or ()), re.compile(d.national_number_pattern)
-
-    def matches(d, nsn: str) -> bool:
-        if d is None:
-            return False
-        lengths, pattern = d
-        if lengths and len(nsn) not in lengths:
-            return False
-        return pattern.fullmatch(nsn) is not None
-
-    general = desc(md.general_desc)
-    special = [(desc(getattr(md, name)), kind) for name, kind in (
-        ("premium_rate", T.PREMIUM_RATE), ("toll_free", T.TOLL_FREE), ("shared_cost", T.SHARED_COST),
-        ("voip", T.VOIP), ("personal_number", T.PERSONAL_NUMBER), ("pager", T.PAGER), ("uan", T.UAN),
-        ("voicemail", T.VOICEMAIL))]
-    fixed, mobile, same = desc(md.fixed_line), desc(md.mobile), bool(md.same_mobile_and_fixed_line_pattern)
-
-    def number_type(nsn: str) -> int:
-        if not matches(general, nsn):
-            return T.UNKNOWN
-        for d, kind in special:
-            if matches(d, nsn):
-                return kind
-        if matches(fixed, nsn):
-            return T.FIXED_LINE_OR_MOBILE if same or matches(mobile, nsn) else T.FIXED_LINE
-        if not same and matches(mobile, nsn):
-            return T.MOBILE
-        return T.UNKNOWN
-
-    return number_type
-
-
-@functools.cache
-def _type_names():
-    from phonenumbers import PhoneNumberType as T
-
-    accepted = frozenset({T.MOBILE, T.FIXED_LINE_OR_MOBILE})
-    names = {
-        T.FIXED_LINE: "a landline (fixed-line) number",
-        T.TOLL_FREE: "a toll-free number",
-        T.PREMIUM_RATE: "a premium-rate number",
-        T.SHARED_COST: "a shared-cost number",
-        T.VOIP: "a VoIP number",
-        T.PERSONAL_NUMBER: "a personal number",
-        T.PAGER: "a pager number",
-        T.UAN: "a universal access number",
-        T.VOICEMAIL: "a voicemail number",
-    }
-    return T.UNKNOWN, accepted, names
+InvalidNumber = RuleError
+"""The number is not a Tanzanian mobile number; the message says why (the SDK's one exception of rules)."""
 
 
 def normalize_msisdn(raw: str) -> str:
-    """A Tanzanian mobile number in E.164 (``+255754123456``), or ``InvalidNumber``.
-
-    Accepts ``0754…``, ``754…``, ``255754…``, ``+255754…`` and ``00255754…``
-    (spaces, dashes, dots and brackets ignored). The number must be *valid*
-    and of *mobile* type by libphonenumber's metadata for TZ, not merely of a
-    possible length.
-    """
-    text = (raw or "").strip()
-    if not text:
-        raise InvalidNumber("the number is empty")
-    compact = text.translate(_SEPARATORS)
-    if compact.startswith("00"):
-        compact = "+" + compact[2:]
-    international = compact.startswith("+")
-    digits = compact[1:] if international else compact
-    if not (digits.isascii() and digits.isdigit()):
-        raise InvalidNumber(f"{text}: not a phone number (only digits, spaces, dashes and a leading + are allowed)")
-    if international:
-        if not digits.startswith(COUNTRY_CODE):
-            raise InvalidNumber(f"{text}: not a Tanzanian number (only +255 mobile numbers can receive GovSMS)")
-        national = digits[3:]
-    elif digits.startswith(COUNTRY_CODE) and len(digits) == NATIONAL_DIGITS + 3:
-        national = digits[3:]
-    elif digits.startswith("0"):
-        national = digits[1:]
-    else:
-        national = digits
-    if len(national) < NATIONAL_DIGITS:
-        raise InvalidNumber(f"{text}: too short for a Tanzanian mobile number (expected 0 and 9 digits, e.g. 0754123456)")
-    if len(national) > NATIONAL_DIGITS:
-        raise InvalidNumber(f"{text}: too long for a Tanzanian mobile number (expected 0 and 9 digits, e.g. 0754123456)")
-    if national.startswith("0"):
-        raise InvalidNumber(f"{text}: not a valid Tanzanian mobile number")
-    unknown, accepted, names = _type_names()
-    # The type is UNKNOWN exactly when the number is not valid for TZ (that is
-    # how phonenumbers' is_valid_number_for_region decides), so one call
-    # answers both "valid?" and "mobile?".
-    kind = _tz_number_type()(national)
-    if kind == unknown:
-        raise InvalidNumber(f"{text}: not a valid Tanzanian mobile number")
-    if kind not in accepted:
-        raise InvalidNumber(f"{text}: {names.get(kind, 'not a mobile number')}, not a mobile number")
-    return "+" + COUNTRY_CODE + national
+    """A Tanzanian mobile number in E.164 (``+255754123456``), or ``InvalidNumber``: the SDK's rule
+    (valid and mobile by libphonenumber's metadata for TZ, not merely of a possible length)."""
+    return normalise_msisdn(raw)
 
 
 def msdg_msisdn(e164: str) -> str:

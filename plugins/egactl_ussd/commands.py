@@ -12,10 +12,8 @@ from typing import Annotated, Any, Optional
 
 import typer
 
-from egactl import context
-from egactl.errors import Conflict, EgactlError, InvalidInput
-from egactl.options import DEFAULT_LIMIT, All, DryRun, Institution, Limit, Yes, page_limit
-from egactl.output import Column
+from egactl.plugin.cli import (DEFAULT_LIMIT, All, Column, Conflict, DryRun, EgactlError, Institution, InvalidInput,
+                               Limit, Yes, context, page_limit)
 from egactl_ussd import client, lifecycle, validation
 
 app = typer.Typer(help="The *152*NN# USSD range: codes, lifecycle, mobile networks, session simulator.",
@@ -382,7 +380,7 @@ def _render_quota(ctx, record: dict[str, Any]) -> None:
 
 
 def _institution(code: str) -> str:
-    from egactl.rules import check_institution_code
+    from egactl.plugin.rules import check_institution_code
 
     code = code.strip().upper()
     if problem := check_institution_code(code):

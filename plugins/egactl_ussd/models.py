@@ -14,7 +14,7 @@ import datetime as dt
 from sqlalchemy import CheckConstraint, ForeignKey, Integer, String, Text, UniqueConstraint, event
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from egactl.server.db import Base, UTCDateTime, Versioned, unversioned
+from egactl.plugin.server import Base, UTCDateTime, Versioned, unversioned
 from egactl_ussd import lifecycle, validation
 
 GATEWAY_HOLDER = "EGA"

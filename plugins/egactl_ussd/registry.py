@@ -19,10 +19,7 @@ from typing import Any
 from sqlalchemy import and_, case, exists, func, select
 from sqlalchemy.orm.exc import StaleDataError
 
-from egactl.server import audit
-from egactl.server.db import lock
-from egactl.server.problems import Problem, conflict, not_found
-from egactl.server.scope import backend, db, insert_unique, principal
+from egactl.plugin.server import Problem, audit, backend, conflict, db, insert_unique, lock, not_found, principal
 from egactl_ussd import lifecycle, validation
 from egactl_ussd.models import UssdCode, UssdProvisioning, UssdQuota
 
@@ -371,7 +368,5 @@ def set_quota(institution: str, quota: int | None, reason: str) -> dict[str, Any
 
 
 def history_statement(number: int):
-    from egactl.server.routes.audit import query
-
-    return query(resource_type=RESOURCE, resource_id=validation.canonical(number))
+    return audit.query(resource_type=RESOURCE, resource_id=validation.canonical(number))
 

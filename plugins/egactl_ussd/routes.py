@@ -14,14 +14,8 @@ from fastapi import APIRouter
 from pydantic import BaseModel, Field, field_validator
 from sqlalchemy import or_, select
 
-from egactl.server import etag
-from egactl.server.db import lock
-from egactl.server.models import AuditEntry, Institution
-from egactl.server.pagination import page
-from egactl.server.problems import invalid
-from egactl.server.routes.audit import serialize as serialize_audit
-from egactl.server.routes.institutions import get_institution, require_institution
-from egactl.server.scope import ApiRoute, db, principal
+from egactl.plugin.server import (ApiRoute, AuditEntry, Institution, audit, db, etag, get_institution, invalid, lock,
+                                  page, principal, require_institution, visible)
 from egactl_ussd import lifecycle, registry, validation
 from egactl_ussd.models import UssdCode, UssdQuota
 
@@ -231,7 +225,7 @@ def code_history(code: str, cursor: str | None = None, limit: int | None = None)
     with_data = not principal().masks_personal_data
 
     def serialize(e: AuditEntry) -> dict[str, Any]:
-        data = serialize_audit(e, with_data=with_data)
+        data = audit.serialize(e, with_data=with_data)
         data["from_state"] = (e.before or {}).get("state")
         data["to_state"] = (e.after or {}).get("state")
         return data
@@ -311,10 +305,7 @@ def list_quotas(cursor: str | None = None, limit: int | None = None):
     holders = select(UssdCode.institution).where(UssdCode.state.in_(registry.HELD), UssdCode.id != validation.GATEWAY)
     stmt = select(Institution).where(or_(Institution.code.in_(holders),
                                          Institution.code.in_(select(UssdQuota.institution))))
-    visible = principal().visible_institutions()
-    if visible is not None:
-        stmt = stmt.where(Institution.code.in_(visible))
-    return page(db(), stmt, Institution.id, cursor=cursor, limit=limit,
+    return page(db(), visible(stmt, Institution.code), Institution.id, cursor=cursor, limit=limit,
                 serialize=lambda inst: registry.serialize_quota(inst.code))
 
 

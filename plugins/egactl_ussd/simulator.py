@@ -27,8 +27,7 @@ import uuid
 from dataclasses import asdict, dataclass, field
 from typing import Any, Callable, Iterable
 
-from egactl import __version__
-from egactl.errors import EgactlError, InvalidInput, Unreachable
+from egactl.plugin.cli import EGACTL_VERSION, EgactlError, InvalidInput, Unreachable
 from egactl_ussd.validation import describe_characters, measure_screen
 
 REPLY_SHOWN = 500
@@ -102,7 +101,7 @@ class Gateway:
         self.timeout = timeout
         kwargs = {"transport": transport} if transport is not None else {}
         self._http = httpx.Client(timeout=httpx.Timeout(timeout), follow_redirects=False,
-                                  headers={"User-Agent": f"egactl-ussd-simulator/{__version__}"}, **kwargs)
+                                  headers={"User-Agent": f"egactl-ussd-simulator/{EGACTL_VERSION}"}, **kwargs)
 
     def close(self) -> None:
         self._http.close()

@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from urllib.parse import urlsplit
 
-from egactl.rules import check_name
+from egactl.plugin.rules import check_name, normalise_msisdn
 
 PREFIX = "152"
 FIRST, LAST = 0, 99
@@ -189,13 +189,9 @@ def describe_characters(chars: list[str], limit: int = 6) -> str:
 
 # -- a subscriber, for the simulator -------------------------------------------------
 
-_PHONE = re.compile(r"^(?:\+?255|0)([67]\d{8})$")
-
-
 def parse_phone(text: str) -> str:
-    """A Tanzanian mobile number in any usual form → ``+2557XXXXXXXX``; ValueError otherwise."""
-    raw = re.sub(r"[\s-]", "", text or "")
-    m = _PHONE.match(raw)
-    if m is None:
-        raise ValueError(f"{text!r} is not a Tanzanian mobile number (e.g. +255754123456 or 0754123456)")
-    return "+255" + m.group(1)
+    """A Tanzanian mobile number in any usual form → ``+2557XXXXXXXX``; ``RuleError`` (a ValueError) otherwise.
+
+    The SDK's one rule for mobile numbers (valid and mobile by libphonenumber's metadata).
+    """
+    return normalise_msisdn(text)

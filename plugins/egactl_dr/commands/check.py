@@ -14,10 +14,7 @@ from typing import Annotated, Any, Optional
 
 import typer
 
-from egactl import context
-from egactl.errors import EgactlError, InvalidInput
-from egactl.options import DryRun, Institution
-from egactl.output import Column
+from egactl.plugin.cli import Column, DryRun, EgactlError, Institution, InvalidInput, context
 from egactl_dr import client, validation
 from egactl_dr.commands.common import STATE_STYLE
 

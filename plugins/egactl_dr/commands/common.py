@@ -7,7 +7,7 @@ from typing import Annotated, Any
 
 import typer
 
-from egactl.errors import InvalidInput
+from egactl.plugin.cli import InvalidInput
 from egactl_dr import validation
 
 SystemArg = Annotated[str, typer.Argument(metavar="SYSTEM",

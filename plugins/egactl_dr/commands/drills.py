@@ -13,9 +13,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from egactl import context
-from egactl.options import DEFAULT_LIMIT, All, DryRun, Institution, Limit, page_limit
-from egactl.output import Column
+from egactl.plugin.cli import DEFAULT_LIMIT, All, Column, DryRun, Institution, Limit, context, page_limit
 from egactl_dr import client, validation
 from egactl_dr.commands.common import SystemArg, day, minutes, rule
 

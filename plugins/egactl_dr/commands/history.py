@@ -6,9 +6,7 @@ from typing import Annotated, Any, Optional
 
 import typer
 
-from egactl import context
-from egactl.options import DEFAULT_LIMIT, All, Institution, Limit, page_limit
-from egactl.output import Column
+from egactl.plugin.cli import DEFAULT_LIMIT, All, Column, Institution, Limit, context, page_limit
 from egactl_dr import client, validation
 from egactl_dr.commands.common import SystemArg, day, rule
 

@@ -6,9 +6,7 @@ from typing import Annotated, Any
 
 import typer
 
-from egactl import context
-from egactl.options import Institution
-from egactl.output import Column
+from egactl.plugin.cli import Column, Institution, context
 from egactl_dr import client
 from egactl_dr.commands.common import approved, day
 

@@ -7,9 +7,7 @@ from typing import Annotated, Any, Optional
 
 import typer
 
-from egactl import context
-from egactl.options import DEFAULT_LIMIT, All, DryRun, Institution, Limit, Yes, page_limit
-from egactl.output import Column
+from egactl.plugin.cli import DEFAULT_LIMIT, All, Column, DryRun, Institution, Limit, Yes, context, page_limit
 from egactl_dr import client, validation
 from egactl_dr.commands.common import (SystemArg, approved, day, days_ago, minutes, read_ca_bundle, rule)
 

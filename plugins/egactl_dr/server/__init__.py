@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from egactl.server.scope import ApiRoute
+from egactl.plugin.server import ApiRoute
 from egactl_dr.server import checks, drills, report, systems
 
 router = APIRouter(route_class=ApiRoute)

@@ -28,9 +28,8 @@ from fastapi import APIRouter
 from pydantic import BaseModel, Field
 from sqlalchemy import delete, select
 
-from egactl.server import audit, etag, pagination, scope
-from egactl.server.problems import Problem
-from egactl.server.scope import ApiRoute, backend, db, helpdesk_allowed, principal
+from egactl.plugin.server import (ApiRoute, Problem, audit, backend, current_scope, db, etag, helpdesk_allowed,
+                                  pagination, principal)
 from egactl_dr import validation
 from egactl_dr.server.common import iso, readable_system
 from egactl_dr.server.models import DrCheckResult, DrCheckRun, DrSystem
@@ -115,7 +114,7 @@ def record_run(body: RunIn):
     status = "UNKNOWN" if body.deadline_exceeded else validation.worst([r.status for r in body.results])
     verified = p.role in VERIFYING_ROLES
     run = DrCheckRun(at=now, started_at=_utc(body.started_at), finished_at=_utc(body.finished_at), actor=p.subject,
-                     role=p.role, request_id=scope.current().request_id, status=status,
+                     role=p.role, request_id=current_scope().request_id, status=status,
                      deadline_exceeded=body.deadline_exceeded, systems=len(systems), verified=verified)
     session = db()
     session.add(run)

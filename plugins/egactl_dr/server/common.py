@@ -10,9 +10,7 @@ from pydantic import field_validator
 from pydantic_core import PydanticCustomError
 from sqlalchemy import select
 
-from egactl.server import etag
-from egactl.server.problems import Problem, not_found
-from egactl.server.scope import backend, db, principal
+from egactl.plugin.server import Problem, backend, db, etag, not_found, principal
 from egactl_dr import validation
 from egactl_dr.server.models import DrDrill, DrSystem
 

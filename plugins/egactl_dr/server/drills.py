@@ -17,10 +17,7 @@ from pydantic import BaseModel, Field
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
-from egactl.server import audit, etag
-from egactl.server.pagination import page
-from egactl.server.problems import Problem
-from egactl.server.scope import ApiRoute, backend, db, principal
+from egactl.plugin.server import ApiRoute, Problem, audit, backend, db, etag, page, principal, visible
 from egactl_dr.server.common import guarded_system, iso, not_in_future
 from egactl_dr.server.models import DrDrill
 from egactl_dr.validation import format_minutes
@@ -150,12 +147,7 @@ def finish_drill(institution: str, name: str, body: DrillFinish):
 @router.get("/drills", response_model=DrillPage)
 def list_drills(cursor: str | None = None, limit: int | None = None, institution: str | None = None,
                 name: str | None = None, result: Literal["running", "passed", "failed"] | None = None):
-    stmt = select(DrDrill)
-    visible = principal().visible_institutions()
-    if visible is not None:
-        stmt = stmt.where(DrDrill.institution.in_(visible))
-    if institution:
-        stmt = stmt.where(DrDrill.institution == institution.strip().upper())
+    stmt = visible(select(DrDrill), DrDrill.institution, institution and institution.strip())
     if name:
         stmt = stmt.where(DrDrill.system_name == name.strip().lower())
     if result:

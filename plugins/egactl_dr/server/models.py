@@ -22,7 +22,7 @@ from sqlalchemy import (JSON, Boolean, CheckConstraint, Float, ForeignKey, Index
                         UniqueConstraint, text)
 from sqlalchemy.orm import Mapped, mapped_column
 
-from egactl.server.db import Base, UTCDateTime, Versioned, unversioned
+from egactl.plugin.server import Base, UTCDateTime, Versioned, unversioned
 from egactl_dr.validation import CRITICALITIES, STATES
 
 _crit = ", ".join(f"'{c}'" for c in CRITICALITIES)

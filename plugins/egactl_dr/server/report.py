@@ -20,8 +20,7 @@ from fastapi import APIRouter
 from pydantic import BaseModel
 from sqlalchemy import select
 
-from egactl.server.pagination import page
-from egactl.server.scope import ApiRoute, backend, db, principal
+from egactl.plugin.server import ApiRoute, backend, db, page, visible
 from egactl_dr import validation
 from egactl_dr.server.common import PLUGIN, approved_hosting, days_since, is_approved, iso
 from egactl_dr.server.models import DrSystem
@@ -104,12 +103,7 @@ def row_for(s: DrSystem, *, now: dt.datetime, approved: list[str], stale_days: f
 
 @router.get("/report", response_model=ReportPage)
 def compliance_report(cursor: str | None = None, limit: int | None = None, institution: str | None = None):
-    stmt = select(DrSystem)
-    visible = principal().visible_institutions()
-    if visible is not None:
-        stmt = stmt.where(DrSystem.institution.in_(visible))
-    if institution:
-        stmt = stmt.where(DrSystem.institution == institution.strip().upper())
+    stmt = visible(select(DrSystem), DrSystem.institution, institution and institution.strip())
     now, approved = backend().now(), approved_hosting()
     stale = float(backend().setting(PLUGIN, "check_stale_days"))
     return page(db(), stmt, DrSystem.id, cursor=cursor, limit=limit,

@@ -13,11 +13,8 @@ from fastapi import APIRouter
 from pydantic import BaseModel, Field, model_validator
 from sqlalchemy import or_, select
 
-from egactl.server import audit, etag
-from egactl.server.pagination import page
-from egactl.server.problems import Problem
-from egactl.server.routes.institutions import require_institution
-from egactl.server.scope import ApiRoute, backend, db, insert_unique, principal
+from egactl.plugin.server import (ApiRoute, Problem, audit, backend, db, etag, insert_unique, page, require_institution,
+                                  visible)
 from egactl_dr import validation
 from egactl_dr.server.common import (approved_hosting, guarded_system, readable_system, rule, running_drills,
                                      serialize_one, serialize_system)
@@ -140,13 +137,7 @@ def list_hosting():
 @router.get("/systems", response_model=SystemPage)
 def list_systems(cursor: str | None = None, limit: int | None = None, institution: str | None = None,
                  criticality: Criticality | None = None, q: str | None = None):
-    p = principal()
-    stmt = select(DrSystem)
-    visible = p.visible_institutions()
-    if visible is not None:
-        stmt = stmt.where(DrSystem.institution.in_(visible))
-    if institution:
-        stmt = stmt.where(DrSystem.institution == institution.strip().upper())
+    stmt = visible(select(DrSystem), DrSystem.institution, institution and institution.strip())
     if criticality:
         stmt = stmt.where(DrSystem.criticality == criticality)
     if q:

@@ -8,7 +8,7 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from egactl.plugin import BackendPart, Worker
-from egactl.server.scope import ApiRoute
+from egactl.plugin.server import ApiRoute
 from egactl_govnet.backend import importing, onboardings, pools, sites, status
 from egactl_govnet.backend.holds import release_holds
 from egactl_govnet.backend.models import TABLES

@@ -9,9 +9,7 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
-from egactl.server.audit import jsonable
-from egactl.server.db import lock
-from egactl.server.models import AuditEntry
+from egactl.plugin.server import audit, lock
 from egactl_govnet.backend import allocator
 from egactl_govnet.backend.models import Allocation, Pool
 from egactl_govnet.backend.onboardings import release_details
@@ -30,12 +28,11 @@ def release_holds(be) -> int:
             lock(session, allocator.pool_lock(pool_id))
             pool = session.get(Pool, pool_id)
 
-            def audit(alloc: Allocation) -> None:
+            def record_release(alloc: Allocation) -> None:
                 key, institution, details = release_details(session, alloc)
-                session.add(AuditEntry(at=now, actor="system", role="system", action="release", resource_type=RESOURCE,
-                                       resource_id=key, institution=institution, request_id=None, reason=REASON,
-                                       before=jsonable(details), after=None))
+                audit.record("release", RESOURCE, key, institution=institution, reason=REASON, before=details,
+                             session=session, at=now)
 
-            done += allocator.release_expired(session, pool, now, audit)
+            done += allocator.release_expired(session, pool, now, record_release)
         session.commit()
     return done

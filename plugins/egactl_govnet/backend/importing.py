@@ -13,8 +13,7 @@ from fastapi import APIRouter
 from pydantic import BaseModel, Field
 from sqlalchemy import select
 
-from egactl.server.problems import Problem
-from egactl.server.scope import ApiRoute, db
+from egactl.plugin.server import ApiRoute, Problem, db
 from egactl_govnet.backend.models import Onboarding, Site
 from egactl_govnet.backend.onboardings import OnboardIn, open_request, request_fields
 from egactl_govnet.backend.sites import SiteIn, create_site, site_fields

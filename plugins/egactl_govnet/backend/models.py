@@ -15,7 +15,7 @@ from typing import Any
 from sqlalchemy import JSON, BigInteger, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from egactl.server.db import Base, UTCDateTime, Versioned, unversioned
+from egactl.plugin.server import Base, UTCDateTime, Versioned, unversioned
 
 
 class Pool(Versioned, Base):

@@ -17,12 +17,8 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from egactl.server import audit, etag
-from egactl.server.db import lock
-from egactl.server.pagination import page
-from egactl.server.problems import Problem
-from egactl.server.routes.institutions import require_institution
-from egactl.server.scope import ApiRoute, backend, db, principal
+from egactl.plugin.server import (ApiRoute, Problem, audit, backend, db, etag, lock, page, principal,
+                                  require_institution, visible)
 from egactl_govnet import addressing, validation, workflow
 from egactl_govnet.backend import allocator
 from egactl_govnet.backend.models import Allocation, Onboarding, Pool, PoolVlans, Site
@@ -144,12 +140,7 @@ def post_onboarding(body: OnboardIn):
 @router.get("/onboardings", response_model=OnboardingPage)
 def list_onboardings(cursor: str | None = None, limit: int | None = None, institution: str | None = None,
                      state: str | None = None, pool: str | None = None):
-    stmt = select(Onboarding).join(Site, Site.id == Onboarding.site_id)
-    visible = principal().visible_institutions()
-    if visible is not None:
-        stmt = stmt.where(Site.institution.in_(visible))
-    if institution:
-        stmt = stmt.where(Site.institution == institution.upper())
+    stmt = visible(select(Onboarding).join(Site, Site.id == Onboarding.site_id), Site.institution, institution)
     if state:
         stmt = stmt.where(Onboarding.state == state)
     if pool:

@@ -8,11 +8,7 @@ from fastapi import APIRouter
 from pydantic import BaseModel, Field
 from sqlalchemy import select
 
-from egactl.server import audit
-from egactl.server.db import lock
-from egactl.server.pagination import page
-from egactl.server.problems import Problem
-from egactl.server.scope import ApiRoute, backend, db, principal
+from egactl.plugin.server import ApiRoute, Problem, audit, backend, db, lock, page, principal
 from egactl_govnet import addressing, validation
 from egactl_govnet.backend import allocator
 from egactl_govnet.backend.models import Pool, PoolVlans

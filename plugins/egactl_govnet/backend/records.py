@@ -10,9 +10,7 @@ from typing import Any, Callable, TypeVar
 
 from sqlalchemy import select
 
-from egactl.server.problems import Problem, not_found
-from egactl.server.scope import backend, db, principal
-from egactl.server.security import mask_name, mask_phone
+from egactl.plugin.server import Problem, backend, db, mask_name, mask_phone, not_found, principal
 from egactl_govnet import validation
 from egactl_govnet.backend.models import Onboarding, Pool, PoolVlans, Site
 

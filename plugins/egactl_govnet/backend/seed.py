@@ -16,7 +16,7 @@ POOLS = [
 def seed(session: Session) -> None:
     import ipaddress
 
-    from egactl.server.clock import system_clock
+    from egactl.plugin.server import system_clock
 
     now = system_clock()
     for name, cidr, default, region, vlans in POOLS:

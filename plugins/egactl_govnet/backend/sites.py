@@ -9,13 +9,8 @@ from pydantic import BaseModel, Field
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
-from egactl.rules import check_email
-from egactl.server import audit
-from egactl.server.pagination import page
-from egactl.server.problems import Problem
-from egactl.server.routes import audit as audit_routes
-from egactl.server.routes.institutions import require_institution
-from egactl.server.scope import ApiRoute, backend, db, principal
+from egactl.plugin.rules import check_email
+from egactl.plugin.server import ApiRoute, Problem, audit, backend, db, page, require_institution, visible
 from egactl_govnet import validation, workflow
 from egactl_govnet.backend.models import Onboarding, Site
 from egactl_govnet.backend.records import checked, current_onboarding, get_site, serialize_site, site_key
@@ -84,12 +79,7 @@ def _serialize(site: Site) -> dict[str, Any]:
 @router.get("/sites", response_model=SitePage)
 def list_sites(cursor: str | None = None, limit: int | None = None, institution: str | None = None,
                region: str | None = None, state: str | None = None):
-    stmt = select(Site)
-    visible = principal().visible_institutions()
-    if visible is not None:
-        stmt = stmt.where(Site.institution.in_(visible))
-    if institution:
-        stmt = stmt.where(Site.institution == institution.upper())
+    stmt = visible(select(Site), Site.institution, institution)
     if region:
         stmt = stmt.where(Site.region == checked("region", validation.normalise_region, region))
     if state:
@@ -113,8 +103,8 @@ def show_site(institution: str, name: str):
     return _serialize(get_site(institution, name))
 
 
-@router.get("/sites/{institution}/{name}/history", response_model=audit_routes.AuditPage)
+@router.get("/sites/{institution}/{name}/history", response_model=audit.AuditPage)
 def site_history(institution: str, name: str, cursor: str | None = None, limit: int | None = None):
     site = get_site(institution, name)
-    stmt = audit_routes.query(resource_type=RESOURCE, resource_id=site_key(site))
-    return audit_routes.history_page(stmt, cursor, limit)
+    stmt = audit.query(resource_type=RESOURCE, resource_id=site_key(site))
+    return audit.history_page(stmt, cursor, limit)

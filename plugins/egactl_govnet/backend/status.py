@@ -7,9 +7,7 @@ import datetime as dt
 from fastapi import APIRouter
 from sqlalchemy import func, select
 
-from egactl.server.models import Institution
-from egactl.server.problems import Problem
-from egactl.server.scope import ApiRoute, backend, db, principal
+from egactl.plugin.server import ApiRoute, Institution, Problem, backend, db, principal
 from egactl_govnet import workflow
 from egactl_govnet.backend.models import Onboarding, Site
 from egactl_govnet.backend.records import site_key

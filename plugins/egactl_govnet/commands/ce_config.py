@@ -18,9 +18,7 @@ from typing import Annotated, Any, Optional
 
 import typer
 
-from egactl import __version__, context
-from egactl.errors import Conflict, InvalidInput
-from egactl.options import Institution
+from egactl.plugin.cli import EGACTL_VERSION, Conflict, Institution, InvalidInput, context
 from egactl_govnet import validation, vendors, workflow
 from egactl_govnet.client import get_site
 from egactl_govnet.commands.common import SiteArg, rule
@@ -59,7 +57,7 @@ def variables(site: dict[str, Any], routes: list[str], extra: dict[str, str]) ->
         "committed_rate": validation.format_bandwidth(committed), "committed_bps": committed,
         "provider": circuit.get("provider"), "circuit_id": circuit.get("circuit_id"),
         "routes": [{"cidr": str(n), "network": str(n.network_address), "netmask": str(n.netmask)} for n in nets],
-        "generated_by": f"egactl {__version__}",
+        "generated_by": f"egactl {EGACTL_VERSION}",
     }
 
 

@@ -6,8 +6,7 @@ from typing import Annotated, Any, Callable, TypeVar
 
 import typer
 
-from egactl.errors import InvalidInput
-from egactl.output import Column
+from egactl.plugin.cli import Column, InvalidInput
 
 T = TypeVar("T")
 

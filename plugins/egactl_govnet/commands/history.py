@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-from egactl import context
-from egactl.options import DEFAULT_LIMIT, All, Institution, Limit, page_limit
-from egactl.output import Column
+from egactl.plugin.cli import DEFAULT_LIMIT, All, Column, Institution, Limit, context, page_limit
 from egactl_govnet.client import site_path, site_ref
 from egactl_govnet.commands.common import SiteArg
 

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from egactl import context
-from egactl.options import CsvFile, DryRun, Restart, Results, Resume, SkipInvalid
-from egactl.rules import check_email, check_institution_code
+from egactl.plugin.cli import CsvFile, DryRun, Restart, Results, Resume, SkipInvalid, context
+from egactl.plugin.rules import check_email, check_institution_code
 from egactl_govnet import validation
 from egactl_govnet.client import BASE
 
@@ -17,7 +16,7 @@ REQUIRED = ("institution", "site", "region", "bandwidth")
 
 def parse_row(row: dict[str, str], line: int) -> dict[str, Any]:
     """Check a row with the same rules the backend applies; RowError names what is wrong."""
-    from egactl import bulk
+    from egactl.plugin.cli import bulk
 
     def cell(name: str) -> str | None:
         return (row.get(name) or "").strip() or None
@@ -66,7 +65,7 @@ def import_(file: CsvFile, skip_invalid: SkipInvalid = False, resume: Resume = F
     contact_name, contact_phone, contact_email, prefix_length, pop, pool.
     Every row is checked before anything is sent; a row already done answers "exists".
     """
-    from egactl import bulk
+    from egactl.plugin.cli import bulk
 
     ctx = context.get()
     job = bulk.Job(name="govnet-import", path=file, required=REQUIRED, parse_row=parse_row,

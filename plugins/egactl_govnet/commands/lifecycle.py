@@ -12,9 +12,7 @@ from typing import Annotated, Any, Callable, Optional
 
 import typer
 
-from egactl import context
-from egactl.errors import Conflict
-from egactl.options import DryRun, Institution, Yes
+from egactl.plugin.cli import Conflict, DryRun, Institution, Yes, context
 from egactl_govnet import validation, workflow
 from egactl_govnet.client import BASE, find_onboarding, site_ref, step
 from egactl_govnet.commands.common import ONBOARDING_DETAIL, rule

@@ -6,9 +6,7 @@ from typing import Annotated
 
 import typer
 
-from egactl import context
-from egactl.options import Institution
-from egactl.output import Column
+from egactl.plugin.cli import Column, Institution, context
 from egactl_govnet.client import BASE
 
 WAITING = [Column("site"), Column("state"), Column("since"), Column("days_waiting", "DAYS"), Column("id", "REQUEST")]

@@ -6,8 +6,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from egactl import context
-from egactl.options import DEFAULT_LIMIT, All, DryRun, Limit, page_limit
+from egactl.plugin.cli import DEFAULT_LIMIT, All, DryRun, Limit, context, page_limit
 from egactl_govnet import validation
 from egactl_govnet.client import BASE
 from egactl_govnet.commands.common import POOL_COLUMNS, POOL_DETAIL, rule

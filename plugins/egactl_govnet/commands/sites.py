@@ -6,9 +6,8 @@ from typing import Annotated, Optional
 
 import typer
 
-from egactl import context
-from egactl.options import DEFAULT_LIMIT, All, DryRun, Institution, Limit, page_limit
-from egactl.rules import check_email
+from egactl.plugin.cli import DEFAULT_LIMIT, All, DryRun, Institution, Limit, context, page_limit
+from egactl.plugin.rules import check_email
 from egactl_govnet import validation, workflow
 from egactl_govnet.client import BASE, site_ref
 from egactl_govnet.commands.common import SITE_COLUMNS, SITE_DETAIL, SiteArg, rule

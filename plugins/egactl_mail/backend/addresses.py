@@ -20,7 +20,7 @@ from __future__ import annotations
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from egactl.server import db as core_db
+from egactl.plugin.server import lock as named_lock
 from egactl_mail import validation as v
 from egactl_mail.backend.models import MailAddress, Mailbox, MailList
 
@@ -39,7 +39,7 @@ class Allocator:
 
     def lock(self, *domains: str) -> None:
         for domain in sorted(set(domains) - self.locked):
-            core_db.lock(self.session, f"mail-address:{domain}")
+            named_lock(self.session, f"mail-address:{domain}")
             self.locked.add(domain)
 
     def preload(self, domain: str, stems: set[str]) -> None:

@@ -18,7 +18,7 @@ import datetime as dt
 from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from egactl.server.db import Base, UTCDateTime, Versioned, unversioned
+from egactl.plugin.server import Base, UTCDateTime, Versioned, unversioned
 
 
 def key(length: int) -> String:

@@ -31,9 +31,7 @@ from typing import Any
 
 from sqlalchemy import select
 
-from egactl.server import audit
-from egactl.server.problems import Problem, not_found
-from egactl.server.scope import db, principal
+from egactl.plugin.server import Problem, audit, db, not_found, principal
 from egactl_mail import lifecycle as lc
 from egactl_mail import validation as v
 from egactl_mail.backend import service

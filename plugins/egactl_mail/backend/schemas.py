@@ -10,7 +10,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field, field_validator
 
-from egactl.rules import check_institution_code, check_name
+from egactl.plugin.rules import check_institution_code, check_name
 from egactl_mail import validation as v
 
 Status = Literal["active", "suspended", "deleted", "purged"]

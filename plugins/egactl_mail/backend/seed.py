@@ -5,7 +5,7 @@ from __future__ import annotations
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from egactl.server.models import Institution
+from egactl.plugin.server import Institution
 from egactl_mail import lifecycle as lc
 from egactl_mail import validation as v
 from egactl_mail.backend.models import MailAddress, Mailbox, MailDomain

@@ -15,11 +15,7 @@ from sqlalchemy import delete, insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from egactl.server import audit, etag
-from egactl.server.models import AuditEntry, Institution
-from egactl.server.problems import Problem, not_found
-from egactl.server.scope import backend, db, principal
-from egactl.server.scope import current as current_scope
+from egactl.plugin.server import Institution, Problem, audit, backend, db, etag, not_found, principal
 from egactl_mail import lifecycle as lc
 from egactl_mail import validation as v
 from egactl_mail.backend.addresses import Allocator
@@ -394,22 +390,10 @@ def create_many(items: list[Any]) -> list[dict[str, Any]]:
             {"address": values["address"], "local_part": local, "domain": dom, "stem": v.stem(local), "kind": "mailbox",
              "institution": values["institution"], "mailbox_id": id_, "list_id": None, "created_at": prov.now}
             for id_, (values, local, dom) in zip(ids, new)])
-        audit_many("create", "mailbox", [(values["address"], values["institution"],
-                                          serialize(SimpleNamespace(id=id_, **values)))
-                                         for id_, (values, _, _) in zip(ids, new)])
+        audit.record_many("create", "mailbox", [(values["address"], values["institution"],
+                                                 serialize(SimpleNamespace(id=id_, **values)))
+                                                for id_, (values, _, _) in zip(ids, new)])
     return results
-
-
-def audit_many(action: str, resource_type: str, entries: list[tuple[str, str, dict[str, Any]]]) -> None:
-    """``audit.record`` for many resources in one INSERT (same fields, same transaction)."""
-    s = current_scope()
-    p = s.principal
-    now = s.backend.now()
-    db().execute(insert(AuditEntry), [
-        {"at": now, "actor": p.subject if p else "system", "role": p.role if p else "system", "action": action,
-         "resource_type": resource_type, "resource_id": rid, "institution": inst, "request_id": s.request_id,
-         "reason": None, "before": None, "after": audit.jsonable(after)}
-        for rid, inst, after in entries])
 
 
 # -- changing ----------------------------------------------------------------------------
@@ -490,10 +474,8 @@ def purge_due(session: Session, now: dt.datetime, limit: int = 500) -> int:
     for m in due:
         before = serialize(m)
         purge(session, m, now)
-        session.add(AuditEntry(at=now, actor="system", role="system", action="purge", resource_type="mailbox",
-                               resource_id=m.address, institution=m.institution, request_id=None,
-                               reason="retention period ended", before=audit.jsonable(before),
-                               after=audit.jsonable(serialize(m))))
+        audit.record("purge", "mailbox", m.address, institution=m.institution, reason="retention period ended",
+                     before=before, after=serialize(m), session=session, at=now)
     return len(due)
 
 

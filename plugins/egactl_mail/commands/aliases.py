@@ -7,10 +7,7 @@ from urllib.parse import quote
 
 import typer
 
-from egactl import context
-from egactl.errors import NotFound
-from egactl.options import DEFAULT_LIMIT, All, DryRun, Limit, Yes, page_limit
-from egactl.output import Column
+from egactl.plugin.cli import DEFAULT_LIMIT, All, Column, DryRun, Limit, NotFound, Yes, context, page_limit
 from egactl_mail import client
 from egactl_mail import validation as v
 from egactl_mail.commands.mailboxes import Ref

@@ -6,9 +6,7 @@ from typing import Annotated
 
 import typer
 
-from egactl import context
-from egactl.options import DEFAULT_LIMIT, All, DryRun, Institution, Limit, page_limit
-from egactl.output import Column
+from egactl.plugin.cli import DEFAULT_LIMIT, All, Column, DryRun, Institution, Limit, context, page_limit
 from egactl_mail import client
 from egactl_mail import validation as v
 

@@ -7,11 +7,9 @@ from typing import Annotated, Optional
 
 import typer
 
-from egactl import context
-from egactl.errors import Conflict, InvalidInput
-from egactl.options import DEFAULT_LIMIT, All, DryRun, Institution, Limit, Yes, page_limit
-from egactl.output import Column
-from egactl.rules import check_name
+from egactl.plugin.cli import (DEFAULT_LIMIT, All, Column, Conflict, DryRun, Institution, InvalidInput, Limit, Yes,
+                               context, page_limit)
+from egactl.plugin.rules import check_name
 from egactl_mail import client, lifecycle
 from egactl_mail import validation as v
 from egactl_mail.commands import views
@@ -223,7 +221,7 @@ def reset_password(
     ctx.confirm(f"Reset the password of {address}? The current one stops working", yes=yes)
     result = client.reset_password(api, address, etag)
     if password_file is not None:
-        from egactl.paths import write_private
+        from egactl.plugin.cli import write_private
 
         write_private(password_file, (result["temporary_password"] + "\n").encode("utf-8"))
         shown = {k: val for k, val in result.items() if k != "temporary_password"}

@@ -6,8 +6,7 @@ from typing import Annotated
 
 import typer
 
-from egactl import context
-from egactl.options import DryRun
+from egactl.plugin.cli import DryRun, context
 from egactl_mail import client
 from egactl_mail import validation as v
 from egactl_mail.commands import views

@@ -12,11 +12,8 @@ from typing import Annotated, Any, Optional
 
 import typer
 
-from egactl import bulk, context
-from egactl.errors import InvalidInput
-from egactl.options import DryRun, Institution, Yes
-from egactl.output import Column
-from egactl.rules import check_institution_code
+from egactl.plugin.cli import Column, DryRun, Institution, InvalidInput, Yes, bulk, context
+from egactl.plugin.rules import check_institution_code
 from egactl_mail import client
 from egactl_mail import validation as v
 from egactl_mail.commands.staff_import import header

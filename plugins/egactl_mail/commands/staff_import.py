@@ -10,10 +10,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from egactl import bulk, context
-from egactl.errors import InvalidInput
-from egactl.options import CsvFile, DryRun, Institution, Restart, Results, Resume, SkipInvalid
-from egactl.rules import check_institution_code, check_name
+from egactl.plugin.cli import (CsvFile, DryRun, Institution, InvalidInput, Restart, Results, Resume, SkipInvalid, bulk,
+                               context)
+from egactl.plugin.rules import check_institution_code, check_name
 from egactl_mail import client
 from egactl_mail import validation as v
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from egactl.output import Column
+from egactl.plugin.cli import Column
 from egactl_mail import validation as v
 
 MAILBOX_COLUMNS = [Column("address"), Column("display_name", "NAME"), Column("institution"),

@@ -21,9 +21,7 @@ from fastapi import APIRouter
 from pydantic import BaseModel
 from sqlalchemy import func, select, update
 
-from egactl.server import audit
-from egactl.server.problems import Problem, not_found
-from egactl.server.scope import ApiRoute, backend, db, principal
+from egactl.plugin.server import ApiRoute, Problem, audit, backend, db, not_found, principal
 from egactl_sms import validation
 from egactl_sms.backend.common import message_out
 from egactl_sms.backend.models import Batch, Message

@@ -7,9 +7,7 @@ from typing import Any, Iterable
 
 from sqlalchemy import select
 
-from egactl.server.problems import Problem
-from egactl.server.scope import backend, db, principal
-from egactl.server.security import mask_name, mask_phone
+from egactl.plugin.server import Problem, backend, db, mask_name, mask_phone, principal
 from egactl_sms import validation
 from egactl_sms.backend.models import Batch, Message, OptOut, Sender
 
@@ -39,18 +37,6 @@ def name_out(name: str | None) -> str | None:
 def text_out(text: str | None) -> str | None:
     """The help desk sees states and times, never what was written to a citizen."""
     return None if masked() else text
-
-
-def scoped(stmt, column, institution: str | None):
-    """Limit a listing to what the caller may see (and to ``institution`` if asked)."""
-    p = principal()
-    if institution:
-        p.check_read(institution.upper())
-        stmt = stmt.where(column == institution.upper())
-    visible = p.visible_institutions()
-    if visible is not None:
-        stmt = stmt.where(column.in_(visible))
-    return stmt
 
 
 def insert_ignoring_conflicts(table, index_elements: list[str]):

@@ -8,14 +8,11 @@ from fastapi import APIRouter
 from pydantic import BaseModel, Field, field_validator
 from sqlalchemy import delete, func, select
 
-from egactl.rules import check_name
-from egactl.server import audit, etag
-from egactl.server.pagination import page
-from egactl.server.problems import Problem, not_found
-from egactl.server.routes.institutions import require_institution
-from egactl.server.scope import ApiRoute, backend, db, insert_unique, principal
+from egactl.plugin.rules import check_name
+from egactl.plugin.server import (ApiRoute, Problem, audit, backend, db, etag, insert_unique, not_found, page,
+                                  principal, require_institution, visible)
 from egactl_sms import validation
-from egactl_sms.backend.common import chunked, insert_ignoring_conflicts, iso, name_out, phone_out, scoped
+from egactl_sms.backend.common import chunked, insert_ignoring_conflicts, iso, name_out, phone_out
 from egactl_sms.backend.models import Group, GroupMember
 
 router = APIRouter(route_class=ApiRoute, tags=["sms"])
@@ -92,7 +89,7 @@ def get_group(institution: str, name: str, *, write: bool = False) -> Group:
 
 @router.get("")
 def list_groups(cursor: str | None = None, limit: int | None = None, institution: str | None = None):
-    stmt = scoped(select(Group), Group.institution, institution)
+    stmt = visible(select(Group), Group.institution, institution)
     return page(db(), stmt, Group.id, cursor=cursor, limit=limit, serialize=group_out)
 
 

@@ -18,7 +18,7 @@ import datetime as dt
 from sqlalchemy import Boolean, Float, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from egactl.server.db import Base, UTCDateTime, Versioned, unversioned
+from egactl.plugin.server import Base, UTCDateTime, Versioned, unversioned
 
 
 class Sender(Versioned, Base):

@@ -9,12 +9,9 @@ from pydantic import BaseModel, Field
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
-from egactl.server import audit, etag
-from egactl.server.pagination import page
-from egactl.server.problems import not_found
-from egactl.server.routes.institutions import require_institution
-from egactl.server.scope import ApiRoute, backend, db, principal
-from egactl_sms.backend.common import iso, normalize_or_422, phone_out, scoped
+from egactl.plugin.server import (ApiRoute, audit, backend, db, etag, not_found, page, principal, require_institution,
+                                  visible)
+from egactl_sms.backend.common import iso, normalize_or_422, phone_out
 from egactl_sms.backend.models import OptOut
 
 router = APIRouter(route_class=ApiRoute, tags=["sms"])
@@ -34,7 +31,7 @@ def optout_out(o: OptOut) -> dict[str, Any]:
 @router.get("")
 def list_optouts(cursor: str | None = None, limit: int | None = None, institution: str | None = None,
                  phone: str | None = None):
-    stmt = scoped(select(OptOut), OptOut.institution, institution)
+    stmt = visible(select(OptOut), OptOut.institution, institution)
     if phone:
         stmt = stmt.where(OptOut.phone == normalize_or_422(phone))
     return page(db(), stmt, OptOut.id, cursor=cursor, limit=limit, serialize=optout_out)

@@ -8,12 +8,9 @@ from typing import Any, Literal
 from fastapi import APIRouter
 from sqlalchemy import func, select
 
-from egactl.server.pagination import page
-from egactl.server.problems import not_found
-from egactl.server.scope import ApiRoute, db, principal
+from egactl.plugin.server import ApiRoute, db, not_found, page, principal, visible
 from egactl_sms import validation
-from egactl_sms.backend.common import (batch_out, iso, message_out, normalize_or_422, phone_out, scoped, setting,
-                                       text_out)
+from egactl_sms.backend.common import batch_out, iso, message_out, normalize_or_422, phone_out, setting, text_out
 from egactl_sms.backend.models import Batch, Message, OutboxEntry
 
 router = APIRouter(route_class=ApiRoute, tags=["sms"])
@@ -64,7 +61,7 @@ def list_messages(cursor: str | None = None, limit: int | None = None, batch: in
         stmt = stmt.where(Message.state == status)
     if to:
         stmt = stmt.where(Message.recipient == normalize_or_422(to, "to"))
-    stmt = scoped(stmt, Message.institution, institution)
+    stmt = visible(stmt, Message.institution, institution)
     return page(db(), stmt, Message.id, cursor=cursor, limit=limit, serialize=_sender_lookup())
 
 
@@ -81,7 +78,7 @@ def show_message(message_id: int):
 def list_batches(cursor: str | None = None, limit: int | None = None, institution: str | None = None,
                  kind: str | None = None, client_ref: str | None = None):
     """Batches, oldest first; ``client_ref`` finds the batch a bulk run opened."""
-    stmt = scoped(select(Batch), Batch.institution, institution)
+    stmt = visible(select(Batch), Batch.institution, institution)
     if kind:
         stmt = stmt.where(Batch.kind == kind)
     if client_ref:
@@ -114,7 +111,7 @@ def outbox_out(o: OutboxEntry) -> dict[str, Any]:
 @router.get("/outbox")
 def outbox(cursor: str | None = None, limit: int | None = None, institution: str | None = None,
            to: str | None = None, batch: int | None = None):
-    stmt = scoped(select(OutboxEntry), OutboxEntry.institution, institution)
+    stmt = visible(select(OutboxEntry), OutboxEntry.institution, institution)
     if to:
         stmt = stmt.where(OutboxEntry.recipient == normalize_or_422(to, "to"))
     if batch is not None:

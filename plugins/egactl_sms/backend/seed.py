@@ -7,7 +7,7 @@ import datetime as dt
 
 from sqlalchemy import select
 
-from egactl.server.models import Institution
+from egactl.plugin.server import Institution
 from egactl_sms import validation
 from egactl_sms.backend.models import Sender
 

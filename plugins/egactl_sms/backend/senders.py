@@ -6,13 +6,10 @@ from fastapi import APIRouter
 from pydantic import BaseModel, Field
 from sqlalchemy import select
 
-from egactl.server import audit, etag
-from egactl.server.pagination import page
-from egactl.server.problems import Problem, not_found
-from egactl.server.routes.institutions import require_institution
-from egactl.server.scope import ApiRoute, backend, db, insert_unique, principal
+from egactl.plugin.server import (ApiRoute, Problem, audit, backend, db, etag, insert_unique, not_found, page,
+                                  principal, require_institution, visible)
 from egactl_sms import validation
-from egactl_sms.backend.common import scoped, sender_out
+from egactl_sms.backend.common import sender_out
 from egactl_sms.backend.models import Sender
 
 router = APIRouter(route_class=ApiRoute, tags=["sms"])
@@ -39,7 +36,7 @@ def get_sender(name: str) -> Sender:
 @router.get("")
 def list_senders(cursor: str | None = None, limit: int | None = None, institution: str | None = None,
                  status: str | None = None):
-    stmt = scoped(select(Sender), Sender.institution, institution)
+    stmt = visible(select(Sender), Sender.institution, institution)
     if status:
         stmt = stmt.where(Sender.status == status)
     return page(db(), stmt, Sender.id, cursor=cursor, limit=limit, serialize=sender_out)

@@ -31,10 +31,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 from sqlalchemy import or_, select, update
 
-from egactl.server import audit
-from egactl.server.problems import Problem, not_found
-from egactl.server.routes.institutions import require_institution
-from egactl.server.scope import ApiRoute, backend, db, principal
+from egactl.plugin.server import ApiRoute, Problem, audit, backend, db, not_found, principal, require_institution
 from egactl_sms import encoding, validation
 from egactl_sms.backend.cancelling import cancel_batch_messages, state_counts
 from egactl_sms.backend.common import (batch_out, delivery_time, insert_new, iso, optouts_among, phone_out,

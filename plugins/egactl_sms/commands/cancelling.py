@@ -6,10 +6,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from egactl import context
-from egactl.errors import InvalidInput
-from egactl.options import DryRun, Yes
-from egactl.output import Column
+from egactl.plugin.cli import Column, DryRun, InvalidInput, Yes, context
 from egactl_sms import client, validation
 from egactl_sms.commands.common import eat
 

@@ -7,8 +7,7 @@ from typing import Annotated, Any, Optional
 
 import typer
 
-from egactl.errors import InvalidInput
-from egactl.output import Column
+from egactl.plugin.cli import Column, InvalidInput
 from egactl_sms import validation
 
 Sender = Annotated[Optional[str], typer.Option("--from", metavar="SENDER",

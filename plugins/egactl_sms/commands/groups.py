@@ -6,12 +6,9 @@ from typing import Annotated, Optional
 
 import typer
 
-from egactl import bulk, context
-from egactl.errors import InvalidInput
-from egactl.options import (DEFAULT_LIMIT, All, CsvFile, DryRun, Institution, Limit, Restart, Results, Resume,
-                            SkipInvalid, Yes, page_limit)
-from egactl.output import Column
-from egactl.rules import check_name
+from egactl.plugin.cli import (DEFAULT_LIMIT, All, Column, CsvFile, DryRun, Institution, InvalidInput, Limit, Restart,
+                               Results, Resume, SkipInvalid, Yes, bulk, context, page_limit)
+from egactl.plugin.rules import check_name
 from egactl_sms import client, validation
 from egactl_sms.commands.common import eat, numbers
 

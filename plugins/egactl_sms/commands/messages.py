@@ -6,9 +6,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from egactl import context
-from egactl.options import DEFAULT_LIMIT, All, Institution, Limit, page_limit
-from egactl.output import Column
+from egactl.plugin.cli import DEFAULT_LIMIT, All, Column, Institution, Limit, context, page_limit
 from egactl_sms import client, validation
 from egactl_sms.commands.common import BATCH_COLUMNS, eat, number
 

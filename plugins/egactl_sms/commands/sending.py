@@ -9,10 +9,8 @@ from typing import Annotated, Any, Optional
 
 import typer
 
-from egactl import bulk, context
-from egactl.errors import Conflict, InvalidInput, PartialFailure
-from egactl.options import CsvFile, DryRun, Institution, Restart, Results, Resume, SkipInvalid
-from egactl.output import Column
+from egactl.plugin.cli import (Column, Conflict, CsvFile, DryRun, Institution, InvalidInput, PartialFailure, Restart,
+                               Results, Resume, SkipInvalid, bulk, context)
 from egactl_sms import client, encoding, validation
 from egactl_sms.commands.common import (BATCH_COLUMNS, AllowQuietHours, At, Normalize, Sender, announce_delivery,
                                         check_sender, check_text, eat, money, numbers, parse_at, read_text)

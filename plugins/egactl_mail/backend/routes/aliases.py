@@ -6,10 +6,7 @@ from fastapi import APIRouter
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
-from egactl.server import audit, etag
-from egactl.server.pagination import page
-from egactl.server.problems import Problem, not_found
-from egactl.server.scope import ApiRoute, backend, db, principal
+from egactl.plugin.server import ApiRoute, Problem, audit, backend, db, etag, not_found, page, principal
 from egactl_mail import lifecycle as lc
 from egactl_mail import validation as v
 from egactl_mail.backend import service

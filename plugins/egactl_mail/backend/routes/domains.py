@@ -6,11 +6,7 @@ from fastapi import APIRouter
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 
-from egactl.server import audit
-from egactl.server.pagination import page
-from egactl.server.problems import Problem
-from egactl.server.routes.institutions import get_institution
-from egactl.server.scope import ApiRoute, backend, db, principal
+from egactl.plugin.server import ApiRoute, Problem, audit, backend, db, get_institution, page, principal, visible
 from egactl_mail.backend.models import MailDomain
 from egactl_mail.backend.schemas import DomainIn, DomainOut, DomainPage
 
@@ -24,13 +20,7 @@ def serialize(d: MailDomain) -> dict:
 
 @router.get("/domains", response_model=DomainPage)
 def list_domains(cursor: str | None = None, limit: int | None = None, institution: str | None = None):
-    p = principal()
-    stmt = select(MailDomain)
-    if institution:
-        p.check_read(institution.upper())
-        stmt = stmt.where(MailDomain.institution == institution.upper())
-    elif (visible := p.visible_institutions()) is not None:
-        stmt = stmt.where(MailDomain.institution.in_(visible))
+    stmt = visible(select(MailDomain), MailDomain.institution, institution)
     return page(db(), stmt, MailDomain.id, cursor=cursor, limit=limit, serialize=serialize)
 
 

@@ -6,11 +6,8 @@ from fastapi import APIRouter, Query
 from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
 
-from egactl.server import audit, etag
-from egactl.server.pagination import page
-from egactl.server.problems import Problem, not_found
-from egactl.server.routes.institutions import get_institution
-from egactl.server.scope import ApiRoute, backend, db, principal
+from egactl.plugin.server import (ApiRoute, Problem, audit, backend, db, etag, get_institution, not_found, page,
+                                  principal, visible)
 from egactl_mail import validation as v
 from egactl_mail.backend import service
 from egactl_mail.backend.addresses import Allocator
@@ -68,13 +65,7 @@ def resolve_members(members: list[str]) -> list[tuple[str, str, int | None]]:
 
 @router.get("/lists", response_model=ListPage)
 def list_lists(cursor: str | None = None, limit: int | None = None, institution: str | None = None):
-    p = principal()
-    stmt = select(MailList)
-    if institution:
-        p.check_read(institution.upper())
-        stmt = stmt.where(MailList.institution == institution.upper())
-    elif (visible := p.visible_institutions()) is not None:
-        stmt = stmt.where(MailList.institution.in_(visible))
+    stmt = visible(select(MailList), MailList.institution, institution)
     return page(db(), stmt, MailList.id, cursor=cursor, limit=limit,
                 serialize=lambda lst: serialize(lst, with_members=False))
 

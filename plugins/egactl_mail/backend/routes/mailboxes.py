@@ -6,10 +6,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 from sqlalchemy import and_, func, or_, select
 
-from egactl.server import audit, etag
-from egactl.server.pagination import page
-from egactl.server.problems import Problem
-from egactl.server.scope import ApiRoute, backend, db, principal
+from egactl.plugin.server import ApiRoute, Problem, audit, backend, db, etag, page, principal, visible
 from egactl_mail import lifecycle as lc
 from egactl_mail import validation as v
 from egactl_mail.backend import passwords, service
@@ -55,13 +52,7 @@ def list_mailboxes(cursor: str | None = None, limit: int | None = None, institut
                    status: Status | None = None, department: str | None = None, q: str | None = None):
     """Mailboxes the caller may see; purged ones only when asked for by status."""
     p = principal()
-    stmt = select(Mailbox)
-    if institution:
-        institution = institution.upper()
-        p.check_read(institution)
-        stmt = stmt.where(Mailbox.institution == institution)
-    elif (visible := p.visible_institutions()) is not None:
-        stmt = stmt.where(Mailbox.institution.in_(visible))
+    stmt = visible(select(Mailbox), Mailbox.institution, institution)
     stmt = stmt.where(Mailbox.status == status) if status else stmt.where(Mailbox.status != lc.PURGED)
     if department:
         stmt = stmt.where(func.lower(Mailbox.department) == department.strip().lower())

@@ -1,4 +1,23 @@
-"""Everything a plugin may contribute to egactl, in one place.
+"""The egactl plugin SDK: the one package a plugin imports.
+
+A plugin imports nothing of egactl but ``egactl.plugin`` and its modules (an
+import contract checks this in the test suite):
+
+- ``egactl.plugin`` (this module): the declaration, :class:`Plugin`,
+  :class:`BackendPart`, :class:`Worker`, :class:`Migration`,
+  :class:`PersonalData`. Import-light: ``egactl --help`` imports it.
+- ``egactl.plugin.cli``: the command side (context, shared options, ``Column``,
+  errors with exit codes, bulk jobs, the adapter from a rule to a usage error).
+- ``egactl.plugin.server``: the backend side (the route class, the request's
+  session and caller, institutions, scoping, audit, pages, ETags, models).
+- ``egactl.plugin.rules``: shared validation rules and their convention.
+- ``egactl.plugin.testing``: a pytest plugin (the backend, a CLI runner, a token
+  per role, a fake clock) for the plugin's tests.
+
+``__version__`` is the SDK's version, not egactl's; docs/plugins.md keeps its
+changelog.
+
+Everything a plugin may contribute to egactl is declared here.
 
 A plugin is a Python package that declares an entry point in the group
 ``egactl.plugins``::
@@ -21,6 +40,11 @@ See docs/plugins.md for a worked example.
 """
 
 from __future__ import annotations
+
+__version__ = "1.0"
+"""Version of the plugin SDK (``egactl.plugin`` and its modules); see the changelog in docs/plugins.md."""
+
+__all__ = ["BackendPart", "Migration", "PersonalData", "Plugin", "Worker", "__version__"]
 
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Callable

@@ -1,0 +1,117 @@
+"""The command side of the plugin SDK: what a plugin's ``commands`` module uses.
+
+Import-light (no backend, no HTTP library at import time): it is imported
+whenever any of the plugin's commands runs, including ``--help``.
+
+- ``context.get()``: the invocation's :class:`Context`: ``ctx.api`` (the API
+  client for the active profile), ``ctx.render(...)``/``ctx.success(...)`` (output
+  in the format the user chose), ``ctx.io`` (streams), ``ctx.confirm(...)``,
+  ``ctx.institution(flag)``.
+- Shared options, so one flag means one thing in every plugin: ``Yes``,
+  ``DryRun``, ``Limit``/``DEFAULT_LIMIT``/``All``/``page_limit``,
+  ``Institution``, ``CsvFile``, ``SkipInvalid``, ``Resume``, ``Restart``,
+  ``Results``.
+- ``Column``: a column of a table, shared by every output format.
+- Errors, each with its exit code (``EXIT_*``): ``EgactlError`` (1),
+  ``InvalidInput`` (2), ``NotFound`` (3), ``AuthError`` (4), ``Conflict`` (5),
+  ``PartialFailure`` (6), ``Unreachable``/``Busy`` (7).
+- ``bulk``: the CSV machinery of every import command (``bulk.Job``,
+  ``bulk.run``, ``bulk.finish_command``, ``bulk.read_csv``, ...).
+- :func:`enforce`: the one adapter from a rule (``egactl.plugin.rules``) to a
+  usage error.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Callable
+
+from egactl import __version__ as EGACTL_VERSION
+from egactl import bulk as _bulk
+from egactl import context as _context
+from egactl.context import Context
+from egactl.errors import (EXIT_AUTH, EXIT_CONFLICT, EXIT_FAILURE, EXIT_NOT_FOUND, EXIT_OK, EXIT_PARTIAL,
+                           EXIT_UNREACHABLE, EXIT_USAGE, AuthError, Busy, Conflict, EgactlError, InvalidInput,
+                           NotFound, PartialFailure, Unreachable)
+from egactl.options import (DEFAULT_LIMIT, All, CsvFile, DryRun, Institution, Limit, Restart, Results, Resume,
+                            SkipInvalid, Yes, page_limit)
+from egactl.output import Column
+from egactl.plugin.rules import RuleError
+
+__all__ = [
+    "All", "AuthError", "Busy", "Column", "Conflict", "Context", "CsvFile", "DEFAULT_LIMIT", "DryRun",
+    "EGACTL_VERSION", "EXIT_AUTH", "EXIT_CONFLICT", "EXIT_FAILURE", "EXIT_NOT_FOUND", "EXIT_OK", "EXIT_PARTIAL",
+    "EXIT_UNREACHABLE", "EXIT_USAGE", "EgactlError", "Institution", "InvalidInput", "Limit", "NotFound",
+    "PartialFailure", "Restart", "Results", "Resume", "SkipInvalid", "Unreachable", "Yes", "bulk", "context",
+    "enforce", "new_idempotency_key", "page_limit", "write_private",
+]
+
+
+class context:  # a namespace, used as ``context.get()``
+    """The running command's context."""
+
+    get = staticmethod(_context.get)
+    """``context.get() -> Context``: the context of the command being run."""
+
+
+class bulk:  # a namespace, used as ``bulk.run(...)``
+    """Bulk jobs from a CSV file: validate every row first, send in chunks, resume, report.
+
+    ``bulk.Job`` describes the job (its file, required columns, ``parse(row)``
+    raising ``bulk.RowError`` for a bad row, ``send(chunk)``); ``bulk.run(ctx,
+    job, ...)`` runs it and returns a ``bulk.Summary``; ``bulk.finish_command(ctx,
+    summary)`` prints it and exits 6 when some rows failed. ``bulk.read_csv`` and
+    ``bulk.read_header`` read a file the way ``run`` does. ``bulk.run_job_id(ctx,
+    job)`` is the job's identity (its file's content, options and target),
+    ``bulk.JobState(job_id).load()`` what the last run of it left here, and
+    ``bulk.file_digest(path)`` a file's content digest: for a command that must
+    know before ``run`` whether this job ran before.
+    """
+
+    Job = _bulk.Job
+    RowError = _bulk.RowError
+    Summary = _bulk.Summary
+    run = staticmethod(_bulk.run)
+    finish_command = staticmethod(_bulk.finish_command)
+    read_csv = staticmethod(_bulk.read_csv)
+    read_header = staticmethod(_bulk.read_header)
+    run_job_id = staticmethod(_bulk.run_job_id)
+    JobState = _bulk.JobState
+    file_digest = staticmethod(_bulk.file_digest)
+
+
+def enforce(rule: Callable[..., Any], value: Any, *args: Any, flag: str | None = None, **kwargs: Any) -> Any:
+    """Apply a rule to a command's input; a broken rule is a usage error (exit 2).
+
+    ``rule`` is either convention of ``egactl.plugin.rules``: a ``check_*``
+    returning the problem or None (``value`` is returned when it passes), or a
+    normalising rule raising ``RuleError`` (its result is returned). ``flag``,
+    e.g. ``"--contact-email"``, is named in front of the problem.
+    """
+    try:
+        result = rule(value, *args, **kwargs)
+    except RuleError as exc:
+        problem: str | None = str(exc)
+    else:
+        if getattr(rule, "__name__", "").startswith("check_"):
+            problem = result
+            result = value
+        else:
+            problem = None
+    if problem:
+        raise InvalidInput(f"{flag}: {problem}" if flag else problem)
+    return result
+
+
+def new_idempotency_key() -> str:
+    """A fresh ``Idempotency-Key`` for a request the API client sends by hand."""
+    from egactl.api_client import new_idempotency_key as key
+
+    return key()
+
+
+def write_private(path: Path, data: bytes) -> None:
+    """Write a file readable only by its owner (0600 from the first byte), atomically."""
+    from egactl.paths import write_private as write
+
+    write(path, data)

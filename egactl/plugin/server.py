@@ -1,0 +1,152 @@
+"""The backend side of the plugin SDK: what a plugin's ``BackendPart`` uses.
+
+Imported only when the reference backend starts (sandbox or ``egactl serve``).
+
+Every route of a plugin is declared with ``APIRouter(route_class=ApiRoute)``:
+:class:`ApiRoute` is the frame every request runs in (authentication,
+transaction, idempotency, If-Match, problem+json, the help desk's read-only
+role). Inside a route:
+
+- ``db()`` (the request's session), ``principal()`` (the caller: role,
+  institutions, ``check_read``/``check_write``), ``backend()`` (settings,
+  ``now()``), ``current_scope()`` (all of it, plus the request id);
+- ``require_institution(code)`` / ``get_institution(code)``: the institution
+  (404 if unknown; ``require_`` also needs write access), locked against its
+  deletion for the rest of a writing request;
+- ``visible(statement, institution_column, institution=None)``: the one
+  scoping helper, so every plugin gives the same answer for another
+  institution's data;
+- ``audit.record(...)``: the audit entry of a change, in requests and in
+  workers (pass the worker's ``session`` and ``at``);
+- ``page(...)`` and ``pagination``: cursor pages;
+- ``insert_unique(row, conflict)``: add a row, a unique clash is a 409;
+- ``etag``: ETags and optimistic locking (``etag.guard(row, what)`` before a
+  change, ``etag.respond(data, version)``);
+- problems: ``Problem``, ``not_found``, ``conflict``, ``invalid``, ``forbidden``, and
+  ``problem_response`` to document a status a route answers;
+- models: ``Base``, ``Versioned`` (every table a caller can change),
+  ``unversioned(reason)``, ``UTCDateTime``, ``lock(session, name)`` (a named
+  lock until the transaction ends), and the core's ``Institution`` and
+  ``AuditEntry`` for reading.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from egactl.server import audit as _audit
+from egactl.server import etag as _etag
+from egactl.server import pagination as _pagination
+from egactl.server.clock import system_clock
+from egactl.server.db import Base, UTCDateTime, Versioned, lock, unversioned
+from egactl.server.models import AuditEntry, Institution
+from egactl.server.problems import Problem, conflict, forbidden, invalid, not_found, problem_response
+from egactl.server.routes import audit as _audit_routes
+from egactl.server.routes.institutions import get_institution, require_institution
+from egactl.server.scope import ApiRoute, backend, db, helpdesk_allowed, insert_unique, principal
+from egactl.server.scope import current as current_scope
+from egactl.server.security import Principal, mask_name, mask_phone
+
+__all__ = [
+    "ApiRoute", "AuditEntry", "Base", "Institution", "Principal", "Problem", "UTCDateTime", "Versioned", "audit",
+    "backend", "conflict", "current_scope", "db", "etag", "forbidden", "get_institution", "helpdesk_allowed",
+    "insert_unique", "invalid", "lock", "mask_name", "mask_phone", "not_found", "page", "pagination", "principal",
+    "problem_response", "require_institution", "system_clock", "unversioned", "visible",
+]
+
+page = _pagination.page
+"""``page(session, stmt, id_column, *, cursor, limit, serialize)``: ``{"items": [...], "next_cursor": ...}``."""
+
+
+def visible(statement: Any, institution_column: Any, institution: str | None = None) -> Any:
+    """``statement`` limited to the rows of institutions the caller may read.
+
+    Admins and the help desk see every institution; an operator only those of
+    its token. ``institution`` (a ``--institution`` filter) narrows further,
+    and asking for one the caller may not read is a 403 naming it, the same
+    answer in every plugin.
+    """
+    p = principal()
+    if institution:
+        code = institution.upper()
+        p.check_read(code)
+        statement = statement.where(institution_column == code)
+    codes = p.visible_institutions()
+    if codes is not None:
+        statement = statement.where(institution_column.in_(codes))
+    return statement
+
+
+class audit:  # a namespace, used as ``audit.record(...)``
+    """The audit log: every change is recorded in the change's own transaction."""
+
+    @staticmethod
+    def record(action: str, resource_type: str, resource_id: Any, *, institution: str | None = None,
+               before: dict[str, Any] | None = None, after: dict[str, Any] | None = None,
+               reason: str | None = None, session: Any = None, at: Any = None) -> None:
+        """Add an audit entry to the current transaction. Never pass secrets in ``before``/``after``.
+
+        In a request, leave ``session`` and ``at`` out: the entry names the
+        caller and the request. In a worker (no request), pass the worker's
+        ``session`` and the time ``at``: the entry's actor is ``system``.
+        """
+        if session is None:
+            _audit.record(action, resource_type, resource_id, institution=institution, before=before,
+                          after=after, reason=reason)
+            return
+        if at is None:
+            raise TypeError("audit.record(session=...) outside a request needs at=")
+        session.add(AuditEntry(at=at, actor="system", role="system", action=action, resource_type=resource_type,
+                               resource_id=str(resource_id), institution=institution, request_id=None,
+                               reason=reason, before=_audit.jsonable(before), after=_audit.jsonable(after)))
+
+    @staticmethod
+    def record_many(action: str, resource_type: str, entries: list[tuple[str, str | None, dict[str, Any] | None]]) -> None:
+        """``record`` for many resources in one INSERT: ``entries`` are ``(resource_id, institution, after)``."""
+        from sqlalchemy import insert
+
+        s = current_scope()
+        p = s.principal
+        now = s.backend.now()
+        s.session.execute(insert(AuditEntry), [
+            {"at": now, "actor": p.subject if p else "system", "role": p.role if p else "system", "action": action,
+             "resource_type": resource_type, "resource_id": str(rid), "institution": inst,
+             "request_id": s.request_id, "reason": None, "before": None, "after": _audit.jsonable(after)}
+            for rid, inst, after in entries])
+
+    jsonable = staticmethod(_audit.jsonable)
+    """A value as the audit log stores it (dates as ISO strings, enums as values)."""
+
+    query = staticmethod(_audit_routes.query)
+    """``query(resource_type=..., resource_id=..., ...)``: audit entries the caller may read (a ``select``)."""
+
+    history_page = staticmethod(_audit_routes.history_page)
+    """``history_page(stmt, cursor, limit)``: a page of ``query``'s entries, masked for the help desk."""
+
+    serialize = staticmethod(_audit_routes.serialize)
+    """``serialize(entry, with_data=True)``: one entry as the caller may see it."""
+
+    AuditPage = _audit_routes.AuditPage
+    """The response model of a history page."""
+
+
+class etag:  # a namespace, used as ``etag.guard(...)``
+    """ETags and optimistic locking on ``Versioned`` rows: a stale If-Match is a 412, no update is lost."""
+
+    tag = staticmethod(_etag.tag)
+    check = staticmethod(_etag.check)
+    guard = staticmethod(_etag.guard)
+    lock = staticmethod(_etag.lock)
+    touch = staticmethod(_etag.touch)
+    observe = staticmethod(_etag.observe)
+    respond = staticmethod(_etag.respond)
+
+
+class pagination:  # a namespace
+    """Cursor pagination: ``page`` and, for a route that pages by hand, the cursor codec and limits."""
+
+    page = staticmethod(_pagination.page)
+    encode = staticmethod(_pagination.encode)
+    decode = staticmethod(_pagination.decode)
+    DEFAULT_LIMIT = _pagination.DEFAULT_LIMIT
+    MAX_LIMIT = _pagination.MAX_LIMIT

@@ -1,0 +1,123 @@
+"""The test side of the plugin SDK: a pytest plugin with the real backend.
+
+Activate it in the plugin's ``tests/conftest.py``::
+
+    pytest_plugins = ["egactl.plugin.testing"]
+
+Fixtures (all function-scoped, each test gets its own database and directories):
+
+- ``egactl_env``: private config and data directories, a file credential
+  store, no progress bars, no stray ``EGACTL_*`` variables (used by the rest);
+- ``egactl_clock``: the backend's clock, a fake one that moves only when told
+  (``egactl_clock.advance(days=91)``), never by sleeping;
+- ``egactl_plugins``: the plugins to mount (default: all installed; override
+  with ``["govesb"]`` to test one alone); ``egactl_settings``: backend settings
+  (e.g. ``{"govesb": {"quarantine_days": 1}}``);
+- ``egactl_app`` / ``egactl_backend``: the reference backend (its ASGI app and
+  the backend behind it) on a temporary SQLite file, with the
+  core's example institutions (EGA, RITA, TRA, NIDA, MOH, UDOM, KINONDONI-MC,
+  ARUSHA-CC); ``egactl_backend.write_sessions()`` to look at what it stored;
+- ``egactl_tokens``: a token per role: ``admin``, ``operator`` (of RITA),
+  ``operator_tra`` (of TRA), ``helpdesk``;
+- ``egactl_cli``: ``egactl_cli("govesb", "services", "list", role="operator")``
+  runs the real command in-process against that backend over a real HTTP
+  exchange and returns the result (``exit_code``, ``stdout``, ``stderr``).
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any, Iterator
+
+import pytest
+
+__all__ = ["ROLES", "egactl_app", "egactl_backend", "egactl_cli", "egactl_clock", "egactl_env", "egactl_plugins",
+           "egactl_settings", "egactl_tokens"]
+
+ROLES: dict[str, tuple[str, str, list[str]]] = {
+    "admin": ("admin@ega.go.tz", "admin", []),
+    "operator": ("ops@rita.go.tz", "operator", ["RITA"]),
+    "operator_tra": ("ops@tra.go.tz", "operator", ["TRA"]),
+    "helpdesk": ("helpdesk@ega.go.tz", "helpdesk", []),
+}
+"""The roles ``egactl_tokens`` issues: name -> (subject, role, institutions)."""
+
+
+@pytest.fixture
+def egactl_env(tmp_path, monkeypatch):
+    for name in list(os.environ):
+        if name.startswith("EGACTL_") or name == "NO_COLOR":
+            monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("EGACTL_CONFIG_DIR", str(tmp_path / "egactl-config"))
+    monkeypatch.setenv("EGACTL_DATA_DIR", str(tmp_path / "egactl-data"))
+    monkeypatch.setenv("EGACTL_CREDENTIAL_STORE", "file")
+    monkeypatch.setenv("EGACTL_NO_PROGRESS", "1")
+    return tmp_path
+
+
+@pytest.fixture
+def egactl_clock():
+    from egactl.server.clock import FakeClock
+
+    return FakeClock()
+
+
+@pytest.fixture
+def egactl_plugins() -> list[str] | None:
+    return None
+
+
+@pytest.fixture
+def egactl_settings() -> dict[str, Any]:
+    return {}
+
+
+@pytest.fixture
+def egactl_app(egactl_env, egactl_clock, egactl_plugins, egactl_settings) -> Iterator[Any]:
+    from egactl.server.app import create_app
+    from egactl.server.seed import seed_core
+
+    app = create_app(f"sqlite:///{egactl_env / 'egactl-backend.db'}", clock=egactl_clock, settings=egactl_settings,
+                     plugins=egactl_plugins)
+    be = app.state.backend
+    with be.write_sessions() as session:
+        seed_core(session, be.now())
+        session.commit()
+    yield app
+    be.engine.dispose()
+
+
+@pytest.fixture
+def egactl_backend(egactl_app) -> Any:
+    return egactl_app.state.backend
+
+
+@pytest.fixture
+def egactl_tokens(egactl_backend) -> dict[str, str]:
+    from egactl.server.security import issue_token
+
+    out = {}
+    with egactl_backend.write_sessions() as session:
+        for key, (subject, role, institutions) in ROLES.items():
+            out[key], _ = issue_token(session, subject=subject, role=role, institutions=institutions,
+                                      now=egactl_backend.now())
+        session.commit()
+    return out
+
+
+@pytest.fixture
+def egactl_cli(egactl_app, egactl_tokens):
+    from typer.testing import CliRunner
+
+    from egactl.cli import app
+    from egactl.context import Context
+    from egactl.sandbox import SyncASGITransport
+
+    transport = SyncASGITransport(egactl_app)
+
+    def run(*args: str, role: str = "admin", token: str | None = None, input: str | None = None):
+        ctx = Context(transport=transport, token=token or egactl_tokens[role], sleep=lambda s: None)
+        return CliRunner().invoke(app, list(args), obj=ctx, input=input)
+
+    yield run
+    transport.close()

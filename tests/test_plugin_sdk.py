@@ -1,0 +1,179 @@
+"""The plugin SDK (egactl.plugin and its modules): its surface, its rules, and
+the guarantees it gives every plugin alike."""
+
+from __future__ import annotations
+
+import importlib
+import subprocess
+import sys
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from test_cli_lazy import HEAVY, imported
+
+SDK = ("egactl.plugin", "egactl.plugin.cli", "egactl.plugin.server", "egactl.plugin.rules", "egactl.plugin.testing")
+
+
+@pytest.mark.parametrize("name", SDK)
+def test_every_module_declares_its_surface(name):
+    module = importlib.import_module(name)
+    assert module.__doc__ and module.__all__
+    missing = [n for n in module.__all__ if not hasattr(module, n)]
+    assert missing == []
+
+
+def test_plugins_use_only_what_the_sdk_namespaces_offer():
+    """``bulk.X``, ``audit.X``, ``etag.X``... in a plugin must exist in the SDK's namespace, not only in
+    the core module behind it (the import contract sees imports, not attributes)."""
+    import ast
+    from pathlib import Path
+
+    from egactl.plugin import cli, server
+
+    spaces = {"bulk": cli.bulk, "context": cli.context, "audit": server.audit, "etag": server.etag,
+              "pagination": server.pagination}
+    missing = []
+    for path in sorted((Path(__file__).resolve().parent.parent / "plugins").rglob("*.py")):
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        imported = {a.asname or a.name for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)
+                    and (n.module or "").startswith("egactl.plugin") for a in n.names}
+        for n in ast.walk(tree):
+            if (isinstance(n, ast.Attribute) and isinstance(n.value, ast.Name) and n.value.id in spaces
+                    and n.value.id in imported and not hasattr(spaces[n.value.id], n.attr)):
+                missing.append(f"{path.name}:{n.lineno}: {n.value.id}.{n.attr}")
+    assert missing == []
+
+
+def test_the_sdk_has_a_version_of_its_own():
+    import egactl
+    import egactl.plugin
+
+    assert egactl.plugin.__version__ == "1.0"
+    assert egactl.plugin.__version__ != egactl.__version__
+
+
+@pytest.mark.parametrize("name, forbidden", [
+    # `egactl --help` reads plugins' declarations: the declaration module pulls in no backend and no CLI library.
+    ("egactl.plugin", ("egactl.server", "typer", "httpx")),
+    # Every plugin command imports the command side, `--help` included: no backend, no heavy library.
+    ("egactl.plugin.cli", ("egactl.server", "httpx")),
+])
+def test_the_sdk_stays_import_light(name, forbidden):
+    r = subprocess.run([sys.executable, "-X", "importtime", "-c", f"import {name}"], capture_output=True, text=True,
+                       timeout=60)
+    assert r.returncode == 0, r.stderr
+    loaded = imported(r.stderr)
+    heavy = {m for m in loaded if m.split(".")[0] in HEAVY or m.startswith(forbidden)}
+    assert heavy == set()
+
+
+def test_a_broken_rule_is_one_usage_error_naming_the_flag():
+    from egactl.plugin.cli import EXIT_USAGE, InvalidInput, enforce
+    from egactl.plugin.rules import RuleError, check_email, split_reference
+
+    assert enforce(check_email, "a@rita.go.tz") == "a@rita.go.tz"
+    assert enforce(split_reference, "rita/crvs") == ("RITA", "crvs")
+    with pytest.raises(InvalidInput) as exc:
+        enforce(check_email, "nobody", flag="--contact-email")
+    assert exc.value.exit_code == EXIT_USAGE == 2
+    assert str(exc.value) == "--contact-email: 'nobody' is not an e-mail address"
+    with pytest.raises(InvalidInput, match=r"^--system: 'crvs' must be INSTITUTION/NAME"):
+        enforce(split_reference, "crvs", flag="--system")
+    with pytest.raises(RuleError, match="institution code 'R' must be 2-32"):
+        split_reference("r/crvs")
+    with pytest.raises(RuleError, match="must not begin with '='"):
+        split_reference("RITA/=cmd")
+
+
+# Every plugin gives an operator the same answer for another institution's data (it used
+# to be an empty list in dr and govnet, and a refusal in mail).
+@pytest.mark.parametrize("args", [
+    ("dr", "systems", "list"), ("dr", "drills", "list"), ("dr", "report"),
+    ("govnet", "sites", "list"),
+    ("mail", "list"), ("mail", "domains", "list"), ("mail", "list-group", "list"),
+])
+def test_another_institutions_data_is_refused_alike_in_every_plugin(cli, args):
+    mine = cli(*args, "-i", "RITA", "-o", "json", role="operator")
+    assert mine.exit_code == 0, mine.stderr
+    theirs = cli(*args, "-i", "TRA", "-o", "json", role="operator")
+    assert theirs.exit_code == 4, theirs.stdout
+    assert "this token may not read resources of institution TRA" in theirs.stderr
+    assert theirs.stdout == ""
+    # The admin and the help desk read every institution.
+    assert cli(*args, "-i", "TRA", "-o", "json", role="helpdesk").exit_code == 0
+
+
+def test_one_rule_for_tanzanian_mobile_numbers():
+    from egactl.plugin.rules import RuleError, check_msisdn, normalise_msisdn
+
+    for given in ("0754 123 456", "+255 754 123 456", "255754123456", "00255754123456", "754123456"):
+        assert normalise_msisdn(given) == "+255754123456"
+    assert check_msisdn("0754123456") is None
+    assert check_msisdn("0222123456") == "0222123456: a landline (fixed-line) number, not a mobile number"
+    with pytest.raises(RuleError, match=r"^\+254712345678: not a Tanzanian number"):
+        normalise_msisdn("+254712345678")
+
+
+@given(st.integers(1, 9), st.integers(0, 99_999_999), st.integers(7, 10))
+def test_compiled_classifier_agrees_with_phonenumbers(first, rest, length):
+    """The compiled TZ classifier behind normalise_msisdn makes phonenumbers' own decision, number for number."""
+    import phonenumbers
+
+    from egactl.plugin.rules import _tz_number_type
+
+    nsn = (str(first) + f"{rest:08d}")[:length].ljust(length, "0")
+    expected = phonenumbers.number_type(phonenumbers.PhoneNumber(country_code=255, national_number=int(nsn)))
+    assert _tz_number_type()(nsn) == expected
+
+
+# 064 is not allocated to any network: every plugin refuses it alike (the USSD simulator
+# used to dial it, its own pattern taking any 06/07 number).
+@pytest.mark.parametrize("args", [
+    ("ussd", "simulate", "07", "--phone", "0640123456"),
+    ("sms", "optout", "add", "0640123456", "-i", "RITA"),
+    ("sms", "send", "--to", "0640123456", "Hello", "-i", "RITA"),
+])
+def test_every_plugin_refuses_an_unallocated_mobile_number_alike(cli, args):
+    r = cli(*args)
+    assert r.exit_code == 2, r.stdout
+    assert "0640123456: not a valid Tanzanian mobile number" in r.stderr
+
+
+def test_durations_and_rates_are_one_rule_each():
+    from egactl.plugin.rules import RuleError, format_duration, format_rate, parse_duration, parse_rate
+
+    assert [parse_duration(v) for v in ("15m", "4h", "1h30m", "2d", "1w", "90s", "45", 30)] == [
+        15, 240, 90, 2880, 10080, 1.5, 45, 30]
+    assert [format_duration(m) for m in (15, 90, 2880, 0.5, None)] == ["15 min", "1 h 30 min", "2 d", "30 s", ""]
+    with pytest.raises(RuleError, match=r"^RPO '4 hours' must look like 15m, 4h, 1h30m or 2d$"):
+        parse_duration("4 hours", "RPO")
+    with pytest.raises(RuleError, match="must not be negative"):
+        parse_duration(-1)
+    assert [parse_rate(v) for v in ("20M", "1G", "512k", "1.5G", "20Mbps", "64000")] == [
+        20_000_000, 1_000_000_000, 512_000, 1_500_000_000, 20_000_000, 64_000]
+    assert [format_rate(r) for r in (20_000_000, 19_500_000, 512_000, 999)] == ["20M", "19.5M", "512k", "999"]
+    with pytest.raises(RuleError, match=r"^bandwidth '20MB/s' is not a rate in bits per second"):
+        parse_rate("20MB/s", "bandwidth")
+    with pytest.raises(RuleError, match=r"^bandwidth '1k' is outside 64k–100G$"):
+        parse_rate("1k", "bandwidth", minimum=64_000, maximum=100_000_000_000)
+
+
+def test_plugins_share_the_sdk_rules_and_its_one_exception():
+    import egactl_dr.validation as dr
+    import egactl_govnet.validation as govnet
+    import egactl_sms.validation as sms
+    import egactl_ussd.validation as ussd
+
+    from egactl.plugin import rules
+
+    assert dr.RuleError is rules.RuleError
+    with pytest.raises(rules.RuleError):
+        dr.parse_minutes("soon", "RTO")
+    with pytest.raises(rules.RuleError):
+        govnet.parse_bandwidth("fast")
+    with pytest.raises(rules.RuleError):
+        ussd.parse_phone("0640123456")
+    assert sms.InvalidNumber is rules.RuleError
+    assert sms.normalize_msisdn("0754 123 456") == ussd.parse_phone("0754 123 456") == "+255754123456"
