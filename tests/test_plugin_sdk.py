@@ -177,3 +177,38 @@ def test_plugins_share_the_sdk_rules_and_its_one_exception():
         ussd.parse_phone("0640123456")
     assert sms.InvalidNumber is rules.RuleError
     assert sms.normalize_msisdn("0754 123 456") == ussd.parse_phone("0754 123 456") == "+255754123456"
+
+
+def test_a_plugin_route_outside_the_frame_keeps_the_plugin_unmounted(tmp_path, monkeypatch, caplog):
+    """A route that would skip authentication (a plain APIRouter) cannot be served."""
+    import httpx
+    from fastapi import APIRouter
+
+    import egactl.server.app as app_module
+    from egactl.sandbox import SyncASGITransport
+    from egactl.plugin import BackendPart
+
+    open_router = APIRouter()  # forgot route_class=ApiRoute
+
+    @open_router.get("/secrets")
+    def secrets():
+        return {"everyone": "can read this"}
+
+    real = app_module.load_parts
+
+    def parts(only=None):
+        found = real(only)
+        found["leaky"] = BackendPart(router=open_router)
+        return found
+
+    monkeypatch.setattr(app_module, "load_parts", parts)
+    application = app_module.create_app(f"sqlite:///{tmp_path / 'x.db'}")
+    try:
+        assert "leaky" not in application.state.backend.parts
+        assert any("leaky" in r.getMessage() and "/secrets" in r.getMessage() and "ApiRoute" in r.getMessage()
+                   for r in caplog.records)
+        with httpx.Client(transport=SyncASGITransport(application), base_url="http://egactl") as http:
+            assert http.get("/api/v1/leaky/secrets").status_code == 404
+            assert http.get("/api/v1/ussd/codes").status_code == 401  # the others still served, with the frame
+    finally:
+        application.state.backend.engine.dispose()

@@ -132,10 +132,25 @@ def create_app(database_url: str, *, sandbox: bool = False, clock: Clock | None 
     app.include_router(audit.router, prefix="/api/v1/audit")
     for name, part in list(parts.items()):
         try:
+            _require_frame(part.router)
             app.include_router(part.router, prefix=f"/api/v1/{name}")
         except (Exception, SystemExit) as exc:
             failed(name, exc)
     return app
+
+
+def _require_frame(router: Any) -> None:
+    """Every route of a plugin runs in the route frame (authentication, the read-only
+    help desk, idempotency, audit, one transaction): a route that would not — a
+    plain ``APIRouter()`` without ``route_class=ApiRoute``, a websocket, a mounted
+    app — keeps the whole plugin from being mounted."""
+    from egactl.server.scope import ApiRoute
+
+    for route in router.routes:
+        if not isinstance(route, ApiRoute):
+            path = getattr(route, "path", "?")
+            raise RuntimeError(f"route {path} is a {type(route).__name__}, not an egactl ApiRoute: it would be "
+                               "served without authentication (use APIRouter(route_class=ApiRoute))")
 
 
 class RequestIdMiddleware:
