@@ -180,13 +180,21 @@ def test_plugins_share_the_sdk_rules_and_its_one_exception():
 
 
 def test_a_plugin_route_outside_the_frame_keeps_the_plugin_unmounted(tmp_path, monkeypatch, caplog):
-    """A route that would skip authentication (a plain APIRouter) cannot be served."""
+    """A route that would skip authentication (a plain APIRouter), even nested in an
+    included router, cannot be served; plugins whose routes all run in the frame are."""
     import httpx
     from fastapi import APIRouter
 
     import egactl.server.app as app_module
-    from egactl.sandbox import SyncASGITransport
     from egactl.plugin import BackendPart
+    from egactl.plugin.server import ApiRoute
+    from egactl.sandbox import SyncASGITransport
+
+    outer = APIRouter(route_class=ApiRoute)
+
+    @outer.get("/fine")
+    def fine():
+        return {}
 
     open_router = APIRouter()  # forgot route_class=ApiRoute
 
@@ -194,21 +202,23 @@ def test_a_plugin_route_outside_the_frame_keeps_the_plugin_unmounted(tmp_path, m
     def secrets():
         return {"everyone": "can read this"}
 
+    outer.include_router(open_router, prefix="/inner")
     real = app_module.load_parts
 
     def parts(only=None):
         found = real(only)
-        found["leaky"] = BackendPart(router=open_router)
+        found["leaky"] = BackendPart(router=outer)
         return found
 
     monkeypatch.setattr(app_module, "load_parts", parts)
     application = app_module.create_app(f"sqlite:///{tmp_path / 'x.db'}")
     try:
-        assert "leaky" not in application.state.backend.parts
-        assert any("leaky" in r.getMessage() and "/secrets" in r.getMessage() and "ApiRoute" in r.getMessage()
+        assert set(application.state.backend.parts) == {"ussd", "sms", "mail", "govnet", "dr"}
+        assert any("leaky" in r.getMessage() and "/inner/secrets" in r.getMessage() and "ApiRoute" in r.getMessage()
                    for r in caplog.records)
         with httpx.Client(transport=SyncASGITransport(application), base_url="http://egactl") as http:
-            assert http.get("/api/v1/leaky/secrets").status_code == 404
+            assert http.get("/api/v1/leaky/inner/secrets").status_code == 404
+            assert http.get("/api/v1/leaky/fine").status_code == 404
             assert http.get("/api/v1/ussd/codes").status_code == 401  # the others still served, with the frame
     finally:
         application.state.backend.engine.dispose()

@@ -146,9 +146,14 @@ def _require_frame(router: Any) -> None:
     app — keeps the whole plugin from being mounted."""
     from egactl.server.scope import ApiRoute
 
-    for route in router.routes:
+    try:  # FastAPI >= 0.16x keeps included routers as such; this walks them
+        from fastapi.routing import iter_route_contexts
+    except ImportError:  # older FastAPI: the routes are already flat
+        routes = [(getattr(r, "path", "?"), r) for r in router.routes]
+    else:
+        routes = [(rc.path, rc.original_route) for rc in iter_route_contexts(router.routes)]
+    for path, route in routes:
         if not isinstance(route, ApiRoute):
-            path = getattr(route, "path", "?")
             raise RuntimeError(f"route {path} is a {type(route).__name__}, not an egactl ApiRoute: it would be "
                                "served without authentication (use APIRouter(route_class=ApiRoute))")
 
