@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from egactl.server.models import ApiToken
 from egactl.server.security import issue_token
@@ -39,6 +39,17 @@ def test_a_token_revoked_in_the_database_is_refused_on_its_next_request(cli, bac
     assert cli("institutions", "list", "-o", "json", token=token).exit_code == 0
     with backend.write_sessions() as s:  # as another tool on this backend would
         s.get(ApiToken, token_id).revoked_at = backend.now()
+        s.commit()
+    r = cli("institutions", "list", "-o", "json", token=token)
+    assert r.exit_code == 4
+    assert "revoked" in r.stderr
+
+
+def test_a_token_revoked_by_a_bulk_update_is_refused_on_its_next_request(cli, backend):
+    token, token_id = _issue(backend)
+    assert cli("institutions", "list", "-o", "json", token=token).exit_code == 0
+    with backend.write_sessions() as s:  # an UPDATE statement: no row is loaded, no per-row event fires
+        s.execute(update(ApiToken).where(ApiToken.id == token_id).values(revoked_at=backend.now()))
         s.commit()
     r = cli("institutions", "list", "-o", "json", token=token)
     assert r.exit_code == 4

@@ -99,6 +99,15 @@ def _token_changed(_mapper, _connection, target: ApiToken) -> None:
         session.info["egactl_tokens_changed"] = True
 
 
+@event.listens_for(Session, "do_orm_execute")
+def _bulk_token_change(state) -> None:
+    """``session.execute(update(ApiToken)…)`` (or delete) changes tokens without loading them:
+    no per-row event fires, so forget here too, and again on commit."""
+    if (state.is_update or state.is_delete) and any(m.class_ is ApiToken for m in state.all_mappers):
+        forget_all()
+        state.session.info["egactl_tokens_changed"] = True
+
+
 @event.listens_for(Session, "after_commit")
 def _committed(session: Session) -> None:
     if session.info.pop("egactl_tokens_changed", False):
