@@ -83,7 +83,10 @@ class _SandboxLog(logging.Handler):
         self.file.handle(record)
         # A failed authentication is already the command's own error line; its log line is for the file.
         if record.levelno >= logging.WARNING and not record.exc_info and record.name != "egactl.server.auth":
-            self.warn(record.getMessage())
+            try:
+                self.warn(record.getMessage())
+            except (ValueError, OSError):
+                pass  # the command that opened this sandbox has ended and closed its stderr
 
     def close(self) -> None:
         self.file.close()
