@@ -189,8 +189,9 @@ CASES = [
 
 def test_the_table_covers_every_documented_code():
     documented = {v for k, v in vars(errors).items() if k.startswith("EXIT_")}
-    assert documented == set(range(8))
-    assert {c.code for c in CASES} == documented
+    assert documented == set(range(8)) | {130}
+    # 130 (Ctrl-C) needs a real SIGINT: test_bulk_import.py::test_ctrl_c_then_resume.
+    assert {c.code for c in CASES} == documented - {130}
 
 
 @pytest.mark.parametrize("case", CASES, ids=[f"{c.code}-{c.name}" for c in CASES])
