@@ -16,7 +16,7 @@ from sqlalchemy import create_engine, func, select
 from typer.testing import CliRunner
 
 from egactl_sms.backend.models import Batch, Message, OutboxEntry
-from test_sms_bulk import TEMPLATE, people, write_csv
+from test_sms_bulk import TEMPLATE, DownAfter, people, write_csv
 
 
 @pytest.fixture
@@ -118,23 +118,6 @@ def test_resume_of_a_finished_run_only_reports_its_batch(cli, backend, sender, t
     r = cli(*args, "--resume", "-o", "json", role="operator")
     assert r.exit_code == 0 and r.json()["id"] == 1 and r.json()["messages"] == 4
     assert len(batches(backend)) == 1 and len(messages(backend)) == 4
-
-
-class DownAfter(httpx.BaseTransport):
-    """The backend becomes unreachable after ``n`` recipient chunks (the client gives up)."""
-
-    def __init__(self, inner, n: int):
-        self.inner, self.n, self.seen = inner, n, 0
-
-    def handle_request(self, request):
-        if request.method == "POST" and request.url.path.endswith("/recipients"):
-            self.seen += 1
-            if self.seen > self.n:
-                raise httpx.ConnectError("connection refused", request=request)
-        return self.inner.handle_request(request)
-
-    def close(self):
-        pass
 
 
 def run_with_transport(token, transport, *args):
