@@ -6,9 +6,8 @@ from __future__ import annotations
 
 from egactl.plugin import BackendPart, Migration
 from egactl_ussd.models import TABLES, add_quotas
+from egactl_ussd.registry import HELD
 from egactl_ussd.routes import router
-
-HELD_STATES = ("reserved", "assigned", "suspended")
 
 
 def holdings(session, institution: str) -> dict[str, int]:
@@ -19,7 +18,7 @@ def holdings(session, institution: str) -> dict[str, int]:
     from egactl_ussd.models import UssdCode
 
     n = session.scalar(select(func.count()).select_from(UssdCode)
-                       .where(UssdCode.institution == institution, UssdCode.state.in_(HELD_STATES)))
+                       .where(UssdCode.institution == institution, UssdCode.state.in_(HELD)))
     return {"USSD codes": n}
 
 
