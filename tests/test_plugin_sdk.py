@@ -50,7 +50,7 @@ def test_the_sdk_has_a_version_of_its_own():
     import egactl
     import egactl.plugin
 
-    assert egactl.plugin.__version__ == "1.0"
+    assert egactl.plugin.__version__ == "1.1"
     assert egactl.plugin.__version__ != egactl.__version__
 
 
@@ -222,3 +222,45 @@ def test_a_plugin_route_outside_the_frame_keeps_the_plugin_unmounted(tmp_path, m
             assert http.get("/api/v1/ussd/codes").status_code == 401  # the others still served, with the frame
     finally:
         application.state.backend.engine.dispose()
+
+
+def test_a_lifecycle_is_one_table_and_refuses_what_it_does_not_list():
+    from egactl.plugin.rules import PREVIOUS, IllegalTransition, Lifecycle, RuleError, Transition
+
+    life = Lifecycle("code", ("available", "reserved", "released"), [
+        Transition("reserve", ("available",), "reserved"),
+        Transition("release", ("reserved",), "available"),
+        Transition("undo", ("released",), PREVIOUS),
+    ])
+    assert life.next_state("reserve", "available") == "reserved"
+    assert life.next_state("undo", "released") == PREVIOUS
+    assert life.actions_from("reserved") == ("release",)
+    with pytest.raises(IllegalTransition, match="cannot reserve a code that is released \\(reserve needs available\\)"):
+        life.next_state("reserve", "released")
+    assert issubclass(IllegalTransition, RuleError)
+    with pytest.raises(ValueError, match="unknown code action 'fly'"):
+        life.next_state("fly", "available")
+    with pytest.raises(ValueError, match="unknown state 'gone'"):
+        Lifecycle("code", ("available",), [Transition("drop", ("available",), "gone")])
+    with pytest.raises(ValueError, match="listed twice"):
+        Lifecycle("code", ("a", "b"), [Transition("go", ("a",), "b"), Transition("go", ("a",), "a")])
+
+
+def test_rule_validator_turns_either_rule_convention_into_the_fields_422():
+    from pydantic import BaseModel, ValidationError
+
+    from egactl.plugin.rules import check_name, normalise_msisdn
+    from egactl.plugin.server import rule_validator
+
+    class Body(BaseModel):
+        name: str
+        phone: str | None = None
+        _name = rule_validator(check_name, "name")
+        _phone = rule_validator(normalise_msisdn, "phone")
+
+    assert Body(name="payments", phone="0754 123 456").phone == "+255754123456"
+    assert Body(name="payments").phone is None
+    with pytest.raises(ValidationError) as bad:
+        Body(name="pay\x00ments", phone="12")
+    messages = [e["msg"] for e in bad.value.errors()]
+    assert len(messages) == 2 and all(m and "Value error" not in m for m in messages)

@@ -13,18 +13,26 @@ The convention, one for every plugin:
 
 The command side turns a :class:`RuleError` into a usage error (exit 2) with
 ``egactl.plugin.cli.enforce``; the backend side turns it into a 422 with
-``egactl.plugin.server.invalid``.
+``egactl.plugin.server.invalid`` (or, for a request body's field, a pydantic
+validator made with ``egactl.plugin.server.rule_validator``).
+
+A resource with states (a USSD code, a mailbox, a site's onboarding) declares
+its life once, as a :class:`Lifecycle` of :class:`Transition` rows: the
+backend enforces it (``next_state`` raises :class:`IllegalTransition`, which
+the route frame answers as a 409), the commands word their help and dry runs
+from it, and the docs print its table.
 """
 
 from __future__ import annotations
 
 import functools
 import re
-from typing import Any, Callable
+from dataclasses import dataclass
+from typing import Any, Callable, Iterable, Sequence
 
 from egactl.rules import KINDS, check_email, check_institution_code, check_name, normalise_kind
 
-__all__ = ["KINDS", "RuleError", "check_email", "check_institution_code", "check_msisdn", "check_name",
+__all__ = ["KINDS", "PREVIOUS", "IllegalTransition", "Lifecycle", "RuleError", "Transition", "check_email", "check_institution_code", "check_msisdn", "check_name",
            "check_reference", "enforce", "format_duration", "format_rate", "normalise_kind", "normalise_msisdn",
            "parse_duration", "parse_rate", "split_reference"]
 
@@ -276,3 +284,78 @@ def format_rate(bps: int) -> str:
         if bps >= factor:
             return f"{Decimal(bps) / factor:f}".rstrip("0").rstrip(".") + unit if bps % factor else f"{bps // factor}{unit}"
     return str(bps)
+
+
+# -- lifecycles ------------------------------------------------------------------------------
+
+PREVIOUS = "(the state before)"
+"""A :class:`Transition` target meaning "back to the state the resource had before" (e.g. undelete)."""
+
+
+@dataclass(frozen=True)
+class Transition:
+    """One row of a lifecycle: ``action`` moves a resource in any of ``sources`` to ``target``."""
+
+    action: str
+    sources: tuple[str, ...]
+    target: str
+    summary: str = ""
+    """What the move means for users, in a few words (shown by help and docs)."""
+
+
+class IllegalTransition(RuleError):
+    """An action that a resource's state does not allow; the route frame answers it as a 409."""
+
+    def __init__(self, noun: str, action: str, state: str, sources: Sequence[str]):
+        needs = f" ({action} needs {' or '.join(sources)})" if sources else ""
+        super().__init__(f"cannot {action} a {noun} that is {state}{needs}")
+        self.action, self.state, self.sources = action, state, tuple(sources)
+
+
+class Lifecycle:
+    """The states of one kind of resource and every legal move between them, as one table.
+
+    ``Lifecycle("code", STATES, [Transition("reserve", ("available",), "reserved"), ...])``.
+    An action may appear in several rows when where it leads depends on the
+    state it starts from (their sources must not overlap). Anything not listed
+    is illegal.
+    """
+
+    def __init__(self, noun: str, states: Sequence[str], transitions: Iterable[Transition]):
+        self.noun = noun
+        self.states = tuple(states)
+        self.transitions = tuple(transitions)
+        self._moves: dict[tuple[str, str], Transition] = {}
+        for t in self.transitions:
+            for state in (*t.sources, t.target):
+                if state not in self.states and state != PREVIOUS:
+                    raise ValueError(f"{noun} lifecycle: {t.action!r} names unknown state {state!r}")
+            for source in t.sources:
+                if (t.action, source) in self._moves:
+                    raise ValueError(f"{noun} lifecycle: {t.action!r} from {source!r} is listed twice")
+                self._moves[(t.action, source)] = t
+        self.actions = tuple(dict.fromkeys(t.action for t in self.transitions))
+
+    def sources(self, action: str) -> tuple[str, ...]:
+        """The states ``action`` may start from, in the order of the states."""
+        self._known(action)
+        return tuple(s for s in self.states if (action, s) in self._moves)
+
+    def allows(self, action: str, state: str) -> bool:
+        return (action, state) in self._moves
+
+    def next_state(self, action: str, state: str) -> str:
+        """The state ``action`` leads to from ``state`` (maybe :data:`PREVIOUS`); :class:`IllegalTransition` if none."""
+        self._known(action)
+        move = self._moves.get((action, state))
+        if move is None:
+            raise IllegalTransition(self.noun, action, state, self.sources(action))
+        return move.target
+
+    def actions_from(self, state: str) -> tuple[str, ...]:
+        """The actions allowed in ``state``, in declaration order."""
+        return tuple(a for a in self.actions if (a, state) in self._moves)
+
+    def _known(self, action: str) -> None:
+        if action not in self.actions:
+            raise ValueError(f"unknown {self.noun} action {action!r} (one of: {', '.join(self.actions)})")

@@ -22,6 +22,10 @@ role). Inside a route:
 - ``insert_unique(row, conflict)``: add a row, a unique clash is a 409;
 - ``etag``: ETags and optimistic locking (``etag.guard(row, what)`` before a
   change, ``etag.respond(data, version)``);
+- ``iso(moment)``: a timestamp as the API writes it (ISO 8601, UTC offset) or None;
+- ``rule_validator(rule, *fields)``: a pydantic validator from a rule of
+  ``egactl.plugin.rules`` (its message becomes the field's 422); a
+  lifecycle's ``IllegalTransition`` raised in a route is answered 409;
 - problems: ``Problem``, ``not_found``, ``conflict``, ``invalid``, ``forbidden``, and
   ``problem_response`` to document a status a route answers;
 - models: ``Base``, ``Versioned`` (every table a caller can change),
@@ -50,12 +54,48 @@ from egactl.server.security import Principal, mask_name, mask_phone
 __all__ = [
     "ApiRoute", "AuditEntry", "Base", "Institution", "Principal", "Problem", "UTCDateTime", "Versioned", "audit",
     "backend", "conflict", "current_scope", "db", "etag", "forbidden", "get_institution", "helpdesk_allowed",
-    "insert_unique", "invalid", "lock", "mask_name", "mask_phone", "not_found", "page", "pagination", "principal",
+    "insert_unique", "invalid", "iso", "rule_validator", "lock", "mask_name", "mask_phone", "not_found", "page", "pagination", "principal",
     "problem_response", "require_institution", "system_clock", "unversioned", "visible",
 ]
 
 page = _pagination.page
 """``page(session, stmt, id_column, *, cursor, limit, serialize)``: ``{"items": [...], "next_cursor": ...}``."""
+
+
+def iso(moment: Any) -> str | None:
+    """A timestamp as every API response writes it (ISO 8601 with its UTC offset), None as None."""
+    return moment.isoformat() if moment is not None else None
+
+
+def rule_validator(rule: Any, *fields: str, allow_none: bool = True) -> Any:
+    """A pydantic field validator applying ``rule`` to ``fields`` of a request body.
+
+    ``rule`` follows the convention of ``egactl.plugin.rules``: a ``check_*``
+    returning the problem or None, or a normalising rule raising ``RuleError``
+    (its result replaces the value). A broken rule is the field's 422, with the
+    rule's message unprefixed. ``None`` passes through unless ``allow_none=False``.
+    """
+    from pydantic import field_validator
+    from pydantic_core import PydanticCustomError
+
+    from egactl.plugin.rules import RuleError
+
+    is_check = getattr(rule, "__name__", "").startswith("check_")
+
+    def apply(value: Any) -> Any:
+        if value is None and allow_none:
+            return None
+        try:
+            result = rule(value)
+        except RuleError as exc:
+            raise PydanticCustomError("rule", str(exc)) from None
+        if is_check:
+            if result:
+                raise PydanticCustomError("rule", str(result))
+            return value
+        return result
+
+    return field_validator(*fields, check_fields=False)(apply)
 
 
 def visible(statement: Any, institution_column: Any, institution: str | None = None) -> Any:

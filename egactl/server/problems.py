@@ -19,6 +19,8 @@ from sqlalchemy.exc import DataError, OperationalError
 from sqlalchemy.orm.exc import StaleDataError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from egactl.plugin.rules import IllegalTransition
+
 MEDIA_TYPE = "application/problem+json"
 log = logging.getLogger("egactl.server")
 
@@ -172,6 +174,12 @@ def install(app: FastAPI) -> None:
         return exc.response(request)
 
     _document(app)
+
+    @app.exception_handler(IllegalTransition)
+    async def _illegal(request: Request, exc: IllegalTransition):
+        # A lifecycle (egactl.plugin.rules.Lifecycle) refused the move: the
+        # resource's state conflicts with the request, whichever plugin asked.
+        return Problem(409, str(exc), state=exc.state).response(request)
 
     @app.exception_handler(RequestValidationError)
     async def _validation(request: Request, exc: RequestValidationError):
