@@ -99,7 +99,13 @@ class RootGroup(TyperGroup):
         except Exception as exc:
             raise EgactlError(f"plugin {name!r} could not be loaded ({type(exc).__name__}: {exc})",
                               hint="reinstall or remove the plugin (`egactl plugins list`)") from None
-        return _to_command(app, name)
+        import inspect
+        import sys
+
+        # A plugin's help is written once, as its package's docstring: the first
+        # line is what `egactl --help` lists, the whole is `egactl NAME --help`.
+        package = sys.modules.get(f.module.split(".")[0])
+        return _to_command(app, name, help=inspect.getdoc(package) if package is not None else None)
 
     def format_commands(self, ctx: Any, formatter: Any) -> None:
         from egactl.discovery import found
@@ -150,11 +156,13 @@ class RootGroup(TyperGroup):
                 ctx.obj.close()
 
 
-def _to_command(app: Any, name: str) -> Any:
+def _to_command(app: Any, name: str, help: str | None = None) -> Any:
     import typer.main
 
     cmd = typer.main.get_command(app)
     cmd.name = name
+    if help:
+        cmd.help = help
     # typer adds --install-completion/--show-completion to every app that does not
     # opt out; `egactl completion SHELL` is the one way, so plugins need not remember.
     cmd.params = [p for p in cmd.params if p.name not in ("install_completion", "show_completion")]

@@ -264,3 +264,15 @@ def test_rule_validator_turns_either_rule_convention_into_the_fields_422():
         Body(name="pay\x00ments", phone="12")
     messages = [e["msg"] for e in bad.value.errors()]
     assert len(messages) == 2 and all(m and "Value error" not in m for m in messages)
+
+
+@pytest.mark.parametrize("name", ["ussd", "sms", "mail", "govnet", "dr"])
+def test_a_plugins_help_is_written_once_as_its_package_docstring(name, cli):
+    import inspect
+
+    doc = inspect.getdoc(importlib.import_module(f"egactl_{name}"))
+    listed = cli("--help")
+    assert " ".join(doc.splitlines()[0].split()) in " ".join(listed.stdout.split())
+    own = cli(name, "--help")
+    assert own.exit_code == 0
+    assert " ".join(doc.split()) in " ".join(own.stdout.replace("│", " ").split())
