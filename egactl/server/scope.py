@@ -20,12 +20,13 @@ Route code reads the scope through ``db()``, ``principal()`` and ``backend()``.
 
 from __future__ import annotations
 
+import contextlib
 import contextvars
 import functools
 import inspect
 import uuid
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 from fastapi import Request, Response
 from fastapi.routing import APIRoute
@@ -100,20 +101,28 @@ def secret_response(noun: str) -> Callable[[Callable], Callable]:
     return mark
 
 
-def insert_unique(row: Any, conflict: str) -> Any:
-    """Add and flush ``row``; a unique-constraint clash becomes a 409 saying ``conflict``.
+@contextlib.contextmanager
+def conflict_as_409(conflict: str) -> Iterator[Session]:
+    """Run a change in a savepoint and flush it; a constraint it breaks (unique, or a
+    row still referenced) becomes a 409 saying ``conflict``.
 
     The savepoint keeps the rest of the request's transaction usable. The
-    database's constraint is the judge (never read-then-insert), so this is
+    database's constraint is the judge (never read-then-write), so this is
     race-free on SQLite and PostgreSQL alike.
     """
     session = db()
     try:
         with session.begin_nested():
-            session.add(row)
+            yield session
             session.flush()
     except IntegrityError:
         raise Problem(409, conflict) from None
+
+
+def insert_unique(row: Any, conflict: str) -> Any:
+    """Add and flush ``row``; a unique-constraint clash becomes a 409 saying ``conflict``."""
+    with conflict_as_409(conflict) as session:
+        session.add(row)
     return row
 
 

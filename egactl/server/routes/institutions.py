@@ -7,7 +7,6 @@ from typing import Any, Literal
 from fastapi import APIRouter
 from pydantic import BaseModel, Field, field_validator
 from sqlalchemy import or_, select
-from sqlalchemy.exc import IntegrityError
 
 from egactl.rules import check_email, check_institution_code, check_name
 from egactl.server import audit, etag
@@ -15,7 +14,7 @@ from egactl.server.db import lock
 from egactl.server.models import Institution
 from egactl.server.pagination import page
 from egactl.server.problems import Problem, not_found
-from egactl.server.scope import ApiRoute, backend, current, db, insert_unique, principal
+from egactl.server.scope import ApiRoute, backend, conflict_as_409, current, db, insert_unique, principal
 
 router = APIRouter(route_class=ApiRoute, tags=["institutions"])
 
@@ -233,12 +232,8 @@ def delete_institution(code: str):
         raise Problem(409, f"{row.code} still holds {describe(held)}; release them first",
                       holdings={plugin: counts for plugin, counts in held.items()})
     before = serialize(row)
-    try:
-        with session.begin_nested():
-            session.delete(row)
-            session.flush()
-    except IntegrityError:
-        raise Problem(409, f"institution {row.code} still has resources; remove them first") from None
+    with conflict_as_409(f"institution {row.code} still has resources; remove them first"):
+        session.delete(row)
     audit.record("delete", "institution", before["code"], institution=before["code"], before=before)
     return before
 
