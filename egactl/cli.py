@@ -23,7 +23,7 @@ from egactl._compat.startup import unused_modules_absent
 from egactl._compat.typer_internals import (completion_item, install_lean_coercion, is_library_exception,
                                             stdout_pipe_closed)
 from egactl.config import OUTPUT_FORMATS
-from egactl.errors import EXIT_FAILURE, EgactlError
+from egactl.errors import EXIT_FAILURE, EgactlError, InvalidInput
 
 # name -> (module with a typer app called `app`, one-line help). Listed here so
 # that `egactl --help` imports none of them.
@@ -73,7 +73,12 @@ class RootGroup(TyperGroup):
 
     def parse_args(self, ctx: Any, args: list[str]) -> list[str]:
         install_lean_coercion()
-        return super().parse_args(ctx, hoist_global_options(list(args)))
+        hoisted = hoist_global_options(list(args))
+        try:
+            return super().parse_args(ctx, list(hoisted))  # the parser consumes its list
+        except Exception as exc:  # e.g. `egactl --bogus`, `egactl -o yaml`
+            _usage_error(ctx, exc, hoisted)
+            raise
 
     def list_commands(self, ctx: Any) -> list[str]:
         from egactl.discovery import found
@@ -142,6 +147,7 @@ class RootGroup(TyperGroup):
             raise typer.Exit(0) from None
         except Exception as exc:
             if is_library_exception(exc):
+                _usage_error(ctx, exc, None)  # an unknown option or command, a bad value, a plugin's BadParameter
                 raise
             # The last line of defence: one line, never a traceback (unless --debug).
             if getattr(ctx.obj, "debug", False):
@@ -212,6 +218,40 @@ def _report(ctx: Any, exc: EgactlError) -> None:
         print(json.dumps(exc.as_json(), ensure_ascii=False), file=sys.stderr)
     else:
         print(f"error: {exc.line()}", file=sys.stderr)
+
+
+def _usage_error(ctx: Any, exc: BaseException, args: list[str] | None) -> None:
+    """With JSON output, a usage error found by the parser (typer/click) is one JSON
+    object on stderr like every other failure, and exit 2; otherwise it is left to
+    the parser, which prints usage text."""
+    if not (is_library_exception(exc) and getattr(exc, "exit_code", None) == 2 and hasattr(exc, "format_message")):
+        return
+    if _output_format(ctx, args) not in ("json", "jsonl"):
+        return
+    import json
+
+    where = getattr(getattr(exc, "ctx", None), "command_path", None) or "egactl"
+    error = InvalidInput(exc.format_message(), hint=f"see `{where} --help`")
+    print(json.dumps(error.as_json(), ensure_ascii=False), file=sys.stderr)
+    raise typer.Exit(error.exit_code) from None
+
+
+def _output_format(ctx: Any, args: list[str] | None) -> str | None:
+    """The output format the command line asked for, as far as it was understood."""
+    import os
+
+    fmt = getattr(ctx.find_root().obj, "fmt", None)
+    if fmt:
+        return fmt
+    given = ctx.find_root().params.get("output")
+    for i, arg in enumerate(args or ()):
+        if arg in ("-o", "--output") and i + 1 < len(args):
+            given = args[i + 1]
+        elif arg.startswith("--output="):
+            given = arg.split("=", 1)[1]
+        elif arg.startswith("-o") and not arg.startswith("--") and len(arg) > 2:
+            given = arg[2:].lstrip("=")
+    return given or os.environ.get("EGACTL_OUTPUT")
 
 
 def _version(value: bool) -> None:

@@ -208,10 +208,28 @@ def spreadsheet_safe(text: str) -> str:
 
 
 def delimited_writer(out: TextIO, delimiter: str = ","):
-    """A csv writer whose every cell goes through ``spreadsheet_safe``: the one CSV/TSV writer of egactl."""
+    """The one CSV/TSV writer of egactl; every cell goes through ``spreadsheet_safe``.
+
+    ``","``: RFC 4180 CSV (quoted where needed). ``"\t"``: TSV as Unix tools read
+    it, one record a line: a tab, newline, carriage return or backslash inside a
+    value is written ``\t``, ``\n``, ``\r``, ``\\``, never quoted.
+    """
+    if delimiter == "\t":
+        return _SafeWriter(_TsvWriter(out))
     import csv
 
     return _SafeWriter(csv.writer(out, delimiter=delimiter, lineterminator="\n"))
+
+
+_TSV_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
+
+
+class _TsvWriter:
+    def __init__(self, out: TextIO):
+        self._out = out
+
+    def writerow(self, values: Iterable[str]) -> None:
+        self._out.write("\t".join(v.translate(_TSV_ESCAPES) for v in values) + "\n")
 
 
 class _SafeWriter:

@@ -1,0 +1,70 @@
+"""The script contract through the real executable: with `-o json` every failure,
+the parser's usage errors included, is one JSON object on stderr; `-o tsv` keeps
+every record on one line."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+
+def egactl(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+    import os
+
+    return subprocess.run([sys.executable, "-m", "egactl", *args], capture_output=True, text=True,
+                          stdin=subprocess.DEVNULL, timeout=120, env={**os.environ, **(env or {})})
+
+
+@pytest.fixture
+def sandbox_ready():
+    first = egactl("institutions", "list", "-o", "json")  # the sandbox's first-use notices happen here
+    assert first.returncode == 0, first.stderr
+
+
+@pytest.mark.parametrize("args, message", [
+    (("-o", "json", "--bogus"), "No such option: --bogus"),
+    (("--output=json", "institutions", "list", "--bogus"), "No such option: --bogus"),
+    (("institutions", "list", "--bogus", "-o", "json"), "No such option: --bogus"),
+    (("-ojson", "institutions", "show"), "Missing argument 'code'."),
+    (("-o", "json", "nosuchcommand"), "No such command 'nosuchcommand'."),
+    (("-o", "json", "institutions", "list", "--limit", "many"), "Invalid value for '--limit'"),
+    (("-o", "json", "ussd", "list", "--state", "sleeping"), "Invalid value for '--state'"),
+], ids=lambda v: " ".join(v) if isinstance(v, tuple) else None)
+def test_with_json_output_a_usage_error_is_one_json_object_on_stderr(sandbox_ready, args, message):
+    run = egactl(*args)
+    assert run.returncode == 2
+    assert run.stdout == ""
+    lines = run.stderr.splitlines()
+    assert len(lines) == 1, run.stderr
+    error = json.loads(lines[0])
+    assert error["error"] == "invalid_input" and error["exit_code"] == 2
+    assert error["message"].startswith(message)
+    assert error["hint"].startswith("see `egactl")
+
+
+def test_json_output_from_the_environment_counts_too(sandbox_ready):
+    run = egactl("institutions", "list", "--bogus", env={"EGACTL_OUTPUT": "json"})
+    assert run.returncode == 2
+    assert json.loads(run.stderr)["message"] == "No such option: --bogus"
+
+
+def test_without_json_a_usage_error_stays_usage_text(sandbox_ready):
+    run = egactl("institutions", "list", "--bogus")
+    assert run.returncode == 2
+    assert "Usage: egactl institutions list" in run.stderr and "No such option: --bogus" in run.stderr
+
+
+def test_tsv_keeps_every_record_on_one_line(sandbox_ready):
+    # A JMESPath raw literal puts a tab, a newline and a backslash into a value.
+    query = "[:2].{code: code, note: 'a\tb\nc\\d'}"
+    run = egactl("institutions", "list", "-o", "tsv", "--query", query)
+    assert run.returncode == 0, run.stderr
+    lines = run.stdout.splitlines()
+    assert len(lines) == 3  # the header and two records
+    assert lines[0] == "code\tnote"
+    assert all(line.split("\t")[1] == "a\\tb\\nc\\\\d" for line in lines[1:])
+    csv = egactl("institutions", "list", "-o", "csv", "--query", query)
+    assert '"a\tb\nc\\d"' in csv.stdout  # CSV stays RFC 4180: quoted, not escaped
