@@ -94,11 +94,14 @@ class ApiClient:
         headers: dict[str, str] | None = None,
         idempotency_key: str | None = None,
         if_match: str | None = None,
+        dry_run: bool = False,
         raise_for_status: bool = True,
     ) -> httpx.Response:
         method = method.upper()
         check_path(path)
         hdrs = dict(headers or {})
+        if dry_run:  # the backend judges the change in full, then rolls it back
+            hdrs["X-Dry-Run"] = "true"
         if method == "POST" and idempotency_key:
             hdrs["Idempotency-Key"] = idempotency_key
         if if_match:
@@ -168,23 +171,26 @@ class ApiClient:
         return response.json(), response.headers.get("ETag")
 
     def post(self, path: str, body: Any = None, *, idempotency_key: str | None = None,
-             etag: str | None = None) -> Any:
+             etag: str | None = None, dry_run: bool = False) -> Any:
         """A POST: always carries an Idempotency-Key, so it is safe to retry. ``etag``: a
-        state change (suspend, approve...) of what we read, sent as If-Match (stale → 412, exit 5)."""
+        state change (suspend, approve...) of what we read, sent as If-Match (stale → 412, exit 5).
+        ``dry_run``: the backend judges the change exactly as it would make it, answers as it
+        would, and stores nothing (every mutation takes it)."""
         response = self.request("POST", path, json_body=body if body is not None else {},
-                                idempotency_key=idempotency_key or new_idempotency_key(), if_match=etag)
+                                idempotency_key=idempotency_key or new_idempotency_key(), if_match=etag,
+                                dry_run=dry_run)
         return response.json() if response.content else None
 
-    def patch(self, path: str, body: Any, *, etag: str | None = None) -> Any:
-        return self.request("PATCH", path, json_body=body, if_match=etag).json()
+    def patch(self, path: str, body: Any, *, etag: str | None = None, dry_run: bool = False) -> Any:
+        return self.request("PATCH", path, json_body=body, if_match=etag, dry_run=dry_run).json()
 
-    def update(self, path: str, changes: dict[str, Any]) -> Any:
+    def update(self, path: str, changes: dict[str, Any], *, dry_run: bool = False) -> Any:
         """Read-modify-write guarded by the resource's ETag (412 → exit 5 if someone else changed it)."""
         _, etag = self.get_with_etag(path)
-        return self.patch(path, changes, etag=etag)
+        return self.patch(path, changes, etag=etag, dry_run=dry_run)
 
-    def delete(self, path: str, *, etag: str | None = None, **params: Any) -> Any:
-        response = self.request("DELETE", path, params=params, if_match=etag)
+    def delete(self, path: str, *, etag: str | None = None, dry_run: bool = False, **params: Any) -> Any:
+        response = self.request("DELETE", path, params=params, if_match=etag, dry_run=dry_run)
         return response.json() if response.content else None
 
     def paginate(self, path: str, *, limit: int | None = None, page_size: int = 100, **params: Any) -> Iterator[dict]:

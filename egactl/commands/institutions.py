@@ -58,11 +58,11 @@ def create(code: Annotated[str, typer.Argument(help="Short code, e.g. RITA.")],
     ctx = context.get()
     _check_names(name=name, region=region)
     body = {"code": code.upper(), "name": name, "kind": _kind(kind), "region": region, "contact_email": contact_email}
+    created = ctx.api().post("/api/v1/institutions", body, dry_run=dry_run)
     if dry_run:
-        ctx.io.status(f"dry run: would create institution {body['code']}")
-        ctx.render(body, COLUMNS)
+        ctx.io.status(f"dry run: would create institution {created['code']} (checked by the backend; nothing stored)")
+        ctx.render(created, DETAIL)
         return
-    created = ctx.api().post("/api/v1/institutions", body)
     ctx.success(f"Created institution {created['code']}")
     ctx.render(created, DETAIL)
 
@@ -82,12 +82,11 @@ def update(code: Annotated[str, typer.Argument(help="Institution code.")],
     if not changes:
         raise typer.BadParameter("nothing to change; pass at least one of --name, --kind, --region, --contact-email")
     path = f"/api/v1/institutions/{code.upper()}"
+    updated = ctx.api().update(path, changes, dry_run=dry_run)
     if dry_run:
-        current = ctx.api().get(path)
-        ctx.io.status(f"dry run: would update institution {current['code']}")
-        ctx.render({**current, **changes}, DETAIL)
+        ctx.io.status(f"dry run: would update institution {updated['code']} (checked by the backend; nothing stored)")
+        ctx.render(updated, DETAIL)
         return
-    updated = ctx.api().update(path, changes)
     ctx.success(f"Updated institution {updated['code']}")
     ctx.render(updated, DETAIL)
 
@@ -99,7 +98,8 @@ def delete(code: Annotated[str, typer.Argument(help="Institution code.")], yes: 
     path = f"/api/v1/institutions/{code.upper()}"
     current, etag = ctx.api().get_with_etag(path)
     if dry_run:
-        ctx.io.status(f"dry run: would delete institution {current['code']}")
+        ctx.api().request("DELETE", path, if_match=etag, dry_run=True)
+        ctx.io.status(f"dry run: would delete institution {current['code']} (checked by the backend; nothing stored)")
         return
     ctx.confirm(f"Delete institution {current['code']} ({current['name']})?", yes=yes)
     ctx.api().request("DELETE", path, if_match=etag)

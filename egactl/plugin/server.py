@@ -9,7 +9,9 @@ role). Inside a route:
 
 - ``db()`` (the request's session), ``principal()`` (the caller: role,
   institutions, ``check_read``/``check_write``), ``backend()`` (settings,
-  ``now()``), ``current_scope()`` (all of it, plus the request id);
+  ``now()``), ``current_scope()`` (all of it, plus the request id and ``dry_run``:
+  a request sent with ``X-Dry-Run: true`` runs in full and is rolled back by the
+  frame; only a route acting outside the database needs to look at it);
 - ``require_institution(code)`` / ``get_institution(code)``: the institution
   (404 if unknown; ``require_`` also needs write access), locked against its
   deletion for the rest of a writing request;

@@ -42,6 +42,16 @@ from egactl.server.problems import Problem, route_responses
 from egactl.server.security import FailedLogins, Principal, failures_per_minute, guarded_authenticate
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+DRY_RUN_HEADER = "X-Dry-Run"
+
+
+def _dry_run(request: Request) -> bool:
+    value = request.headers.get(DRY_RUN_HEADER)
+    if value is None or value.strip().lower() == "false":
+        return False
+    if value.strip().lower() == "true":
+        return True
+    raise Problem(400, f"{DRY_RUN_HEADER} must be true or false, not {value[:40]!r}")
 
 
 @dataclass
@@ -52,6 +62,8 @@ class Scope:
     principal: Principal | None = None
     if_match: str | None = None
     if_match_evaluated: bool = False
+    dry_run: bool = False
+    """``X-Dry-Run: true``: the change runs in full (every rule, lock and conflict) and is rolled back."""
     _session: Session | None = field(default=None, repr=False)
 
     @property
@@ -206,7 +218,8 @@ class ApiRoute(APIRoute):
                 if write and scope.principal.role == "helpdesk" and not helpdesk_ok:
                     raise Problem(403, "the helpdesk role is read-only")
                 await inputs.check(self, request)
-                key = request.headers.get("Idempotency-Key") if request.method == "POST" else None
+                scope.dry_run = write and _dry_run(request)
+                key = request.headers.get("Idempotency-Key") if request.method == "POST" and not scope.dry_run else None
                 if key:
                     body = await request.body()
                     fingerprint = idempotency.fingerprint(request.method, str(request.url.path),
@@ -231,6 +244,12 @@ class ApiRoute(APIRoute):
                     return Problem(412, f"If-Match was sent but {request.method} {request.url.path} changes no "
                                         "versioned resource, so it cannot match; send the request without "
                                         "If-Match").response(request)
+                if response.status_code < 400 and scope.dry_run:
+                    # Judged exactly as the real change (the same transaction, rules,
+                    # locks and constraints), then undone: nothing stored, no worker run.
+                    await _settle(request, _rollback, scope)
+                    response.headers[DRY_RUN_HEADER] = "true"
+                    return response
                 if response.status_code >= 400:
                     await _settle(request, _rollback, scope)
                     if key and (replay := await _settle(request, _twin, scope, key, fingerprint)) is not None:
