@@ -95,8 +95,11 @@ class IOStreams:
         from rich.console import Console
 
         file = self.out if stream == "out" else self.err
+        # NO_COLOR / --no-color: no escape codes at all, bold and underline included
+        # (rich's own no_color keeps them; without a colour system it writes none).
+        extra: dict[str, Any] = {"color_system": None} if self.no_color else {}
         return Console(file=file, no_color=self.no_color, highlight=False, soft_wrap=False,
-                       force_terminal=_isatty(file) or None)
+                       force_terminal=_isatty(file) or None, **extra)
 
     def status(self, message: str) -> None:
         """A notice for people ("✓ Created RITA"), on stderr, never mixed with data."""

@@ -68,3 +68,38 @@ def test_tsv_keeps_every_record_on_one_line(sandbox_ready):
     assert all(line.split("\t")[1] == "a\\tb\\nc\\\\d" for line in lines[1:])
     csv = egactl("institutions", "list", "-o", "csv", "--query", query)
     assert '"a\tb\nc\\d"' in csv.stdout  # CSV stays RFC 4180: quoted, not escaped
+
+
+def _on_a_terminal(*args: str, env: dict[str, str] | None = None) -> bytes:
+    """stdout of egactl written to a pseudo-terminal, as a person at a terminal sees it."""
+    import os
+    import pty
+
+    master, slave = pty.openpty()
+    try:
+        run = subprocess.run([sys.executable, "-m", "egactl", *args], stdout=slave, stderr=subprocess.PIPE,
+                             stdin=subprocess.DEVNULL, env={**os.environ, "COLUMNS": "120", **(env or {})}, timeout=120)
+    finally:
+        os.close(slave)
+    assert run.returncode == 0, run.stderr
+    out = b""
+    while True:
+        try:
+            chunk = os.read(master, 65536)
+        except OSError:  # the terminal's other end is closed: all read
+            break
+        if not chunk:
+            break
+        out += chunk
+    os.close(master)
+    return out
+
+
+@pytest.mark.parametrize("how", ["NO_COLOR", "--no-color"])
+def test_no_color_means_no_escape_codes_at_all_not_even_bold(sandbox_ready, how):
+    styled = _on_a_terminal("institutions", "list")
+    assert b"\x1b[" in styled  # the table's header is bold at a terminal
+    plain = (_on_a_terminal("institutions", "list", env={"NO_COLOR": "1"}) if how == "NO_COLOR"
+             else _on_a_terminal("--no-color", "institutions", "list"))
+    assert b"\x1b[" not in plain
+    assert b"RITA" in plain
