@@ -88,11 +88,14 @@ class Summary:
     statuses: dict[str, int] = field(default_factory=dict)
     results: str | None = None
     dry_run: bool = False
+    invalid_rows: list[dict[str, Any]] = field(default_factory=list)
+    """The first invalid rows skipped (``--skip-invalid``), ``{"line": N, "error": "..."}``."""
 
     def as_dict(self) -> dict[str, Any]:
         return {"job": self.job, "file": self.file, "rows": self.rows, "invalid": self.invalid,
                 "sent": self.sent, "failed": self.failed, "statuses": dict(sorted(self.statuses.items())),
-                "resumed_chunks": self.skipped_chunks, "results": self.results, "dry_run": self.dry_run}
+                "resumed_chunks": self.skipped_chunks, "results": self.results, "dry_run": self.dry_run,
+                "invalid_rows": self.invalid_rows}
 
 
 # -- reading ------------------------------------------------------------------------
@@ -310,15 +313,16 @@ class ResultsWriter:
 # -- running ------------------------------------------------------------------------
 
 
-def validate(job: Job, report: Callable[[str], None]) -> tuple[int, int]:
-    """First pass: (rows, invalid rows); reports the first errors by line number.
+def validate(job: Job) -> tuple[int, int, list[dict[str, Any]]]:
+    """First pass: (rows, invalid rows, the first ``MAX_REPORTED_ERRORS`` of them as
+    ``{"line": N, "error": "..."}``).
 
-    The reports wait until the whole file has been read (at most ``MAX_REPORTED_ERRORS``
-    of them are kept): a malformed file is then one error line, not row errors first.
+    Nothing is reported until the whole file has been read: a malformed file is then
+    one error, not row errors first.
     """
     rows = invalid = 0
     seen: dict[str, int] = {}
-    reports: list[str] = []
+    reports: list[dict[str, Any]] = []
     for line, row in read_csv(job.path, job.required):
         rows += 1
         try:
@@ -331,12 +335,16 @@ def validate(job: Job, report: Callable[[str], None]) -> tuple[int, int]:
         except RowError as exc:
             invalid += 1
             if invalid <= MAX_REPORTED_ERRORS:
-                reports.append(f"{job.path.name}: line {line}: {exc}")
-    for message in reports:
-        report(message)
-    if invalid > MAX_REPORTED_ERRORS:
-        report(f"{job.path.name}: … and {invalid - MAX_REPORTED_ERRORS} more invalid rows")
-    return rows, invalid
+                reports.append({"line": line, "error": str(exc)})
+    return rows, invalid, reports
+
+
+def _report_rows(io: Any, job: Job, invalid: int, reports: list[dict[str, Any]]) -> None:
+    """Invalid rows as lines on stderr, for people (JSON output carries them in its objects instead)."""
+    for r in reports:
+        io.status(f"{job.path.name}: line {r['line']}: {r['error']}")
+    if invalid > len(reports):
+        io.status(f"{job.path.name}: … and {invalid - len(reports)} more invalid rows")
 
 
 def _valid_items(job: Job) -> Iterator[dict[str, Any]]:
@@ -395,11 +403,16 @@ def run(ctx: Any, job: Job, *, skip_invalid: bool = False, resume: bool = False,
     io = ctx.io
     job_id = run_job_id(ctx, job)
     summary = Summary(job=job_id, file=str(job.path), dry_run=dry_run)
-    rows, invalid = validate(job, io.status)
+    rows, invalid, reports = validate(job)
     summary.rows, summary.invalid = rows, invalid
+    as_json = getattr(ctx, "fmt", None) in ("json", "jsonl")
+    if not as_json:
+        _report_rows(io, job, invalid, reports)
     if invalid and not skip_invalid:
         raise InvalidInput(f"{job.path}: {invalid} invalid row{'s' if invalid != 1 else ''} of {rows}; nothing was sent",
-                           hint="fix them, or pass --skip-invalid to send the valid rows only")
+                           hint="fix them, or pass --skip-invalid to send the valid rows only",
+                           rows=reports if as_json else None)
+    summary.invalid_rows = reports
     if dry_run:
         return summary
     if rows == invalid:

@@ -27,11 +27,14 @@ class EgactlError(Exception):
     exit_code = EXIT_FAILURE
     kind = "failure"
 
-    def __init__(self, message: str, *, hint: str | None = None, problem: dict[str, Any] | None = None):
+    def __init__(self, message: str, *, hint: str | None = None, problem: dict[str, Any] | None = None,
+                 rows: list[dict[str, Any]] | None = None):
         super().__init__(message)
         self.message = message
         self.hint = hint
         self.problem = problem
+        self.rows = rows
+        """A bulk file's invalid rows, ``{"line": N, "error": "..."}``: in the JSON error, not as lines of text."""
 
     def line(self) -> str:
         """The one line a person reads: what went wrong, then what to do."""
@@ -43,6 +46,8 @@ class EgactlError(Exception):
             data["hint"] = self.hint
         if self.problem:
             data["problem"] = self.problem
+        if self.rows:
+            data["rows"] = self.rows
         return data
 
 

@@ -103,3 +103,28 @@ def test_no_color_means_no_escape_codes_at_all_not_even_bold(sandbox_ready, how)
              else _on_a_terminal("--no-color", "institutions", "list"))
     assert b"\x1b[" not in plain
     assert b"RITA" in plain
+
+
+def test_with_json_output_a_bulk_files_invalid_rows_are_inside_the_one_error_object(sandbox_ready, tmp_path):
+    bad = tmp_path / "institutions.csv"
+    bad.write_text("code,name,kind\nGOOD1,Good One,agency\nbad code!,X,agency\nOK2,,agency\n", encoding="utf-8")
+    run = egactl("-o", "json", "institutions", "import", str(bad))
+    assert run.returncode == 2
+    lines = run.stderr.splitlines()
+    assert len(lines) == 1, run.stderr
+    error = json.loads(lines[0])
+    assert error["error"] == "invalid_input" and "2 invalid rows of 3" in error["message"]
+    assert [r["line"] for r in error["rows"]] == [3, 4]
+    assert "BAD CODE!" in error["rows"][0]["error"] and error["rows"][1]["error"] == "name is empty"
+    # For people, the same rows stay lines of text.
+    text = egactl("institutions", "import", str(bad))
+    assert "institutions.csv: line 3: institution code 'BAD CODE!'" in text.stderr
+
+
+def test_with_json_output_skipped_rows_are_in_the_summary_not_on_stderr(sandbox_ready, tmp_path):
+    bad = tmp_path / "institutions.csv"
+    bad.write_text("code,name,kind\nGOOD1,Good One,agency\nOK2,,agency\n", encoding="utf-8")
+    run = egactl("-o", "json", "institutions", "import", str(bad), "--skip-invalid", "--dry-run")
+    assert run.returncode == 0, run.stderr
+    assert "line 3" not in run.stderr
+    assert json.loads(run.stdout)["invalid_rows"] == [{"line": 3, "error": "name is empty"}]
