@@ -24,7 +24,8 @@ from egactl import paths
 from egactl.errors import InvalidInput
 
 SANDBOX = "sandbox"
-OUTPUT_FORMATS = ("table", "json", "jsonl", "csv", "tsv")
+OUTPUT_FORMATS = ("table", "wide", "json", "jsonl", "csv", "tsv")
+"""``wide`` is the table with every column, nothing cut (like ``kubectl get -o wide``)."""
 
 
 @dataclass(frozen=True)

@@ -53,6 +53,16 @@ class Context:
 
     @property
     def fmt(self) -> str:
+        """The output format; ``-o wide`` is a ``table`` (see :attr:`wide`)."""
+        fmt = self._format()
+        return "table" if fmt == "wide" else fmt
+
+    @property
+    def wide(self) -> bool:
+        """``-o wide``: tables show every column (also those marked ``wide``) and cut nothing."""
+        return self._format() == "wide"
+
+    def _format(self) -> str:
         if self.output_flag:
             return self.output_flag
         try:
@@ -111,7 +121,8 @@ class Context:
 
     def render(self, data: Any, cols: list[Column] | None = None, *, title: str | None = None,
                empty: str | None = None) -> None:
-        render(self.io, data, fmt=self.fmt, query=self.query, cols=cols, title=title, empty_message=empty)
+        render(self.io, data, fmt=self.fmt, query=self.query, cols=cols, title=title, empty_message=empty,
+               wide=self.wide)
 
     def institution(self, flag: str | None, *, required: bool = True) -> str | None:
         """--institution, else the profile's default institution."""

@@ -26,11 +26,18 @@ from egactl.rules import FORMULA_START
 
 @dataclass(frozen=True)
 class Column:
-    """A column: the header people see, and the field (dotted path) it shows."""
+    """A column: the header people see, and the field (dotted path) it shows.
+
+    At a terminal a table fits its width: short columns (codes, states, times,
+    ids) keep their whole text, and long ones (names, addresses, reasons) are
+    cut with "…", never wrapped letter by letter. ``wide=True``: a column shown
+    only with ``-o wide``, which also cuts nothing.
+    """
 
     key: str
     header: str | None = None
     format: Callable[[Any], str] | None = None
+    wide: bool = False
 
     @property
     def title(self) -> str:
@@ -91,13 +98,15 @@ class IOStreams:
         """Prompts are allowed only when a person is at both ends."""
         return _isatty(self.inp) and _isatty(self.out)
 
-    def console(self, stream: str = "out"):
+    def console(self, stream: str = "out", width: int | None = None):
         from rich.console import Console
 
         file = self.out if stream == "out" else self.err
         # NO_COLOR / --no-color: no escape codes at all, bold and underline included
         # (rich's own no_color keeps them; without a colour system it writes none).
         extra: dict[str, Any] = {"color_system": None} if self.no_color else {}
+        if width is not None:
+            extra["width"] = width
         return Console(file=file, no_color=self.no_color, highlight=False, soft_wrap=False,
                        force_terminal=_isatty(file) or None, **extra)
 
@@ -154,8 +163,14 @@ def render(
     cols: list[Column] | None = None,
     title: str | None = None,
     empty_message: str | None = None,
+    wide: bool = False,
 ) -> None:
-    """Print records (a list) or one record (a dict) in the chosen format."""
+    """Print records (a list) or one record (a dict) in the chosen format.
+
+    ``wide``: a table (``-o wide``) with every column, cut nowhere. Without it the
+    columns marked ``wide`` are left out (of csv and tsv too: their columns are a
+    script's contract, and stay as they are).
+    """
     queried = query is not None
     data = apply_query(data, query)
     if fmt == "json":
@@ -175,14 +190,17 @@ def render(
     records = [data] if single else data
     if cols is None or queried:
         cols = _columns_from(records) if records else (cols or [])
+    elif not wide:
+        cols = [c for c in cols if not c.wide]
     if fmt in ("csv", "tsv"):
         _write_delimited(io.out, records, cols, "," if fmt == "csv" else "\t")
     elif single and not queried:
         _write_record(io, records[0], cols)
+    elif not records:
+        # Nothing on stdout (a header alone is data only in csv/tsv); people are told.
+        io.status(empty_message or "no results")
     else:
-        _write_table(io, records, cols, title)
-        if not records and empty_message and io.out_tty:
-            io.status(empty_message)
+        _write_table(io, records, cols, title, wide=wide)
 
 
 def _columns_from(records: list[dict[str, Any]]) -> list[Column]:
@@ -250,20 +268,61 @@ def _write_delimited(out: TextIO, records: Iterable[dict], cols: list[Column], d
         writer.writerow([cell(c.value(r)) for c in cols])
 
 
-def _write_table(io: IOStreams, records: list[dict], cols: list[Column], title: str | None) -> None:
+SHORT_CELL = 24
+"""A column whose every value is at most this long (a code, a state, a time) is never cut."""
+
+
+def _fit(longest: list[int], room: int) -> list[int]:
+    """Column widths for ``room`` characters, giving way in order of priority.
+
+    The first column (what each row is: a code, an address) is never cut. Long
+    columns (names, reasons: over ``SHORT_CELL``) give way first, sharing what
+    is left evenly (a narrower one keeps all it needs). If that is not enough,
+    the other columns give way from the right, as the least important come last.
+    No column is cut below five characters; past that, the line is cut at the edge.
+    """
+    floor = 5
+    widths = list(longest)
+    excess = sum(widths) - room
+    if excess <= 0:
+        return widths
+    long = [i for i, n in enumerate(longest) if i > 0 and n > SHORT_CELL]
+    left = room - sum(n for i, n in enumerate(longest) if i not in long)
+    while long:
+        share = left // len(long)
+        narrow = [i for i in long if longest[i] <= share]
+        if not narrow:
+            for i in long:
+                widths[i] = max(share, floor)
+            break
+        for i in narrow:
+            left -= longest[i]
+            long.remove(i)
+    excess = sum(widths) - room
+    for i in range(len(widths) - 1, 0, -1):
+        if excess <= 0:
+            break
+        give = min(excess, max(0, widths[i] - floor))
+        widths[i] -= give
+        excess -= give
+    return widths
+
+
+def _write_table(io: IOStreams, records: list[dict], cols: list[Column], title: str | None, *,
+                 wide: bool = False) -> None:
     rows = [[c.text(r) for c in cols] for r in records]
     if io.out_tty:
         from rich.table import Table
 
         table = Table(title=title, box=None, header_style="bold", pad_edge=False)
-        for c in cols:
-            table.add_column(c.title, overflow="fold")
+        longest = [max([len(c.title), *(len(row[i]) for row in rows)]) for i, c in enumerate(cols)]
+        widths = longest if wide else _fit(longest, io.console().width - 2 * (len(cols) - 1))
+        for c, width in zip(cols, widths):
+            table.add_column(c.title, no_wrap=True, overflow="ellipsis", width=width)
         for row in rows:
             table.add_row(*row)
-        io.console().print(table)
-        return
-    if not rows:
-        io.out.write("  ".join(c.title for c in cols) + "\n")
+        # -o wide: the whole line, however long (the terminal wraps it, as kubectl's does).
+        io.console(width=10_000 if wide else None).print(table, crop=not wide)
         return
     from tabulate import tabulate
 

@@ -115,7 +115,7 @@ def test_bad_query_is_one_line_exit_2(cli):
 def test_bad_output_format_exit_2(cli):
     r = cli("institutions", "list", "-o", "yaml")
     assert r.exit_code == 2
-    assert "must be one of table, json, jsonl, csv, tsv" in r.stderr
+    assert "must be one of table, wide, json, jsonl, csv, tsv" in r.stderr
 
 
 def test_plain_table_when_piped(cli):
@@ -185,13 +185,53 @@ def test_no_color_also_for_a_default_context(monkeypatch):
     ("jsonl", ""),
     ("csv", "code,name,kind,region,contact_email\n"),
     ("tsv", "code\tname\tkind\tregion\tcontact_email\n"),
-    ("table", "CODE  NAME  KIND  REGION  CONTACT\n"),
 ])
 def test_empty_results_are_valid_output(cli, fmt, expected):
     r = cli("institutions", "list", "--search", "no-such-thing", "-o", fmt)
     assert r.exit_code == 0
     assert r.stdout == expected
-    assert r.stderr == ""  # the "No institutions match." note is for terminals only
+    assert r.stderr == ""
+
+
+def test_an_empty_table_says_so_on_stderr_and_prints_no_header(cli):
+    """A header alone is data only in csv/tsv; a table for people says there is nothing."""
+    r = cli("institutions", "list", "--search", "no-such-thing")
+    assert r.exit_code == 0
+    assert r.stdout == ""
+    assert r.stderr == "No institutions match.\n"
+
+
+def _visible(text: str) -> list[str]:
+    return ANSI.sub("", text).splitlines()
+
+
+LONG_NAME = "Tanzania Commission for Science and Technology Research and Innovation Directorate"
+
+
+def test_a_table_fits_80_columns_cutting_long_text_not_codes(cli, monkeypatch):
+    assert cli("institutions", "create", "COSTECH-RESEARCH", "--name", LONG_NAME, "--kind", "agency",
+               "--contact-email", "directorate.general@costech.or.tz").exit_code == 0
+    monkeypatch.setenv("COLUMNS", "80")
+    _, out, _ = run_in_terminal(cli, "institutions", "list", "--all")
+    lines = _visible(out)
+    assert max(len(line) for line in lines) <= 80
+    assert lines[0].split() == ["CODE", "NAME", "KIND", "REGION", "CONTACT"]  # no header folded, none dropped
+    row = next(line for line in lines if line.startswith("COSTECH-RESEARCH "))  # the first column whole
+    assert "…" in row and LONG_NAME not in row  # the long name cut, on one line
+    assert "KINONDONI-MC" in out and len(lines) == len(cli("institutions", "list", "--all", "-o", "json").json()) + 1
+
+
+def test_wide_shows_every_column_and_cuts_nothing(cli, monkeypatch):
+    assert cli("institutions", "create", "COSTECH-RESEARCH", "--name", LONG_NAME, "--kind", "agency").exit_code == 0
+    monkeypatch.setenv("COLUMNS", "80")
+    _, out, _ = run_in_terminal(cli, "institutions", "list", "--all", "-o", "wide")
+    lines = _visible(out)
+    assert lines[0].split() == ["CODE", "NAME", "KIND", "REGION", "CONTACT", "CREATED"]
+    assert any(LONG_NAME in line for line in lines) and "…" not in out
+    piped = cli("institutions", "list", "-o", "wide")
+    assert piped.stdout.splitlines()[0].split() == ["CODE", "NAME", "KIND", "REGION", "CONTACT", "CREATED"]
+    assert "CREATED" not in cli("institutions", "list").stdout  # a wide column only with -o wide
+    assert "created_at" not in cli("institutions", "list", "-o", "csv").stdout  # csv's columns stay a script's contract
 
 
 def test_empty_note_in_a_terminal_goes_to_stderr(cli):

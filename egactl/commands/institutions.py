@@ -15,8 +15,10 @@ from egactl.rules import KINDS, check_email, check_institution_code, check_name,
 
 app = typer.Typer(help="The directory of public institutions.", no_args_is_help=True, add_completion=False)
 
-COLUMNS = [Column("code"), Column("name"), Column("kind"), Column("region"), Column("contact_email", "CONTACT")]
-DETAIL = COLUMNS + [Column("version"), Column("created_at", "CREATED"), Column("updated_at", "UPDATED")]
+COLUMNS = [Column("code"), Column("name"), Column("kind"), Column("region"), Column("contact_email", "CONTACT"),
+           Column("created_at", "CREATED", wide=True)]
+DETAIL = [c for c in COLUMNS if not c.wide] + [Column("version"), Column("created_at", "CREATED"),
+                                               Column("updated_at", "UPDATED")]
 
 Kind = Annotated[Optional[str], typer.Option("--kind", help=f"One of: {', '.join(KINDS)}.")]
 
