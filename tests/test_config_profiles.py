@@ -148,7 +148,7 @@ def test_set_rewrites_an_existing_loose_file_as_0600():
 
 
 @pytest.mark.parametrize("key,value,message", [
-    ("output", "yaml", "output must be one of table, json, jsonl, csv, tsv"),
+    ("output", "yaml", "output must be one of table, wide, json, jsonl, csv, tsv"),
     ("read_timeout", "0", "read_timeout must be greater than 0"),
     ("retries", "many", "retries must be a whole number"),
     ("colour", "red", "unknown setting 'colour'"),
