@@ -28,12 +28,15 @@ import sys
 import tempfile
 import time
 
+# The loopback stand-ins for the systems' sites are test equipment: tests/dr/fakesites.py.
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), os.pardir, "tests", "dr"))
+
 
 def serve_sites(conn, specs: list[str], cert_pem: bytes, key_pem: bytes) -> None:
     """Child process: start one loopback site per spec ("https", "http", "hang"), send back their URLs."""
     import ssl
 
-    from egactl_dr.fakesites import FakeSites, health
+    from fakesites import FakeSites, health
 
     with tempfile.TemporaryDirectory() as d:
         cert, key = os.path.join(d, "cert.pem"), os.path.join(d, "key.pem")
@@ -95,8 +98,8 @@ def main() -> None:
     from egactl.server.app import create_app
     from egactl.server.security import issue_token
     from egactl.server.seed import seed_core
-    from egactl_dr import runner
-    from egactl_dr.server.common import serialize_system
+    from egactl_dr.commands.check import runner
+    from egactl_dr.server.service import serialize_system
     from egactl_dr.server.models import DrSystem
 
     app = create_app(f"sqlite:///{workdir}/backend.db", plugins=["dr"])

@@ -1,29 +1,19 @@
-"""The dr plugin's API calls and the one way commands name a system.
-
-A system is ``INSTITUTION/NAME`` (``RITA/crvs``); a bare ``crvs`` takes
-``--institution`` or the profile's default institution.
-"""
+"""The dr plugin's API calls: one function per thing the API does, so every
+path lives here (each segment quoted) and the commands read as what they mean."""
 
 from __future__ import annotations
 
 from typing import Any
-
-from egactl.plugin.cli import InvalidInput
-from egactl_dr import validation
+from urllib.parse import quote
 
 BASE = "/api/v1/dr"
 
 
-def system_ref(ctx: Any, ref: str, institution_flag: str | None) -> tuple[str, str]:
-    default = ctx.institution(institution_flag, required=False)
-    try:
-        return validation.split_system_ref(ref, default)
-    except validation.RuleError as exc:
-        raise InvalidInput(str(exc)) from None
-
-
 def system_path(institution: str, name: str) -> str:
-    return f"{BASE}/systems/{institution}/{name}"
+    return f"{BASE}/systems/{quote(institution, safe='')}/{quote(name, safe='')}"
+
+
+# -- systems -------------------------------------------------------------------------
 
 
 def list_systems(api: Any, *, limit: int | None = None, **filters: Any) -> list[dict]:
@@ -38,10 +28,53 @@ def get_system_with_etag(api: Any, institution: str, name: str) -> tuple[dict, s
     return api.get_with_etag(system_path(institution, name))
 
 
+def add_system(api: Any, body: dict) -> dict:
+    return api.post(f"{BASE}/systems", body)
+
+
+def update_system(api: Any, institution: str, name: str, changes: dict, *, etag: str | None) -> dict:
+    return api.patch(system_path(institution, name), changes, etag=etag)
+
+
+def remove_system(api: Any, institution: str, name: str, *, etag: str | None) -> None:
+    api.delete(system_path(institution, name), etag=etag)
+
+
+def approved_hosting(api: Any) -> list[str]:
+    return api.get(f"{BASE}/hosting")["approved"]
+
+
+# -- drills --------------------------------------------------------------------------
+
+
+def start_drill(api: Any, institution: str, name: str, body: dict) -> dict:
+    return api.post(f"{system_path(institution, name)}/drills", body)
+
+
+def finish_drill(api: Any, institution: str, name: str, body: dict) -> dict:
+    return api.post(f"{system_path(institution, name)}/drills/finish", body)
+
+
+def list_drills(api: Any, *, limit: int | None = None, **filters: Any) -> list[dict]:
+    return api.list(f"{BASE}/drills", limit=limit, **filters)
+
+
+def running_drill(api: Any, institution: str, name: str) -> dict | None:
+    items = list_drills(api, limit=1, institution=institution, name=name, result="running")
+    return items[0] if items else None
+
+
+# -- checks and the report ---------------------------------------------------------------
+
+
 def record_run(api: Any, body: dict) -> dict:
     return api.post(f"{BASE}/checks", body)
 
 
-def running_drill(api: Any, institution: str, name: str) -> dict | None:
-    items = api.list(f"{BASE}/drills", limit=1, institution=institution, name=name, result="running")
-    return items[0] if items else None
+def check_history(api: Any, institution: str, name: str, *, limit: int | None = None,
+                  since: str | None = None) -> list[dict]:
+    return api.list(f"{system_path(institution, name)}/checks", limit=limit, since=since)
+
+
+def report(api: Any, *, institution: str | None = None) -> list[dict]:
+    return api.list(f"{BASE}/report", institution=institution)

@@ -1,8 +1,8 @@
 """egactl dr: disaster-recovery readiness of government systems.
 
 The commands module is imported on every ``egactl dr …`` call, so it and its
-submodules import only typer and the core; the probes (asyncio, ssl, httpx's
-async client) load when ``check`` runs.
+submodules import only typer and the SDK; the probes (asyncio, ssl, httpx's
+async client) load when ``check`` runs (``commands/check/``).
 """
 
 from __future__ import annotations
@@ -11,8 +11,7 @@ import typer
 
 from egactl_dr.commands import check, drills, history, report, systems
 
-app = typer.Typer(help="Disaster-recovery readiness: inventory, checks, drills, compliance.", no_args_is_help=True,
-                  add_completion=False)
+app = typer.Typer(no_args_is_help=True, add_completion=False)  # its help is the package's docstring
 app.add_typer(systems.app, name="systems")
 app.command("check")(check.check)
 app.command("report")(report.report)

@@ -1,14 +1,16 @@
-"""Option types and small formatters the dr commands share."""
+"""What several dr commands share: naming a system, option types, reading
+--ca-bundle and TIME options, and small formatters."""
 
 from __future__ import annotations
 
+import datetime as dt
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 
-from egactl.plugin.cli import InvalidInput
-from egactl_dr import validation
+from egactl.plugin.cli import InvalidInput, enforce
+from egactl_dr import rules
 
 SystemArg = Annotated[str, typer.Argument(metavar="SYSTEM",
                                           help="INSTITUTION/NAME, e.g. RITA/crvs (or NAME with --institution).")]
@@ -16,28 +18,32 @@ SystemArg = Annotated[str, typer.Argument(metavar="SYSTEM",
 STATE_STYLE = {"OK": "green", "WARNING": "yellow", "CRITICAL": "bold red", "UNKNOWN": "magenta"}
 
 
-def rule(func, value: Any, flag: str) -> Any:
-    """Apply a shared rule to a flag's value; a broken rule is a usage error naming the flag."""
-    if value is None:
-        return None
-    try:
-        return func(value)
-    except validation.RuleError as exc:
-        raise typer.BadParameter(str(exc), param_hint=flag) from None
+def system_ref(ctx: Any, ref: str, institution_flag: str | None) -> tuple[str, str]:
+    """A SYSTEM argument as (institution, name): ``RITA/crvs``, or ``crvs`` with
+    ``--institution`` or the profile's default institution."""
+    return enforce(rules.split_system_ref, ref, ctx.institution(institution_flag, required=False))
 
 
-def read_ca_bundle(path: Path | None, flag: str = "--ca-bundle") -> str | None:
+def read_ca_bundle(path: Path | None) -> str | None:
+    """A --ca-bundle file, read and checked before anything is sent or probed."""
     if path is None:
         return None
     try:
         text = path.read_text("utf-8")
     except (OSError, UnicodeDecodeError) as exc:
-        raise InvalidInput(f"cannot read CA bundle {path}: {exc}") from None
-    return rule(validation.check_ca_bundle, text, flag)
+        raise InvalidInput(f"cannot read --ca-bundle {path}: {exc}") from None
+    return enforce(rules.normalise_ca_bundle, text, flag=f"--ca-bundle {path}")
+
+
+def when(value: str | None, flag: str) -> str | None:
+    """A TIME option (an ISO time, or how long ago: 90m, 2h, 3d) as the ISO time the API takes."""
+    if value is None:
+        return None
+    return enforce(rules.parse_time, value, dt.datetime.now(dt.timezone.utc), flag=flag).isoformat()
 
 
 def minutes(value: Any) -> str:
-    return validation.format_minutes(value) if value is not None else ""
+    return rules.format_minutes(value) if value is not None else ""
 
 
 def day(value: Any) -> str:

@@ -8,14 +8,13 @@ keeps the verdict.
 
 from __future__ import annotations
 
-import datetime as dt
 from typing import Annotated, Optional
 
 import typer
 
-from egactl.plugin.cli import DEFAULT_LIMIT, All, Column, DryRun, Institution, Limit, context, page_limit
-from egactl_dr import client, validation
-from egactl_dr.commands.common import SystemArg, day, minutes, rule
+from egactl.plugin.cli import DEFAULT_LIMIT, All, Column, DryRun, Institution, Limit, context, enforce, page_limit
+from egactl_dr import client, rules
+from egactl_dr.commands.common import SystemArg, day, minutes, system_ref, when
 
 drill_app = typer.Typer(help="Record a failover drill: start it, then finish it with what was measured.",
                         no_args_is_help=True, add_completion=False)
@@ -34,13 +33,6 @@ DETAIL = COLUMNS + [Column("notes"), Column("started_by", "STARTED BY"), Column(
 Notes = Annotated[Optional[str], typer.Option(help="What was done, who took part, the runbook used…")]
 
 
-def _when(value: str | None, flag: str) -> str | None:
-    if value is None:
-        return None
-    now = dt.datetime.now(dt.timezone.utc)
-    return rule(lambda v: validation.parse_time(v, now).isoformat(), value, flag)
-
-
 @drill_app.command()
 def start(system: SystemArg, institution: Institution = None,
           at: Annotated[Optional[str], typer.Option(metavar="TIME",
@@ -48,14 +40,13 @@ def start(system: SystemArg, institution: Institution = None,
           notes: Notes = None, dry_run: DryRun = False):
     """Start a drill: the primary is down (or switched away) from now, or from --at."""
     ctx = context.get()
-    inst, name = client.system_ref(ctx, system, institution)
-    body = {"started_at": _when(at, "--at"), "notes": notes}
-    path = f"{client.system_path(inst, name)}/drills"
+    inst, name = system_ref(ctx, system, institution)
+    body = {"started_at": when(at, "--at"), "notes": notes}
     if dry_run:
         current = client.get_system(ctx.api(), inst, name)
         ctx.io.status(f"dry run: would start a drill of {current['system']} at {body['started_at'] or 'now'}")
         return
-    drill = ctx.api().post(path, {k: v for k, v in body.items() if v is not None})
+    drill = client.start_drill(ctx.api(), inst, name, {k: v for k, v in body.items() if v is not None})
     ctx.success(f"Started drill {drill['id']} of {drill['system']} at {day(drill['started_at'])} UTC; "
                 f"run `egactl dr drill finish {drill['system']}` when service is restored at the DR site")
     ctx.render(drill, DETAIL)
@@ -71,11 +62,11 @@ def finish(system: SystemArg, institution: Institution = None,
            notes: Notes = None, dry_run: DryRun = False):
     """Finish the running drill: measured RTO and RPO, judged against the targets."""
     ctx = context.get()
-    inst, name = client.system_ref(ctx, system, institution)
-    loss = rule(lambda v: validation.parse_minutes(v, "--data-loss"), data_loss, "--data-loss")
+    inst, name = system_ref(ctx, system, institution)
+    loss = None if data_loss is None else enforce(rules.parse_minutes, data_loss, "data lost", flag="--data-loss")
     if loss is None and not failed:
         raise typer.BadParameter("say how much data was lost (0 if none), or pass --failed", param_hint="--data-loss")
-    body = {"restored_at": _when(restored_at, "--restored-at"), "data_loss_minutes": loss, "failed": failed,
+    body = {"restored_at": when(restored_at, "--restored-at"), "data_loss_minutes": loss, "failed": failed,
             "notes": notes}
     if dry_run:
         running = client.running_drill(ctx.api(), inst, name)
@@ -85,8 +76,7 @@ def finish(system: SystemArg, institution: Institution = None,
             ctx.io.status(f"dry run: would finish drill {running['id']} of {running['system']} "
                           f"(started {day(running['started_at'])} UTC)")
         return
-    drill = ctx.api().post(f"{client.system_path(inst, name)}/drills/finish",
-                           {k: v for k, v in body.items() if v is not None})
+    drill = client.finish_drill(ctx.api(), inst, name, {k: v for k, v in body.items() if v is not None})
     if drill["result"] == "passed":
         ctx.success(f"Drill {drill['id']} of {drill['system']} passed: service restored in "
                     f"{minutes(drill['measured_rto_minutes'])} (RTO {minutes(drill['rto_target_minutes'])}), "
@@ -107,8 +97,8 @@ def list_(system: Annotated[Optional[str], typer.Argument(metavar="[SYSTEM]", he
         raise typer.BadParameter("must be running, passed or failed", param_hint="--result")
     filters: dict = {"result": result}
     if system:
-        filters["institution"], filters["name"] = client.system_ref(ctx, system, institution)
+        filters["institution"], filters["name"] = system_ref(ctx, system, institution)
     elif institution:
         filters["institution"] = institution.upper()
-    items = ctx.api().list(f"{client.BASE}/drills", limit=page_limit(limit, all_), **filters)
+    items = client.list_drills(ctx.api(), limit=page_limit(limit, all_), **filters)
     ctx.render(items, COLUMNS, empty="No drills match.")

@@ -7,8 +7,8 @@ from typing import Annotated, Any, Optional
 import typer
 
 from egactl.plugin.cli import DEFAULT_LIMIT, All, Column, Institution, Limit, context, page_limit
-from egactl_dr import client, validation
-from egactl_dr.commands.common import SystemArg, day, rule
+from egactl_dr import client, rules
+from egactl_dr.commands.common import SystemArg, day, system_ref, when
 
 
 def _metric(record: dict[str, Any], name: str) -> float | None:
@@ -24,7 +24,7 @@ def _cert_days(record: dict[str, Any]) -> str:
 
 def _lag(record: dict[str, Any]) -> str:
     value = _metric(record, "replication_lag")
-    return "" if value is None else validation.format_minutes(value / 60)
+    return "" if value is None else rules.format_minutes(value / 60)
 
 
 def _problems(record: dict[str, Any]) -> str:
@@ -47,10 +47,7 @@ def history(system: SystemArg, institution: Institution = None,
             since: Annotated[Optional[str], typer.Option(metavar="TIME", help="Only since: 24h, 7d, or an ISO date.")] = None,
             limit: Limit = DEFAULT_LIMIT, all_: All = False):
     """The trend of a system's checks: status, certificate days, replication lag, what was not OK."""
-    import datetime as dt
-
     ctx = context.get()
-    inst, name = client.system_ref(ctx, system, institution)
-    when = rule(lambda v: validation.parse_time(v, dt.datetime.now(dt.timezone.utc)).isoformat(), since, "--since")
-    items = ctx.api().list(f"{client.system_path(inst, name)}/checks", limit=page_limit(limit, all_), since=when)
+    inst, name = system_ref(ctx, system, institution)
+    items = client.check_history(ctx.api(), inst, name, limit=page_limit(limit, all_), since=when(since, "--since"))
     ctx.render(items, COLUMNS, empty=f"No checks of {inst}/{name} recorded yet.")

@@ -36,7 +36,7 @@ def report(institution: Institution = None,
     UNVERIFIED shows a newer help-desk observation, which never counts as one.
     """
     ctx = context.get()
-    rows = ctx.api().list(f"{client.BASE}/report", institution=institution.upper() if institution else None)
+    rows = client.report(ctx.api(), institution=institution.upper() if institution else None)
     summary = _summary(rows)
     if problems_only:
         rows = [r for r in rows if not r["compliant"]]

@@ -7,9 +7,9 @@ from typing import Annotated, Any, Optional
 
 import typer
 
-from egactl.plugin.cli import DEFAULT_LIMIT, All, Column, DryRun, Institution, Limit, Yes, context, page_limit
-from egactl_dr import client, validation
-from egactl_dr.commands.common import (SystemArg, approved, day, days_ago, minutes, read_ca_bundle, rule)
+from egactl.plugin.cli import DEFAULT_LIMIT, All, Column, DryRun, Institution, Limit, Yes, context, enforce, page_limit
+from egactl_dr import client, rules
+from egactl_dr.commands.common import SystemArg, approved, day, days_ago, minutes, read_ca_bundle, system_ref
 
 app = typer.Typer(help="The inventory: systems, their DR sites, targets and thresholds.", no_args_is_help=True,
                   add_completion=False)
@@ -43,7 +43,7 @@ DETAIL = [
 CLEARABLE = ("dr_endpoint", "dr_hosting", "version_from", "replicated_from", "backup_from", "backup_url",
              "ca_bundle", "notes")
 
-Criticality = Annotated[Optional[str], typer.Option(help=f"One of: {', '.join(validation.CRITICALITIES)}.")]
+Criticality = Annotated[Optional[str], typer.Option(help=f"One of: {', '.join(rules.CRITICALITIES)}.")]
 Hosting = Annotated[Optional[str], typer.Option(help="Hosting environment of the primary site, e.g. gdc-dodoma.")]
 DrHosting = Annotated[Optional[str], typer.Option("--dr-hosting", help="Hosting environment of the DR site.")]
 Primary = Annotated[Optional[str], typer.Option("--primary", metavar="ENDPOINT",
@@ -61,38 +61,40 @@ Rpo = Annotated[Optional[str], typer.Option("--rpo", metavar="DURATION", help="R
 Rto = Annotated[Optional[str], typer.Option("--rto", metavar="DURATION", help="Recovery time objective, e.g. 4h.")]
 Thresholds = Annotated[Optional[list[str]], typer.Option(
     "--threshold", metavar="KEY=VALUE",
-    help=f"Override a threshold (repeatable; KEY=default drops it). Keys: {', '.join(validation.DEFAULT_THRESHOLDS)}.")]
+    help=f"Override a threshold (repeatable; KEY=default drops it). Keys: {', '.join(rules.DEFAULT_THRESHOLDS)}.")]
 CaBundle = Annotated[Optional[Path], typer.Option("--ca-bundle", metavar="FILE", exists=True, dir_okay=False,
                                                   help="PEM certificate(s) of the private CA the system's sites use.")]
 Notes = Annotated[Optional[str], typer.Option(help="Free text: owner, runbook link…")]
 
 
-def _body(*, criticality, hosting, dr_hosting, primary, dr, version_from, replicated_from, backup_from, backup_url,
-          rpo, rto, ca_bundle, notes) -> dict[str, Any]:
-    """Validate every flag with the shared rules before anything is sent."""
-    body = {
-        "criticality": rule(validation.normalise_criticality, criticality, "--criticality"),
-        "hosting": rule(validation.normalise_hosting, hosting, "--hosting"),
-        "dr_hosting": rule(validation.normalise_hosting, dr_hosting, "--dr-hosting"),
-        "primary_endpoint": rule(validation.normalise_endpoint, primary, "--primary"),
-        "dr_endpoint": rule(validation.normalise_endpoint, dr, "--dr"),
-        "version_from": rule(validation.normalise_field_source, version_from, "--version-from"),
-        "replicated_from": rule(validation.normalise_field_source, replicated_from, "--replicated-from"),
-        "backup_from": rule(validation.normalise_field_source, backup_from, "--backup-from"),
-        "backup_url": rule(validation.normalise_http_url, backup_url, "--backup-url"),
-        "rpo_minutes": _target(rpo, "--rpo"),
-        "rto_minutes": _target(rto, "--rto"),
-        "ca_bundle": read_ca_bundle(ca_bundle),
-        "notes": notes,
-    }
-    return {k: v for k, v in body.items() if v is not None}
+# The options of add and update that a rule checks: parameter -> (body field, flag, rule, the rule's other arguments).
+OPTION_RULES: dict[str, tuple[str, str, Any, tuple]] = {
+    "criticality": ("criticality", "--criticality", rules.normalise_criticality, ()),
+    "hosting": ("hosting", "--hosting", rules.normalise_hosting, ()),
+    "dr_hosting": ("dr_hosting", "--dr-hosting", rules.normalise_hosting, ()),
+    "primary": ("primary_endpoint", "--primary", rules.normalise_endpoint, ()),
+    "dr": ("dr_endpoint", "--dr", rules.normalise_endpoint, ()),
+    "version_from": ("version_from", "--version-from", rules.normalise_field_source, ()),
+    "replicated_from": ("replicated_from", "--replicated-from", rules.normalise_field_source, ()),
+    "backup_from": ("backup_from", "--backup-from", rules.normalise_field_source, ()),
+    "backup_url": ("backup_url", "--backup-url", rules.normalise_http_url, ()),
+    "rpo": ("rpo_minutes", "--rpo", rules.parse_target, ("RPO",)),
+    "rto": ("rto_minutes", "--rto", rules.parse_target, ("RTO",)),
+}
 
 
-def _target(value: str | None, flag: str) -> float | None:
-    minutes_ = rule(lambda v: validation.parse_minutes(v, flag.lstrip("-").upper()), value, flag)
-    if minutes_ is not None and minutes_ <= 0:
-        raise typer.BadParameter("must be more than zero", param_hint=flag)
-    return minutes_
+def _body(*, ca_bundle: Path | None, notes: str | None, **options: str | None) -> dict[str, Any]:
+    """Validate every option given with the shared rules before anything is sent."""
+    body: dict[str, Any] = {}
+    for parameter, value in options.items():
+        if value is not None:
+            field, flag, rule, args = OPTION_RULES[parameter]
+            body[field] = enforce(rule, value, *args, flag=flag)
+    if ca_bundle is not None:
+        body["ca_bundle"] = read_ca_bundle(ca_bundle)
+    if notes is not None:
+        body["notes"] = notes
+    return body
 
 
 def _thresholds(assignments: list[str] | None, current: dict[str, Any] | None = None) -> dict[str, Any] | None:
@@ -100,12 +102,12 @@ def _thresholds(assignments: list[str] | None, current: dict[str, Any] | None = 
         return None
     merged = dict(current or {})
     for text in assignments:
-        key, value = rule(validation.parse_threshold_assignment, text, "--threshold")
+        key, value = enforce(rules.parse_threshold_assignment, text, flag="--threshold")
         if value is None:
             merged.pop(key, None)
         else:
             merged[key] = value
-    return rule(validation.check_thresholds, merged, "--threshold")
+    return enforce(rules.normalise_thresholds, merged, flag="--threshold")
 
 
 def _warn_unapproved(ctx, record: dict) -> None:
@@ -123,7 +125,8 @@ def list_(institution: Institution = None, criticality: Criticality = None,
     ctx = context.get()
     items = client.list_systems(ctx.api(), limit=page_limit(limit, all_),
                                 institution=institution.upper() if institution else None,
-                                criticality=rule(validation.normalise_criticality, criticality, "--criticality"),
+                                criticality=None if criticality is None else enforce(
+                                    rules.normalise_criticality, criticality, flag="--criticality"),
                                 q=search)
     ctx.render(items, LIST_COLUMNS, empty="No DR systems match.")
 
@@ -132,7 +135,7 @@ def list_(institution: Institution = None, criticality: Criticality = None,
 def show(system: SystemArg, institution: Institution = None):
     """Show one system's inventory record."""
     ctx = context.get()
-    inst, name = client.system_ref(ctx, system, institution)
+    inst, name = system_ref(ctx, system, institution)
     ctx.render(client.get_system(ctx.api(), inst, name), DETAIL)
 
 
@@ -140,8 +143,7 @@ def show(system: SystemArg, institution: Institution = None):
 def hosting():
     """List the approved government hosting environments."""
     ctx = context.get()
-    data = ctx.api().get(f"{client.BASE}/hosting")
-    ctx.render([{"environment": h} for h in data["approved"]], [Column("environment")],
+    ctx.render([{"environment": h} for h in client.approved_hosting(ctx.api())], [Column("environment")],
                empty="No approved hosting environments are configured.")
 
 
@@ -158,7 +160,7 @@ def add(system: SystemArg,
         dry_run: DryRun = False):
     """Register a system and its DR site."""
     ctx = context.get()
-    inst, name = client.system_ref(ctx, system, institution)
+    inst, name = system_ref(ctx, system, institution)
     body = {"institution": inst, "name": name,
             **_body(criticality=criticality, hosting=hosting, dr_hosting=dr_hosting, primary=primary, dr=dr,
                     version_from=version_from, replicated_from=replicated_from, backup_from=backup_from,
@@ -169,7 +171,7 @@ def add(system: SystemArg,
         ctx.io.status(f"dry run: would add DR system {inst}/{name}")
         ctx.render({"system": f"{inst}/{name}", **body}, DETAIL)
         return
-    created = ctx.api().post(f"{client.BASE}/systems", body)
+    created = client.add_system(ctx.api(), body)
     ctx.success(f"Added DR system {created['system']}")
     _warn_unapproved(ctx, created)
     if not created.get("dr_endpoint"):
@@ -188,7 +190,7 @@ def update(system: SystemArg, institution: Institution = None, criticality: Crit
            dry_run: DryRun = False):
     """Change a system's record (guarded by its ETag: a concurrent change gives exit 5)."""
     ctx = context.get()
-    inst, name = client.system_ref(ctx, system, institution)
+    inst, name = system_ref(ctx, system, institution)
     changes = _body(criticality=criticality, hosting=hosting, dr_hosting=dr_hosting, primary=primary, dr=dr,
                     version_from=version_from, replicated_from=replicated_from, backup_from=backup_from,
                     backup_url=backup_url, rpo=rpo, rto=rto, ca_bundle=ca_bundle, notes=notes)
@@ -208,7 +210,7 @@ def update(system: SystemArg, institution: Institution = None, criticality: Crit
         ctx.io.status(f"dry run: would update DR system {current['system']}")
         ctx.render({**current, **changes}, DETAIL)
         return
-    updated = api.patch(client.system_path(inst, name), changes, etag=etag)
+    updated = client.update_system(api, inst, name, changes, etag=etag)
     ctx.success(f"Updated DR system {updated['system']}")
     _warn_unapproved(ctx, updated)
     ctx.render(updated, DETAIL)
@@ -218,12 +220,12 @@ def update(system: SystemArg, institution: Institution = None, criticality: Crit
 def remove(system: SystemArg, institution: Institution = None, yes: Yes = False, dry_run: DryRun = False):
     """Remove a system, with its drills and check history."""
     ctx = context.get()
-    inst, name = client.system_ref(ctx, system, institution)
+    inst, name = system_ref(ctx, system, institution)
     api = ctx.api()
     current, etag = client.get_system_with_etag(api, inst, name)
     if dry_run:
         ctx.io.status(f"dry run: would remove DR system {current['system']} with its drills and check history")
         return
     ctx.confirm(f"Remove DR system {current['system']} with its drills and check history?", yes=yes)
-    api.request("DELETE", client.system_path(inst, name), if_match=etag)
+    client.remove_system(api, inst, name, etag=etag)
     ctx.success(f"Removed DR system {current['system']}")

@@ -1,12 +1,31 @@
-"""The dr plugin's part of the reference backend: inventory, drills, check history, report."""
+"""The dr plugin's part of the reference backend: inventory, drills, check history, report.
+
+Settings (``EGACTL_DR_<KEY>`` or ``create_app(settings={"dr.<key>": …})``):
+
+- ``approved_hosting``: comma-separated approved government hosting environments;
+- ``check_stale_days``: a last check older than this makes a system non-compliant;
+- ``check_retention_days``: check history older than this is pruned by a worker.
+"""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from egactl.plugin import BackendPart, Migration, Worker
+from egactl_dr.server.models import TABLES, add_observations
+from egactl_dr.server.routes import router
+from egactl_dr.server.seed import seed
+from egactl_dr.server.service import holdings
+from egactl_dr.server.workers import prune
 
-from egactl.plugin.server import ApiRoute
-from egactl_dr.server import checks, drills, report, systems
-
-router = APIRouter(route_class=ApiRoute)
-for module in (systems, drills, checks, report):
-    router.include_router(module.router)
+part = BackendPart(
+    router=router,
+    tables=TABLES,
+    migrations=[Migration(2, "help-desk checks are unverified observations", add_observations)],
+    holdings=holdings,
+    seed=seed,
+    workers=[Worker("prune-check-history", prune, interval=3600)],
+    settings={
+        "approved_hosting": "gdc-dodoma,gdc-dar,govcloud",
+        "check_stale_days": 7,
+        "check_retention_days": 400,
+    },
+)

@@ -23,7 +23,7 @@ from sqlalchemy import (JSON, Boolean, CheckConstraint, Float, ForeignKey, Index
 from sqlalchemy.orm import Mapped, mapped_column
 
 from egactl.plugin.server import Base, UTCDateTime, Versioned, unversioned
-from egactl_dr.validation import CRITICALITIES, STATES
+from egactl_dr.rules import CRITICALITIES, STATES
 
 _crit = ", ".join(f"'{c}'" for c in CRITICALITIES)
 _states = ", ".join(f"'{s}'" for s in STATES)

@@ -2,6 +2,12 @@
 is sent) and the backend (authoritative). Standard library only, so importing
 it costs nothing on the command line.
 
+Every rule follows the SDK's convention (``egactl.plugin.rules``): a
+``normalise_*``/``parse_*`` rule returns the value in its stored form and
+raises ``RuleError`` with the one line a user reads. The commands apply them
+with ``egactl.plugin.cli.enforce``, request bodies with
+``egactl.plugin.server.rule_validator``.
+
 Endpoints name what the probes talk to:
 
 - ``https://host[:port]/path`` and ``http://…``: an HTTP GET (usually a health
@@ -24,7 +30,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
-from egactl.plugin.rules import RuleError, format_duration, parse_duration
+from egactl.plugin.rules import RuleError, check_institution_code, enforce, format_duration, parse_duration
 
 CRITICALITIES = ("low", "medium", "high", "critical")
 STATES = ("OK", "WARNING", "CRITICAL", "UNKNOWN")
@@ -103,7 +109,7 @@ def split_system_ref(ref: str, default_institution: str | None) -> tuple[str, st
         inst = default_institution
     if not inst.strip():
         raise RuleError(f"system {ref!r}: the institution before '/' is empty")
-    return inst.strip().upper(), normalise_name(name)
+    return enforce(check_institution_code, inst.strip().upper()), normalise_name(name)
 
 
 # -- endpoints --------------------------------------------------------------------
@@ -229,6 +235,14 @@ def parse_minutes(value: str | float | int, what: str = "duration") -> float:
     return parse_duration(value, what)
 
 
+def parse_target(value: str | float | int, what: str) -> float:
+    """A recovery objective (RPO, RTO): a duration of more than zero, in minutes."""
+    minutes = parse_minutes(value, what)
+    if minutes <= 0:
+        raise RuleError(f"{what} {value!r} must be more than zero")
+    return minutes
+
+
 format_minutes = format_duration
 """15 → "15 min"; 90 → "1 h 30 min"; 2880 → "2 d"."""
 
@@ -280,7 +294,7 @@ def _coerce_threshold(key: str, raw: Any) -> Any:
     return int(number) if isinstance(default, int) and number.is_integer() else number
 
 
-def check_thresholds(overrides: dict[str, Any]) -> dict[str, Any]:
+def normalise_thresholds(overrides: dict[str, Any]) -> dict[str, Any]:
     """Validate a system's overrides (types, ranges, warn-before-crit); returns them coerced."""
     clean = {}
     for key, raw in overrides.items():
@@ -303,7 +317,7 @@ def effective_thresholds(overrides: dict[str, Any] | None) -> dict[str, Any]:
 PEM_CERT_RE = re.compile(r"-----BEGIN CERTIFICATE-----[A-Za-z0-9+/=\s]+-----END CERTIFICATE-----")
 
 
-def check_ca_bundle(pem: str) -> str:
+def normalise_ca_bundle(pem: str) -> str:
     """The PEM certificates of a private CA (public data, no keys); returns them normalised."""
     if "PRIVATE KEY" in pem:
         raise RuleError("the CA bundle contains a private key; give only the CA certificate(s)")

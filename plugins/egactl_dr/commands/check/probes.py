@@ -1,9 +1,9 @@
 """Network probes: what one site looks like from where `egactl dr check` runs.
 
 Each probe is a coroutine with its own timeout and returns an observation —
-raw facts, no verdicts (those are ``egactl_dr.verdicts``, pure functions). A
-site's DNS lookup and its connection start together, and one connection
-serves the TLS check and the HTTP GET, so a site that accepts connections and
+raw facts, no verdicts (those are ``verdicts``, pure functions). A site's DNS
+lookup and its connection start together, and one connection serves the TLS
+check and the HTTP GET, so a site that accepts connections and
 never answers costs its timeout once, not once per probe.
 
 TLS is checked with verification on (the system store, plus the system's own
@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
-from egactl_dr.validation import Endpoint
+from egactl_dr.rules import Endpoint
 
 MAX_BODY = 1 << 20  # a health response larger than 1 MiB is cut; the fields we read come first
 
@@ -255,7 +255,7 @@ async def _read_body(reader: asyncio.StreamReader, headers: dict[str, str]) -> b
 
 async def probe_url(url: str, timeout: float, context: ssl.SSLContext | None) -> ReachObservation:
     """A GET of another URL of the system (a backup status endpoint); its TLS is verified but not reported."""
-    from egactl_dr.validation import parse_endpoint
+    from egactl_dr.rules import parse_endpoint
 
     endpoint = parse_endpoint(url)
     obs = SiteObservation(endpoint)

@@ -22,73 +22,21 @@ admin (``VERIFYING_ROLES``), or one the server makes itself, is verified.
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any, Literal
+from typing import Any
 
 from fastapi import APIRouter
-from pydantic import BaseModel, Field
-from sqlalchemy import delete, select
+from sqlalchemy import select
 
-from egactl.plugin.server import (ApiRoute, Problem, audit, backend, current_scope, db, etag, helpdesk_allowed,
+from egactl.plugin.server import (ApiRoute, Problem, audit, backend, current_scope, db, etag, helpdesk_allowed, iso,
                                   pagination, principal)
-from egactl_dr import validation
-from egactl_dr.server.common import iso, readable_system
+from egactl_dr import rules
 from egactl_dr.server.models import DrCheckResult, DrCheckRun, DrSystem
+from egactl_dr.server.schemas import ResultPage, RunIn, RunOut, SystemResultIn
+from egactl_dr.server.service import readable_system
 
 router = APIRouter(route_class=ApiRoute, tags=["dr"])
 
-State = Literal["OK", "WARNING", "CRITICAL", "UNKNOWN"]
 VERIFYING_ROLES = frozenset({"admin", "operator", "system"})
-
-
-class CheckIn(BaseModel):
-    check: str = Field(max_length=64, description="e.g. primary.reachability, dr.tls, version, replication")
-    state: State
-    reason: str = Field(max_length=1000)
-    metrics: dict[str, float | None] = Field(default_factory=dict)
-
-
-class SystemResultIn(BaseModel):
-    institution: str
-    name: str
-    status: State
-    checks: list[CheckIn] = Field(max_length=64)
-
-
-class RunIn(BaseModel):
-    started_at: dt.datetime
-    finished_at: dt.datetime
-    deadline_exceeded: bool = False
-    results: list[SystemResultIn] = Field(min_length=1, max_length=5000)
-
-
-class RunOut(BaseModel):
-    id: int
-    at: str
-    status: State
-    systems: int
-    deadline_exceeded: bool
-    actor: str
-    role: str
-    verified: bool
-
-
-class ResultOut(BaseModel):
-    id: int
-    run_id: int
-    system: str
-    at: str
-    checked_at: str
-    checked_by: str
-    role: str
-    verified: bool
-    status: State
-    counts: dict[str, int]
-    checks: list[dict[str, Any]]
-
-
-class ResultPage(BaseModel):
-    items: list[ResultOut]
-    next_cursor: str | None
 
 
 def _utc(value: dt.datetime) -> dt.datetime:
@@ -98,7 +46,7 @@ def _utc(value: dt.datetime) -> dt.datetime:
 def problems_of(checks: list[dict[str, Any]]) -> list[str]:
     """"dr.tls: certificate expired 2 days ago", worst first: what the report lists."""
     bad = [c for c in checks if c.get("state") != "OK"]
-    bad.sort(key=lambda c: -validation.SEVERITY.get(c.get("state", "UNKNOWN"), 2))
+    bad.sort(key=lambda c: -rules.SEVERITY.get(c.get("state", "UNKNOWN"), 2))
     return [f"{c['check']} {c['state']}: {c['reason']}" for c in bad]
 
 
@@ -111,7 +59,7 @@ def record_run(body: RunIn):
     for result in body.results:
         systems.append((readable_system(result.institution, result.name), result))
     # A run cut short by its deadline could not conclude, whatever it saw before (as --nagios says).
-    status = "UNKNOWN" if body.deadline_exceeded else validation.worst([r.status for r in body.results])
+    status = "UNKNOWN" if body.deadline_exceeded else rules.worst([r.status for r in body.results])
     verified = p.role in VERIFYING_ROLES
     run = DrCheckRun(at=now, started_at=_utc(body.started_at), finished_at=_utc(body.finished_at), actor=p.subject,
                      role=p.role, request_id=current_scope().request_id, status=status,
@@ -139,7 +87,7 @@ def record_run(body: RunIn):
 
 
 def serialize_result(r: DrCheckResult, run: DrCheckRun, system: str) -> dict[str, Any]:
-    counts = {s: 0 for s in validation.STATES}
+    counts = {s: 0 for s in rules.STATES}
     for c in r.checks or []:
         counts[c.get("state", "UNKNOWN")] = counts.get(c.get("state", "UNKNOWN"), 0) + 1
     return {"id": r.id, "run_id": r.run_id, "system": system, "at": iso(r.at), "checked_at": iso(r.checked_at),
@@ -167,16 +115,3 @@ def system_history(institution: str, name: str, cursor: str | None = None, limit
     return {"items": [serialize_result(r, run, system.ref) for r, run in rows],
             "next_cursor": pagination.encode(rows[-1][0].id) if more and rows else None}
 
-
-def prune(be) -> int:
-    """Worker: drop check results older than ``dr.check_retention_days`` (runs, then their results cascade)."""
-    days = float(be.setting("dr", "check_retention_days"))
-    cutoff = be.now() - dt.timedelta(days=days)
-    with be.write_sessions() as session:
-        old = session.scalars(select(DrCheckRun.id).where(DrCheckRun.at < cutoff).limit(500)).all()
-        if not old:
-            return 0
-        session.execute(delete(DrCheckResult).where(DrCheckResult.run_id.in_(old)))
-        session.execute(delete(DrCheckRun).where(DrCheckRun.id.in_(old)))
-        session.commit()
-        return len(old)

@@ -9,56 +9,18 @@ so a later change of target does not rewrite history).
 
 from __future__ import annotations
 
-import datetime as dt
 from typing import Any, Literal
 
 from fastapi import APIRouter
-from pydantic import BaseModel, Field
 from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
 
-from egactl.plugin.server import ApiRoute, Problem, audit, backend, db, etag, page, principal, visible
-from egactl_dr.server.common import guarded_system, iso, not_in_future
+from egactl.plugin.server import ApiRoute, Problem, audit, backend, db, etag, insert_unique, iso, page, principal, visible
+from egactl_dr.rules import format_minutes
 from egactl_dr.server.models import DrDrill
-from egactl_dr.validation import format_minutes
+from egactl_dr.server.schemas import DrillFinish, DrillOut, DrillPage, DrillStart
+from egactl_dr.server.service import guarded_system, not_in_future
 
 router = APIRouter(route_class=ApiRoute, tags=["dr"])
-
-
-class DrillStart(BaseModel):
-    started_at: dt.datetime | None = Field(default=None, description="When the drill began (default: now)")
-    notes: str | None = Field(default=None, max_length=2000)
-
-
-class DrillFinish(BaseModel):
-    restored_at: dt.datetime | None = Field(default=None, description="When service was restored at the DR site (default: now)")
-    data_loss_minutes: float | None = Field(default=None, ge=0, le=525600, description="Measured RPO: data lost, in minutes")
-    failed: bool = Field(default=False, description="The failover did not work, whatever was measured")
-    notes: str | None = Field(default=None, max_length=2000)
-
-
-class DrillOut(BaseModel):
-    id: int
-    system: str
-    institution: str
-    name: str
-    result: Literal["running", "passed", "failed"]
-    started_at: str
-    restored_at: str | None
-    finished_at: str | None
-    measured_rto_minutes: float | None
-    data_loss_minutes: float | None
-    rto_target_minutes: float
-    rpo_target_minutes: float
-    failure_reasons: list[str]
-    notes: str | None
-    started_by: str
-    finished_by: str | None
-
-
-class DrillPage(BaseModel):
-    items: list[DrillOut]
-    next_cursor: str | None
 
 
 def serialize(d: DrDrill) -> dict[str, Any]:
@@ -91,15 +53,11 @@ def start_drill(institution: str, name: str, body: DrillStart):
     row = DrDrill(system_id=system.id, institution=system.institution, system_name=system.name, result="running",
                   started_at=started, rto_target_minutes=system.rto_minutes, rpo_target_minutes=system.rpo_minutes,
                   failure_reasons=[], notes=body.notes, started_by=principal().subject)
-    session = db()
-    try:
-        with session.begin_nested():
-            session.add(row)
-            session.flush()
-    except IntegrityError:
-        running = session.scalar(select(DrDrill).where(DrDrill.system_id == system.id, DrDrill.result == "running"))
-        since = f" since {running.started_at.isoformat()}" if running else ""
-        raise Problem(409, f"a drill of {system.ref} is already running{since}; finish it first") from None
+    # The system's lock (guarded_system) makes starts take turns, so the running drill read
+    # here is the one the insert would clash with; the unique index stays the judge.
+    running = db().scalar(select(DrDrill.started_at).where(DrDrill.system_id == system.id, DrDrill.result == "running"))
+    since = f" since {running.isoformat()}" if running else ""
+    insert_unique(row, f"a drill of {system.ref} is already running{since}; finish it first")
     out = serialize(row)
     audit.record("drill-start", "dr_system", system.ref, institution=system.institution, after=out)
     return out

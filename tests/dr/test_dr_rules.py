@@ -8,10 +8,10 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from egactl_dr import validation as v
-from egactl_dr.probes import CertInfo, Failure, ReachObservation, SiteObservation, TlsObservation
-from egactl_dr.verdicts import (Observed, drill_check, evaluate, hosting_check, parse_timestamp, read_field,
-                                replication_check, tls_check)
+from egactl_dr import rules as v
+from egactl_dr.commands.check.probes import CertInfo, Failure, ReachObservation, SiteObservation, TlsObservation
+from egactl_dr.commands.check.verdicts import (Observed, drill_check, evaluate, hosting_check, parse_timestamp,
+                                               read_field, replication_check, tls_check)
 
 NOW = dt.datetime(2026, 11, 22, 9, 0, tzinfo=dt.timezone.utc)
 
@@ -48,6 +48,13 @@ def test_field_sources_and_system_refs():
     assert v.split_system_ref("crvs", "tra") == ("TRA", "crvs")
     with pytest.raises(v.RuleError, match="INSTITUTION/NAME"):
         v.split_system_ref("crvs", None)
+    for ref, default in (("TRA/crvs#/crvs", None), ("../crvs", None), ("crvs", "RITA?x=1")):
+        with pytest.raises(v.RuleError, match="institution code"):
+            v.split_system_ref(ref, default)
+    assert v.parse_target("1h30m", "RTO") == 90
+    for bad in ("0", "0m"):
+        with pytest.raises(v.RuleError, match=r"^RPO '0m?' must be more than zero$"):
+            v.parse_target(bad, "RPO")
 
 
 @given(st.integers(0, 400), st.integers(0, 59))
@@ -73,9 +80,9 @@ def test_thresholds_are_typed_ranged_and_ordered():
     with pytest.raises(v.RuleError, match="between"):
         v.parse_threshold_assignment("replication_warn_pct=150")
     with pytest.raises(v.RuleError, match="below"):
-        v.check_thresholds({"cert_warn_days": 7})
+        v.normalise_thresholds({"cert_warn_days": 7})
     with pytest.raises(v.RuleError, match="number"):
-        v.check_thresholds({"cert_warn_days": True})
+        v.normalise_thresholds({"cert_warn_days": True})
 
 
 def test_worst_ranks_unknown_between_warning_and_critical():

@@ -12,7 +12,7 @@ import pytest
 import trustme
 from sqlalchemy import select
 
-from egactl_dr.fakesites import FakeSites, health
+from fakesites import FakeSites, health
 from egactl_dr.server.models import DrCheckResult, DrCheckRun
 
 NOW = lambda: dt.datetime.now(dt.timezone.utc)  # noqa: E731 - the endpoints' clock is the real one

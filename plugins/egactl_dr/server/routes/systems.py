@@ -7,117 +7,23 @@ all of them. A system is named by its institution and name in the path
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Any
 
 from fastapi import APIRouter
-from pydantic import BaseModel, Field, model_validator
 from sqlalchemy import or_, select
 
 from egactl.plugin.server import (ApiRoute, Problem, audit, backend, db, etag, insert_unique, page, require_institution,
                                   visible)
-from egactl_dr import validation
-from egactl_dr.server.common import (approved_hosting, guarded_system, readable_system, rule, running_drills,
-                                     serialize_one, serialize_system)
 from egactl_dr.server.models import DrSystem
+from egactl_dr.server.schemas import Criticality, HostingOut, SystemIn, SystemOut, SystemPage, SystemPatch
+from egactl_dr.server.service import (approved_hosting, guarded_system, readable_system, running_drills, serialize_one,
+                                      serialize_system)
 
 router = APIRouter(route_class=ApiRoute, tags=["dr"])
 
-Criticality = Literal[validation.CRITICALITIES]  # type: ignore[valid-type]
-
-
-class _SystemRules(BaseModel):
-    _hosting = rule(validation.normalise_hosting, "hosting", "dr_hosting")
-    _endpoints = rule(validation.normalise_endpoint, "primary_endpoint", "dr_endpoint")
-    _backup_url = rule(validation.normalise_http_url, "backup_url")
-    _fields = rule(validation.normalise_field_source, "version_from", "replicated_from", "backup_from")
-    _thresholds = rule(validation.check_thresholds, "thresholds")
-    _ca = rule(validation.check_ca_bundle, "ca_bundle")
-
-
-class SystemIn(_SystemRules):
-    institution: str = Field(description="Institution code, e.g. RITA")
-    name: str = Field(description="The system's short name, unique in its institution, e.g. crvs")
-    criticality: Criticality = "medium"
-    hosting: str = Field(description="Hosting environment of the primary site, e.g. gdc-dodoma")
-    dr_hosting: str | None = Field(default=None, description="Hosting environment of the DR site")
-    primary_endpoint: str = Field(description="https://…/health, http://…, tls://host:port or host:port")
-    dr_endpoint: str | None = Field(default=None, description="The DR site's endpoint; null: no DR site")
-    version_from: str | None = Field(default=None, description="json:PATH or header:NAME in the health response")
-    replicated_from: str | None = Field(default=None, description="Last-replicated time at the DR site: json:PATH or header:NAME")
-    backup_from: str | None = Field(default=None, description="Last backup time: json:PATH or header:NAME")
-    backup_url: str | None = Field(default=None, description="Where backup_from is read (default: the primary endpoint)")
-    rpo_minutes: float = Field(gt=0, le=525600, description="Recovery point objective")
-    rto_minutes: float = Field(gt=0, le=525600, description="Recovery time objective")
-    thresholds: dict[str, Any] = Field(default_factory=dict, description="Overrides of the default thresholds")
-    ca_bundle: str | None = Field(default=None, description="PEM certificates of a private CA the probes must trust")
-    notes: str | None = Field(default=None, max_length=2000)
-
-    _name = rule(validation.normalise_name, "name", allow_none=False)
-
-    @model_validator(mode="after")
-    def _code(self):
-        self.institution = self.institution.strip().upper()
-        return self
-
-
-class SystemPatch(_SystemRules):
-    criticality: Criticality | None = None
-    hosting: str | None = None
-    dr_hosting: str | None = None
-    primary_endpoint: str | None = None
-    dr_endpoint: str | None = None
-    version_from: str | None = None
-    replicated_from: str | None = None
-    backup_from: str | None = None
-    backup_url: str | None = None
-    rpo_minutes: float | None = Field(default=None, gt=0, le=525600)
-    rto_minutes: float | None = Field(default=None, gt=0, le=525600)
-    thresholds: dict[str, Any] | None = None
-    ca_bundle: str | None = None
-    notes: str | None = Field(default=None, max_length=2000)
 
 
 REQUIRED = ("criticality", "hosting", "primary_endpoint", "rpo_minutes", "rto_minutes", "thresholds")
-
-
-class SystemOut(BaseModel):
-    id: int
-    system: str
-    institution: str
-    name: str
-    criticality: str
-    hosting: str
-    hosting_approved: bool
-    dr_hosting: str | None
-    dr_hosting_approved: bool | None
-    primary_endpoint: str
-    dr_endpoint: str | None
-    version_from: str | None
-    replicated_from: str | None
-    backup_from: str | None
-    backup_url: str | None
-    rpo_minutes: float
-    rto_minutes: float
-    thresholds: dict[str, Any]
-    ca_bundle: str | None
-    notes: str | None
-    last_successful_drill_at: str | None
-    days_since_successful_drill: int | None
-    drill_running_since: str | None
-    last_check_at: str | None
-    last_check_status: str | None
-    version: int
-    created_at: str
-    updated_at: str
-
-
-class SystemPage(BaseModel):
-    items: list[SystemOut]
-    next_cursor: str | None
-
-
-class HostingOut(BaseModel):
-    approved: list[str]
 
 
 def _audit_view(data: dict[str, Any]) -> dict[str, Any]:

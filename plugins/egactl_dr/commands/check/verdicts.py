@@ -5,7 +5,7 @@ UNKNOWN means "cannot tell" — the inventory does not say where to read a
 value, a site did not answer so its version cannot be compared, or the run's
 deadline came first — and it ranks above WARNING: readiness that cannot be
 shown is not readiness. Thresholds come from the system (its overrides over
-``validation.DEFAULT_THRESHOLDS``).
+``rules.DEFAULT_THRESHOLDS``).
 
 Checks, per system:
 
@@ -18,7 +18,7 @@ Checks, per system:
 - ``hosting``: both sites in approved government hosting environments.
 
 Each check may carry ``perf``: the figures a monitoring system graphs, with
-the same thresholds the verdict used (see ``egactl_dr.nagios``).
+the same thresholds the verdict used (see ``nagios``).
 """
 
 from __future__ import annotations
@@ -29,8 +29,8 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
-from egactl_dr.probes import ReachObservation, SiteObservation, TlsObservation
-from egactl_dr.validation import FieldSource, effective_thresholds, format_minutes, parse_field_source, worst
+from egactl_dr.commands.check.probes import ReachObservation, SiteObservation, TlsObservation
+from egactl_dr.rules import FieldSource, effective_thresholds, format_minutes, parse_field_source, worst
 
 OK, WARNING, CRITICAL, UNKNOWN = "OK", "WARNING", "CRITICAL", "UNKNOWN"
 CLOCK_SKEW = dt.timedelta(minutes=5)

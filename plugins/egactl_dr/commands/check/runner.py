@@ -21,9 +21,10 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
-from egactl_dr import validation
-from egactl_dr.probes import ReachObservation, SiteObservation, probe_site, probe_url, ssl_context
-from egactl_dr.verdicts import Observed, SystemVerdict, evaluate
+from egactl_dr import rules
+from egactl_dr.commands.check.probes import (ReachObservation, SiteObservation, probe_site, probe_url,
+                                            ssl_context)
+from egactl_dr.commands.check.verdicts import Observed, SystemVerdict, evaluate
 
 # Sites in flight at once. Waiting on a silent site costs a slot, not CPU; but the
 # sites that do answer cost a TLS handshake each, and too many at once on a busy
@@ -56,7 +57,7 @@ class RunResult:
     def status(self) -> str:
         if self.deadline_exceeded:
             return "UNKNOWN"
-        return validation.worst([v.status for v in self.verdicts]) if self.verdicts else "UNKNOWN"
+        return rules.worst([v.status for v in self.verdicts]) if self.verdicts else "UNKNOWN"
 
 
 def run(systems: list[dict[str, Any]], options: RunOptions) -> RunResult:
@@ -93,14 +94,14 @@ async def _run(systems: list[dict[str, Any]], options: RunOptions) -> RunResult:
 
     plans: list[_Plan] = []
     for system in systems:
-        limits = validation.effective_thresholds(system.get("thresholds"))
+        limits = rules.effective_thresholds(system.get("thresholds"))
         timeout = float(options.timeout or limits["timeout_seconds"])
         plans.append(_Plan(system, timeout, context_for(system.get("ca_bundle") or None)))
 
     gate = asyncio.Semaphore(max(1, options.concurrency))
 
     async def site(plan: _Plan, role: str, url: str) -> None:
-        endpoint = validation.parse_endpoint(url)
+        endpoint = rules.parse_endpoint(url)
         obs = SiteObservation(endpoint)
         setattr(plan, role, obs)
         async with gate:

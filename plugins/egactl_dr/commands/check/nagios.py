@@ -15,8 +15,8 @@ perfdata after ``|``, continued one system a line. Exit 0 OK, 1 WARNING,
 
 from __future__ import annotations
 
-from egactl_dr.validation import NAGIOS_EXIT, SEVERITY
-from egactl_dr.verdicts import Perf, SystemVerdict, perf_number
+from egactl_dr.commands.check.verdicts import Perf, SystemVerdict, perf_number
+from egactl_dr.rules import NAGIOS_EXIT, SEVERITY
 
 SHOWN_IN_STATUS = 3
 

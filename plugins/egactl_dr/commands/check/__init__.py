@@ -1,5 +1,10 @@
 """egactl dr check: probe each system's sites now, judge, show, and record the results.
 
+This package is the check and everything only it uses: ``probes`` (what a site
+looks like from here), ``verdicts`` (pure judgements of those observations),
+``runner`` (all sites at once under one deadline) and ``nagios`` (the
+monitoring-plugin output). They load only when a check runs.
+
 The thin typer function parses flags into ``CheckOptions``; ``run_check`` does
 the work (select systems → probe → judge → output → record), so it can be
 driven without a terminal.
@@ -15,8 +20,8 @@ from typing import Annotated, Any, Optional
 import typer
 
 from egactl.plugin.cli import Column, DryRun, EgactlError, Institution, InvalidInput, context
-from egactl_dr import client, validation
-from egactl_dr.commands.common import STATE_STYLE
+from egactl_dr import client, rules
+from egactl_dr.commands.common import STATE_STYLE, read_ca_bundle, system_ref
 
 FAIL_ON = ("never", "warning", "unknown", "critical")
 DEFAULT_DEADLINE = 50.0  # below Nagios's default service_check_timeout (60 s)
@@ -71,7 +76,7 @@ def run_check(ctx: Any, opts: CheckOptions) -> None:
     started = time.monotonic()
     if opts.nagios and not opts.dry_run:
         return _run_nagios(ctx, opts, started)
-    ca_data = run_ca_bundle(opts)
+    ca_data = read_ca_bundle(opts.ca_bundle)
     systems = select_systems(ctx, opts)
     if opts.dry_run:
         sites = sum(1 + bool(s.get("dr_endpoint")) for s in systems)
@@ -88,7 +93,7 @@ def run_check(ctx: Any, opts: CheckOptions) -> None:
     _summary(ctx, result, recorded)
     status = result.status
     if opts.fail_on != "never":
-        if validation.SEVERITY[status] >= validation.SEVERITY[opts.fail_on.upper()]:
+        if rules.SEVERITY[status] >= rules.SEVERITY[opts.fail_on.upper()]:
             raise typer.Exit(1)
 
 
@@ -97,7 +102,7 @@ def select_systems(ctx: Any, opts: CheckOptions) -> list[dict]:
     if opts.systems:
         out, seen = [], set()
         for ref in opts.systems:
-            inst, name = client.system_ref(ctx, ref, opts.institution)
+            inst, name = system_ref(ctx, ref, opts.institution)
             if (inst, name) not in seen:
                 seen.add((inst, name))
                 out.append(client.get_system(api, inst, name))
@@ -111,20 +116,8 @@ def select_systems(ctx: Any, opts: CheckOptions) -> list[dict]:
     return client.list_systems(api, institution=inst)
 
 
-def run_ca_bundle(opts: CheckOptions) -> str | None:
-    """The run's --ca-bundle, read and checked before anything is probed."""
-    if opts.ca_bundle is None:
-        return None
-    try:
-        return validation.check_ca_bundle(opts.ca_bundle.read_text("utf-8"))
-    except (OSError, UnicodeDecodeError) as exc:
-        raise InvalidInput(f"cannot read --ca-bundle {opts.ca_bundle}: {exc}") from None
-    except validation.RuleError as exc:
-        raise InvalidInput(f"--ca-bundle {opts.ca_bundle}: {exc}") from None
-
-
 def _probe(systems: list[dict], opts: CheckOptions, started: float, ca_data: str | None):
-    from egactl_dr import runner
+    from egactl_dr.commands.check import runner
 
     remaining = max(opts.deadline - (time.monotonic() - started), 0.0)
     return runner.run(systems, runner.RunOptions(deadline=opts.deadline, budget=remaining, timeout=opts.timeout,
@@ -161,10 +154,10 @@ def _summary(ctx: Any, result, recorded: dict | None) -> None:
 
 def _run_nagios(ctx: Any, opts: CheckOptions, started: float) -> None:
     """Monitoring-plugin rules: whatever goes wrong, one status line and exit 3, never a traceback."""
-    from egactl_dr import nagios
+    from egactl_dr.commands.check import nagios
 
     try:
-        ca_data = run_ca_bundle(opts)
+        ca_data = read_ca_bundle(opts.ca_bundle)
         systems = select_systems(ctx, opts)
     except EgactlError as exc:
         what = "bad option" if isinstance(exc, InvalidInput) else "cannot read the DR inventory"

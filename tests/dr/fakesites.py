@@ -6,8 +6,10 @@ port that refuses, and one that accepts connections and never says a word.
 Everything runs on one event loop in a background thread, so a test or the
 benchmark drives ``egactl dr check`` from its own thread as a user would.
 
-Nothing here is used by the commands; it is shipped with the plugin so that a
-third party testing its own health endpoints against ``dr check`` can use it too.
+Nothing here is used by the plugin: it is test equipment, the far side of
+``dr check``'s probes (imported as ``fakesites`` by the tests in this folder
+and by ``bench/dr_check.py``). Its health bodies tell the time of the outside
+world (the real clock), as the systems it stands in for do.
 """
 
 from __future__ import annotations

@@ -17,43 +17,15 @@ import datetime as dt
 from typing import Any
 
 from fastapi import APIRouter
-from pydantic import BaseModel
 from sqlalchemy import select
 
-from egactl.plugin.server import ApiRoute, backend, db, page, visible
-from egactl_dr import validation
-from egactl_dr.server.common import PLUGIN, approved_hosting, days_since, is_approved, iso
+from egactl.plugin.server import ApiRoute, backend, db, iso, page, visible
+from egactl_dr import rules
 from egactl_dr.server.models import DrSystem
+from egactl_dr.server.schemas import ReportPage
+from egactl_dr.server.service import PLUGIN, approved_hosting, days_since, is_approved
 
 router = APIRouter(route_class=ApiRoute, tags=["dr"])
-
-
-class ReportRow(BaseModel):
-    system: str
-    institution: str
-    name: str
-    criticality: str
-    compliant: bool
-    issues: list[str]
-    has_dr_site: bool
-    hosting: str
-    hosting_approved: bool
-    dr_hosting: str | None
-    dr_hosting_approved: bool | None
-    last_check_at: str | None
-    last_check_status: str | None
-    unverified_at: str | None
-    unverified_status: str | None
-    unverified_by: str | None
-    failing_checks: list[str]
-    last_successful_drill_at: str | None
-    days_since_successful_drill: int | None
-    drill_overdue: bool
-
-
-class ReportPage(BaseModel):
-    items: list[ReportRow]
-    next_cursor: str | None
 
 
 def row_for(s: DrSystem, *, now: dt.datetime, approved: list[str], stale_days: float) -> dict[str, Any]:
@@ -82,7 +54,7 @@ def row_for(s: DrSystem, *, now: dt.datetime, approved: list[str], stale_days: f
     if newer_observation:
         issues.append(f"unverified observation {s.observed_status} by {s.observed_by} on "
                       f"{s.observed_at:%Y-%m-%d} (a help-desk check; an operator's check is needed)")
-    limits = validation.effective_thresholds(s.thresholds)
+    limits = rules.effective_thresholds(s.thresholds)
     age = days_since(s.last_drill_passed_at, now)
     overdue = age is None or age > limits["drill_crit_days"]
     if age is None:

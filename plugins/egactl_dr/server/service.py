@@ -1,35 +1,24 @@
-"""What every DR route shares: finding a system the caller may see, the approved
-hosting list, pydantic validators built on the shared rules, and serialisation."""
+"""What the dr routes share: finding a system the caller may see, the approved
+hosting list, serialising a system, and what an institution holds."""
 
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any, Callable
+from typing import Any
 
-from pydantic import field_validator
-from pydantic_core import PydanticCustomError
-from sqlalchemy import select
+from sqlalchemy import func, select
 
-from egactl.plugin.server import Problem, backend, db, etag, not_found, principal
-from egactl_dr import validation
+from egactl.plugin.server import Problem, backend, db, etag, iso, not_found, principal
 from egactl_dr.server.models import DrDrill, DrSystem
 
 PLUGIN = "dr"
 CLOCK_SKEW = dt.timedelta(minutes=5)
 
 
-def rule(func: Callable[[Any], Any], *fields: str, allow_none: bool = True):
-    """A pydantic validator from a rule of ``egactl_dr.validation``: its message, unprefixed."""
-
-    def check(value: Any) -> Any:
-        if value is None and allow_none:
-            return None
-        try:
-            return func(value)
-        except validation.RuleError as exc:
-            raise PydanticCustomError("dr_rule", str(exc)) from None
-
-    return field_validator(*fields, check_fields=False)(check)
+def holdings(session, institution: str) -> dict[str, int]:
+    """The institution's systems in the DR inventory (their drills and check history go with them)."""
+    return {"DR systems": session.scalar(select(func.count()).select_from(DrSystem)
+                                         .where(DrSystem.institution == institution))}
 
 
 def approved_hosting() -> list[str]:
@@ -77,10 +66,6 @@ def not_in_future(when: dt.datetime, field: str) -> dt.datetime:
         raise Problem(422, f"{field} {when.isoformat()} is in the future",
                       errors=[{"field": field, "message": "in the future"}])
     return when
-
-
-def iso(value: dt.datetime | None) -> str | None:
-    return value.isoformat() if value else None
 
 
 def running_drills(system_ids: list[int] | None = None) -> dict[int, dt.datetime]:

@@ -81,6 +81,20 @@ def test_bare_name_takes_the_institution_flag(cli):
     assert r.exit_code == 2 and "INSTITUTION/NAME" in r.stderr
 
 
+def test_a_system_reference_is_one_system_or_a_usage_error(cli, backend):
+    """The institution part of INSTITUTION/NAME becomes a path segment: a '?', '#' or '..' in
+    it must not turn the request into another one (the list, another path) that then answers."""
+    cli("dr", "systems", "add", "RITA/crvs", *ADD)
+    cli("dr", "systems", "add", "TRA/crvs", *ADD)
+    for ref in ("TRA/crvs#/crvs", "RITA?institution=TRA/crvs", "../crvs", "RI TA/crvs"):
+        for command in (("show", ref, "-o", "json"), ("remove", ref, "--yes"), ("update", ref, "--notes", "x"),
+                        ("show", ref.rpartition("/")[2], "-i", ref.rpartition("/")[0])):
+            r = cli("dr", "systems", *command)
+            assert (r.exit_code, r.stdout) == (2, ""), (command, r.stdout, r.stderr)
+            assert r.stderr.count("\n") == 1 and "institution code" in r.stderr, (command, r.stderr)
+    assert stored(backend, "RITA", "crvs").notes is None and stored(backend, "TRA", "crvs") is not None
+
+
 def test_update_merges_thresholds_clears_fields_and_is_guarded_by_etag(cli, backend):
     cli("dr", "systems", "add", "RITA/crvs", *ADD, "--dr", "https://dr.rita.go.tz/health", "--threshold",
         "cert_warn_days=45")

@@ -18,7 +18,7 @@ import re
 import pytest
 from sqlalchemy import select
 
-from egactl_dr.fakesites import FakeSites, health
+from fakesites import FakeSites, health
 from egactl_dr.server.models import DrCheckRun
 
 EXIT = {"OK": 0, "WARNING": 1, "CRITICAL": 2, "UNKNOWN": 3}
@@ -192,8 +192,8 @@ def test_a_bad_option_is_unknown_too_not_critical(cli, tmp_path):
 
 
 def test_labels_with_quotes_and_equals_stay_parseable(cli, sites):
-    from egactl_dr.nagios import label, perf_item
-    from egactl_dr.verdicts import Perf
+    from egactl_dr.commands.check.nagios import label, perf_item
+    from egactl_dr.commands.check.verdicts import Perf
 
     item = perf_item("odd'name=x time", Perf("t", 0.25, "s", "2", "5", 0))
     assert parse_perfdata(item) == [{"label": "odd_name_x time", "value": 0.25, "uom": "s", "warn": "2", "crit": "5",

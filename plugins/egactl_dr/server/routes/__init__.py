@@ -1,0 +1,12 @@
+"""The dr plugin's routes, one module per noun, all under /api/v1/dr."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from egactl.plugin.server import ApiRoute
+from egactl_dr.server.routes import checks, drills, report, systems
+
+router = APIRouter(route_class=ApiRoute)
+for module in (systems, drills, checks, report):
+    router.include_router(module.router)
