@@ -197,3 +197,62 @@ def test_the_templates_skeleton_installs_and_passes_its_own_tests(venv, tmp_path
     helped = venv.egactl("pepmis", "records", "--help", cwd=tmp_path)
     assert helped.returncode == 0, helped.stderr
     assert "add" in helped.stdout and "remove" in helped.stdout
+
+
+# -- what the frame enforces, on the guide's own plugin ----------------------------------------------------
+
+FORGOTTEN = {
+    "the frame": ("egactl_esb/server/routes/endpoints.py", 'APIRouter(route_class=ApiRoute, tags=["esb"])',
+                  'APIRouter(tags=["esb"])', "route /endpoints is a APIRoute, not an egactl ApiRoute"),
+    "locking": ("egactl_esb/server/models.py", "class Endpoint(Versioned, Base):", "class Endpoint(Base):",
+                "(esb_endpoints): neither Versioned nor declared @unversioned(reason)"),
+}
+
+
+def _as_installed(tmp_path: Path, forget: str | None) -> dict[str, str]:
+    """The guide's plugin, maybe with one thing forgotten, importable and registered (its entry point)."""
+    project = extract(tmp_path / "guide")
+    if forget:
+        rel, before, after, _ = FORGOTTEN[forget]
+        source = project / rel
+        assert before in source.read_text()
+        source.write_text(source.read_text().replace(before, after))
+    dist = tmp_path / "site" / "egactl_esb-0.1.0.dist-info"
+    dist.mkdir(parents=True)
+    (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: egactl-esb\nVersion: 0.1.0\n")
+    (dist / "entry_points.txt").write_text("[egactl.plugins]\nesb = egactl_esb:plugin\n")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("EGACTL_")}
+    env.update(PYTHONPATH=os.pathsep.join([str(ROOT), str(ROOT / "plugins"), str(dist.parent), str(project)]),
+               EGACTL_CONFIG_DIR=str(tmp_path / "config"), EGACTL_DATA_DIR=str(tmp_path / "data"),
+               EGACTL_CREDENTIAL_STORE="file", EGACTL_NO_PROGRESS="1")
+    return env
+
+
+def _egactl(env: dict[str, str], cwd: Path, *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "egactl", *args], cwd=cwd, env=env, capture_output=True, text=True,
+                          timeout=300)
+
+
+@pytest.mark.parametrize("forget", sorted(FORGOTTEN))
+def test_the_guides_plugin_without_the_frame_or_locking_is_not_mounted(tmp_path, forget):
+    env = _as_installed(tmp_path, forget)
+    reason = FORGOTTEN[forget][3]
+    listed = _egactl(env, tmp_path, "plugins", "list", "-o", "json")
+    assert listed.returncode == 0, listed.stderr
+    esb = {p["name"]: p for p in json.loads(listed.stdout)}["esb"]
+    assert esb["status"].startswith("broken: backend: not mounted: ") and reason in esb["status"], esb["status"]
+    assert (esb["package"], esb["commands"]) == ("ok", "ok")
+    # The sandbox leaves it out, with one warning, and serves none of its routes.
+    r = _egactl(env, tmp_path, "esb", "endpoints", "list", "-o", "json")
+    assert r.returncode == 3, r.stdout + r.stderr
+    warnings = [line for line in r.stderr.splitlines() if line.startswith("warning: plugin 'esb' skipped")]
+    assert len(warnings) == 1 and reason in warnings[0], r.stderr
+
+
+def test_the_guides_plugin_as_written_is_mounted(tmp_path):
+    env = _as_installed(tmp_path, None)
+    listed = _egactl(env, tmp_path, "plugins", "list", "-o", "json")
+    assert {p["name"]: p for p in json.loads(listed.stdout)}["esb"]["status"] == "ok"
+    r = _egactl(env, tmp_path, "esb", "endpoints", "list", "-o", "json")
+    assert (r.returncode, r.stdout.strip()) == (0, "[]"), r.stderr
+    assert "esb" not in r.stderr

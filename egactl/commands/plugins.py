@@ -33,7 +33,9 @@ def list_():
     Each plugin is imported here — its package, its commands and its backend
     part — so that a plugin broken in any of them shows as `broken` with the
     reason ("broken: backend: RuntimeError: …"), where otherwise it would only
-    be skipped with a warning when the backend starts.
+    be skipped with a warning when the backend starts. So does a backend part
+    the backend would not mount: a route outside the route frame, a table
+    neither versioned nor declared unversioned ("broken: backend: not mounted: …").
     """
     ctx = context.get()
     rows = []
@@ -65,11 +67,16 @@ def _check(found: discovery.Found) -> tuple[str, str, str]:
     if not plugin.backend:
         return "ok", commands, "none"
     try:
-        found.load_backend()
-        backend = "ok"
+        part = found.load_backend()
     except discovery.PluginError as exc:
-        backend = f"broken: {exc.reason}"
-    return "ok", commands, backend
+        return "ok", commands, f"broken: {exc.reason}"
+    from egactl.server.app import check_mountable
+
+    try:  # what would keep the backend from mounting it: a route outside the frame, a table without locking
+        check_mountable(part)
+    except RuntimeError as exc:
+        return "ok", commands, f"broken: backend: not mounted: {exc}"
+    return "ok", commands, "ok"
 
 
 # -- egactl plugins new ---------------------------------------------------------------------
