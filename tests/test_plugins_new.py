@@ -15,15 +15,11 @@ from pathlib import Path
 
 import pytest
 
+from test_third_party_plugin import register, shape
+
 ROOT = Path(__file__).resolve().parent.parent
 
-SHAPE = {
-    "pyproject.toml", "egactl_pepmis/__init__.py", "egactl_pepmis/rules.py", "egactl_pepmis/client.py",
-    "egactl_pepmis/commands/__init__.py", "egactl_pepmis/commands/records.py", "egactl_pepmis/server/__init__.py",
-    "egactl_pepmis/server/models.py", "egactl_pepmis/server/schemas.py", "egactl_pepmis/server/service.py",
-    "egactl_pepmis/server/routes/__init__.py", "egactl_pepmis/server/routes/records.py", "tests/conftest.py",
-    "tests/test_records.py",
-}
+SHAPE = shape("egactl_pepmis", "records")
 
 
 def tree(path: Path) -> dict[str, int]:
@@ -33,12 +29,9 @@ def tree(path: Path) -> dict[str, int]:
 
 def with_site(project: Path, name: str) -> dict[str, str]:
     """An environment in which ``project`` is installed as far as egactl can tell (its entry point)."""
-    dist = project.parent / "site" / f"egactl_{name}-0.1.0.dist-info"
-    dist.mkdir(parents=True)
-    (dist / "METADATA").write_text(f"Metadata-Version: 2.1\nName: egactl-{name}\nVersion: 0.1.0\n")
-    (dist / "entry_points.txt").write_text(f"[egactl.plugins]\n{name} = egactl_{name}:plugin\n")
+    site = register(project.parent / "site", name)
     env = {k: v for k, v in os.environ.items() if not k.startswith("EGACTL_")}
-    env["PYTHONPATH"] = os.pathsep.join([str(ROOT), str(ROOT / "plugins"), str(dist.parent), str(project)])
+    env["PYTHONPATH"] = os.pathsep.join([str(ROOT), str(ROOT / "plugins"), str(site), str(project)])
     return env
 
 

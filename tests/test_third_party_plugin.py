@@ -35,14 +35,25 @@ GUIDE = ROOT / "docs" / "plugins.md"
 BLOCK = re.compile(r"^```(\w+) file=(\S+)\n(.*?)^```[ \t]*$", re.M | re.S)
 TIMEOUT = 600
 
-# The one plugin shape, as the guide's example has it.
-EXAMPLE = {
-    "pyproject.toml", "egactl_esb/__init__.py", "egactl_esb/rules.py", "egactl_esb/client.py",
-    "egactl_esb/commands/__init__.py", "egactl_esb/commands/endpoints.py", "egactl_esb/server/__init__.py",
-    "egactl_esb/server/models.py", "egactl_esb/server/schemas.py", "egactl_esb/server/service.py",
-    "egactl_esb/server/routes/__init__.py", "egactl_esb/server/routes/endpoints.py", "tests/conftest.py",
-    "tests/test_endpoints.py",
-}
+def shape(package: str, noun: str) -> set[str]:
+    """The files of the one plugin shape, for a plugin with one noun."""
+    return {"pyproject.toml", f"{package}/__init__.py", f"{package}/rules.py", f"{package}/client.py",
+            f"{package}/commands/__init__.py", f"{package}/commands/{noun}.py", f"{package}/server/__init__.py",
+            f"{package}/server/models.py", f"{package}/server/schemas.py", f"{package}/server/service.py",
+            f"{package}/server/routes/__init__.py", f"{package}/server/routes/{noun}.py", "tests/conftest.py",
+            f"tests/test_{noun}.py"}
+
+
+def register(site: Path, name: str) -> Path:
+    """``site`` as a folder in which the plugin ``name`` is installed as far as egactl can tell (its entry point)."""
+    dist = site / f"egactl_{name}-0.1.0.dist-info"
+    dist.mkdir(parents=True)
+    (dist / "METADATA").write_text(f"Metadata-Version: 2.1\nName: egactl-{name}\nVersion: 0.1.0\n")
+    (dist / "entry_points.txt").write_text(f"[egactl.plugins]\n{name} = egactl_{name}:plugin\n")
+    return site
+
+
+EXAMPLE = shape("egactl_esb", "endpoints")
 
 
 def guide_files(text: str) -> dict[str, str]:
@@ -217,12 +228,9 @@ def _as_installed(tmp_path: Path, forget: str | None) -> dict[str, str]:
         source = project / rel
         assert before in source.read_text()
         source.write_text(source.read_text().replace(before, after))
-    dist = tmp_path / "site" / "egactl_esb-0.1.0.dist-info"
-    dist.mkdir(parents=True)
-    (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: egactl-esb\nVersion: 0.1.0\n")
-    (dist / "entry_points.txt").write_text("[egactl.plugins]\nesb = egactl_esb:plugin\n")
+    site = register(tmp_path / "site", "esb")
     env = {k: v for k, v in os.environ.items() if not k.startswith("EGACTL_")}
-    env.update(PYTHONPATH=os.pathsep.join([str(ROOT), str(ROOT / "plugins"), str(dist.parent), str(project)]),
+    env.update(PYTHONPATH=os.pathsep.join([str(ROOT), str(ROOT / "plugins"), str(site), str(project)]),
                EGACTL_CONFIG_DIR=str(tmp_path / "config"), EGACTL_DATA_DIR=str(tmp_path / "data"),
                EGACTL_CREDENTIAL_STORE="file", EGACTL_NO_PROGRESS="1")
     return env
