@@ -156,10 +156,11 @@ def venv(tmp_path_factory) -> Venv:
     v = Venv(base / "venv", env)
     # setuptools first, so that egactl and each plugin are built in the venv itself (--no-build-isolation)
     # rather than in a new build environment each (about 10 s apiece).
-    for args in (("setuptools>=70.1", "pytest>=8"), ("--no-build-isolation", str(_copy_checkout(base / "src")))):
+    for what, args in (("setuptools and pytest", ("setuptools>=70.1", "pytest>=8")),
+                       ("egactl from this checkout", ("--no-build-isolation", str(_copy_checkout(base / "src"))))):
         installed = v.pip_install(*args)
         if installed.returncode != 0:
-            _unavailable(f"pip could not install {args[-1]}: {installed.stderr.strip()[-800:]}")
+            _unavailable(f"pip could not install {what} in a fresh venv: {installed.stderr.strip()[-800:]}")
     done = time.monotonic()
     print(f"\nfresh venv: created in {created - started:.1f} s, egactl + dependencies + pytest installed in "
           f"{done - created:.1f} s")
