@@ -103,7 +103,7 @@ def new(name: Annotated[str, typer.Argument(help="The plugin's name: the command
     routes in the frame, its rules, its API client and tests using
     egactl.plugin.testing; see docs/plugins.md. Nothing is written if anything fails.
 
-    Example: egactl plugins new pepmis && pip install -e './egactl-pepmis[test]'
+    Example: egactl plugins new pepmis && pip install -e ./egactl-pepmis
     """
     ctx = context.get()
     _check_name(name)
