@@ -139,6 +139,13 @@ def create_app(database_url: str, *, sandbox: bool = False, clock: Clock | None 
     return app
 
 
+def check_mountable(part: BackendPart) -> None:
+    """What ``create_app`` refuses to mount, checked without starting a backend (``egactl plugins
+    list``): a table without optimistic locking, a route outside the frame. RuntimeError says which."""
+    check_versioning(part.tables)
+    _require_frame(part.router)
+
+
 def _require_frame(router: Any) -> None:
     """Every route of a plugin runs in the route frame (authentication, the read-only
     help desk, idempotency, audit, one transaction): a route that would not — a
