@@ -11,8 +11,8 @@ import pytest
 from sqlalchemy import select
 
 from egactl.server.models import AuditEntry, IdempotencyRecord
-from egactl_mail.backend import passwords
-from egactl_mail.backend.models import MailAddress, Mailbox, MailDomain, MailListMember
+from egactl_mail.server import passwords
+from egactl_mail.server.models import MailAddress, Mailbox, MailDomain, MailListMember
 
 RETENTION = 30
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from egactl.plugin.server import ApiRoute
-from egactl_mail.backend import reconcile
-from egactl_mail.backend.schemas import PlanOut, ReconcileIn
+from egactl_mail.server import reconcile
+from egactl_mail.server.schemas import PlanOut, ReconcileIn
 
 router = APIRouter(route_class=ApiRoute, tags=["mail"])
 
