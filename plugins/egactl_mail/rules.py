@@ -395,7 +395,7 @@ MAILBOX = Lifecycle("mailbox", STATES, [
     Transition("restore", (SUSPENDED,), ACTIVE, "login on again"),
     Transition("delete", EXISTING, DELETED, "login off, mail bounced, address retained"),
     Transition("undelete", (DELETED,), PREVIOUS, "within the retention period: back as it was"),
-    Transition("purge", (DELETED,), PURGED, "after the retention period: address released, data erased"),
+    Transition("purge", (DELETED,), PURGED, "after the retention period (the retention worker also does this): address released, data erased"),
     *_changes("update", "names, title or department corrected"),
     *_changes("resize", "a new mailbox size (quota)"),
     *_changes("reset-password", "a one-time temporary password"),
@@ -406,6 +406,14 @@ MAILBOX = Lifecycle("mailbox", STATES, [
 
 MOVES = ("suspend", "restore", "delete", "undelete", "purge")
 """The actions that change the state (the rest of ``MAILBOX.actions`` keep it)."""
+
+
+def describe(action: str) -> str:
+    """One move for people, from the table: ``"deleted → purged: after the retention period: ..."``."""
+    rows = [t for t in MAILBOX.transitions if t.action == action]
+    target = rows[0].target
+    sources = " or ".join(MAILBOX.sources(action))
+    return f"{sources} → {'the state before delete' if target == PREVIOUS else target}: {rows[0].summary}."
 
 
 def returning_to(previous: str | None) -> str:

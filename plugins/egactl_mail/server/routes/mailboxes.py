@@ -101,40 +101,21 @@ def update_mailbox(ref: str, body: MailboxPatch):
     return etag.respond(service.out(m, with_aliases=True), m.version)
 
 
-def _transition(ref: str, action: str, body: TransitionIn | None):
-    m = service.guarded(ref)
-    service.transition(m, action, reason=body.reason if body else None)
-    return etag.respond(service.out(m, with_aliases=m.status != rules.PURGED), m.version)
+def _move_route(action: str):
+    """The route of one lifecycle move, ``POST /mailboxes/{ref}/<action>``, described by ``rules.MAILBOX``."""
+
+    def route(ref: str, body: TransitionIn | None = None):
+        m = service.guarded(ref)
+        service.transition(m, action, reason=body.reason if body else None)
+        return etag.respond(service.out(m, with_aliases=m.status != rules.PURGED), m.version)
+
+    route.__name__ = route.__qualname__ = action
+    route.__doc__ = rules.describe(action)
+    return router.post(f"/mailboxes/{{ref}}/{action}", response_model=MailboxOut)(route)
 
 
-@router.post("/mailboxes/{ref}/suspend", response_model=MailboxOut)
-def suspend(ref: str, body: TransitionIn | None = None):
-    """active → suspended: login off, mail still delivered."""
-    return _transition(ref, "suspend", body)
-
-
-@router.post("/mailboxes/{ref}/restore", response_model=MailboxOut)
-def restore(ref: str, body: TransitionIn | None = None):
-    """suspended → active."""
-    return _transition(ref, "restore", body)
-
-
-@router.post("/mailboxes/{ref}/delete", response_model=MailboxOut)
-def delete(ref: str, body: TransitionIn | None = None):
-    """active or suspended → deleted: login off, mail bounced, address retained for mail.retention_days."""
-    return _transition(ref, "delete", body)
-
-
-@router.post("/mailboxes/{ref}/undelete", response_model=MailboxOut)
-def undelete(ref: str, body: TransitionIn | None = None):
-    """deleted → the state before delete, within the retention period."""
-    return _transition(ref, "undelete", body)
-
-
-@router.post("/mailboxes/{ref}/purge", response_model=MailboxOut)
-def purge(ref: str, body: TransitionIn | None = None):
-    """deleted → purged, once the retention period has ended (the retention worker also does this)."""
-    return _transition(ref, "purge", body)
+for _action in rules.MOVES:
+    _move_route(_action)
 
 
 @router.post("/mailboxes/{ref}/reset-password", response_model=PasswordOut)
