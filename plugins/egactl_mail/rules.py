@@ -2,8 +2,8 @@
 anything is sent) and the server (authoritative): pure, no I/O, no heavy imports.
 
 Two kinds, after the convention of ``egactl.plugin.rules``: ``check_*``
-returning the problem or None, and normalising rules (``normalise_*``,
-``parse_quota``, ``local_part_for``) raising :class:`RuleError`. The commands
+returning the problem or None, and normalising rules (``parse_*``,
+``local_part_for``) returning the value as stored or raising :class:`RuleError`. The commands
 apply them with ``egactl.plugin.cli.enforce``, request bodies with
 ``egactl.plugin.server.rule_validator``. Last, the mailbox's lifecycle
 (:data:`MAILBOX`), one table for the server, the commands and the docs.
@@ -279,10 +279,7 @@ def parse_quota(text: str) -> int:
     mb = float(m.group(1)) * UNIT_MB[unit]
     if mb != int(mb):
         raise RuleError(f"quota {text!r} is not a whole number of megabytes")
-    mb = int(mb)
-    if problem := check_quota(mb):
-        raise RuleError(problem)
-    return mb
+    return enforce(check_quota, int(mb))
 
 
 def check_quota(mb: int) -> str | None:
@@ -395,7 +392,8 @@ MAILBOX = Lifecycle("mailbox", STATES, [
     Transition("restore", (SUSPENDED,), ACTIVE, "login on again"),
     Transition("delete", EXISTING, DELETED, "login off, mail bounced, address retained"),
     Transition("undelete", (DELETED,), PREVIOUS, "within the retention period: back as it was"),
-    Transition("purge", (DELETED,), PURGED, "after the retention period (the retention worker also does this): address released, data erased"),
+    Transition("purge", (DELETED,), PURGED,
+               "after the retention period (the retention worker also does this): address released, data erased"),
     *_changes("update", "names, title or department corrected"),
     *_changes("resize", "a new mailbox size (quota)"),
     *_changes("reset-password", "a one-time temporary password"),

@@ -13,6 +13,7 @@ from egactl.plugin.rules import IllegalTransition, check_name
 from egactl_mail import client, rules
 from egactl_mail.commands import common
 from egactl_mail.commands.common import Ref
+
 Reason = Annotated[Optional[str], typer.Option("--reason", help="Why (kept in the audit log).")]
 
 

@@ -22,6 +22,7 @@ STAFF = [
 
 
 def seed(session: Session) -> None:
+    # The backend clock's moment: the core seeded its institutions at it just before.
     now = session.scalar(select(Institution.created_at).limit(1))
     if now is None:
         return

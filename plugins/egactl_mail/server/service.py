@@ -15,8 +15,8 @@ from typing import Any, Iterable
 from sqlalchemy import delete, func, insert, select
 from sqlalchemy.orm import Session
 
-from egactl.plugin.server import (Institution, Problem, audit, backend, db, etag, insert_unique, iso, not_found,
-                                  principal)
+from egactl.plugin.server import (Institution, Problem, audit, backend, db, etag, insert_unique, invalid, iso,
+                                  not_found, principal)
 from egactl_mail import rules
 from egactl_mail.server.addresses import Allocator
 from egactl_mail.server.models import MailAddress, Mailbox, MailDomain, MailList, MailListMember
@@ -117,6 +117,24 @@ def load(ref: str, *, write: bool = False) -> Mailbox:
     return m
 
 
+def claim_address(address: str, institution: str, *, kind: str, mailbox: Mailbox | None = None,
+                  mail_list: Any = None) -> MailAddress:
+    """Claim an alias's or a list's ``address`` for ``institution`` (flushed).
+
+    422 if its domain is not one of the institution's; 409 if anything has the
+    address, a deleted mailbox's retained ones included (the unique index is the judge).
+    """
+    local, domain = rules.split_address(address)
+    if domain not in {d.domain for d in domains_of(institution)}:
+        raise invalid(f"{domain} is not a mail domain of {institution}", field="address")
+    alloc = Allocator(db(), backend().now())
+    taken = f"address {address} is already taken"
+    if alloc.is_taken(local, domain):
+        raise Problem(409, taken)
+    return insert_unique(alloc.claim(local, domain, kind=kind, institution=institution, mailbox=mailbox,
+                                     mail_list=mail_list), taken)
+
+
 def institution_codes(codes: Iterable[str]) -> set[str]:
     """Which of these institution codes exist."""
     codes = sorted(set(codes))
@@ -181,8 +199,7 @@ class Provisioner:
             return rules.local_part_for(person.given_name, person.family_name, domain.naming_rule,
                                     getattr(person, "preferred_name", None))
         except rules.UnusableName as exc:
-            raise Problem(422, f"{exc}; pass an explicit address",
-                          errors=[{"field": "given_name", "message": str(exc)}]) from None
+            raise invalid(f"{exc}; pass an explicit address", field="given_name") from None
 
     def address_for(self, person: Any, domain: MailDomain) -> tuple[str, str]:
         """(local part, domain) for a new mailbox: the explicit one, or the next free generated one."""
@@ -257,8 +274,9 @@ def create_one(person: Any) -> Mailbox:
     existing = existing_for([person.employee_number]).get(person.employee_number)
     if existing is not None:
         raise Problem(409, f"employee {person.employee_number} already has {describe_existing(existing)}")
-    # The domain's lock (taken by build) keeps the address ours; the employee number's
-    # uniqueness is the database's to judge, against a create in another domain meanwhile.
+    # The domain's lock (taken by build) keeps the address ours. The employee number was
+    # read before it: a create for the same person may have committed since, and the
+    # unique index on the number is the judge.
     m = insert_unique(prov.build(person), f"employee {person.employee_number} already has a mailbox")
     audit.record("create", "mailbox", m.address, institution=m.institution, after=serialize(m))
     return m

@@ -5,8 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter
 from sqlalchemy import select
 
-from egactl.plugin.server import (ApiRoute, Problem, audit, backend, db, etag, insert_unique, iso, not_found, page,
-                                  principal)
+from egactl.plugin.server import ApiRoute, audit, backend, db, etag, iso, not_found, page, principal
 from egactl_mail import rules
 from egactl_mail.server import service
 from egactl_mail.server.addresses import Allocator
@@ -36,19 +35,10 @@ def add_alias(ref: str, body: AliasIn):
     mailbox: it honours the mailbox's If-Match and gives it a new version."""
     m = service.guarded(ref)
     rules.MAILBOX.next_state("alias", m.status)  # IllegalTransition: the frame answers 409
-    local, domain = rules.split_address(body.address)
-    if domain not in {d.domain for d in service.domains_of(m.institution)}:
-        raise Problem(422, f"{domain} is not a mail domain of {m.institution}",
-                      errors=[{"field": "address", "message": "domain not of this institution"}])
-    session = db()
-    alloc = Allocator(session, backend().now())
-    if alloc.is_taken(local, domain):
-        raise Problem(409, f"address {body.address} is already taken")
-    row = insert_unique(alloc.claim(local, domain, kind="alias", institution=m.institution, mailbox=m),
-                        f"address {body.address} is already taken")
+    row = service.claim_address(body.address, m.institution, kind="alias", mailbox=m)
     etag.touch(m)
     m.updated_at = backend().now()
-    session.flush()
+    db().flush()
     audit.record("add-alias", "mailbox", m.address, institution=m.institution, after={"alias": row.address})
     return serialize(row, m.address)
 

@@ -5,11 +5,10 @@ from __future__ import annotations
 from fastapi import APIRouter, Query
 from sqlalchemy import delete, select
 
-from egactl.plugin.server import (ApiRoute, Problem, audit, backend, db, etag, get_institution, insert_unique, iso,
-                                  not_found, page, principal, visible)
+from egactl.plugin.server import (ApiRoute, Problem, audit, backend, db, etag, get_institution, iso, not_found, page,
+                                  principal, visible)
 from egactl_mail import rules
 from egactl_mail.server import service
-from egactl_mail.server.addresses import Allocator
 from egactl_mail.server.models import MailAddress, Mailbox, MailDomain, MailList, MailListMember
 from egactl_mail.server.schemas import ListIn, ListOut, ListPage, MembersIn
 
@@ -74,21 +73,12 @@ def create_list(body: ListIn):
     p = principal()
     p.check_write(body.institution)
     get_institution(body.institution)
-    local, domain = rules.split_address(body.address)
-    if domain not in {d.domain for d in service.domains_of(body.institution)}:
-        raise Problem(422, f"{domain} is not a mail domain of {body.institution}",
-                      errors=[{"field": "address", "message": "domain not of this institution"}])
-    session = db()
-    now = backend().now()
-    alloc = Allocator(session, now)
-    if alloc.is_taken(local, domain):
-        raise Problem(409, f"address {body.address} is already taken")
     members = resolve_members(body.members)
+    now = backend().now()
     lst = MailList(institution=body.institution, address=body.address, name=body.name.strip(), version=1,
                    created_at=now, updated_at=now)
-    session.add(lst)
-    insert_unique(alloc.claim(local, domain, kind="list", institution=body.institution, mail_list=lst),
-                  f"address {body.address} is already taken")
+    # Into the session with its claim (not before: a query would flush it ahead of the checks).
+    service.claim_address(body.address, body.institution, kind="list", mail_list=lst)
     _add(lst, members, now)
     data = serialize(lst)
     audit.record("create", "mail-list", lst.address, institution=lst.institution, after=data)
