@@ -390,10 +390,10 @@ def _changes(action: str, summary: str) -> list[Transition]:
 MAILBOX = Lifecycle("mailbox", STATES, [
     Transition("suspend", (ACTIVE,), SUSPENDED, "login off; mail still delivered"),
     Transition("restore", (SUSPENDED,), ACTIVE, "login on again"),
-    Transition("delete", EXISTING, DELETED, "login off, mail bounced, address retained"),
-    Transition("undelete", (DELETED,), PREVIOUS, "within the retention period: back as it was"),
-    Transition("purge", (DELETED,), PURGED,
-               "after the retention period (the retention worker also does this): address released, data erased"),
+    Transition("delete", EXISTING, DELETED, "login off, mail bounced, address retained for mail.retention_days"),
+    Transition("undelete", (DELETED,), PREVIOUS, "back as it was, within the retention period"),
+    Transition("purge", (DELETED,), PURGED, "address released and personal data erased, once the retention period "
+                                            "has ended (the retention worker also does this)"),
     *_changes("update", "names, title or department corrected"),
     *_changes("resize", "a new mailbox size (quota)"),
     *_changes("reset-password", "a one-time temporary password"),
@@ -407,7 +407,7 @@ MOVES = ("suspend", "restore", "delete", "undelete", "purge")
 
 
 def describe(action: str) -> str:
-    """One move for people, from the table: ``"deleted → purged: after the retention period: ..."``."""
+    """One move for people, from the table: ``"suspended → active: login on again."``."""
     rows = [t for t in MAILBOX.transitions if t.action == action]
     target = rows[0].target
     sources = " or ".join(MAILBOX.sources(action))
