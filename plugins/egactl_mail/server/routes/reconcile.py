@@ -1,4 +1,4 @@
-"""/api/v1/mail/reconcile: the HR roster against the mailboxes (see backend/reconcile.py)."""
+"""/api/v1/mail/reconcile: the HR roster against the mailboxes (see server/reconcile.py)."""
 
 from __future__ import annotations
 
