@@ -21,7 +21,7 @@ from typing import Callable
 import pytest
 from sqlalchemy import func, inspect, select, table
 
-from egactl_mail.backend.models import MailDomain
+from egactl_mail.server.models import MailDomain
 
 
 @dataclass

@@ -32,7 +32,7 @@ def refused(cli, backend, code: str, expected: str):
 
 
 def mail_domain(backend, code: str, domain: str) -> None:
-    from egactl_mail.backend.models import MailDomain
+    from egactl_mail.server.models import MailDomain
 
     with backend.write_sessions() as s:
         s.add(MailDomain(domain=domain, institution=code, naming_rule="given.family", is_primary=True,

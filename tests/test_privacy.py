@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import select
 
 from egactl.server.models import AuditEntry
-from egactl_mail.backend.models import MailDomain
+from egactl_mail.server.models import MailDomain
 
 NUMBER = "+255754111222"
 

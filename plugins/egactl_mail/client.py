@@ -1,4 +1,9 @@
-"""The mail plugin's API paths and calls (the commands stay about options and output)."""
+"""Every path of /api/v1/mail and the calls the commands make on it, in one place.
+
+A mailbox reference (address or employee number), a list's and an alias's
+address are one path segment each, quoted here (``@`` kept readable); no
+command builds a path of its own.
+"""
 
 from __future__ import annotations
 
@@ -6,15 +11,41 @@ from typing import Any
 from urllib.parse import quote
 
 BASE = "/api/v1/mail"
+DOMAINS = f"{BASE}/domains"
+MAILBOXES = f"{BASE}/mailboxes"
+BULK = f"{MAILBOXES}/bulk"
+"""The import's endpoint (the bulk wire contract: ``items`` in, per-line ``results`` out)."""
+LISTS = f"{BASE}/lists"
+RECONCILE = f"{BASE}/reconcile"
+
+
+def _segment(value: str) -> str:
+    return quote(value, safe="@")
 
 
 def mailbox_path(ref: str) -> str:
     """A mailbox by address or employee number (both are single path segments)."""
-    return f"{BASE}/mailboxes/{quote(ref.strip(), safe='@')}"
+    return f"{MAILBOXES}/{_segment(ref.strip())}"
 
 
 def list_path(address: str) -> str:
-    return f"{BASE}/lists/{quote(address.strip().lower(), safe='@')}"
+    return f"{LISTS}/{_segment(address.strip().lower())}"
+
+
+def alias_path(address: str) -> str:
+    return f"{BASE}/aliases/{_segment(address.strip().lower())}"
+
+
+# -- mailboxes -------------------------------------------------------------------------------
+
+
+def create_mailbox(api: Any, body: dict[str, Any], *, dry_run: bool = False) -> dict[str, Any]:
+    """A new mailbox; with ``dry_run``, the address it would get (nothing stored)."""
+    return api.post(f"{MAILBOXES}?dry_run=true" if dry_run else MAILBOXES, body)
+
+
+def list_mailboxes(api: Any, *, limit: int | None, **filters: Any) -> list[dict[str, Any]]:
+    return api.list(MAILBOXES, limit=limit, **filters)
 
 
 def get_mailbox(api: Any, ref: str) -> dict[str, Any]:
@@ -25,14 +56,14 @@ def get_mailbox_with_etag(api: Any, ref: str) -> tuple[dict[str, Any], str | Non
     return api.get_with_etag(mailbox_path(ref))
 
 
-def get_list_with_etag(api: Any, address: str) -> tuple[dict[str, Any], str | None]:
-    return api.get_with_etag(list_path(address))
+def update_mailbox(api: Any, ref: str, changes: dict[str, Any]) -> dict[str, Any]:
+    return api.update(mailbox_path(ref), changes)
 
 
 def transition(api: Any, ref: str, action: str, reason: str | None, etag: str | None = None) -> dict[str, Any]:
     """A lifecycle step of the mailbox as we read it (``etag``: 412 if it changed meanwhile)."""
     body = {"reason": reason} if reason else {}
-    return api.post(f"{mailbox_path(ref)}/{action}", body, etag=etag)
+    return api.post(f"{mailbox_path(ref)}/{_segment(action)}", body, etag=etag)
 
 
 def reset_password(api: Any, ref: str, etag: str | None = None) -> dict[str, Any]:
@@ -41,5 +72,68 @@ def reset_password(api: Any, ref: str, etag: str | None = None) -> dict[str, Any
     return api.request("POST", f"{mailbox_path(ref)}/reset-password", json_body={}, if_match=etag).json()
 
 
+def check_import(api: Any, institutions: list[str]) -> None:
+    """The import's preflight: the caller may create mailboxes in each institution, and each has a domain."""
+    api.request("POST", BULK, json_body={"items": [], "institutions": institutions})
+
+
+# -- aliases ---------------------------------------------------------------------------------
+
+
+def list_aliases(api: Any, ref: str, *, limit: int | None) -> list[dict[str, Any]]:
+    return api.list(f"{mailbox_path(ref)}/aliases", limit=limit)
+
+
+def add_alias(api: Any, ref: str, alias: str) -> dict[str, Any]:
+    return api.post(f"{mailbox_path(ref)}/aliases", {"address": alias})
+
+
+def remove_alias(api: Any, alias: str, etag: str | None) -> dict[str, Any]:
+    """Only if its mailbox is still as read (``etag``; else 412)."""
+    return api.delete(alias_path(alias), etag=etag)
+
+
+# -- domains ---------------------------------------------------------------------------------
+
+
+def list_domains(api: Any, *, limit: int | None, institution: str | None) -> list[dict[str, Any]]:
+    return api.list(DOMAINS, limit=limit, institution=institution)
+
+
+def add_domain(api: Any, body: dict[str, Any]) -> dict[str, Any]:
+    return api.post(DOMAINS, body)
+
+
+# -- distribution lists ----------------------------------------------------------------------
+
+
+def list_lists(api: Any, *, limit: int | None, institution: str | None) -> list[dict[str, Any]]:
+    return api.list(LISTS, limit=limit, institution=institution)
+
+
+def create_list(api: Any, body: dict[str, Any]) -> dict[str, Any]:
+    return api.post(LISTS, body)
+
+
+def get_list(api: Any, address: str) -> dict[str, Any]:
+    return api.get(list_path(address))
+
+
+def get_list_with_etag(api: Any, address: str) -> tuple[dict[str, Any], str | None]:
+    return api.get_with_etag(list_path(address))
+
+
+def add_members(api: Any, address: str, members: list[str]) -> dict[str, Any]:
+    return api.post(f"{list_path(address)}/members", {"members": members})
+
+
+def remove_members(api: Any, address: str, members: list[str], etag: str | None) -> dict[str, Any]:
+    """Only from the list as read (``etag``; else 412)."""
+    return api.request("DELETE", f"{list_path(address)}/members", params={"member": members}, if_match=etag).json()
+
+
+# -- reconcile -------------------------------------------------------------------------------
+
+
 def reconcile(api: Any, body: dict[str, Any]) -> dict[str, Any]:
-    return api.post(f"{BASE}/reconcile", body)
+    return api.post(RECONCILE, body)

@@ -1,17 +1,17 @@
-"""egactl mail: Government Mail System mailboxes, tied to the HR roster.
+"""The commands of ``egactl mail``, one module per noun.
 
 Commands are thin: options in, one API call (through ``egactl_mail.client``),
-records out. Rules shared with the backend live in ``egactl_mail.validation``
-and ``egactl_mail.lifecycle``.
+records out. Rules shared with the server live in ``egactl_mail.rules``.
 """
 
 from __future__ import annotations
 
 import typer
 
-from egactl_mail.commands import aliases, domains, groups, mailboxes, quota, reconcile, staff_import
+from egactl_mail.commands import aliases, domains, lists, mailboxes, quota, reconcile, staff_import
 
-app = typer.Typer(help="Government Mail System: mailboxes tied to the HR roster.", no_args_is_help=True)
+# No help= here: the help is the package docstring (egactl_mail/__init__.py).
+app = typer.Typer(no_args_is_help=True)
 
 app.add_typer(domains.app, name="domains")
 app.command()(mailboxes.create)
@@ -26,6 +26,6 @@ app.command()(mailboxes.purge)
 app.command("reset-password")(mailboxes.reset_password)
 app.add_typer(quota.app, name="quota")
 app.add_typer(aliases.app, name="alias")
-app.add_typer(groups.app, name="list-group")
+app.add_typer(lists.app, name="list-group")
 app.command("import")(staff_import.import_)
 app.command()(reconcile.reconcile)

@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 from typing import Annotated
-from urllib.parse import quote
 
 import typer
 
-from egactl.plugin.cli import DEFAULT_LIMIT, All, Column, DryRun, Limit, NotFound, Yes, context, page_limit
-from egactl_mail import client
-from egactl_mail import validation as v
-from egactl_mail.commands.mailboxes import Ref
+from egactl.plugin.cli import DEFAULT_LIMIT, All, Column, DryRun, Limit, NotFound, Yes, context, enforce, page_limit
+from egactl_mail import client, rules
+from egactl_mail.commands.common import Ref
 
 app = typer.Typer(help="Aliases: more addresses delivering to one mailbox.", no_args_is_help=True)
 
@@ -22,7 +20,7 @@ Alias = Annotated[str, typer.Argument(metavar="ALIAS", help="The alias address (
 def list_(ref: Ref, limit: Limit = DEFAULT_LIMIT, all_: All = False):
     """List a mailbox's aliases."""
     ctx = context.get()
-    items = ctx.api().list(f"{client.mailbox_path(ref)}/aliases", limit=page_limit(limit, all_))
+    items = client.list_aliases(ctx.api(), ref, limit=page_limit(limit, all_))
     ctx.render(items, COLUMNS, empty="No aliases.")
 
 
@@ -31,16 +29,15 @@ def add(ref: Ref, alias: Alias, dry_run: DryRun = False):
     """Add an alias (exit 5 if the address is taken by anything, retained ones included)."""
     ctx = context.get()
     api = ctx.api()
-    alias = v.normalise_address(alias)
+    alias = rules.normalise_address(alias)
     if "@" not in alias:
         alias = f"{alias}@{client.get_mailbox(api, ref)['domain']}"
-    if problem := v.check_address(alias):
-        raise typer.BadParameter(problem, param_hint="ALIAS")
+    enforce(rules.check_address, alias, flag="ALIAS")
     if dry_run:
         current = client.get_mailbox(api, ref)
         ctx.io.status(f"dry run: would add alias {alias} to {current['address']}; nothing was changed")
         return
-    added = api.post(f"{client.mailbox_path(ref)}/aliases", {"address": alias})
+    added = client.add_alias(api, ref, alias)
     ctx.success(f"Added alias {added['address']} → {added['mailbox']}")
     ctx.render(added, COLUMNS)
 
@@ -50,9 +47,7 @@ def remove(alias: Annotated[str, typer.Argument(metavar="ALIAS", help="The alias
            dry_run: DryRun = False):
     """Remove an alias; mail to it will bounce and the address becomes free."""
     ctx = context.get()
-    alias = v.normalise_address(alias)
-    if problem := v.check_address(alias):
-        raise typer.BadParameter(problem, param_hint="ALIAS")
+    alias = enforce(rules.parse_address, alias, flag="ALIAS")
     owner, etag = client.get_mailbox_with_etag(ctx.api(), alias)
     if alias not in (owner.get("aliases") or []):
         raise NotFound(f"alias {alias} not found" + (f" ({alias} is the mailbox's own address)"
@@ -62,6 +57,6 @@ def remove(alias: Annotated[str, typer.Argument(metavar="ALIAS", help="The alias
         return
     ctx.confirm(f"Remove alias {alias} of {owner['address']}? Mail to it will bounce", yes=yes)
     # The alias is part of its mailbox: removed only if the mailbox is still as shown (else 412, exit 5).
-    removed = ctx.api().delete(f"{client.BASE}/aliases/{quote(alias, safe='@')}", etag=etag)
+    removed = client.remove_alias(ctx.api(), alias, etag)
     ctx.success(f"Removed alias {removed['address']} (was → {removed['mailbox']})")
     ctx.render(removed, COLUMNS)

@@ -6,9 +6,8 @@ from typing import Annotated
 
 import typer
 
-from egactl.plugin.cli import DEFAULT_LIMIT, All, Column, DryRun, Institution, Limit, context, page_limit
-from egactl_mail import client
-from egactl_mail import validation as v
+from egactl.plugin.cli import DEFAULT_LIMIT, All, Column, DryRun, Institution, Limit, context, enforce, page_limit
+from egactl_mail import client, rules
 
 app = typer.Typer(help="Mail domains per institution (e.g. rita.go.tz).", no_args_is_help=True)
 
@@ -19,30 +18,28 @@ COLUMNS = [Column("domain"), Column("institution"), Column("naming_rule", "NAMIN
 def list_(institution: Institution = None, limit: Limit = DEFAULT_LIMIT, all_: All = False):
     """List mail domains."""
     ctx = context.get()
-    items = ctx.api().list(f"{client.BASE}/domains", limit=page_limit(limit, all_),
-                           institution=ctx.institution(institution, required=False))
+    items = client.list_domains(ctx.api(), limit=page_limit(limit, all_),
+                                institution=ctx.institution(institution, required=False))
     ctx.render(items, COLUMNS, empty="No mail domains match.")
 
 
 @app.command()
 def add(domain: Annotated[str, typer.Argument(help="The domain, e.g. rita.go.tz.")],
         institution: Institution = None,
-        naming_rule: Annotated[str, typer.Option(help=f"How addresses are made: {', '.join(v.NAMING_RULES)}.")] = v.DEFAULT_NAMING_RULE,
+        naming_rule: Annotated[str, typer.Option(help=f"How addresses are made: {', '.join(rules.NAMING_RULES)}.")] = rules.DEFAULT_NAMING_RULE,
         primary: Annotated[bool, typer.Option("--primary", help="New mailboxes get this domain (the first domain always does).")] = False,
         dry_run: DryRun = False):
     """Add a mail domain to an institution (admin)."""
     ctx = context.get()
-    domain = domain.strip().lower()
-    if problem := v.check_domain(domain):
-        raise typer.BadParameter(problem, param_hint="DOMAIN")
-    if naming_rule not in v.NAMING_RULES:
-        raise typer.BadParameter(f"must be one of {', '.join(v.NAMING_RULES)}", param_hint="--naming-rule")
+    domain = enforce(rules.parse_domain, domain, flag="DOMAIN")
+    if naming_rule not in rules.NAMING_RULES:
+        raise typer.BadParameter(f"must be one of {', '.join(rules.NAMING_RULES)}", param_hint="--naming-rule")
     body = {"domain": domain, "institution": ctx.institution(institution), "naming_rule": naming_rule,
             "primary": primary}
     if dry_run:
         ctx.io.status(f"dry run: would add {domain} to {body['institution']}; nothing was changed")
         ctx.render(body, COLUMNS)
         return
-    added = ctx.api().post(f"{client.BASE}/domains", body)
+    added = client.add_domain(ctx.api(), body)
     ctx.success(f"Added {added['domain']} to {added['institution']}" + (" (primary)" if added["primary"] else ""))
     ctx.render(added, COLUMNS)

@@ -8,45 +8,32 @@ from typing import Annotated, Optional
 import typer
 
 from egactl.plugin.cli import (DEFAULT_LIMIT, All, Column, Conflict, DryRun, Institution, InvalidInput, Limit, Yes,
-                               context, page_limit)
-from egactl.plugin.rules import check_name
-from egactl_mail import client, lifecycle
-from egactl_mail import validation as v
-from egactl_mail.commands import views
+                               context, enforce, page_limit)
+from egactl.plugin.rules import IllegalTransition, check_name
+from egactl_mail import client, rules
+from egactl_mail.commands import common
+from egactl_mail.commands.common import Ref
 
-Ref = Annotated[str, typer.Argument(metavar="MAILBOX", help="Address (or alias), or employee number.")]
 Reason = Annotated[Optional[str], typer.Option("--reason", help="Why (kept in the audit log).")]
 
 
 def quota_mb(value: str | None) -> int | None:
-    if value is None:
-        return None
-    try:
-        return v.parse_quota(value)
-    except ValueError as exc:
-        raise typer.BadParameter(str(exc), param_hint="--quota") from None
+    return None if value is None else enforce(rules.parse_quota, value, flag="--quota")
 
 
 def check_names(given: str, family: str, preferred: str | None, address: str | None) -> None:
     """Fail before sending when no address can be made from the names."""
     for value, what in ((given, "--given-name"), (family, "--family-name")):
-        if problem := v.check_person_name(value, what):
-            raise InvalidInput(problem)
-    if preferred and (problem := check_name(preferred.strip(), "--preferred-name")):
-        raise InvalidInput(problem)
+        enforce(rules.check_person_name, value, what)
+    if preferred:
+        enforce(check_name, preferred.strip(), "--preferred-name")
     if address:
         return
     try:
-        v.local_part_for(given, family, preferred_name=preferred)
-    except v.UnusableName as exc:
+        rules.local_part_for(given, family, preferred_name=preferred)
+    except rules.UnusableName as exc:
+        # Not enforce(): the problem has a way out the rule can't know of.
         raise InvalidInput(str(exc), hint="pass --address to choose the address yourself") from None
-
-
-def employee_number(value: str) -> str:
-    number = v.normalise_employee_number(value)
-    if problem := v.check_employee_number(number):
-        raise typer.BadParameter(problem, param_hint="--employee-number")
-    return number
 
 
 def create(
@@ -66,29 +53,28 @@ def create(
     ctx = context.get()
     inst = ctx.institution(institution)
     if address:
-        address = v.normalise_address(address)
-        if problem := v.check_address(address):
-            raise typer.BadParameter(problem, param_hint="--address")
+        address = enforce(rules.parse_address, address, flag="--address")
     check_names(given_name, family_name, preferred_name, address)
-    body = {"institution": inst, "employee_number": employee_number(employee_number_), "given_name": given_name,
+    number = enforce(rules.parse_employee_number, employee_number_, flag="--employee-number")
+    body = {"institution": inst, "employee_number": number, "given_name": given_name,
             "family_name": family_name, "preferred_name": preferred_name, "title": title, "department": department,
             "quota_mb": quota_mb(quota), "domain": domain.lower() if domain else None, "address": address}
     if dry_run:
-        preview = ctx.api().post(f"{client.BASE}/mailboxes?dry_run=true", body)
+        preview = client.create_mailbox(ctx.api(), body, dry_run=True)
         ctx.io.status(f"dry run: would create {preview['address']}; nothing was changed")
         ctx.render(preview, [Column("address"), Column("institution"), Column("employee_number", "EMPLOYEE NO"),
                              Column("department"), Column("quota_mb", "QUOTA MB")])
         return
     # Retries reuse the request's Idempotency-Key; a second mailbox for the
     # same employee number is refused by the backend (exit 5) in any case.
-    created = ctx.api().post(f"{client.BASE}/mailboxes", body)
+    created = client.create_mailbox(ctx.api(), body)
     ctx.success(f"Created {created['address']} for {created['display_name']}")
-    views.mailbox(ctx, created, detail=True)
+    common.mailbox(ctx, created, detail=True)
 
 
 def list_(
     institution: Institution = None,
-    status: Annotated[Optional[str], typer.Option(help=f"One of: {', '.join(lifecycle.STATES)}.")] = None,
+    status: Annotated[Optional[str], typer.Option(help=f"One of: {', '.join(rules.STATES)}.")] = None,
     department: Annotated[Optional[str], typer.Option(help="Only this department.")] = None,
     search: Annotated[Optional[str], typer.Option("--search", "-s", help="Address, employee number, or the start of a name.")] = None,
     limit: Limit = DEFAULT_LIMIT,
@@ -96,18 +82,18 @@ def list_(
 ):
     """List mailboxes (purged ones only with --status purged)."""
     ctx = context.get()
-    if status is not None and status not in lifecycle.STATES:
-        raise typer.BadParameter(f"must be one of {', '.join(lifecycle.STATES)}", param_hint="--status")
+    if status is not None and status not in rules.STATES:
+        raise typer.BadParameter(f"must be one of {', '.join(rules.STATES)}", param_hint="--status")
     inst = ctx.institution(institution, required=False)
-    items = ctx.api().list(f"{client.BASE}/mailboxes", limit=page_limit(limit, all_), institution=inst,
-                           status=status, department=department, q=search)
-    views.mailbox(ctx, items, empty="No mailboxes match.")
+    items = client.list_mailboxes(ctx.api(), limit=page_limit(limit, all_), institution=inst, status=status,
+                                  department=department, q=search)
+    common.mailbox(ctx, items, empty="No mailboxes match.")
 
 
 def show(ref: Ref):
     """Show a mailbox: state, login and delivery, usage, aliases."""
     ctx = context.get()
-    views.mailbox(ctx, client.get_mailbox(ctx.api(), ref), detail=True)
+    common.mailbox(ctx, client.get_mailbox(ctx.api(), ref), detail=True)
 
 
 def update(
@@ -126,15 +112,14 @@ def update(
                                      "institution": move_to.upper() if move_to else None}.items() if val is not None}
     if not changes:
         raise typer.BadParameter("nothing to change; pass --title, --department, --given-name, --family-name or --move-to")
-    path = client.mailbox_path(ref)
     if dry_run:
-        current = ctx.api().get(path)
+        current = client.get_mailbox(ctx.api(), ref)
         ctx.io.status(f"dry run: would update {current['address']}: "
                       + ", ".join(f"{k} {current.get(k)!r} → {val!r}" for k, val in changes.items()))
         return
-    updated = ctx.api().update(path, changes)
+    updated = client.update_mailbox(ctx.api(), ref, changes)
     ctx.success(f"Updated {updated['address']}")
-    views.mailbox(ctx, updated, detail=True)
+    common.mailbox(ctx, updated, detail=True)
 
 
 # -- lifecycle ------------------------------------------------------------------------------
@@ -143,17 +128,22 @@ def update(
 PAST = {"suspend": "Suspended", "restore": "Restored", "delete": "Deleted", "undelete": "Undeleted", "purge": "Purged"}
 
 
+def next_state(current: dict, action: str) -> str:
+    """Where ``action`` takes the mailbox as read (a dry run's answer); exit 5 if its state forbids it."""
+    try:
+        return rules.MAILBOX.next_state(action, current["status"])
+    except IllegalTransition as exc:
+        raise Conflict(f"{current['address']}: {exc}") from None
+
+
 def _transition(ref: str, action: str, *, reason: str | None, yes: bool, dry_run: bool, confirm: str | None) -> None:
     ctx = context.get()
     api = ctx.api()
     current, etag = client.get_mailbox_with_etag(api, ref)
     address = current["address"]
     if dry_run:
-        try:
-            target = lifecycle.target(current["status"], action, previous=None)
-        except lifecycle.IllegalTransition as exc:
-            raise Conflict(f"cannot {action} {address}: {exc}") from None
-        if action == "undelete":
+        target = next_state(current, action)
+        if target == rules.PREVIOUS:
             target = "the state it had before delete"
         note = " if its retention period allows" if action in ("undelete", "purge") else ""
         ctx.io.status(f"dry run: would {action} {address} ({current['status']} → {target}){note}; nothing was changed")
@@ -164,7 +154,7 @@ def _transition(ref: str, action: str, *, reason: str | None, yes: bool, dry_run
     done = client.transition(api, address, action, reason, etag)
     ctx.success(f"{PAST[action]} {address}; it is now {done['status']}"
                 + (f" (address retained until {done['retain_until'][:10]})" if done.get("retain_until") else ""))
-    views.mailbox(ctx, done, detail=True)
+    common.mailbox(ctx, done, detail=True)
 
 
 def suspend(ref: Ref, reason: Reason = None, yes: Yes = False, dry_run: DryRun = False):
@@ -210,10 +200,7 @@ def reset_password(
     current, etag = client.get_mailbox_with_etag(api, ref)
     address = current["address"]
     if dry_run:
-        try:
-            lifecycle.check_operation(current["status"], "reset-password")
-        except lifecycle.IllegalTransition as exc:
-            raise Conflict(f"{address}: {exc}") from None
+        next_state(current, "reset-password")
         ctx.io.status(f"dry run: would reset the password of {address}; nothing was changed")
         return
     if password_file is not None and password_file.is_dir():

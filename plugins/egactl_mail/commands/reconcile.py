@@ -3,7 +3,7 @@
 The roster is checked here first (one line per bad row, nothing sent), then
 the backend computes the plan — joiners, leavers, movers, returners — and with
 ``--apply`` carries it out in one transaction. The safety brake and the plan
-itself are the backend's: see egactl_mail/backend/reconcile.py.
+itself are the backend's: see egactl_mail/server/reconcile.py.
 """
 
 from __future__ import annotations
@@ -14,9 +14,8 @@ import typer
 
 from egactl.plugin.cli import Column, DryRun, Institution, InvalidInput, Yes, bulk, context
 from egactl.plugin.rules import check_institution_code
-from egactl_mail import client
-from egactl_mail import validation as v
-from egactl_mail.commands.staff_import import header
+from egactl_mail import client, rules
+from egactl_mail.commands.common import csv_columns
 
 REQUIRED = ("employee_number", "given_name", "family_name")
 MAX_REPORTED = 50
@@ -29,10 +28,7 @@ CSV_COLUMNS = [Column("action"), Column("employee_number"), Column("name"), Colu
 
 def read_roster(path, institution: str | None, report) -> list[dict[str, Any]]:
     """Every roster row, checked; raises InvalidInput (after one line per problem) if any is bad."""
-    columns = header(path) if path.is_file() else []
-    if columns and "institution" not in columns and not institution:
-        raise InvalidInput(f"{path}: no institution column and no --institution",
-                           hint="add an institution column or pass --institution CODE")
+    columns = csv_columns(path, institution)
     optional = [c for c in ("department", "title") if c in columns]
     rows: list[dict[str, Any]] = []
     seen: dict[str, int] = {}
@@ -40,8 +36,8 @@ def read_roster(path, institution: str | None, report) -> list[dict[str, Any]]:
     reports: list[str] = []  # said once the whole file is read: a malformed file is one error line
     for line, row in bulk.read_csv(path, REQUIRED):
         problems = []
-        number = v.normalise_employee_number(row.get("employee_number", ""))
-        if problem := v.check_employee_number(number):
+        number = rules.normalise_employee_number(row.get("employee_number", ""))
+        if problem := rules.check_employee_number(number):
             problems.append(problem)
         elif number in seen:
             problems.append(f"duplicate of line {seen[number]} (employee number {number})")
@@ -51,7 +47,7 @@ def read_roster(path, institution: str | None, report) -> list[dict[str, Any]]:
         if problem := check_institution_code(inst) if inst else "institution is empty":
             problems.append(problem)
         for key in ("given_name", "family_name"):
-            if problem := v.check_person_name(row.get(key, ""), key):
+            if problem := rules.check_person_name(row.get(key, ""), key):
                 problems.append(problem)
         if problems:
             bad += 1

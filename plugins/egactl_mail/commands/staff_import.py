@@ -10,28 +10,22 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from egactl.plugin.cli import (CsvFile, DryRun, Institution, InvalidInput, Restart, Results, Resume, SkipInvalid, bulk,
-                               context)
-from egactl.plugin.rules import check_institution_code, check_name
-from egactl_mail import client
-from egactl_mail import validation as v
+from egactl.plugin.cli import CsvFile, DryRun, Institution, Restart, Results, Resume, SkipInvalid, bulk, context
+from egactl.plugin.rules import RuleError, check_institution_code, check_name
+from egactl_mail import client, rules
+from egactl_mail.commands.common import csv_columns
 
 REQUIRED = ("employee_number", "given_name", "family_name")
 OPTIONAL = ("institution", "title", "department", "quota", "preferred_name", "domain", "address")
 
 
-def header(path: Path) -> list[str]:
-    """The CSV's column names, read and checked by the core's one CSV reader."""
-    return bulk.read_header(path)
-
-
 def row_parser(default_institution: str | None):
     def parse(row: dict[str, str], line: int) -> dict[str, Any]:
         problems = []
-        number = v.normalise_employee_number(row.get("employee_number", ""))
+        number = rules.normalise_employee_number(row.get("employee_number", ""))
         if not number:
             problems.append("employee_number is empty")
-        elif problem := v.check_employee_number(number):
+        elif problem := rules.check_employee_number(number):
             problems.append(problem)
         inst = (row.get("institution") or default_institution or "").strip().upper()
         if not inst:
@@ -40,27 +34,27 @@ def row_parser(default_institution: str | None):
             problems.append(problem)
         given, family = row.get("given_name", ""), row.get("family_name", "")
         for value, what in ((given, "given_name"), (family, "family_name")):
-            if problem := v.check_person_name(value, what):
+            if problem := rules.check_person_name(value, what):
                 problems.append(problem)
-        address = v.normalise_address(row.get("address") or "") or None
-        if address and (problem := v.check_address(address)):
+        address = rules.normalise_address(row.get("address") or "") or None
+        if address and (problem := rules.check_address(address)):
             problems.append(problem)
         preferred = (row.get("preferred_name") or "").strip() or None
         if preferred and (problem := check_name(preferred, "preferred_name")):
             problems.append(problem)
         if not problems and not address:
             try:
-                v.local_part_for(given, family, preferred_name=preferred)
-            except v.UnusableName as exc:
+                rules.local_part_for(given, family, preferred_name=preferred)
+            except rules.UnusableName as exc:
                 problems.append(f"{exc} (give an address column for this row)")
         quota = None
         if (row.get("quota") or "").strip():
             try:
-                quota = v.parse_quota(row["quota"])
-            except ValueError as exc:
+                quota = rules.parse_quota(row["quota"])
+            except RuleError as exc:
                 problems.append(str(exc))
         domain = (row.get("domain") or "").strip().lower() or None
-        if domain and (problem := v.check_domain(domain)):
+        if domain and (problem := rules.check_domain(domain)):
             problems.append(problem)
         if problems:
             raise bulk.RowError("; ".join(problems))
@@ -87,8 +81,7 @@ def preflight(ctx, file: Path, default_institution: str | None) -> None:
         if code and check_institution_code(code) is None:
             institutions.add(code)
     if institutions:
-        ctx.api().request("POST", f"{client.BASE}/mailboxes/bulk",
-                          json_body={"items": [], "institutions": sorted(institutions)})
+        client.check_import(ctx.api(), sorted(institutions))
 
 
 def import_(file: CsvFile, institution: Institution = None, skip_invalid: SkipInvalid = False,
@@ -96,12 +89,9 @@ def import_(file: CsvFile, institution: Institution = None, skip_invalid: SkipIn
     """Create mailboxes for a staff list (CSV); existing identical ones count as done."""
     ctx = context.get()
     inst = ctx.institution(institution, required=False)
-    columns = header(file) if file.is_file() else []
-    if columns and "institution" not in columns and not inst:
-        raise InvalidInput(f"{file}: no institution column and no --institution",
-                           hint="add an institution column or pass --institution CODE")
+    csv_columns(file, inst)
     job = bulk.Job(name="mail-import", path=file, required=REQUIRED, parse_row=row_parser(inst),
-                   endpoint=f"{client.BASE}/mailboxes/bulk", options={"institution": inst},
+                   endpoint=client.BULK, options={"institution": inst},
                    unique_key=lambda item: f"employee number {item['employee_number']}",
                    chunk_size=500, workers=4, noun="mailboxes")
     preflight(ctx, file, inst)

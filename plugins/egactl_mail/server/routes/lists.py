@@ -4,15 +4,13 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Query
 from sqlalchemy import delete, select
-from sqlalchemy.exc import IntegrityError
 
-from egactl.plugin.server import (ApiRoute, Problem, audit, backend, db, etag, get_institution, not_found, page,
+from egactl.plugin.server import (ApiRoute, Problem, audit, backend, db, etag, get_institution, iso, not_found, page,
                                   principal, visible)
-from egactl_mail import validation as v
-from egactl_mail.backend import service
-from egactl_mail.backend.addresses import Allocator
-from egactl_mail.backend.models import MailAddress, Mailbox, MailDomain, MailList, MailListMember
-from egactl_mail.backend.schemas import ListIn, ListOut, ListPage, MembersIn
+from egactl_mail import rules
+from egactl_mail.server import service
+from egactl_mail.server.models import MailAddress, Mailbox, MailDomain, MailList, MailListMember
+from egactl_mail.server.schemas import ListIn, ListOut, ListPage, MembersIn
 
 router = APIRouter(route_class=ApiRoute, tags=["mail"])
 
@@ -25,11 +23,11 @@ def serialize(lst: MailList, *, with_members: bool = True) -> dict:
     members = [{"address": m.member, "kind": m.kind, "status": status} for m, status in rows]
     return {"id": lst.id, "address": lst.address, "institution": lst.institution, "name": lst.name,
             "members": members if with_members else [], "member_count": len(members), "version": lst.version,
-            "created_at": lst.created_at.isoformat(), "updated_at": lst.updated_at.isoformat()}
+            "created_at": iso(lst.created_at), "updated_at": iso(lst.updated_at)}
 
 
 def load(address: str, *, write: bool = False) -> MailList:
-    address = v.normalise_address(address)
+    address = rules.normalise_address(address)
     lst = db().scalar(select(MailList).where(MailList.address == address))
     if lst is None:
         raise not_found(f"distribution list {address}")
@@ -75,25 +73,12 @@ def create_list(body: ListIn):
     p = principal()
     p.check_write(body.institution)
     get_institution(body.institution)
-    local, domain = v.split_address(body.address)
-    if domain not in {d.domain for d in service.domains_of(body.institution)}:
-        raise Problem(422, f"{domain} is not a mail domain of {body.institution}",
-                      errors=[{"field": "address", "message": "domain not of this institution"}])
-    session = db()
-    now = backend().now()
-    alloc = Allocator(session, now)
-    if alloc.is_taken(local, domain):
-        raise Problem(409, f"address {body.address} is already taken")
     members = resolve_members(body.members)
+    now = backend().now()
     lst = MailList(institution=body.institution, address=body.address, name=body.name.strip(), version=1,
                    created_at=now, updated_at=now)
-    try:
-        with session.begin_nested():
-            session.add(lst)
-            alloc.claim(local, domain, kind="list", institution=body.institution, mail_list=lst)
-            session.flush()
-    except IntegrityError:
-        raise Problem(409, f"address {body.address} is already taken") from None
+    # Into the session with its claim (not before: a query would flush it ahead of the checks).
+    service.claim_address(body.address, body.institution, kind="list", mail_list=lst)
     _add(lst, members, now)
     data = serialize(lst)
     audit.record("create", "mail-list", lst.address, institution=lst.institution, after=data)
@@ -112,11 +97,8 @@ def _add(lst: MailList, members: list[tuple[str, str, int | None]], now) -> list
         session.add(MailListMember(list_id=lst.id, member=address, kind=kind, mailbox_id=mailbox_id, added_at=now))
         present.add(address)
         added.append(address)
-    try:
-        with session.begin_nested():
-            session.flush()
-    except IntegrityError:
-        raise Problem(409, f"the members of {lst.address} changed at the same moment; try again") from None
+    # Under the list's lock (or in the request creating it): ``present`` is exact, no member is added twice.
+    session.flush()
     return added
 
 

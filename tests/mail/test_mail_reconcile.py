@@ -8,7 +8,7 @@ import random
 import pytest
 from sqlalchemy import select
 
-from egactl_mail.backend.models import MailAddress, Mailbox, MailDomain
+from egactl_mail.server.models import MailAddress, Mailbox, MailDomain
 
 GIVEN = ["Juma", "Neema", "Baraka", "Zuhura", "Asha", "Hamisi", "Rehema", "Daudi", "Upendo", "Salma", "Emmanuel",
          "Mwanaidi", "Faraji", "Imani", "Joseph", "Halima", "Khamis", "Grace", "Said", "Mariam"]

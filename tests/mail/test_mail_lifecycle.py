@@ -11,8 +11,8 @@ import pytest
 from sqlalchemy import select
 
 from egactl.server.models import AuditEntry, IdempotencyRecord
-from egactl_mail.backend import passwords
-from egactl_mail.backend.models import MailAddress, Mailbox, MailDomain, MailListMember
+from egactl_mail.server import passwords
+from egactl_mail.server.models import MailAddress, Mailbox, MailDomain, MailListMember
 
 RETENTION = 30
 
@@ -195,3 +195,39 @@ def test_dry_run_changes_nothing_and_reports_illegal_moves(cli, backend, juma):
     assert r.exit_code == 0 and "active → suspended" in r.stderr
     assert cli("mail", "restore", juma, "--dry-run").exit_code == 5
     assert stored(backend).status == "active" and stored(backend).version == 1
+
+
+def test_an_illegal_move_is_one_line_naming_what_the_state_allows(cli, backend, juma):
+    """The mailbox's lifecycle is the SDK's Lifecycle: the route frame answers its refusal
+    (409, the state in the problem), the same words in a dry run, nothing changed."""
+    r = cli("mail", "restore", juma)
+    assert r.exit_code == 5
+    assert r.stderr.strip().splitlines() == ["error: cannot restore a mailbox that is active (restore needs suspended)"]
+    r = cli("mail", "restore", juma, "--dry-run")
+    assert r.exit_code == 5 and "cannot restore a mailbox that is active (restore needs suspended)" in r.stderr
+    r = cli("api", "POST", f"/api/v1/mail/mailboxes/{juma}/purge")
+    assert r.exit_code == 5
+    assert act(cli, "delete", juma).exit_code == 0
+    r = cli("mail", "reset-password", juma, "--yes")
+    assert r.exit_code == 5
+    assert "cannot reset-password a mailbox that is deleted (reset-password needs active or suspended)" in r.stderr
+    r = cli("mail", "quota", "set", juma, "5G")
+    assert r.exit_code == 5 and "cannot resize a mailbox that is deleted" in r.stderr
+    assert stored(backend).status == "deleted" and stored(backend).quota_mb == 2048
+
+
+def test_an_illegal_move_over_the_api_names_the_state(app, tokens, juma):
+    import httpx
+
+    from egactl.sandbox import SyncASGITransport
+
+    transport = SyncASGITransport(app)
+    try:
+        with httpx.Client(transport=transport, base_url="http://sandbox") as http:
+            r = http.post(f"/api/v1/mail/mailboxes/{juma}/undelete", json={},
+                          headers={"Authorization": f"Bearer {tokens['admin']}"})
+    finally:
+        transport.close()
+    assert r.status_code == 409
+    assert r.json()["state"] == "active"
+    assert r.json()["detail"] == "cannot undelete a mailbox that is active (undelete needs deleted)"

@@ -4,18 +4,18 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 from sqlalchemy import select, update
-from sqlalchemy.exc import IntegrityError
 
-from egactl.plugin.server import ApiRoute, Problem, audit, backend, db, get_institution, page, principal, visible
-from egactl_mail.backend.models import MailDomain
-from egactl_mail.backend.schemas import DomainIn, DomainOut, DomainPage
+from egactl.plugin.server import (ApiRoute, Problem, audit, backend, db, get_institution, insert_unique, iso, page,
+                                  principal, visible)
+from egactl_mail.server.models import MailDomain
+from egactl_mail.server.schemas import DomainIn, DomainOut, DomainPage
 
 router = APIRouter(route_class=ApiRoute, tags=["mail"])
 
 
 def serialize(d: MailDomain) -> dict:
     return {"domain": d.domain, "institution": d.institution, "naming_rule": d.naming_rule, "primary": d.is_primary,
-            "created_at": d.created_at.isoformat()}
+            "created_at": iso(d.created_at)}
 
 
 @router.get("/domains", response_model=DomainPage)
@@ -33,6 +33,9 @@ def add_domain(body: DomainIn):
     principal().require("admin")
     get_institution(body.institution)
     session = db()
+    owner = session.scalar(select(MailDomain.institution).where(MailDomain.domain == body.domain))
+    if owner is not None:
+        raise Problem(409, f"mail domain {body.domain} already exists (institution {owner})")
     has_primary = session.scalar(select(MailDomain.id).where(MailDomain.institution == body.institution,
                                                              MailDomain.is_primary.is_(True)))
     primary = body.primary or has_primary is None
@@ -41,12 +44,7 @@ def add_domain(body: DomainIn):
                         .values(is_primary=False))
     row = MailDomain(domain=body.domain, institution=body.institution, naming_rule=body.naming_rule,
                      is_primary=primary, created_at=backend().now())
-    try:
-        with session.begin_nested():
-            session.add(row)
-            session.flush()
-    except IntegrityError:
-        owner = session.scalar(select(MailDomain.institution).where(MailDomain.domain == body.domain))
-        raise Problem(409, f"mail domain {body.domain} already exists (institution {owner})") from None
+    # Added meanwhile by a concurrent request: the unique index has the last word.
+    insert_unique(row, f"mail domain {body.domain} already exists")
     audit.record("create", "mail-domain", row.domain, institution=row.institution, after=serialize(row))
     return serialize(row)

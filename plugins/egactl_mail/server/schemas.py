@@ -1,7 +1,7 @@
 """Request and response bodies of /api/v1/mail (the OpenAPI contract).
 
-Validators call the shared rules in ``egactl_mail.validation``, so the backend
-refuses what the commands refuse, with the same words.
+Validators apply the shared rules of ``egactl_mail.rules`` (``rule_validator``),
+so the server refuses what the commands refuse, with the same words.
 """
 
 from __future__ import annotations
@@ -10,82 +10,17 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field, field_validator
 
-from egactl.plugin.rules import check_institution_code, check_name
-from egactl_mail import validation as v
+from egactl.plugin.server import rule_validator
+from egactl_mail import rules
 
 Status = Literal["active", "suspended", "deleted", "purged"]
 
 
 def _blank_to_none(value: Any) -> Any:
+    """An optional field sent as "" is a field not sent."""
     if isinstance(value, str):
         value = value.strip()
         return value or None
-    return value
-
-
-def _institution(value: str) -> str:
-    value = value.strip().upper()
-    if problem := check_institution_code(value):
-        raise ValueError(problem)
-    return value
-
-
-def _employee(value: str) -> str:
-    value = v.normalise_employee_number(value)
-    if problem := v.check_employee_number(value):
-        raise ValueError(problem)
-    return value
-
-
-def _name(what: str):
-    def check(value: str) -> str:
-        if problem := v.check_person_name(value, what):
-            raise ValueError(problem)
-        return " ".join(value.split())
-    return check
-
-
-def _plain_name(what: str):
-    """The shared rule for names (no formula start, no control character); None passes."""
-    def check(value: str | None) -> str | None:
-        if value is not None and (problem := check_name(value, what)):
-            raise ValueError(problem)
-        return value
-    return check
-
-
-def _optional_text(value: Any) -> Any:
-    value = _blank_to_none(value)
-    if isinstance(value, str):
-        value = " ".join(value.split())
-        if len(value) > 100:
-            raise ValueError("longer than 100 characters")
-    return value
-
-
-def _quota(value: int | None) -> int | None:
-    if value is not None and (problem := v.check_quota(value)):
-        raise ValueError(problem)
-    return value
-
-
-def _domain(value: str | None) -> str | None:
-    value = _blank_to_none(value)
-    if value is None:
-        return None
-    value = value.lower()
-    if problem := v.check_domain(value):
-        raise ValueError(problem)
-    return value
-
-
-def _address(value: str | None) -> str | None:
-    value = _blank_to_none(value)
-    if value is None:
-        return None
-    value = v.normalise_address(value)
-    if problem := v.check_address(value):
-        raise ValueError(problem)
     return value
 
 
@@ -103,15 +38,16 @@ class PersonIn(BaseModel):
     domain: str | None = Field(default=None, description="One of the institution's domains; default its primary domain.")
     address: str | None = Field(default=None, description="Use this address instead of generating one; 409 if taken.")
 
-    _inst = field_validator("institution")(_institution)
-    _emp = field_validator("employee_number")(_employee)
-    _given = field_validator("given_name")(_name("given name"))
-    _family = field_validator("family_name")(_name("family name"))
-    _texts = field_validator("preferred_name", "title", "department", mode="before")(_optional_text)
-    _preferred = field_validator("preferred_name")(_plain_name("preferred name"))
-    _quota = field_validator("quota_mb")(_quota)
-    _dom = field_validator("domain", mode="before")(_domain)
-    _addr = field_validator("address", mode="before")(_address)
+    _inst = rule_validator(rules.parse_institution, "institution")
+    _emp = rule_validator(rules.parse_employee_number, "employee_number")
+    _given = rule_validator(rules.parse_given_name, "given_name")
+    _family = rule_validator(rules.parse_family_name, "family_name")
+    _blank = field_validator("domain", "address", mode="before")(_blank_to_none)
+    _texts = rule_validator(rules.parse_text, "preferred_name", "title", "department")
+    _preferred = rule_validator(rules.check_preferred_name, "preferred_name")
+    _quota = rule_validator(rules.check_quota, "quota_mb")
+    _dom = rule_validator(rules.parse_domain, "domain")
+    _addr = rule_validator(rules.parse_address, "address")
 
 
 class MailboxPatch(BaseModel):
@@ -122,11 +58,11 @@ class MailboxPatch(BaseModel):
     quota_mb: int | None = None
     institution: str | None = Field(default=None, description="Move the mailbox (a transfer): new address on the new institution's primary domain; the old one stays as an alias.")
 
-    _given = field_validator("given_name")(lambda x: None if x is None else _name("given name")(x))
-    _family = field_validator("family_name")(lambda x: None if x is None else _name("family name")(x))
-    _texts = field_validator("title", "department", mode="before")(_optional_text)
-    _quota = field_validator("quota_mb")(_quota)
-    _inst = field_validator("institution")(lambda x: None if x is None else _institution(x))
+    _given = rule_validator(rules.parse_given_name, "given_name")
+    _family = rule_validator(rules.parse_family_name, "family_name")
+    _texts = rule_validator(rules.parse_text, "title", "department")
+    _quota = rule_validator(rules.check_quota, "quota_mb")
+    _inst = rule_validator(rules.parse_institution, "institution")
 
 
 class MailboxOut(BaseModel):
@@ -184,7 +120,7 @@ class BulkIn(BaseModel):
                                     description="Check these first: each exists, has a mail domain, and the caller may "
                                                 "create mailboxes there (an import's preflight; send no items).")
 
-    _insts = field_validator("institutions")(lambda xs: [_institution(x) for x in xs])
+    _insts = rule_validator(lambda codes: [rules.parse_institution(code) for code in codes], "institutions")
 
 
 class BulkResult(BaseModel):
@@ -204,8 +140,8 @@ class DomainIn(BaseModel):
     naming_rule: Literal["given.family", "g.family", "family.given"] = "given.family"
     primary: bool = Field(default=False, description="New mailboxes get this domain (an institution's first domain is primary).")
 
-    _dom = field_validator("domain", mode="before")(_domain)
-    _inst = field_validator("institution")(_institution)
+    _dom = rule_validator(rules.parse_domain, "domain")
+    _inst = rule_validator(rules.parse_institution, "institution")
 
 
 class DomainOut(BaseModel):
@@ -224,7 +160,7 @@ class DomainPage(BaseModel):
 class AliasIn(BaseModel):
     address: str
 
-    _addr = field_validator("address", mode="before")(_address)
+    _addr = rule_validator(rules.parse_address, "address")
 
 
 class AliasOut(BaseModel):
@@ -239,13 +175,8 @@ class AliasPage(BaseModel):
     next_cursor: str | None
 
 
-def _member(value: str) -> str:
-    value = value.strip()
-    local, _, domain = value.rpartition("@")
-    value = f"{local}@{domain.lower()}"
-    if problem := v.check_external_address(value):
-        raise ValueError(problem)
-    return value
+def _parse_members(values: list[str]) -> list[str]:
+    return [rules.parse_member(value) for value in values]
 
 
 class ListIn(BaseModel):
@@ -254,16 +185,16 @@ class ListIn(BaseModel):
     name: str = Field(min_length=1, max_length=200)
     members: list[str] = Field(default_factory=list, max_length=1000)
 
-    _addr = field_validator("address", mode="before")(_address)
-    _inst = field_validator("institution")(_institution)
-    _name = field_validator("name")(lambda x: _plain_name("list name")(x.strip()))
-    _members = field_validator("members")(lambda xs: [_member(x) for x in xs])
+    _addr = rule_validator(rules.parse_address, "address")
+    _inst = rule_validator(rules.parse_institution, "institution")
+    _name = rule_validator(rules.check_list_name, "name")
+    _members = rule_validator(_parse_members, "members")
 
 
 class MembersIn(BaseModel):
     members: list[str] = Field(min_length=1, max_length=1000)
 
-    _members = field_validator("members")(lambda xs: [_member(x) for x in xs])
+    _members = rule_validator(_parse_members, "members")
 
 
 class MemberOut(BaseModel):
@@ -298,11 +229,11 @@ class RosterRow(BaseModel):
     department: str | None = None
     title: str | None = None
 
-    _inst = field_validator("institution")(_institution)
-    _emp = field_validator("employee_number")(_employee)
-    _given = field_validator("given_name")(_name("given name"))
-    _family = field_validator("family_name")(_name("family name"))
-    _texts = field_validator("title", "department", mode="before")(_optional_text)
+    _inst = rule_validator(rules.parse_institution, "institution")
+    _emp = rule_validator(rules.parse_employee_number, "employee_number")
+    _given = rule_validator(rules.parse_given_name, "given_name")
+    _family = rule_validator(rules.parse_family_name, "family_name")
+    _texts = rule_validator(rules.parse_text, "title", "department")
 
 
 class ReconcileIn(BaseModel):
@@ -313,7 +244,7 @@ class ReconcileIn(BaseModel):
     expect_digest: str | None = Field(default=None, description="Apply only if the plan is still the one with this digest (409 otherwise).")
     source: str | None = Field(default=None, max_length=200, description="The roster's file name, for the audit log.")
 
-    _inst = field_validator("institution")(lambda x: None if x is None else _institution(x))
+    _inst = rule_validator(rules.parse_institution, "institution")
 
 
 class PlanAction(BaseModel):

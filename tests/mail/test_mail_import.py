@@ -8,7 +8,7 @@ import json
 import pytest
 from sqlalchemy import func, select
 
-from egactl_mail.backend.models import Mailbox, MailDomain
+from egactl_mail.server.models import Mailbox, MailDomain
 
 HEADER = "employee_number,given_name,family_name,department,title\n"
 STAFF = (

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import func, select
 
-from egactl_mail.backend.models import MailAddress, Mailbox, MailDomain
+from egactl_mail.server.models import MailAddress, Mailbox, MailDomain
 
 PEOPLE = [("RITA", "Juma Hassan", "Mrisho", "111234567", "ICT"), ("RITA", "Neema", "Kweka", "111234568", "Finance"),
           ("TRA", "Baraka", "Mwakyusa", "222234567", "Customs")]
@@ -120,7 +120,7 @@ def test_filters(cli, mailboxes):
 @pytest.mark.parametrize("query", ["juma.mrisho@rita.go.tz", "111234567", "juma mrisho"])
 def test_lookups_use_indexes_not_a_scan(backend, query):
     """'Instant' made checkable: SQLite's plan for each look-up uses an index, never a table scan."""
-    from egactl_mail.backend.routes.mailboxes import search_condition
+    from egactl_mail.server.routes.mailboxes import search_condition
 
     stmt = select(Mailbox.id).where(search_condition(query))
     with backend.read_sessions() as s:

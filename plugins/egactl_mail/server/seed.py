@@ -6,9 +6,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from egactl.plugin.server import Institution
-from egactl_mail import lifecycle as lc
-from egactl_mail import validation as v
-from egactl_mail.backend.models import MailAddress, Mailbox, MailDomain
+from egactl_mail import rules
+from egactl_mail.server.models import MailAddress, Mailbox, MailDomain
 
 DOMAINS = {
     "EGA": "ega.go.tz", "RITA": "rita.go.tz", "TRA": "tra.go.tz", "NIDA": "nida.go.tz", "MOH": "afya.go.tz",
@@ -23,23 +22,24 @@ STAFF = [
 
 
 def seed(session: Session) -> None:
+    # The backend clock's moment: the core seeded its institutions at it just before.
     now = session.scalar(select(Institution.created_at).limit(1))
     if now is None:
         return
     present = set(session.scalars(select(Institution.code)))
     for code, domain in DOMAINS.items():
         if code in present:
-            session.add(MailDomain(domain=domain, institution=code, naming_rule=v.DEFAULT_NAMING_RULE,
+            session.add(MailDomain(domain=domain, institution=code, naming_rule=rules.DEFAULT_NAMING_RULE,
                                    is_primary=True, created_at=now))
     if "RITA" not in present:
         return
     for number, given, family, dept, title, used in STAFF:
-        local = v.local_part_for(given, family)
+        local = rules.local_part_for(given, family)
         m = Mailbox(institution="RITA", domain="rita.go.tz", address=f"{local}@rita.go.tz", employee_number=number,
                     given_name=given, family_name=family, title=title, department=dept, quota_mb=2048, used_mb=used,
-                    status=lc.ACTIVE, status_changed_at=now, must_change_password=False, version=1,
-                    created_at=now, updated_at=now, name_key=v.name_key(given, family),
-                    name_key_rev=v.name_key(family, given))
+                    status=rules.ACTIVE, status_changed_at=now, must_change_password=False, version=1,
+                    created_at=now, updated_at=now, name_key=rules.name_key(given, family),
+                    name_key_rev=rules.name_key(family, given))
         session.add(m)
-        session.add(MailAddress(address=m.address, local_part=local, domain="rita.go.tz", stem=v.stem(local),
+        session.add(MailAddress(address=m.address, local_part=local, domain="rita.go.tz", stem=rules.stem(local),
                                 kind="mailbox", institution="RITA", mailbox=m, created_at=now))

@@ -21,8 +21,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from egactl.plugin.server import lock as named_lock
-from egactl_mail import validation as v
-from egactl_mail.backend.models import MailAddress, Mailbox, MailList
+from egactl_mail import rules
+from egactl_mail.server.models import MailAddress, Mailbox, MailList
 
 
 class Allocator:
@@ -56,30 +56,30 @@ class Allocator:
                 self.taken[(domain, s)].add(local)
 
     def is_taken(self, local: str, domain: str) -> bool:
-        s = v.stem(local)
+        s = rules.stem(local)
         self.preload(domain, {s})
         return local in self.taken[(domain, s)]
 
     def next_free(self, base: str, domain: str) -> str:
         """The smallest free candidate: ``base``, then ``base2``, ``base3``…"""
-        s = v.stem(base)
+        s = rules.stem(base)
         self.preload(domain, {s})
         taken = self.taken[(domain, s)]
         n = self.hint.get((domain, base), 1)
-        while v.with_suffix(base, n) in taken:
+        while rules.with_suffix(base, n) in taken:
             n += 1
         self.hint[(domain, base)] = n
-        return v.with_suffix(base, n)
+        return rules.with_suffix(base, n)
 
     def reserve(self, local: str, domain: str) -> None:
         """Count ``local`` as taken for the rest of this transaction (its row is inserted in bulk)."""
-        self.taken.setdefault((domain, v.stem(local)), set()).add(local)
+        self.taken.setdefault((domain, rules.stem(local)), set()).add(local)
 
     def claim(self, local: str, domain: str, *, kind: str, institution: str, mailbox: Mailbox | None = None,
               mail_list: MailList | None = None) -> MailAddress:
         """Add the claim to the session (the caller flushes; the unique index has the last word)."""
         self.lock(domain)
-        row = MailAddress(address=f"{local}@{domain}", local_part=local, domain=domain, stem=v.stem(local),
+        row = MailAddress(address=f"{local}@{domain}", local_part=local, domain=domain, stem=rules.stem(local),
                           kind=kind, institution=institution, mailbox=mailbox, mail_list=mail_list,
                           created_at=self.now)
         self.session.add(row)

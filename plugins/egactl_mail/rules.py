@@ -1,5 +1,12 @@
 """The rules of the mail service, shared by the commands (fail fast, before
-anything is sent) and the backend (authoritative). No heavy imports.
+anything is sent) and the server (authoritative): pure, no I/O, no heavy imports.
+
+Two kinds, after the convention of ``egactl.plugin.rules``: ``check_*``
+returning the problem or None, and normalising rules (``parse_*``,
+``local_part_for``) returning the value as stored or raising :class:`RuleError`. The commands
+apply them with ``egactl.plugin.cli.enforce``, request bodies with
+``egactl.plugin.server.rule_validator``. Last, the mailbox's lifecycle
+(:data:`MAILBOX`), one table for the server, the commands and the docs.
 
 Address generation, the documented rule (docs/mail.md repeats it for users):
 
@@ -35,7 +42,8 @@ import functools
 import re
 import unicodedata
 
-from egactl.plugin.rules import check_name
+from egactl.plugin.rules import (PREVIOUS, Lifecycle, RuleError, Transition, check_institution_code, check_name,
+                                 enforce)
 
 # -- names and transliteration ---------------------------------------------------------
 
@@ -56,7 +64,7 @@ MAX_LOCAL_PART = 64
 MAX_BASE = MAX_LOCAL_PART - 4
 
 
-class UnusableName(ValueError):
+class UnusableName(RuleError):
     """A name from which no address can be made; the message says why."""
 
 
@@ -203,6 +211,22 @@ def check_external_address(address: str) -> str | None:
     return check_domain(domain.lower())
 
 
+def parse_address(value: str) -> str:
+    """A government address we manage, normalised (``Juma.Mrisho@RITA.go.tz`` → lower-case), or :class:`RuleError`."""
+    return enforce(check_address, normalise_address(value))
+
+
+def parse_domain(value: str) -> str:
+    """A mail domain, normalised to lower case, or :class:`RuleError`."""
+    return enforce(check_domain, value.strip().lower())
+
+
+def parse_member(value: str) -> str:
+    """A list member as stored: the local part as given, the domain lower-case; :class:`RuleError` if malformed."""
+    local, _, domain = value.strip().rpartition("@")
+    return enforce(check_external_address, f"{local}@{domain.lower()}")
+
+
 def split_address(address: str) -> tuple[str, str]:
     local, _, domain = address.partition("@")
     return local, domain
@@ -226,6 +250,11 @@ def check_employee_number(value: str) -> str | None:
     return None
 
 
+def parse_employee_number(value: str) -> str:
+    """An employee number, normalised (``ab 123`` → ``AB123``), or :class:`RuleError`."""
+    return enforce(check_employee_number, normalise_employee_number(value))
+
+
 def mask_employee_number(value: str | None) -> str | None:
     """For the help desk: ``111234567`` → ``******567`` (enough to confirm with the caller)."""
     if not value:
@@ -242,18 +271,15 @@ UNIT_MB = {"m": 1, "g": 1024, "t": 1024 * 1024}
 
 
 def parse_quota(text: str) -> int:
-    """``2G``, ``2 GB``, ``512M``, ``1536`` (MB) → megabytes. Raises ValueError."""
+    """``2G``, ``2 GB``, ``512M``, ``1536`` (MB) → megabytes. Raises :class:`RuleError`."""
     m = QUOTA_RE.match(text)
     if not m:
-        raise ValueError(f"quota {text!r} is not a size (e.g. 2G, 512M, or megabytes)")
+        raise RuleError(f"quota {text!r} is not a size (e.g. 2G, 512M, or megabytes)")
     unit = (m.group(2) or "m")[0].lower()
     mb = float(m.group(1)) * UNIT_MB[unit]
     if mb != int(mb):
-        raise ValueError(f"quota {text!r} is not a whole number of megabytes")
-    mb = int(mb)
-    if problem := check_quota(mb):
-        raise ValueError(problem)
-    return mb
+        raise RuleError(f"quota {text!r} is not a whole number of megabytes")
+    return enforce(check_quota, int(mb))
 
 
 def check_quota(mb: int) -> str | None:
@@ -283,3 +309,111 @@ def check_person_name(value: str, what: str) -> str | None:
     if len(value) > MAX_NAME:
         return f"{what} is longer than {MAX_NAME} characters"
     return check_name(value.strip(), what)
+
+
+def _person_name(what: str):
+    def parse_person_name(value: str) -> str:
+        """The name with its spaces collapsed, or :class:`RuleError`."""
+        return " ".join(enforce(check_person_name, value, what).split())
+    return parse_person_name
+
+
+parse_given_name = _person_name("given name")
+parse_family_name = _person_name("family name")
+
+
+def check_preferred_name(value: str) -> str | None:
+    return check_name(value, "preferred name")
+
+
+def check_list_name(value: str) -> str | None:
+    return check_name(value.strip(), "list name")
+
+
+MAX_TEXT = 100
+
+
+def parse_text(value: str | None) -> str | None:
+    """A free-text detail (title, department): spaces collapsed, blank as None; :class:`RuleError` if too long."""
+    if value is None:
+        return None
+    text = " ".join(value.split())
+    if len(text) > MAX_TEXT:
+        raise RuleError(f"longer than {MAX_TEXT} characters")
+    return text or None
+
+
+def parse_institution(value: str) -> str:
+    """An institution code, upper-cased, or :class:`RuleError`."""
+    return enforce(check_institution_code, value.strip().upper())
+
+
+# -- the mailbox lifecycle ------------------------------------------------------------------
+#
+#     create ─▶ active ──suspend──▶ suspended
+#                  ▲  ◀──restore───     │
+#                  │                    │
+#               delete               delete
+#                  ▼                    ▼
+#                 deleted (address retained) ──undelete──▶ the state it had before
+#                    │
+#                  purge (only after the retention period)
+#                    ▼
+#                  purged (address released, personal data erased)
+#
+# What each state means for the person and for mail sent to them:
+#
+#     state      login  incoming mail     address
+#     active     yes    delivered         in use
+#     suspended  no     still delivered   in use
+#     deleted    no     bounced           retained: nobody else may take it
+#     purged     no     bounced           released: may be given out again
+#
+# Any other move is illegal: ``MAILBOX.next_state`` raises ``IllegalTransition``,
+# which the server answers 409 (exit 5).
+
+ACTIVE, SUSPENDED, DELETED, PURGED = "active", "suspended", "deleted", "purged"
+STATES = (ACTIVE, SUSPENDED, DELETED, PURGED)
+EXISTING = (ACTIVE, SUSPENDED)
+"""The states in which a mailbox is someone's: its details, quota, password and aliases may change."""
+
+# What login and delivery look like in each state (shown by `mail show`).
+LOGIN = {ACTIVE: True, SUSPENDED: False, DELETED: False, PURGED: False}
+DELIVERY = {ACTIVE: "delivered", SUSPENDED: "delivered", DELETED: "bounced", PURGED: "bounced"}
+
+
+def _changes(action: str, summary: str) -> list[Transition]:
+    """A change that is not a move: allowed while the mailbox exists, and the state stays."""
+    return [Transition(action, (state,), state, summary) for state in EXISTING]
+
+
+MAILBOX = Lifecycle("mailbox", STATES, [
+    Transition("suspend", (ACTIVE,), SUSPENDED, "login off; mail still delivered"),
+    Transition("restore", (SUSPENDED,), ACTIVE, "login on again"),
+    Transition("delete", EXISTING, DELETED, "login off, mail bounced, address retained for mail.retention_days"),
+    Transition("undelete", (DELETED,), PREVIOUS, "back as it was, within the retention period"),
+    Transition("purge", (DELETED,), PURGED, "address released and personal data erased, once the retention period "
+                                            "has ended (the retention worker also does this)"),
+    *_changes("update", "names, title or department corrected"),
+    *_changes("resize", "a new mailbox size (quota)"),
+    *_changes("reset-password", "a one-time temporary password"),
+    *_changes("alias", "an alias added or removed"),
+    *_changes("move", "a transfer to another institution"),
+])
+"""Every legal step of a mailbox; ``MAILBOX.next_state(action, status)`` or ``IllegalTransition``."""
+
+MOVES = ("suspend", "restore", "delete", "undelete", "purge")
+"""The actions that change the state (the rest of ``MAILBOX.actions`` keep it)."""
+
+
+def describe(action: str) -> str:
+    """One move for people, from the table: ``"suspended → active: login on again."``."""
+    rows = [t for t in MAILBOX.transitions if t.action == action]
+    target = rows[0].target
+    sources = " or ".join(MAILBOX.sources(action))
+    return f"{sources} → {'the state before delete' if target == PREVIOUS else target}: {rows[0].summary}."
+
+
+def returning_to(previous: str | None) -> str:
+    """Where undelete (``PREVIOUS``) leads: the state recorded at delete, else active."""
+    return previous if previous in EXISTING else ACTIVE

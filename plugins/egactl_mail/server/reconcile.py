@@ -32,11 +32,10 @@ from typing import Any
 from sqlalchemy import select
 
 from egactl.plugin.server import Problem, audit, db, not_found, principal
-from egactl_mail import lifecycle as lc
-from egactl_mail import validation as v
-from egactl_mail.backend import service
-from egactl_mail.backend.models import Mailbox
-from egactl_mail.backend.schemas import ReconcileIn, RosterRow
+from egactl_mail import rules
+from egactl_mail.server import service
+from egactl_mail.server.models import Mailbox
+from egactl_mail.server.schemas import ReconcileIn, RosterRow
 
 ACTIONS = ("create", "suspend", "update", "restore", "skip")
 OTHER_INSTITUTION = "(another institution)"
@@ -102,7 +101,7 @@ def compute(body: ReconcileIn) -> tuple[dict[str, Any], dict[str, Any]]:
         p.check_write(inst)
 
     in_scope = list(session.scalars(select(Mailbox).where(Mailbox.institution.in_(sorted(scope)),
-                                                          Mailbox.status != lc.PURGED).order_by(Mailbox.id)))
+                                                          Mailbox.status != rules.PURGED).order_by(Mailbox.id)))
     by_emp = {m.employee_number: m for m in in_scope if m.employee_number}
     wanted = [r for r in body.roster if r.institution in scope]
     elsewhere = [r.employee_number for r in wanted if r.employee_number not in by_emp]
@@ -151,7 +150,7 @@ def compute(body: ReconcileIn) -> tuple[dict[str, Any], dict[str, Any]]:
         d = domain_rows.get(r.institution)
         if d is not None:
             try:
-                stems.setdefault(d.domain, set()).add(v.stem(prov.base_for(r, d)))
+                stems.setdefault(d.domain, set()).add(rules.stem(prov.base_for(r, d)))
             except Problem:
                 pass
     for d, s in stems.items():
@@ -163,7 +162,7 @@ def compute(body: ReconcileIn) -> tuple[dict[str, Any], dict[str, Any]]:
             raise Problem(422, f"institution {r.institution} has no mail domain" if r.institution in known
                           else f"no institution {r.institution} in the directory")
         local = prov.alloc.next_free(prov.base_for(r, d), d.domain)
-        prov.alloc.taken.setdefault((d.domain, v.stem(local)), set()).add(local)
+        prov.alloc.taken.setdefault((d.domain, rules.stem(local)), set()).add(local)
         return f"{local}@{d.domain}"
 
     for r in wanted + movers_out:
@@ -177,7 +176,7 @@ def compute(body: ReconcileIn) -> tuple[dict[str, Any], dict[str, Any]]:
             act("create", r, None, address=address)
             planned.append(("create", r, address))
             continue
-        if m.status == lc.DELETED:
+        if m.status == rules.DELETED:
             act("skip", r, m, reason=f"mailbox {m.address} is deleted; undelete it if the person is back")
             continue
         changes = _row_changes(m, r)
@@ -196,7 +195,7 @@ def compute(body: ReconcileIn) -> tuple[dict[str, Any], dict[str, Any]]:
                 act("skip", r, m, changes=changes, reason=exc.detail)
                 continue
             changes["address"] = [m.address, new_address]
-        returning = m.status == lc.SUSPENDED and m.suspended_by == "reconcile"
+        returning = m.status == rules.SUSPENDED and m.suspended_by == "reconcile"
         if returning:
             act("restore", r, m, changes=changes or None)
             planned.append(("restore", m, changes))
@@ -206,7 +205,7 @@ def compute(body: ReconcileIn) -> tuple[dict[str, Any], dict[str, Any]]:
 
     active = 0
     for m in in_scope:
-        if m.status != lc.ACTIVE:
+        if m.status != rules.ACTIVE:
             continue
         active += 1
         if m.employee_number not in roster:
@@ -249,16 +248,16 @@ def apply(body: ReconcileIn, plan: dict[str, Any], work: dict[str, Any]) -> None
     domains = set()
     for kind, obj, extra in work["planned"]:
         if kind == "create":
-            domains.add(v.split_address(extra)[1])
+            domains.add(rules.split_address(extra)[1])
         elif extra and "address" in extra:
-            domains.add(v.split_address(extra["address"][1])[1])
+            domains.add(rules.split_address(extra["address"][1])[1])
             domains.add(obj.domain)
     prov.alloc.lock(*sorted(domains))
     creates = [(obj, extra) for kind, obj, extra in work["planned"] if kind == "create"]
     by_domain: dict[str, set[str]] = {}
     for _, address in creates:
-        local, dom = v.split_address(address)
-        by_domain.setdefault(dom, set()).add(v.stem(local))
+        local, dom = rules.split_address(address)
+        by_domain.setdefault(dom, set()).add(rules.stem(local))
     for dom, stems in by_domain.items():
         prov.alloc.preload(dom, stems)
     created = []
@@ -284,7 +283,7 @@ def _move_and_update(m: Mailbox, changes: dict[str, list[Any]], prov: service.Pr
     before = service.serialize(m)
     if "institution" in changes:
         new_inst = changes["institution"][1]
-        local = v.split_address(changes["address"][1])[0]
+        local = rules.split_address(changes["address"][1])[0]
         service.move(m, new_inst, prov, local=local)
     for f in ("department", "title"):
         if f in changes:

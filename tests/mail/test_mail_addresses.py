@@ -6,7 +6,7 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
-from egactl_mail.backend.models import MailAddress, Mailbox, MailDomain
+from egactl_mail.server.models import MailAddress, Mailbox, MailDomain
 
 
 @pytest.fixture
@@ -125,3 +125,31 @@ def test_no_domain_is_a_clear_error(cli):
     r = create(cli, "Juma", "Mrisho", "100000001", institution="NIDA")
     assert r.exit_code == 2
     assert "NIDA has no mail domain" in r.stderr and "domains add" in r.stderr
+
+
+def test_a_claim_made_meanwhile_is_a_conflict_judged_by_the_database(cli, backend, domains, monkeypatch):
+    """What the checks read first can be out of date by the time of the insert (another
+    request committed meanwhile): the unique indexes decide, and the answer is the same
+    one-line 409 (exit 5) as the check's, nothing stored, never a server error."""
+    from egactl_mail.server import service
+    from egactl_mail.server.addresses import Allocator
+
+    assert create(cli, "Juma", "Mrisho", "100000001").exit_code == 0
+    assert cli("mail", "alias", "add", "100000001", "jm").exit_code == 0
+    assert cli("mail", "list-group", "create", "ict@rita.go.tz", "-i", "RITA", "--name", "ICT").exit_code == 0
+    before = claims(backend)
+    # The checks see nothing, as a request that read before another's commit would.
+    monkeypatch.setattr(Allocator, "is_taken", lambda self, local, domain: False)
+    monkeypatch.setattr(service, "existing_for", lambda numbers: {})
+    for args, problem in (
+            (("alias", "add", "100000001", "jm@rita.go.tz"), "address jm@rita.go.tz is already taken"),
+            (("list-group", "create", "ict@rita.go.tz", "-i", "RITA", "--name", "Again"),
+             "address ict@rita.go.tz is already taken"),
+            (("create", "-i", "TRA", "-g", "Juma", "-f", "Mrisho", "-e", "100000001"),
+             "employee 100000001 already has a mailbox")):
+        r = cli("mail", *args)
+        assert r.exit_code == 5, (args, r.stderr)
+        assert r.stderr.strip().splitlines() == [f"error: {problem}"]
+    assert claims(backend) == before
+    with backend.read_sessions() as s:
+        assert s.scalar(select(func.count()).select_from(Mailbox)) == 1

@@ -1,11 +1,17 @@
-"""How mail records look in a table: the columns, and the human-only extras."""
+"""What several nouns share: the MAILBOX argument, how a mailbox looks in a table
+(mailboxes and quota), and the CSV header check (import and reconcile)."""
 
 from __future__ import annotations
 
-from typing import Any
+from pathlib import Path
+from typing import Annotated, Any
 
-from egactl.plugin.cli import Column
-from egactl_mail import validation as v
+import typer
+
+from egactl.plugin.cli import Column, InvalidInput, bulk
+from egactl_mail import rules
+
+Ref = Annotated[str, typer.Argument(metavar="MAILBOX", help="Address (or alias), or employee number.")]
 
 MAILBOX_COLUMNS = [Column("address"), Column("display_name", "NAME"), Column("institution"),
                    Column("department"), Column("status"), Column("usage")]
@@ -23,7 +29,7 @@ def usage(record: dict[str, Any]) -> str:
     quota, used = record.get("quota_mb"), record.get("used_mb") or 0
     if not quota:
         return ""
-    return f"{v.format_size(used)} of {v.format_size(quota)} ({record.get('usage_percent', 0):g}%)"
+    return f"{rules.format_size(used)} of {rules.format_size(quota)} ({record.get('usage_percent', 0):g}%)"
 
 
 def password(record: dict[str, Any]) -> str:
@@ -50,3 +56,13 @@ def mailbox(ctx: Any, data: Any, *, detail: bool = False, empty: str | None = No
         ctx.render(data, MAILBOX_DETAIL if detail else MAILBOX_COLUMNS, empty=empty)
     else:
         ctx.render(data, MAILBOX_FIELDS, empty=empty)
+
+
+def csv_columns(path: Path, institution: str | None) -> list[str]:
+    """The CSV's column names (read and checked by the core's one CSV reader); a file
+    without an institution column needs ``--institution``."""
+    columns = bulk.read_header(path) if path.is_file() else []
+    if columns and "institution" not in columns and not institution:
+        raise InvalidInput(f"{path}: no institution column and no --institution",
+                           hint="add an institution column or pass --institution CODE")
+    return columns

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import select
 
-from egactl_mail.backend.models import MailAddress, Mailbox, MailDomain
+from egactl_mail.server.models import MailAddress, Mailbox, MailDomain
 
 
 @pytest.fixture

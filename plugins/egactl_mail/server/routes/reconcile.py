@@ -1,12 +1,12 @@
-"""/api/v1/mail/reconcile: the HR roster against the mailboxes (see backend/reconcile.py)."""
+"""/api/v1/mail/reconcile: the HR roster against the mailboxes (see server/reconcile.py)."""
 
 from __future__ import annotations
 
 from fastapi import APIRouter
 
 from egactl.plugin.server import ApiRoute
-from egactl_mail.backend import reconcile
-from egactl_mail.backend.schemas import PlanOut, ReconcileIn
+from egactl_mail.server import reconcile
+from egactl_mail.server.schemas import PlanOut, ReconcileIn
 
 router = APIRouter(route_class=ApiRoute, tags=["mail"])
 

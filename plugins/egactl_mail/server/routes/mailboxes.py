@@ -6,12 +6,11 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 from sqlalchemy import and_, func, or_, select
 
-from egactl.plugin.server import ApiRoute, Problem, audit, backend, db, etag, page, principal, visible
-from egactl_mail import lifecycle as lc
-from egactl_mail import validation as v
-from egactl_mail.backend import passwords, service
-from egactl_mail.backend.models import MailAddress, Mailbox
-from egactl_mail.backend.schemas import (BulkIn, BulkOut, MailboxOut, MailboxPage, MailboxPatch, PasswordOut,
+from egactl.plugin.server import ApiRoute, Problem, audit, backend, db, etag, iso, page, principal, visible
+from egactl_mail import rules
+from egactl_mail.server import passwords, service
+from egactl_mail.server.models import MailAddress, Mailbox
+from egactl_mail.server.schemas import (BulkIn, BulkOut, MailboxOut, MailboxPage, MailboxPatch, PasswordOut,
                                          PersonIn, Status, TransitionIn)
 
 router = APIRouter(route_class=ApiRoute, tags=["mail"])
@@ -33,12 +32,12 @@ def search_condition(q: str):
     """
     q = q.strip()
     if "@" in q:
-        address = v.normalise_address(q)
+        address = rules.normalise_address(q)
         claimed = select(MailAddress.mailbox_id).where(prefix(MailAddress.address, address),
                                                        MailAddress.mailbox_id.is_not(None))
         return or_(Mailbox.id.in_(claimed), Mailbox.address == address)
-    conditions = [Mailbox.employee_number == v.normalise_employee_number(q)]
-    key = v.name_key(q)
+    conditions = [Mailbox.employee_number == rules.normalise_employee_number(q)]
+    key = rules.name_key(q)
     if key:
         conditions += [prefix(Mailbox.name_key, key), prefix(Mailbox.name_key_rev, key)]
     local = q.lower()
@@ -53,7 +52,7 @@ def list_mailboxes(cursor: str | None = None, limit: int | None = None, institut
     """Mailboxes the caller may see; purged ones only when asked for by status."""
     p = principal()
     stmt = visible(select(Mailbox), Mailbox.institution, institution)
-    stmt = stmt.where(Mailbox.status == status) if status else stmt.where(Mailbox.status != lc.PURGED)
+    stmt = stmt.where(Mailbox.status == status) if status else stmt.where(Mailbox.status != rules.PURGED)
     if department:
         stmt = stmt.where(func.lower(Mailbox.department) == department.strip().lower())
     if q and q.strip():
@@ -92,7 +91,7 @@ def bulk_create(body: BulkIn):
 def show_mailbox(ref: str):
     """By address (or alias) or employee number."""
     m = service.load(ref)
-    return etag.respond(service.out(m, with_aliases=m.status != lc.PURGED), m.version)
+    return etag.respond(service.out(m, with_aliases=m.status != rules.PURGED), m.version)
 
 
 @router.patch("/mailboxes/{ref}", response_model=MailboxOut)
@@ -102,40 +101,21 @@ def update_mailbox(ref: str, body: MailboxPatch):
     return etag.respond(service.out(m, with_aliases=True), m.version)
 
 
-def _transition(ref: str, action: str, body: TransitionIn | None):
-    m = service.guarded(ref)
-    service.transition(m, action, reason=body.reason if body else None)
-    return etag.respond(service.out(m, with_aliases=m.status != lc.PURGED), m.version)
+def _move_route(action: str):
+    """The route of one lifecycle move, ``POST /mailboxes/{ref}/<action>``, described by ``rules.MAILBOX``."""
+
+    def route(ref: str, body: TransitionIn | None = None):
+        m = service.guarded(ref)
+        service.transition(m, action, reason=body.reason if body else None)
+        return etag.respond(service.out(m, with_aliases=m.status != rules.PURGED), m.version)
+
+    route.__name__ = route.__qualname__ = action
+    route.__doc__ = rules.describe(action)
+    return router.post(f"/mailboxes/{{ref}}/{action}", response_model=MailboxOut)(route)
 
 
-@router.post("/mailboxes/{ref}/suspend", response_model=MailboxOut)
-def suspend(ref: str, body: TransitionIn | None = None):
-    """active → suspended: login off, mail still delivered."""
-    return _transition(ref, "suspend", body)
-
-
-@router.post("/mailboxes/{ref}/restore", response_model=MailboxOut)
-def restore(ref: str, body: TransitionIn | None = None):
-    """suspended → active."""
-    return _transition(ref, "restore", body)
-
-
-@router.post("/mailboxes/{ref}/delete", response_model=MailboxOut)
-def delete(ref: str, body: TransitionIn | None = None):
-    """active or suspended → deleted: login off, mail bounced, address retained for mail.retention_days."""
-    return _transition(ref, "delete", body)
-
-
-@router.post("/mailboxes/{ref}/undelete", response_model=MailboxOut)
-def undelete(ref: str, body: TransitionIn | None = None):
-    """deleted → the state before delete, within the retention period."""
-    return _transition(ref, "undelete", body)
-
-
-@router.post("/mailboxes/{ref}/purge", response_model=MailboxOut)
-def purge(ref: str, body: TransitionIn | None = None):
-    """deleted → purged, once the retention period has ended (the retention worker also does this)."""
-    return _transition(ref, "purge", body)
+for _action in rules.MOVES:
+    _move_route(_action)
 
 
 @router.post("/mailboxes/{ref}/reset-password", response_model=PasswordOut)
@@ -149,10 +129,7 @@ def reset_password(ref: str, request: Request):
         raise Problem(422, "reset-password must be sent without an Idempotency-Key "
                            "(its answer holds a password and is never stored)")
     m = service.guarded(ref)
-    try:
-        lc.check_operation(m.status, "reset-password")
-    except lc.IllegalTransition as exc:
-        raise Problem(409, f"{m.address}: {exc}", status_now=m.status) from None
+    rules.MAILBOX.next_state("reset-password", m.status)  # IllegalTransition: the frame answers 409
     now = backend().now()
     password = passwords.generate()
     m.password_hash = passwords.hash_password(password)
@@ -162,6 +139,6 @@ def reset_password(ref: str, request: Request):
     db().flush()
     # The audit entry records that it happened and when, never the password or its hash.
     audit.record("reset-password", "mailbox", m.address, institution=m.institution,
-                 after={"must_change_password": True, "password_set_at": now.isoformat()})
+                 after={"must_change_password": True, "password_set_at": iso(now)})
     return JSONResponse({"address": m.address, "temporary_password": password, "must_change_at_first_login": True,
-                         "password_set_at": now.isoformat()}, headers={"Cache-Control": "no-store", "ETag": etag.tag(m.version)})
+                         "password_set_at": iso(now)}, headers={"Cache-Control": "no-store", "ETag": etag.tag(m.version)})

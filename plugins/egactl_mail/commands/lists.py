@@ -6,9 +6,8 @@ from typing import Annotated, Optional
 
 import typer
 
-from egactl.plugin.cli import DEFAULT_LIMIT, All, Column, DryRun, Institution, Limit, Yes, context, page_limit
-from egactl_mail import client
-from egactl_mail import validation as v
+from egactl.plugin.cli import DEFAULT_LIMIT, All, Column, DryRun, Institution, Limit, Yes, context, enforce, page_limit
+from egactl_mail import client, rules
 
 app = typer.Typer(help="Distribution lists (members: mailboxes, other lists, outside addresses).",
                   no_args_is_help=True)
@@ -20,13 +19,7 @@ Members = Annotated[list[str], typer.Argument(metavar="MEMBER...", help="Address
 
 
 def _members(values: list[str]) -> list[str]:
-    out = []
-    for raw in values:
-        value = raw.strip()
-        if problem := v.check_external_address(value):
-            raise typer.BadParameter(problem, param_hint="MEMBER")
-        out.append(value)
-    return out
+    return [enforce(rules.check_external_address, raw.strip(), flag="MEMBER") for raw in values]
 
 
 def _show(ctx, data: dict) -> None:
@@ -44,8 +37,8 @@ def _show(ctx, data: dict) -> None:
 def list_(institution: Institution = None, limit: Limit = DEFAULT_LIMIT, all_: All = False):
     """List distribution lists."""
     ctx = context.get()
-    items = ctx.api().list(f"{client.BASE}/lists", limit=page_limit(limit, all_),
-                           institution=ctx.institution(institution, required=False))
+    items = client.list_lists(ctx.api(), limit=page_limit(limit, all_),
+                              institution=ctx.institution(institution, required=False))
     ctx.render(items, COLUMNS, empty="No distribution lists match.")
 
 
@@ -57,15 +50,13 @@ def create(address: Annotated[str, typer.Argument(metavar="ADDRESS", help="The l
            dry_run: DryRun = False):
     """Create a distribution list (its address is claimed like a mailbox's)."""
     ctx = context.get()
-    address = v.normalise_address(address)
-    if problem := v.check_address(address):
-        raise typer.BadParameter(problem, param_hint="ADDRESS")
+    address = enforce(rules.parse_address, address, flag="ADDRESS")
     body = {"address": address, "institution": ctx.institution(institution), "name": name,
             "members": _members(member or [])}
     if dry_run:
         ctx.io.status(f"dry run: would create list {address} with {len(body['members'])} member(s); nothing was changed")
         return
-    created = ctx.api().post(f"{client.BASE}/lists", body)
+    created = client.create_list(ctx.api(), body)
     ctx.success(f"Created list {created['address']}")
     _show(ctx, created)
 
@@ -74,7 +65,7 @@ def create(address: Annotated[str, typer.Argument(metavar="ADDRESS", help="The l
 def show(address: ListAddress):
     """Show a list and its members."""
     ctx = context.get()
-    _show(ctx, ctx.api().get(client.list_path(address)))
+    _show(ctx, client.get_list(ctx.api(), address))
 
 
 @app.command("add-members")
@@ -83,12 +74,12 @@ def add_members(address: ListAddress, members: Members, dry_run: DryRun = False)
     ctx = context.get()
     wanted = _members(members)
     if dry_run:
-        current = ctx.api().get(client.list_path(address))
+        current = client.get_list(ctx.api(), address)
         present = {m["address"].lower() for m in current["members"]}
         new = [m for m in wanted if m.lower() not in present]
         ctx.io.status(f"dry run: would add {len(new)} member(s) to {current['address']}; nothing was changed")
         return
-    updated = ctx.api().post(f"{client.list_path(address)}/members", {"members": wanted})
+    updated = client.add_members(ctx.api(), address, wanted)
     ctx.success(f"{updated['address']} has {updated['member_count']} member(s)")
     _show(ctx, updated)
 
@@ -104,7 +95,6 @@ def remove_members(address: ListAddress, members: Members, yes: Yes = False, dry
         return
     ctx.confirm(f"Remove {len(wanted)} member(s) from {address}?", yes=yes)
     # Only from the list as read: a concurrent change makes this a 412 (exit 5), nothing removed.
-    updated = ctx.api().request("DELETE", f"{client.list_path(address)}/members", params={"member": wanted},
-                                if_match=etag).json()
+    updated = client.remove_members(ctx.api(), address, wanted, etag)
     ctx.success(f"{updated['address']} has {updated['member_count']} member(s)")
     _show(ctx, updated)

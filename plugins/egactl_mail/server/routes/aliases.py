@@ -4,22 +4,20 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
 
-from egactl.plugin.server import ApiRoute, Problem, audit, backend, db, etag, not_found, page, principal
-from egactl_mail import lifecycle as lc
-from egactl_mail import validation as v
-from egactl_mail.backend import service
-from egactl_mail.backend.addresses import Allocator
-from egactl_mail.backend.models import MailAddress, Mailbox
-from egactl_mail.backend.schemas import AliasIn, AliasOut, AliasPage
+from egactl.plugin.server import ApiRoute, audit, backend, db, etag, iso, not_found, page, principal
+from egactl_mail import rules
+from egactl_mail.server import service
+from egactl_mail.server.addresses import Allocator
+from egactl_mail.server.models import MailAddress, Mailbox
+from egactl_mail.server.schemas import AliasIn, AliasOut, AliasPage
 
 router = APIRouter(route_class=ApiRoute, tags=["mail"])
 
 
 def serialize(a: MailAddress, mailbox: str) -> dict:
     return {"address": a.address, "mailbox": mailbox, "institution": a.institution,
-            "created_at": a.created_at.isoformat()}
+            "created_at": iso(a.created_at)}
 
 
 @router.get("/mailboxes/{ref}/aliases", response_model=AliasPage)
@@ -36,27 +34,11 @@ def add_alias(ref: str, body: AliasIn):
     The mailbox's representation lists its aliases, so this is a change of the
     mailbox: it honours the mailbox's If-Match and gives it a new version."""
     m = service.guarded(ref)
-    try:
-        lc.check_operation(m.status, "alias")
-    except lc.IllegalTransition as exc:
-        raise Problem(409, f"{m.address}: {exc}") from None
-    local, domain = v.split_address(body.address)
-    if domain not in {d.domain for d in service.domains_of(m.institution)}:
-        raise Problem(422, f"{domain} is not a mail domain of {m.institution}",
-                      errors=[{"field": "address", "message": "domain not of this institution"}])
-    session = db()
-    alloc = Allocator(session, backend().now())
-    if alloc.is_taken(local, domain):
-        raise Problem(409, f"address {body.address} is already taken")
-    try:
-        with session.begin_nested():
-            row = alloc.claim(local, domain, kind="alias", institution=m.institution, mailbox=m)
-            session.flush()
-    except IntegrityError:
-        raise Problem(409, f"address {body.address} is already taken") from None
+    rules.MAILBOX.next_state("alias", m.status)  # IllegalTransition: the frame answers 409
+    row = service.claim_address(body.address, m.institution, kind="alias", mailbox=m)
     etag.touch(m)
     m.updated_at = backend().now()
-    session.flush()
+    db().flush()
     audit.record("add-alias", "mailbox", m.address, institution=m.institution, after={"alias": row.address})
     return serialize(row, m.address)
 
@@ -66,7 +48,7 @@ def remove_alias(address: str):
     """Remove an alias (a mailbox's own address can't be removed this way).
 
     A change of its mailbox: it honours the mailbox's If-Match (``mail show``'s ETag)."""
-    address = v.normalise_address(address)
+    address = rules.normalise_address(address)
     session = db()
     row = session.scalar(select(MailAddress).where(MailAddress.address == address))
     if row is None or row.kind != "alias":
@@ -79,11 +61,8 @@ def remove_alias(address: str):
                          .execution_options(populate_existing=True))
     if row is None or row.kind != "alias" or row.mailbox_id != m.id:
         raise not_found(f"alias {address}")
-    try:
-        # A deleted mailbox's aliases are retained with it until purge.
-        lc.check_operation(m.status, "alias")
-    except lc.IllegalTransition as exc:
-        raise Problem(409, f"{m.address}: {exc}") from None
+    # A deleted mailbox's aliases are retained with it until purge.
+    rules.MAILBOX.next_state("alias", m.status)  # IllegalTransition: the frame answers 409
     data = serialize(row, m.address)
     Allocator(session, backend().now()).release(row)
     etag.touch(m)

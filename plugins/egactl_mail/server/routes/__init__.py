@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from egactl_mail.backend.routes import aliases, domains, lists, mailboxes, reconcile
+from egactl_mail.server.routes import aliases, domains, lists, mailboxes, reconcile
 
 
 def build() -> APIRouter:

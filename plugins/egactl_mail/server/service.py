@@ -1,7 +1,8 @@
 """What the routes and reconcile do to mailboxes: find, create, move, transition, purge.
 
-Everything here runs inside the request's one transaction (``db()``); the
-lifecycle rules come from ``egactl_mail.lifecycle`` and nowhere else.
+Everything here runs inside the request's one transaction (``db()``), but for
+``purge_due`` (the retention worker's) and ``holdings`` (the core's); the
+lifecycle comes from ``egactl_mail.rules.MAILBOX`` and nowhere else.
 """
 
 from __future__ import annotations
@@ -11,25 +12,20 @@ from dataclasses import dataclass, field
 from types import SimpleNamespace
 from typing import Any, Iterable
 
-from sqlalchemy import delete, insert, select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import delete, func, insert, select
 from sqlalchemy.orm import Session
 
-from egactl.plugin.server import Institution, Problem, audit, backend, db, etag, not_found, principal
-from egactl_mail import lifecycle as lc
-from egactl_mail import validation as v
-from egactl_mail.backend.addresses import Allocator
-from egactl_mail.backend.models import MailAddress, Mailbox, MailDomain, MailListMember
+from egactl.plugin.server import (Institution, Problem, audit, backend, db, etag, insert_unique, invalid, iso,
+                                  not_found, principal)
+from egactl_mail import rules
+from egactl_mail.server.addresses import Allocator
+from egactl_mail.server.models import MailAddress, Mailbox, MailDomain, MailList, MailListMember
 
 PLUGIN = "mail"
 
 
 def setting(key: str) -> Any:
     return backend().setting(PLUGIN, key)
-
-
-def iso(value: dt.datetime | None) -> str | None:
-    return value.isoformat() if value else None
 
 
 # -- reading -----------------------------------------------------------------------------
@@ -42,14 +38,14 @@ def serialize(m: Mailbox, *, mask: bool = False, aliases: list[str] | None = Non
     government address book every member of staff sees, and a help desk that
     looks people up by name must be able to read the names it finds.
     """
-    given = m.preferred_name or (v.first_name(m.given_name) if m.given_name else None)
+    given = m.preferred_name or (rules.first_name(m.given_name) if m.given_name else None)
     data = {
         "id": m.id, "address": m.address, "institution": m.institution, "domain": m.domain,
-        "employee_number": v.mask_employee_number(m.employee_number) if mask else m.employee_number,
+        "employee_number": rules.mask_employee_number(m.employee_number) if mask else m.employee_number,
         "given_name": m.given_name, "family_name": m.family_name, "preferred_name": m.preferred_name,
         "display_name": f"{given} {m.family_name}" if given and m.family_name else None,
         "title": m.title, "department": m.department, "status": m.status,
-        "login": lc.LOGIN[m.status], "delivery": lc.DELIVERY[m.status],
+        "login": rules.LOGIN[m.status], "delivery": rules.DELIVERY[m.status],
         "quota_mb": m.quota_mb, "used_mb": m.used_mb,
         "usage_percent": round(100.0 * m.used_mb / m.quota_mb, 1) if m.quota_mb else 0.0,
         "must_change_password": m.must_change_password, "password_set_at": iso(m.password_set_at),
@@ -83,19 +79,19 @@ def find(ref: str) -> Mailbox:
     session = db()
     ref = ref.strip()
     if "@" in ref:
-        address = v.normalise_address(ref)
+        address = rules.normalise_address(ref)
         claim = session.scalar(select(MailAddress).where(MailAddress.address == address))
         if claim is not None:
             if claim.kind == "list":
                 raise Problem(404, f"{address} is a distribution list, not a mailbox "
                                    f"(see `egactl mail list-group show {address}`)")
             return session.get(Mailbox, claim.mailbox_id)
-        tomb = session.scalar(select(Mailbox).where(Mailbox.address == address, Mailbox.status == lc.PURGED)
+        tomb = session.scalar(select(Mailbox).where(Mailbox.address == address, Mailbox.status == rules.PURGED)
                               .order_by(Mailbox.id.desc()).limit(1))
         if tomb is not None:
             return tomb
         raise not_found(f"mailbox {address}")
-    number = v.normalise_employee_number(ref)
+    number = rules.normalise_employee_number(ref)
     m = session.scalar(select(Mailbox).where(Mailbox.employee_number == number))
     if m is None:
         raise not_found(f"mailbox for employee number {number}")
@@ -113,12 +109,30 @@ def load(ref: str, *, write: bool = False) -> Mailbox:
     p = principal()
     # Found by employee number: a refusal must not tell another institution's
     # operator that the person exists, nor where (it reads as "not found").
-    lookup = None if "@" in ref else f"mailbox for employee number {v.normalise_employee_number(ref.strip())}"
+    lookup = None if "@" in ref else f"mailbox for employee number {rules.normalise_employee_number(ref.strip())}"
     if write:
         p.check_write(m.institution, lookup=lookup)
     else:
         p.check_read(m.institution, lookup=lookup)
     return m
+
+
+def claim_address(address: str, institution: str, *, kind: str, mailbox: Mailbox | None = None,
+                  mail_list: Any = None) -> MailAddress:
+    """Claim an alias's or a list's ``address`` for ``institution`` (flushed).
+
+    422 if its domain is not one of the institution's; 409 if anything has the
+    address, a deleted mailbox's retained ones included (the unique index is the judge).
+    """
+    local, domain = rules.split_address(address)
+    if domain not in {d.domain for d in domains_of(institution)}:
+        raise invalid(f"{domain} is not a mail domain of {institution}", field="address")
+    alloc = Allocator(db(), backend().now())
+    taken = f"address {address} is already taken"
+    if alloc.is_taken(local, domain):
+        raise Problem(409, taken)
+    return insert_unique(alloc.claim(local, domain, kind=kind, institution=institution, mailbox=mailbox,
+                                     mail_list=mail_list), taken)
 
 
 def institution_codes(codes: Iterable[str]) -> set[str]:
@@ -182,17 +196,16 @@ class Provisioner:
 
     def base_for(self, person: Any, domain: MailDomain) -> str:
         try:
-            return v.local_part_for(person.given_name, person.family_name, domain.naming_rule,
+            return rules.local_part_for(person.given_name, person.family_name, domain.naming_rule,
                                     getattr(person, "preferred_name", None))
-        except v.UnusableName as exc:
-            raise Problem(422, f"{exc}; pass an explicit address",
-                          errors=[{"field": "given_name", "message": str(exc)}]) from None
+        except rules.UnusableName as exc:
+            raise invalid(f"{exc}; pass an explicit address", field="given_name") from None
 
     def address_for(self, person: Any, domain: MailDomain) -> tuple[str, str]:
         """(local part, domain) for a new mailbox: the explicit one, or the next free generated one."""
         explicit = getattr(person, "address", None)
         if explicit:
-            local, dom = v.split_address(explicit)
+            local, dom = rules.split_address(explicit)
             if dom not in {d.domain for d in self.domains(person.institution)}:
                 raise Problem(422, f"{dom} is not a mail domain of {person.institution}",
                               errors=[{"field": "address", "message": "domain not of this institution"}])
@@ -210,9 +223,9 @@ class Provisioner:
             "institution": person.institution, "domain": dom, "address": f"{local}@{dom}",
             "employee_number": person.employee_number, "given_name": given, "family_name": family,
             "preferred_name": preferred, "title": person.title, "department": person.department,
-            "name_key": v.name_key(keys_given, family)[:300] or None,
-            "name_key_rev": v.name_key(family, keys_given)[:300] or None,
-            "quota_mb": getattr(person, "quota_mb", None) or self.default_quota, "used_mb": 0, "status": lc.ACTIVE,
+            "name_key": rules.name_key(keys_given, family)[:300] or None,
+            "name_key_rev": rules.name_key(family, keys_given)[:300] or None,
+            "quota_mb": getattr(person, "quota_mb", None) or self.default_quota, "used_mb": 0, "status": rules.ACTIVE,
             "deleted_from": None, "suspended_by": None, "status_changed_at": self.now, "retain_until": None,
             "password_hash": None, "password_set_at": None, "must_change_password": False, "version": 1,
             "created_at": self.now, "updated_at": self.now,
@@ -221,7 +234,7 @@ class Provisioner:
     def wanted_domain(self, person: Any) -> MailDomain:
         explicit = getattr(person, "address", None)
         return self.domain(person.institution, getattr(person, "domain", None)
-                           or (v.split_address(explicit)[1] if explicit else None))
+                           or (rules.split_address(explicit)[1] if explicit else None))
 
     def build(self, person: Any) -> Mailbox:
         """Add a new active mailbox and its address claim to the session (flushed by the caller)."""
@@ -235,8 +248,8 @@ class Provisioner:
 def set_name_keys(m: Mailbox) -> None:
     """Recompute the search keys after a name change."""
     given = " ".join(filter(None, [m.preferred_name, m.given_name]))
-    m.name_key = v.name_key(given, m.family_name)[:300] or None
-    m.name_key_rev = v.name_key(m.family_name, given)[:300] or None
+    m.name_key = rules.name_key(given, m.family_name)[:300] or None
+    m.name_key_rev = rules.name_key(m.family_name, given)[:300] or None
 
 
 def existing_for(numbers: Iterable[str]) -> dict[str, Mailbox]:
@@ -261,16 +274,10 @@ def create_one(person: Any) -> Mailbox:
     existing = existing_for([person.employee_number]).get(person.employee_number)
     if existing is not None:
         raise Problem(409, f"employee {person.employee_number} already has {describe_existing(existing)}")
-    session = db()
-    try:
-        with session.begin_nested():
-            m = prov.build(person)
-            session.flush()
-    except IntegrityError:
-        # Only a writer that bypassed the domain lock can get here; say what collided.
-        if existing_for([person.employee_number]):
-            raise Problem(409, f"employee {person.employee_number} already has a mailbox") from None
-        raise Problem(409, "the address was taken at the same moment; try again") from None
+    # The domain's lock (taken by build) keeps the address ours. The employee number was
+    # read before it: a create for the same person may have committed since, and the
+    # unique index on the number is the judge.
+    m = insert_unique(prov.build(person), f"employee {person.employee_number} already has a mailbox")
     audit.record("create", "mailbox", m.address, institution=m.institution, after=serialize(m))
     return m
 
@@ -340,8 +347,8 @@ def create_many(items: list[Any]) -> list[dict[str, Any]]:
             dom = prov.wanted_domain(it)
             base = None
             if it.employee_number not in existing:
-                base = v.split_address(it.address)[0] if it.address else prov.base_for(it, dom)
-                stems.setdefault(dom.domain, set()).add(v.stem(base))
+                base = rules.split_address(it.address)[0] if it.address else prov.base_for(it, dom)
+                stems.setdefault(dom.domain, set()).add(rules.stem(base))
             planned.append((it, dom, base, None))
         except Problem as exc:
             planned.append((it, None, None, exc.detail))
@@ -358,7 +365,7 @@ def create_many(items: list[Any]) -> list[dict[str, Any]]:
             continue
         m = existing.get(it.employee_number) or seen.get(it.employee_number)
         if m is not None:
-            if m.status == lc.DELETED:
+            if m.status == rules.DELETED:
                 results.append({"line": it.line, "status": "failed",
                                 "error": f"employee {it.employee_number} has a deleted mailbox "
                                          f"({describe_existing(m)}); undelete it instead"})
@@ -387,7 +394,7 @@ def create_many(items: list[Any]) -> list[dict[str, Any]]:
         ids = session.execute(insert(Mailbox).returning(Mailbox.id, sort_by_parameter_order=True),
                               [values for values, _, _ in new]).scalars().all()
         session.execute(insert(MailAddress), [
-            {"address": values["address"], "local_part": local, "domain": dom, "stem": v.stem(local), "kind": "mailbox",
+            {"address": values["address"], "local_part": local, "domain": dom, "stem": rules.stem(local), "kind": "mailbox",
              "institution": values["institution"], "mailbox_id": id_, "list_id": None, "created_at": prov.now}
             for id_, (values, local, dom) in zip(ids, new)])
         audit.record_many("create", "mailbox", [(values["address"], values["institution"],
@@ -407,16 +414,15 @@ def bump(m: Mailbox, now: dt.datetime) -> None:
 def transition(m: Mailbox, action: str, *, reason: str | None = None, by: str = "manual") -> Mailbox:
     """Move ``m`` along the lifecycle (409 if the state machine says no), audited."""
     now = backend().now()
-    try:
-        target = lc.target(m.status, action, previous=m.deleted_from)
-    except lc.IllegalTransition as exc:
-        raise Problem(409, f"cannot {action} {m.address}: {exc}", status_now=m.status) from None
+    target = rules.MAILBOX.next_state(action, m.status)  # IllegalTransition: the frame answers 409
+    if target == rules.PREVIOUS:
+        target = rules.returning_to(m.deleted_from)
     if action == "undelete" and m.retain_until is not None and now >= m.retain_until:
         raise Problem(409, f"cannot undelete {m.address}: its retention period ended on "
-                           f"{m.retain_until.date().isoformat()}; it is due to be purged", status_now=m.status)
+                           f"{m.retain_until.date().isoformat()}; it is due to be purged", state=m.status)
     if action == "purge" and m.retain_until is not None and now < m.retain_until:
-        raise Problem(409, f"cannot purge {m.address}: it is retained until {m.retain_until.isoformat()}",
-                      status_now=m.status, retain_until=m.retain_until.isoformat())
+        raise Problem(409, f"cannot purge {m.address}: it is retained until {iso(m.retain_until)}",
+                      state=m.status, retain_until=iso(m.retain_until))
     before = serialize(m)
     if action == "purge":
         purge(db(), m, now)
@@ -427,9 +433,9 @@ def transition(m: Mailbox, action: str, *, reason: str | None = None, by: str = 
         elif action == "undelete":
             m.deleted_from = None
             m.retain_until = None
-        if target == lc.SUSPENDED and action == "suspend":
+        if target == rules.SUSPENDED and action == "suspend":
             m.suspended_by = by
-        elif target == lc.ACTIVE:
+        elif target == rules.ACTIVE:
             m.suspended_by = None
         m.status = target
         m.status_changed_at = now
@@ -457,11 +463,24 @@ def purge(session: Session, m: Mailbox, now: dt.datetime) -> None:
     m.password_set_at = None
     m.must_change_password = False
     m.used_mb = 0
-    m.status = lc.PURGED
+    m.status = rules.PURGED
     m.deleted_from = None
     m.suspended_by = None
     m.status_changed_at = now
     m.updated_at = now
+
+
+def holdings(session: Session, institution: str) -> dict[str, int]:
+    """What ``institution`` still holds here (``egactl institutions delete`` refuses while any):
+    mailboxes (a deleted one too, while its address is retained), purged mailboxes'
+    records (kept for the audit trail), mail domains and distribution lists."""
+
+    def count(model, *where) -> int:
+        return session.scalar(select(func.count()).select_from(model).where(model.institution == institution, *where))
+
+    return {"mailboxes": count(Mailbox, Mailbox.status != rules.PURGED),
+            "purged mailboxes (kept as records)": count(Mailbox, Mailbox.status == rules.PURGED),
+            "mail domains": count(MailDomain), "distribution lists": count(MailList)}
 
 
 def purge_due(session: Session, now: dt.datetime, limit: int = 500) -> int:
@@ -469,7 +488,7 @@ def purge_due(session: Session, now: dt.datetime, limit: int = 500) -> int:
 
     Runs outside any request, so it writes its own audit entries as "system".
     """
-    due = list(session.scalars(select(Mailbox).where(Mailbox.status == lc.DELETED, Mailbox.retain_until <= now)
+    due = list(session.scalars(select(Mailbox).where(Mailbox.status == rules.DELETED, Mailbox.retain_until <= now)
                                .order_by(Mailbox.id).limit(limit)))
     for m in due:
         before = serialize(m)
@@ -503,11 +522,8 @@ def update(m: Mailbox, changes: dict[str, Any], *, reason: str | None = None, ac
     now = backend().now()
     if not changes:
         return m
-    op = "quota" if set(changes) == {"quota_mb"} else ("move" if "institution" in changes else "update")
-    try:
-        lc.check_operation(m.status, op)
-    except lc.IllegalTransition as exc:
-        raise Problem(409, f"{m.address}: {exc}", status_now=m.status) from None
+    op = "resize" if set(changes) == {"quota_mb"} else ("move" if "institution" in changes else "update")
+    rules.MAILBOX.next_state(op, m.status)  # IllegalTransition: the frame answers 409
     before = serialize(m)
     new_inst = changes.pop("institution", None)
     if new_inst and new_inst != m.institution:
