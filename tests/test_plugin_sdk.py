@@ -238,6 +238,8 @@ def test_a_lifecycle_is_one_table_and_refuses_what_it_does_not_list():
     with pytest.raises(IllegalTransition, match="cannot reserve a code that is released \\(reserve needs available\\)"):
         life.next_state("reserve", "released")
     assert issubclass(IllegalTransition, RuleError)
+    with pytest.raises(IllegalTransition, match="cannot reserve an endpoint that is gone"):
+        Lifecycle("endpoint", ("ready", "gone"), [Transition("reserve", ("ready",), "gone")]).next_state("reserve", "gone")
     with pytest.raises(ValueError, match="unknown code action 'fly'"):
         life.next_state("fly", "available")
     with pytest.raises(ValueError, match="unknown state 'gone'"):

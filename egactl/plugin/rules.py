@@ -308,7 +308,8 @@ class IllegalTransition(RuleError):
 
     def __init__(self, noun: str, action: str, state: str, sources: Sequence[str]):
         needs = f" ({action} needs {' or '.join(sources)})" if sources else ""
-        super().__init__(f"cannot {action} a {noun} that is {state}{needs}")
+        article = "an" if noun[:1].lower() in "aeiou" else "a"
+        super().__init__(f"cannot {action} {article} {noun} that is {state}{needs}")
         self.action, self.state, self.sources = action, state, tuple(sources)
 
 
