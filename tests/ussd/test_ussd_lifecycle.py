@@ -3,6 +3,8 @@ real backend; what the user sees, what is stored, what is audited."""
 
 from __future__ import annotations
 
+import datetime as dt
+
 import pytest
 from sqlalchemy import select
 
@@ -82,6 +84,21 @@ def test_every_transition_from_every_state(cli, backend, action):
             last = entries[-1]
             assert (last.action, last.before["state"], last.after["state"]) == (action, state, target)
             assert last.actor == "admin@ega.go.tz" and last.request_id
+
+
+def test_the_life_of_a_code_is_an_sdk_lifecycle_whose_refusal_names_the_code():
+    """One table (rules.CODE) for the backend and the dry runs; its refusal is an
+    IllegalTransition (the route frame's 409) worded for the code."""
+    from egactl.plugin.rules import IllegalTransition, Lifecycle
+
+    assert isinstance(rules.CODE, Lifecycle)
+    assert rules.CODE.sources("release") == ("reserved", "assigned", "suspended")
+    with pytest.raises(IllegalTransition, match=r"^cannot suspend \*152\*05#: it is available "
+                                                r"\(only a code that is assigned can be suspended\)$"):
+        rules.next_state("suspend", "*152*05#", "available")
+    with pytest.raises(IllegalTransition, match=r"it is released .*; it is in quarantine until 2027-02-20 09:00 UTC$"):
+        rules.next_state("assign", "*152*05#", "released", dt.datetime(2027, 2, 20, 9, tzinfo=dt.timezone.utc))
+    assert rules.next_state("release", "*152*05#", "reserved") == "available"
 
 
 def test_assign_records_the_service_and_opens_provisioning(cli, backend):

@@ -22,6 +22,10 @@ def _respond(row: UssdCode, status_code: int = 200, headers: dict[str, str] | No
     return etag.respond(service.serialize(row), row.version, status_code=status_code, headers=headers)
 
 
+def _created(row: UssdCode):
+    return _respond(row, 201, {"Location": f"/api/v1/ussd/codes/{rules.two_digits(row.id)}"})
+
+
 def _locked(code: str) -> UssdCode:
     """The code's row, read after taking the registry's lock (see service.allocate), and
     held against the request's If-Match."""
@@ -71,7 +75,7 @@ def reserve(body: ReserveIn):
     inst = require_institution(body.institution)
     number = service.parse(body.code) if body.code else None
     row = service.allocate("reserve", inst.code, number, {"application_reference": body.application_reference})
-    return _respond(row, 201, {"Location": f"/api/v1/ussd/codes/{rules.two_digits(row.id)}"})
+    return _created(row)
 
 
 @router.post("/assignments", status_code=201, response_model=CodeOut)
@@ -81,7 +85,7 @@ def assign(body: AssignIn):
     number = service.parse(body.code) if body.code else None
     fields = {"service_name": body.service_name, "purpose": body.purpose, "callback_url": body.callback_url}
     row = service.allocate("assign", inst.code, number, fields)
-    return _respond(row, 201, {"Location": f"/api/v1/ussd/codes/{rules.two_digits(row.id)}"})
+    return _created(row)
 
 
 def _transition(code: str, action: str, body: ReasonIn):
