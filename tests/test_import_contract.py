@@ -93,10 +93,10 @@ def test_a_plugin_importing_the_core_breaks_the_contract(tmp_path, source, impor
 
 
 def test_a_plugin_importing_another_plugin_breaks_the_contract(tmp_path):
-    r = lint_imports(with_rogue_plugin(tmp_path, "from egactl_ussd import validation\n"), tmp_path)
+    r = lint_imports(with_rogue_plugin(tmp_path, "from egactl_ussd import rules\n"), tmp_path)
     assert r.returncode == 1, r.stdout + r.stderr
     assert "Plugins do not import each other BROKEN" in r.stdout
-    assert "egactl_rogue.backend -> egactl_ussd.validation" in r.stdout
+    assert "egactl_rogue.backend -> egactl_ussd.rules" in r.stdout
 
 
 def test_a_plugin_importing_the_sdk_keeps_the_contract(tmp_path):

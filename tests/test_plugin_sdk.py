@@ -164,7 +164,7 @@ def test_plugins_share_the_sdk_rules_and_its_one_exception():
     import egactl_dr.rules as dr
     import egactl_govnet.validation as govnet
     import egactl_sms.validation as sms
-    import egactl_ussd.validation as ussd
+    import egactl_ussd.rules as ussd
 
     from egactl.plugin import rules
 

@@ -1,17 +1,29 @@
 """The ussd plugin's API calls: one function per thing the registry can do,
-so the commands read as what they mean and the paths live in one place."""
+so the commands read as what they mean and every path lives here, each
+segment a caller typed quoted (no command builds a URL)."""
 
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import quote
 
-from egactl_ussd.validation import two_digits
+from egactl_ussd.rules import two_digits
 
 BASE = "/api/v1/ussd"
 
 
+def _segment(value: str) -> str:
+    """One path segment: ``/``, ``?``, ``#`` and the like cannot change which resource is asked for."""
+    return quote(value, safe="")
+
+
 def code_path(number: int) -> str:
     return f"{BASE}/codes/{two_digits(number)}"
+
+
+def show_institution(api, code: str) -> dict[str, Any]:
+    """The core's record of an institution (404, exit 3, if there is none)."""
+    return api.get(f"/api/v1/institutions/{_segment(code)}")
 
 
 def list_codes(api, *, state: str | None = None, institution: str | None = None, not_live: bool = False,
@@ -56,11 +68,11 @@ def update(api, number: int, changes: dict[str, Any]) -> dict[str, Any]:
 
 def set_network(api, number: int, network: str, state: str, note: str | None) -> dict[str, Any]:
     body = {"state": state, "note": note}
-    return api.request("PUT", f"{code_path(number)}/networks/{network.lower()}", json_body=body).json()
+    return api.request("PUT", f"{code_path(number)}/networks/{_segment(network.lower())}", json_body=body).json()
 
 
 def quota(api, institution: str) -> dict[str, Any]:
-    return api.get(f"{BASE}/quotas/{institution}")
+    return api.get(f"{BASE}/quotas/{_segment(institution)}")
 
 
 def quotas(api, *, limit: int | None = None) -> list[dict[str, Any]]:
@@ -69,4 +81,4 @@ def quotas(api, *, limit: int | None = None) -> list[dict[str, Any]]:
 
 def set_quota(api, institution: str, limit: int | None, reason: str) -> dict[str, Any]:
     """``limit`` None puts the institution back on the default quota."""
-    return api.request("PUT", f"{BASE}/quotas/{institution}", json_body={"quota": limit, "reason": reason}).json()
+    return api.request("PUT", f"{BASE}/quotas/{_segment(institution)}", json_body={"quota": limit, "reason": reason}).json()

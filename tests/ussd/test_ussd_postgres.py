@@ -9,7 +9,7 @@ import pytest
 from conftest import Cli
 from sqlalchemy import update
 
-from egactl_ussd.models import UssdCode
+from egactl_ussd.server.models import UssdCode
 
 ASSIGN = ("--service", "Huduma", "--purpose", "Citizen services", "--callback-url", "https://ussd.example.go.tz/u")
 

@@ -15,19 +15,19 @@ from sqlalchemy import CheckConstraint, ForeignKey, Integer, String, Text, Uniqu
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from egactl.plugin.server import Base, UTCDateTime, Versioned, unversioned
-from egactl_ussd import lifecycle, validation
+from egactl_ussd import rules
 
 GATEWAY_HOLDER = "EGA"
 GATEWAY_REFERENCE = "e-GA USSD gateway"
 
-_states = ", ".join(f"'{s}'" for s in lifecycle.STATES)
-_prov = ", ".join(f"'{s}'" for s in validation.PROVISIONING_STATES)
+_states = ", ".join(f"'{s}'" for s in rules.STATES)
+_prov = ", ".join(f"'{s}'" for s in rules.PROVISIONING_STATES)
 
 
 class UssdCode(Versioned, Base):
     __tablename__ = "ussd_codes"
     __table_args__ = (
-        CheckConstraint(f"id BETWEEN {validation.FIRST} AND {validation.LAST}", name="ck_ussd_codes_range"),
+        CheckConstraint(f"id BETWEEN {rules.FIRST} AND {rules.LAST}", name="ck_ussd_codes_range"),
         CheckConstraint(f"state IN ({_states})", name="ck_ussd_codes_state"),
         CheckConstraint("state = 'available' OR institution IS NOT NULL", name="ck_ussd_codes_holder"),
         CheckConstraint("state <> 'released' OR quarantine_until IS NOT NULL", name="ck_ussd_codes_quarantine"),
@@ -84,7 +84,7 @@ class UssdQuota(Base):
     """
 
     __tablename__ = "ussd_quotas"
-    __table_args__ = (CheckConstraint(f"quota BETWEEN 0 AND {validation.LAST}", name="ck_ussd_quotas_range"),)
+    __table_args__ = (CheckConstraint(f"quota BETWEEN 0 AND {rules.LAST}", name="ck_ussd_quotas_range"),)
 
     institution: Mapped[str] = mapped_column(String(32), primary_key=True)
     quota: Mapped[int] = mapped_column(Integer)
@@ -102,8 +102,8 @@ def _create_every_code(table, connection, **_kw) -> None:
     takes under one lock; so the 100 rows appear exactly once, with no
     read-then-create anywhere. ``*152*00#`` starts reserved for e-GA's gateway.
     """
-    rows = [{"id": n, "state": "available", "version": 1} for n in range(validation.FIRST, validation.LAST + 1)]
-    rows[validation.GATEWAY] = {"id": validation.GATEWAY, "state": "reserved", "institution": GATEWAY_HOLDER,
+    rows = [{"id": n, "state": "available", "version": 1} for n in range(rules.FIRST, rules.LAST + 1)]
+    rows[rules.GATEWAY] = {"id": rules.GATEWAY, "state": "reserved", "institution": GATEWAY_HOLDER,
                                 "application_reference": GATEWAY_REFERENCE, "service_name": "e-GA USSD gateway",
                                 "purpose": "The government USSD gateway that routes *152*NN# to institutions",
                                 "version": 1}

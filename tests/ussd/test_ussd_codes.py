@@ -7,8 +7,9 @@ import pytest
 from sqlalchemy import func, select
 
 from egactl.server.models import AuditEntry
-from egactl_ussd import validation
-from egactl_ussd.models import UssdCode
+from egactl.plugin.rules import RuleError
+from egactl_ussd import rules
+from egactl_ussd.server.models import UssdCode
 
 ACCEPTED = [("*152*07#", 7), ("152*07", 7), ("07", 7), ("7", 7), ("*152*7#", 7), (" *152*99# ", 99),
             ("00", 0), ("*152*00#", 0), ("152*7#", 7)]
@@ -17,19 +18,19 @@ REFUSED = ["*152*100#", "*153*07#", "abc", "", "100", "007", "*152*#", "152", "*
 
 @pytest.mark.parametrize("text,number", ACCEPTED)
 def test_accepted_forms(text, number):
-    assert validation.parse_code(text) == number
+    assert rules.parse_code(text) == number
 
 
 @pytest.mark.parametrize("text", REFUSED)
 def test_refused_forms(text):
-    with pytest.raises(validation.CodeError):
-        validation.parse_code(text)
+    with pytest.raises(RuleError):
+        rules.parse_code(text)
 
 
 def test_canonical_and_path_forms():
-    assert validation.canonical(7) == "*152*07#"
-    assert validation.two_digits(7) == "07"
-    assert validation.canonical(validation.parse_code("152*42")) == "*152*42#"
+    assert rules.canonical(7) == "*152*07#"
+    assert rules.two_digits(7) == "07"
+    assert rules.canonical(rules.parse_code("152*42")) == "*152*42#"
 
 
 @pytest.mark.parametrize("text", ["*152*07#", "152*07", "07", "7"])
@@ -72,7 +73,7 @@ def test_the_whole_range_exists_from_the_start(cli, backend):
     r = cli("ussd", "list", "-o", "json")
     assert r.exit_code == 0, r.stderr
     codes = r.json()
-    assert [c["code"] for c in codes] == [validation.canonical(n) for n in range(100)]
+    assert [c["code"] for c in codes] == [rules.canonical(n) for n in range(100)]
     assert codes[0]["state"] == "reserved" and codes[0]["institution"] == "EGA"
     assert {c["state"] for c in codes[1:]} == {"available"}
     with backend.read_sessions() as s:
@@ -96,25 +97,30 @@ def test_a_fresh_serve_database_gets_the_range_once(tmp_path):
 @pytest.mark.parametrize("text,expected", [("+255754123456", "+255754123456"), ("0754 123 456", "+255754123456"),
                                            ("255654123456", "+255654123456")])
 def test_phone_numbers(text, expected):
-    assert validation.parse_phone(text) == expected
+    assert rules.parse_phone(text) == expected
 
 
 @pytest.mark.parametrize("text", ["+254712345678", "0254123456", "12345", ""])
 def test_phone_numbers_refused(text):
-    with pytest.raises(ValueError):
-        validation.parse_phone(text)
+    with pytest.raises(RuleError):
+        rules.parse_phone(text)
 
 
 @pytest.mark.parametrize("text,name", [("vodacom", "Vodacom"), ("AIRTEL", "Airtel"), ("tigo", "Yas"), ("ttcl", "TTCL")])
 def test_networks(text, name):
-    assert validation.parse_network(text) == name
+    assert rules.parse_network(text) == name
+
+
+def test_an_unknown_network_is_refused_naming_the_networks():
+    with pytest.raises(RuleError, match="unknown network 'safaricom'; one of Vodacom, Airtel, Yas, Halotel, TTCL"):
+        rules.parse_network("safaricom")
 
 
 @pytest.mark.parametrize("url", ["ftp://x.go.tz/u", "ussd.rita.go.tz", "https://", "https://x.go.tz/u#frag",
                                  "http://x.go.tz:99999/"])
 def test_callback_urls_refused(url):
-    assert validation.check_callback_url(url) is not None
+    assert rules.check_callback_url(url) is not None
 
 
 def test_callback_url_accepted():
-    assert validation.check_callback_url("https://ussd.rita.go.tz/ussd?src=ega") is None
+    assert rules.check_callback_url("https://ussd.rita.go.tz/ussd?src=ega") is None

@@ -11,7 +11,7 @@ from sqlalchemy import func, select
 
 from egactl.server.db import make_engine
 from egactl.server.models import AuditEntry
-from egactl_ussd.models import UssdCode
+from egactl_ussd.server.models import UssdCode
 
 ASSIGN = ("--service", "Huduma", "--purpose", "Citizen services", "--callback-url", "https://ussd.example.go.tz/u")
 
@@ -72,7 +72,7 @@ def test_json_error_names_the_limit(cli):
 
 
 def test_admins_grant_more_audited_and_show_it(cli, backend):
-    from egactl_ussd.models import UssdQuota
+    from egactl_ussd.server.models import UssdQuota
 
     for _ in range(3):
         ok(reserve(cli))
@@ -104,7 +104,7 @@ def test_admins_grant_more_audited_and_show_it(cli, backend):
 
 
 def test_only_admins_set_quotas_and_operators_see_their_own(cli, backend):
-    from egactl_ussd.models import UssdQuota
+    from egactl_ussd.server.models import UssdQuota
 
     for role in ("operator", "helpdesk"):
         r = cli("ussd", "quota", "set", "RITA", "50", "--reason", "we need them", role=role)

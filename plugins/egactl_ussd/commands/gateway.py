@@ -28,10 +28,54 @@ from dataclasses import asdict, dataclass, field
 from typing import Any, Callable, Iterable
 
 from egactl.plugin.cli import EGACTL_VERSION, EgactlError, InvalidInput, Unreachable
-from egactl_ussd.validation import describe_characters, measure_screen
 
 REPLY_SHOWN = 500
 """Characters kept of a reply the gateway refuses (an error page can be any size)."""
+
+SCREEN_LIMIT = 182
+"""Septets in one GSM-7 USSD screen: the 160 octets of a USSD string, 7 bits a character."""
+UCS2_SCREEN_LIMIT = 80
+"""UTF-16 code units in one UCS-2 screen: the same 160 octets, 16 bits a unit."""
+GSM7, UCS2 = "GSM-7", "UCS-2"
+
+
+# -- a screen, as the network measures it ----------------------------------------------
+
+
+def _gsm_septets(text: str) -> int | None:
+    """Septets ``text`` takes in GSM 03.38 (an extension character such as ``[`` or ``€``
+    is an escape plus one: two), or None if it has a character GSM 03.38 lacks."""
+    import gsm0338  # noqa: F401  (registers the "gsm03.38" codec)
+
+    if "\x1b" in text:  # the escape septet itself is not a character a screen may carry
+        return None
+    try:
+        return len(text.encode("gsm03.38"))
+    except UnicodeEncodeError:
+        return None
+
+
+def measure_screen(text: str) -> tuple[str, int, int, list[str]]:
+    """(encoding, length in it, the limit in it, the characters that forced UCS-2).
+
+    A screen goes as GSM-7 when every character is in GSM 03.38, limited to 182
+    septets; otherwise as UCS-2, limited to 80 UTF-16 code units (a character
+    outside the BMP, such as an emoji, is a surrogate pair: two).
+    """
+    septets = _gsm_septets(text)
+    if septets is not None:
+        return GSM7, septets, SCREEN_LIMIT, []
+    forced = [c for c in dict.fromkeys(text) if _gsm_septets(c) is None]
+    return UCS2, len(text.encode("utf-16-le")) // 2, UCS2_SCREEN_LIMIT, forced
+
+
+def describe_characters(chars: list[str], limit: int = 6) -> str:
+    """"’ (U+2019), é (U+00E9)": characters named so a person can find them."""
+    shown = [f"{c} (U+{ord(c):04X})" if c.isprintable() else f"U+{ord(c):04X}" for c in chars[:limit]]
+    return ", ".join(shown) + (f" and {len(chars) - limit} more" if len(chars) > limit else "")
+
+
+# -- the session -----------------------------------------------------------------------
 
 
 class Rejected(EgactlError):

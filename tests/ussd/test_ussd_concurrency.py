@@ -10,7 +10,7 @@ from conftest import start_server
 from sqlalchemy import select
 
 from egactl.server.db import make_engine
-from egactl_ussd.models import UssdCode
+from egactl_ussd.server.models import UssdCode
 
 CLIENTS = 30
 MANY = {"EGACTL_USSD_QUOTA": "99"}

@@ -3,12 +3,14 @@ real backend; what the user sees, what is stored, what is audited."""
 
 from __future__ import annotations
 
+import datetime as dt
+
 import pytest
 from sqlalchemy import select
 
 from egactl.server.models import AuditEntry
-from egactl_ussd import lifecycle
-from egactl_ussd.models import UssdCode
+from egactl_ussd import rules
+from egactl_ussd.server.models import UssdCode
 
 URL = "https://ussd.rita.go.tz/ussd"
 ASSIGN = ("--service", "RITA Vyeti", "--purpose", "Birth and death certificates", "--callback-url", URL)
@@ -60,14 +62,14 @@ def run_action(cli, action: str, number: int):
     return cli("ussd", action, n, "--reason", f"{action} for the test", *extra, "-o", "json")
 
 
-@pytest.mark.parametrize("action", lifecycle.ACTIONS)
+@pytest.mark.parametrize("action", rules.CODE.actions)
 def test_every_transition_from_every_state(cli, backend, action):
-    for number, state in enumerate(lifecycle.STATES, start=10):
+    for number, state in enumerate(rules.CODE.states, start=10):
         put_in_state(cli, number, state)
         assert row(backend, number).state == state
         entries_before = len(audit_for(backend, f"*152*{number}#"))
         r = run_action(cli, action, number)
-        target = lifecycle.next_state(action, state)
+        target = rules.CODE.next_state(action, state) if rules.CODE.allows(action, state) else None
         stored = row(backend, number)
         entries = audit_for(backend, f"*152*{number}#")
         if target is None:
@@ -82,6 +84,21 @@ def test_every_transition_from_every_state(cli, backend, action):
             last = entries[-1]
             assert (last.action, last.before["state"], last.after["state"]) == (action, state, target)
             assert last.actor == "admin@ega.go.tz" and last.request_id
+
+
+def test_the_life_of_a_code_is_an_sdk_lifecycle_whose_refusal_names_the_code():
+    """One table (rules.CODE) for the backend and the dry runs; its refusal is an
+    IllegalTransition (the route frame's 409) worded for the code."""
+    from egactl.plugin.rules import IllegalTransition, Lifecycle
+
+    assert isinstance(rules.CODE, Lifecycle)
+    assert rules.CODE.sources("release") == ("reserved", "assigned", "suspended")
+    with pytest.raises(IllegalTransition, match=r"^cannot suspend \*152\*05#: it is available "
+                                                r"\(only a code that is assigned can be suspended\)$"):
+        rules.next_state("suspend", "*152*05#", "available")
+    with pytest.raises(IllegalTransition, match=r"it is released .*; it is in quarantine until 2027-02-20 09:00 UTC$"):
+        rules.next_state("assign", "*152*05#", "released", dt.datetime(2027, 2, 20, 9, tzinfo=dt.timezone.utc))
+    assert rules.next_state("release", "*152*05#", "reserved") == "available"
 
 
 def test_assign_records_the_service_and_opens_provisioning(cli, backend):
@@ -128,7 +145,7 @@ def test_releasing_a_reservation_frees_it_at_once(cli, backend):
 
 
 def test_the_gateway_code_never_moves(cli, backend):
-    for action in lifecycle.ACTIONS:
+    for action in rules.CODE.actions:
         r = run_action(cli, action, 0)
         assert r.exit_code == 5, (action, r.stderr)
         assert "e-GA gateway" in r.stderr

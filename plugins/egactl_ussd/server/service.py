@@ -1,8 +1,8 @@
-"""The registry's rules, applied inside a request: who holds which code, what
-may happen to it next, and when a released code is free again.
+"""The registry, inside a request: who holds which code, what may happen to it
+next, and when a released code is free again.
 
-Every change goes through :func:`transition`, which consults the one table in
-``lifecycle`` and writes the audit entry; allocation (:func:`allocate`) holds
+Every change goes through :func:`transition`, which consults the one table
+(``rules.CODE``) and writes the audit entry; allocation (:func:`allocate`) holds
 the ``ussd-allocation`` lock so that concurrent requests, on SQLite or on
 PostgreSQL behind several API processes, never hand out the same code.
 
@@ -19,14 +19,13 @@ from typing import Any
 from sqlalchemy import and_, case, exists, func, select
 from sqlalchemy.orm.exc import StaleDataError
 
-from egactl.plugin.server import Problem, audit, backend, conflict, db, insert_unique, lock, not_found, principal
-from egactl_ussd import lifecycle, validation
-from egactl_ussd.models import UssdCode, UssdProvisioning, UssdQuota
+from egactl.plugin.rules import RuleError
+from egactl.plugin.server import Problem, audit, backend, conflict, db, invalid, iso, lock, not_found, principal
+from egactl_ussd import rules
+from egactl_ussd.server.models import UssdCode, UssdProvisioning
+from egactl_ussd.server.quotas import check_quota
 
 RESOURCE = "ussd_code"
-QUOTA_RESOURCE = "ussd_quota"
-HELD = ("reserved", "assigned", "suspended")
-"""The states that count against an institution's quota (a suspended code is still assigned to it)."""
 ALLOCATING = ("reserve", "assign")
 HOLDER_FIELDS = ("institution", "application_reference", "service_name", "purpose", "callback_url", "reason",
                  "reserved_at", "assigned_at", "suspended_at", "released_at", "quarantine_until")
@@ -59,28 +58,24 @@ def effective_state_sql(at: dt.datetime):
                 else_=UssdCode.state)
 
 
-def _iso(value: dt.datetime | None) -> str | None:
-    return value.isoformat() if value is not None else None
-
-
 def serialize(row: UssdCode, at: dt.datetime | None = None) -> dict[str, Any]:
     at = at or now()
     state = effective_state(row, at)
     free = state == "available"
     networks = [] if free else [{"network": p.network, "state": p.state, "note": p.note,
-                                 "updated_at": _iso(p.updated_at)} for p in row.networks]
+                                 "updated_at": iso(p.updated_at)} for p in row.networks]
     data: dict[str, Any] = {
-        "code": validation.canonical(row.id),
-        "number": validation.two_digits(row.id),
+        "code": rules.canonical(row.id),
+        "number": rules.two_digits(row.id),
         "state": state,
     }
     for name in HOLDER_FIELDS:
         value = None if free else getattr(row, name)
-        data[name] = _iso(value) if isinstance(value, dt.datetime) else value
+        data[name] = iso(value) if isinstance(value, dt.datetime) else value
     data["networks"] = networks
     data["live"] = (state == "assigned" and bool(networks) and all(n["state"] == "live" for n in networks))
     data["version"] = row.version
-    data["updated_at"] = _iso(row.updated_at)
+    data["updated_at"] = iso(row.updated_at)
     return data
 
 
@@ -89,15 +84,15 @@ def serialize(row: UssdCode, at: dt.datetime | None = None) -> dict[str, Any]:
 
 def parse(code: str) -> int:
     try:
-        return validation.parse_code(code)
-    except validation.CodeError as exc:
-        raise Problem(422, str(exc), errors=[{"field": "code", "message": str(exc)}]) from None
+        return rules.parse_code(code)
+    except RuleError as exc:
+        raise invalid(str(exc), "code") from None
 
 
 def get(number: int) -> UssdCode:
     row = db().get(UssdCode, number)
     if row is None:
-        raise not_found(f"USSD code {validation.canonical(number)}")
+        raise not_found(f"USSD code {rules.canonical(number)}")
     return row
 
 
@@ -110,7 +105,7 @@ def list_statement(*, state: str | None = None, institution: str | None = None, 
     if institution:
         stmt = stmt.where(UssdCode.institution == institution.upper(), current != "available")
     if not_live:
-        stmt = stmt.where(current.in_(sorted(lifecycle.PROVISIONED)),
+        stmt = stmt.where(current.in_(sorted(rules.PROVISIONED)),
                           exists().where(UssdProvisioning.code_id == UssdCode.id, UssdProvisioning.state != "live"))
     return stmt
 
@@ -118,13 +113,13 @@ def list_statement(*, state: str | None = None, institution: str | None = None, 
 def summary() -> dict[str, Any]:
     at = now()
     # 100 small rows: counted with the very rule every read uses (_effective).
-    by_state = dict.fromkeys(lifecycle.STATES, 0)
+    by_state = dict.fromkeys(rules.STATES, 0)
     for state, until in db().execute(select(UssdCode.state, UssdCode.quarantine_until)):
         by_state[_effective(state, until, at)] += 1
     quarantined, next_free = _quarantine(at)
-    return {"total": validation.LAST - validation.FIRST + 1, "allocatable": validation.LAST - validation.FIRST,
+    return {"total": rules.LAST - rules.FIRST + 1, "allocatable": rules.LAST - rules.FIRST,
             "by_state": by_state, "available": by_state["available"], "in_quarantine": quarantined,
-            "next_free_at": _iso(next_free), "quarantine_days": quarantine_days()}
+            "next_free_at": iso(next_free), "quarantine_days": quarantine_days()}
 
 
 def _quarantine(at: dt.datetime) -> tuple[int, dt.datetime | None]:
@@ -138,8 +133,8 @@ def _quarantine(at: dt.datetime) -> tuple[int, dt.datetime | None]:
 
 
 def _protect_gateway(number: int, action: str) -> None:
-    if number == validation.GATEWAY:
-        raise conflict(f"cannot {action} {validation.canonical(number)}: it is reserved for the e-GA gateway",
+    if number == rules.GATEWAY:
+        raise conflict(f"cannot {action} {rules.canonical(number)}: it is reserved for the e-GA gateway",
                        state="reserved")
 
 
@@ -152,7 +147,7 @@ def allocate(action: str, institution: str, number: int | None, fields: dict[str
     at = now()
     if number is None:
         row = session.scalar(select(UssdCode)
-                             .where(effective_state_sql(at) == "available", UssdCode.id != validation.GATEWAY)
+                             .where(effective_state_sql(at) == "available", UssdCode.id != rules.GATEWAY)
                              .order_by(UssdCode.id).limit(1))
         if row is None:
             raise _no_code_available(at)
@@ -161,7 +156,7 @@ def allocate(action: str, institution: str, number: int | None, fields: dict[str
         row = get(number)
         held_by = row.institution if effective_state(row, at) == "reserved" else None
         if action == "assign" and held_by is not None and held_by != institution:
-            raise conflict(f"cannot assign {validation.canonical(number)} to {institution}: it is reserved for {held_by}",
+            raise conflict(f"cannot assign {rules.canonical(number)} to {institution}: it is reserved for {held_by}",
                            state="reserved", institution=held_by)
     if effective_state(row, at) == "available":  # one more code for the institution (assigning its reservation is not)
         check_quota(institution)
@@ -177,14 +172,14 @@ def _no_code_available(at: dt.datetime) -> Problem:
     else:
         detail = ("no code available: all 99 codes are taken and none is in quarantine; "
                   "a code must be released first")
-    return conflict(detail, in_quarantine=count, next_free_at=_iso(first))
+    return conflict(detail, in_quarantine=count, next_free_at=iso(first))
 
 
 def transition(row: UssdCode, action: str, *, reason: str | None = None, changes: dict[str, Any] | None = None,
                at: dt.datetime | None = None) -> UssdCode:
     """Apply ``action`` to ``row`` if the lifecycle allows it, and audit it."""
     at = at or now()
-    code = validation.canonical(row.id)
+    code = rules.canonical(row.id)
     _protect_gateway(row.id, action)
     current = effective_state(row, at)
     holder = None if current == "available" else row.institution
@@ -195,14 +190,7 @@ def transition(row: UssdCode, action: str, *, reason: str | None = None, changes
         principal().check_write(changes.get("institution"))
     elif holder is not None:
         principal().check_write(holder)
-    target = lifecycle.next_state(action, current)
-    if target is None:
-        extra: dict[str, Any] = {"state": current}
-        detail = lifecycle.refusal(action, code, current)
-        if current == "released" and row.quarantine_until is not None:
-            detail += f"; it is in quarantine until {row.quarantine_until.strftime('%Y-%m-%d %H:%M UTC')}"
-            extra["quarantine_until"] = _iso(row.quarantine_until)
-        raise conflict(detail, **extra)
+    target = rules.next_state(action, code, current, row.quarantine_until)  # Refused: the frame answers 409
     before = serialize(row, at)
     if current == "available":
         _clear(row)
@@ -221,7 +209,7 @@ def transition(row: UssdCode, action: str, *, reason: str | None = None, changes
         row.suspended_at = None
         row.reason = None
         row.networks = [UssdProvisioning(network=n, position=i, state="pending", updated_at=at)
-                        for i, n in enumerate(validation.NETWORKS)]
+                        for i, n in enumerate(rules.NETWORKS)]
     elif action == "suspend":
         row.suspended_at = at
     elif action == "resume":
@@ -247,13 +235,13 @@ def _clear(row: UssdCode) -> None:
 def update(row: UssdCode, changes: dict[str, Any]) -> UssdCode:
     """Change the holder's details (service name, purpose, callback URL)."""
     at = now()
-    code = validation.canonical(row.id)
+    code = rules.canonical(row.id)
     _protect_gateway(row.id, "update")
     current = effective_state(row, at)
     if current != "available":
         principal().check_write(row.institution)
-    if current not in lifecycle.UPDATABLE:
-        allowed = " or ".join(s for s in lifecycle.STATES if s in lifecycle.UPDATABLE)
+    if current not in rules.UPDATABLE:
+        allowed = " or ".join(s for s in rules.STATES if s in rules.UPDATABLE)
         raise conflict(f"cannot update {code}: it is {current} (only a code that is {allowed} can be updated)",
                        state=current)
     before = serialize(row, at)
@@ -272,15 +260,15 @@ def set_network(row: UssdCode, network: str, state: str, note: str | None) -> Us
     """Record where the code stands on one mobile network (e-GA staff, who deal with the networks)."""
     principal().require("admin")
     at = now()
-    code = validation.canonical(row.id)
+    code = rules.canonical(row.id)
     _protect_gateway(row.id, "provision")
     current = effective_state(row, at)
-    if current not in lifecycle.PROVISIONED:
+    if current not in rules.PROVISIONED:
         raise conflict(f"cannot set the {network} status of {code}: it is {current} "
                        f"(only an assigned or suspended code is provisioned on the networks)", state=current)
     entry = next((p for p in row.networks if p.network == network), None)
     if entry is None:  # a code assigned before this network was added to the list
-        entry = UssdProvisioning(network=network, position=validation.NETWORKS.index(network), state="pending",
+        entry = UssdProvisioning(network=network, position=rules.NETWORKS.index(network), state="pending",
                                  updated_at=at)
         row.networks.append(entry)
     if entry.state == state and entry.note == note:
@@ -301,72 +289,6 @@ def _flush() -> None:
         raise conflict("the code was changed by someone else at the same moment; show it again and retry") from None
 
 
-# -- quotas ----------------------------------------------------------------------------
-
-
-def default_quota() -> int:
-    return int(backend().setting("ussd", "quota"))
-
-
-def held(institution: str) -> int:
-    """Codes the institution holds now: reserved, assigned or suspended (never the gateway)."""
-    return int(db().scalar(select(func.count()).select_from(UssdCode).where(
-        UssdCode.institution == institution, UssdCode.state.in_(HELD), UssdCode.id != validation.GATEWAY)))
-
-
-def quota_of(institution: str) -> tuple[int, UssdQuota | None]:
-    grant = db().get(UssdQuota, institution)
-    return (grant.quota if grant is not None else default_quota()), grant
-
-
-def check_quota(institution: str) -> None:
-    """Refuse (409) a code beyond the institution's quota.
-
-    Called under the ``ussd-allocation`` lock, after it was taken: the count is
-    what the last allocation committed, so concurrent requests of one institution
-    cannot all pass at the edge.
-    """
-    limit, grant = quota_of(institution)
-    count = held(institution)
-    if count >= limit:
-        which = "its quota granted by e-GA" if grant is not None else "the default quota"
-        raise conflict(f"{institution} already holds {count} USSD code{'s' if count != 1 else ''} (reserved or assigned); "
-                       f"{which} is {limit}: release one, or ask e-GA to raise it (egactl ussd quota set {institution} N)",
-                       quota=limit, held=count)
-
-
-def serialize_quota(institution: str) -> dict[str, Any]:
-    limit, grant = quota_of(institution)
-    count = held(institution)
-    return {"institution": institution, "quota": limit, "default_quota": default_quota(), "granted": grant is not None,
-            "held": count, "free": max(0, limit - count), "reason": grant.reason if grant else None,
-            "set_by": grant.set_by if grant else None, "set_at": _iso(grant.set_at) if grant else None}
-
-
-def set_quota(institution: str, quota: int | None, reason: str) -> dict[str, Any]:
-    """Grant ``institution`` its own quota, or (None) put it back on the default; audited."""
-    principal().require("admin")
-    session = db()
-    before = serialize_quota(institution)
-    grant = session.get(UssdQuota, institution)
-    if quota is None:
-        if grant is None:
-            return before
-        session.delete(grant)
-    elif grant is None:
-        insert_unique(UssdQuota(institution=institution, quota=quota, reason=reason, set_by=principal().subject,
-                                set_at=now()), f"the quota of {institution} was set at the same moment; show it and retry")
-    elif grant.quota == quota:
-        return before
-    else:
-        grant.quota, grant.reason, grant.set_by, grant.set_at = quota, reason, principal().subject, now()
-    session.flush()
-    after = serialize_quota(institution)
-    audit.record("quota-set", QUOTA_RESOURCE, institution, institution=institution, before=before, after=after,
-                 reason=reason)
-    return after
-
-
 def history_statement(number: int):
-    return audit.query(resource_type=RESOURCE, resource_id=validation.canonical(number))
+    return audit.query(resource_type=RESOURCE, resource_id=rules.canonical(number))
 

@@ -211,6 +211,14 @@ def test_unreachable_application(cli):
     assert "could not reach the application" in r.stderr
 
 
+def test_a_bad_url_is_refused_naming_the_flag_that_was_typed(cli):
+    """--url was blamed on --callback-url, a flag `simulate` does not have."""
+    r = cli("ussd", "simulate", "07", "--url", "ftp://ussd.rita.go.tz/ussd")
+    assert r.exit_code == 2
+    assert r.stderr.startswith("error: --url: 'ftp://ussd.rita.go.tz/ussd' is not an http(s) URL"), r.stderr
+    assert "--callback-url" not in r.stderr and r.stdout == ""
+
+
 def test_a_code_without_a_callback(cli):
     r = cli("ussd", "simulate", "33")
     assert r.exit_code == 2

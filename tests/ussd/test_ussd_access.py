@@ -7,7 +7,7 @@ import pytest
 from sqlalchemy import func, select
 
 from egactl.server.models import AuditEntry
-from egactl_ussd.models import UssdCode
+from egactl_ussd.server.models import UssdCode
 
 ASSIGN = ("--service", "Huduma", "--purpose", "Citizen services", "--callback-url", "https://ussd.example.go.tz/u")
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 from sqlalchemy import select
 
 from egactl.server.models import AuditEntry
-from egactl_ussd.models import UssdCode
+from egactl_ussd.server.models import UssdCode
 
 ASSIGN = ("--service", "Huduma", "--purpose", "Citizen services", "--callback-url", "https://ussd.example.go.tz/u")
 
