@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import select
 
-from egactl_sms.backend.models import GroupMember, Message
+from egactl_sms.server.models import GroupMember, Message
 
 
 @pytest.fixture

@@ -8,15 +8,15 @@ import datetime as dt
 from sqlalchemy import select
 
 from egactl.plugin.server import Institution
-from egactl_sms import validation
-from egactl_sms.backend.models import Sender
+from egactl_sms import rules
+from egactl_sms.server.models import Sender
 
 
 def seed(session) -> None:
     now = dt.datetime.now(dt.timezone.utc)
     for code in session.scalars(select(Institution.code).order_by(Institution.code)):
-        name = code.replace("-", "")[:validation.SENDER_MAX]
-        if validation.check_sender_id(name) is None:
-            session.add(Sender(institution=code, name=name, name_key=validation.sender_key(name), status="approved",
+        name = code.replace("-", "")[:rules.SENDER_MAX]
+        if rules.check_sender_id(name) is None:
+            session.add(Sender(institution=code, name=name, name_key=rules.sender_key(name), status="approved",
                                purpose="sandbox example", requested_by="sandbox", requested_at=now,
                                decided_by="sandbox", decided_at=now, decision_note="sandbox example", version=1))

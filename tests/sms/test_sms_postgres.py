@@ -10,8 +10,8 @@ import pytest
 from sqlalchemy import func, select
 from typer.testing import CliRunner
 
-from egactl_sms.backend import delivery, drivers
-from egactl_sms.backend.models import Message, OutboxEntry
+from egactl_sms.server import drivers, workers
+from egactl_sms.server.models import Message, OutboxEntry
 
 
 class SlowGateway(drivers.Driver):
@@ -86,7 +86,7 @@ def test_two_workers_never_claim_the_same_message(pg):
     def worker():
         try:
             for _ in range(10):
-                delivery.tick(be)
+                workers.tick(be)
         except Exception as exc:  # pragma: no cover - reported below
             errors.append(exc)
 
