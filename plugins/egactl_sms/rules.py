@@ -16,7 +16,7 @@ import functools
 import re
 from dataclasses import dataclass
 
-from egactl.plugin.rules import Lifecycle, RuleError, Transition, normalise_msisdn
+from egactl.plugin.rules import Lifecycle, RuleError, Transition, enforce, normalise_msisdn
 from egactl_sms.encoding import Analysis, analyse
 
 # -- recipients ---------------------------------------------------------------------
@@ -48,6 +48,11 @@ def check_sender_id(name: str) -> str | None:
     if not _SENDER_RE.match(name):
         return f"sender ID {name!r} may contain only letters, digits and spaces"
     return None
+
+
+def sender_id(name: str) -> str:
+    """A sender ID as given, surrounding spaces aside, or :class:`RuleError` saying why not."""
+    return enforce(check_sender_id, (name or "").strip())
 
 
 def sender_key(name: str) -> str:
@@ -155,6 +160,11 @@ def check_group_name(name: str) -> str | None:
         return (f"group name {name!r} must be 1-64 letters, digits, spaces, '.', '_' or '-', "
                 f"starting with a letter or digit")
     return None
+
+
+def group_name(name: str) -> str:
+    """A group name as given, surrounding spaces aside, or :class:`RuleError` saying why not."""
+    return enforce(check_group_name, (name or "").strip())
 
 
 # -- time: East Africa Time, quiet hours, scheduling --------------------------------

@@ -80,3 +80,26 @@ def test_empty_or_unknown_group(cli, backend, sender):
     assert r.exit_code == 3 and "group 'hakuna' of RITA not found" in r.stderr
     r = cli("sms", "group", "create", "bad/name", "-i", "RITA", role="operator")
     assert r.exit_code == 2
+
+
+@pytest.mark.parametrize("path,body,problem", [
+    ("/api/v1/sms/senders", {"institution": "RITA", "name": "RITA-TZ"},
+     "name: sender ID 'RITA-TZ' may contain only letters, digits and spaces"),
+    ("/api/v1/sms/groups", {"institution": "RITA", "name": "-wazazi"},
+     "name: group name '-wazazi' must be 1-64 letters"),
+])
+def test_the_backend_refuses_a_bad_name_itself(app, tokens, backend, path, body, problem):
+    """A client that skips the commands' checks gets the same rule from the backend: a 422
+    naming the field, and nothing stored."""
+    import httpx
+    from sqlalchemy import text
+
+    from egactl.sandbox import SyncASGITransport
+
+    with httpx.Client(transport=SyncASGITransport(app), base_url="http://backend") as http:
+        r = http.post(path, json=body, headers={"Authorization": f"Bearer {tokens['operator']}"})
+    assert r.status_code == 422, r.text
+    assert problem in r.json()["detail"]
+    table = "sms_senders WHERE name = 'RITA-TZ'" if "senders" in path else "sms_groups"
+    with backend.engine.connect() as c:
+        assert c.execute(text(f"SELECT count(*) FROM {table}")).scalar_one() == 0

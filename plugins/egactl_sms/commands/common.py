@@ -75,7 +75,7 @@ def refused_as_duplicate(exc: Conflict, what: str) -> Conflict:
 
 def check_sender(sender: str | None) -> str | None:
     """--from: the sender ID as given (surrounding spaces aside), or exit 2."""
-    return None if sender is None else enforce(rules.check_sender_id, sender.strip())
+    return None if sender is None else enforce(rules.sender_id, sender)
 
 
 def parse_at(at: str | None) -> str | None:

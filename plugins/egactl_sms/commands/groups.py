@@ -23,8 +23,7 @@ Name = Annotated[str, typer.Argument(metavar="NAME", help="Group name.")]
 Numbers = Annotated[list[str], typer.Argument(metavar="NUMBER…", help="Numbers (0754…, +255754…; commas allowed).")]
 
 
-def _name(name: str) -> str:
-    return enforce(rules.check_group_name, name.strip())
+
 
 
 @app.command("create")
@@ -33,7 +32,8 @@ def create(name: Name,
            institution: Institution = None, dry_run: DryRun = False):
     """Create an empty contact group."""
     ctx = context.get()
-    body = {"institution": ctx.institution(institution), "name": _name(name), "description": description}
+    body = {"institution": ctx.institution(institution), "name": enforce(rules.group_name, name),
+            "description": description}
     if dry_run:
         ctx.io.status(f"dry run: would create group {body['name']!r} for {body['institution']}")
         ctx.render({**body, "members": 0}, GROUP_COLUMNS)

@@ -24,6 +24,8 @@ class SenderIn(BaseModel):
     name: str
     purpose: str | None = Field(default=None, max_length=500)
 
+    _name = rule_validator(rules.sender_id, "name")
+
 
 class Decision(BaseModel):
     note: str | None = Field(default=None, max_length=500)
@@ -33,6 +35,8 @@ class GroupIn(BaseModel):
     institution: str
     name: str
     description: str | None = Field(default=None, max_length=500)
+
+    _name = rule_validator(rules.group_name, "name")
 
 
 def check_member_name(value: str) -> str | None:

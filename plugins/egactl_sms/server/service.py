@@ -129,26 +129,23 @@ def member_count(group_id: int) -> int:
     return db().scalar(select(func.count()).select_from(GroupMember).where(GroupMember.group_id == group_id)) or 0
 
 
-def get_batch(batch_id: int, *, write: bool = False) -> Batch:
-    batch = db().get(Batch, batch_id)
-    if batch is None:
-        raise not_found(f"batch {batch_id}")
+def _owned(model: Any, key: int, noun: str, write: bool) -> Any:
+    row = db().get(model, key)
+    if row is None:
+        raise not_found(f"{noun} {key}")
     if write:
-        principal().check_write(batch.institution)
+        principal().check_write(row.institution)
     else:
-        principal().check_read(batch.institution)
-    return batch
+        principal().check_read(row.institution)
+    return row
+
+
+def get_batch(batch_id: int, *, write: bool = False) -> Batch:
+    return _owned(Batch, batch_id, "batch", write)
 
 
 def get_message(message_id: int, *, write: bool = False) -> Message:
-    m = db().get(Message, message_id)
-    if m is None:
-        raise not_found(f"message {message_id}")
-    if write:
-        principal().check_write(m.institution)
-    else:
-        principal().check_read(m.institution)
-    return m
+    return _owned(Message, message_id, "message", write)
 
 
 def sender_of(batch_id: int) -> str | None:

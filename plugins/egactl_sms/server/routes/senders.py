@@ -6,8 +6,8 @@ from __future__ import annotations
 from fastapi import APIRouter
 from sqlalchemy import select
 
-from egactl.plugin.server import (ApiRoute, audit, backend, conflict, db, etag, insert_unique, invalid, page,
-                                  principal, require_institution, visible)
+from egactl.plugin.server import (ApiRoute, audit, backend, conflict, db, etag, insert_unique, page, principal,
+                                  require_institution, visible)
 from egactl_sms import rules
 from egactl_sms.server.models import Sender
 from egactl_sms.server.schemas import Decision, SenderIn, sender_out
@@ -33,9 +33,7 @@ def show_sender(name: str):
 
 @router.post("", status_code=201)
 def request_sender(body: SenderIn):
-    name = body.name.strip()
-    if problem := rules.check_sender_id(name):
-        raise invalid(problem, "name")
+    name = body.name
     inst = require_institution(body.institution).code
     existing = db().scalar(select(Sender).where(Sender.name_key == rules.sender_key(name)))
     if existing is not None:
