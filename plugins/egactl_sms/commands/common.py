@@ -8,7 +8,7 @@ from typing import Annotated, Any, Optional
 import typer
 
 from egactl.plugin.cli import Column, Conflict, InvalidInput, enforce
-from egactl.plugin.rules import RuleError, normalise_msisdn
+from egactl.plugin.rules import RuleError, check_institution_code, normalise_msisdn
 from egactl_sms import rules
 
 Sender = Annotated[Optional[str], typer.Option("--from", metavar="SENDER",
@@ -81,6 +81,17 @@ def check_sender(sender: str | None) -> str | None:
 def parse_at(at: str | None) -> str | None:
     """--at: the time in ISO 8601, or exit 2."""
     return None if at is None else enforce(rules.parse_at, at).isoformat()
+
+
+def institution_code(ctx: Any, flag: str | None) -> str:
+    """--institution (or the profile's), checked: it becomes a segment of an API path."""
+    return enforce(check_institution_code, ctx.institution(flag), flag="--institution")
+
+
+def group_ref(ctx: Any, institution: str | None, name: str) -> tuple[str, str]:
+    """(institution, group name) of a group named on the command line, checked before either
+    becomes a segment of an API path (a '/' in one would be read as another path)."""
+    return institution_code(ctx, institution), enforce(rules.group_name, name)
 
 
 def number(raw: str) -> str:

@@ -10,7 +10,7 @@ from egactl.plugin.cli import (DEFAULT_LIMIT, All, Column, CsvFile, DryRun, Inst
                                Results, Resume, SkipInvalid, Yes, bulk, context, enforce, page_limit)
 from egactl.plugin.rules import RuleError, check_name
 from egactl_sms import client, rules
-from egactl_sms.commands.common import eat, numbers
+from egactl_sms.commands.common import eat, group_ref, numbers
 
 app = typer.Typer(help="Contact groups: create, fill from a CSV, and send to with `sms send --group`.",
                   no_args_is_help=True)
@@ -56,7 +56,7 @@ def list_(institution: Institution = None, limit: Limit = DEFAULT_LIMIT, all_: A
 def show(name: Name, institution: Institution = None, limit: Limit = DEFAULT_LIMIT, all_: All = False):
     """Show a group and its members."""
     ctx = context.get()
-    inst = ctx.institution(institution)
+    inst, name = group_ref(ctx, institution, name)
     group = client.group(ctx.api(), inst, name)
     members = client.members(ctx.api(), inst, name, limit=page_limit(limit, all_))
     if ctx.fmt != "table" or ctx.query:
@@ -78,7 +78,7 @@ def add(name: Name, number: Numbers,
     phones = numbers(number)
     if member_name and len(phones) > 1:
         raise InvalidInput("--name names one member; give one number with it")
-    inst = ctx.institution(institution)
+    inst, name = group_ref(ctx, institution, name)
     if dry_run:
         client.group(ctx.api(), inst, name)
         ctx.io.status(f"dry run: would add {len(phones)} number(s) to group {name!r}")
@@ -95,7 +95,7 @@ def remove(name: Name, number: Numbers, institution: Institution = None, yes: Ye
     """Remove numbers from a group."""
     ctx = context.get()
     phones = numbers(number)
-    inst = ctx.institution(institution)
+    inst, name = group_ref(ctx, institution, name)
     if dry_run:
         client.group(ctx.api(), inst, name)
         ctx.io.status(f"dry run: would remove {len(phones)} number(s) from group {name!r}")
@@ -124,7 +124,7 @@ def import_(name: Name, file: CsvFile, institution: Institution = None, skip_inv
             resume: Resume = False, restart: Restart = False, results: Results = None, dry_run: DryRun = False):
     """Add members from a CSV with columns phone[,name]."""
     ctx = context.get()
-    inst = ctx.institution(institution)
+    inst, name = group_ref(ctx, institution, name)
     client.group(ctx.api(), inst, name)  # the group must exist before any row is sent
     job = bulk.Job(name="sms-group-import", path=file, required=("phone",), parse_row=_member_row,
                    endpoint=client.import_members_path(inst, name), options={"institution": inst, "group": name},
@@ -140,7 +140,7 @@ def import_(name: Name, file: CsvFile, institution: Institution = None, skip_inv
 def delete(name: Name, institution: Institution = None, yes: Yes = False, dry_run: DryRun = False):
     """Delete a group and its member list (past sends keep their record)."""
     ctx = context.get()
-    inst = ctx.institution(institution)
+    inst, name = group_ref(ctx, institution, name)
     group, etag = client.group_with_etag(ctx.api(), inst, name)
     if dry_run:
         ctx.io.status(f"dry run: would delete group {group['name']!r} of {group['institution']} "

@@ -8,7 +8,7 @@ import typer
 
 from egactl.plugin.cli import DEFAULT_LIMIT, All, Column, DryRun, Institution, Limit, Yes, context, page_limit
 from egactl_sms import client
-from egactl_sms.commands.common import eat, number
+from egactl_sms.commands.common import eat, institution_code, number
 
 app = typer.Typer(help="Opt-outs: numbers skipped at every send of an institution.", no_args_is_help=True)
 
@@ -39,7 +39,7 @@ def add(phone: Number, institution: Institution = None,
 def remove(phone: Number, institution: Institution = None, yes: Yes = False, dry_run: DryRun = False):
     """Let a number receive messages again (when the citizen asks for it)."""
     ctx = context.get()
-    inst = ctx.institution(institution)
+    inst = institution_code(ctx, institution)
     e164 = number(phone)
     if dry_run:
         ctx.io.status(f"dry run: would let {e164} receive {inst}'s messages again")
