@@ -677,7 +677,7 @@ def test_approving_a_rejected_sender_is_a_conflict_naming_its_state(cli, backend
     assert cli("sms", "senders", "reject", "RITAINFO", "--note", "too generic").exit_code == 0
     r = cli("sms", "senders", "approve", "RITAINFO")
     assert r.exit_code == 5, r.stdout + r.stderr
-    assert "cannot approve sender ID RITAINFO: it is rejected" in r.stderr
+    assert "cannot approve a sender ID that is rejected (approve needs pending or approved)" in r.stderr
     assert _stored(backend, "SELECT status FROM sms_senders WHERE name = 'RITAINFO'") == "rejected"
     assert _audit_count(backend.engine, "approve", "RITAINFO") == 0
     # Deciding what is already so stays a quiet success; withdrawing an approval is allowed.

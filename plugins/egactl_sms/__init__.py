@@ -2,4 +2,4 @@
 
 from egactl.plugin import Plugin
 
-plugin = Plugin(name="sms", commands="egactl_sms.commands:app", backend="egactl_sms.backend:part")
+plugin = Plugin(name="sms", commands="egactl_sms.commands:app", backend="egactl_sms.server:part")

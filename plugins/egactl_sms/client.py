@@ -1,4 +1,7 @@
-"""The sms API paths, in one place, for the commands."""
+"""Every sms API path, in one place, for the commands: no command builds a URL.
+
+Path segments taken from users (institution codes, group names, sender IDs,
+numbers) are quoted here."""
 
 from __future__ import annotations
 
@@ -22,6 +25,80 @@ def sender_path(name: str) -> str:
 
 def optout_path(institution: str, phone: str) -> str:
     return f"{BASE}/optouts/{_q(institution)}/{_q(phone)}"
+
+
+# -- senders ------------------------------------------------------------------------------
+
+
+def senders(api: Any, *, limit: int | None, **filters: Any) -> list[dict]:
+    return api.list(f"{BASE}/senders", limit=limit, **filters)
+
+
+def request_sender(api: Any, body: dict) -> dict:
+    return api.post(f"{BASE}/senders", body)
+
+
+def sender_with_etag(api: Any, name: str) -> tuple[dict, str | None]:
+    return api.get_with_etag(sender_path(name))
+
+
+def decide_sender(api: Any, name: str, decision: str, note: str | None, *, etag: str | None) -> dict:
+    """``decision``: approve or reject; ``etag``: the request as read (412 if decided meanwhile)."""
+    return api.post(f"{sender_path(name)}/{decision}", {"note": note}, etag=etag)
+
+
+# -- groups -------------------------------------------------------------------------------
+
+
+def groups(api: Any, *, limit: int | None, **filters: Any) -> list[dict]:
+    return api.list(f"{BASE}/groups", limit=limit, **filters)
+
+
+def create_group(api: Any, body: dict) -> dict:
+    return api.post(f"{BASE}/groups", body)
+
+
+def group(api: Any, institution: str, name: str) -> dict:
+    return api.get(group_path(institution, name))
+
+
+def group_with_etag(api: Any, institution: str, name: str) -> tuple[dict, str | None]:
+    return api.get_with_etag(group_path(institution, name))
+
+
+def delete_group(api: Any, institution: str, name: str, *, etag: str | None) -> None:
+    api.delete(group_path(institution, name), etag=etag)
+
+
+def members(api: Any, institution: str, name: str, *, limit: int | None) -> list[dict]:
+    return api.list(f"{group_path(institution, name)}/members", limit=limit)
+
+
+def add_members(api: Any, institution: str, name: str, members: list[dict]) -> dict:
+    return api.post(f"{group_path(institution, name)}/members", {"members": members})
+
+
+def remove_members(api: Any, institution: str, name: str, phones: list[str]) -> dict:
+    return api.post(f"{group_path(institution, name)}/members/remove", {"phones": phones})
+
+
+def import_members_path(institution: str, name: str) -> str:
+    """Where `sms group import` posts its chunks (the bulk wire contract)."""
+    return f"{group_path(institution, name)}/members/bulk"
+
+
+# -- opt-outs -----------------------------------------------------------------------------
+
+
+def add_optout(api: Any, body: dict) -> dict:
+    return api.post(f"{BASE}/optouts", body)
+
+
+def remove_optout(api: Any, institution: str, phone: str) -> None:
+    api.delete(optout_path(institution, phone))
+
+
+# -- sending and looking up -----------------------------------------------------------------
 
 
 def settings(api: Any) -> dict:

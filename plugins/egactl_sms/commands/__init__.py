@@ -2,25 +2,26 @@
 
 Every command here is a thin typer function over ``egactl_sms.client``; the
 rules (numbers, sender IDs, encoding, templates, time) are in
-``egactl_sms.validation`` and ``egactl_sms.encoding``, shared with the backend.
+``egactl_sms.rules`` and ``egactl_sms.encoding``, shared with the backend. The
+group's help is the plugin's docstring (``egactl_sms/__init__.py``).
 """
 
 from __future__ import annotations
 
 import typer
 
-from egactl_sms.commands import cancelling, groups, messages, optouts, senders, sending
+from egactl_sms.commands import batches, groups, messages, optouts, outbox, senders
 
-app = typer.Typer(help="GovSMS: quick, group and bulk SMS to citizens.", no_args_is_help=True)
+app = typer.Typer(no_args_is_help=True)
 
-app.command("send")(sending.send)
-app.command("bulk")(sending.bulk_send)
-app.command("cancel")(cancelling.cancel)
+app.command("send")(messages.send)
+app.command("bulk")(batches.bulk_send)
+app.command("cancel")(batches.cancel)
 app.command("status")(messages.status)
 app.command("list")(messages.list_)
-app.command("report")(messages.report)
-app.command("batches")(messages.batches)
-app.command("outbox")(messages.outbox)
+app.command("report")(batches.report)
+app.command("batches")(batches.batches)
+app.command("outbox")(outbox.outbox)
 app.add_typer(groups.app, name="group")
 app.add_typer(senders.app, name="senders")
 app.add_typer(optouts.app, name="optout")

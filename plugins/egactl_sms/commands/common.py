@@ -7,14 +7,18 @@ from typing import Annotated, Any, Optional
 
 import typer
 
-from egactl.plugin.cli import Column, InvalidInput
-from egactl_sms import validation
+from egactl.plugin.cli import Column, Conflict, InvalidInput, enforce
+from egactl.plugin.rules import RuleError, check_institution_code, normalise_msisdn
+from egactl_sms import rules
 
 Sender = Annotated[Optional[str], typer.Option("--from", metavar="SENDER",
                                                help="Approved sender ID (default: the institution's only one).")]
 At = Annotated[Optional[str], typer.Option("--at", metavar="WHEN",
                                            help='Send at this time: "YYYY-MM-DD HH:MM" in East Africa Time, '
                                                 'or followed by a zone ("… UTC", "… Europe/London").')]
+Again = Annotated[bool, typer.Option("--again", help="Send even though the same send was made before "
+                                                     "(a bulk: same file, template, sender and schedule; a group: "
+                                                     "same group, text and sender within 24 hours).")]
 AllowQuietHours = Annotated[bool, typer.Option("--allow-quiet-hours",
                                                help="Deliver group and bulk sends between 21:00 and 07:00 EAT too.")]
 Normalize = Annotated[bool, typer.Option("--normalize",
@@ -23,7 +27,19 @@ Normalize = Annotated[bool, typer.Option("--normalize",
 
 
 def eat(value: Any) -> str:
-    return validation.format_eat(value)
+    return rules.format_eat(value)
+
+
+def clip(width: int):
+    """A column format: the value on one line, cut to ``width`` characters."""
+    def fmt(value) -> str:
+        text = "" if value is None else str(value).replace("\n", " ")
+        return text if len(text) <= width else text[:width - 1] + "…"
+    return fmt
+
+
+def plural(n: int, noun: str = "message") -> str:
+    return f"{n:,} {noun}{'s' if n != 1 else ''}"
 
 
 def money(record_value: Any) -> str:
@@ -40,39 +56,64 @@ BATCH_COLUMNS = [
 ]
 
 
+def earlier(d: dict) -> str:
+    """An earlier send of the same thing (the backend's ``duplicate_of``), for people."""
+    states = ", ".join(f"{n:,} {s}" for s, n in (d.get("states") or {}).items()) or "no messages yet"
+    n = d.get("messages") or 0
+    return (f"batch {d['batch']} ({eat(d.get('created_at'))}, {n:,} message{'s' if n != 1 else ''}: {states}"
+            f"{'; the batch was cancelled' if d.get('cancelled') else ''})")
+
+
+def refused_as_duplicate(exc: Conflict, what: str) -> Conflict:
+    """The server's refusal of a repeated send, as one line for people."""
+    previous = (exc.problem or {}).get("duplicate_of")
+    if not previous:
+        return exc
+    return Conflict(f"{what} was already sent as {earlier(previous)}; nothing was sent",
+                    hint="pass --again to send it again", problem=exc.problem)
+
+
 def check_sender(sender: str | None) -> str | None:
-    if sender is None:
-        return None
-    sender = sender.strip()
-    if problem := validation.check_sender_id(sender):
-        raise InvalidInput(problem)
-    return sender
+    """--from: the sender ID as given (surrounding spaces aside), or exit 2."""
+    return None if sender is None else enforce(rules.sender_id, sender)
 
 
 def parse_at(at: str | None) -> str | None:
-    if at is None:
-        return None
-    try:
-        return validation.parse_at(at).isoformat()
-    except ValueError as exc:
-        raise InvalidInput(str(exc)) from None
+    """--at: the time in ISO 8601, or exit 2."""
+    return None if at is None else enforce(rules.parse_at, at).isoformat()
 
 
-def number(raw: str, *, sending: bool = True) -> str:
-    """One number from a flag or argument, normalised or exit 2."""
-    try:
-        return validation.normalize_msisdn(raw)
-    except validation.InvalidNumber as exc:
-        raise InvalidInput(f"invalid number {exc}" + ("; nothing was sent" if sending else "")) from None
+def institution_code(ctx: Any, flag: str | None) -> str:
+    """--institution (or the profile's), checked: it becomes a segment of an API path."""
+    return enforce(check_institution_code, ctx.institution(flag), flag="--institution")
+
+
+def group_ref(ctx: Any, institution: str | None, name: str) -> tuple[str, str]:
+    """(institution, group name) of a group named on the command line, checked before either
+    becomes a segment of an API path (a '/' in one would be read as another path)."""
+    return institution_code(ctx, institution), enforce(rules.group_name, name)
+
+
+def number(raw: str) -> str:
+    """One number from a flag or argument (a filter, an opt-out), normalised or exit 2."""
+    return enforce(rules.recipient, raw)
+
+
+def split_numbers(values: list[str] | tuple[str, ...]) -> list[str]:
+    """``--to a,b --to c`` → [a, b, c]."""
+    out: list[str] = []
+    for value in values:
+        out += [v.strip() for v in value.split(",") if v.strip()]
+    return out
 
 
 def numbers(raw: list[str]) -> list[str]:
     """Every number checked before anything is sent; all the bad ones named in one line."""
     good, bad = [], []
-    for value in validation.split_numbers(raw):
+    for value in split_numbers(raw):
         try:
-            good.append(validation.normalize_msisdn(value))
-        except validation.InvalidNumber as exc:
+            good.append(normalise_msisdn(value))
+        except RuleError as exc:
             bad.append(str(exc))
     if bad:
         more = f" (and {len(bad) - 1} more: {'; '.join(bad[1:4])}{' …' if len(bad) > 4 else ''})" if len(bad) > 1 else ""
@@ -108,7 +149,7 @@ def check_text(text: str, normalize: bool) -> str:
 
     if normalize:
         text = encoding.normalize(text)
-    if problem := validation.check_message(text):
+    if problem := rules.check_message(text):
         raise InvalidInput(f"{problem}; nothing was sent")
     return text
 
@@ -118,7 +159,7 @@ def announce_delivery(ctx: Any, out: dict) -> None:
     for warning in out.get("warnings") or []:
         ctx.io.warn(warning)
     if out.get("waits_for_quiet_hours"):
-        ctx.io.status(f"quiet hours ({validation.QUIET_HOURS}): delivery starts {eat(out.get('deliver_after'))} "
+        ctx.io.status(f"quiet hours ({rules.QUIET_HOURS}): delivery starts {eat(out.get('deliver_after'))} "
                       f"(pass --allow-quiet-hours for urgent messages)")
     elif out.get("scheduled_at") or out.get("at"):
         ctx.io.status(f"scheduled for {eat(out.get('deliver_after'))}")

@@ -7,10 +7,10 @@ from typing import Annotated, Optional
 import typer
 
 from egactl.plugin.cli import (DEFAULT_LIMIT, All, Column, CsvFile, DryRun, Institution, InvalidInput, Limit, Restart,
-                               Results, Resume, SkipInvalid, Yes, bulk, context, page_limit)
-from egactl.plugin.rules import check_name
-from egactl_sms import client, validation
-from egactl_sms.commands.common import eat, numbers
+                               Results, Resume, SkipInvalid, Yes, bulk, context, enforce, page_limit)
+from egactl.plugin.rules import RuleError, check_name
+from egactl_sms import client, rules
+from egactl_sms.commands.common import eat, group_ref, numbers
 
 app = typer.Typer(help="Contact groups: create, fill from a CSV, and send to with `sms send --group`.",
                   no_args_is_help=True)
@@ -23,11 +23,7 @@ Name = Annotated[str, typer.Argument(metavar="NAME", help="Group name.")]
 Numbers = Annotated[list[str], typer.Argument(metavar="NUMBER…", help="Numbers (0754…, +255754…; commas allowed).")]
 
 
-def _name(name: str) -> str:
-    name = name.strip()
-    if problem := validation.check_group_name(name):
-        raise InvalidInput(problem)
-    return name
+
 
 
 @app.command("create")
@@ -36,12 +32,13 @@ def create(name: Name,
            institution: Institution = None, dry_run: DryRun = False):
     """Create an empty contact group."""
     ctx = context.get()
-    body = {"institution": ctx.institution(institution), "name": _name(name), "description": description}
+    body = {"institution": ctx.institution(institution), "name": enforce(rules.group_name, name),
+            "description": description}
     if dry_run:
         ctx.io.status(f"dry run: would create group {body['name']!r} for {body['institution']}")
         ctx.render({**body, "members": 0}, GROUP_COLUMNS)
         return
-    out = ctx.api().post(f"{client.BASE}/groups", body)
+    out = client.create_group(ctx.api(), body)
     ctx.success(f"Created group {out['name']!r} for {out['institution']}")
     ctx.render(out, GROUP_COLUMNS)
 
@@ -50,7 +47,7 @@ def create(name: Name,
 def list_(institution: Institution = None, limit: Limit = DEFAULT_LIMIT, all_: All = False):
     """List contact groups."""
     ctx = context.get()
-    items = ctx.api().list(f"{client.BASE}/groups", limit=page_limit(limit, all_),
+    items = client.groups(ctx.api(), limit=page_limit(limit, all_),
                            institution=institution.upper() if institution else None)
     ctx.render(items, GROUP_COLUMNS, empty="No groups match.")
 
@@ -59,9 +56,9 @@ def list_(institution: Institution = None, limit: Limit = DEFAULT_LIMIT, all_: A
 def show(name: Name, institution: Institution = None, limit: Limit = DEFAULT_LIMIT, all_: All = False):
     """Show a group and its members."""
     ctx = context.get()
-    path = client.group_path(ctx.institution(institution), name)
-    group = ctx.api().get(path)
-    members = ctx.api().list(f"{path}/members", limit=page_limit(limit, all_))
+    inst, name = group_ref(ctx, institution, name)
+    group = client.group(ctx.api(), inst, name)
+    members = client.members(ctx.api(), inst, name, limit=page_limit(limit, all_))
     if ctx.fmt != "table" or ctx.query:
         ctx.render({**group, "member_list": members}, GROUP_COLUMNS)
         return
@@ -81,13 +78,13 @@ def add(name: Name, number: Numbers,
     phones = numbers(number)
     if member_name and len(phones) > 1:
         raise InvalidInput("--name names one member; give one number with it")
-    path = client.group_path(ctx.institution(institution), name)
+    inst, name = group_ref(ctx, institution, name)
     if dry_run:
-        ctx.api().get(path)
+        client.group(ctx.api(), inst, name)
         ctx.io.status(f"dry run: would add {len(phones)} number(s) to group {name!r}")
         ctx.render([{"phone": p, "name": member_name} for p in phones], MEMBER_COLUMNS[:2])
         return
-    out = ctx.api().post(f"{path}/members", {"members": [{"phone": p, "name": member_name} for p in phones]})
+    out = client.add_members(ctx.api(), inst, name, [{"phone": p, "name": member_name} for p in phones])
     already = f" ({out['already_members']} already in it)" if out["already_members"] else ""
     ctx.success(f"Added {out['added']} number(s) to group {name!r}{already}; it has {out['group']['members']}")
     ctx.render(out["group"], GROUP_COLUMNS)
@@ -98,13 +95,13 @@ def remove(name: Name, number: Numbers, institution: Institution = None, yes: Ye
     """Remove numbers from a group."""
     ctx = context.get()
     phones = numbers(number)
-    path = client.group_path(ctx.institution(institution), name)
+    inst, name = group_ref(ctx, institution, name)
     if dry_run:
-        ctx.api().get(path)
+        client.group(ctx.api(), inst, name)
         ctx.io.status(f"dry run: would remove {len(phones)} number(s) from group {name!r}")
         return
     ctx.confirm(f"Remove {len(phones)} number(s) from group {name!r}?", yes=yes)
-    out = ctx.api().post(f"{path}/members/remove", {"phones": phones})
+    out = client.remove_members(ctx.api(), inst, name, phones)
     if out["not_members"]:
         ctx.io.warn(f"not members of {name!r}: {', '.join(out['not_members'])}")
     ctx.success(f"Removed {out['removed']} number(s) from group {name!r}; it has {out['group']['members']}")
@@ -113,9 +110,9 @@ def remove(name: Name, number: Numbers, institution: Institution = None, yes: Ye
 
 def _member_row(row: dict[str, str], line: int) -> dict:
     try:
-        phone = validation.normalize_msisdn(row.get("phone", ""))
-    except validation.InvalidNumber as exc:
-        raise bulk.RowError(f"invalid number {exc}") from None
+        phone = rules.recipient(row.get("phone", ""))
+    except RuleError as exc:
+        raise bulk.RowError(str(exc)) from None
     name = row.get("name", "").strip() or None
     if name and (problem := check_name(name, "name")):
         raise bulk.RowError(problem)
@@ -127,11 +124,10 @@ def import_(name: Name, file: CsvFile, institution: Institution = None, skip_inv
             resume: Resume = False, restart: Restart = False, results: Results = None, dry_run: DryRun = False):
     """Add members from a CSV with columns phone[,name]."""
     ctx = context.get()
-    inst = ctx.institution(institution)
-    path = client.group_path(inst, name)
-    ctx.api().get(path)  # the group must exist before any row is sent
+    inst, name = group_ref(ctx, institution, name)
+    client.group(ctx.api(), inst, name)  # the group must exist before any row is sent
     job = bulk.Job(name="sms-group-import", path=file, required=("phone",), parse_row=_member_row,
-                   endpoint=f"{path}/members/bulk", options={"institution": inst, "group": name},
+                   endpoint=client.import_members_path(inst, name), options={"institution": inst, "group": name},
                    chunk_size=2000, workers=2, noun="members")
     summary = bulk.run(ctx, job, skip_invalid=skip_invalid, resume=resume, restart=restart, results=results,
                        dry_run=dry_run)
@@ -144,13 +140,13 @@ def import_(name: Name, file: CsvFile, institution: Institution = None, skip_inv
 def delete(name: Name, institution: Institution = None, yes: Yes = False, dry_run: DryRun = False):
     """Delete a group and its member list (past sends keep their record)."""
     ctx = context.get()
-    path = client.group_path(ctx.institution(institution), name)
-    group, etag = ctx.api().get_with_etag(path)
+    inst, name = group_ref(ctx, institution, name)
+    group, etag = client.group_with_etag(ctx.api(), inst, name)
     if dry_run:
         ctx.io.status(f"dry run: would delete group {group['name']!r} of {group['institution']} "
                       f"({group['members']} members)")
         return
     ctx.confirm(f"Delete group {group['name']!r} with {group['members']} members?", yes=yes)
     # The group as shown and confirmed: if it changed meanwhile, 412 (exit 5) and nothing is deleted.
-    ctx.api().delete(path, etag=etag)
+    client.delete_group(ctx.api(), inst, name, etag=etag)
     ctx.success(f"Deleted group {group['name']!r}")

@@ -1,42 +1,109 @@
-"""egactl sms status / list / report / batches / outbox: read-only look-ups (help desk included)."""
+"""egactl sms send / status / list: sending to numbers or a group, and looking messages up."""
 
 from __future__ import annotations
 
-from typing import Annotated, Optional
+from pathlib import Path
+from typing import Annotated, Any, Optional
 
 import typer
 
-from egactl.plugin.cli import DEFAULT_LIMIT, All, Column, Institution, Limit, context, page_limit
-from egactl_sms import client, validation
-from egactl_sms.commands.common import BATCH_COLUMNS, eat, number
-
-
-def _clip(width: int):
-    def fmt(value) -> str:
-        text = "" if value is None else str(value).replace("\n", " ")
-        return text if len(text) <= width else text[:width - 1] + "…"
-    return fmt
-
+from egactl.plugin.cli import (DEFAULT_LIMIT, All, Column, Conflict, DryRun, Institution, InvalidInput, Limit, context,
+                               page_limit)
+from egactl_sms import client, rules
+from egactl_sms.commands.common import (BATCH_COLUMNS, Again, AllowQuietHours, At, Normalize, Sender, announce_delivery,
+                                        check_sender, check_text, clip, earlier, eat, money, number, numbers, parse_at,
+                                        read_text, refused_as_duplicate)
 
 MESSAGE_COLUMNS = [Column("id"), Column("batch"), Column("to"), Column("state"), Column("segments"),
-                   Column("created_at", "CREATED", format=eat), Column("reason", format=_clip(60))]
+                   Column("created_at", "CREATED", format=eat), Column("reason", format=clip(60))]
 MESSAGE_DETAIL = [Column("id"), Column("batch"), Column("institution"), Column("to"), Column("sender", "FROM"),
                   Column("state"), Column("reason"), Column("encoding"), Column("segments"), Column("text"),
                   Column("deliver_after", "DELIVER AFTER", format=eat), Column("created_at", "CREATED", format=eat),
                   Column("submitted_at", "SUBMITTED", format=eat), Column("delivered_at", "DELIVERED", format=eat),
                   Column("attempts"), Column("gateway_ref", "GATEWAY REF")]
-REPORT_COLUMNS = BATCH_COLUMNS[:6] + [Column("messages")] + [
-    Column(f"states.{s}", s.upper()) for s in validation.STATES] + [
-    Column("skipped.duplicate", "SKIPPED DUPLICATES"), Column("skipped.opted_out", "SKIPPED OPTED OUT"),
-    Column("skipped.invalid", "SKIPPED INVALID"), Column("segments"),
-    Column("estimated_cost", "COST", format=BATCH_COLUMNS[8].format), Column("currency"),
-    Column("deliver_after", "DELIVER AFTER", format=eat), Column("created_at", "CREATED", format=eat)]
-OUTBOX_COLUMNS = [Column("id"), Column("sent_at", "SENT", format=eat), Column("sender", "FROM"), Column("to"),
-                  Column("segments"), Column("text", format=_clip(70))]
-
 Status = Annotated[Optional[str], typer.Option("--status", "-s", metavar="STATE",
-                                               help=f"Only messages in this state: {', '.join(validation.STATES)}.")]
+                                               help=f"Only messages in this state: {', '.join(rules.STATES)}.")]
 To = Annotated[Optional[str], typer.Option("--to", "-t", metavar="NUMBER", help="Only messages to this number.")]
+
+
+def _short_list(values: Any) -> str:
+    values = list(values or [])
+    shown = ", ".join(values[:10])
+    return shown + (f" … (+{len(values) - 10})" if len(values) > 10 else "")
+
+
+DRY_RUN_COLUMNS = [
+    Column("kind"), Column("institution"), Column("sender", "FROM"), Column("group"),
+    Column("given", "NUMBERS GIVEN"), Column("duplicates"), Column("opted_out", "OPTED OUT"),
+    Column("recipients", "WILL SEND TO"), Column("to", "RECIPIENTS", format=_short_list),
+    Column("encoding"), Column("length", "LENGTH"), Column("segments_per_message", "SEGMENTS/MESSAGE"),
+    Column("total_segments", "TOTAL SEGMENTS"), Column("estimated_cost", "ESTIMATED COST", format=money),
+    Column("currency"), Column("deliver_after", "DELIVER AFTER", format=eat),
+]
+
+
+
+def send(message: Annotated[Optional[str], typer.Argument(metavar="[MESSAGE]",
+                                                          help="The text; '-' or none: read it from stdin.")] = None,
+         to: Annotated[Optional[list[str]], typer.Option("--to", "-t", metavar="NUMBER[,NUMBER…]",
+                                                         help="Recipient(s): 0754…, +255754…; repeatable.")] = None,
+         group: Annotated[Optional[str], typer.Option("--group", "-g", metavar="NAME",
+                                                      help="Send to every member of this contact group.")] = None,
+         file: Annotated[Optional[Path], typer.Option("--file", "-f", metavar="PATH",
+                                                      help="Read the message from this UTF-8 file.")] = None,
+         sender: Sender = None, at: At = None, allow_quiet_hours: AllowQuietHours = False,
+         normalize: Normalize = False, institution: Institution = None, again: Again = False, dry_run: DryRun = False):
+    """Send an SMS to one or more numbers (quick send) or to a contact group.
+
+    The same text from the same sender to the same group within 24 hours is
+    refused (exit 5, naming the earlier batch) unless --again is given.
+
+    Examples:
+
+      egactl sms send --to 0754123456 "Cheti chako kiko tayari."
+
+      egactl sms send --group "wazazi Ilala" --file tangazo.txt --dry-run
+
+      egactl sms send --group "wazazi Ilala" --file tangazo.txt --again
+    """
+    ctx = context.get()
+    if bool(to) == bool(group):
+        raise InvalidInput("give the recipients with --to NUMBER[,NUMBER…] or --group NAME (one of them)")
+    inst = ctx.institution(institution)
+    text = check_text(read_text(ctx, message, file), normalize)
+    body: dict[str, Any] = {"institution": inst, "text": text, "sender": check_sender(sender), "at": parse_at(at),
+                            "allow_quiet_hours": allow_quiet_hours, "normalize": normalize, "dry_run": dry_run,
+                            "again": again}
+    if to:
+        recipients = numbers(to)
+        if len(recipients) > rules.MAX_QUICK_RECIPIENTS:
+            raise InvalidInput(f"{len(recipients)} numbers given; a quick send takes at most "
+                               f"{rules.MAX_QUICK_RECIPIENTS}", hint="use a group or `egactl sms bulk`")
+        body["to"] = recipients
+    else:
+        body["group"] = group
+    what = f"this message to group {group!r}"
+    try:
+        out = client.send(ctx.api(), body)
+    except Conflict as exc:
+        raise refused_as_duplicate(exc, what) from None
+    announce_delivery(ctx, {**out, "at": body["at"]})
+    if dry_run:
+        if out.get("duplicate_of"):
+            ctx.io.warn(f"{what} was already sent as {earlier(out['duplicate_of'])}; "
+                        f"sending it would be refused without --again")
+        ctx.io.status("dry run: nothing was sent")
+        ctx.render(out, DRY_RUN_COLUMNS)
+        return
+    skipped = [f"{n} {what}" for what, n in (("duplicate", out["skipped"]["duplicate"]),
+                                             ("opted out", out["skipped"]["opted_out"])) if n]
+    note = f" (skipped: {', '.join(skipped)})" if skipped else ""
+    if out["messages"] == 0:
+        ctx.io.warn(f"nothing to send: every recipient was skipped{note}")
+    else:
+        ctx.success(f"Queued {out['messages']} message{'s' if out['messages'] != 1 else ''} from {out['sender']} "
+                    f"as batch {out['id']}{note}")
+    ctx.render(out, BATCH_COLUMNS)
 
 
 def status(message_id: Annotated[int, typer.Argument(metavar="ID", help="Message id.")]):
@@ -50,46 +117,9 @@ def list_(batch: Annotated[Optional[int], typer.Option("--batch", "-b", metavar=
           limit: Limit = DEFAULT_LIMIT, all_: All = False):
     """List messages (oldest first), by batch, state or number."""
     ctx = context.get()
-    if state is not None and state not in validation.STATES:
-        raise typer.BadParameter(f"must be one of {', '.join(validation.STATES)}", param_hint="--status")
+    if state is not None and state not in rules.STATES:
+        raise typer.BadParameter(f"must be one of {', '.join(rules.STATES)}", param_hint="--status")
     items = client.messages(ctx.api(), limit=page_limit(limit, all_), batch=batch, status=state,
-                            to=number(to, sending=False) if to else None,
+                            to=number(to) if to else None,
                             institution=institution.upper() if institution else None)
     ctx.render(items, MESSAGE_COLUMNS, empty="No messages match.")
-
-
-def report(batch_id: Annotated[int, typer.Argument(metavar="BATCH", help="Batch id (shown by send and bulk).")]):
-    """Count a batch's messages per state, with the commonest failure reasons."""
-    ctx = context.get()
-    data = client.batch(ctx.api(), batch_id)
-    ctx.render(data, REPORT_COLUMNS)
-    if ctx.fmt == "table" and data.get("failure_reasons") and not ctx.query:
-        ctx.io.out.write("\n")
-        ctx.render(data["failure_reasons"], [Column("state"), Column("count"), Column("reason")])
-
-
-def batches(institution: Institution = None,
-            kind: Annotated[Optional[str], typer.Option("--kind", metavar="KIND", help="quick, group or bulk.")] = None,
-            limit: Limit = DEFAULT_LIMIT, all_: All = False):
-    """List sends (batches), oldest first."""
-    ctx = context.get()
-    if kind is not None and kind not in ("quick", "group", "bulk"):
-        raise typer.BadParameter("must be quick, group or bulk", param_hint="--kind")
-    items = client.batches(ctx.api(), limit=page_limit(limit, all_), kind=kind,
-                           institution=institution.upper() if institution else None)
-    ctx.render(items, BATCH_COLUMNS, empty="No batches match.")
-
-
-def outbox(institution: Institution = None, to: To = None,
-           batch: Annotated[Optional[int], typer.Option("--batch", "-b", metavar="BATCH", help="Only this batch.")] = None,
-           limit: Limit = DEFAULT_LIMIT, all_: All = False):
-    """In the sandbox: what would have gone out (the outbox driver's record)."""
-    ctx = context.get()
-    items = client.outbox(ctx.api(), limit=page_limit(limit, all_), batch=batch, to=number(to, sending=False) if to else None,
-                          institution=institution.upper() if institution else None)
-    if not items and ctx.fmt == "table" and ctx.io.out_tty:
-        settings = client.settings(ctx.api())
-        if settings.get("driver") != "outbox":
-            ctx.io.status(f"this backend delivers with the {settings.get('driver')} driver; the outbox is used only "
-                          f"by the outbox driver (the sandbox)")
-    ctx.render(items, OUTBOX_COLUMNS, empty="The outbox is empty.")

@@ -8,7 +8,7 @@ import typer
 
 from egactl.plugin.cli import DEFAULT_LIMIT, All, Column, DryRun, Institution, Limit, Yes, context, page_limit
 from egactl_sms import client
-from egactl_sms.commands.common import eat, number
+from egactl_sms.commands.common import eat, institution_code, number
 
 app = typer.Typer(help="Opt-outs: numbers skipped at every send of an institution.", no_args_is_help=True)
 
@@ -23,11 +23,11 @@ def add(phone: Number, institution: Institution = None,
         dry_run: DryRun = False):
     """Stop sending to a number (it is skipped at every later send, and at delivery)."""
     ctx = context.get()
-    body = {"institution": ctx.institution(institution), "phone": number(phone, sending=False), "reason": reason}
+    body = {"institution": ctx.institution(institution), "phone": number(phone), "reason": reason}
     if dry_run:
         ctx.io.status(f"dry run: would opt {body['phone']} out of {body['institution']}'s messages")
         return
-    out = ctx.api().post(f"{client.BASE}/optouts", body)
+    out = client.add_optout(ctx.api(), body)
     if out.get("already"):
         ctx.success(f"{out['phone']} had already opted out of {out['institution']}'s messages")
     else:
@@ -39,13 +39,13 @@ def add(phone: Number, institution: Institution = None,
 def remove(phone: Number, institution: Institution = None, yes: Yes = False, dry_run: DryRun = False):
     """Let a number receive messages again (when the citizen asks for it)."""
     ctx = context.get()
-    inst = ctx.institution(institution)
-    e164 = number(phone, sending=False)
+    inst = institution_code(ctx, institution)
+    e164 = number(phone)
     if dry_run:
         ctx.io.status(f"dry run: would let {e164} receive {inst}'s messages again")
         return
     ctx.confirm(f"Let {e164} receive {inst}'s messages again?", yes=yes)
-    ctx.api().delete(client.optout_path(inst, e164))
+    client.remove_optout(ctx.api(), inst, e164)
     ctx.success(f"{e164} will receive {inst}'s messages again")
 
 
@@ -57,5 +57,5 @@ def list_(institution: Institution = None,
     ctx = context.get()
     items = list(client.optouts(ctx.api(), limit=page_limit(limit, all_),
                                 institution=institution.upper() if institution else None,
-                                phone=number(phone, sending=False) if phone else None))
+                                phone=number(phone) if phone else None))
     ctx.render(items, COLUMNS, empty="No opt-outs match.")

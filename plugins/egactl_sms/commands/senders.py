@@ -7,7 +7,7 @@ from typing import Annotated, Optional
 import typer
 
 from egactl.plugin.cli import DEFAULT_LIMIT, All, Column, DryRun, Institution, Limit, context, page_limit
-from egactl_sms import client
+from egactl_sms import client, rules
 from egactl_sms.commands.common import check_sender, eat
 
 app = typer.Typer(help="Sender IDs (what the phone shows as the sender): request, approve, list.",
@@ -16,7 +16,7 @@ app = typer.Typer(help="Sender IDs (what the phone shows as the sender): request
 COLUMNS = [Column("name", "SENDER ID"), Column("institution"), Column("status"), Column("purpose"),
            Column("requested_by", "REQUESTED BY"), Column("decided_by", "DECIDED BY"),
            Column("decided_at", "DECIDED", format=eat)]
-STATUSES = ("pending", "approved", "rejected")
+STATUSES = rules.SENDER_STATES
 
 SenderName = Annotated[str, typer.Argument(metavar="SENDER", help="Sender ID: up to 11 letters, digits and spaces.")]
 Note = Annotated[Optional[str], typer.Option("--note", help="Why (kept in the audit log).")]
@@ -30,8 +30,8 @@ def list_(institution: Institution = None,
     ctx = context.get()
     if status is not None and status not in STATUSES:
         raise typer.BadParameter(f"must be one of {', '.join(STATUSES)}", param_hint="--status")
-    items = ctx.api().list(f"{client.BASE}/senders", limit=page_limit(limit, all_), status=status,
-                           institution=institution.upper() if institution else None)
+    items = client.senders(ctx.api(), limit=page_limit(limit, all_), status=status,
+                          institution=institution.upper() if institution else None)
     ctx.render(items, COLUMNS, empty="No sender IDs match.")
 
 
@@ -46,21 +46,21 @@ def request(name: SenderName, institution: Institution = None,
         ctx.io.status(f"dry run: would request sender ID {body['name']!r} for {body['institution']}")
         ctx.render({**body, "status": "pending"}, COLUMNS)
         return
-    out = ctx.api().post(f"{client.BASE}/senders", body)
+    out = client.request_sender(ctx.api(), body)
     ctx.success(f"Requested sender ID {out['name']!r} for {out['institution']}; an e-GA administrator must approve it")
     ctx.render(out, COLUMNS)
 
 
 def _decide(verb: str, name: str, note: str | None, dry_run: bool) -> None:
     ctx = context.get()
-    path = client.sender_path(check_sender(name) or name)
-    current, etag = ctx.api().get_with_etag(path)
+    name = check_sender(name) or name
+    current, etag = client.sender_with_etag(ctx.api(), name)
     if dry_run:
         ctx.io.status(f"dry run: would {verb} sender ID {current['name']!r} of {current['institution']} "
                       f"(now {current['status']})")
         return
     # A decision about the request as read: if another admin decided meanwhile, 412 (exit 5).
-    out = ctx.api().post(f"{path}/{verb}", {"note": note}, etag=etag)
+    out = client.decide_sender(ctx.api(), name, verb, note, etag=etag)
     ctx.success(f"Sender ID {out['name']!r} of {out['institution']} is {out['status']}")
     ctx.render(out, COLUMNS)
 

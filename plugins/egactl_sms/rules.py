@@ -1,9 +1,12 @@
 """GovSMS rules, used by the commands (fail fast, before anything is sent) and
-by the backend (authoritative): phone numbers, sender IDs, messages, templates,
-group names, and time (East Africa Time, quiet hours, scheduling).
+by the backend (authoritative): recipients, sender IDs and their approval,
+messages, templates, group names, time (East Africa Time, quiet hours,
+scheduling) and the states of a message.
 
-Nothing heavy is imported at module level: ``phonenumbers`` is loaded on the
-first number checked.
+Pure: no I/O. Every rule follows the SDK's convention (``egactl.plugin.rules``):
+a ``check_*`` returns the problem or None, a normalising rule raises
+:class:`RuleError`, the one exception type of rules. Nothing heavy is imported
+at module level: ``phonenumbers`` is loaded on the first number checked.
 """
 
 from __future__ import annotations
@@ -13,33 +16,19 @@ import functools
 import re
 from dataclasses import dataclass
 
-from egactl.plugin.rules import RuleError, normalise_msisdn
+from egactl.plugin.rules import Lifecycle, RuleError, Transition, enforce, normalise_msisdn
 from egactl_sms.encoding import Analysis, analyse
 
-# -- phone numbers ------------------------------------------------------------------
+# -- recipients ---------------------------------------------------------------------
 
 
-InvalidNumber = RuleError
-"""The number is not a Tanzanian mobile number; the message says why (the SDK's one exception of rules)."""
-
-
-def normalize_msisdn(raw: str) -> str:
-    """A Tanzanian mobile number in E.164 (``+255754123456``), or ``InvalidNumber``: the SDK's rule
-    (valid and mobile by libphonenumber's metadata for TZ, not merely of a possible length)."""
-    return normalise_msisdn(raw)
-
-
-def msdg_msisdn(e164: str) -> str:
-    """``+255754123456`` → ``255754123456``: the form the MSDG gateway takes."""
-    return e164.lstrip("+")
-
-
-def split_numbers(values: list[str] | tuple[str, ...]) -> list[str]:
-    """``--to a,b --to c`` → [a, b, c]."""
-    out: list[str] = []
-    for value in values:
-        out += [v.strip() for v in value.split(",") if v.strip()]
-    return out
+def recipient(raw: str) -> str:
+    """A recipient's number in E.164 (``+255754123456``), or :class:`RuleError`
+    "invalid number <why>": the SDK's Tanzanian mobile number rule, worded for a send."""
+    try:
+        return normalise_msisdn(raw)
+    except RuleError as exc:
+        raise RuleError(f"invalid number {exc}") from None
 
 
 # -- sender IDs ---------------------------------------------------------------------
@@ -61,9 +50,24 @@ def check_sender_id(name: str) -> str | None:
     return None
 
 
+def sender_id(name: str) -> str:
+    """A sender ID as given, surrounding spaces aside, or :class:`RuleError` saying why not."""
+    return enforce(check_sender_id, (name or "").strip())
+
+
 def sender_key(name: str) -> str:
     """Sender IDs are unique regardless of case: "RITA" and "Rita" are one name."""
     return name.upper()
+
+
+SENDER_STATES = ("pending", "approved", "rejected")
+SENDER = Lifecycle("sender ID", SENDER_STATES, [
+    Transition("approve", ("pending", "approved"), "approved", "e-GA allows the institution to send from it"),
+    Transition("reject", ("pending", "approved", "rejected"), "rejected",
+               "refused, or an approval withdrawn; final"),
+])
+"""A sender ID's approval. Deciding what is already so changes nothing (approving an
+approved one, rejecting a rejected one); a rejected sender ID is never approved."""
 
 
 # -- messages -----------------------------------------------------------------------
@@ -95,10 +99,6 @@ def check_message(text: str) -> str | None:
 # -- templates ----------------------------------------------------------------------
 
 
-class TemplateError(ValueError):
-    pass
-
-
 _TOKEN_RE = re.compile(r"\{\{|\}\}|\{([^{}]*)\}|[{}]")
 
 
@@ -123,8 +123,9 @@ class Template:
 
 @functools.lru_cache(maxsize=64)
 def compile_template(source: str) -> Template:
+    """The template, or :class:`RuleError` naming what is wrong with it."""
     if not source or not source.strip():
-        raise TemplateError("the template is empty")
+        raise RuleError("the template is empty")
     parts: list[tuple[str, str | None]] = []
     literal: list[str] = []
     pos = 0
@@ -134,12 +135,12 @@ def compile_template(source: str) -> Template:
         if token in ("{{", "}}"):
             literal.append(token[0])
         elif token in ("{", "}"):
-            raise TemplateError(f"unbalanced {token!r} at character {m.start() + 1} of the template; "
+            raise RuleError(f"unbalanced {token!r} at character {m.start() + 1} of the template; "
                                 f"write {token * 2} for a literal brace")
         else:
             name = (m.group(1) or "").strip()
             if not name:
-                raise TemplateError(f"empty placeholder {{}} at character {m.start() + 1} of the template")
+                raise RuleError(f"empty placeholder {{}} at character {m.start() + 1} of the template")
             parts.append(("".join(literal), None))
             literal = []
             parts.append(("", name))
@@ -159,6 +160,11 @@ def check_group_name(name: str) -> str | None:
         return (f"group name {name!r} must be 1-64 letters, digits, spaces, '.', '_' or '-', "
                 f"starting with a letter or digit")
     return None
+
+
+def group_name(name: str) -> str:
+    """A group name as given, surrounding spaces aside, or :class:`RuleError` saying why not."""
+    return enforce(check_group_name, (name or "").strip())
 
 
 # -- time: East Africa Time, quiet hours, scheduling --------------------------------
@@ -213,23 +219,18 @@ def format_eat(when: dt.datetime | str | None) -> str:
     return in_eat(when).strftime("%Y-%m-%d %H:%M EAT")
 
 
-def msdg_datetime(when: dt.datetime) -> str:
-    """'YYYY-MM-DD HH:MM:SS' in East Africa Time, as the MSDG gateway expects."""
-    return in_eat(when).strftime("%Y-%m-%d %H:%M:%S")
-
-
 _ZONE_ALIASES = {"EAT": None, "UTC": dt.timezone.utc, "Z": dt.timezone.utc, "GMT": dt.timezone.utc}
 
 
 def parse_at(value: str) -> dt.datetime:
     """``--at``: "2026-12-01 09:00" (East Africa Time), or with a zone:
     "2026-12-01 09:00 UTC", "2026-12-01 09:00 Europe/London", "2026-12-01T06:00Z",
-    "2026-12-01 09:00+03:00". Returns an aware datetime; ``ValueError`` says why not.
+    "2026-12-01 09:00+03:00". Returns an aware datetime; :class:`RuleError` says why not.
     Whether it is in the past is the backend's call (its clock is authoritative).
     """
     text = (value or "").strip()
     if not text:
-        raise ValueError("--at is empty")
+        raise RuleError("--at is empty")
     zone: dt.tzinfo | None = None
     head, _, tail = text.rpartition(" ")
     if head and tail and any(ch.isalpha() for ch in tail):
@@ -241,16 +242,16 @@ def parse_at(value: str) -> dt.datetime:
 
                 zone = ZoneInfo(tail)
             except Exception:
-                raise ValueError(f"unknown time zone {tail!r} in --at (use e.g. EAT, UTC or Africa/Nairobi)") from None
+                raise RuleError(f"unknown time zone {tail!r} in --at (use e.g. EAT, UTC or Africa/Nairobi)") from None
         text = head.strip()
     try:
         parsed = dt.datetime.fromisoformat(text)
     except ValueError:
-        raise ValueError(f"--at {value!r} is not a time; use \"YYYY-MM-DD HH:MM\" (East Africa Time), "
+        raise RuleError(f"--at {value!r} is not a time; use \"YYYY-MM-DD HH:MM\" (East Africa Time), "
                          f"optionally followed by a zone such as UTC") from None
     if parsed.tzinfo is not None:
         if zone is not None:
-            raise ValueError(f"--at {value!r} gives both an offset and a zone; give one")
+            raise RuleError(f"--at {value!r} gives both an offset and a zone; give one")
         return parsed
     return parsed.replace(tzinfo=zone or eat_zone())
 

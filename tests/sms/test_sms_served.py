@@ -13,8 +13,8 @@ import time
 import pytest
 from sqlalchemy import create_engine, func, select
 
-from egactl_sms.backend.models import Batch, Message, OutboxEntry
-from egactl_sms.commands.sending import CHUNK_SIZE as CHUNK
+from egactl_sms.server.models import Batch, Message, OutboxEntry
+from egactl_sms.commands.batches import CHUNK_SIZE as CHUNK
 
 ROWS = 12_000
 TEMPLATE = "Habari {name}, chanjo ya surua ni tarehe {date}. Fika kituo cha afya kilicho karibu nawe."

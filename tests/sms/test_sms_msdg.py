@@ -21,7 +21,7 @@ from urllib.parse import parse_qs
 import pytest
 from sqlalchemy import select
 
-from egactl_sms.backend.models import Message
+from egactl_sms.server.models import Message
 
 ACCOUNT = "sms@rita.go.tz"
 SERVICE_ID = "106"
@@ -259,7 +259,7 @@ def test_the_api_key_is_kept_out_of_the_database_and_the_api(app, backend, gatew
     assert r.exit_code == 0 and KEY not in r.stdout
     assert json.loads(r.stdout)["driver"] == "msdg" and json.loads(r.stdout)["driver_ready"] is True
 
-    from egactl_sms.backend.drivers import MsdgDriver
+    from egactl_sms.server.drivers import MsdgDriver
 
     d = MsdgDriver(url=gateway.url, api_key=KEY, account=ACCOUNT, service_id=SERVICE_ID)
     assert KEY not in repr(d)

@@ -8,7 +8,7 @@ import pytest
 from sqlalchemy import select, text
 from typer.testing import CliRunner
 
-from egactl_sms.backend.models import Message
+from egactl_sms.server.models import Message
 
 
 @pytest.fixture(params=["sqlite", "postgres"])

@@ -12,8 +12,8 @@ from collections import Counter
 import pytest
 from sqlalchemy import select
 
-from egactl_sms.backend import delivery, drivers
-from egactl_sms.backend.models import Message, OutboxEntry
+from egactl_sms.server import drivers, workers
+from egactl_sms.server.models import Message, OutboxEntry
 
 NUMBERS = [f"07541000{i:02d}" for i in range(7)]
 
@@ -68,23 +68,23 @@ def states(backend) -> dict[str, tuple[str, str | None]]:
 def test_death_after_the_gateway_accepted_a_chunk(backend, clock, gateway, queued):
     gateway.die_after_accepting = 2
     with pytest.raises(WorkerKilled):
-        delivery.tick(backend)
+        workers.tick(backend)
     assert len(gateway.received) == 4
     gateway.die_after_accepting = None
-    assert delivery.tick(backend) == 0            # the claims are still the dead worker's
+    assert workers.tick(backend) == 0            # the claims are still the dead worker's
     clock.advance(seconds=301)                    # its lease runs out; a new worker recovers
-    delivery.tick(backend)
+    workers.tick(backend)
     counts = Counter(gateway.received)
     assert sorted(counts) == sorted("+255" + n[1:] for n in NUMBERS) and set(counts.values()) == {1}
     final = states(backend)
     unknown = [r for r, (st, why) in final.items() if st == "failed"]
-    assert len(unknown) == 2 and all(final[r][1] == delivery.UNKNOWN_OUTCOME for r in unknown)
+    assert len(unknown) == 2 and all(final[r][1] == workers.UNKNOWN_OUTCOME for r in unknown)
     assert set(unknown) == set(gateway.received[2:4])   # the chunk in flight: received, but not resent
     assert sum(st == "submitted" for st, _ in final.values()) == 5
 
 
 def test_death_between_chunks(backend, clock, gateway, queued, monkeypatch):
-    real_record = delivery._record
+    real_record = workers._record
     recorded = []
 
     def record_then_die(*args, **kwargs):
@@ -93,12 +93,12 @@ def test_death_between_chunks(backend, clock, gateway, queued, monkeypatch):
         if len(recorded) == 2:
             raise WorkerKilled
 
-    monkeypatch.setattr(delivery, "_record", record_then_die)
+    monkeypatch.setattr(workers, "_record", record_then_die)
     with pytest.raises(WorkerKilled):
-        delivery.tick(backend)
-    monkeypatch.setattr(delivery, "_record", real_record)
+        workers.tick(backend)
+    monkeypatch.setattr(workers, "_record", real_record)
     clock.advance(seconds=301)
-    delivery.tick(backend)
+    workers.tick(backend)
     counts = Counter(gateway.received)
     assert len(counts) == 7 and set(counts.values()) == {1}
     assert {st for st, _ in states(backend).values()} == {"submitted"}
@@ -110,10 +110,10 @@ def test_death_during_handover_is_never_resent(backend, clock, gateway, queued):
     it is reported as failed with an unknown outcome instead."""
     gateway.die_on_call = 3
     with pytest.raises(WorkerKilled):
-        delivery.tick(backend)
+        workers.tick(backend)
     gateway.die_on_call = None
     clock.advance(seconds=301)
-    delivery.tick(backend)
+    workers.tick(backend)
     assert len(gateway.received) == 5 and len(set(gateway.received)) == 5
     failed = [r for r, (st, why) in states(backend).items() if st == "failed"]
     assert len(failed) == 2 and not set(failed) & set(gateway.received)
@@ -128,11 +128,11 @@ def test_an_ordinary_driver_error_requeues_what_was_not_handed_over(backend, clo
 
     gateway.send = broken
     with pytest.raises(RuntimeError):
-        delivery.tick(backend)
+        workers.tick(backend)
     st = Counter(s for s, _ in states(backend).values())
     assert st == {"queued": 5, "submitting": 2}     # only the chunk in the driver's hands waits for recovery
     del gateway.send
-    delivery.tick(backend)
+    workers.tick(backend)
     assert Counter(s for s, _ in states(backend).values()) == {"submitted": 5, "submitting": 2}
 
 
@@ -153,11 +153,11 @@ def test_outbox_driver_is_exactly_once_by_transaction(app, backend, cli, monkeyp
     cli("sms", "senders", "approve", "RITA")
     cli("sms", "send", "--to", ",".join(NUMBERS), "-i", "RITA", "Habari", role="operator")
     with pytest.raises(WorkerKilled):
-        delivery.tick(backend)
+        workers.tick(backend)
     with backend.read_sessions() as s:
         assert s.scalars(select(OutboxEntry)).all() == []
     outbox.die = False
-    delivery.tick(backend)
+    workers.tick(backend)
     with backend.read_sessions() as s:
         counts = Counter(s.scalars(select(OutboxEntry.recipient)))
     assert len(counts) == 7 and set(counts.values()) == {1}

@@ -44,9 +44,10 @@ from typing import Any
 
 from sqlalchemy import select, update
 
-from egactl_sms import validation
-from egactl_sms.backend import drivers
-from egactl_sms.backend.models import Batch, Message, OptOut
+from egactl_sms import rules
+from egactl_sms.server import drivers
+from egactl_sms.server.models import Batch, Message, OptOut
+from egactl_sms.server.service import chunked
 
 log = logging.getLogger("egactl.sms.delivery")
 
@@ -91,11 +92,6 @@ def _warn_once(message: str) -> None:
 
 def _pg(session) -> bool:
     return session.get_bind().dialect.name == "postgresql"
-
-
-def _ids_in(ids: list[int], size: int = 500):
-    for i in range(0, len(ids), size):
-        yield ids[i:i + size]
 
 
 def tick(be: Any) -> int:
@@ -171,25 +167,25 @@ def _take_due(s, now: dt.datetime, limit: int) -> tuple[list[int], int]:
     # A message back in the queue (a retry, a dead worker's claim) whose batch was cancelled meanwhile.
     batches = sorted({r.batch_id for r in rows})
     cancelled_batches: set[int] = set()
-    for part in _ids_in(batches):
+    for part in chunked(batches):
         cancelled_batches.update(s.scalars(select(Batch.id).where(Batch.id.in_(part), Batch.cancelled_at.is_not(None))))
     if cancelled_batches:
         late = [r.id for r in rows if r.batch_id in cancelled_batches]
-        for part in _ids_in(late):
+        for part in chunked(late):
             s.execute(update(Message).where(Message.id.in_(part)).values(state="cancelled", reason=CANCELLED_LATE))
         rows = [r for r in rows if r.batch_id not in cancelled_batches]
-    if validation.is_quiet(now):
+    if rules.is_quiet(now):
         waiting = [r.id for r in rows if not r.quiet_ok]
-        release = validation.after_quiet_hours(now)
-        for part in _ids_in(waiting):
+        release = rules.after_quiet_hours(now)
+        for part in chunked(waiting):
             s.execute(update(Message).where(Message.id.in_(part)).values(deliver_after=release))
         rows = [r for r in rows if r.quiet_ok]
     opted: set[tuple[str, str]] = set()
     recipients = sorted({r.recipient for r in rows})
-    for part in _ids_in(recipients):
+    for part in chunked(recipients):
         opted.update(s.execute(select(OptOut.institution, OptOut.phone).where(OptOut.phone.in_(part))))
     rejected = [r.id for r in rows if (r.institution, r.recipient) in opted]
-    for part in _ids_in(rejected):
+    for part in chunked(rejected):
         s.execute(update(Message).where(Message.id.in_(part)).values(state="rejected", reason=OPTED_OUT_LATE))
     gone = set(rejected)
     return [r.id for r in rows if r.id not in gone], touched
@@ -197,7 +193,7 @@ def _take_due(s, now: dt.datetime, limit: int) -> tuple[list[int], int]:
 
 def _load(s, ids: list[int], claim: str | None = None) -> list[drivers.Outgoing]:
     out: list[drivers.Outgoing] = []
-    for part in _ids_in(ids):
+    for part in chunked(ids):
         stmt = (select(Message.id, Message.batch_id, Message.institution, Batch.sender, Message.recipient,
                        Message.body, Message.encoding, Message.segments)
                 .join(Batch, Batch.id == Message.batch_id).where(Message.id.in_(part)))
@@ -216,7 +212,7 @@ def _deliver_in_transaction(be: Any, driver: drivers.Driver, setting) -> int:
         ids, touched = _take_due(s, now, int(setting("claim_size")))
         if ids:
             driver.record(s, _load(s, ids), now)
-            for part in _ids_in(ids):
+            for part in chunked(ids):
                 s.execute(update(Message).where(Message.id.in_(part)).values(
                     state="delivered", submitted_at=now, delivered_at=now, attempts=Message.attempts + 1,
                     reason=None))
@@ -246,7 +242,7 @@ def _deliver_claimed(be: Any, driver: drivers.Driver, setting) -> int:
     token = secrets.token_hex(8)
     with be.write_sessions.begin() as s:
         ids, touched = _take_due(s, now, int(setting("claim_size")))
-        for part in _ids_in(ids):
+        for part in chunked(ids):
             s.execute(update(Message).where(Message.id.in_(part), Message.state == "queued").values(
                 state="submitting", claim=token, claimed_at=now, dispatched_at=None,
                 attempts=Message.attempts + 1))

@@ -2,102 +2,35 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Any
 
 from fastapi import APIRouter
-from pydantic import BaseModel, Field, field_validator
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, select
 
-from egactl.plugin.rules import check_name
-from egactl.plugin.server import (ApiRoute, Problem, audit, backend, db, etag, insert_unique, not_found, page,
-                                  principal, require_institution, visible)
-from egactl_sms import validation
-from egactl_sms.backend.common import chunked, insert_ignoring_conflicts, iso, name_out, phone_out
-from egactl_sms.backend.models import Group, GroupMember
+from egactl.plugin.rules import RuleError, normalise_msisdn
+from egactl.plugin.server import (ApiRoute, Problem, audit, backend, db, etag, insert_unique, invalid, page, principal,
+                                  require_institution, visible)
+from egactl_sms import rules
+from egactl_sms.server.models import Group, GroupMember
+from egactl_sms.server.schemas import BulkMembersIn, GroupIn, MembersIn, RemoveIn, group_out, member_out, phone_out
+from egactl_sms.server.service import chunked, get_group, insert_ignoring_conflicts, member_count
 
 router = APIRouter(route_class=ApiRoute, tags=["sms"])
 
 
-class GroupIn(BaseModel):
-    institution: str
-    name: str
-    description: str | None = Field(default=None, max_length=500)
-
-
-def _member_name(value: str | None) -> str | None:
-    if value is not None and (problem := check_name(value.strip(), "name")):
-        raise ValueError(problem)
-    return value
-
-
-class MemberIn(BaseModel):
-    phone: str
-    name: str | None = Field(default=None, max_length=200)
-
-    _name = field_validator("name")(_member_name)
-
-
-class MembersIn(BaseModel):
-    members: list[MemberIn] = Field(min_length=1, max_length=5000)
-
-
-class RemoveIn(BaseModel):
-    phones: list[str] = Field(min_length=1, max_length=5000)
-
-
-class BulkMember(MemberIn):
-    line: int
-
-
-class BulkMembersIn(BaseModel):
-    items: list[BulkMember] = Field(max_length=5000)
-
-
-class BulkResult(BaseModel):
-    line: int
-    status: Literal["added", "exists", "failed"]
-    id: str | None = None
-    error: str | None = None
-
-
-def member_count(group_id: int) -> int:
-    return db().scalar(select(func.count()).select_from(GroupMember).where(GroupMember.group_id == group_id)) or 0
-
-
-def group_out(g: Group, count: int | None = None) -> dict[str, Any]:
-    return {"name": g.name, "institution": g.institution, "description": g.description,
-            "members": member_count(g.id) if count is None else count, "created_by": g.created_by,
-            "created_at": iso(g.created_at), "updated_at": iso(g.updated_at), "version": g.version}
-
-
-def member_out(m: GroupMember) -> dict[str, Any]:
-    return {"phone": phone_out(m.phone), "name": name_out(m.name), "added_at": iso(m.added_at)}
-
-
-def get_group(institution: str, name: str, *, write: bool = False) -> Group:
-    code = institution.upper()
-    if write:
-        principal().check_write(code)
-    else:
-        principal().check_read(code)
-    row = db().scalar(select(Group).where(Group.institution == code, Group.name == name))
-    if row is None:
-        raise not_found(f"group {name!r} of {code}")
-    # A change to the group or its members: lock it and hold the If-Match against it.
-    return etag.guard(row, f"group {name!r} of {code}") if write else row
+def _out(g: Group) -> dict[str, Any]:
+    return group_out(g, member_count(g.id))
 
 
 @router.get("")
 def list_groups(cursor: str | None = None, limit: int | None = None, institution: str | None = None):
     stmt = visible(select(Group), Group.institution, institution)
-    return page(db(), stmt, Group.id, cursor=cursor, limit=limit, serialize=group_out)
+    return page(db(), stmt, Group.id, cursor=cursor, limit=limit, serialize=_out)
 
 
 @router.post("", status_code=201)
 def create_group(body: GroupIn):
-    name = body.name.strip()
-    if problem := validation.check_group_name(name):
-        raise Problem(422, problem, errors=[{"field": "name", "message": problem}])
+    name = body.name
     inst = require_institution(body.institution).code
     now = backend().now()
     row = Group(institution=inst, name=name, description=body.description, created_by=principal().subject,
@@ -111,13 +44,13 @@ def create_group(body: GroupIn):
 @router.get("/{institution}/{name}")
 def show_group(institution: str, name: str):
     row = get_group(institution, name)
-    return etag.respond(group_out(row), row.version)
+    return etag.respond(_out(row), row.version)
 
 
 @router.delete("/{institution}/{name}")
 def delete_group(institution: str, name: str):
     row = get_group(institution, name, write=True)
-    before = group_out(row)
+    before = _out(row)
     db().execute(delete(GroupMember).where(GroupMember.group_id == row.id))
     db().delete(row)
     db().flush()
@@ -152,8 +85,8 @@ def add_members(institution: str, name: str, body: MembersIn):
     errors, members, seen = [], [], set()
     for i, m in enumerate(body.members):
         try:
-            phone = validation.normalize_msisdn(m.phone)
-        except validation.InvalidNumber as exc:
+            phone = normalise_msisdn(m.phone)
+        except RuleError as exc:
             errors.append({"field": f"members[{i}].phone", "message": str(exc)})
             continue
         if phone not in seen:
@@ -167,7 +100,7 @@ def add_members(institution: str, name: str, body: MembersIn):
     db().flush()
     audit.record("add-members", "sms-group", f"{group.institution}/{group.name}", institution=group.institution,
                  after={"added": sorted(added)})
-    return {"group": group_out(group), "added": len(added), "already_members": len(members) - len(added)}
+    return {"group": _out(group), "added": len(added), "already_members": len(members) - len(added)}
 
 
 @router.post("/{institution}/{name}/members/remove")
@@ -176,9 +109,9 @@ def remove_members(institution: str, name: str, body: RemoveIn):
     phones = []
     for i, raw in enumerate(body.phones):
         try:
-            phones.append(validation.normalize_msisdn(raw))
-        except validation.InvalidNumber as exc:
-            raise Problem(422, f"invalid number {exc}", errors=[{"field": f"phones[{i}]", "message": str(exc)}]) from None
+            phones.append(rules.recipient(raw))
+        except RuleError as exc:
+            raise invalid(str(exc), f"phones[{i}]") from None
     removed: list[str] = []
     for part in chunked(sorted(set(phones))):
         present = list(db().scalars(select(GroupMember.phone).where(GroupMember.group_id == group.id,
@@ -193,7 +126,7 @@ def remove_members(institution: str, name: str, body: RemoveIn):
         audit.record("remove-members", "sms-group", f"{group.institution}/{group.name}",
                      institution=group.institution, before={"removed": sorted(removed)})
     missing = sorted(set(phones) - set(removed))
-    return {"group": group_out(group), "removed": len(removed), "not_members": [phone_out(p) for p in missing]}
+    return {"group": _out(group), "removed": len(removed), "not_members": [phone_out(p) for p in missing]}
 
 
 @router.post("/{institution}/{name}/members/bulk")
@@ -204,8 +137,8 @@ def import_members(institution: str, name: str, body: BulkMembersIn):
     todo: list[tuple[int, str, str | None]] = []
     for item in body.items:
         try:
-            todo.append((item.line, validation.normalize_msisdn(item.phone), (item.name or "").strip() or None))
-        except validation.InvalidNumber as exc:
+            todo.append((item.line, normalise_msisdn(item.phone), (item.name or "").strip() or None))
+        except RuleError as exc:
             results.append({"line": item.line, "status": "failed", "error": str(exc)})
     added = _add(group, list({p: (p, n) for _, p, n in todo}.values()))
     for line, phone, _ in todo:

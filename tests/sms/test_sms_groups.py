@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import select
 
-from egactl_sms.backend.models import GroupMember, Message
+from egactl_sms.server.models import GroupMember, Message
 
 
 @pytest.fixture
@@ -80,3 +80,57 @@ def test_empty_or_unknown_group(cli, backend, sender):
     assert r.exit_code == 3 and "group 'hakuna' of RITA not found" in r.stderr
     r = cli("sms", "group", "create", "bad/name", "-i", "RITA", role="operator")
     assert r.exit_code == 2
+
+
+@pytest.mark.parametrize("path,body,problem", [
+    ("/api/v1/sms/senders", {"institution": "RITA", "name": "RITA-TZ"},
+     "name: sender ID 'RITA-TZ' may contain only letters, digits and spaces"),
+    ("/api/v1/sms/groups", {"institution": "RITA", "name": "-wazazi"},
+     "name: group name '-wazazi' must be 1-64 letters"),
+])
+def test_the_backend_refuses_a_bad_name_itself(app, tokens, backend, path, body, problem):
+    """A client that skips the commands' checks gets the same rule from the backend: a 422
+    naming the field, and nothing stored."""
+    import httpx
+    from sqlalchemy import text
+
+    from egactl.sandbox import SyncASGITransport
+
+    with httpx.Client(transport=SyncASGITransport(app), base_url="http://backend") as http:
+        r = http.post(path, json=body, headers={"Authorization": f"Bearer {tokens['operator']}"})
+    assert r.status_code == 422, r.text
+    assert problem in r.json()["detail"]
+    table = "sms_senders WHERE name = 'RITA-TZ'" if "senders" in path else "sms_groups"
+    with backend.engine.connect() as c:
+        assert c.execute(text(f"SELECT count(*) FROM {table}")).scalar_one() == 0
+
+
+@pytest.mark.parametrize("args,problem", [
+    (("show", "wazazi/members"), "group name 'wazazi/members' must be 1-64 letters"),
+    (("delete", "wazazi/members", "--yes"), "group name 'wazazi/members' must be 1-64 letters"),
+    (("add", "wazazi/x", "0754123457"), "group name 'wazazi/x' must be 1-64 letters"),
+    (("show", "wazazi", "-i", "RITA/x"), "--institution: institution code 'RITA/X' must be"),
+])
+def test_a_group_reference_that_would_become_another_path_is_refused(cli, backend, args, problem):
+    """A '/' in a group name or institution was sent as a path separator: `group delete
+    'wazazi/members'` read the member list as if it were the group and crashed (exit 1).
+    Now: exit 2, one line naming the problem, nothing sent, the group untouched."""
+    from sqlalchemy import func
+
+    from egactl_sms.server.models import Group
+
+    assert cli("sms", "group", "create", "wazazi", "-i", "RITA").exit_code == 0
+    assert cli("sms", "group", "add", "wazazi", "0754123456", "-i", "RITA").exit_code == 0
+    r = cli("sms", "group", *args, *(() if "-i" in args else ("-i", "RITA")))
+    assert r.exit_code == 2, r.stdout + r.stderr
+    assert len(r.stderr.strip().splitlines()) == 1 and problem in r.stderr, r.stderr
+    with backend.read_sessions() as s:
+        assert s.scalar(select(func.count()).select_from(Group)) == 1
+        assert s.scalar(select(func.count()).select_from(GroupMember)) == 1
+
+
+def test_an_opt_out_institution_that_would_become_another_path_is_refused(cli):
+    r = cli("sms", "optout", "remove", "0754123456", "-i", "RITA/x", "--yes")
+    assert r.exit_code == 2, r.stdout + r.stderr
+    assert r.stderr.strip().splitlines() == ["error: --institution: institution code 'RITA/X' must be 2-32 letters, "
+                                             "digits or '-' (e.g. RITA, KINONDONI-MC)"]

@@ -15,7 +15,7 @@ import pytest
 from sqlalchemy import create_engine, func, select
 from typer.testing import CliRunner
 
-from egactl_sms.backend.models import Batch, Message, OutboxEntry
+from egactl_sms.server.models import Batch, Message, OutboxEntry
 from test_sms_bulk import TEMPLATE, DownAfter, people, write_csv
 
 
@@ -130,10 +130,10 @@ def run_with_transport(token, transport, *args):
 
 @pytest.fixture
 def small_chunks(monkeypatch):
-    from egactl_sms.commands import sending
+    from egactl_sms.commands import batches
 
-    monkeypatch.setattr(sending, "CHUNK_SIZE", 3)
-    monkeypatch.setattr(sending, "WORKERS", 1)
+    monkeypatch.setattr(batches, "CHUNK_SIZE", 3)
+    monkeypatch.setattr(batches, "WORKERS", 1)
 
 
 def test_restart_cancels_the_interrupted_batch_first(app, backend, clock, tokens, sender, small_chunks, tmp_path):
@@ -263,7 +263,7 @@ def _served_operator(server):
 
 
 def _check_one_winner(server, answers):
-    from egactl_sms.backend.models import SendGuard
+    from egactl_sms.server.models import SendGuard
 
     statuses = Counter(a.status_code for a in answers)
     assert statuses == {201: 1, 409: len(answers) - 1}, [a.text for a in answers if a.status_code not in (201, 409)]

@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import func, select
 from typer.testing import CliRunner
 
-from egactl_sms.backend.models import Batch, Message, OutboxEntry
+from egactl_sms.server.models import Batch, Message, OutboxEntry
 
 
 @pytest.fixture
@@ -24,9 +24,9 @@ def sender(cli):
 @pytest.fixture
 def small_chunks(monkeypatch):
     """Chunks of 3 rows, so a dozen rows make several POSTs."""
-    from egactl_sms.commands import sending
+    from egactl_sms.commands import batches
 
-    monkeypatch.setattr(sending, "CHUNK_SIZE", 3)
+    monkeypatch.setattr(batches, "CHUNK_SIZE", 3)
 
 
 def write_csv(path, rows, header=("phone", "name", "amount")):
@@ -65,9 +65,9 @@ def run_with_transport(app, token, transport, *args):
 
 
 def test_bulk_personalises_dedupes_and_writes_results(cli, backend, sender, small_chunks, tmp_path, monkeypatch):
-    from egactl_sms.commands import sending
+    from egactl_sms.commands import batches
 
-    monkeypatch.setattr(sending, "WORKERS", 1)  # chunks in file order, so the later copy is the duplicate
+    monkeypatch.setattr(batches, "WORKERS", 1)  # chunks in file order, so the later copy is the duplicate
     rows = people(10) + [people(1)[0]]  # the first person twice: sent once
     path = write_csv(tmp_path / "wananchi.csv", rows)
     results = tmp_path / "out.csv"
@@ -178,9 +178,9 @@ class DropAfterCommit(httpx.BaseTransport):
 def test_dropped_connection_after_commit_sends_each_recipient_once(app, backend, tokens, sender, small_chunks,
                                                                    tmp_path, monkeypatch):
     from egactl.sandbox import SyncASGITransport
-    from egactl_sms.commands import sending
+    from egactl_sms.commands import batches
 
-    monkeypatch.setattr(sending, "WORKERS", 1)  # chunk order is then the POST order
+    monkeypatch.setattr(batches, "WORKERS", 1)  # chunk order is then the POST order
     path = write_csv(tmp_path / "w.csv", people(12))
     results = tmp_path / "res.csv"
     transport = DropAfterCommit(SyncASGITransport(app), drop_chunk=2)
@@ -216,9 +216,9 @@ class DownAfter(httpx.BaseTransport):
 def test_interrupted_run_resumes_into_the_same_batch(app, backend, tokens, sender, small_chunks, tmp_path,
                                                      monkeypatch):
     from egactl.sandbox import SyncASGITransport
-    from egactl_sms.commands import sending
+    from egactl_sms.commands import batches
 
-    monkeypatch.setattr(sending, "WORKERS", 1)
+    monkeypatch.setattr(batches, "WORKERS", 1)
     path = write_csv(tmp_path / "w.csv", people(14))
     args = ("sms", "bulk", str(path), "-i", "RITA", "--template", TEMPLATE)
     r = run_with_transport(app, tokens["operator"], DownAfter(SyncASGITransport(app), 2), *args)
@@ -239,9 +239,9 @@ def test_interrupted_run_resumes_into_the_same_batch(app, backend, tokens, sende
 def test_resume_after_the_scheduled_time_has_passed(app, backend, clock, tokens, sender, small_chunks, tmp_path,
                                                      monkeypatch):
     from egactl.sandbox import SyncASGITransport
-    from egactl_sms.commands import sending
+    from egactl_sms.commands import batches
 
-    monkeypatch.setattr(sending, "WORKERS", 1)
+    monkeypatch.setattr(batches, "WORKERS", 1)
     path = write_csv(tmp_path / "w.csv", people(9))
     args = ("sms", "bulk", str(path), "-i", "RITA", "--template", TEMPLATE, "--at", "2026-11-22 13:00")
     r = run_with_transport(app, tokens["operator"], DownAfter(SyncASGITransport(app), 1), *args)

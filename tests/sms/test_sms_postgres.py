@@ -10,8 +10,8 @@ import pytest
 from sqlalchemy import func, select
 from typer.testing import CliRunner
 
-from egactl_sms.backend import delivery, drivers
-from egactl_sms.backend.models import Message, OutboxEntry
+from egactl_sms.server import drivers, workers
+from egactl_sms.server.models import Message, OutboxEntry
 
 
 class SlowGateway(drivers.Driver):
@@ -86,7 +86,7 @@ def test_two_workers_never_claim_the_same_message(pg):
     def worker():
         try:
             for _ in range(10):
-                delivery.tick(be)
+                workers.tick(be)
         except Exception as exc:  # pragma: no cover - reported below
             errors.append(exc)
 
@@ -100,3 +100,29 @@ def test_two_workers_never_claim_the_same_message(pg):
     assert len(counts) == 200 and set(counts.values()) == {1}
     with be.read_sessions() as s:
         assert set(s.scalars(select(Message.state))) == {"submitted"}
+
+
+def test_an_opt_out_added_meanwhile_is_the_same_outcome_on_postgresql(pg, monkeypatch):
+    """Two adds of one opt-out at once: the one that finds the other's row already
+    committed (after its own look-up missed it) answers "already", stores no second row
+    and writes no second audit entry."""
+    from sqlalchemy import text
+
+    from egactl_sms.server.models import OptOut
+    from egactl_sms.server.routes import optouts
+
+    be, run, _ = pg
+    real_insert_unique = optouts.insert_unique
+
+    def another_request_first(row, conflict):
+        with be.engine.begin() as c:
+            c.execute(text("INSERT INTO sms_optouts (institution, phone, reason, created_by, created_at) "
+                           "VALUES ('RITA', :p, 'replied STOP', 'other', :t)"), {"p": row.phone, "t": row.created_at})
+        return real_insert_unique(row, conflict)
+
+    monkeypatch.setattr(optouts, "insert_unique", another_request_first)
+    r = run("sms", "optout", "add", "0754123456", "-i", "RITA", "--reason", "asked by phone")
+    assert "+255754123456 had already opted out of RITA's messages" in r.stderr + r.stdout
+    with be.read_sessions() as s:
+        assert s.scalar(select(func.count()).select_from(OptOut)) == 1
+        assert s.scalar(text("SELECT count(*) FROM core_audit WHERE resource_type = 'sms-optout'")) == 0

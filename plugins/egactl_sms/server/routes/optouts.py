@@ -2,30 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from fastapi import APIRouter
-from pydantic import BaseModel, Field
 from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
 
-from egactl.plugin.server import (ApiRoute, audit, backend, db, etag, not_found, page, principal, require_institution,
-                                  visible)
-from egactl_sms.backend.common import iso, normalize_or_422, phone_out
-from egactl_sms.backend.models import OptOut
+from egactl.plugin.server import (ApiRoute, Problem, audit, backend, db, etag, insert_unique, not_found, page,
+                                  principal, require_institution, visible)
+from egactl_sms.server.models import OptOut
+from egactl_sms.server.schemas import OptOutIn, optout_out
+from egactl_sms.server.service import recipient_or_422
 
 router = APIRouter(route_class=ApiRoute, tags=["sms"])
-
-
-class OptOutIn(BaseModel):
-    institution: str
-    phone: str
-    reason: str | None = Field(default=None, max_length=500)
-
-
-def optout_out(o: OptOut) -> dict[str, Any]:
-    return {"phone": phone_out(o.phone), "institution": o.institution, "reason": o.reason,
-            "created_by": o.created_by, "created_at": iso(o.created_at)}
 
 
 @router.get("")
@@ -33,25 +19,24 @@ def list_optouts(cursor: str | None = None, limit: int | None = None, institutio
                  phone: str | None = None):
     stmt = visible(select(OptOut), OptOut.institution, institution)
     if phone:
-        stmt = stmt.where(OptOut.phone == normalize_or_422(phone))
+        stmt = stmt.where(OptOut.phone == recipient_or_422(phone))
     return page(db(), stmt, OptOut.id, cursor=cursor, limit=limit, serialize=optout_out)
 
 
 @router.post("", status_code=201)
 def add_optout(body: OptOutIn):
     inst = require_institution(body.institution).code
-    phone = normalize_or_422(body.phone)
+    phone = recipient_or_422(body.phone)
     existing = db().scalar(select(OptOut).where(OptOut.institution == inst, OptOut.phone == phone))
     if existing is not None:
         return {**optout_out(existing), "already": True}
     row = OptOut(institution=inst, phone=phone, reason=body.reason, created_by=principal().subject,
                  created_at=backend().now())
-    session = db()
     try:
-        with session.begin_nested():
-            session.add(row)
-            session.flush()
-    except IntegrityError:  # a concurrent request added it first: same outcome
+        insert_unique(row, f"{phone} has already opted out of {inst}'s messages")
+    except Problem as exc:  # a concurrent request added it first: the same outcome
+        if exc.status != 409:
+            raise
         row = db().scalar(select(OptOut).where(OptOut.institution == inst, OptOut.phone == phone))
         return {**optout_out(row), "already": True}
     audit.record("opt-out", "sms-optout", f"{inst}/{phone}", institution=inst, after=optout_out(row), reason=body.reason)
@@ -61,7 +46,7 @@ def add_optout(body: OptOutIn):
 @router.delete("/{institution}/{phone}")
 def remove_optout(institution: str, phone: str):
     inst = require_institution(institution).code
-    number = normalize_or_422(phone)
+    number = recipient_or_422(phone)
     row = db().scalar(select(OptOut).where(OptOut.institution == inst, OptOut.phone == number))
     if row is None:
         raise not_found(f"opt-out of {number} for {inst}")

@@ -14,8 +14,8 @@ import pytest
 from sqlalchemy import select
 from typer.testing import CliRunner
 
-from egactl_sms.backend import delivery, drivers
-from egactl_sms.backend.models import Batch, Message
+from egactl_sms.server import drivers, workers
+from egactl_sms.server.models import Batch, Message
 
 NUMBERS = [f"07541000{i:02d}" for i in range(5)]
 
@@ -64,14 +64,14 @@ def states(backend, batch=1) -> Counter:
 
 
 def test_cancel_a_batch_leaves_what_the_gateway_has(cli, backend, gateway, sent):
-    delivery.tick(backend)  # one claim of two messages
+    workers.tick(backend)  # one claim of two messages
     assert states(backend) == {"submitted": 2, "queued": 3}
     r = cli("sms", "cancel", "1", "--yes", role="operator")
     assert r.exit_code == 0, r.stderr
     assert "Batch 1: cancelled 3 messages; 2 messages already handed to the gateway were left alone" in r.stderr
     assert states(backend) == {"submitted": 2, "cancelled": 3}
     for _ in range(3):
-        delivery.tick(backend)
+        workers.tick(backend)
     assert len(gateway.received) == 2  # nothing cancelled went out
     report = cli("sms", "report", "1", "-o", "json").json()
     assert report["states"]["cancelled"] == 3 and report["states"]["submitted"] == 2
@@ -101,7 +101,7 @@ def test_a_scheduled_send_cancelled_is_never_sent(cli, backend, clock, gateway):
     assert r.exit_code == 0
     assert cli("sms", "cancel", "1", "-y", role="operator").exit_code == 0
     clock.advance(days=2)
-    delivery.tick(backend)
+    workers.tick(backend)
     assert gateway.received == [] and states(backend) == {"cancelled": 1}
 
 
@@ -119,7 +119,7 @@ def test_who_may_cancel(cli, backend, sent):
 
 
 def test_cancel_one_message(cli, backend, gateway, sent):
-    delivery.tick(backend)  # messages 1 and 2 are submitted
+    workers.tick(backend)  # messages 1 and 2 are submitted
     r = cli("sms", "cancel", "--message", "3", "--yes", role="operator")
     assert r.exit_code == 0 and "Cancelled message 3" in r.stderr
     r = cli("sms", "cancel", "--message", "3", "--yes", role="operator")
@@ -130,7 +130,7 @@ def test_cancel_one_message(cli, backend, gateway, sent):
                                                  "and cannot be called back")
     assert cli("sms", "cancel", "--message", "999", "--yes", role="operator").exit_code == 3
     for _ in range(3):
-        delivery.tick(backend)
+        workers.tick(backend)
     assert states(backend) == {"submitted": 4, "cancelled": 1}
     assert "+255754100002" not in gateway.received
 
@@ -143,13 +143,13 @@ def test_a_retried_message_of_a_cancelled_batch_is_not_sent_later(cli, backend, 
         return drivers.Outcome(drivers.RETRY, "gateway unreachable (ConnectError)")
 
     monkeypatch.setattr(gateway, "send", unreachable)
-    delivery.tick(backend)  # two messages claimed, the gateway down: they wait for a retry...
+    workers.tick(backend)  # two messages claimed, the gateway down: they wait for a retry...
     assert cli("sms", "cancel", "1", "--yes", role="operator").exit_code == 0  # ...while the batch is cancelled
     assert states(backend) == {"cancelled": 5}
     monkeypatch.undo()
     clock.advance(minutes=5)
     for _ in range(3):
-        delivery.tick(backend)
+        workers.tick(backend)
     assert gateway.received == []
 
 
@@ -158,10 +158,10 @@ def test_cancel_stops_a_bulk_run_still_sending(app, cli, backend, tokens, tmp_pa
     from egactl.cli import app as cli_app
     from egactl.context import Context
     from egactl.sandbox import SyncASGITransport
-    from egactl_sms.commands import sending
+    from egactl_sms.commands import batches
 
-    monkeypatch.setattr(sending, "CHUNK_SIZE", 3)
-    monkeypatch.setattr(sending, "WORKERS", 1)
+    monkeypatch.setattr(batches, "CHUNK_SIZE", 3)
+    monkeypatch.setattr(batches, "WORKERS", 1)
     cli("sms", "senders", "request", "RITA", "-i", "RITA", role="operator")
     cli("sms", "senders", "approve", "RITA")
     path = tmp_path / "w.csv"
@@ -220,7 +220,7 @@ def _race(be, op_token, app, gateway, n: int) -> None:
     def worker():
         try:
             while not stop.is_set():
-                delivery.tick(be)
+                workers.tick(be)
         except BaseException as exc:  # pragma: no cover - reported below
             errors.append(exc)
 
@@ -254,7 +254,7 @@ def _race(be, op_token, app, gateway, n: int) -> None:
 
 
 def test_cancel_racing_the_worker(app, backend, tokens):
-    from egactl_sms.backend.models import Sender
+    from egactl_sms.server.models import Sender
 
     with backend.write_sessions() as s:
         s.add(Sender(institution="RITA", name="RITA", name_key="RITA", status="approved", requested_by="t",
@@ -269,7 +269,7 @@ def test_cancel_racing_the_worker_on_postgresql(postgres_url):
     from egactl.server.clock import FakeClock
     from egactl.server.security import issue_token
     from egactl.server.seed import seed_core
-    from egactl_sms.backend.models import Sender
+    from egactl_sms.server.models import Sender
 
     app = create_app(postgres_url, clock=FakeClock(), settings={"sms.rate": 0, "sms.claim_size": 20})
     be = app.state.backend
@@ -301,7 +301,7 @@ def test_chunks_racing_a_cancel(database_url):
     from egactl.server.clock import FakeClock
     from egactl.server.security import issue_token
     from egactl.server.seed import seed_core
-    from egactl_sms.backend.models import Sender
+    from egactl_sms.server.models import Sender
 
     app = create_app(database_url, clock=FakeClock(), settings={"sms.rate": 0})
     be = app.state.backend

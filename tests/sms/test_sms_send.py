@@ -7,7 +7,7 @@ import pytest
 from sqlalchemy import func, select
 
 from egactl.server.models import AuditEntry
-from egactl_sms.backend.models import Batch, Message, OutboxEntry
+from egactl_sms.server.models import Batch, Message, OutboxEntry
 
 
 @pytest.fixture
@@ -256,11 +256,11 @@ def test_late_opt_out_is_rejected_at_delivery(cli, backend, clock, sender):
 
 
 def test_messages_expire_when_not_sent_in_time(cli, backend, clock, sender, monkeypatch):
-    from egactl_sms.backend import delivery
+    from egactl_sms.server import workers
 
     cli("sms", "send", "--to", "0754123456", "-i", "RITA", "Habari", role="operator")
     clock.advance(hours=49)
-    assert delivery.tick(backend) == 1
+    assert workers.tick(backend) == 1
     [m] = messages(backend)
     assert m.state == "expired" and "not sent within 48 hours" in m.reason
 

@@ -35,7 +35,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
-from egactl_sms import validation
+from egactl_sms import rules
 
 ACCEPTED, FAILED, RETRY, UNKNOWN = "accepted", "failed", "retry", "unknown"
 RETRY_STATUSES = frozenset({429, 503})
@@ -99,12 +99,22 @@ class OutboxDriver(Driver):
     drain = True
 
     def record(self, session: Any, messages: list[Outgoing], now: Any) -> None:
-        from egactl_sms.backend.models import OutboxEntry
+        from egactl_sms.server.models import OutboxEntry
 
         session.execute(OutboxEntry.__table__.insert(), [
             {"message_id": m.id, "batch_id": m.batch_id, "institution": m.institution, "sender": m.sender,
              "recipient": m.recipient, "body": m.body, "encoding": m.encoding, "segments": m.segments,
              "sent_at": now} for m in messages])
+
+
+def msdg_msisdn(e164: str) -> str:
+    """``+255754123456`` → ``255754123456``: the form the MSDG gateway takes."""
+    return e164.lstrip("+")
+
+
+def msdg_datetime(when: Any) -> str:
+    """'YYYY-MM-DD HH:MM:SS' in East Africa Time, as the MSDG gateway expects."""
+    return rules.in_eat(when).strftime("%Y-%m-%d %H:%M:%S")
 
 
 class MsdgDriver(Driver):
@@ -126,8 +136,8 @@ class MsdgDriver(Driver):
 
     def payload(self, sender: str, text: str, recipients: list[str], now: Any) -> tuple[str, str]:
         """(the ``data`` JSON string, the ``datetime`` field)."""
-        when = validation.msdg_datetime(now)
-        data = json.dumps({"recipients": ",".join(validation.msdg_msisdn(r) for r in recipients),
+        when = msdg_datetime(now)
+        data = json.dumps({"recipients": ",".join(msdg_msisdn(r) for r in recipients),
                            "message": text, "datetime": when, "sender_id": sender,
                            "mobile_service_id": self.service_id}, separators=(",", ":"))
         return data, when

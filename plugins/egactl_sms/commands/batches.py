@@ -1,4 +1,5 @@
-"""egactl sms send / bulk: every check that can be made here is made before anything is sent."""
+"""egactl sms bulk / report / batches / cancel: sends as batches (a bulk campaign is
+resumable), their reports, and cancelling what has not gone out yet."""
 
 from __future__ import annotations
 
@@ -9,118 +10,33 @@ from typing import Annotated, Any, Optional
 
 import typer
 
-from egactl.plugin.cli import (Column, Conflict, CsvFile, DryRun, Institution, InvalidInput, PartialFailure, Restart,
-                               Results, Resume, SkipInvalid, bulk, context)
-from egactl_sms import client, encoding, validation
-from egactl_sms.commands.common import (BATCH_COLUMNS, AllowQuietHours, At, Normalize, Sender, announce_delivery,
-                                        check_sender, check_text, eat, money, numbers, parse_at, read_text)
+from egactl.plugin.cli import (DEFAULT_LIMIT, All, Column, Conflict, CsvFile, DryRun, Institution, InvalidInput, Limit,
+                               PartialFailure, Restart, Results, Resume, SkipInvalid, Yes, bulk, context, enforce,
+                               page_limit)
+from egactl.plugin.rules import RuleError
+from egactl_sms import client, encoding, rules
+from egactl_sms.commands.common import (BATCH_COLUMNS, Again, AllowQuietHours, At, Normalize, Sender, announce_delivery,
+                                        check_sender, earlier, eat, money, parse_at, plural, read_text,
+                                        refused_as_duplicate)
 
 CHUNK_SIZE = 2000
 """Recipients per POST: big enough that HTTP and transaction overhead vanish, small
 enough that a chunk is well under a second of server work."""
 WORKERS = 3
 
-Again = Annotated[bool, typer.Option("--again", help="Send even though the same send was made before "
-                                                     "(a bulk: same file, template, sender and schedule; a group: "
-                                                     "same group, text and sender within 24 hours).")]
+REPORT_COLUMNS = BATCH_COLUMNS[:6] + [Column("messages")] + [
+    Column(f"states.{s}", s.upper()) for s in rules.STATES] + [
+    Column("skipped.duplicate", "SKIPPED DUPLICATES"), Column("skipped.opted_out", "SKIPPED OPTED OUT"),
+    Column("skipped.invalid", "SKIPPED INVALID"), Column("segments"),
+    Column("estimated_cost", "COST", format=BATCH_COLUMNS[8].format), Column("currency"),
+    Column("deliver_after", "DELIVER AFTER", format=eat), Column("created_at", "CREATED", format=eat)]
+CANCEL_COLUMNS = [Column("batch"), Column("institution"), Column("cancelled"),
+                  Column("handed_over", "HANDED OVER (LEFT ALONE)")] + [
+    Column(f"states.{s}", s.upper()) for s in rules.STATES] + [
+    Column("cancelled_at", "CANCELLED AT", format=eat), Column("cancelled_by", "CANCELLED BY")]
+CANCELLED_MESSAGE_COLUMNS = [Column("id"), Column("batch"), Column("to"), Column("state"), Column("reason"),
+                             Column("deliver_after", "DELIVER AFTER", format=eat)]
 
-
-def _earlier(d: dict) -> str:
-    states = ", ".join(f"{n:,} {s}" for s, n in (d.get("states") or {}).items()) or "no messages yet"
-    n = d.get("messages") or 0
-    return (f"batch {d['batch']} ({eat(d.get('created_at'))}, {n:,} message{'s' if n != 1 else ''}: {states}"
-            f"{'; the batch was cancelled' if d.get('cancelled') else ''})")
-
-
-def refused_as_duplicate(exc: Conflict, what: str) -> Conflict:
-    """The server's refusal of a repeated send, as one line for people."""
-    earlier = (exc.problem or {}).get("duplicate_of")
-    if not earlier:
-        return exc
-    return Conflict(f"{what} was already sent as {_earlier(earlier)}; nothing was sent",
-                    hint="pass --again to send it again", problem=exc.problem)
-
-
-def _short_list(values: Any) -> str:
-    values = list(values or [])
-    shown = ", ".join(values[:10])
-    return shown + (f" … (+{len(values) - 10})" if len(values) > 10 else "")
-
-
-DRY_RUN_COLUMNS = [
-    Column("kind"), Column("institution"), Column("sender", "FROM"), Column("group"),
-    Column("given", "NUMBERS GIVEN"), Column("duplicates"), Column("opted_out", "OPTED OUT"),
-    Column("recipients", "WILL SEND TO"), Column("to", "RECIPIENTS", format=_short_list),
-    Column("encoding"), Column("length", "LENGTH"), Column("segments_per_message", "SEGMENTS/MESSAGE"),
-    Column("total_segments", "TOTAL SEGMENTS"), Column("estimated_cost", "ESTIMATED COST", format=money),
-    Column("currency"), Column("deliver_after", "DELIVER AFTER", format=eat),
-]
-
-
-def send(message: Annotated[Optional[str], typer.Argument(metavar="[MESSAGE]",
-                                                          help="The text; '-' or none: read it from stdin.")] = None,
-         to: Annotated[Optional[list[str]], typer.Option("--to", "-t", metavar="NUMBER[,NUMBER…]",
-                                                         help="Recipient(s): 0754…, +255754…; repeatable.")] = None,
-         group: Annotated[Optional[str], typer.Option("--group", "-g", metavar="NAME",
-                                                      help="Send to every member of this contact group.")] = None,
-         file: Annotated[Optional[Path], typer.Option("--file", "-f", metavar="PATH",
-                                                      help="Read the message from this UTF-8 file.")] = None,
-         sender: Sender = None, at: At = None, allow_quiet_hours: AllowQuietHours = False,
-         normalize: Normalize = False, institution: Institution = None, again: Again = False, dry_run: DryRun = False):
-    """Send an SMS to one or more numbers (quick send) or to a contact group.
-
-    The same text from the same sender to the same group within 24 hours is
-    refused (exit 5, naming the earlier batch) unless --again is given.
-
-    Examples:
-
-      egactl sms send --to 0754123456 "Cheti chako kiko tayari."
-
-      egactl sms send --group "wazazi Ilala" --file tangazo.txt --dry-run
-
-      egactl sms send --group "wazazi Ilala" --file tangazo.txt --again
-    """
-    ctx = context.get()
-    if bool(to) == bool(group):
-        raise InvalidInput("give the recipients with --to NUMBER[,NUMBER…] or --group NAME (one of them)")
-    inst = ctx.institution(institution)
-    text = check_text(read_text(ctx, message, file), normalize)
-    body: dict[str, Any] = {"institution": inst, "text": text, "sender": check_sender(sender), "at": parse_at(at),
-                            "allow_quiet_hours": allow_quiet_hours, "normalize": normalize, "dry_run": dry_run,
-                            "again": again}
-    if to:
-        recipients = numbers(to)
-        if len(recipients) > validation.MAX_QUICK_RECIPIENTS:
-            raise InvalidInput(f"{len(recipients)} numbers given; a quick send takes at most "
-                               f"{validation.MAX_QUICK_RECIPIENTS}", hint="use a group or `egactl sms bulk`")
-        body["to"] = recipients
-    else:
-        body["group"] = group
-    what = f"this message to group {group!r}"
-    try:
-        out = client.send(ctx.api(), body)
-    except Conflict as exc:
-        raise refused_as_duplicate(exc, what) from None
-    announce_delivery(ctx, {**out, "at": body["at"]})
-    if dry_run:
-        if out.get("duplicate_of"):
-            ctx.io.warn(f"{what} was already sent as {_earlier(out['duplicate_of'])}; "
-                        f"sending it would be refused without --again")
-        ctx.io.status("dry run: nothing was sent")
-        ctx.render(out, DRY_RUN_COLUMNS)
-        return
-    skipped = [f"{n} {what}" for what, n in (("duplicate", out["skipped"]["duplicate"]),
-                                             ("opted out", out["skipped"]["opted_out"])) if n]
-    note = f" (skipped: {', '.join(skipped)})" if skipped else ""
-    if out["messages"] == 0:
-        ctx.io.warn(f"nothing to send: every recipient was skipped{note}")
-    else:
-        ctx.success(f"Queued {out['messages']} message{'s' if out['messages'] != 1 else ''} from {out['sender']} "
-                    f"as batch {out['id']}{note}")
-    ctx.render(out, BATCH_COLUMNS)
-
-
-# -- bulk ------------------------------------------------------------------------------
 
 
 class _FirstPass:
@@ -193,10 +109,7 @@ def bulk_send(file: CsvFile,
     if (template is None) == (template_file is None):
         raise InvalidInput("give the message template with --template TEXT or --template-file PATH (one of them)")
     source = template if template is not None else read_text(ctx, None, template_file)
-    try:
-        tmpl = validation.compile_template(source)
-    except validation.TemplateError as exc:
-        raise InvalidInput(str(exc)) from None
+    tmpl = enforce(rules.compile_template, source)
     fields = tmpl.fields
     batch_body = {"institution": inst, "template": source, "sender": check_sender(sender), "at": parse_at(at),
                   "allow_quiet_hours": allow_quiet_hours, "normalize": normalize}
@@ -226,24 +139,24 @@ def bulk_send(file: CsvFile,
     interrupted_here = bool(previous and previous.get("status") == "running" and not restart)
     if preflight and preflight.get("duplicate_of") and not interrupted_here:  # that case: bulk.run says what to do
         if dry_run:
-            ctx.io.warn(f"{what} was already sent as {_earlier(preflight['duplicate_of'])}; "
+            ctx.io.warn(f"{what} was already sent as {earlier(preflight['duplicate_of'])}; "
                         f"sending it would be refused without --again")
         else:
-            raise Conflict(f"{what} was already sent as {_earlier(preflight['duplicate_of'])}; nothing was sent",
+            raise Conflict(f"{what} was already sent as {earlier(preflight['duplicate_of'])}; nothing was sent",
                            hint="pass --again to send it again",
                            problem={"duplicate_of": preflight["duplicate_of"]})
     tally = _FirstPass()
 
     def check_row(row: dict[str, str]) -> tuple[dict[str, Any], encoding.Analysis]:
         try:
-            to = validation.normalize_msisdn(row.get(phone_column, ""))
-        except validation.InvalidNumber as exc:
-            raise bulk.RowError(f"invalid number {exc}") from None
+            to = rules.recipient(row.get(phone_column, ""))
+        except RuleError as exc:
+            raise bulk.RowError(str(exc)) from None
         values = {f: row.get(f, "") for f in fields}
         text = tmpl.render(values)
         if normalize:
             text = encoding.normalize(text)
-        problem, analysis = validation.measure(text)
+        problem, analysis = rules.measure(text)
         if problem:
             raise bulk.RowError(problem)
         return {"to": to, "fields": values}, analysis
@@ -327,8 +240,6 @@ def bulk_send(file: CsvFile,
 
 def _report_finished(ctx: Any, batch: dict[str, Any]) -> None:
     """--resume of a run that finished: nothing to do; say where its batch stands."""
-    from egactl_sms.commands.messages import REPORT_COLUMNS
-
     report = client.batch(ctx.api(), batch["id"])
     ctx.io.status(f"this campaign's run finished already, as batch {batch['id']}; nothing to resume "
                   f"(follow it with `egactl sms report {batch['id']}`)")
@@ -380,3 +291,83 @@ def _estimate(ctx: Any, job: bulk.Job, check_row, preflight: dict, summary: bulk
             "total_segments": total, "price_per_segment": price, "currency": preflight["currency"],
             "estimated_cost": round(total * price, 2), "deliver_after": preflight["deliver_after"],
             "waits_for_quiet_hours": preflight["waits_for_quiet_hours"]}
+
+
+def report(batch_id: Annotated[int, typer.Argument(metavar="BATCH", help="Batch id (shown by send and bulk).")]):
+    """Count a batch's messages per state, with the commonest failure reasons."""
+    ctx = context.get()
+    data = client.batch(ctx.api(), batch_id)
+    ctx.render(data, REPORT_COLUMNS)
+    if ctx.fmt == "table" and data.get("failure_reasons") and not ctx.query:
+        ctx.io.out.write("\n")
+        ctx.render(data["failure_reasons"], [Column("state"), Column("count"), Column("reason")])
+
+
+def batches(institution: Institution = None,
+            kind: Annotated[Optional[str], typer.Option("--kind", metavar="KIND", help="quick, group or bulk.")] = None,
+            limit: Limit = DEFAULT_LIMIT, all_: All = False):
+    """List sends (batches), oldest first."""
+    ctx = context.get()
+    if kind is not None and kind not in ("quick", "group", "bulk"):
+        raise typer.BadParameter("must be quick, group or bulk", param_hint="--kind")
+    items = client.batches(ctx.api(), limit=page_limit(limit, all_), kind=kind,
+                           institution=institution.upper() if institution else None)
+    ctx.render(items, BATCH_COLUMNS, empty="No batches match.")
+
+
+def cancel(batch_id: Annotated[Optional[int], typer.Argument(metavar="BATCH",
+                                                             help="Batch id (shown by send and bulk).")] = None,
+           message: Annotated[Optional[int], typer.Option("--message", "-m", metavar="ID",
+                                                          help="Cancel this one message instead of a batch.")] = None,
+           yes: Yes = False, dry_run: DryRun = False):
+    """Cancel a send's messages that have not gone to the gateway yet.
+
+    Queued and scheduled messages become `cancelled`; those already handed to
+    the gateway (submitting, submitted, delivered) cannot be called back and
+    are left alone, and counted. A cancelled batch takes no more recipients, so
+    a bulk run still going stops with an error. Operators cancel their own
+    institution's sends; the help desk cannot cancel.
+
+    Examples:
+
+      egactl sms cancel 12 --dry-run       # how many would be cancelled
+
+      egactl sms cancel 12 --yes
+
+      egactl sms cancel --message 4711
+    """
+    ctx = context.get()
+    if (batch_id is None) == (message is None):
+        raise InvalidInput("give the batch to cancel (BATCH) or one message (--message ID), not both or neither")
+    api = ctx.api()
+    if message is not None:
+        preview = client.cancel_message(api, message, dry_run=True)
+        if dry_run:
+            ctx.io.status(f"dry run: message {message} would be cancelled" if preview["cancelled"]
+                          else f"dry run: message {message} is already cancelled")
+            ctx.render(preview, CANCELLED_MESSAGE_COLUMNS)
+            return
+        if preview["cancelled"]:
+            ctx.confirm(f"Cancel message {message} to {preview['to']}?", yes=yes)
+        out = client.cancel_message(api, message)
+        if out["cancelled"]:
+            ctx.success(f"Cancelled message {message}")
+        else:
+            ctx.io.status(f"message {message} was already cancelled")
+        ctx.render(out, CANCELLED_MESSAGE_COLUMNS)
+        return
+    assert batch_id is not None
+    preview = client.cancel_batch(api, batch_id, dry_run=True)
+    left_alone = (f"; {plural(preview['handed_over'])} already handed to the gateway cannot be called back"
+                  if preview["handed_over"] else "")
+    if dry_run:
+        ctx.io.status(f"dry run: would cancel {plural(preview['cancelled'])} of batch {batch_id}{left_alone}")
+        ctx.render(preview, CANCEL_COLUMNS)
+        return
+    if preview["cancelled"]:
+        ctx.confirm(f"Cancel {plural(preview['cancelled'])} of batch {batch_id} not yet sent?", yes=yes)
+    out = client.cancel_batch(api, batch_id)
+    left_alone = (f"; {plural(out['handed_over'])} already handed to the gateway were left alone"
+                  if out["handed_over"] else "")
+    ctx.success(f"Batch {batch_id}: cancelled {plural(out['cancelled'])}{left_alone}")
+    ctx.render(out, CANCEL_COLUMNS)
