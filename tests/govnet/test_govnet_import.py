@@ -6,7 +6,7 @@ import csv
 
 from sqlalchemy import func, select
 
-from egactl_govnet.backend.models import Onboarding, Site
+from egactl_govnet.server.models import Onboarding, Site
 
 HEADER = "institution,site,region,district,contact_phone,bandwidth,prefix_length,pop\n"
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy import func, select
 
-from egactl_govnet.backend.models import Site
+from egactl_govnet.server.models import Site
 
 
 def setup_pool(cli):
