@@ -1,4 +1,4 @@
-"""GovNet: onboarding institutions' sites onto the government WAN.
+"""GovNet: onboarding institutions onto the government WAN.
 
 Address pools with VLAN ranges per point of presence, each institution's
 sites, and each site's onboarding request: onboard, approve, provision,

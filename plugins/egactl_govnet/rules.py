@@ -17,7 +17,8 @@ from __future__ import annotations
 import ipaddress
 import re
 
-from egactl.plugin.rules import Lifecycle, RuleError, Transition, check_name, enforce, format_rate, parse_rate
+from egactl.plugin.rules import (Lifecycle, RuleError, Transition, check_institution_code, check_name, enforce, format_rate,
+                                 parse_rate)
 
 # Sites are named by region, and GovNet has a point of presence (PoP) at each
 # mainland regional headquarters; a PoP is named after its region.
@@ -179,7 +180,7 @@ def parse_site_ref(value: str, institution: str | None) -> tuple[str, str]:
         if not institution:
             raise RuleError(f"site {value!r}: say whose, as INSTITUTION/SITE (e.g. RITA/{name or 'dodoma-hq'}) or with --institution")
         inst = institution
-    return inst.strip().upper(), normalise_site_name(name)
+    return enforce(check_institution_code, inst.strip().upper()), normalise_site_name(name)
 
 
 # Text that reaches a router's configuration (circuit provider and id, a site's

@@ -114,8 +114,7 @@ class SuspendIn(StepIn):
 
 
 class ImportRow(BaseModel):
-    """One CSV line of ``egactl govnet import``: a site and its request, checked as ``SiteIn`` and ``OnboardIn``."""
-
+    # One CSV line of `egactl govnet import`: a site and its request, checked as SiteIn and OnboardIn.
     line: int
     institution: str
     site: str
