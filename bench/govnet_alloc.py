@@ -75,13 +75,13 @@ def build(database_url: str, per_level: int, seed: int = 7) -> dict[str, list[in
 
     from egactl.server.app import create_app
     from egactl.server.models import Institution
-    from egactl_govnet import addressing, validation
-    from egactl_govnet.backend import allocator
-    from egactl_govnet.backend.models import Allocation, FreeBlock, FreeVlans, Onboarding, Pool, PoolVlans, Site
+    from egactl_govnet import addressing, rules
+    from egactl_govnet.server import allocator
+    from egactl_govnet.server.models import Allocation, FreeBlock, FreeVlans, Onboarding, Pool, PoolVlans, Site
 
     now = dt.datetime.now(dt.timezone.utc)
     be = create_app(database_url, plugins=["govnet"]).state.backend
-    pops = list(validation.POPS)
+    pops = list(rules.POPS)
     measured = per_level * len(LEVELS)
     rng = random.Random(seed)
     holes = set(rng.sample(range(SLASH30), measured + measured // 2))
@@ -216,7 +216,7 @@ def check(database_url: str, measured: dict[str, list[str]]) -> str:
 
     from egactl.server.db import make_engine
     from egactl_govnet import addressing
-    from egactl_govnet.backend.models import Allocation, FreeBlock, FreeVlans, Pool, PoolVlans
+    from egactl_govnet.server.models import Allocation, FreeBlock, FreeVlans, Pool, PoolVlans
 
     engine = make_engine(database_url)
     lines = []

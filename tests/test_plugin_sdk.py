@@ -162,7 +162,7 @@ def test_durations_and_rates_are_one_rule_each():
 
 def test_plugins_share_the_sdk_rules_and_its_one_exception():
     import egactl_dr.rules as dr
-    import egactl_govnet.validation as govnet
+    import egactl_govnet.rules as govnet
     import egactl_sms.rules as sms
     import egactl_ussd.rules as ussd
 

@@ -1,4 +1,5 @@
-"""GovNet's API paths, and finding the request a command acts on.
+"""GovNet's API: every path the commands call, each segment quoted, and finding
+the request a command acts on.
 
 A command names a site (``RITA/dodoma-hq``, or ``dodoma-hq`` with the
 profile's institution) or a request by its number; either way the step is
@@ -9,38 +10,87 @@ both succeed on a stale view.
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import quote
 
-from egactl.plugin.cli import InvalidInput, NotFound
-from egactl_govnet import validation
+from egactl.plugin.cli import NotFound, enforce
+from egactl_govnet import rules
 
 BASE = "/api/v1/govnet"
+IMPORT = f"{BASE}/import"
+"""Where ``egactl govnet import`` sends its chunks (the bulk wire contract)."""
+
+
+def _seg(value: Any) -> str:
+    return quote(str(value), safe="")
+
+
+# -- pools ------------------------------------------------------------------------------
+
+
+def list_pools(api: Any, *, limit: int | None, region: str | None = None) -> list[dict[str, Any]]:
+    return api.list(f"{BASE}/pools", limit=limit, region=region)
+
+
+def get_pool(api: Any, name: str) -> dict[str, Any]:
+    return api.get(f"{BASE}/pools/{_seg(name)}")
+
+
+def create_pool(api: Any, body: dict[str, Any]) -> dict[str, Any]:
+    return api.post(f"{BASE}/pools", body)
+
+
+# -- sites ------------------------------------------------------------------------------
 
 
 def site_ref(value: str, institution: str | None) -> tuple[str, str]:
-    try:
-        return validation.parse_site_ref(value, institution)
-    except ValueError as exc:
-        raise InvalidInput(str(exc)) from None
+    """``(INSTITUTION, NAME)`` of a site as a command names it (exit 2 if it can't be one)."""
+    return enforce(rules.parse_site_ref, value, institution)
 
 
 def site_path(institution: str, name: str) -> str:
-    return f"{BASE}/sites/{institution}/{name}"
+    return f"{BASE}/sites/{_seg(institution)}/{_seg(name)}"
+
+
+def list_sites(api: Any, *, limit: int | None, **filters: Any) -> list[dict[str, Any]]:
+    return api.list(f"{BASE}/sites", limit=limit, **filters)
+
+
+def show_site(api: Any, institution: str, name: str) -> dict[str, Any]:
+    return api.get(site_path(institution, name))
 
 
 def get_site(api: Any, ref: str, institution: str | None) -> dict[str, Any]:
-    inst, name = site_ref(ref, institution)
-    return api.get(site_path(inst, name))
+    return show_site(api, *site_ref(ref, institution))
+
+
+def create_site(api: Any, body: dict[str, Any]) -> dict[str, Any]:
+    return api.post(f"{BASE}/sites", body)
+
+
+def site_history(api: Any, institution: str, name: str, *, limit: int | None) -> list[dict[str, Any]]:
+    return api.list(f"{site_path(institution, name)}/history", limit=limit)
+
+
+# -- onboarding requests ------------------------------------------------------------------
+
+
+def open_onboarding(api: Any, body: dict[str, Any]) -> dict[str, Any]:
+    return api.post(f"{BASE}/onboardings", body)
+
+
+def _onboarding_path(onboarding_id: Any) -> str:
+    return f"{BASE}/onboardings/{_seg(onboarding_id)}"
 
 
 def find_onboarding(api: Any, ref: str, institution: str | None) -> tuple[dict[str, Any], str | None]:
     """(the request, its ETag) for ``SITE`` or a request number."""
     if ref.strip().lstrip("#").isdigit():
-        return api.get_with_etag(f"{BASE}/onboardings/{ref.strip().lstrip('#')}")
+        return api.get_with_etag(_onboarding_path(ref.strip().lstrip("#")))
     site = get_site(api, ref, institution)
     if site.get("onboarding") is None:
         raise NotFound(f"site {site['site']} has no onboarding request",
                        hint=f"open one with `egactl govnet onboard --site {site['site']} --bandwidth RATE`")
-    return api.get_with_etag(f"{BASE}/onboardings/{site['onboarding']['id']}")
+    return api.get_with_etag(_onboarding_path(site["onboarding"]["id"]))
 
 
 def step(api: Any, onboarding: dict[str, Any], etag: str | None, action: str, body: dict[str, Any]) -> dict[str, Any]:
@@ -48,6 +98,10 @@ def step(api: Any, onboarding: dict[str, Any], etag: str | None, action: str, bo
     from egactl.plugin.cli import new_idempotency_key
 
     body = {k: v for k, v in body.items() if v is not None}
-    response = api.request("POST", f"{BASE}/onboardings/{onboarding['id']}/{action}", json_body=body,
+    response = api.request("POST", f"{_onboarding_path(onboarding['id'])}/{_seg(action)}", json_body=body,
                            idempotency_key=new_idempotency_key(), if_match=etag)
     return response.json()
+
+
+def status(api: Any, *, institution: str | None, waiting_days: int) -> dict[str, Any]:
+    return api.get(f"{BASE}/status", institution=institution, waiting_days=waiting_days)

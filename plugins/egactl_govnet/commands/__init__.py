@@ -1,24 +1,24 @@
-"""egactl govnet: onboarding institutions' sites onto the government WAN.
+"""The ``egactl govnet`` commands, one module per noun.
 
-The commands are thin: they validate input with ``egactl_govnet.validation``
-(so bad input fails before anything is sent), call the API, and render. The
-backend decides what is legal and allocates addresses.
+The commands are thin: they apply ``egactl_govnet.rules`` (so bad input fails
+before anything is sent), call the API through ``egactl_govnet.client``, and
+render. The backend decides what is legal and allocates addresses. The
+group's help is the package's docstring.
 """
 
 from __future__ import annotations
 
 import typer
 
-from egactl_govnet.commands import ce_config, history, importing, lifecycle, pipeline, pools, sites
+from egactl_govnet.commands import ce_config, history, importing, onboardings, pools, sites, status
 
-app = typer.Typer(help="GovNet: onboarding institutions onto the government WAN.", no_args_is_help=True,
-                  add_completion=False)
+app = typer.Typer(no_args_is_help=True, add_completion=False)
 app.add_typer(pools.app, name="pools")
 app.add_typer(sites.app, name="sites")
-app.command("onboard")(lifecycle.onboard)
-for name in ("approve", "provision", "activate", "suspend", "resume", "offboard"):
-    app.command(name)(getattr(lifecycle, name))
-app.command("status")(pipeline.status)
+app.command("onboard")(onboardings.onboard)
+for name in onboardings.ACTIONS:
+    app.command(name)(getattr(onboardings, name))
+app.command("status")(status.status)
 app.command("config")(ce_config.config)
 app.command("import")(importing.import_)
 app.command("history")(history.history)

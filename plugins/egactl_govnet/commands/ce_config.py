@@ -5,7 +5,7 @@ generated without touching egactl: the shipped templates live in
 ``egactl_govnet/templates`` and ``--template FILE`` takes their own. Templates
 see only the variables listed in docs/govnet.md; a misspelt one is an error,
 never a silently empty line in a router's configuration. Every value a template
-prints is escaped for the vendor's syntax (``egactl_govnet.vendors``), so no
+prints is escaped for the vendor's syntax (``egactl_govnet.commands.vendors``), so no
 stored text can add a command or close a quote; ``--set`` values are refused
 up front unless they are printable ASCII a router takes as it is.
 """
@@ -18,12 +18,13 @@ from typing import Annotated, Any, Optional
 
 import typer
 
-from egactl.plugin.cli import EGACTL_VERSION, Conflict, Institution, InvalidInput, context
-from egactl_govnet import validation, vendors, workflow
-from egactl_govnet.client import get_site
-from egactl_govnet.commands.common import SiteArg, rule
+from egactl.plugin.cli import EGACTL_VERSION, Conflict, Institution, InvalidInput, context, enforce
+from egactl.plugin.rules import RuleError
+from egactl_govnet import client, rules
+from egactl_govnet.commands import vendors
+from egactl_govnet.commands.common import SiteArg
 
-CONFIGURABLE = (workflow.PROVISIONED, workflow.ACTIVE)
+CONFIGURABLE = (rules.PROVISIONED, rules.ACTIVE)
 DEFAULT_ROUTES = ("10.0.0.0/8",)
 
 
@@ -54,7 +55,7 @@ def variables(site: dict[str, Any], routes: list[str], extra: dict[str, str]) ->
         "lan_first": str(ipaddress.IPv4Address(first + 3)) if prefix.num_addresses > 4 else None,
         "lan_last": str(prefix.broadcast_address - 1) if prefix.num_addresses > 4 else None,
         "bandwidth": ob["bandwidth"], "bandwidth_bps": ob["bandwidth_bps"],
-        "committed_rate": validation.format_bandwidth(committed), "committed_bps": committed,
+        "committed_rate": rules.format_bandwidth(committed), "committed_bps": committed,
         "provider": circuit.get("provider"), "circuit_id": circuit.get("circuit_id"),
         "routes": [{"cidr": str(n), "network": str(n.network_address), "netmask": str(n.netmask)} for n in nets],
         "generated_by": f"egactl {EGACTL_VERSION}",
@@ -85,7 +86,7 @@ def _pairs(values: list[str]) -> dict[str, str]:
         key, sep, value = item.partition("=")
         if not sep or not key.strip().isidentifier():
             raise InvalidInput(f"--set {item!r}: use NAME=VALUE (e.g. wan_interface=GigabitEthernet0/1)")
-        out[key.strip()] = rule(validation.check_config_text, value, f"value of {key.strip()}", flag="--set")
+        out[key.strip()] = enforce(rules.normalise_config_text, value, f"value of {key.strip()}", flag="--set")
     return out
 
 
@@ -93,7 +94,7 @@ def _route(value: str) -> str:
     try:
         return str(ipaddress.IPv4Network(value.strip()))
     except ValueError:
-        raise ValueError(f"{value!r} is not an IPv4 network like 10.0.0.0/8") from None
+        raise RuleError(f"{value!r} is not an IPv4 network like 10.0.0.0/8") from None
 
 
 def config(site: SiteArg, institution: Institution = None,
@@ -105,7 +106,7 @@ def config(site: SiteArg, institution: Institution = None,
                                                              help="An extra template variable, e.g. wan_interface=Gi0/1 (repeatable).")] = None):
     """Render the customer-edge router configuration of a provisioned or active site."""
     ctx = context.get()
-    routes = [rule(_route, r, flag="--route") for r in (route or DEFAULT_ROUTES)]
+    routes = [enforce(_route, r, flag="--route") for r in (route or DEFAULT_ROUTES)]
     extra = _pairs(set_ or [])
     if vendor not in vendors.ESCAPERS:
         raise typer.BadParameter(f"must be one of {', '.join(sorted(vendors.ESCAPERS))}", param_hint="--vendor")
@@ -115,12 +116,12 @@ def config(site: SiteArg, institution: Institution = None,
         source, name = template, str(template)
     else:
         source, name = shipped_templates()[vendor], f"{vendor}.j2"
-    record = get_site(ctx.api(), site, ctx.institution(institution, required=False))
+    record = client.get_site(ctx.api(), site, ctx.institution(institution, required=False))
     ob = record.get("onboarding")
     if not ob or ob["state"] not in CONFIGURABLE:
         state = ob["state"] if ob else "not onboarded"
         raise Conflict(f"site {record['site']} is {state}: only a provisioned or active site has a configuration",
-                       hint="provision it first" if state in (workflow.REQUESTED, workflow.APPROVED) else None)
+                       hint="provision it first" if state in (rules.REQUESTED, rules.APPROVED) else None)
     text = render(source, name, variables(record, routes, extra), vendor)
     if ctx.fmt in ("json", "jsonl"):
         ctx.render({"site": record["site"], "template": name, "config": text})

@@ -1,24 +1,14 @@
-"""What several govnet commands share: columns, and turning rule violations into exit 2."""
+"""What several govnet commands share: the SITE argument and the columns of pools, sites and requests."""
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Callable, TypeVar
+from typing import Annotated, Any
 
 import typer
 
-from egactl.plugin.cli import Column, InvalidInput
-
-T = TypeVar("T")
+from egactl.plugin.cli import Column
 
 SiteArg = Annotated[str, typer.Argument(metavar="SITE", help="INSTITUTION/NAME, e.g. RITA/dodoma-hq (or NAME with --institution).")]
-
-
-def rule(check: Callable[..., T], *args: Any, flag: str | None = None) -> T:
-    """Apply a validation rule before anything is sent; a violation is exit 2 naming the flag."""
-    try:
-        return check(*args)
-    except ValueError as exc:
-        raise InvalidInput(f"{flag}: {exc}" if flag else str(exc)) from None
 
 
 def _pct(value: Any) -> str:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from egactl.plugin.cli import DEFAULT_LIMIT, All, Column, Institution, Limit, context, page_limit
-from egactl_govnet.client import site_path, site_ref
+from egactl_govnet import client
 from egactl_govnet.commands.common import SiteArg
 
 COLUMNS = [Column("at"), Column("actor"), Column("action"), Column("after.state", "STATE"),
@@ -14,6 +14,6 @@ COLUMNS = [Column("at"), Column("actor"), Column("action"), Column("after.state"
 def history(site: SiteArg, institution: Institution = None, limit: Limit = DEFAULT_LIMIT, all_: All = False):
     """Everything that happened to a site, oldest first: who, when, what, and the request id."""
     ctx = context.get()
-    inst, name = site_ref(site, ctx.institution(institution, required=False))
-    items = ctx.api().list(f"{site_path(inst, name)}/history", limit=page_limit(limit, all_))
+    inst, name = client.site_ref(site, ctx.institution(institution, required=False))
+    items = client.site_history(ctx.api(), inst, name, limit=page_limit(limit, all_))
     ctx.render(items, COLUMNS, empty=f"Nothing recorded for {inst}/{name}.")

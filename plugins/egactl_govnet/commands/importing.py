@@ -4,10 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from egactl.plugin.cli import CsvFile, DryRun, Restart, Results, Resume, SkipInvalid, context
+from egactl.plugin.cli import CsvFile, DryRun, InvalidInput, Restart, Results, Resume, SkipInvalid, context, enforce
 from egactl.plugin.rules import check_email, check_institution_code
-from egactl_govnet import validation
-from egactl_govnet.client import BASE
+from egactl_govnet import client, rules
 
 COLUMNS = ("institution", "site", "region", "district", "address", "contact_name", "contact_phone", "contact_email",
            "bandwidth", "prefix_length", "pop", "pool")
@@ -18,42 +17,34 @@ def parse_row(row: dict[str, str], line: int) -> dict[str, Any]:
     """Check a row with the same rules the backend applies; RowError names what is wrong."""
     from egactl.plugin.cli import bulk
 
+    try:
+        return _checked_row(row)
+    except InvalidInput as exc:  # the rule's own line, naming the column
+        raise bulk.RowError(exc.message) from None
+
+
+def _checked_row(row: dict[str, str]) -> dict[str, Any]:
     def cell(name: str) -> str | None:
         return (row.get(name) or "").strip() or None
 
-    def ruled(name: str, check, value):
-        try:
-            return check(value)
-        except ValueError as exc:
-            raise bulk.RowError(f"{name}: {exc}") from None
-
-    def text(name: str) -> str | None:  # reaches the site's router configuration
+    def text(name: str) -> str | None:  # reaches the site's router configuration; the rule names the column
         value = cell(name)
-        try:
-            return validation.check_config_text(value, name) if value else None
-        except ValueError as exc:
-            raise bulk.RowError(str(exc)) from None
+        return enforce(rules.normalise_config_text, value, name) if value else None
 
-    institution = (cell("institution") or "").upper()
-    if problem := check_institution_code(institution):
-        raise bulk.RowError(problem)
-    email = cell("contact_email")
-    if email and (problem := check_email(email)):
-        raise bulk.RowError(f"contact_email: {problem}")
     phone, length, pop, pool = cell("contact_phone"), cell("prefix_length"), cell("pop"), cell("pool")
-    contact = cell("contact_name")
+    contact, email = cell("contact_name"), cell("contact_email")
     return {
-        "institution": institution,
-        "site": ruled("site", validation.check_site_name, cell("site") or ""),
-        "region": ruled("region", validation.normalise_region, cell("region") or ""),
+        "institution": enforce(check_institution_code, (cell("institution") or "").upper()),
+        "site": enforce(rules.normalise_site_name, cell("site") or "", flag="site"),
+        "region": enforce(rules.normalise_region, cell("region") or "", flag="region"),
         "district": text("district"), "address": text("address"),
-        "contact_name": ruled("contact_name", validation.check_contact_name, contact) if contact else None,
-        "contact_phone": ruled("contact_phone", validation.normalise_phone, phone) if phone else None,
-        "contact_email": email,
-        "bandwidth": validation.format_bandwidth(ruled("bandwidth", validation.parse_bandwidth, cell("bandwidth") or "")),
-        "prefix_length": ruled("prefix_length", validation.parse_prefix_length, length) if length else None,
-        "pop": ruled("pop", validation.normalise_pop, pop) if pop else None,
-        "pool": ruled("pool", validation.check_pool_name, pool.lower()) if pool else None,
+        "contact_name": enforce(rules.normalise_contact_name, contact, flag="contact_name") if contact else None,
+        "contact_phone": enforce(rules.normalise_phone, phone, flag="contact_phone") if phone else None,
+        "contact_email": enforce(check_email, email, flag="contact_email") if email else None,
+        "bandwidth": enforce(rules.normalise_bandwidth, cell("bandwidth") or "", flag="bandwidth"),
+        "prefix_length": enforce(rules.parse_prefix_length, length, flag="prefix_length") if length else None,
+        "pop": enforce(rules.normalise_pop, pop, flag="pop") if pop else None,
+        "pool": enforce(rules.normalise_pool_name, pool.lower(), flag="pool") if pool else None,
     }
 
 
@@ -69,7 +60,7 @@ def import_(file: CsvFile, skip_invalid: SkipInvalid = False, resume: Resume = F
 
     ctx = context.get()
     job = bulk.Job(name="govnet-import", path=file, required=REQUIRED, parse_row=parse_row,
-                   endpoint=f"{BASE}/import", unique_key=lambda item: f"{item['institution']}/{item['site']}",
+                   endpoint=client.IMPORT, unique_key=lambda item: f"{item['institution']}/{item['site']}",
                    chunk_size=200, noun="sites")
     summary = bulk.run(ctx, job, skip_invalid=skip_invalid, resume=resume, restart=restart, results=results,
                        dry_run=dry_run)

@@ -6,10 +6,9 @@ from typing import Annotated, Optional
 
 import typer
 
-from egactl.plugin.cli import DEFAULT_LIMIT, All, DryRun, Limit, context, page_limit
-from egactl_govnet import validation
-from egactl_govnet.client import BASE
-from egactl_govnet.commands.common import POOL_COLUMNS, POOL_DETAIL, rule
+from egactl.plugin.cli import DEFAULT_LIMIT, All, DryRun, Limit, context, enforce, page_limit
+from egactl_govnet import client, rules
+from egactl_govnet.commands.common import POOL_COLUMNS, POOL_DETAIL
 
 app = typer.Typer(help="Address pools: list, create, show (with utilisation).", no_args_is_help=True)
 
@@ -19,8 +18,8 @@ def list_(region: Annotated[Optional[str], typer.Option(help="Only pools of this
           limit: Limit = DEFAULT_LIMIT, all_: All = False):
     """List pools with how full they are."""
     ctx = context.get()
-    region = rule(validation.normalise_region, region, flag="--region") if region else None
-    items = ctx.api().list(f"{BASE}/pools", limit=page_limit(limit, all_), region=region)
+    region = enforce(rules.normalise_region, region, flag="--region") if region else None
+    items = client.list_pools(ctx.api(), limit=page_limit(limit, all_), region=region)
     ctx.render(items, POOL_COLUMNS, empty="No pools yet; add one with `egactl govnet pools create`.")
 
 
@@ -28,8 +27,8 @@ def list_(region: Annotated[Optional[str], typer.Option(help="Only pools of this
 def show(name: Annotated[str, typer.Argument(help="Pool name, e.g. dodoma-1.")]):
     """Show a pool: utilisation, free blocks, largest free block, VLANs per PoP."""
     ctx = context.get()
-    name = rule(validation.check_pool_name, name.lower())
-    ctx.render(ctx.api().get(f"{BASE}/pools/{name}"), POOL_DETAIL)
+    name = enforce(rules.normalise_pool_name, name.lower())
+    ctx.render(client.get_pool(ctx.api(), name), POOL_DETAIL)
 
 
 @app.command()
@@ -44,20 +43,20 @@ def create(name: Annotated[str, typer.Argument(help="Pool name, e.g. dodoma-1.")
            dry_run: DryRun = False):
     """Add an address pool (admin). It may not overlap another pool."""
     ctx = context.get()
-    net = rule(validation.parse_pool_cidr, cidr)
+    net = enforce(rules.parse_pool_cidr, cidr)
     default = default_prefix_length or max(29, net.prefixlen)
-    rule(validation.check_prefix_length, default, net, flag="--default-prefix-length")
-    ranges = [rule(validation.parse_vlan_range, v, flag="--vlans") for v in vlans]
-    rule(validation.check_vlan_ranges, ranges, flag="--vlans")
-    body = {"name": rule(validation.check_pool_name, name), "cidr": str(net), "default_prefix_length": default,
-            "region": rule(validation.normalise_region, region, flag="--region") if region else None,
-            "description": rule(validation.check_config_text, description, "description", flag="--description") if description else None,
+    enforce(rules.check_prefix_length, default, net, flag="--default-prefix-length")
+    ranges = [enforce(rules.parse_vlan_range, v, flag="--vlans") for v in vlans]
+    enforce(rules.check_vlan_ranges, ranges, flag="--vlans")
+    body = {"name": enforce(rules.normalise_pool_name, name), "cidr": str(net), "default_prefix_length": default,
+            "region": enforce(rules.normalise_region, region, flag="--region") if region else None,
+            "description": enforce(rules.normalise_config_text, description, "description", flag="--description") if description else None,
             "vlans": [{"pop": p, "first": f, "last": l} for p, f, l in ranges]}
     if dry_run:
         ctx.io.status(f"dry run: would create pool {body['name']} ({net}, {net.num_addresses} addresses, "
                       f"sites get a /{default})")
         ctx.render(body)
         return
-    created = ctx.api().post(f"{BASE}/pools", body)
+    created = client.create_pool(ctx.api(), body)
     ctx.success(f"Created pool {created['name']} ({created['cidr']})")
     ctx.render(created, POOL_DETAIL)

@@ -6,11 +6,10 @@ from typing import Annotated, Optional
 
 import typer
 
-from egactl.plugin.cli import DEFAULT_LIMIT, All, DryRun, Institution, Limit, context, page_limit
+from egactl.plugin.cli import DEFAULT_LIMIT, All, DryRun, Institution, Limit, context, enforce, page_limit
 from egactl.plugin.rules import check_email
-from egactl_govnet import validation, workflow
-from egactl_govnet.client import BASE, site_ref
-from egactl_govnet.commands.common import SITE_COLUMNS, SITE_DETAIL, SiteArg, rule
+from egactl_govnet import client, rules
+from egactl_govnet.commands.common import SITE_COLUMNS, SITE_DETAIL, SiteArg
 
 app = typer.Typer(help="An institution's sites: list, create, show.", no_args_is_help=True)
 
@@ -18,15 +17,15 @@ app = typer.Typer(help="An institution's sites: list, create, show.", no_args_is
 @app.command("list")
 def list_(institution: Institution = None,
           region: Annotated[Optional[str], typer.Option(help="Only sites in this region.")] = None,
-          state: Annotated[Optional[str], typer.Option(help=f"Only sites whose request is: {', '.join(workflow.STATES)}.")] = None,
+          state: Annotated[Optional[str], typer.Option(help=f"Only sites whose request is: {', '.join(rules.STATES)}.")] = None,
           limit: Limit = DEFAULT_LIMIT, all_: All = False):
     """List sites and where each stands in onboarding."""
     ctx = context.get()
-    if state is not None and state not in workflow.STATES:
-        raise typer.BadParameter(f"must be one of {', '.join(workflow.STATES)}", param_hint="--state")
-    region = rule(validation.normalise_region, region, flag="--region") if region else None
-    items = ctx.api().list(f"{BASE}/sites", limit=page_limit(limit, all_), region=region, state=state,
-                           institution=institution.upper() if institution else None)
+    if state is not None and state not in rules.STATES:
+        raise typer.BadParameter(f"must be one of {', '.join(rules.STATES)}", param_hint="--state")
+    region = enforce(rules.normalise_region, region, flag="--region") if region else None
+    items = client.list_sites(ctx.api(), limit=page_limit(limit, all_), region=region, state=state,
+                              institution=institution.upper() if institution else None)
     ctx.render(items, SITE_COLUMNS, empty="No sites match.")
 
 
@@ -34,19 +33,12 @@ def list_(institution: Institution = None,
 def show(site: SiteArg, institution: Institution = None):
     """Show a site, its contact and its onboarding."""
     ctx = context.get()
-    inst, name = site_ref(site, ctx.institution(institution, required=False))
-    ctx.render(ctx.api().get(f"{BASE}/sites/{inst}/{name}"), SITE_DETAIL)
-
-
-def _email(value: str) -> str:
-    if problem := check_email(value):
-        raise ValueError(problem)
-    return value
+    ctx.render(client.get_site(ctx.api(), site, ctx.institution(institution, required=False)), SITE_DETAIL)
 
 
 def _text(value: str | None, flag: str) -> str | None:
     """Text that reaches the site's router configuration: refused here (exit 2) unless a router takes it as it is."""
-    return rule(validation.check_config_text, value, flag.lstrip("-").replace("-", " "), flag=flag) if value else None
+    return enforce(rules.normalise_config_text, value, flag.lstrip("-").replace("-", " "), flag=flag) if value else None
 
 
 @app.command()
@@ -61,16 +53,16 @@ def create(site: SiteArg,
            dry_run: DryRun = False):
     """Add a site of an institution."""
     ctx = context.get()
-    inst, name = site_ref(site, ctx.institution(institution, required=False))
-    body = {"institution": inst, "name": name, "region": rule(validation.normalise_region, region, flag="--region"),
+    inst, name = client.site_ref(site, ctx.institution(institution, required=False))
+    body = {"institution": inst, "name": name, "region": enforce(rules.normalise_region, region, flag="--region"),
             "district": _text(district, "--district"), "address": _text(address, "--address"),
-            "contact_name": rule(validation.check_contact_name, contact_name, flag="--contact-name") if contact_name else None,
-            "contact_phone": rule(validation.normalise_phone, contact_phone, flag="--contact-phone") if contact_phone else None,
-            "contact_email": rule(_email, contact_email, flag="--contact-email") if contact_email else None}
+            "contact_name": enforce(rules.normalise_contact_name, contact_name, flag="--contact-name") if contact_name else None,
+            "contact_phone": enforce(rules.normalise_phone, contact_phone, flag="--contact-phone") if contact_phone else None,
+            "contact_email": enforce(check_email, contact_email, flag="--contact-email") if contact_email else None}
     if dry_run:
         ctx.io.status(f"dry run: would create site {inst}/{name}")
         ctx.render(body)
         return
-    created = ctx.api().post(f"{BASE}/sites", body)
+    created = client.create_site(ctx.api(), body)
     ctx.success(f"Created site {created['site']}")
     ctx.render(created, SITE_DETAIL)

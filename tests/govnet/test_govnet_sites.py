@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy import func, select
 
-from egactl_govnet.backend.models import Site
+from egactl_govnet.server.models import Site
 
 
 def setup_pool(cli):
@@ -111,3 +111,15 @@ def test_status_shows_the_pipeline(cli, clock):
     assert csv.stdout.splitlines()[:2] == ["state,count", "requested,2"]
     helpdesk = cli("govnet", "status", "--query", "counts.active", role="helpdesk")
     assert helpdesk.exit_code == 0 and helpdesk.stdout.strip() == "1"
+
+
+def test_a_site_reference_is_refused_before_it_becomes_another_api_path(cli):
+    """INSTITUTION/SITE is two path segments: a reference that would climb out of /sites or start a
+    query string is a usage error naming the institution code, not a request to some other path."""
+    for ref in ("../pools/dodoma-1", "RITA?x=1/dodoma-hq", "RI TA/dodoma-hq"):
+        for args in (("sites", "show", ref), ("history", ref), ("config", ref)):
+            r = cli("govnet", *args)
+            assert r.exit_code == 2, (args, r.stderr)
+            lines = r.stderr.strip().splitlines()
+            assert len(lines) == 1 and "institution code" in lines[0] and "API path" not in lines[0], r.stderr
+            assert r.stdout == ""

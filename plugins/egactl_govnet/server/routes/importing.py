@@ -7,16 +7,14 @@ file twice, or resuming it, changes nothing.
 
 from __future__ import annotations
 
-from typing import Literal
-
 from fastapi import APIRouter
-from pydantic import BaseModel, Field
+from pydantic import ValidationError
 from sqlalchemy import select
 
-from egactl.plugin.server import ApiRoute, Problem, db
-from egactl_govnet.backend.models import Onboarding, Site
-from egactl_govnet.backend.onboardings import OnboardIn, open_request, request_fields
-from egactl_govnet.backend.sites import SiteIn, create_site, site_fields
+from egactl.plugin.server import ApiRoute, Problem, conflict, db
+from egactl_govnet.server.models import Site
+from egactl_govnet.server.schemas import ImportIn, ImportOut, ImportRow, OnboardIn, SiteIn
+from egactl_govnet.server.service import create_site, open_onboarding, open_request, request_fields, site_fields
 
 router = APIRouter(route_class=ApiRoute, tags=["govnet"])
 
@@ -24,58 +22,36 @@ SITE_FIELDS = ("region", "district", "address", "contact_name", "contact_phone",
 REQUEST_FIELDS = ("pool_id", "pop", "prefix_length", "bandwidth_bps")
 
 
-class ImportRow(BaseModel):
-    line: int
-    institution: str
-    site: str
-    region: str
-    district: str | None = None
-    address: str | None = None
-    contact_name: str | None = None
-    contact_phone: str | None = None
-    contact_email: str | None = None
-    bandwidth: str
-    prefix_length: int | None = None
-    pop: str | None = None
-    pool: str | None = None
-
-
-class ImportIn(BaseModel):
-    items: list[ImportRow] = Field(max_length=1000)
-
-
-class ImportResult(BaseModel):
-    line: int
-    status: Literal["requested", "exists", "failed"]
-    id: str | None = None
-    error: str | None = None
-
-
-class ImportOut(BaseModel):
-    results: list[ImportResult]
-
-
 def _row(item: ImportRow) -> dict:
     site_in = SiteIn(institution=item.institution, name=item.site, region=item.region, district=item.district,
                      address=item.address, contact_name=item.contact_name, contact_phone=item.contact_phone,
                      contact_email=item.contact_email)
+    onboard_in = OnboardIn(institution=item.institution, site=item.site, bandwidth=item.bandwidth,
+                           prefix_length=item.prefix_length, pop=item.pop, pool=item.pool)
     fields = site_fields(site_in)
     key = f"{fields['institution']}/{fields['name']}"
     site = db().scalar(select(Site).where(Site.institution == fields["institution"], Site.name == fields["name"]))
     if site is None:
         site = create_site(fields)
     elif any(getattr(site, f) != fields[f] for f in SITE_FIELDS):
-        raise Problem(409, f"site {key} exists with other details")
-    onboard_in = OnboardIn(institution=item.institution, site=item.site, bandwidth=item.bandwidth,
-                           prefix_length=item.prefix_length, pop=item.pop, pool=item.pool)
+        raise conflict(f"site {key} exists with other details")
     site, wanted = request_fields(onboard_in)
-    current = db().scalar(select(Onboarding).where(Onboarding.site_id == site.id, Onboarding.open == 1))
+    current = open_onboarding(site)
     if current is not None:
         if all(getattr(current, f) == wanted[f] for f in REQUEST_FIELDS):
             return {"line": item.line, "status": "exists", "id": str(current.id)}
-        raise Problem(409, f"site {key} already has an open request (#{current.id}, {current.state}) with other details")
+        raise conflict(f"site {key} already has an open request (#{current.id}, {current.state}) with other details")
     ob = open_request(site, wanted)
     return {"line": item.line, "status": "requested", "id": str(ob.id)}
+
+
+def _refused(exc: ValidationError) -> str:
+    """A row's fields the rules refuse, as the rules word them (the column is named when the rule does not)."""
+    problems = []
+    for err in exc.errors():
+        field = ".".join(str(p) for p in err.get("loc", ()))
+        problems.append(err["msg"] if err.get("type") == "rule" else f"{field}: {err['msg']}")
+    return "; ".join(problems)
 
 
 @router.post("/import", response_model=ImportOut)
@@ -86,6 +62,8 @@ def bulk_import(body: ImportIn):
         try:
             with session.begin_nested():
                 results.append(_row(item))
+        except ValidationError as exc:
+            results.append({"line": item.line, "status": "failed", "error": _refused(exc)})
         except Problem as exc:
             results.append({"line": item.line, "status": "failed", "error": exc.detail})
     return {"results": results}

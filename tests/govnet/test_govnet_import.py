@@ -6,7 +6,7 @@ import csv
 
 from sqlalchemy import func, select
 
-from egactl_govnet.backend.models import Onboarding, Site
+from egactl_govnet.server.models import Onboarding, Site
 
 HEADER = "institution,site,region,district,contact_phone,bandwidth,prefix_length,pop\n"
 
@@ -82,4 +82,20 @@ def test_rows_the_backend_refuses_fail_alone(cli, backend, tmp_path):
     assert by_line[4]["status"] == "failed" and "larger than the pool" in by_line[4]["error"]
     assert by_line[5]["status"] == "failed"
     # The failed row's site was not left behind half-done.
+    assert counts(backend) == (1, 1)
+
+
+def test_a_row_over_the_apis_own_limits_fails_alone(cli, backend, tmp_path):
+    """The backend's field limits (a district is at most 64 characters) fail that row, not the chunk."""
+    pools(cli)
+    path = tmp_path / "sites.csv"
+    path.write_text(HEADER +
+                    "RITA,fine,Dodoma,Dodoma CBD,,20M,,\n"
+                    f"RITA,long,Dodoma,{'x' * 65},,20M,,\n")
+    results = tmp_path / "results.csv"
+    r = cli("govnet", "import", str(path), "--results", str(results))
+    assert r.exit_code == 6, r.stderr
+    rows = {row["line"]: row for row in csv.DictReader(results.open())}
+    assert rows["2"]["status"] == "requested"
+    assert rows["3"]["status"] == "failed" and "district" in rows["3"]["error"] and "64" in rows["3"]["error"]
     assert counts(backend) == (1, 1)

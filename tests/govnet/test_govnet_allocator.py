@@ -1,4 +1,4 @@
-"""The stored free list and VLAN search (egactl_govnet.backend.allocator) against the pure model."""
+"""The stored free list and VLAN search (egactl_govnet.server.allocator) against the pure model."""
 
 from __future__ import annotations
 
@@ -9,8 +9,8 @@ from sqlalchemy import select
 
 from egactl_govnet import addressing
 from egactl_govnet.addressing import FreeList
-from egactl_govnet.backend import allocator
-from egactl_govnet.backend.models import FreeBlock, FreeVlans, Pool, PoolVlans
+from egactl_govnet.server import allocator
+from egactl_govnet.server.models import FreeBlock, FreeVlans, Pool, PoolVlans
 
 NOW = dt.datetime(2026, 11, 22, tzinfo=dt.timezone.utc)
 

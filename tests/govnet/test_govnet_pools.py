@@ -8,7 +8,7 @@ import pytest
 from sqlalchemy import func, select
 
 from egactl.server.models import AuditEntry
-from egactl_govnet.backend.models import FreeBlock, Onboarding, Pool, PoolVlans, Site
+from egactl_govnet.server.models import FreeBlock, Onboarding, Pool, PoolVlans, Site
 
 
 def count(backend, model) -> int:

@@ -7,22 +7,22 @@ import datetime as dt
 from fastapi import APIRouter
 from sqlalchemy import func, select
 
-from egactl.plugin.server import ApiRoute, Institution, Problem, backend, db, principal
-from egactl_govnet import workflow
-from egactl_govnet.backend.models import Onboarding, Site
-from egactl_govnet.backend.records import site_key
-from egactl_govnet.backend.schemas import StatusOut
+from egactl.plugin.server import ApiRoute, Institution, backend, db, invalid, iso, principal
+from egactl_govnet import rules
+from egactl_govnet.server.models import Onboarding, Site
+from egactl_govnet.server.schemas import StatusOut
+from egactl_govnet.server.service import site_key
 
 router = APIRouter(route_class=ApiRoute, tags=["govnet"])
 
-WAITING_STATES = (workflow.REQUESTED, workflow.APPROVED, workflow.PROVISIONED)
+WAITING_STATES = (rules.REQUESTED, rules.APPROVED, rules.PROVISIONED)
 """States in which a site waits on e-GA (approval, provisioning, the link test)."""
 
 
 @router.get("/status", response_model=StatusOut)
 def pipeline(institution: str | None = None, waiting_days: int = 7):
     if not 0 <= waiting_days <= 3650:
-        raise Problem(422, "waiting_days must be between 0 and 3650", errors=[{"field": "waiting_days", "message": "out of range"}])
+        raise invalid("waiting_days must be between 0 and 3650", "waiting_days")
     p = principal()
     scope = p.visible_institutions()
     if institution:
@@ -35,7 +35,7 @@ def pipeline(institution: str | None = None, waiting_days: int = 7):
     if scope is not None:
         counts_stmt = counts_stmt.where(Site.institution.in_(scope))
     found = dict(session.execute(counts_stmt).all())
-    counts = {state: found.get(state, 0) for state in workflow.STATES}
+    counts = {state: found.get(state, 0) for state in rules.STATES}
 
     now = backend().now()
     cutoff = now - dt.timedelta(days=waiting_days)
@@ -45,10 +45,10 @@ def pipeline(institution: str | None = None, waiting_days: int = 7):
     if scope is not None:
         waiting_stmt = waiting_stmt.where(Site.institution.in_(scope))
     waiting = [{"id": ob.id, "site": site_key(site), "institution": site.institution, "state": ob.state,
-                "since": ob.state_since.isoformat(), "days_waiting": (now - ob.state_since).days}
+                "since": iso(ob.state_since), "days_waiting": (now - ob.state_since).days}
                for ob, site in session.execute(waiting_stmt).all()]
 
-    active = select(Site.institution).join(Onboarding, Onboarding.site_id == Site.id).where(Onboarding.state == workflow.ACTIVE)
+    active = select(Site.institution).join(Onboarding, Onboarding.site_id == Site.id).where(Onboarding.state == rules.ACTIVE)
     idle_stmt = select(Institution.code, Institution.name).where(Institution.code.not_in(active)).order_by(Institution.code)
     if scope is not None:
         idle_stmt = idle_stmt.where(Institution.code.in_(scope))

@@ -10,12 +10,9 @@ from __future__ import annotations
 from sqlalchemy import select
 
 from egactl.plugin.server import audit, lock
-from egactl_govnet.backend import allocator
-from egactl_govnet.backend.models import Allocation, Pool
-from egactl_govnet.backend.onboardings import release_details
-from egactl_govnet.backend.sites import RESOURCE
-
-REASON = "hold period ended; prefix and VLAN returned to the pool"
+from egactl_govnet.server import allocator
+from egactl_govnet.server.models import Allocation, Pool
+from egactl_govnet.server.service import RELEASE_REASON, RESOURCE, release_details
 
 
 def release_holds(be) -> int:
@@ -30,7 +27,7 @@ def release_holds(be) -> int:
 
             def record_release(alloc: Allocation) -> None:
                 key, institution, details = release_details(session, alloc)
-                audit.record("release", RESOURCE, key, institution=institution, reason=REASON, before=details,
+                audit.record("release", RESOURCE, key, institution=institution, reason=RELEASE_REASON, before=details,
                              session=session, at=now)
 
             done += allocator.release_expired(session, pool, now, record_release)

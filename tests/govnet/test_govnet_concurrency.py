@@ -65,7 +65,7 @@ def provision_all(server, names: list[str]) -> tuple[list[dict], list[Exception]
 def check_stored(server) -> None:
     """The database agrees: allocations disjoint, inside the pool, and the free list is exactly the rest."""
     from egactl.server.db import make_engine
-    from egactl_govnet.backend.models import Allocation, FreeBlock, FreeVlans, Pool
+    from egactl_govnet.server.models import Allocation, FreeBlock, FreeVlans, Pool
 
     engine = make_engine(server.database_url)
     try:

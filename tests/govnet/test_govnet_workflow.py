@@ -6,8 +6,8 @@ import pytest
 from sqlalchemy import func, select
 
 from egactl.server.models import AuditEntry
-from egactl_govnet import workflow
-from egactl_govnet.backend.models import Allocation, Onboarding, Site
+from egactl_govnet.rules import ONBOARDING
+from egactl_govnet.server.models import Allocation, Onboarding, Site
 
 # The workflow as the issue states it, written out here so that a wrong table in the code fails the test.
 EXPECTED = {
@@ -69,8 +69,9 @@ def state_of(backend, ref):
 
 
 def test_the_transition_table_is_the_documented_workflow():
-    table = {(a, s): target for a, (sources, target) in workflow.TRANSITIONS.items() for s in sources}
+    table = {(t.action, s): t.target for t in ONBOARDING.transitions for s in t.sources}
     assert table == EXPECTED
+    assert ONBOARDING.states == STATES and ONBOARDING.actions == ACTIONS
 
 
 def test_every_legal_and_illegal_step(cli, backend):
@@ -172,7 +173,7 @@ def test_hold_worker_returns_resources_without_a_new_provision(cli, backend, clo
     pool(cli)
     ref = site(cli, "dodoma-hq")
     drive(cli, ref, ["approve", "provision", "offboard"])
-    from egactl_govnet.backend.holds import release_holds
+    from egactl_govnet.server.workers import release_holds
 
     assert release_holds(backend) == 0
     clock.advance(days=31)

@@ -13,7 +13,7 @@ import httpx
 import pytest
 from sqlalchemy import func, select, update
 
-from egactl_govnet.backend.models import Onboarding, Pool, Site
+from egactl_govnet.server.models import Onboarding, Pool, Site
 from egactl_govnet.commands.ce_config import shipped_templates
 
 # The two classic injections: a new IOS command on its own line, and a RouterOS
@@ -111,7 +111,8 @@ def test_the_backend_refuses_it_for_every_caller(http, backend, site, value):
     for field in ("district", "address", "contact_name"):
         r = http.post("/api/v1/govnet/sites", json={**site_body, field: value})
         assert r.status_code == 422, r.text
-        assert r.json()["errors"] == [{"field": field, "message": "invalid"}]
+        [error] = r.json()["errors"]  # the one field, with the rule's own line
+        assert error["field"] == field and "router configuration" in error["message"], r.text
     r = http.post("/api/v1/govnet/pools", json={"name": "arusha-1", "cidr": "10.30.0.0/16", "description": value,
                                                 "vlans": [{"pop": "ARUSHA", "first": 100, "last": 199}]})
     assert r.status_code == 422 and r.json()["errors"][0]["field"] == "description", r.text
@@ -197,7 +198,7 @@ def test_a_teams_own_template_is_escaped_too(cli, backend, site, tmp_path):
 
 
 def test_vendor_escaping_rules():
-    from egactl_govnet import vendors
+    from egactl_govnet.commands import vendors
 
     assert vendors.mikrotik('a"b\\c$d?e\nf\tg') == 'a\\"b\\\\c\\$d\\?e\\nf\\tg'
     assert vendors.mikrotik("Caf\u00e9\x00") == "Caf\\C3\\A9\\00"

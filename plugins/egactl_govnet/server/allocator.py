@@ -15,6 +15,7 @@ indexed query, whatever the pool's size or how many allocations it has.
 from __future__ import annotations
 
 import datetime as dt
+import ipaddress
 from typing import Callable
 
 from sqlalchemy import delete, func, insert, select, update
@@ -22,7 +23,7 @@ from sqlalchemy.orm import Session
 
 from egactl_govnet import addressing
 from egactl_govnet.addressing import Block
-from egactl_govnet.backend.models import Allocation, FreeBlock, FreeVlans, Onboarding, Pool, PoolVlans
+from egactl_govnet.server.models import Allocation, FreeBlock, FreeVlans, Onboarding, Pool, PoolVlans
 
 
 def pool_lock(pool_id: int) -> str:
@@ -34,6 +35,21 @@ def init_free_space(session: Session, pool: Pool, vlans: list[PoolVlans]) -> Non
     session.execute(insert(FreeBlock).values(pool_id=pool.id, start=pool.start, length=pool.length))
     for v in vlans:
         session.execute(insert(FreeVlans).values(pool_id=pool.id, pop=v.pop, first=v.first, last=v.last))
+
+
+def new_pool(session: Session, *, name: str, net: ipaddress.IPv4Network, default_prefix_length: int,
+             region: str | None, description: str | None, vlans: list[tuple[str, int, int]], now: dt.datetime) -> Pool:
+    """Add a pool with its VLAN ranges (``(pop, first, last)``), all its addresses and VLANs free."""
+    pool = Pool(name=name, cidr=str(net), start=int(net.network_address), length=net.prefixlen,
+                stop=int(net.broadcast_address) + 1, default_prefix_length=default_prefix_length, region=region,
+                description=description, version=1, created_at=now)
+    session.add(pool)
+    session.flush()
+    ranges = [PoolVlans(pool_id=pool.id, pop=pop, first=first, last=last) for pop, first, last in vlans]
+    session.add_all(ranges)
+    session.flush()
+    init_free_space(session, pool, ranges)
+    return pool
 
 
 def take_prefix(session: Session, pool: Pool, length: int) -> Block | None:

@@ -1,4 +1,4 @@
-"""GovNet's input rules, as both the commands and the backend apply them."""
+"""GovNet's input rules (egactl_govnet.rules), as both the commands and the backend apply them."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from egactl_govnet import validation as v
+from egactl_govnet import rules as v
 
 
 @pytest.mark.parametrize("text, bps", [
@@ -38,9 +38,8 @@ def test_pool_cidrs():
 
 def test_prefix_lengths():
     pool = v.parse_pool_cidr("10.20.0.0/16")
-    assert v.check_prefix_length(16, pool) == 16 and v.parse_prefix_length("/29") == 29
-    with pytest.raises(ValueError, match="larger than the pool"):
-        v.check_prefix_length(15, pool)
+    assert v.check_prefix_length(16, pool) is None and v.parse_prefix_length("/29") == 29
+    assert "larger than the pool" in v.check_prefix_length(15, pool)
     for bad in ("31", "7", "x"):
         with pytest.raises(ValueError):
             v.parse_prefix_length(bad)
@@ -53,8 +52,8 @@ def test_pops_regions_and_vlan_ranges():
     for bad in ("DODOMA", "DODOMA=0-10", "DODOMA=10-4095", "DODOMA=20-10", "NOWHERE=1-2", "DODOMA=a-b"):
         with pytest.raises(ValueError):
             v.parse_vlan_range(bad)
-    with pytest.raises(ValueError, match="two VLAN ranges"):
-        v.check_vlan_ranges([("DODOMA", 1, 2), ("DODOMA", 5, 6)])
+    assert "two VLAN ranges" in v.check_vlan_ranges([("DODOMA", 1, 2), ("DODOMA", 5, 6)])
+    assert v.check_vlan_ranges([("DODOMA", 1, 2), ("ARUSHA", 1, 2)]) is None
 
 
 def test_site_references_and_phones():

@@ -7,7 +7,7 @@ from typing import Annotated
 import typer
 
 from egactl.plugin.cli import Column, Institution, context
-from egactl_govnet.client import BASE
+from egactl_govnet import client
 
 WAITING = [Column("site"), Column("state"), Column("since"), Column("days_waiting", "DAYS"), Column("id", "REQUEST")]
 IDLE = [Column("institution"), Column("name")]
@@ -22,7 +22,7 @@ def status(institution: Institution = None,
     """
     ctx = context.get()
     inst = institution.upper() if institution else None
-    data = ctx.api().get(f"{BASE}/status", institution=inst, waiting_days=waiting_days)
+    data = client.status(ctx.api(), institution=inst, waiting_days=waiting_days)
     counts = [{"state": state, "count": n} for state, n in data["counts"].items()]
     if ctx.query or ctx.fmt in ("json", "jsonl"):
         ctx.render(data)

@@ -12,10 +12,12 @@ from typing import Annotated, Any, Callable, Optional
 
 import typer
 
-from egactl.plugin.cli import Conflict, DryRun, Institution, Yes, context
-from egactl_govnet import validation, workflow
-from egactl_govnet.client import BASE, find_onboarding, site_ref, step
-from egactl_govnet.commands.common import ONBOARDING_DETAIL, rule
+from egactl.plugin.cli import Conflict, DryRun, Institution, Yes, context, enforce
+from egactl.plugin.rules import IllegalTransition
+from egactl_govnet import client, rules
+from egactl_govnet.commands.common import ONBOARDING_DETAIL
+
+ACTIONS = rules.ACTIONS
 
 Target = Annotated[str, typer.Argument(metavar="SITE", help="INSTITUTION/NAME (e.g. RITA/dodoma-hq), NAME with --institution, or a request number.")]
 Reason = Annotated[Optional[str], typer.Option(help="Why (kept in the audit log).")]
@@ -31,18 +33,18 @@ def onboard(site: Annotated[str, typer.Option("--site", "-s", help="Site NAME (o
             dry_run: DryRun = False):
     """Open an onboarding request for a site (it starts as requested)."""
     ctx = context.get()
-    inst, name = site_ref(site, ctx.institution(institution))
+    inst, name = client.site_ref(site, ctx.institution(institution))
     body = {"institution": inst, "site": name,
-            "bandwidth": validation.format_bandwidth(rule(validation.parse_bandwidth, bandwidth, flag="--bandwidth")),
-            "prefix_length": rule(validation.parse_prefix_length, prefix_length, flag="--prefix-length") if prefix_length else None,
-            "pop": rule(validation.normalise_pop, pop, flag="--pop") if pop else None,
-            "pool": rule(validation.check_pool_name, pool.lower(), flag="--pool") if pool else None, "notes": notes}
+            "bandwidth": enforce(rules.normalise_bandwidth, bandwidth, flag="--bandwidth"),
+            "prefix_length": enforce(rules.parse_prefix_length, prefix_length, flag="--prefix-length") if prefix_length else None,
+            "pop": enforce(rules.normalise_pop, pop, flag="--pop") if pop else None,
+            "pool": enforce(rules.normalise_pool_name, pool.lower(), flag="--pool") if pool else None, "notes": notes}
     if dry_run:
-        ctx.api().get(f"{BASE}/sites/{inst}/{name}")  # the site must exist
+        client.show_site(ctx.api(), inst, name)  # the site must exist
         ctx.io.status(f"dry run: would open an onboarding request for {inst}/{name} at {body['bandwidth']}")
         ctx.render({k: v for k, v in body.items() if v is not None})
         return
-    created = ctx.api().post(f"{BASE}/onboardings", body)
+    created = client.open_onboarding(ctx.api(), body)
     ctx.success(f"Requested onboarding of {created['site']} (request {created['id']}, {created['bandwidth']}, "
                 f"a /{created['prefix_length']} from {created['pool']} at {created['pop']})")
     ctx.render(created, ONBOARDING_DETAIL)
@@ -52,27 +54,27 @@ def _take(action: str, target: str, institution: str | None, body: dict[str, Any
           done: Callable[[dict[str, Any], str], str], yes: bool | None = None) -> None:
     ctx = context.get()
     api = ctx.api()
-    onboarding, etag = find_onboarding(api, target, ctx.institution(institution, required=False))
+    onboarding, etag = client.find_onboarding(api, target, ctx.institution(institution, required=False))
     label = f"{onboarding['site']} (request {onboarding['id']})"
     if dry_run:
         try:
-            after = workflow.next_state(action, onboarding["state"])
-        except workflow.IllegalTransition as exc:
-            raise Conflict(f"{onboarding['site']}: {exc}") from None
+            after = rules.ONBOARDING.next_state(action, onboarding["state"])
+        except IllegalTransition as exc:
+            raise Conflict(str(exc)) from None  # the backend's answer to the same step, without asking it
         ctx.io.status(f"dry run: would {action} {label}: {onboarding['state']} → {after}" + _dry_detail(api, action, onboarding))
         ctx.render(onboarding, ONBOARDING_DETAIL)
         return
     if yes is not None:
         held = "; its prefix and VLAN are held, then go back to the pool" if onboarding.get("resources") == "allocated" else ""
         ctx.confirm(f"Offboard {onboarding['site']} (request {onboarding['id']}, now {onboarding['state']}{held})?", yes=yes)
-    updated = step(api, onboarding, etag, action, body)
+    updated = client.step(api, onboarding, etag, action, body)
     ctx.success(done(updated, label))
     ctx.render(updated, ONBOARDING_DETAIL)
 
 
 def _dry_detail(api: Any, action: str, onboarding: dict[str, Any]) -> str:
     if action == "provision":
-        pool = api.get(f"{BASE}/pools/{onboarding['pool']}")
+        pool = client.get_pool(api, onboarding["pool"])
         largest = pool["usage"]["largest_free_block"] or "nothing free"
         return (f" (the next free /{onboarding['prefix_length']} of pool {pool['name']}, largest free block {largest}, "
                 f"and the next free VLAN at {onboarding['pop']})")
@@ -92,9 +94,9 @@ def provision(site: Target,
               committed_rate: Annotated[Optional[str], typer.Option(help="Committed rate of the circuit (default: the requested bandwidth).")] = None,
               institution: Institution = None, reason: Reason = None, dry_run: DryRun = False):
     """Allocate the site's prefix and VLAN and record its circuit (admin)."""
-    rate = validation.format_bandwidth(rule(validation.parse_bandwidth, committed_rate, flag="--committed-rate")) if committed_rate else None
-    body = {"provider": rule(validation.check_config_text, provider, "provider", flag="--provider"),
-            "circuit_id": rule(validation.check_config_text, circuit_id, "circuit id", flag="--circuit-id"),
+    rate = enforce(rules.normalise_bandwidth, committed_rate, flag="--committed-rate") if committed_rate else None
+    body = {"provider": enforce(rules.normalise_config_text, provider, "provider", flag="--provider"),
+            "circuit_id": enforce(rules.normalise_config_text, circuit_id, "circuit id", flag="--circuit-id"),
             "committed_rate": rate, "reason": reason}
     _take("provision", site, institution, body, dry_run,
           lambda ob, label: f"Provisioned {label}: {ob['prefix']}, VLAN {ob['vlan']} at {ob['pop']}")
@@ -106,7 +108,7 @@ def activate(site: Target,
              loss_pct: Annotated[float, typer.Option(min=0, max=100, help="Measured packet loss in %.")],
              institution: Institution = None, reason: Reason = None, dry_run: DryRun = False):
     """Record a passing link test and put the site in service (admin)."""
-    measured = validation.format_bandwidth(rule(validation.parse_bandwidth, throughput, flag="--throughput"))
+    measured = enforce(rules.normalise_bandwidth, throughput, flag="--throughput")
     body = {"throughput": measured, "latency_ms": latency_ms, "loss_pct": loss_pct, "reason": reason}
     _take("activate", site, institution, body, dry_run, lambda ob, label: f"Activated {label}")
 

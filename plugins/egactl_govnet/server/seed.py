@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from sqlalchemy.orm import Session
 
-from egactl_govnet.backend import allocator
-from egactl_govnet.backend.models import Pool, PoolVlans, Site
+from egactl_govnet.server import allocator
+from egactl_govnet.server.models import Site
 
 POOLS = [
     ("dodoma-1", "10.20.0.0/16", 29, "Dodoma", [("DODOMA", 100, 899)]),
@@ -20,16 +20,8 @@ def seed(session: Session) -> None:
 
     now = system_clock()
     for name, cidr, default, region, vlans in POOLS:
-        net = ipaddress.IPv4Network(cidr)
-        pool = Pool(name=name, cidr=cidr, start=int(net.network_address), length=net.prefixlen,
-                    stop=int(net.broadcast_address) + 1, default_prefix_length=default, region=region,
-                    description=f"{region} region", version=1, created_at=now)
-        session.add(pool)
-        session.flush()
-        ranges = [PoolVlans(pool_id=pool.id, pop=pop, first=first, last=last) for pop, first, last in vlans]
-        session.add_all(ranges)
-        session.flush()
-        allocator.init_free_space(session, pool, ranges)
+        allocator.new_pool(session, name=name, net=ipaddress.IPv4Network(cidr), default_prefix_length=default,
+                           region=region, description=f"{region} region", vlans=vlans, now=now)
     session.add(Site(institution="RITA", name="dodoma-hq", region="Dodoma", district="Dodoma CBD",
                      address="Mtaa wa Jamatini, Dodoma", contact_name="Asha Mwinyi", contact_phone="+255754000111",
                      contact_email="ict@rita.go.tz", version=1, created_at=now, updated_at=now))
