@@ -15,7 +15,7 @@ The output depends on the code and the installed plugins only: commands in
 the tree's order, no timestamps, no paths of this machine, a clean environment
 (no ``EGACTL_*`` settings, no colour, fixed terminal width). A plugin that does
 not load is an error, not a silent gap in the reference.
-``tests/test_generated.py`` runs ``--check``.
+``tests/core/test_generated.py`` runs ``--check``.
 """
 
 from __future__ import annotations

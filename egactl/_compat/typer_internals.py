@@ -3,7 +3,7 @@
 Written against typer 0.29 (which vendors click as ``typer._click`` since 0.26 and
 converts parameter values through pydantic since 0.29), and kept working on the
 typer versions that pyproject.toml admits (it names those tested). Each function
-says which private names it touches; tests/test_compat.py checks each against the
+says which private names it touches; tests/core/test_compat.py checks each against the
 installed typer.
 
 - ``install_lean_coercion``: typer 0.29 converts every parameter value -- even an

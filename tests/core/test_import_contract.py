@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 import tomli_w
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 PYPROJECT = ROOT / "pyproject.toml"
 PLUGINS = ("egactl_ussd", "egactl_sms", "egactl_mail", "egactl_govnet", "egactl_dr")
 

@@ -35,7 +35,7 @@ def test_plugins_use_only_what_the_sdk_namespaces_offer():
     spaces = {"bulk": cli.bulk, "context": cli.context, "audit": server.audit, "etag": server.etag,
               "pagination": server.pagination}
     missing = []
-    for path in sorted((Path(__file__).resolve().parent.parent / "plugins").rglob("*.py")):
+    for path in sorted((Path(__file__).resolve().parents[2] / "plugins").rglob("*.py")):
         tree = ast.parse(path.read_text(encoding="utf-8"))
         imported = {a.asname or a.name for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)
                     and (n.module or "").startswith("egactl.plugin") for a in n.names}

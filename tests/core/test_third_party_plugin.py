@@ -30,7 +30,7 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 GUIDE = ROOT / "docs" / "plugins.md"
 BLOCK = re.compile(r"^```(\w+) file=(\S+)\n(.*?)^```[ \t]*$", re.M | re.S)
 TIMEOUT = 600

@@ -23,7 +23,7 @@ from pathlib import Path
 
 from tests.conftest import start_server
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 CLIENTS = 300
 SECONDS = 3.0
 GATE = {"EGACTL_SERVE_CONCURRENCY": "2", "EGACTL_SERVE_QUEUE_DEPTH": "60", "EGACTL_SERVE_QUEUE_TIMEOUT": "0.5"}

@@ -13,7 +13,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 SCRIPT = ROOT / "scripts" / "regenerate.py"
 GENERATED = ["completions/egactl.bash", "completions/egactl.zsh", "completions/egactl.fish",
              "docs/reference.md", "docs/openapi.json"]

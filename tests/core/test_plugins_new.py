@@ -1,7 +1,7 @@
 """egactl plugins new: a working plugin in the one plugin shape, or nothing at all.
 
 (That the skeleton also installs with pip into a fresh venv, from the template shipped
-inside an installed egactl, is tests/test_third_party_plugin.py.)
+inside an installed egactl, is tests/core/test_third_party_plugin.py.)
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ import pytest
 
 from test_third_party_plugin import register, shape
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 SHAPE = shape("egactl_pepmis", "records")
 

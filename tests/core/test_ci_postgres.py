@@ -17,7 +17,7 @@ def _run_probe(tmp_path: Path, ci: str | None) -> subprocess.CompletedProcess:
     probe_dir = tmp_path / "probe"
     probe_dir.mkdir()
     (probe_dir / "test_probe.py").write_text(PROBE)
-    (probe_dir / "conftest.py").write_text((Path(__file__).parent / "conftest.py").read_text())
+    (probe_dir / "conftest.py").write_text((Path(__file__).parents[1] / "conftest.py").read_text())
     env = {k: v for k, v in os.environ.items() if k != "CI"}
     env["EGACTL_TEST_PG_BIN"] = str(tmp_path / "no-postgres-here")
     if ci is not None:
