@@ -128,7 +128,13 @@ class Context:
         """--institution, else the profile's default institution."""
         value = flag or self.settings.institution
         if value:
-            return value.upper()
+            from egactl.rules import check_institution_code
+
+            code = value.strip().upper()
+            if problem := check_institution_code(code):
+                where = "--institution" if flag else "the profile's institution (`egactl config get institution`)"
+                raise InvalidInput(f"{where}: {problem}")
+            return code
         if required:
             raise InvalidInput("no institution given", hint="pass --institution CODE or set one with `egactl config set institution CODE`")
         return None
