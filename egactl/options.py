@@ -20,9 +20,11 @@ def _institution_code(value: Optional[str]) -> Optional[str]:
         return None
     from egactl.rules import check_institution_code
 
+    from egactl.errors import InvalidInput
+
     code = value.strip().upper()
     if problem := check_institution_code(code):
-        raise typer.BadParameter(problem)
+        raise InvalidInput(f"--institution: {problem}")  # one line, exit 2, like every bad value
     return code
 
 
