@@ -20,8 +20,10 @@ from egactl.output import Column, IOStreams, render
 
 class Context:
     def __init__(self, *, io: IOStreams | None = None, transport: Any = None, token: str | None = None,
-                 env: dict[str, str] | None = None, sleep: Callable[[float], None] | None = None):
+                 env: dict[str, str] | None = None, sleep: Callable[[float], None] | None = None,
+                 clock: Callable[[], Any] | None = None):
         self._io = io
+        self._clock = clock
         self._transport = transport
         self._token = token
         self._env = env
@@ -69,6 +71,15 @@ class Context:
             return self.settings.output
         except InvalidInput:
             return "table"
+
+    def now(self) -> Any:
+        """The command's clock (an aware UTC datetime): the one a command reads "now" from,
+        so that tests can set it; never ``datetime.now()`` in a command."""
+        if self._clock is not None:
+            return self._clock()
+        import datetime as dt
+
+        return dt.datetime.now(dt.timezone.utc)
 
     # -- the API ---------------------------------------------------------------
 
@@ -128,7 +139,13 @@ class Context:
         """--institution, else the profile's default institution."""
         value = flag or self.settings.institution
         if value:
-            return value.upper()
+            from egactl.rules import check_institution_code
+
+            code = value.strip().upper()
+            if problem := check_institution_code(code):
+                where = "--institution" if flag else "the profile's institution (`egactl config get institution`)"
+                raise InvalidInput(f"{where}: {problem}")
+            return code
         if required:
             raise InvalidInput("no institution given", hint="pass --institution CODE or set one with `egactl config set institution CODE`")
         return None

@@ -11,7 +11,24 @@ Yes = Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmat
 DryRun = Annotated[bool, typer.Option("--dry-run", help="Show what would change; change nothing.")]
 Limit = Annotated[int, typer.Option("--limit", "-L", min=1, help="Show at most this many records.")]
 All = Annotated[bool, typer.Option("--all", help="Follow every page (ignore --limit).")]
-Institution = Annotated[Optional[str], typer.Option("--institution", "-i", metavar="CODE",
+
+
+def _institution_code(value: Optional[str]) -> Optional[str]:
+    """A code checked as it is typed: it becomes part of API paths, so ``RITA/x`` or ``../pools``
+    must never reach one."""
+    if value is None:
+        return None
+    from egactl.rules import check_institution_code
+
+    from egactl.errors import InvalidInput
+
+    code = value.strip().upper()
+    if problem := check_institution_code(code):
+        raise InvalidInput(f"--institution: {problem}")  # one line, exit 2, like every bad value
+    return code
+
+
+Institution = Annotated[Optional[str], typer.Option("--institution", "-i", metavar="CODE", callback=_institution_code,
                                                     help="Institution code (default: the profile's institution).")]
 SkipInvalid = Annotated[bool, typer.Option("--skip-invalid", help="Send the valid rows and report the invalid ones.")]
 Resume = Annotated[bool, typer.Option("--resume", help="Continue an interrupted run of the same job.")]

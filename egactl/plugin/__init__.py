@@ -131,8 +131,10 @@ class BackendPart:
     migrations: list[Migration] = field(default_factory=list)
     """Schema steps after the first release, in version order."""
 
-    seed: Callable[[Any], None] | None = None
-    """``seed(session)``: example data for the sandbox only (never for ``serve``)."""
+    seed: Callable[..., None] | None = None
+    """``seed(session, now)``: example data for the sandbox only (never for ``serve``),
+    dated from ``now``, the backend clock's moment (an injected clock in tests), never
+    the machine's time. (A one-argument ``seed(session)`` of SDK 1.0 is still called.)"""
 
     workers: list[Worker] = field(default_factory=list)
 

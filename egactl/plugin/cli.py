@@ -6,7 +6,8 @@ whenever any of the plugin's commands runs, including ``--help``.
 - ``context.get()``: the invocation's :class:`Context`: ``ctx.api`` (the API
   client for the active profile), ``ctx.render(...)``/``ctx.success(...)`` (output
   in the format the user chose), ``ctx.io`` (streams), ``ctx.confirm(...)``,
-  ``ctx.institution(flag)``.
+  ``ctx.institution(flag)``, ``ctx.now()`` (the command's clock: never call
+  ``datetime.now()`` in a command).
 - Shared options, so one flag means one thing in every plugin: ``Yes``,
   ``DryRun``, ``Limit``/``DEFAULT_LIMIT``/``All``/``page_limit``,
   ``Institution``, ``CsvFile``, ``SkipInvalid``, ``Resume``, ``Restart``,

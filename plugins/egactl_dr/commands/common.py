@@ -3,13 +3,12 @@
 
 from __future__ import annotations
 
-import datetime as dt
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 
-from egactl.plugin.cli import InvalidInput, enforce
+from egactl.plugin.cli import InvalidInput, context, enforce
 from egactl_dr import rules
 
 SystemArg = Annotated[str, typer.Argument(metavar="SYSTEM",
@@ -39,7 +38,7 @@ def when(value: str | None, flag: str) -> str | None:
     """A TIME option (an ISO time, or how long ago: 90m, 2h, 3d) as the ISO time the API takes."""
     if value is None:
         return None
-    return enforce(rules.parse_time, value, dt.datetime.now(dt.timezone.utc), flag=flag).isoformat()
+    return enforce(rules.parse_time, value, context.get().now(), flag=flag).isoformat()
 
 
 def minutes(value: Any) -> str:

@@ -68,6 +68,4 @@ def _summary(rows: list[dict[str, Any]]) -> str:
 
 
 def _now() -> str:
-    import datetime as dt
-
-    return dt.datetime.now(dt.timezone.utc).isoformat()
+    return context.get().now().isoformat()

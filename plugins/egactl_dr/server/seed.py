@@ -14,8 +14,7 @@ HEALTH = {"version_from": "json:version", "replicated_from": "json:replication.l
           "backup_from": "json:backup.last_success"}
 
 
-def seed(session: Session) -> None:
-    now = dt.datetime.now(dt.timezone.utc)
+def seed(session: Session, now: dt.datetime) -> None:
     systems = [
         DrSystem(institution="RITA", name="crvs", criticality="critical", hosting="gdc-dodoma", dr_hosting="gdc-dar",
                  primary_endpoint="https://crvs.rita.example/health", dr_endpoint="https://crvs-dr.rita.example/health",

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 from sqlalchemy.orm import Session
 
 from egactl_govnet.server import allocator
@@ -13,12 +15,9 @@ POOLS = [
 ]
 
 
-def seed(session: Session) -> None:
+def seed(session: Session, now: dt.datetime) -> None:
     import ipaddress
 
-    from egactl.plugin.server import system_clock
-
-    now = system_clock()
     for name, cidr, default, region, vlans in POOLS:
         allocator.new_pool(session, name=name, net=ipaddress.IPv4Network(cidr), default_prefix_length=default,
                            region=region, description=f"{region} region", vlans=vlans, now=now)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -21,11 +23,7 @@ STAFF = [
 ]
 
 
-def seed(session: Session) -> None:
-    # The backend clock's moment: the core seeded its institutions at it just before.
-    now = session.scalar(select(Institution.created_at).limit(1))
-    if now is None:
-        return
+def seed(session: Session, now: dt.datetime) -> None:
     present = set(session.scalars(select(Institution.code)))
     for code, domain in DOMAINS.items():
         if code in present:

@@ -84,14 +84,13 @@ HISTORY_COLUMNS = [Column("at", "WHEN", format=when), Column("actor", "WHO"), Co
 
 def list_(state: Annotated[Optional[StateName], typer.Option("--state", "-s", case_sensitive=False,
                                                              help="Only codes in this state.")] = None,
-          institution: Annotated[Optional[str], typer.Option("--institution", "-i", metavar="CODE",
-                                                             help="Only codes held by this institution.")] = None,
+          institution: Institution = None,
           not_live: Annotated[bool, typer.Option("--not-live", help="Only held codes not yet live on every mobile network.")] = False,
           limit: Limit = WHOLE_RANGE, all_: All = False):
     """List codes in number order (the default --limit shows the whole range)."""
     ctx = context.get()
     items = client.list_codes(ctx.api(), state=state.value if state else None,
-                              institution=institution.upper() if institution else None,
+                              institution=institution,
                               not_live=not_live, limit=page_limit(limit, all_))
     ctx.render(items, LIST_COLUMNS, empty="No codes match.")
 

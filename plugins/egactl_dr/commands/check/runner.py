@@ -21,6 +21,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
+from egactl.plugin.cli import context
 from egactl_dr import rules
 from egactl_dr.commands.check.probes import (ReachObservation, SiteObservation, probe_site, probe_url,
                                             ssl_context)
@@ -83,7 +84,7 @@ class _Plan:
 
 
 async def _run(systems: list[dict[str, Any]], options: RunOptions) -> RunResult:
-    started_wall = dt.datetime.now(dt.timezone.utc)
+    started_wall = context.get().now()
     started = time.monotonic()
     contexts: dict[str | None, Any] = {}
 
@@ -128,7 +129,7 @@ async def _run(systems: list[dict[str, Any]], options: RunOptions) -> RunResult:
         for task in pending:
             task.cancel()
         await asyncio.gather(*pending, return_exceptions=True)
-    now = dt.datetime.now(dt.timezone.utc)
+    now = context.get().now()
     verdicts = []
     for plan in plans:
         # A site cut off by the deadline keeps the probes that finished; the others stay None (UNKNOWN).
