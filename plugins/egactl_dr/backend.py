@@ -9,10 +9,10 @@ Settings (``EGACTL_DR_<KEY>`` or ``create_app(settings={"dr.<key>": …})``):
 
 from __future__ import annotations
 
-from egactl.plugin import BackendPart, Migration, Worker
+from egactl.plugin import BackendPart, Worker
 from egactl_dr.server import router
 from egactl_dr.server.checks import prune
-from egactl_dr.server.models import TABLES, add_observations
+from egactl_dr.server.models import TABLES
 from egactl_dr.server.seed import seed
 
 def holdings(session, institution: str) -> dict[str, int]:
@@ -28,7 +28,7 @@ def holdings(session, institution: str) -> dict[str, int]:
 part = BackendPart(
     router=router,
     tables=TABLES,
-    migrations=[Migration(2, "help-desk checks are unverified observations", add_observations)],
+    migrations="egactl_dr.server.migrations",
     holdings=holdings,
     seed=seed,
     workers=[Worker("prune-check-history", prune, interval=3600)],

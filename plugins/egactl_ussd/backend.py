@@ -4,8 +4,8 @@ many codes one institution may hold unless e-GA grants it more (``quota``)."""
 
 from __future__ import annotations
 
-from egactl.plugin import BackendPart, Migration
-from egactl_ussd.models import TABLES, add_quotas
+from egactl.plugin import BackendPart
+from egactl_ussd.models import TABLES
 from egactl_ussd.registry import HELD
 from egactl_ussd.routes import router
 
@@ -25,7 +25,7 @@ def holdings(session, institution: str) -> dict[str, int]:
 part = BackendPart(
     router=router,
     tables=TABLES,
-    migrations=[Migration(2, "per-institution quotas (ussd_quotas)", add_quotas)],
+    migrations="egactl_ussd.server.migrations",
     holdings=holdings,
     settings={"quarantine_days": 90, "quota": 3},
 )

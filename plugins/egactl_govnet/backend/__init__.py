@@ -31,6 +31,7 @@ def holdings(session, institution: str) -> dict[str, int]:
 part = BackendPart(
     router=router,
     tables=TABLES,
+    migrations="egactl_govnet.server.migrations",
     holdings=holdings,
     seed=seed,
     workers=[Worker("release-holds", release_holds, interval=60.0)],

@@ -47,6 +47,7 @@ def holdings(session, institution: str) -> dict[str, int]:
 part = BackendPart(
     router=routes.build(),
     tables=TABLES,
+    migrations="egactl_mail.server.migrations",
     holdings=holdings,
     seed=_seed,
     workers=[Worker("retention-purge", _purge_tick, interval=300.0)],

@@ -7,7 +7,7 @@ from fastapi import APIRouter
 
 from egactl.plugin import BackendPart, PersonalData, Worker
 from egactl_sms.backend import cancelling, delivery, groups, optouts, reading, senders, sending
-from egactl_sms.backend.models import TABLES, migrations
+from egactl_sms.backend.models import TABLES
 from egactl_sms.backend.seed import seed
 
 router = APIRouter()
@@ -37,6 +37,6 @@ def holdings(session, institution: str) -> dict[str, int]:
             "SMS batches (history)": count(Batch)}
 
 
-part = BackendPart(router=router, tables=TABLES, migrations=migrations(), seed=seed, personal=PERSONAL,
+part = BackendPart(router=router, tables=TABLES, migrations="egactl_sms.server.migrations", seed=seed, personal=PERSONAL,
                    holdings=holdings,
                    workers=[Worker("delivery", delivery.tick, interval=1.0)], settings=dict(delivery.SETTINGS))
