@@ -236,6 +236,7 @@ def migrate(database_url_: DatabaseUrl = None,
     from egactl.server.db import check_versioning, is_busy, make_engine
 
     ctx = context.get()
+    _warnings_to(ctx.io.warn)
     url = database_url(database_url_)
     try:
         engine = make_engine(url)
@@ -293,6 +294,20 @@ def migrate(database_url_: DatabaseUrl = None,
         total = len(set(before) | set(failed))
         raise PartialFailure(f"{len(failed)} of {total} components not migrated ({', '.join(sorted(failed))}), "
                              "left as they were", hint="the warnings above say why")
+
+
+def _warnings_to(warn) -> None:
+    """The backend's warnings (a plugin skipped) as the command's own "warning: ..." lines on stderr."""
+    import logging
+
+    class Warnings(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            if record.levelno >= logging.WARNING:
+                warn(record.getMessage())
+
+    logger = logging.getLogger("egactl.server")
+    logger.handlers[:] = [h for h in logger.handlers if type(h).__name__ != "Warnings"] + [Warnings()]
+    logger.propagate = False
 
 
 def _plans(schema, engine, components, fail):
