@@ -263,10 +263,10 @@ def differences(conn: Connection, components: list[Component]) -> list[Any]:
             if table.name not in metadata.tables:
                 table.to_metadata(metadata)
 
-    def include_name(name, type_, parent_names):
+    def include_object(obj, name, type_, reflected, compare_to):
         return type_ != "table" or name in owned
 
-    ctx = MigrationContext.configure(conn, opts={"compare_type": True, "include_name": include_name})
+    ctx = MigrationContext.configure(conn, opts={"compare_type": True, "include_object": include_object})
     return compare_metadata(ctx, metadata)
 
 
