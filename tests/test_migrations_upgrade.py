@@ -215,7 +215,7 @@ def test_previous_release_is_refused_by_serve_and_adopted_by_migrate(new_databas
     plan = {p["component"]: p for p in json.loads(r.stdout)}
     assert plan["dr"] == {"component": "dr", "action": "adopt and upgrade", "from": "0001", "to": "0002",
                           "revisions": ["0002: Help-desk checks are unverified observations: observed_* on systems, "
-                                        "verified on check runs\n(the help desk's earlier runs become unverified)."]}
+                                        "verified on check runs (the help desk's earlier runs become unverified)."]}
     assert (plan["sms"]["action"], plan["sms"]["from"], plan["sms"]["revisions"]) == ("adopt", "0002", [])
     assert (plan["core"]["action"], plan["core"]["from"]) == ("adopt", "0001")
     assert not {t for t in inspect(engine).get_table_names() if t.startswith("alembic_version_")}  # dry run

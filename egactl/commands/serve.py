@@ -272,7 +272,7 @@ def migrate(database_url_: DatabaseUrl = None,
     records = []
     for name, p in before.items():
         record = {"component": name, "from": p.current, "to": p.head,
-                  "revisions": [f"{s.revision}: {s.doc}" for s in p.pending]}
+                  "revisions": [f"{s.revision}: {' '.join(s.doc.split())}" for s in p.pending]}
         if dry_run:
             record["action"] = {"current": "none", "create": "create", "adopt": "adopt and upgrade" if p.pending
                                 else "adopt", "upgrade": "upgrade", "ahead": "refuse: newer"}[p.action]
