@@ -27,7 +27,8 @@ Everything runs in one transaction, each component in its own savepoint (a
 component that fails is rolled back alone and reported through ``on_error``),
 serialised between concurrent starters by a PostgreSQL advisory lock or
 SQLite's ``BEGIN IMMEDIATE``. A database where every component is current is
-only read: no write lock.
+only read: no write lock, and not even Alembic's import (every sandbox command
+starts the backend).
 
 ``upgrade=False`` (``egactl serve`` on a shared database) still creates a
 component it has never seen and records an old release's version, but refuses
@@ -159,12 +160,6 @@ def adopted_revision(script: Any, name: str, version: int) -> str:
         return bases[0]
     raise RuntimeError(f"{name}: the database records schema version {version}, and no revision of its "
                        f"history declares {LEGACY_MARK} = {version}")
-
-
-def status(engine: Engine, components: list[Component]) -> list[Plan]:
-    """Every component's plan (reads only); raises what a component's history or the database raises."""
-    with engine.connect() as conn:
-        return [plan(conn, comp) for comp in components]
 
 
 def migrate(engine: Engine, components: list[Component], *,
