@@ -19,6 +19,13 @@ app = typer.Typer(help="Run the reference backend over HTTP (uvicorn).", add_com
 
   egactl serve --log-file /var/log/egactl/server.log --log-level info
 
+  egactl serve migrate --dry-run --database-url postgresql://egactl@db/egactl
+
+On a shared database `egactl serve` does not change the schema of a component
+it already holds: after installing a new release, run `egactl serve migrate`
+once, then start (or restart) the API processes; they refuse a schema that is
+behind, with one line naming that command (exit 5). The sandbox upgrades itself.
+
 The log never holds SQL parameters, fetched rows, request bodies or tokens;
 files it creates (a SQLite database, its -wal/-shm, the log) are 0600.
 """)
@@ -86,7 +93,8 @@ def serve(ctx: typer.Context,
     _setup_logging(log_level.value, log_file, sql_echo)
     url = database_url(database_url_)
     capacity = Capacity.from_env(concurrency=concurrency, queue_depth=queue_depth, queue_timeout=queue_timeout)
-    # Migrates the database before any API process starts (they then find it current).
+    # Creates what the database has never held (a new database, a new plugin) before any
+    # API process starts; a schema behind this release is refused: `egactl serve migrate`.
     app_ = create_app(url, run_workers=workers and processes == 1, capacity=capacity)
     where = f"http://{host}:{port} (database {_safe(url)}"
     if processes == 1:
@@ -195,3 +203,124 @@ def create_token(role: Annotated[str, typer.Option(help="admin, operator or help
         ctx.io.out.write(token + "\n")
     else:
         ctx.render(record, [Column("id"), Column("subject"), Column("role"), Column("token")])
+
+
+@app.command("migrate")
+def migrate(database_url_: DatabaseUrl = None,
+            dry_run: Annotated[bool, typer.Option("--dry-run", help="Print each component's pending revisions; change nothing.")] = False):
+    """Bring the database's schema up to this release, component by component.
+
+    Each component (the core and every installed plugin) has its own schema
+    history; its pending revisions run in order, all in one transaction, each
+    component in a savepoint. A component the database has never held is
+    created; a database made by a release before these histories is adopted at
+    the version it records, then upgraded. Several runs at once are safe: they
+    queue on a lock and the later ones find nothing to do.
+
+    Run it once per release on a shared database, before restarting the
+    `egactl serve` processes. Exit 6 if some components failed (the others are
+    upgraded; the failed ones are unchanged), 5 if the database is newer than
+    this egactl, 7 if it is unreachable or stayed busy.
+
+    Examples:
+
+      egactl serve migrate --dry-run --database-url postgresql://egactl@db/egactl
+
+      egactl serve migrate --database-url postgresql://egactl@db/egactl -o json
+    """
+    from sqlalchemy.exc import ArgumentError, OperationalError
+
+    from egactl.errors import BUSY_HINT, Busy, PartialFailure, Unreachable
+    from egactl.server import schema
+    from egactl.server.app import components_of, load_parts, skip
+    from egactl.server.db import check_versioning, is_busy, make_engine
+
+    ctx = context.get()
+    _warnings_to(ctx.io.warn)
+    url = database_url(database_url_)
+    try:
+        engine = make_engine(url)
+    except (ArgumentError, ValueError) as exc:
+        raise InvalidInput(f"--database-url: {exc}") from None
+    failed: dict[str, str] = {}
+
+    def fail(name: str, exc: BaseException) -> None:
+        failed[name] = f"{type(exc).__name__}: {exc}"
+        skip(name, exc)
+
+    components = []
+    for comp in components_of(load_parts()):
+        try:
+            check_versioning(comp.tables)
+            _ = comp.script
+        except Exception as exc:
+            fail(comp.name, exc)
+            continue
+        components.append(comp)
+    try:
+        before = {p.component: p for p in _plans(schema, engine, components, fail)}
+        runnable = [c for c in components if c.name in before]
+        if not dry_run:
+            schema.migrate(engine, runnable, on_error=fail)
+            after = {p.component: p for p in _plans(schema, engine, runnable, fail)}
+    except OperationalError as exc:
+        if is_busy(exc):
+            raise Busy("the database stayed busy (another process held it)", hint=BUSY_HINT) from None
+        raise Unreachable(f"cannot reach the database {_safe(url)}: {str(exc.orig).strip().splitlines()[0]}") from None
+    finally:
+        engine.dispose()
+    records = []
+    for name, p in before.items():
+        record = {"component": name, "from": p.current, "to": p.head,
+                  "revisions": [f"{s.revision}: {' '.join(s.doc.split())}" for s in p.pending]}
+        if dry_run:
+            record["action"] = {"current": "none", "create": "create", "adopt": "adopt and upgrade" if p.pending
+                                else "adopt", "upgrade": "upgrade", "ahead": "refuse: newer"}[p.action]
+        elif name in failed:
+            record["action"] = "failed"
+            record["error"] = failed[name]
+        else:
+            done = after.get(name)
+            record["action"] = {"current": "none", "create": "created", "adopt": "adopted and upgraded"
+                                if p.pending else "adopted", "upgrade": "upgraded", "ahead": "refused"}[p.action]
+            record["to"] = done.current if done is not None and done.current else p.head
+        records.append(record)
+    ctx.render(records, [Column("component"), Column("action"), Column("from", format=lambda v: v or "-"),
+                         Column("to", format=lambda v: v or "-"),
+                         Column("revisions", format=lambda v: "; ".join(v) if v else "-")])
+    if dry_run:
+        schema.refuse(list(before.values()), upgrade=True)  # a database newer than this egactl: exit 5
+    if failed:
+        total = len(set(before) | set(failed))
+        raise PartialFailure(f"{len(failed)} of {total} components not migrated ({', '.join(sorted(failed))}), "
+                             "left as they were", hint="the warnings above say why")
+
+
+def _warnings_to(warn) -> None:
+    """The backend's warnings (a plugin skipped) as the command's own "warning: ..." lines on stderr."""
+    import logging
+
+    class Warnings(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            if record.levelno >= logging.WARNING:
+                warn(record.getMessage())
+
+    logger = logging.getLogger("egactl.server")
+    logger.handlers[:] = [h for h in logger.handlers if type(h).__name__ != "Warnings"] + [Warnings()]
+    logger.propagate = False
+
+
+def _plans(schema, engine, components, fail):
+    """Each component's plan; a component whose plan fails is reported and left out."""
+    plans = []
+    with engine.connect() as conn:
+        for comp in components:
+            try:
+                plans.append(schema.plan(conn, comp))
+            except Exception as exc:
+                from egactl.server.db import is_busy
+
+                if is_busy(exc):
+                    raise
+                fail(comp.name, exc)
+    return plans

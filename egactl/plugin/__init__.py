@@ -4,8 +4,8 @@ A plugin imports nothing of egactl but ``egactl.plugin`` and its modules (an
 import contract checks this in the test suite):
 
 - ``egactl.plugin`` (this module): the declaration, :class:`Plugin`,
-  :class:`BackendPart`, :class:`Worker`, :class:`Migration`,
-  :class:`PersonalData`. Import-light: ``egactl --help`` imports it.
+  :class:`BackendPart` (with its schema history: ``migrations=``),
+  :class:`Worker`, :class:`PersonalData`. Import-light: ``egactl --help`` imports it.
 - ``egactl.plugin.cli``: the command side (context, shared options, ``Column``,
   errors with exit codes, bulk jobs, the adapter from a rule to a usage error).
 - ``egactl.plugin.server``: the backend side (the route class, the request's
@@ -41,10 +41,10 @@ See docs/plugins.md for a worked example.
 
 from __future__ import annotations
 
-__version__ = "1.1"
+__version__ = "2.0"
 """Version of the plugin SDK (``egactl.plugin`` and its modules); see the changelog in docs/plugins.md."""
 
-__all__ = ["BackendPart", "Migration", "PersonalData", "Plugin", "Worker", "__version__"]
+__all__ = ["BackendPart", "PersonalData", "Plugin", "Worker", "__version__"]
 
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Callable
@@ -65,21 +65,6 @@ class Plugin:
 
     backend: str | None = None
     """Import path of a :class:`BackendPart`, or None for a client-only plugin."""
-
-
-@dataclass
-class Migration:
-    """One step of a component's schema history, applied once, in order.
-
-    ``upgrade`` receives a SQLAlchemy ``Connection`` inside a transaction. A
-    fresh database gets the current tables from the models directly and all
-    migrations are recorded as applied (the "create_all then stamp" pattern),
-    so migrations only ever run against databases that predate them.
-    """
-
-    version: int
-    description: str
-    upgrade: Callable[[Any], None]
 
 
 @dataclass
@@ -128,8 +113,25 @@ class BackendPart:
     tables: list[Any] = field(default_factory=list)
     """SQLAlchemy ``Table`` objects (``Model.__table__``) this plugin owns."""
 
-    migrations: list[Migration] = field(default_factory=list)
-    """Schema steps after the first release, in version order."""
+    migrations: str | None = None
+    """The package holding this plugin's schema history: Alembic revision scripts,
+    e.g. ``"egactl_govesb.server.migrations"`` (a directory with an ``__init__.py``
+    next to the models). The plugin's tables get their own version table,
+    ``alembic_version_<plugin name>``, so the history is the plugin's alone.
+
+    On a database that has never seen the plugin its tables are created from
+    ``tables`` and recorded at the newest revision; on one that has, the newer
+    revisions run in order (the sandbox does this by itself when it starts;
+    ``egactl serve`` leaves it to ``egactl serve migrate``). So: the first
+    revision creates the tables as the first release declared them, and every
+    later change of a model comes with a revision (``down_revision`` = the
+    previous one) written with ``alembic.op``; the test that compares a database
+    upgraded from the first revision with the models (see docs/plugins.md,
+    "Migrations") fails until it does.
+
+    None: no history; the tables are created when missing and never changed
+    (a prototype). A plugin that keeps data should have one from its first release.
+    """
 
     seed: Callable[..., None] | None = None
     """``seed(session, now)``: example data for the sandbox only (never for ``serve``),
@@ -160,3 +162,8 @@ class BackendPart:
     """Defaults for this plugin's backend settings (e.g. quarantine days);
     overridden by ``EGACTL_<PLUGIN>_<KEY>`` environment variables or by the
     ``settings`` passed to ``create_app``."""
+
+    def __post_init__(self) -> None:
+        if self.migrations is not None and not isinstance(self.migrations, str):
+            raise TypeError("BackendPart(migrations=...) names the package of the plugin's Alembic revision "
+                            "scripts, e.g. \"egactl_govesb.server.migrations\" (SDK 2.0: Migration lists are gone)")

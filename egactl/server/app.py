@@ -18,8 +18,10 @@ from egactl.server.admission import AdmissionMiddleware, Capacity
 from egactl.server.backend import Backend
 from egactl.server.clock import Clock, system_clock
 from egactl.server.db import check_versioning, is_busy, make_engine, sessionmakers
-from egactl.server.migrations import Component, migrate
+from egactl.server.schema import Component, migrate
 from egactl.server.models import CORE_TABLES
+
+CORE_HISTORY = "egactl.server.migrations"
 
 log = logging.getLogger("egactl.server")
 
@@ -47,6 +49,12 @@ def load_parts(only: list[str] | None = None) -> dict[str, BackendPart]:
     return parts
 
 
+def components_of(parts: dict[str, BackendPart]) -> list[Component]:
+    """The schema's components: the core (history egactl.server.migrations), then each plugin's part."""
+    return [Component("core", CORE_TABLES, CORE_HISTORY),
+            *(Component(name, part.tables, part.migrations) for name, part in parts.items())]
+
+
 def skip(name: str, exc: BaseException) -> None:
     """One warning line for a plugin left out of the backend (its traceback at INFO, for the log file)."""
     from egactl.discovery import PluginError
@@ -58,7 +66,8 @@ def skip(name: str, exc: BaseException) -> None:
 
 def create_app(database_url: str, *, sandbox: bool = False, clock: Clock | None = None,
                settings: dict[str, Any] | None = None, plugins: list[str] | None = None,
-               run_workers: bool = False, capacity: Capacity | None = None) -> FastAPI:
+               run_workers: bool = False, capacity: Capacity | None = None,
+               upgrade: bool | None = None) -> FastAPI:
     """Build the backend.
 
     ``plugins``: the plugin names to mount (None: all installed).
@@ -66,6 +75,11 @@ def create_app(database_url: str, *, sandbox: bool = False, clock: Clock | None 
     ``capacity``: requests at work at once and the queue in front of them
     (None: ``EGACTL_SERVE_*`` or the defaults; the sandbox: the defaults);
     see egactl.server.admission.
+    ``upgrade``: apply pending schema revisions (egactl.server.schema) at start;
+    None: the sandbox does, ``egactl serve`` does not (several processes share its
+    database: ``egactl serve migrate`` upgrades it once, explicitly). Without it,
+    a schema behind this release raises ``egactl.errors.Conflict`` (exit 5) naming
+    the command; components the database has never seen are created either way.
 
     A plugin whose backend fails to import, to migrate, to seed or to mount is
     left out (one warning); a database that stays busy while the schema is
@@ -77,8 +91,7 @@ def create_app(database_url: str, *, sandbox: bool = False, clock: Clock | None 
     read, write = sessionmakers(engine)
     be = Backend(engine=engine, read_sessions=read, write_sessions=write, parts=parts,
                  clock=clock or system_clock, sandbox=sandbox, overrides=dict(settings or {}))
-    components = [Component("core", CORE_TABLES, [])]
-    components += [Component(name, part.tables, part.migrations) for name, part in parts.items()]
+    components = components_of(parts)
 
     def failed(name: str, exc: BaseException) -> None:
         if name == "core":
@@ -95,10 +108,11 @@ def create_app(database_url: str, *, sandbox: bool = False, clock: Clock | None 
             components.remove(comp)
 
     try:
-        migrate(engine, components, be.now, seed=_seeder(be) if sandbox else None, on_error=failed)
+        migrate(engine, components, seed=_seeder(be) if sandbox else None, on_error=failed,
+                upgrade=sandbox if upgrade is None else upgrade)
     except Exception as exc:
+        engine.dispose()
         if is_busy(exc):
-            engine.dispose()
             raise Busy("the database stayed busy while the backend started (another process held it)",
                        hint=BUSY_HINT) from None
         raise
@@ -226,10 +240,10 @@ def _seeder(be: Backend) -> Callable[[Any, str], None]:
         if fill is None:
             return
         with Session(bind=conn, join_transaction_mode="create_savepoint") as session:
-            if name == "core" or _takes_clock(fill):
-                fill(session, be.now()) if name != "core" else fill(session)
+            if name != "core" and _takes_clock(fill):
+                fill(session, be.now())
             else:
-                fill(session)  # an SDK 1.0 seed, without the clock
+                fill(session)  # the core's dates itself; an SDK 1.0 seed takes no clock
             session.commit()  # releases the session's savepoint; the migration commits
 
     return seed

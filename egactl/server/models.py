@@ -1,4 +1,7 @@
-"""The core's tables: tokens, institutions, audit log, idempotency store, schema versions."""
+"""The core's tables: tokens, institutions, audit log, idempotency store.
+
+A change here comes with a revision in egactl/server/migrations/ (egactl.server.schema).
+"""
 
 from __future__ import annotations
 
@@ -82,15 +85,6 @@ class IdempotencyRecord(Base):
     headers: Mapped[dict[str, Any]] = mapped_column(JSON)
     body: Mapped[bytes] = mapped_column(LargeBinary)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), index=True)
-
-
-@unversioned("written only by migrations, under their own lock")
-class SchemaVersion(Base):
-    __tablename__ = "core_schema_versions"
-
-    component: Mapped[str] = mapped_column(String(64), primary_key=True)
-    version: Mapped[int] = mapped_column(Integer)
-    applied_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
 
 
 CORE_TABLES = [ApiToken.__table__, Institution.__table__, AuditEntry.__table__, IdempotencyRecord.__table__]

@@ -25,12 +25,12 @@ from fastapi import APIRouter
 from sqlalchemy import Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from egactl.plugin import BackendPart, Migration
+from egactl.plugin import BackendPart
 from egactl.server.db import Base, unversioned
 from egactl.server.scope import ApiRoute
 
 
-@unversioned("a test table no route changes")
+@unversioned("a test table: the failures tested are the seed's and the history's")
 class Thing(Base):
     __tablename__ = "esb_things"
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -53,7 +53,7 @@ BACKENDS = {
     "seed": (GOOD_BACKEND + "def seed(session):\n    raise RuntimeError('no sample data today')\n"
              "part = BackendPart(router=router, tables=[Thing.__table__], seed=seed)\n", None),
     "migration": (GOOD_BACKEND + "part = BackendPart(router=router, tables=[Thing.__table__], "
-                  "migrations=[Migration(1, 'bad', lambda conn: None)])\n", None),
+                  "migrations='egactl_esb.no_such_history')\n", None),
 }
 
 

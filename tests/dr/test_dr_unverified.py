@@ -81,7 +81,6 @@ def database_url(request, tmp_path):
 def test_existing_help_desk_runs_become_unverified_on_upgrade(database_url):
     """Migration v2 on a database that predates it: columns added, helpdesk runs marked."""
     from egactl.server.app import create_app
-    from egactl.server.models import SchemaVersion
 
     url = database_url
     app = create_app(url)
@@ -90,13 +89,13 @@ def test_existing_help_desk_runs_become_unverified_on_upgrade(database_url):
         conn.execute(text("ALTER TABLE dr_check_runs DROP COLUMN verified"))
         for c in ("observed_at", "observed_status", "observed_by"):
             conn.execute(text(f"ALTER TABLE dr_systems DROP COLUMN {c}"))
-        conn.execute(SchemaVersion.__table__.update().where(SchemaVersion.component == "dr").values(version=1))
+        conn.execute(text("UPDATE alembic_version_dr SET version_num = '0001'"))
         conn.execute(text("INSERT INTO dr_check_runs (at, started_at, finished_at, actor, role, status, "
                           "deadline_exceeded, systems) VALUES ('2026-01-01', '2026-01-01', '2026-01-01', 'hd', "
                           "'helpdesk', 'OK', FALSE, 0), ('2026-01-01', '2026-01-01', '2026-01-01', 'op', "
                           "'operator', 'OK', FALSE, 0)"))
     be.engine.dispose()
-    app = create_app(url)
+    app = create_app(url, upgrade=True)  # as after `egactl serve migrate`
     with app.state.backend.read_sessions() as s:
         assert {r.role: r.verified for r in s.scalars(select(DrCheckRun))} == {"helpdesk": False, "operator": True}
     app.state.backend.engine.dispose()

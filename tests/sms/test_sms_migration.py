@@ -22,7 +22,7 @@ def _app(url):
     from egactl.server.app import create_app
     from egactl.server.clock import FakeClock
 
-    return create_app(url, clock=FakeClock())
+    return create_app(url, clock=FakeClock(), upgrade=True)  # as after `egactl serve migrate`
 
 
 def _run(app, token, *args):
@@ -57,14 +57,14 @@ def test_version_1_database_is_upgraded_in_place(database_url):
         c.execute(text("DROP TABLE sms_send_guards"))
         c.execute(text("ALTER TABLE sms_batches DROP COLUMN cancelled_at"))
         c.execute(text("ALTER TABLE sms_batches DROP COLUMN cancelled_by"))
-        c.execute(text("UPDATE core_schema_versions SET version = 1 WHERE component = 'sms'"))
+        c.execute(text("UPDATE alembic_version_sms SET version_num = '0001'"))
     be.engine.dispose()
 
     app = _app(database_url)  # the new release starts
     be = app.state.backend
     try:
         with be.read_sessions() as s:
-            assert s.execute(text("SELECT version FROM core_schema_versions WHERE component = 'sms'")).scalar() == 2
+            assert s.execute(text("SELECT version_num FROM alembic_version_sms")).scalar() == "0002"
         r = _run(app, admin, "sms", "cancel", "1", "--yes")
         assert r.exit_code == 0, r.stderr
         with be.read_sessions() as s:

@@ -9,8 +9,8 @@ Settings (``EGACTL_DR_<KEY>`` or ``create_app(settings={"dr.<key>": …})``):
 
 from __future__ import annotations
 
-from egactl.plugin import BackendPart, Migration, Worker
-from egactl_dr.server.models import TABLES, add_observations
+from egactl.plugin import BackendPart, Worker
+from egactl_dr.server.models import TABLES
 from egactl_dr.server.routes import router
 from egactl_dr.server.seed import seed
 from egactl_dr.server.service import holdings
@@ -19,7 +19,7 @@ from egactl_dr.server.workers import prune
 part = BackendPart(
     router=router,
     tables=TABLES,
-    migrations=[Migration(2, "help-desk checks are unverified observations", add_observations)],
+    migrations="egactl_dr.server.migrations",
     holdings=holdings,
     seed=seed,
     workers=[Worker("prune-check-history", prune, interval=3600)],

@@ -140,11 +140,3 @@ class DrCheckResult(Base):
 
 TABLES = [DrSystem.__table__, DrDrill.__table__, DrCheckRun.__table__, DrCheckResult.__table__]
 
-
-def add_observations(conn) -> None:
-    """v2: help-desk checks become unverified observations (columns on systems and runs)."""
-    stamp = "TIMESTAMP WITH TIME ZONE" if conn.dialect.name == "postgresql" else "DATETIME"
-    for column in (f"observed_at {stamp}", "observed_status VARCHAR(16)", "observed_by VARCHAR(200)"):
-        conn.execute(text(f"ALTER TABLE dr_systems ADD COLUMN {column}"))
-    conn.execute(text("ALTER TABLE dr_check_runs ADD COLUMN verified BOOLEAN NOT NULL DEFAULT TRUE"))
-    conn.execute(text("UPDATE dr_check_runs SET verified = FALSE WHERE role = 'helpdesk'"))

@@ -15,6 +15,7 @@ from egactl_govnet.server.workers import release_holds
 part = BackendPart(
     router=router,
     tables=TABLES,
+    migrations="egactl_govnet.server.migrations",
     holdings=holdings,
     seed=seed,
     workers=[Worker("release-holds", release_holds, interval=60.0)],

@@ -9,6 +9,7 @@ from egactl_mail.server.models import TABLES
 part = BackendPart(
     router=routes.build(),
     tables=TABLES,
+    migrations="egactl_mail.server.migrations",
     holdings=service.holdings,
     seed=seed.seed,
     workers=workers.WORKERS,

@@ -191,17 +191,3 @@ class OutboxEntry(Base):
 
 TABLES = [t.__table__ for t in (Sender, Group, GroupMember, OptOut, Batch, SendGuard, Message, OutboxEntry)]
 
-
-def _add_cancellation_and_guards(conn) -> None:
-    """2: batches can be cancelled (cancelled_at, cancelled_by); sms_send_guards."""
-    from sqlalchemy.schema import CreateColumn
-
-    for column in (Batch.__table__.c.cancelled_at, Batch.__table__.c.cancelled_by):
-        conn.exec_driver_sql(f"ALTER TABLE sms_batches ADD COLUMN {CreateColumn(column).compile(dialect=conn.dialect)}")
-    SendGuard.__table__.create(conn, checkfirst=True)
-
-
-def migrations():
-    from egactl.plugin import Migration
-
-    return [Migration(2, "batch cancellation and send guards", _add_cancellation_and_guards)]

@@ -4,15 +4,15 @@ many codes one institution may hold unless e-GA grants it more (``quota``)."""
 
 from __future__ import annotations
 
-from egactl.plugin import BackendPart, Migration
-from egactl_ussd.server.models import TABLES, add_quotas
+from egactl.plugin import BackendPart
+from egactl_ussd.server.models import TABLES
 from egactl_ussd.server.quotas import holdings
 from egactl_ussd.server.routes import router
 
 part = BackendPart(
     router=router,
     tables=TABLES,
-    migrations=[Migration(2, "per-institution quotas (ussd_quotas)", add_quotas)],
+    migrations="egactl_ussd.server.migrations",
     holdings=holdings,
     settings={"quarantine_days": 90, "quota": 3},
 )

@@ -113,7 +113,3 @@ def _create_every_code(table, connection, **_kw) -> None:
 
 TABLES = [UssdCode.__table__, UssdProvisioning.__table__, UssdQuota.__table__]
 
-
-def add_quotas(connection) -> None:
-    """Migration 2: the per-institution quota grants (databases made before quotas existed)."""
-    UssdQuota.__table__.create(connection, checkfirst=True)
