@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Optional
+from typing import Annotated, Any, Optional
 
 import typer
 
@@ -60,13 +60,7 @@ def create(code: Annotated[str, typer.Argument(help="Short code, e.g. RITA.")],
     ctx = context.get()
     _check_names(name=name, region=region)
     body = {"code": code.upper(), "name": name, "kind": _kind(kind), "region": region, "contact_email": contact_email}
-    created = ctx.api().post("/api/v1/institutions", body, dry_run=dry_run)
-    if dry_run:
-        ctx.io.status(f"dry run: would create institution {created['code']} (checked by the backend; nothing stored)")
-        ctx.render(created, DETAIL)
-        return
-    ctx.success(f"Created institution {created['code']}")
-    ctx.render(created, DETAIL)
+    _changed(ctx, ctx.api().post("/api/v1/institutions", body, dry_run=dry_run), "create", "Created", dry_run)
 
 
 @app.command()
@@ -84,13 +78,7 @@ def update(code: Annotated[str, typer.Argument(help="Institution code.")],
     if not changes:
         raise typer.BadParameter("nothing to change; pass at least one of --name, --kind, --region, --contact-email")
     path = f"/api/v1/institutions/{code.upper()}"
-    updated = ctx.api().update(path, changes, dry_run=dry_run)
-    if dry_run:
-        ctx.io.status(f"dry run: would update institution {updated['code']} (checked by the backend; nothing stored)")
-        ctx.render(updated, DETAIL)
-        return
-    ctx.success(f"Updated institution {updated['code']}")
-    ctx.render(updated, DETAIL)
+    _changed(ctx, ctx.api().update(path, changes, dry_run=dry_run), "update", "Updated", dry_run)
 
 
 @app.command()
@@ -106,6 +94,15 @@ def delete(code: Annotated[str, typer.Argument(help="Institution code.")], yes: 
     ctx.confirm(f"Delete institution {current['code']} ({current['name']})?", yes=yes)
     ctx.api().request("DELETE", path, if_match=etag)
     ctx.success(f"Deleted institution {current['code']}")
+
+
+def _changed(ctx: Any, record: dict[str, Any], verb: str, done: str, dry_run: bool) -> None:
+    """The backend's answer to a change: what it did, or (a dry run) what it would do."""
+    if dry_run:
+        ctx.io.status(f"dry run: would {verb} institution {record['code']} (checked by the backend; nothing stored)")
+    else:
+        ctx.success(f"{done} institution {record['code']}")
+    ctx.render(record, DETAIL)
 
 
 def _check_names(**values: str | None) -> None:

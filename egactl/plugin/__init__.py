@@ -23,7 +23,7 @@ A plugin is a Python package that declares an entry point in the group
 ``egactl.plugins``::
 
     [project.entry-points."egactl.plugins"]
-    govesb = "egactl_govesb:plugin"
+    govesb = "egactl_esb:plugin"
 
 The entry point names a :class:`Plugin` object in the package's
 ``__init__.py``. Keep that module tiny (no imports beyond this one): the
@@ -115,7 +115,7 @@ class BackendPart:
 
     migrations: str | None = None
     """The package holding this plugin's schema history: Alembic revision scripts,
-    e.g. ``"egactl_govesb.server.migrations"`` (a directory with an ``__init__.py``
+    e.g. ``"egactl_esb.server.migrations"`` (a directory with an ``__init__.py``
     next to the models). The plugin's tables get their own version table,
     ``alembic_version_<plugin name>``, so the history is the plugin's alone.
 
@@ -166,4 +166,4 @@ class BackendPart:
     def __post_init__(self) -> None:
         if self.migrations is not None and not isinstance(self.migrations, str):
             raise TypeError("BackendPart(migrations=...) names the package of the plugin's Alembic revision "
-                            "scripts, e.g. \"egactl_govesb.server.migrations\" (SDK 2.0: Migration lists are gone)")
+                            "scripts, e.g. \"egactl_esb.server.migrations\" (SDK 2.0: Migration lists are gone)")
