@@ -312,8 +312,11 @@ def problem_error(response: httpx.Response) -> EgactlError:
     if problem:
         message = problem.get("detail") or problem.get("title") or f"HTTP {response.status_code}"
         errors = problem.get("errors") or []
-        if errors:
-            parts = [f"{e.get('field') or e.get('loc') or '?'}: {e.get('message') or e.get('msg')}" for e in errors[:5]]
+        # The other field errors, once each: the one the detail already names is not repeated.
+        parts = [part for e in errors[:5]
+                 if (part := f"{e.get('field') or e.get('loc') or '?'}: {e.get('message') or e.get('msg')}") not in message
+                 and str(e.get("message") or e.get("msg")) not in message]
+        if parts:
             message = f"{message} ({'; '.join(parts)})"
     else:
         message = f"HTTP {response.status_code} {response.reason_phrase}"

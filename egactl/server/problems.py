@@ -76,6 +76,18 @@ def forbidden(detail: str) -> Problem:
     return Problem(403, detail)
 
 
+# pydantic's prefixes for an exception raised in a validator: the rule's own words follow.
+_VALIDATOR_PREFIXES = ("Value error, ", "Assertion failed, ")
+
+
+def _plain(message: str) -> str:
+    """A validation message in the rule's words, without pydantic's "Value error, " in front."""
+    for prefix in _VALIDATOR_PREFIXES:
+        if message.startswith(prefix):
+            return message[len(prefix):]
+    return message
+
+
 def invalid_request(errors: list[dict[str, Any]]) -> Problem:
     """The 422 for input that failed validation: every field error, the first in the detail."""
     first = errors[0] if errors else {"field": None, "message": "invalid request"}
@@ -186,7 +198,7 @@ def install(app: FastAPI) -> None:
         errors = []
         for err in exc.errors():
             loc = [str(p) for p in err.get("loc", ()) if p not in ("body", "query", "path")]
-            errors.append({"field": ".".join(loc) or None, "message": err.get("msg", "invalid")})
+            errors.append({"field": ".".join(loc) or None, "message": _plain(err.get("msg", "invalid"))})
         return invalid_request(errors).response(request)
 
     @app.exception_handler(DataError)
