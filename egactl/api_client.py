@@ -56,6 +56,7 @@ class ApiClient:
         debug: TextIO | None = None,
         on_mutation: Callable[[], None] | None = None,
         sleep: Callable[[float], None] = time.sleep,
+        url_source: str | None = None,
     ):
         headers = {"User-Agent": f"egactl/{__version__}", "Accept": "application/json"}
         if token:
@@ -77,6 +78,8 @@ class ApiClient:
         self._debug = debug
         self._on_mutation = on_mutation
         self._sleep = sleep
+        self._url_source = url_source
+        """Where ``base_url`` came from (e.g. "env EGACTL_API_URL"), for the hint when it cannot be reached."""
 
     def close(self) -> None:
         self._http.close()
@@ -128,7 +131,7 @@ class ApiClient:
                 if retryable and attempt < self.retries:
                     self._sleep(self._delay(attempt, None))
                     continue
-                raise _unreachable(request, exc) from None
+                raise _unreachable(request, exc, self._url_source) from None
             self._trace(request, response, started, None)
             if response.status_code in RETRY_STATUSES and retryable and attempt < self.retries:
                 self._sleep(self._delay(attempt, response.headers.get("Retry-After")))
@@ -286,8 +289,10 @@ def _ssl_context(verify: bool | str):
         raise InvalidInput(f"cannot load CA bundle {verify}: {exc}", hint="fix ca_bundle in the profile") from None
 
 
-def _unreachable(request: httpx.Request, exc: httpx.TransportError) -> EgactlError:
-    host = request.url.host or str(request.url)
+def _unreachable(request: httpx.Request, exc: httpx.TransportError, url_source: str | None = None) -> EgactlError:
+    url = request.url
+    port = url.port or {"http": 80, "https": 443}.get(url.scheme)
+    host = f"{url.scheme}://{url.host}:{port}" if url.host else str(url)
     if isinstance(exc, httpx.TimeoutException):
         what = "timed out"
     elif isinstance(exc, httpx.ConnectError) and "CERTIFICATE_VERIFY_FAILED" in str(exc):
@@ -296,7 +301,8 @@ def _unreachable(request: httpx.Request, exc: httpx.TransportError) -> EgactlErr
         what = "could not be reached"
     detail = str(exc).strip()
     message = f"the API at {host} {what}" + (f" ({detail})" if detail else "")
-    return Unreachable(message, hint="check the profile's api_url and your network, or try again")
+    where = f"api_url (from {url_source})" if url_source else "the profile's api_url"
+    return Unreachable(message, hint=f"check {where} and your network, or try again")
 
 
 def problem_error(response: httpx.Response) -> EgactlError:

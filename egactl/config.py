@@ -28,6 +28,19 @@ OUTPUT_FORMATS = ("table", "wide", "json", "jsonl", "csv", "tsv")
 """``wide`` is the table with every column, nothing cut (like ``kubectl get -o wide``)."""
 
 
+def _check_url(value: str) -> None:
+    from urllib.parse import urlsplit
+
+    try:
+        parts = urlsplit(value)
+        parts.port  # noqa: B018 - a port that is not a number raises here
+    except ValueError:
+        parts = None
+    if parts is None or parts.scheme not in ("http", "https") or not parts.hostname:
+        raise InvalidInput(f"api_url must be 'sandbox' or an http:// or https:// URL, not {value!r}",
+                           hint="e.g. https://api.ega.go.tz")
+
+
 @dataclass(frozen=True)
 class Key:
     name: str
@@ -57,6 +70,8 @@ class Key:
         value = str(raw)
         if self.choices and value not in self.choices:
             raise InvalidInput(f"{self.name} must be one of {', '.join(self.choices)}, not {value!r}")
+        if self.name == "api_url" and value != SANDBOX:
+            _check_url(value)
         return value
 
 

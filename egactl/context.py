@@ -113,7 +113,8 @@ class Context:
         kwargs = {"sleep": self._sleep} if self._sleep else {}
         return ApiClient(base_url, token=token, transport=transport, verify=verify,
                          connect_timeout=s.connect_timeout, read_timeout=s.read_timeout, retries=s.retries,
-                         debug=self.io.err if self.debug else None, on_mutation=on_mutation, **kwargs)
+                         debug=self.io.err if self.debug else None, on_mutation=on_mutation,
+                         url_source=s.sources.get("api_url"), **kwargs)
 
     def _sandbox_notice(self) -> None:
         if not self._sandbox_noticed:

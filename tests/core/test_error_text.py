@@ -22,3 +22,29 @@ def test_the_api_problem_carries_the_plain_messages(cli):
     problem = json.loads(r.stderr)["problem"]
     assert problem["errors"] == [{"field": "code", "message": problem["detail"].split("code: ", 1)[1]}]
     assert not problem["detail"].startswith("invalid request: code: Value error")
+
+
+def _egactl(*args: str, **env: str):
+    import os
+    import subprocess
+    import sys
+
+    return subprocess.run([sys.executable, "-m", "egactl", *args], capture_output=True, text=True, timeout=120,
+                          stdin=subprocess.DEVNULL, env={**os.environ, **env})
+
+
+def test_an_unreachable_api_is_named_with_its_port_and_where_the_url_came_from():
+    from conftest import free_port
+
+    url = f"http://127.0.0.1:{free_port()}"
+    r = _egactl("institutions", "list", EGACTL_API_URL=url, EGACTL_TOKEN="t0ken", EGACTL_RETRIES="1")
+    assert r.returncode == 7
+    assert f"the API at {url} could not be reached" in r.stderr
+    assert "check api_url (from env EGACTL_API_URL)" in r.stderr
+    assert "t0ken" not in r.stderr
+
+
+def test_an_api_url_that_is_not_a_url_is_a_usage_error_naming_where_it_is():
+    r = _egactl("institutions", "list", EGACTL_API_URL="api.ega.go.tz", EGACTL_TOKEN="t0ken")
+    assert r.returncode == 2
+    assert r.stderr.startswith("error: environment variable EGACTL_API_URL: api_url must be 'sandbox' or an http://")
