@@ -139,7 +139,24 @@ def compile_query(query: str) -> Any:
 
 
 def _first_line(exc: Exception) -> str:
-    return (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+    """The whole of a JMESPath error on one line: what is wrong, and where.
+
+    jmespath's own text spreads over three lines (the message, the expression, a
+    caret under the column); the first alone says "Incomplete expression:" and
+    nothing more.
+    """
+    from jmespath.exceptions import ArityError, IncompleteExpressionError, LexerError, ParseError
+
+    if isinstance(exc, ArityError):  # a ParseError without a token: its text is one line already
+        return " ".join(str(exc).split())
+    if isinstance(exc, IncompleteExpressionError):
+        return f"the expression ends too early (at column {exc.lex_position}: something is left open)"
+    if isinstance(exc, LexerError):
+        return f"unknown character {exc.lexer_value!r} at column {exc.lexer_position}"
+    if isinstance(exc, ParseError):
+        token = f" {exc.token_value!r}" if getattr(exc, "token_value", None) is not None else ""
+        return f"{exc.msg}{token} at column {exc.lex_position}"
+    return " ".join(str(exc).split()) or type(exc).__name__
 
 
 def apply_query(data: Any, query: str | None) -> Any:

@@ -112,6 +112,19 @@ def test_bad_query_is_one_line_exit_2(cli):
     assert r.stdout == ""
 
 
+@pytest.mark.parametrize("query, says", [
+    ("[?code==", "'[?code==': the expression ends too early (at column 8: something is left open)"),
+    ("length(@, 3)", "invalid token 3 at column 10"),
+    ("codé", "unknown character 'é' at column 3"),
+    ("length(@, `3`)", "Expected 1 argument for function length(), received 2"),
+])
+def test_a_bad_query_error_is_whole_on_its_one_line(cli, query, says):
+    """jmespath spreads an error over three lines; the first alone ("Incomplete expression:") says nothing."""
+    r = cli("institutions", "list", "--query", query)
+    assert r.exit_code == 2
+    assert len(r.stderr.splitlines()) == 1 and says in r.stderr
+
+
 def test_bad_output_format_exit_2(cli):
     r = cli("institutions", "list", "-o", "yaml")
     assert r.exit_code == 2
