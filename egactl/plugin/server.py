@@ -20,7 +20,8 @@ role). Inside a route:
   institution's data;
 - ``audit.record(...)``: the audit entry of a change, in requests and in
   workers (pass the worker's ``session`` and ``at``);
-- ``page(...)`` and ``pagination``: cursor pages;
+- ``page(...)`` and ``pagination``: keyset cursor pages in any order (by a
+  column, then the id), newest first unless ``oldest_first=True``;
 - ``insert_unique(row, conflict)``: add a row, a unique clash is a 409;
 - ``etag``: ETags and optimistic locking (``etag.guard(row, what)`` before a
   change, ``etag.respond(data, version)``);
@@ -61,7 +62,8 @@ __all__ = [
 ]
 
 page = _pagination.page
-"""``page(session, stmt, id_column, *, cursor, limit, serialize)``: ``{"items": [...], "next_cursor": ...}``."""
+"""``page(session, stmt, id_column, *, cursor, limit, serialize, order_by=None, oldest_first=False)``:
+``{"items": [...], "next_cursor": ...}``, keyset pages newest first by default (by ``order_by``, then id)."""
 
 
 def iso(moment: Any) -> str | None:

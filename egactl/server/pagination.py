@@ -1,11 +1,13 @@
-"""Keyset pagination by primary key, with an opaque cursor."""
+"""Keyset pagination (by any NOT NULL column, then the primary key), with an opaque cursor."""
 
 from __future__ import annotations
 
 import base64
+import datetime as dt
+import json
 from typing import Any, Callable
 
-from sqlalchemy import Select
+from sqlalchemy import Select, bindparam, tuple_
 from sqlalchemy.orm import Session
 
 from egactl.server.problems import Problem
@@ -30,15 +32,64 @@ def decode(cursor: str) -> int:
 
 
 def page(session: Session, stmt: Select, id_column: Any, *, cursor: str | None, limit: int | None,
-         serialize: Callable[[Any], dict[str, Any]]) -> dict[str, Any]:
-    """Run ``stmt`` one page at a time: ``{"items": [...], "next_cursor": str | None}``."""
+         serialize: Callable[[Any], dict[str, Any]], order_by: Any = None, oldest_first: bool = False) -> dict[str, Any]:
+    """Run ``stmt`` one page at a time: ``{"items": [...], "next_cursor": str | None}``.
+
+    Keyset pagination, newest first by default: rows come in descending order of
+    ``order_by`` (a NOT NULL column, e.g. a time) and then of ``id_column``, the
+    tie-breaker that makes the order total; ``oldest_first=True`` reverses it.
+    Without ``order_by`` the order is the id's. The cursor holds the last row's
+    keys, so a page never repeats or skips a row when rows are added meanwhile.
+
+    ``stmt`` may select one entity (``serialize`` gets the object) or several
+    (``serialize`` gets the row's tuple); it must not be ordered already.
+    """
     limit = DEFAULT_LIMIT if limit is None else limit
     if limit < 1 or limit > MAX_LIMIT:
         raise Problem(422, f"limit must be between 1 and {MAX_LIMIT}", errors=[{"field": "limit", "message": "out of range"}])
+    keys = [id_column] if order_by is None else [order_by, id_column]
     if cursor:
-        stmt = stmt.where(id_column > decode(cursor))
-    rows = session.scalars(stmt.order_by(id_column).limit(limit + 1)).all()
+        after = [bindparam(None, value, type_=key.type) for key, value in zip(keys, _decode_keys(cursor, keys))]
+        if len(keys) == 1:
+            stmt = stmt.where(keys[0] > after[0] if oldest_first else keys[0] < after[0])
+        else:
+            stmt = stmt.where(tuple_(*keys) > tuple_(*after) if oldest_first else tuple_(*keys) < tuple_(*after))
+    entities = len(stmt.column_descriptions)  # what the statement selects: entities or columns
+    stmt = stmt.add_columns(*(key.label(f"page_key_{i}") for i, key in enumerate(keys)))
+    rows = session.execute(stmt.order_by(*(k.asc() if oldest_first else k.desc() for k in keys)).limit(limit + 1)).all()
     more = len(rows) > limit
     rows = rows[:limit]
-    items = [serialize(r) for r in rows]
-    return {"items": items, "next_cursor": encode(rows[-1].id) if more and rows else None}
+    items = [serialize(row[0] if entities == 1 else tuple(row[:entities])) for row in rows]
+    return {"items": items, "next_cursor": _encode_keys(list(rows[-1][entities:])) if more and rows else None}
+
+
+def _encode_keys(values: list[Any]) -> str:
+    if len(values) == 1:
+        return encode(values[0])
+    text = json.dumps([v.isoformat() if isinstance(v, dt.datetime) else v for v in values], separators=(",", ":"))
+    return base64.urlsafe_b64encode(f"keys:{text}".encode()).decode().rstrip("=")
+
+
+def _decode_keys(cursor: str, keys: list[Any]) -> list[Any]:
+    if len(keys) == 1:
+        return [decode(cursor)]
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+        kind, text = raw.split(":", 1)
+        values = json.loads(text)
+        if kind != "keys" or not isinstance(values, list) or len(values) != len(keys):
+            raise ValueError
+        return [_as_type(key, value) for key, value in zip(keys, values)]
+    except (ValueError, UnicodeDecodeError, TypeError):
+        raise Problem(422, "invalid cursor", errors=[{"field": "cursor", "message": "not a cursor from this API"}]) from None
+
+
+def _as_type(key: Any, value: Any) -> Any:
+    kind = getattr(key.type, "impl", key.type).python_type  # a TypeDecorator: what it stores
+    if kind is dt.datetime:
+        return dt.datetime.fromisoformat(value)
+    if kind is int and (isinstance(value, bool) or not isinstance(value, int)):
+        raise ValueError
+    if kind is str and not isinstance(value, str):
+        raise ValueError
+    return value

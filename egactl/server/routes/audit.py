@@ -75,7 +75,7 @@ def query(*, since: dt.datetime | None = None, actor: str | None = None, resourc
 def history_page(stmt, cursor: str | None, limit: int | None) -> dict[str, Any]:
     # The helpdesk sees who did what and when, not the before/after data (personal data).
     with_data = not principal().masks_personal_data
-    return page(db(), stmt, AuditEntry.id, cursor=cursor, limit=limit, serialize=lambda e: serialize(e, with_data=with_data))
+    return page(db(), stmt, AuditEntry.id, cursor=cursor, limit=limit, serialize=lambda e: serialize(e, with_data=with_data), oldest_first=True)
 
 
 @router.get("", response_model=AuditPage)

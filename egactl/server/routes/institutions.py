@@ -147,7 +147,7 @@ def list_institutions(cursor: str | None = None, limit: int | None = None, kind:
     if q:
         like = f"%{q}%"
         stmt = stmt.where(or_(Institution.code.ilike(like), Institution.name.ilike(like)))
-    return page(db(), stmt, Institution.id, cursor=cursor, limit=limit, serialize=serialize)
+    return page(db(), stmt, Institution.id, cursor=cursor, limit=limit, serialize=serialize, oldest_first=True)
 
 
 @router.get("/{code}", response_model=InstitutionOut)

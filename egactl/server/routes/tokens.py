@@ -62,7 +62,7 @@ def whoami():
 @router.get("", response_model=TokenPage)
 def list_tokens(cursor: str | None = None, limit: int | None = None):
     principal().require("admin")
-    return page(db(), select(ApiToken), ApiToken.id, cursor=cursor, limit=limit, serialize=serialize)
+    return page(db(), select(ApiToken), ApiToken.id, cursor=cursor, limit=limit, serialize=serialize, oldest_first=True)
 
 
 @router.post("", status_code=201, response_model=TokenCreated)

@@ -27,8 +27,8 @@ from typing import Any
 from fastapi import APIRouter
 from sqlalchemy import select
 
-from egactl.plugin.server import (ApiRoute, Problem, audit, backend, current_scope, db, etag, helpdesk_allowed, iso,
-                                  pagination, principal)
+from egactl.plugin.server import (ApiRoute, audit, backend, current_scope, db, etag, helpdesk_allowed, iso, page,
+                                  principal)
 from egactl_dr import rules
 from egactl_dr.server.models import DrCheckResult, DrCheckRun, DrSystem
 from egactl_dr.server.schemas import ResultPage, RunIn, RunOut, SystemResultIn
@@ -99,19 +99,10 @@ def system_history(institution: str, name: str, cursor: str | None = None, limit
                    since: dt.datetime | None = None):
     """A system's check results, newest first (the trend reads back in time)."""
     system = readable_system(institution, name)
-    limit = pagination.DEFAULT_LIMIT if limit is None else limit
-    if not 1 <= limit <= pagination.MAX_LIMIT:
-        raise Problem(422, f"limit must be between 1 and {pagination.MAX_LIMIT}",
-                      errors=[{"field": "limit", "message": "out of range"}])
     stmt = (select(DrCheckResult, DrCheckRun).join(DrCheckRun, DrCheckRun.id == DrCheckResult.run_id)
             .where(DrCheckResult.system_id == system.id))
     if since is not None:
         stmt = stmt.where(DrCheckResult.at >= _utc(since))
-    if cursor:
-        stmt = stmt.where(DrCheckResult.id < pagination.decode(cursor))
-    rows = db().execute(stmt.order_by(DrCheckResult.id.desc()).limit(limit + 1)).all()
-    more = len(rows) > limit
-    rows = rows[:limit]
-    return {"items": [serialize_result(r, run, system.ref) for r, run in rows],
-            "next_cursor": pagination.encode(rows[-1][0].id) if more and rows else None}
+    return page(db(), stmt, DrCheckResult.id, cursor=cursor, limit=limit,
+                serialize=lambda row: serialize_result(*row, system.ref))
 

@@ -110,5 +110,5 @@ def list_drills(cursor: str | None = None, limit: int | None = None, institution
         stmt = stmt.where(DrDrill.system_name == name.strip().lower())
     if result:
         stmt = stmt.where(DrDrill.result == result)
-    return page(db(), stmt, DrDrill.id, cursor=cursor, limit=limit, serialize=serialize)
+    return page(db(), stmt, DrDrill.id, cursor=cursor, limit=limit, serialize=serialize, oldest_first=True)
 

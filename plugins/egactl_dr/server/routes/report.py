@@ -79,4 +79,4 @@ def compliance_report(cursor: str | None = None, limit: int | None = None, insti
     now, approved = backend().now(), approved_hosting()
     stale = float(backend().setting(PLUGIN, "check_stale_days"))
     return page(db(), stmt, DrSystem.id, cursor=cursor, limit=limit,
-                serialize=lambda s: row_for(s, now=now, approved=approved, stale_days=stale))
+                serialize=lambda s: row_for(s, now=now, approved=approved, stale_days=stale), oldest_first=True)

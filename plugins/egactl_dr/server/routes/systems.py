@@ -51,7 +51,7 @@ def list_systems(cursor: str | None = None, limit: int | None = None, institutio
         stmt = stmt.where(or_(DrSystem.name.like(like), DrSystem.hosting.ilike(like)))
     now, approved, running = backend().now(), approved_hosting(), running_drills()
     return page(db(), stmt, DrSystem.id, cursor=cursor, limit=limit,
-                serialize=lambda s: serialize_system(s, now=now, approved=approved, running=running))
+                serialize=lambda s: serialize_system(s, now=now, approved=approved, running=running), oldest_first=True)
 
 
 @router.post("/systems", status_code=201, response_model=SystemOut)

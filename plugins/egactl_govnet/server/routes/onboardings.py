@@ -49,7 +49,7 @@ def list_onboardings(cursor: str | None = None, limit: int | None = None, instit
     if pool:
         stmt = stmt.where(Onboarding.pool_id == get_pool(pool).id)
     return page(db(), stmt, Onboarding.id, cursor=cursor, limit=limit,
-                serialize=lambda ob: serialize_onboarding(ob, db().get(Site, ob.site_id)))
+                serialize=lambda ob: serialize_onboarding(ob, db().get(Site, ob.site_id)), oldest_first=True)
 
 
 @router.get("/onboardings/{onboarding_id}", response_model=OnboardingOut)

@@ -47,7 +47,7 @@ def list_pools(cursor: str | None = None, limit: int | None = None, region: str 
             stmt = stmt.where(Pool.region == rules.normalise_region(region))
         except RuleError as exc:
             raise invalid(str(exc), "region") from None
-    return page(db(), stmt, Pool.id, cursor=cursor, limit=limit, serialize=serialize)
+    return page(db(), stmt, Pool.id, cursor=cursor, limit=limit, serialize=serialize, oldest_first=True)
 
 
 @router.get("/pools/{name}", response_model=PoolDetail)

@@ -37,7 +37,7 @@ def list_sites(cursor: str | None = None, limit: int | None = None, institution:
         latest = select(Onboarding.site_id, func.max(Onboarding.id).label("id")).group_by(Onboarding.site_id).subquery()
         stmt = (stmt.join(latest, latest.c.site_id == Site.id).join(Onboarding, Onboarding.id == latest.c.id)
                 .where(Onboarding.state == state))
-    return page(db(), stmt, Site.id, cursor=cursor, limit=limit, serialize=_serialize)
+    return page(db(), stmt, Site.id, cursor=cursor, limit=limit, serialize=_serialize, oldest_first=True)
 
 
 @router.post("/sites", status_code=201, response_model=SiteOut)

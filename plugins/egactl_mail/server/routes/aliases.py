@@ -24,7 +24,7 @@ def serialize(a: MailAddress, mailbox: str) -> dict:
 def list_aliases(ref: str, cursor: str | None = None, limit: int | None = None):
     m = service.load(ref)
     stmt = select(MailAddress).where(MailAddress.mailbox_id == m.id, MailAddress.kind == "alias")
-    return page(db(), stmt, MailAddress.id, cursor=cursor, limit=limit, serialize=lambda a: serialize(a, m.address))
+    return page(db(), stmt, MailAddress.id, cursor=cursor, limit=limit, serialize=lambda a: serialize(a, m.address), oldest_first=True)
 
 
 @router.post("/mailboxes/{ref}/aliases", status_code=201, response_model=AliasOut)

@@ -21,7 +21,7 @@ def serialize(d: MailDomain) -> dict:
 @router.get("/domains", response_model=DomainPage)
 def list_domains(cursor: str | None = None, limit: int | None = None, institution: str | None = None):
     stmt = visible(select(MailDomain), MailDomain.institution, institution)
-    return page(db(), stmt, MailDomain.id, cursor=cursor, limit=limit, serialize=serialize)
+    return page(db(), stmt, MailDomain.id, cursor=cursor, limit=limit, serialize=serialize, oldest_first=True)
 
 
 @router.post("/domains", status_code=201, response_model=DomainOut)

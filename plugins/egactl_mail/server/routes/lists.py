@@ -65,7 +65,7 @@ def resolve_members(members: list[str]) -> list[tuple[str, str, int | None]]:
 def list_lists(cursor: str | None = None, limit: int | None = None, institution: str | None = None):
     stmt = visible(select(MailList), MailList.institution, institution)
     return page(db(), stmt, MailList.id, cursor=cursor, limit=limit,
-                serialize=lambda lst: serialize(lst, with_members=False))
+                serialize=lambda lst: serialize(lst, with_members=False), oldest_first=True)
 
 
 @router.post("/lists", status_code=201, response_model=ListOut)

@@ -59,7 +59,7 @@ def list_mailboxes(cursor: str | None = None, limit: int | None = None, institut
         stmt = stmt.where(search_condition(q))
     mask = p.masks_personal_data
     return page(db(), stmt, Mailbox.id, cursor=cursor, limit=limit,
-                serialize=lambda m: service.serialize(m, mask=mask))
+                serialize=lambda m: service.serialize(m, mask=mask), oldest_first=True)
 
 
 @router.post("/mailboxes", status_code=201, response_model=MailboxOut)

@@ -177,7 +177,7 @@ def list_batches(cursor: str | None = None, limit: int | None = None, institutio
         stmt = stmt.where(Batch.kind == kind)
     if client_ref:
         stmt = stmt.where(Batch.client_ref == client_ref)
-    return page(db(), stmt, Batch.id, cursor=cursor, limit=limit, serialize=batch_out)
+    return page(db(), stmt, Batch.id, cursor=cursor, limit=limit, serialize=batch_out, oldest_first=True)
 
 
 @router.get("/batches/{batch_id}")

@@ -25,7 +25,7 @@ def _out(g: Group) -> dict[str, Any]:
 @router.get("")
 def list_groups(cursor: str | None = None, limit: int | None = None, institution: str | None = None):
     stmt = visible(select(Group), Group.institution, institution)
-    return page(db(), stmt, Group.id, cursor=cursor, limit=limit, serialize=_out)
+    return page(db(), stmt, Group.id, cursor=cursor, limit=limit, serialize=_out, oldest_first=True)
 
 
 @router.post("", status_code=201)
@@ -62,7 +62,7 @@ def delete_group(institution: str, name: str):
 def list_members(institution: str, name: str, cursor: str | None = None, limit: int | None = None):
     row = get_group(institution, name)
     stmt = select(GroupMember).where(GroupMember.group_id == row.id)
-    return page(db(), stmt, GroupMember.id, cursor=cursor, limit=limit, serialize=member_out)
+    return page(db(), stmt, GroupMember.id, cursor=cursor, limit=limit, serialize=member_out, oldest_first=True)
 
 
 def _add(group: Group, members: list[tuple[str, str | None]]) -> set[str]:

@@ -118,7 +118,7 @@ def list_messages(cursor: str | None = None, limit: int | None = None, batch: in
     if to:
         stmt = stmt.where(Message.recipient == recipient_or_422(to, "to"))
     stmt = visible(stmt, Message.institution, institution)
-    return page(db(), stmt, Message.id, cursor=cursor, limit=limit, serialize=_sender_lookup())
+    return page(db(), stmt, Message.id, cursor=cursor, limit=limit, serialize=_sender_lookup(), oldest_first=True)
 
 
 @router.get("/messages/{message_id}")

@@ -20,7 +20,7 @@ def list_optouts(cursor: str | None = None, limit: int | None = None, institutio
     stmt = visible(select(OptOut), OptOut.institution, institution)
     if phone:
         stmt = stmt.where(OptOut.phone == recipient_or_422(phone))
-    return page(db(), stmt, OptOut.id, cursor=cursor, limit=limit, serialize=optout_out)
+    return page(db(), stmt, OptOut.id, cursor=cursor, limit=limit, serialize=optout_out, oldest_first=True)
 
 
 @router.post("", status_code=201)

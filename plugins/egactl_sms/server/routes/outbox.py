@@ -21,4 +21,4 @@ def outbox(cursor: str | None = None, limit: int | None = None, institution: str
         stmt = stmt.where(OutboxEntry.recipient == recipient_or_422(to, "to"))
     if batch is not None:
         stmt = stmt.where(OutboxEntry.batch_id == batch)
-    return page(db(), stmt, OutboxEntry.id, cursor=cursor, limit=limit, serialize=outbox_out)
+    return page(db(), stmt, OutboxEntry.id, cursor=cursor, limit=limit, serialize=outbox_out, oldest_first=True)

@@ -22,7 +22,7 @@ def list_senders(cursor: str | None = None, limit: int | None = None, institutio
     stmt = visible(select(Sender), Sender.institution, institution)
     if status:
         stmt = stmt.where(Sender.status == status)
-    return page(db(), stmt, Sender.id, cursor=cursor, limit=limit, serialize=sender_out)
+    return page(db(), stmt, Sender.id, cursor=cursor, limit=limit, serialize=sender_out, oldest_first=True)
 
 
 @router.get("/{name}")

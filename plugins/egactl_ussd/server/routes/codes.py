@@ -40,7 +40,7 @@ def list_codes(state: State | None = None, institution: str | None = None, not_l
     """Codes in number order; ``not_live``: held codes not yet live on every network."""
     at = service.now()
     stmt = service.list_statement(state=state, institution=institution, not_live=not_live)
-    return page(db(), stmt, UssdCode.id, cursor=cursor, limit=limit, serialize=lambda r: service.serialize(r, at))
+    return page(db(), stmt, UssdCode.id, cursor=cursor, limit=limit, serialize=lambda r: service.serialize(r, at), oldest_first=True)
 
 
 @router.get("/summary", response_model=SummaryOut)
@@ -66,7 +66,7 @@ def code_history(code: str, cursor: str | None = None, limit: int | None = None)
         data["to_state"] = (e.after or {}).get("state")
         return data
 
-    return page(db(), stmt, AuditEntry.id, cursor=cursor, limit=limit, serialize=serialize)
+    return page(db(), stmt, AuditEntry.id, cursor=cursor, limit=limit, serialize=serialize, oldest_first=True)
 
 
 @router.post("/reservations", status_code=201, response_model=CodeOut)

@@ -21,7 +21,7 @@ def list_quotas(cursor: str | None = None, limit: int | None = None):
     stmt = select(Institution).where(or_(Institution.code.in_(holders),
                                          Institution.code.in_(select(UssdQuota.institution))))
     return page(db(), visible(stmt, Institution.code), Institution.id, cursor=cursor, limit=limit,
-                serialize=lambda inst: quotas.serialize_quota(inst.code))
+                serialize=lambda inst: quotas.serialize_quota(inst.code), oldest_first=True)
 
 
 @router.get("/quotas/{institution}", response_model=QuotaOut)
