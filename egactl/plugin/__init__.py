@@ -23,7 +23,7 @@ A plugin is a Python package that declares an entry point in the group
 ``egactl.plugins``::
 
     [project.entry-points."egactl.plugins"]
-    govesb = "egactl_esb:plugin"
+    esb = "egactl_esb:plugin"
 
 The entry point names a :class:`Plugin` object in the package's
 ``__init__.py``. Keep that module tiny (no imports beyond this one): the

@@ -1,4 +1,4 @@
-"""The test side of the plugin SDK: a pytest plugin with the real backend.
+"""The test side of the plugin SDK: a pytest plugin with the real backend, and the history check.
 
 Activate it in the plugin's ``tests/conftest.py``::
 
@@ -11,17 +11,24 @@ Fixtures (all function-scoped, each test gets its own database and directories):
 - ``egactl_clock``: the backend's clock, a fake one that moves only when told
   (``egactl_clock.advance(days=91)``), never by sleeping;
 - ``egactl_plugins``: the plugins to mount (default: all installed; override
-  with ``["govesb"]`` to test one alone); ``egactl_settings``: backend settings
-  (e.g. ``{"govesb": {"quarantine_days": 1}}``);
+  with ``["esb"]`` to test one alone); ``egactl_settings``: backend settings
+  overriding the plugins' defaults, keyed ``"<plugin>.<key>"`` (e.g.
+  ``{"ussd.quarantine_days": 1}``);
 - ``egactl_app`` / ``egactl_backend``: the reference backend (its ASGI app and
   the backend behind it) on a temporary SQLite file, with the
   core's example institutions (EGA, RITA, TRA, NIDA, MOH, UDOM, KINONDONI-MC,
   ARUSHA-CC); ``egactl_backend.write_sessions()`` to look at what it stored;
 - ``egactl_tokens``: a token per role: ``admin``, ``operator`` (of RITA),
   ``operator_tra`` (of TRA), ``helpdesk``;
-- ``egactl_cli``: ``egactl_cli("govesb", "services", "list", role="operator")``
+- ``egactl_cli``: ``egactl_cli("esb", "endpoints", "list", role="operator")``
   runs the real command in-process against that backend over a real HTTP
   exchange and returns the result (``exit_code``, ``stdout``, ``stderr``).
+
+And one function, for the test every plugin with a schema history keeps:
+
+- :func:`history_differences`: ``history_differences(part, database_url)``
+  runs the plugin's history from its base on an empty database and lists
+  where the result differs from its models (``[]``: they agree).
 """
 
 from __future__ import annotations
@@ -32,7 +39,7 @@ from typing import Any, Iterator
 import pytest
 
 __all__ = ["ROLES", "egactl_app", "egactl_backend", "egactl_cli", "egactl_clock", "egactl_env", "egactl_plugins",
-           "egactl_settings", "egactl_tokens"]
+           "egactl_settings", "egactl_tokens", "history_differences"]
 
 ROLES: dict[str, tuple[str, str, list[str]]] = {
     "admin": ("admin@ega.go.tz", "admin", []),
@@ -121,3 +128,56 @@ def egactl_cli(egactl_app, egactl_tokens):
 
     yield run
     transport.close()
+
+
+def history_differences(part: Any, database_url: str) -> list[Any]:
+    """Where a database built by the plugin's schema history differs from its models; ``[]`` when they agree.
+
+    ``part``: the plugin's ``BackendPart`` (its ``migrations`` and ``tables``).
+    ``database_url``: an empty database, e.g. ``f"sqlite:///{tmp_path / 'history.db'}"``
+    or a new PostgreSQL database (``postgresql://…``).
+
+    The database is built as a deployment that installed the plugin's first
+    release and upgraded through every later one has it: the core's history is
+    run to its head, then the plugin's, from its base to its head, in its own
+    version table. The plugin's tables are then compared with ``part.tables``
+    by Alembic's ``compare_metadata`` (``alembic check``): tables, columns,
+    types, nullability, indexes, unique constraints and foreign keys. The
+    differences are Alembic's, e.g. ``("add_column", None, "esb_endpoints",
+    Column("owner", ...))`` for a column a model gained without a revision; a
+    table the history creates and no model declares is ``("remove_table",
+    <that table>)``.
+
+    Raises ``ValueError`` for a part without a history or a database that is
+    not empty, and whatever a revision raises (a history with two heads, a
+    revision that fails) as it is.
+    """
+    from sqlalchemy import MetaData, Table, create_engine, inspect
+
+    from egactl.server.app import components_of
+    from egactl.server.db import normalise_url
+    from egactl.server.schema import differences, upgrade_to
+
+    if not getattr(part, "migrations", None):
+        raise ValueError("this BackendPart declares no schema history (BackendPart(migrations=...))")
+    name = part.migrations.split(".")[0].removeprefix("egactl_")  # names only the version table
+    core, own = components_of({name: part})
+    _ = own.script  # an unusable history (not a package, two heads) raises before anything is built
+    engine = create_engine(normalise_url(database_url))
+    try:
+        with engine.connect() as conn:
+            held = sorted(inspect(conn).get_table_names())
+        if held:
+            raise ValueError(f"history_differences needs an empty database; this one holds {', '.join(held[:5])}"
+                             + (", ..." if len(held) > 5 else ""))
+        with engine.begin() as conn:
+            upgrade_to(conn, core)
+            upgrade_to(conn, own)
+        with engine.connect() as conn:
+            found = list(differences(conn, [own]))
+            known = core.table_names() | own.table_names() | {core.version_table, own.version_table}
+            for extra in sorted(set(inspect(conn).get_table_names()) - known):
+                found.append(("remove_table", Table(extra, MetaData(), autoload_with=conn)))
+        return found
+    finally:
+        engine.dispose()

@@ -4,6 +4,8 @@
   first release's schema, with rows in it) is the same as a freshly created
   one: Alembic's ``compare_metadata`` finds nothing, and the reflected tables,
   indexes, constraints and foreign keys are identical; the rows survive.
+- Each plugin's history alone builds its models, by the check the SDK gives every
+  plugin for its own tests (``egactl.plugin.testing.history_differences``).
 - A model changed without a revision is caught by that comparison.
 - A database of the release before Alembic (versions in core_schema_versions)
   is refused by ``egactl serve`` with one line naming ``egactl serve migrate``,
@@ -26,6 +28,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Column, Index, String, create_engine, inspect, text
 
+from egactl.plugin.testing import history_differences
 from egactl.server.app import components_of, create_app, load_parts
 from egactl.server.db import normalise_url
 from egactl.server.schema import Component, differences, upgrade_to
@@ -137,6 +140,15 @@ def test_history_from_the_first_release_equals_a_fresh_database(new_database, en
         for comp in comps:
             version = text(f"SELECT version_num FROM {comp.version_table}")
             assert conn.execute(version).scalar() == conn2.execute(version).scalar() == comp.head
+
+
+@pytest.mark.parametrize("plugin", ["dr", "govnet", "mail", "sms", "ussd"])
+def test_each_plugins_history_alone_builds_its_models(new_database, plugin):
+    """The check a plugin keeps in its own tests (the SDK's ``history_differences``), made for each
+    built-in plugin: its history alone, from its base, on the core's, builds what its models declare
+    (no plugin's history leans on another's tables)."""
+    part = load_parts([plugin])[plugin]
+    assert history_differences(part, new_database()) == []
 
 
 def test_a_model_changed_without_a_revision_is_caught(tmp_path, engines):

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from test_third_party_plugin import register, shape
+from test_third_party_plugin import HISTORY_TEST, register, shape
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -63,10 +63,12 @@ def test_new_writes_a_plugin_in_the_shape_whose_own_tests_pass(cli, work):
     assert (target / "egactl_pepmis" / "__init__.py").read_text().startswith('"""pepmis: ')
 
     env = with_site(target, "pepmis")
-    own = subprocess.run([sys.executable, "-m", "pytest", "-q", "-n", "0", "-p", "no:cacheprovider", "--rootdir",
+    own = subprocess.run([sys.executable, "-m", "pytest", "-v", "-n", "0", "-p", "no:cacheprovider", "--rootdir",
                           str(target)], cwd=target, env=env, capture_output=True, text=True, timeout=600)
     assert own.returncode == 0, own.stdout[-4000:] + own.stderr[-2000:]
-    assert "5 passed" in own.stdout
+    assert " 6 passed" in own.stdout
+    assert f"{HISTORY_TEST} PASSED" in own.stdout  # its first release's history builds what its models declare
+    assert 'migrations="egactl_pepmis.server.migrations"' in (target / "egactl_pepmis/server/__init__.py").read_text()
     helped = subprocess.run([sys.executable, "-m", "egactl", "pepmis", "--help"], cwd=work, env=env,
                             capture_output=True, text=True, timeout=120)
     assert helped.returncode == 0, helped.stderr

@@ -5,6 +5,11 @@ code block whose info string names a file, ```` ```python file=egactl-esb/... ``
 installs with pip into a fresh virtual environment (no system site packages) beside
 egactl installed from this checkout, passes its own tests there, and `egactl esb
 --help` works; so does the skeleton `egactl plugins new` writes, in the same venv.
+Both keep data, so both have a schema history from their first release: the wheel pip
+built carries its revision scripts, and their own tests, run against what pip
+installed, include the history test the guide teaches (the history run from its base
+builds what the models declare). The guide's next-release revision is checked too:
+without it the plugin's own history test fails on the changed model, with it it passes.
 
 The venv gets egactl and its dependencies from the package index pip is configured
 with (or its cache), installed without byte-compiling (--no-compile: half the time);
@@ -33,15 +38,22 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 GUIDE = ROOT / "docs" / "plugins.md"
 BLOCK = re.compile(r"^```(\w+) file=(\S+)\n(.*?)^```[ \t]*$", re.M | re.S)
+NEXT = re.compile(r"^```(\w+) next=(\S+)\n(.*?)^```[ \t]*$", re.M | re.S)
+"""A file of the example's next release (a later revision), given in the guide but not part of the first."""
 TIMEOUT = 600
 
 def shape(package: str, noun: str) -> set[str]:
-    """The files of the one plugin shape, for a plugin with one noun."""
+    """The files of the one plugin shape, for a plugin with one noun and its first release's schema history."""
     return {"pyproject.toml", f"{package}/__init__.py", f"{package}/rules.py", f"{package}/client.py",
             f"{package}/commands/__init__.py", f"{package}/commands/{noun}.py", f"{package}/server/__init__.py",
             f"{package}/server/models.py", f"{package}/server/schemas.py", f"{package}/server/service.py",
-            f"{package}/server/routes/__init__.py", f"{package}/server/routes/{noun}.py", "tests/conftest.py",
-            f"tests/test_{noun}.py"}
+            f"{package}/server/routes/__init__.py", f"{package}/server/routes/{noun}.py",
+            f"{package}/server/migrations/__init__.py", f"{package}/server/migrations/0001_release_1.py",
+            "tests/conftest.py", f"tests/test_{noun}.py", "tests/test_migrations.py"}
+
+
+HISTORY_TEST = "tests/test_migrations.py::test_the_history_from_its_base_builds_what_the_models_declare"
+"""The test a plugin keeps for its schema history (docs/plugins.md, "Migrations"); the example and the skeleton have it."""
 
 
 def register(site: Path, name: str) -> Path:
@@ -85,6 +97,19 @@ def test_the_guide_gives_every_file_of_the_example_once():
             compile(text, rel, "exec")  # whole, valid files
     # The docstring is the package's first statement: it is the plugin's help.
     assert files["egactl-esb/egactl_esb/__init__.py"].startswith('"""GovESB: ')
+
+
+def test_the_guides_plugin_declares_its_history_from_the_first_release():
+    files = guide_files(GUIDE.read_text(encoding="utf-8"))
+    assert 'migrations="egactl_esb.server.migrations"' in files["egactl-esb/egactl_esb/server/__init__.py"]
+    first = files["egactl-esb/egactl_esb/server/migrations/0001_release_1.py"]
+    assert 'revision = "0001"' in first and "down_revision = None" in first
+    assert 'op.create_table(\n        "esb_endpoints",' in first
+    assert "history_differences(part, " in files["egactl-esb/tests/test_migrations.py"]
+    # The section teaching migrations uses the example's table, not one of its own.
+    section = GUIDE.read_text(encoding="utf-8").split("\n## Migrations\n", 1)[1].split("\n## ", 1)[0]
+    assert set(re.findall(r"op\.(?:create_table|add_column)\(\s*[\"']([a-z_]+)", section)) == {"esb_endpoints"}
+    assert "alembic_version_esb" in section and "tests/test_migrations.py" in section
 
 
 def test_extracting_refuses_a_file_given_twice():
@@ -170,21 +195,32 @@ def venv(tmp_path_factory) -> Venv:
     return v
 
 
-def _run_own_tests(v: Venv, project: Path) -> str:
-    r = v.run(v.python, "-m", "pytest", "-q", "-p", "no:cacheprovider", cwd=project)
+def _run_own_tests(v: Venv, project: Path, package: str) -> tuple[str, set[str]]:
+    """The plugin's own tests, against the plugin as pip installed it (``-P``: not the source folder they run in).
+
+    Returns pytest's summary line and the ids of the tests that passed."""
+    installed = v.run(v.python, "-P", "-c", f"import {package}.server.migrations as m, os; print(m.__path__[0]); "
+                      "print(*sorted(os.listdir(m.__path__[0])))", cwd=project)
+    assert installed.returncode == 0, installed.stderr
+    where, history = installed.stdout.splitlines()
+    assert where.startswith(str(v.path)), where  # the wheel's copy, in the venv's site-packages
+    assert {"__init__.py", "0001_release_1.py"} <= set(history.split()), history  # the revisions are in the wheel
+    r = v.run(v.python, "-P", "-m", "pytest", "-v", "-p", "no:cacheprovider", cwd=project)
     assert r.returncode == 0, r.stdout[-4000:] + r.stderr[-2000:]
-    summary = r.stdout.strip().splitlines()[-1]
+    summary = r.stdout.strip().splitlines()[-1].strip("= ")
     assert re.search(r"\d+ passed", summary) and not re.search(r"failed|error|skipped", summary), summary
-    return summary
+    passed = set(re.findall(r"^(\S+::\S+) PASSED", r.stdout, re.M))
+    return summary, passed
 
 
 def test_the_guides_govesb_plugin_installs_and_passes_its_own_tests(venv, tmp_path):
     project = extract(tmp_path / "from-the-guide")
     started = time.monotonic()
     venv.pip_install_plugin(project)
-    summary = _run_own_tests(venv, project)
+    summary, passed = _run_own_tests(venv, project, "egactl_esb")
     print(f"\nGovESB from the guide: installed and tested in {time.monotonic() - started:.1f} s ({summary})")
-    assert summary.startswith("7 passed"), summary
+    assert summary.startswith("8 passed"), summary
+    assert HISTORY_TEST in passed, passed  # its history, run from the base in the venv, builds its models
 
     helped = venv.egactl("esb", "--help", cwd=tmp_path)
     assert helped.returncode == 0, helped.stderr
@@ -203,9 +239,10 @@ def test_the_templates_skeleton_installs_and_passes_its_own_tests(venv, tmp_path
     assert made.returncode == 0, made.stderr
     project = tmp_path / "egactl-pepmis"
     venv.pip_install_plugin(project)
-    summary = _run_own_tests(venv, project)
+    summary, passed = _run_own_tests(venv, project, "egactl_pepmis")
     print(f"\nskeleton of `egactl plugins new`: written, installed and tested in {time.monotonic() - started:.1f} s "
           f"({summary})")
+    assert HISTORY_TEST in passed, passed
     helped = venv.egactl("pepmis", "records", "--help", cwd=tmp_path)
     assert helped.returncode == 0, helped.stderr
     assert "add" in helped.stdout and "remove" in helped.stdout
@@ -265,3 +302,39 @@ def test_the_guides_plugin_as_written_is_mounted(tmp_path):
     r = _egactl(env, tmp_path, "esb", "endpoints", "list", "-o", "json")
     assert (r.returncode, r.stdout.strip()) == (0, "[]"), r.stderr
     assert "esb" not in r.stderr
+
+
+CONTACT = "    contact: Mapped[str | None] = mapped_column(String(200))\n"
+"""The model change of the guide's "Every later change: a revision"."""
+
+
+def _own_history_test(env: dict[str, str], project: Path) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "pytest", "-q", "-n", "0", "-p", "no:cacheprovider", "--rootdir",
+                           str(project), "tests/test_migrations.py"], cwd=project, env=env, capture_output=True,
+                          text=True, timeout=300)
+
+
+def test_the_guides_history_test_catches_a_model_changed_without_its_revision(tmp_path):
+    """The guide's next release: its own history test fails on the model change alone, naming the column the
+    history lacks, and passes once the revision the guide gives for it is added."""
+    guide = GUIDE.read_text(encoding="utf-8")
+    assert f"```python\n{CONTACT}```" in guide
+    later = {m.group(2): m.group(3) for m in NEXT.finditer(guide)}
+    assert set(later) == {"egactl-esb/egactl_esb/server/migrations/0002_endpoint_contact.py"}
+    env = _as_installed(tmp_path, None)
+    project = tmp_path / "guide" / "egactl-esb"
+    assert _own_history_test(env, project).returncode == 0  # the first release, as written
+
+    models = project / "egactl_esb" / "server" / "models.py"
+    last = "    registered_by: Mapped[str] = mapped_column(String(200))\n"
+    assert last in models.read_text()
+    models.write_text(models.read_text().replace(last, last + CONTACT))
+    r = _own_history_test(env, project)
+    assert r.returncode == 1, r.stdout + r.stderr
+    assert "('add_column', None, 'esb_endpoints', Column('contact', String(length=200)" in r.stdout, r.stdout
+
+    for rel, text in later.items():
+        (tmp_path / "guide" / rel).write_text(text, encoding="utf-8")
+    r = _own_history_test(env, project)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "1 passed" in r.stdout
