@@ -23,6 +23,10 @@ role). Inside a route:
 - ``page(...)`` and ``pagination``: keyset cursor pages in any order (by a
   column, then the id), newest first unless ``oldest_first=True``;
 - ``insert_unique(row, conflict)``: add a row, a unique clash is a 409;
+- ``bulk_request(Item, name=...)`` / ``bulk_response(statuses, name=...)``: the bulk
+  wire contract every import speaks (``bulk.run`` on the command side): a chunk of
+  ``items``, each with its CSV ``line``, in; one ``results`` entry per row
+  (``line``, ``status``, ``id``, ``error``) out;
 - ``etag``: ETags and optimistic locking (``etag.guard(row, what)`` before a
   change, ``etag.respond(data, version)``);
 - ``iso(moment)``: a timestamp as the API writes it (ISO 8601, UTC offset) or None;
@@ -42,6 +46,7 @@ from __future__ import annotations
 from typing import Any
 
 from egactl.server import audit as _audit
+from egactl.server.bulk import bulk_request, bulk_response
 from egactl.server import etag as _etag
 from egactl.server import pagination as _pagination
 from egactl.server.clock import system_clock
@@ -57,7 +62,7 @@ from egactl.server.security import Principal, mask_name, mask_phone
 __all__ = [
     "ApiRoute", "AuditEntry", "Base", "Institution", "Principal", "Problem", "UTCDateTime", "Versioned", "audit",
     "backend", "conflict", "current_scope", "db", "etag", "forbidden", "get_institution", "helpdesk_allowed",
-    "insert_unique", "invalid", "iso", "rule_validator", "lock", "mask_name", "mask_phone", "not_found", "page", "pagination", "principal",
+    "bulk_request", "bulk_response", "insert_unique", "invalid", "iso", "rule_validator", "lock", "mask_name", "mask_phone", "not_found", "page", "pagination", "principal",
     "problem_response", "require_institution", "system_clock", "unversioned", "visible",
 ]
 

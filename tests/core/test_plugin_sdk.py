@@ -279,3 +279,34 @@ def test_a_plugins_help_is_written_once_as_its_package_docstring(name, cli):
     own = cli(name, "--help")
     assert own.exit_code == 0
     assert " ".join(doc.split()) in " ".join(own.stdout.replace("│", " ").split())
+
+
+def test_every_bulk_route_speaks_the_one_wire_contract(tmp_path):
+    """Items in (each with its CSV line), one result per line out: declared once, by the SDK."""
+    from egactl.server.app import create_app
+
+    app = create_app(f"sqlite:///{tmp_path / 'contract.db'}")
+    spec = app.openapi()
+    app.state.backend.engine.dispose()
+    schemas = spec["components"]["schemas"]
+
+    def resolve(ref_or_schema):
+        ref = ref_or_schema.get("$ref")
+        return schemas[ref.rsplit("/", 1)[1]] if ref else ref_or_schema
+
+    bulk_routes = []
+    for path, methods in spec["paths"].items():
+        body = methods.get("post", {}).get("requestBody", {}).get("content", {}).get("application/json")
+        if not body:
+            continue
+        request = resolve(body["schema"])
+        items = request.get("properties", {}).get("items")
+        if not items or "line" not in resolve(items.get("items", {})).get("properties", {}):
+            continue
+        bulk_routes.append(path)
+        response = resolve(methods["post"]["responses"]["200"]["content"]["application/json"]["schema"])
+        result = resolve(response["properties"]["results"]["items"])
+        assert set(result["properties"]) == {"line", "status", "id", "error"}, path
+        assert "failed" in result["properties"]["status"]["enum"], path
+        assert "maxItems" in items, path
+    assert len(bulk_routes) >= 5, bulk_routes  # institutions, mail, govnet, sms members and recipients

@@ -10,6 +10,7 @@ from sqlalchemy import or_, select
 
 from egactl.rules import check_email, check_institution_code, check_name
 from egactl.server import audit, etag
+from egactl.server.bulk import bulk_request, bulk_response
 from egactl.server.db import lock
 from egactl.server.models import Institution
 from egactl.server.pagination import page
@@ -88,23 +89,8 @@ class InstitutionPage(BaseModel):
     next_cursor: str | None
 
 
-class BulkRow(InstitutionIn):
-    line: int
-
-
-class BulkIn(BaseModel):
-    items: list[BulkRow] = Field(max_length=1000)
-
-
-class BulkResult(BaseModel):
-    line: int
-    status: Literal["created", "exists", "failed"]
-    id: str | None = None
-    error: str | None = None
-
-
-class BulkOut(BaseModel):
-    results: list[BulkResult]
+BulkIn = bulk_request(InstitutionIn, name="InstitutionBulkIn")
+BulkOut = bulk_response(("created", "exists", "failed"), name="InstitutionBulkOut")
 
 
 def serialize(i: Institution) -> dict[str, Any]:

@@ -8,12 +8,11 @@ the routes see only normalised values.
 from __future__ import annotations
 
 from functools import partial
-from typing import Literal
 
 from pydantic import BaseModel, Field, field_validator
 
 from egactl.plugin.rules import check_email
-from egactl.plugin.server import rule_validator
+from egactl.plugin.server import bulk_request, bulk_response, rule_validator
 from egactl_govnet import rules
 
 
@@ -115,7 +114,6 @@ class SuspendIn(StepIn):
 
 class ImportRow(BaseModel):
     # One CSV line of `egactl govnet import`: a site and its request, checked as SiteIn and OnboardIn.
-    line: int
     institution: str
     site: str
     region: str
@@ -130,19 +128,8 @@ class ImportRow(BaseModel):
     pool: str | None = None
 
 
-class ImportIn(BaseModel):
-    items: list[ImportRow] = Field(max_length=1000)
-
-
-class ImportResult(BaseModel):
-    line: int
-    status: Literal["requested", "exists", "failed"]
-    id: str | None = None
-    error: str | None = None
-
-
-class ImportOut(BaseModel):
-    results: list[ImportResult]
+ImportIn = bulk_request(ImportRow, name="GovnetImportIn")
+ImportOut = bulk_response(("requested", "exists", "failed"), name="GovnetImportOut")
 
 
 # -- responses ------------------------------------------------------------------------

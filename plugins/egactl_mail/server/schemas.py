@@ -10,7 +10,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field, field_validator
 
-from egactl.plugin.server import rule_validator
+from egactl.plugin.server import bulk_request, bulk_response, rule_validator
 from egactl_mail import rules
 
 Status = Literal["active", "suspended", "deleted", "purged"]
@@ -110,12 +110,7 @@ class PasswordOut(BaseModel):
     password_set_at: str
 
 
-class BulkItem(PersonIn):
-    line: int
-
-
-class BulkIn(BaseModel):
-    items: list[BulkItem] = Field(max_length=1000)
+class BulkIn(bulk_request(PersonIn, name="MailboxBulkRows")):  # type: ignore[misc]
     institutions: list[str] = Field(default_factory=list, max_length=1000,
                                     description="Check these first: each exists, has a mail domain, and the caller may "
                                                 "create mailboxes there (an import's preflight; send no items).")
@@ -123,15 +118,7 @@ class BulkIn(BaseModel):
     _insts = rule_validator(lambda codes: [rules.parse_institution(code) for code in codes], "institutions")
 
 
-class BulkResult(BaseModel):
-    line: int
-    status: Literal["created", "exists", "failed"]
-    id: str | None = None
-    error: str | None = None
-
-
-class BulkOut(BaseModel):
-    results: list[BulkResult]
+BulkOut = bulk_response(("created", "exists", "failed"), name="MailboxBulkOut")
 
 
 class DomainIn(BaseModel):

@@ -9,7 +9,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, Field
 
 from egactl.plugin.rules import check_name
-from egactl.plugin.server import iso, mask_name, mask_phone, principal, rule_validator
+from egactl.plugin.server import bulk_request, bulk_response, iso, mask_name, mask_phone, principal, rule_validator
 from egactl_sms import rules
 from egactl_sms.server.models import Batch, Group, GroupMember, Message, OptOut, OutboxEntry, Sender
 
@@ -59,19 +59,8 @@ class RemoveIn(BaseModel):
     phones: list[str] = Field(min_length=1, max_length=MAX_CHUNK)
 
 
-class BulkMember(MemberIn):
-    line: int
-
-
-class BulkMembersIn(BaseModel):
-    items: list[BulkMember] = Field(max_length=MAX_CHUNK)
-
-
-class BulkResult(BaseModel):
-    line: int
-    status: Literal["added", "exists", "failed"]
-    id: str | None = None
-    error: str | None = None
+BulkMembersIn = bulk_request(MemberIn, name="SmsMembersBulkIn", max_items=MAX_CHUNK)
+BulkMembersOut = bulk_response(("added", "exists", "failed"), name="SmsMembersBulkOut")
 
 
 class OptOutIn(BaseModel):
@@ -115,13 +104,12 @@ class BatchIn(BaseModel):
 
 
 class RecipientIn(BaseModel):
-    line: int
     to: str
     fields: dict[str, str] = Field(default_factory=dict)
 
 
-class RecipientsIn(BaseModel):
-    items: list[RecipientIn] = Field(max_length=MAX_CHUNK)
+RecipientsIn = bulk_request(RecipientIn, name="SmsRecipientsIn", max_items=MAX_CHUNK)
+RecipientsOut = bulk_response(("queued", "duplicate", "opted_out", "failed"), name="SmsRecipientsOut")
 
 
 class CancelIn(BaseModel):

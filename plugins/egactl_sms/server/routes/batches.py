@@ -24,7 +24,7 @@ from egactl.plugin.server import (ApiRoute, audit, conflict, db, invalid, iso, p
 from egactl_sms import encoding, rules
 from egactl_sms.server import sending
 from egactl_sms.server.models import Batch, Message
-from egactl_sms.server.schemas import BatchIn, CancelIn, RecipientsIn, batch_out
+from egactl_sms.server.schemas import BatchIn, CancelIn, RecipientsIn, RecipientsOut, batch_out
 from egactl_sms.server.service import (cancel_batch_messages, delivery_time, get_batch, optouts_among, price,
                                        resolve_sender, state_counts)
 
@@ -89,7 +89,7 @@ def create_batch(body: BatchIn):
                         status_code=201)
 
 
-@router.post("/batches/{batch_id}/recipients")
+@router.post("/batches/{batch_id}/recipients", response_model=RecipientsOut)
 def add_recipients(batch_id: int, body: RecipientsIn):
     """One chunk of a bulk run: ``{"results": [{"line", "status", "id", "error"}]}`` where
     status is queued, duplicate, opted_out or failed."""
@@ -144,7 +144,7 @@ def add_recipients(batch_id: int, body: RecipientsIn):
     segments = sum(r[3] for r in rows if r[0] in inserted)
     for line, phone in lines:
         if phone in inserted:
-            results.append({"line": line, "status": "queued", "id": inserted[phone]})
+            results.append({"line": line, "status": "queued", "id": str(inserted[phone])})
         else:
             duplicates += 1
             results.append({"line": line, "status": "duplicate", "error": None})

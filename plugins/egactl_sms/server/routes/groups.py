@@ -12,7 +12,7 @@ from egactl.plugin.server import (ApiRoute, Problem, audit, backend, db, etag, i
                                   require_institution, visible)
 from egactl_sms import rules
 from egactl_sms.server.models import Group, GroupMember
-from egactl_sms.server.schemas import BulkMembersIn, GroupIn, MembersIn, RemoveIn, group_out, member_out, phone_out
+from egactl_sms.server.schemas import BulkMembersIn, BulkMembersOut, GroupIn, MembersIn, RemoveIn, group_out, member_out, phone_out
 from egactl_sms.server.service import chunked, get_group, insert_ignoring_conflicts, member_count
 
 router = APIRouter(route_class=ApiRoute, tags=["sms"])
@@ -129,7 +129,7 @@ def remove_members(institution: str, name: str, body: RemoveIn):
     return {"group": _out(group), "removed": len(removed), "not_members": [phone_out(p) for p in missing]}
 
 
-@router.post("/{institution}/{name}/members/bulk")
+@router.post("/{institution}/{name}/members/bulk", response_model=BulkMembersOut)
 def import_members(institution: str, name: str, body: BulkMembersIn):
     """One chunk of `egactl sms group import`: a row already in the group counts as done."""
     group = get_group(institution, name, write=True)
