@@ -80,14 +80,17 @@ def _decode_keys(cursor: str, keys: list[Any]) -> list[Any]:
         if kind != "keys" or not isinstance(values, list) or len(values) != len(keys):
             raise ValueError
         return [_as_type(key, value) for key, value in zip(keys, values)]
-    except (ValueError, UnicodeDecodeError, TypeError):
+    except (ValueError, UnicodeDecodeError, TypeError, NotImplementedError):
         raise Problem(422, "invalid cursor", errors=[{"field": "cursor", "message": "not a cursor from this API"}]) from None
 
 
 def _as_type(key: Any, value: Any) -> Any:
     kind = getattr(key.type, "impl", key.type).python_type  # a TypeDecorator: what it stores
     if kind is dt.datetime:
-        return dt.datetime.fromisoformat(value)
+        moment = dt.datetime.fromisoformat(value)
+        if moment.tzinfo is None:  # every time this API writes carries its offset
+            raise ValueError
+        return moment
     if kind is int and (isinstance(value, bool) or not isinstance(value, int)):
         raise ValueError
     if kind is str and not isinstance(value, str):
