@@ -32,9 +32,12 @@ from typing import Any, Callable, Iterable, Sequence
 
 from egactl.rules import KINDS, check_email, check_institution_code, check_name, normalise_kind
 
-__all__ = ["KINDS", "PREVIOUS", "IllegalTransition", "Lifecycle", "RuleError", "Transition", "check_email", "check_institution_code", "check_msisdn", "check_name",
-           "check_reference", "enforce", "format_duration", "format_rate", "normalise_kind", "normalise_msisdn",
-           "parse_duration", "parse_rate", "split_reference"]
+__all__ = [
+    "KINDS", "PREVIOUS", "IllegalTransition", "Lifecycle", "RuleError", "Transition", "check_email",
+    "check_institution_code", "check_msisdn", "check_name", "check_reference", "enforce", "format_duration",
+    "format_rate", "normalise_kind", "normalise_msisdn", "normalise_phone", "parse_duration", "parse_rate",
+    "split_reference",
+]
 
 
 class RuleError(ValueError):
@@ -194,6 +197,34 @@ def normalise_msisdn(raw: str) -> str:
     if kind not in accepted:
         raise RuleError(f"{text}: {names.get(kind, 'not a mobile number')}, not a mobile number")
     return "+" + COUNTRY_CODE + national
+
+
+def normalise_phone(raw: str) -> str:
+    """Any valid phone number a person can be reached on, in E.164, or :class:`RuleError`.
+
+    For contact numbers (a site's contact, an institution's desk): a Tanzanian
+    mobile or fixed line in any usual form (``0754…``, ``022 211 0000``,
+    ``+255 754…``), or a foreign number written with its ``+`` country code. Valid
+    by libphonenumber's metadata, not merely of a possible length. A number that
+    must receive SMS takes :func:`normalise_msisdn` instead.
+    """
+    import phonenumbers
+
+    text = (raw or "").strip()
+    if not text:
+        raise RuleError("the number is empty")
+    compact = text.translate(_SEPARATORS)
+    if compact.startswith("00"):
+        compact = "+" + compact[2:]
+    if not (compact.lstrip("+").isascii() and compact.lstrip("+").isdigit()) or compact.count("+") > 1:
+        raise RuleError(f"{text!r} is not a phone number (e.g. +255754123456 or 0754123456)")
+    try:
+        number = phonenumbers.parse(compact, "TZ")
+    except phonenumbers.NumberParseException:
+        raise RuleError(f"{text!r} is not a phone number (e.g. +255754123456 or 0754123456)") from None
+    if not phonenumbers.is_valid_number(number):
+        raise RuleError(f"{text!r} is not a phone number (e.g. +255754123456 or 0754123456)")
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
 
 
 def check_msisdn(raw: str) -> str | None:

@@ -39,7 +39,6 @@ MAX_BANDWIDTH = 100_000_000_000
 
 _NAME_RE = re.compile(r"[a-z0-9](?:[a-z0-9-]{0,38}[a-z0-9])?")
 _POOL_NAME_RE = re.compile(r"[a-z0-9](?:[a-z0-9-]{0,30}[a-z0-9])?")
-_PHONE_RE = re.compile(r"\+\d{9,15}")
 
 
 def _key(value: str) -> str:
@@ -219,18 +218,6 @@ def normalise_config_text(value: str, what: str = "value") -> str:
             raise RuleError(f"{what} {shown!r} holds {_describe(ch)} at position {i + 1}; a router configuration "
                              f"takes printable ASCII without {' '.join(CONFIG_TEXT_REFUSED)}")
     return text
-
-
-def normalise_phone(value: str) -> str:
-    """"0754 123 456", "+255 754 123456" → "+255754123456"."""
-    digits = re.sub(r"[\s().-]", "", str(value))
-    if digits.startswith("0") and len(digits) == 10:
-        digits = "+255" + digits[1:]
-    elif digits.startswith("255"):
-        digits = "+" + digits
-    if not _PHONE_RE.fullmatch(digits):
-        raise RuleError(f"{value!r} is not a phone number (e.g. +255754123456 or 0754123456)")
-    return digits
 
 
 # -- the life of an onboarding -----------------------------------------------------------

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from sqlalchemy import func, select
 
 from egactl_govnet.server.models import Site
@@ -30,6 +32,25 @@ def test_create_normalises_and_stores(cli, backend):
         assert (site.institution, site.name, site.contact_phone) == ("RITA", "dodoma-hq", "+255754123456")
     again = cli("govnet", "sites", "create", "RITA/dodoma-hq", "--region", "Dodoma")
     assert again.exit_code == 5 and "site RITA/dodoma-hq already exists" in again.stderr
+
+
+@pytest.mark.parametrize("given, stored", [
+    ("0754 123 456", "+255754123456"), ("+255 754 123456", "+255754123456"),
+    ("022 211 0000", "+255222110000"), ("+44 20 7946 0958", "+442079460958"),
+])
+def test_a_contact_number_is_read_by_the_sdks_one_phone_rule(cli, backend, given, stored):
+    r = cli("govnet", "sites", "create", "RITA/hq", "--region", "Dodoma", "--contact-phone", given, "-o", "json")
+    assert r.exit_code == 0, r.stderr
+    assert r.json()["contact"]["phone"] == stored
+
+
+@pytest.mark.parametrize("given", ["+1234567890", "0000000000", "+255 12"])
+def test_a_contact_number_that_no_phone_can_have_is_refused(cli, backend, given):
+    """The regex this replaced took any + and 9-15 digits; the SDK's rule knows the numbering plans."""
+    r = cli("govnet", "sites", "create", "RITA/hq", "--region", "Dodoma", "--contact-phone", given)
+    assert r.exit_code == 2 and "is not a phone number" in r.stderr
+    with backend.read_sessions() as s:
+        assert s.scalar(select(func.count()).select_from(Site)) == 0
 
 
 def test_bad_sites_exit_2_and_store_nothing(cli, backend):

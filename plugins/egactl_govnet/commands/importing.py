@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from egactl.plugin.cli import CsvFile, DryRun, InvalidInput, Restart, Results, Resume, SkipInvalid, context, enforce
-from egactl.plugin.rules import check_email, check_institution_code
+from egactl.plugin.rules import check_email, check_institution_code, normalise_phone
 from egactl_govnet import client, rules
 
 COLUMNS = ("institution", "site", "region", "district", "address", "contact_name", "contact_phone", "contact_email",
@@ -39,7 +39,7 @@ def _checked_row(row: dict[str, str]) -> dict[str, Any]:
         "region": enforce(rules.normalise_region, cell("region") or "", flag="region"),
         "district": text("district"), "address": text("address"),
         "contact_name": enforce(rules.normalise_contact_name, contact, flag="contact_name") if contact else None,
-        "contact_phone": enforce(rules.normalise_phone, phone, flag="contact_phone") if phone else None,
+        "contact_phone": enforce(normalise_phone, phone, flag="contact_phone") if phone else None,
         "contact_email": enforce(check_email, email, flag="contact_email") if email else None,
         "bandwidth": enforce(rules.normalise_bandwidth, cell("bandwidth") or "", flag="bandwidth"),
         "prefix_length": enforce(rules.parse_prefix_length, length, flag="prefix_length") if length else None,

@@ -7,7 +7,7 @@ from typing import Annotated, Optional
 import typer
 
 from egactl.plugin.cli import DEFAULT_LIMIT, All, DryRun, Institution, Limit, context, enforce, page_limit
-from egactl.plugin.rules import check_email
+from egactl.plugin.rules import check_email, normalise_phone
 from egactl_govnet import client, rules
 from egactl_govnet.commands.common import SITE_COLUMNS, SITE_DETAIL, SiteArg
 
@@ -57,7 +57,7 @@ def create(site: SiteArg,
     body = {"institution": inst, "name": name, "region": enforce(rules.normalise_region, region, flag="--region"),
             "district": _text(district, "--district"), "address": _text(address, "--address"),
             "contact_name": enforce(rules.normalise_contact_name, contact_name, flag="--contact-name") if contact_name else None,
-            "contact_phone": enforce(rules.normalise_phone, contact_phone, flag="--contact-phone") if contact_phone else None,
+            "contact_phone": enforce(normalise_phone, contact_phone, flag="--contact-phone") if contact_phone else None,
             "contact_email": enforce(check_email, contact_email, flag="--contact-email") if contact_email else None}
     if dry_run:
         ctx.io.status(f"dry run: would create site {inst}/{name}")

@@ -11,7 +11,7 @@ from functools import partial
 
 from pydantic import BaseModel, Field, field_validator
 
-from egactl.plugin.rules import check_email
+from egactl.plugin.rules import check_email, normalise_phone
 from egactl.plugin.server import bulk_request, bulk_response, rule_validator
 from egactl_govnet import rules
 
@@ -66,7 +66,7 @@ class SiteIn(BaseModel):
     _district = rule_validator(_config_text("district"), "district")
     _address = rule_validator(_config_text("address"), "address")
     _contact_name = rule_validator(rules.normalise_contact_name, "contact_name")
-    _contact_phone = rule_validator(rules.normalise_phone, "contact_phone")
+    _contact_phone = rule_validator(normalise_phone, "contact_phone")
     _contact_email = rule_validator(check_email, "contact_email")
 
 
