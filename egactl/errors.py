@@ -40,8 +40,20 @@ class EgactlError(Exception):
         """The one line a person reads: what went wrong, then what to do."""
         return f"{self.message}; {self.hint}" if self.hint else self.message
 
+    @property
+    def documented_kind(self) -> str:
+        """The ``error`` value a script reads: always one of docs/exit-codes.md's list.
+
+        A plugin may subclass these errors to say more in its message, but not invent
+        an ``error`` value no script knows: the kind is that of the nearest class
+        defined here (a ussd gateway timeout is ``unreachable``)."""
+        for cls in type(self).__mro__:
+            if cls.__module__ == __name__ and "kind" in vars(cls):
+                return vars(cls)["kind"]
+        return EgactlError.kind
+
     def as_json(self) -> dict[str, Any]:
-        data: dict[str, Any] = {"error": self.kind, "message": self.message, "exit_code": self.exit_code}
+        data: dict[str, Any] = {"error": self.documented_kind, "message": self.message, "exit_code": self.exit_code}
         if self.hint:
             data["hint"] = self.hint
         if self.problem:

@@ -310,3 +310,30 @@ def test_every_bulk_route_speaks_the_one_wire_contract(tmp_path):
         assert "failed" in result["properties"]["status"]["enum"], path
         assert "maxItems" in items, path
     assert len(bulk_routes) >= 5, bulk_routes  # institutions, mail, govnet, sms members and recipients
+
+
+def test_every_json_error_value_is_one_the_docs_list():
+    """A plugin's own error classes say more in their message, never a new `error` value."""
+    import pkgutil
+    import re
+    from pathlib import Path
+
+    from egactl.errors import EgactlError
+
+    docs = (Path(__file__).resolve().parents[2] / "docs" / "exit-codes.md").read_text(encoding="utf-8")
+    row = next(line for line in docs.splitlines() if line.startswith("| `error` |"))
+    listed = set(re.findall(r"`([a-z_]+)`", row.split("|")[2]))
+    for name in ("egactl_ussd", "egactl_sms", "egactl_mail", "egactl_govnet", "egactl_dr"):
+        package = importlib.import_module(name)
+        for info in pkgutil.walk_packages(package.__path__, f"{name}."):
+            if ".server" not in info.name and ".migrations" not in info.name:
+                importlib.import_module(info.name)
+
+    def every(cls):
+        for sub in cls.__subclasses__():
+            yield sub
+            yield from every(sub)
+
+    found = {f"{c.__module__}.{c.__qualname__}": c("x").as_json()["error"] for c in every(EgactlError)}
+    assert found and all(kind in listed for kind in found.values()), {k: v for k, v in found.items() if v not in listed}
+    assert found["egactl_ussd.commands.gateway.NoAnswer"] == "unreachable"

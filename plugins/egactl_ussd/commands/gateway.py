@@ -79,16 +79,13 @@ def describe_characters(chars: list[str], limit: int = 6) -> str:
 
 
 class Rejected(EgactlError):
-    """The application answered, but not in a way the gateway accepts."""
+    """The application answered, but not in a way the gateway accepts (``failure``, exit 1)."""
 
     exit_code = 1
-    kind = "gateway_rejection"
 
 
 class NoAnswer(Unreachable):
-    """The application could not be reached, or answered too slowly."""
-
-    kind = "gateway_timeout"
+    """The application could not be reached, or answered too slowly (``unreachable``, exit 7)."""
 
 
 @dataclass
