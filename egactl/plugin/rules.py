@@ -153,6 +153,15 @@ def _type_names() -> tuple[int, frozenset[int], dict[int, str]]:
     return T.UNKNOWN, accepted, names
 
 
+def _compact_number(raw: str) -> tuple[str, str]:
+    """(the number as given, stripped; its digits without separators, ``00`` read as ``+``)."""
+    text = (raw or "").strip()
+    if not text:
+        raise RuleError("the number is empty")
+    compact = text.translate(_SEPARATORS)
+    return text, "+" + compact[2:] if compact.startswith("00") else compact
+
+
 def normalise_msisdn(raw: str) -> str:
     """A Tanzanian mobile number in E.164 (``+255754123456``), or :class:`RuleError` saying why.
 
@@ -161,12 +170,7 @@ def normalise_msisdn(raw: str) -> str:
     and of *mobile* type by libphonenumber's metadata for TZ (``phonenumbers``,
     imported on the first number checked), not merely of a possible length.
     """
-    text = (raw or "").strip()
-    if not text:
-        raise RuleError("the number is empty")
-    compact = text.translate(_SEPARATORS)
-    if compact.startswith("00"):
-        compact = "+" + compact[2:]
+    text, compact = _compact_number(raw)
     international = compact.startswith("+")
     digits = compact[1:] if international else compact
     if not (digits.isascii() and digits.isdigit()):
@@ -210,12 +214,7 @@ def normalise_phone(raw: str) -> str:
     """
     import phonenumbers
 
-    text = (raw or "").strip()
-    if not text:
-        raise RuleError("the number is empty")
-    compact = text.translate(_SEPARATORS)
-    if compact.startswith("00"):
-        compact = "+" + compact[2:]
+    text, compact = _compact_number(raw)
     if not (compact.lstrip("+").isascii() and compact.lstrip("+").isdigit()) or compact.count("+") > 1:
         raise RuleError(f"{text!r} is not a phone number (e.g. +255754123456 or 0754123456)")
     try:
