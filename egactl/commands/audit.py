@@ -21,7 +21,7 @@ COLUMNS = [Column("at"), Column("actor"), Column("action"), Column("resource_typ
 
 def parse_since(value: str, now: dt.datetime | None = None) -> dt.datetime:
     """``30m``, ``24h``, ``7d``, ``2w``, or an ISO date/time (UTC unless it says otherwise)."""
-    now = now or dt.datetime.now(dt.timezone.utc)
+    now = now or context.get().now()
     m = re.fullmatch(r"(\d+)\s*([mhdw])", value.strip())
     if m:
         n, unit = int(m.group(1)), m.group(2)
