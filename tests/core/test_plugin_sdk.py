@@ -337,3 +337,22 @@ def test_every_json_error_value_is_one_the_docs_list():
     found = {f"{c.__module__}.{c.__qualname__}": c("x").as_json()["error"] for c in every(EgactlError)}
     assert found and all(kind in listed for kind in found.values()), {k: v for k, v in found.items() if v not in listed}
     assert found["egactl_ussd.commands.gateway.NoAnswer"] == "unreachable"
+
+
+def test_nothing_reads_the_machines_clock_but_the_two_clocks():
+    """Seeds and routes read the backend's clock, commands ctx.now(): tests can set both."""
+    import re
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    allowed = {"egactl/server/clock.py", "egactl/context.py"}
+    offenders = []
+    for path in [*root.joinpath("egactl").rglob("*.py"), *root.joinpath("plugins").rglob("*.py")]:
+        rel = path.relative_to(root).as_posix()
+        if rel in allowed:
+            continue
+        for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+            code = line.split("#", 1)[0]
+            if re.search(r"datetime\.(now|utcnow|today)\(|\bdate\.today\(", code) and "``" not in code:
+                offenders.append(f"{rel}:{number}: {line.strip()}")
+    assert offenders == []
