@@ -140,13 +140,10 @@ class Context:
         """--institution, else the profile's default institution."""
         value = flag or self.settings.institution
         if value:
-            from egactl.rules import check_institution_code
+            from egactl.options import institution_code
 
-            code = value.strip().upper()
-            if problem := check_institution_code(code):
-                where = "--institution" if flag else "the profile's institution (`egactl config get institution`)"
-                raise InvalidInput(f"{where}: {problem}")
-            return code
+            return institution_code(value, "--institution" if flag else
+                                    "the profile's institution (`egactl config get institution`)")
         if required:
             raise InvalidInput("no institution given", hint="pass --institution CODE or set one with `egactl config set institution CODE`")
         return None

@@ -13,19 +13,21 @@ Limit = Annotated[int, typer.Option("--limit", "-L", min=1, help="Show at most t
 All = Annotated[bool, typer.Option("--all", help="Follow every page (ignore --limit).")]
 
 
-def _institution_code(value: Optional[str]) -> Optional[str]:
-    """A code checked as it is typed: it becomes part of API paths, so ``RITA/x`` or ``../pools``
-    must never reach one."""
-    if value is None:
-        return None
-    from egactl.rules import check_institution_code
-
+def institution_code(value: str, where: str = "--institution") -> str:
+    """An institution code, upper-cased, or exit 2 naming ``where`` it came from: it becomes
+    part of API paths, so ``RITA/x`` or ``../pools`` must never reach one."""
     from egactl.errors import InvalidInput
+    from egactl.rules import check_institution_code
 
     code = value.strip().upper()
     if problem := check_institution_code(code):
-        raise InvalidInput(f"--institution: {problem}")  # one line, exit 2, like every bad value
+        raise InvalidInput(f"{where}: {problem}")  # one line, exit 2, like every bad value
     return code
+
+
+def _institution_code(value: Optional[str]) -> Optional[str]:
+    """The -i/--institution callback: the code is checked as it is typed."""
+    return None if value is None else institution_code(value)
 
 
 Institution = Annotated[Optional[str], typer.Option("--institution", "-i", metavar="CODE", callback=_institution_code,
