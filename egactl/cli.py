@@ -172,8 +172,53 @@ def _to_command(app: Any, name: str, help: str | None = None) -> Any:
     # typer adds --install-completion/--show-completion to every app that does not
     # opt out; `egactl completion SHELL` is the one way, so plugins need not remember.
     cmd.params = [p for p in cmd.params if p.name not in ("install_completion", "show_completion")]
+    _apply_grammar(cmd)
     _refuse_huge_integers(cmd)
     return cmd
+
+
+def _plain_help_option(cmd: Any) -> None:
+    """``-h/--help`` is made by the parser on demand; it is labelled like the rest."""
+    from egactl._compat.typer_internals import plain_labels
+
+    if getattr(cmd, "egactl_plain_help", False):
+        return
+    make = cmd.get_help_option
+
+    def get_help_option(ctx: Any) -> Any:
+        option = make(ctx)
+        if option is not None:
+            plain_labels(option)
+        return option
+
+    cmd.get_help_option = get_help_option
+    cmd.egactl_plain_help = True
+
+
+def _apply_grammar(cmd: Any) -> None:
+    """What every command of the tree gets from egactl's grammar, whoever wrote it:
+    plain value labels in help, and old option spellings kept for a release
+    (``egactl.grammar.old_flags``)."""
+    from egactl._compat.typer_internals import plain_labels
+
+    if hasattr(cmd, "rich_markup_mode"):
+        cmd.rich_markup_mode = None  # one style from the root down: plain text, as `egactl --help`
+    for param in cmd.params:
+        plain_labels(param)
+    _plain_help_option(cmd)
+    for sub in getattr(cmd, "commands", {}).values():
+        _apply_grammar(sub)
+    renamed = getattr(cmd.callback, "egactl_old_flags", None)
+    if renamed and not getattr(cmd, "egactl_old_flags_applied", False):
+        from egactl.grammar import rewrite_old_flags
+
+        parse_args = cmd.parse_args
+
+        def parse_with_old_flags(ctx: Any, args: list[str]) -> list[str]:
+            return parse_args(ctx, rewrite_old_flags(list(args), renamed, ctx.command_path))
+
+        cmd.parse_args = parse_with_old_flags
+        cmd.egactl_old_flags_applied = True
 
 
 INT_MIN, INT_MAX = -(2**63), 2**63 - 1
@@ -306,7 +351,13 @@ def command() -> Any:
     """The root as a click-style command object (what tests, docs and completion use)."""
     import typer.main
 
-    return typer.main.get_command(app)
+    from egactl._compat.typer_internals import plain_labels
+
+    root = typer.main.get_command(app)
+    for param in root.params:
+        plain_labels(param)
+    _plain_help_option(root)
+    return root
 
 
 def main(argv: list[str] | None = None) -> None:

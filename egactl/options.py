@@ -11,6 +11,7 @@ Yes = Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmat
 DryRun = Annotated[bool, typer.Option("--dry-run", help="Show what would change; change nothing.")]
 Limit = Annotated[int, typer.Option("--limit", "-L", min=1, help="Show at most this many records.")]
 All = Annotated[bool, typer.Option("--all", help="Follow every page (ignore --limit).")]
+OldestFirst = Annotated[bool, typer.Option("--oldest-first", help="Oldest first (lists where time matters are newest first).")]
 
 
 def institution_code(value: str, where: str = "--institution") -> str:

@@ -28,6 +28,16 @@ installed typer.
 - ``is_library_exception``: typer's and click's own signalling exceptions (usage
   errors, Exit, Abort) keep their meaning in egactl's error handler; matched by
   module, since with the vendored click their classes live in ``typer._click``.
+- ``plain_labels``: typer 0.29's rich help labels each value with a Python type
+  (``<bool>`` for a flag, ``<int range> [x>=1]``, ``<list[str]>``) and its usage
+  line wraps a required argument in braces (``{LIST}``) and an optional one whose
+  metavar is bracketed twice (``[[MESSAGE]]``). egactl's help says ``N``,
+  ``a|b|c``, ``REGION``, nothing for a flag, and ``LIST``/``[MESSAGE]``. Done per
+  parameter object through its public ``metavar`` and, on typer >= 0.26, by
+  standing in for ``display_type_rich``, ``_get_number_range_help_str`` and
+  ``_usage_display_name`` on the instance.
+- ``current_command_path``: the running command's path (``egactl dr systems
+  add``), from the vendored click's context or from click's.
 - ``stdout_pipe_closed``: when stdout's reader goes away while typer/click print
   (help, usage), their ``main`` swallows the ``EPIPE``, wraps ``sys.stdout`` in
   click's ``PacifyFlushWrapper`` and exits 1; that wrapper is the only sign left,
@@ -63,6 +73,79 @@ def completion_script(prog_name: str, complete_var: str, shell: str) -> str:
     from typer._completion_shared import get_completion_script
 
     return get_completion_script(prog_name=prog_name, complete_var=complete_var, shell=shell)
+
+
+def current_command_path() -> str | None:
+    """The path of the command now running, if one is."""
+    try:
+        from typer._click.globals import get_current_context  # typer >= 0.26
+    except ImportError:
+        from click import get_current_context
+    ctx = get_current_context(silent=True)
+    return None if ctx is None else ctx.command_path
+
+
+# -- help labels -------------------------------------------------------------------------
+
+
+def plain_labels(param: Any) -> None:
+    """Label ``param`` in help as a person reads it, not as Python types it (idempotent)."""
+    if getattr(param, "egactl_plain", False):
+        return
+    param.egactl_plain = True
+    kind = getattr(param, "param_type_name", None)
+    if kind == "option":
+        if getattr(param, "is_flag", False) or getattr(param, "count", False):
+            param.metavar = ""
+        else:
+            param.metavar = value_label(param)
+        if hasattr(param, "_get_number_range_help_str"):
+            param._get_number_range_help_str = lambda: None
+    elif kind == "argument":
+        name = (param.metavar or (param.name or "value").upper()).strip("[]{}<>").rstrip(".")
+        param.metavar = name
+        if hasattr(param, "_usage_display_name"):  # typer >= 0.26
+            usage = name if param.required else f"[{name}]"
+            param._usage_display_name = lambda: usage + ("..." if param.nargs != 1 else "")
+            param.display_type_rich = lambda ctx=None: None
+        elif not param.required:  # click's own usage: a given metavar is printed as it is
+            param.metavar = f"[{name}]"
+
+
+def value_label(param: Any) -> str:
+    """What an option's value is called in help: its metavar, its choices, N, or its name."""
+    import datetime
+    import enum
+    import pathlib
+    from typing import Literal, get_args, get_origin
+
+    if param.metavar:
+        return param.metavar.strip("<>")
+    descriptor = getattr(param, "type_descriptor", None)
+    if descriptor is not None and getattr(descriptor, "is_choice", False):
+        return "|".join(str(c.value if isinstance(c, enum.Enum) else c) for c in descriptor.choices or ())
+    annotation = getattr(descriptor, "annotation", None)
+    if get_origin(annotation) is list:
+        (annotation,) = get_args(annotation) or (str,)
+    if isinstance(annotation, type) and issubclass(annotation, enum.Enum):
+        return "|".join(str(m.value) for m in annotation)
+    if get_origin(annotation) is Literal:
+        return "|".join(str(a) for a in get_args(annotation))
+    if annotation is None:  # click's own types (typer < 0.26)
+        choices = getattr(getattr(param, "type", None), "choices", None)
+        if choices:
+            return "|".join(str(c) for c in choices)
+        annotation = {"integer": int, "float": float, "path": pathlib.Path}.get(getattr(param.type, "name", ""), str)
+    if annotation is int:
+        return "N"
+    if annotation is float:
+        return "NUMBER"
+    if isinstance(annotation, type) and issubclass(annotation, pathlib.PurePath):
+        return "PATH"
+    if annotation is datetime.datetime:
+        return "TIME"
+    longest = max((o for o in param.opts if o.startswith("--")), key=len, default=param.opts[0])
+    return longest.lstrip("-").upper()
 
 
 def stdout_pipe_closed() -> bool:

@@ -9,7 +9,7 @@ whenever any of the plugin's commands runs, including ``--help``.
   ``ctx.institution(flag)``, ``ctx.now()`` (the command's clock: never call
   ``datetime.now()`` in a command).
 - Shared options, so one flag means one thing in every plugin: ``Yes``,
-  ``DryRun``, ``Limit``/``DEFAULT_LIMIT``/``All``/``page_limit``,
+  ``DryRun``, ``Limit``/``DEFAULT_LIMIT``/``All``/``page_limit``, ``OldestFirst``,
   ``Institution``, ``CsvFile``, ``SkipInvalid``, ``Resume``, ``Restart``,
   ``Results``.
 - ``Column``: a column of a table, shared by every output format.
@@ -18,6 +18,10 @@ whenever any of the plugin's commands runs, including ``--help``.
   ``PartialFailure`` (6), ``Unreachable``/``Busy`` (7).
 - ``bulk``: the CSV machinery of every import command (``bulk.Job``,
   ``bulk.run``, ``bulk.finish_command``, ``bulk.read_csv``, ...).
+- The grammar (``egactl.grammar``): ``VERBS``, the only words a command may be
+  named by; ``formerly(app, "add")`` above ``@app.command("create")`` keeps an old
+  command name as a hidden alias for a release, ``formerly_group`` a group's,
+  and ``@old_flags({"--status": "--state"})`` an option's old spelling.
 - :func:`enforce`: the one adapter from a rule (``egactl.plugin.rules``) to a
   usage error.
 """
@@ -34,8 +38,9 @@ from egactl.context import Context
 from egactl.errors import (EXIT_AUTH, EXIT_CONFLICT, EXIT_FAILURE, EXIT_NOT_FOUND, EXIT_OK, EXIT_PARTIAL,
                            EXIT_UNREACHABLE, EXIT_USAGE, AuthError, Busy, Conflict, EgactlError, InvalidInput,
                            NotFound, PartialFailure, Unreachable)
-from egactl.options import (DEFAULT_LIMIT, All, CsvFile, DryRun, Institution, Limit, Restart, Results, Resume,
-                            SkipInvalid, Yes, page_limit)
+from egactl.grammar import VERBS, formerly, formerly_group, old_flags
+from egactl.options import (DEFAULT_LIMIT, All, CsvFile, DryRun, Institution, Limit, OldestFirst, Restart, Results,
+                            Resume, SkipInvalid, Yes, page_limit)
 from egactl.output import Column
 from egactl.plugin.rules import RuleError
 
@@ -43,8 +48,9 @@ __all__ = [
     "All", "AuthError", "Busy", "Column", "Conflict", "Context", "CsvFile", "DEFAULT_LIMIT", "DryRun",
     "EGACTL_VERSION", "EXIT_AUTH", "EXIT_CONFLICT", "EXIT_FAILURE", "EXIT_NOT_FOUND", "EXIT_OK", "EXIT_PARTIAL",
     "EXIT_UNREACHABLE", "EXIT_USAGE", "EgactlError", "Institution", "InvalidInput", "Limit", "NotFound",
-    "PartialFailure", "Restart", "Results", "Resume", "SkipInvalid", "Unreachable", "Yes", "bulk", "context",
-    "enforce", "new_idempotency_key", "page_limit", "write_private",
+    "OldestFirst", "PartialFailure", "Restart", "Results", "Resume", "SkipInvalid", "Unreachable", "VERBS", "Yes",
+    "bulk", "context", "enforce", "formerly", "formerly_group", "new_idempotency_key", "old_flags", "page_limit",
+    "write_private",
 ]
 
 
