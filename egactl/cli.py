@@ -77,6 +77,7 @@ class RootGroup(TyperGroup):
         try:
             return super().parse_args(ctx, list(hoisted))  # the parser consumes its list
         except Exception as exc:  # e.g. `egactl --bogus`, `egactl -o yaml`
+            _help_asked(exc)
             _usage_error(ctx, exc, hoisted)
             raise
 
@@ -147,6 +148,7 @@ class RootGroup(TyperGroup):
             raise typer.Exit(0) from None
         except Exception as exc:
             if is_library_exception(exc):
+                _help_asked(exc)
                 _usage_error(ctx, exc, None)  # an unknown option or command, a bad value, a plugin's BadParameter
                 raise
             # The last line of defence: one line, never a traceback (unless --debug).
@@ -208,17 +210,20 @@ def _apply_grammar(cmd: Any) -> None:
     _plain_help_option(cmd)
     for sub in getattr(cmd, "commands", {}).values():
         _apply_grammar(sub)
-    renamed = getattr(cmd.callback, "egactl_old_flags", None)
-    if renamed and not getattr(cmd, "egactl_old_flags_applied", False):
+    renamed = getattr(cmd.callback, "egactl_old_flags", None) or {}
+    watches = any("--watch" in getattr(p, "opts", ()) for p in cmd.params)
+    if (renamed or watches) and not getattr(cmd, "egactl_args_rewritten", False):
         from egactl.grammar import rewrite_old_flags
+        from egactl.watch import default_interval
 
         parse_args = cmd.parse_args
 
-        def parse_with_old_flags(ctx: Any, args: list[str]) -> list[str]:
-            return parse_args(ctx, rewrite_old_flags(list(args), renamed, ctx.command_path))
+        def parse_rewritten(ctx: Any, args: list[str]) -> list[str]:
+            args = rewrite_old_flags(list(args), renamed, ctx.command_path) if renamed else list(args)
+            return parse_args(ctx, default_interval(args) if watches else args)
 
-        cmd.parse_args = parse_with_old_flags
-        cmd.egactl_old_flags_applied = True
+        cmd.parse_args = parse_rewritten
+        cmd.egactl_args_rewritten = True
 
 
 INT_MIN, INT_MAX = -(2**63), 2**63 - 1
@@ -263,6 +268,14 @@ def _report(ctx: Any, exc: EgactlError) -> None:
         print(json.dumps(exc.as_json(), ensure_ascii=False), file=sys.stderr)
     else:
         print(f"error: {exc.line()}", file=sys.stderr)
+
+
+def _help_asked(exc: BaseException) -> None:
+    """A group run without a command (`egactl`, `egactl sms`) shows its help on stdout
+    and exits 0, as `gh` and `kubectl` do; click treats it as a usage error (exit 2)."""
+    if type(exc).__name__ == "NoArgsIsHelpError" and getattr(exc, "ctx", None) is not None:
+        print(exc.ctx.get_help())
+        raise typer.Exit(0) from None
 
 
 def _usage_error(ctx: Any, exc: BaseException, args: list[str] | None) -> None:

@@ -33,6 +33,9 @@ def _institution_code(value: Optional[str]) -> Optional[str]:
 
 Institution = Annotated[Optional[str], typer.Option("--institution", "-i", metavar="CODE", callback=_institution_code,
                                                     help="Institution code (default: the profile's institution).")]
+Watch = Annotated[Optional[float], typer.Option(
+    "--watch", metavar="[SECONDS]",
+    help="Keep reading and show changes every SECONDS (default 5) until it settles; Ctrl-C stops.")]
 SkipInvalid = Annotated[bool, typer.Option("--skip-invalid", help="Send the valid rows and report the invalid ones.")]
 Resume = Annotated[bool, typer.Option("--resume", help="Continue an interrupted run of the same job.")]
 Restart = Annotated[bool, typer.Option("--restart", help="Discard an interrupted run and start from the first row.")]

@@ -50,9 +50,15 @@ class Column:
         return value
 
     def text(self, record: dict[str, Any]) -> str:
+        """The value as people read it (tables): an RFC 3339 time in East Africa Time."""
         value = self.value(record)
         if self.format is not None:
             return self.format(value)
+        if isinstance(value, str) and value[:1].isdigit():
+            from egactl.times import RFC3339, for_people
+
+            if RFC3339.fullmatch(value):
+                return for_people(value)
         return cell(value)
 
 
@@ -278,9 +284,11 @@ class _SafeWriter:
         self._writer.writerow([spreadsheet_safe(v if isinstance(v, str) else cell(v)) for v in values])
 
 
-def _write_delimited(out: TextIO, records: Iterable[dict], cols: list[Column], delimiter: str) -> None:
+def _write_delimited(out: TextIO, records: Iterable[dict], cols: list[Column], delimiter: str, *,
+                     header: bool = True) -> None:
     writer = delimited_writer(out, delimiter)
-    writer.writerow([c.key for c in cols])
+    if header:
+        writer.writerow([c.key for c in cols])
     for r in records:
         writer.writerow([cell(c.value(r)) for c in cols])
 
