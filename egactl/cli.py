@@ -22,6 +22,7 @@ from egactl import __version__
 from egactl._compat.startup import unused_modules_absent
 from egactl._compat.typer_internals import (completion_item, install_lean_coercion, is_library_exception,
                                             stdout_pipe_closed)
+from egactl.completion_values import complete_output, complete_profiles
 from egactl.config import OUTPUT_FORMATS
 from egactl.errors import EXIT_FAILURE, EgactlError, InvalidInput
 
@@ -179,6 +180,29 @@ def _to_command(app: Any, name: str, help: str | None = None) -> Any:
     return cmd
 
 
+def _completing() -> bool:
+    import os
+
+    return "_EGACTL_COMPLETE" in os.environ
+
+
+def _offer_global_options(cmd: Any) -> None:
+    """While a shell asks for completions, a leaf command also knows the global
+    options (valid anywhere on the line), so they and their values complete after
+    a subcommand too: `egactl sms list -o <TAB>`."""
+    have = {o for p in cmd.params for o in getattr(p, "opts", ())}
+    cmd.params.extend(p for p in _global_options() if not have.intersection(p.opts))
+
+
+@functools.cache
+def _global_options() -> list[Any]:
+    """The root's global options, as parameter objects (what the root itself parses)."""
+    import typer.main
+
+    root = typer.main.get_command(app)
+    return [p for p in root.params if p.name in ("output", "query", "profile", "debug", "no_color")]
+
+
 def _plain_help_option(cmd: Any) -> None:
     """``-h/--help`` is made by the parser on demand; it is labelled like the rest."""
     from egactl._compat.typer_internals import plain_labels
@@ -205,6 +229,8 @@ def _apply_grammar(cmd: Any) -> None:
 
     if hasattr(cmd, "rich_markup_mode"):
         cmd.rich_markup_mode = None  # one style from the root down: plain text, as `egactl --help`
+    if not hasattr(cmd, "commands") and _completing():
+        _offer_global_options(cmd)
     for param in cmd.params:
         plain_labels(param)
     _plain_help_option(cmd)
@@ -333,8 +359,9 @@ app = typer.Typer(
 def root(
     ctx: typer.Context,
     version: Annotated[bool, typer.Option("--version", is_eager=True, callback=_version, help="Show the version and exit.")] = False,
-    profile: Annotated[Optional[str], typer.Option("--profile", metavar="NAME", help="Profile to use (env EGACTL_PROFILE).")] = None,
-    output: Annotated[Optional[str], typer.Option("--output", "-o", metavar="FORMAT",
+    profile: Annotated[Optional[str], typer.Option("--profile", metavar="NAME", autocompletion=complete_profiles,
+                                                   help="Profile to use (env EGACTL_PROFILE).")] = None,
+    output: Annotated[Optional[str], typer.Option("--output", "-o", metavar="FORMAT", autocompletion=complete_output,
                                                   help=f"Output format: {', '.join(OUTPUT_FORMATS)} (env EGACTL_OUTPUT).")] = None,
     query: Annotated[Optional[str], typer.Option("--query", metavar="JMESPATH", help="Filter the output with a JMESPath expression.")] = None,
     debug: Annotated[bool, typer.Option("--debug", help="Show HTTP exchanges on stderr (credentials redacted).")] = False,

@@ -7,6 +7,8 @@ from typing import Annotated, Optional
 
 import typer
 
+from egactl.completion_values import complete_institutions
+
 Yes = Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation (needed in scripts).")]
 DryRun = Annotated[bool, typer.Option("--dry-run", help="Show what would change; change nothing.")]
 Limit = Annotated[int, typer.Option("--limit", "-L", min=1, help="Show at most this many records.")]
@@ -32,6 +34,7 @@ def _institution_code(value: Optional[str]) -> Optional[str]:
 
 
 Institution = Annotated[Optional[str], typer.Option("--institution", "-i", metavar="CODE", callback=_institution_code,
+                                                    autocompletion=complete_institutions,
                                                     help="Institution code (default: the profile's institution).")]
 Watch = Annotated[Optional[float], typer.Option(
     "--watch", metavar="[SECONDS]",
