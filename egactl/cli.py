@@ -39,7 +39,7 @@ CORE_GROUPS: dict[str, tuple[str, str]] = {
     "serve": ("egactl.commands.serve", "Run the reference backend over HTTP"),
 }
 
-GLOBAL_FLAGS = frozenset({"--debug", "--no-color"})
+GLOBAL_FLAGS = frozenset({"--debug", "--no-color", "--all-institutions"})
 GLOBAL_VALUED = frozenset({"--profile", "-o", "--output", "--query"})
 
 
@@ -200,7 +200,7 @@ def _global_options() -> list[Any]:
     import typer.main
 
     root = typer.main.get_command(app)
-    return [p for p in root.params if p.name in ("output", "query", "profile", "debug", "no_color")]
+    return [p for p in root.params if p.name in ("output", "query", "profile", "debug", "no_color", "all_institutions")]
 
 
 def _plain_help_option(cmd: Any) -> None:
@@ -366,6 +366,8 @@ def root(
     query: Annotated[Optional[str], typer.Option("--query", metavar="JMESPATH", help="Filter the output with a JMESPath expression.")] = None,
     debug: Annotated[bool, typer.Option("--debug", help="Show HTTP exchanges on stderr (credentials redacted).")] = False,
     no_color: Annotated[bool, typer.Option("--no-color", help="No colour (also NO_COLOR=1).")] = False,
+    all_institutions: Annotated[bool, typer.Option(
+        "--all-institutions", help="Ignore the profile's default institution (every one you may see).")] = False,
 ) -> None:
     """egactl: administer e-GA's shared ICT services from the command line.
 
@@ -378,7 +380,8 @@ def root(
         raise typer.BadParameter(f"must be one of {', '.join(OUTPUT_FORMATS)}", param_hint="'-o' / '--output'")
     if not isinstance(ctx.obj, Context):
         ctx.obj = Context()
-    ctx.obj.configure(profile=profile, output=output, query=query, debug=debug, no_color=no_color)
+    ctx.obj.configure(profile=profile, output=output, query=query, debug=debug, no_color=no_color,
+                      all_institutions=all_institutions)
     activate(ctx.obj)
     if query is not None:
         # Judged before the command runs, so a bad expression never follows a change made.

@@ -35,10 +35,12 @@ class Context:
         self.query: str | None = None
         self.debug = False
         self.no_color = False
+        self.all_institutions = False
 
-    def configure(self, *, profile: str | None, output: str | None, query: str | None, debug: bool, no_color: bool) -> None:
+    def configure(self, *, profile: str | None, output: str | None, query: str | None, debug: bool, no_color: bool,
+                  all_institutions: bool = False) -> None:
         self.profile_flag, self.output_flag, self.query = profile, output, query
-        self.debug, self.no_color = debug, no_color
+        self.debug, self.no_color, self.all_institutions = debug, no_color, all_institutions
         if self._io is not None and no_color:
             self._io.no_color = True
 
@@ -137,8 +139,11 @@ class Context:
                wide=self.wide)
 
     def institution(self, flag: str | None, *, required: bool = True) -> str | None:
-        """--institution, else the profile's default institution."""
-        value = flag or self.settings.institution
+        """--institution, else the profile's default institution (unless --all-institutions).
+
+        The -i/--institution option applies this rule itself as it is parsed
+        (``egactl.options``); this is for commands that take the code otherwise."""
+        value = flag or (None if self.all_institutions else self.settings.institution)
         if value:
             from egactl.options import institution_code
 
@@ -158,6 +163,12 @@ class Context:
 
         if not typer.confirm(question, default=False, err=True):
             raise InvalidInput("cancelled; nothing was changed")
+
+    def notice(self, message: str) -> None:
+        """A remark for people on stderr ("showing RITA only ..."); none with json/jsonl,
+        whose stderr carries only the JSON of a failure."""
+        if self.fmt not in ("json", "jsonl"):
+            self.io.status(message)
 
     def success(self, message: str) -> None:
         """A status line for people; silent for machine formats so scripts see only data."""
