@@ -27,7 +27,8 @@ The conventions (docs/plugins.md, "Docs that run", says the same for plugin auth
 3. **What a command may be**: ``egactl ARGS`` (run in-process with typer's CliRunner,
    on ``egactl.cli.app``, with no transport, so the sandbox is used), with optional
    ``NAME=value`` environment assignments before it, ``< FILE`` (standard input from a
-   file) and ``> FILE`` (standard output into a file; only stderr is then shown);
+   file), ``> FILE`` (standard output into a file; only stderr is then shown) and
+   ``2> FILE`` (standard error into a file; only stdout is then shown);
    ``cat FILE`` (show a file, e.g. a ``--results`` file); ``export NAME=value`` (an
    environment variable for the rest of the page). Pipes, ``&&``, ``;``, ``$(...)`` and
    variables are not run: rewrite the example (``--query`` instead of ``| jq``), or mark
@@ -48,14 +49,15 @@ The conventions (docs/plugins.md, "Docs that run", says the same for plugin auth
 
 5. **Shown, not run.** A block that cannot run in a sandbox by its nature (``egactl
    serve`` on a port, ``auth login`` against a real API, ``pip install``, a pipe into
-   ``jq``) is a ```console block preceded by Sybil's skip directive, an HTML comment
-   the rendered page does not show, with the reason::
+   ``jq``, a shell script in a ```sh block) is preceded by Sybil's skip directive, an
+   HTML comment the rendered page does not show, with the reason::
 
        <!-- skip: next "needs a real API" -->
 
-   (``skip: start`` ... ``skip: end`` for several blocks.) Every other egactl command in
-   a ```sh/```bash/```shell/```zsh block, or a ``$ egactl`` line in an unlabelled or
-   ```text block, fails the page's test: nothing escapes the harness unmarked.
+   (``skip: start`` ... ``skip: end`` for several blocks.) That mark is the only way out:
+   an egactl command in a ```sh/```bash/```shell/```zsh block, or a ``$ egactl`` line in
+   an unlabelled or ```text block, is an example that fails unless so marked, so nothing
+   escapes the harness unmarked.
 
 6. **Setup that is not shown**: an HTML comment the rendered page does not show, run
    like a console block (Sybil's invisible code block)::
@@ -71,8 +73,9 @@ The conventions (docs/plugins.md, "Docs that run", says the same for plugin auth
    ``EGACTL_DATA_DIR=~/.local/share/egactl``; the temporary path is shown as ``~``).
    It has been opened once before the first example (its administrator identity
    exists), so no first-use notice appears. The commands run in that home
-   directory, which holds a copy of docs/examples/: a file a page uses
-   (``egactl mail import staff.csv``) ships there. The environment is stable:
+   directory, which holds a copy of docs/examples/: a file a page uses ships there,
+   named for its page (``mail-staff.csv``), since every page sees them all. The clock
+   is the real one (hence ``<time>``). The environment is stable:
    ``COLUMNS=100``, ``NO_COLOR=1``, ``TERM=dumb``, no other ``EGACTL_*`` variable
    (the credential store is the file, ``EGACTL_NO_PROGRESS=1``).
 
@@ -108,7 +111,6 @@ PAGES = ["README.md"] + sorted(f"docs/{p.name}" for p in (ROOT / "docs").glob("*
 # The pages whose examples do not run as shown yet: each one's test_page_runs_as_shown is
 # expected to fail, strictly (a page that starts passing must leave this set).
 PAGES_NOT_PASSING_YET = {"docs/sms.md", "docs/mail.md", "docs/govnet.md", "docs/dr.md", "docs/ussd.md",
-                         "docs/exit-codes.md",
                          "docs/plugins.md"}
 
 ENVIRONMENT = {"COLUMNS": "100", "LINES": "50", "NO_COLOR": "1", "TERM": "dumb", "LANG": "C.UTF-8",
@@ -126,6 +128,7 @@ class Command:
     env: dict[str, str] = field(default_factory=dict)
     stdin: str | None = None  # < FILE
     stdout: str | None = None  # > FILE
+    stderr: str | None = None  # 2> FILE
     exit_code: int = 0
     expected: list[str] = field(default_factory=list)
     error: str | None = None  # why it cannot run (said when the block is run, not when skipped)
@@ -133,7 +136,8 @@ class Command:
 
 EXIT_COMMENT = re.compile(r"#\s*exit\s+(\d+)\b")
 ASSIGNMENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*=")
-NOT_RUN = {"|", "||", "&&", ";", "&", ";;", "(", ")", ">>", "2>", "<<"}
+NOT_RUN = {"|", "||", "&&", ";", "&", ";;", "(", ")", ">>", "<<", ">&", "<&"}
+STDERR_TO = re.compile(r"(?:^|\s)2>\s*(\S+)")
 
 
 def split_comment(text: str) -> tuple[str, str]:
@@ -158,6 +162,10 @@ def parse_command(text: str, line: int) -> Command:
     if "$(" in code or "`" in code:
         raise ValueError(f"{where}: command substitution is not run; mark the block "
                          f'<!-- skip: next "why" --> or rewrite it')
+    stderr = None
+    redirect = STDERR_TO.search(code)
+    if redirect:
+        stderr, code = redirect.group(1), code[:redirect.start()] + code[redirect.end():]
     lexer = shlex.shlex(code, posix=True, punctuation_chars=True)
     lexer.whitespace_split = True
     lexer.commenters = ""
@@ -195,7 +203,7 @@ def parse_command(text: str, line: int) -> Command:
     if program == "export" and not all(ASSIGNMENT.match(a) for a in args):
         raise ValueError(f"{where}: export takes NAME=value")
     match = EXIT_COMMENT.match(comment)
-    return Command(line, text.strip(), program, args, env, stdin, stdout,
+    return Command(line, text.strip(), program, args, env, stdin, stdout, stderr,
                    int(match.group(1)) if match else 0)
 
 
@@ -300,6 +308,9 @@ class Sandbox:
         if cmd.stdout:
             (self.home / cmd.stdout).write_text(result.stdout, encoding="utf-8")
             shown = result.stderr
+        if cmd.stderr:
+            (self.home / cmd.stderr).write_text(result.stderr, encoding="utf-8")
+            shown = "" if cmd.stdout else result.stdout
         return result.exit_code, shown.replace(str(self.home), "~")
 
 
@@ -369,8 +380,6 @@ def evaluate_console(example: Example) -> str | None:
 
 # -- the tests ------------------------------------------------------------------------------
 
-SYBIL = Sybil(parsers=[SkipParser(), ConsoleParser()], path=str(ROOT))
-
 
 
 def pages() -> list:
@@ -378,39 +387,47 @@ def pages() -> list:
                          if p in PAGES_NOT_PASSING_YET else []) for p in PAGES]
 
 
-SHELLS = {"sh", "bash", "shell", "zsh", "console", "shell-session"}
+SHELLS = {"sh", "bash", "shell", "zsh", "shell-session"}
 PLAIN = {"", "text", "txt"}
 INVOKES = re.compile(r"(?:^|[\s;|&(`])(?:[A-Za-z_][A-Za-z0-9_]*=\S*\s+)*egactl(?:\s|$)")
 
 
-def unrun_blocks(path: Path, page: str) -> list[str]:
-    """Blocks showing an egactl command that the harness neither runs nor is told to skip."""
-    document = Document.parse(str(path), SkipParser(), ConsoleParser())
-    handled = {region.start for _, region in document.regions}
+class UnrunBlockParser:
+    """Other blocks that show an egactl command: a ```sh/bash/shell/zsh block invoking
+    egactl, or an unlabelled/```text block with a ``$ egactl`` line. Each is an example
+    that fails, unless Sybil's skip directive before it marks it shown, not run."""
+
     lexer = RawFencedCodeBlockLexer(info_pattern=re.compile(r"(?P<info>[^\n]*)$\n", re.MULTILINE))
-    problems = []
-    for region in lexer(document):
-        info = (region.lexemes["info"].split() or [""])[0].strip("{}.")
-        line = document.text.count("\n", 0, region.start) + 1
-        source = str(region.lexemes["source"])
-        if region.start in handled:
-            continue  # a console block: run (or skipped by a directive) with the page
-        commands = [ln for ln in source.splitlines() if not ln.lstrip().startswith("#")]
-        if info in SHELLS:
-            bad = [ln for ln in commands if INVOKES.search(ln)]
-        elif info in PLAIN:
-            bad = [ln for ln in commands if ln.startswith("$ ") and INVOKES.search(ln)]
-        else:
-            bad = []
-        if bad:
-            problems.append(f"{page}:{line}: ```{info} block with {bad[0].strip()!r}: make it a ```console "
-                            f"block the harness runs, or mark it <!-- skip: next \"why\" -->")
-    return problems
+
+    def __call__(self, document: Document):
+        for region in self.lexer(document):
+            info = (region.lexemes["info"].split() or [""])[0].strip("{}.")
+            lines = [ln for ln in str(region.lexemes["source"]).splitlines() if not ln.lstrip().startswith("#")]
+            if info in SHELLS:
+                shown = [ln for ln in lines if INVOKES.search(ln)]
+            elif info in PLAIN:
+                shown = [ln for ln in lines if ln.startswith("$ ") and INVOKES.search(ln)]
+            else:
+                continue
+            if shown:
+                region.parsed = (info, shown[0].strip(), document.text.count("\n", 0, region.start) + 1)
+                region.evaluator = not_run
+                yield region
+
+
+def not_run(example: Example) -> str:
+    info, command, line = example.parsed
+    return (f"{example.namespace['page']}:{line}: ```{info} block with {command!r} is not run: make it a "
+            f"```console block the harness runs, or mark it shown, not run: <!-- skip: next \"why\" -->")
+
+
+SYBIL = Sybil(parsers=[SkipParser(), ConsoleParser(), UnrunBlockParser()], path=str(ROOT))
 
 
 def check_page(path: Path, page: str, home: Path) -> list[str]:
-    """What is wrong with a page: examples that escape the harness, then those not as shown."""
-    problems = unrun_blocks(path, page)
+    """What is wrong with a page, in page order: examples not as shown, and blocks
+    showing egactl commands that are neither run nor marked shown, not run."""
+    problems = []
     document = SYBIL.parse(path)
     document.namespace.update(sandbox=Sandbox(home), page=page)
     for example in document.examples():
@@ -458,6 +475,12 @@ import egactl  # not a shell example
 $ egactl auth login | tee x
 ```
 
+<!-- skip: next "a script" -->
+
+```sh
+egactl institutions show RITA || exit 1
+```
+
 <!-- invisible-code-block: console
 $ egactl institutions create MOF --name "Ministry of Finance and Planning" --kind ministry
 ...
@@ -491,13 +514,13 @@ def test_the_harness_finds_what_escapes_and_what_is_not_as_shown(tmp_path):
     report = "\n\n".join(check_page(page, "page.md", tmp_path / "home"))
     found = re.findall(r"^page\.md:(\d+): (.*)$", report, re.MULTILINE)
     assert found == [
-        ("3", "```sh block with 'egactl institutions list        # escapes: an sh block': make it a ```console block "
-              "the harness runs, or mark it <!-- skip: next \"why\" -->"),
-        ("7", "``` block with '$ egactl institutions show RITA': make it a ```console block the harness runs, "
-              "or mark it <!-- skip: next \"why\" -->"),
-        ("31", "$ egactl institutions show NOPE"),    # exit 3, shown as 0
-        ("41", "$ egactl institutions list --query \"[0].code\" -o json"),  # "EGA", shown as "TRA"
-        ("43", "`$ egactl institutions list | head -2`: `|` is not run by the docs harness; rewrite the example "
+        ("3", "```sh block with 'egactl institutions list        # escapes: an sh block' is not run: make it a "
+              "```console block the harness runs, or mark it shown, not run: <!-- skip: next \"why\" -->"),
+        ("7", "``` block with '$ egactl institutions show RITA' is not run: make it a ```console block the harness "
+              "runs, or mark it shown, not run: <!-- skip: next \"why\" -->"),
+        ("37", "$ egactl institutions show NOPE"),    # exit 3, shown as 0
+        ("47", "$ egactl institutions list --query \"[0].code\" -o json"),  # "EGA", shown as "TRA"
+        ("49", "`$ egactl institutions list | head -2`: `|` is not run by the docs harness; rewrite the example "
                "or mark the block <!-- skip: next \"why\" -->"),
     ], report
     assert "--- shown (exit 0):\nerror: institution NOPE not found\n--- printed (exit 3):" in report
