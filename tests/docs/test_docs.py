@@ -54,7 +54,8 @@ The conventions (docs/plugins.md, "Docs that run", says the same for plugin auth
 
        <!-- skip: next "needs a real API" -->
 
-   (``skip: start`` ... ``skip: end`` for several blocks.) That mark is the only way out:
+   It applies to the next console or shell block (``skip: start`` ... ``skip: end`` for
+   several blocks). That mark is the only way out:
    an egactl command in a ```sh/```bash/```shell/```zsh block, or a ``$ egactl`` line in
    an unlabelled or ```text block, is an example that fails unless so marked, so nothing
    escapes the harness unmarked.
@@ -405,17 +406,23 @@ class UnrunBlockParser:
             if info in SHELLS:
                 shown = [ln for ln in lines if INVOKES.search(ln)]
             elif info in PLAIN:
-                shown = [ln for ln in lines if ln.startswith("$ ") and INVOKES.search(ln)]
+                shown = [ln for ln in lines if ln.startswith("$ ")]
             else:
                 continue
-            if shown:
-                region.parsed = (info, shown[0].strip(), document.text.count("\n", 0, region.start) + 1)
+            # Every shell block is an example, even one without egactl (`pip install`), so
+            # that a skip directive before it skips that block, not the next console one.
+            if info in SHELLS or shown:
+                egactl = [ln for ln in shown if INVOKES.search(ln)]
+                region.parsed = (info, egactl[0].strip() if egactl else None,
+                                 document.text.count("\n", 0, region.start) + 1)
                 region.evaluator = not_run
                 yield region
 
 
-def not_run(example: Example) -> str:
+def not_run(example: Example) -> str | None:
     info, command, line = example.parsed
+    if command is None:
+        return None
     return (f"{example.namespace['page']}:{line}: ```{info} block with {command!r} is not run: make it a "
             f"```console block the harness runs, or mark it shown, not run: <!-- skip: next \"why\" -->")
 
@@ -480,6 +487,12 @@ $ egactl auth login | tee x
 egactl institutions show RITA || exit 1
 ```
 
+<!-- skip: next "installs" -->
+
+```sh
+pip install egactl
+```
+
 <!-- invisible-code-block: console
 $ egactl institutions create MOF --name "Ministry of Finance and Planning" --kind ministry
 ...
@@ -517,9 +530,9 @@ def test_the_harness_finds_what_escapes_and_what_is_not_as_shown(tmp_path):
               "```console block the harness runs, or mark it shown, not run: <!-- skip: next \"why\" -->"),
         ("7", "``` block with '$ egactl institutions show RITA' is not run: make it a ```console block the harness "
               "runs, or mark it shown, not run: <!-- skip: next \"why\" -->"),
-        ("37", "$ egactl institutions show NOPE"),    # exit 3, shown as 0
-        ("47", "$ egactl institutions list --query \"[0].code\" -o json"),  # "EGA", shown as "TRA"
-        ("49", "`$ egactl institutions list | head -2`: `|` is not run by the docs harness; rewrite the example "
+        ("43", "$ egactl institutions show NOPE"),    # exit 3, shown as 0
+        ("53", "$ egactl institutions list --query \"[0].code\" -o json"),  # "EGA", shown as "TRA"
+        ("55", "`$ egactl institutions list | head -2`: `|` is not run by the docs harness; rewrite the example "
                "or mark the block <!-- skip: next \"why\" -->"),
     ], report
     assert "--- shown (exit 0):\nerror: institution NOPE not found\n--- printed (exit 3):" in report
