@@ -515,6 +515,9 @@ EGA,e-Government Authority,agency,Dodoma,info@ega.go.tz
 ...
 $ egactl institutions list --query "[0].code" -o json
 "TRA"
+$ export EGACTL_OUTPUT=json
+$ egactl institutions show MOF --query code
+"MOF"
 $ egactl institutions list | head -2
 ```
 '''
@@ -532,11 +535,27 @@ def test_the_harness_finds_what_escapes_and_what_is_not_as_shown(tmp_path):
               "runs, or mark it shown, not run: <!-- skip: next \"why\" -->"),
         ("43", "$ egactl institutions show NOPE"),    # exit 3, shown as 0
         ("53", "$ egactl institutions list --query \"[0].code\" -o json"),  # "EGA", shown as "TRA"
-        ("55", "`$ egactl institutions list | head -2`: `|` is not run by the docs harness; rewrite the example "
+        ("58", "`$ egactl institutions list | head -2`: `|` is not run by the docs harness; rewrite the example "
                "or mark the block <!-- skip: next \"why\" -->"),
     ], report
     assert "--- shown (exit 0):\nerror: institution NOPE not found\n--- printed (exit 3):" in report
     assert '--- shown (exit 0):\n"TRA"\n--- printed (exit 0):\n"EGA"' in report
+
+
+def test_command_lines_are_read_as_a_shell_reads_them():
+    cmd = parse_command('A=1 B="x y" egactl sms send "Habari yako" < in.txt > out.json 2> err.txt   # exit 5: why', 7)
+    assert (cmd.line, cmd.env, cmd.program, cmd.args, cmd.stdin, cmd.stdout, cmd.stderr, cmd.exit_code) == (
+        7, {"A": "1", "B": "x y"}, "egactl", ["sms", "send", "Habari yako"], "in.txt", "out.json", "err.txt", 5)
+    assert parse_command("egactl x --query '[].code | [0]' -o json", 1).args == ["x", "--query", "[].code | [0]", "-o", "json"]
+    assert parse_command("egactl mail list   # a comment, exit 0", 1).exit_code == 0
+    assert parse_command("egactl mail list --query 'a # b'", 1).args == ["mail", "list", "--query", "a # b"]
+    for not_run in ("egactl x | head", "egactl x && egactl y", "egactl x; egactl y", "egactl x $(cat f)",
+                    "pip install egactl", "egactl x >> log"):
+        with pytest.raises(ValueError):
+            parse_command(not_run, 1)
+    session = parse_session("$ export EGACTL_OUTPUT=json\n$ egactl a \\\n    --b c\nline 1\n\nline 3\n", 10)
+    assert [(c.line, c.program, c.args, c.expected) for c in session] == [
+        (10, "export", ["EGACTL_OUTPUT=json"], []), (11, "egactl", ["a", "--b", "c"], ["line 1", "", "line 3"])]
 
 
 @pytest.mark.parametrize("shown, printed, same", [
