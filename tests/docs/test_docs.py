@@ -162,6 +162,9 @@ def parse_command(text: str, line: int) -> Command:
     if "$(" in code or "`" in code:
         raise ValueError(f"{where}: command substitution is not run; mark the block "
                          f'<!-- skip: next "why" --> or rewrite it')
+    if re.search(r"\$[A-Za-z_{?]", re.sub(r"'[^']*'", "", code)):
+        raise ValueError(f"{where}: shell variables are not expanded by the docs harness; write the value, "
+                         f'or mark the block <!-- skip: next "why" -->')
     stderr = None
     redirect = STDERR_TO.search(code)
     if redirect:
@@ -549,7 +552,9 @@ def test_command_lines_are_read_as_a_shell_reads_them():
     assert parse_command("egactl x --query '[].code | [0]' -o json", 1).args == ["x", "--query", "[].code | [0]", "-o", "json"]
     assert parse_command("egactl mail list   # a comment, exit 0", 1).exit_code == 0
     assert parse_command("egactl mail list --query 'a # b'", 1).args == ["mail", "list", "--query", "a # b"]
+    assert parse_command("egactl x --query '$.a'", 1).args == ["x", "--query", "$.a"]
     for not_run in ("egactl x | head", "egactl x && egactl y", "egactl x; egactl y", "egactl x $(cat f)",
+                    "egactl sms status $ID", 'egactl x "$HOME/f"', "egactl x; echo $?",
                     "pip install egactl", "egactl x >> log"):
         with pytest.raises(ValueError):
             parse_command(not_run, 1)
