@@ -102,7 +102,7 @@ class Context:
         elif s.is_sandbox:
             from egactl.sandbox import open_sandbox
 
-            transport, token = open_sandbox(s.profile, self.io.warn)
+            transport, token = open_sandbox(s.profile, self.warn)
             base_url = "http://sandbox"
             on_mutation = self._sandbox_notice
         else:
@@ -123,7 +123,7 @@ class Context:
             self._sandbox_noticed = True
             from egactl.sandbox import database_path
 
-            self.io.status(f"sandbox: nothing leaves this machine (state in {database_path()})")
+            self.notice(f"sandbox: nothing leaves this machine (state in {database_path()})")
 
     def close(self) -> None:
         # A transport handed in from outside (tests) belongs to its owner.
@@ -169,6 +169,11 @@ class Context:
         whose stderr carries only the JSON of a failure."""
         if self.fmt not in ("json", "jsonl"):
             self.io.status(message)
+
+    def warn(self, message: str) -> None:
+        """A warning for people on stderr; none with json/jsonl (see :meth:`notice`)."""
+        if self.fmt not in ("json", "jsonl"):
+            self.io.warn(message)
 
     def success(self, message: str) -> None:
         """A status line for people; silent for machine formats so scripts see only data."""

@@ -139,3 +139,16 @@ def test_a_group_without_a_command_shows_its_help_on_stdout_with_exit_0(args):
     run = subprocess.run([sys.executable, "-m", "egactl", *args], capture_output=True, text=True, timeout=120)
     assert run.returncode == 0, run.stderr
     assert run.stdout.startswith(f"Usage: egactl {' '.join(args)}".rstrip() + " [OPTIONS] COMMAND") and run.stderr == ""
+
+
+def test_with_json_output_stderr_holds_only_the_error_even_on_first_use_of_the_sandbox():
+    """The sandbox's notices ("sandbox: nothing leaves this machine", the keyring warning)
+    used to come before the JSON error object: a script parsing stderr as JSON broke."""
+    first = egactl("-o", "json", "institutions", "delete", "NOPE", "--yes")
+    assert first.returncode == 3
+    (line,) = first.stderr.splitlines()
+    assert json.loads(line)["error"] == "not_found"
+    change = egactl("-o", "json", "institutions", "create", "MOFP", "--name", "Ministry of Finance",
+                    "--kind", "ministry", "--region", "Dodoma")
+    assert change.returncode == 0 and change.stderr == ""
+    assert json.loads(change.stdout)["code"] == "MOFP"
