@@ -8,6 +8,7 @@ import typer
 
 from egactl import bulk, context
 from egactl.errors import InvalidInput
+from egactl.grammar import old_flags
 from egactl.options import (DEFAULT_LIMIT, All, CsvFile, DryRun, Limit, Restart, Results, Resume, SkipInvalid, Yes,
                             page_limit)
 from egactl.output import Column
@@ -32,9 +33,10 @@ def _kind(value: str | None) -> str | None:
     raise typer.BadParameter(f"must be one of {', '.join(KINDS)}", param_hint="--kind")
 
 
+@old_flags({"-s": "--search"})  # -s is --state everywhere
 @app.command("list")
 def list_(kind: Kind = None, region: Annotated[Optional[str], typer.Option(help="Only this region.")] = None,
-          search: Annotated[Optional[str], typer.Option("--search", "-s", help="Code or name contains this.")] = None,
+          search: Annotated[Optional[str], typer.Option("--search", "-S", help="Code or name contains this.")] = None,
           limit: Limit = DEFAULT_LIMIT, all_: All = False):
     """List institutions."""
     ctx = context.get()
