@@ -58,6 +58,14 @@ def api(method: Annotated[str, typer.Argument(help="GET, POST, PATCH, PUT or DEL
 
     For GET, fields become query parameters; otherwise a JSON body. Exit codes
     follow the HTTP status (404 → 3, 409 → 5, …).
+
+    Examples:
+
+      egactl api GET institutions -f kind=LGA
+
+      egactl api GET institutions --paginate --query "[].code"
+
+      egactl api PATCH institutions/RITA -f region=Dodoma --include
     """
     ctx = context.get()
     method = method.upper()
