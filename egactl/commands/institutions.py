@@ -7,7 +7,7 @@ from typing import Annotated, Any, Optional
 import typer
 
 from egactl import bulk, context
-from egactl.errors import InvalidInput
+from egactl.errors import Conflict, InvalidInput
 from egactl.grammar import old_flags
 from egactl.options import (DEFAULT_LIMIT, All, CsvFile, DryRun, Limit, Restart, Results, Resume, SkipInvalid, Yes,
                             page_limit)
@@ -92,7 +92,21 @@ def create(code: Annotated[str, typer.Argument(help="Short code, e.g. RITA.")],
     ctx = context.get()
     _check_names(name=name, region=region)
     body = {"code": code.upper(), "name": name, "kind": _kind(kind), "region": region, "contact_email": contact_email}
-    _changed(ctx, ctx.api().post("/api/v1/institutions", body, dry_run=dry_run), "create", "Created", dry_run)
+    from egactl.api_client import new_idempotency_key
+
+    try:
+        response = ctx.api().request("POST", "/api/v1/institutions", json_body=body,
+                                     idempotency_key=new_idempotency_key(), dry_run=dry_run)
+    except Conflict as exc:
+        if exc.problem and exc.problem.get("differs"):
+            exc.hint = f"change it with `egactl institutions update {body['code']}`, or choose another code"
+        raise
+    record = response.json()
+    if response.status_code == 200:  # it is there already, exactly as asked: nothing changed
+        ctx.io.status(f"Institution {record['code']} exists with these details; nothing changed")
+        ctx.render(record, DETAIL)
+        return
+    _changed(ctx, record, "create", "Created", dry_run)
 
 
 @app.command()
