@@ -77,3 +77,36 @@ def test_institutions_search_is_capital_s_and_old_s_still_works(cli):
     assert "ARUSHA-CC" in r.stdout and "RITA" not in r.stdout
     help_ = _egactl("institutions", "list", "--help").stdout
     assert "-S, --search" in help_ and "-s," not in help_
+
+
+def _headers(args: list[str]) -> list[str]:
+    r = _egactl(*args)
+    assert r.exit_code == 0, r.stderr
+    return r.stdout.splitlines()[0].split()
+
+
+def test_wide_shows_more_in_the_config_listings():
+    assert _egactl("config", "set", "institution", "RITA", "--profile", "prod").exit_code == 0
+    assert _headers(["config", "list"]) == ["KEY", "VALUE", "SOURCE"]
+    assert _headers(["config", "list", "-o", "wide"]) == ["KEY", "VALUE", "SOURCE", "ENV", "DESCRIPTION"]
+    assert _headers(["config", "profiles"]) == ["NAME", "CURRENT", "API"]
+    wide = _egactl("config", "profiles", "-o", "wide").stdout.splitlines()
+    assert wide[0].split() == ["NAME", "CURRENT", "API", "INSTITUTION", "OUTPUT"]
+    assert wide[1].split() == ["prod", "no", "sandbox", "RITA", "table"]
+
+
+def test_wide_shows_more_for_tokens_and_plugins(cli):
+    table = cli("auth", "tokens", "list").stdout.splitlines()[0].split()
+    wide = cli("auth", "tokens", "list", "-o", "wide").stdout.splitlines()[0].split()
+    assert "CREATED" not in table and "CREATED" in wide
+    assert _headers(["plugins", "list", "-o", "wide"])[-3:] == ["PACKAGE", "COMMANDS", "BACKEND"]
+    assert "BACKEND" not in _headers(["plugins", "list"])
+
+
+def test_a_new_sandbox_audits_its_example_data():
+    """So that `egactl audit list`, like every list, shows something from the first use on."""
+    r = _egactl("audit", "list", "-o", "json", "--query", "[].[actor, action, resource_id]")
+    assert r.exit_code == 0, r.stderr
+    from egactl.server.seed import INSTITUTIONS
+
+    assert json.loads(r.stdout) == [["sandbox", "create", code] for code, *_ in reversed(INSTITUTIONS)]
