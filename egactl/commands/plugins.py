@@ -107,7 +107,7 @@ def new(name: Annotated[str, typer.Argument(help="The plugin's name: the command
         dry_run: DryRun = False):
     """Write a new plugin in the one plugin shape, with its own passing tests.
 
-    The plugin has one noun (records: list, add, show, remove), a versioned table
+    The plugin has one noun (records: list, create, show, delete), a versioned table
     with its schema history (an Alembic first revision), routes in the frame, its
     rules, its API client and tests using
     egactl.plugin.testing; see docs/plugins.md. Nothing is written if anything fails.
