@@ -214,7 +214,7 @@ def test_previous_release_is_refused_by_serve_and_adopted_by_migrate(new_databas
             conn.execute(text("INSERT INTO core_schema_versions VALUES (:c, :v, :t)"),
                          {"c": comp.name, "v": 2 if comp.name == "sms" else 1, "t": NOW})
 
-    r = egactl("serve", "create-token", "--role", "admin", "--database-url", url)
+    r = egactl("serve", "tokens", "create", "--role", "admin", "--database-url", url)
     assert r.returncode == 5, r.stderr
     assert r.stderr.splitlines() == [
         "error: the database schema is older than this egactl (dr: 1 revision, ussd: 1 revision to apply); "
@@ -243,7 +243,7 @@ def test_previous_release_is_refused_by_serve_and_adopted_by_migrate(new_databas
     r = egactl("serve", "migrate", "--database-url", url, "-o", "json")
     assert r.returncode == 0, r.stderr
     assert {p["action"] for p in json.loads(r.stdout)} == {"none"}
-    r = egactl("serve", "create-token", "--role", "admin", "--database-url", url, "-o", "json")
+    r = egactl("serve", "tokens", "create", "--role", "admin", "--database-url", url, "-o", "json")
     assert r.returncode == 0, r.stderr
 
 
@@ -315,7 +315,7 @@ def test_a_third_party_plugin_brings_its_own_history(tmp_path):
     env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [str(site), os.environ.get("PYTHONPATH")])))
     url = f"sqlite:///{tmp_path / 'esb.db'}"
     write_esb(site, release=1)
-    r = egactl("serve", "create-token", "--role", "admin", "--database-url", url, env=env)
+    r = egactl("serve", "tokens", "create", "--role", "admin", "--database-url", url, env=env)
     assert r.returncode == 0, r.stderr
     engine = create_engine(url)
     try:
@@ -324,7 +324,7 @@ def test_a_third_party_plugin_brings_its_own_history(tmp_path):
             conn.execute(text("INSERT INTO esb_envelopes (subject) VALUES ('payroll push')"))
 
         write_esb(site, release=2)  # the plugin's next release: a column, and its revision
-        r = egactl("serve", "create-token", "--role", "admin", "--database-url", url, env=env)
+        r = egactl("serve", "tokens", "create", "--role", "admin", "--database-url", url, env=env)
         assert r.returncode == 5 and "esb: 1 revision to apply" in r.stderr, r.stderr
         r = egactl("serve", "migrate", "--dry-run", "--database-url", url, "-o", "json", env=env)
         assert r.returncode == 0, r.stderr

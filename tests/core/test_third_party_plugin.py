@@ -245,7 +245,7 @@ def test_the_templates_skeleton_installs_and_passes_its_own_tests(venv, tmp_path
     assert HISTORY_TEST in passed, passed
     helped = venv.egactl("pepmis", "records", "--help", cwd=tmp_path)
     assert helped.returncode == 0, helped.stderr
-    assert "add" in helped.stdout and "remove" in helped.stdout
+    assert "create" in helped.stdout and "delete" in helped.stdout
 
 
 # -- what the frame enforces, on the guide's own plugin ----------------------------------------------------

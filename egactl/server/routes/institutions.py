@@ -151,12 +151,46 @@ def _create(body: InstitutionIn) -> Institution:
     return row
 
 
-@router.post("", status_code=201, response_model=InstitutionOut)
+FIELDS = ("name", "kind", "region", "contact_email")
+"""What a create sets: an existing institution holding the same in each is the one asked for."""
+
+
+def differences(existing: Institution, asked: InstitutionIn) -> list[str]:
+    """The fields in which ``existing`` is not what ``asked`` asks for."""
+    return [f for f in FIELDS if getattr(existing, f) != getattr(asked, f)]
+
+
+@router.post("", status_code=201, response_model=InstitutionOut,
+             responses={200: {"model": InstitutionOut, "description": "It exists already, exactly as asked: nothing "
+                                                                      "changed (re-running a create is safe)"}})
 def create_institution(body: InstitutionIn):
+    """Create an institution: 201. The same again is 200 with the institution as it is,
+    changing nothing; the code taken with other values is 409 naming the fields that differ."""
     principal().require("admin")
-    row = _create(body)
-    return etag.respond(serialize(row), row.version, status_code=201,
-                        headers={"Location": f"/api/v1/institutions/{row.code}"})
+    existing = db().scalar(select(Institution).where(Institution.code == body.code))
+    if existing is None:
+        try:
+            row = _create(body)
+        except Problem as exc:  # created by a concurrent request since our SELECT
+            existing = db().scalar(select(Institution).where(Institution.code == body.code))
+            if existing is None:
+                raise exc from None
+        else:
+            return etag.respond(serialize(row), row.version, status_code=201,
+                                headers={"Location": f"/api/v1/institutions/{row.code}"})
+    differ = differences(existing, body)
+    if differ:
+        named = ", ".join(differ[:-1]) + " and " + differ[-1] if len(differ) > 1 else differ[0]
+        raise Problem(409, f"institution {body.code} already exists with other values for {named}",
+                      errors=[{"field": f, "message": f"is {_shown(getattr(existing, f))} there, "
+                                                      f"not {_shown(getattr(body, f))}"} for f in differ],
+                      differs=differ)
+    return etag.respond(serialize(existing), existing.version, status_code=200,
+                        headers={"Location": f"/api/v1/institutions/{existing.code}"})
+
+
+def _shown(value: str | None) -> str:
+    return "(none)" if value is None else repr(value)
 
 
 @router.post("/bulk", response_model=BulkOut)
@@ -180,7 +214,7 @@ def bulk_create(body: BulkIn):
                 if existing is None:
                     results.append({"line": item.line, "status": "failed", "id": item.code, "error": exc.detail})
                     continue
-        same = all(getattr(existing, f) == getattr(item, f) for f in ("name", "kind", "region", "contact_email"))
+        same = not differences(existing, item)
         results.append({"line": item.line, "status": "exists" if same else "failed", "id": item.code,
                         "error": None if same else f"institution {item.code} exists with other details"})
     return {"results": results}
