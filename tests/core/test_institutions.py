@@ -126,7 +126,10 @@ def test_create_of_a_taken_code_with_other_values_exits_5_naming_the_fields(cli,
     r = cli("institutions", "create", "RITA", "--name", "RITA Tanzania", "--kind", "agency", "-o", "json")
     assert r.exit_code == 5
     error = json.loads(r.stderr)
-    assert error["exit_code"] == 5 and error["problem"]["differs"] == ["name", "region", "contact_email"]
+    assert error["exit_code"] == 5 and error["problem"]["differs"] == ["name"]  # options not given ask for nothing
+    same_with_fewer_options = cli("institutions", "create", "RITA", "--name", "Registration Insolvency and Trusteeship "
+                                  "Agency", "--kind", "agency")
+    assert same_with_fewer_options.exit_code == 0 and "exists" in same_with_fewer_options.stderr
 
 
 def test_creating_a_token_twice_gives_two_tokens_never_exists(cli, backend):

@@ -156,8 +156,9 @@ FIELDS = ("name", "kind", "region", "contact_email")
 
 
 def differences(existing: Institution, asked: InstitutionIn) -> list[str]:
-    """The fields in which ``existing`` is not what ``asked`` asks for."""
-    return [f for f in FIELDS if getattr(existing, f) != getattr(asked, f)]
+    """The fields in which ``existing`` is not what ``asked`` asks for (a field not
+    given asks for nothing: a re-run with fewer options is still the same create)."""
+    return [f for f in FIELDS if getattr(asked, f) is not None and getattr(existing, f) != getattr(asked, f)]
 
 
 @router.post("", status_code=201, response_model=InstitutionOut,
