@@ -224,6 +224,21 @@ def render(
         io.status(empty_message or "no results")
     else:
         _write_table(io, records, cols, title, wide=wide)
+        _say_what_was_left_out(io, data)
+
+
+def _say_what_was_left_out(io: IOStreams, data: Any) -> None:
+    """Under a table cut short by --limit: "showing 30 of 1,204; --limit N or --all"."""
+    if not getattr(data, "more", False):
+        return
+    total = getattr(data, "total", None)
+    if total is None:
+        of = ""
+    elif getattr(data, "total_exact", True):
+        of = f" of {total:,}"
+    else:
+        of = f" of more than {total:,}"
+    io.status(f"showing {len(data):,}{of}; --limit N or --all")
 
 
 def _columns_from(records: list[dict[str, Any]]) -> list[Column]:

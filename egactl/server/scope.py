@@ -64,6 +64,8 @@ class Scope:
     if_match_evaluated: bool = False
     dry_run: bool = False
     """``X-Dry-Run: true``: the change runs in full (every rule, lock and conflict) and is rolled back."""
+    response_headers: dict[str, str] = field(default_factory=dict)
+    """Headers a helper of the route adds to a successful answer (e.g. a page's ``X-Total-Count``)."""
     _session: Session | None = field(default=None, repr=False)
 
     @property
@@ -238,6 +240,8 @@ class ApiRoute(APIRoute):
                     await _settle(request, _rollback, scope)
                     raise
                 if not write:
+                    if response.status_code < 400:
+                        response.headers.update(scope.response_headers)
                     return response
                 if response.status_code < 400 and not _precondition_evaluated(scope):
                     await _settle(request, _rollback, scope)
