@@ -113,7 +113,8 @@ class ApiClient:
         retryable = method in IDEMPOTENT_METHODS or (method == "POST" and "Idempotency-Key" in hdrs)
         if method not in ("GET", "HEAD", "OPTIONS") and self._on_mutation:
             self._on_mutation()
-        query: Any = [(k, v) for k, v in (params or {}).items() if v is not None]
+        query: Any = [(k, item) for k, v in (params or {}).items() if v is not None
+                      for item in (v if isinstance(v, (list, tuple)) else [v])]  # a list: the key repeated
         if "?" in path:  # httpx would drop a path's own query once params are given: keep both
             from urllib.parse import parse_qsl
 

@@ -180,6 +180,20 @@ def _to_command(app: Any, name: str, help: str | None = None) -> Any:
     return cmd
 
 
+def examples_kept_whole(text: str) -> str:
+    """Help text whose example command lines are never re-wrapped to the terminal's width
+    (click's ``\\b`` paragraph mark), so an example copies and pastes as one command."""
+    import re
+
+    head, sep, tail = text.partition("Examples:")
+    if not sep:
+        return text
+    paragraphs = re.split(r"\n\s*\n", tail)
+    kept = ["\b\n" + p if p.strip().startswith("egactl ") and not p.lstrip("\n").startswith("\b") else p
+            for p in paragraphs]
+    return head + sep + "\n\n".join(kept)
+
+
 def _completing() -> bool:
     import os
 
@@ -229,6 +243,8 @@ def _apply_grammar(cmd: Any) -> None:
 
     if hasattr(cmd, "rich_markup_mode"):
         cmd.rich_markup_mode = None  # one style from the root down: plain text, as `egactl --help`
+    if getattr(cmd, "help", None):
+        cmd.help = examples_kept_whole(cmd.help)
     if not hasattr(cmd, "commands") and _completing():
         _offer_global_options(cmd)
     for param in cmd.params:

@@ -136,8 +136,12 @@ def test_a_short_flag_means_one_thing_across_the_tool():
 def test_help_labels_values_plainly(top):
     runner = CliRunner()
     bad = []
-    for path, _ in leaves(top):
-        out = runner.invoke(app, path.split()[1:] + ["--help"]).stdout
+    for path, cmd in leaves(top):
+        out = runner.invoke(app, path.split()[1:] + ["--help"], env={"COLUMNS": "80"}).stdout
+        shown = [line.strip() for line in out.splitlines()]
+        for example in examples(cmd):  # never re-wrapped at 80 columns: it copies as one command
+            if example not in shown:
+                bad.append(f"{path}: example cut at 80 columns: {example}")
         for pattern in (r"<bool>", r"<int", r"<str>", r"<list\[", r"\[\[", r"\{[A-Z]", r"\[x>="):
             if re.search(pattern, out):
                 bad.append(f"{path}: {pattern}")

@@ -100,6 +100,8 @@ def test_sandbox_skips_a_broken_backend_with_one_warning(case, tmp_path):
     r = egactl(env, "institutions", "list", "-o", "json")
     assert r.returncode == 0, r.stderr
     assert len(json.loads(r.stdout)) == 8  # the sandbox, seeded
+    assert r.stderr == ""  # with -o json stderr carries only a failure's JSON
+    r = egactl(env, "institutions", "list", "--limit", "1")
     warnings = [line for line in r.stderr.splitlines() if "esb" in line]
     assert len(warnings) == 1, r.stderr
     assert warnings[0].startswith("warning: plugin 'esb' skipped: its backend failed (")
