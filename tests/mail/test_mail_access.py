@@ -21,7 +21,7 @@ def mailboxes(cli, backend):
     for inst, given, family, number, dept in PEOPLE:
         r = cli("mail", "create", "-i", inst, "-g", given, "-f", family, "-e", number, "--department", dept)
         assert r.exit_code == 0, r.stderr
-    assert cli("mail", "alias", "add", "111234567", "ict.help").exit_code == 0
+    assert cli("mail", "alias", "create", "111234567", "ict.help").exit_code == 0
 
 
 def snapshot(backend):
@@ -52,9 +52,9 @@ def test_helpdesk_cannot_change_anything(cli, backend, mailboxes, tmp_path):
         ("suspend", "juma.mrisho@rita.go.tz", "--yes"), ("delete", "juma.mrisho@rita.go.tz", "--yes"),
         ("reset-password", "juma.mrisho@rita.go.tz", "--yes"), ("quota", "set", "juma.mrisho@rita.go.tz", "5G"),
         ("update", "juma.mrisho@rita.go.tz", "--department", "HR"),
-        ("alias", "add", "juma.mrisho@rita.go.tz", "jm"), ("alias", "remove", "ict.help@rita.go.tz", "--yes"),
+        ("alias", "create", "juma.mrisho@rita.go.tz", "jm"), ("alias", "delete", "ict.help@rita.go.tz", "--yes"),
         ("list-group", "create", "all@rita.go.tz", "-i", "RITA", "--name", "All"),
-        ("domains", "add", "rita.ac.tz", "-i", "RITA"),
+        ("domains", "create", "rita.ac.tz", "-i", "RITA"),
         ("import", str(staff)), ("reconcile", "--roster", str(roster), "-i", "RITA"),
     ]
     for args in attempts:
@@ -67,7 +67,7 @@ def test_operator_of_one_institution_cannot_touch_another(cli, backend, mailboxe
     before = snapshot(backend)
     tra = "baraka.mwakyusa@tra.go.tz"
     for args in [("show", tra), ("suspend", tra, "--yes"), ("quota", "set", tra, "5G"),
-                 ("reset-password", tra, "--yes"), ("alias", "add", tra, "bm"),
+                 ("reset-password", tra, "--yes"), ("alias", "create", tra, "bm"),
                  ("create", "-i", "TRA", "-g", "Asha", "-f", "Said", "-e", "222299999"),
                  ("list", "-i", "TRA")]:
         r = cli("mail", *args, role="operator")

@@ -33,7 +33,7 @@ main()
 def race(server, tmp_path) -> list[str]:
     for args in (("institutions", "create", "RITA", "--name", "Registration Insolvency and Trusteeship Agency",
                   "--kind", "agency"),
-                 ("mail", "domains", "add", "rita.go.tz", "-i", "RITA")):
+                 ("mail", "domains", "create", "rita.go.tz", "-i", "RITA")):
         r = server.run(*args)
         assert r.returncode == 0, r.stderr
     operator = server.token("operator", "RITA")

@@ -6,7 +6,8 @@ from typing import Annotated
 
 import typer
 
-from egactl.plugin.cli import DEFAULT_LIMIT, All, Column, DryRun, Limit, NotFound, Yes, context, enforce, page_limit
+from egactl.plugin.cli import (DEFAULT_LIMIT, All, Column, DryRun, Limit, NotFound, Yes, context, enforce, formerly,
+                               page_limit)
 from egactl_mail import client, rules
 from egactl_mail.commands.common import Ref
 
@@ -24,8 +25,9 @@ def list_(ref: Ref, limit: Limit = DEFAULT_LIMIT, all_: All = False):
     ctx.render(items, COLUMNS, empty="No aliases.")
 
 
+@formerly(app, "add")
 @app.command()
-def add(ref: Ref, alias: Alias, dry_run: DryRun = False):
+def create(ref: Ref, alias: Alias, dry_run: DryRun = False):
     """Add an alias (exit 5 if the address is taken by anything, retained ones included)."""
     ctx = context.get()
     api = ctx.api()
@@ -42,8 +44,9 @@ def add(ref: Ref, alias: Alias, dry_run: DryRun = False):
     ctx.render(added, COLUMNS)
 
 
+@formerly(app, "remove")
 @app.command()
-def remove(alias: Annotated[str, typer.Argument(metavar="ALIAS", help="The alias address.")], yes: Yes = False,
+def delete(alias: Annotated[str, typer.Argument(metavar="ALIAS", help="The alias address.")], yes: Yes = False,
            dry_run: DryRun = False):
     """Remove an alias; mail to it will bounce and the address becomes free."""
     ctx = context.get()

@@ -6,7 +6,8 @@ from typing import Annotated
 
 import typer
 
-from egactl.plugin.cli import DEFAULT_LIMIT, All, Column, DryRun, Institution, Limit, context, enforce, page_limit
+from egactl.plugin.cli import (DEFAULT_LIMIT, All, Column, DryRun, Institution, Limit, context, enforce, formerly,
+                               page_limit)
 from egactl_mail import client, rules
 
 app = typer.Typer(help="Mail domains per institution (e.g. rita.go.tz).", no_args_is_help=True)
@@ -23,8 +24,9 @@ def list_(institution: Institution = None, limit: Limit = DEFAULT_LIMIT, all_: A
     ctx.render(items, COLUMNS, empty="No mail domains match.")
 
 
+@formerly(app, "add")
 @app.command()
-def add(domain: Annotated[str, typer.Argument(help="The domain, e.g. rita.go.tz.")],
+def create(domain: Annotated[str, typer.Argument(help="The domain, e.g. rita.go.tz.")],
         institution: Institution = None,
         naming_rule: Annotated[str, typer.Option(help=f"How addresses are made: {', '.join(rules.NAMING_RULES)}.")] = rules.DEFAULT_NAMING_RULE,
         primary: Annotated[bool, typer.Option("--primary", help="New mailboxes get this domain (the first domain always does).")] = False,

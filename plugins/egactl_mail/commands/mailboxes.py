@@ -125,7 +125,7 @@ def update(
 # -- lifecycle ------------------------------------------------------------------------------
 
 
-PAST = {"suspend": "Suspended", "restore": "Restored", "delete": "Deleted", "undelete": "Undeleted", "purge": "Purged"}
+PAST = {"suspend": "Suspended", "resume": "Resumed", "delete": "Deleted", "undelete": "Undeleted", "purge": "Purged"}
 
 
 def next_state(current: dict, action: str) -> str:
@@ -162,9 +162,9 @@ def suspend(ref: Ref, reason: Reason = None, yes: Yes = False, dry_run: DryRun =
     _transition(ref, "suspend", reason=reason, yes=yes, dry_run=dry_run, confirm="Suspend {address} (login off)?")
 
 
-def restore(ref: Ref, reason: Reason = None, dry_run: DryRun = False):
+def resume(ref: Ref, reason: Reason = None, dry_run: DryRun = False):
     """Turn login back on for a suspended mailbox."""
-    _transition(ref, "restore", reason=reason, yes=True, dry_run=dry_run, confirm=None)
+    _transition(ref, "resume", reason=reason, yes=True, dry_run=dry_run, confirm=None)
 
 
 def delete(ref: Ref, reason: Reason = None, yes: Yes = False, dry_run: DryRun = False):

@@ -190,7 +190,7 @@ class Provisioner:
                           errors=[{"field": "domain", "message": "not one of the institution's domains"}])
         if not rows:
             raise Problem(422, f"institution {institution} has no mail domain; an admin adds one with "
-                               f"`egactl mail domains add DOMAIN --institution {institution}`",
+                               f"`egactl mail domains create DOMAIN --institution {institution}`",
                           errors=[{"field": "institution", "message": "no mail domain"}])
         return rows[0]
 

@@ -101,21 +101,25 @@ def update_mailbox(ref: str, body: MailboxPatch):
     return etag.respond(service.out(m, with_aliases=True), m.version)
 
 
-def _move_route(action: str):
-    """The route of one lifecycle move, ``POST /mailboxes/{ref}/<action>``, described by ``rules.MAILBOX``."""
+def _move_route(action: str, path: str | None = None):
+    """The route of one lifecycle move, ``POST /mailboxes/{ref}/<action>``, described by ``rules.MAILBOX``.
+
+    ``path``: an old name of the move, kept for callers of the previous release (deprecated)."""
 
     def route(ref: str, body: TransitionIn | None = None):
         m = service.guarded(ref)
         service.transition(m, action, reason=body.reason if body else None)
         return etag.respond(service.out(m, with_aliases=m.status != rules.PURGED), m.version)
 
-    route.__name__ = route.__qualname__ = action
-    route.__doc__ = rules.describe(action)
-    return router.post(f"/mailboxes/{{ref}}/{action}", response_model=MailboxOut)(route)
+    route.__name__ = route.__qualname__ = (path or action).replace("-", "_")
+    route.__doc__ = rules.describe(action) + (f" Old name of `{action}`; it will be removed." if path else "")
+    return router.post(f"/mailboxes/{{ref}}/{path or action}", response_model=MailboxOut,
+                       deprecated=bool(path))(route)
 
 
 for _action in rules.MOVES:
     _move_route(_action)
+_move_route("resume", path="restore")  # the 2026 name of resume
 
 
 @router.post("/mailboxes/{ref}/reset-password", response_model=PasswordOut)

@@ -1,0 +1,85 @@
+"""mail in the one grammar: renamed verbs and flags keep their old spelling for a release."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import select
+
+from egactl.server.models import AuditEntry
+from egactl_mail.server.models import MailAddress, Mailbox, MailDomain
+
+
+@pytest.fixture
+def juma(cli, backend):
+    with backend.write_sessions() as s:
+        s.add(MailDomain(domain="rita.go.tz", institution="RITA", naming_rule="given.family", is_primary=True,
+                         created_at=backend.now()))
+        s.commit()
+    r = cli("mail", "create", "-i", "RITA", "--given-name", "Juma", "--family-name", "Mrisho", "-e", "100000001",
+            "-o", "json")
+    assert r.exit_code == 0, r.stderr
+    return r.json()["address"]
+
+
+def status(backend, address="juma.mrisho@rita.go.tz") -> str:
+    with backend.read_sessions() as s:
+        return s.scalar(select(Mailbox.status).where(Mailbox.address == address))
+
+
+def test_resume_is_the_verb_and_restore_still_works_with_a_notice(cli, backend, juma):
+    assert cli("mail", "suspend", juma, "--yes").exit_code == 0
+    r = cli("mail", "resume", juma)
+    assert r.exit_code == 0, r.stderr
+    assert "Resumed juma.mrisho@rita.go.tz" in r.stderr and "now`" not in r.stderr
+    assert status(backend) == "active"
+    assert cli("mail", "suspend", juma, "--yes").exit_code == 0
+    r = cli("mail", "restore", juma)
+    assert r.exit_code == 0, r.stderr
+    assert "`egactl mail restore` is now `egactl mail resume`" in r.stderr
+    assert status(backend) == "active"
+    with backend.read_sessions() as s:
+        actions = list(s.scalars(select(AuditEntry.action).where(AuditEntry.resource_type == "mailbox")
+                                 .order_by(AuditEntry.id)))
+    assert actions == ["create", "suspend", "resume", "suspend", "resume"]
+    # the old name is in no help
+    assert "restore" not in cli("mail", "--help").stdout
+
+
+def test_the_previous_api_path_of_resume_still_works(cli, backend, juma):
+    assert cli("mail", "suspend", juma, "--yes").exit_code == 0
+    r = cli("api", "POST", f"/api/v1/mail/mailboxes/{juma}/restore")
+    assert r.exit_code == 0, r.stderr
+    assert status(backend) == "active"
+
+
+def test_alias_create_and_delete_with_the_old_add_and_remove(cli, backend, juma):
+    r = cli("mail", "alias", "create", juma, "registrar")
+    assert r.exit_code == 0, r.stderr
+    r = cli("mail", "alias", "add", juma, "juma")
+    assert r.exit_code == 0, r.stderr
+    assert "`egactl mail alias add` is now `egactl mail alias create`" in r.stderr
+    r = cli("mail", "alias", "delete", "registrar@rita.go.tz", "--yes")
+    assert r.exit_code == 0, r.stderr
+    r = cli("mail", "alias", "remove", "juma@rita.go.tz", "--yes")
+    assert r.exit_code == 0, r.stderr
+    assert "`egactl mail alias remove` is now `egactl mail alias delete`" in r.stderr
+    with backend.read_sessions() as s:
+        assert list(s.scalars(select(MailAddress.address).where(MailAddress.kind == "alias"))) == []
+    helped = cli("mail", "alias", "--help").stdout
+    assert "create" in helped and "delete" in helped and " add " not in helped and "remove" not in helped
+
+
+def test_domains_create_and_the_old_add(cli, backend):
+    r = cli("mail", "domains", "create", "udom.ac.tz", "-i", "UDOM", "--naming-rule", "g.family")
+    assert r.exit_code == 0, r.stderr
+    r = cli("mail", "domains", "add", "rita.go.tz", "-i", "RITA")
+    assert r.exit_code == 0, r.stderr
+    assert "`egactl mail domains add` is now `egactl mail domains create`" in r.stderr
+    with backend.read_sessions() as s:
+        assert set(s.scalars(select(MailDomain.domain))) == {"udom.ac.tz", "rita.go.tz"}
+
+
+def test_json_output_has_no_notice_on_stderr(cli, backend, juma):
+    r = cli("mail", "alias", "add", juma, "registrar", "-o", "json")
+    assert r.exit_code == 0, r.stderr
+    assert "is now" not in r.stderr
