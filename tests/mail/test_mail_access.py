@@ -107,11 +107,11 @@ def test_show_by_employee_number_and_not_found(cli, mailboxes):
 
 def test_filters(cli, mailboxes):
     assert cli("mail", "suspend", "neema.kweka@rita.go.tz", "--yes").exit_code == 0
-    r = cli("mail", "list", "-i", "RITA", "--status", "suspended", "-o", "json")
+    r = cli("mail", "list", "-i", "RITA", "--state", "suspended", "-o", "json")
     assert [m["address"] for m in r.json()] == ["neema.kweka@rita.go.tz"]
     r = cli("mail", "list", "--department", "customs", "-o", "json")
     assert [m["address"] for m in r.json()] == ["baraka.mwakyusa@tra.go.tz"]
-    r = cli("mail", "list", "--status", "gone")
+    r = cli("mail", "list", "--state", "gone")
     assert r.exit_code == 2
     empty = cli("mail", "list", "--search", "nobody", "-o", "json")
     assert empty.exit_code == 0 and empty.json() == []

@@ -83,3 +83,37 @@ def test_json_output_has_no_notice_on_stderr(cli, backend, juma):
     r = cli("mail", "alias", "add", juma, "registrar", "-o", "json")
     assert r.exit_code == 0, r.stderr
     assert "is now" not in r.stderr
+
+
+# -- flags ------------------------------------------------------------------------------------
+
+
+def test_list_state_and_search_short_flags_and_the_old_status(cli, backend, juma):
+    r = cli("mail", "create", "-i", "RITA", "--given-name", "Neema", "--family-name", "Kweka", "-e", "100000002")
+    assert r.exit_code == 0, r.stderr
+    assert cli("mail", "suspend", "neema.kweka@rita.go.tz", "--yes").exit_code == 0
+    for args in (("--state", "suspended"), ("-s", "suspended")):
+        r = cli("mail", "list", *args, "-o", "json")
+        assert r.exit_code == 0, r.stderr
+        assert [m["address"] for m in r.json()] == ["neema.kweka@rita.go.tz"], args
+    r = cli("mail", "list", "--status", "suspended", "-o", "table")
+    assert r.exit_code == 0, r.stderr
+    assert "neema.kweka@rita.go.tz" in r.stdout and "juma.mrisho" not in r.stdout
+    assert "`egactl mail list --status` is now `--state`" in r.stderr
+    r = cli("mail", "list", "-S", "juma", "-o", "json")
+    assert [m["address"] for m in r.json()] == ["juma.mrisho@rita.go.tz"]
+    # -s is --state now: an old `-s juma` (a search) is a bad state, exit 2, not a silent other answer
+    r = cli("mail", "list", "-s", "juma")
+    assert r.exit_code == 2 and "--state" in r.stderr
+    helped = cli("mail", "list", "--help").stdout
+    assert "--state" in helped and "-S" in helped and "--status" not in helped
+
+
+def test_create_has_no_short_name_flags_but_the_old_ones_still_work(cli, backend, juma):
+    helped = cli("mail", "create", "--help").stdout
+    assert "--given-name" in helped and "-g," not in helped and "-f," not in helped
+    r = cli("mail", "create", "-i", "RITA", "-g", "Asha", "-f", "Said", "-e", "100000003")
+    assert r.exit_code == 0, r.stderr
+    assert "`egactl mail create -g` is now `--given-name`" in r.stderr
+    assert "`egactl mail create -f` is now `--family-name`" in r.stderr
+    assert status(backend, "asha.said@rita.go.tz") == "active"

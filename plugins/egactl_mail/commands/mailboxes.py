@@ -8,7 +8,7 @@ from typing import Annotated, Optional
 import typer
 
 from egactl.plugin.cli import (DEFAULT_LIMIT, All, Column, Conflict, DryRun, Institution, InvalidInput, Limit, Yes,
-                               context, enforce, page_limit)
+                               context, enforce, old_flags, page_limit)
 from egactl.plugin.rules import IllegalTransition, check_name
 from egactl_mail import client, rules
 from egactl_mail.commands import common
@@ -36,9 +36,12 @@ def check_names(given: str, family: str, preferred: str | None, address: str | N
         raise InvalidInput(str(exc), hint="pass --address to choose the address yourself") from None
 
 
+# -g and -f were --given-name and --family-name: -g means --group and -f is `egactl api`'s
+# elsewhere, so they are gone from the help, kept here for a release (create has no other use for them).
+@old_flags({"-g": "--given-name", "-f": "--family-name"})
 def create(
-    given_name: Annotated[str, typer.Option("--given-name", "-g", help="Given name(s); the first is used in the address.")],
-    family_name: Annotated[str, typer.Option("--family-name", "-f", help="Family name.")],
+    given_name: Annotated[str, typer.Option("--given-name", help="Given name(s); the first is used in the address.")],
+    family_name: Annotated[str, typer.Option("--family-name", help="Family name.")],
     employee_number_: Annotated[str, typer.Option("--employee-number", "-e", help="HCMIS check number.")],
     institution: Institution = None,
     preferred_name: Annotated[Optional[str], typer.Option(help="The given name the person goes by (used in the address).")] = None,
@@ -72,20 +75,23 @@ def create(
     common.mailbox(ctx, created, detail=True)
 
 
+# --status is --state (one word for lifecycle state); -s is --state's short flag now, so
+# --search's is -S and the old `-s TEXT` (a search) can't be kept: it means --state.
+@old_flags({"--status": "--state"})
 def list_(
     institution: Institution = None,
-    status: Annotated[Optional[str], typer.Option(help=f"One of: {', '.join(rules.STATES)}.")] = None,
+    state: Annotated[Optional[str], typer.Option("--state", "-s", metavar="STATE", help=f"One of: {', '.join(rules.STATES)}.")] = None,
     department: Annotated[Optional[str], typer.Option(help="Only this department.")] = None,
-    search: Annotated[Optional[str], typer.Option("--search", "-s", help="Address, employee number, or the start of a name.")] = None,
+    search: Annotated[Optional[str], typer.Option("--search", "-S", help="Address, employee number, or the start of a name.")] = None,
     limit: Limit = DEFAULT_LIMIT,
     all_: All = False,
 ):
-    """List mailboxes (purged ones only with --status purged)."""
+    """List mailboxes (purged ones only with --state purged)."""
     ctx = context.get()
-    if status is not None and status not in rules.STATES:
-        raise typer.BadParameter(f"must be one of {', '.join(rules.STATES)}", param_hint="--status")
+    if state is not None and state not in rules.STATES:
+        raise typer.BadParameter(f"must be one of {', '.join(rules.STATES)}", param_hint="--state")
     inst = ctx.institution(institution, required=False)
-    items = client.list_mailboxes(ctx.api(), limit=page_limit(limit, all_), institution=inst, status=status,
+    items = client.list_mailboxes(ctx.api(), limit=page_limit(limit, all_), institution=inst, status=state,
                                   department=department, q=search)
     common.mailbox(ctx, items, empty="No mailboxes match.")
 
