@@ -32,6 +32,10 @@ def list_path(address: str) -> str:
     return f"{LISTS}/{_segment(address.strip().lower())}"
 
 
+def domain_path(domain: str) -> str:
+    return f"{DOMAINS}/{_segment(domain.strip().lower())}"
+
+
 def alias_path(address: str) -> str:
     return f"{BASE}/aliases/{_segment(address.strip().lower())}"
 
@@ -100,8 +104,23 @@ def list_domains(api: Any, *, limit: int | None, institution: str | None) -> lis
     return api.list(DOMAINS, limit=limit, institution=institution)
 
 
-def add_domain(api: Any, body: dict[str, Any]) -> dict[str, Any]:
-    return api.post(DOMAINS, body)
+def add_domain(api: Any, body: dict[str, Any], *, dry_run: bool = False) -> dict[str, Any]:
+    return api.post(DOMAINS, body, dry_run=dry_run)
+
+
+def get_domain_with_etag(api: Any, domain: str) -> tuple[dict[str, Any], str | None]:
+    return api.get_with_etag(domain_path(domain))
+
+
+def update_domain(api: Any, domain: str, changes: dict[str, Any], etag: str | None, *,
+                  dry_run: bool = False) -> dict[str, Any]:
+    """Only if the domain is still as read (``etag``; else 412); ``dry_run``: judged in full, nothing kept."""
+    return api.patch(domain_path(domain), changes, etag=etag, dry_run=dry_run)
+
+
+def delete_domain(api: Any, domain: str, etag: str | None, *, dry_run: bool = False) -> dict[str, Any]:
+    """409 while anything has an address in it; ``dry_run``: judged in full, nothing kept."""
+    return api.delete(domain_path(domain), etag=etag, dry_run=dry_run)
 
 
 # -- distribution lists ----------------------------------------------------------------------
@@ -121,6 +140,11 @@ def get_list(api: Any, address: str) -> dict[str, Any]:
 
 def get_list_with_etag(api: Any, address: str) -> tuple[dict[str, Any], str | None]:
     return api.get_with_etag(list_path(address))
+
+
+def delete_list(api: Any, address: str, etag: str | None, *, dry_run: bool = False) -> dict[str, Any]:
+    """Only the list as read (``etag``; else 412); ``dry_run``: judged in full, nothing kept."""
+    return api.delete(list_path(address), etag=etag, dry_run=dry_run)
 
 
 def add_members(api: Any, address: str, members: list[str]) -> dict[str, Any]:

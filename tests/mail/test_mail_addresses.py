@@ -19,7 +19,7 @@ def domains(backend):
 
 
 def create(cli, given, family, number, *extra, role="admin", institution="RITA"):
-    return cli("mail", "create", "-i", institution, "-g", given, "-f", family, "-e", number, *extra, "-o", "json",
+    return cli("mail", "create", "-i", institution, "--given-name", given, "--family-name", family, "-e", number, *extra, "-o", "json",
                role=role)
 
 
@@ -91,7 +91,7 @@ def test_one_employee_one_mailbox(cli, domains):
 
 def test_dry_run_shows_the_address_it_would_get_and_stores_nothing(cli, backend, domains):
     create(cli, "Juma", "Mrisho", "100000001")
-    r = cli("mail", "create", "-i", "RITA", "-g", "Juma", "-f", "Mrisho", "-e", "100000002", "--dry-run", "-o", "json")
+    r = cli("mail", "create", "-i", "RITA", "--given-name", "Juma", "--family-name", "Mrisho", "-e", "100000002", "--dry-run", "-o", "json")
     assert r.exit_code == 0, r.stderr
     assert r.json()["address"] == "juma.mrisho2@rita.go.tz"
     assert set(claims(backend)) == {"juma.mrisho@rita.go.tz"}
@@ -145,7 +145,7 @@ def test_a_claim_made_meanwhile_is_a_conflict_judged_by_the_database(cli, backen
             (("alias", "create", "100000001", "jm@rita.go.tz"), "address jm@rita.go.tz is already taken"),
             (("list-group", "create", "ict@rita.go.tz", "-i", "RITA", "--name", "Again"),
              "address ict@rita.go.tz is already taken"),
-            (("create", "-i", "TRA", "-g", "Juma", "-f", "Mrisho", "-e", "100000001"),
+            (("create", "-i", "TRA", "--given-name", "Juma", "--family-name", "Mrisho", "-e", "100000001"),
              "employee 100000001 already has a mailbox")):
         r = cli("mail", *args)
         assert r.exit_code == 5, (args, r.stderr)

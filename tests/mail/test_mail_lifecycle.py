@@ -28,7 +28,7 @@ def juma(cli, backend):
         s.add(MailDomain(domain="rita.go.tz", institution="RITA", naming_rule="given.family", is_primary=True,
                          created_at=backend.now()))
         s.commit()
-    r = cli("mail", "create", "-i", "RITA", "-g", "Juma", "-f", "Mrisho", "-e", "100000001", "-o", "json")
+    r = cli("mail", "create", "-i", "RITA", "--given-name", "Juma", "--family-name", "Mrisho", "-e", "100000001", "-o", "json")
     assert r.exit_code == 0, r.stderr
     return r.json()["address"]
 
@@ -105,7 +105,7 @@ def test_address_not_reusable_until_purge(cli, backend, clock, juma):
     r = cli("mail", "list-group", "create", "ict@rita.go.tz", "-i", "RITA", "--name", "ICT", "-m", juma)
     assert r.exit_code == 0, r.stderr
     assert act(cli, "delete", juma).exit_code == 0
-    other = ("mail", "create", "-i", "RITA", "-g", "Juma", "-f", "Mrisho", "-e", "100000002", "-o", "json")
+    other = ("mail", "create", "-i", "RITA", "--given-name", "Juma", "--family-name", "Mrisho", "-e", "100000002", "-o", "json")
     assert cli(*other, "--address", juma).exit_code == 5
     clock.advance(days=RETENTION - 1)
     assert cli(*other, "--address", juma).exit_code == 5

@@ -16,7 +16,7 @@ def people(cli, backend):
                              created_at=backend.now()))
         s.commit()
     for given, family, number in (("Juma", "Mrisho", "100000001"), ("Neema", "Kweka", "100000002")):
-        r = cli("mail", "create", "-i", "RITA", "-g", given, "-f", family, "-e", number, "--department", "ICT")
+        r = cli("mail", "create", "-i", "RITA", "--given-name", given, "--family-name", family, "-e", number, "--department", "ICT")
         assert r.exit_code == 0, r.stderr
 
 

@@ -1,4 +1,4 @@
-"""Sandbox example data: each seeded institution's real mail domain, and a few RITA staff."""
+"""Sandbox example data: each seeded institution's real mail domain, a few RITA staff, and one distribution list."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from sqlalchemy.orm import Session
 
 from egactl.plugin.server import Institution
 from egactl_mail import rules
-from egactl_mail.server.models import MailAddress, Mailbox, MailDomain
+from egactl_mail.server.models import MailAddress, Mailbox, MailDomain, MailList, MailListMember
 
 DOMAINS = {
     "EGA": "ega.go.tz", "RITA": "rita.go.tz", "TRA": "tra.go.tz", "NIDA": "nida.go.tz", "MOH": "afya.go.tz",
@@ -21,6 +21,9 @@ STAFF = [
     ("111000002", "Neema", "Kweka", "ICT", "Systems Administrator", 1730),
     ("111000003", "Zuhura", "Ng'wanakilala", "Finance", "Accountant", 240),
 ]
+
+LIST = ("staff@rita.go.tz", "All RITA staff", ("111000001", "111000002"))
+"""A distribution list for the examples (`mail list-group show/add-members/delete`): two of the three staff."""
 
 
 def seed(session: Session, now: dt.datetime) -> None:
@@ -41,3 +44,12 @@ def seed(session: Session, now: dt.datetime) -> None:
         session.add(m)
         session.add(MailAddress(address=m.address, local_part=local, domain="rita.go.tz", stem=rules.stem(local),
                                 kind="mailbox", institution="RITA", mailbox=m, created_at=now))
+    address, name, numbers = LIST
+    local = address.split("@")[0]
+    lst = MailList(institution="RITA", address=address, name=name, version=1, created_at=now, updated_at=now)
+    session.add(lst)
+    session.add(MailAddress(address=address, local_part=local, domain="rita.go.tz", stem=rules.stem(local),
+                            kind="list", institution="RITA", mail_list=lst, created_at=now))
+    session.flush()
+    for m in session.scalars(select(Mailbox).where(Mailbox.employee_number.in_(numbers)).order_by(Mailbox.address)):
+        session.add(MailListMember(list_id=lst.id, member=m.address, kind="mailbox", mailbox_id=m.id, added_at=now))

@@ -9,8 +9,9 @@ from egactl.plugin.server import (ApiRoute, Problem, audit, backend, db, etag, g
                                   principal, visible)
 from egactl_mail import rules
 from egactl_mail.server import service
+from egactl_mail.server.addresses import Allocator
 from egactl_mail.server.models import MailAddress, Mailbox, MailDomain, MailList, MailListMember
-from egactl_mail.server.schemas import ListIn, ListOut, ListPage, MembersIn
+from egactl_mail.server.schemas import ListDeleted, ListIn, ListOut, ListPage, MembersIn
 
 router = APIRouter(route_class=ApiRoute, tags=["mail"])
 
@@ -141,3 +142,36 @@ def remove_members(address: str, member: list[str] = Query(..., description="Rep
     audit.record("remove-members", "mail-list", lst.address, institution=lst.institution,
                  before={"removed": sorted(wanted)})
     return etag.respond(serialize(lst), lst.version)
+
+
+@router.delete("/lists/{address}", response_model=ListDeleted)
+def delete_list(address: str):
+    """Delete a distribution list: its members go with it, and so does its membership of other
+    lists (each of those gets a new version); its address is free at once. With If-Match:
+    412 if the list changed since it was read."""
+    lst = load(address, write=True)
+    session = db()
+    data = serialize(lst)
+    now = backend().now()
+    parents = list(session.scalars(select(MailList).join(MailListMember, MailListMember.list_id == MailList.id)
+                                   .where(MailListMember.member == lst.address, MailListMember.kind == "list")
+                                   .order_by(MailList.id)))
+    for parent in parents:
+        # The parent's member list changes too: under its lock, and its ETag goes stale.
+        parent = etag.lock(parent, f"distribution list {parent.address}")
+        session.execute(delete(MailListMember).where(MailListMember.list_id == parent.id,
+                                                     MailListMember.member == lst.address))
+        etag.touch(parent)
+        parent.updated_at = now
+        audit.record("remove-members", "mail-list", parent.address, institution=parent.institution,
+                     before={"removed": [lst.address]}, reason=f"list {lst.address} was deleted")
+    session.execute(delete(MailListMember).where(MailListMember.list_id == lst.id))
+    claim = session.scalar(select(MailAddress).where(MailAddress.list_id == lst.id))
+    if claim is not None:
+        Allocator(session, now).release(claim)
+    session.flush()
+    session.delete(lst)
+    session.flush()
+    data["member_of"] = [p.address for p in parents]
+    audit.record("delete", "mail-list", data["address"], institution=data["institution"], before=data)
+    return data
