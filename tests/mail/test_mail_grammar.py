@@ -117,3 +117,51 @@ def test_create_has_no_short_name_flags_but_the_old_ones_still_work(cli, backend
     assert "`egactl mail create -g` is now `--given-name`" in r.stderr
     assert "`egactl mail create -f` is now `--family-name`" in r.stderr
     assert status(backend, "asha.said@rita.go.tz") == "active"
+
+
+# -- the examples in the help ---------------------------------------------------------------
+
+
+def help_examples() -> list[tuple[str, str]]:
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "scripts"))
+    from regenerate import walk
+
+    from egactl.cli import command
+
+    root = command()
+    ctx = root.make_context("egactl", [], resilient_parsing=True)
+    mail = root.get_command(ctx, "mail")
+    out = []
+    for cmd, c, _ in walk(mail, mail.make_context("mail", [], parent=ctx, resilient_parsing=True)):
+        if hasattr(cmd, "list_commands"):
+            continue
+        text = (cmd.help or "").split("Examples:", 1)[-1]
+        out += [(c.command_path, line.strip()) for line in text.splitlines() if line.strip().startswith("egactl ")]
+    return out
+
+
+def test_every_example_in_the_help_runs_against_a_fresh_sandbox(tmp_path, monkeypatch):
+    """Each example of every mail command's --help, as written, on the sandbox's seed data
+    (a fresh sandbox each: the examples don't depend on one another)."""
+    import shlex
+    from pathlib import Path
+
+    from typer.testing import CliRunner
+
+    from egactl.cli import app
+
+    examples = help_examples()
+    assert len(examples) >= 2 * 27
+    (tmp_path / "docs").symlink_to(Path(__file__).resolve().parents[2] / "docs")
+    monkeypatch.chdir(tmp_path)
+    failed = []
+    for i, (path, example) in enumerate(examples):
+        monkeypatch.setenv("EGACTL_DATA_DIR", str(tmp_path / f"data{i}"))
+        monkeypatch.setenv("EGACTL_CONFIG_DIR", str(tmp_path / f"config{i}"))
+        r = CliRunner().invoke(app, shlex.split(example)[1:])
+        if r.exit_code != 0:
+            failed.append(f"{example}: exit {r.exit_code}: {r.stderr.strip()[-200:]}")
+    assert not failed, failed

@@ -14,7 +14,9 @@ from egactl_mail import rules
 Ref = Annotated[str, typer.Argument(metavar="MAILBOX", help="Address (or alias), or employee number.")]
 
 MAILBOX_COLUMNS = [Column("address"), Column("display_name", "NAME"), Column("institution"),
-                   Column("department"), Column("status"), Column("usage")]
+                   Column("department"), Column("status"), Column("usage"),
+                   Column("employee_number", "EMPLOYEE NO", wide=True), Column("title", wide=True),
+                   Column("created_at", "CREATED", wide=True)]
 
 MAILBOX_DETAIL = [
     Column("address"), Column("display_name", "NAME"), Column("status"), Column("login", "LOGIN"),

@@ -12,7 +12,8 @@ from egactl_mail import client, rules
 app = typer.Typer(help="Distribution lists (members: mailboxes, other lists, outside addresses).",
                   no_args_is_help=True)
 
-COLUMNS = [Column("address"), Column("name"), Column("institution"), Column("member_count", "MEMBERS")]
+COLUMNS = [Column("address"), Column("name"), Column("institution"), Column("member_count", "MEMBERS"),
+           Column("created_at", "CREATED", wide=True), Column("updated_at", "UPDATED", wide=True)]
 MEMBER_COLUMNS = [Column("address", "MEMBER"), Column("kind"), Column("status")]
 ListAddress = Annotated[str, typer.Argument(metavar="LIST", help="The list's address.")]
 Members = Annotated[list[str], typer.Argument(metavar="MEMBER...", help="Addresses: mailboxes, aliases, lists or outside addresses.")]
@@ -35,7 +36,14 @@ def _show(ctx, data: dict) -> None:
 
 @app.command("list")
 def list_(institution: Institution = None, limit: Limit = DEFAULT_LIMIT, all_: All = False):
-    """List distribution lists."""
+    """List distribution lists.
+
+    Examples:
+
+      egactl mail list-group list -i RITA
+
+      egactl mail list-group list -o json
+    """
     ctx = context.get()
     items = client.list_lists(ctx.api(), limit=page_limit(limit, all_),
                               institution=ctx.institution(institution, required=False))
@@ -48,7 +56,14 @@ def create(address: Annotated[str, typer.Argument(metavar="ADDRESS", help="The l
            institution: Institution = None,
            member: Annotated[Optional[list[str]], typer.Option("--member", "-m", help="A first member (repeatable).")] = None,
            dry_run: DryRun = False):
-    """Create a distribution list (its address is claimed like a mailbox's)."""
+    """Create a distribution list (its address is claimed like a mailbox's).
+
+    Examples:
+
+      egactl mail list-group create ict@rita.go.tz -i RITA --name "ICT unit" -m neema.kweka@rita.go.tz
+
+      egactl mail list-group create board@rita.go.tz -i RITA --name Board --dry-run
+    """
     ctx = context.get()
     address = enforce(rules.parse_address, address, flag="ADDRESS")
     body = {"address": address, "institution": ctx.institution(institution), "name": name,
@@ -63,14 +78,28 @@ def create(address: Annotated[str, typer.Argument(metavar="ADDRESS", help="The l
 
 @app.command()
 def show(address: ListAddress):
-    """Show a list and its members."""
+    """Show a list and its members.
+
+    Examples:
+
+      egactl mail list-group show staff@rita.go.tz
+
+      egactl mail list-group show staff@rita.go.tz -o json
+    """
     ctx = context.get()
     _show(ctx, client.get_list(ctx.api(), address))
 
 
 @app.command("add-members")
 def add_members(address: ListAddress, members: Members, dry_run: DryRun = False):
-    """Add members (those already in the list are left as they are)."""
+    """Add members (those already in the list are left as they are).
+
+    Examples:
+
+      egactl mail list-group add-members staff@rita.go.tz zuhura.ngwanakilala@rita.go.tz
+
+      egactl mail list-group add-members staff@rita.go.tz auditor@example.org --dry-run
+    """
     ctx = context.get()
     wanted = _members(members)
     if dry_run:
@@ -86,7 +115,14 @@ def add_members(address: ListAddress, members: Members, dry_run: DryRun = False)
 
 @app.command("remove-members")
 def remove_members(address: ListAddress, members: Members, yes: Yes = False, dry_run: DryRun = False):
-    """Remove members (exit 3 if one of them is not a member)."""
+    """Remove members (exit 3 if one of them is not a member).
+
+    Examples:
+
+      egactl mail list-group remove-members staff@rita.go.tz neema.kweka@rita.go.tz --yes
+
+      egactl mail list-group remove-members staff@rita.go.tz juma.mrisho@rita.go.tz --dry-run
+    """
     ctx = context.get()
     wanted = _members(members)
     current, etag = client.get_list_with_etag(ctx.api(), address)
@@ -106,9 +142,9 @@ def delete(address: ListAddress, yes: Yes = False, dry_run: DryRun = False):
 
     Examples:
 
-      egactl mail list-group delete ict@rita.go.tz --dry-run
+      egactl mail list-group delete staff@rita.go.tz --dry-run
 
-      egactl mail list-group delete ict@rita.go.tz --yes
+      egactl mail list-group delete staff@rita.go.tz --yes
     """
     ctx = context.get()
     address = enforce(rules.parse_address, address, flag="LIST")

@@ -52,7 +52,14 @@ def create(
     address: Annotated[Optional[str], typer.Option(help="Use this address instead of generating one (exit 5 if taken).")] = None,
     dry_run: DryRun = False,
 ):
-    """Create a mailbox for a person; the address is generated from the naming rule."""
+    """Create a mailbox for a person; the address is generated from the naming rule.
+
+    Examples:
+
+      egactl mail create -i RITA --given-name Amina --family-name Juma -e 111000006
+
+      egactl mail create -i TRA --given-name Juma --family-name Mrisho -e 222000001 --dry-run
+    """
     ctx = context.get()
     inst = ctx.institution(institution)
     if address:
@@ -86,7 +93,16 @@ def list_(
     limit: Limit = DEFAULT_LIMIT,
     all_: All = False,
 ):
-    """List mailboxes (purged ones only with --state purged)."""
+    """List mailboxes (purged ones only with --state purged).
+
+    Examples:
+
+      egactl mail list -i RITA --department ICT
+
+      egactl mail list --state suspended --all
+
+      egactl mail list -S "juma mr" -o json
+    """
     ctx = context.get()
     if state is not None and state not in rules.STATES:
         raise typer.BadParameter(f"must be one of {', '.join(rules.STATES)}", param_hint="--state")
@@ -97,7 +113,14 @@ def list_(
 
 
 def show(ref: Ref):
-    """Show a mailbox: state, login and delivery, usage, aliases."""
+    """Show a mailbox: state, login and delivery, usage, aliases.
+
+    Examples:
+
+      egactl mail show juma.mrisho@rita.go.tz
+
+      egactl mail show 111000002 -o json
+    """
     ctx = context.get()
     common.mailbox(ctx, client.get_mailbox(ctx.api(), ref), detail=True)
 
@@ -111,7 +134,14 @@ def update(
     move_to: Annotated[Optional[str], typer.Option("--move-to", metavar="CODE", help="Transfer to another institution: new address there, the old one kept as an alias.")] = None,
     dry_run: DryRun = False,
 ):
-    """Change a mailbox's details, or move it to another institution."""
+    """Change a mailbox's details, or move it to another institution.
+
+    Examples:
+
+      egactl mail update 111000002 --title "Senior Systems Administrator"
+
+      egactl mail update juma.mrisho@rita.go.tz --move-to TRA --dry-run
+    """
     ctx = context.get()
     changes = {k: val for k, val in {"title": title, "department": department, "given_name": given_name,
                                      "family_name": family_name,
@@ -164,28 +194,66 @@ def _transition(ref: str, action: str, *, reason: str | None, yes: bool, dry_run
 
 
 def suspend(ref: Ref, reason: Reason = None, yes: Yes = False, dry_run: DryRun = False):
-    """Turn login off; mail is still delivered."""
+    """Turn login off; mail is still delivered.
+
+    Examples:
+
+      egactl mail suspend neema.kweka@rita.go.tz --reason "on study leave" --yes
+
+      egactl mail suspend 111000003 --dry-run
+    """
     _transition(ref, "suspend", reason=reason, yes=yes, dry_run=dry_run, confirm="Suspend {address} (login off)?")
 
 
 def resume(ref: Ref, reason: Reason = None, dry_run: DryRun = False):
-    """Turn login back on for a suspended mailbox."""
+    """Turn login back on for a suspended mailbox (formerly `mail restore`).
+
+    Examples:
+
+      egactl mail resume baraka.mwakyusa@rita.go.tz
+
+      egactl mail resume 111000004 --reason "back from leave" --dry-run
+    """
     _transition(ref, "resume", reason=reason, yes=True, dry_run=dry_run, confirm=None)
 
 
 def delete(ref: Ref, reason: Reason = None, yes: Yes = False, dry_run: DryRun = False):
-    """Delete (soft): login off, mail bounced, address retained until purge."""
+    """Delete (soft): login off, mail bounced, address retained until purge.
+
+    Examples:
+
+      egactl mail delete zuhura.ngwanakilala@rita.go.tz --reason "left the service" --yes
+
+      egactl mail delete 111000003 --dry-run
+    """
     _transition(ref, "delete", reason=reason, yes=yes, dry_run=dry_run,
                 confirm="Delete {address}? Mail to it will bounce")
 
 
 def undelete(ref: Ref, reason: Reason = None, dry_run: DryRun = False):
-    """Bring back a deleted mailbox, within its retention period."""
+    """Bring back a deleted mailbox, within its retention period.
+
+    Examples:
+
+      egactl mail undelete asha.said@rita.go.tz
+
+      egactl mail undelete 111000005 --dry-run
+    """
     _transition(ref, "undelete", reason=reason, yes=True, dry_run=dry_run, confirm=None)
 
 
 def purge(ref: Ref, reason: Reason = None, yes: Yes = False, dry_run: DryRun = False):
-    """Purge a deleted mailbox now that its retention has ended (frees the address)."""
+    """Purge a deleted mailbox now that its retention has ended (frees the address).
+
+    Before the end of its retention period it fails with exit 5 (the
+    retention worker purges it when the period ends); --yes in scripts.
+
+    Examples:
+
+      egactl mail purge asha.said@rita.go.tz --dry-run
+
+      egactl mail purge 111000005 --reason "retention ended" --dry-run
+    """
     _transition(ref, "purge", reason=reason, yes=yes, dry_run=dry_run,
                 confirm="Purge {address}? Its data is erased and the address can be given to someone else")
 
@@ -200,7 +268,14 @@ def reset_password(
     yes: Yes = False,
     dry_run: DryRun = False,
 ):
-    """Set a one-time temporary password (shown once; must be changed at first login)."""
+    """Set a one-time temporary password (shown once; must be changed at first login).
+
+    Examples:
+
+      egactl mail reset-password juma.mrisho@rita.go.tz --yes
+
+      egactl mail reset-password 111000002 --yes --password-file neema.txt
+    """
     ctx = context.get()
     api = ctx.api()
     current, etag = client.get_mailbox_with_etag(api, ref)

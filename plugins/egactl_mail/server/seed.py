@@ -1,4 +1,5 @@
-"""Sandbox example data: each seeded institution's real mail domain, a few RITA staff, and one distribution list."""
+"""Sandbox example data: each seeded institution's real mail domain, a few RITA staff (one in each
+state a command's examples start from), an alias and a distribution list."""
 
 from __future__ import annotations
 
@@ -17,13 +18,21 @@ DOMAINS = {
 }
 
 STAFF = [
-    ("111000001", "Juma Hassan", "Mrisho", "Registration", "Registration Officer", 512),
-    ("111000002", "Neema", "Kweka", "ICT", "Systems Administrator", 1730),
-    ("111000003", "Zuhura", "Ng'wanakilala", "Finance", "Accountant", 240),
+    ("111000001", "Juma Hassan", "Mrisho", "Registration", "Registration Officer", 512, rules.ACTIVE),
+    ("111000002", "Neema", "Kweka", "ICT", "Systems Administrator", 1730, rules.ACTIVE),
+    ("111000003", "Zuhura", "Ng'wanakilala", "Finance", "Accountant", 240, rules.ACTIVE),
+    ("111000004", "Baraka", "Mwakyusa", "ICT", "Network Engineer", 900, rules.SUSPENDED),  # `mail resume`
+    ("111000005", "Asha", "Said", "Legal", "Advocate", 120, rules.DELETED),  # `mail undelete`, `mail purge`
 ]
+"""(employee number, given name, family name, department, title, MB used, state)."""
+
+RETENTION_DAYS = 90  # the backend's default mail.retention_days: a deleted mailbox's address is kept this long
+
+ALIASES = {"registration@rita.go.tz": "111000001"}
+"""An alias for `mail alias list/delete`."""
 
 LIST = ("staff@rita.go.tz", "All RITA staff", ("111000001", "111000002"))
-"""A distribution list for the examples (`mail list-group show/add-members/delete`): two of the three staff."""
+"""A distribution list for `mail list-group show/add-members/remove-members/delete`: two of the staff."""
 
 
 def seed(session: Session, now: dt.datetime) -> None:
@@ -34,16 +43,26 @@ def seed(session: Session, now: dt.datetime) -> None:
                                    is_primary=True, created_at=now))
     if "RITA" not in present:
         return
-    for number, given, family, dept, title, used in STAFF:
+    by_number = {}
+    for number, given, family, dept, title, used, state in STAFF:
         local = rules.local_part_for(given, family)
+        deleted = state == rules.DELETED
         m = Mailbox(institution="RITA", domain="rita.go.tz", address=f"{local}@rita.go.tz", employee_number=number,
                     given_name=given, family_name=family, title=title, department=dept, quota_mb=2048, used_mb=used,
-                    status=rules.ACTIVE, status_changed_at=now, must_change_password=False, version=1,
+                    status=state, status_changed_at=now, must_change_password=False, version=1,
+                    suspended_by="manual" if state == rules.SUSPENDED else None,
+                    deleted_from=rules.ACTIVE if deleted else None,
+                    retain_until=now + dt.timedelta(days=RETENTION_DAYS) if deleted else None,
                     created_at=now, updated_at=now, name_key=rules.name_key(given, family),
                     name_key_rev=rules.name_key(family, given))
         session.add(m)
         session.add(MailAddress(address=m.address, local_part=local, domain="rita.go.tz", stem=rules.stem(local),
                                 kind="mailbox", institution="RITA", mailbox=m, created_at=now))
+        by_number[number] = m
+    for alias, number in ALIASES.items():
+        local = alias.split("@")[0]
+        session.add(MailAddress(address=alias, local_part=local, domain="rita.go.tz", stem=rules.stem(local),
+                                kind="alias", institution="RITA", mailbox=by_number[number], created_at=now))
     address, name, numbers = LIST
     local = address.split("@")[0]
     lst = MailList(institution="RITA", address=address, name=name, version=1, created_at=now, updated_at=now)
