@@ -104,8 +104,12 @@ def list_domains(api: Any, *, limit: int | None, institution: str | None) -> lis
     return api.list(DOMAINS, limit=limit, institution=institution)
 
 
-def add_domain(api: Any, body: dict[str, Any], *, dry_run: bool = False) -> dict[str, Any]:
-    return api.post(DOMAINS, body, dry_run=dry_run)
+def add_domain(api: Any, body: dict[str, Any], *, dry_run: bool = False) -> tuple[dict[str, Any], bool]:
+    """(the domain, whether it was created); not created: it was there exactly as asked (200)."""
+    from egactl.plugin.cli import new_idempotency_key
+
+    response = api.request("POST", DOMAINS, json_body=body, idempotency_key=new_idempotency_key(), dry_run=dry_run)
+    return response.json(), response.status_code == 201
 
 
 def get_domain_with_etag(api: Any, domain: str) -> tuple[dict[str, Any], str | None]:

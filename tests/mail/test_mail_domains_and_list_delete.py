@@ -275,3 +275,26 @@ def test_domain_update_acts_on_the_domain_as_read(cli, backend, world, meanwhile
     r = cli("mail", "domains", "update", "rita.go.tz", "--naming-rule", "g.family")
     assert r.exit_code == 5 and "changed since you read it" in r.stderr
     assert domains(backend)["rita.go.tz"][1] == "family.given"
+
+
+# -- re-running a create ----------------------------------------------------------------------
+
+
+def test_domain_create_again_is_exists_and_other_values_are_a_conflict(cli, backend, world):
+    before = domains(backend)
+    r = cli("mail", "domains", "create", "rita.go.tz", "-i", "RITA")
+    assert r.exit_code == 0, r.stderr
+    assert "rita.go.tz exists (RITA, given.family, primary); nothing changed" in r.stderr
+    r = cli("mail", "domains", "create", "rita.go.tz", "-i", "RITA", "--naming-rule", "given.family", "--primary",
+            "-o", "json")
+    assert r.exit_code == 0 and r.json()["domain"] == "rita.go.tz"
+    r = cli("mail", "domains", "create", "rita.go.tz", "-i", "RITA", "--naming-rule", "g.family")
+    assert r.exit_code == 5 and "already exists (naming rule given.family)" in r.stderr
+    assert "mail domains update rita.go.tz" in r.stderr
+    r = cli("mail", "domains", "create", "rita.ac.tz", "-i", "RITA", "--primary")
+    assert r.exit_code == 5 and "not primary" in r.stderr
+    r = cli("mail", "domains", "create", "rita.go.tz", "-i", "TRA")
+    assert r.exit_code == 5 and "already exists (institution RITA)" in r.stderr
+    assert cli("mail", "domains", "create", "rita.go.tz", "-i", "RITA", role="operator").exit_code == 4
+    assert domains(backend) == before
+    assert [a for a in audit(backend, "mail-domain") if a[1] == "rita.go.tz"] == [("create", "rita.go.tz")]

@@ -65,6 +65,10 @@ def create(domain: Domain,
            dry_run: DryRun = False):
     """Add a mail domain to an institution (admin).
 
+    Re-running it is safe: if the domain is there exactly as asked, nothing
+    changes and it exits 0 saying "exists"; if it is taken otherwise (another
+    institution, another naming rule) it exits 5.
+
     Examples:
 
       egactl mail domains create rita.ac.tz -i RITA --dry-run
@@ -73,15 +77,20 @@ def create(domain: Domain,
     """
     ctx = context.get()
     domain = enforce(rules.parse_domain, domain, flag="DOMAIN")
-    body = {"domain": domain, "institution": ctx.institution(institution),
-            "naming_rule": naming_rule(naming_rule_) or rules.DEFAULT_NAMING_RULE, "primary": primary}
-    if dry_run:
-        # The backend judges it as it would make it (admin? taken? the institution?) and keeps nothing.
-        preview = client.add_domain(ctx.api(), body, dry_run=True)
-        ctx.io.status(f"dry run: would add {domain} to {body['institution']}; nothing was changed")
-        ctx.render(preview, COLUMNS)
+    body = {"domain": domain, "institution": ctx.institution(institution), "primary": primary}
+    if naming_rule_ is not None:  # not given: the default for a new domain, any for an existing one
+        body["naming_rule"] = naming_rule(naming_rule_)
+    # With --dry-run the backend judges it as it would make it (admin? taken? the institution?) and keeps nothing.
+    added, created = client.add_domain(ctx.api(), body, dry_run=dry_run)
+    if not created:
+        ctx.io.status(f"{added['domain']} exists ({added['institution']}, {added['naming_rule']}"
+                      + (", primary" if added["primary"] else "") + "); nothing changed")
+        ctx.render(added, COLUMNS)
         return
-    added = client.add_domain(ctx.api(), body)
+    if dry_run:
+        ctx.io.status(f"dry run: would add {domain} to {body['institution']}; nothing was changed")
+        ctx.render(added, COLUMNS)
+        return
     ctx.success(f"Added {added['domain']} to {added['institution']}" + (" (primary)" if added["primary"] else ""))
     ctx.render(added, COLUMNS)
 

@@ -60,18 +60,40 @@ def list_domains(cursor: str | None = None, limit: int | None = None, institutio
     return page(db(), stmt, MailDomain.id, cursor=cursor, limit=limit, serialize=serialize, oldest_first=True)
 
 
-@router.post("/domains", status_code=201, response_model=DomainOut)
+def differences(existing: MailDomain, asked: DomainIn) -> list[str]:
+    """Where ``existing`` is not what a create asks for (a field not sent asks for nothing)."""
+    differ = []
+    if existing.institution != asked.institution:
+        differ.append(f"institution {existing.institution}")
+    if "naming_rule" in asked.model_fields_set and existing.naming_rule != asked.naming_rule:
+        differ.append(f"naming rule {existing.naming_rule}")
+    if asked.primary and not existing.is_primary:
+        differ.append("not primary")
+    return differ
+
+
+@router.post("/domains", status_code=201, response_model=DomainOut,
+             responses={200: {"model": DomainOut, "description": "It exists already, exactly as asked: nothing "
+                                                                 "changed (re-running a create is safe)"}})
 def add_domain(body: DomainIn):
-    """Add a domain to an institution (admin: e-GA runs DNS and the mail servers).
+    """Add a domain to an institution (admin: e-GA runs DNS and the mail servers): 201.
 
     An institution's first domain is its primary one; ``primary`` moves that role.
+    The same again is 200 with the domain as it is, changing nothing; the domain
+    taken otherwise (another institution, another naming rule) is 409 saying how.
     """
     principal().require("admin")
     get_institution(body.institution)
     session = db()
-    owner = session.scalar(select(MailDomain.institution).where(MailDomain.domain == body.domain))
-    if owner is not None:
-        raise Problem(409, f"mail domain {body.domain} already exists (institution {owner})")
+    existing = session.scalar(select(MailDomain).where(MailDomain.domain == body.domain))
+    if existing is not None:
+        differ = differences(existing, body)
+        if differ:
+            hint = "" if existing.institution != body.institution else \
+                f"; change it with `egactl mail domains update {body.domain}`"
+            raise Problem(409, f"mail domain {body.domain} already exists ({', '.join(differ)}){hint}")
+        return etag.respond(serialize(existing), existing.version, status_code=200,
+                            headers={"Location": f"/api/v1/mail/domains/{existing.domain}"})
     has_primary = session.scalar(select(MailDomain.id).where(MailDomain.institution == body.institution,
                                                              MailDomain.is_primary.is_(True)))
     primary = body.primary or has_primary is None
