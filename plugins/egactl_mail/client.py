@@ -43,9 +43,15 @@ def alias_path(address: str) -> str:
 # -- mailboxes -------------------------------------------------------------------------------
 
 
-def create_mailbox(api: Any, body: dict[str, Any], *, dry_run: bool = False) -> dict[str, Any]:
-    """A new mailbox; with ``dry_run``, the address it would get (nothing stored)."""
-    return api.post(f"{MAILBOXES}?dry_run=true" if dry_run else MAILBOXES, body)
+def create_mailbox(api: Any, body: dict[str, Any], *, dry_run: bool = False) -> tuple[dict[str, Any], bool]:
+    """(a new mailbox, True); (the employee's mailbox exactly as asked, False): nothing changed.
+    With ``dry_run``, the address it would get (nothing stored)."""
+    from egactl.plugin.cli import new_idempotency_key
+
+    response = api.request("POST", f"{MAILBOXES}?dry_run=true" if dry_run else MAILBOXES, json_body=body,
+                           idempotency_key=new_idempotency_key())
+    return response.json(), response.status_code == 201 or (dry_run and response.status_code == 200
+                                                             and response.json().get("status") == "would be created")
 
 
 def list_mailboxes(api: Any, *, limit: int | None, **filters: Any) -> list[dict[str, Any]]:

@@ -84,7 +84,9 @@ def test_a_name_without_an_address_is_refused_before_sending(cli, backend, domai
 
 def test_one_employee_one_mailbox(cli, domains):
     assert create(cli, "Juma", "Mrisho", "100000001").exit_code == 0
-    r = create(cli, "Juma", "Mrisho", "100000001")
+    r = create(cli, "Juma", "Mrisho", "100000001")  # the same again: exists (exit 0)
+    assert r.exit_code == 0 and r.json()["address"] == "juma.mrisho@rita.go.tz"
+    r = create(cli, "Juma", "Mrisho", "100000001", "--department", "HR")
     assert r.exit_code == 5
     assert "already has juma.mrisho@rita.go.tz" in r.stderr
 
@@ -112,7 +114,8 @@ def test_domains_add_and_naming_rule(cli, backend):
     r = cli("mail", "domains", "create", "UDOM.ac.tz", "-i", "UDOM", "--naming-rule", "g.family", "-o", "json")
     assert r.exit_code == 0, r.stderr
     assert r.json() == {**r.json(), "domain": "udom.ac.tz", "primary": True, "naming_rule": "g.family"}
-    assert cli("mail", "domains", "create", "udom.ac.tz", "-i", "UDOM").exit_code == 5
+    assert cli("mail", "domains", "create", "udom.ac.tz", "-i", "UDOM").exit_code == 0  # exists
+    assert cli("mail", "domains", "create", "udom.ac.tz", "-i", "UDOM", "--naming-rule", "given.family").exit_code == 5
     assert cli("mail", "domains", "create", "rita.go.tz", "-i", "RITA", role="operator").exit_code == 4
     assert cli("mail", "domains", "create", "not a domain", "-i", "UDOM").exit_code == 2
     created = create(cli, "Juma", "Mrisho", "100000001", institution="UDOM")

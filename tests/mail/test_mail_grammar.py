@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from egactl.server.models import AuditEntry
 from egactl_mail.server.models import MailAddress, Mailbox, MailDomain
@@ -165,3 +165,31 @@ def test_every_example_in_the_help_runs_against_a_fresh_sandbox(tmp_path, monkey
         if r.exit_code != 0:
             failed.append(f"{example}: exit {r.exit_code}: {r.stderr.strip()[-200:]}")
     assert not failed, failed
+
+
+# -- re-running a create ----------------------------------------------------------------------
+
+
+def test_mailbox_create_again_is_exists_and_other_details_a_conflict(cli, backend, juma):
+    def count():
+        with backend.read_sessions() as s:
+            return s.scalar(select(func.count()).select_from(Mailbox))
+
+    same = ("mail", "create", "-i", "RITA", "--given-name", "Juma", "--family-name", "Mrisho", "-e", "100000001")
+    r = cli(*same)
+    assert r.exit_code == 0, r.stderr
+    assert "juma.mrisho@rita.go.tz exists for employee 100000001 with these details; nothing changed" in r.stderr
+    r = cli(*same, "-o", "json")
+    assert r.exit_code == 0 and r.json()["address"] == "juma.mrisho@rita.go.tz"
+    r = cli(*same, "--dry-run")
+    assert r.exit_code == 0 and "exists" in r.stderr
+    for other in (("--department", "HR"), ("--address", "jm@rita.go.tz")):
+        r = cli(*same, *other)
+        assert r.exit_code == 5 and "already has juma.mrisho@rita.go.tz" in r.stderr, other
+    r = cli("mail", "create", "-i", "TRA", "--given-name", "Juma", "--family-name", "Mrisho", "-e", "100000001")
+    assert r.exit_code == 5
+    assert cli("mail", "delete", juma, "--yes").exit_code == 0
+    assert cli(*same).exit_code == 5  # a deleted mailbox is not the one asked for
+    assert count() == 1
+    with backend.read_sessions() as s:
+        assert s.scalar(select(func.count()).select_from(AuditEntry).where(AuditEntry.action == "create")) == 1

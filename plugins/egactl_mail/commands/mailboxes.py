@@ -54,6 +54,10 @@ def create(
 ):
     """Create a mailbox for a person; the address is generated from the naming rule.
 
+    Re-running it is safe: if the employee has this mailbox already with these
+    details, nothing changes and it exits 0 saying "exists"; another mailbox of
+    the employee (other details, another institution, deleted) is exit 5.
+
     Examples:
 
       egactl mail create -i RITA --given-name Amina --family-name Juma -e 111000006
@@ -70,16 +74,23 @@ def create(
             "family_name": family_name, "preferred_name": preferred_name, "title": title, "department": department,
             "quota_mb": quota_mb(quota), "domain": domain.lower() if domain else None, "address": address}
     if dry_run:
-        preview = client.create_mailbox(ctx.api(), body, dry_run=True)
+        preview, created = client.create_mailbox(ctx.api(), body, dry_run=True)
+        if not created:
+            ctx.io.status(f"{preview['address']} exists for employee {number} with these details; nothing changed")
+            common.mailbox(ctx, preview, detail=True)
+            return
         ctx.io.status(f"dry run: would create {preview['address']}; nothing was changed")
         ctx.render(preview, [Column("address"), Column("institution"), Column("employee_number", "EMPLOYEE NO"),
                              Column("department"), Column("quota_mb", "QUOTA MB")])
         return
     # Retries reuse the request's Idempotency-Key; a second mailbox for the
     # same employee number is refused by the backend (exit 5) in any case.
-    created = client.create_mailbox(ctx.api(), body)
-    ctx.success(f"Created {created['address']} for {created['display_name']}")
-    common.mailbox(ctx, created, detail=True)
+    record, created = client.create_mailbox(ctx.api(), body)
+    if not created:  # the employee's mailbox, exactly as asked: nothing changed (exit 0)
+        ctx.io.status(f"{record['address']} exists for employee {number} with these details; nothing changed")
+    else:
+        ctx.success(f"Created {record['address']} for {record['display_name']}")
+    common.mailbox(ctx, record, detail=True)
 
 
 # --status is --state (one word for lifecycle state); -s is --state's short flag now, so

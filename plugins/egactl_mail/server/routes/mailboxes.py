@@ -62,15 +62,24 @@ def list_mailboxes(cursor: str | None = None, limit: int | None = None, institut
                 serialize=lambda m: service.serialize(m, mask=mask), oldest_first=True)
 
 
-@router.post("/mailboxes", status_code=201, response_model=MailboxOut)
+@router.post("/mailboxes", status_code=201, response_model=MailboxOut,
+             responses={200: {"model": MailboxOut, "description": "The employee has this mailbox already, exactly as "
+                                                                  "asked: nothing changed (re-running a create is safe)"}})
 def create_mailbox(body: PersonIn, dry_run: bool = False):
-    """Create a mailbox; the address is generated (next free suffix) unless given.
+    """Create a mailbox; the address is generated (next free suffix) unless given: 201.
 
+    The employee's mailbox there already with these details is 200 with the mailbox,
+    nothing changed; another mailbox of the employee is 409.
     ``dry_run``: answer with the address it would get; nothing is stored.
     """
-    if dry_run:
-        return JSONResponse(service.preview_one(body))
-    m = service.create_one(body)
+    try:
+        if dry_run:
+            return JSONResponse(service.preview_one(body))
+        m = service.create_one(body)
+    except service.Exists as exists:
+        m = exists.mailbox
+        return etag.respond(service.out(m, with_aliases=True), m.version, status_code=200,
+                            headers={"Location": f"/api/v1/mail/mailboxes/{m.address}"})
     return etag.respond(service.out(m, with_aliases=True), m.version, status_code=201,
                         headers={"Location": f"/api/v1/mail/mailboxes/{m.address}"})
 
