@@ -94,8 +94,13 @@ def list_aliases(api: Any, ref: str, *, limit: int | None) -> list[dict[str, Any
     return api.list(f"{mailbox_path(ref)}/aliases", limit=limit)
 
 
-def add_alias(api: Any, ref: str, alias: str) -> dict[str, Any]:
-    return api.post(f"{mailbox_path(ref)}/aliases", {"address": alias})
+def add_alias(api: Any, ref: str, alias: str) -> tuple[dict[str, Any], bool]:
+    """(the alias, whether it was created); not created: the mailbox had it already."""
+    from egactl.plugin.cli import new_idempotency_key
+
+    response = api.request("POST", f"{mailbox_path(ref)}/aliases", json_body={"address": alias},
+                           idempotency_key=new_idempotency_key())
+    return response.json(), response.status_code == 201
 
 
 def remove_alias(api: Any, alias: str, etag: str | None) -> dict[str, Any]:

@@ -193,3 +193,18 @@ def test_mailbox_create_again_is_exists_and_other_details_a_conflict(cli, backen
     assert count() == 1
     with backend.read_sessions() as s:
         assert s.scalar(select(func.count()).select_from(AuditEntry).where(AuditEntry.action == "create")) == 1
+
+
+def test_alias_create_again_is_exists(cli, backend, juma):
+    assert cli("mail", "alias", "create", juma, "registrar").exit_code == 0
+    with backend.read_sessions() as s:
+        version = s.scalar(select(Mailbox.version).where(Mailbox.address == juma))
+    r = cli("mail", "alias", "create", juma, "registrar@rita.go.tz")
+    assert r.exit_code == 0, r.stderr
+    assert "registrar@rita.go.tz exists as an alias of juma.mrisho@rita.go.tz; nothing changed" in r.stderr
+    with backend.read_sessions() as s:
+        assert s.scalar(select(Mailbox.version).where(Mailbox.address == juma)) == version
+    assert cli("mail", "create", "-i", "RITA", "--given-name", "Neema", "--family-name", "Kweka",
+               "-e", "100000002").exit_code == 0
+    r = cli("mail", "alias", "create", "neema.kweka@rita.go.tz", "registrar")  # another mailbox's
+    assert r.exit_code == 5 and "already taken" in r.stderr

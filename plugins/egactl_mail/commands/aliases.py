@@ -35,7 +35,9 @@ def list_(ref: Ref, limit: Limit = DEFAULT_LIMIT, all_: All = False):
 @formerly(app, "add")
 @app.command()
 def create(ref: Ref, alias: Alias, dry_run: DryRun = False):
-    """Add an alias (exit 5 if the address is taken by anything, retained ones included).
+    """Add an alias (exit 5 if the address is taken by anything else, retained ones included).
+
+    Re-running it is safe: an alias the mailbox has already is "exists", exit 0.
 
     Examples:
 
@@ -53,8 +55,11 @@ def create(ref: Ref, alias: Alias, dry_run: DryRun = False):
         current = client.get_mailbox(api, ref)
         ctx.io.status(f"dry run: would add alias {alias} to {current['address']}; nothing was changed")
         return
-    added = client.add_alias(api, ref, alias)
-    ctx.success(f"Added alias {added['address']} → {added['mailbox']}")
+    added, created = client.add_alias(api, ref, alias)
+    if created:
+        ctx.success(f"Added alias {added['address']} → {added['mailbox']}")
+    else:  # re-running it is safe
+        ctx.io.status(f"{added['address']} exists as an alias of {added['mailbox']}; nothing changed")
     ctx.render(added, COLUMNS)
 
 
