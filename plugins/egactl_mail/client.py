@@ -145,8 +145,12 @@ def list_lists(api: Any, *, limit: int | None, institution: str | None) -> list[
     return api.list(LISTS, limit=limit, institution=institution)
 
 
-def create_list(api: Any, body: dict[str, Any]) -> dict[str, Any]:
-    return api.post(LISTS, body)
+def create_list(api: Any, body: dict[str, Any]) -> tuple[dict[str, Any], bool]:
+    """(the list, whether it was created); not created: it was there exactly as asked."""
+    from egactl.plugin.cli import new_idempotency_key
+
+    response = api.request("POST", LISTS, json_body=body, idempotency_key=new_idempotency_key())
+    return response.json(), response.status_code == 201
 
 
 def get_list(api: Any, address: str) -> dict[str, Any]:

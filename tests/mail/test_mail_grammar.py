@@ -208,3 +208,19 @@ def test_alias_create_again_is_exists(cli, backend, juma):
                "-e", "100000002").exit_code == 0
     r = cli("mail", "alias", "create", "neema.kweka@rita.go.tz", "registrar")  # another mailbox's
     assert r.exit_code == 5 and "already taken" in r.stderr
+
+
+def test_list_create_again_is_exists(cli, backend, juma):
+    first = ("mail", "list-group", "create", "ict@rita.go.tz", "-i", "RITA", "--name", "ICT", "-m", juma,
+             "-m", "Someone@Example.org")
+    assert cli(*first).exit_code == 0
+    r = cli(*first)
+    assert r.exit_code == 0, r.stderr
+    assert "List ict@rita.go.tz exists with these details; nothing changed" in r.stderr
+    assert cli("mail", "list-group", "create", "ict@rita.go.tz", "-i", "RITA", "--name", "ICT").exit_code == 0
+    for other in (("--name", "ICT unit"), ("--name", "ICT", "-m", "other@example.org")):
+        r = cli("mail", "list-group", "create", "ict@rita.go.tz", "-i", "RITA", *other)
+        assert r.exit_code == 5 and "already taken" in r.stderr, other
+    with backend.read_sessions() as s:
+        assert s.scalar(select(func.count()).select_from(AuditEntry).where(
+            AuditEntry.resource_type == "mail-list")) == 1

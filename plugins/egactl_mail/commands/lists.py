@@ -58,6 +58,10 @@ def create(address: Annotated[str, typer.Argument(metavar="ADDRESS", help="The l
            dry_run: DryRun = False):
     """Create a distribution list (its address is claimed like a mailbox's).
 
+    Re-running it is safe: the list there already with this institution, name
+    (and these members, if given) is "exists", exit 0; the address taken
+    otherwise is exit 5.
+
     Examples:
 
       egactl mail list-group create ict@rita.go.tz -i RITA --name "ICT unit" -m neema.kweka@rita.go.tz
@@ -71,8 +75,11 @@ def create(address: Annotated[str, typer.Argument(metavar="ADDRESS", help="The l
     if dry_run:
         ctx.io.status(f"dry run: would create list {address} with {len(body['members'])} member(s); nothing was changed")
         return
-    created = client.create_list(ctx.api(), body)
-    ctx.success(f"Created list {created['address']}")
+    created, new = client.create_list(ctx.api(), body)
+    if new:
+        ctx.success(f"Created list {created['address']}")
+    else:  # re-running it is safe
+        ctx.io.status(f"List {created['address']} exists with these details; nothing changed")
     _show(ctx, created)
 
 

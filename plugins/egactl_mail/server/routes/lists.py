@@ -69,12 +69,23 @@ def list_lists(cursor: str | None = None, limit: int | None = None, institution:
                 serialize=lambda lst: serialize(lst, with_members=False), oldest_first=True)
 
 
-@router.post("/lists", status_code=201, response_model=ListOut)
+@router.post("/lists", status_code=201, response_model=ListOut,
+             responses={200: {"model": ListOut, "description": "The list is there already, exactly as asked: nothing "
+                                                               "changed (re-running a create is safe)"}})
 def create_list(body: ListIn):
+    """Create a distribution list: 201. The same list again (institution, name, and the
+    members if any are given) is 200 with the list as it is, nothing changed; the address
+    taken otherwise is 409."""
     p = principal()
     p.check_write(body.institution)
     get_institution(body.institution)
     members = resolve_members(body.members)
+    existing = db().scalar(select(MailList).where(MailList.address == body.address))
+    if existing is not None and existing.institution == body.institution and existing.name == body.name.strip():
+        present = set(db().scalars(select(MailListMember.member).where(MailListMember.list_id == existing.id)))
+        if not body.members or {address for address, _, _ in members} == present:
+            return etag.respond(serialize(existing), existing.version, status_code=200,
+                                headers={"Location": f"/api/v1/mail/lists/{existing.address}"})
     now = backend().now()
     lst = MailList(institution=body.institution, address=body.address, name=body.name.strip(), version=1,
                    created_at=now, updated_at=now)
