@@ -8,7 +8,7 @@ command builds a path of its own.
 from __future__ import annotations
 
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, urlencode
 
 BASE = "/api/v1/mail"
 DOMAINS = f"{BASE}/domains"
@@ -172,7 +172,9 @@ def add_members(api: Any, address: str, members: list[str]) -> dict[str, Any]:
 
 def remove_members(api: Any, address: str, members: list[str], etag: str | None) -> dict[str, Any]:
     """Only from the list as read (``etag``; else 412)."""
-    return api.request("DELETE", f"{list_path(address)}/members", params={"member": members}, if_match=etag).json()
+    # One ``member`` parameter per member, in the path's own query (the client keeps it as written).
+    query = urlencode([("member", m) for m in members])
+    return api.request("DELETE", f"{list_path(address)}/members?{query}", if_match=etag).json()
 
 
 # -- reconcile -------------------------------------------------------------------------------
