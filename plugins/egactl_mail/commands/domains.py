@@ -9,14 +9,17 @@ import typer
 from egactl.plugin.cli import (DEFAULT_LIMIT, All, Column, DryRun, Institution, Limit, Yes, context, enforce, formerly,
                                page_limit)
 from egactl_mail import client, rules
+from egactl_mail.commands.common import complete_domain, complete_naming_rule
 
 app = typer.Typer(help="Mail domains per institution (e.g. rita.go.tz).", no_args_is_help=True)
 
 COLUMNS = [Column("domain"), Column("institution"), Column("naming_rule", "NAMING RULE"), Column("primary"),
            Column("created_at", "CREATED", wide=True)]
-Domain = Annotated[str, typer.Argument(metavar="DOMAIN", help="The domain, e.g. rita.go.tz.")]
+Domain = Annotated[str, typer.Argument(metavar="DOMAIN", help="The domain, e.g. rita.go.tz.",
+                                       autocompletion=complete_domain)]
 NamingRule = Annotated[Optional[str], typer.Option(
-    "--naming-rule", metavar="RULE", help=f"How addresses are made: {', '.join(rules.NAMING_RULES)}.")]
+    "--naming-rule", metavar="RULE", help=f"How addresses are made: {', '.join(rules.NAMING_RULES)}.",
+    autocompletion=complete_naming_rule)]
 
 
 def naming_rule(value: str | None) -> str | None:

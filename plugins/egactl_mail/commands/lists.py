@@ -8,6 +8,7 @@ import typer
 
 from egactl.plugin.cli import DEFAULT_LIMIT, All, Column, DryRun, Institution, Limit, Yes, context, enforce, page_limit
 from egactl_mail import client, rules
+from egactl_mail.commands.common import complete_list, complete_mailbox
 
 app = typer.Typer(help="Distribution lists (members: mailboxes, other lists, outside addresses).",
                   no_args_is_help=True)
@@ -15,8 +16,9 @@ app = typer.Typer(help="Distribution lists (members: mailboxes, other lists, out
 COLUMNS = [Column("address"), Column("name"), Column("institution"), Column("member_count", "MEMBERS"),
            Column("created_at", "CREATED", wide=True), Column("updated_at", "UPDATED", wide=True)]
 MEMBER_COLUMNS = [Column("address", "MEMBER"), Column("kind"), Column("status")]
-ListAddress = Annotated[str, typer.Argument(metavar="LIST", help="The list's address.")]
-Members = Annotated[list[str], typer.Argument(metavar="MEMBER...", help="Addresses: mailboxes, aliases, lists or outside addresses.")]
+ListAddress = Annotated[str, typer.Argument(metavar="LIST", help="The list's address.", autocompletion=complete_list)]
+Members = Annotated[list[str], typer.Argument(metavar="MEMBER...", help="Addresses: mailboxes, aliases, lists or outside addresses.",
+                                              autocompletion=complete_mailbox)]
 
 
 def _members(values: list[str]) -> list[str]:

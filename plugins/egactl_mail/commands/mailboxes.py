@@ -48,7 +48,8 @@ def create(
     title: Annotated[Optional[str], typer.Option(help="Job title.")] = None,
     department: Annotated[Optional[str], typer.Option(help="Department or unit.")] = None,
     quota: Annotated[Optional[str], typer.Option(help="Mailbox size, e.g. 2G or 512M (default: the service's).")] = None,
-    domain: Annotated[Optional[str], typer.Option(help="One of the institution's domains (default: its primary).")] = None,
+    domain: Annotated[Optional[str], typer.Option(help="One of the institution's domains (default: its primary).",
+                                                  autocompletion=common.complete_domain)] = None,
     address: Annotated[Optional[str], typer.Option(help="Use this address instead of generating one (exit 5 if taken).")] = None,
     dry_run: DryRun = False,
 ):
@@ -98,7 +99,8 @@ def create(
 @old_flags({"--status": "--state"})
 def list_(
     institution: Institution = None,
-    state: Annotated[Optional[str], typer.Option("--state", "-s", metavar="STATE", help=f"One of: {', '.join(rules.STATES)}.")] = None,
+    state: Annotated[Optional[str], typer.Option("--state", "-s", metavar="STATE", help=f"One of: {', '.join(rules.STATES)}.",
+                                                 autocompletion=common.complete_state)] = None,
     department: Annotated[Optional[str], typer.Option(help="Only this department.")] = None,
     search: Annotated[Optional[str], typer.Option("--search", "-S", help="Address, employee number, or the start of a name.")] = None,
     limit: Limit = DEFAULT_LIMIT,
@@ -142,7 +144,8 @@ def update(
     department: Annotated[Optional[str], typer.Option(help="New department ('' to clear).")] = None,
     given_name: Annotated[Optional[str], typer.Option("--given-name", help="Corrected given name (the address stays).")] = None,
     family_name: Annotated[Optional[str], typer.Option("--family-name", help="Corrected family name (the address stays).")] = None,
-    move_to: Annotated[Optional[str], typer.Option("--move-to", metavar="CODE", help="Transfer to another institution: new address there, the old one kept as an alias.")] = None,
+    move_to: Annotated[Optional[str], typer.Option("--move-to", metavar="CODE", help="Transfer to another institution: new address there, the old one kept as an alias.",
+                                                   autocompletion=common.complete_institution)] = None,
     dry_run: DryRun = False,
 ):
     """Change a mailbox's details, or move it to another institution.
