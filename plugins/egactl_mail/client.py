@@ -17,6 +17,8 @@ BULK = f"{MAILBOXES}/bulk"
 """The import's endpoint (the bulk wire contract: ``items`` in, per-line ``results`` out)."""
 LISTS = f"{BASE}/lists"
 RECONCILE = f"{BASE}/reconcile"
+INSTITUTIONS = "/api/v1/institutions"
+"""The core's directory (for completing an institution code where the option is not -i)."""
 
 
 def _segment(value: str) -> str:

@@ -224,3 +224,14 @@ def test_list_create_again_is_exists(cli, backend, juma):
     with backend.read_sessions() as s:
         assert s.scalar(select(func.count()).select_from(AuditEntry).where(
             AuditEntry.resource_type == "mail-list")) == 1
+
+
+def test_an_exists_answer_is_marked_as_the_sdk_marks_it(cli, backend, juma):
+    """200 with X-Egactl-Outcome: exists, for scripts calling the API (the SDK's create rule)."""
+    r = cli("api", "POST", "/api/v1/mail/domains", "-f", "domain=rita.go.tz", "-f", "institution=RITA", "--include")
+    assert r.exit_code == 0, r.stderr
+    assert "200" in r.stdout.splitlines()[0] and "x-egactl-outcome: exists" in r.stdout.lower()
+    r = cli("api", "POST", f"/api/v1/mail/mailboxes/{juma}/aliases", "-f", "address=jm@rita.go.tz", "--include")
+    assert r.stdout.splitlines()[0].split()[1] == "201"
+    r = cli("api", "POST", f"/api/v1/mail/mailboxes/{juma}/aliases", "-f", "address=jm@rita.go.tz", "--include")
+    assert "x-egactl-outcome: exists" in r.stdout.lower()

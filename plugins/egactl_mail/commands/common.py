@@ -17,7 +17,7 @@ complete_list = complete_from(client.LISTS, "address", "name")
 """Distribution list addresses (with the list's name)."""
 complete_domain = complete_from(client.DOMAINS, "domain", "institution")
 """Mail domains (with their institution)."""
-complete_institution = complete_from("/api/v1/institutions", "code", "name")
+complete_institution = complete_from(client.INSTITUTIONS, "code", "name")
 """Institution codes (with their names), for options that name one without being -i."""
 
 

@@ -6,7 +6,7 @@ from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 from sqlalchemy import select
 
-from egactl.plugin.server import ApiRoute, audit, backend, db, etag, iso, not_found, page, principal
+from egactl.plugin.server import ApiRoute, audit, backend, db, etag, iso, not_found, page, principal, same_or_conflict
 from egactl_mail import rules
 from egactl_mail.server import service
 from egactl_mail.server.addresses import Allocator
@@ -41,6 +41,7 @@ def add_alias(ref: str, body: AliasIn):
     mine = db().scalar(select(MailAddress).where(MailAddress.address == body.address, MailAddress.kind == "alias",
                                                  MailAddress.mailbox_id == m.id))
     if mine is not None:
+        same_or_conflict(mine, {}, what=f"alias {mine.address}")  # the SDK's create rule: marked exists
         return JSONResponse(serialize(mine, m.address), status_code=200)
     rules.MAILBOX.next_state("alias", m.status)  # IllegalTransition: the frame answers 409
     row = service.claim_address(body.address, m.institution, kind="alias", mailbox=m)

@@ -6,7 +6,7 @@ from fastapi import APIRouter
 from sqlalchemy import func, select, update
 
 from egactl.plugin.server import (ApiRoute, Problem, audit, backend, db, etag, get_institution, insert_unique, iso,
-                                  not_found, page, principal, visible)
+                                  not_found, page, principal, same_or_conflict, visible)
 from egactl_mail.server.models import MailAddress, MailDomain
 from egactl_mail.server.schemas import DomainIn, DomainOut, DomainPage, DomainPatch
 
@@ -92,6 +92,7 @@ def add_domain(body: DomainIn):
             hint = "" if existing.institution != body.institution else \
                 f"; change it with `egactl mail domains update {body.domain}`"
             raise Problem(409, f"mail domain {body.domain} already exists ({', '.join(differ)}){hint}")
+        same_or_conflict(existing, {}, what=f"mail domain {body.domain}")  # the SDK's create rule: marked exists
         return etag.respond(serialize(existing), existing.version, status_code=200,
                             headers={"Location": f"/api/v1/mail/domains/{existing.domain}"})
     has_primary = session.scalar(select(MailDomain.id).where(MailDomain.institution == body.institution,

@@ -6,7 +6,7 @@ from fastapi import APIRouter, Query
 from sqlalchemy import delete, select
 
 from egactl.plugin.server import (ApiRoute, Problem, audit, backend, db, etag, get_institution, iso, not_found, page,
-                                  principal, visible)
+                                  principal, same_or_conflict, visible)
 from egactl_mail import rules
 from egactl_mail.server import service
 from egactl_mail.server.addresses import Allocator
@@ -84,6 +84,7 @@ def create_list(body: ListIn):
     if existing is not None and existing.institution == body.institution and existing.name == body.name.strip():
         present = set(db().scalars(select(MailListMember.member).where(MailListMember.list_id == existing.id)))
         if not body.members or {address for address, _, _ in members} == present:
+            same_or_conflict(existing, {}, what=f"distribution list {existing.address}")  # marked exists
             return etag.respond(serialize(existing), existing.version, status_code=200,
                                 headers={"Location": f"/api/v1/mail/lists/{existing.address}"})
     now = backend().now()

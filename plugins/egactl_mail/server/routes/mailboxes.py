@@ -6,7 +6,8 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 from sqlalchemy import and_, func, or_, select
 
-from egactl.plugin.server import ApiRoute, Problem, audit, backend, db, etag, iso, page, principal, visible
+from egactl.plugin.server import (ApiRoute, Problem, audit, backend, db, etag, iso, page, principal, same_or_conflict,
+                                  visible)
 from egactl_mail import rules
 from egactl_mail.server import passwords, service
 from egactl_mail.server.models import MailAddress, Mailbox
@@ -77,7 +78,7 @@ def create_mailbox(body: PersonIn, dry_run: bool = False):
             return JSONResponse(service.preview_one(body))
         m = service.create_one(body)
     except service.Exists as exists:
-        m = exists.mailbox
+        m = same_or_conflict(exists.mailbox, {}, what=f"mailbox {exists.mailbox.address}")  # marked exists
         return etag.respond(service.out(m, with_aliases=True), m.version, status_code=200,
                             headers={"Location": f"/api/v1/mail/mailboxes/{m.address}"})
     return etag.respond(service.out(m, with_aliases=True), m.version, status_code=201,
