@@ -351,7 +351,7 @@ def parse_institution(value: str) -> str:
 # -- the mailbox lifecycle ------------------------------------------------------------------
 #
 #     create ─▶ active ──suspend──▶ suspended
-#                  ▲  ◀──restore───     │
+#                  ▲  ◀──resume────     │
 #                  │                    │
 #               delete               delete
 #                  ▼                    ▼
@@ -389,7 +389,7 @@ def _changes(action: str, summary: str) -> list[Transition]:
 
 MAILBOX = Lifecycle("mailbox", STATES, [
     Transition("suspend", (ACTIVE,), SUSPENDED, "login off; mail still delivered"),
-    Transition("restore", (SUSPENDED,), ACTIVE, "login on again"),
+    Transition("resume", (SUSPENDED,), ACTIVE, "login on again"),
     Transition("delete", EXISTING, DELETED, "login off, mail bounced, address retained for mail.retention_days"),
     Transition("undelete", (DELETED,), PREVIOUS, "back as it was, within the retention period"),
     Transition("purge", (DELETED,), PURGED, "address released and personal data erased, once the retention period "
@@ -402,7 +402,7 @@ MAILBOX = Lifecycle("mailbox", STATES, [
 ])
 """Every legal step of a mailbox; ``MAILBOX.next_state(action, status)`` or ``IllegalTransition``."""
 
-MOVES = ("suspend", "restore", "delete", "undelete", "purge")
+MOVES = ("suspend", "resume", "delete", "undelete", "purge")
 """The actions that change the state (the rest of ``MAILBOX.actions`` keep it)."""
 
 

@@ -271,6 +271,35 @@ def _r_list_remove(w):
                   params={"member": "someone@example.org"})
 
 
+def _r_list_delete(w):
+    address, tag = mail_list(w, ["someone@example.org"])
+    return Target("DELETE", f"/api/v1/mail/lists/{address}", None, tag, "delete", address)
+
+
+def mail_domain(w: World) -> tuple[str, str]:
+    """A new, unused, non-primary domain of RITA (rita.go.tz is its primary); (domain, ETag)."""
+    w.once("mail", _mail)
+    domain = f"locking{n()}.go.tz"
+    w.api.post("/api/v1/mail/domains", {"domain": domain, "institution": "RITA"})
+    return domain, _etag_of(w.api, f"/api/v1/mail/domains/{domain}")
+
+
+def _r_domain_patch(w):
+    domain, tag = mail_domain(w)
+    return Target("PATCH", f"/api/v1/mail/domains/{domain}", {"naming_rule": "g.family"}, tag, "update", domain)
+
+
+def _r_domain_delete(w):
+    domain, tag = mail_domain(w)
+    return Target("DELETE", f"/api/v1/mail/domains/{domain}", None, tag, "delete", domain)
+
+
+def _r_mailbox_restore(w):
+    """The old path of resume (deprecated): the same move, audited as resume."""
+    address, tag = mailbox(w, "suspend")
+    return Target("POST", f"/api/v1/mail/mailboxes/{address}/restore", None, tag, "resume", address)
+
+
 def _r_dr_patch(w):
     ref, tag = dr_system(w)
     return Target("PATCH", f"/api/v1/dr/systems/{ref}", {"notes": "changed"}, tag, "update", ref)
@@ -347,7 +376,8 @@ RECIPES: dict[tuple[str, str], Callable[[World], Target]] = {
     ("DELETE", "/api/v1/tokens/{token_id}"): _r_token_revoke,
     ("PATCH", "/api/v1/mail/mailboxes/{ref}"): _r_mailbox_patch,
     ("POST", "/api/v1/mail/mailboxes/{ref}/suspend"): _mailbox_action("suspend"),
-    ("POST", "/api/v1/mail/mailboxes/{ref}/restore"): _mailbox_action("restore", ("suspend",)),
+    ("POST", "/api/v1/mail/mailboxes/{ref}/resume"): _mailbox_action("resume", ("suspend",)),
+    ("POST", "/api/v1/mail/mailboxes/{ref}/restore"): _r_mailbox_restore,
     ("POST", "/api/v1/mail/mailboxes/{ref}/delete"): _mailbox_action("delete"),
     ("POST", "/api/v1/mail/mailboxes/{ref}/undelete"): _mailbox_action("undelete", ("delete",)),
     ("POST", "/api/v1/mail/mailboxes/{ref}/reset-password"): _mailbox_action("reset-password"),
@@ -355,6 +385,9 @@ RECIPES: dict[tuple[str, str], Callable[[World], Target]] = {
     ("DELETE", "/api/v1/mail/aliases/{address}"): _r_alias_remove,
     ("POST", "/api/v1/mail/lists/{address}/members"): _r_list_add,
     ("DELETE", "/api/v1/mail/lists/{address}/members"): _r_list_remove,
+    ("DELETE", "/api/v1/mail/lists/{address}"): _r_list_delete,
+    ("PATCH", "/api/v1/mail/domains/{domain}"): _r_domain_patch,
+    ("DELETE", "/api/v1/mail/domains/{domain}"): _r_domain_delete,
     ("PATCH", "/api/v1/dr/systems/{institution}/{name}"): _r_dr_patch,
     ("DELETE", "/api/v1/dr/systems/{institution}/{name}"): _r_dr_delete,
     ("POST", "/api/v1/dr/systems/{institution}/{name}/drills"): _r_drill_start,

@@ -19,9 +19,9 @@ def mailboxes(cli, backend):
                              created_at=backend.now()))
         s.commit()
     for inst, given, family, number, dept in PEOPLE:
-        r = cli("mail", "create", "-i", inst, "-g", given, "-f", family, "-e", number, "--department", dept)
+        r = cli("mail", "create", "-i", inst, "--given-name", given, "--family-name", family, "-e", number, "--department", dept)
         assert r.exit_code == 0, r.stderr
-    assert cli("mail", "alias", "add", "111234567", "ict.help").exit_code == 0
+    assert cli("mail", "alias", "create", "111234567", "ict.help").exit_code == 0
 
 
 def snapshot(backend):
@@ -48,13 +48,13 @@ def test_helpdesk_cannot_change_anything(cli, backend, mailboxes, tmp_path):
     staff = tmp_path / "staff.csv"
     staff.write_text("employee_number,institution,given_name,family_name\n111299999,RITA,Asha,Said\n")
     attempts = [
-        ("create", "-i", "RITA", "-g", "Asha", "-f", "Said", "-e", "111299999"),
+        ("create", "-i", "RITA", "--given-name", "Asha", "--family-name", "Said", "-e", "111299999"),
         ("suspend", "juma.mrisho@rita.go.tz", "--yes"), ("delete", "juma.mrisho@rita.go.tz", "--yes"),
         ("reset-password", "juma.mrisho@rita.go.tz", "--yes"), ("quota", "set", "juma.mrisho@rita.go.tz", "5G"),
         ("update", "juma.mrisho@rita.go.tz", "--department", "HR"),
-        ("alias", "add", "juma.mrisho@rita.go.tz", "jm"), ("alias", "remove", "ict.help@rita.go.tz", "--yes"),
+        ("alias", "create", "juma.mrisho@rita.go.tz", "jm"), ("alias", "delete", "ict.help@rita.go.tz", "--yes"),
         ("list-group", "create", "all@rita.go.tz", "-i", "RITA", "--name", "All"),
-        ("domains", "add", "rita.ac.tz", "-i", "RITA"),
+        ("domains", "create", "rita.ac.tz", "-i", "RITA"),
         ("import", str(staff)), ("reconcile", "--roster", str(roster), "-i", "RITA"),
     ]
     for args in attempts:
@@ -67,8 +67,8 @@ def test_operator_of_one_institution_cannot_touch_another(cli, backend, mailboxe
     before = snapshot(backend)
     tra = "baraka.mwakyusa@tra.go.tz"
     for args in [("show", tra), ("suspend", tra, "--yes"), ("quota", "set", tra, "5G"),
-                 ("reset-password", tra, "--yes"), ("alias", "add", tra, "bm"),
-                 ("create", "-i", "TRA", "-g", "Asha", "-f", "Said", "-e", "222299999"),
+                 ("reset-password", tra, "--yes"), ("alias", "create", tra, "bm"),
+                 ("create", "-i", "TRA", "--given-name", "Asha", "--family-name", "Said", "-e", "222299999"),
                  ("list", "-i", "TRA")]:
         r = cli("mail", *args, role="operator")
         assert r.exit_code == 4, (args, r.stderr)
@@ -79,7 +79,7 @@ def test_operator_of_one_institution_cannot_touch_another(cli, backend, mailboxe
     r = cli("mail", "suspend", "neema.kweka@rita.go.tz", "--yes", role="operator")
     assert r.exit_code == 0, r.stderr
     # TRA's operator can't even find out whether RITA's staff member has a mailbox
-    r = cli("mail", "create", "-i", "TRA", "-g", "Juma", "-f", "Mrisho", "-e", "111234567", role="operator_tra")
+    r = cli("mail", "create", "-i", "TRA", "--given-name", "Juma", "--family-name", "Mrisho", "-e", "111234567", role="operator_tra")
     assert r.exit_code == 5 and "rita.go.tz" not in r.stderr
 
 
@@ -107,11 +107,11 @@ def test_show_by_employee_number_and_not_found(cli, mailboxes):
 
 def test_filters(cli, mailboxes):
     assert cli("mail", "suspend", "neema.kweka@rita.go.tz", "--yes").exit_code == 0
-    r = cli("mail", "list", "-i", "RITA", "--status", "suspended", "-o", "json")
+    r = cli("mail", "list", "-i", "RITA", "--state", "suspended", "-o", "json")
     assert [m["address"] for m in r.json()] == ["neema.kweka@rita.go.tz"]
     r = cli("mail", "list", "--department", "customs", "-o", "json")
     assert [m["address"] for m in r.json()] == ["baraka.mwakyusa@tra.go.tz"]
-    r = cli("mail", "list", "--status", "gone")
+    r = cli("mail", "list", "--state", "gone")
     assert r.exit_code == 2
     empty = cli("mail", "list", "--search", "nobody", "-o", "json")
     assert empty.exit_code == 0 and empty.json() == []

@@ -19,7 +19,7 @@ def domains(backend):
 
 
 def create(cli, given, family, number, *extra, role="admin", institution="RITA"):
-    return cli("mail", "create", "-i", institution, "-g", given, "-f", family, "-e", number, *extra, "-o", "json",
+    return cli("mail", "create", "-i", institution, "--given-name", given, "--family-name", family, "-e", number, *extra, "-o", "json",
                role=role)
 
 
@@ -34,7 +34,7 @@ def test_collisions_with_mailboxes_aliases_lists_and_retained_addresses(cli, bac
     assert first.json()["address"] == "juma.mrisho@rita.go.tz"
     assert create(cli, "Juma Hassan", "Mrisho", "100000002").json()["address"] == "juma.mrisho2@rita.go.tz"
     # an alias and a list take the next two names; a deleted mailbox keeps its address
-    assert cli("mail", "alias", "add", "100000001", "juma.mrisho3").exit_code == 0
+    assert cli("mail", "alias", "create", "100000001", "juma.mrisho3").exit_code == 0
     r = cli("mail", "list-group", "create", "juma.mrisho4@rita.go.tz", "-i", "RITA", "--name", "Not a person")
     assert r.exit_code == 0, r.stderr
     assert cli("mail", "delete", "100000002", "--yes").exit_code == 0
@@ -84,14 +84,16 @@ def test_a_name_without_an_address_is_refused_before_sending(cli, backend, domai
 
 def test_one_employee_one_mailbox(cli, domains):
     assert create(cli, "Juma", "Mrisho", "100000001").exit_code == 0
-    r = create(cli, "Juma", "Mrisho", "100000001")
+    r = create(cli, "Juma", "Mrisho", "100000001")  # the same again: exists (exit 0)
+    assert r.exit_code == 0 and r.json()["address"] == "juma.mrisho@rita.go.tz"
+    r = create(cli, "Juma", "Mrisho", "100000001", "--department", "HR")
     assert r.exit_code == 5
     assert "already has juma.mrisho@rita.go.tz" in r.stderr
 
 
 def test_dry_run_shows_the_address_it_would_get_and_stores_nothing(cli, backend, domains):
     create(cli, "Juma", "Mrisho", "100000001")
-    r = cli("mail", "create", "-i", "RITA", "-g", "Juma", "-f", "Mrisho", "-e", "100000002", "--dry-run", "-o", "json")
+    r = cli("mail", "create", "-i", "RITA", "--given-name", "Juma", "--family-name", "Mrisho", "-e", "100000002", "--dry-run", "-o", "json")
     assert r.exit_code == 0, r.stderr
     assert r.json()["address"] == "juma.mrisho2@rita.go.tz"
     assert set(claims(backend)) == {"juma.mrisho@rita.go.tz"}
@@ -109,12 +111,13 @@ def test_the_database_refuses_a_second_claim(backend, domains):
 
 
 def test_domains_add_and_naming_rule(cli, backend):
-    r = cli("mail", "domains", "add", "UDOM.ac.tz", "-i", "UDOM", "--naming-rule", "g.family", "-o", "json")
+    r = cli("mail", "domains", "create", "UDOM.ac.tz", "-i", "UDOM", "--naming-rule", "g.family", "-o", "json")
     assert r.exit_code == 0, r.stderr
     assert r.json() == {**r.json(), "domain": "udom.ac.tz", "primary": True, "naming_rule": "g.family"}
-    assert cli("mail", "domains", "add", "udom.ac.tz", "-i", "UDOM").exit_code == 5
-    assert cli("mail", "domains", "add", "rita.go.tz", "-i", "RITA", role="operator").exit_code == 4
-    assert cli("mail", "domains", "add", "not a domain", "-i", "UDOM").exit_code == 2
+    assert cli("mail", "domains", "create", "udom.ac.tz", "-i", "UDOM").exit_code == 0  # exists
+    assert cli("mail", "domains", "create", "udom.ac.tz", "-i", "UDOM", "--naming-rule", "given.family").exit_code == 5
+    assert cli("mail", "domains", "create", "rita.go.tz", "-i", "RITA", role="operator").exit_code == 4
+    assert cli("mail", "domains", "create", "not a domain", "-i", "UDOM").exit_code == 2
     created = create(cli, "Juma", "Mrisho", "100000001", institution="UDOM")
     assert created.json()["address"] == "j.mrisho@udom.ac.tz"
     r = cli("mail", "domains", "list", "-i", "UDOM", "-o", "json")
@@ -124,7 +127,7 @@ def test_domains_add_and_naming_rule(cli, backend):
 def test_no_domain_is_a_clear_error(cli):
     r = create(cli, "Juma", "Mrisho", "100000001", institution="NIDA")
     assert r.exit_code == 2
-    assert "NIDA has no mail domain" in r.stderr and "domains add" in r.stderr
+    assert "NIDA has no mail domain" in r.stderr and "domains create" in r.stderr
 
 
 def test_a_claim_made_meanwhile_is_a_conflict_judged_by_the_database(cli, backend, domains, monkeypatch):
@@ -135,17 +138,18 @@ def test_a_claim_made_meanwhile_is_a_conflict_judged_by_the_database(cli, backen
     from egactl_mail.server.addresses import Allocator
 
     assert create(cli, "Juma", "Mrisho", "100000001").exit_code == 0
-    assert cli("mail", "alias", "add", "100000001", "jm").exit_code == 0
+    assert cli("mail", "alias", "create", "100000001", "jm").exit_code == 0
     assert cli("mail", "list-group", "create", "ict@rita.go.tz", "-i", "RITA", "--name", "ICT").exit_code == 0
     before = claims(backend)
     # The checks see nothing, as a request that read before another's commit would.
     monkeypatch.setattr(Allocator, "is_taken", lambda self, local, domain: False)
     monkeypatch.setattr(service, "existing_for", lambda numbers: {})
     for args, problem in (
-            (("alias", "add", "100000001", "jm@rita.go.tz"), "address jm@rita.go.tz is already taken"),
+            # (the same alias on the same mailbox is "exists"; a list's address is another's claim)
+            (("alias", "create", "100000001", "ict@rita.go.tz"), "address ict@rita.go.tz is already taken"),
             (("list-group", "create", "ict@rita.go.tz", "-i", "RITA", "--name", "Again"),
              "address ict@rita.go.tz is already taken"),
-            (("create", "-i", "TRA", "-g", "Juma", "-f", "Mrisho", "-e", "100000001"),
+            (("create", "-i", "TRA", "--given-name", "Juma", "--family-name", "Mrisho", "-e", "100000001"),
              "employee 100000001 already has a mailbox")):
         r = cli("mail", *args)
         assert r.exit_code == 5, (args, r.stderr)

@@ -33,14 +33,14 @@ main()
 def race(server, tmp_path) -> list[str]:
     for args in (("institutions", "create", "RITA", "--name", "Registration Insolvency and Trusteeship Agency",
                   "--kind", "agency"),
-                 ("mail", "domains", "add", "rita.go.tz", "-i", "RITA")):
+                 ("mail", "domains", "create", "rita.go.tz", "-i", "RITA")):
         r = server.run(*args)
         assert r.returncode == 0, r.stderr
     operator = server.token("operator", "RITA")
     go = tmp_path / "go"
     env = dict(server.env, EGACTL_TOKEN=operator)
-    procs = [subprocess.Popen([sys.executable, "-c", RACER, str(go), "mail", "create", "-i", "RITA", "-g", "Juma",
-                               "-f", "Mrisho", "-e", f"{300000000 + i}", "-o", "json"],
+    procs = [subprocess.Popen([sys.executable, "-c", RACER, str(go), "mail", "create", "-i", "RITA", "--given-name", "Juma",
+                               "--family-name", "Mrisho", "-e", f"{300000000 + i}", "-o", "json"],
                               env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for i in range(N)]
     go.touch()
     addresses = []

@@ -65,10 +65,10 @@ def test_import_creates_then_a_rerun_counts_existing_as_done(cli, backend, domai
 
 
 def test_existing_mailbox_identical_is_done_different_is_failed(cli, backend, domains, tmp_path):
-    r = cli("mail", "create", "-i", "RITA", "-g", "Juma Hassan", "-f", "Mrisho", "-e", "111000001",
+    r = cli("mail", "create", "-i", "RITA", "--given-name", "Juma Hassan", "--family-name", "Mrisho", "-e", "111000001",
             "--department", "ICT", "--title", "Officer")
     assert r.exit_code == 0, r.stderr
-    r = cli("mail", "create", "-i", "RITA", "-g", "Juma", "-f", "Mrisho", "-e", "111000002", "--department", "HR")
+    r = cli("mail", "create", "-i", "RITA", "--given-name", "Juma", "--family-name", "Mrisho", "-e", "111000002", "--department", "HR")
     assert r.exit_code == 0, r.stderr
     staff = write(tmp_path, HEADER + STAFF)
     out = tmp_path / "results.jsonl"

@@ -28,7 +28,7 @@ def juma(cli, backend):
         s.add(MailDomain(domain="rita.go.tz", institution="RITA", naming_rule="given.family", is_primary=True,
                          created_at=backend.now()))
         s.commit()
-    r = cli("mail", "create", "-i", "RITA", "-g", "Juma", "-f", "Mrisho", "-e", "100000001", "-o", "json")
+    r = cli("mail", "create", "-i", "RITA", "--given-name", "Juma", "--family-name", "Mrisho", "-e", "100000001", "-o", "json")
     assert r.exit_code == 0, r.stderr
     return r.json()["address"]
 
@@ -44,10 +44,10 @@ def act(cli, action, ref, *extra):
 
 
 ILLEGAL = {
-    "active": ["restore", "undelete", "purge"],
+    "active": ["resume", "undelete", "purge"],
     "suspended": ["suspend", "undelete", "purge"],
-    "deleted": ["suspend", "restore", "delete", "purge"],  # purge only after retention
-    "purged": ["suspend", "restore", "delete", "undelete", "purge"],
+    "deleted": ["suspend", "resume", "delete", "purge"],  # purge only after retention
+    "purged": ["suspend", "resume", "delete", "undelete", "purge"],
 }
 
 
@@ -64,7 +64,7 @@ def test_every_transition_legal_and_illegal(cli, backend, clock, juma):
     assert r.exit_code == 0, r.stderr
     assert r.json()["status"] == "suspended" and r.json()["login"] is False and r.json()["delivery"] == "delivered"
     check_illegal(cli, backend, juma, "suspended")
-    assert act(cli, "restore", juma).json()["status"] == "active"
+    assert act(cli, "resume", juma).json()["status"] == "active"
     assert act(cli, "delete", juma).json()["status"] == "deleted"
     assert act(cli, "undelete", juma).json()["status"] == "active"
     assert act(cli, "suspend", juma).exit_code == 0
@@ -84,7 +84,7 @@ def test_every_transition_legal_and_illegal(cli, backend, clock, juma):
         actions = list(s.scalars(select(AuditEntry.action).where(AuditEntry.resource_type == "mailbox")
                                  .order_by(AuditEntry.id)))
         reason = s.scalar(select(AuditEntry.reason).where(AuditEntry.action == "suspend"))
-    assert actions == ["create", "suspend", "restore", "delete", "undelete", "suspend", "delete", "undelete",
+    assert actions == ["create", "suspend", "resume", "delete", "undelete", "suspend", "delete", "undelete",
                        "delete", "purge"]
     assert reason == "disciplinary"
 
@@ -105,7 +105,7 @@ def test_address_not_reusable_until_purge(cli, backend, clock, juma):
     r = cli("mail", "list-group", "create", "ict@rita.go.tz", "-i", "RITA", "--name", "ICT", "-m", juma)
     assert r.exit_code == 0, r.stderr
     assert act(cli, "delete", juma).exit_code == 0
-    other = ("mail", "create", "-i", "RITA", "-g", "Juma", "-f", "Mrisho", "-e", "100000002", "-o", "json")
+    other = ("mail", "create", "-i", "RITA", "--given-name", "Juma", "--family-name", "Mrisho", "-e", "100000002", "-o", "json")
     assert cli(*other, "--address", juma).exit_code == 5
     clock.advance(days=RETENTION - 1)
     assert cli(*other, "--address", juma).exit_code == 5
@@ -193,18 +193,18 @@ def test_quota_set_and_usage_in_show(cli, backend, juma):
 def test_dry_run_changes_nothing_and_reports_illegal_moves(cli, backend, juma):
     r = cli("mail", "suspend", juma, "--dry-run")
     assert r.exit_code == 0 and "active → suspended" in r.stderr
-    assert cli("mail", "restore", juma, "--dry-run").exit_code == 5
+    assert cli("mail", "resume", juma, "--dry-run").exit_code == 5
     assert stored(backend).status == "active" and stored(backend).version == 1
 
 
 def test_an_illegal_move_is_one_line_naming_what_the_state_allows(cli, backend, juma):
     """The mailbox's lifecycle is the SDK's Lifecycle: the route frame answers its refusal
     (409, the state in the problem), the same words in a dry run, nothing changed."""
-    r = cli("mail", "restore", juma)
+    r = cli("mail", "resume", juma)
     assert r.exit_code == 5
-    assert r.stderr.strip().splitlines() == ["error: cannot restore a mailbox that is active (restore needs suspended)"]
-    r = cli("mail", "restore", juma, "--dry-run")
-    assert r.exit_code == 5 and "cannot restore a mailbox that is active (restore needs suspended)" in r.stderr
+    assert r.stderr.strip().splitlines() == ["error: cannot resume a mailbox that is active (resume needs suspended)"]
+    r = cli("mail", "resume", juma, "--dry-run")
+    assert r.exit_code == 5 and "cannot resume a mailbox that is active (resume needs suspended)" in r.stderr
     r = cli("api", "POST", f"/api/v1/mail/mailboxes/{juma}/purge")
     assert r.exit_code == 5
     assert act(cli, "delete", juma).exit_code == 0

@@ -16,7 +16,7 @@ def people(cli, backend):
                              created_at=backend.now()))
         s.commit()
     for given, family, number in (("Juma", "Mrisho", "100000001"), ("Neema", "Kweka", "100000002")):
-        r = cli("mail", "create", "-i", "RITA", "-g", given, "-f", family, "-e", number, "--department", "ICT")
+        r = cli("mail", "create", "-i", "RITA", "--given-name", given, "--family-name", family, "-e", number, "--department", "ICT")
         assert r.exit_code == 0, r.stderr
 
 
@@ -26,29 +26,29 @@ def claims(backend):
 
 
 def test_aliases(cli, backend, people):
-    r = cli("mail", "alias", "add", "juma.mrisho@rita.go.tz", "registrar", "-o", "json")
+    r = cli("mail", "alias", "create", "juma.mrisho@rita.go.tz", "registrar", "-o", "json")
     assert r.exit_code == 0, r.stderr
     assert r.json()["address"] == "registrar@rita.go.tz"
-    assert cli("mail", "alias", "add", "100000002", "registrar@rita.go.tz").exit_code == 5
-    assert cli("mail", "alias", "add", "100000002", "neema@tra.go.tz").exit_code == 2  # not RITA's domain
+    assert cli("mail", "alias", "create", "100000002", "registrar@rita.go.tz").exit_code == 5
+    assert cli("mail", "alias", "create", "100000002", "neema@tra.go.tz").exit_code == 2  # not RITA's domain
     listed = cli("mail", "alias", "list", "juma.mrisho@rita.go.tz", "-o", "json").json()
     assert [a["address"] for a in listed] == ["registrar@rita.go.tz"]
     # the alias finds the mailbox
     assert cli("mail", "show", "registrar@rita.go.tz", "-o", "json").json()["address"] == "juma.mrisho@rita.go.tz"
     # a mailbox's own address is not an alias
-    r = cli("mail", "alias", "remove", "juma.mrisho@rita.go.tz", "--yes")
+    r = cli("mail", "alias", "delete", "juma.mrisho@rita.go.tz", "--yes")
     assert r.exit_code == 3 and "own address" in r.stderr
     # a deleted mailbox keeps its aliases until purge
     assert cli("mail", "delete", "juma.mrisho@rita.go.tz", "--yes").exit_code == 0
-    assert cli("mail", "alias", "remove", "registrar@rita.go.tz", "--yes").exit_code == 5
+    assert cli("mail", "alias", "delete", "registrar@rita.go.tz", "--yes").exit_code == 5
     assert cli("mail", "undelete", "juma.mrisho@rita.go.tz").exit_code == 0
-    r = cli("mail", "alias", "remove", "registrar@rita.go.tz", "--yes")
+    r = cli("mail", "alias", "delete", "registrar@rita.go.tz", "--yes")
     assert r.exit_code == 0, r.stderr
     assert "registrar@rita.go.tz" not in claims(backend)
 
 
 def test_distribution_lists(cli, backend, people):
-    assert cli("mail", "alias", "add", "100000002", "finance").exit_code == 0
+    assert cli("mail", "alias", "create", "100000002", "finance").exit_code == 0
     r = cli("mail", "list-group", "create", "ict@rita.go.tz", "-i", "RITA", "--name", "ICT unit",
             "-m", "juma.mrisho@rita.go.tz", "-m", "Consultant@Example.org", "-o", "json")
     assert r.exit_code == 0, r.stderr

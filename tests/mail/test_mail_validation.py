@@ -113,7 +113,7 @@ def test_bad_quotas(text):
 
 LEGAL = {
     ("active", "suspend"): "suspended",
-    ("suspended", "restore"): "active",
+    ("suspended", "resume"): "active",
     ("active", "delete"): "deleted",
     ("suspended", "delete"): "deleted",
     ("deleted", "undelete"): PREVIOUS,

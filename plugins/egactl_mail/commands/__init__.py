@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import typer
 
+from egactl.plugin.cli import formerly
+
 from egactl_mail.commands import aliases, domains, lists, mailboxes, quota, reconcile, staff_import
 
 # No help= here: the help is the package docstring (egactl_mail/__init__.py).
@@ -19,7 +21,7 @@ app.command("list")(mailboxes.list_)
 app.command()(mailboxes.show)
 app.command()(mailboxes.update)
 app.command()(mailboxes.suspend)
-app.command()(mailboxes.restore)
+formerly(app, "restore")(app.command()(mailboxes.resume))
 app.command()(mailboxes.delete)
 app.command()(mailboxes.undelete)
 app.command()(mailboxes.purge)

@@ -8,13 +8,34 @@ from typing import Annotated, Any
 
 import typer
 
-from egactl.plugin.cli import Column, InvalidInput, bulk
-from egactl_mail import rules
+from egactl.plugin.cli import Column, InvalidInput, bulk, complete_from
+from egactl_mail import client, rules
 
-Ref = Annotated[str, typer.Argument(metavar="MAILBOX", help="Address (or alias), or employee number.")]
+complete_mailbox = complete_from(client.MAILBOXES, "address", "display_name")
+"""Mailbox addresses (with the person's name), from the API, for a MAILBOX argument."""
+complete_list = complete_from(client.LISTS, "address", "name")
+"""Distribution list addresses (with the list's name)."""
+complete_domain = complete_from(client.DOMAINS, "domain", "institution")
+"""Mail domains (with their institution)."""
+complete_institution = complete_from(client.INSTITUTIONS, "code", "name")
+"""Institution codes (with their names), for options that name one without being -i."""
+
+
+def complete_state(incomplete: str) -> list[tuple[str, str]]:
+    """The mailbox states, for --state."""
+    return [(s, "") for s in rules.STATES if s.startswith(incomplete.lower())]
+
+
+def complete_naming_rule(incomplete: str) -> list[tuple[str, str]]:
+    return [(r, "") for r in rules.NAMING_RULES if r.startswith(incomplete.lower())]
+
+Ref = Annotated[str, typer.Argument(metavar="MAILBOX", help="Address (or alias), or employee number.",
+                                    autocompletion=complete_mailbox)]
 
 MAILBOX_COLUMNS = [Column("address"), Column("display_name", "NAME"), Column("institution"),
-                   Column("department"), Column("status"), Column("usage")]
+                   Column("department"), Column("status"), Column("usage"),
+                   Column("employee_number", "EMPLOYEE NO", wide=True), Column("title", wide=True),
+                   Column("created_at", "CREATED", wide=True)]
 
 MAILBOX_DETAIL = [
     Column("address"), Column("display_name", "NAME"), Column("status"), Column("login", "LOGIN"),

@@ -8,7 +8,7 @@ from typing import Annotated, Optional
 import typer
 
 from egactl.plugin.cli import (DEFAULT_LIMIT, All, Column, Conflict, DryRun, Institution, InvalidInput, Limit, Yes,
-                               context, enforce, page_limit)
+                               context, enforce, old_flags, page_limit)
 from egactl.plugin.rules import IllegalTransition, check_name
 from egactl_mail import client, rules
 from egactl_mail.commands import common
@@ -36,20 +36,35 @@ def check_names(given: str, family: str, preferred: str | None, address: str | N
         raise InvalidInput(str(exc), hint="pass --address to choose the address yourself") from None
 
 
+# -g and -f were --given-name and --family-name: -g means --group and -f is `egactl api`'s
+# elsewhere, so they are gone from the help, kept here for a release (create has no other use for them).
+@old_flags({"-g": "--given-name", "-f": "--family-name"})
 def create(
-    given_name: Annotated[str, typer.Option("--given-name", "-g", help="Given name(s); the first is used in the address.")],
-    family_name: Annotated[str, typer.Option("--family-name", "-f", help="Family name.")],
+    given_name: Annotated[str, typer.Option("--given-name", help="Given name(s); the first is used in the address.")],
+    family_name: Annotated[str, typer.Option("--family-name", help="Family name.")],
     employee_number_: Annotated[str, typer.Option("--employee-number", "-e", help="HCMIS check number.")],
     institution: Institution = None,
     preferred_name: Annotated[Optional[str], typer.Option(help="The given name the person goes by (used in the address).")] = None,
     title: Annotated[Optional[str], typer.Option(help="Job title.")] = None,
     department: Annotated[Optional[str], typer.Option(help="Department or unit.")] = None,
     quota: Annotated[Optional[str], typer.Option(help="Mailbox size, e.g. 2G or 512M (default: the service's).")] = None,
-    domain: Annotated[Optional[str], typer.Option(help="One of the institution's domains (default: its primary).")] = None,
+    domain: Annotated[Optional[str], typer.Option(help="One of the institution's domains (default: its primary).",
+                                                  autocompletion=common.complete_domain)] = None,
     address: Annotated[Optional[str], typer.Option(help="Use this address instead of generating one (exit 5 if taken).")] = None,
     dry_run: DryRun = False,
 ):
-    """Create a mailbox for a person; the address is generated from the naming rule."""
+    """Create a mailbox for a person; the address is generated from the naming rule.
+
+    Re-running it is safe: if the employee has this mailbox already with these
+    details, nothing changes and it exits 0 saying "exists"; another mailbox of
+    the employee (other details, another institution, deleted) is exit 5.
+
+    Examples:
+
+      egactl mail create -i RITA --given-name Amina --family-name Juma -e 111000006
+
+      egactl mail create -i TRA --given-name Juma --family-name Mrisho -e 222000001 --dry-run
+    """
     ctx = context.get()
     inst = ctx.institution(institution)
     if address:
@@ -60,38 +75,65 @@ def create(
             "family_name": family_name, "preferred_name": preferred_name, "title": title, "department": department,
             "quota_mb": quota_mb(quota), "domain": domain.lower() if domain else None, "address": address}
     if dry_run:
-        preview = client.create_mailbox(ctx.api(), body, dry_run=True)
+        preview, created = client.create_mailbox(ctx.api(), body, dry_run=True)
+        if not created:
+            ctx.io.status(f"{preview['address']} exists for employee {number} with these details; nothing changed")
+            common.mailbox(ctx, preview, detail=True)
+            return
         ctx.io.status(f"dry run: would create {preview['address']}; nothing was changed")
         ctx.render(preview, [Column("address"), Column("institution"), Column("employee_number", "EMPLOYEE NO"),
                              Column("department"), Column("quota_mb", "QUOTA MB")])
         return
     # Retries reuse the request's Idempotency-Key; a second mailbox for the
     # same employee number is refused by the backend (exit 5) in any case.
-    created = client.create_mailbox(ctx.api(), body)
-    ctx.success(f"Created {created['address']} for {created['display_name']}")
-    common.mailbox(ctx, created, detail=True)
+    record, created = client.create_mailbox(ctx.api(), body)
+    if not created:  # the employee's mailbox, exactly as asked: nothing changed (exit 0)
+        ctx.io.status(f"{record['address']} exists for employee {number} with these details; nothing changed")
+    else:
+        ctx.success(f"Created {record['address']} for {record['display_name']}")
+    common.mailbox(ctx, record, detail=True)
 
 
+# --status is --state (one word for lifecycle state); -s is --state's short flag now, so
+# --search's is -S and the old `-s TEXT` (a search) can't be kept: it means --state.
+@old_flags({"--status": "--state"})
 def list_(
     institution: Institution = None,
-    status: Annotated[Optional[str], typer.Option(help=f"One of: {', '.join(rules.STATES)}.")] = None,
+    state: Annotated[Optional[str], typer.Option("--state", "-s", metavar="STATE", help=f"One of: {', '.join(rules.STATES)}.",
+                                                 autocompletion=common.complete_state)] = None,
     department: Annotated[Optional[str], typer.Option(help="Only this department.")] = None,
-    search: Annotated[Optional[str], typer.Option("--search", "-s", help="Address, employee number, or the start of a name.")] = None,
+    search: Annotated[Optional[str], typer.Option("--search", "-S", help="Address, employee number, or the start of a name.")] = None,
     limit: Limit = DEFAULT_LIMIT,
     all_: All = False,
 ):
-    """List mailboxes (purged ones only with --status purged)."""
+    """List mailboxes (purged ones only with --state purged).
+
+    Examples:
+
+      egactl mail list -i RITA --department ICT
+
+      egactl mail list --state suspended --all
+
+      egactl mail list -S "juma mr" -o json
+    """
     ctx = context.get()
-    if status is not None and status not in rules.STATES:
-        raise typer.BadParameter(f"must be one of {', '.join(rules.STATES)}", param_hint="--status")
+    if state is not None and state not in rules.STATES:
+        raise typer.BadParameter(f"must be one of {', '.join(rules.STATES)}", param_hint="--state")
     inst = ctx.institution(institution, required=False)
-    items = client.list_mailboxes(ctx.api(), limit=page_limit(limit, all_), institution=inst, status=status,
+    items = client.list_mailboxes(ctx.api(), limit=page_limit(limit, all_), institution=inst, status=state,
                                   department=department, q=search)
     common.mailbox(ctx, items, empty="No mailboxes match.")
 
 
 def show(ref: Ref):
-    """Show a mailbox: state, login and delivery, usage, aliases."""
+    """Show a mailbox: state, login and delivery, usage, aliases.
+
+    Examples:
+
+      egactl mail show juma.mrisho@rita.go.tz
+
+      egactl mail show 111000002 -o json
+    """
     ctx = context.get()
     common.mailbox(ctx, client.get_mailbox(ctx.api(), ref), detail=True)
 
@@ -102,10 +144,18 @@ def update(
     department: Annotated[Optional[str], typer.Option(help="New department ('' to clear).")] = None,
     given_name: Annotated[Optional[str], typer.Option("--given-name", help="Corrected given name (the address stays).")] = None,
     family_name: Annotated[Optional[str], typer.Option("--family-name", help="Corrected family name (the address stays).")] = None,
-    move_to: Annotated[Optional[str], typer.Option("--move-to", metavar="CODE", help="Transfer to another institution: new address there, the old one kept as an alias.")] = None,
+    move_to: Annotated[Optional[str], typer.Option("--move-to", metavar="CODE", help="Transfer to another institution: new address there, the old one kept as an alias.",
+                                                   autocompletion=common.complete_institution)] = None,
     dry_run: DryRun = False,
 ):
-    """Change a mailbox's details, or move it to another institution."""
+    """Change a mailbox's details, or move it to another institution.
+
+    Examples:
+
+      egactl mail update 111000002 --title "Senior Systems Administrator"
+
+      egactl mail update juma.mrisho@rita.go.tz --move-to TRA --dry-run
+    """
     ctx = context.get()
     changes = {k: val for k, val in {"title": title, "department": department, "given_name": given_name,
                                      "family_name": family_name,
@@ -125,7 +175,7 @@ def update(
 # -- lifecycle ------------------------------------------------------------------------------
 
 
-PAST = {"suspend": "Suspended", "restore": "Restored", "delete": "Deleted", "undelete": "Undeleted", "purge": "Purged"}
+PAST = {"suspend": "Suspended", "resume": "Resumed", "delete": "Deleted", "undelete": "Undeleted", "purge": "Purged"}
 
 
 def next_state(current: dict, action: str) -> str:
@@ -158,28 +208,66 @@ def _transition(ref: str, action: str, *, reason: str | None, yes: bool, dry_run
 
 
 def suspend(ref: Ref, reason: Reason = None, yes: Yes = False, dry_run: DryRun = False):
-    """Turn login off; mail is still delivered."""
+    """Turn login off; mail is still delivered.
+
+    Examples:
+
+      egactl mail suspend neema.kweka@rita.go.tz --reason "on study leave" --yes
+
+      egactl mail suspend 111000003 --dry-run
+    """
     _transition(ref, "suspend", reason=reason, yes=yes, dry_run=dry_run, confirm="Suspend {address} (login off)?")
 
 
-def restore(ref: Ref, reason: Reason = None, dry_run: DryRun = False):
-    """Turn login back on for a suspended mailbox."""
-    _transition(ref, "restore", reason=reason, yes=True, dry_run=dry_run, confirm=None)
+def resume(ref: Ref, reason: Reason = None, dry_run: DryRun = False):
+    """Turn login back on for a suspended mailbox (formerly `mail restore`).
+
+    Examples:
+
+      egactl mail resume baraka.mwakyusa@rita.go.tz
+
+      egactl mail resume 111000004 --reason "back from leave" --dry-run
+    """
+    _transition(ref, "resume", reason=reason, yes=True, dry_run=dry_run, confirm=None)
 
 
 def delete(ref: Ref, reason: Reason = None, yes: Yes = False, dry_run: DryRun = False):
-    """Delete (soft): login off, mail bounced, address retained until purge."""
+    """Delete (soft): login off, mail bounced, address retained until purge.
+
+    Examples:
+
+      egactl mail delete zuhura.ngwanakilala@rita.go.tz --reason "left the service" --yes
+
+      egactl mail delete 111000003 --dry-run
+    """
     _transition(ref, "delete", reason=reason, yes=yes, dry_run=dry_run,
                 confirm="Delete {address}? Mail to it will bounce")
 
 
 def undelete(ref: Ref, reason: Reason = None, dry_run: DryRun = False):
-    """Bring back a deleted mailbox, within its retention period."""
+    """Bring back a deleted mailbox, within its retention period.
+
+    Examples:
+
+      egactl mail undelete asha.said@rita.go.tz
+
+      egactl mail undelete 111000005 --dry-run
+    """
     _transition(ref, "undelete", reason=reason, yes=True, dry_run=dry_run, confirm=None)
 
 
 def purge(ref: Ref, reason: Reason = None, yes: Yes = False, dry_run: DryRun = False):
-    """Purge a deleted mailbox now that its retention has ended (frees the address)."""
+    """Purge a deleted mailbox now that its retention has ended (frees the address).
+
+    Before the end of its retention period it fails with exit 5 (the
+    retention worker purges it when the period ends); --yes in scripts.
+
+    Examples:
+
+      egactl mail purge asha.said@rita.go.tz --dry-run
+
+      egactl mail purge 111000005 --reason "retention ended" --dry-run
+    """
     _transition(ref, "purge", reason=reason, yes=yes, dry_run=dry_run,
                 confirm="Purge {address}? Its data is erased and the address can be given to someone else")
 
@@ -194,7 +282,14 @@ def reset_password(
     yes: Yes = False,
     dry_run: DryRun = False,
 ):
-    """Set a one-time temporary password (shown once; must be changed at first login)."""
+    """Set a one-time temporary password (shown once; must be changed at first login).
+
+    Examples:
+
+      egactl mail reset-password juma.mrisho@rita.go.tz --yes
+
+      egactl mail reset-password 111000002 --yes --password-file neema.txt
+    """
     ctx = context.get()
     api = ctx.api()
     current, etag = client.get_mailbox_with_etag(api, ref)

@@ -17,7 +17,14 @@ app = typer.Typer(help="Mailbox quotas.", no_args_is_help=True)
 @app.command("set")
 def set_(ref: Ref, size: Annotated[str, typer.Argument(metavar="SIZE", help="e.g. 5G, 512M, or megabytes.")],
          dry_run: DryRun = False):
-    """Set a mailbox's quota."""
+    """Set a mailbox's quota (it warns when the mailbox already holds more).
+
+    Examples:
+
+      egactl mail quota set juma.mrisho@rita.go.tz 5G
+
+      egactl mail quota set 111000002 1G --dry-run
+    """
     ctx = context.get()
     mb = enforce(rules.parse_quota, size, flag="SIZE")
     api = ctx.api()

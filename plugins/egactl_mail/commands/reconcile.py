@@ -112,7 +112,14 @@ def reconcile(
     yes: Yes = False,
     dry_run: DryRun = False,
 ):
-    """Compare the HR roster with the mailboxes: joiners, leavers, movers; --apply to act."""
+    """Compare the HR roster with the mailboxes: joiners, leavers, movers; --apply to act.
+
+    Examples:
+
+      egactl mail reconcile --roster docs/examples/mail-roster.csv -i RITA
+
+      egactl mail reconcile --roster docs/examples/mail-roster.csv -i RITA --apply --yes
+    """
     from pathlib import Path
 
     ctx = context.get()

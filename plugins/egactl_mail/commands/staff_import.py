@@ -86,7 +86,18 @@ def preflight(ctx, file: Path, default_institution: str | None) -> None:
 
 def import_(file: CsvFile, institution: Institution = None, skip_invalid: SkipInvalid = False,
             resume: Resume = False, restart: Restart = False, results: Results = None, dry_run: DryRun = False):
-    """Create mailboxes for a staff list (CSV); existing identical ones count as done."""
+    """Create mailboxes for a staff list (CSV); existing identical ones count as done.
+
+    Columns: employee_number, given_name, family_name (required); institution
+    (or --institution), title, department, quota, preferred_name, domain,
+    address.
+
+    Examples:
+
+      egactl mail import docs/examples/mail-staff.csv -i RITA --dry-run
+
+      egactl mail import docs/examples/mail-staff.csv -i RITA --results out.csv
+    """
     ctx = context.get()
     inst = ctx.institution(institution, required=False)
     csv_columns(file, inst)

@@ -29,8 +29,9 @@ def key(length: int) -> String:
 INSTITUTION_FK = "core_institutions.code"
 
 
-@unversioned("created, never changed")
-class MailDomain(Base):
+class MailDomain(Versioned, Base):
+    """A mail domain of an institution; its naming rule and primary role change (``mail domains update``)."""
+
     __tablename__ = "mail_domains"
 
     id: Mapped[int] = mapped_column(primary_key=True)

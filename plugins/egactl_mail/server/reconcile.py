@@ -274,7 +274,7 @@ def apply(body: ReconcileIn, plan: dict[str, Any], work: dict[str, Any]) -> None
             service.transition(obj, "suspend", reason=f"{reason}: not on the roster", by="reconcile")
         elif kind in ("update", "restore"):
             if kind == "restore":
-                service.transition(obj, "restore", reason=f"{reason}: on the roster again")
+                service.transition(obj, "resume", reason=f"{reason}: on the roster again")
             if extra:
                 _move_and_update(obj, extra, prov, reason)
 

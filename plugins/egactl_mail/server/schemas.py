@@ -131,11 +131,21 @@ class DomainIn(BaseModel):
     _inst = rule_validator(rules.parse_institution, "institution")
 
 
+class DomainPatch(BaseModel):
+    naming_rule: Literal["given.family", "g.family", "family.given"] | None = Field(
+        default=None, description="How new addresses in this domain are made; existing addresses are not renamed.")
+    primary: Literal[True] | None = Field(
+        default=None, description="Make this the institution's primary domain (new mailboxes get it); the "
+                                  "institution's other domains stop being primary. To move the role, make another "
+                                  "domain primary.")
+
+
 class DomainOut(BaseModel):
     domain: str
     institution: str
     naming_rule: str
     primary: bool
+    version: int
     created_at: str
 
 
@@ -200,6 +210,10 @@ class ListOut(BaseModel):
     version: int
     created_at: str
     updated_at: str
+
+
+class ListDeleted(ListOut):
+    member_of: list[str] = Field(description="The lists it was a member of (it is no longer).")
 
 
 class ListPage(BaseModel):

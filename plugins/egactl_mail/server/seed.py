@@ -1,4 +1,5 @@
-"""Sandbox example data: each seeded institution's real mail domain, and a few RITA staff."""
+"""Sandbox example data: each seeded institution's real mail domain, a few RITA staff (one in each
+state a command's examples start from), an alias and a distribution list."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from sqlalchemy.orm import Session
 
 from egactl.plugin.server import Institution
 from egactl_mail import rules
-from egactl_mail.server.models import MailAddress, Mailbox, MailDomain
+from egactl_mail.server.models import MailAddress, Mailbox, MailDomain, MailList, MailListMember
 
 DOMAINS = {
     "EGA": "ega.go.tz", "RITA": "rita.go.tz", "TRA": "tra.go.tz", "NIDA": "nida.go.tz", "MOH": "afya.go.tz",
@@ -17,10 +18,21 @@ DOMAINS = {
 }
 
 STAFF = [
-    ("111000001", "Juma Hassan", "Mrisho", "Registration", "Registration Officer", 512),
-    ("111000002", "Neema", "Kweka", "ICT", "Systems Administrator", 1730),
-    ("111000003", "Zuhura", "Ng'wanakilala", "Finance", "Accountant", 240),
+    ("111000001", "Juma Hassan", "Mrisho", "Registration", "Registration Officer", 512, rules.ACTIVE),
+    ("111000002", "Neema", "Kweka", "ICT", "Systems Administrator", 1730, rules.ACTIVE),
+    ("111000003", "Zuhura", "Ng'wanakilala", "Finance", "Accountant", 240, rules.ACTIVE),
+    ("111000004", "Baraka", "Mwakyusa", "ICT", "Network Engineer", 900, rules.SUSPENDED),  # `mail resume`
+    ("111000005", "Asha", "Said", "Legal", "Advocate", 120, rules.DELETED),  # `mail undelete`, `mail purge`
 ]
+"""(employee number, given name, family name, department, title, MB used, state)."""
+
+RETENTION_DAYS = 90  # the backend's default mail.retention_days: a deleted mailbox's address is kept this long
+
+ALIASES = {"registration@rita.go.tz": "111000001"}
+"""An alias for `mail alias list/delete`."""
+
+LIST = ("staff@rita.go.tz", "All RITA staff", ("111000001", "111000002"))
+"""A distribution list for `mail list-group show/add-members/remove-members/delete`: two of the staff."""
 
 
 def seed(session: Session, now: dt.datetime) -> None:
@@ -31,13 +43,32 @@ def seed(session: Session, now: dt.datetime) -> None:
                                    is_primary=True, created_at=now))
     if "RITA" not in present:
         return
-    for number, given, family, dept, title, used in STAFF:
+    by_number = {}
+    for number, given, family, dept, title, used, state in STAFF:
         local = rules.local_part_for(given, family)
+        deleted = state == rules.DELETED
         m = Mailbox(institution="RITA", domain="rita.go.tz", address=f"{local}@rita.go.tz", employee_number=number,
                     given_name=given, family_name=family, title=title, department=dept, quota_mb=2048, used_mb=used,
-                    status=rules.ACTIVE, status_changed_at=now, must_change_password=False, version=1,
+                    status=state, status_changed_at=now, must_change_password=False, version=1,
+                    suspended_by="manual" if state == rules.SUSPENDED else None,
+                    deleted_from=rules.ACTIVE if deleted else None,
+                    retain_until=now + dt.timedelta(days=RETENTION_DAYS) if deleted else None,
                     created_at=now, updated_at=now, name_key=rules.name_key(given, family),
                     name_key_rev=rules.name_key(family, given))
         session.add(m)
         session.add(MailAddress(address=m.address, local_part=local, domain="rita.go.tz", stem=rules.stem(local),
                                 kind="mailbox", institution="RITA", mailbox=m, created_at=now))
+        by_number[number] = m
+    for alias, number in ALIASES.items():
+        local = alias.split("@")[0]
+        session.add(MailAddress(address=alias, local_part=local, domain="rita.go.tz", stem=rules.stem(local),
+                                kind="alias", institution="RITA", mailbox=by_number[number], created_at=now))
+    address, name, numbers = LIST
+    local = address.split("@")[0]
+    lst = MailList(institution="RITA", address=address, name=name, version=1, created_at=now, updated_at=now)
+    session.add(lst)
+    session.add(MailAddress(address=address, local_part=local, domain="rita.go.tz", stem=rules.stem(local),
+                            kind="list", institution="RITA", mail_list=lst, created_at=now))
+    session.flush()
+    for m in session.scalars(select(Mailbox).where(Mailbox.employee_number.in_(numbers)).order_by(Mailbox.address)):
+        session.add(MailListMember(list_id=lst.id, member=m.address, kind="mailbox", mailbox_id=m.id, added_at=now))

@@ -190,7 +190,7 @@ class Provisioner:
                           errors=[{"field": "domain", "message": "not one of the institution's domains"}])
         if not rows:
             raise Problem(422, f"institution {institution} has no mail domain; an admin adds one with "
-                               f"`egactl mail domains add DOMAIN --institution {institution}`",
+                               f"`egactl mail domains create DOMAIN --institution {institution}`",
                           errors=[{"field": "institution", "message": "no mail domain"}])
         return rows[0]
 
@@ -268,12 +268,31 @@ def describe_existing(m: Mailbox) -> str:
     return "a mailbox in another institution"
 
 
+class Exists(Exception):
+    """The mailbox a create asks for is there already, exactly as asked (re-running a create is safe)."""
+
+    def __init__(self, mailbox: Mailbox):
+        self.mailbox = mailbox
+
+
+def refuse_existing(person: Any) -> None:
+    """A create for an employee who has a mailbox: :class:`Exists` if it is the one asked for
+    (same institution and details, an active or suspended one the caller may see), else 409."""
+    existing = existing_for([person.employee_number]).get(person.employee_number)
+    if existing is None:
+        return
+    wanted_domain = getattr(person, "domain", None)
+    if (principal().can_read(existing.institution) and existing.status in rules.EXISTING
+            and not differences(existing, person) and (not wanted_domain or wanted_domain == existing.domain)):
+        raise Exists(existing)
+    raise Problem(409, f"employee {person.employee_number} already has {describe_existing(existing)}")
+
+
 def create_one(person: Any) -> Mailbox:
+    """A new mailbox; :class:`Exists` if the one asked for is there already."""
     principal().check_write(person.institution)
     prov = Provisioner.for_request()
-    existing = existing_for([person.employee_number]).get(person.employee_number)
-    if existing is not None:
-        raise Problem(409, f"employee {person.employee_number} already has {describe_existing(existing)}")
+    refuse_existing(person)
     # The domain's lock (taken by build) keeps the address ours. The employee number was
     # read before it: a create for the same person may have committed since, and the
     # unique index on the number is the judge.
@@ -286,9 +305,7 @@ def preview_one(person: Any) -> dict[str, Any]:
     """What ``create_one`` would do, without doing it (``--dry-run``)."""
     principal().check_write(person.institution)
     prov = Provisioner.for_request()
-    existing = existing_for([person.employee_number]).get(person.employee_number)
-    if existing is not None:
-        raise Problem(409, f"employee {person.employee_number} already has {describe_existing(existing)}")
+    refuse_existing(person)
     local, dom = prov.address_for(person, prov.wanted_domain(person))
     return {"address": f"{local}@{dom}", "institution": person.institution, "employee_number": person.employee_number,
             "given_name": person.given_name, "family_name": person.family_name, "title": person.title,

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from fastapi import APIRouter
+from fastapi.responses import JSONResponse
 from sqlalchemy import select
 
-from egactl.plugin.server import ApiRoute, audit, backend, db, etag, iso, not_found, page, principal
+from egactl.plugin.server import ApiRoute, audit, backend, db, etag, iso, not_found, page, principal, same_or_conflict
 from egactl_mail import rules
 from egactl_mail.server import service
 from egactl_mail.server.addresses import Allocator
@@ -27,13 +28,21 @@ def list_aliases(ref: str, cursor: str | None = None, limit: int | None = None):
     return page(db(), stmt, MailAddress.id, cursor=cursor, limit=limit, serialize=lambda a: serialize(a, m.address), oldest_first=True)
 
 
-@router.post("/mailboxes/{ref}/aliases", status_code=201, response_model=AliasOut)
+@router.post("/mailboxes/{ref}/aliases", status_code=201, response_model=AliasOut,
+             responses={200: {"model": AliasOut, "description": "The mailbox has this alias already: nothing changed "
+                                                                "(re-running a create is safe)"}})
 def add_alias(ref: str, body: AliasIn):
-    """Another address for the mailbox, in one of its institution's domains; 409 if taken.
+    """Another address for the mailbox, in one of its institution's domains: 201; 409 if taken
+    by anything else; 200 with nothing changed if it is this mailbox's alias already.
 
     The mailbox's representation lists its aliases, so this is a change of the
     mailbox: it honours the mailbox's If-Match and gives it a new version."""
     m = service.guarded(ref)
+    mine = db().scalar(select(MailAddress).where(MailAddress.address == body.address, MailAddress.kind == "alias",
+                                                 MailAddress.mailbox_id == m.id))
+    if mine is not None:
+        same_or_conflict(mine, {}, what=f"alias {mine.address}")  # the SDK's create rule: marked exists
+        return JSONResponse(serialize(mine, m.address), status_code=200)
     rules.MAILBOX.next_state("alias", m.status)  # IllegalTransition: the frame answers 409
     row = service.claim_address(body.address, m.institution, kind="alias", mailbox=m)
     etag.touch(m)

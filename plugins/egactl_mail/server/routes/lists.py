@@ -6,11 +6,12 @@ from fastapi import APIRouter, Query
 from sqlalchemy import delete, select
 
 from egactl.plugin.server import (ApiRoute, Problem, audit, backend, db, etag, get_institution, iso, not_found, page,
-                                  principal, visible)
+                                  principal, same_or_conflict, visible)
 from egactl_mail import rules
 from egactl_mail.server import service
+from egactl_mail.server.addresses import Allocator
 from egactl_mail.server.models import MailAddress, Mailbox, MailDomain, MailList, MailListMember
-from egactl_mail.server.schemas import ListIn, ListOut, ListPage, MembersIn
+from egactl_mail.server.schemas import ListDeleted, ListIn, ListOut, ListPage, MembersIn
 
 router = APIRouter(route_class=ApiRoute, tags=["mail"])
 
@@ -68,12 +69,24 @@ def list_lists(cursor: str | None = None, limit: int | None = None, institution:
                 serialize=lambda lst: serialize(lst, with_members=False), oldest_first=True)
 
 
-@router.post("/lists", status_code=201, response_model=ListOut)
+@router.post("/lists", status_code=201, response_model=ListOut,
+             responses={200: {"model": ListOut, "description": "The list is there already, exactly as asked: nothing "
+                                                               "changed (re-running a create is safe)"}})
 def create_list(body: ListIn):
+    """Create a distribution list: 201. The same list again (institution, name, and the
+    members if any are given) is 200 with the list as it is, nothing changed; the address
+    taken otherwise is 409."""
     p = principal()
     p.check_write(body.institution)
     get_institution(body.institution)
     members = resolve_members(body.members)
+    existing = db().scalar(select(MailList).where(MailList.address == body.address))
+    if existing is not None and existing.institution == body.institution and existing.name == body.name.strip():
+        present = set(db().scalars(select(MailListMember.member).where(MailListMember.list_id == existing.id)))
+        if not body.members or {address for address, _, _ in members} == present:
+            same_or_conflict(existing, {}, what=f"distribution list {existing.address}")  # marked exists
+            return etag.respond(serialize(existing), existing.version, status_code=200,
+                                headers={"Location": f"/api/v1/mail/lists/{existing.address}"})
     now = backend().now()
     lst = MailList(institution=body.institution, address=body.address, name=body.name.strip(), version=1,
                    created_at=now, updated_at=now)
@@ -141,3 +154,36 @@ def remove_members(address: str, member: list[str] = Query(..., description="Rep
     audit.record("remove-members", "mail-list", lst.address, institution=lst.institution,
                  before={"removed": sorted(wanted)})
     return etag.respond(serialize(lst), lst.version)
+
+
+@router.delete("/lists/{address}", response_model=ListDeleted)
+def delete_list(address: str):
+    """Delete a distribution list: its members go with it, and so does its membership of other
+    lists (each of those gets a new version); its address is free at once. With If-Match:
+    412 if the list changed since it was read."""
+    lst = load(address, write=True)
+    session = db()
+    data = serialize(lst)
+    now = backend().now()
+    parents = list(session.scalars(select(MailList).join(MailListMember, MailListMember.list_id == MailList.id)
+                                   .where(MailListMember.member == lst.address, MailListMember.kind == "list")
+                                   .order_by(MailList.id)))
+    for parent in parents:
+        # The parent's member list changes too: under its lock, and its ETag goes stale.
+        parent = etag.lock(parent, f"distribution list {parent.address}")
+        session.execute(delete(MailListMember).where(MailListMember.list_id == parent.id,
+                                                     MailListMember.member == lst.address))
+        etag.touch(parent)
+        parent.updated_at = now
+        audit.record("remove-members", "mail-list", parent.address, institution=parent.institution,
+                     before={"removed": [lst.address]}, reason=f"list {lst.address} was deleted")
+    session.execute(delete(MailListMember).where(MailListMember.list_id == lst.id))
+    claim = session.scalar(select(MailAddress).where(MailAddress.list_id == lst.id))
+    if claim is not None:
+        Allocator(session, now).release(claim)
+    session.flush()
+    session.delete(lst)
+    session.flush()
+    data["member_of"] = [p.address for p in parents]
+    audit.record("delete", "mail-list", data["address"], institution=data["institution"], before=data)
+    return data

@@ -6,7 +6,8 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 from sqlalchemy import and_, func, or_, select
 
-from egactl.plugin.server import ApiRoute, Problem, audit, backend, db, etag, iso, page, principal, visible
+from egactl.plugin.server import (ApiRoute, Problem, audit, backend, db, etag, iso, page, principal, same_or_conflict,
+                                  visible)
 from egactl_mail import rules
 from egactl_mail.server import passwords, service
 from egactl_mail.server.models import MailAddress, Mailbox
@@ -62,15 +63,24 @@ def list_mailboxes(cursor: str | None = None, limit: int | None = None, institut
                 serialize=lambda m: service.serialize(m, mask=mask), oldest_first=True)
 
 
-@router.post("/mailboxes", status_code=201, response_model=MailboxOut)
+@router.post("/mailboxes", status_code=201, response_model=MailboxOut,
+             responses={200: {"model": MailboxOut, "description": "The employee has this mailbox already, exactly as "
+                                                                  "asked: nothing changed (re-running a create is safe)"}})
 def create_mailbox(body: PersonIn, dry_run: bool = False):
-    """Create a mailbox; the address is generated (next free suffix) unless given.
+    """Create a mailbox; the address is generated (next free suffix) unless given: 201.
 
+    The employee's mailbox there already with these details is 200 with the mailbox,
+    nothing changed; another mailbox of the employee is 409.
     ``dry_run``: answer with the address it would get; nothing is stored.
     """
-    if dry_run:
-        return JSONResponse(service.preview_one(body))
-    m = service.create_one(body)
+    try:
+        if dry_run:
+            return JSONResponse(service.preview_one(body))
+        m = service.create_one(body)
+    except service.Exists as exists:
+        m = same_or_conflict(exists.mailbox, {}, what=f"mailbox {exists.mailbox.address}")  # marked exists
+        return etag.respond(service.out(m, with_aliases=True), m.version, status_code=200,
+                            headers={"Location": f"/api/v1/mail/mailboxes/{m.address}"})
     return etag.respond(service.out(m, with_aliases=True), m.version, status_code=201,
                         headers={"Location": f"/api/v1/mail/mailboxes/{m.address}"})
 
@@ -101,21 +111,25 @@ def update_mailbox(ref: str, body: MailboxPatch):
     return etag.respond(service.out(m, with_aliases=True), m.version)
 
 
-def _move_route(action: str):
-    """The route of one lifecycle move, ``POST /mailboxes/{ref}/<action>``, described by ``rules.MAILBOX``."""
+def _move_route(action: str, path: str | None = None):
+    """The route of one lifecycle move, ``POST /mailboxes/{ref}/<action>``, described by ``rules.MAILBOX``.
+
+    ``path``: an old name of the move, kept for callers of the previous release (deprecated)."""
 
     def route(ref: str, body: TransitionIn | None = None):
         m = service.guarded(ref)
         service.transition(m, action, reason=body.reason if body else None)
         return etag.respond(service.out(m, with_aliases=m.status != rules.PURGED), m.version)
 
-    route.__name__ = route.__qualname__ = action
-    route.__doc__ = rules.describe(action)
-    return router.post(f"/mailboxes/{{ref}}/{action}", response_model=MailboxOut)(route)
+    route.__name__ = route.__qualname__ = (path or action).replace("-", "_")
+    route.__doc__ = rules.describe(action) + (f" Old name of `{action}`; it will be removed." if path else "")
+    return router.post(f"/mailboxes/{{ref}}/{path or action}", response_model=MailboxOut,
+                       deprecated=bool(path))(route)
 
 
 for _action in rules.MOVES:
     _move_route(_action)
+_move_route("resume", path="restore")  # the 2026 name of resume
 
 
 @router.post("/mailboxes/{ref}/reset-password", response_model=PasswordOut)
