@@ -272,7 +272,7 @@ def update(code: Code,
 def provision(code: Code,
               network: Annotated[list[str], typer.Option("--network", "-n", metavar="NETWORK",
                                                          help=f"{', '.join(rules.NETWORKS)}, or all (repeatable).")],
-              state: Annotated[ProvisioningName, typer.Option("--state", case_sensitive=False,
+              state: Annotated[ProvisioningName, typer.Option("--state", "-s", case_sensitive=False,
                                                               help="Where the code stands on those networks.")],
               note: Annotated[Optional[str], typer.Option("--note", help="e.g. the network's ticket number.")] = None,
               dry_run: DryRun = False):

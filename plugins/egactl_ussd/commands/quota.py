@@ -1,4 +1,4 @@
-"""egactl ussd quota: how many codes an institution may hold (show; set, admin)."""
+"""egactl ussd quota: how many codes an institution may hold (list, show; set, admin)."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from egactl.plugin.rules import check_institution_code
 from egactl_ussd import client, rules
 from egactl_ussd.commands.common import Reason, when
 
-app = typer.Typer(help="How many codes an institution may hold: show, set (admin).", no_args_is_help=True)
+app = typer.Typer(help="How many codes an institution may hold: list, show, set (admin).", no_args_is_help=True)
 
 QUOTA_COLUMNS = [Column("institution"), Column("held"), Column("quota"), Column("free"),
                  Column("granted", "OWN QUOTA", format=lambda v: "yes" if v else "default"), Column("reason")]
@@ -34,15 +34,30 @@ def _institution(code: str) -> str:
     return enforce(check_institution_code, code.strip().upper())
 
 
+@app.command("list")
+def list_(limit: Limit = DEFAULT_LIMIT, all_: All = False):
+    """Every institution that holds a code or has a quota of its own: held, quota, free."""
+    ctx = context.get()
+    _render_quotas(ctx, limit, all_)
+
+
 @app.command("show")
 def show(institution: Annotated[Optional[str], typer.Argument(
-             metavar="[INSTITUTION]", help="One institution; without it, every one that holds a code or has its own quota.")] = None,
+             metavar="INSTITUTION", help="Institution code, e.g. RITA.", show_default=False)] = None,
          limit: Limit = DEFAULT_LIMIT, all_: All = False):
     """How many codes an institution holds, and how many it may hold (reserved and assigned count)."""
     ctx = context.get()
     if institution is not None:
         _render_quota(ctx, client.quota(ctx.api(), _institution(institution)))
         return
+    # Formerly the listing; kept working for one release (see `quota list`).
+    if ctx.fmt not in ("json", "jsonl"):
+        ctx.io.warn("`egactl ussd quota show` without an institution is now `egactl ussd quota list`; "
+                    "the old form will be removed in the next release")
+    _render_quotas(ctx, limit, all_)
+
+
+def _render_quotas(ctx, limit: int, all_: bool) -> None:
     ctx.render(client.quotas(ctx.api(), limit=page_limit(limit, all_)), QUOTA_COLUMNS,
                empty="No institution holds a code or has a quota of its own.")
 
