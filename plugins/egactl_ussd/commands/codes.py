@@ -13,8 +13,8 @@ from typing import Annotated, Any, Optional
 
 import typer
 
-from egactl.plugin.cli import (DEFAULT_LIMIT, All, Column, Conflict, DryRun, Institution, InvalidInput, Limit, Yes,
-                               context, enforce, page_limit)
+from egactl.plugin.cli import (DEFAULT_LIMIT, All, Column, Conflict, DryRun, Institution, InvalidInput, Limit,
+                               OldestFirst, Yes, context, enforce, page_limit)
 from egactl_ussd import client, rules
 from egactl_ussd.commands.common import Code, Reason, parse_code, when
 
@@ -115,10 +115,10 @@ def show(code: Code):
     render_code(ctx, client.show(ctx.api(), parse_code(code)))
 
 
-def history(code: Code, limit: Limit = DEFAULT_LIMIT, all_: All = False):
-    """Every change to a code, oldest first: what, who, when and why (from the audit log)."""
+def history(code: Code, oldest_first: OldestFirst = False, limit: Limit = DEFAULT_LIMIT, all_: All = False):
+    """Every change to a code, newest first: what, who, when and why (from the audit log)."""
     ctx = context.get()
-    items = client.history(ctx.api(), parse_code(code), limit=page_limit(limit, all_))
+    items = client.history(ctx.api(), parse_code(code), limit=page_limit(limit, all_), oldest_first=oldest_first)
     ctx.render(items, HISTORY_COLUMNS, empty="No changes recorded for this code.")
 
 
