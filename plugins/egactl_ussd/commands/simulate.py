@@ -53,7 +53,8 @@ def simulate(code: Code,
         if record["state"] != "assigned":
             ctx.io.warn(f"{record['code']} is {record['state']}: the gateway would not route it; simulating anyway")
     gateway = simulator.Gateway(target, code=rules.canonical(number), phone=msisdn, network=net,
-                                network_code=rules.NETWORK_CODES[net], timeout=timeout)
+                                network_code=rules.NETWORK_CODES[net], timeout=timeout,
+                                transport=_transport_for(ctx, target, simulator))
     people = ctx.fmt == "table"
     ask = _asker(ctx) if ctx.io.interactive else None
     if people:
@@ -77,6 +78,19 @@ def simulate(code: Code,
     if people:
         steps = len(transcript.steps)
         ctx.success(f"Session ended cleanly after {steps} screen{'s' if steps != 1 else ''}")
+
+
+def _api_base(ctx) -> str:
+    """The API's base URL as the API client uses it: the in-process sandbox is ``http://sandbox``."""
+    return "http://sandbox" if ctx.settings.is_sandbox else ctx.settings.api_url
+
+
+def _transport_for(ctx, url: str, simulator):
+    """How to reach the application: an application on the API's own address (the
+    reference backend's demo, the sandbox's *152*99#) through the API client; any other
+    over the network, as the gateway would."""
+    base_path = simulator.on_api(url, _api_base(ctx))
+    return simulator.ThroughApi(ctx.api(), base_path) if base_path is not None else None
 
 
 def _screen_printer(ctx, out):
