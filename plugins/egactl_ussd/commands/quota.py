@@ -14,7 +14,9 @@ from egactl_ussd.commands.common import Reason, when
 app = typer.Typer(help="How many codes an institution may hold: list, show, set (admin).", no_args_is_help=True)
 
 QUOTA_COLUMNS = [Column("institution"), Column("held"), Column("quota"), Column("free"),
-                 Column("granted", "OWN QUOTA", format=lambda v: "yes" if v else "default"), Column("reason")]
+                 Column("granted", "OWN QUOTA", format=lambda v: "yes" if v else "default"), Column("reason"),
+                 Column("default_quota", "DEFAULT QUOTA", wide=True), Column("set_by", "SET BY", wide=True),
+                 Column("set_at", "SET", wide=True)]
 QUOTA_DETAIL = [Column("institution"), Column("held", "HOLDS"), Column("quota"), Column("free", "MAY STILL TAKE"),
                 Column("default_quota", "DEFAULT QUOTA"),
                 Column("granted", "OWN QUOTA", format=lambda v: "yes (granted by e-GA)" if v else "no: the default applies"),
@@ -36,7 +38,14 @@ def _institution(code: str) -> str:
 
 @app.command("list")
 def list_(limit: Limit = DEFAULT_LIMIT, all_: All = False):
-    """Every institution that holds a code or has a quota of its own: held, quota, free."""
+    """Every institution that holds a code or has a quota of its own: held, quota, free.
+
+    Examples:
+
+      egactl ussd quota list
+
+      egactl ussd quota list -o wide
+    """
     ctx = context.get()
     _render_quotas(ctx, limit, all_)
 
@@ -45,7 +54,14 @@ def list_(limit: Limit = DEFAULT_LIMIT, all_: All = False):
 def show(institution: Annotated[Optional[str], typer.Argument(
              metavar="INSTITUTION", help="Institution code, e.g. RITA.", show_default=False)] = None,
          limit: Limit = DEFAULT_LIMIT, all_: All = False):
-    """How many codes an institution holds, and how many it may hold (reserved and assigned count)."""
+    """How many codes an institution holds, and how many it may hold (reserved and assigned count).
+
+    Examples:
+
+      egactl ussd quota show RITA
+
+      egactl ussd quota show EGA -o json
+    """
     ctx = context.get()
     if institution is not None:
         _render_quota(ctx, client.quota(ctx.api(), _institution(institution)))
@@ -67,7 +83,14 @@ def set_(institution: InstitutionArg,
          limit: Annotated[str, typer.Argument(metavar="N|default",
                                               help="How many codes it may hold, or 'default' to drop its own quota.")],
          reason: Reason, dry_run: DryRun = False):
-    """Grant an institution more (or fewer) codes than the default quota (admin; audited)."""
+    """Grant an institution more (or fewer) codes than the default quota (admin; audited).
+
+    Examples:
+
+      egactl ussd quota set RITA 5 --reason "five services approved"
+
+      egactl ussd quota set RITA default --reason "services merged"
+    """
     ctx = context.get()
     inst = _institution(institution)
     text = limit.strip().lower()

@@ -34,6 +34,16 @@ def simulate(code: Code,
     1 if the gateway would reject a reply (no CON/END, screen too long, HTTP
     error); 7 if the application is unreachable or slower than --timeout; 2 if
     the session is still open when the input runs out.
+
+    In the sandbox, *152*99# is e-GA's demo application, served by the sandbox.
+
+    Examples:
+
+      egactl ussd simulate 99 --input '1*2'
+
+      egactl ussd simulate 99 --input '1*1' -o json
+
+      egactl ussd simulate 99 --network airtel --phone 0754123456 --input 2
     """
     from egactl_ussd.commands import gateway as simulator
 
