@@ -126,3 +126,35 @@ def test_the_demo_application_is_an_api_route_that_needs_a_token(app, tokens):
             assert r.text == "CON Birth certificate\n1. Apply\n2. Fee"
     finally:
         transport.close()
+
+
+def test_against_egactl_serve_the_demo_is_reached_at_the_apis_own_address(served):
+    """Over real HTTP: a callback on the API's address (port included) goes through the
+    API client, which brings the token the demo route asks for."""
+    def ok(r):
+        assert r.returncode == 0, r.stderr
+        return r
+
+    ok(served.run("institutions", "create", "RITA", "--name", "Registration Insolvency and Trusteeship Agency",
+                  "--kind", "agency"))
+    ok(served.run("ussd", "assign", "-i", "RITA", "--code", "07", "--service", "RITA Vyeti", "--purpose",
+                  "Certificates", "--callback-url", f"{served.url}/api/v1/ussd/demo"))
+    t = json.loads(ok(served.run("ussd", "simulate", "07", "--input", "1*2", "-o", "json")).stdout)
+    assert t["outcome"] == "ended" and t["url"] == f"{served.url}/api/v1/ussd/demo"
+    assert [s["screen"] for s in t["steps"]][-1] == "The fee is TSh 3,500"
+
+
+@pytest.mark.parametrize("url, api, base_path", [
+    ("http://sandbox/api/v1/ussd/demo", "http://sandbox", ""),
+    ("HTTP://Sandbox:80/api/v1/ussd/demo", "http://sandbox", ""),
+    ("http://127.0.0.1:8080/api/v1/ussd/demo", "http://127.0.0.1:8080/", ""),
+    ("https://api.ega.go.tz/egactl/api/v1/ussd/demo", "https://api.ega.go.tz/egactl/", "/egactl"),
+    ("https://sandbox/api/v1/ussd/demo", "http://sandbox", None),                  # another scheme
+    ("http://127.0.0.1:8081/api/v1/ussd/demo", "http://127.0.0.1:8080", None),      # another port
+    ("https://api.ega.go.tz/other/api/v1/ussd/demo", "https://api.ega.go.tz/egactl", None),  # outside its path
+    ("https://ussd.rita.go.tz/ussd", "http://sandbox", None),                       # an institution's application
+])
+def test_only_an_application_on_the_apis_own_address_goes_through_the_api_client(url, api, base_path):
+    from egactl_ussd.commands.gateway import on_api
+
+    assert on_api(url, api) == base_path
