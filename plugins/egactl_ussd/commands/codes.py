@@ -16,9 +16,9 @@ import typer
 from egactl.plugin.cli import (DEFAULT_LIMIT, All, Column, Conflict, DryRun, Institution, InvalidInput, Limit,
                                OldestFirst, Yes, context, enforce, page_limit)
 from egactl_ussd import client, rules
-from egactl_ussd.commands.common import Code, Reason, parse_code, when
+from egactl_ussd.commands.common import Code, Reason, complete_code, complete_network_or_all, parse_code, when
 
-CodeOpt = Annotated[Optional[str], typer.Option("--code", "-c", metavar="CODE",
+CodeOpt = Annotated[Optional[str], typer.Option("--code", "-c", metavar="CODE", autocompletion=complete_code,
                                                 help="This code instead of the lowest free one.")]
 CallbackUrl = Annotated[str, typer.Option("--callback-url", metavar="URL",
                                           help="Where the gateway sends sessions, e.g. https://ussd.rita.go.tz/ussd.")]
@@ -351,6 +351,7 @@ def update(code: Code,
 
 def provision(code: Code,
               network: Annotated[list[str], typer.Option("--network", "-n", metavar="NETWORK",
+                                                         autocompletion=complete_network_or_all,
                                                          help=f"{', '.join(rules.NETWORKS)}, or all (repeatable).")],
               state: Annotated[ProvisioningName, typer.Option("--state", "-s", case_sensitive=False,
                                                               help="Where the code stands on those networks.")],

@@ -9,7 +9,7 @@ import typer
 from egactl.plugin.cli import DEFAULT_LIMIT, All, Column, DryRun, InvalidInput, Limit, context, enforce, page_limit
 from egactl.plugin.rules import check_institution_code
 from egactl_ussd import client, rules
-from egactl_ussd.commands.common import Reason, when
+from egactl_ussd.commands.common import Reason, complete_institution, when
 
 app = typer.Typer(help="How many codes an institution may hold: list, show, set (admin).", no_args_is_help=True)
 
@@ -21,7 +21,8 @@ QUOTA_DETAIL = [Column("institution"), Column("held", "HOLDS"), Column("quota"),
                 Column("default_quota", "DEFAULT QUOTA"),
                 Column("granted", "OWN QUOTA", format=lambda v: "yes (granted by e-GA)" if v else "no: the default applies"),
                 Column("reason"), Column("set_by", "SET BY"), Column("set_at", "SET", format=when)]
-InstitutionArg = Annotated[str, typer.Argument(metavar="INSTITUTION", help="Institution code, e.g. RITA.")]
+InstitutionArg = Annotated[str, typer.Argument(metavar="INSTITUTION", help="Institution code, e.g. RITA.",
+                                               autocompletion=complete_institution)]
 
 
 def _render_quota(ctx, record: dict[str, Any]) -> None:
@@ -52,7 +53,8 @@ def list_(limit: Limit = DEFAULT_LIMIT, all_: All = False):
 
 @app.command("show")
 def show(institution: Annotated[Optional[str], typer.Argument(
-             metavar="INSTITUTION", help="Institution code, e.g. RITA.", show_default=False)] = None,
+             metavar="INSTITUTION", help="Institution code, e.g. RITA.", show_default=False,
+             autocompletion=complete_institution)] = None,
          limit: Limit = DEFAULT_LIMIT, all_: All = False):
     """How many codes an institution holds, and how many it may hold (reserved and assigned count).
 

@@ -10,7 +10,7 @@ import typer
 
 from egactl.plugin.cli import EgactlError, InvalidInput, context, enforce
 from egactl_ussd import client, rules
-from egactl_ussd.commands.common import Code, parse_code
+from egactl_ussd.commands.common import Code, complete_network, parse_code
 
 
 def simulate(code: Code,
@@ -18,7 +18,7 @@ def simulate(code: Code,
                                                 help="The subscriber the application sees (a placeholder by default).")] = "+255700000000",
              input_: Annotated[Optional[str], typer.Option("--input", metavar="CHOICES",
                                                            help="The choices to key in, joined by '*', e.g. '1*2'.")] = None,
-             network: Annotated[str, typer.Option("--network", "-n", metavar="NETWORK",
+             network: Annotated[str, typer.Option("--network", "-n", metavar="NETWORK", autocompletion=complete_network,
                                                   help=f"The subscriber's network: {', '.join(rules.NETWORKS)}.")] = "Vodacom",
              url: Annotated[Optional[str], typer.Option("--url", metavar="URL",
                                                         help="Call this application instead of the code's registered callback.")] = None,
