@@ -40,8 +40,9 @@ def show(api, number: int) -> dict[str, Any]:
     return api.get(code_path(number))
 
 
-def history(api, number: int, *, limit: int | None = None) -> list[dict[str, Any]]:
-    return api.list(f"{code_path(number)}/history", limit=limit)
+def history(api, number: int, *, limit: int | None = None, oldest_first: bool = False) -> list[dict[str, Any]]:
+    """The code's changes, newest first (``oldest_first``: from the first)."""
+    return api.list(f"{code_path(number)}/history", limit=limit, oldest_first="true" if oldest_first else None)
 
 
 def reserve(api, *, institution: str, application_reference: str, number: int | None) -> dict[str, Any]:

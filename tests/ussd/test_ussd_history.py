@@ -1,4 +1,6 @@
-"""ussd history: every state change of a code, who, when and why, from the audit log."""
+"""ussd history: every state change of a code, who, when and why, from the audit log;
+newest first (the latest change is what a help desk asks about), --oldest-first to tell
+the story from the start."""
 
 from __future__ import annotations
 
@@ -21,7 +23,7 @@ def test_history_tells_the_whole_story(cli, clock):
     clock.advance(days=200)
     ok(cli("ussd", "release", "07", "--reason", "service moved to the e-Government portal", "--yes"))
 
-    r = ok(cli("ussd", "history", "*152*07#", "-o", "json"))
+    r = ok(cli("ussd", "history", "*152*07#", "--oldest-first", "-o", "json"))
     story = [(h["action"], h["from_state"], h["to_state"], h["actor"], h["reason"], h["at"][:10]) for h in r.json()]
     assert story == [
         ("reserve", "available", "reserved", "ops@rita.go.tz", None, "2026-11-22"),
@@ -31,8 +33,12 @@ def test_history_tells_the_whole_story(cli, clock):
         ("release", "assigned", "released", "admin@ega.go.tz", "service moved to the e-Government portal", "2027-07-13"),
     ]
 
+    newest = ok(cli("ussd", "history", "*152*07#", "-o", "json")).json()
+    assert [(h["action"], h["at"][:10]) for h in newest] == [(a, at) for a, _, _, _, _, at in reversed(story)]
+
     table = ok(cli("ussd", "history", "7")).stdout.splitlines()
     assert table[0].split() == ["WHEN", "WHO", "ACTION", "FROM", "TO", "INSTITUTION", "WHY"]
+    assert "release" in table[1] and "service moved to the e-Government portal" in table[1]
     assert "2026-12-25 09:00 UTC" in table[3] and "fraud reports from subscribers" in table[3]
     assert len(table) == 6
 
@@ -44,7 +50,7 @@ def test_history_spans_holders(cli, clock):
     ok(cli("ussd", "assign", "-i", "NIDA", *ASSIGN, "--code", "2"))
     r = ok(cli("ussd", "history", "2", "-o", "json"))
     assert [(h["action"], h["institution"], h["from_state"]) for h in r.json()] == [
-        ("assign", "TRA", "available"), ("release", "TRA", "assigned"), ("assign", "NIDA", "available")]
+        ("assign", "NIDA", "available"), ("release", "TRA", "assigned"), ("assign", "TRA", "available")]
 
 
 def test_history_of_an_untouched_code_is_empty(cli):
@@ -59,5 +65,12 @@ def test_history_limit(cli):
     for i in range(3):
         ok(cli("ussd", "suspend", "3", "--reason", f"round {i}", "--yes"))
         ok(cli("ussd", "resume", "3", "--reason", f"round {i} over"))
-    assert len(ok(cli("ussd", "history", "3", "--limit", "2", "-o", "json")).json()) == 2
-    assert len(ok(cli("ussd", "history", "3", "--all", "-o", "json")).json()) == 7
+    latest = ok(cli("ussd", "history", "3", "--limit", "2", "-o", "json")).json()
+    assert [(h["action"], h["reason"]) for h in latest] == [("resume", "round 2 over"), ("suspend", "round 2")]
+    first = ok(cli("ussd", "history", "3", "--limit", "2", "--oldest-first", "-o", "json")).json()
+    assert [(h["action"], h["reason"]) for h in first] == [("assign", None), ("suspend", "round 0")]
+    everything = ok(cli("ussd", "history", "3", "--all", "-o", "json")).json()
+    assert len(everything) == 7 and everything[0]["reason"] == "round 2 over"
+    # --oldest-first is the same entries, the other way round.
+    assert [h["id"] for h in ok(cli("ussd", "history", "3", "--all", "--oldest-first", "-o", "json")).json()] == [
+        h["id"] for h in reversed(everything)]

@@ -38,7 +38,7 @@ def test_provision_is_stored_shown_and_audited(cli, backend):
 def test_not_live_lists_what_the_help_desk_must_chase(cli):
     for n in (3, 4, 5):
         ok(cli("ussd", "assign", "-i", "TRA", "--code", str(n), *ASSIGN))
-    ok(cli("ussd", "provision", "3", "-n", "all", "--state", "live"))
+    ok(cli("ussd", "provision", "3", "-n", "all", "-s", "live"))  # -s is --state, as everywhere
     ok(cli("ussd", "provision", "4", "-n", "all", "--state", "live"))
     ok(cli("ussd", "provision", "4", "-n", "halotel", "--state", "failed"))
     ok(cli("ussd", "reserve", "-i", "RITA", "--reference", "R/2", "--code", "6"))

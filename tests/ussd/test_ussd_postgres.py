@@ -59,6 +59,8 @@ def test_quarantine_and_exhaustion_on_postgresql(pg_cli, clock):
     r = cli("ussd", "assign", "-i", "NIDA", *ASSIGN, "-o", "json")
     assert r.exit_code == 0, r.stderr
     assert r.json()["code"] == "*152*01#" and r.json()["institution"] == "NIDA"
-    history = json.loads(cli("ussd", "history", "1", "-o", "json").stdout)
+    history = json.loads(cli("ussd", "history", "1", "--oldest-first", "-o", "json").stdout)
     assert [(h["action"], h["institution"]) for h in history] == [("assign", "TRA"), ("release", "TRA"),
                                                                     ("assign", "NIDA")]
+    newest = json.loads(cli("ussd", "history", "1", "-o", "json").stdout)  # newest first, ordered by time on PostgreSQL too
+    assert [h["id"] for h in newest] == [h["id"] for h in reversed(history)]

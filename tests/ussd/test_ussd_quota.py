@@ -87,8 +87,12 @@ def test_admins_grant_more_audited_and_show_it(cli, backend):
     assert {k: shown[k] for k in ("institution", "quota", "default_quota", "granted", "held", "free")} == {
         "institution": "RITA", "quota": 5, "default_quota": 3, "granted": True, "held": 5, "free": 0}
     assert shown["set_by"] == "admin@ega.go.tz"
-    table = ok(cli("ussd", "quota", "show")).stdout
-    assert "RITA" in table and "TRA" not in table
+    listed = ok(cli("ussd", "quota", "list"))
+    assert "RITA" in listed.stdout and "TRA" not in listed.stdout and listed.stderr == ""
+    # The listing's old spelling (`quota show` without an institution) still works, and says so.
+    old = ok(cli("ussd", "quota", "show"))
+    assert old.stdout == listed.stdout
+    assert "`egactl ussd quota show` without an institution is now `egactl ussd quota list`" in old.stderr
     with backend.read_sessions() as s:
         entry = s.scalars(select(AuditEntry).where(AuditEntry.resource_type == "ussd_quota")).one()
         assert (entry.action, entry.resource_id, entry.actor) == ("quota-set", "RITA", "admin@ega.go.tz")

@@ -13,12 +13,12 @@ from typing import Annotated, Any, Optional
 
 import typer
 
-from egactl.plugin.cli import (DEFAULT_LIMIT, All, Column, Conflict, DryRun, Institution, InvalidInput, Limit, Yes,
-                               context, enforce, page_limit)
+from egactl.plugin.cli import (DEFAULT_LIMIT, All, Column, Conflict, DryRun, Institution, InvalidInput, Limit,
+                               OldestFirst, Yes, context, enforce, page_limit)
 from egactl_ussd import client, rules
-from egactl_ussd.commands.common import Code, Reason, parse_code, when
+from egactl_ussd.commands.common import Code, Reason, complete_code, complete_network_or_all, parse_code, when
 
-CodeOpt = Annotated[Optional[str], typer.Option("--code", "-c", metavar="CODE",
+CodeOpt = Annotated[Optional[str], typer.Option("--code", "-c", metavar="CODE", autocompletion=complete_code,
                                                 help="This code instead of the lowest free one.")]
 CallbackUrl = Annotated[str, typer.Option("--callback-url", metavar="URL",
                                           help="Where the gateway sends sessions, e.g. https://ussd.rita.go.tz/ussd.")]
@@ -52,7 +52,11 @@ def _network_detail(networks: Any) -> str:
 
 LIST_COLUMNS = [Column("code"), Column("state"), Column("institution"), Column("service_name", "SERVICE"),
                 Column("networks", "NETWORKS", format=_networks),
-                Column("quarantine_until", "QUARANTINE UNTIL", format=when)]
+                Column("quarantine_until", "QUARANTINE UNTIL", format=when),
+                Column("callback_url", "CALLBACK URL", wide=True),
+                Column("application_reference", "APPLICATION REF", wide=True),
+                Column("assigned_at", "ASSIGNED", wide=True)]
+"""The table of ``list``; ``-o wide`` adds where the code's sessions go and since when."""
 
 DETAIL = [Column("code"), Column("state"), Column("institution"), Column("service_name", "SERVICE"),
           Column("purpose"), Column("callback_url", "CALLBACK URL"),
@@ -76,7 +80,7 @@ def render_code(ctx, record: dict[str, Any]) -> None:
 
 HISTORY_COLUMNS = [Column("at", "WHEN", format=when), Column("actor", "WHO"), Column("action"),
                    Column("from_state", "FROM"), Column("to_state", "TO"), Column("institution"),
-                   Column("reason", "WHY")]
+                   Column("reason", "WHY"), Column("role", wide=True), Column("request_id", "REQUEST ID", wide=True)]
 
 
 # -- reading -------------------------------------------------------------------------
@@ -87,7 +91,16 @@ def list_(state: Annotated[Optional[StateName], typer.Option("--state", "-s", ca
           institution: Institution = None,
           not_live: Annotated[bool, typer.Option("--not-live", help="Only held codes not yet live on every mobile network.")] = False,
           limit: Limit = WHOLE_RANGE, all_: All = False):
-    """List codes in number order (the default --limit shows the whole range)."""
+    """List codes in number order (the default --limit shows the whole range).
+
+    Examples:
+
+      egactl ussd list --state assigned
+
+      egactl ussd list -i EGA -o wide
+
+      egactl ussd list --not-live -o json --query '[].code'
+    """
     ctx = context.get()
     items = client.list_codes(ctx.api(), state=state.value if state else None,
                               institution=institution,
@@ -96,7 +109,14 @@ def list_(state: Annotated[Optional[StateName], typer.Option("--state", "-s", ca
 
 
 def available(limit: Limit = WHOLE_RANGE, all_: All = False):
-    """The codes that can be reserved or assigned now (quarantined codes are not)."""
+    """The codes that can be reserved or assigned now (quarantined codes are not).
+
+    Examples:
+
+      egactl ussd available --limit 5
+
+      egactl ussd available -o json --query '[].code'
+    """
     ctx = context.get()
     api = ctx.api()
     items = client.list_codes(api, state="available", limit=page_limit(limit, all_))
@@ -110,15 +130,29 @@ def available(limit: Limit = WHOLE_RANGE, all_: All = False):
 
 
 def show(code: Code):
-    """Show one code: holder, service, callback, and its status on each mobile network."""
+    """Show one code: holder, service, callback, and its status on each mobile network.
+
+    Examples:
+
+      egactl ussd show 99
+
+      egactl ussd show '*152*00#' -o json
+    """
     ctx = context.get()
     render_code(ctx, client.show(ctx.api(), parse_code(code)))
 
 
-def history(code: Code, limit: Limit = DEFAULT_LIMIT, all_: All = False):
-    """Every change to a code, oldest first: what, who, when and why (from the audit log)."""
+def history(code: Code, oldest_first: OldestFirst = False, limit: Limit = DEFAULT_LIMIT, all_: All = False):
+    """Every change to a code, newest first: what, who, when and why (from the audit log).
+
+    Examples:
+
+      egactl ussd history 99
+
+      egactl ussd history 99 --oldest-first -o json
+    """
     ctx = context.get()
-    items = client.history(ctx.api(), parse_code(code), limit=page_limit(limit, all_))
+    items = client.history(ctx.api(), parse_code(code), limit=page_limit(limit, all_), oldest_first=oldest_first)
     ctx.render(items, HISTORY_COLUMNS, empty="No changes recorded for this code.")
 
 
@@ -159,7 +193,14 @@ def _preview_allocation(ctx, action: str, institution: str, number: int | None, 
 def reserve(reference: Annotated[str, typer.Option("--reference", metavar="REF",
                                                    help="The institution's application reference, e.g. RITA/ICT/2026/14.")],
             institution: Institution = None, code: CodeOpt = None, dry_run: DryRun = False):
-    """Hold a code for an institution while its application is decided."""
+    """Hold a code for an institution while its application is decided.
+
+    Examples:
+
+      egactl ussd reserve -i RITA --reference RITA/ICT/2026/14
+
+      egactl ussd reserve -i TRA --reference TRA/ICT/2026/3 --code 12 --dry-run
+    """
     ctx = context.get()
     inst = ctx.institution(institution)
     number = parse_code(code) if code is not None else None
@@ -174,7 +215,18 @@ def reserve(reference: Annotated[str, typer.Option("--reference", metavar="REF",
 
 def assign(service: Service, purpose: Purpose, callback_url: CallbackUrl,
            institution: Institution = None, code: CodeOpt = None, dry_run: DryRun = False):
-    """Give an institution a code: the lowest free one, or --code (which may be its reservation)."""
+    """Give an institution a code: the lowest free one, or --code (which may be its reservation).
+
+    Examples:
+
+      \b
+    egactl ussd assign -i RITA --code 01 --service "RITA Vyeti" \\
+      --purpose "Birth certificates" --callback-url https://ussd.rita.go.tz/ussd
+
+      \b
+    egactl ussd assign -i UDOM --service "UDOM SR" --purpose "Student results" \\
+      --callback-url https://ussd.udom.ac.tz/ussd --dry-run
+    """
     ctx = context.get()
     inst = ctx.institution(institution)
     number = parse_code(code) if code is not None else None
@@ -227,18 +279,39 @@ def _act(action: str, code: str, reason: str, *, dry_run: bool, yes: bool | None
 
 
 def suspend(code: Code, reason: Reason, yes: Yes = False, dry_run: DryRun = False):
-    """Take an assigned code out of service for a while (citizens' sessions stop)."""
+    """Take an assigned code out of service for a while (citizens' sessions stop).
+
+    Examples:
+
+      egactl ussd suspend 99 --reason "premium-rate complaints" --dry-run
+
+      egactl ussd suspend 99 --reason "premium-rate complaints" --yes
+    """
     _act("suspend", code, reason, dry_run=dry_run, yes=yes,
          question="Suspend {code} ({institution}, {service}) so that citizens dialling it get no service?")
 
 
 def resume(code: Code, reason: Reason, dry_run: DryRun = False):
-    """Put a suspended code back in service."""
+    """Put a suspended code back in service.
+
+    Examples:
+
+      egactl ussd resume 99 --reason "charges removed" --dry-run
+
+      egactl ussd resume 99 --reason "charges removed"
+    """
     _act("resume", code, reason, dry_run=dry_run)
 
 
 def release(code: Code, reason: Reason, yes: Yes = False, dry_run: DryRun = False):
-    """Give a code back. It stays in quarantine (90 days by default) before anyone else can have it."""
+    """Give a code back. It stays in quarantine (90 days by default) before anyone else can have it.
+
+    Examples:
+
+      egactl ussd release 99 --reason "service moved to the portal" --dry-run
+
+      egactl ussd release 01 --reason "application refused" --yes
+    """
     _act("release", code, reason, dry_run=dry_run, yes=yes,
          question="Release {code} ({institution}, {service}) for good?")
 
@@ -248,7 +321,14 @@ def update(code: Code,
            service: Annotated[Optional[str], typer.Option("--service", metavar="NAME", help="New service name.")] = None,
            purpose: Annotated[Optional[str], typer.Option("--purpose", help="New purpose.")] = None,
            dry_run: DryRun = False):
-    """Change a held code's callback URL, service name or purpose."""
+    """Change a held code's callback URL, service name or purpose.
+
+    Examples:
+
+      egactl ussd update 99 --service "e-GA Demo 2" --dry-run
+
+      egactl ussd update 01 --callback-url https://ussd2.rita.go.tz/ussd
+    """
     ctx = context.get()
     number = parse_code(code)
     given = {"callback_url": (rules.parse_callback_url, callback_url, "--callback-url"),
@@ -271,12 +351,20 @@ def update(code: Code,
 
 def provision(code: Code,
               network: Annotated[list[str], typer.Option("--network", "-n", metavar="NETWORK",
+                                                         autocompletion=complete_network_or_all,
                                                          help=f"{', '.join(rules.NETWORKS)}, or all (repeatable).")],
-              state: Annotated[ProvisioningName, typer.Option("--state", case_sensitive=False,
+              state: Annotated[ProvisioningName, typer.Option("--state", "-s", case_sensitive=False,
                                                               help="Where the code stands on those networks.")],
               note: Annotated[Optional[str], typer.Option("--note", help="e.g. the network's ticket number.")] = None,
               dry_run: DryRun = False):
-    """Record where a code stands on mobile networks: pending, live or failed (e-GA staff)."""
+    """Record where a code stands on mobile networks: pending, live or failed (e-GA staff).
+
+    Examples:
+
+      egactl ussd provision 99 -n all -s live
+
+      egactl ussd provision 99 -n airtel -s failed --note "Airtel ticket 4411"
+    """
     ctx = context.get()
     number = parse_code(code)
     status = state.value

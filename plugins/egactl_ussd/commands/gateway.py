@@ -208,6 +208,59 @@ class Gateway:
         return error
 
 
+class ThroughApi:
+    """An httpx transport for an application on the API's own address: each request
+    goes through the API client (its credentials, its transport, ``--debug``).
+
+    The reference backend serves a demo application itself (``/api/v1/ussd/demo``,
+    the sandbox's ``*152*99#``). In the sandbox the backend runs in this process,
+    reached through an in-process transport rather than the network, so that is the
+    only way to reach it; against ``egactl serve`` it also brings the token the
+    route asks for. No other URL is sent this way.
+    """
+
+    def __init__(self, api: Any, base_path: str = ""):
+        self.api, self.base_path = api, base_path.rstrip("/")
+
+    def handle_request(self, request: Any) -> Any:
+        import httpx
+
+        target = request.url.raw_path.decode("ascii")
+        path = target[len(self.base_path):] if self.base_path and target.startswith(self.base_path) else target
+        headers = {k: v for k, v in request.headers.items() if k.lower() == "content-type"}
+        try:
+            response = self.api.request(request.method, path, content=request.read(), headers=headers,
+                                        raise_for_status=False)
+        except EgactlError as exc:  # the API itself is unreachable: so is its application
+            raise httpx.ConnectError(exc.message, request=request) from None
+        kept = [(k, v) for k, v in response.headers.items()
+                if k.lower() not in ("content-encoding", "content-length", "transfer-encoding")]
+        return httpx.Response(response.status_code, headers=kept, content=response.content, request=request)
+
+    def close(self) -> None:
+        pass
+
+
+def on_api(url: str, api_base: str) -> str | None:
+    """The API's base path if ``url`` is on the API's own address (``api_base``), else None."""
+    from urllib.parse import urlsplit
+
+    def origin(parts: Any) -> tuple[str, str, int | None]:
+        default = {"http": 80, "https": 443}.get(parts.scheme)
+        return parts.scheme.lower(), (parts.hostname or "").lower(), parts.port or default
+
+    try:
+        app, base = urlsplit(url), urlsplit(api_base)
+        if origin(app) != origin(base):
+            return None
+    except ValueError:
+        return None
+    base_path = base.path.rstrip("/")
+    if base_path and not (app.path == base_path or app.path.startswith(base_path + "/")):
+        return None
+    return base_path
+
+
 def split_input(value: str | None) -> list[str]:
     """``"1*2*3"`` → ``["1", "2", "3"]``: the choices a subscriber would key in."""
     if value is None or value == "":

@@ -10,7 +10,7 @@ import typer
 
 from egactl.plugin.cli import EgactlError, InvalidInput, context, enforce
 from egactl_ussd import client, rules
-from egactl_ussd.commands.common import Code, parse_code
+from egactl_ussd.commands.common import Code, complete_network, parse_code
 
 
 def simulate(code: Code,
@@ -18,7 +18,7 @@ def simulate(code: Code,
                                                 help="The subscriber the application sees (a placeholder by default).")] = "+255700000000",
              input_: Annotated[Optional[str], typer.Option("--input", metavar="CHOICES",
                                                            help="The choices to key in, joined by '*', e.g. '1*2'.")] = None,
-             network: Annotated[str, typer.Option("--network", "-n", metavar="NETWORK",
+             network: Annotated[str, typer.Option("--network", "-n", metavar="NETWORK", autocompletion=complete_network,
                                                   help=f"The subscriber's network: {', '.join(rules.NETWORKS)}.")] = "Vodacom",
              url: Annotated[Optional[str], typer.Option("--url", metavar="URL",
                                                         help="Call this application instead of the code's registered callback.")] = None,
@@ -34,6 +34,16 @@ def simulate(code: Code,
     1 if the gateway would reject a reply (no CON/END, screen too long, HTTP
     error); 7 if the application is unreachable or slower than --timeout; 2 if
     the session is still open when the input runs out.
+
+    In the sandbox, *152*99# is e-GA's demo application, served by the sandbox.
+
+    Examples:
+
+      egactl ussd simulate 99 --input '1*2'
+
+      egactl ussd simulate 99 --input '1*1' -o json
+
+      egactl ussd simulate 99 --network airtel --phone 0754123456 --input 2
     """
     from egactl_ussd.commands import gateway as simulator
 
@@ -53,7 +63,8 @@ def simulate(code: Code,
         if record["state"] != "assigned":
             ctx.io.warn(f"{record['code']} is {record['state']}: the gateway would not route it; simulating anyway")
     gateway = simulator.Gateway(target, code=rules.canonical(number), phone=msisdn, network=net,
-                                network_code=rules.NETWORK_CODES[net], timeout=timeout)
+                                network_code=rules.NETWORK_CODES[net], timeout=timeout,
+                                transport=_transport_for(ctx, target, simulator))
     people = ctx.fmt == "table"
     ask = _asker(ctx) if ctx.io.interactive else None
     if people:
@@ -77,6 +88,19 @@ def simulate(code: Code,
     if people:
         steps = len(transcript.steps)
         ctx.success(f"Session ended cleanly after {steps} screen{'s' if steps != 1 else ''}")
+
+
+def _api_base(ctx) -> str:
+    """The API's base URL as the API client uses it: the in-process sandbox is ``http://sandbox``."""
+    return "http://sandbox" if ctx.settings.is_sandbox else ctx.settings.api_url
+
+
+def _transport_for(ctx, url: str, simulator):
+    """How to reach the application: an application on the API's own address (the
+    reference backend's demo, the sandbox's *152*99#) through the API client; any other
+    over the network, as the gateway would."""
+    base_path = simulator.on_api(url, _api_base(ctx))
+    return simulator.ThroughApi(ctx.api(), base_path) if base_path is not None else None
 
 
 def _screen_printer(ctx, out):

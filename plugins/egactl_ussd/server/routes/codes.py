@@ -55,8 +55,8 @@ def show_code(code: str):
 
 
 @router.get("/codes/{code}/history", response_model=HistoryPage)
-def code_history(code: str, cursor: str | None = None, limit: int | None = None):
-    """Every change to the code, oldest first, from the audit log."""
+def code_history(code: str, oldest_first: bool = False, cursor: str | None = None, limit: int | None = None):
+    """Every change to the code, from the audit log: newest first, or ``oldest_first``."""
     stmt = service.history_statement(service.parse(code))
     with_data = not principal().masks_personal_data
 
@@ -66,7 +66,8 @@ def code_history(code: str, cursor: str | None = None, limit: int | None = None)
         data["to_state"] = (e.after or {}).get("state")
         return data
 
-    return page(db(), stmt, AuditEntry.id, cursor=cursor, limit=limit, serialize=serialize, oldest_first=True)
+    return page(db(), stmt, AuditEntry.id, cursor=cursor, limit=limit, serialize=serialize,
+                order_by=AuditEntry.at, oldest_first=oldest_first)
 
 
 @router.post("/reservations", status_code=201, response_model=CodeOut)
