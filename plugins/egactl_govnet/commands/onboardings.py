@@ -12,7 +12,7 @@ from typing import Annotated, Any, Callable, Optional
 
 import typer
 
-from egactl.plugin.cli import Conflict, DryRun, Institution, Yes, context, enforce
+from egactl.plugin.cli import Conflict, DryRun, Institution, Yes, context, enforce, old_flags
 from egactl.plugin.rules import IllegalTransition
 from egactl_govnet import client, rules
 from egactl_govnet.commands.common import ONBOARDING_DETAIL
@@ -20,10 +20,11 @@ from egactl_govnet.commands.common import ONBOARDING_DETAIL
 ACTIONS = rules.ACTIONS
 
 Target = Annotated[str, typer.Argument(metavar="SITE", help="INSTITUTION/NAME (e.g. RITA/dodoma-hq), NAME with --institution, or a request number.")]
-Reason = Annotated[Optional[str], typer.Option(help="Why (kept in the audit log).")]
+Reason = Annotated[Optional[str], typer.Option("--reason", "-r", help="Why (kept in the audit log).")]
 
 
-def onboard(site: Annotated[str, typer.Option("--site", "-s", help="Site NAME (or INSTITUTION/NAME).")],
+@old_flags({"-s": "--site"})  # -s is --state across the tool
+def onboard(site: Annotated[str, typer.Option("--site", help="Site NAME (or INSTITUTION/NAME).")],
             bandwidth: Annotated[str, typer.Option(help="Committed rate in bits/s: 512k, 20M, 1G.")],
             institution: Institution = None,
             prefix_length: Annotated[Optional[str], typer.Option(metavar="N", help="Prefix length to allocate (default: the pool's).")] = None,
@@ -113,7 +114,7 @@ def activate(site: Target,
     _take("activate", site, institution, body, dry_run, lambda ob, label: f"Activated {label}")
 
 
-def suspend(site: Target, reason: Annotated[str, typer.Option(help="Why (kept in the audit log).")],
+def suspend(site: Target, reason: Annotated[str, typer.Option("--reason", "-r", help="Why (kept in the audit log).")],
             institution: Institution = None, dry_run: DryRun = False):
     """Take an active site out of service, keeping its prefix and VLAN (admin)."""
     _take("suspend", site, institution, {"reason": reason}, dry_run, lambda ob, label: f"Suspended {label}")

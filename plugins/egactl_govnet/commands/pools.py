@@ -39,7 +39,7 @@ def create(name: Annotated[str, typer.Argument(help="Pool name, e.g. dodoma-1.")
            default_prefix_length: Annotated[Optional[int], typer.Option(
                "--default-prefix-length", metavar="N", help="Prefix length a site gets unless it asks (default 29).")] = None,
            region: Annotated[Optional[str], typer.Option(help="Region served: its sites draw from this pool.")] = None,
-           description: Annotated[Optional[str], typer.Option(help="Free text.")] = None,
+           description: Annotated[Optional[str], typer.Option("--description", "-d", help="Free text.")] = None,
            dry_run: DryRun = False):
     """Add an address pool (admin). It may not overlap another pool."""
     ctx = context.get()

@@ -17,7 +17,7 @@ app = typer.Typer(help="An institution's sites: list, create, show.", no_args_is
 @app.command("list")
 def list_(institution: Institution = None,
           region: Annotated[Optional[str], typer.Option(help="Only sites in this region.")] = None,
-          state: Annotated[Optional[str], typer.Option(help=f"Only sites whose request is: {', '.join(rules.STATES)}.")] = None,
+          state: Annotated[Optional[str], typer.Option("--state", "-s", help=f"Only sites whose request is: {', '.join(rules.STATES)}.")] = None,
           limit: Limit = DEFAULT_LIMIT, all_: All = False):
     """List sites and where each stands in onboarding."""
     ctx = context.get()
