@@ -39,6 +39,19 @@ def create_pool(api: Any, body: dict[str, Any]) -> dict[str, Any]:
     return api.post(f"{BASE}/pools", body)
 
 
+def get_pool_with_etag(api: Any, name: str) -> tuple[dict[str, Any], str | None]:
+    return api.get_with_etag(f"{BASE}/pools/{_seg(name)}")
+
+
+def update_pool(api: Any, name: str, changes: dict[str, Any], *, etag: str | None, dry_run: bool = False) -> dict[str, Any]:
+    """The pool as we read it (If-Match: a change meanwhile is a 412, exit 5); a dry run is judged by the backend."""
+    return api.patch(f"{BASE}/pools/{_seg(name)}", changes, etag=etag, dry_run=dry_run)
+
+
+def delete_pool(api: Any, name: str, *, etag: str | None, dry_run: bool = False) -> dict[str, Any]:
+    return api.delete(f"{BASE}/pools/{_seg(name)}", etag=etag, dry_run=dry_run)
+
+
 # -- sites ------------------------------------------------------------------------------
 
 
@@ -65,6 +78,20 @@ def get_site(api: Any, ref: str, institution: str | None) -> dict[str, Any]:
 
 def create_site(api: Any, body: dict[str, Any]) -> dict[str, Any]:
     return api.post(f"{BASE}/sites", body)
+
+
+def get_site_with_etag(api: Any, institution: str, name: str) -> tuple[dict[str, Any], str | None]:
+    return api.get_with_etag(site_path(institution, name))
+
+
+def update_site(api: Any, institution: str, name: str, changes: dict[str, Any], *, etag: str | None,
+                dry_run: bool = False) -> dict[str, Any]:
+    """The site as we read it (If-Match: a change meanwhile is a 412, exit 5); a dry run is judged by the backend."""
+    return api.patch(site_path(institution, name), changes, etag=etag, dry_run=dry_run)
+
+
+def delete_site(api: Any, institution: str, name: str, *, etag: str | None, dry_run: bool = False) -> dict[str, Any]:
+    return api.delete(site_path(institution, name), etag=etag, dry_run=dry_run)
 
 
 def site_history(api: Any, institution: str, name: str, *, limit: int | None) -> list[dict[str, Any]]:

@@ -29,3 +29,14 @@ def test_short_flags_follow_the_tools_table(cli):
             "-o", "json")
     assert r.exit_code == 0 and r.json()["description"] == "Arusha spare"
     assert "-r, --reason" in cli("govnet", "suspend", "--help").stdout
+
+
+def test_onboard_takes_the_site_as_institution_slash_name_without_i(cli, backend):
+    """--site says "NAME (or INSTITUTION/NAME)": the institution in the reference is enough."""
+    assert cli("govnet", "pools", "create", "dodoma-1", "10.20.0.0/16", "--vlans", "DODOMA=100-899",
+               "--region", "Dodoma").exit_code == 0
+    assert cli("govnet", "sites", "create", "RITA/hq", "--region", "Dodoma").exit_code == 0
+    r = cli("govnet", "onboard", "--site", "RITA/hq", "--bandwidth", "10M")
+    assert r.exit_code == 0, r.stderr
+    missing = cli("govnet", "onboard", "--site", "hq", "--bandwidth", "10M")
+    assert missing.exit_code == 2 and "INSTITUTION/SITE" in missing.stderr, missing.stderr

@@ -34,7 +34,7 @@ def onboard(site: Annotated[str, typer.Option("--site", help="Site NAME (or INST
             dry_run: DryRun = False):
     """Open an onboarding request for a site (it starts as requested)."""
     ctx = context.get()
-    inst, name = client.site_ref(site, ctx.institution(institution))
+    inst, name = client.site_ref(site, ctx.institution(institution, required=False))
     body = {"institution": inst, "site": name,
             "bandwidth": enforce(rules.normalise_bandwidth, bandwidth, flag="--bandwidth"),
             "prefix_length": enforce(rules.parse_prefix_length, prefix_length, flag="--prefix-length") if prefix_length else None,

@@ -6,11 +6,11 @@ from typing import Annotated, Optional
 
 import typer
 
-from egactl.plugin.cli import DEFAULT_LIMIT, All, DryRun, Limit, context, enforce, page_limit
+from egactl.plugin.cli import DEFAULT_LIMIT, All, DryRun, Limit, Yes, context, enforce, page_limit
 from egactl_govnet import client, rules
 from egactl_govnet.commands.common import POOL_COLUMNS, POOL_DETAIL
 
-app = typer.Typer(help="Address pools: list, create, show (with utilisation).", no_args_is_help=True)
+app = typer.Typer(help="Address pools: list, show (with utilisation), create, update, delete.", no_args_is_help=True)
 
 
 @app.command("list")
@@ -60,3 +60,64 @@ def create(name: Annotated[str, typer.Argument(help="Pool name, e.g. dodoma-1.")
     created = client.create_pool(ctx.api(), body)
     ctx.success(f"Created pool {created['name']} ({created['cidr']})")
     ctx.render(created, POOL_DETAIL)
+
+
+PoolName = Annotated[str, typer.Argument(metavar="NAME", help="Pool name, e.g. dodoma-1.")]
+
+
+@app.command()
+def update(name: PoolName,
+           description: Annotated[Optional[str], typer.Option("--description", "-d", help="Free text ('' to clear).")] = None,
+           default_prefix_length: Annotated[Optional[int], typer.Option(
+               "--default-prefix-length", metavar="N", help="Prefix length a site gets unless it asks.")] = None,
+           vlans: Annotated[Optional[list[str]], typer.Option(
+               "--vlans", metavar="POP=FIRST-LAST",
+               help="Set the VLAN range of a PoP, or add a PoP (repeatable); others keep theirs.")] = None,
+           dry_run: DryRun = False):
+    """Change a pool's description, default prefix length or VLAN ranges (admin).
+
+    A range may not leave out a VLAN in use or on hold at its PoP (exit 5, naming
+    them); a concurrent change of the pool is exit 5 too.
+    """
+    ctx = context.get()
+    name = enforce(rules.normalise_pool_name, name.lower())
+    changes: dict = {}
+    if description is not None:
+        text = description.strip()
+        changes["description"] = enforce(rules.normalise_config_text, text, "description", flag="--description") if text else None
+    api = ctx.api()
+    current, etag = client.get_pool_with_etag(api, name)
+    if default_prefix_length is not None:
+        enforce(rules.check_prefix_length, default_prefix_length, rules.parse_pool_cidr(current["cidr"]),
+                flag="--default-prefix-length")
+        changes["default_prefix_length"] = default_prefix_length
+    if vlans:
+        ranges = [enforce(rules.parse_vlan_range, v, flag="--vlans") for v in vlans]
+        enforce(rules.check_vlan_ranges, ranges, flag="--vlans")
+        changes["vlans"] = [{"pop": p, "first": f, "last": l} for p, f, l in ranges]
+    if not changes:
+        raise typer.BadParameter("nothing to change; pass at least one of --description, --default-prefix-length, --vlans")
+    updated = client.update_pool(api, name, changes, etag=etag, dry_run=dry_run)
+    if dry_run:
+        ctx.io.status(f"dry run: would update pool {updated['name']} (checked by the backend; nothing stored)")
+    else:
+        ctx.success(f"Updated pool {updated['name']}")
+    ctx.render(updated, POOL_DETAIL)
+
+
+@app.command()
+def delete(name: PoolName, yes: Yes = False, dry_run: DryRun = False):
+    """Remove a pool nothing draws from: no prefix allocated or on hold, no request naming it (admin)."""
+    ctx = context.get()
+    name = enforce(rules.normalise_pool_name, name.lower())
+    api = ctx.api()
+    current, etag = client.get_pool_with_etag(api, name)
+    if dry_run:
+        client.delete_pool(api, name, etag=etag, dry_run=True)
+        ctx.io.status(f"dry run: would delete pool {current['name']} (checked by the backend; nothing stored)")
+        return
+    ctx.confirm(f"Delete pool {current['name']} ({current['cidr']})?", yes=yes)
+    deleted = client.delete_pool(api, name, etag=etag)
+    ctx.success(f"Deleted pool {deleted['name']} ({deleted['cidr']})")
+    if ctx.fmt != "table":
+        ctx.render(deleted, POOL_DETAIL)

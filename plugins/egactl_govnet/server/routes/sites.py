@@ -5,15 +5,20 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select
 
 from egactl.plugin.rules import RuleError
-from egactl.plugin.server import ApiRoute, audit, db, invalid, page, visible
+from egactl.plugin.server import (ApiRoute, audit, backend, conflict, db, etag, invalid, iso, lock, page,
+                                  principal, visible)
 from egactl_govnet import rules
-from egactl_govnet.server.models import Onboarding, Site
-from egactl_govnet.server.schemas import SiteIn, SiteOut, SitePage
-from egactl_govnet.server.service import (RESOURCE, create_site, current_onboarding, get_site, serialize_site,
-                                          site_fields, site_key)
+from egactl_govnet.server import allocator
+from egactl_govnet.server.models import Allocation, Onboarding, Pool, Site
+from egactl_govnet.server.schemas import SiteIn, SiteOut, SitePage, SitePatch
+from egactl_govnet.server.service import (RESOURCE, audit_release, create_site, current_onboarding, get_site,
+                                          open_onboarding, serialize_site, site_fields, site_key)
+
+FIELDS = ("region", "district", "address", "contact_name", "contact_phone", "contact_email")
+"""What a site's update may change (its institution and name are its identity)."""
 
 router = APIRouter(route_class=ApiRoute, tags=["govnet"])
 
@@ -48,7 +53,62 @@ def post_site(body: SiteIn):
 
 @router.get("/sites/{institution}/{name}", response_model=SiteOut)
 def show_site(institution: str, name: str):
-    return _serialize(get_site(institution, name))
+    site = get_site(institution, name)
+    return etag.respond(_serialize(site), site.version)
+
+
+def _for_change(institution: str, name: str) -> Site:
+    """The site, locked and held against the request's If-Match, if the caller may change it
+    (admins, and operators of the site's institution, as for creating one)."""
+    site = get_site(institution, name)
+    principal().check_write(site.institution)
+    return etag.guard(site, f"site {site_key(site)}")
+
+
+@router.patch("/sites/{institution}/{name}", response_model=SiteOut)
+def update_site(institution: str, name: str, body: SitePatch):
+    site = _for_change(institution, name)
+    changes = body.model_dump(exclude_unset=True)
+    if "region" in changes and changes["region"] is None:
+        raise invalid("region cannot be empty", "region")
+    changed = {f: v for f, v in changes.items() if getattr(site, f) != v}
+    if changed:
+        before = {f: getattr(site, f) for f in changed}
+        for field, value in changed.items():
+            setattr(site, field, value)
+        site.updated_at = backend().now()
+        db().flush()
+        audit.record("update", RESOURCE, site_key(site), institution=site.institution, before=before, after=changed)
+    return etag.respond(_serialize(site), site.version)
+
+
+@router.delete("/sites/{institution}/{name}", response_model=SiteOut)
+def delete_site(institution: str, name: str):
+    """Remove a site with no onboarding in progress and no prefix or VLAN still held for it."""
+    site = _for_change(institution, name)
+    key = site_key(site)
+    session = db()
+    ob = open_onboarding(site)
+    if ob is not None:
+        raise conflict(f"site {key} is {ob.state} (request {ob.id}); offboard it first with "
+                       f"`egactl govnet offboard {key}`", state=ob.state)
+    mine = select(Onboarding.id).where(Onboarding.site_id == site.id)
+    for pool_id in set(session.scalars(select(Allocation.pool_id).where(Allocation.onboarding_id.in_(mine)))):
+        pool = session.get(Pool, pool_id)
+        lock(session, allocator.pool_lock(pool.id))
+        allocator.release_expired(session, pool, backend().now(), audit_release)
+    held = session.execute(select(Allocation, Onboarding).join(Onboarding, Onboarding.id == Allocation.onboarding_id)
+                           .where(Onboarding.site_id == site.id).order_by(Allocation.hold_until.desc())).first()
+    if held is not None:
+        alloc, old = held
+        raise conflict(f"site {key}'s prefix {old.prefix} and VLAN {alloc.vlan} are held until {iso(alloc.hold_until)}; "
+                       f"the site can be deleted once they are back in the pool", hold_until=iso(alloc.hold_until))
+    before = _serialize(site)
+    session.execute(delete(Onboarding).where(Onboarding.site_id == site.id))  # closed requests: the audit log keeps them
+    session.delete(site)
+    session.flush()
+    audit.record("delete", RESOURCE, key, institution=before["institution"], before=before)
+    return before
 
 
 @router.get("/sites/{institution}/{name}/history", response_model=audit.AuditPage)
