@@ -130,5 +130,5 @@ def step(api: Any, onboarding: dict[str, Any], etag: str | None, action: str, bo
     return response.json()
 
 
-def status(api: Any, *, institution: str | None, waiting_days: int) -> dict[str, Any]:
-    return api.get(f"{BASE}/status", institution=institution, waiting_days=waiting_days)
+def status(api: Any, *, institution: str | None, waiting_days: int, limit: int | None) -> dict[str, Any]:
+    return api.get(f"{BASE}/status", institution=institution, waiting_days=waiting_days, limit=limit)

@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from egactl.plugin.cli import Column, Institution, context
+from egactl.plugin.cli import DEFAULT_LIMIT, All, Column, Institution, Limit, context, page_limit
 from egactl_govnet import client
 
 WAITING = [Column("site"), Column("state"), Column("since"), Column("days_waiting", "DAYS"), Column("id", "REQUEST")]
@@ -15,14 +15,17 @@ IDLE = [Column("institution"), Column("name")]
 
 def status(institution: Institution = None,
            waiting_days: Annotated[int, typer.Option("--waiting-days", min=0, max=3650, metavar="N",
-                                                     help="Show requests waiting longer than N days.")] = 7):
+                                                     help="Show requests waiting longer than N days.")] = 7,
+           limit: Limit = DEFAULT_LIMIT, all_: All = False):
     """Requests per state, requests waiting longer than N days, institutions with no active site.
 
-    With -o json the whole picture is one object; with -o csv/tsv, the counts per state.
+    At most --limit institutions without an active site are listed (--all for every
+    one), with how many there are in all. With -o json the whole picture is one object
+    (without_active_site_count is the total); with -o csv/tsv, the counts per state.
     """
     ctx = context.get()
     inst = institution.upper() if institution else None
-    data = client.status(ctx.api(), institution=inst, waiting_days=waiting_days)
+    data = client.status(ctx.api(), institution=inst, waiting_days=waiting_days, limit=page_limit(limit, all_))
     counts = [{"state": state, "count": n} for state, n in data["counts"].items()]
     if ctx.query or ctx.fmt in ("json", "jsonl"):
         ctx.render(data)
@@ -35,6 +38,9 @@ def status(institution: Institution = None,
     out.write(f"\nWaiting longer than {data['waiting_days']} days: {len(data['waiting'])}\n")
     if data["waiting"]:
         ctx.render(data["waiting"], WAITING)
-    out.write(f"\nInstitutions with no active site: {len(data['without_active_site'])}\n")
-    if data["without_active_site"]:
-        ctx.render(data["without_active_site"], IDLE)
+    idle, total = data["without_active_site"], data["without_active_site_count"]
+    out.write(f"\nInstitutions with no active site: {total}\n")
+    if idle:
+        ctx.render(idle, IDLE)
+    if len(idle) < total:
+        ctx.io.status(f"showing {len(idle)} of {total} institutions without an active site; --limit N or --all")

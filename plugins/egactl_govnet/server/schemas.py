@@ -306,4 +306,5 @@ class StatusOut(BaseModel):
     counts: dict[str, int] = Field(description="Requests per state")
     waiting_days: int
     waiting: list[WaitingOut] = Field(description="Requests requested, approved or provisioned for longer than waiting_days")
-    without_active_site: list[IdleOut]
+    without_active_site: list[IdleOut] = Field(description="Institutions with no active site, by code (at most `limit`)")
+    without_active_site_count: int = Field(description="How many institutions have no active site, in all")
