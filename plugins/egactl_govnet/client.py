@@ -94,8 +94,10 @@ def delete_site(api: Any, institution: str, name: str, *, etag: str | None, dry_
     return api.delete(site_path(institution, name), etag=etag, dry_run=dry_run)
 
 
-def site_history(api: Any, institution: str, name: str, *, limit: int | None) -> list[dict[str, Any]]:
-    return api.list(f"{site_path(institution, name)}/history", limit=limit)
+def site_history(api: Any, institution: str, name: str, *, limit: int | None,
+                 oldest_first: bool = False) -> list[dict[str, Any]]:
+    return api.list(f"{site_path(institution, name)}/history", limit=limit,
+                    oldest_first="true" if oldest_first else None)
 
 
 # -- onboarding requests ------------------------------------------------------------------

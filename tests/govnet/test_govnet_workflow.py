@@ -275,11 +275,32 @@ def test_a_stale_view_is_refused(cli, backend):
     assert state_of(backend, "RITA/dodoma-hq") == "approved"
 
 
+def test_history_is_newest_first_unless_oldest_first(cli, backend, clock):
+    pool(cli)
+    ref = site(cli, "dodoma-hq")
+    for step in ("approve", "provision", "activate", "suspend"):
+        clock.advance(hours=1)
+        drive(cli, ref, [step])
+    story = ["create", "onboard", "approve", "provision", "activate", "suspend"]
+    newest = cli("govnet", "history", ref, "-o", "json")
+    assert newest.exit_code == 0, newest.stderr
+    assert [e["action"] for e in newest.json()] == story[::-1]
+    assert [e["action"] for e in cli("govnet", "history", ref, "-L", "2", "-o", "json").json()] == ["suspend", "activate"]
+    oldest = cli("govnet", "history", ref, "--oldest-first", "-L", "2", "-o", "json").json()
+    assert [e["action"] for e in oldest] == ["create", "onboard"]
+    # Across pages, both ways (the API's pages are smaller than the listing).
+    api_newest = cli("api", "GET", f"/api/v1/govnet/sites/{ref}/history", "-f", "limit=4", "--paginate")
+    assert [e["action"] for e in api_newest.json()] == story[::-1], api_newest.stdout
+    api_oldest = cli("api", "GET", f"/api/v1/govnet/sites/{ref}/history", "-f", "limit=4", "-f", "oldest_first=true",
+                     "--paginate")
+    assert [e["action"] for e in api_oldest.json()] == story
+
+
 def test_history_tells_the_story(cli, backend):
     pool(cli)
     ref = site(cli, "dodoma-hq")
     drive(cli, ref, ["approve", "provision", "activate", "suspend"])
-    r = cli("govnet", "history", ref, "-o", "json")
+    r = cli("govnet", "history", ref, "--oldest-first", "-o", "json")
     assert r.exit_code == 0, r.stderr
     entries = r.json()
     assert [e["action"] for e in entries] == ["create", "onboard", "approve", "provision", "activate", "suspend"]

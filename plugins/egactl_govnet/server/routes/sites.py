@@ -8,7 +8,7 @@ from fastapi import APIRouter
 from sqlalchemy import delete, func, select
 
 from egactl.plugin.rules import RuleError
-from egactl.plugin.server import (ApiRoute, audit, backend, conflict, db, etag, invalid, iso, lock, page,
+from egactl.plugin.server import (ApiRoute, AuditEntry, audit, backend, conflict, db, etag, invalid, iso, lock, page,
                                   principal, visible)
 from egactl_govnet import rules
 from egactl_govnet.server import allocator
@@ -112,7 +112,11 @@ def delete_site(institution: str, name: str):
 
 
 @router.get("/sites/{institution}/{name}/history", response_model=audit.AuditPage)
-def site_history(institution: str, name: str, cursor: str | None = None, limit: int | None = None):
+def site_history(institution: str, name: str, cursor: str | None = None, limit: int | None = None,
+                 oldest_first: bool = False):
+    """The site's audit entries, newest first unless ``oldest_first``; the help desk's without before/after."""
     site = get_site(institution, name)
     stmt = audit.query(resource_type=RESOURCE, resource_id=site_key(site))
-    return audit.history_page(stmt, cursor, limit)
+    with_data = not principal().masks_personal_data
+    return page(db(), stmt, AuditEntry.id, cursor=cursor, limit=limit, order_by=AuditEntry.at,
+                oldest_first=oldest_first, serialize=lambda e: audit.serialize(e, with_data=with_data))
