@@ -26,7 +26,10 @@ def _vlans(value: Any) -> str:
 POOL_COLUMNS = [Column("name"), Column("cidr", "CIDR"), Column("region"),
                 Column("default_prefix_length", "DEFAULT", _slash), Column("usage.utilisation", "USED", _pct),
                 Column("usage.capacity", "SITES LEFT"), Column("usage.largest_free_block", "LARGEST FREE"),
-                Column("vlans", "VLANS (USED/TOTAL)", _vlans)]
+                Column("vlans", "VLANS (USED/TOTAL)", _vlans),
+                Column("usage.free_addresses", "FREE ADDRESSES", wide=True),
+                Column("usage.fragmentation", "FRAGMENTATION", _pct, wide=True),
+                Column("description", wide=True), Column("created_at", "CREATED", wide=True)]
 POOL_DETAIL = [Column("name"), Column("cidr", "CIDR"), Column("region"), Column("description"),
                Column("default_prefix_length", "DEFAULT PREFIX", _slash),
                Column("usage.utilisation", "UTILISATION", _pct), Column("usage.used_addresses", "USED ADDRESSES"),
@@ -38,7 +41,11 @@ POOL_DETAIL = [Column("name"), Column("cidr", "CIDR"), Column("region"), Column(
 
 SITE_COLUMNS = [Column("site"), Column("region"), Column("district"), Column("state"),
                 Column("onboarding.prefix", "PREFIX"), Column("onboarding.vlan", "VLAN"),
-                Column("onboarding.bandwidth", "BANDWIDTH")]
+                Column("onboarding.bandwidth", "BANDWIDTH"),
+                Column("onboarding.id", "REQUEST", wide=True), Column("onboarding.pool", "POOL", wide=True),
+                Column("onboarding.pop", "POP", wide=True), Column("onboarding.resources", "RESOURCES", wide=True),
+                Column("address", wide=True), Column("contact.name", "CONTACT", wide=True),
+                Column("contact.phone", "PHONE", wide=True), Column("created_at", "CREATED", wide=True)]
 SITE_DETAIL = [Column("site"), Column("region"), Column("district"), Column("address"),
                Column("contact.name", "CONTACT"), Column("contact.phone", "PHONE"), Column("contact.email", "EMAIL"),
                Column("state"), Column("onboarding.id", "REQUEST"), Column("onboarding.pool", "POOL"),

@@ -13,7 +13,14 @@ COLUMNS = [Column("at"), Column("actor"), Column("action"), Column("after.state"
 
 def history(site: SiteArg, institution: Institution = None, limit: Limit = DEFAULT_LIMIT, all_: All = False,
             oldest_first: OldestFirst = False):
-    """Everything that happened to a site, newest first: who, when, what, and the request id."""
+    """Everything that happened to a site, newest first: who, when, what, and the request id.
+
+    Examples:
+
+      egactl govnet history RITA/dodoma-hq
+
+      egactl govnet history RITA/dodoma-hq --oldest-first -o json
+    """
     ctx = context.get()
     inst, name = client.site_ref(site, ctx.institution(institution, required=False))
     items = client.site_history(ctx.api(), inst, name, limit=page_limit(limit, all_), oldest_first=oldest_first)

@@ -32,7 +32,14 @@ def onboard(site: Annotated[str, typer.Option("--site", help="Site NAME (or INST
             pool: Annotated[Optional[str], typer.Option(help="Address pool (default: the one serving the site's region).")] = None,
             notes: Annotated[Optional[str], typer.Option(help="Free text for the reviewers.")] = None,
             dry_run: DryRun = False):
-    """Open an onboarding request for a site (it starts as requested)."""
+    """Open an onboarding request for a site (it starts as requested).
+
+    Examples:
+
+      egactl govnet onboard --site RITA/dodoma-hq --bandwidth 20M --dry-run
+
+      egactl govnet onboard -i RITA --site dodoma-hq --bandwidth 20M --prefix-length 29
+    """
     ctx = context.get()
     inst, name = client.site_ref(site, ctx.institution(institution, required=False))
     body = {"institution": inst, "site": name,
@@ -85,7 +92,14 @@ def _dry_detail(api: Any, action: str, onboarding: dict[str, Any]) -> str:
 
 
 def approve(site: Target, institution: Institution = None, reason: Reason = None, dry_run: DryRun = False):
-    """Approve a requested onboarding (admin)."""
+    """Approve a requested onboarding (admin).
+
+    Examples:
+
+      egactl govnet approve RITA/dodoma-hq --dry-run
+
+      egactl govnet approve RITA/dodoma-hq --reason "budget confirmed"
+    """
     _take("approve", site, institution, {"reason": reason}, dry_run, lambda ob, label: f"Approved {label}")
 
 
@@ -94,7 +108,14 @@ def provision(site: Target,
               circuit_id: Annotated[str, typer.Option(help="The provider's circuit id.")],
               committed_rate: Annotated[Optional[str], typer.Option(help="Committed rate of the circuit (default: the requested bandwidth).")] = None,
               institution: Institution = None, reason: Reason = None, dry_run: DryRun = False):
-    """Allocate the site's prefix and VLAN and record its circuit (admin)."""
+    """Allocate the site's prefix and VLAN and record its circuit (admin).
+
+    Examples:
+
+      egactl govnet provision RITA/dodoma-hq --provider TTCL --circuit-id TTCL-DOM-00123 --dry-run
+
+      egactl govnet provision RITA/dodoma-hq --provider TTCL --circuit-id TTCL-DOM-00123 --committed-rate 20M
+    """
     rate = enforce(rules.normalise_bandwidth, committed_rate, flag="--committed-rate") if committed_rate else None
     body = {"provider": enforce(rules.normalise_config_text, provider, "provider", flag="--provider"),
             "circuit_id": enforce(rules.normalise_config_text, circuit_id, "circuit id", flag="--circuit-id"),
@@ -108,7 +129,14 @@ def activate(site: Target,
              latency_ms: Annotated[float, typer.Option(min=0, help="Measured round-trip latency in ms.")],
              loss_pct: Annotated[float, typer.Option(min=0, max=100, help="Measured packet loss in %.")],
              institution: Institution = None, reason: Reason = None, dry_run: DryRun = False):
-    """Record a passing link test and put the site in service (admin)."""
+    """Record a passing link test and put the site in service (admin).
+
+    Examples:
+
+      egactl govnet activate RITA/dodoma-hq --throughput 19.6M --latency-ms 11 --loss-pct 0 --dry-run
+
+      egactl govnet activate RITA/dodoma-hq --throughput 19.6M --latency-ms 11 --loss-pct 0
+    """
     measured = enforce(rules.normalise_bandwidth, throughput, flag="--throughput")
     body = {"throughput": measured, "latency_ms": latency_ms, "loss_pct": loss_pct, "reason": reason}
     _take("activate", site, institution, body, dry_run, lambda ob, label: f"Activated {label}")
@@ -116,18 +144,39 @@ def activate(site: Target,
 
 def suspend(site: Target, reason: Annotated[str, typer.Option("--reason", "-r", help="Why (kept in the audit log).")],
             institution: Institution = None, dry_run: DryRun = False):
-    """Take an active site out of service, keeping its prefix and VLAN (admin)."""
+    """Take an active site out of service, keeping its prefix and VLAN (admin).
+
+    Examples:
+
+      egactl govnet suspend RITA/dodoma-hq --reason "unpaid circuit" --dry-run
+
+      egactl govnet suspend RITA/dodoma-hq -r "unpaid circuit"
+    """
     _take("suspend", site, institution, {"reason": reason}, dry_run, lambda ob, label: f"Suspended {label}")
 
 
 def resume(site: Target, institution: Institution = None, reason: Reason = None, dry_run: DryRun = False):
-    """Put a suspended site back in service (admin)."""
+    """Put a suspended site back in service (admin).
+
+    Examples:
+
+      egactl govnet resume RITA/dodoma-hq --dry-run
+
+      egactl govnet resume RITA/dodoma-hq --reason "circuit paid"
+    """
     _take("resume", site, institution, {"reason": reason}, dry_run, lambda ob, label: f"Resumed {label}")
 
 
 def offboard(site: Target, institution: Institution = None, reason: Reason = None, yes: Yes = False,
              dry_run: DryRun = False):
-    """Decommission a site; its prefix and VLAN return to the pool after the hold period."""
+    """Decommission a site; its prefix and VLAN return to the pool after the hold period.
+
+    Examples:
+
+      egactl govnet offboard RITA/dodoma-hq --dry-run
+
+      egactl govnet offboard RITA/dodoma-hq --reason "moved to the new building" --yes
+    """
     _take("offboard", site, institution, {"reason": reason}, dry_run, _offboarded, yes=yes)
 
 

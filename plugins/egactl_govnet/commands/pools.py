@@ -16,7 +16,14 @@ app = typer.Typer(help="Address pools: list, show (with utilisation), create, up
 @app.command("list")
 def list_(region: Annotated[Optional[str], typer.Option(help="Only pools of this region.")] = None,
           limit: Limit = DEFAULT_LIMIT, all_: All = False):
-    """List pools with how full they are."""
+    """List pools with how full they are.
+
+    Examples:
+
+      egactl govnet pools list
+
+      egactl govnet pools list --region "dar es salaam" -o wide
+    """
     ctx = context.get()
     region = enforce(rules.normalise_region, region, flag="--region") if region else None
     items = client.list_pools(ctx.api(), limit=page_limit(limit, all_), region=region)
@@ -25,7 +32,14 @@ def list_(region: Annotated[Optional[str], typer.Option(help="Only pools of this
 
 @app.command()
 def show(name: Annotated[str, typer.Argument(help="Pool name, e.g. dodoma-1.")]):
-    """Show a pool: utilisation, free blocks, largest free block, VLANs per PoP."""
+    """Show a pool: utilisation, free blocks, largest free block, VLANs per PoP.
+
+    Examples:
+
+      egactl govnet pools show dodoma-1
+
+      egactl govnet pools show dar-1 --query usage.capacity
+    """
     ctx = context.get()
     name = enforce(rules.normalise_pool_name, name.lower())
     ctx.render(client.get_pool(ctx.api(), name), POOL_DETAIL)
@@ -41,7 +55,14 @@ def create(name: Annotated[str, typer.Argument(help="Pool name, e.g. dodoma-1.")
            region: Annotated[Optional[str], typer.Option(help="Region served: its sites draw from this pool.")] = None,
            description: Annotated[Optional[str], typer.Option("--description", "-d", help="Free text.")] = None,
            dry_run: DryRun = False):
-    """Add an address pool (admin). It may not overlap another pool."""
+    """Add an address pool (admin). It may not overlap another pool.
+
+    Examples:
+
+      egactl govnet pools create arusha-1 10.40.0.0/16 --vlans ARUSHA=100-899 --region Arusha
+
+      egactl govnet pools create lab-1 10.99.0.0/24 --vlans DODOMA=3000-3099 --default-prefix-length 30 --dry-run
+    """
     ctx = context.get()
     net = enforce(rules.parse_pool_cidr, cidr)
     default = default_prefix_length or max(29, net.prefixlen)
@@ -78,6 +99,12 @@ def update(name: PoolName,
 
     A range may not leave out a VLAN in use or on hold at its PoP (exit 5, naming
     them); a concurrent change of the pool is exit 5 too.
+
+    Examples:
+
+      egactl govnet pools update dodoma-1 --description "Dodoma region, phase 2"
+
+      egactl govnet pools update dar-1 --vlans DAR-ES-SALAAM=100-2999 --dry-run
     """
     ctx = context.get()
     name = enforce(rules.normalise_pool_name, name.lower())
@@ -107,7 +134,14 @@ def update(name: PoolName,
 
 @app.command()
 def delete(name: PoolName, yes: Yes = False, dry_run: DryRun = False):
-    """Remove a pool nothing draws from: no prefix allocated or on hold, no request naming it (admin)."""
+    """Remove a pool nothing draws from: no prefix allocated or on hold, no request naming it (admin).
+
+    Examples:
+
+      egactl govnet pools delete arusha-1 --dry-run
+
+      egactl govnet pools delete arusha-1 --yes
+    """
     ctx = context.get()
     name = enforce(rules.normalise_pool_name, name.lower())
     api = ctx.api()

@@ -19,7 +19,16 @@ def list_(institution: Institution = None,
           region: Annotated[Optional[str], typer.Option(help="Only sites in this region.")] = None,
           state: Annotated[Optional[str], typer.Option("--state", "-s", help=f"Only sites whose request is: {', '.join(rules.STATES)}.")] = None,
           limit: Limit = DEFAULT_LIMIT, all_: All = False):
-    """List sites and where each stands in onboarding."""
+    """List sites and where each stands in onboarding.
+
+    Examples:
+
+      egactl govnet sites list -i RITA
+
+      egactl govnet sites list --state requested -o json
+
+      egactl govnet sites list --region dodoma -o wide
+    """
     ctx = context.get()
     if state is not None and state not in rules.STATES:
         raise typer.BadParameter(f"must be one of {', '.join(rules.STATES)}", param_hint="--state")
@@ -31,7 +40,14 @@ def list_(institution: Institution = None,
 
 @app.command()
 def show(site: SiteArg, institution: Institution = None):
-    """Show a site, its contact and its onboarding."""
+    """Show a site, its contact and its onboarding.
+
+    Examples:
+
+      egactl govnet sites show RITA/dodoma-hq
+
+      egactl govnet sites show dodoma-hq -i RITA -o json
+    """
     ctx = context.get()
     ctx.render(client.get_site(ctx.api(), site, ctx.institution(institution, required=False)), SITE_DETAIL)
 
@@ -51,7 +67,14 @@ def create(site: SiteArg,
            contact_phone: Annotated[Optional[str], typer.Option(help="Their phone, e.g. +255754123456.")] = None,
            contact_email: Annotated[Optional[str], typer.Option(help="Their e-mail.")] = None,
            dry_run: DryRun = False):
-    """Add a site of an institution."""
+    """Add a site of an institution.
+
+    Examples:
+
+      egactl govnet sites create RITA/mwanza --region Mwanza --district Nyamagana
+
+      egactl govnet sites create TRA/dodoma --region Dodoma --contact-phone "0754 123 456" --dry-run
+    """
     ctx = context.get()
     inst, name = client.site_ref(site, ctx.institution(institution, required=False))
     body = {"institution": inst, "name": name, "region": enforce(rules.normalise_region, region, flag="--region"),
@@ -84,6 +107,12 @@ def update(site: SiteArg, institution: Institution = None,
     """Change a site's region, address or contact (guarded by its ETag: a concurrent change is exit 5).
 
     Values are checked as `sites create` checks them; '' clears an optional field.
+
+    Examples:
+
+      egactl govnet sites update RITA/dodoma-hq --contact-phone "0754 000 222"
+
+      egactl govnet sites update dodoma-hq -i RITA --address "" --dry-run
     """
     ctx = context.get()
     inst, name = client.site_ref(site, ctx.institution(institution, required=False))
@@ -114,7 +143,14 @@ def update(site: SiteArg, institution: Institution = None,
 
 @app.command()
 def delete(site: SiteArg, institution: Institution = None, yes: Yes = False, dry_run: DryRun = False):
-    """Remove a site with no onboarding in progress (offboard it first) and nothing still on hold for it."""
+    """Remove a site with no onboarding in progress (offboard it first) and nothing still on hold for it.
+
+    Examples:
+
+      egactl govnet sites delete RITA/mwanza --dry-run
+
+      egactl govnet sites delete RITA/mwanza --yes
+    """
     ctx = context.get()
     inst, name = client.site_ref(site, ctx.institution(institution, required=False))
     api = ctx.api()

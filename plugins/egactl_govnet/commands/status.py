@@ -22,6 +22,14 @@ def status(institution: Institution = None,
     At most --limit institutions without an active site are listed (--all for every
     one), with how many there are in all. With -o json the whole picture is one object
     (without_active_site_count is the total); with -o csv/tsv, the counts per state.
+
+    Examples:
+
+      egactl govnet status
+
+      egactl govnet status --waiting-days 14 --limit 10
+
+      egactl govnet status -o json --query without_active_site_count
     """
     ctx = context.get()
     inst = institution.upper() if institution else None
