@@ -35,8 +35,16 @@ def get_pool(api: Any, name: str) -> dict[str, Any]:
     return api.get(f"{BASE}/pools/{_seg(name)}")
 
 
-def create_pool(api: Any, body: dict[str, Any]) -> dict[str, Any]:
-    return api.post(f"{BASE}/pools", body)
+def _create(api: Any, path: str, body: dict[str, Any], dry_run: bool) -> tuple[dict[str, Any], bool]:
+    """(the object, whether this request created it): 200 is the backend's "exists, exactly as asked"."""
+    from egactl.plugin.cli import new_idempotency_key
+
+    response = api.request("POST", path, json_body=body, idempotency_key=new_idempotency_key(), dry_run=dry_run)
+    return response.json(), response.status_code == 201
+
+
+def create_pool(api: Any, body: dict[str, Any], *, dry_run: bool = False) -> tuple[dict[str, Any], bool]:
+    return _create(api, f"{BASE}/pools", body, dry_run)
 
 
 def get_pool_with_etag(api: Any, name: str) -> tuple[dict[str, Any], str | None]:
@@ -76,8 +84,8 @@ def get_site(api: Any, ref: str, institution: str | None) -> dict[str, Any]:
     return show_site(api, *site_ref(ref, institution))
 
 
-def create_site(api: Any, body: dict[str, Any]) -> dict[str, Any]:
-    return api.post(f"{BASE}/sites", body)
+def create_site(api: Any, body: dict[str, Any], *, dry_run: bool = False) -> tuple[dict[str, Any], bool]:
+    return _create(api, f"{BASE}/sites", body, dry_run)
 
 
 def get_site_with_etag(api: Any, institution: str, name: str) -> tuple[dict[str, Any], str | None]:

@@ -40,3 +40,48 @@ def test_onboard_takes_the_site_as_institution_slash_name_without_i(cli, backend
     assert r.exit_code == 0, r.stderr
     missing = cli("govnet", "onboard", "--site", "hq", "--bandwidth", "10M")
     assert missing.exit_code == 2 and "INSTITUTION/SITE" in missing.stderr, missing.stderr
+
+
+def test_a_create_run_again_as_it_is_is_exit_0_exists_and_otherwise_exit_5(cli, backend):
+    from sqlalchemy import func
+
+    from egactl.server.models import AuditEntry
+    from egactl_govnet.server.models import Pool, Site
+
+    pool = ("govnet", "pools", "create", "dodoma-1", "10.20.0.0/16", "--vlans", "DODOMA=100-899", "--region", "Dodoma")
+    assert cli(*pool).exit_code == 0
+    again = cli(*pool)
+    assert again.exit_code == 0 and "Pool dodoma-1 exists, as asked; nothing changed" in again.stderr, again.stderr
+    other = cli(*pool[:-2], "--region", "Singida")
+    assert other.exit_code == 5 and "a pool named dodoma-1 already exists with other details" in other.stderr
+    site = ("govnet", "sites", "create", "RITA/hq", "--region", "Dodoma", "--contact-phone", "0754 123 456")
+    assert cli(*site).exit_code == 0
+    again = cli("govnet", "sites", "create", "hq", "-i", "RITA", "--region", "dodoma", "--contact-phone",
+                "+255754123456", "-o", "json")  # the same site, written another way
+    assert again.exit_code == 0 and again.json()["site"] == "RITA/hq"
+    other = cli(*site[:-1], "0754 123 457")
+    assert other.exit_code == 5 and "site RITA/hq already exists with other details" in other.stderr
+    assert cli(*site, role="operator_tra").exit_code == 4  # "exists" tells nothing to those who may not create it
+    with backend.read_sessions() as s:
+        assert s.scalar(select(func.count()).select_from(Pool)) == 1
+        assert s.scalar(select(func.count()).select_from(Site)) == 1
+        assert s.scalar(select(func.count()).select_from(AuditEntry).where(AuditEntry.action == "create")) == 2
+
+
+def test_a_create_dry_run_is_judged_by_the_backend(cli, backend):
+    """Before, `--dry-run` said it would create a site of an institution that does not exist."""
+    from sqlalchemy import func
+
+    from egactl_govnet.server.models import Pool, Site
+
+    missing = cli("govnet", "sites", "create", "NOPE/hq", "--region", "Dodoma", "--dry-run")
+    assert missing.exit_code == 3 and "institution NOPE not found" in missing.stderr
+    assert cli("govnet", "sites", "create", "RITA/hq", "--region", "Dodoma", "--dry-run", role="operator_tra").exit_code == 4
+    ok = cli("govnet", "sites", "create", "RITA/hq", "--region", "Dodoma", "--dry-run")
+    assert ok.exit_code == 0 and "dry run: would create site RITA/hq" in ok.stderr
+    assert cli("govnet", "pools", "create", "a-1", "10.9.0.0/16", "--vlans", "DODOMA=1-9").exit_code == 0
+    overlap = cli("govnet", "pools", "create", "b-1", "10.9.128.0/17", "--vlans", "ARUSHA=1-9", "--dry-run")
+    assert overlap.exit_code == 2 and "overlaps pool a-1" in overlap.stderr
+    with backend.read_sessions() as s:
+        assert s.scalar(select(func.count()).select_from(Site)) == 0
+        assert s.scalar(select(func.count()).select_from(Pool)) == 1

@@ -55,7 +55,7 @@ def create(name: Annotated[str, typer.Argument(help="Pool name, e.g. dodoma-1.")
            region: Annotated[Optional[str], typer.Option(help="Region served: its sites draw from this pool.")] = None,
            description: Annotated[Optional[str], typer.Option("--description", "-d", help="Free text.")] = None,
            dry_run: DryRun = False):
-    """Add an address pool (admin). It may not overlap another pool.
+    """Add an address pool (admin). It may not overlap another pool; run again as it is: exit 0, "exists".
 
     Examples:
 
@@ -73,14 +73,15 @@ def create(name: Annotated[str, typer.Argument(help="Pool name, e.g. dodoma-1.")
             "region": enforce(rules.normalise_region, region, flag="--region") if region else None,
             "description": enforce(rules.normalise_config_text, description, "description", flag="--description") if description else None,
             "vlans": [{"pop": p, "first": f, "last": l} for p, f, l in ranges]}
-    if dry_run:
-        ctx.io.status(f"dry run: would create pool {body['name']} ({net}, {net.num_addresses} addresses, "
-                      f"sites get a /{default})")
-        ctx.render(body)
-        return
-    created = client.create_pool(ctx.api(), body)
-    ctx.success(f"Created pool {created['name']} ({created['cidr']})")
-    ctx.render(created, POOL_DETAIL)
+    pool, created = client.create_pool(ctx.api(), body, dry_run=dry_run)
+    if not created:
+        ctx.success(f"Pool {pool['name']} exists, as asked; nothing changed")
+    elif dry_run:
+        ctx.io.status(f"dry run: would create pool {pool['name']} ({net}, {net.num_addresses} addresses, "
+                      f"sites get a /{default}; checked by the backend, nothing stored)")
+    else:
+        ctx.success(f"Created pool {pool['name']} ({pool['cidr']})")
+    ctx.render(pool, POOL_DETAIL)
 
 
 PoolName = Annotated[str, typer.Argument(metavar="NAME", help="Pool name, e.g. dodoma-1.")]

@@ -67,7 +67,7 @@ def create(site: SiteArg,
            contact_phone: Annotated[Optional[str], typer.Option(help="Their phone, e.g. +255754123456.")] = None,
            contact_email: Annotated[Optional[str], typer.Option(help="Their e-mail.")] = None,
            dry_run: DryRun = False):
-    """Add a site of an institution.
+    """Add a site of an institution (run again as it is: exit 0, "exists").
 
     Examples:
 
@@ -82,13 +82,14 @@ def create(site: SiteArg,
             "contact_name": enforce(rules.normalise_contact_name, contact_name, flag="--contact-name") if contact_name else None,
             "contact_phone": enforce(normalise_phone, contact_phone, flag="--contact-phone") if contact_phone else None,
             "contact_email": enforce(check_email, contact_email, flag="--contact-email") if contact_email else None}
-    if dry_run:
-        ctx.io.status(f"dry run: would create site {inst}/{name}")
-        ctx.render(body)
-        return
-    created = client.create_site(ctx.api(), body)
-    ctx.success(f"Created site {created['site']}")
-    ctx.render(created, SITE_DETAIL)
+    site_, created = client.create_site(ctx.api(), body, dry_run=dry_run)
+    if not created:
+        ctx.success(f"Site {site_['site']} exists, as asked; nothing changed")
+    elif dry_run:
+        ctx.io.status(f"dry run: would create site {site_['site']} (checked by the backend; nothing stored)")
+    else:
+        ctx.success(f"Created site {site_['site']}")
+    ctx.render(site_, SITE_DETAIL)
 
 
 def _contact(value: str | None, rule, flag: str) -> str | None:

@@ -86,8 +86,10 @@ def _no_other_pool_overlaps(ranges: list[tuple[str, int, int]], pool_id: int | N
             raise invalid(f"VLANs {first}-{last} at {pop} overlap pool {pool_name}'s range {v.first}-{v.last}", "vlans")
 
 
-@router.post("/pools", status_code=201, response_model=PoolOut)
+@router.post("/pools", status_code=201, response_model=PoolOut,
+             responses={200: {"model": PoolOut, "description": "It exists already, exactly as asked: nothing changed"}})
 def create_pool(body: PoolIn):
+    """201 with the new pool; 200 with the pool when it already exists exactly as asked; 409 otherwise."""
     principal().require("admin")
     name, net, region = body.name, ipaddress.IPv4Network(body.cidr), body.region
     default = body.default_prefix_length or max(29, net.prefixlen)
@@ -97,8 +99,16 @@ def create_pool(body: PoolIn):
 
     session = db()
     lock(session, POOLS_LOCK)
-    if session.scalar(select(Pool.id).where(Pool.name == name)) is not None:
-        raise conflict(f"a pool named {name} already exists")
+    existing = session.scalar(select(Pool).where(Pool.name == name))
+    if existing is not None:
+        asked = {"cidr": str(net), "default_prefix_length": default, "region": region, "description": body.description,
+                 "vlans": sorted(ranges)}
+        there = {"cidr": existing.cidr, "default_prefix_length": existing.default_prefix_length,
+                 "region": existing.region, "description": existing.description,
+                 "vlans": sorted((v.pop, v.first, v.last) for v in pool_vlans(existing))}
+        if asked != there:
+            raise conflict(f"a pool named {name} already exists with other details")
+        return etag.respond(serialize(existing), existing.version, status_code=200)  # created before, as asked
     start, stop = int(net.network_address), int(net.broadcast_address) + 1
     clash = session.scalar(select(Pool).where(Pool.start < stop, Pool.stop > start).limit(1))
     if clash is not None:
@@ -110,7 +120,8 @@ def create_pool(body: PoolIn):
     data = serialize(pool)
     audit.record("create", "govnet_pool", pool.name, after={k: data[k] for k in ("name", "cidr", "default_prefix_length",
                                                                               "region", "vlans")})
-    return data
+    return etag.respond(data, pool.version, status_code=201,
+                        headers={"Location": f"/api/v1/govnet/pools/{pool.name}"})
 
 
 def _plural(n: int, one: str, many: str | None = None) -> str:

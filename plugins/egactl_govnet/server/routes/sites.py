@@ -9,7 +9,7 @@ from sqlalchemy import delete, func, select
 
 from egactl.plugin.rules import RuleError
 from egactl.plugin.server import (ApiRoute, AuditEntry, audit, backend, conflict, db, etag, invalid, iso, lock, page,
-                                  principal, visible)
+                                  principal, require_institution, visible)
 from egactl_govnet import rules
 from egactl_govnet.server import allocator
 from egactl_govnet.server.models import Allocation, Onboarding, Pool, Site
@@ -45,10 +45,21 @@ def list_sites(cursor: str | None = None, limit: int | None = None, institution:
     return page(db(), stmt, Site.id, cursor=cursor, limit=limit, serialize=_serialize, oldest_first=True)
 
 
-@router.post("/sites", status_code=201, response_model=SiteOut)
+@router.post("/sites", status_code=201, response_model=SiteOut,
+             responses={200: {"model": SiteOut, "description": "It exists already, exactly as asked: nothing changed"}})
 def post_site(body: SiteIn):
-    site = create_site(site_fields(body))
-    return _serialize(site)
+    """201 with the new site; 200 with the site when it already exists exactly as asked
+    (running a create again changes nothing); 409 when it exists with other details."""
+    fields = site_fields(body)
+    require_institution(fields["institution"])
+    existing = db().scalar(select(Site).where(Site.institution == fields["institution"], Site.name == fields["name"]))
+    if existing is not None:
+        if any(getattr(existing, f) != fields[f] for f in FIELDS):
+            raise conflict(f"site {site_key(existing)} already exists with other details")
+        return etag.respond(_serialize(existing), existing.version, status_code=200)
+    site = create_site(fields)
+    return etag.respond(_serialize(site), site.version, status_code=201,
+                        headers={"Location": f"/api/v1/govnet/sites/{site.institution}/{site.name}"})
 
 
 @router.get("/sites/{institution}/{name}", response_model=SiteOut)
