@@ -111,8 +111,8 @@ def site_history(api: Any, institution: str, name: str, *, limit: int | None,
 # -- onboarding requests ------------------------------------------------------------------
 
 
-def open_onboarding(api: Any, body: dict[str, Any]) -> dict[str, Any]:
-    return api.post(f"{BASE}/onboardings", body)
+def open_onboarding(api: Any, body: dict[str, Any], *, dry_run: bool = False) -> dict[str, Any]:
+    return api.post(f"{BASE}/onboardings", body, dry_run=dry_run)
 
 
 def _onboarding_path(onboarding_id: Any) -> str:
@@ -130,13 +130,15 @@ def find_onboarding(api: Any, ref: str, institution: str | None) -> tuple[dict[s
     return api.get_with_etag(_onboarding_path(site["onboarding"]["id"]))
 
 
-def step(api: Any, onboarding: dict[str, Any], etag: str | None, action: str, body: dict[str, Any]) -> dict[str, Any]:
-    """One workflow step, as the request looked when we read it (If-Match)."""
+def step(api: Any, onboarding: dict[str, Any], etag: str | None, action: str, body: dict[str, Any], *,
+         dry_run: bool = False) -> dict[str, Any]:
+    """One workflow step, as the request looked when we read it (If-Match); a dry run is the
+    backend's whole step (allocation and link test included), rolled back."""
     from egactl.plugin.cli import new_idempotency_key
 
     body = {k: v for k, v in body.items() if v is not None}
     response = api.request("POST", f"{_onboarding_path(onboarding['id'])}/{_seg(action)}", json_body=body,
-                           idempotency_key=new_idempotency_key(), if_match=etag)
+                           idempotency_key=new_idempotency_key(), if_match=etag, dry_run=dry_run)
     return response.json()
 
 

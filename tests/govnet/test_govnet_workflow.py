@@ -255,13 +255,39 @@ def test_offboard_asks_first_and_dry_run_changes_nothing(cli, backend):
     assert r.exit_code == 2 and "--yes" in r.stderr
     r = cli("govnet", "provision", ref, "--provider", "TTCL", "--circuit-id", "X", "--dry-run")
     assert r.exit_code == 0
-    assert "would provision RITA/dodoma-hq (request 1): approved → provisioned" in r.stderr
-    assert "next free /29 of pool dodoma-1, largest free block 10.20.0.0/16" in r.stderr
+    assert ("would provision RITA/dodoma-hq (request 1): approved → provisioned, 10.20.0.0/29 and VLAN 100 at DODOMA"
+            in r.stderr)
     r = cli("govnet", "activate", ref, "--throughput", "20M", "--latency-ms", "1", "--loss-pct", "0", "--dry-run")
     assert r.exit_code == 5 and "cannot activate a site that is approved" in r.stderr
     assert state_of(backend, ref) == "approved"
     with backend.read_sessions() as s:
         assert s.scalar(select(func.count()).select_from(Allocation)) == 0
+
+
+def test_a_dry_run_is_the_backends_whole_step(cli, backend):
+    """Before, --dry-run only read the lifecycle: it said a failing link test would activate the
+    site, and that a site with an open request would get another."""
+    pool(cli)
+    ref = site(cli, "dodoma-hq")
+    again = cli("govnet", "onboard", "--site", ref, "--bandwidth", "10M", "--dry-run")
+    assert again.exit_code == 5 and "already has an open onboarding request (#1, requested)" in again.stderr
+    drive(cli, ref, ["approve", "provision"])
+    failing = cli("govnet", "activate", ref, "--throughput", "19M", "--latency-ms", "9", "--loss-pct", "2.5", "--dry-run")
+    assert failing.exit_code == 5 and "link test failed: loss 2.5% is above 1%" in failing.stderr
+    passing = cli("govnet", "activate", ref, "--throughput", "19.8M", "--latency-ms", "9", "--loss-pct", "0",
+                  "--dry-run", "-o", "json")
+    assert passing.exit_code == 0 and passing.json()["state"] == "active"
+    drive(cli, ref, ["activate"])
+    off = cli("govnet", "offboard", ref, "--dry-run")
+    assert off.exit_code == 0 and "active → decommissioned, 10.20.0.0/29 and VLAN 100 held until" in off.stderr
+    assert state_of(backend, ref) == "active"
+    other = site(cli, "arusha", "TRA")
+    fresh = cli("govnet", "onboard", "--site", "TRA/x", "--bandwidth", "10M", "--dry-run")
+    assert fresh.exit_code == 3
+    with backend.read_sessions() as s:
+        assert s.scalar(select(func.count()).select_from(Onboarding)) == 2
+        assert s.scalar(select(func.count()).select_from(AuditEntry).where(AuditEntry.action == "offboard")) == 0
+    assert other == "TRA/arusha"
 
 
 def test_a_stale_view_is_refused(cli, backend):

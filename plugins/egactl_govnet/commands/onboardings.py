@@ -12,8 +12,7 @@ from typing import Annotated, Any, Callable, Optional
 
 import typer
 
-from egactl.plugin.cli import Conflict, DryRun, Institution, Yes, context, enforce, old_flags
-from egactl.plugin.rules import IllegalTransition
+from egactl.plugin.cli import DryRun, Institution, Yes, context, enforce, old_flags
 from egactl_govnet import client, rules
 from egactl_govnet.commands.common import ONBOARDING_DETAIL
 
@@ -47,14 +46,14 @@ def onboard(site: Annotated[str, typer.Option("--site", help="Site NAME (or INST
             "prefix_length": enforce(rules.parse_prefix_length, prefix_length, flag="--prefix-length") if prefix_length else None,
             "pop": enforce(rules.normalise_pop, pop, flag="--pop") if pop else None,
             "pool": enforce(rules.normalise_pool_name, pool.lower(), flag="--pool") if pool else None, "notes": notes}
+    created = client.open_onboarding(ctx.api(), body, dry_run=dry_run)
+    what = (f"{created['site']} ({created['bandwidth']}, a /{created['prefix_length']} from {created['pool']} "
+            f"at {created['pop']})")
     if dry_run:
-        client.show_site(ctx.api(), inst, name)  # the site must exist
-        ctx.io.status(f"dry run: would open an onboarding request for {inst}/{name} at {body['bandwidth']}")
-        ctx.render({k: v for k, v in body.items() if v is not None})
-        return
-    created = client.open_onboarding(ctx.api(), body)
-    ctx.success(f"Requested onboarding of {created['site']} (request {created['id']}, {created['bandwidth']}, "
-                f"a /{created['prefix_length']} from {created['pool']} at {created['pop']})")
+        ctx.io.status(f"dry run: would request onboarding of {what} (checked by the backend; nothing stored)")
+    else:
+        ctx.success(f"Requested onboarding of {created['site']} (request {created['id']}, {created['bandwidth']}, "
+                    f"a /{created['prefix_length']} from {created['pool']} at {created['pop']})")
     ctx.render(created, ONBOARDING_DETAIL)
 
 
@@ -64,13 +63,11 @@ def _take(action: str, target: str, institution: str | None, body: dict[str, Any
     api = ctx.api()
     onboarding, etag = client.find_onboarding(api, target, ctx.institution(institution, required=False))
     label = f"{onboarding['site']} (request {onboarding['id']})"
-    if dry_run:
-        try:
-            after = rules.ONBOARDING.next_state(action, onboarding["state"])
-        except IllegalTransition as exc:
-            raise Conflict(str(exc)) from None  # the backend's answer to the same step, without asking it
-        ctx.io.status(f"dry run: would {action} {label}: {onboarding['state']} → {after}" + _dry_detail(api, action, onboarding))
-        ctx.render(onboarding, ONBOARDING_DETAIL)
+    if dry_run:  # the backend takes the whole step (allocation, link test) and rolls it back
+        after = client.step(api, onboarding, etag, action, body, dry_run=True)
+        ctx.io.status(f"dry run: would {action} {label}: {onboarding['state']} → {after['state']}"
+                      f"{_dry_detail(action, after)} (checked by the backend; nothing stored)")
+        ctx.render(after, ONBOARDING_DETAIL)
         return
     if yes is not None:
         held = "; its prefix and VLAN are held, then go back to the pool" if onboarding.get("resources") == "allocated" else ""
@@ -80,14 +77,11 @@ def _take(action: str, target: str, institution: str | None, body: dict[str, Any
     ctx.render(updated, ONBOARDING_DETAIL)
 
 
-def _dry_detail(api: Any, action: str, onboarding: dict[str, Any]) -> str:
+def _dry_detail(action: str, after: dict[str, Any]) -> str:
     if action == "provision":
-        pool = client.get_pool(api, onboarding["pool"])
-        largest = pool["usage"]["largest_free_block"] or "nothing free"
-        return (f" (the next free /{onboarding['prefix_length']} of pool {pool['name']}, largest free block {largest}, "
-                f"and the next free VLAN at {onboarding['pop']})")
-    if action == "offboard" and onboarding.get("prefix"):
-        return f" ({onboarding['prefix']} and VLAN {onboarding['vlan']} held before returning to the pool)"
+        return f", {after['prefix']} and VLAN {after['vlan']} at {after['pop']}"
+    if action == "offboard" and after.get("resources") == "held":
+        return f", {after['prefix']} and VLAN {after['vlan']} held until {after['hold_until']}"
     return ""
 
 
