@@ -18,6 +18,8 @@ from egactl_govnet import rules
 BASE = "/api/v1/govnet"
 IMPORT = f"{BASE}/import"
 """Where ``egactl govnet import`` sends its chunks (the bulk wire contract)."""
+POOLS = f"{BASE}/pools"
+SITES = f"{BASE}/sites"
 
 
 def _seg(value: Any) -> str:
@@ -28,7 +30,7 @@ def _seg(value: Any) -> str:
 
 
 def list_pools(api: Any, *, limit: int | None, region: str | None = None) -> list[dict[str, Any]]:
-    return api.list(f"{BASE}/pools", limit=limit, region=region)
+    return api.list(POOLS, limit=limit, region=region)
 
 
 def get_pool(api: Any, name: str) -> dict[str, Any]:
@@ -73,7 +75,7 @@ def site_path(institution: str, name: str) -> str:
 
 
 def list_sites(api: Any, *, limit: int | None, **filters: Any) -> list[dict[str, Any]]:
-    return api.list(f"{BASE}/sites", limit=limit, **filters)
+    return api.list(SITES, limit=limit, **filters)
 
 
 def show_site(api: Any, institution: str, name: str) -> dict[str, Any]:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 SEEDED = 8  # the core seed's institutions; none has a GovNet site
 
 
@@ -43,3 +45,34 @@ def test_status_says_nothing_more_when_every_one_is_shown(cli):
     assert cli("govnet", "status", "--limit", "0").exit_code == 2
     scoped = cli("govnet", "status", "-L", "1", "-o", "json", role="operator_tra").json()
     assert scoped["without_active_site_count"] == 1 and [i["institution"] for i in scoped["without_active_site"]] == ["TRA"]
+
+
+def test_status_watch_follows_the_pipeline_until_nothing_waits_on_ega(cli, backend):
+    """--watch: the counts per state, then one line per state that changed, until no request waits."""
+    import httpx
+
+    assert cli("govnet", "pools", "create", "dodoma-1", "10.20.0.0/16", "--vlans", "DODOMA=100-899",
+               "--region", "Dodoma").exit_code == 0
+    assert cli("govnet", "sites", "create", "RITA/hq", "--region", "Dodoma").exit_code == 0
+    assert cli("govnet", "onboard", "--site", "RITA/hq", "--bandwidth", "10M").exit_code == 0
+    admin = httpx.Client(transport=cli.transport, base_url="http://backend",
+                         headers={"Authorization": f"Bearer {cli.tokens['admin']}"})
+    steps = iter([("approve", {}), ("offboard", {})])
+    slept = []
+
+    def meanwhile_someone_acts(seconds):
+        slept.append(seconds)
+        action, body = next(steps)
+        assert admin.post(f"/api/v1/govnet/onboardings/1/{action}", json=body).status_code == 200
+
+    r = cli("govnet", "status", "--watch", "2", sleep=meanwhile_someone_acts)
+    assert r.exit_code == 0, r.stderr
+    assert slept == [2.0, 2.0]
+    lines = [line.split() for line in r.stdout.splitlines()]
+    assert lines[0] == ["STATE", "COUNT"] and lines[1] == ["requested", "1"] and lines[4] == ["active", "0"]
+    assert lines[7:] == [["requested", "0"], ["approved", "1"], ["approved", "0"], ["decommissioned", "1"]]
+
+    settled = cli("govnet", "status", "--watch", "-o", "json", sleep=lambda s: pytest.fail("nothing to wait for"))
+    assert settled.exit_code == 0 and settled.json()["counts"]["decommissioned"] == 1
+    assert cli("govnet", "status", "--watch", "0.1").exit_code == 2
+    admin.close()

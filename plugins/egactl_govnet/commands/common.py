@@ -6,9 +6,23 @@ from typing import Annotated, Any
 
 import typer
 
-from egactl.plugin.cli import Column
+from egactl.plugin.cli import Column, complete_from
+from egactl_govnet import client, rules
 
-SiteArg = Annotated[str, typer.Argument(metavar="SITE", help="INSTITUTION/NAME, e.g. RITA/dodoma-hq (or NAME with --institution).")]
+complete_site = complete_from(client.SITES, "site", "state")
+"""TAB completes site references (INSTITUTION/NAME) the caller may see, from the API (cached briefly)."""
+complete_pool = complete_from(client.POOLS, "name", "cidr")
+"""TAB completes pool names, from the API."""
+
+
+def complete_state(incomplete: str) -> list[tuple[str, str]]:
+    """TAB completes the onboarding states (they are the rules', not the API's)."""
+    return [(state, "") for state in rules.STATES if state.startswith(incomplete.lower())]
+
+
+SiteArg = Annotated[str, typer.Argument(metavar="SITE", autocompletion=complete_site,
+                                        help="INSTITUTION/NAME, e.g. RITA/dodoma-hq (or NAME with --institution).")]
+PoolArg = Annotated[str, typer.Argument(metavar="NAME", autocompletion=complete_pool, help="Pool name, e.g. dodoma-1.")]
 
 
 def _pct(value: Any) -> str:

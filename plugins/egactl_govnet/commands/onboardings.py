@@ -14,21 +14,21 @@ import typer
 
 from egactl.plugin.cli import DryRun, Institution, Yes, context, enforce, old_flags
 from egactl_govnet import client, rules
-from egactl_govnet.commands.common import ONBOARDING_DETAIL
+from egactl_govnet.commands.common import ONBOARDING_DETAIL, complete_pool, complete_site
 
 ACTIONS = rules.ACTIONS
 
-Target = Annotated[str, typer.Argument(metavar="SITE", help="INSTITUTION/NAME (e.g. RITA/dodoma-hq), NAME with --institution, or a request number.")]
+Target = Annotated[str, typer.Argument(metavar="SITE", autocompletion=complete_site, help="INSTITUTION/NAME (e.g. RITA/dodoma-hq), NAME with --institution, or a request number.")]
 Reason = Annotated[Optional[str], typer.Option("--reason", "-r", help="Why (kept in the audit log).")]
 
 
 @old_flags({"-s": "--site"})  # -s is --state across the tool
-def onboard(site: Annotated[str, typer.Option("--site", help="Site NAME (or INSTITUTION/NAME).")],
+def onboard(site: Annotated[str, typer.Option("--site", autocompletion=complete_site, help="Site NAME (or INSTITUTION/NAME).")],
             bandwidth: Annotated[str, typer.Option(help="Committed rate in bits/s: 512k, 20M, 1G.")],
             institution: Institution = None,
             prefix_length: Annotated[Optional[str], typer.Option(metavar="N", help="Prefix length to allocate (default: the pool's).")] = None,
             pop: Annotated[Optional[str], typer.Option(help="Point of presence (default: the site's region).")] = None,
-            pool: Annotated[Optional[str], typer.Option(help="Address pool (default: the one serving the site's region).")] = None,
+            pool: Annotated[Optional[str], typer.Option(autocompletion=complete_pool, help="Address pool (default: the one serving the site's region).")] = None,
             notes: Annotated[Optional[str], typer.Option(help="Free text for the reviewers.")] = None,
             dry_run: DryRun = False):
     """Open an onboarding request for a site (it starts as requested).

@@ -8,7 +8,7 @@ import typer
 
 from egactl.plugin.cli import DEFAULT_LIMIT, All, DryRun, Limit, Yes, context, enforce, page_limit
 from egactl_govnet import client, rules
-from egactl_govnet.commands.common import POOL_COLUMNS, POOL_DETAIL
+from egactl_govnet.commands.common import POOL_COLUMNS, POOL_DETAIL, PoolArg
 
 app = typer.Typer(help="Address pools: list, show (with utilisation), create, update, delete.", no_args_is_help=True)
 
@@ -31,7 +31,7 @@ def list_(region: Annotated[Optional[str], typer.Option(help="Only pools of this
 
 
 @app.command()
-def show(name: Annotated[str, typer.Argument(help="Pool name, e.g. dodoma-1.")]):
+def show(name: PoolArg):
     """Show a pool: utilisation, free blocks, largest free block, VLANs per PoP.
 
     Examples:
@@ -84,11 +84,8 @@ def create(name: Annotated[str, typer.Argument(help="Pool name, e.g. dodoma-1.")
     ctx.render(pool, POOL_DETAIL)
 
 
-PoolName = Annotated[str, typer.Argument(metavar="NAME", help="Pool name, e.g. dodoma-1.")]
-
-
 @app.command()
-def update(name: PoolName,
+def update(name: PoolArg,
            description: Annotated[Optional[str], typer.Option("--description", "-d", help="Free text ('' to clear).")] = None,
            default_prefix_length: Annotated[Optional[int], typer.Option(
                "--default-prefix-length", metavar="N", help="Prefix length a site gets unless it asks.")] = None,
@@ -134,7 +131,7 @@ def update(name: PoolName,
 
 
 @app.command()
-def delete(name: PoolName, yes: Yes = False, dry_run: DryRun = False):
+def delete(name: PoolArg, yes: Yes = False, dry_run: DryRun = False):
     """Remove a pool nothing draws from: no prefix allocated or on hold, no request naming it (admin).
 
     Examples:

@@ -9,7 +9,7 @@ import typer
 from egactl.plugin.cli import DEFAULT_LIMIT, All, DryRun, Institution, Limit, Yes, context, enforce, page_limit
 from egactl.plugin.rules import check_email, normalise_phone
 from egactl_govnet import client, rules
-from egactl_govnet.commands.common import SITE_COLUMNS, SITE_DETAIL, SiteArg
+from egactl_govnet.commands.common import SITE_COLUMNS, SITE_DETAIL, SiteArg, complete_state
 
 app = typer.Typer(help="An institution's sites: list, show, create, update, delete.", no_args_is_help=True)
 
@@ -17,7 +17,7 @@ app = typer.Typer(help="An institution's sites: list, show, create, update, dele
 @app.command("list")
 def list_(institution: Institution = None,
           region: Annotated[Optional[str], typer.Option(help="Only sites in this region.")] = None,
-          state: Annotated[Optional[str], typer.Option("--state", "-s", help=f"Only sites whose request is: {', '.join(rules.STATES)}.")] = None,
+          state: Annotated[Optional[str], typer.Option("--state", "-s", autocompletion=complete_state, help=f"Only sites whose request is: {', '.join(rules.STATES)}.")] = None,
           limit: Limit = DEFAULT_LIMIT, all_: All = False):
     """List sites and where each stands in onboarding.
 
