@@ -51,16 +51,20 @@ def test_a_create_run_again_as_it_is_is_exit_0_exists_and_otherwise_exit_5(cli, 
     pool = ("govnet", "pools", "create", "dodoma-1", "10.20.0.0/16", "--vlans", "DODOMA=100-899", "--region", "Dodoma")
     assert cli(*pool).exit_code == 0
     again = cli(*pool)
-    assert again.exit_code == 0 and "Pool dodoma-1 exists, as asked; nothing changed" in again.stderr, again.stderr
+    assert again.exit_code == 0 and "exists: already there exactly as asked; nothing changed" in again.stderr, again.stderr
     other = cli(*pool[:-2], "--region", "Singida")
-    assert other.exit_code == 5 and "a pool named dodoma-1 already exists with other details" in other.stderr
+    assert other.exit_code == 5 and "pool dodoma-1 already exists with other values for region" in other.stderr
+    vlans = cli(*pool[:6], "DODOMA=100-999")
+    assert vlans.exit_code == 5 and "pool dodoma-1 already exists with other values for vlans" in vlans.stderr
     site = ("govnet", "sites", "create", "RITA/hq", "--region", "Dodoma", "--contact-phone", "0754 123 456")
     assert cli(*site).exit_code == 0
     again = cli("govnet", "sites", "create", "hq", "-i", "RITA", "--region", "dodoma", "--contact-phone",
                 "+255754123456", "-o", "json")  # the same site, written another way
     assert again.exit_code == 0 and again.json()["site"] == "RITA/hq"
     other = cli(*site[:-1], "0754 123 457")
-    assert other.exit_code == 5 and "site RITA/hq already exists with other details" in other.stderr
+    assert other.exit_code == 5 and "site RITA/hq already exists with other values for contact_phone" in other.stderr
+    fewer = cli("govnet", "sites", "create", "RITA/hq", "--region", "Dodoma")  # a field not given asks nothing
+    assert fewer.exit_code == 0 and "exists" in fewer.stderr
     assert cli(*site, role="operator_tra").exit_code == 4  # "exists" tells nothing to those who may not create it
     with backend.read_sessions() as s:
         assert s.scalar(select(func.count()).select_from(Pool)) == 1

@@ -74,12 +74,10 @@ def create(name: Annotated[str, typer.Argument(help="Pool name, e.g. dodoma-1.")
             "description": enforce(rules.normalise_config_text, description, "description", flag="--description") if description else None,
             "vlans": [{"pop": p, "first": f, "last": l} for p, f, l in ranges]}
     pool, created = client.create_pool(ctx.api(), body, dry_run=dry_run)
-    if not created:
-        ctx.success(f"Pool {pool['name']} exists, as asked; nothing changed")
-    elif dry_run:
+    if dry_run and created:
         ctx.io.status(f"dry run: would create pool {pool['name']} ({net}, {net.num_addresses} addresses, "
                       f"sites get a /{default}; checked by the backend, nothing stored)")
-    else:
+    else:  # the core says "exists" instead when the backend found it there, as asked
         ctx.success(f"Created pool {pool['name']} ({pool['cidr']})")
     ctx.render(pool, POOL_DETAIL)
 

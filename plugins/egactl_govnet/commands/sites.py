@@ -83,11 +83,9 @@ def create(site: SiteArg,
             "contact_phone": enforce(normalise_phone, contact_phone, flag="--contact-phone") if contact_phone else None,
             "contact_email": enforce(check_email, contact_email, flag="--contact-email") if contact_email else None}
     site_, created = client.create_site(ctx.api(), body, dry_run=dry_run)
-    if not created:
-        ctx.success(f"Site {site_['site']} exists, as asked; nothing changed")
-    elif dry_run:
+    if dry_run and created:
         ctx.io.status(f"dry run: would create site {site_['site']} (checked by the backend; nothing stored)")
-    else:
+    else:  # the core says "exists" instead when the backend found it there, as asked
         ctx.success(f"Created site {site_['site']}")
     ctx.render(site_, SITE_DETAIL)
 

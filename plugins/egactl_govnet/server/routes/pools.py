@@ -9,7 +9,8 @@ from fastapi import APIRouter
 from sqlalchemy import delete, func, select
 
 from egactl.plugin.rules import RuleError
-from egactl.plugin.server import ApiRoute, audit, backend, conflict, db, etag, invalid, iso, lock, page, principal
+from egactl.plugin.server import (ApiRoute, audit, backend, conflict, db, etag, invalid, iso, lock, page, principal,
+                                  same_or_conflict)
 from egactl_govnet import addressing, rules
 from egactl_govnet.server import allocator
 from egactl_govnet.server.models import Allocation, FreeBlock, FreeVlans, Onboarding, Pool, PoolVlans
@@ -89,7 +90,8 @@ def _no_other_pool_overlaps(ranges: list[tuple[str, int, int]], pool_id: int | N
 @router.post("/pools", status_code=201, response_model=PoolOut,
              responses={200: {"model": PoolOut, "description": "It exists already, exactly as asked: nothing changed"}})
 def create_pool(body: PoolIn):
-    """201 with the new pool; 200 with the pool when it already exists exactly as asked; 409 otherwise."""
+    """201 with the new pool; 200 with the pool when it already exists as asked (a field not sent
+    asks nothing); 409 naming the fields that differ."""
     principal().require("admin")
     name, net, region = body.name, ipaddress.IPv4Network(body.cidr), body.region
     default = body.default_prefix_length or max(29, net.prefixlen)
@@ -100,15 +102,12 @@ def create_pool(body: PoolIn):
     session = db()
     lock(session, POOLS_LOCK)
     existing = session.scalar(select(Pool).where(Pool.name == name))
-    if existing is not None:
-        asked = {"cidr": str(net), "default_prefix_length": default, "region": region, "description": body.description,
-                 "vlans": sorted(ranges)}
-        there = {"cidr": existing.cidr, "default_prefix_length": existing.default_prefix_length,
-                 "region": existing.region, "description": existing.description,
-                 "vlans": sorted((v.pop, v.first, v.last) for v in pool_vlans(existing))}
-        if asked != there:
-            raise conflict(f"a pool named {name} already exists with other details")
-        return etag.respond(serialize(existing), existing.version, status_code=200)  # created before, as asked
+    if existing is not None:  # the SDK's create rule: as asked → 200 "exists"; otherwise 409 naming the fields
+        if sorted(ranges) != sorted((v.pop, v.first, v.last) for v in pool_vlans(existing)):
+            raise conflict(f"pool {name} already exists with other values for vlans", differs=["vlans"])
+        same_or_conflict(existing, {"cidr": str(net), "default_prefix_length": body.default_prefix_length,
+                                    "region": region, "description": body.description}, what=f"pool {name}")
+        return etag.respond(serialize(existing), existing.version, status_code=200)
     start, stop = int(net.network_address), int(net.broadcast_address) + 1
     clash = session.scalar(select(Pool).where(Pool.start < stop, Pool.stop > start).limit(1))
     if clash is not None:

@@ -9,7 +9,7 @@ from sqlalchemy import delete, func, select
 
 from egactl.plugin.rules import RuleError
 from egactl.plugin.server import (ApiRoute, AuditEntry, audit, backend, conflict, db, etag, invalid, iso, lock, page,
-                                  principal, require_institution, visible)
+                                  principal, require_institution, same_or_conflict, visible)
 from egactl_govnet import rules
 from egactl_govnet.server import allocator
 from egactl_govnet.server.models import Allocation, Onboarding, Pool, Site
@@ -48,14 +48,13 @@ def list_sites(cursor: str | None = None, limit: int | None = None, institution:
 @router.post("/sites", status_code=201, response_model=SiteOut,
              responses={200: {"model": SiteOut, "description": "It exists already, exactly as asked: nothing changed"}})
 def post_site(body: SiteIn):
-    """201 with the new site; 200 with the site when it already exists exactly as asked
-    (running a create again changes nothing); 409 when it exists with other details."""
+    """201 with the new site; 200 with the site when it already exists as asked (a field not
+    sent asks nothing; running a create again changes nothing); 409 naming the fields that differ."""
     fields = site_fields(body)
     require_institution(fields["institution"])
     existing = db().scalar(select(Site).where(Site.institution == fields["institution"], Site.name == fields["name"]))
-    if existing is not None:
-        if any(getattr(existing, f) != fields[f] for f in FIELDS):
-            raise conflict(f"site {site_key(existing)} already exists with other details")
+    if existing is not None:  # the SDK's create rule: as asked → 200 "exists"; otherwise 409 naming the fields
+        same_or_conflict(existing, {f: fields[f] for f in FIELDS}, what=f"site {site_key(existing)}")
         return etag.respond(_serialize(existing), existing.version, status_code=200)
     site = create_site(fields)
     return etag.respond(_serialize(site), site.version, status_code=201,
