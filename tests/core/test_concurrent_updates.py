@@ -200,6 +200,39 @@ def onboarding(w: World, *then: str) -> tuple[int, str, str]:
     return ob["id"], f"RITA/{site}", _etag_of(w.api, f"/api/v1/govnet/onboardings/{ob['id']}")
 
 
+def govnet_site(w: World) -> tuple[str, str]:
+    """A new GovNet site of RITA, with no request; (INSTITUTION/NAME, ETag)."""
+    w.once("govnet", _govnet)
+    name = f"site-{n()}"
+    w.api.post("/api/v1/govnet/sites", {"institution": "RITA", "name": name, "region": "Dodoma"})
+    return f"RITA/{name}", _etag_of(w.api, f"/api/v1/govnet/sites/RITA/{name}")
+
+
+def govnet_pool(w: World) -> tuple[str, str]:
+    """A new GovNet pool that nothing draws from; (name, ETag)."""
+    i = n()
+    name = f"race-{i}"
+    w.api.post("/api/v1/govnet/pools", {"name": name, "cidr": f"10.{100 + i % 150}.{i // 150 % 256}.0/24",
+                                        "vlans": [{"pop": "MTWARA", "first": 10 * i, "last": 10 * i + 9}]})
+    return name, _etag_of(w.api, f"/api/v1/govnet/pools/{name}")
+
+
+def _r_govnet_site(method: str, action: str, body: Any = None) -> Callable[[World], Target]:
+    def recipe(w: World) -> Target:
+        ref, tag = govnet_site(w)
+        return Target(method, f"/api/v1/govnet/sites/{ref}", body, tag, action, ref)
+
+    return recipe
+
+
+def _r_govnet_pool(method: str, action: str, body: Any = None) -> Callable[[World], Target]:
+    def recipe(w: World) -> Target:
+        name, tag = govnet_pool(w)
+        return Target(method, f"/api/v1/govnet/pools/{name}", body, tag, action, name)
+
+    return recipe
+
+
 def _step(step: str, before: tuple[str, ...]) -> Callable[[World], Target]:
     def recipe(w: World) -> Target:
         oid, key, tag = onboarding(w, *before)
@@ -411,6 +444,10 @@ RECIPES: dict[tuple[str, str], Callable[[World], Target]] = {
         ("approve", ()), ("provision", ("approve",)), ("activate", ("approve", "provision")),
         ("suspend", ("approve", "provision", "activate")),
         ("resume", ("approve", "provision", "activate", "suspend")), ("offboard", ()))},
+    ("PATCH", "/api/v1/govnet/sites/{institution}/{name}"): _r_govnet_site("PATCH", "update", {"district": "Mjini"}),
+    ("DELETE", "/api/v1/govnet/sites/{institution}/{name}"): _r_govnet_site("DELETE", "delete"),
+    ("PATCH", "/api/v1/govnet/pools/{name}"): _r_govnet_pool("PATCH", "update", {"description": "changed"}),
+    ("DELETE", "/api/v1/govnet/pools/{name}"): _r_govnet_pool("DELETE", "delete"),
 }
 """Routes that change an existing resource: how to race each one."""
 

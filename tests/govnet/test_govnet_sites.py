@@ -30,8 +30,10 @@ def test_create_normalises_and_stores(cli, backend):
     with backend.read_sessions() as s:
         site = s.scalar(select(Site))
         assert (site.institution, site.name, site.contact_phone) == ("RITA", "dodoma-hq", "+255754123456")
-    again = cli("govnet", "sites", "create", "RITA/dodoma-hq", "--region", "Dodoma")
-    assert again.exit_code == 5 and "site RITA/dodoma-hq already exists" in again.stderr
+    again = cli("govnet", "sites", "create", "RITA/dodoma-hq", "--region", "Dodoma")  # the create rule: as asked
+    assert again.exit_code == 0 and "exists" in again.stderr
+    other = cli("govnet", "sites", "create", "RITA/dodoma-hq", "--region", "Arusha")
+    assert other.exit_code == 5 and "site RITA/dodoma-hq already exists with other values for region" in other.stderr
 
 
 @pytest.mark.parametrize("given, stored", [

@@ -255,13 +255,39 @@ def test_offboard_asks_first_and_dry_run_changes_nothing(cli, backend):
     assert r.exit_code == 2 and "--yes" in r.stderr
     r = cli("govnet", "provision", ref, "--provider", "TTCL", "--circuit-id", "X", "--dry-run")
     assert r.exit_code == 0
-    assert "would provision RITA/dodoma-hq (request 1): approved → provisioned" in r.stderr
-    assert "next free /29 of pool dodoma-1, largest free block 10.20.0.0/16" in r.stderr
+    assert ("would provision RITA/dodoma-hq (request 1): approved → provisioned, 10.20.0.0/29 and VLAN 100 at DODOMA"
+            in r.stderr)
     r = cli("govnet", "activate", ref, "--throughput", "20M", "--latency-ms", "1", "--loss-pct", "0", "--dry-run")
     assert r.exit_code == 5 and "cannot activate a site that is approved" in r.stderr
     assert state_of(backend, ref) == "approved"
     with backend.read_sessions() as s:
         assert s.scalar(select(func.count()).select_from(Allocation)) == 0
+
+
+def test_a_dry_run_is_the_backends_whole_step(cli, backend):
+    """Before, --dry-run only read the lifecycle: it said a failing link test would activate the
+    site, and that a site with an open request would get another."""
+    pool(cli)
+    ref = site(cli, "dodoma-hq")
+    again = cli("govnet", "onboard", "--site", ref, "--bandwidth", "10M", "--dry-run")
+    assert again.exit_code == 5 and "already has an open onboarding request (#1, requested)" in again.stderr
+    drive(cli, ref, ["approve", "provision"])
+    failing = cli("govnet", "activate", ref, "--throughput", "19M", "--latency-ms", "9", "--loss-pct", "2.5", "--dry-run")
+    assert failing.exit_code == 5 and "link test failed: loss 2.5% is above 1%" in failing.stderr
+    passing = cli("govnet", "activate", ref, "--throughput", "19.8M", "--latency-ms", "9", "--loss-pct", "0",
+                  "--dry-run", "-o", "json")
+    assert passing.exit_code == 0 and passing.json()["state"] == "active"
+    drive(cli, ref, ["activate"])
+    off = cli("govnet", "offboard", ref, "--dry-run")
+    assert off.exit_code == 0 and "active → decommissioned, 10.20.0.0/29 and VLAN 100 held until" in off.stderr
+    assert state_of(backend, ref) == "active"
+    other = site(cli, "arusha", "TRA")
+    fresh = cli("govnet", "onboard", "--site", "TRA/x", "--bandwidth", "10M", "--dry-run")
+    assert fresh.exit_code == 3
+    with backend.read_sessions() as s:
+        assert s.scalar(select(func.count()).select_from(Onboarding)) == 2
+        assert s.scalar(select(func.count()).select_from(AuditEntry).where(AuditEntry.action == "offboard")) == 0
+    assert other == "TRA/arusha"
 
 
 def test_a_stale_view_is_refused(cli, backend):
@@ -275,11 +301,32 @@ def test_a_stale_view_is_refused(cli, backend):
     assert state_of(backend, "RITA/dodoma-hq") == "approved"
 
 
+def test_history_is_newest_first_unless_oldest_first(cli, backend, clock):
+    pool(cli)
+    ref = site(cli, "dodoma-hq")
+    for step in ("approve", "provision", "activate", "suspend"):
+        clock.advance(hours=1)
+        drive(cli, ref, [step])
+    story = ["create", "onboard", "approve", "provision", "activate", "suspend"]
+    newest = cli("govnet", "history", ref, "-o", "json")
+    assert newest.exit_code == 0, newest.stderr
+    assert [e["action"] for e in newest.json()] == story[::-1]
+    assert [e["action"] for e in cli("govnet", "history", ref, "-L", "2", "-o", "json").json()] == ["suspend", "activate"]
+    oldest = cli("govnet", "history", ref, "--oldest-first", "-L", "2", "-o", "json").json()
+    assert [e["action"] for e in oldest] == ["create", "onboard"]
+    # Across pages, both ways (the API's pages are smaller than the listing).
+    api_newest = cli("api", "GET", f"/api/v1/govnet/sites/{ref}/history", "-f", "limit=4", "--paginate")
+    assert [e["action"] for e in api_newest.json()] == story[::-1], api_newest.stdout
+    api_oldest = cli("api", "GET", f"/api/v1/govnet/sites/{ref}/history", "-f", "limit=4", "-f", "oldest_first=true",
+                     "--paginate")
+    assert [e["action"] for e in api_oldest.json()] == story
+
+
 def test_history_tells_the_story(cli, backend):
     pool(cli)
     ref = site(cli, "dodoma-hq")
     drive(cli, ref, ["approve", "provision", "activate", "suspend"])
-    r = cli("govnet", "history", ref, "-o", "json")
+    r = cli("govnet", "history", ref, "--oldest-first", "-o", "json")
     assert r.exit_code == 0, r.stderr
     entries = r.json()
     assert [e["action"] for e in entries] == ["create", "onboard", "approve", "provision", "activate", "suspend"]

@@ -104,7 +104,14 @@ def config(site: SiteArg, institution: Institution = None,
                                                               help="Network reached over GovNet (repeatable; default 10.0.0.0/8).")] = None,
            set_: Annotated[Optional[list[str]], typer.Option("--set", metavar="NAME=VALUE",
                                                              help="An extra template variable, e.g. wan_interface=Gi0/1 (repeatable).")] = None):
-    """Render the customer-edge router configuration of a provisioned or active site."""
+    """Render the customer-edge router configuration of a provisioned or active site.
+
+    Examples:
+
+      egactl govnet config RITA/dodoma-hq
+
+      egactl govnet config RITA/dodoma-hq --vendor mikrotik --set wan_interface=ether1
+    """
     ctx = context.get()
     routes = [enforce(_route, r, flag="--route") for r in (route or DEFAULT_ROUTES)]
     extra = _pairs(set_ or [])

@@ -55,6 +55,12 @@ def import_(file: CsvFile, skip_invalid: SkipInvalid = False, resume: Resume = F
     Columns: institution,site,region,bandwidth (required), and district, address,
     contact_name, contact_phone, contact_email, prefix_length, pop, pool.
     Every row is checked before anything is sent; a row already done answers "exists".
+
+    Examples:
+
+      egactl govnet import docs/examples/govnet-kinondoni.csv --dry-run
+
+      egactl govnet import docs/examples/govnet-kinondoni.csv --results kinondoni-results.csv
     """
     from egactl.plugin.cli import bulk
 

@@ -52,6 +52,30 @@ def new_pool(session: Session, *, name: str, net: ipaddress.IPv4Network, default
     return pool
 
 
+def set_vlan_range(session: Session, pool: Pool, pop: str, first: int, last: int, used: list[int]) -> None:
+    """Give the pool's PoP the VLANs ``first``..``last`` (a new PoP, or a changed range).
+
+    ``used`` are the PoP's VLANs in use or on hold, all inside the new range (the
+    caller checked): the PoP's free runs are rebuilt as the range without them.
+    """
+    row = session.scalar(select(PoolVlans).where(PoolVlans.pool_id == pool.id, PoolVlans.pop == pop))
+    if row is None:
+        session.add(PoolVlans(pool_id=pool.id, pop=pop, first=first, last=last))
+    else:
+        row.first, row.last = first, last
+    session.execute(delete(FreeVlans).where(FreeVlans.pool_id == pool.id, FreeVlans.pop == pop))
+    runs, start = [], first
+    for vlan in sorted(set(used)):
+        if vlan > start:
+            runs.append((start, vlan - 1))
+        start = vlan + 1
+    if start <= last:
+        runs.append((start, last))
+    if runs:
+        session.execute(insert(FreeVlans), [{"pool_id": pool.id, "pop": pop, "first": f, "last": l} for f, l in runs])
+    session.flush()
+
+
 def take_prefix(session: Session, pool: Pool, length: int) -> Block | None:
     """The lowest free aligned /length of the pool, removed from its free list.
 

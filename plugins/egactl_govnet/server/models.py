@@ -34,7 +34,7 @@ class Pool(Versioned, Base):
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
 
 
-@unversioned("part of its pool: written when the pool is created")
+@unversioned("part of its pool: changed only with it, under its ETag (the pool's version is touched)")
 class PoolVlans(Base):
     """A pool's VLAN range at one point of presence."""
 

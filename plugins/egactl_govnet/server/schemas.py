@@ -70,6 +70,38 @@ class SiteIn(BaseModel):
     _contact_email = rule_validator(check_email, "contact_email")
 
 
+class SitePatch(BaseModel):
+    """The fields of a site to change, checked as SiteIn checks them; an optional field sent as null is cleared."""
+
+    region: str | None = None
+    district: str | None = Field(default=None, max_length=64)
+    address: str | None = Field(default=None, max_length=200)
+    contact_name: str | None = Field(default=None, max_length=120)
+    contact_phone: str | None = None
+    contact_email: str | None = None
+
+    _blank = field_validator("district", "address", "contact_name", "contact_phone", "contact_email",
+                             mode="before")(_blank_is_none)
+    _region = rule_validator(rules.normalise_region, "region")
+    _district = rule_validator(_config_text("district"), "district")
+    _address = rule_validator(_config_text("address"), "address")
+    _contact_name = rule_validator(rules.normalise_contact_name, "contact_name")
+    _contact_phone = rule_validator(normalise_phone, "contact_phone")
+    _contact_email = rule_validator(check_email, "contact_email")
+
+
+class PoolPatch(BaseModel):
+    """The fields of a pool to change. ``vlans`` sets the range of each PoP named (a new PoP is added);
+    PoPs not named keep theirs."""
+
+    description: str | None = Field(default=None, max_length=200)
+    default_prefix_length: int | None = Field(default=None, description="Handed to a site unless its request says otherwise")
+    vlans: list[VlanRangeIn] | None = Field(default=None, description="VLAN ranges to set, one per PoP")
+
+    _blank = field_validator("description", mode="before")(_blank_is_none)
+    _description = rule_validator(_config_text("description"), "description")
+
+
 class OnboardIn(BaseModel):
     institution: str
     site: str
@@ -274,4 +306,5 @@ class StatusOut(BaseModel):
     counts: dict[str, int] = Field(description="Requests per state")
     waiting_days: int
     waiting: list[WaitingOut] = Field(description="Requests requested, approved or provisioned for longer than waiting_days")
-    without_active_site: list[IdleOut]
+    without_active_site: list[IdleOut] = Field(description="Institutions with no active site, by code (at most `limit`)")
+    without_active_site_count: int = Field(description="How many institutions have no active site, in all")

@@ -160,6 +160,12 @@ def release_details(session: Session, alloc: Allocation) -> tuple[str, str, dict
                                               "vlan": alloc.vlan, "hold_until": alloc.hold_until}
 
 
+def audit_release(alloc: Allocation) -> None:
+    """The audit entry of a hold ending inside a request (provisioning, a pool's or site's change)."""
+    key, institution, details = release_details(db(), alloc)
+    audit.record("release", RESOURCE, key, institution=institution, before=details, reason=RELEASE_REASON)
+
+
 # -- the API's JSON -------------------------------------------------------------------------
 
 

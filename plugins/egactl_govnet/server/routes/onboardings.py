@@ -22,8 +22,8 @@ from egactl_govnet.server import allocator
 from egactl_govnet.server.models import Allocation, Onboarding, Pool, PoolVlans, Site
 from egactl_govnet.server.schemas import (ActivateIn, OnboardingOut, OnboardingPage, OnboardIn, ProvisionIn, StepIn,
                                           SuspendIn)
-from egactl_govnet.server.service import (RELEASE_REASON, RESOURCE, get_onboarding, get_pool, open_request, release_details,
-                                          request_fields, serialize_onboarding, site_key)
+from egactl_govnet.server.service import (RESOURCE, audit_release, get_onboarding, get_pool, open_request, request_fields,
+                                          serialize_onboarding, site_key)
 
 router = APIRouter(route_class=ApiRoute, tags=["govnet"])
 
@@ -91,12 +91,6 @@ def approve(onboarding_id: int, request: Request, body: StepIn | None = None):
     return _finish(ob, site, before, "approve", target, body and body.reason)
 
 
-def _audit_release(alloc: Allocation) -> None:
-    key, institution, details = release_details(db(), alloc)
-    audit.record("release", RESOURCE, key, institution=institution, before=details,
-                 reason=RELEASE_REASON)
-
-
 def _full(pool: Pool, length: int) -> Problem:
     largest = allocator.largest_free_length(db(), pool)
     left = f"the largest free block is a /{largest}" if largest is not None else "nothing is free"
@@ -144,7 +138,7 @@ def _provision(onboarding_id: int, body: ProvisionIn, request: Request):
 
     pool = session.get(Pool, ob.pool_id)
     lock(session, allocator.pool_lock(pool.id))
-    allocator.release_expired(session, pool, backend().now(), _audit_release)
+    allocator.release_expired(session, pool, backend().now(), audit_release)
     vlans = session.scalar(select(PoolVlans).where(PoolVlans.pool_id == pool.id, PoolVlans.pop == ob.pop))
     if vlans is None:
         raise conflict(f"pool {pool.name} no longer has VLANs at PoP {ob.pop}")

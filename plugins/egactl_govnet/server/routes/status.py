@@ -20,9 +20,13 @@ WAITING_STATES = (rules.REQUESTED, rules.APPROVED, rules.PROVISIONED)
 
 
 @router.get("/status", response_model=StatusOut)
-def pipeline(institution: str | None = None, waiting_days: int = 7):
+def pipeline(institution: str | None = None, waiting_days: int = 7, limit: int | None = None):
+    """``limit``: list at most this many institutions without an active site (all when absent);
+    ``without_active_site_count`` says how many there are in all."""
     if not 0 <= waiting_days <= 3650:
         raise invalid("waiting_days must be between 0 and 3650", "waiting_days")
+    if limit is not None and limit < 1:
+        raise invalid("limit must be at least 1", "limit")
     p = principal()
     scope = p.visible_institutions()
     if institution:
@@ -52,6 +56,10 @@ def pipeline(institution: str | None = None, waiting_days: int = 7):
     idle_stmt = select(Institution.code, Institution.name).where(Institution.code.not_in(active)).order_by(Institution.code)
     if scope is not None:
         idle_stmt = idle_stmt.where(Institution.code.in_(scope))
+    idle_count = session.scalar(select(func.count()).select_from(idle_stmt.subquery()))
+    if limit is not None:
+        idle_stmt = idle_stmt.limit(limit)
     idle = [{"institution": code, "name": name} for code, name in session.execute(idle_stmt).all()]
 
-    return {"counts": counts, "waiting_days": waiting_days, "waiting": waiting, "without_active_site": idle}
+    return {"counts": counts, "waiting_days": waiting_days, "waiting": waiting, "without_active_site": idle,
+            "without_active_site_count": idle_count}
