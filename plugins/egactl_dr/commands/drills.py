@@ -1,7 +1,7 @@
-"""egactl dr drill start/finish and egactl dr drills list: failover drills.
+"""egactl dr drills start/finish/list: failover drills (``dr drill ...`` is the old name of the group).
 
-A drill starts when the primary is taken out (``drill start``) and finishes
-when service is back at the DR site (``drill finish``), with the data that was
+A drill starts when the primary is taken out (``drills start``) and finishes
+when service is back at the DR site (``drills finish``), with the data that was
 lost. The backend measures the RTO, judges both against the targets, and
 keeps the verdict.
 """
@@ -16,9 +16,8 @@ from egactl.plugin.cli import DEFAULT_LIMIT, All, Column, DryRun, Institution, L
 from egactl_dr import client, rules
 from egactl_dr.commands.common import SystemArg, day, minutes, system_ref, when
 
-drill_app = typer.Typer(help="Record a failover drill: start it, then finish it with what was measured.",
-                        no_args_is_help=True, add_completion=False)
-drills_app = typer.Typer(help="Failover drills on record.", no_args_is_help=True, add_completion=False)
+app = typer.Typer(name="drills", help="Failover drills: start one, finish it with what was measured, list those on record.",
+                  no_args_is_help=True, add_completion=False)
 
 COLUMNS = [
     Column("id"), Column("system"), Column("result"),
@@ -33,7 +32,7 @@ DETAIL = COLUMNS + [Column("notes"), Column("started_by", "STARTED BY"), Column(
 Notes = Annotated[Optional[str], typer.Option(help="What was done, who took part, the runbook used…")]
 
 
-@drill_app.command()
+@app.command()
 def start(system: SystemArg, institution: Institution = None,
           at: Annotated[Optional[str], typer.Option(metavar="TIME",
                                                     help="When it began, if not now: ISO time or how long ago (90m).")] = None,
@@ -48,11 +47,11 @@ def start(system: SystemArg, institution: Institution = None,
         return
     drill = client.start_drill(ctx.api(), inst, name, {k: v for k, v in body.items() if v is not None})
     ctx.success(f"Started drill {drill['id']} of {drill['system']} at {day(drill['started_at'])} UTC; "
-                f"run `egactl dr drill finish {drill['system']}` when service is restored at the DR site")
+                f"run `egactl dr drills finish {drill['system']}` when service is restored at the DR site")
     ctx.render(drill, DETAIL)
 
 
-@drill_app.command()
+@app.command()
 def finish(system: SystemArg, institution: Institution = None,
            restored_at: Annotated[Optional[str], typer.Option(
                "--restored-at", metavar="TIME", help="When service was restored at the DR site (default: now).")] = None,
@@ -86,7 +85,7 @@ def finish(system: SystemArg, institution: Institution = None,
     ctx.render(drill, DETAIL)
 
 
-@drills_app.command("list")
+@app.command("list")
 def list_(system: Annotated[Optional[str], typer.Argument(metavar="[SYSTEM]", help="Only this system.")] = None,
           institution: Institution = None,
           result: Annotated[Optional[str], typer.Option(help="running, passed or failed.")] = None,

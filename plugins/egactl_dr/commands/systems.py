@@ -7,7 +7,8 @@ from typing import Annotated, Any, Optional
 
 import typer
 
-from egactl.plugin.cli import DEFAULT_LIMIT, All, Column, DryRun, Institution, Limit, Yes, context, enforce, page_limit
+from egactl.plugin.cli import (DEFAULT_LIMIT, All, Column, DryRun, Institution, Limit, Yes, context, enforce, formerly,
+                               old_flags, page_limit)
 from egactl_dr import client, rules
 from egactl_dr.commands.common import SystemArg, approved, day, days_ago, minutes, read_ca_bundle, system_ref
 
@@ -147,8 +148,9 @@ def hosting():
                empty="No approved hosting environments are configured.")
 
 
-@app.command()
-def add(system: SystemArg,
+@formerly(app, "add")
+@app.command("create")
+def create(system: SystemArg,
         hosting: Annotated[str, typer.Option(help="Hosting environment of the primary site, e.g. gdc-dodoma.")],
         primary: Annotated[str, typer.Option("--primary", metavar="ENDPOINT",
                                              help="Primary site: https://…/health, http://…, tls://host:port or host:port.")],
@@ -168,11 +170,11 @@ def add(system: SystemArg,
     if (t := _thresholds(threshold)) is not None:
         body["thresholds"] = t
     if dry_run:
-        ctx.io.status(f"dry run: would add DR system {inst}/{name}")
+        ctx.io.status(f"dry run: would create DR system {inst}/{name}")
         ctx.render({"system": f"{inst}/{name}", **body}, DETAIL)
         return
     created = client.add_system(ctx.api(), body)
-    ctx.success(f"Added DR system {created['system']}")
+    ctx.success(f"Created DR system {created['system']}")
     _warn_unapproved(ctx, created)
     if not created.get("dr_endpoint"):
         ctx.io.warn(f"{created['system']} has no DR site; add one with `egactl dr systems update {created['system']} --dr ENDPOINT`")
@@ -216,16 +218,17 @@ def update(system: SystemArg, institution: Institution = None, criticality: Crit
     ctx.render(updated, DETAIL)
 
 
-@app.command()
-def remove(system: SystemArg, institution: Institution = None, yes: Yes = False, dry_run: DryRun = False):
+@formerly(app, "remove")
+@app.command("delete")
+def delete(system: SystemArg, institution: Institution = None, yes: Yes = False, dry_run: DryRun = False):
     """Remove a system, with its drills and check history."""
     ctx = context.get()
     inst, name = system_ref(ctx, system, institution)
     api = ctx.api()
     current, etag = client.get_system_with_etag(api, inst, name)
     if dry_run:
-        ctx.io.status(f"dry run: would remove DR system {current['system']} with its drills and check history")
+        ctx.io.status(f"dry run: would delete DR system {current['system']} with its drills and check history")
         return
-    ctx.confirm(f"Remove DR system {current['system']} with its drills and check history?", yes=yes)
+    ctx.confirm(f"Delete DR system {current['system']} with its drills and check history?", yes=yes)
     client.remove_system(api, inst, name, etag=etag)
-    ctx.success(f"Removed DR system {current['system']}")
+    ctx.success(f"Deleted DR system {current['system']}")
