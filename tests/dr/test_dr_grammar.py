@@ -76,3 +76,36 @@ def test_old_names_leave_json_stderr_clean(cli):
     r = cli("dr", "systems", "add", "RITA/crvs", *ADD, "-o", "json")
     assert r.exit_code == 0 and r.json()["system"] == "RITA/crvs"
     assert "is now" not in r.stderr
+
+
+def test_short_flags_mean_what_they_mean_across_the_tool(cli):
+    """-s is --state everywhere, -S --search: dr check's --system has no short flag now,
+    and systems list's search is -S; the old -s keeps working for a release, with a notice."""
+    from egactl.cli import command
+
+    root = command()
+    ctx = root.make_context("egactl", [], resilient_parsing=True)
+    dr = root.get_command(ctx, "dr")
+    dr_ctx = dr.make_context("dr", [], parent=ctx, resilient_parsing=True)
+    check = dr.get_command(dr_ctx, "check")
+    systems = dr.get_command(dr_ctx, "systems")
+    list_ = systems.get_command(systems.make_context("systems", [], parent=dr_ctx, resilient_parsing=True), "list")
+    opts = {p.name: p.opts for p in check.params}
+    assert opts["system"] == ["--system"]
+    assert {p.name: p.opts for p in list_.params}["search"] == ["--search", "-S"]
+    assert "-s" not in cli("dr", "check", "--help").stdout.replace("--s", "")
+    assert "-S, --search" in cli("dr", "systems", "list", "--help").stdout
+
+
+def test_old_short_flags_still_work_with_a_notice(cli):
+    cli("dr", "systems", "create", "RITA/crvs", *ADD)
+    cli("dr", "systems", "create", "TRA/idras", *ADD)
+    r = cli("dr", "systems", "list", "-s", "idr", "-o", "csv")
+    assert r.exit_code == 0, r.stderr
+    assert [line.split(",")[0] for line in r.stdout.splitlines()[1:]] == ["TRA/idras"]
+    assert "`egactl dr systems list -s` is now `--search`" in r.stderr
+    assert [s["system"] for s in cli("dr", "systems", "list", "-S", "crv", "-o", "json").json()] == ["RITA/crvs"]
+    r = cli("dr", "check", "-s", "RITA/crvs", "--dry-run")
+    assert r.exit_code == 0, r.stderr
+    assert "`egactl dr check -s` is now `--system`" in r.stderr
+    assert "RITA/crvs" in r.stdout and "TRA/idras" not in r.stdout

@@ -118,9 +118,10 @@ def _warn_unapproved(ctx, record: dict) -> None:
                         "approved one; the compliance report will flag it (`egactl dr systems hosting` lists them)")
 
 
+@old_flags({"-s": "--search"})  # -s is --state across the tool
 @app.command("list")
 def list_(institution: Institution = None, criticality: Criticality = None,
-          search: Annotated[Optional[str], typer.Option("--search", "-s", help="Name or hosting contains this.")] = None,
+          search: Annotated[Optional[str], typer.Option("--search", "-S", help="Name or hosting contains this.")] = None,
           limit: Limit = DEFAULT_LIMIT, all_: All = False):
     """List systems (operators see their institutions'; admins and the help desk see all)."""
     ctx = context.get()

@@ -19,7 +19,7 @@ from typing import Annotated, Any, Optional
 
 import typer
 
-from egactl.plugin.cli import Column, DryRun, EgactlError, Institution, InvalidInput, context
+from egactl.plugin.cli import Column, DryRun, EgactlError, Institution, InvalidInput, context, old_flags
 from egactl_dr import client, rules
 from egactl_dr.commands.common import STATE_STYLE, read_ca_bundle, system_ref
 
@@ -46,8 +46,9 @@ class CheckOptions:
     dry_run: bool = False
 
 
+@old_flags({"-s": "--system"})  # -s is --state across the tool
 def check(
-    system: Annotated[Optional[list[str]], typer.Option("--system", "-s", metavar="SYSTEM",
+    system: Annotated[Optional[list[str]], typer.Option("--system", metavar="SYSTEM",
                                                         help="INSTITUTION/NAME to check (repeatable).")] = None,
     institution: Institution = None,
     all_: Annotated[bool, typer.Option("--all", help="Every system you can see.")] = False,
