@@ -55,8 +55,8 @@ def finish_drill(api: Any, institution: str, name: str, body: dict) -> dict:
     return api.post(f"{system_path(institution, name)}/drills/finish", body)
 
 
-def list_drills(api: Any, *, limit: int | None = None, **filters: Any) -> list[dict]:
-    return api.list(f"{BASE}/drills", limit=limit, **filters)
+def list_drills(api: Any, *, limit: int | None = None, oldest_first: bool = False, **filters: Any) -> list[dict]:
+    return api.list(f"{BASE}/drills", limit=limit, oldest_first="true" if oldest_first else None, **filters)
 
 
 def running_drill(api: Any, institution: str, name: str) -> dict | None:
@@ -72,8 +72,9 @@ def record_run(api: Any, body: dict) -> dict:
 
 
 def check_history(api: Any, institution: str, name: str, *, limit: int | None = None,
-                  since: str | None = None) -> list[dict]:
-    return api.list(f"{system_path(institution, name)}/checks", limit=limit, since=since)
+                  since: str | None = None, oldest_first: bool = False) -> list[dict]:
+    return api.list(f"{system_path(institution, name)}/checks", limit=limit, since=since,
+                    oldest_first="true" if oldest_first else None)
 
 
 def report(api: Any, *, institution: str | None = None) -> list[dict]:

@@ -80,7 +80,8 @@ def test_drills_list_filters_and_operators_see_their_own(cli, clock):
     for ref in ("RITA/crvs", "TRA/idras"):
         cli("dr", "drills", "start", ref)
     cli("dr", "drills", "finish", "RITA/crvs", "--data-loss", "0")
-    assert [d["system"] for d in cli("dr", "drills", "list", "-o", "json").json()] == ["RITA/crvs", "TRA/idras"]
+    # Started at the same moment: the later record is the newer.
+    assert [d["system"] for d in cli("dr", "drills", "list", "-o", "json").json()] == ["TRA/idras", "RITA/crvs"]
     running = cli("dr", "drills", "list", "--result", "running", "-o", "json").json()
     assert [d["system"] for d in running] == ["TRA/idras"]
     assert [d["system"] for d in cli("dr", "drills", "list", "RITA/crvs", "-o", "json").json()] == ["RITA/crvs"]
@@ -189,3 +190,38 @@ def test_history_is_newest_first_and_pages(cli, clock):
     table = cli("dr", "history", "RITA/crvs")
     lines = table.stdout.splitlines()
     assert "REPL LAG" in lines[0] and "3 min" in lines[1] and "replication CRITICAL" in lines[1]
+
+
+
+def test_drills_list_is_newest_first_by_start_time_and_oldest_first_reverses(cli, clock):
+    """Newest first by when a drill started, not by when it was recorded (a drill may be
+    recorded afterwards with --at), through every page; --oldest-first reverses it."""
+    for ref, ago in (("RITA/crvs", {"days": -2}), ("TRA/idras", {"hours": -1}), ("MOH/dhis2", {"days": -5})):
+        cli("dr", "systems", "create", ref, *ADD)
+        r = cli("dr", "drills", "start", ref, "--at", iso(clock, **ago))
+        assert r.exit_code == 0, r.stderr
+    newest = cli("dr", "drills", "list", "-o", "json")
+    assert [d["system"] for d in newest.json()] == ["TRA/idras", "RITA/crvs", "MOH/dhis2"]
+    paged = [d["system"] for d in cli("dr", "drills", "list", "-o", "json", "--limit", "2").json()]
+    assert paged == ["TRA/idras", "RITA/crvs"]
+    oldest = cli("dr", "drills", "list", "--oldest-first", "-o", "json")
+    assert oldest.exit_code == 0, oldest.stderr
+    assert [d["system"] for d in oldest.json()] == ["MOH/dhis2", "RITA/crvs", "TRA/idras"]
+    raw = cli("api", "GET", "/api/v1/dr/drills", "-f", "oldest_first=true", "-f", "limit=1")
+    assert [d["system"] for d in raw.json()["items"]] == ["MOH/dhis2"] and raw.json()["next_cursor"]
+    table = cli("dr", "drills", "list").stdout.splitlines()
+    assert "TRA/idras" in table[1] and "MOH/dhis2" in table[3]
+
+
+def test_history_oldest_first_reverses_the_trend(cli, clock):
+    cli("dr", "systems", "create", "RITA/crvs", *ADD)
+    for state in ("OK", "WARNING", "CRITICAL"):
+        record(cli, "RITA/crvs", state, [{"check": "replication", "state": state, "reason": state}])
+        clock.advance(hours=1)
+    assert [h["status"] for h in cli("dr", "history", "RITA/crvs", "-o", "json").json()] == [
+        "CRITICAL", "WARNING", "OK"]
+    r = cli("dr", "history", "RITA/crvs", "--oldest-first", "-o", "json")
+    assert r.exit_code == 0, r.stderr
+    assert [h["status"] for h in r.json()] == ["OK", "WARNING", "CRITICAL"]
+    first_page = cli("dr", "history", "RITA/crvs", "--oldest-first", "--limit", "2", "-o", "json").json()
+    assert [h["status"] for h in first_page] == ["OK", "WARNING"]

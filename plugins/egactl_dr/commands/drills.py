@@ -12,7 +12,8 @@ from typing import Annotated, Optional
 
 import typer
 
-from egactl.plugin.cli import DEFAULT_LIMIT, All, Column, DryRun, Institution, Limit, context, enforce, page_limit
+from egactl.plugin.cli import (DEFAULT_LIMIT, All, Column, DryRun, Institution, Limit, OldestFirst, context, enforce,
+                               page_limit)
 from egactl_dr import client, rules
 from egactl_dr.commands.common import SystemArg, day, minutes, system_ref, when
 
@@ -89,8 +90,8 @@ def finish(system: SystemArg, institution: Institution = None,
 def list_(system: Annotated[Optional[str], typer.Argument(metavar="[SYSTEM]", help="Only this system.")] = None,
           institution: Institution = None,
           result: Annotated[Optional[str], typer.Option(help="running, passed or failed.")] = None,
-          limit: Limit = DEFAULT_LIMIT, all_: All = False):
-    """List drills, oldest first."""
+          limit: Limit = DEFAULT_LIMIT, all_: All = False, oldest_first: OldestFirst = False):
+    """List drills, newest first (by when they started)."""
     ctx = context.get()
     if result is not None and result not in ("running", "passed", "failed"):
         raise typer.BadParameter("must be running, passed or failed", param_hint="--result")
@@ -99,5 +100,5 @@ def list_(system: Annotated[Optional[str], typer.Argument(metavar="[SYSTEM]", he
         filters["institution"], filters["name"] = system_ref(ctx, system, institution)
     elif institution:
         filters["institution"] = institution.upper()
-    items = client.list_drills(ctx.api(), limit=page_limit(limit, all_), **filters)
+    items = client.list_drills(ctx.api(), limit=page_limit(limit, all_), oldest_first=oldest_first, **filters)
     ctx.render(items, COLUMNS, empty="No drills match.")

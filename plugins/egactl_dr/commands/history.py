@@ -6,7 +6,7 @@ from typing import Annotated, Any, Optional
 
 import typer
 
-from egactl.plugin.cli import DEFAULT_LIMIT, All, Column, Institution, Limit, context, page_limit
+from egactl.plugin.cli import DEFAULT_LIMIT, All, Column, Institution, Limit, OldestFirst, context, page_limit
 from egactl_dr import client, rules
 from egactl_dr.commands.common import SystemArg, day, system_ref, when
 
@@ -45,9 +45,10 @@ COLUMNS = [
 
 def history(system: SystemArg, institution: Institution = None,
             since: Annotated[Optional[str], typer.Option(metavar="TIME", help="Only since: 24h, 7d, or an ISO date.")] = None,
-            limit: Limit = DEFAULT_LIMIT, all_: All = False):
+            limit: Limit = DEFAULT_LIMIT, all_: All = False, oldest_first: OldestFirst = False):
     """The trend of a system's checks: status, certificate days, replication lag, what was not OK."""
     ctx = context.get()
     inst, name = system_ref(ctx, system, institution)
-    items = client.check_history(ctx.api(), inst, name, limit=page_limit(limit, all_), since=when(since, "--since"))
+    items = client.check_history(ctx.api(), inst, name, limit=page_limit(limit, all_), since=when(since, "--since"),
+                                 oldest_first=oldest_first)
     ctx.render(items, COLUMNS, empty=f"No checks of {inst}/{name} recorded yet.")
