@@ -88,7 +88,7 @@ def run_check(ctx: Any, opts: CheckOptions) -> None:
     if not systems:
         ctx.render([], FLAT_COLUMNS, empty="No DR systems match.")
         return
-    result = _probe(systems, opts, started, ca_data)
+    result = _probe(ctx, systems, opts, started, ca_data)
     show(ctx, result)
     recorded = _record(ctx, result) if opts.record else None
     _summary(ctx, result, recorded)
@@ -117,12 +117,13 @@ def select_systems(ctx: Any, opts: CheckOptions) -> list[dict]:
     return client.list_systems(api, institution=inst)
 
 
-def _probe(systems: list[dict], opts: CheckOptions, started: float, ca_data: str | None):
-    from egactl_dr.commands.check import runner
+def _probe(ctx: Any, systems: list[dict], opts: CheckOptions, started: float, ca_data: str | None):
+    from egactl_dr.commands.check import runner, sandbox
 
     remaining = max(opts.deadline - (time.monotonic() - started), 0.0)
     return runner.run(systems, runner.RunOptions(deadline=opts.deadline, budget=remaining, timeout=opts.timeout,
-                                                 ca_data=ca_data, concurrency=opts.concurrency))
+                                                 ca_data=ca_data, concurrency=opts.concurrency,
+                                                 network=sandbox.BackendSites(ctx.api())))
 
 
 def _record_body(result) -> dict:
@@ -168,7 +169,7 @@ def _run_nagios(ctx: Any, opts: CheckOptions, started: float) -> None:
         text, code = nagios.output([], status="UNKNOWN", deadline_exceeded=False, deadline=opts.deadline)
         ctx.io.out.write(text)
         raise typer.Exit(code)
-    result = _probe(systems, opts, started, ca_data)
+    result = _probe(ctx, systems, opts, started, ca_data)
     notes = []
     if opts.record:
         try:
