@@ -29,6 +29,9 @@ COLUMNS = [
     Column("failure_reasons", "WHY FAILED", format=lambda v: "; ".join(v or [])),
 ]
 DETAIL = COLUMNS + [Column("notes"), Column("started_by", "STARTED BY"), Column("finished_by", "FINISHED BY")]
+# -o wide: who ran it, when it was recorded as finished, and the notes.
+LIST_COLUMNS = COLUMNS + [Column("finished_at", "FINISHED", wide=True), Column("started_by", "STARTED BY", wide=True),
+                          Column("finished_by", "FINISHED BY", wide=True), Column("notes", wide=True)]
 
 Notes = Annotated[Optional[str], typer.Option(help="What was done, who took part, the runbook used…")]
 
@@ -38,7 +41,14 @@ def start(system: SystemArg, institution: Institution = None,
           at: Annotated[Optional[str], typer.Option(metavar="TIME",
                                                     help="When it began, if not now: ISO time or how long ago (90m).")] = None,
           notes: Notes = None, dry_run: DryRun = False):
-    """Start a drill: the primary is down (or switched away) from now, or from --at."""
+    """Start a drill: the primary is down (or switched away) from now, or from --at.
+
+    Examples:
+
+      egactl dr drills start TRA/idras --notes "annual failover, change CR-2211"
+
+      egactl dr drills start RITA/crvs --at 2h
+    """
     ctx = context.get()
     inst, name = system_ref(ctx, system, institution)
     body = {"started_at": when(at, "--at"), "notes": notes}
@@ -60,7 +70,14 @@ def finish(system: SystemArg, institution: Institution = None,
                "--data-loss", metavar="DURATION", help="Data lost (measured RPO), e.g. 4m; 0 if none.")] = None,
            failed: Annotated[bool, typer.Option("--failed", help="The failover did not work.")] = False,
            notes: Notes = None, dry_run: DryRun = False):
-    """Finish the running drill: measured RTO and RPO, judged against the targets."""
+    """Finish the running drill: measured RTO and RPO, judged against the targets.
+
+    Examples:
+
+      egactl dr drills finish TRA/idras --data-loss 4m
+
+      egactl dr drills finish RITA/crvs --restored-at 30m --failed --notes "DR database would not mount"
+    """
     ctx = context.get()
     inst, name = system_ref(ctx, system, institution)
     loss = None if data_loss is None else enforce(rules.parse_minutes, data_loss, "data lost", flag="--data-loss")
@@ -91,7 +108,16 @@ def list_(system: Annotated[Optional[str], typer.Argument(metavar="[SYSTEM]", he
           institution: Institution = None,
           result: Annotated[Optional[str], typer.Option(help="running, passed or failed.")] = None,
           limit: Limit = DEFAULT_LIMIT, all_: All = False, oldest_first: OldestFirst = False):
-    """List drills, newest first (by when they started)."""
+    """List drills, newest first (by when they started).
+
+    Examples:
+
+      egactl dr drills list
+
+      egactl dr drills list RITA/crvs --oldest-first
+
+      egactl dr drills list --result running -o json
+    """
     ctx = context.get()
     if result is not None and result not in ("running", "passed", "failed"):
         raise typer.BadParameter("must be running, passed or failed", param_hint="--result")
@@ -101,4 +127,4 @@ def list_(system: Annotated[Optional[str], typer.Argument(metavar="[SYSTEM]", he
     elif institution:
         filters["institution"] = institution.upper()
     items = client.list_drills(ctx.api(), limit=page_limit(limit, all_), oldest_first=oldest_first, **filters)
-    ctx.render(items, COLUMNS, empty="No drills match.")
+    ctx.render(items, LIST_COLUMNS, empty="No drills match.")

@@ -46,7 +46,16 @@ COLUMNS = [
 def history(system: SystemArg, institution: Institution = None,
             since: Annotated[Optional[str], typer.Option(metavar="TIME", help="Only since: 24h, 7d, or an ISO date.")] = None,
             limit: Limit = DEFAULT_LIMIT, all_: All = False, oldest_first: OldestFirst = False):
-    """The trend of a system's checks: status, certificate days, replication lag, what was not OK."""
+    """The trend of a system's checks, newest first: status, certificate days, replication lag, what was not OK.
+
+    Examples:
+
+      egactl dr history RITA/crvs --since 7d
+
+      egactl dr history TRA/idras --limit 5 --oldest-first
+
+      egactl dr history RITA/crvs -o json
+    """
     ctx = context.get()
     inst, name = system_ref(ctx, system, institution)
     items = client.check_history(ctx.api(), inst, name, limit=page_limit(limit, all_), since=when(since, "--since"),

@@ -24,6 +24,9 @@ LIST_COLUMNS = [
     Column("rpo_minutes", "RPO", format=minutes), Column("rto_minutes", "RTO", format=minutes),
     Column("last_check_status", "LAST CHECK"),
     Column("days_since_successful_drill", "LAST DRILL", format=days_ago),
+    # -o wide: where the sites are, and when the last check ran.
+    Column("primary_endpoint", "PRIMARY", wide=True), Column("dr_hosting", "DR HOSTING", wide=True),
+    Column("last_check_at", "CHECKED AT", wide=True),
 ]
 DETAIL = [
     Column("system"), Column("criticality"),
@@ -123,7 +126,16 @@ def _warn_unapproved(ctx, record: dict) -> None:
 def list_(institution: Institution = None, criticality: Criticality = None,
           search: Annotated[Optional[str], typer.Option("--search", "-S", help="Name or hosting contains this.")] = None,
           limit: Limit = DEFAULT_LIMIT, all_: All = False):
-    """List systems (operators see their institutions'; admins and the help desk see all)."""
+    """List systems (operators see their institutions'; admins and the help desk see all).
+
+    Examples:
+
+      egactl dr systems list
+
+      egactl dr systems list --criticality critical -o json
+
+      egactl dr systems list -S dhis -o wide
+    """
     ctx = context.get()
     items = client.list_systems(ctx.api(), limit=page_limit(limit, all_),
                                 institution=institution.upper() if institution else None,
@@ -135,7 +147,14 @@ def list_(institution: Institution = None, criticality: Criticality = None,
 
 @app.command()
 def show(system: SystemArg, institution: Institution = None):
-    """Show one system's inventory record."""
+    """Show one system's inventory record.
+
+    Examples:
+
+      egactl dr systems show RITA/crvs
+
+      egactl dr systems show idras -i TRA -o json
+    """
     ctx = context.get()
     inst, name = system_ref(ctx, system, institution)
     ctx.render(client.get_system(ctx.api(), inst, name), DETAIL)
@@ -143,7 +162,14 @@ def show(system: SystemArg, institution: Institution = None):
 
 @app.command()
 def hosting():
-    """List the approved government hosting environments."""
+    """List the approved government hosting environments.
+
+    Examples:
+
+      egactl dr systems hosting
+
+      egactl dr systems hosting -o json
+    """
     ctx = context.get()
     ctx.render([{"environment": h} for h in client.approved_hosting(ctx.api())], [Column("environment")],
                empty="No approved hosting environments are configured.")
@@ -161,7 +187,14 @@ def create(system: SystemArg,
         version_from: VersionFrom = None, replicated_from: ReplicatedFrom = None, backup_from: BackupFrom = None,
         backup_url: BackupUrl = None, threshold: Thresholds = None, ca_bundle: CaBundle = None, notes: Notes = None,
         dry_run: DryRun = False):
-    """Register a system and its DR site."""
+    """Register a system and its DR site.
+
+    Examples:
+
+      egactl dr systems create NIDA/nin --hosting gdc-dodoma --primary nin.nida.go.tz:443 --rpo 15m --rto 4h
+
+      egactl dr systems create UDOM/aris --hosting govcloud --primary https://aris.udom.ac.tz/health --rpo 1h --rto 8h --dry-run
+    """
     ctx = context.get()
     inst, name = system_ref(ctx, system, institution)
     body = {"institution": inst, "name": name,
@@ -191,7 +224,16 @@ def update(system: SystemArg, institution: Institution = None, criticality: Crit
            clear: Annotated[Optional[list[str]], typer.Option(
                "--clear", metavar="FIELD", help=f"Empty an optional field (repeatable): {', '.join(CLEARABLE)}.")] = None,
            dry_run: DryRun = False):
-    """Change a system's record (guarded by its ETag: a concurrent change gives exit 5)."""
+    """Change a system's record (guarded by its ETag: a concurrent change gives exit 5).
+
+    Examples:
+
+      egactl dr systems update RITA/crvs --threshold cert_warn_days=45
+
+      egactl dr systems update RITA/crvs --notes "runbook: wiki/crvs-dr"
+
+      egactl dr systems update TRA/idras --rpo 20m --dry-run
+    """
     ctx = context.get()
     inst, name = system_ref(ctx, system, institution)
     changes = _body(criticality=criticality, hosting=hosting, dr_hosting=dr_hosting, primary=primary, dr=dr,
@@ -222,7 +264,14 @@ def update(system: SystemArg, institution: Institution = None, criticality: Crit
 @formerly(app, "remove")
 @app.command("delete")
 def delete(system: SystemArg, institution: Institution = None, yes: Yes = False, dry_run: DryRun = False):
-    """Remove a system, with its drills and check history."""
+    """Delete a system, with its drills and check history.
+
+    Examples:
+
+      egactl dr systems delete MOH/dhis2 --dry-run
+
+      egactl dr systems delete MOH/dhis2 --yes
+    """
     ctx = context.get()
     inst, name = system_ref(ctx, system, institution)
     api = ctx.api()

@@ -66,7 +66,16 @@ def check(
                                          help=f"Exit 1 when any system is at least this bad: {', '.join(FAIL_ON)}.")] = "never",
     dry_run: DryRun = False,
 ):
-    """Check DR readiness now: reachability, TLS, DNS, version, replication, backups, drills, hosting."""
+    """Check DR readiness now: reachability, TLS, DNS, version, replication, backups, drills, hosting.
+
+    Examples:
+
+      egactl dr check -i RITA
+
+      egactl dr check --system TRA/idras --no-record -o json
+
+      egactl dr check -i RITA --nagios --deadline 50
+    """
     if fail_on not in FAIL_ON:
         raise typer.BadParameter(f"must be one of {', '.join(FAIL_ON)}", param_hint="--fail-on")
     run_check(context.get(), CheckOptions(list(system or []), institution, all_, timeout, deadline, ca_bundle,
