@@ -28,8 +28,13 @@ def get_system_with_etag(api: Any, institution: str, name: str) -> tuple[dict, s
     return api.get_with_etag(system_path(institution, name))
 
 
-def add_system(api: Any, body: dict) -> dict:
-    return api.post(f"{BASE}/systems", body)
+def create_system(api: Any, body: dict) -> tuple[dict, bool]:
+    """(the system, whether this call created it): an identical system already there is
+    answered 200 and changed in nothing; one with other values is a Conflict (exit 5)."""
+    from egactl.plugin.cli import new_idempotency_key
+
+    response = api.request("POST", f"{BASE}/systems", json_body=body, idempotency_key=new_idempotency_key())
+    return response.json(), response.status_code == 201
 
 
 def update_system(api: Any, institution: str, name: str, changes: dict, *, etag: str | None) -> dict:

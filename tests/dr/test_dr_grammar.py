@@ -109,3 +109,34 @@ def test_old_short_flags_still_work_with_a_notice(cli):
     assert r.exit_code == 0, r.stderr
     assert "`egactl dr check -s` is now `--system`" in r.stderr
     assert "RITA/crvs" in r.stdout and "TRA/idras" not in r.stdout
+
+
+def test_creating_again_exactly_as_asked_is_exists_and_other_values_a_conflict(cli, backend):
+    from egactl.server.models import AuditEntry
+
+    def audits():
+        with backend.read_sessions() as s:
+            return len(s.scalars(select(AuditEntry).where(AuditEntry.resource_type == "dr_system")).all())
+
+    full = (*ADD, "--dr", "https://crvs-dr.rita.go.tz/health", "--dr-hosting", "gdc-dar", "--threshold",
+            "cert_warn_days=45", "--notes", "runbook: wiki/crvs")
+    assert cli("dr", "systems", "create", "RITA/crvs", *full).exit_code == 0
+    assert audits() == 1
+    # The same again, spelled differently where the rules normalise (case, 4h as 240 min): exists.
+    again = cli("dr", "systems", "create", "rita/crvs", *full[:-2], "--notes", "runbook: wiki/crvs", "--rto", "240m")
+    assert again.exit_code == 0, again.stderr
+    assert "DR system RITA/crvs exists with these details; nothing changed" in again.stderr
+    assert "RITA/crvs" in again.stdout
+    assert again.stderr.count("Created") == 0 and audits() == 1
+    as_json = cli("dr", "systems", "create", "RITA/crvs", *full, "-o", "json")
+    assert as_json.exit_code == 0 and as_json.json()["version"] == 1
+    # Other values: exit 5, naming what differs, and nothing changed.
+    other = cli("dr", "systems", "create", "RITA/crvs", *ADD, "--dr", "https://crvs-dr.rita.go.tz/health",
+                "--dr-hosting", "gdc-dodoma", "--threshold", "cert_warn_days=45")
+    assert other.exit_code == 5
+    assert "DR system RITA/crvs already exists with other values for dr_hosting and notes" in other.stderr
+    assert "egactl dr systems update RITA/crvs" in other.stderr
+    with backend.read_sessions() as s:
+        row = s.scalar(select(DrSystem).where(DrSystem.name == "crvs"))
+        assert (row.dr_hosting, row.notes, row.version) == ("gdc-dar", "runbook: wiki/crvs", 1)
+    assert audits() == 1

@@ -68,7 +68,7 @@ def test_backend_rules_hold_for_raw_api_callers(cli, backend):
 
 def test_duplicate_is_a_conflict_and_unknown_institution_not_found(cli):
     assert cli("dr", "systems", "create", "RITA/crvs", *ADD).exit_code == 0
-    again = cli("dr", "systems", "create", "RITA/crvs", *ADD)
+    again = cli("dr", "systems", "create", "RITA/crvs", *ADD, "--rpo", "20m")
     assert again.exit_code == 5 and "already exists" in again.stderr
     assert cli("dr", "systems", "create", "NOWHERE/crvs", *ADD).exit_code == 3
 

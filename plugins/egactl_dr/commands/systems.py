@@ -7,8 +7,8 @@ from typing import Annotated, Any, Optional
 
 import typer
 
-from egactl.plugin.cli import (DEFAULT_LIMIT, All, Column, DryRun, Institution, Limit, Yes, context, enforce, formerly,
-                               old_flags, page_limit)
+from egactl.plugin.cli import (DEFAULT_LIMIT, All, Column, Conflict, DryRun, Institution, Limit, Yes, context, enforce,
+                               formerly, old_flags, page_limit)
 from egactl_dr import client, rules
 from egactl_dr.commands.common import SystemArg, approved, day, days_ago, minutes, read_ca_bundle, system_ref
 
@@ -189,11 +189,14 @@ def create(system: SystemArg,
         dry_run: DryRun = False):
     """Register a system and its DR site.
 
+    Re-running it with exactly the same values changes nothing (exit 0, "exists");
+    a system of that name with other values is a conflict (exit 5).
+
     Examples:
 
-      egactl dr systems create NIDA/nin --hosting gdc-dodoma --primary nin.nida.go.tz:443 --rpo 15m --rto 4h
+      egactl dr systems create NIDA/nin --hosting gdc-dodoma --primary nin.nida.example:443 --rpo 15m --rto 4h
 
-      egactl dr systems create UDOM/aris --hosting govcloud --primary https://aris.udom.ac.tz/health --rpo 1h --rto 8h --dry-run
+      egactl dr systems create UDOM/aris --hosting govcloud --primary https://aris.udom.example/health --rpo 1h --rto 8h --dry-run
     """
     ctx = context.get()
     inst, name = system_ref(ctx, system, institution)
@@ -207,7 +210,16 @@ def create(system: SystemArg,
         ctx.io.status(f"dry run: would create DR system {inst}/{name}")
         ctx.render({"system": f"{inst}/{name}", **body}, DETAIL)
         return
-    created = client.add_system(ctx.api(), body)
+    try:
+        created, new = client.create_system(ctx.api(), body)
+    except Conflict as exc:
+        if exc.problem and exc.problem.get("differs"):
+            exc.hint = f"change it with `egactl dr systems update {inst}/{name}`, or choose another name"
+        raise
+    if not new:  # it is there already, exactly as asked
+        ctx.io.status(f"DR system {created['system']} exists with these details; nothing changed")
+        ctx.render(created, DETAIL)
+        return
     ctx.success(f"Created DR system {created['system']}")
     _warn_unapproved(ctx, created)
     if not created.get("dr_endpoint"):

@@ -54,15 +54,44 @@ def list_systems(cursor: str | None = None, limit: int | None = None, institutio
                 serialize=lambda s: serialize_system(s, now=now, approved=approved, running=running), oldest_first=True)
 
 
-@router.post("/systems", status_code=201, response_model=SystemOut)
+def differences(existing: DrSystem, asked: SystemIn) -> list[str]:
+    """The fields in which ``existing`` is not what ``asked`` asks for (every field a create sets)."""
+    wanted = asked.model_dump(exclude={"institution", "name"})
+    return [f for f, value in wanted.items() if getattr(existing, f) != value]
+
+
+def _existing(institution: str, name: str) -> DrSystem | None:
+    return db().scalar(select(DrSystem).where(DrSystem.institution == institution, DrSystem.name == name))
+
+
+@router.post("/systems", status_code=201, response_model=SystemOut,
+             responses={200: {"model": SystemOut, "description": "It exists already, exactly as asked: nothing "
+                                                                 "changed (re-running a create is safe)"}})
 def create_system(body: SystemIn):
+    """Register a system: 201. The same again is 200 with the system as it is, changing
+    nothing; the name taken with other values is 409 naming the fields that differ."""
     require_institution(body.institution)
-    now = backend().now()
-    row = DrSystem(**body.model_dump(), version=1, created_at=now, updated_at=now)
-    insert_unique(row, f"DR system {body.institution}/{body.name} already exists")
-    out = serialize_one(row)
-    audit.record("create", "dr_system", row.ref, institution=row.institution, after=_audit_view(out))
-    return etag.respond(out, row.version, status_code=201, headers={"Location": f"/api/v1/dr/systems/{row.ref}"})
+    ref = f"{body.institution}/{body.name}"
+    existing = _existing(body.institution, body.name)
+    if existing is None:
+        now = backend().now()
+        row = DrSystem(**body.model_dump(), version=1, created_at=now, updated_at=now)
+        try:
+            insert_unique(row, f"DR system {ref} already exists")
+        except Problem:  # registered by a concurrent request since our SELECT
+            existing = _existing(body.institution, body.name)
+            if existing is None:
+                raise
+        else:
+            out = serialize_one(row)
+            audit.record("create", "dr_system", row.ref, institution=row.institution, after=_audit_view(out))
+            return etag.respond(out, row.version, status_code=201, headers={"Location": f"/api/v1/dr/systems/{row.ref}"})
+    differ = differences(existing, body)
+    if differ:
+        named = ", ".join(differ[:-1]) + " and " + differ[-1] if len(differ) > 1 else differ[0]
+        raise Problem(409, f"DR system {ref} already exists with other values for {named}", differs=differ)
+    return etag.respond(serialize_one(existing), existing.version, status_code=200,
+                        headers={"Location": f"/api/v1/dr/systems/{existing.ref}"})
 
 
 @router.get("/systems/{institution}/{name}", response_model=SystemOut)
