@@ -33,7 +33,8 @@ ADD = ("--hosting", "gdc-dodoma", "--dr-hosting", "gdc-dar", "--primary", "https
 def test_inventory_drills_history_and_report_on_postgresql(cli, backend):
     assert backend.engine.dialect.name == "postgresql"
     assert cli("dr", "systems", "create", "RITA/crvs", *ADD).exit_code == 0
-    assert cli("dr", "systems", "create", "RITA/crvs", *ADD).exit_code == 5
+    assert cli("dr", "systems", "create", "RITA/crvs", *ADD).exit_code == 0  # exists, exactly as asked
+    assert cli("dr", "systems", "create", "RITA/crvs", *ADD, "--rpo", "20m").exit_code == 5
     assert cli("dr", "drills", "start", "RITA/crvs").exit_code == 0
     twice = cli("dr", "drills", "start", "RITA/crvs")
     assert twice.exit_code == 5 and "already running" in twice.stderr
