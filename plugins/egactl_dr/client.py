@@ -29,8 +29,8 @@ def get_system_with_etag(api: Any, institution: str, name: str) -> tuple[dict, s
 
 
 def create_system(api: Any, body: dict) -> tuple[dict, bool]:
-    """(the system, whether this call created it): an identical system already there is
-    answered 200 and changed in nothing; one with other values is a Conflict (exit 5)."""
+    """(the system, whether this call created it): a system already there as asked is
+    answered 200 ("exists") and changed in nothing; one with other values is a Conflict (exit 5)."""
     from egactl.plugin.cli import new_idempotency_key
 
     response = api.request("POST", f"{BASE}/systems", json_body=body, idempotency_key=new_idempotency_key())

@@ -125,18 +125,37 @@ def test_creating_again_exactly_as_asked_is_exists_and_other_values_a_conflict(c
     # The same again, spelled differently where the rules normalise (case, 4h as 240 min): exists.
     again = cli("dr", "systems", "create", "rita/crvs", *full[:-2], "--notes", "runbook: wiki/crvs", "--rto", "240m")
     assert again.exit_code == 0, again.stderr
-    assert "DR system RITA/crvs exists with these details; nothing changed" in again.stderr
+    assert "exists: already there exactly as asked; nothing changed" in again.stderr
     assert "RITA/crvs" in again.stdout
     assert again.stderr.count("Created") == 0 and audits() == 1
     as_json = cli("dr", "systems", "create", "RITA/crvs", *full, "-o", "json")
     assert as_json.exit_code == 0 and as_json.json()["version"] == 1
+    # An option left out asks for nothing: the same create with fewer options is still "exists".
+    fewer = cli("dr", "systems", "create", "RITA/crvs", *ADD)
+    assert fewer.exit_code == 0 and "exists" in fewer.stderr
     # Other values: exit 5, naming what differs, and nothing changed.
     other = cli("dr", "systems", "create", "RITA/crvs", *ADD, "--dr", "https://crvs-dr.rita.go.tz/health",
                 "--dr-hosting", "gdc-dodoma", "--threshold", "cert_warn_days=45")
     assert other.exit_code == 5
-    assert "DR system RITA/crvs already exists with other values for dr_hosting and notes" in other.stderr
+    assert ("DR system RITA/crvs already exists with other values for dr_hosting "
+            "(dr_hosting: is 'gdc-dar' there, not 'gdc-dodoma')") in other.stderr
     assert "egactl dr systems update RITA/crvs" in other.stderr
     with backend.read_sessions() as s:
         row = s.scalar(select(DrSystem).where(DrSystem.name == "crvs"))
         assert (row.dr_hosting, row.notes, row.version) == ("gdc-dar", "runbook: wiki/crvs", 1)
     assert audits() == 1
+
+
+def test_check_all_is_every_system_even_with_a_profile_institution(cli):
+    """The profile's institution narrows `dr check` without selectors (the core's -i rule),
+    but --all means every system you can see; -i given with it still narrows."""
+    cli("dr", "systems", "create", "RITA/crvs", *ADD)
+    cli("dr", "systems", "create", "TRA/idras", *ADD)
+    assert cli("config", "set", "institution", "RITA").exit_code == 0
+    narrowed = cli("dr", "check", "--dry-run")
+    assert narrowed.exit_code == 0 and "RITA/crvs" in narrowed.stdout and "TRA/idras" not in narrowed.stdout
+    every = cli("dr", "check", "--all", "--dry-run")
+    assert every.exit_code == 0, every.stderr
+    assert "RITA/crvs" in every.stdout and "TRA/idras" in every.stdout
+    only = cli("dr", "check", "--all", "-i", "TRA", "--dry-run")
+    assert "TRA/idras" in only.stdout and "RITA/crvs" not in only.stdout

@@ -13,7 +13,7 @@ from fastapi import APIRouter
 from sqlalchemy import or_, select
 
 from egactl.plugin.server import (ApiRoute, Problem, audit, backend, db, etag, insert_unique, page, require_institution,
-                                  visible)
+                                  same_or_conflict, visible)
 from egactl_dr.server.models import DrSystem
 from egactl_dr.server.schemas import Criticality, HostingOut, SystemIn, SystemOut, SystemPage, SystemPatch
 from egactl_dr.server.service import (approved_hosting, guarded_system, readable_system, running_drills, serialize_one,
@@ -54,12 +54,6 @@ def list_systems(cursor: str | None = None, limit: int | None = None, institutio
                 serialize=lambda s: serialize_system(s, now=now, approved=approved, running=running), oldest_first=True)
 
 
-def differences(existing: DrSystem, asked: SystemIn) -> list[str]:
-    """The fields in which ``existing`` is not what ``asked`` asks for (every field a create sets)."""
-    wanted = asked.model_dump(exclude={"institution", "name"})
-    return [f for f, value in wanted.items() if getattr(existing, f) != value]
-
-
 def _existing(institution: str, name: str) -> DrSystem | None:
     return db().scalar(select(DrSystem).where(DrSystem.institution == institution, DrSystem.name == name))
 
@@ -69,7 +63,8 @@ def _existing(institution: str, name: str) -> DrSystem | None:
                                                                  "changed (re-running a create is safe)"}})
 def create_system(body: SystemIn):
     """Register a system: 201. The same again is 200 with the system as it is, changing
-    nothing; the name taken with other values is 409 naming the fields that differ."""
+    nothing (a field left out asks for nothing); the name taken with other values is 409
+    naming the fields that differ (``same_or_conflict``, the create rule of every route)."""
     require_institution(body.institution)
     ref = f"{body.institution}/{body.name}"
     existing = _existing(body.institution, body.name)
@@ -86,10 +81,8 @@ def create_system(body: SystemIn):
             out = serialize_one(row)
             audit.record("create", "dr_system", row.ref, institution=row.institution, after=_audit_view(out))
             return etag.respond(out, row.version, status_code=201, headers={"Location": f"/api/v1/dr/systems/{row.ref}"})
-    differ = differences(existing, body)
-    if differ:
-        named = ", ".join(differ[:-1]) + " and " + differ[-1] if len(differ) > 1 else differ[0]
-        raise Problem(409, f"DR system {ref} already exists with other values for {named}", differs=differ)
+    asked = body.model_dump(exclude={"institution", "name"}, exclude_unset=True)
+    same_or_conflict(existing, asked, what=f"DR system {ref}")
     return etag.respond(serialize_one(existing), existing.version, status_code=200,
                         headers={"Location": f"/api/v1/dr/systems/{existing.ref}"})
 
