@@ -48,10 +48,15 @@ def test_a_fresh_sandbox_checks_its_seeded_systems_for_real(no_network):
     r = sandbox("dr", "check", "-i", "RITA", "-o", "json")
     assert r.exit_code == 0, r.stderr
     [crvs] = json.loads(r.stdout)
-    assert crvs["system"] == "RITA/crvs" and crvs["status"] == "OK", crvs
     checks = by_check(crvs)
-    assert {name: c["state"] for name, c in checks.items()} == {name: "OK" for name in checks}
-    assert checks["primary.reachability"]["reason"].startswith("HTTP 200 in ")
+    # On a machine loaded far beyond its cores an answer may come slower than the
+    # 2 s warning threshold: that WARNING says so ("but slow"); everything else is OK.
+    slow = {n for n, c in checks.items() if n.endswith(".reachability") and c["state"] == "WARNING"
+            and "but slow" in c["reason"]}
+    assert crvs["system"] == "RITA/crvs" and crvs["status"] == ("WARNING" if slow else "OK"), crvs
+    assert {name: c["state"] for name, c in checks.items() if name not in slow} == {
+        name: "OK" for name in checks if name not in slow}
+    assert checks["primary.reachability"]["reason"].startswith("HTTP 200 ")
     assert checks["dr.tls"]["reason"].startswith("chain verifies for crvs-dr.rita.example")
     assert checks["primary.dns"]["reason"] == "crvs.rita.example is served by the sandbox, in this process (no lookup needed)"
     assert checks["version"]["reason"] == "both sites run 2.4.1"
@@ -62,10 +67,11 @@ def test_a_fresh_sandbox_checks_its_seeded_systems_for_real(no_network):
 def test_the_seed_shows_the_range_and_the_run_is_recorded(no_network):
     r = sandbox("dr", "check", "--all")
     assert r.exit_code == 0, r.stderr
-    assert "3 system(s) checked" in r.stderr and "2 CRITICAL, 1 OK; recorded as check run 1" in r.stderr
+    assert "3 system(s) checked" in r.stderr and "recorded as check run 1" in r.stderr
     results = {x["system"]: x for x in json.loads(sandbox("dr", "check", "--all", "-o", "json").stdout)}
+    crvs_slow = any("but slow" in c["reason"] for c in results["RITA/crvs"]["checks"])  # a machine loaded far beyond its cores
     assert {s: x["status"] for s, x in results.items()} == {
-        "RITA/crvs": "OK", "TRA/idras": "CRITICAL", "MOH/dhis2": "CRITICAL"}
+        "RITA/crvs": "WARNING" if crvs_slow else "OK", "TRA/idras": "CRITICAL", "MOH/dhis2": "CRITICAL"}
     idras, dhis2 = by_check(results["TRA/idras"]), by_check(results["MOH/dhis2"])
     # TRA's DR site lags (87% of its RPO) and was never drilled; its sites are otherwise fine.
     assert idras["replication"]["state"] == "WARNING" and "87% of the RPO of 30 min" in idras["replication"]["reason"]

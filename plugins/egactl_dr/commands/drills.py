@@ -15,14 +15,16 @@ import typer
 from egactl.plugin.cli import (DEFAULT_LIMIT, All, Column, DryRun, Institution, Limit, OldestFirst, context, enforce,
                                page_limit)
 from egactl_dr import client, rules
-from egactl_dr.commands.common import SystemArg, day, minutes, system_ref, when
+from egactl_dr.commands.common import SystemArg, complete_among, complete_systems, day, minutes, system_ref, when
+
+RESULTS = ("running", "passed", "failed")
 
 app = typer.Typer(name="drills", help="Failover drills: start one, finish it with what was measured, list those on record.",
                   no_args_is_help=True, add_completion=False)
 
 COLUMNS = [
     Column("id"), Column("system"), Column("result"),
-    Column("started_at", "STARTED", format=day), Column("restored_at", "RESTORED", format=day),
+    Column("started_at", "STARTED"), Column("restored_at", "RESTORED"),
     Column("measured_rto_minutes", "RTO", format=minutes), Column("rto_target_minutes", "RTO TARGET", format=minutes),
     Column("data_loss_minutes", "DATA LOST", format=minutes),
     Column("rpo_target_minutes", "RPO TARGET", format=minutes),
@@ -104,9 +106,11 @@ def finish(system: SystemArg, institution: Institution = None,
 
 
 @app.command("list")
-def list_(system: Annotated[Optional[str], typer.Argument(metavar="[SYSTEM]", help="Only this system.")] = None,
+def list_(system: Annotated[Optional[str], typer.Argument(metavar="SYSTEM", help="Only this system.",
+                                                         autocompletion=complete_systems)] = None,
           institution: Institution = None,
-          result: Annotated[Optional[str], typer.Option(help="running, passed or failed.")] = None,
+          result: Annotated[Optional[str], typer.Option(help="running, passed or failed.",
+                                                        autocompletion=complete_among(RESULTS))] = None,
           limit: Limit = DEFAULT_LIMIT, all_: All = False, oldest_first: OldestFirst = False):
     """List drills, newest first (by when they started).
 
@@ -119,7 +123,7 @@ def list_(system: Annotated[Optional[str], typer.Argument(metavar="[SYSTEM]", he
       egactl dr drills list --result running -o json
     """
     ctx = context.get()
-    if result is not None and result not in ("running", "passed", "failed"):
+    if result is not None and result not in RESULTS:
         raise typer.BadParameter("must be running, passed or failed", param_hint="--result")
     filters: dict = {"result": result}
     if system:

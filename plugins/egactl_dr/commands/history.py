@@ -8,7 +8,7 @@ import typer
 
 from egactl.plugin.cli import DEFAULT_LIMIT, All, Column, Institution, Limit, OldestFirst, context, page_limit
 from egactl_dr import client, rules
-from egactl_dr.commands.common import SystemArg, day, system_ref, when
+from egactl_dr.commands.common import SystemArg, system_ref, when
 
 
 def _metric(record: dict[str, Any], name: str) -> float | None:
@@ -32,7 +32,7 @@ def _problems(record: dict[str, Any]) -> str:
 
 
 COLUMNS = [
-    Column("at", format=day), Column("status"),
+    Column("at"), Column("status"),
     Column("counts.OK", "OK"), Column("counts.WARNING", "WARN"), Column("counts.CRITICAL", "CRIT"),
     Column("counts.UNKNOWN", "UNKN"),
     Column("checks", "CERT DAYS", format=lambda v: _cert_days({"checks": v})),

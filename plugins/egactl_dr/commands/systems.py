@@ -10,7 +10,8 @@ import typer
 from egactl.plugin.cli import (DEFAULT_LIMIT, All, Column, Conflict, DryRun, Institution, Limit, Yes, context, enforce,
                                formerly, old_flags, page_limit)
 from egactl_dr import client, rules
-from egactl_dr.commands.common import SystemArg, approved, day, days_ago, minutes, read_ca_bundle, system_ref
+from egactl_dr.commands.common import (SystemArg, approved, complete_among, days_ago, minutes, read_ca_bundle,
+                                       system_ref)
 
 app = typer.Typer(help="The inventory: systems, their DR sites, targets and thresholds.", no_args_is_help=True,
                   add_completion=False)
@@ -38,16 +39,17 @@ DETAIL = [
     Column("rpo_minutes", "RPO", format=minutes), Column("rto_minutes", "RTO", format=minutes),
     Column("thresholds", format=lambda v: ", ".join(f"{k}={x}" for k, x in (v or {}).items()) or "defaults"),
     Column("ca_bundle", "CA BUNDLE", format=lambda v: f"{v.count('BEGIN CERTIFICATE')} certificate(s)" if v else ""),
-    Column("last_check_at", "LAST CHECK", format=day), Column("last_check_status", "LAST STATUS"),
-    Column("last_successful_drill_at", "LAST DRILL", format=day),
-    Column("drill_running_since", "DRILL RUNNING", format=day),
-    Column("notes"), Column("version"), Column("updated_at", "UPDATED", format=day),
+    Column("last_check_at", "LAST CHECK"), Column("last_check_status", "LAST STATUS"),
+    Column("last_successful_drill_at", "LAST DRILL"),
+    Column("drill_running_since", "DRILL RUNNING"),
+    Column("notes"), Column("version"), Column("updated_at", "UPDATED"),
 ]
 
 CLEARABLE = ("dr_endpoint", "dr_hosting", "version_from", "replicated_from", "backup_from", "backup_url",
              "ca_bundle", "notes")
 
-Criticality = Annotated[Optional[str], typer.Option(help=f"One of: {', '.join(rules.CRITICALITIES)}.")]
+Criticality = Annotated[Optional[str], typer.Option(help=f"One of: {', '.join(rules.CRITICALITIES)}.",
+                                                    autocompletion=complete_among(rules.CRITICALITIES))]
 Hosting = Annotated[Optional[str], typer.Option(help="Hosting environment of the primary site, e.g. gdc-dodoma.")]
 DrHosting = Annotated[Optional[str], typer.Option("--dr-hosting", help="Hosting environment of the DR site.")]
 Primary = Annotated[Optional[str], typer.Option("--primary", metavar="ENDPOINT",
@@ -189,8 +191,9 @@ def create(system: SystemArg,
         dry_run: DryRun = False):
     """Register a system and its DR site.
 
-    Re-running it with exactly the same values changes nothing (exit 0, "exists");
-    a system of that name with other values is a conflict (exit 5).
+    Re-running it is safe: if the system is there with these values, nothing changes
+    and it exits 0 saying "exists"; a system of that name with other values is a
+    conflict (exit 5) naming the fields that differ (change them with `dr systems update`).
 
     Examples:
 
@@ -216,11 +219,10 @@ def create(system: SystemArg,
         if exc.problem and exc.problem.get("differs"):
             exc.hint = f"change it with `egactl dr systems update {inst}/{name}`, or choose another name"
         raise
-    if not new:  # it is there already, exactly as asked
-        ctx.io.status(f"DR system {created['system']} exists with these details; nothing changed")
+    ctx.success(f"Created DR system {created['system']}")  # or "exists: ...", as the backend said
+    if not new:
         ctx.render(created, DETAIL)
         return
-    ctx.success(f"Created DR system {created['system']}")
     _warn_unapproved(ctx, created)
     if not created.get("dr_endpoint"):
         ctx.io.warn(f"{created['system']} has no DR site; add one with `egactl dr systems update {created['system']} --dr ENDPOINT`")
@@ -234,7 +236,8 @@ def update(system: SystemArg, institution: Institution = None, criticality: Crit
            backup_url: BackupUrl = None, rpo: Rpo = None, rto: Rto = None, threshold: Thresholds = None,
            ca_bundle: CaBundle = None, notes: Notes = None,
            clear: Annotated[Optional[list[str]], typer.Option(
-               "--clear", metavar="FIELD", help=f"Empty an optional field (repeatable): {', '.join(CLEARABLE)}.")] = None,
+               "--clear", metavar="FIELD", help=f"Empty an optional field (repeatable): {', '.join(CLEARABLE)}.",
+               autocompletion=complete_among(CLEARABLE))] = None,
            dry_run: DryRun = False):
     """Change a system's record (guarded by its ETag: a concurrent change gives exit 5).
 

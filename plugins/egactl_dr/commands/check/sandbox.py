@@ -44,7 +44,7 @@ class BackendSites(Network):
 
     def __init__(self, api: Any):
         self.api = api
-        self._served: dict[str, bool] = {}
+        self._served: dict[str, asyncio.Future] = {}
         self._server_context: ssl.SSLContext | None = None
         self._tasks: set[asyncio.Task] = set()
 
@@ -59,10 +59,15 @@ class BackendSites(Network):
             raise ConnectionError(f"cannot reach the backend that serves {DOMAIN_NOTE}: {exc.message}") from None
 
     async def _is_served(self, host: str) -> bool:
+        """Asked once per host and run, however many probes ask at the same time (a site's
+        lookup and its connection start together)."""
         key = host.lower().rstrip(".")
         if key not in self._served:
-            self._served[key] = (await self._get(f"{BASE}/{quote(key, safe='')}")).status_code == 200
-        return self._served[key]
+            self._served[key] = asyncio.ensure_future(self._lookup(key))
+        return await asyncio.shield(self._served[key])
+
+    async def _lookup(self, host: str) -> bool:
+        return (await self._get(f"{BASE}/{quote(host, safe='')}")).status_code == 200
 
     async def resolve(self, host: str, timeout: float) -> DnsObservation:
         started = time.monotonic()
@@ -97,9 +102,13 @@ class BackendSites(Network):
             raise
 
     async def close(self) -> None:
-        for task in list(self._tasks):
+        pending = list(self._tasks) + [f for f in self._served.values() if not f.done()]
+        for task in pending:
             task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
+        await asyncio.gather(*pending, return_exceptions=True)
+        for lookup in self._served.values():  # retrieved, so none is reported as never retrieved
+            if lookup.done() and not lookup.cancelled():
+                lookup.exception()
 
     # -- the site's end of the connection ---------------------------------------------
 
