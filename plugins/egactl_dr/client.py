@@ -28,8 +28,13 @@ def get_system_with_etag(api: Any, institution: str, name: str) -> tuple[dict, s
     return api.get_with_etag(system_path(institution, name))
 
 
-def add_system(api: Any, body: dict) -> dict:
-    return api.post(f"{BASE}/systems", body)
+def create_system(api: Any, body: dict) -> tuple[dict, bool]:
+    """(the system, whether this call created it): a system already there as asked is
+    answered 200 ("exists") and changed in nothing; one with other values is a Conflict (exit 5)."""
+    from egactl.plugin.cli import new_idempotency_key
+
+    response = api.request("POST", f"{BASE}/systems", json_body=body, idempotency_key=new_idempotency_key())
+    return response.json(), response.status_code == 201
 
 
 def update_system(api: Any, institution: str, name: str, changes: dict, *, etag: str | None) -> dict:
@@ -55,8 +60,8 @@ def finish_drill(api: Any, institution: str, name: str, body: dict) -> dict:
     return api.post(f"{system_path(institution, name)}/drills/finish", body)
 
 
-def list_drills(api: Any, *, limit: int | None = None, **filters: Any) -> list[dict]:
-    return api.list(f"{BASE}/drills", limit=limit, **filters)
+def list_drills(api: Any, *, limit: int | None = None, oldest_first: bool = False, **filters: Any) -> list[dict]:
+    return api.list(f"{BASE}/drills", limit=limit, oldest_first="true" if oldest_first else None, **filters)
 
 
 def running_drill(api: Any, institution: str, name: str) -> dict | None:
@@ -72,8 +77,9 @@ def record_run(api: Any, body: dict) -> dict:
 
 
 def check_history(api: Any, institution: str, name: str, *, limit: int | None = None,
-                  since: str | None = None) -> list[dict]:
-    return api.list(f"{system_path(institution, name)}/checks", limit=limit, since=since)
+                  since: str | None = None, oldest_first: bool = False) -> list[dict]:
+    return api.list(f"{system_path(institution, name)}/checks", limit=limit, since=since,
+                    oldest_first="true" if oldest_first else None)
 
 
 def report(api: Any, *, institution: str | None = None) -> list[dict]:

@@ -43,7 +43,7 @@ def server_tls(ca, *names, **kwargs) -> ssl.SSLContext:
 
 
 def add(cli, ref, primary, dr=None, *extra, role="admin"):
-    args = ["dr", "systems", "add", ref, "--hosting", "gdc-dodoma", "--primary", primary, "--rpo", "15m", "--rto", "4h"]
+    args = ["dr", "systems", "create", ref, "--hosting", "gdc-dodoma", "--primary", primary, "--rpo", "15m", "--rto", "4h"]
     if dr:
         args += ["--dr", dr, "--dr-hosting", "gdc-dar"]
     r = cli(*args, *extra, "-o", "json", role=role)
@@ -58,8 +58,8 @@ def check(cli, *args, role="admin", expect=0):
 
 
 def passed_drill(cli, ref):
-    assert cli("dr", "drill", "start", ref).exit_code == 0
-    r = cli("dr", "drill", "finish", ref, "--data-loss", "0")
+    assert cli("dr", "drills", "start", ref).exit_code == 0
+    r = cli("dr", "drills", "finish", ref, "--data-loss", "0")
     assert r.exit_code == 0, r.stderr
 
 
@@ -241,7 +241,7 @@ def test_overdue_drill_by_the_backend_clock(cli, clock, sites):
 
 def test_unapproved_hosting_and_no_dr_site(cli, sites):
     site = sites.http()
-    r = cli("dr", "systems", "add", "MOH/his", "--hosting", "moh-server-room", "--primary", site, "--rpo", "1d",
+    r = cli("dr", "systems", "create", "MOH/his", "--hosting", "moh-server-room", "--primary", site, "--rpo", "1d",
             "--rto", "2d")
     assert r.exit_code == 0, r.stderr
     assert "not an approved one" in r.stderr and "has no DR site" in r.stderr

@@ -25,11 +25,11 @@ def drills(backend):
 
 
 def test_a_drill_within_targets_passes(cli, backend, clock):
-    cli("dr", "systems", "add", "RITA/crvs", *ADD)
-    r = cli("dr", "drill", "start", "RITA/crvs", "--at", iso(clock, hours=-2), "--notes", "annual failover")
+    cli("dr", "systems", "create", "RITA/crvs", *ADD)
+    r = cli("dr", "drills", "start", "RITA/crvs", "--at", iso(clock, hours=-2), "--notes", "annual failover")
     assert r.exit_code == 0, r.stderr
     assert "Started drill 1 of RITA/crvs" in r.stderr
-    r = cli("dr", "drill", "finish", "RITA/crvs", "--restored-at", iso(clock, minutes=-25), "--data-loss", "4m",
+    r = cli("dr", "drills", "finish", "RITA/crvs", "--restored-at", iso(clock, minutes=-25), "--data-loss", "4m",
             "-o", "json")
     assert r.exit_code == 0, r.stderr
     out = r.json()
@@ -45,9 +45,9 @@ def test_a_drill_within_targets_passes(cli, backend, clock):
 
 
 def test_a_drill_beyond_its_targets_fails_with_reasons(cli, backend, clock):
-    cli("dr", "systems", "add", "RITA/crvs", *ADD)
-    cli("dr", "drill", "start", "RITA/crvs", "--at", iso(clock, hours=-6))
-    r = cli("dr", "drill", "finish", "RITA/crvs", "--data-loss", "40m")
+    cli("dr", "systems", "create", "RITA/crvs", *ADD)
+    cli("dr", "drills", "start", "RITA/crvs", "--at", iso(clock, hours=-6))
+    r = cli("dr", "drills", "finish", "RITA/crvs", "--data-loss", "40m")
     assert r.exit_code == 0, r.stderr
     assert "FAILED" in r.stderr
     assert "service restored after 6 h, beyond the RTO of 4 h" in r.stderr
@@ -59,28 +59,29 @@ def test_a_drill_beyond_its_targets_fails_with_reasons(cli, backend, clock):
 
 
 def test_failed_failover_and_state_rules(cli, backend, clock):
-    cli("dr", "systems", "add", "RITA/crvs", *ADD)
-    none_running = cli("dr", "drill", "finish", "RITA/crvs", "--data-loss", "0")
+    cli("dr", "systems", "create", "RITA/crvs", *ADD)
+    none_running = cli("dr", "drills", "finish", "RITA/crvs", "--data-loss", "0")
     assert none_running.exit_code == 5 and "no drill of RITA/crvs is running" in none_running.stderr
-    assert cli("dr", "drill", "start", "RITA/crvs").exit_code == 0
-    twice = cli("dr", "drill", "start", "RITA/crvs")
+    assert cli("dr", "drills", "start", "RITA/crvs").exit_code == 0
+    twice = cli("dr", "drills", "start", "RITA/crvs")
     assert twice.exit_code == 5 and "already running" in twice.stderr
-    assert cli("dr", "drill", "finish", "RITA/crvs").exit_code == 2  # how much data was lost?
-    future = cli("dr", "drill", "finish", "RITA/crvs", "--data-loss", "0", "--restored-at", iso(clock, hours=3))
+    assert cli("dr", "drills", "finish", "RITA/crvs").exit_code == 2  # how much data was lost?
+    future = cli("dr", "drills", "finish", "RITA/crvs", "--data-loss", "0", "--restored-at", iso(clock, hours=3))
     assert future.exit_code == 2 and "in the future" in future.stderr
-    r = cli("dr", "drill", "finish", "RITA/crvs", "--failed", "--notes", "DR database would not mount", "-o", "json")
+    r = cli("dr", "drills", "finish", "RITA/crvs", "--failed", "--notes", "DR database would not mount", "-o", "json")
     assert r.exit_code == 0, r.stderr
     assert r.json()["result"] == "failed" and r.json()["failure_reasons"] == ["the failover did not complete"]
     assert len(drills(backend)) == 1
 
 
 def test_drills_list_filters_and_operators_see_their_own(cli, clock):
-    cli("dr", "systems", "add", "RITA/crvs", *ADD)
-    cli("dr", "systems", "add", "TRA/idras", *ADD)
+    cli("dr", "systems", "create", "RITA/crvs", *ADD)
+    cli("dr", "systems", "create", "TRA/idras", *ADD)
     for ref in ("RITA/crvs", "TRA/idras"):
-        cli("dr", "drill", "start", ref)
-    cli("dr", "drill", "finish", "RITA/crvs", "--data-loss", "0")
-    assert [d["system"] for d in cli("dr", "drills", "list", "-o", "json").json()] == ["RITA/crvs", "TRA/idras"]
+        cli("dr", "drills", "start", ref)
+    cli("dr", "drills", "finish", "RITA/crvs", "--data-loss", "0")
+    # Started at the same moment: the later record is the newer.
+    assert [d["system"] for d in cli("dr", "drills", "list", "-o", "json").json()] == ["TRA/idras", "RITA/crvs"]
     running = cli("dr", "drills", "list", "--result", "running", "-o", "json").json()
     assert [d["system"] for d in running] == ["TRA/idras"]
     assert [d["system"] for d in cli("dr", "drills", "list", "RITA/crvs", "-o", "json").json()] == ["RITA/crvs"]
@@ -101,14 +102,14 @@ def record(cli, ref, status, checks, role="admin"):
 
 
 def test_report_shows_compliance_and_its_csv_is_the_quarterly_report(cli, clock):
-    cli("dr", "systems", "add", "RITA/crvs", *ADD)
-    cli("dr", "drill", "start", "RITA/crvs")
-    cli("dr", "drill", "finish", "RITA/crvs", "--data-loss", "0")
+    cli("dr", "systems", "create", "RITA/crvs", *ADD)
+    cli("dr", "drills", "start", "RITA/crvs")
+    cli("dr", "drills", "finish", "RITA/crvs", "--data-loss", "0")
     record(cli, "RITA/crvs", "OK", [{"check": "version", "state": "OK", "reason": "both sites run 1"}])
-    cli("dr", "systems", "add", "TRA/idras", *ADD)
+    cli("dr", "systems", "create", "TRA/idras", *ADD)
     record(cli, "TRA/idras", "CRITICAL", [{"check": "dr.tls", "state": "CRITICAL", "reason": "certificate expired"},
                                          {"check": "replication", "state": "WARNING", "reason": "lagging"}])
-    cli("dr", "systems", "add", "MOH/dhis2", "--hosting", "moh-server-room", "--primary", "https://dhis2.moh.go.tz/",
+    cli("dr", "systems", "create", "MOH/dhis2", "--hosting", "moh-server-room", "--primary", "https://dhis2.moh.go.tz/",
         "--rpo", "1d", "--rto", "2d")
 
     rows = {r["system"]: r for r in cli("dr", "report", "-o", "json").json()}
@@ -141,9 +142,9 @@ def test_report_shows_compliance_and_its_csv_is_the_quarterly_report(cli, clock)
 
 
 def test_report_ages_drills_and_checks_by_the_backend_clock(cli, clock):
-    cli("dr", "systems", "add", "RITA/crvs", *ADD)
-    cli("dr", "drill", "start", "RITA/crvs")
-    cli("dr", "drill", "finish", "RITA/crvs", "--data-loss", "0")
+    cli("dr", "systems", "create", "RITA/crvs", *ADD)
+    cli("dr", "drills", "start", "RITA/crvs")
+    cli("dr", "drills", "finish", "RITA/crvs", "--data-loss", "0")
     record(cli, "RITA/crvs", "OK", [{"check": "version", "state": "OK", "reason": "same"}])
     assert cli("dr", "report", "-o", "json").json()[0]["compliant"] is True
     clock.advance(days=30)
@@ -157,7 +158,7 @@ def test_report_ages_drills_and_checks_by_the_backend_clock(cli, clock):
 
 
 def test_recording_rules(cli, backend):
-    cli("dr", "systems", "add", "TRA/idras", *ADD)
+    cli("dr", "systems", "create", "TRA/idras", *ADD)
     import json
 
     body = {"started_at": "2026-11-22T08:59:00Z", "finished_at": "2026-11-22T08:59:01Z",
@@ -176,7 +177,7 @@ def test_recording_rules(cli, backend):
 
 
 def test_history_is_newest_first_and_pages(cli, clock):
-    cli("dr", "systems", "add", "RITA/crvs", *ADD)
+    cli("dr", "systems", "create", "RITA/crvs", *ADD)
     for i, state in enumerate(("OK", "WARNING", "CRITICAL")):
         record(cli, "RITA/crvs", state, [{"check": "replication", "state": state, "reason": f"run {i}",
                                           "metrics": {"replication_lag": 60.0 * (i + 1)}}])
@@ -189,3 +190,38 @@ def test_history_is_newest_first_and_pages(cli, clock):
     table = cli("dr", "history", "RITA/crvs")
     lines = table.stdout.splitlines()
     assert "REPL LAG" in lines[0] and "3 min" in lines[1] and "replication CRITICAL" in lines[1]
+
+
+
+def test_drills_list_is_newest_first_by_start_time_and_oldest_first_reverses(cli, clock):
+    """Newest first by when a drill started, not by when it was recorded (a drill may be
+    recorded afterwards with --at), through every page; --oldest-first reverses it."""
+    for ref, ago in (("RITA/crvs", {"days": -2}), ("TRA/idras", {"hours": -1}), ("MOH/dhis2", {"days": -5})):
+        cli("dr", "systems", "create", ref, *ADD)
+        r = cli("dr", "drills", "start", ref, "--at", iso(clock, **ago))
+        assert r.exit_code == 0, r.stderr
+    newest = cli("dr", "drills", "list", "-o", "json")
+    assert [d["system"] for d in newest.json()] == ["TRA/idras", "RITA/crvs", "MOH/dhis2"]
+    paged = [d["system"] for d in cli("dr", "drills", "list", "-o", "json", "--limit", "2").json()]
+    assert paged == ["TRA/idras", "RITA/crvs"]
+    oldest = cli("dr", "drills", "list", "--oldest-first", "-o", "json")
+    assert oldest.exit_code == 0, oldest.stderr
+    assert [d["system"] for d in oldest.json()] == ["MOH/dhis2", "RITA/crvs", "TRA/idras"]
+    raw = cli("api", "GET", "/api/v1/dr/drills", "-f", "oldest_first=true", "-f", "limit=1")
+    assert [d["system"] for d in raw.json()["items"]] == ["MOH/dhis2"] and raw.json()["next_cursor"]
+    table = cli("dr", "drills", "list").stdout.splitlines()
+    assert "TRA/idras" in table[1] and "MOH/dhis2" in table[3]
+
+
+def test_history_oldest_first_reverses_the_trend(cli, clock):
+    cli("dr", "systems", "create", "RITA/crvs", *ADD)
+    for state in ("OK", "WARNING", "CRITICAL"):
+        record(cli, "RITA/crvs", state, [{"check": "replication", "state": state, "reason": state}])
+        clock.advance(hours=1)
+    assert [h["status"] for h in cli("dr", "history", "RITA/crvs", "-o", "json").json()] == [
+        "CRITICAL", "WARNING", "OK"]
+    r = cli("dr", "history", "RITA/crvs", "--oldest-first", "-o", "json")
+    assert r.exit_code == 0, r.stderr
+    assert [h["status"] for h in r.json()] == ["OK", "WARNING", "CRITICAL"]
+    first_page = cli("dr", "history", "RITA/crvs", "--oldest-first", "--limit", "2", "-o", "json").json()
+    assert [h["status"] for h in first_page] == ["OK", "WARNING"]

@@ -18,7 +18,7 @@ ADD = ("--hosting", "gdc-dodoma", "--primary", "https://crvs.rita.go.tz/health",
 
 
 def test_add_stores_normalised_validated_record_and_audits(cli, backend):
-    r = cli("dr", "systems", "add", "rita/CRVS", *ADD, "--dr", "HTTPS://CRVS-DR.rita.go.tz/health",
+    r = cli("dr", "systems", "create", "rita/CRVS", *ADD, "--dr", "HTTPS://CRVS-DR.rita.go.tz/health",
             "--dr-hosting", "GDC-Dar", "--criticality", "critical", "--version-from", "json:build.version",
             "--replicated-from", "header:X-Last-Replicated", "--threshold", "cert_warn_days=45", "-o", "json")
     assert r.exit_code == 0, r.stderr
@@ -52,7 +52,7 @@ def test_bad_values_fail_fast_and_send_nothing(cli, backend):
             args[i + 1] = extra[1]
         else:
             args += list(extra)
-        r = cli("dr", "systems", "add", "RITA/crvs", *args)
+        r = cli("dr", "systems", "create", "RITA/crvs", *args)
         assert r.exit_code == 2, (extra, r.stderr)
         assert message in r.stderr, (extra, r.stderr)
     assert stored(backend, "RITA", "crvs") is None
@@ -67,14 +67,14 @@ def test_backend_rules_hold_for_raw_api_callers(cli, backend):
 
 
 def test_duplicate_is_a_conflict_and_unknown_institution_not_found(cli):
-    assert cli("dr", "systems", "add", "RITA/crvs", *ADD).exit_code == 0
-    again = cli("dr", "systems", "add", "RITA/crvs", *ADD)
+    assert cli("dr", "systems", "create", "RITA/crvs", *ADD).exit_code == 0
+    again = cli("dr", "systems", "create", "RITA/crvs", *ADD, "--rpo", "20m")
     assert again.exit_code == 5 and "already exists" in again.stderr
-    assert cli("dr", "systems", "add", "NOWHERE/crvs", *ADD).exit_code == 3
+    assert cli("dr", "systems", "create", "NOWHERE/crvs", *ADD).exit_code == 3
 
 
 def test_bare_name_takes_the_institution_flag(cli):
-    assert cli("dr", "systems", "add", "crvs", "-i", "RITA", *ADD).exit_code == 0
+    assert cli("dr", "systems", "create", "crvs", "-i", "RITA", *ADD).exit_code == 0
     r = cli("dr", "systems", "show", "crvs", "-i", "rita", "-o", "json")
     assert r.exit_code == 0 and r.json()["system"] == "RITA/crvs"
     r = cli("dr", "systems", "show", "crvs")
@@ -84,10 +84,10 @@ def test_bare_name_takes_the_institution_flag(cli):
 def test_a_system_reference_is_one_system_or_a_usage_error(cli, backend):
     """The institution part of INSTITUTION/NAME becomes a path segment: a '?', '#' or '..' in
     it must not turn the request into another one (the list, another path) that then answers."""
-    cli("dr", "systems", "add", "RITA/crvs", *ADD)
-    cli("dr", "systems", "add", "TRA/crvs", *ADD)
+    cli("dr", "systems", "create", "RITA/crvs", *ADD)
+    cli("dr", "systems", "create", "TRA/crvs", *ADD)
     for ref in ("TRA/crvs#/crvs", "RITA?institution=TRA/crvs", "../crvs", "RI TA/crvs"):
-        for command in (("show", ref, "-o", "json"), ("remove", ref, "--yes"), ("update", ref, "--notes", "x"),
+        for command in (("show", ref, "-o", "json"), ("delete", ref, "--yes"), ("update", ref, "--notes", "x"),
                         ("show", ref.rpartition("/")[2], "-i", ref.rpartition("/")[0])):
             r = cli("dr", "systems", *command)
             assert (r.exit_code, r.stdout) == (2, ""), (command, r.stdout, r.stderr)
@@ -96,7 +96,7 @@ def test_a_system_reference_is_one_system_or_a_usage_error(cli, backend):
 
 
 def test_update_merges_thresholds_clears_fields_and_is_guarded_by_etag(cli, backend):
-    cli("dr", "systems", "add", "RITA/crvs", *ADD, "--dr", "https://dr.rita.go.tz/health", "--threshold",
+    cli("dr", "systems", "create", "RITA/crvs", *ADD, "--dr", "https://dr.rita.go.tz/health", "--threshold",
         "cert_warn_days=45")
     r = cli("dr", "systems", "update", "RITA/crvs", "--threshold", "backup_crit_hours=72", "--clear", "dr_endpoint",
             "-o", "json")
@@ -113,37 +113,37 @@ def test_update_merges_thresholds_clears_fields_and_is_guarded_by_etag(cli, back
 
 
 def test_dry_runs_change_nothing(cli, backend):
-    r = cli("dr", "systems", "add", "RITA/crvs", *ADD, "--dry-run")
+    r = cli("dr", "systems", "create", "RITA/crvs", *ADD, "--dry-run")
     assert r.exit_code == 0 and "dry run" in r.stderr
     assert stored(backend, "RITA", "crvs") is None
-    cli("dr", "systems", "add", "RITA/crvs", *ADD)
+    cli("dr", "systems", "create", "RITA/crvs", *ADD)
     assert cli("dr", "systems", "update", "RITA/crvs", "--criticality", "high", "--dry-run").exit_code == 0
-    assert cli("dr", "systems", "remove", "RITA/crvs", "--dry-run").exit_code == 0
+    assert cli("dr", "systems", "delete", "RITA/crvs", "--dry-run").exit_code == 0
     row = stored(backend, "RITA", "crvs")
     assert row is not None and row.criticality == "medium"
 
 
 def test_remove_needs_yes_in_a_script_and_takes_history_along(cli, backend):
-    cli("dr", "systems", "add", "RITA/crvs", *ADD)
-    cli("dr", "drill", "start", "RITA/crvs")
-    r = cli("dr", "systems", "remove", "RITA/crvs")
+    cli("dr", "systems", "create", "RITA/crvs", *ADD)
+    cli("dr", "drills", "start", "RITA/crvs")
+    r = cli("dr", "systems", "delete", "RITA/crvs")
     assert r.exit_code == 2 and "--yes" in r.stderr
-    r = cli("dr", "systems", "remove", "RITA/crvs", "--yes")
+    r = cli("dr", "systems", "delete", "RITA/crvs", "--yes")
     assert r.exit_code == 0, r.stderr
     assert stored(backend, "RITA", "crvs") is None
     assert cli("dr", "drills", "list", "-o", "json").json() == []
 
 
 def test_institution_with_systems_cannot_be_deleted(cli):
-    cli("dr", "systems", "add", "UDOM/aris", *ADD)
+    cli("dr", "systems", "create", "UDOM/aris", *ADD)
     r = cli("institutions", "delete", "UDOM", "--yes")
     assert r.exit_code == 5 and r.stderr == "error: UDOM still holds 1 DR system; release them first\n"
 
 
 def test_roles(cli, backend):
-    assert cli("dr", "systems", "add", "RITA/crvs", *ADD, role="operator").exit_code == 0
-    assert cli("dr", "systems", "add", "TRA/idras", *ADD, role="operator_tra").exit_code == 0
-    denied = cli("dr", "systems", "add", "TRA/other", *ADD, role="operator")
+    assert cli("dr", "systems", "create", "RITA/crvs", *ADD, role="operator").exit_code == 0
+    assert cli("dr", "systems", "create", "TRA/idras", *ADD, role="operator_tra").exit_code == 0
+    denied = cli("dr", "systems", "create", "TRA/other", *ADD, role="operator")
     assert denied.exit_code == 4 and "may not change resources of institution TRA" in denied.stderr
     assert cli("dr", "systems", "update", "TRA/idras", "--criticality", "high", role="operator").exit_code == 4
     assert cli("dr", "systems", "show", "TRA/idras", role="operator").exit_code == 4
@@ -151,10 +151,10 @@ def test_roles(cli, backend):
     assert [s["system"] for s in mine] == ["RITA/crvs"]
     # The help desk sees everything and changes nothing.
     assert len(cli("dr", "systems", "list", "-o", "json", role="helpdesk").json()) == 2
-    for args in (("add", "EGA/x", *ADD), ("update", "RITA/crvs", "--criticality", "low"), ("remove", "RITA/crvs", "--yes")):
+    for args in (("create", "EGA/x", *ADD), ("update", "RITA/crvs", "--criticality", "low"), ("delete", "RITA/crvs", "--yes")):
         r = cli("dr", "systems", *args, role="helpdesk")
         assert r.exit_code == 4 and "read-only" in r.stderr, args
-    assert cli("dr", "drill", "start", "RITA/crvs", role="helpdesk").exit_code == 4
+    assert cli("dr", "drills", "start", "RITA/crvs", role="helpdesk").exit_code == 4
     assert stored(backend, "RITA", "crvs").criticality == "medium"
 
 
@@ -166,9 +166,9 @@ def test_ca_bundle_is_stored_as_pem_and_keys_are_refused(cli, backend, tmp_path)
     ca.cert_pem.write_to_path(str(pem))
     key = tmp_path / "key.pem"
     ca.private_key_pem.write_to_path(str(key))
-    bad = cli("dr", "systems", "add", "RITA/crvs", *ADD, "--ca-bundle", str(key))
+    bad = cli("dr", "systems", "create", "RITA/crvs", *ADD, "--ca-bundle", str(key))
     assert bad.exit_code == 2
-    r = cli("dr", "systems", "add", "RITA/crvs", *ADD, "--ca-bundle", str(pem))
+    r = cli("dr", "systems", "create", "RITA/crvs", *ADD, "--ca-bundle", str(pem))
     assert r.exit_code == 0, r.stderr
     assert "BEGIN CERTIFICATE" in stored(backend, "RITA", "crvs").ca_bundle
     shown = cli("dr", "systems", "show", "RITA/crvs")
@@ -176,7 +176,7 @@ def test_ca_bundle_is_stored_as_pem_and_keys_are_refused(cli, backend, tmp_path)
 
 
 def test_list_table_and_hosting_list(cli):
-    cli("dr", "systems", "add", "MOH/dhis2", "--hosting", "moh-server-room", "--primary", "dhis2.moh.go.tz:443",
+    cli("dr", "systems", "create", "MOH/dhis2", "--hosting", "moh-server-room", "--primary", "dhis2.moh.go.tz:443",
         "--rpo", "1d", "--rto", "2d")
     r = cli("dr", "systems", "list")
     assert r.exit_code == 0

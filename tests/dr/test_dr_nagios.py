@@ -86,7 +86,7 @@ def sites():
 
 
 def add(cli, ref, primary, dr, *extra):
-    r = cli("dr", "systems", "add", ref, "--hosting", "gdc-dodoma", "--dr-hosting", "gdc-dar", "--primary", primary,
+    r = cli("dr", "systems", "create", ref, "--hosting", "gdc-dodoma", "--dr-hosting", "gdc-dar", "--primary", primary,
             "--dr", dr, "--rpo", "15m", "--rto", "4h", "--version-from", "json:version",
             "--replicated-from", "json:replication.last_replicated_at", "--backup-from", "json:backup.last_success",
             *extra)
@@ -94,8 +94,8 @@ def add(cli, ref, primary, dr, *extra):
 
 
 def drill(cli, ref):
-    assert cli("dr", "drill", "start", ref).exit_code == 0
-    assert cli("dr", "drill", "finish", ref, "--data-loss", "0").exit_code == 0
+    assert cli("dr", "drills", "start", ref).exit_code == 0
+    assert cli("dr", "drills", "finish", ref, "--data-loss", "0").exit_code == 0
 
 
 def ready(sites, version="1.0", replicated=dt.timedelta(minutes=1)):
@@ -205,7 +205,7 @@ def test_the_real_executable_against_egactl_serve(served, sites):
     """What Nagios actually runs: the installed command, over HTTP, its exit status read from the process."""
     primary = sites.http(health("7.0", replicated_ago=dt.timedelta(minutes=1), backup_ago=dt.timedelta(hours=1)))
     dr = f"http://127.0.0.1:{sites.refused()}/health"
-    add_args = ["dr", "systems", "add", "NIDA/nin", "--hosting", "gdc-dodoma", "--dr-hosting", "gdc-dar",
+    add_args = ["dr", "systems", "create", "NIDA/nin", "--hosting", "gdc-dodoma", "--dr-hosting", "gdc-dar",
                 "--primary", primary, "--dr", dr, "--rpo", "15m", "--rto", "4h"]
     assert served.run("institutions", "create", "NIDA", "--name", "National Identification Authority",
                       "--kind", "agency").returncode == 0  # `egactl serve` starts with an empty directory

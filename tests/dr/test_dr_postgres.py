@@ -32,13 +32,14 @@ ADD = ("--hosting", "gdc-dodoma", "--dr-hosting", "gdc-dar", "--primary", "https
 
 def test_inventory_drills_history_and_report_on_postgresql(cli, backend):
     assert backend.engine.dialect.name == "postgresql"
-    assert cli("dr", "systems", "add", "RITA/crvs", *ADD).exit_code == 0
-    assert cli("dr", "systems", "add", "RITA/crvs", *ADD).exit_code == 5
-    assert cli("dr", "drill", "start", "RITA/crvs").exit_code == 0
-    twice = cli("dr", "drill", "start", "RITA/crvs")
+    assert cli("dr", "systems", "create", "RITA/crvs", *ADD).exit_code == 0
+    assert cli("dr", "systems", "create", "RITA/crvs", *ADD).exit_code == 0  # exists, exactly as asked
+    assert cli("dr", "systems", "create", "RITA/crvs", *ADD, "--rpo", "20m").exit_code == 5
+    assert cli("dr", "drills", "start", "RITA/crvs").exit_code == 0
+    twice = cli("dr", "drills", "start", "RITA/crvs")
     assert twice.exit_code == 5 and "already running" in twice.stderr
-    assert cli("dr", "drill", "finish", "RITA/crvs", "--data-loss", "2m").exit_code == 0
-    assert cli("dr", "drill", "start", "RITA/crvs").exit_code == 0  # the index holds only running drills
+    assert cli("dr", "drills", "finish", "RITA/crvs", "--data-loss", "2m").exit_code == 0
+    assert cli("dr", "drills", "start", "RITA/crvs").exit_code == 0  # the index holds only running drills
     body = {"started_at": "2026-11-22T08:59:00Z", "finished_at": "2026-11-22T08:59:01Z",
             "results": [{"institution": "RITA", "name": "crvs", "status": "WARNING",
                          "checks": [{"check": "replication", "state": "WARNING", "reason": "lagging",
@@ -49,7 +50,7 @@ def test_inventory_drills_history_and_report_on_postgresql(cli, backend):
     row = cli("dr", "report", "-o", "json").json()[0]
     assert row["compliant"] is True and row["failing_checks"] == ["replication WARNING: lagging"]
 
-    assert cli("dr", "systems", "remove", "RITA/crvs", "--yes").exit_code == 0
+    assert cli("dr", "systems", "delete", "RITA/crvs", "--yes").exit_code == 0
     with backend.read_sessions() as s:
         assert s.scalar(select(func.count()).select_from(DrSystem)) == 0
         assert s.scalar(select(func.count()).select_from(DrDrill)) == 0

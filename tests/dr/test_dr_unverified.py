@@ -29,7 +29,7 @@ def row(cli, role="admin"):
 
 
 def test_a_help_desk_ok_never_clears_never_checked(cli, backend, clock):
-    assert cli("dr", "systems", "add", "TRA/idras", *ADD).exit_code == 0
+    assert cli("dr", "systems", "create", "TRA/idras", *ADD).exit_code == 0
     out = post(cli, "OK", "helpdesk")
     assert out["verified"] is False
     with backend.read_sessions() as s:
@@ -62,7 +62,7 @@ def test_a_help_desk_ok_never_clears_never_checked(cli, backend, clock):
 
 
 def test_a_help_desk_verdict_does_not_replace_an_operators(cli, backend, clock):
-    assert cli("dr", "systems", "add", "TRA/idras", *ADD).exit_code == 0
+    assert cli("dr", "systems", "create", "TRA/idras", *ADD).exit_code == 0
     post(cli, "CRITICAL", "admin")
     clock.advance(minutes=5)
     post(cli, "OK", "helpdesk")

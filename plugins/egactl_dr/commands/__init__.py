@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import typer
 
+from egactl.plugin.cli import formerly_group
+
 from egactl_dr.commands import check, drills, history, report, systems
 
 app = typer.Typer(no_args_is_help=True, add_completion=False)  # its help is the package's docstring
@@ -16,5 +18,5 @@ app.add_typer(systems.app, name="systems")
 app.command("check")(check.check)
 app.command("report")(report.report)
 app.command("history")(history.history)
-app.add_typer(drills.drill_app, name="drill")
-app.add_typer(drills.drills_app, name="drills")
+app.add_typer(drills.app, name="drills")
+formerly_group(app, "drill", drills.app)  # `dr drill start/finish` until the next release

@@ -8,10 +8,23 @@ from typing import Annotated, Any
 
 import typer
 
-from egactl.plugin.cli import InvalidInput, context, enforce
+from egactl.plugin.cli import InvalidInput, complete_from, context, enforce
 from egactl_dr import rules
 
-SystemArg = Annotated[str, typer.Argument(metavar="SYSTEM",
+complete_systems = complete_from("/api/v1/dr/systems", "system", "criticality")
+"""TAB completes INSTITUTION/NAME from the inventory (the systems the caller may see)."""
+
+
+def complete_among(values) -> Any:
+    """TAB completes one of a fixed list of words (states, criticalities, fields)."""
+
+    def complete(incomplete: str) -> list[tuple[str, str]]:
+        return [(v, "") for v in values if v.startswith(incomplete)]
+
+    return complete
+
+
+SystemArg = Annotated[str, typer.Argument(metavar="SYSTEM", autocompletion=complete_systems,
                                           help="INSTITUTION/NAME, e.g. RITA/crvs (or NAME with --institution).")]
 
 STATE_STYLE = {"OK": "green", "WARNING": "yellow", "CRITICAL": "bold red", "UNKNOWN": "magenta"}

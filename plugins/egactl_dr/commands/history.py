@@ -6,9 +6,9 @@ from typing import Annotated, Any, Optional
 
 import typer
 
-from egactl.plugin.cli import DEFAULT_LIMIT, All, Column, Institution, Limit, context, page_limit
+from egactl.plugin.cli import DEFAULT_LIMIT, All, Column, Institution, Limit, OldestFirst, context, page_limit
 from egactl_dr import client, rules
-from egactl_dr.commands.common import SystemArg, day, system_ref, when
+from egactl_dr.commands.common import SystemArg, system_ref, when
 
 
 def _metric(record: dict[str, Any], name: str) -> float | None:
@@ -32,7 +32,7 @@ def _problems(record: dict[str, Any]) -> str:
 
 
 COLUMNS = [
-    Column("at", format=day), Column("status"),
+    Column("at"), Column("status"),
     Column("counts.OK", "OK"), Column("counts.WARNING", "WARN"), Column("counts.CRITICAL", "CRIT"),
     Column("counts.UNKNOWN", "UNKN"),
     Column("checks", "CERT DAYS", format=lambda v: _cert_days({"checks": v})),
@@ -45,9 +45,19 @@ COLUMNS = [
 
 def history(system: SystemArg, institution: Institution = None,
             since: Annotated[Optional[str], typer.Option(metavar="TIME", help="Only since: 24h, 7d, or an ISO date.")] = None,
-            limit: Limit = DEFAULT_LIMIT, all_: All = False):
-    """The trend of a system's checks: status, certificate days, replication lag, what was not OK."""
+            limit: Limit = DEFAULT_LIMIT, all_: All = False, oldest_first: OldestFirst = False):
+    """The trend of a system's checks, newest first: status, certificate days, replication lag, what was not OK.
+
+    Examples:
+
+      egactl dr history RITA/crvs --since 7d
+
+      egactl dr history TRA/idras --limit 5 --oldest-first
+
+      egactl dr history RITA/crvs -o json
+    """
     ctx = context.get()
     inst, name = system_ref(ctx, system, institution)
-    items = client.check_history(ctx.api(), inst, name, limit=page_limit(limit, all_), since=when(since, "--since"))
+    items = client.check_history(ctx.api(), inst, name, limit=page_limit(limit, all_), since=when(since, "--since"),
+                                 oldest_first=oldest_first)
     ctx.render(items, COLUMNS, empty=f"No checks of {inst}/{name} recorded yet.")

@@ -34,6 +34,14 @@ def report(institution: Institution = None,
 
     LAST CHECK is the latest verified check (an operator's or an admin's);
     UNVERIFIED shows a newer help-desk observation, which never counts as one.
+
+    Examples:
+
+      egactl dr report
+
+      egactl dr report --problems-only -i TRA
+
+      egactl dr report -o csv
     """
     ctx = context.get()
     rows = client.report(ctx.api(), institution=institution.upper() if institution else None)

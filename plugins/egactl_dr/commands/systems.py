@@ -7,9 +7,11 @@ from typing import Annotated, Any, Optional
 
 import typer
 
-from egactl.plugin.cli import DEFAULT_LIMIT, All, Column, DryRun, Institution, Limit, Yes, context, enforce, page_limit
+from egactl.plugin.cli import (DEFAULT_LIMIT, All, Column, Conflict, DryRun, Institution, Limit, Yes, context, enforce,
+                               formerly, old_flags, page_limit)
 from egactl_dr import client, rules
-from egactl_dr.commands.common import SystemArg, approved, day, days_ago, minutes, read_ca_bundle, system_ref
+from egactl_dr.commands.common import (SystemArg, approved, complete_among, days_ago, minutes, read_ca_bundle,
+                                       system_ref)
 
 app = typer.Typer(help="The inventory: systems, their DR sites, targets and thresholds.", no_args_is_help=True,
                   add_completion=False)
@@ -23,6 +25,9 @@ LIST_COLUMNS = [
     Column("rpo_minutes", "RPO", format=minutes), Column("rto_minutes", "RTO", format=minutes),
     Column("last_check_status", "LAST CHECK"),
     Column("days_since_successful_drill", "LAST DRILL", format=days_ago),
+    # -o wide: where the sites are, and when the last check ran.
+    Column("primary_endpoint", "PRIMARY", wide=True), Column("dr_hosting", "DR HOSTING", wide=True),
+    Column("last_check_at", "CHECKED AT", wide=True),
 ]
 DETAIL = [
     Column("system"), Column("criticality"),
@@ -34,16 +39,17 @@ DETAIL = [
     Column("rpo_minutes", "RPO", format=minutes), Column("rto_minutes", "RTO", format=minutes),
     Column("thresholds", format=lambda v: ", ".join(f"{k}={x}" for k, x in (v or {}).items()) or "defaults"),
     Column("ca_bundle", "CA BUNDLE", format=lambda v: f"{v.count('BEGIN CERTIFICATE')} certificate(s)" if v else ""),
-    Column("last_check_at", "LAST CHECK", format=day), Column("last_check_status", "LAST STATUS"),
-    Column("last_successful_drill_at", "LAST DRILL", format=day),
-    Column("drill_running_since", "DRILL RUNNING", format=day),
-    Column("notes"), Column("version"), Column("updated_at", "UPDATED", format=day),
+    Column("last_check_at", "LAST CHECK"), Column("last_check_status", "LAST STATUS"),
+    Column("last_successful_drill_at", "LAST DRILL"),
+    Column("drill_running_since", "DRILL RUNNING"),
+    Column("notes"), Column("version"), Column("updated_at", "UPDATED"),
 ]
 
 CLEARABLE = ("dr_endpoint", "dr_hosting", "version_from", "replicated_from", "backup_from", "backup_url",
              "ca_bundle", "notes")
 
-Criticality = Annotated[Optional[str], typer.Option(help=f"One of: {', '.join(rules.CRITICALITIES)}.")]
+Criticality = Annotated[Optional[str], typer.Option(help=f"One of: {', '.join(rules.CRITICALITIES)}.",
+                                                    autocompletion=complete_among(rules.CRITICALITIES))]
 Hosting = Annotated[Optional[str], typer.Option(help="Hosting environment of the primary site, e.g. gdc-dodoma.")]
 DrHosting = Annotated[Optional[str], typer.Option("--dr-hosting", help="Hosting environment of the DR site.")]
 Primary = Annotated[Optional[str], typer.Option("--primary", metavar="ENDPOINT",
@@ -117,11 +123,21 @@ def _warn_unapproved(ctx, record: dict) -> None:
                         "approved one; the compliance report will flag it (`egactl dr systems hosting` lists them)")
 
 
+@old_flags({"-s": "--search"})  # -s is --state across the tool
 @app.command("list")
 def list_(institution: Institution = None, criticality: Criticality = None,
-          search: Annotated[Optional[str], typer.Option("--search", "-s", help="Name or hosting contains this.")] = None,
+          search: Annotated[Optional[str], typer.Option("--search", "-S", help="Name or hosting contains this.")] = None,
           limit: Limit = DEFAULT_LIMIT, all_: All = False):
-    """List systems (operators see their institutions'; admins and the help desk see all)."""
+    """List systems (operators see their institutions'; admins and the help desk see all).
+
+    Examples:
+
+      egactl dr systems list
+
+      egactl dr systems list --criticality critical -o json
+
+      egactl dr systems list -S dhis -o wide
+    """
     ctx = context.get()
     items = client.list_systems(ctx.api(), limit=page_limit(limit, all_),
                                 institution=institution.upper() if institution else None,
@@ -133,7 +149,14 @@ def list_(institution: Institution = None, criticality: Criticality = None,
 
 @app.command()
 def show(system: SystemArg, institution: Institution = None):
-    """Show one system's inventory record."""
+    """Show one system's inventory record.
+
+    Examples:
+
+      egactl dr systems show RITA/crvs
+
+      egactl dr systems show idras -i TRA -o json
+    """
     ctx = context.get()
     inst, name = system_ref(ctx, system, institution)
     ctx.render(client.get_system(ctx.api(), inst, name), DETAIL)
@@ -141,14 +164,22 @@ def show(system: SystemArg, institution: Institution = None):
 
 @app.command()
 def hosting():
-    """List the approved government hosting environments."""
+    """List the approved government hosting environments.
+
+    Examples:
+
+      egactl dr systems hosting
+
+      egactl dr systems hosting -o json
+    """
     ctx = context.get()
     ctx.render([{"environment": h} for h in client.approved_hosting(ctx.api())], [Column("environment")],
                empty="No approved hosting environments are configured.")
 
 
-@app.command()
-def add(system: SystemArg,
+@formerly(app, "add")
+@app.command("create")
+def create(system: SystemArg,
         hosting: Annotated[str, typer.Option(help="Hosting environment of the primary site, e.g. gdc-dodoma.")],
         primary: Annotated[str, typer.Option("--primary", metavar="ENDPOINT",
                                              help="Primary site: https://…/health, http://…, tls://host:port or host:port.")],
@@ -158,7 +189,18 @@ def add(system: SystemArg,
         version_from: VersionFrom = None, replicated_from: ReplicatedFrom = None, backup_from: BackupFrom = None,
         backup_url: BackupUrl = None, threshold: Thresholds = None, ca_bundle: CaBundle = None, notes: Notes = None,
         dry_run: DryRun = False):
-    """Register a system and its DR site."""
+    """Register a system and its DR site.
+
+    Re-running it is safe: if the system is there with these values, nothing changes
+    and it exits 0 saying "exists"; a system of that name with other values is a
+    conflict (exit 5) naming the fields that differ (change them with `dr systems update`).
+
+    Examples:
+
+      egactl dr systems create NIDA/nin --hosting gdc-dodoma --primary nin.nida.example:443 --rpo 15m --rto 4h
+
+      egactl dr systems create UDOM/aris --hosting govcloud --primary https://aris.udom.example/health --rpo 1h --rto 8h --dry-run
+    """
     ctx = context.get()
     inst, name = system_ref(ctx, system, institution)
     body = {"institution": inst, "name": name,
@@ -168,11 +210,19 @@ def add(system: SystemArg,
     if (t := _thresholds(threshold)) is not None:
         body["thresholds"] = t
     if dry_run:
-        ctx.io.status(f"dry run: would add DR system {inst}/{name}")
+        ctx.io.status(f"dry run: would create DR system {inst}/{name}")
         ctx.render({"system": f"{inst}/{name}", **body}, DETAIL)
         return
-    created = client.add_system(ctx.api(), body)
-    ctx.success(f"Added DR system {created['system']}")
+    try:
+        created, new = client.create_system(ctx.api(), body)
+    except Conflict as exc:
+        if exc.problem and exc.problem.get("differs"):
+            exc.hint = f"change it with `egactl dr systems update {inst}/{name}`, or choose another name"
+        raise
+    ctx.success(f"Created DR system {created['system']}")  # or "exists: ...", as the backend said
+    if not new:
+        ctx.render(created, DETAIL)
+        return
     _warn_unapproved(ctx, created)
     if not created.get("dr_endpoint"):
         ctx.io.warn(f"{created['system']} has no DR site; add one with `egactl dr systems update {created['system']} --dr ENDPOINT`")
@@ -186,9 +236,19 @@ def update(system: SystemArg, institution: Institution = None, criticality: Crit
            backup_url: BackupUrl = None, rpo: Rpo = None, rto: Rto = None, threshold: Thresholds = None,
            ca_bundle: CaBundle = None, notes: Notes = None,
            clear: Annotated[Optional[list[str]], typer.Option(
-               "--clear", metavar="FIELD", help=f"Empty an optional field (repeatable): {', '.join(CLEARABLE)}.")] = None,
+               "--clear", metavar="FIELD", help=f"Empty an optional field (repeatable): {', '.join(CLEARABLE)}.",
+               autocompletion=complete_among(CLEARABLE))] = None,
            dry_run: DryRun = False):
-    """Change a system's record (guarded by its ETag: a concurrent change gives exit 5)."""
+    """Change a system's record (guarded by its ETag: a concurrent change gives exit 5).
+
+    Examples:
+
+      egactl dr systems update RITA/crvs --threshold cert_warn_days=45
+
+      egactl dr systems update RITA/crvs --notes "runbook: wiki/crvs-dr"
+
+      egactl dr systems update TRA/idras --rpo 20m --dry-run
+    """
     ctx = context.get()
     inst, name = system_ref(ctx, system, institution)
     changes = _body(criticality=criticality, hosting=hosting, dr_hosting=dr_hosting, primary=primary, dr=dr,
@@ -216,16 +276,24 @@ def update(system: SystemArg, institution: Institution = None, criticality: Crit
     ctx.render(updated, DETAIL)
 
 
-@app.command()
-def remove(system: SystemArg, institution: Institution = None, yes: Yes = False, dry_run: DryRun = False):
-    """Remove a system, with its drills and check history."""
+@formerly(app, "remove")
+@app.command("delete")
+def delete(system: SystemArg, institution: Institution = None, yes: Yes = False, dry_run: DryRun = False):
+    """Delete a system, with its drills and check history.
+
+    Examples:
+
+      egactl dr systems delete MOH/dhis2 --dry-run
+
+      egactl dr systems delete MOH/dhis2 --yes
+    """
     ctx = context.get()
     inst, name = system_ref(ctx, system, institution)
     api = ctx.api()
     current, etag = client.get_system_with_etag(api, inst, name)
     if dry_run:
-        ctx.io.status(f"dry run: would remove DR system {current['system']} with its drills and check history")
+        ctx.io.status(f"dry run: would delete DR system {current['system']} with its drills and check history")
         return
-    ctx.confirm(f"Remove DR system {current['system']} with its drills and check history?", yes=yes)
+    ctx.confirm(f"Delete DR system {current['system']} with its drills and check history?", yes=yes)
     client.remove_system(api, inst, name, etag=etag)
-    ctx.success(f"Removed DR system {current['system']}")
+    ctx.success(f"Deleted DR system {current['system']}")

@@ -1,6 +1,8 @@
 """Sandbox examples: three systems that show the report's range (a ready one, one
 never drilled, one outside approved hosting without a DR site). Their hosts are
-under the reserved ``.example`` domain, so a sandbox `dr check` probes nothing real."""
+under the reserved ``.example`` domain, so a sandbox `dr check` probes nothing real:
+the sandbox itself plays their sites (``egactl_dr.sandbox_sites``), behind a
+private CA whose certificate each system keeps as its CA bundle."""
 
 from __future__ import annotations
 
@@ -8,6 +10,7 @@ import datetime as dt
 
 from sqlalchemy.orm import Session
 
+from egactl_dr.sandbox_sites import CA_PEM
 from egactl_dr.server.models import DrDrill, DrSystem
 
 HEALTH = {"version_from": "json:version", "replicated_from": "json:replication.last_replicated_at",
@@ -28,6 +31,7 @@ def seed(session: Session, now: dt.datetime) -> None:
     ]
     for s in systems:
         s.version, s.created_at, s.updated_at = 1, now, now
+        s.ca_bundle = CA_PEM
         session.add(s)
     session.flush()
     crvs = systems[0]

@@ -19,9 +19,10 @@ from typing import Annotated, Any, Optional
 
 import typer
 
-from egactl.plugin.cli import Column, DryRun, EgactlError, Institution, InvalidInput, context
+from egactl.plugin.cli import (Column, DryRun, EgactlError, Institution, InvalidInput, Watch, context, old_flags,
+                               watch, watch_seconds)
 from egactl_dr import client, rules
-from egactl_dr.commands.common import STATE_STYLE, read_ca_bundle, system_ref
+from egactl_dr.commands.common import STATE_STYLE, complete_among, complete_systems, read_ca_bundle, system_ref
 
 FAIL_ON = ("never", "warning", "unknown", "critical")
 DEFAULT_DEADLINE = 50.0  # below Nagios's default service_check_timeout (60 s)
@@ -29,6 +30,7 @@ DEFAULT_DEADLINE = 50.0  # below Nagios's default service_check_timeout (60 s)
 SITE_COLUMNS = [Column("system"), Column("primary_endpoint", "PRIMARY"), Column("dr_endpoint", "DR SITE"),
                 Column("backup_url", "BACKUP URL")]
 FLAT_COLUMNS = [Column("system"), Column("status"), Column("check"), Column("state"), Column("reason")]
+WATCH_COLUMNS = [Column("system"), Column("status"), Column("not_ok", "NOT OK", format=lambda v: ", ".join(v or []))]
 
 
 @dataclass
@@ -44,13 +46,17 @@ class CheckOptions:
     record: bool
     fail_on: str
     dry_run: bool = False
+    watch: float | None = None
 
 
+@old_flags({"-s": "--system"})  # -s is --state across the tool
 def check(
-    system: Annotated[Optional[list[str]], typer.Option("--system", "-s", metavar="SYSTEM",
+    command: typer.Context,
+    system: Annotated[Optional[list[str]], typer.Option("--system", metavar="SYSTEM", autocompletion=complete_systems,
                                                         help="INSTITUTION/NAME to check (repeatable).")] = None,
     institution: Institution = None,
-    all_: Annotated[bool, typer.Option("--all", help="Every system you can see.")] = False,
+    all_: Annotated[bool, typer.Option("--all", help="Every system you can see (the profile's institution does "
+                                                     "not narrow it; -i does).")] = False,
     timeout: Annotated[Optional[float], typer.Option(min=0.05, max=120, metavar="SECONDS",
                                                      help="Each probe's timeout (default: each system's timeout_seconds, 5).")] = None,
     deadline: Annotated[float, typer.Option(min=0.1, max=3600, metavar="SECONDS",
@@ -61,19 +67,33 @@ def check(
     nagios: Annotated[bool, typer.Option("--nagios", help="Monitoring-plugin output: one status line with perfdata; "
                                                           "exit 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN.")] = False,
     record: Annotated[bool, typer.Option("--record/--no-record", help="Store the results as check history.")] = True,
-    fail_on: Annotated[str, typer.Option("--fail-on", metavar="STATE",
+    fail_on: Annotated[str, typer.Option("--fail-on", metavar="STATE", autocompletion=complete_among(FAIL_ON),
                                          help=f"Exit 1 when any system is at least this bad: {', '.join(FAIL_ON)}.")] = "never",
     dry_run: DryRun = False,
+    watch_: Watch = None,
 ):
-    """Check DR readiness now: reachability, TLS, DNS, version, replication, backups, drills, hosting."""
+    """Check DR readiness now: reachability, TLS, DNS, version, replication, backups, drills, hosting.
+
+    Examples:
+
+      egactl dr check -i RITA
+
+      egactl dr check --system TRA/idras --no-record -o json
+
+      egactl dr check --all --watch 30
+    """
     if fail_on not in FAIL_ON:
         raise typer.BadParameter(f"must be one of {', '.join(FAIL_ON)}", param_hint="--fail-on")
+    if all_ and getattr(command.get_parameter_source("institution"), "name", None) == "DEFAULT":
+        institution = None  # --all: every system, not only the profile's institution's
     run_check(context.get(), CheckOptions(list(system or []), institution, all_, timeout, deadline, ca_bundle,
-                                          concurrency, nagios, record, fail_on, dry_run))
+                                          concurrency, nagios, record, fail_on, dry_run, watch_))
 
 
 def run_check(ctx: Any, opts: CheckOptions) -> None:
     started = time.monotonic()
+    if opts.watch is not None:
+        return _run_watch(ctx, opts)
     if opts.nagios and not opts.dry_run:
         return _run_nagios(ctx, opts, started)
     ca_data = read_ca_bundle(opts.ca_bundle)
@@ -87,7 +107,7 @@ def run_check(ctx: Any, opts: CheckOptions) -> None:
     if not systems:
         ctx.render([], FLAT_COLUMNS, empty="No DR systems match.")
         return
-    result = _probe(systems, opts, started, ca_data)
+    result = _probe(ctx, systems, opts, started, ca_data)
     show(ctx, result)
     recorded = _record(ctx, result) if opts.record else None
     _summary(ctx, result, recorded)
@@ -116,12 +136,13 @@ def select_systems(ctx: Any, opts: CheckOptions) -> list[dict]:
     return client.list_systems(api, institution=inst)
 
 
-def _probe(systems: list[dict], opts: CheckOptions, started: float, ca_data: str | None):
-    from egactl_dr.commands.check import runner
+def _probe(ctx: Any, systems: list[dict], opts: CheckOptions, started: float, ca_data: str | None):
+    from egactl_dr.commands.check import runner, sandbox
 
     remaining = max(opts.deadline - (time.monotonic() - started), 0.0)
     return runner.run(systems, runner.RunOptions(deadline=opts.deadline, budget=remaining, timeout=opts.timeout,
-                                                 ca_data=ca_data, concurrency=opts.concurrency))
+                                                 ca_data=ca_data, concurrency=opts.concurrency,
+                                                 network=sandbox.BackendSites(ctx.api())))
 
 
 def _record_body(result) -> dict:
@@ -152,6 +173,44 @@ def _summary(ctx: Any, result, recorded: dict | None) -> None:
     ctx.io.status(line)
 
 
+def watch_rows(result) -> list[dict]:
+    """One row per system: its status and the checks that are not OK. Reasons are left out:
+    they change with every reading ("HTTP 200 in 84 ms"), and a watch shows what changed."""
+    return [{"system": r["system"], "status": r["status"],
+             "not_ok": [f"{c['check']} {c['state']}" for c in r["checks"] if c["state"] != "OK"]}
+            for r in result.results]
+
+
+def _run_watch(ctx: Any, opts: CheckOptions) -> None:
+    """Check again every SECONDS until Ctrl-C: a terminal sees the systems redrawn, a pipe one
+    line per system whose status or failing checks changed. A reading is recorded (unless
+    --no-record) when it differs from the last one recorded, so history keeps every change
+    and not a row every few seconds."""
+    for flag, given in (("--nagios", opts.nagios), ("--dry-run", opts.dry_run), ("--fail-on", opts.fail_on != "never")):
+        if given:
+            raise InvalidInput(f"--watch checks until Ctrl-C; {flag} is for a single run", hint=f"drop --watch or {flag}")
+    every = watch_seconds(opts.watch)
+    ca_data = read_ca_bundle(opts.ca_bundle)
+    recorded: list[Any] = [None]
+
+    def reading() -> list[dict]:
+        started = time.monotonic()
+        systems = select_systems(ctx, opts)  # again each time: drills and inventory change too
+        if not systems:
+            return []
+        result = _probe(ctx, systems, opts, started, ca_data)
+        rows = watch_rows(result)
+        if opts.record and rows != recorded[0]:
+            _record(ctx, result)
+            recorded[0] = rows
+        return rows
+
+    what = "egactl dr check " + " ".join(
+        [f"--system {s}" for s in opts.systems] + ([f"-i {opts.institution}"] if opts.institution else [])
+        + (["--all"] if opts.all_ else []))
+    watch(ctx, reading, WATCH_COLUMNS, every=every, key=lambda r: r["system"], what=what.strip())
+
+
 def _run_nagios(ctx: Any, opts: CheckOptions, started: float) -> None:
     """Monitoring-plugin rules: whatever goes wrong, one status line and exit 3, never a traceback."""
     from egactl_dr.commands.check import nagios
@@ -167,7 +226,7 @@ def _run_nagios(ctx: Any, opts: CheckOptions, started: float) -> None:
         text, code = nagios.output([], status="UNKNOWN", deadline_exceeded=False, deadline=opts.deadline)
         ctx.io.out.write(text)
         raise typer.Exit(code)
-    result = _probe(systems, opts, started, ca_data)
+    result = _probe(ctx, systems, opts, started, ca_data)
     notes = []
     if opts.record:
         try:

@@ -21,6 +21,7 @@ client library's connection pool would cost a second handshake per site.
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import datetime as dt
 import socket
 import ssl
@@ -49,6 +50,42 @@ class DnsObservation:
     literal: bool = False
     elapsed: float = 0.0
     failure: Failure | None = None
+    served_by: str | None = None  # a host no DNS knows, served by the backend (the sandbox's sites)
+
+
+class Network:
+    """How the probes reach a host other than by DNS and a socket: ``takes(host)``
+    says which hosts it serves; ``resolve`` and ``open_connection`` stand in for the
+    lookup and ``asyncio.open_connection`` (same arguments, same streams). Every other
+    host goes over the real network. See ``commands/check/sandbox.py``."""
+
+    def takes(self, host: str) -> bool:
+        return False
+
+    async def resolve(self, host: str, timeout: float) -> DnsObservation:
+        raise NotImplementedError
+
+    async def open_connection(self, host: str, port: int, **kwargs: Any):
+        raise NotImplementedError
+
+    async def close(self) -> None:
+        """At the end of the run: stop whatever it still serves."""
+
+
+NETWORK: contextvars.ContextVar[Network | None] = contextvars.ContextVar("egactl_dr_network", default=None)
+"""The run's ``Network`` for hosts the real network does not reach (set by the runner)."""
+
+
+def _network_for(host: str) -> Network | None:
+    network = NETWORK.get()
+    return network if network is not None and network.takes(host) else None
+
+
+async def _open_connection(host: str, port: int, **kwargs: Any):
+    network = _network_for(host)
+    if network is not None:
+        return await network.open_connection(host, port, **kwargs)
+    return await asyncio.open_connection(host, port, **kwargs)
 
 
 @dataclass
@@ -106,6 +143,8 @@ async def probe_dns(host: str, timeout: float) -> DnsObservation:
         return DnsObservation(host, [host], literal=True)
     except ValueError:
         pass
+    if (network := _network_for(host)) is not None:
+        return await network.resolve(host, timeout)
     started = time.monotonic()
     obs = DnsObservation(host)
     limit = asyncio.timeout(timeout)
@@ -131,7 +170,7 @@ async def probe_tcp(host: str, port: int, timeout: float) -> ReachObservation:
     limit = asyncio.timeout(timeout)
     try:
         async with limit:
-            _, writer = await asyncio.open_connection(host, port)
+            _, writer = await _open_connection(host, port)
         obs.elapsed = time.monotonic() - started
         writer.transport.abort()
     except Exception as exc:  # noqa: BLE001 - every failure is an observation
@@ -160,17 +199,17 @@ async def probe_connection(endpoint: Endpoint, timeout: float, context: ssl.SSLC
             if endpoint.uses_tls:
                 assert context is not None
                 try:
-                    reader, writer = await asyncio.open_connection(endpoint.host, endpoint.port, ssl=context,
-                                                                   server_hostname=endpoint.host)
+                    reader, writer = await _open_connection(endpoint.host, endpoint.port, ssl=context,
+                                                            server_hostname=endpoint.host)
                 except ssl.SSLCertVerificationError as exc:
                     obs.tls = TlsObservation(time.monotonic() - started, False, exc.verify_code,
                                              exc.verify_message or exc.reason)
                     obs.reach = ReachObservation("http" if endpoint.is_http else "tls", obs.tls.elapsed, failure=Failure(
                         "tls-verify", f"certificate verification failed: {obs.tls.verify_message}"))
                     # Look again, unverified, only to describe the certificate; nothing else is read.
-                    _, writer = await asyncio.open_connection(endpoint.host, endpoint.port,
-                                                              ssl=_describe_only_context(),
-                                                              server_hostname=endpoint.host)
+                    _, writer = await _open_connection(endpoint.host, endpoint.port,
+                                                       ssl=_describe_only_context(),
+                                                       server_hostname=endpoint.host)
                     obs.tls.chain = _chain(writer.get_extra_info("ssl_object"), verified=False)
                     return
                 obs.tls = TlsObservation(time.monotonic() - started, True,
@@ -179,7 +218,7 @@ async def probe_connection(endpoint: Endpoint, timeout: float, context: ssl.SSLC
                     obs.reach = ReachObservation("tls", obs.tls.elapsed)
                     return
             else:
-                reader, writer = await asyncio.open_connection(endpoint.host, endpoint.port)
+                reader, writer = await _open_connection(endpoint.host, endpoint.port)
             await _http_get(reader, writer, endpoint, obs, started)
     except Exception as exc:  # noqa: BLE001 - every failure is an observation
         _reraise_outside_cancel()

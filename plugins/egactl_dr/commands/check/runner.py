@@ -23,8 +23,8 @@ from typing import Any
 
 from egactl.plugin.cli import context
 from egactl_dr import rules
-from egactl_dr.commands.check.probes import (ReachObservation, SiteObservation, probe_site, probe_url,
-                                            ssl_context)
+from egactl_dr.commands.check.probes import (NETWORK, Network, ReachObservation, SiteObservation, probe_site,
+                                            probe_url, ssl_context)
 from egactl_dr.commands.check.verdicts import Observed, SystemVerdict, evaluate
 
 # Sites in flight at once. Waiting on a silent site costs a slot, not CPU; but the
@@ -41,6 +41,7 @@ class RunOptions:
     timeout: float | None = None     # per-probe timeout for every system (else each system's own)
     ca_data: str | None = None       # the run's extra CA bundle, PEM (--ca-bundle)
     concurrency: int = DEFAULT_CONCURRENCY
+    network: Network | None = None   # hosts reached other than over the network (the sandbox's sites)
 
 
 @dataclass
@@ -84,6 +85,16 @@ class _Plan:
 
 
 async def _run(systems: list[dict[str, Any]], options: RunOptions) -> RunResult:
+    token = NETWORK.set(options.network)
+    try:
+        return await _run_probes(systems, options)
+    finally:
+        NETWORK.reset(token)
+        if options.network is not None:
+            await options.network.close()
+
+
+async def _run_probes(systems: list[dict[str, Any]], options: RunOptions) -> RunResult:
     started_wall = context.get().now()
     started = time.monotonic()
     contexts: dict[str | None, Any] = {}

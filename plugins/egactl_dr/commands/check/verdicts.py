@@ -130,6 +130,8 @@ def dns_check(site: str, obs: SiteObservation, late: str) -> Check:
         return Check(name, CRITICAL, d.failure.message)
     if d.literal:
         return Check(name, OK, f"{d.host} is an IP address (no lookup needed)")
+    if d.served_by:
+        return Check(name, OK, f"{d.host} is served by {d.served_by} (no lookup needed)")
     shown = ", ".join(d.addresses[:3]) + (f" (+{len(d.addresses) - 3} more)" if len(d.addresses) > 3 else "")
     return Check(name, OK, f"{d.host} resolves to {shown}")
 

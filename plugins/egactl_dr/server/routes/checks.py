@@ -96,13 +96,13 @@ def serialize_result(r: DrCheckResult, run: DrCheckRun, system: str) -> dict[str
 
 @router.get("/systems/{institution}/{name}/checks", response_model=ResultPage)
 def system_history(institution: str, name: str, cursor: str | None = None, limit: int | None = None,
-                   since: dt.datetime | None = None):
-    """A system's check results, newest first (the trend reads back in time)."""
+                   since: dt.datetime | None = None, oldest_first: bool = False):
+    """A system's check results, newest first (the trend reads back in time); ``oldest_first=true`` reverses it."""
     system = readable_system(institution, name)
     stmt = (select(DrCheckResult, DrCheckRun).join(DrCheckRun, DrCheckRun.id == DrCheckResult.run_id)
             .where(DrCheckResult.system_id == system.id))
     if since is not None:
         stmt = stmt.where(DrCheckResult.at >= _utc(since))
-    return page(db(), stmt, DrCheckResult.id, cursor=cursor, limit=limit,
-                serialize=lambda row: serialize_result(*row, system.ref))
+    return page(db(), stmt, DrCheckResult.id, cursor=cursor, limit=limit, order_by=DrCheckResult.at,
+                oldest_first=oldest_first, serialize=lambda row: serialize_result(*row, system.ref))
 

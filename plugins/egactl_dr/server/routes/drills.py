@@ -104,11 +104,14 @@ def finish_drill(institution: str, name: str, body: DrillFinish):
 
 @router.get("/drills", response_model=DrillPage)
 def list_drills(cursor: str | None = None, limit: int | None = None, institution: str | None = None,
-                name: str | None = None, result: Literal["running", "passed", "failed"] | None = None):
+                name: str | None = None, result: Literal["running", "passed", "failed"] | None = None,
+                oldest_first: bool = False):
+    """Drills, newest first (by when they started); ``oldest_first=true`` reverses it."""
     stmt = visible(select(DrDrill), DrDrill.institution, institution and institution.strip())
     if name:
         stmt = stmt.where(DrDrill.system_name == name.strip().lower())
     if result:
         stmt = stmt.where(DrDrill.result == result)
-    return page(db(), stmt, DrDrill.id, cursor=cursor, limit=limit, serialize=serialize, oldest_first=True)
+    return page(db(), stmt, DrDrill.id, cursor=cursor, limit=limit, serialize=serialize,
+                order_by=DrDrill.started_at, oldest_first=oldest_first)
 

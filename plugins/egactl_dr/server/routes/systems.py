@@ -13,7 +13,7 @@ from fastapi import APIRouter
 from sqlalchemy import or_, select
 
 from egactl.plugin.server import (ApiRoute, Problem, audit, backend, db, etag, insert_unique, page, require_institution,
-                                  visible)
+                                  same_or_conflict, visible)
 from egactl_dr.server.models import DrSystem
 from egactl_dr.server.schemas import Criticality, HostingOut, SystemIn, SystemOut, SystemPage, SystemPatch
 from egactl_dr.server.service import (approved_hosting, guarded_system, readable_system, running_drills, serialize_one,
@@ -54,15 +54,37 @@ def list_systems(cursor: str | None = None, limit: int | None = None, institutio
                 serialize=lambda s: serialize_system(s, now=now, approved=approved, running=running), oldest_first=True)
 
 
-@router.post("/systems", status_code=201, response_model=SystemOut)
+def _existing(institution: str, name: str) -> DrSystem | None:
+    return db().scalar(select(DrSystem).where(DrSystem.institution == institution, DrSystem.name == name))
+
+
+@router.post("/systems", status_code=201, response_model=SystemOut,
+             responses={200: {"model": SystemOut, "description": "It exists already, exactly as asked: nothing "
+                                                                 "changed (re-running a create is safe)"}})
 def create_system(body: SystemIn):
+    """Register a system: 201. The same again is 200 with the system as it is, changing
+    nothing (a field left out asks for nothing); the name taken with other values is 409
+    naming the fields that differ (``same_or_conflict``, the create rule of every route)."""
     require_institution(body.institution)
-    now = backend().now()
-    row = DrSystem(**body.model_dump(), version=1, created_at=now, updated_at=now)
-    insert_unique(row, f"DR system {body.institution}/{body.name} already exists")
-    out = serialize_one(row)
-    audit.record("create", "dr_system", row.ref, institution=row.institution, after=_audit_view(out))
-    return etag.respond(out, row.version, status_code=201, headers={"Location": f"/api/v1/dr/systems/{row.ref}"})
+    ref = f"{body.institution}/{body.name}"
+    existing = _existing(body.institution, body.name)
+    if existing is None:
+        now = backend().now()
+        row = DrSystem(**body.model_dump(), version=1, created_at=now, updated_at=now)
+        try:
+            insert_unique(row, f"DR system {ref} already exists")
+        except Problem:  # registered by a concurrent request since our SELECT
+            existing = _existing(body.institution, body.name)
+            if existing is None:
+                raise
+        else:
+            out = serialize_one(row)
+            audit.record("create", "dr_system", row.ref, institution=row.institution, after=_audit_view(out))
+            return etag.respond(out, row.version, status_code=201, headers={"Location": f"/api/v1/dr/systems/{row.ref}"})
+    asked = body.model_dump(exclude={"institution", "name"}, exclude_unset=True)
+    same_or_conflict(existing, asked, what=f"DR system {ref}")
+    return etag.respond(serialize_one(existing), existing.version, status_code=200,
+                        headers={"Location": f"/api/v1/dr/systems/{existing.ref}"})
 
 
 @router.get("/systems/{institution}/{name}", response_model=SystemOut)
