@@ -126,7 +126,7 @@ def test_unapproved_sender_stops_the_run_before_any_row(cli, backend, sender, tm
 
 
 def test_dry_run_estimates_with_opt_outs_duplicates_and_encodings(cli, backend, sender, tmp_path):
-    cli("sms", "optout", "add", "0754100001", "-i", "RITA", role="operator")
+    cli("sms", "optout", "create", "0754100001", "-i", "RITA", role="operator")
     rows = people(4) + [people(1)[0], ("0754100009", "Neema’s wa Dodoma Mjini", "5")]
     path = write_csv(tmp_path / "w.csv", rows)
     r = cli("sms", "bulk", str(path), "-i", "RITA", "--template", TEMPLATE, "--dry-run", "-o", "json", role="operator")

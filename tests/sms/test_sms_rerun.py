@@ -197,7 +197,7 @@ def test_a_file_without_recipients_stores_nothing(cli, backend, sender, tmp_path
 @pytest.fixture
 def group(cli, sender):
     assert cli("sms", "group", "create", "wazazi", "-i", "RITA", role="operator").exit_code == 0
-    assert cli("sms", "group", "add", "wazazi", "0754123456", "0655123457", "-i", "RITA", role="operator").exit_code == 0
+    assert cli("sms", "group", "add-members", "wazazi", "0754123456", "0655123457", "-i", "RITA", role="operator").exit_code == 0
     return "wazazi"
 
 

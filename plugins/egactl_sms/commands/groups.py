@@ -7,7 +7,7 @@ from typing import Annotated, Optional
 import typer
 
 from egactl.plugin.cli import (DEFAULT_LIMIT, All, Column, CsvFile, DryRun, Institution, InvalidInput, Limit, Restart,
-                               Results, Resume, SkipInvalid, Yes, bulk, context, enforce, page_limit)
+                               Results, Resume, SkipInvalid, Yes, bulk, context, enforce, formerly, page_limit)
 from egactl.plugin.rules import RuleError, check_name
 from egactl_sms import client, rules
 from egactl_sms.commands.common import eat, group_ref, numbers
@@ -69,8 +69,9 @@ def show(name: Name, institution: Institution = None, limit: Limit = DEFAULT_LIM
         ctx.io.status(f"showing {len(members)} of {group['members']} members; pass --all to see every one")
 
 
-@app.command("add")
-def add(name: Name, number: Numbers,
+@formerly(app, "add")
+@app.command("add-members")
+def add_members(name: Name, number: Numbers,
         member_name: Annotated[Optional[str], typer.Option("--name", "-n", help="The member's name (one number only).")] = None,
         institution: Institution = None, dry_run: DryRun = False):
     """Add numbers to a group (already a member: fine)."""
@@ -90,8 +91,9 @@ def add(name: Name, number: Numbers,
     ctx.render(out["group"], GROUP_COLUMNS)
 
 
-@app.command("remove")
-def remove(name: Name, number: Numbers, institution: Institution = None, yes: Yes = False, dry_run: DryRun = False):
+@formerly(app, "remove")
+@app.command("remove-members")
+def remove_members(name: Name, number: Numbers, institution: Institution = None, yes: Yes = False, dry_run: DryRun = False):
     """Remove numbers from a group."""
     ctx = context.get()
     phones = numbers(number)

@@ -106,7 +106,7 @@ def send(message: Annotated[Optional[str], typer.Argument(metavar="[MESSAGE]",
     ctx.render(out, BATCH_COLUMNS)
 
 
-def status(message_id: Annotated[int, typer.Argument(metavar="ID", help="Message id.")]):
+def show(message_id: Annotated[int, typer.Argument(metavar="ID", help="Message id.")]):
     """Show one message: its state, and why if it failed."""
     ctx = context.get()
     ctx.render(client.message(ctx.api(), message_id), MESSAGE_DETAIL)

@@ -6,7 +6,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from egactl.plugin.cli import DEFAULT_LIMIT, All, Column, DryRun, Institution, Limit, Yes, context, page_limit
+from egactl.plugin.cli import DEFAULT_LIMIT, All, Column, DryRun, Institution, Limit, Yes, context, formerly, page_limit
 from egactl_sms import client
 from egactl_sms.commands.common import eat, institution_code, number
 
@@ -17,8 +17,9 @@ COLUMNS = [Column("phone"), Column("institution"), Column("reason"), Column("cre
 Number = Annotated[str, typer.Argument(metavar="NUMBER", help="0754…, +255754…")]
 
 
-@app.command("add")
-def add(phone: Number, institution: Institution = None,
+@formerly(app, "add")
+@app.command("create")
+def create(phone: Number, institution: Institution = None,
         reason: Annotated[Optional[str], typer.Option("--reason", help="e.g. 'replied STOP'.")] = None,
         dry_run: DryRun = False):
     """Stop sending to a number (it is skipped at every later send, and at delivery)."""
@@ -35,8 +36,9 @@ def add(phone: Number, institution: Institution = None,
     ctx.render(out, COLUMNS)
 
 
-@app.command("remove")
-def remove(phone: Number, institution: Institution = None, yes: Yes = False, dry_run: DryRun = False):
+@formerly(app, "remove")
+@app.command("delete")
+def delete(phone: Number, institution: Institution = None, yes: Yes = False, dry_run: DryRun = False):
     """Let a number receive messages again (when the citizen asks for it)."""
     ctx = context.get()
     inst = institution_code(ctx, institution)
