@@ -81,3 +81,77 @@ def test_old_names_are_in_no_help(cli):
     assert "add-members" in group_help and "\n  add " not in group_help and "\n  remove " not in group_help
     optout_help = cli("sms", "optout", "--help").stdout
     assert "\n  create " in optout_help and "\n  add " not in optout_help and "\n  remove " not in optout_help
+
+
+# -- flags ----------------------------------------------------------------------------------
+
+
+def test_list_filters_by_state_and_the_old_status_flag_still_works(cli, backend, sender):
+    assert cli("sms", "send", "--to", "0754123456", "-i", "RITA", "Habari", role="operator").exit_code == 0
+    backend.run_workers()
+    new = cli("sms", "list", "--state", "delivered", "-o", "json")
+    assert new.exit_code == 0 and [m["to"] for m in new.json()] == ["+255754123456"]
+    assert cli("sms", "list", "-s", "queued", "-o", "json").json() == []
+    for old in (["--status", "delivered"], ["--status=delivered"]):
+        r = cli("sms", "list", *old)
+        assert r.exit_code == 0, r.stderr
+        assert "+255754123456" in r.stdout
+        assert "`egactl sms list --status` is now `--state`" in r.stderr
+    r = cli("sms", "list", "--state", "lost")
+    assert r.exit_code == 2 and "--state" in r.stderr
+
+
+def test_senders_list_filters_by_state_and_the_old_status_flag_still_works(cli, sender):
+    assert cli("sms", "senders", "request", "TRA", "-i", "TRA", role="operator_tra").exit_code == 0
+    r = cli("sms", "senders", "list", "--state", "pending", "-o", "json")
+    assert r.exit_code == 0 and [s["name"] for s in r.json()] == ["TRA"]
+    r = cli("sms", "senders", "list", "-s", "approved", "-o", "json")
+    assert [s["name"] for s in r.json()] == ["RITA"]
+    r = cli("sms", "senders", "list", "--status", "approved")
+    assert r.exit_code == 0 and "RITA" in r.stdout and "TRA " not in r.stdout
+    assert "`egactl sms senders list --status` is now `--state`" in r.stderr
+    assert "STATE" in r.stdout.splitlines()[0]
+
+
+def test_short_flags_given_up_still_work_for_a_release(cli, backend, sender, tmp_path):
+    # sms send -f: --file (the tool has no -f)
+    text = tmp_path / "tangazo.txt"
+    text.write_text("Kikao kimeahirishwa\n", "utf-8")
+    r = cli("sms", "send", "--to", "0754123456", "-i", "RITA", "-f", str(text), "-o", "json", role="operator")
+    assert r.exit_code == 0, r.stderr
+    assert "`egactl sms send -f` is now `--file`" not in r.stderr  # -o json: stderr only for failures
+    r = cli("sms", "send", "--to", "0754123457", "-i", "RITA", "-f", str(text), role="operator")
+    assert r.exit_code == 0, r.stderr
+    assert "`egactl sms send -f` is now `--file`" in r.stderr
+    with backend.read_sessions() as s:
+        assert set(s.scalars(select(Message.body))) == {"Kikao kimeahirishwa"}
+    # sms cancel -m: --message (-m is --member in the tool)
+    r = cli("sms", "cancel", "-m", "2", "--yes", role="operator")
+    assert r.exit_code == 0, r.stderr
+    assert "`egactl sms cancel -m` is now `--message`" in r.stderr
+    with backend.read_sessions() as s:
+        assert s.scalar(select(Message.state).where(Message.id == 2)) == "cancelled"
+    # sms optout list -p: --phone (-p is --profile in the tool)
+    cli("sms", "optout", "create", "0754123456", "-i", "RITA", role="operator")
+    r = cli("sms", "optout", "list", "-p", "0754123456")
+    assert r.exit_code == 0 and "+255754123456" in r.stdout
+    assert "`egactl sms optout list -p` is now `--phone`" in r.stderr
+    # sms group add-members -n: --name (-n is --network in the tool), also under the old verb
+    cli("sms", "group", "create", "wazazi", "-i", "RITA", role="operator")
+    r = cli("sms", "group", "add-members", "wazazi", "0754123456", "-n", "Juma", "-i", "RITA", role="operator")
+    assert r.exit_code == 0, r.stderr
+    assert "`egactl sms group add-members -n` is now `--name`" in r.stderr
+    r = cli("sms", "group", "add", "wazazi", "0754123457", "-n", "Asha", "-i", "RITA", role="operator")
+    assert r.exit_code == 0, r.stderr
+    with backend.read_sessions() as s:
+        assert dict(s.execute(select(GroupMember.phone, GroupMember.name)).all()) == {
+            "+255754123456": "Juma", "+255754123457": "Asha"}
+
+
+@pytest.mark.parametrize("path,gone", [
+    (("send",), "-f,"), (("cancel",), "-m,"), (("optout", "list"), "-p,"), (("group", "add-members"), "-n,"),
+    (("list",), "--status"), (("senders", "list"), "--status"),
+])
+def test_help_shows_only_the_new_spelling(cli, path, gone):
+    out = cli("sms", *path, "--help").stdout
+    assert gone not in out

@@ -204,13 +204,13 @@ def test_status_list_and_report(cli, backend, sender):
     assert r.json()["state"] == "delivered" and r.json()["to"] == "+255754123456"
     r = cli("sms", "show", str(msg_id), role="operator")
     assert "delivered" in r.stdout and "+255754123456" in r.stdout
-    r = cli("sms", "list", "--batch", str(batch), "--status", "delivered", "-o", "json", role="operator")
+    r = cli("sms", "list", "--batch", str(batch), "--state", "delivered", "-o", "json", role="operator")
     assert [m["id"] for m in r.json()] == [msg_id]
     r = cli("sms", "report", str(batch), "-o", "json", role="operator")
     rep = r.json()
     assert rep["states"]["delivered"] == 1 and rep["states"]["queued"] == 0
     assert rep["skipped"]["opted_out"] == 1
-    r = cli("sms", "list", "--status", "lost")
+    r = cli("sms", "list", "--state", "lost")
     assert r.exit_code == 2
     assert cli("sms", "show", "999").exit_code == 3
 

@@ -12,7 +12,7 @@ import typer
 
 from egactl.plugin.cli import (DEFAULT_LIMIT, All, Column, Conflict, CsvFile, DryRun, Institution, InvalidInput, Limit,
                                PartialFailure, Restart, Results, Resume, SkipInvalid, Yes, bulk, context, enforce,
-                               page_limit)
+                               old_flags, page_limit)
 from egactl.plugin.rules import RuleError
 from egactl_sms import client, encoding, rules
 from egactl_sms.commands.common import (BATCH_COLUMNS, Again, AllowQuietHours, At, Normalize, Sender, announce_delivery,
@@ -315,9 +315,10 @@ def batches(institution: Institution = None,
     ctx.render(items, BATCH_COLUMNS, empty="No batches match.")
 
 
+@old_flags({"-m": "--message"})
 def cancel(batch_id: Annotated[Optional[int], typer.Argument(metavar="BATCH",
                                                              help="Batch id (shown by send and bulk).")] = None,
-           message: Annotated[Optional[int], typer.Option("--message", "-m", metavar="ID",
+           message: Annotated[Optional[int], typer.Option("--message", metavar="ID",
                                                           help="Cancel this one message instead of a batch.")] = None,
            yes: Yes = False, dry_run: DryRun = False):
     """Cancel a send's messages that have not gone to the gateway yet.

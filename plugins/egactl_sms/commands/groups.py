@@ -7,7 +7,7 @@ from typing import Annotated, Optional
 import typer
 
 from egactl.plugin.cli import (DEFAULT_LIMIT, All, Column, CsvFile, DryRun, Institution, InvalidInput, Limit, Restart,
-                               Results, Resume, SkipInvalid, Yes, bulk, context, enforce, formerly, page_limit)
+                               Results, Resume, SkipInvalid, Yes, bulk, context, enforce, formerly, old_flags, page_limit)
 from egactl.plugin.rules import RuleError, check_name
 from egactl_sms import client, rules
 from egactl_sms.commands.common import eat, group_ref, numbers
@@ -71,8 +71,9 @@ def show(name: Name, institution: Institution = None, limit: Limit = DEFAULT_LIM
 
 @formerly(app, "add")
 @app.command("add-members")
+@old_flags({"-n": "--name"})
 def add_members(name: Name, number: Numbers,
-        member_name: Annotated[Optional[str], typer.Option("--name", "-n", help="The member's name (one number only).")] = None,
+        member_name: Annotated[Optional[str], typer.Option("--name", help="The member's name (one number only).")] = None,
         institution: Institution = None, dry_run: DryRun = False):
     """Add numbers to a group (already a member: fine)."""
     ctx = context.get()

@@ -8,7 +8,7 @@ from typing import Annotated, Any, Optional
 import typer
 
 from egactl.plugin.cli import (DEFAULT_LIMIT, All, Column, Conflict, DryRun, Institution, InvalidInput, Limit, context,
-                               page_limit)
+                               old_flags, page_limit)
 from egactl_sms import client, rules
 from egactl_sms.commands.common import (BATCH_COLUMNS, Again, AllowQuietHours, At, Normalize, Sender, announce_delivery,
                                         check_sender, check_text, clip, earlier, eat, money, number, numbers, parse_at,
@@ -21,7 +21,7 @@ MESSAGE_DETAIL = [Column("id"), Column("batch"), Column("institution"), Column("
                   Column("deliver_after", "DELIVER AFTER", format=eat), Column("created_at", "CREATED", format=eat),
                   Column("submitted_at", "SUBMITTED", format=eat), Column("delivered_at", "DELIVERED", format=eat),
                   Column("attempts"), Column("gateway_ref", "GATEWAY REF")]
-Status = Annotated[Optional[str], typer.Option("--status", "-s", metavar="STATE",
+State = Annotated[Optional[str], typer.Option("--state", "-s", metavar="STATE",
                                                help=f"Only messages in this state: {', '.join(rules.STATES)}.")]
 To = Annotated[Optional[str], typer.Option("--to", "-t", metavar="NUMBER", help="Only messages to this number.")]
 
@@ -42,14 +42,14 @@ DRY_RUN_COLUMNS = [
 ]
 
 
-
+@old_flags({"-f": "--file"})
 def send(message: Annotated[Optional[str], typer.Argument(metavar="[MESSAGE]",
                                                           help="The text; '-' or none: read it from stdin.")] = None,
          to: Annotated[Optional[list[str]], typer.Option("--to", "-t", metavar="NUMBER[,NUMBER…]",
                                                          help="Recipient(s): 0754…, +255754…; repeatable.")] = None,
          group: Annotated[Optional[str], typer.Option("--group", "-g", metavar="NAME",
                                                       help="Send to every member of this contact group.")] = None,
-         file: Annotated[Optional[Path], typer.Option("--file", "-f", metavar="PATH",
+         file: Annotated[Optional[Path], typer.Option("--file", metavar="PATH",
                                                       help="Read the message from this UTF-8 file.")] = None,
          sender: Sender = None, at: At = None, allow_quiet_hours: AllowQuietHours = False,
          normalize: Normalize = False, institution: Institution = None, again: Again = False, dry_run: DryRun = False):
@@ -112,13 +112,14 @@ def show(message_id: Annotated[int, typer.Argument(metavar="ID", help="Message i
     ctx.render(client.message(ctx.api(), message_id), MESSAGE_DETAIL)
 
 
+@old_flags({"--status": "--state"})
 def list_(batch: Annotated[Optional[int], typer.Option("--batch", "-b", metavar="BATCH", help="Only this batch.")] = None,
-          state: Status = None, to: To = None, institution: Institution = None,
+          state: State = None, to: To = None, institution: Institution = None,
           limit: Limit = DEFAULT_LIMIT, all_: All = False):
     """List messages (oldest first), by batch, state or number."""
     ctx = context.get()
     if state is not None and state not in rules.STATES:
-        raise typer.BadParameter(f"must be one of {', '.join(rules.STATES)}", param_hint="--status")
+        raise typer.BadParameter(f"must be one of {', '.join(rules.STATES)}", param_hint="--state")
     items = client.messages(ctx.api(), limit=page_limit(limit, all_), batch=batch, status=state,
                             to=number(to) if to else None,
                             institution=institution.upper() if institution else None)

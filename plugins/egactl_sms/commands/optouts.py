@@ -6,7 +6,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from egactl.plugin.cli import DEFAULT_LIMIT, All, Column, DryRun, Institution, Limit, Yes, context, formerly, page_limit
+from egactl.plugin.cli import DEFAULT_LIMIT, All, Column, DryRun, Institution, Limit, Yes, context, formerly, old_flags, page_limit
 from egactl_sms import client
 from egactl_sms.commands.common import eat, institution_code, number
 
@@ -52,8 +52,9 @@ def delete(phone: Number, institution: Institution = None, yes: Yes = False, dry
 
 
 @app.command("list")
+@old_flags({"-p": "--phone"})
 def list_(institution: Institution = None,
-          phone: Annotated[Optional[str], typer.Option("--phone", "-p", metavar="NUMBER", help="Only this number.")] = None,
+          phone: Annotated[Optional[str], typer.Option("--phone", metavar="NUMBER", help="Only this number.")] = None,
           limit: Limit = DEFAULT_LIMIT, all_: All = False):
     """List opted-out numbers."""
     ctx = context.get()

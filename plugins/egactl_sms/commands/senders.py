@@ -6,31 +6,33 @@ from typing import Annotated, Optional
 
 import typer
 
-from egactl.plugin.cli import DEFAULT_LIMIT, All, Column, DryRun, Institution, Limit, context, page_limit
+from egactl.plugin.cli import DEFAULT_LIMIT, All, Column, DryRun, Institution, Limit, context, old_flags, page_limit
 from egactl_sms import client, rules
 from egactl_sms.commands.common import check_sender, eat
 
 app = typer.Typer(help="Sender IDs (what the phone shows as the sender): request, approve, list.",
                   no_args_is_help=True)
 
-COLUMNS = [Column("name", "SENDER ID"), Column("institution"), Column("status"), Column("purpose"),
+COLUMNS = [Column("name", "SENDER ID"), Column("institution"), Column("status", "STATE"), Column("purpose"),
            Column("requested_by", "REQUESTED BY"), Column("decided_by", "DECIDED BY"),
            Column("decided_at", "DECIDED", format=eat)]
-STATUSES = rules.SENDER_STATES
+STATES = rules.SENDER_STATES
 
 SenderName = Annotated[str, typer.Argument(metavar="SENDER", help="Sender ID: up to 11 letters, digits and spaces.")]
 Note = Annotated[Optional[str], typer.Option("--note", help="Why (kept in the audit log).")]
 
 
 @app.command("list")
+@old_flags({"--status": "--state"})
 def list_(institution: Institution = None,
-          status: Annotated[Optional[str], typer.Option("--status", "-s", help="pending, approved or rejected.")] = None,
+          state: Annotated[Optional[str], typer.Option("--state", "-s", metavar="STATE",
+                                                       help=f"Only sender IDs in this state: {', '.join(STATES)}.")] = None,
           limit: Limit = DEFAULT_LIMIT, all_: All = False):
     """List sender IDs."""
     ctx = context.get()
-    if status is not None and status not in STATUSES:
-        raise typer.BadParameter(f"must be one of {', '.join(STATUSES)}", param_hint="--status")
-    items = client.senders(ctx.api(), limit=page_limit(limit, all_), status=status,
+    if state is not None and state not in STATES:
+        raise typer.BadParameter(f"must be one of {', '.join(STATES)}", param_hint="--state")
+    items = client.senders(ctx.api(), limit=page_limit(limit, all_), status=state,
                           institution=institution.upper() if institution else None)
     ctx.render(items, COLUMNS, empty="No sender IDs match.")
 
