@@ -6,11 +6,12 @@ from typing import Annotated, Optional
 
 import typer
 
-from egactl.plugin.cli import DEFAULT_LIMIT, All, Column, DryRun, Institution, Limit, context, old_flags, page_limit
+from egactl.plugin.cli import (DEFAULT_LIMIT, All, Column, DryRun, Institution, Limit, NotFound, context, old_flags,
+                               page_limit)
 from egactl_sms import client, rules
 from egactl_sms.commands.common import check_sender, eat
 
-app = typer.Typer(help="Sender IDs (what the phone shows as the sender): request, approve, list.",
+app = typer.Typer(help="Sender IDs (what the phone shows as the sender): request, approve, withdraw, list.",
                   no_args_is_help=True)
 
 COLUMNS = [Column("name", "SENDER ID"), Column("institution"), Column("status", "STATE"), Column("purpose"),
@@ -75,5 +76,37 @@ def approve(name: SenderName, note: Note = None, dry_run: DryRun = False):
 
 @app.command("reject")
 def reject(name: SenderName, note: Note = None, dry_run: DryRun = False):
-    """Refuse (or withdraw) a sender ID (e-GA administrators)."""
+    """Refuse a sender ID, or revoke its approval (e-GA administrators)."""
     _decide("reject", name, note, dry_run)
+
+
+@app.command("withdraw")
+def withdraw(name: SenderName, institution: Institution = None,
+             reason: Annotated[Optional[str], typer.Option("--reason", "-r", metavar="TEXT",
+                                                           help="Why (kept in the audit log).")] = None,
+             dry_run: DryRun = False):
+    """Take back your institution's own sender ID, requested or approved.
+
+    A withdrawn sender ID can no longer be sent from (sends naming it are
+    refused, exit 2); it is final: request another sender ID to send again. The
+    institution's operators (or an e-GA administrator) withdraw it; the help
+    desk cannot. Withdrawing one already withdrawn or rejected is exit 5.
+    """
+    ctx = context.get()
+    name = check_sender(name) or name
+    api = ctx.api()
+    current, etag = client.sender_with_etag(api, name)
+    inst = ctx.institution(institution, required=False)  # -i, else the profile's: the sender ID must be its
+    if inst is not None and current["institution"] != inst:
+        raise NotFound(f"{inst} has no sender ID {current['name']!r} (it is {current['institution']}'s)",
+                       hint=f"pass -i {current['institution']} if you mean that one")
+    # Judged by the backend exactly as the withdrawal (role, state), and with --dry-run rolled back.
+    # The sender ID as read: if it was decided or withdrawn meanwhile, 412 (exit 5).
+    out = client.withdraw_sender(api, name, reason, etag=etag, dry_run=dry_run)
+    if dry_run:
+        ctx.io.status(f"dry run: would withdraw sender ID {current['name']!r} of {current['institution']} "
+                      f"(now {current['status']})")
+        ctx.render(out, COLUMNS)
+        return
+    ctx.success(f"Withdrew sender ID {out['name']!r} of {out['institution']}; it can no longer be sent from")
+    ctx.render(out, COLUMNS)

@@ -31,6 +31,10 @@ class Decision(BaseModel):
     note: str | None = Field(default=None, max_length=500)
 
 
+class Withdrawal(BaseModel):
+    reason: str | None = Field(default=None, max_length=500)
+
+
 class GroupIn(BaseModel):
     institution: str
     name: str
