@@ -96,11 +96,11 @@ def bulk_send(file: CsvFile,
 
     Examples:
 
-      egactl sms bulk wadaiwa.csv -T "Habari {name}, deni lako ni TZS {amount}." --dry-run
+      egactl sms bulk wadaiwa.csv -i RITA -T "Habari {name}, deni ni TZS {amount}." --dry-run
 
-      egactl sms bulk wadaiwa.csv -T "Habari {name}, deni lako ni TZS {amount}." --results out.csv
+      egactl sms bulk wadaiwa.csv -i RITA -T "Habari {name}, deni ni TZS {amount}." --results out.csv
 
-      egactl sms bulk wadaiwa.csv -T "Habari {name}, deni lako ni TZS {amount}." --resume
+      egactl sms bulk wadaiwa.csv -i RITA -T "Habari {name}, deni ni TZS {amount}." --resume
     """
     ctx = context.get()
     if resume and restart:
@@ -294,7 +294,14 @@ def _estimate(ctx: Any, job: bulk.Job, check_row, preflight: dict, summary: bulk
 
 
 def report(batch_id: Annotated[int, typer.Argument(metavar="BATCH", help="Batch id (shown by send and bulk).")]):
-    """Count a batch's messages per state, with the commonest failure reasons."""
+    """Count a batch's messages per state, with the commonest failure reasons.
+
+    Examples:
+
+      egactl sms report 1
+
+      egactl sms report 1 -o json --query states
+    """
     ctx = context.get()
     data = client.batch(ctx.api(), batch_id)
     ctx.render(data, REPORT_COLUMNS)
@@ -303,16 +310,29 @@ def report(batch_id: Annotated[int, typer.Argument(metavar="BATCH", help="Batch 
         ctx.render(data["failure_reasons"], [Column("state"), Column("count"), Column("reason")])
 
 
+BATCHES_COLUMNS = BATCH_COLUMNS + [
+    # -o wide: who sent it, when it was scheduled for, and the price it was costed at
+    Column("created_by", "BY", wide=True), Column("scheduled_at", "SCHEDULED", wide=True),
+    Column("price_per_segment", "PRICE/SEGMENT", wide=True), Column("skipped.invalid", "INVALID", wide=True)]
+
+
 def batches(institution: Institution = None,
             kind: Annotated[Optional[str], typer.Option("--kind", metavar="KIND", help="quick, group or bulk.")] = None,
             limit: Limit = DEFAULT_LIMIT, all_: All = False):
-    """List sends (batches), oldest first."""
+    """List sends (batches), oldest first.
+
+    Examples:
+
+      egactl sms batches -i RITA
+
+      egactl sms batches --kind group -o json
+    """
     ctx = context.get()
     if kind is not None and kind not in ("quick", "group", "bulk"):
         raise typer.BadParameter("must be quick, group or bulk", param_hint="--kind")
     items = client.batches(ctx.api(), limit=page_limit(limit, all_), kind=kind,
                            institution=institution.upper() if institution else None)
-    ctx.render(items, BATCH_COLUMNS, empty="No batches match.")
+    ctx.render(items, BATCHES_COLUMNS, empty="No batches match.")
 
 
 @old_flags({"-m": "--message"})
@@ -331,11 +351,9 @@ def cancel(batch_id: Annotated[Optional[int], typer.Argument(metavar="BATCH",
 
     Examples:
 
-      egactl sms cancel 12 --dry-run       # how many would be cancelled
+      egactl sms cancel 1 --dry-run
 
-      egactl sms cancel 12 --yes
-
-      egactl sms cancel --message 4711
+      egactl sms cancel 1 --yes
     """
     ctx = context.get()
     if (batch_id is None) == (message is None):

@@ -16,7 +16,8 @@ app = typer.Typer(help="Contact groups: create, fill from a CSV, and send to wit
                   no_args_is_help=True)
 
 GROUP_COLUMNS = [Column("name"), Column("institution"), Column("members"), Column("description"),
-                 Column("updated_at", "UPDATED", format=eat)]
+                 Column("updated_at", "UPDATED", format=eat),
+                 Column("created_by", "CREATED BY", wide=True), Column("created_at", "CREATED", wide=True)]
 MEMBER_COLUMNS = [Column("phone"), Column("name"), Column("added_at", "ADDED", format=eat)]
 
 Name = Annotated[str, typer.Argument(metavar="NAME", help="Group name.")]
@@ -30,7 +31,14 @@ Numbers = Annotated[list[str], typer.Argument(metavar="NUMBER…", help="Numbers
 def create(name: Name,
            description: Annotated[Optional[str], typer.Option("--description", "-d", help="What the group is for.")] = None,
            institution: Institution = None, dry_run: DryRun = False):
-    """Create an empty contact group."""
+    """Create an empty contact group.
+
+    Examples:
+
+      egactl sms group create "wazazi Ilala" -i RITA --description "parents, Ilala district"
+
+      egactl sms group create walimu -i RITA --dry-run
+    """
     ctx = context.get()
     body = {"institution": ctx.institution(institution), "name": enforce(rules.group_name, name),
             "description": description}
@@ -45,7 +53,14 @@ def create(name: Name,
 
 @app.command("list")
 def list_(institution: Institution = None, limit: Limit = DEFAULT_LIMIT, all_: All = False):
-    """List contact groups."""
+    """List contact groups.
+
+    Examples:
+
+      egactl sms group list -i RITA
+
+      egactl sms group list -o json
+    """
     ctx = context.get()
     items = client.groups(ctx.api(), limit=page_limit(limit, all_),
                            institution=institution.upper() if institution else None)
@@ -54,7 +69,14 @@ def list_(institution: Institution = None, limit: Limit = DEFAULT_LIMIT, all_: A
 
 @app.command("show")
 def show(name: Name, institution: Institution = None, limit: Limit = DEFAULT_LIMIT, all_: All = False):
-    """Show a group and its members."""
+    """Show a group and its members.
+
+    Examples:
+
+      egactl sms group show wateja -i RITA
+
+      egactl sms group show wateja -i RITA --all -o json
+    """
     ctx = context.get()
     inst, name = group_ref(ctx, institution, name)
     group = client.group(ctx.api(), inst, name)
@@ -75,7 +97,14 @@ def show(name: Name, institution: Institution = None, limit: Limit = DEFAULT_LIM
 def add_members(name: Name, number: Numbers,
         member_name: Annotated[Optional[str], typer.Option("--name", help="The member's name (one number only).")] = None,
         institution: Institution = None, dry_run: DryRun = False):
-    """Add numbers to a group (already a member: fine)."""
+    """Add numbers to a group (already a member: fine).
+
+    Examples:
+
+      egactl sms group add-members wateja 0754123456 -i RITA --name "Zawadi Mushi"
+
+      egactl sms group add-members wateja 0754123457,0655123458 -i RITA --dry-run
+    """
     ctx = context.get()
     phones = numbers(number)
     if member_name and len(phones) > 1:
@@ -95,7 +124,14 @@ def add_members(name: Name, number: Numbers,
 @formerly(app, "remove")
 @app.command("remove-members")
 def remove_members(name: Name, number: Numbers, institution: Institution = None, yes: Yes = False, dry_run: DryRun = False):
-    """Remove numbers from a group."""
+    """Remove numbers from a group.
+
+    Examples:
+
+      egactl sms group remove-members wateja 0713200002 -i RITA --dry-run
+
+      egactl sms group remove-members wateja 0713200002 -i RITA --yes
+    """
     ctx = context.get()
     phones = numbers(number)
     inst, name = group_ref(ctx, institution, name)
@@ -125,7 +161,14 @@ def _member_row(row: dict[str, str], line: int) -> dict:
 @app.command("import")
 def import_(name: Name, file: CsvFile, institution: Institution = None, skip_invalid: SkipInvalid = False,
             resume: Resume = False, restart: Restart = False, results: Results = None, dry_run: DryRun = False):
-    """Add members from a CSV with columns phone[,name]."""
+    """Add members from a CSV with columns phone[,name].
+
+    Examples:
+
+      egactl sms group import wateja wazazi.csv -i RITA --dry-run
+
+      egactl sms group import wateja wazazi.csv -i RITA --results out.csv
+    """
     ctx = context.get()
     inst, name = group_ref(ctx, institution, name)
     client.group(ctx.api(), inst, name)  # the group must exist before any row is sent
@@ -141,7 +184,14 @@ def import_(name: Name, file: CsvFile, institution: Institution = None, skip_inv
 
 @app.command("delete")
 def delete(name: Name, institution: Institution = None, yes: Yes = False, dry_run: DryRun = False):
-    """Delete a group and its member list (past sends keep their record)."""
+    """Delete a group and its member list (past sends keep their record).
+
+    Examples:
+
+      egactl sms group delete wateja -i RITA --dry-run
+
+      egactl sms group delete wateja -i RITA --yes
+    """
     ctx = context.get()
     inst, name = group_ref(ctx, institution, name)
     group, etag = client.group_with_etag(ctx.api(), inst, name)

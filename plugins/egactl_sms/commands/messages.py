@@ -15,7 +15,11 @@ from egactl_sms.commands.common import (BATCH_COLUMNS, Again, AllowQuietHours, A
                                         read_text, refused_as_duplicate)
 
 MESSAGE_COLUMNS = [Column("id"), Column("batch"), Column("to"), Column("state"), Column("segments"),
-                   Column("created_at", "CREATED", format=eat), Column("reason", format=clip(60))]
+                   Column("created_at", "CREATED", format=eat), Column("reason", format=clip(60)),
+                   # -o wide: who sent it, how, and when it went
+                   Column("institution", wide=True), Column("sender", "FROM", wide=True),
+                   Column("encoding", wide=True), Column("attempts", wide=True),
+                   Column("submitted_at", "SUBMITTED", wide=True), Column("delivered_at", "DELIVERED", wide=True)]
 MESSAGE_DETAIL = [Column("id"), Column("batch"), Column("institution"), Column("to"), Column("sender", "FROM"),
                   Column("state"), Column("reason"), Column("encoding"), Column("segments"), Column("text"),
                   Column("deliver_after", "DELIVER AFTER", format=eat), Column("created_at", "CREATED", format=eat),
@@ -60,11 +64,11 @@ def send(message: Annotated[Optional[str], typer.Argument(metavar="[MESSAGE]",
 
     Examples:
 
-      egactl sms send --to 0754123456 "Cheti chako kiko tayari."
+      egactl sms send --to 0754123456 -i RITA "Cheti chako kiko tayari."
 
-      egactl sms send --group "wazazi Ilala" --file tangazo.txt --dry-run
+      egactl sms send --group wateja -i RITA "Ofisi itafungwa Ijumaa." --dry-run
 
-      egactl sms send --group "wazazi Ilala" --file tangazo.txt --again
+      egactl sms send --group wateja -i RITA --file tangazo.txt --again
     """
     ctx = context.get()
     if bool(to) == bool(group):
@@ -107,7 +111,14 @@ def send(message: Annotated[Optional[str], typer.Argument(metavar="[MESSAGE]",
 
 
 def show(message_id: Annotated[int, typer.Argument(metavar="ID", help="Message id.")]):
-    """Show one message: its state, and why if it failed."""
+    """Show one message: its state, and why if it failed.
+
+    Examples:
+
+      egactl sms show 1
+
+      egactl sms show 2 -o json
+    """
     ctx = context.get()
     ctx.render(client.message(ctx.api(), message_id), MESSAGE_DETAIL)
 
@@ -116,7 +127,16 @@ def show(message_id: Annotated[int, typer.Argument(metavar="ID", help="Message i
 def list_(batch: Annotated[Optional[int], typer.Option("--batch", "-b", metavar="BATCH", help="Only this batch.")] = None,
           state: State = None, to: To = None, institution: Institution = None,
           limit: Limit = DEFAULT_LIMIT, all_: All = False):
-    """List messages (oldest first), by batch, state or number."""
+    """List messages (oldest first), by batch, state or number.
+
+    Examples:
+
+      egactl sms list --batch 1
+
+      egactl sms list --state failed --limit 5
+
+      egactl sms list --to 0713200001 -o json
+    """
     ctx = context.get()
     if state is not None and state not in rules.STATES:
         raise typer.BadParameter(f"must be one of {', '.join(rules.STATES)}", param_hint="--state")

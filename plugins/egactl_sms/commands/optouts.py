@@ -12,7 +12,7 @@ from egactl_sms.commands.common import eat, institution_code, number
 
 app = typer.Typer(help="Opt-outs: numbers skipped at every send of an institution.", no_args_is_help=True)
 
-COLUMNS = [Column("phone"), Column("institution"), Column("reason"), Column("created_by", "BY"),
+COLUMNS = [Column("id", wide=True), Column("phone"), Column("institution"), Column("reason"), Column("created_by", "BY"),
            Column("created_at", "SINCE", format=eat)]
 Number = Annotated[str, typer.Argument(metavar="NUMBER", help="0754…, +255754…")]
 
@@ -20,9 +20,16 @@ Number = Annotated[str, typer.Argument(metavar="NUMBER", help="0754…, +255754�
 @formerly(app, "add")
 @app.command("create")
 def create(phone: Number, institution: Institution = None,
-        reason: Annotated[Optional[str], typer.Option("--reason", help="e.g. 'replied STOP'.")] = None,
+        reason: Annotated[Optional[str], typer.Option("--reason", "-r", metavar="TEXT", help="e.g. 'replied STOP'.")] = None,
         dry_run: DryRun = False):
-    """Stop sending to a number (it is skipped at every later send, and at delivery)."""
+    """Stop sending to a number (it is skipped at every later send, and at delivery).
+
+    Examples:
+
+      egactl sms optout create 0754123456 -i RITA --reason "replied STOP"
+
+      egactl sms optout create 0713200001 -i RITA --dry-run
+    """
     ctx = context.get()
     body = {"institution": ctx.institution(institution), "phone": number(phone), "reason": reason}
     if dry_run:
@@ -39,7 +46,14 @@ def create(phone: Number, institution: Institution = None,
 @formerly(app, "remove")
 @app.command("delete")
 def delete(phone: Number, institution: Institution = None, yes: Yes = False, dry_run: DryRun = False):
-    """Let a number receive messages again (when the citizen asks for it)."""
+    """Let a number receive messages again (when the citizen asks for it).
+
+    Examples:
+
+      egactl sms optout delete 0713200003 -i RITA --dry-run
+
+      egactl sms optout delete 0713200003 -i RITA --yes
+    """
     ctx = context.get()
     inst = institution_code(ctx, institution)
     e164 = number(phone)
@@ -56,7 +70,14 @@ def delete(phone: Number, institution: Institution = None, yes: Yes = False, dry
 def list_(institution: Institution = None,
           phone: Annotated[Optional[str], typer.Option("--phone", metavar="NUMBER", help="Only this number.")] = None,
           limit: Limit = DEFAULT_LIMIT, all_: All = False):
-    """List opted-out numbers."""
+    """List opted-out numbers.
+
+    Examples:
+
+      egactl sms optout list -i RITA
+
+      egactl sms optout list --phone 0713200003 -o json
+    """
     ctx = context.get()
     items = list(client.optouts(ctx.api(), limit=page_limit(limit, all_),
                                 institution=institution.upper() if institution else None,

@@ -16,7 +16,8 @@ app = typer.Typer(help="Sender IDs (what the phone shows as the sender): request
 
 COLUMNS = [Column("name", "SENDER ID"), Column("institution"), Column("status", "STATE"), Column("purpose"),
            Column("requested_by", "REQUESTED BY"), Column("decided_by", "DECIDED BY"),
-           Column("decided_at", "DECIDED", format=eat)]
+           Column("decided_at", "DECIDED", format=eat),
+           Column("requested_at", "REQUESTED", wide=True), Column("decision_note", "NOTE", wide=True)]
 STATES = rules.SENDER_STATES
 
 SenderName = Annotated[str, typer.Argument(metavar="SENDER", help="Sender ID: up to 11 letters, digits and spaces.")]
@@ -29,7 +30,14 @@ def list_(institution: Institution = None,
           state: Annotated[Optional[str], typer.Option("--state", "-s", metavar="STATE",
                                                        help=f"Only sender IDs in this state: {', '.join(STATES)}.")] = None,
           limit: Limit = DEFAULT_LIMIT, all_: All = False):
-    """List sender IDs."""
+    """List sender IDs.
+
+    Examples:
+
+      egactl sms senders list --state approved
+
+      egactl sms senders list -i RITA -o json
+    """
     ctx = context.get()
     if state is not None and state not in STATES:
         raise typer.BadParameter(f"must be one of {', '.join(STATES)}", param_hint="--state")
@@ -42,7 +50,14 @@ def list_(institution: Institution = None,
 def request(name: SenderName, institution: Institution = None,
             purpose: Annotated[Optional[str], typer.Option("--purpose", help="What it will be used for.")] = None,
             dry_run: DryRun = False):
-    """Ask e-GA for a sender ID for your institution (pending until approved)."""
+    """Ask e-GA for a sender ID for your institution (pending until approved).
+
+    Examples:
+
+      egactl sms senders request "RITA SMS" -i RITA --purpose "birth certificates"
+
+      egactl sms senders request "RITA SMS" -i RITA --dry-run
+    """
     ctx = context.get()
     body = {"institution": ctx.institution(institution), "name": check_sender(name), "purpose": purpose}
     if dry_run:
@@ -70,13 +85,27 @@ def _decide(verb: str, name: str, note: str | None, dry_run: bool) -> None:
 
 @app.command("approve")
 def approve(name: SenderName, note: Note = None, dry_run: DryRun = False):
-    """Approve a requested sender ID (e-GA administrators)."""
+    """Approve a requested sender ID (e-GA administrators).
+
+    Examples:
+
+      egactl sms senders approve "TRA KODI" --note "ticket 4411"
+
+      egactl sms senders approve "TRA KODI" --dry-run
+    """
     _decide("approve", name, note, dry_run)
 
 
 @app.command("reject")
 def reject(name: SenderName, note: Note = None, dry_run: DryRun = False):
-    """Refuse a sender ID, or revoke its approval (e-GA administrators)."""
+    """Refuse a sender ID, or revoke its approval (e-GA administrators).
+
+    Examples:
+
+      egactl sms senders reject "TRA KODI" --note "name too close to another"
+
+      egactl sms senders reject "TRA KODI" --dry-run
+    """
     _decide("reject", name, note, dry_run)
 
 
@@ -91,6 +120,12 @@ def withdraw(name: SenderName, institution: Institution = None,
     refused, exit 2); it is final: request another sender ID to send again. The
     institution's operators (or an e-GA administrator) withdraw it; the help
     desk cannot. Withdrawing one already withdrawn or rejected is exit 5.
+
+    Examples:
+
+      egactl sms senders withdraw RITA -i RITA --reason "replaced by RITA SMS" --dry-run
+
+      egactl sms senders withdraw RITA -i RITA --reason "replaced by RITA SMS"
     """
     ctx = context.get()
     name = check_sender(name) or name

@@ -159,7 +159,7 @@ def member_out(m: GroupMember) -> dict[str, Any]:
 
 
 def optout_out(o: OptOut) -> dict[str, Any]:
-    return {"phone": phone_out(o.phone), "institution": o.institution, "reason": o.reason,
+    return {"id": o.id, "phone": phone_out(o.phone), "institution": o.institution, "reason": o.reason,
             "created_by": o.created_by, "created_at": iso(o.created_at)}
 
 
