@@ -155,3 +155,54 @@ def test_short_flags_given_up_still_work_for_a_release(cli, backend, sender, tmp
 def test_help_shows_only_the_new_spelling(cli, path, gone):
     out = cli("sms", *path, "--help").stdout
     assert gone not in out
+
+
+# -- newest first ---------------------------------------------------------------------------
+
+
+def _three_sends(cli, clock) -> list[int]:
+    ids = []
+    for i, number in enumerate(("0754123451", "0754123452", "0754123453")):
+        r = cli("sms", "send", "--to", number, "-i", "RITA", f"Ujumbe namba {i + 1}", "-o", "json", role="operator")
+        assert r.exit_code == 0, r.stderr
+        ids.append(r.json()["id"])
+        clock.advance(minutes=7)
+    return ids
+
+
+def test_batches_are_listed_newest_first_and_oldest_first_on_request(cli, clock, sender):
+    first, second, third = _three_sends(cli, clock)
+    r = cli("sms", "batches", "-o", "json", role="operator")
+    assert r.exit_code == 0, r.stderr
+    assert [b["id"] for b in r.json()] == [third, second, first]
+    created = [b["created_at"] for b in r.json()]
+    assert created == sorted(created, reverse=True)
+    assert [b["id"] for b in cli("sms", "batches", "--limit", "2", "-o", "json").json()] == [third, second]
+    r = cli("sms", "batches", "--oldest-first", "-o", "json", role="operator")
+    assert [b["id"] for b in r.json()] == [first, second, third]
+    table = cli("sms", "batches", "--oldest-first", role="operator").stdout.splitlines()
+    assert [line.split()[0] for line in table[1:]] == [str(first), str(second), str(third)]
+
+
+def test_messages_are_listed_newest_first_and_oldest_first_on_request(cli, clock, sender):
+    _three_sends(cli, clock)
+    r = cli("sms", "list", "-o", "json", role="operator")
+    assert r.exit_code == 0, r.stderr
+    assert [m["to"] for m in r.json()] == ["+255754123453", "+255754123452", "+255754123451"]
+    assert [m["to"] for m in cli("sms", "list", "--limit", "1", "-o", "json").json()] == ["+255754123453"]
+    r = cli("sms", "list", "--oldest-first", "-o", "json", role="operator")
+    assert [m["to"] for m in r.json()] == ["+255754123451", "+255754123452", "+255754123453"]
+
+
+def test_newest_first_holds_across_pages(cli, clock, sender):
+    """The server's keyset pages follow the time order: no row repeated or skipped."""
+    ids = _three_sends(cli, clock)
+    seen, cursor = [], None
+    while True:
+        args = ["api", "GET", "/api/v1/sms/batches", "-f", "limit=1"] + (["-f", f"cursor={cursor}"] if cursor else [])
+        page = cli(*args).json()
+        seen += [b["id"] for b in page["items"]]
+        cursor = page["next_cursor"]
+        if not cursor:
+            break
+    assert seen == ids[::-1]

@@ -46,7 +46,7 @@ def test_the_sandbox_seeds_a_small_history_for_the_look_ups_and_their_examples(t
 
     listed = run("sms", "list")
     assert [(m["id"], m["batch"], m["to"], m["state"]) for m in listed] == [
-        (1, 1, "+255713200001", "delivered"), (2, 1, "+255713200002", "delivered")]
+        (2, 1, "+255713200002", "delivered"), (1, 1, "+255713200001", "delivered")]
     [batch] = run("sms", "batches")
     assert (batch["kind"], batch["group"], batch["messages"], batch["skipped"]["opted_out"]) == ("group", "wateja", 2, 1)
     assert run("sms", "report", "1")["states"]["delivered"] == 2

@@ -11,8 +11,8 @@ from typing import Annotated, Any, Optional
 import typer
 
 from egactl.plugin.cli import (DEFAULT_LIMIT, All, Column, Conflict, CsvFile, DryRun, Institution, InvalidInput, Limit,
-                               PartialFailure, Restart, Results, Resume, SkipInvalid, Yes, bulk, context, enforce,
-                               old_flags, page_limit)
+                               OldestFirst, PartialFailure, Restart, Results, Resume, SkipInvalid, Yes, bulk, context,
+                               enforce, old_flags, page_limit)
 from egactl.plugin.rules import RuleError
 from egactl_sms import client, encoding, rules
 from egactl_sms.commands.common import (BATCH_COLUMNS, Again, AllowQuietHours, At, Normalize, Sender, announce_delivery,
@@ -318,19 +318,20 @@ BATCHES_COLUMNS = BATCH_COLUMNS + [
 
 def batches(institution: Institution = None,
             kind: Annotated[Optional[str], typer.Option("--kind", metavar="KIND", help="quick, group or bulk.")] = None,
-            limit: Limit = DEFAULT_LIMIT, all_: All = False):
-    """List sends (batches), oldest first.
+            limit: Limit = DEFAULT_LIMIT, all_: All = False, oldest_first: OldestFirst = False):
+    """List sends (batches), newest first.
 
     Examples:
 
       egactl sms batches -i RITA
 
-      egactl sms batches --kind group -o json
+      egactl sms batches --kind group --oldest-first -o json
     """
     ctx = context.get()
     if kind is not None and kind not in ("quick", "group", "bulk"):
         raise typer.BadParameter("must be quick, group or bulk", param_hint="--kind")
     items = client.batches(ctx.api(), limit=page_limit(limit, all_), kind=kind,
+                           oldest_first=True if oldest_first else None,
                            institution=institution.upper() if institution else None)
     ctx.render(items, BATCHES_COLUMNS, empty="No batches match.")
 

@@ -7,8 +7,8 @@ from typing import Annotated, Any, Optional
 
 import typer
 
-from egactl.plugin.cli import (DEFAULT_LIMIT, All, Column, Conflict, DryRun, Institution, InvalidInput, Limit, context,
-                               old_flags, page_limit)
+from egactl.plugin.cli import (DEFAULT_LIMIT, All, Column, Conflict, DryRun, Institution, InvalidInput, Limit,
+                               OldestFirst, context, old_flags, page_limit)
 from egactl_sms import client, rules
 from egactl_sms.commands.common import (BATCH_COLUMNS, Again, AllowQuietHours, At, Normalize, Sender, announce_delivery,
                                         check_sender, check_text, clip, earlier, eat, money, number, numbers, parse_at,
@@ -126,8 +126,8 @@ def show(message_id: Annotated[int, typer.Argument(metavar="ID", help="Message i
 @old_flags({"--status": "--state"})
 def list_(batch: Annotated[Optional[int], typer.Option("--batch", "-b", metavar="BATCH", help="Only this batch.")] = None,
           state: State = None, to: To = None, institution: Institution = None,
-          limit: Limit = DEFAULT_LIMIT, all_: All = False):
-    """List messages (oldest first), by batch, state or number.
+          limit: Limit = DEFAULT_LIMIT, all_: All = False, oldest_first: OldestFirst = False):
+    """List messages, newest first, by batch, state or number.
 
     Examples:
 
@@ -135,12 +135,13 @@ def list_(batch: Annotated[Optional[int], typer.Option("--batch", "-b", metavar=
 
       egactl sms list --state failed --limit 5
 
-      egactl sms list --to 0713200001 -o json
+      egactl sms list --to 0713200001 --oldest-first -o json
     """
     ctx = context.get()
     if state is not None and state not in rules.STATES:
         raise typer.BadParameter(f"must be one of {', '.join(rules.STATES)}", param_hint="--state")
     items = client.messages(ctx.api(), limit=page_limit(limit, all_), batch=batch, status=state,
+                            oldest_first=True if oldest_first else None,
                             to=number(to) if to else None,
                             institution=institution.upper() if institution else None)
     ctx.render(items, MESSAGE_COLUMNS, empty="No messages match.")
