@@ -146,7 +146,7 @@ def start(database_url: str, home: Path) -> tuple[subprocess.Popen, str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("EGACTL_")}
     env.update({"EGACTL_CONFIG_DIR": str(home / "config"), "EGACTL_DATA_DIR": str(home / "data"),
                 "EGACTL_CREDENTIAL_STORE": "file"})
-    made = subprocess.run([sys.executable, "-m", "egactl", "serve", "create-token", "--role", "admin", "--subject",
+    made = subprocess.run([sys.executable, "-m", "egactl", "serve", "tokens", "create", "--role", "admin", "--subject",
                            "bench", "--database-url", database_url, "-o", "json"], env=env, capture_output=True,
                           text=True, check=True)
     token = json.loads(made.stdout)["token"]

@@ -315,11 +315,11 @@ class Server:
                         EGACTL_CONFIG_DIR=str(workdir / "config"), EGACTL_DATA_DIR=str(workdir / "data"),
                         EGACTL_CREDENTIAL_STORE="file", EGACTL_NO_PROGRESS="1")
         egactl = [sys.executable, "-m", "egactl"]
-        r = subprocess.run([*egactl, "serve", "create-token", "--role", "admin", "--subject", "bench",
+        r = subprocess.run([*egactl, "serve", "tokens", "create", "--role", "admin", "--subject", "bench",
                             "--database-url", database_url, "-o", "json"],
                            env=self.env, capture_output=True, text=True, timeout=120)
         if r.returncode != 0:
-            raise RuntimeError(f"create-token failed: {r.stderr}")
+            raise RuntimeError(f"serve tokens create failed: {r.stderr}")
         self.token = json.loads(r.stdout)["token"]
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"

@@ -93,7 +93,7 @@ def main() -> None:
     env.update({"EGACTL_CONFIG_DIR": str(work / "config"), "EGACTL_DATA_DIR": str(work / "data"),
                 "EGACTL_CREDENTIAL_STORE": "file", "EGACTL_NO_PROGRESS": "1"})
     url_db = f"sqlite:///{db}"
-    token = json.loads(egactl("serve", "create-token", "--role", "admin", "--subject", "bench", "--database-url",
+    token = json.loads(egactl("serve", "tokens", "create", "--role", "admin", "--subject", "bench", "--database-url",
                               url_db, "-o", "json", env=env).stdout)["token"]
     port = free_port()
     server = subprocess.Popen([sys.executable, "-m", "egactl", "serve", "--port", str(port), "--database-url", url_db],

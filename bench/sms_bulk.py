@@ -105,7 +105,7 @@ def main() -> None:
         env.update({"EGACTL_CONFIG_DIR": str(root / "config"), "EGACTL_DATA_DIR": str(root / "data"),
                     "EGACTL_CREDENTIAL_STORE": "file", "EGACTL_NO_PROGRESS": "1"})
         database = f"sqlite:///{root / 'served.db'}"
-        admin = json.loads(egactl("serve", "create-token", "--role", "admin", "--database-url", database, "-o", "json",
+        admin = json.loads(egactl("serve", "tokens", "create", "--role", "admin", "--database-url", database, "-o", "json",
                                   env=env).stdout)["token"]
         port = free_port()
         env["EGACTL_API_URL"] = f"http://127.0.0.1:{port}"
@@ -115,7 +115,7 @@ def main() -> None:
             wait_for(port, server)
             egactl("institutions", "create", "RITA", "--name", "Registration Insolvency and Trusteeship Agency",
                    "--kind", "agency", env={**env, "EGACTL_TOKEN": admin})
-            operator = json.loads(egactl("serve", "create-token", "--role", "operator", "-i", "RITA", "--subject",
+            operator = json.loads(egactl("serve", "tokens", "create", "--role", "operator", "-i", "RITA", "--subject",
                                          "bench@rita.go.tz", "--database-url", database, "-o", "json",
                                          env=env).stdout)["token"]
             egactl("sms", "senders", "request", "RITA", "-i", "RITA", env={**env, "EGACTL_TOKEN": operator})

@@ -125,7 +125,7 @@ def main() -> int:
             env.pop("PYTHONDONTWRITEBYTECODE", None)
             env["PYTHONPYCACHEPREFIX"] = str(home / "pycache")
         db = f"sqlite:///{home / 'server.db'}"
-        token = json.loads(check([*egactl, "serve", "create-token", "--role", "admin", "--subject", "bench",
+        token = json.loads(check([*egactl, "serve", "tokens", "create", "--role", "admin", "--subject", "bench",
                                   "--database-url", db, "-o", "json"], env).stdout)["token"]
         port = free_port()
         server = subprocess.Popen([*egactl, "serve", "--port", str(port), "--database-url", db, "--no-workers"],

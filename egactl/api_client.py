@@ -74,6 +74,7 @@ class ApiClient:
             **kwargs,
         )
         self.retries = max(1, retries)
+        self.last_outcome: str | None = None
         self.backoff = backoff
         self._debug = debug
         self._on_mutation = on_mutation
@@ -112,8 +113,13 @@ class ApiClient:
         retryable = method in IDEMPOTENT_METHODS or (method == "POST" and "Idempotency-Key" in hdrs)
         if method not in ("GET", "HEAD", "OPTIONS") and self._on_mutation:
             self._on_mutation()
-        if params:
-            params = {k: v for k, v in params.items() if v is not None}
+        query: Any = [(k, v) for k, v in (params or {}).items() if v is not None]
+        if "?" in path:  # httpx would drop a path's own query once params are given: keep both
+            from urllib.parse import parse_qsl
+
+            path, _, own = path.partition("?")
+            query = parse_qsl(own, keep_blank_values=True) + query
+        params = query or None
         if json_body is not None:
             content = json.dumps(json_body, ensure_ascii=False, default=str).encode("utf-8")
             hdrs.setdefault("Content-Type", "application/json")
@@ -138,6 +144,9 @@ class ApiClient:
                 continue
             if raise_for_status and response.status_code >= 400:
                 raise problem_error(response)
+            if method not in ("GET", "HEAD", "OPTIONS"):
+                # "exists": a create found its object already there, as asked (nothing changed)
+                self.last_outcome = response.headers.get("X-Egactl-Outcome")
             return response
 
     def _delay(self, attempt: int, retry_after: str | None) -> float:
@@ -196,24 +205,55 @@ class ApiClient:
         response = self.request("DELETE", path, params=params, if_match=etag, dry_run=dry_run)
         return response.json() if response.content else None
 
-    def paginate(self, path: str, *, limit: int | None = None, page_size: int = 100, **params: Any) -> Iterator[dict]:
-        """Yield items across pages; stop after ``limit`` items (None: all)."""
+    def paginate(self, path: str, *, limit: int | None = None, page_size: int = 100,
+                 listing: "Listing | None" = None, **params: Any) -> Iterator[dict]:
+        """Yield items across pages; stop after ``limit`` items (None: all).
+
+        ``listing``, if given, learns whether more items were left behind and how
+        many there are in all (the first page's ``X-Total-Count``)."""
         cursor = None
         seen = 0
         while True:
             size = page_size if limit is None else max(1, min(page_size, limit - seen))
-            page = self.get(path, limit=size, cursor=cursor, **params)
-            for item in page.get("items", []):
+            response = self.request("GET", path, params={"limit": size, "cursor": cursor, **params})
+            page = response.json()
+            if listing is not None and cursor is None:
+                listing.learn(response.headers)
+            items = page.get("items", [])
+            cursor = page.get("next_cursor")
+            for i, item in enumerate(items):
                 yield item
                 seen += 1
                 if limit is not None and seen >= limit:
+                    if listing is not None:
+                        listing.more = bool(cursor) or i + 1 < len(items)
                     return
-            cursor = page.get("next_cursor")
             if not cursor:
                 return
 
-    def list(self, path: str, *, limit: int | None = None, **params: Any) -> list[dict]:
-        return list(self.paginate(path, limit=limit, **params))
+    def list(self, path: str, *, limit: int | None = None, **params: Any) -> "Listing":
+        """Every item up to ``limit``, as a :class:`Listing` (a list that knows what it left out)."""
+        listing = Listing()
+        listing.extend(self.paginate(path, limit=limit, listing=listing, **params))
+        return listing
+
+
+class Listing(list):
+    """A list of items as the API gave them, knowing whether more were left out
+    (``more``) and how many there are in all (``total``; ``total_exact`` is False
+    when the server stopped counting). The renderer tells people "showing 30 of
+    1,204; --limit N or --all"; scripts see the plain list."""
+
+    more: bool = False
+    total: int | None = None
+    total_exact: bool = True
+
+    def learn(self, headers: Any) -> None:
+        exact, at_least = headers.get("X-Total-Count"), headers.get("X-Total-Count-At-Least")
+        if exact and exact.isdigit():
+            self.total = int(exact)
+        elif at_least and at_least.isdigit():
+            self.total, self.total_exact = int(at_least), False
 
 
 def check_path(path: str) -> None:

@@ -22,6 +22,7 @@ from egactl import __version__
 from egactl._compat.startup import unused_modules_absent
 from egactl._compat.typer_internals import (completion_item, install_lean_coercion, is_library_exception,
                                             stdout_pipe_closed)
+from egactl.completion_values import complete_output, complete_profiles
 from egactl.config import OUTPUT_FORMATS
 from egactl.errors import EXIT_FAILURE, EgactlError, InvalidInput
 
@@ -38,7 +39,7 @@ CORE_GROUPS: dict[str, tuple[str, str]] = {
     "serve": ("egactl.commands.serve", "Run the reference backend over HTTP"),
 }
 
-GLOBAL_FLAGS = frozenset({"--debug", "--no-color"})
+GLOBAL_FLAGS = frozenset({"--debug", "--no-color", "--all-institutions"})
 GLOBAL_VALUED = frozenset({"--profile", "-o", "--output", "--query"})
 
 
@@ -77,6 +78,7 @@ class RootGroup(TyperGroup):
         try:
             return super().parse_args(ctx, list(hoisted))  # the parser consumes its list
         except Exception as exc:  # e.g. `egactl --bogus`, `egactl -o yaml`
+            _help_asked(exc)
             _usage_error(ctx, exc, hoisted)
             raise
 
@@ -147,6 +149,7 @@ class RootGroup(TyperGroup):
             raise typer.Exit(0) from None
         except Exception as exc:
             if is_library_exception(exc):
+                _help_asked(exc)
                 _usage_error(ctx, exc, None)  # an unknown option or command, a bad value, a plugin's BadParameter
                 raise
             # The last line of defence: one line, never a traceback (unless --debug).
@@ -177,6 +180,29 @@ def _to_command(app: Any, name: str, help: str | None = None) -> Any:
     return cmd
 
 
+def _completing() -> bool:
+    import os
+
+    return "_EGACTL_COMPLETE" in os.environ
+
+
+def _offer_global_options(cmd: Any) -> None:
+    """While a shell asks for completions, a leaf command also knows the global
+    options (valid anywhere on the line), so they and their values complete after
+    a subcommand too: `egactl sms list -o <TAB>`."""
+    have = {o for p in cmd.params for o in getattr(p, "opts", ())}
+    cmd.params.extend(p for p in _global_options() if not have.intersection(p.opts))
+
+
+@functools.cache
+def _global_options() -> list[Any]:
+    """The root's global options, as parameter objects (what the root itself parses)."""
+    import typer.main
+
+    root = typer.main.get_command(app)
+    return [p for p in root.params if p.name in ("output", "query", "profile", "debug", "no_color", "all_institutions")]
+
+
 def _plain_help_option(cmd: Any) -> None:
     """``-h/--help`` is made by the parser on demand; it is labelled like the rest."""
     from egactl._compat.typer_internals import plain_labels
@@ -203,22 +229,27 @@ def _apply_grammar(cmd: Any) -> None:
 
     if hasattr(cmd, "rich_markup_mode"):
         cmd.rich_markup_mode = None  # one style from the root down: plain text, as `egactl --help`
+    if not hasattr(cmd, "commands") and _completing():
+        _offer_global_options(cmd)
     for param in cmd.params:
         plain_labels(param)
     _plain_help_option(cmd)
     for sub in getattr(cmd, "commands", {}).values():
         _apply_grammar(sub)
-    renamed = getattr(cmd.callback, "egactl_old_flags", None)
-    if renamed and not getattr(cmd, "egactl_old_flags_applied", False):
+    renamed = getattr(cmd.callback, "egactl_old_flags", None) or {}
+    watches = any("--watch" in getattr(p, "opts", ()) for p in cmd.params)
+    if (renamed or watches) and not getattr(cmd, "egactl_args_rewritten", False):
         from egactl.grammar import rewrite_old_flags
+        from egactl.watch import default_interval
 
         parse_args = cmd.parse_args
 
-        def parse_with_old_flags(ctx: Any, args: list[str]) -> list[str]:
-            return parse_args(ctx, rewrite_old_flags(list(args), renamed, ctx.command_path))
+        def parse_rewritten(ctx: Any, args: list[str]) -> list[str]:
+            args = rewrite_old_flags(list(args), renamed, ctx.command_path) if renamed else list(args)
+            return parse_args(ctx, default_interval(args) if watches else args)
 
-        cmd.parse_args = parse_with_old_flags
-        cmd.egactl_old_flags_applied = True
+        cmd.parse_args = parse_rewritten
+        cmd.egactl_args_rewritten = True
 
 
 INT_MIN, INT_MAX = -(2**63), 2**63 - 1
@@ -263,6 +294,14 @@ def _report(ctx: Any, exc: EgactlError) -> None:
         print(json.dumps(exc.as_json(), ensure_ascii=False), file=sys.stderr)
     else:
         print(f"error: {exc.line()}", file=sys.stderr)
+
+
+def _help_asked(exc: BaseException) -> None:
+    """A group run without a command (`egactl`, `egactl sms`) shows its help on stdout
+    and exits 0, as `gh` and `kubectl` do; click treats it as a usage error (exit 2)."""
+    if type(exc).__name__ == "NoArgsIsHelpError" and getattr(exc, "ctx", None) is not None:
+        print(exc.ctx.get_help())
+        raise typer.Exit(0) from None
 
 
 def _usage_error(ctx: Any, exc: BaseException, args: list[str] | None) -> None:
@@ -320,12 +359,15 @@ app = typer.Typer(
 def root(
     ctx: typer.Context,
     version: Annotated[bool, typer.Option("--version", is_eager=True, callback=_version, help="Show the version and exit.")] = False,
-    profile: Annotated[Optional[str], typer.Option("--profile", metavar="NAME", help="Profile to use (env EGACTL_PROFILE).")] = None,
-    output: Annotated[Optional[str], typer.Option("--output", "-o", metavar="FORMAT",
+    profile: Annotated[Optional[str], typer.Option("--profile", metavar="NAME", autocompletion=complete_profiles,
+                                                   help="Profile to use (env EGACTL_PROFILE).")] = None,
+    output: Annotated[Optional[str], typer.Option("--output", "-o", metavar="FORMAT", autocompletion=complete_output,
                                                   help=f"Output format: {', '.join(OUTPUT_FORMATS)} (env EGACTL_OUTPUT).")] = None,
     query: Annotated[Optional[str], typer.Option("--query", metavar="JMESPATH", help="Filter the output with a JMESPath expression.")] = None,
     debug: Annotated[bool, typer.Option("--debug", help="Show HTTP exchanges on stderr (credentials redacted).")] = False,
     no_color: Annotated[bool, typer.Option("--no-color", help="No colour (also NO_COLOR=1).")] = False,
+    all_institutions: Annotated[bool, typer.Option(
+        "--all-institutions", help="Ignore the profile's default institution (every one you may see).")] = False,
 ) -> None:
     """egactl: administer e-GA's shared ICT services from the command line.
 
@@ -338,7 +380,8 @@ def root(
         raise typer.BadParameter(f"must be one of {', '.join(OUTPUT_FORMATS)}", param_hint="'-o' / '--output'")
     if not isinstance(ctx.obj, Context):
         ctx.obj = Context()
-    ctx.obj.configure(profile=profile, output=output, query=query, debug=debug, no_color=no_color)
+    ctx.obj.configure(profile=profile, output=output, query=query, debug=debug, no_color=no_color,
+                      all_institutions=all_institutions)
     activate(ctx.obj)
     if query is not None:
         # Judged before the command runs, so a bad expression never follows a change made.

@@ -35,10 +35,12 @@ class Context:
         self.query: str | None = None
         self.debug = False
         self.no_color = False
+        self.all_institutions = False
 
-    def configure(self, *, profile: str | None, output: str | None, query: str | None, debug: bool, no_color: bool) -> None:
+    def configure(self, *, profile: str | None, output: str | None, query: str | None, debug: bool, no_color: bool,
+                  all_institutions: bool = False) -> None:
         self.profile_flag, self.output_flag, self.query = profile, output, query
-        self.debug, self.no_color = debug, no_color
+        self.debug, self.no_color, self.all_institutions = debug, no_color, all_institutions
         if self._io is not None and no_color:
             self._io.no_color = True
 
@@ -100,7 +102,7 @@ class Context:
         elif s.is_sandbox:
             from egactl.sandbox import open_sandbox
 
-            transport, token = open_sandbox(s.profile, self.io.warn)
+            transport, token = open_sandbox(s.profile, self.warn)
             base_url = "http://sandbox"
             on_mutation = self._sandbox_notice
         else:
@@ -121,7 +123,7 @@ class Context:
             self._sandbox_noticed = True
             from egactl.sandbox import database_path
 
-            self.io.status(f"sandbox: nothing leaves this machine (state in {database_path()})")
+            self.notice(f"sandbox: nothing leaves this machine (state in {database_path()})")
 
     def close(self) -> None:
         # A transport handed in from outside (tests) belongs to its owner.
@@ -137,8 +139,11 @@ class Context:
                wide=self.wide)
 
     def institution(self, flag: str | None, *, required: bool = True) -> str | None:
-        """--institution, else the profile's default institution."""
-        value = flag or self.settings.institution
+        """--institution, else the profile's default institution (unless --all-institutions).
+
+        The -i/--institution option applies this rule itself as it is parsed
+        (``egactl.options``); this is for commands that take the code otherwise."""
+        value = flag or (None if self.all_institutions else self.settings.institution)
         if value:
             from egactl.options import institution_code
 
@@ -159,8 +164,25 @@ class Context:
         if not typer.confirm(question, default=False, err=True):
             raise InvalidInput("cancelled; nothing was changed")
 
+    def notice(self, message: str) -> None:
+        """A remark for people on stderr ("showing RITA only ..."); none with json/jsonl,
+        whose stderr carries only the JSON of a failure."""
+        if self.fmt not in ("json", "jsonl"):
+            self.io.status(message)
+
+    def warn(self, message: str) -> None:
+        """A warning for people on stderr; none with json/jsonl (see :meth:`notice`)."""
+        if self.fmt not in ("json", "jsonl"):
+            self.io.warn(message)
+
     def success(self, message: str) -> None:
-        """A status line for people; silent for machine formats so scripts see only data."""
+        """A status line for people; silent for machine formats so scripts see only data.
+
+        After a create the backend answered "exists" (the object was already there,
+        exactly as asked), the line says that instead: nothing was changed."""
+        if self._api is not None and getattr(self._api, "last_outcome", None) == "exists":
+            self._api.last_outcome = None
+            message = "exists: already there exactly as asked; nothing changed"
         if self.fmt == "table":
             self.io.status(("✓ " if self.io.err_tty else "") + message)
 

@@ -50,9 +50,15 @@ class Column:
         return value
 
     def text(self, record: dict[str, Any]) -> str:
+        """The value as people read it (tables): an RFC 3339 time in East Africa Time."""
         value = self.value(record)
         if self.format is not None:
             return self.format(value)
+        if isinstance(value, str) and value[:1].isdigit():
+            from egactl.times import RFC3339, for_people
+
+            if RFC3339.fullmatch(value):
+                return for_people(value)
         return cell(value)
 
 
@@ -218,6 +224,21 @@ def render(
         io.status(empty_message or "no results")
     else:
         _write_table(io, records, cols, title, wide=wide)
+        _say_what_was_left_out(io, data)
+
+
+def _say_what_was_left_out(io: IOStreams, data: Any) -> None:
+    """Under a table cut short by --limit: "showing 30 of 1,204; --limit N or --all"."""
+    if not getattr(data, "more", False):
+        return
+    total = getattr(data, "total", None)
+    if total is None:
+        of = ""
+    elif getattr(data, "total_exact", True):
+        of = f" of {total:,}"
+    else:
+        of = f" of more than {total:,}"
+    io.status(f"showing {len(data):,}{of}; --limit N or --all")
 
 
 def _columns_from(records: list[dict[str, Any]]) -> list[Column]:
@@ -278,9 +299,11 @@ class _SafeWriter:
         self._writer.writerow([spreadsheet_safe(v if isinstance(v, str) else cell(v)) for v in values])
 
 
-def _write_delimited(out: TextIO, records: Iterable[dict], cols: list[Column], delimiter: str) -> None:
+def _write_delimited(out: TextIO, records: Iterable[dict], cols: list[Column], delimiter: str, *,
+                     header: bool = True) -> None:
     writer = delimited_writer(out, delimiter)
-    writer.writerow([c.key for c in cols])
+    if header:
+        writer.writerow([c.key for c in cols])
     for r in records:
         writer.writerow([cell(c.value(r)) for c in cols])
 

@@ -179,7 +179,7 @@ class Served:
                                 stderr=subprocess.PIPE, text=True)
 
     def token(self, role: str, *institutions: str, subject: str = "test") -> str:
-        args = ["serve", "create-token", "--role", role, "--subject", subject, "--database-url", self.database_url]
+        args = ["serve", "tokens", "create", "--role", role, "--subject", subject, "--database-url", self.database_url]
         for i in institutions:
             args += ["--institution", i]
         r = subprocess.run([sys.executable, "-m", "egactl", *args, "-o", "json"], env=self.env, capture_output=True, text=True)
@@ -197,7 +197,7 @@ def start_server(tmp_path: Path, database_url: str | None = None, extra_env: dic
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     env["EGACTL_API_URL"] = url
-    bootstrap = subprocess.run([sys.executable, "-m", "egactl", "serve", "create-token", "--role", "admin",
+    bootstrap = subprocess.run([sys.executable, "-m", "egactl", "serve", "tokens", "create", "--role", "admin",
                                 "--subject", "admin@ega.go.tz", "--database-url", database_url, "-o", "json"],
                                env=env, capture_output=True, text=True)
     assert bootstrap.returncode == 0, bootstrap.stderr

@@ -11,6 +11,7 @@ import typer
 
 from egactl import context
 from egactl.errors import InvalidInput
+from egactl.grammar import old_flags
 
 app = typer.Typer(help="Make an authenticated API request (for scripting).", add_completion=False)
 
@@ -43,6 +44,7 @@ def _fields(raw: list[str], typed: list[str]) -> dict[str, Any]:
     return fields
 
 
+@old_flags({"-i": "--include"})  # -i is --institution everywhere else
 @app.command()
 def api(method: Annotated[str, typer.Argument(help="GET, POST, PATCH, PUT or DELETE.")],
         path: Annotated[str, typer.Argument(help="Path, e.g. /api/v1/institutions (or institutions).")],
@@ -50,12 +52,20 @@ def api(method: Annotated[str, typer.Argument(help="GET, POST, PATCH, PUT or DEL
         typed_field: Annotated[Optional[list[str]], typer.Option("--field", "-F", help="key=value typed field (numbers, true/false/null, @file).")] = None,
         header: Annotated[Optional[list[str]], typer.Option("--header", "-H", help="Extra header 'Name: value'.")] = None,
         input_: Annotated[Optional[str], typer.Option("--input", help="Request body from a file ('-' for stdin).")] = None,
-        include: Annotated[bool, typer.Option("--include", "-i", help="Print the status line and headers too.")] = False,
+        include: Annotated[bool, typer.Option("--include", help="Print the status line and headers too.")] = False,
         paginate: Annotated[bool, typer.Option("--paginate", help="Follow next_cursor and print all items.")] = False):
     """Call the API with your credentials and print the JSON response.
 
     For GET, fields become query parameters; otherwise a JSON body. Exit codes
     follow the HTTP status (404 → 3, 409 → 5, …).
+
+    Examples:
+
+      egactl api GET institutions -f kind=LGA
+
+      egactl api GET institutions --paginate --query "[].code"
+
+      egactl api PATCH institutions/RITA -f region=Dodoma --include
     """
     ctx = context.get()
     method = method.upper()

@@ -10,12 +10,12 @@ import typer
 
 from egactl import context
 from egactl.errors import InvalidInput
-from egactl.options import DEFAULT_LIMIT, All, Institution, Limit, page_limit
+from egactl.options import DEFAULT_LIMIT, All, Institution, Limit, OldestFirst, page_limit
 from egactl.output import Column
 
 app = typer.Typer(help="The log of every change: who, when, what, before and after.", no_args_is_help=True, add_completion=False)
 
-COLUMNS = [Column("at"), Column("actor"), Column("action"), Column("resource_type", "RESOURCE"), Column("resource_id", "ID"),
+COLUMNS = [Column("at"), Column("actor"), Column("role", wide=True), Column("action"), Column("resource_type", "RESOURCE"), Column("resource_id", "ID"),
            Column("institution"), Column("reason"), Column("request_id", "REQUEST")]
 
 
@@ -43,12 +43,25 @@ def list_(since: Annotated[Optional[str], typer.Option(help="Since a time: 24h, 
           actor: Annotated[Optional[str], typer.Option(help="Only changes by this identity.")] = None,
           resource: Annotated[Optional[str], typer.Option(help="TYPE or TYPE/ID, e.g. institution/RITA.")] = None,
           action: Annotated[Optional[str], typer.Option(help="Only this action (create, update, delete, …).")] = None,
-          institution: Institution = None, limit: Limit = DEFAULT_LIMIT, all_: All = False):
-    """List audit entries, oldest first."""
+          institution: Institution = None, oldest_first: OldestFirst = False, limit: Limit = DEFAULT_LIMIT,
+          all_: All = False):
+    """List audit entries, newest first (--oldest-first for the other way).
+
+    -o wide adds the actor's role.
+
+    Examples:
+
+      egactl audit list --limit 10
+
+      egactl audit list --resource institution/RITA --since 7d -o json
+
+      egactl audit list -i RITA --action update --oldest-first --all
+    """
     ctx = context.get()
     rtype, _, rid = (resource or "").partition("/")
     items = ctx.api().list("/api/v1/audit", limit=page_limit(limit, all_),
                            since=parse_since(since).isoformat() if since else None, actor=actor,
                            resource_type=rtype or None, resource_id=rid or None, action=action,
-                           institution=institution.upper() if institution else None)
+                           institution=institution.upper() if institution else None,
+                           oldest_first="true" if oldest_first else None)
     ctx.render(items, COLUMNS, empty="No audit entries match.")

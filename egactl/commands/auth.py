@@ -33,7 +33,7 @@ def _eat(value: str | None) -> str:
 
 TOKEN_COLUMNS = [Column("id"), Column("subject"), Column("role"),
                  Column("institutions", format=lambda v: ", ".join(v or [])), Column("prefix"),
-                 Column("created_at", "CREATED", format=_eat), Column("expires_at", "EXPIRES", format=_eat),
+                 Column("created_at", "CREATED", format=_eat, wide=True), Column("expires_at", "EXPIRES", format=_eat),
                  Column("revoked", format=lambda v: "yes" if v else "no")]
 
 STATUS_COLUMNS = [Column("profile"), Column("api_url", "API"), Column("subject", "LOGGED IN AS"), Column("role"),
@@ -57,7 +57,16 @@ def _verify(ctx: context.Context, token: str) -> dict:
 
 @app.command()
 def login(with_token: Annotated[bool, typer.Option("--with-token", help="Read the token from standard input.")] = False):
-    """Store a token for the current profile, after checking it with the server."""
+    """Store a token for the current profile, after checking it with the server.
+
+    The sandbox logs itself in; log in to a profile with a real API.
+
+    Examples:
+
+      egactl --profile prod auth login
+
+      egactl --profile prod auth login --with-token < token.txt
+    """
     ctx = context.get()
     if with_token:
         token = sys.stdin.readline().strip()
@@ -79,7 +88,14 @@ def login(with_token: Annotated[bool, typer.Option("--with-token", help="Read th
 
 @app.command()
 def status():
-    """Who am I: the profile, the identity, its role and institutions, where the token comes from."""
+    """Who am I: the profile, the identity, its role and institutions, where the token comes from.
+
+    Examples:
+
+      egactl auth status
+
+      egactl auth status -o json --query role
+    """
     ctx = context.get()
     api = ctx.api()
     me = api.get("/api/v1/tokens/self")
@@ -91,7 +107,14 @@ def status():
 
 @app.command()
 def logout():
-    """Forget the current profile's token."""
+    """Forget the current profile's token.
+
+    Examples:
+
+      egactl auth logout
+
+      egactl --profile prod auth logout
+    """
     ctx = context.get()
     profile = ctx.settings.profile
     env_hint = "EGACTL_TOKEN is set in the environment; unset it too" if os.environ.get("EGACTL_TOKEN") else None
@@ -105,33 +128,40 @@ def logout():
 # -- tokens (admins) ------------------------------------------------------------------
 
 
-@tokens_app.command("list", epilog="""Examples:
-
-  egactl auth tokens list
-
-  egactl auth tokens list --all -o json --query "[?role=='admin' && !revoked].id"
-""")
+@tokens_app.command("list")
 def tokens_list(limit: Limit = DEFAULT_LIMIT, all_: All = False):
-    """List API tokens: who holds them, role, institutions, prefix (never the token)."""
+    """List API tokens: who holds them, role, institutions, prefix (never the token).
+
+    -o wide adds when each was created.
+
+    Examples:
+
+      egactl auth tokens list
+
+      egactl auth tokens list --all -o json --query "[?role=='admin' && !revoked].id"
+    """
     ctx = context.get()
     items = ctx.api().list("/api/v1/tokens", limit=page_limit(limit, all_))
     ctx.render(items, TOKEN_COLUMNS, empty="No tokens.")
 
 
-@tokens_app.command("create", epilog="""Examples:
-
-  egactl auth tokens create --subject ops@rita.go.tz --role operator -i RITA
-
-  egactl auth tokens create --subject nagios@ega.go.tz --role helpdesk --expires-in-days 365 -o json > token.json
-
-The token is printed once, on standard output; only its hash is kept.
-""")
+@tokens_app.command("create")
 def tokens_create(subject: Annotated[str, typer.Option(help="Who the token is for (a person or a system).")],
                   role: Annotated[str, typer.Option(metavar="ROLE", help="admin, operator or helpdesk.")],
                   institution: Annotated[Optional[list[str]], typer.Option("--institution", "-i", metavar="CODE", help="For operators: an institution code (repeatable).")] = None,
                   expires_in_days: Annotated[Optional[int], typer.Option(min=1, max=3650, help="Expire after N days.")] = None,
                   dry_run: DryRun = False):
-    """Issue a token (admins); it is shown once, on standard output."""
+    """Issue a token (admins); it is shown once, on standard output.
+
+    Only the token's hash is kept. A token is always new: creating another for
+    the same subject and role issues a second token, never "exists".
+
+    Examples:
+
+      egactl auth tokens create --subject ops@rita.go.tz --role operator -i RITA
+
+      egactl auth tokens create --subject nagios@ega.go.tz --role helpdesk --expires-in-days 365 -o json > token.json
+    """
     ctx = context.get()
     role = role.strip().lower()
     if role not in ROLES:
@@ -152,17 +182,21 @@ def tokens_create(subject: Annotated[str, typer.Option(help="Who the token is fo
         ctx.render(created, [*TOKEN_COLUMNS, Column("token")])
 
 
-@tokens_app.command("revoke", epilog="""Examples:
-
-  egactl auth tokens revoke 12
-
-  egactl auth tokens revoke 12 --yes -o json     # in a script
-
-The last working admin token cannot be revoked (exit 5): create another first.
-""")
+@tokens_app.command("revoke")
 def tokens_revoke(token_id: Annotated[int, typer.Argument(metavar="ID", help="The token's id (see `egactl auth tokens list`).")],
                   yes: Yes = False, dry_run: DryRun = False):
-    """Revoke a token (admins): it stops working at once."""
+    """Revoke a token (admins): it stops working at once.
+
+    The last working admin token cannot be revoked (exit 5): create another first.
+
+    Examples:
+
+      egactl auth tokens revoke 2
+
+      egactl auth tokens revoke 2 --dry-run
+
+      egactl auth tokens revoke 2 --yes -o json
+    """
     ctx = context.get()
     api = ctx.api()
     if dry_run:

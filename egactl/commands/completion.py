@@ -49,6 +49,12 @@ def completion(shell: Annotated[str, typer.Argument(metavar="SHELL", help="bash,
     bash: eval "$(egactl completion bash)" in ~/.bashrc;
     zsh: eval "$(egactl completion zsh)" in ~/.zshrc;
     fish: egactl completion fish > ~/.config/fish/completions/egactl.fish.
+
+    Examples:
+
+      egactl completion bash > ~/.local/share/bash-completion/completions/egactl
+
+      egactl completion fish > ~/.config/fish/completions/egactl.fish
     """
     if shell not in SHELLS:
         raise typer.BadParameter(f"must be one of {', '.join(SHELLS)}", param_hint="SHELL")

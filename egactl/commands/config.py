@@ -38,17 +38,36 @@ def _target_profile(profile: str | None) -> str:
 
 @app.command("list")
 def list_():
-    """Every setting in force, with where its value comes from."""
+    """Every setting in force, with where its value comes from.
+
+    -o wide adds each setting's environment variable and what it is for.
+
+    Examples:
+
+      egactl config list
+
+      egactl --profile prod config list -o json
+    """
     ctx = context.get()
     s = ctx.settings
-    rows = [{"key": "profile", "value": s.profile, "source": s.sources["profile"]}]
-    rows += [{"key": k, "value": s.values[k], "source": s.sources[k]} for k in config.KEYS]
-    ctx.render(rows, [Column("key"), Column("value"), Column("source")])
+    rows = [{"key": "profile", "value": s.profile, "source": s.sources["profile"], "env": "EGACTL_PROFILE",
+             "help": "The profile in use (--profile, then EGACTL_PROFILE, then `egactl config use`)"}]
+    rows += [{"key": k, "value": s.values[k], "source": s.sources[k], "env": key.env, "help": key.help}
+             for k, key in config.KEYS.items()]
+    ctx.render(rows, [Column("key"), Column("value"), Column("source"), Column("env", "ENV", wide=True),
+                      Column("help", "DESCRIPTION", wide=True)])
 
 
 @app.command()
 def get(key: KeyArg):
-    """Print one setting's value in force."""
+    """Print one setting's value in force.
+
+    Examples:
+
+      egactl config get api_url
+
+      egactl --profile prod config get institution
+    """
     ctx = context.get()
     value = ctx.settings.values[_key(key).name]
     if ctx.fmt in ("json", "jsonl"):
@@ -59,7 +78,16 @@ def get(key: KeyArg):
 
 @app.command("set")
 def set_(key: KeyArg, value: Annotated[str, typer.Argument(help="The new value.")], profile: ProfileOpt = None):
-    """Set a value in a profile (creating the profile if needed)."""
+    """Set a value in a profile (creating the profile if needed).
+
+    Examples:
+
+      egactl config set institution RITA
+
+      egactl config set api_url https://api.ega.go.tz --profile prod
+
+      egactl config set output json -p ci
+    """
     ctx = context.get()
     k = _key(key)
     parsed = k.parse(value)
@@ -72,7 +100,14 @@ def set_(key: KeyArg, value: Annotated[str, typer.Argument(help="The new value."
 
 @app.command()
 def unset(key: KeyArg, profile: ProfileOpt = None):
-    """Remove a value from a profile (the default applies again)."""
+    """Remove a value from a profile (the default applies again).
+
+    Examples:
+
+      egactl config unset institution
+
+      egactl config unset ca_bundle --profile prod
+    """
     ctx = context.get()
     k = _key(key)
     name = _target_profile(profile)
@@ -87,21 +122,41 @@ def unset(key: KeyArg, profile: ProfileOpt = None):
 
 @app.command()
 def profiles():
-    """List the profiles; the current one is marked."""
+    """List the profiles; the current one is marked.
+
+    -o wide adds each profile's default institution and output format.
+
+    Examples:
+
+      egactl config profiles
+
+      egactl config profiles -o json --query "[?current].name"
+    """
     ctx = context.get()
     data = config.load_file()
     # The name only: a current profile that no longer exists must not stop the listing
     # that helps to repair it.
     current = _target_profile(None)
     names = sorted(set(data.get("profiles", {})) | {config.SANDBOX})
-    rows = [{"name": n, "current": n == current,
-             "api_url": data.get("profiles", {}).get(n, {}).get("api_url", config.DEFAULTS["api_url"])} for n in names]
-    ctx.render(rows, [Column("name"), Column("current"), Column("api_url", "API")])
+    def setting(name: str, key: str) -> object:
+        return data.get("profiles", {}).get(name, {}).get(key, config.DEFAULTS[key])
+
+    rows = [{"name": n, "current": n == current, "api_url": setting(n, "api_url"),
+             "institution": setting(n, "institution"), "output": setting(n, "output")} for n in names]
+    ctx.render(rows, [Column("name"), Column("current"), Column("api_url", "API"),
+                      Column("institution", wide=True), Column("output", wide=True)])
 
 
 @app.command()
 def use(name: Annotated[str, typer.Argument(help="Profile name.")]):
-    """Make a profile the current one."""
+    """Make a profile the current one.
+
+    Examples:
+
+      egactl config use prod
+
+      egactl config use sandbox
+    """
     ctx = context.get()
     data = config.load_file()
     if name != config.SANDBOX and name not in data.get("profiles", {}):

@@ -6,8 +6,11 @@ from typing import Annotated, Any, Optional
 
 import typer
 
+from egactl.completion_values import complete_institutions
+
 from egactl import bulk, context
-from egactl.errors import InvalidInput
+from egactl.errors import Conflict, InvalidInput
+from egactl.grammar import old_flags
 from egactl.options import (DEFAULT_LIMIT, All, CsvFile, DryRun, Limit, Restart, Results, Resume, SkipInvalid, Yes,
                             page_limit)
 from egactl.output import Column
@@ -32,19 +35,38 @@ def _kind(value: str | None) -> str | None:
     raise typer.BadParameter(f"must be one of {', '.join(KINDS)}", param_hint="--kind")
 
 
+@old_flags({"-s": "--search"})  # -s is --state everywhere
 @app.command("list")
 def list_(kind: Kind = None, region: Annotated[Optional[str], typer.Option(help="Only this region.")] = None,
-          search: Annotated[Optional[str], typer.Option("--search", "-s", help="Code or name contains this.")] = None,
+          search: Annotated[Optional[str], typer.Option("--search", "-S", help="Code or name contains this.")] = None,
           limit: Limit = DEFAULT_LIMIT, all_: All = False):
-    """List institutions."""
+    """List institutions.
+
+    -o wide adds when each was created.
+
+    Examples:
+
+      egactl institutions list --kind LGA
+
+      egactl institutions list -S revenue -o json
+
+      egactl institutions list --region Dodoma --all -o csv > dodoma.csv
+    """
     ctx = context.get()
     items = ctx.api().list("/api/v1/institutions", limit=page_limit(limit, all_), kind=_kind(kind), region=region, q=search)
     ctx.render(items, COLUMNS, empty="No institutions match.")
 
 
 @app.command()
-def show(code: Annotated[str, typer.Argument(help="Institution code, e.g. RITA.")]):
-    """Show one institution."""
+def show(code: Annotated[str, typer.Argument(help="Institution code, e.g. RITA.", autocompletion=complete_institutions)]):
+    """Show one institution.
+
+    Examples:
+
+      egactl institutions show RITA
+
+      egactl institutions show tra -o json --query contact_email
+    """
     ctx = context.get()
     ctx.render(ctx.api().get(f"/api/v1/institutions/{code.upper()}"), DETAIL)
 
@@ -56,21 +78,54 @@ def create(code: Annotated[str, typer.Argument(help="Short code, e.g. RITA.")],
            region: Annotated[Optional[str], typer.Option(help="Region, e.g. Dodoma.")] = None,
            contact_email: Annotated[Optional[str], typer.Option(help="Contact e-mail.")] = None,
            dry_run: DryRun = False):
-    """Add an institution (admin)."""
+    """Add an institution (admin).
+
+    Re-running it is safe: if the institution already exists with exactly these
+    values, nothing changes and it exits 0 saying "exists" (with -o json, the
+    institution); if the code is taken with other values, it exits 5 naming the
+    fields that differ (change them with `egactl institutions update`).
+
+    Examples:
+
+      egactl institutions create MUHAS --name "Muhimbili University of Health and Allied Sciences" --kind other --region "Dar es Salaam"
+
+      egactl institutions create UDSM --name "University of Dar es Salaam" --kind other --dry-run
+    """
     ctx = context.get()
     _check_names(name=name, region=region)
     body = {"code": code.upper(), "name": name, "kind": _kind(kind), "region": region, "contact_email": contact_email}
-    _changed(ctx, ctx.api().post("/api/v1/institutions", body, dry_run=dry_run), "create", "Created", dry_run)
+    from egactl.api_client import new_idempotency_key
+
+    try:
+        response = ctx.api().request("POST", "/api/v1/institutions", json_body=body,
+                                     idempotency_key=new_idempotency_key(), dry_run=dry_run)
+    except Conflict as exc:
+        if exc.problem and exc.problem.get("differs"):
+            exc.hint = f"change it with `egactl institutions update {body['code']}`, or choose another code"
+        raise
+    record = response.json()
+    if response.status_code == 200:  # it is there already, exactly as asked: nothing changed
+        ctx.io.status(f"Institution {record['code']} exists with these details; nothing changed")
+        ctx.render(record, DETAIL)
+        return
+    _changed(ctx, record, "create", "Created", dry_run)
 
 
 @app.command()
-def update(code: Annotated[str, typer.Argument(help="Institution code.")],
+def update(code: Annotated[str, typer.Argument(help="Institution code.", autocompletion=complete_institutions)],
            name: Annotated[Optional[str], typer.Option(help="New name.")] = None,
            kind: Kind = None,
            region: Annotated[Optional[str], typer.Option(help="New region.")] = None,
            contact_email: Annotated[Optional[str], typer.Option(help="New contact e-mail ('' to clear).")] = None,
            dry_run: DryRun = False):
-    """Change an institution's details."""
+    """Change an institution's details.
+
+    Examples:
+
+      egactl institutions update RITA --contact-email ict@rita.go.tz
+
+      egactl institutions update TRA --region Dodoma --dry-run
+    """
     ctx = context.get()
     _check_names(name=name, region=region)
     changes = {k: v for k, v in {"name": name, "kind": _kind(kind), "region": region,
@@ -82,8 +137,15 @@ def update(code: Annotated[str, typer.Argument(help="Institution code.")],
 
 
 @app.command()
-def delete(code: Annotated[str, typer.Argument(help="Institution code.")], yes: Yes = False, dry_run: DryRun = False):
-    """Remove an institution that has no resources left (admin)."""
+def delete(code: Annotated[str, typer.Argument(help="Institution code.", autocompletion=complete_institutions)], yes: Yes = False, dry_run: DryRun = False):
+    """Remove an institution that has no resources left (admin).
+
+    Examples:
+
+      egactl institutions delete ARUSHA-CC --dry-run
+
+      egactl institutions delete ARUSHA-CC --yes
+    """
     ctx = context.get()
     path = f"/api/v1/institutions/{code.upper()}"
     current, etag = ctx.api().get_with_etag(path)
@@ -137,7 +199,16 @@ def _parse_row(row: dict[str, str], line: int) -> dict:
 @app.command("import")
 def import_(file: CsvFile, skip_invalid: SkipInvalid = False, resume: Resume = False, restart: Restart = False,
             results: Results = None, dry_run: DryRun = False):
-    """Create institutions from a CSV: code,name,kind[,region,contact_email]."""
+    """Create institutions from a CSV: code,name,kind[,region,contact_email].
+
+    Examples:
+
+      egactl institutions import institutions.csv --dry-run
+
+      egactl institutions import institutions.csv --skip-invalid --results results.csv
+
+      egactl institutions import institutions.csv --resume
+    """
     ctx = context.get()
     job = bulk.Job(name="institutions-import", path=file, required=("code", "name", "kind"), parse_row=_parse_row,
                    endpoint="/api/v1/institutions/bulk", unique_key=lambda item: item["code"], chunk_size=200,

@@ -36,6 +36,13 @@ def list_():
     be skipped with a warning when the backend starts. So does a backend part
     the backend would not mount: a route outside the route frame, a table
     neither versioned nor declared unversioned ("broken: backend: not mounted: …").
+    -o wide adds the state of each part: package, commands, backend.
+
+    Examples:
+
+      egactl plugins list
+
+      egactl plugins list -o json --query "[?status!='ok'].name"
     """
     ctx = context.get()
     rows = []
@@ -49,7 +56,8 @@ def list_():
                      "help": found.help(), "status": status, "package": package, "commands": commands,
                      "backend": backend})
     ctx.render(rows, [Column("name"), Column("version"), Column("distribution"), Column("source"), Column("status"),
-                      Column("help", "DESCRIPTION")], empty="No plugins installed.")
+                      Column("help", "DESCRIPTION"), Column("package", wide=True), Column("commands", wide=True),
+                      Column("backend", wide=True)], empty="No plugins installed.")
 
 
 def _check(found: discovery.Found) -> tuple[str, str, str]:
@@ -99,12 +107,17 @@ def new(name: Annotated[str, typer.Argument(help="The plugin's name: the command
         dry_run: DryRun = False):
     """Write a new plugin in the one plugin shape, with its own passing tests.
 
-    The plugin has one noun (records: list, add, show, remove), a versioned table
+    The plugin has one noun (records: list, create, show, delete), a versioned table
     with its schema history (an Alembic first revision), routes in the frame, its
     rules, its API client and tests using
     egactl.plugin.testing; see docs/plugins.md. Nothing is written if anything fails.
+    Then: pip install -e ./egactl-pepmis
 
-    Example: egactl plugins new pepmis && pip install -e ./egactl-pepmis
+    Examples:
+
+      egactl plugins new pepmis
+
+      egactl plugins new pepmis --dir ~/src/egactl-pepmis --dry-run
     """
     ctx = context.get()
     _check_name(name)

@@ -18,6 +18,12 @@ whenever any of the plugin's commands runs, including ``--help``.
   ``PartialFailure`` (6), ``Unreachable``/``Busy`` (7).
 - ``bulk``: the CSV machinery of every import command (``bulk.Job``,
   ``bulk.run``, ``bulk.finish_command``, ``bulk.read_csv``, ...).
+- ``Watch`` (``--watch [SECONDS]``) with ``watch(ctx, fetch, cols, every=watch_seconds(value),
+  done=..., key=..., what=...)``: redraws in a terminal, one line per changed
+  record when piped, ends when ``done(data)`` (``egactl.watch``).
+- ``complete_from(path, field, help_field=None, **query)``: an ``autocompletion=``
+  callback completing values from the API (cached briefly; never fails loudly),
+  as ``-i/--institution`` completes institution codes (``egactl.completion_values``).
 - The grammar (``egactl.grammar``): ``VERBS``, the only words a command may be
   named by; ``formerly(app, "add")`` above ``@app.command("create")`` keeps an old
   command name as a hidden alias for a release, ``formerly_group`` a group's,
@@ -38,9 +44,12 @@ from egactl.context import Context
 from egactl.errors import (EXIT_AUTH, EXIT_CONFLICT, EXIT_FAILURE, EXIT_NOT_FOUND, EXIT_OK, EXIT_PARTIAL,
                            EXIT_UNREACHABLE, EXIT_USAGE, AuthError, Busy, Conflict, EgactlError, InvalidInput,
                            NotFound, PartialFailure, Unreachable)
+from egactl.completion_values import complete_from
 from egactl.grammar import VERBS, formerly, formerly_group, old_flags
 from egactl.options import (DEFAULT_LIMIT, All, CsvFile, DryRun, Institution, Limit, OldestFirst, Restart, Results,
-                            Resume, SkipInvalid, Yes, page_limit)
+                            Resume, SkipInvalid, Watch, Yes, page_limit)
+from egactl.watch import seconds as watch_seconds
+from egactl.watch import watch
 from egactl.output import Column
 from egactl.plugin.rules import RuleError
 
@@ -48,8 +57,9 @@ __all__ = [
     "All", "AuthError", "Busy", "Column", "Conflict", "Context", "CsvFile", "DEFAULT_LIMIT", "DryRun",
     "EGACTL_VERSION", "EXIT_AUTH", "EXIT_CONFLICT", "EXIT_FAILURE", "EXIT_NOT_FOUND", "EXIT_OK", "EXIT_PARTIAL",
     "EXIT_UNREACHABLE", "EXIT_USAGE", "EgactlError", "Institution", "InvalidInput", "Limit", "NotFound",
-    "OldestFirst", "PartialFailure", "Restart", "Results", "Resume", "SkipInvalid", "Unreachable", "VERBS", "Yes",
-    "bulk", "context", "enforce", "formerly", "formerly_group", "new_idempotency_key", "old_flags", "page_limit",
+    "OldestFirst", "PartialFailure", "Restart", "Results", "Resume", "SkipInvalid", "Unreachable", "VERBS", "Watch",
+    "Yes", "watch", "watch_seconds",
+    "bulk", "complete_from", "context", "enforce", "formerly", "formerly_group", "new_idempotency_key", "old_flags", "page_limit",
     "write_private",
 ]
 

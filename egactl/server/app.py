@@ -233,10 +233,10 @@ def _seeder(be: Backend) -> Callable[[Any, str], None]:
     transaction: concurrent first uses of a new sandbox see it seeded or not yet created."""
     from sqlalchemy.orm import Session
 
-    from egactl.server.seed import seed_core
+    from egactl.server.seed import seed_sandbox
 
     def seed(conn: Any, name: str) -> None:
-        fill = (lambda s: seed_core(s, be.now())) if name == "core" else getattr(be.parts.get(name), "seed", None)
+        fill = (lambda s: seed_sandbox(s, be.now())) if name == "core" else getattr(be.parts.get(name), "seed", None)
         if fill is None:
             return
         with Session(bind=conn, join_transaction_mode="create_savepoint") as session:

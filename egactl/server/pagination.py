@@ -14,6 +14,9 @@ from egactl.server.problems import Problem
 
 MAX_LIMIT = 1000
 DEFAULT_LIMIT = 100
+COUNT_UP_TO = 10_000
+"""A first page with more behind it says how many rows there are, counting no further than this
+(``X-Total-Count``; past it ``X-Total-Count-At-Least``), so the count costs the same at any size."""
 
 
 def encode(last_id: int) -> str:
@@ -54,13 +57,33 @@ def page(session: Session, stmt: Select, id_column: Any, *, cursor: str | None, 
             stmt = stmt.where(keys[0] > after[0] if oldest_first else keys[0] < after[0])
         else:
             stmt = stmt.where(tuple_(*keys) > tuple_(*after) if oldest_first else tuple_(*keys) < tuple_(*after))
+    counted = stmt
     entities = len(stmt.column_descriptions)  # what the statement selects: entities or columns
     stmt = stmt.add_columns(*(key.label(f"page_key_{i}") for i, key in enumerate(keys)))
     rows = session.execute(stmt.order_by(*(k.asc() if oldest_first else k.desc() for k in keys)).limit(limit + 1)).all()
     more = len(rows) > limit
     rows = rows[:limit]
+    if more and not cursor:
+        _announce_total(session, counted)
     items = [serialize(row[0] if entities == 1 else tuple(row[:entities])) for row in rows]
     return {"items": items, "next_cursor": _encode_keys(list(rows[-1][entities:])) if more and rows else None}
+
+
+def _announce_total(session: Session, stmt: Select) -> None:
+    """Count the rows of ``stmt`` (up to COUNT_UP_TO and one more) into the answer's headers."""
+    from sqlalchemy import func, select
+
+    from egactl.server.scope import current
+
+    try:
+        headers = current().response_headers
+    except LookupError:  # paged outside a request: nobody to tell
+        return
+    n = session.scalar(select(func.count()).select_from(stmt.limit(COUNT_UP_TO + 1).subquery())) or 0
+    if n > COUNT_UP_TO:
+        headers["X-Total-Count-At-Least"] = str(COUNT_UP_TO)
+    else:
+        headers["X-Total-Count"] = str(n)
 
 
 def _encode_keys(values: list[Any]) -> str:

@@ -88,6 +88,50 @@ def _plain(message: str) -> str:
     return message
 
 
+_PLAIN_BY_TYPE = {
+    "missing": "is required",
+    "string_too_short": "must be at least {min_length} characters",
+    "string_too_long": "must be at most {max_length} characters",
+    "too_short": "must have at least {min_length} items",
+    "too_long": "must have at most {max_length} items",
+    "greater_than_equal": "must be at least {ge}",
+    "greater_than": "must be more than {gt}",
+    "less_than_equal": "must be at most {le}",
+    "less_than": "must be less than {lt}",
+    "int_parsing": "must be a whole number",
+    "int_from_float": "must be a whole number",
+    "int_type": "must be a whole number",
+    "float_parsing": "must be a number",
+    "float_type": "must be a number",
+    "bool_parsing": "must be true or false",
+    "bool_type": "must be true or false",
+    "string_type": "must be text",
+    "literal_error": "must be one of {expected}",
+    "enum": "must be one of {expected}",
+    "string_pattern_mismatch": "has characters that are not allowed here",
+    "datetime_parsing": "must be a date and time such as 2026-11-29T19:47:00+03:00",
+    "datetime_from_date_parsing": "must be a date and time such as 2026-11-29T19:47:00+03:00",
+    "date_parsing": "must be a date such as 2026-11-29",
+    "json_invalid": "is not valid JSON",
+    "model_attributes_type": "must be an object",
+    "dict_type": "must be an object",
+    "list_type": "must be a list",
+    "extra_forbidden": "is not a field this request takes",
+}
+
+
+def _in_words(err: dict[str, Any]) -> str:
+    """A pydantic error in plain words ("must be at least 2 characters"), not pydantic's
+    phrasing ("String should have at least 2 characters")."""
+    template = _PLAIN_BY_TYPE.get(err.get("type", ""))
+    if template is not None:
+        try:
+            return template.format(**(err.get("ctx") or {}))
+        except (KeyError, IndexError, ValueError):
+            pass
+    return _plain(err.get("msg", "invalid"))
+
+
 def invalid_request(errors: list[dict[str, Any]]) -> Problem:
     """The 422 for input that failed validation: every field error, the first in the detail."""
     first = errors[0] if errors else {"field": None, "message": "invalid request"}
@@ -198,7 +242,7 @@ def install(app: FastAPI) -> None:
         errors = []
         for err in exc.errors():
             loc = [str(p) for p in err.get("loc", ()) if p not in ("body", "query", "path")]
-            errors.append({"field": ".".join(loc) or None, "message": _plain(err.get("msg", "invalid"))})
+            errors.append({"field": ".".join(loc) or None, "message": _in_words(err)})
         return invalid_request(errors).response(request)
 
     @app.exception_handler(DataError)

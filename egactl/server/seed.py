@@ -6,7 +6,7 @@ import datetime as dt
 
 from sqlalchemy.orm import Session
 
-from egactl.server.models import Institution
+from egactl.server.models import AuditEntry, Institution
 
 INSTITUTIONS = [
     ("EGA", "e-Government Authority", "agency", "Dodoma", "info@ega.go.tz"),
@@ -24,3 +24,14 @@ def seed_core(session: Session, now: dt.datetime) -> None:
     for code, name, kind, region, email in INSTITUTIONS:
         session.add(Institution(code=code, name=name, kind=kind, region=region, contact_email=email,
                                 version=1, created_at=now, updated_at=now))
+
+
+def seed_sandbox(session: Session, now: dt.datetime) -> None:
+    """The core's seed for a new sandbox, recorded in the audit log like any change, so that
+    ``egactl audit list`` shows what the log holds from the first use on."""
+    seed_core(session, now)
+    for code, name, kind, region, email in INSTITUTIONS:
+        session.add(AuditEntry(at=now, actor="sandbox", role="system", action="create", resource_type="institution",
+                               resource_id=code, institution=code, reason="sandbox example data",
+                               after={"code": code, "name": name, "kind": kind, "region": region,
+                                      "contact_email": email, "version": 1}))

@@ -113,7 +113,7 @@ def test_the_app_works_end_to_end_on_postgres(tmp_path, postgres_url):
         r = run("institutions", "delete", "UDSM", "--yes", token=helpdesk)
         assert r.returncode == 4
 
-        r = run("audit", "list", "-o", "json", "--resource", "institution/UDSM")
+        r = run("audit", "list", "-o", "json", "--resource", "institution/UDSM", "--oldest-first")
         assert r.returncode == 0, r.stderr
         entries = json.loads(r.stdout)
         assert [(e["action"], e["actor"]) for e in entries] == [

@@ -126,3 +126,13 @@ def test_usage_errors(cli, args, message):
     r = cli("api", *args)
     assert r.exit_code == 2
     assert message in r.stderr
+
+
+def test_a_query_string_in_the_path_is_kept(cli):
+    """httpx drops a URL's own query once params are given: `egactl api GET '/…?limit=2'`
+    used to list everything."""
+    r = cli("-o", "json", "api", "GET", "/api/v1/institutions?limit=2")
+    assert r.exit_code == 0 and len(r.json()["items"]) == 2 and r.json()["next_cursor"]
+    both = cli("-o", "json", "api", "GET", "/api/v1/institutions?limit=2", "-f", "kind=agency")
+    assert both.exit_code == 0 and len(both.json()["items"]) == 2
+    assert all(i["kind"] == "agency" for i in both.json()["items"])

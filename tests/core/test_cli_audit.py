@@ -24,14 +24,43 @@ def entries(cli, *args):
     return [(e["action"], e["resource_id"], e["actor"]) for e in r.json()]
 
 
-def test_all_changes_oldest_first(cli, history):
-    assert entries(cli) == [("create", "UDSM", "admin@ega.go.tz"), ("update", "RITA", "ops@rita.go.tz"),
-                            ("delete", "UDSM", "admin@ega.go.tz")]
+def test_all_changes_newest_first_and_oldest_first_on_request(cli, history):
+    oldest_first = [("create", "UDSM", "admin@ega.go.tz"), ("update", "RITA", "ops@rita.go.tz"),
+                    ("delete", "UDSM", "admin@ega.go.tz")]
+    assert entries(cli) == oldest_first[::-1]
+    assert entries(cli, "--oldest-first") == oldest_first
+    assert entries(cli, "--limit", "1") == [("delete", "UDSM", "admin@ega.go.tz")]  # the latest change
+    assert entries(cli, "--limit", "1", "--oldest-first") == [("create", "UDSM", "admin@ega.go.tz")]
+    r = cli("audit", "list", "--action", "update")  # the table too
+    assert r.exit_code == 0 and "ops@rita.go.tz" in r.stdout.splitlines()[1]
+
+
+def test_time_order_holds_across_pages_with_the_id_breaking_ties(cli, clock):
+    """Each page is asked for separately (limit=1), so the cursor must carry the time and the id."""
+    for code in ("AAA", "BBB"):  # two entries at the same time: the later id is the newer
+        assert cli("institutions", "create", code, "--name", f"Institution {code}", "--kind", "agency").exit_code == 0
+    clock.advance(hours=1)
+    assert cli("institutions", "update", "AAA", "--region", "Mbeya").exit_code == 0
+
+    def paged(*fields):
+        r = cli("api", "GET", "audit", "--paginate", "-f", "limit=1", *fields, "--query", "[].[action, resource_id]")
+        assert r.exit_code == 0, r.stderr
+        return [tuple(e) for e in r.json()]
+
+    assert paged() == [("update", "AAA"), ("create", "BBB"), ("create", "AAA")]
+    assert paged("-f", "oldest_first=true") == [("create", "AAA"), ("create", "BBB"), ("update", "AAA")]
+
+
+def test_wide_adds_the_role(cli, history):
+    table = cli("audit", "list", "--action", "update").stdout.splitlines()[0].split()
+    wide = cli("audit", "list", "--action", "update", "-o", "wide").stdout.splitlines()
+    assert "ROLE" not in table and wide[0].split()[:3] == ["AT", "ACTOR", "ROLE"]
+    assert wide[1].split()[1:3] == ["ops@rita.go.tz", "operator"]
 
 
 def test_filters(cli, history):
-    assert entries(cli, "--resource", "institution/UDSM") == [("create", "UDSM", "admin@ega.go.tz"),
-                                                              ("delete", "UDSM", "admin@ega.go.tz")]
+    assert entries(cli, "--resource", "institution/UDSM") == [("delete", "UDSM", "admin@ega.go.tz"),
+                                                              ("create", "UDSM", "admin@ega.go.tz")]
     assert entries(cli, "--actor", "ops@rita.go.tz") == [("update", "RITA", "ops@rita.go.tz")]
     assert entries(cli, "--action", "delete") == [("delete", "UDSM", "admin@ega.go.tz")]
     assert entries(cli, "--institution", "rita") == [("update", "RITA", "ops@rita.go.tz")]

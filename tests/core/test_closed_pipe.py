@@ -32,7 +32,8 @@ def run_into_closed_pipe(*args: str) -> subprocess.CompletedProcess:
     ("--help",),
     ("sms", "bulk", "--help"),
     ("sms",),
-], ids=" ".join)
+    (),
+], ids=lambda a: " ".join(a) or "egactl")
 def test_a_closed_pipe_ends_quietly(args):
     run = run_into_closed_pipe(*args)
     problems = [line for line in run.stderr.splitlines() if not line.startswith(("sandbox:", "warning: no system keyring"))]

@@ -3,6 +3,8 @@ and a field error the detail already names is not repeated after it."""
 
 from __future__ import annotations
 
+import pytest
+
 
 def test_a_rejected_field_reads_as_the_rule_wrote_it_once(cli):
     r = cli("institutions", "create", "bad code!", "--name", "X", "--kind", "agency")
@@ -48,3 +50,17 @@ def test_an_api_url_that_is_not_a_url_is_a_usage_error_naming_where_it_is():
     r = _egactl("institutions", "list", EGACTL_API_URL="api.ega.go.tz", EGACTL_TOKEN="t0ken")
     assert r.returncode == 2
     assert r.stderr.startswith("error: environment variable EGACTL_API_URL: api_url must be 'sandbox' or an http://")
+
+
+@pytest.mark.parametrize("args,words", [
+    (("institutions", "create", "ZZ", "--name", "X", "--kind", "agency", "--region", "Dodoma"),
+     "name: must be at least 2 characters"),
+    (("institutions", "create", "ZZ", "--name", "X", "--kind", "agency", "--region", "Dodoma", "--dry-run"),
+     "name: must be at least 2 characters"),
+])
+def test_validation_errors_are_in_plain_words_not_pydantics(cli, args, words):
+    """"String should have at least 2 characters" was pydantic's phrasing, shown as it was."""
+    r = cli(*args)
+    assert r.exit_code == 2 and words in r.stderr, r.stderr
+    assert "should have" not in r.stderr and "String" not in r.stderr
+    assert cli("-o", "json", "institutions", "show", "ZZ").exit_code == 3  # nothing stored

@@ -95,7 +95,7 @@ def test_served_database_wal_shm_and_log_are_owner_only_and_the_log_holds_no_dat
     log = base / "var" / "log" / "egactl" / "server.log"
     env = _env(base, EGACTL_SQL_ECHO="1")
     url = f"sqlite:///{db}"
-    boot = _run(umask, env, "serve", "create-token", "--role", "admin", "--database-url", url, "-o", "json")
+    boot = _run(umask, env, "serve", "tokens", "create", "--role", "admin", "--database-url", url, "-o", "json")
     assert boot.returncode == 0, boot.stderr
     token = json.loads(boot.stdout)["token"]
     port = free_port()

@@ -214,10 +214,11 @@ def test_previous_release_is_refused_by_serve_and_adopted_by_migrate(new_databas
             conn.execute(text("INSERT INTO core_schema_versions VALUES (:c, :v, :t)"),
                          {"c": comp.name, "v": 2 if comp.name == "sms" else 1, "t": NOW})
 
-    r = egactl("serve", "create-token", "--role", "admin", "--database-url", url)
+    r = egactl("serve", "tokens", "create", "--role", "admin", "--database-url", url)
     assert r.returncode == 5, r.stderr
     assert r.stderr.splitlines() == [
-        "error: the database schema is older than this egactl (dr: 1 revision, ussd: 1 revision to apply); "
+        "error: the database schema is older than this egactl (core: 1 revision, dr: 1 revision, ussd: 1 revision to "
+        "apply); "
         "run `egactl serve migrate` with the same --database-url first"]
     assert not {t for t in inspect(engine).get_table_names() if t.startswith("alembic_version_")}
 
@@ -228,13 +229,13 @@ def test_previous_release_is_refused_by_serve_and_adopted_by_migrate(new_databas
                           "revisions": ["0002: Help-desk checks are unverified observations: observed_* on systems, "
                                         "verified on check runs (the help desk's earlier runs become unverified)."]}
     assert (plan["sms"]["action"], plan["sms"]["from"], plan["sms"]["revisions"]) == ("adopt", "0002", [])
-    assert (plan["core"]["action"], plan["core"]["from"]) == ("adopt", "0001")
+    assert (plan["core"]["action"], plan["core"]["from"], plan["core"]["to"]) == ("adopt and upgrade", "0001", "0002")
     assert not {t for t in inspect(engine).get_table_names() if t.startswith("alembic_version_")}  # dry run
 
     r = egactl("serve", "migrate", "--database-url", url, "-o", "json")
     assert r.returncode == 0, r.stderr
     done = {p["component"]: (p["action"], p["to"]) for p in json.loads(r.stdout)}
-    assert done == {"core": ("adopted", "0001"), "dr": ("adopted and upgraded", "0002"), "govnet": ("adopted", "0001"),
+    assert done == {"core": ("adopted and upgraded", "0002"), "dr": ("adopted and upgraded", "0002"), "govnet": ("adopted", "0001"),
                     "mail": ("adopted", "0001"), "sms": ("adopted", "0002"), "ussd": ("adopted and upgraded", "0002")}
     with engine.connect() as conn:
         assert differences(conn, comps) == []
@@ -243,7 +244,7 @@ def test_previous_release_is_refused_by_serve_and_adopted_by_migrate(new_databas
     r = egactl("serve", "migrate", "--database-url", url, "-o", "json")
     assert r.returncode == 0, r.stderr
     assert {p["action"] for p in json.loads(r.stdout)} == {"none"}
-    r = egactl("serve", "create-token", "--role", "admin", "--database-url", url, "-o", "json")
+    r = egactl("serve", "tokens", "create", "--role", "admin", "--database-url", url, "-o", "json")
     assert r.returncode == 0, r.stderr
 
 
@@ -315,7 +316,7 @@ def test_a_third_party_plugin_brings_its_own_history(tmp_path):
     env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [str(site), os.environ.get("PYTHONPATH")])))
     url = f"sqlite:///{tmp_path / 'esb.db'}"
     write_esb(site, release=1)
-    r = egactl("serve", "create-token", "--role", "admin", "--database-url", url, env=env)
+    r = egactl("serve", "tokens", "create", "--role", "admin", "--database-url", url, env=env)
     assert r.returncode == 0, r.stderr
     engine = create_engine(url)
     try:
@@ -324,7 +325,7 @@ def test_a_third_party_plugin_brings_its_own_history(tmp_path):
             conn.execute(text("INSERT INTO esb_envelopes (subject) VALUES ('payroll push')"))
 
         write_esb(site, release=2)  # the plugin's next release: a column, and its revision
-        r = egactl("serve", "create-token", "--role", "admin", "--database-url", url, env=env)
+        r = egactl("serve", "tokens", "create", "--role", "admin", "--database-url", url, env=env)
         assert r.returncode == 5 and "esb: 1 revision to apply" in r.stderr, r.stderr
         r = egactl("serve", "migrate", "--dry-run", "--database-url", url, "-o", "json", env=env)
         assert r.returncode == 0, r.stderr
@@ -338,7 +339,7 @@ def test_a_third_party_plugin_brings_its_own_history(tmp_path):
             assert conn.execute(text("SELECT version_num FROM alembic_version_esb")).scalar() == "b2"
             assert conn.execute(text("SELECT subject, signature FROM esb_envelopes")).one() == ("payroll push", None)
             # Its own version table: the core's and the other plugins' histories are untouched.
-            assert conn.execute(text("SELECT version_num FROM alembic_version_core")).scalar() == "0001"
+            assert conn.execute(text("SELECT version_num FROM alembic_version_core")).scalar() == "0002"
     finally:
         engine.dispose()
 

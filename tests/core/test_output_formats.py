@@ -307,3 +307,19 @@ def test_sandbox_mutation_notice_on_stderr(isolated_env):
     r = sandbox("institutions", "delete", "UDSM", "--yes")
     assert r.exit_code == 0 and "sandbox: nothing leaves this machine" in r.stderr
     assert "sandbox" not in r.stdout
+
+
+def test_times_are_east_africa_time_for_people_and_rfc3339_for_scripts(cli, clock):
+    """One time format each: tables show ``2026-11-29 22:47 EAT``; csv and json keep RFC 3339."""
+    import datetime as dt
+
+    from egactl.times import RFC3339
+
+    table = cli("institutions", "show", "RITA")
+    created = cli("-o", "json", "institutions", "show", "RITA").json()["created_at"]
+    assert RFC3339.fullmatch(created)
+    moment = dt.datetime.fromisoformat(created).astimezone(dt.timezone(dt.timedelta(hours=3)))
+    assert moment.strftime("%Y-%m-%d %H:%M EAT") in table.stdout
+    assert created not in table.stdout
+    csv_out = cli("-o", "csv", "institutions", "show", "RITA").stdout
+    assert created in csv_out and "EAT" not in csv_out

@@ -82,3 +82,33 @@ def test_a_cursor_not_from_this_api_is_a_422(session, cursor):
         page(session, select(AuditEntry), AuditEntry.id, cursor=cursor, limit=2, order_by=AuditEntry.at,
              serialize=lambda e: e.id)
     assert bad.value.status == 422
+
+
+# -- "showing 30 of 1,204; --limit N or --all" -------------------------------------------
+
+
+def test_a_table_cut_short_by_the_limit_says_how_many_there_are(cli):
+    r = cli("institutions", "list", "--limit", "3")
+    assert r.exit_code == 0 and len(r.stdout.splitlines()) == 4  # header and three rows
+    assert r.stderr.strip().splitlines()[-1] == "showing 3 of 8; --limit N or --all"
+    for whole in (("institutions", "list", "--all"), ("institutions", "list", "--limit", "8")):
+        assert "showing" not in cli(*whole).stderr
+    assert cli("-o", "json", "institutions", "list", "--limit", "3").stderr == ""  # scripts: data only
+
+
+def test_the_count_stops_at_a_bound_so_it_costs_the_same_at_any_size(cli, monkeypatch):
+    from egactl.server import pagination
+
+    monkeypatch.setattr(pagination, "COUNT_UP_TO", 5)
+    r = cli("institutions", "list", "--limit", "2")
+    assert r.stderr.strip().splitlines()[-1] == "showing 2 of more than 5; --limit N or --all"
+
+
+def test_the_first_page_carries_the_total_in_a_header(cli):
+    r = cli("api", "GET", "/api/v1/institutions", "-f", "limit=2", "--include")
+    assert r.exit_code == 0
+    assert "x-total-count: 8" in r.stdout.lower()
+    follow = cli("-o", "json", "api", "GET", "/api/v1/institutions", "-f", "limit=2").json()
+    nxt = cli("api", "GET", "/api/v1/institutions", "-f", "limit=2", "-f", f"cursor={follow['next_cursor']}",
+              "--include")
+    assert "x-total-count" not in nxt.stdout.lower()  # counted once, on the first page

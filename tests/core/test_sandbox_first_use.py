@@ -138,7 +138,7 @@ def test_concurrent_first_starts_on_postgresql(postgres_url, tmp_path):
     env = {k: v for k, v in os.environ.items() if not k.startswith("EGACTL_")}
     env.update(EGACTL_CONFIG_DIR=str(tmp_path / "config"), EGACTL_DATA_DIR=str(tmp_path / "data"),
                EGACTL_CREDENTIAL_STORE="file")
-    procs = [subprocess.Popen([sys.executable, "-m", "egactl", "serve", "create-token", "--role", "admin",
+    procs = [subprocess.Popen([sys.executable, "-m", "egactl", "serve", "tokens", "create", "--role", "admin",
                                "--subject", f"api-{i}@ega.go.tz", "--database-url", postgres_url, "-o", "json"],
                               env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for i in range(10)]
     results = [(p.wait(timeout=600), p.stderr.read()) for p in procs]

@@ -28,7 +28,7 @@ def sandbox_ready():
     (("-o", "json", "--bogus"), "No such option: --bogus"),
     (("--output=json", "institutions", "list", "--bogus"), "No such option: --bogus"),
     (("institutions", "list", "--bogus", "-o", "json"), "No such option: --bogus"),
-    (("-ojson", "institutions", "show"), "Missing argument 'code'."),
+    (("-ojson", "institutions", "show"), "Missing argument 'CODE'."),
     (("-o", "json", "nosuchcommand"), "No such command 'nosuchcommand'."),
     (("-o", "json", "institutions", "list", "--limit", "many"), "Invalid value for '--limit'"),
     (("-o", "json", "ussd", "list", "--state", "sleeping"), "Invalid value for '--state'"),
@@ -128,3 +128,27 @@ def test_with_json_output_skipped_rows_are_in_the_summary_not_on_stderr(sandbox_
     assert run.returncode == 0, run.stderr
     assert "line 3" not in run.stderr
     assert json.loads(run.stdout)["invalid_rows"] == [{"line": 3, "error": "name is empty"}]
+
+
+@pytest.mark.parametrize("args", [(), ("sms",), ("mail",), ("auth", "tokens")], ids=lambda a: " ".join(a) or "egactl")
+def test_a_group_without_a_command_shows_its_help_on_stdout_with_exit_0(args):
+    """As gh and kubectl: `egactl sms` is a request for help, not a usage error."""
+    import subprocess
+    import sys
+
+    run = subprocess.run([sys.executable, "-m", "egactl", *args], capture_output=True, text=True, timeout=120)
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.startswith(f"Usage: egactl {' '.join(args)}".rstrip() + " [OPTIONS] COMMAND") and run.stderr == ""
+
+
+def test_with_json_output_stderr_holds_only_the_error_even_on_first_use_of_the_sandbox():
+    """The sandbox's notices ("sandbox: nothing leaves this machine", the keyring warning)
+    used to come before the JSON error object: a script parsing stderr as JSON broke."""
+    first = egactl("-o", "json", "institutions", "delete", "NOPE", "--yes")
+    assert first.returncode == 3
+    (line,) = first.stderr.splitlines()
+    assert json.loads(line)["error"] == "not_found"
+    change = egactl("-o", "json", "institutions", "create", "MOFP", "--name", "Ministry of Finance",
+                    "--kind", "ministry", "--region", "Dodoma")
+    assert change.returncode == 0 and change.stderr == ""
+    assert json.loads(change.stdout)["code"] == "MOFP"

@@ -72,18 +72,22 @@ def query(*, since: dt.datetime | None = None, actor: str | None = None, resourc
     return stmt
 
 
-def history_page(stmt, cursor: str | None, limit: int | None) -> dict[str, Any]:
+def history_page(stmt, cursor: str | None, limit: int | None, *, oldest_first: bool = True) -> dict[str, Any]:
+    """A page of ``query``'s entries in time order (the id breaks ties): oldest first
+    unless ``oldest_first=False``."""
     # The helpdesk sees who did what and when, not the before/after data (personal data).
     with_data = not principal().masks_personal_data
-    return page(db(), stmt, AuditEntry.id, cursor=cursor, limit=limit, serialize=lambda e: serialize(e, with_data=with_data), oldest_first=True)
+    return page(db(), stmt, AuditEntry.id, cursor=cursor, limit=limit, order_by=AuditEntry.at,
+                serialize=lambda e: serialize(e, with_data=with_data), oldest_first=oldest_first)
 
 
 @router.get("", response_model=AuditPage)
 def list_audit(cursor: str | None = None, limit: int | None = None, since: dt.datetime | None = None,
                actor: str | None = None, resource_type: str | None = None, resource_id: str | None = None,
-               action: str | None = None, institution: str | None = None):
+               action: str | None = None, institution: str | None = None, oldest_first: bool = False):
+    """The audit log, newest first (``oldest_first=true`` for the other way)."""
     if since is not None and since.tzinfo is None:
         since = since.replace(tzinfo=dt.timezone.utc)
     stmt = query(since=since, actor=actor, resource_type=resource_type, resource_id=resource_id,
                  action=action, institution=institution)
-    return history_page(stmt, cursor, limit)
+    return history_page(stmt, cursor, limit, oldest_first=oldest_first)

@@ -15,7 +15,8 @@ from egactl.server.db import lock
 from egactl.server.models import Institution
 from egactl.server.pagination import page
 from egactl.server.problems import Problem, not_found
-from egactl.server.scope import ApiRoute, backend, conflict_as_409, current, db, insert_unique, principal
+from egactl.server.scope import (ApiRoute, backend, conflict_as_409, current, db, insert_unique, principal,
+                                 same_or_conflict)
 
 router = APIRouter(route_class=ApiRoute, tags=["institutions"])
 
@@ -151,12 +152,35 @@ def _create(body: InstitutionIn) -> Institution:
     return row
 
 
-@router.post("", status_code=201, response_model=InstitutionOut)
+FIELDS = ("name", "kind", "region", "contact_email")
+"""What a create sets: an existing institution holding the same in each is the one asked for."""
+
+
+def asked_fields(body: InstitutionIn) -> dict[str, Any]:
+    return {f: getattr(body, f) for f in FIELDS}
+
+
+@router.post("", status_code=201, response_model=InstitutionOut,
+             responses={200: {"model": InstitutionOut, "description": "It exists already, exactly as asked: nothing "
+                                                                      "changed (re-running a create is safe)"}})
 def create_institution(body: InstitutionIn):
+    """Create an institution: 201. The same again is 200 with the institution as it is,
+    changing nothing; the code taken with other values is 409 naming the fields that differ."""
     principal().require("admin")
-    row = _create(body)
-    return etag.respond(serialize(row), row.version, status_code=201,
-                        headers={"Location": f"/api/v1/institutions/{row.code}"})
+    existing = db().scalar(select(Institution).where(Institution.code == body.code))
+    if existing is None:
+        try:
+            row = _create(body)
+        except Problem as exc:  # created by a concurrent request since our SELECT
+            existing = db().scalar(select(Institution).where(Institution.code == body.code))
+            if existing is None:
+                raise exc from None
+        else:
+            return etag.respond(serialize(row), row.version, status_code=201,
+                                headers={"Location": f"/api/v1/institutions/{row.code}"})
+    same_or_conflict(existing, asked_fields(body), what=f"institution {body.code}")
+    return etag.respond(serialize(existing), existing.version, status_code=200,
+                        headers={"Location": f"/api/v1/institutions/{existing.code}"})
 
 
 @router.post("/bulk", response_model=BulkOut)
@@ -180,7 +204,7 @@ def bulk_create(body: BulkIn):
                 if existing is None:
                     results.append({"line": item.line, "status": "failed", "id": item.code, "error": exc.detail})
                     continue
-        same = all(getattr(existing, f) == getattr(item, f) for f in ("name", "kind", "region", "contact_email"))
+        same = all(v is None or getattr(existing, f) == v for f, v in asked_fields(item).items())
         results.append({"line": item.line, "status": "exists" if same else "failed", "id": item.code,
                         "error": None if same else f"institution {item.code} exists with other details"})
     return {"results": results}
