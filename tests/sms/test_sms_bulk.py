@@ -136,6 +136,8 @@ def test_dry_run_estimates_with_opt_outs_duplicates_and_encodings(cli, backend, 
     assert est["encodings"] == {"GSM-7": 3, "UCS-2": 1}
     assert est["segments"] == {"1": 3, "2": 1}
     assert est["total_segments"] == 5 and est["estimated_cost"] == 5 * est["price_per_segment"]
+    assert r.stderr == ""  # -o json: stderr only for the JSON of a failure
+    r = cli("sms", "bulk", str(path), "-i", "RITA", "--template", TEMPLATE, "--dry-run", role="operator")
     assert "warning: 1 message will be sent as UCS-2" in r.stderr and "’ (U+2019)" in r.stderr
     with backend.read_sessions() as s:
         assert s.scalar(select(func.count()).select_from(Batch)) == 0

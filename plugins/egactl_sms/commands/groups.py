@@ -7,10 +7,11 @@ from typing import Annotated, Optional
 import typer
 
 from egactl.plugin.cli import (DEFAULT_LIMIT, All, Column, CsvFile, DryRun, Institution, InvalidInput, Limit, Restart,
-                               Results, Resume, SkipInvalid, Yes, bulk, context, enforce, formerly, old_flags, page_limit)
+                               Results, Resume, SkipInvalid, Yes, bulk, context, enforce, formerly, old_flags,
+                               page_limit)
 from egactl.plugin.rules import RuleError, check_name
 from egactl_sms import client, rules
-from egactl_sms.commands.common import eat, group_ref, numbers
+from egactl_sms.commands.common import complete_groups, eat, group_ref, numbers
 
 app = typer.Typer(help="Contact groups: create, fill from a CSV, and send to with `sms send --group`.",
                   no_args_is_help=True)
@@ -20,7 +21,7 @@ GROUP_COLUMNS = [Column("name"), Column("institution"), Column("members"), Colum
                  Column("created_by", "CREATED BY", wide=True), Column("created_at", "CREATED", wide=True)]
 MEMBER_COLUMNS = [Column("phone"), Column("name"), Column("added_at", "ADDED", format=eat)]
 
-Name = Annotated[str, typer.Argument(metavar="NAME", help="Group name.")]
+Name = Annotated[str, typer.Argument(metavar="NAME", autocompletion=complete_groups, help="Group name.")]
 Numbers = Annotated[list[str], typer.Argument(metavar="NUMBER…", help="Numbers (0754…, +255754…; commas allowed).")]
 
 
@@ -43,7 +44,7 @@ def create(name: Name,
     body = {"institution": ctx.institution(institution), "name": enforce(rules.group_name, name),
             "description": description}
     if dry_run:
-        ctx.io.status(f"dry run: would create group {body['name']!r} for {body['institution']}")
+        ctx.notice(f"dry run: would create group {body['name']!r} for {body['institution']}")
         ctx.render({**body, "members": 0}, GROUP_COLUMNS)
         return
     out = client.create_group(ctx.api(), body)
@@ -88,7 +89,7 @@ def show(name: Name, institution: Institution = None, limit: Limit = DEFAULT_LIM
     ctx.io.out.write("\n")
     ctx.render(members, MEMBER_COLUMNS, empty="The group has no members.")
     if len(members) < group["members"]:
-        ctx.io.status(f"showing {len(members)} of {group['members']} members; pass --all to see every one")
+        ctx.notice(f"showing {len(members)} of {group['members']} members; pass --all to see every one")
 
 
 @formerly(app, "add")
@@ -112,7 +113,7 @@ def add_members(name: Name, number: Numbers,
     inst, name = group_ref(ctx, institution, name)
     if dry_run:
         client.group(ctx.api(), inst, name)
-        ctx.io.status(f"dry run: would add {len(phones)} number(s) to group {name!r}")
+        ctx.notice(f"dry run: would add {len(phones)} number(s) to group {name!r}")
         ctx.render([{"phone": p, "name": member_name} for p in phones], MEMBER_COLUMNS[:2])
         return
     out = client.add_members(ctx.api(), inst, name, [{"phone": p, "name": member_name} for p in phones])
@@ -137,12 +138,12 @@ def remove_members(name: Name, number: Numbers, institution: Institution = None,
     inst, name = group_ref(ctx, institution, name)
     if dry_run:
         client.group(ctx.api(), inst, name)
-        ctx.io.status(f"dry run: would remove {len(phones)} number(s) from group {name!r}")
+        ctx.notice(f"dry run: would remove {len(phones)} number(s) from group {name!r}")
         return
     ctx.confirm(f"Remove {len(phones)} number(s) from group {name!r}?", yes=yes)
     out = client.remove_members(ctx.api(), inst, name, phones)
     if out["not_members"]:
-        ctx.io.warn(f"not members of {name!r}: {', '.join(out['not_members'])}")
+        ctx.warn(f"not members of {name!r}: {', '.join(out['not_members'])}")
     ctx.success(f"Removed {out['removed']} number(s) from group {name!r}; it has {out['group']['members']}")
     ctx.render(out["group"], GROUP_COLUMNS)
 
@@ -178,7 +179,7 @@ def import_(name: Name, file: CsvFile, institution: Institution = None, skip_inv
     summary = bulk.run(ctx, job, skip_invalid=skip_invalid, resume=resume, restart=restart, results=results,
                        dry_run=dry_run)
     if dry_run:
-        ctx.io.status(f"dry run: {summary.rows - summary.invalid} valid row(s) would be added to group {name!r}")
+        ctx.notice(f"dry run: {summary.rows - summary.invalid} valid row(s) would be added to group {name!r}")
     bulk.finish_command(ctx, summary)
 
 
@@ -196,7 +197,7 @@ def delete(name: Name, institution: Institution = None, yes: Yes = False, dry_ru
     inst, name = group_ref(ctx, institution, name)
     group, etag = client.group_with_etag(ctx.api(), inst, name)
     if dry_run:
-        ctx.io.status(f"dry run: would delete group {group['name']!r} of {group['institution']} "
+        ctx.notice(f"dry run: would delete group {group['name']!r} of {group['institution']} "
                       f"({group['members']} members)")
         return
     ctx.confirm(f"Delete group {group['name']!r} with {group['members']} members?", yes=yes)

@@ -11,7 +11,8 @@ from egactl.plugin.cli import (DEFAULT_LIMIT, All, Column, Conflict, DryRun, Ins
                                OldestFirst, context, old_flags, page_limit)
 from egactl_sms import client, rules
 from egactl_sms.commands.common import (BATCH_COLUMNS, Again, AllowQuietHours, At, Normalize, Sender, announce_delivery,
-                                        check_sender, check_text, clip, earlier, eat, money, number, numbers, parse_at,
+                                        check_sender, check_text, clip, complete_groups, complete_message_states,
+                                        earlier, eat, money, number, numbers, parse_at,
                                         read_text, refused_as_duplicate)
 
 MESSAGE_COLUMNS = [Column("id"), Column("batch"), Column("to"), Column("state"), Column("segments"),
@@ -25,7 +26,7 @@ MESSAGE_DETAIL = [Column("id"), Column("batch"), Column("institution"), Column("
                   Column("deliver_after", "DELIVER AFTER", format=eat), Column("created_at", "CREATED", format=eat),
                   Column("submitted_at", "SUBMITTED", format=eat), Column("delivered_at", "DELIVERED", format=eat),
                   Column("attempts"), Column("gateway_ref", "GATEWAY REF")]
-State = Annotated[Optional[str], typer.Option("--state", "-s", metavar="STATE",
+State = Annotated[Optional[str], typer.Option("--state", "-s", metavar="STATE", autocompletion=complete_message_states,
                                                help=f"Only messages in this state: {', '.join(rules.STATES)}.")]
 To = Annotated[Optional[str], typer.Option("--to", "-t", metavar="NUMBER", help="Only messages to this number.")]
 
@@ -51,7 +52,7 @@ def send(message: Annotated[Optional[str], typer.Argument(metavar="[MESSAGE]",
                                                           help="The text; '-' or none: read it from stdin.")] = None,
          to: Annotated[Optional[list[str]], typer.Option("--to", "-t", metavar="NUMBER[,NUMBER…]",
                                                          help="Recipient(s): 0754…, +255754…; repeatable.")] = None,
-         group: Annotated[Optional[str], typer.Option("--group", "-g", metavar="NAME",
+         group: Annotated[Optional[str], typer.Option("--group", "-g", metavar="NAME", autocompletion=complete_groups,
                                                       help="Send to every member of this contact group.")] = None,
          file: Annotated[Optional[Path], typer.Option("--file", metavar="PATH",
                                                       help="Read the message from this UTF-8 file.")] = None,
@@ -94,16 +95,16 @@ def send(message: Annotated[Optional[str], typer.Argument(metavar="[MESSAGE]",
     announce_delivery(ctx, {**out, "at": body["at"]})
     if dry_run:
         if out.get("duplicate_of"):
-            ctx.io.warn(f"{what} was already sent as {earlier(out['duplicate_of'])}; "
+            ctx.warn(f"{what} was already sent as {earlier(out['duplicate_of'])}; "
                         f"sending it would be refused without --again")
-        ctx.io.status("dry run: nothing was sent")
+        ctx.notice("dry run: nothing was sent")
         ctx.render(out, DRY_RUN_COLUMNS)
         return
     skipped = [f"{n} {what}" for what, n in (("duplicate", out["skipped"]["duplicate"]),
                                              ("opted out", out["skipped"]["opted_out"])) if n]
     note = f" (skipped: {', '.join(skipped)})" if skipped else ""
     if out["messages"] == 0:
-        ctx.io.warn(f"nothing to send: every recipient was skipped{note}")
+        ctx.warn(f"nothing to send: every recipient was skipped{note}")
     else:
         ctx.success(f"Queued {out['messages']} message{'s' if out['messages'] != 1 else ''} from {out['sender']} "
                     f"as batch {out['id']}{note}")

@@ -6,21 +6,23 @@ from typing import Annotated, Optional
 
 import typer
 
-from egactl.plugin.cli import DEFAULT_LIMIT, All, Column, DryRun, Institution, Limit, Yes, context, formerly, old_flags, page_limit
+from egactl.plugin.cli import (DEFAULT_LIMIT, All, Column, DryRun, Institution, Limit, Yes, context, formerly,
+                               old_flags, page_limit)
 from egactl_sms import client
 from egactl_sms.commands.common import eat, institution_code, number
 
 app = typer.Typer(help="Opt-outs: numbers skipped at every send of an institution.", no_args_is_help=True)
 
-COLUMNS = [Column("id", wide=True), Column("phone"), Column("institution"), Column("reason"), Column("created_by", "BY"),
-           Column("created_at", "SINCE", format=eat)]
+COLUMNS = [Column("id", wide=True), Column("phone"), Column("institution"), Column("reason"),
+           Column("created_by", "BY"), Column("created_at", "SINCE", format=eat)]
 Number = Annotated[str, typer.Argument(metavar="NUMBER", help="0754…, +255754…")]
 
 
 @formerly(app, "add")
 @app.command("create")
 def create(phone: Number, institution: Institution = None,
-        reason: Annotated[Optional[str], typer.Option("--reason", "-r", metavar="TEXT", help="e.g. 'replied STOP'.")] = None,
+        reason: Annotated[Optional[str], typer.Option("--reason", "-r", metavar="TEXT",
+                                                      help="e.g. 'replied STOP'.")] = None,
         dry_run: DryRun = False):
     """Stop sending to a number (it is skipped at every later send, and at delivery).
 
@@ -33,7 +35,7 @@ def create(phone: Number, institution: Institution = None,
     ctx = context.get()
     body = {"institution": ctx.institution(institution), "phone": number(phone), "reason": reason}
     if dry_run:
-        ctx.io.status(f"dry run: would opt {body['phone']} out of {body['institution']}'s messages")
+        ctx.notice(f"dry run: would opt {body['phone']} out of {body['institution']}'s messages")
         return
     out = client.add_optout(ctx.api(), body)
     if out.get("already"):
@@ -58,7 +60,7 @@ def delete(phone: Number, institution: Institution = None, yes: Yes = False, dry
     inst = institution_code(ctx, institution)
     e164 = number(phone)
     if dry_run:
-        ctx.io.status(f"dry run: would let {e164} receive {inst}'s messages again")
+        ctx.notice(f"dry run: would let {e164} receive {inst}'s messages again")
         return
     ctx.confirm(f"Let {e164} receive {inst}'s messages again?", yes=yes)
     client.remove_optout(ctx.api(), inst, e164)

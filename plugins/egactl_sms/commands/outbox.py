@@ -35,6 +35,6 @@ def outbox(institution: Institution = None, to: To = None,
     if not items and ctx.fmt == "table" and ctx.io.out_tty:
         settings = client.settings(ctx.api())
         if settings.get("driver") != "outbox":
-            ctx.io.status(f"this backend delivers with the {settings.get('driver')} driver; the outbox is used only "
+            ctx.notice(f"this backend delivers with the {settings.get('driver')} driver; the outbox is used only "
                           f"by the outbox driver (the sandbox)")
     ctx.render(items, OUTBOX_COLUMNS, empty="The outbox is empty.")

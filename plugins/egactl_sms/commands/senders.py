@@ -9,7 +9,7 @@ import typer
 from egactl.plugin.cli import (DEFAULT_LIMIT, All, Column, DryRun, Institution, Limit, NotFound, context, old_flags,
                                page_limit)
 from egactl_sms import client, rules
-from egactl_sms.commands.common import check_sender, eat
+from egactl_sms.commands.common import check_sender, complete_sender_states, complete_senders, eat
 
 app = typer.Typer(help="Sender IDs (what the phone shows as the sender): request, approve, withdraw, list.",
                   no_args_is_help=True)
@@ -20,15 +20,17 @@ COLUMNS = [Column("name", "SENDER ID"), Column("institution"), Column("status", 
            Column("requested_at", "REQUESTED", wide=True), Column("decision_note", "NOTE", wide=True)]
 STATES = rules.SENDER_STATES
 
-SenderName = Annotated[str, typer.Argument(metavar="SENDER", help="Sender ID: up to 11 letters, digits and spaces.")]
+SenderName = Annotated[str, typer.Argument(metavar="SENDER", autocompletion=complete_senders,
+                                           help="Sender ID: up to 11 letters, digits and spaces.")]
 Note = Annotated[Optional[str], typer.Option("--note", help="Why (kept in the audit log).")]
 
 
 @app.command("list")
 @old_flags({"--status": "--state"})
 def list_(institution: Institution = None,
-          state: Annotated[Optional[str], typer.Option("--state", "-s", metavar="STATE",
-                                                       help=f"Only sender IDs in this state: {', '.join(STATES)}.")] = None,
+          state: Annotated[Optional[str], typer.Option(
+              "--state", "-s", metavar="STATE", autocompletion=complete_sender_states,
+              help=f"Only sender IDs in this state: {', '.join(STATES)}.")] = None,
           limit: Limit = DEFAULT_LIMIT, all_: All = False):
     """List sender IDs.
 
@@ -61,7 +63,7 @@ def request(name: SenderName, institution: Institution = None,
     ctx = context.get()
     body = {"institution": ctx.institution(institution), "name": check_sender(name), "purpose": purpose}
     if dry_run:
-        ctx.io.status(f"dry run: would request sender ID {body['name']!r} for {body['institution']}")
+        ctx.notice(f"dry run: would request sender ID {body['name']!r} for {body['institution']}")
         ctx.render({**body, "status": "pending"}, COLUMNS)
         return
     out = client.request_sender(ctx.api(), body)
@@ -74,7 +76,7 @@ def _decide(verb: str, name: str, note: str | None, dry_run: bool) -> None:
     name = check_sender(name) or name
     current, etag = client.sender_with_etag(ctx.api(), name)
     if dry_run:
-        ctx.io.status(f"dry run: would {verb} sender ID {current['name']!r} of {current['institution']} "
+        ctx.notice(f"dry run: would {verb} sender ID {current['name']!r} of {current['institution']} "
                       f"(now {current['status']})")
         return
     # A decision about the request as read: if another admin decided meanwhile, 412 (exit 5).
@@ -139,7 +141,7 @@ def withdraw(name: SenderName, institution: Institution = None,
     # The sender ID as read: if it was decided or withdrawn meanwhile, 412 (exit 5).
     out = client.withdraw_sender(api, name, reason, etag=etag, dry_run=dry_run)
     if dry_run:
-        ctx.io.status(f"dry run: would withdraw sender ID {current['name']!r} of {current['institution']} "
+        ctx.notice(f"dry run: would withdraw sender ID {current['name']!r} of {current['institution']} "
                       f"(now {current['status']})")
         ctx.render(out, COLUMNS)
         return
