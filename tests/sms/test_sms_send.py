@@ -84,7 +84,10 @@ def test_dry_run_estimates_and_stores_nothing(cli, backend, sender):
     assert (est["encoding"], est["segments_per_message"], est["total_segments"]) == ("GSM-7", 2, 4)
     assert est["estimated_cost"] == 4 * est["price_per_segment"]
     assert count(backend, Message) == 0 and count(backend, Batch) == 0
+    assert r.stderr == ""  # -o json: stderr only for the JSON of a failure
+    r = cli("sms", "send", "--to", "0754123456", "-i", "RITA", "--dry-run", "Habari", role="operator")
     assert "dry run: nothing was sent" in r.stderr
+    assert count(backend, Message) == 0 and count(backend, Batch) == 0
 
 
 @pytest.mark.parametrize("args,message", [
@@ -158,7 +161,7 @@ def test_scheduled_send_waits_for_its_time(cli, backend, clock, sender):
             role="operator")
     assert r.exit_code == 0, r.stderr
     assert r.json()["deliver_after"] == "2026-11-22T12:00:00+00:00"
-    assert "scheduled for 2026-11-22 15:00 EAT" in r.stderr
+    assert r.stderr == ""  # -o json: the notice is for people, in table output
     backend.run_workers()
     assert messages(backend)[0].state == "queued"
     clock.advance(hours=3)
@@ -283,3 +286,10 @@ def test_optout_commands(cli, backend, sender):
 def test_an_institution_with_sms_history_cannot_be_deleted(cli, backend, sender):
     r = cli("institutions", "delete", "RITA", "--yes")
     assert r.exit_code == 5 and "error: RITA still holds 1 SMS sender" in r.stderr and "release them first" in r.stderr
+
+
+def test_a_scheduled_send_says_when_it_goes_in_table_output(cli, sender):
+    r = cli("sms", "send", "--to", "0754123456", "-i", "RITA", "--at", "2026-11-22 15:00", "Kikao saa 10",
+            role="operator")
+    assert r.exit_code == 0, r.stderr
+    assert "scheduled for 2026-11-22 15:00 EAT" in r.stderr
