@@ -47,6 +47,11 @@ def decide_sender(api: Any, name: str, decision: str, note: str | None, *, etag:
     return api.post(f"{sender_path(name)}/{decision}", {"note": note}, etag=etag)
 
 
+def withdraw_sender(api: Any, name: str, reason: str | None, *, etag: str | None, dry_run: bool = False) -> dict:
+    """The institution takes back its sender ID; ``dry_run``: the backend judges it and stores nothing."""
+    return api.post(f"{sender_path(name)}/withdraw", {"reason": reason}, etag=etag, dry_run=dry_run)
+
+
 # -- groups -------------------------------------------------------------------------------
 
 

@@ -60,14 +60,17 @@ def sender_key(name: str) -> str:
     return name.upper()
 
 
-SENDER_STATES = ("pending", "approved", "rejected")
+SENDER_STATES = ("pending", "approved", "rejected", "withdrawn")
 SENDER = Lifecycle("sender ID", SENDER_STATES, [
     Transition("approve", ("pending", "approved"), "approved", "e-GA allows the institution to send from it"),
     Transition("reject", ("pending", "approved", "rejected"), "rejected",
-               "refused, or an approval withdrawn; final"),
+               "refused by e-GA, or its approval revoked; final"),
+    Transition("withdraw", ("pending", "approved"), "withdrawn",
+               "the institution takes back its request or its sender ID; final"),
 ])
 """A sender ID's approval. Deciding what is already so changes nothing (approving an
-approved one, rejecting a rejected one); a rejected sender ID is never approved."""
+approved one, rejecting a rejected one); a rejected or withdrawn sender ID is never
+approved, and withdrawing is the institution's own act, done once."""
 
 
 # -- messages -----------------------------------------------------------------------

@@ -358,8 +358,7 @@ def _r_drill_finish(w):
 def _r_sender(decision: str):
     def recipe(w):
         name, tag = sender(w)
-        return Target("POST", f"/api/v1/sms/senders/{name}/{decision}", {}, tag,
-                      "approve" if decision == "approve" else "reject", name)
+        return Target("POST", f"/api/v1/sms/senders/{name}/{decision}", {}, tag, decision, name)
 
     return recipe
 
@@ -427,6 +426,7 @@ RECIPES: dict[tuple[str, str], Callable[[World], Target]] = {
     ("POST", "/api/v1/dr/systems/{institution}/{name}/drills/finish"): _r_drill_finish,
     ("POST", "/api/v1/sms/senders/{name}/approve"): _r_sender("approve"),
     ("POST", "/api/v1/sms/senders/{name}/reject"): _r_sender("reject"),
+    ("POST", "/api/v1/sms/senders/{name}/withdraw"): _r_sender("withdraw"),
     ("DELETE", "/api/v1/sms/groups/{institution}/{name}"): _r_group_delete,
     ("POST", "/api/v1/sms/groups/{institution}/{name}/members"): _r_group_add,
     ("POST", "/api/v1/sms/groups/{institution}/{name}/members/remove"): _r_group_remove,

@@ -78,7 +78,7 @@ def test_sms_senders_and_queued_messages(cli, backend):
     assert cli("sms", "senders", "request", "NIDA", "-i", "NIDA", "--purpose", "ID notices").exit_code == 0
     refused(cli, backend, "NIDA", "1 SMS sender")
     assert cli("sms", "senders", "approve", "NIDA").exit_code == 0
-    assert cli("sms", "optout", "add", "0655123456", "-i", "NIDA").exit_code == 0
+    assert cli("sms", "optout", "create", "0655123456", "-i", "NIDA").exit_code == 0
     r = cli("sms", "send", "Kitambulisho chako kipo tayari", "--to", "0754123456", "-i", "NIDA",
             "--at", "2099-01-01 10:00")
     assert r.exit_code == 0, r.stderr

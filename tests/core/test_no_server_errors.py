@@ -159,13 +159,13 @@ def test_empty_argument_to_a_mutation_changes_nothing(cli):
 
 
 def test_id_beyond_64_bits_is_a_usage_error(cli):
-    r = cli("sms", "status", "99999999999999999999")
+    r = cli("sms", "show", "99999999999999999999")
     assert r.exit_code == 2
     assert one_line(r) == "error: ID 99999999999999999999 is out of range; give a whole number up to 9223372036854775807"
 
 
 def test_id_beyond_the_column_range_is_not_found_from_the_cli(api):
-    r = api("sms", "status", "2147483648")
+    r = api("sms", "show", "2147483648")
     assert r.exit_code == 3 and "message 2147483648 not found" in one_line(r)
 
 

@@ -132,7 +132,7 @@ def test_compiled_classifier_agrees_with_phonenumbers(first, rest, length):
 # used to dial it, its own pattern taking any 06/07 number).
 @pytest.mark.parametrize("args", [
     ("ussd", "simulate", "07", "--phone", "0640123456"),
-    ("sms", "optout", "add", "0640123456", "-i", "RITA"),
+    ("sms", "optout", "create", "0640123456", "-i", "RITA"),
     ("sms", "send", "--to", "0640123456", "Hello", "-i", "RITA"),
 ])
 def test_every_plugin_refuses_an_unallocated_mobile_number_alike(cli, args):

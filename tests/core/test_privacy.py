@@ -15,7 +15,7 @@ NUMBER = "+255754111222"
 
 
 def test_the_help_desk_sees_opt_outs_in_the_audit_log_masked(cli, backend):
-    r = cli("sms", "optout", "add", "0754111222", "-i", "RITA", "--reason", "Asha Said replied STOP",
+    r = cli("sms", "optout", "create", "0754111222", "-i", "RITA", "--reason", "Asha Said replied STOP",
             role="operator")
     assert r.exit_code == 0, r.stderr
     with backend.read_sessions() as s:

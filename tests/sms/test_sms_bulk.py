@@ -126,7 +126,7 @@ def test_unapproved_sender_stops_the_run_before_any_row(cli, backend, sender, tm
 
 
 def test_dry_run_estimates_with_opt_outs_duplicates_and_encodings(cli, backend, sender, tmp_path):
-    cli("sms", "optout", "add", "0754100001", "-i", "RITA", role="operator")
+    cli("sms", "optout", "create", "0754100001", "-i", "RITA", role="operator")
     rows = people(4) + [people(1)[0], ("0754100009", "Neema’s wa Dodoma Mjini", "5")]
     path = write_csv(tmp_path / "w.csv", rows)
     r = cli("sms", "bulk", str(path), "-i", "RITA", "--template", TEMPLATE, "--dry-run", "-o", "json", role="operator")
@@ -136,6 +136,8 @@ def test_dry_run_estimates_with_opt_outs_duplicates_and_encodings(cli, backend, 
     assert est["encodings"] == {"GSM-7": 3, "UCS-2": 1}
     assert est["segments"] == {"1": 3, "2": 1}
     assert est["total_segments"] == 5 and est["estimated_cost"] == 5 * est["price_per_segment"]
+    assert r.stderr == ""  # -o json: stderr only for the JSON of a failure
+    r = cli("sms", "bulk", str(path), "-i", "RITA", "--template", TEMPLATE, "--dry-run", role="operator")
     assert "warning: 1 message will be sent as UCS-2" in r.stderr and "’ (U+2019)" in r.stderr
     with backend.read_sessions() as s:
         assert s.scalar(select(func.count()).select_from(Batch)) == 0

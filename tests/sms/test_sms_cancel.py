@@ -76,7 +76,7 @@ def test_cancel_a_batch_leaves_what_the_gateway_has(cli, backend, gateway, sent)
     report = cli("sms", "report", "1", "-o", "json").json()
     assert report["states"]["cancelled"] == 3 and report["states"]["submitted"] == 2
     assert report["cancelled_by"] == "ops@rita.go.tz" and report["cancelled_at"]
-    listed = cli("sms", "list", "--batch", "1", "--status", "cancelled", "-o", "json").json()
+    listed = cli("sms", "list", "--batch", "1", "--state", "cancelled", "-o", "json").json()
     assert len(listed) == 3 and {m["reason"] for m in listed} == {"cancelled by ops@rita.go.tz"}
     table = cli("sms", "report", "1")
     assert "CANCELLED" in table.stdout

@@ -24,11 +24,11 @@ def test_group_lifecycle(cli, backend, tmp_path):
     r = cli("sms", "group", "create", "wazazi wa Dodoma", "-i", "RITA", "-d", "parents", role="operator")
     assert r.exit_code == 0, r.stderr
     assert cli("sms", "group", "create", "wazazi wa Dodoma", "-i", "RITA", role="operator").exit_code == 5
-    r = cli("sms", "group", "add", "wazazi wa Dodoma", "0754123456", "+255754123457,0754123456", "-i", "RITA",
+    r = cli("sms", "group", "add-members", "wazazi wa Dodoma", "0754123456", "+255754123457,0754123456", "-i", "RITA",
             role="operator")
     assert r.exit_code == 0, r.stderr
     assert members(backend) == ["+255754123456", "+255754123457"]
-    r = cli("sms", "group", "add", "wazazi wa Dodoma", "0754123456", "0222123456", "-i", "RITA", role="operator")
+    r = cli("sms", "group", "add-members", "wazazi wa Dodoma", "0754123456", "0222123456", "-i", "RITA", role="operator")
     assert r.exit_code == 2 and "0222123456: a landline" in r.stderr
     csv = tmp_path / "members.csv"
     csv.write_text("phone,name\n0754123458,Asha Juma\n0754123457,Neema\nnot-a-number,X\n", "utf-8")
@@ -44,7 +44,7 @@ def test_group_lifecycle(cli, backend, tmp_path):
     assert shown["members"] == 3
     assert {m["phone"] for m in shown["member_list"]} == {"+255754***456", "+255754***457", "+255754***458"}
     assert "A*** J***" in {m["name"] for m in shown["member_list"]}
-    r = cli("sms", "group", "remove", "wazazi wa Dodoma", "0754123456", "0713000000", "-i", "RITA", "--yes",
+    r = cli("sms", "group", "remove-members", "wazazi wa Dodoma", "0754123456", "0713000000", "-i", "RITA", "--yes",
             role="operator")
     assert r.exit_code == 0 and "not members of 'wazazi wa Dodoma': +255713000000" in r.stderr
     assert members(backend) == ["+255754123457", "+255754123458"]
@@ -58,8 +58,8 @@ def test_group_lifecycle(cli, backend, tmp_path):
 
 def test_group_send_skips_opted_out_members(cli, backend, sender):
     cli("sms", "group", "create", "walimu", "-i", "RITA", role="operator")
-    cli("sms", "group", "add", "walimu", "0754123456", "0754123457", "0754123458", "-i", "RITA", role="operator")
-    cli("sms", "optout", "add", "0754123457", "-i", "RITA", role="operator")
+    cli("sms", "group", "add-members", "walimu", "0754123456", "0754123457", "0754123458", "-i", "RITA", role="operator")
+    cli("sms", "optout", "create", "0754123457", "-i", "RITA", role="operator")
     r = cli("sms", "send", "--group", "walimu", "-i", "RITA", "--dry-run", "-o", "json", "Kikao kesho", role="operator")
     assert (r.json()["recipients"], r.json()["opted_out"]) == (2, 1)
     r = cli("sms", "send", "--group", "walimu", "-i", "RITA", "Kikao kesho", "-o", "json", role="operator")
@@ -108,7 +108,7 @@ def test_the_backend_refuses_a_bad_name_itself(app, tokens, backend, path, body,
 @pytest.mark.parametrize("args,problem", [
     (("show", "wazazi/members"), "group name 'wazazi/members' must be 1-64 letters"),
     (("delete", "wazazi/members", "--yes"), "group name 'wazazi/members' must be 1-64 letters"),
-    (("add", "wazazi/x", "0754123457"), "group name 'wazazi/x' must be 1-64 letters"),
+    (("add-members", "wazazi/x", "0754123457"), "group name 'wazazi/x' must be 1-64 letters"),
     (("show", "wazazi", "-i", "RITA/x"), "--institution: institution code 'RITA/X' must be"),
 ])
 def test_a_group_reference_that_would_become_another_path_is_refused(cli, backend, args, problem):
@@ -120,7 +120,7 @@ def test_a_group_reference_that_would_become_another_path_is_refused(cli, backen
     from egactl_sms.server.models import Group
 
     assert cli("sms", "group", "create", "wazazi", "-i", "RITA").exit_code == 0
-    assert cli("sms", "group", "add", "wazazi", "0754123456", "-i", "RITA").exit_code == 0
+    assert cli("sms", "group", "add-members", "wazazi", "0754123456", "-i", "RITA").exit_code == 0
     r = cli("sms", "group", *args, *(() if "-i" in args else ("-i", "RITA")))
     assert r.exit_code == 2, r.stdout + r.stderr
     assert len(r.stderr.strip().splitlines()) == 1 and problem in r.stderr, r.stderr
@@ -130,7 +130,7 @@ def test_a_group_reference_that_would_become_another_path_is_refused(cli, backen
 
 
 def test_an_opt_out_institution_that_would_become_another_path_is_refused(cli):
-    r = cli("sms", "optout", "remove", "0754123456", "-i", "RITA/x", "--yes")
+    r = cli("sms", "optout", "delete", "0754123456", "-i", "RITA/x", "--yes")
     assert r.exit_code == 2, r.stdout + r.stderr
     assert r.stderr.strip().splitlines() == ["error: --institution: institution code 'RITA/X' must be 2-32 letters, "
                                              "digits or '-' (e.g. RITA, KINONDONI-MC)"]

@@ -70,7 +70,7 @@ def test_version_1_database_is_upgraded_in_place(database_url):
         with be.read_sessions() as s:
             assert s.scalars(select(Message.state)).all() == ["cancelled"]
         _run(app, admin, "sms", "group", "create", "wazazi", "-i", "RITA")
-        _run(app, admin, "sms", "group", "add", "wazazi", "0754123456", "-i", "RITA")
+        _run(app, admin, "sms", "group", "add-members", "wazazi", "0754123456", "-i", "RITA")
         args = ("sms", "send", "--group", "wazazi", "-i", "RITA", "Habari")
         assert _run(app, admin, *args).exit_code == 0
         assert _run(app, admin, *args).exit_code == 5

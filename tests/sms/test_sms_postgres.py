@@ -121,7 +121,7 @@ def test_an_opt_out_added_meanwhile_is_the_same_outcome_on_postgresql(pg, monkey
         return real_insert_unique(row, conflict)
 
     monkeypatch.setattr(optouts, "insert_unique", another_request_first)
-    r = run("sms", "optout", "add", "0754123456", "-i", "RITA", "--reason", "asked by phone")
+    r = run("sms", "optout", "create", "0754123456", "-i", "RITA", "--reason", "asked by phone")
     assert "+255754123456 had already opted out of RITA's messages" in r.stderr + r.stdout
     with be.read_sessions() as s:
         assert s.scalar(select(func.count()).select_from(OptOut)) == 1

@@ -197,7 +197,7 @@ def test_a_file_without_recipients_stores_nothing(cli, backend, sender, tmp_path
 @pytest.fixture
 def group(cli, sender):
     assert cli("sms", "group", "create", "wazazi", "-i", "RITA", role="operator").exit_code == 0
-    assert cli("sms", "group", "add", "wazazi", "0754123456", "0655123457", "-i", "RITA", role="operator").exit_code == 0
+    assert cli("sms", "group", "add-members", "wazazi", "0754123456", "0655123457", "-i", "RITA", role="operator").exit_code == 0
     return "wazazi"
 
 
@@ -306,7 +306,7 @@ def test_resume_without_a_record_here_continues_the_campaigns_batch(app, backend
     monkeypatch.setenv("EGACTL_DATA_DIR", str(tmp_path / "another-machine"))
     r = run_with_transport(tokens["operator"], SyncASGITransport(app), *args, "--resume", "-o", "json")
     assert r.exit_code == 0, r.stderr
-    assert "no record of this run here; resuming the campaign's batch 1" in r.stderr
+    assert "no record of this run here" not in r.stderr  # -o json: notices are for people, in table output
     assert json.loads(r.stdout)["statuses"] == {"duplicate": 6, "queued": 8}
     assert len(batches(backend)) == 1
     got = received(backend)

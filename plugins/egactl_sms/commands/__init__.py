@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import typer
 
+from egactl.plugin.cli import formerly
 from egactl_sms.commands import batches, groups, messages, optouts, outbox, senders
 
 app = typer.Typer(no_args_is_help=True)
@@ -17,7 +18,7 @@ app = typer.Typer(no_args_is_help=True)
 app.command("send")(messages.send)
 app.command("bulk")(batches.bulk_send)
 app.command("cancel")(batches.cancel)
-app.command("status")(messages.status)
+formerly(app, "status")(app.command("show")(messages.show))
 app.command("list")(messages.list_)
 app.command("report")(batches.report)
 app.command("batches")(batches.batches)

@@ -11,8 +11,8 @@ from typing import Annotated, Any, Optional
 import typer
 
 from egactl.plugin.cli import (DEFAULT_LIMIT, All, Column, Conflict, CsvFile, DryRun, Institution, InvalidInput, Limit,
-                               PartialFailure, Restart, Results, Resume, SkipInvalid, Yes, bulk, context, enforce,
-                               page_limit)
+                               OldestFirst, PartialFailure, Restart, Results, Resume, SkipInvalid, Watch, Yes, bulk,
+                               context, enforce, old_flags, page_limit, watch, watch_seconds)
 from egactl.plugin.rules import RuleError
 from egactl_sms import client, encoding, rules
 from egactl_sms.commands.common import (BATCH_COLUMNS, Again, AllowQuietHours, At, Normalize, Sender, announce_delivery,
@@ -96,11 +96,11 @@ def bulk_send(file: CsvFile,
 
     Examples:
 
-      egactl sms bulk wadaiwa.csv -T "Habari {name}, deni lako ni TZS {amount}." --dry-run
+      egactl sms bulk wadaiwa.csv -i RITA -T "Habari {name}, deni ni TZS {amount}." --dry-run
 
-      egactl sms bulk wadaiwa.csv -T "Habari {name}, deni lako ni TZS {amount}." --results out.csv
+      egactl sms bulk wadaiwa.csv -i RITA -T "Habari {name}, deni ni TZS {amount}." --results out.csv
 
-      egactl sms bulk wadaiwa.csv -T "Habari {name}, deni lako ni TZS {amount}." --resume
+      egactl sms bulk wadaiwa.csv -i RITA -T "Habari {name}, deni ni TZS {amount}." --resume
     """
     ctx = context.get()
     if resume and restart:
@@ -139,7 +139,7 @@ def bulk_send(file: CsvFile,
     interrupted_here = bool(previous and previous.get("status") == "running" and not restart)
     if preflight and preflight.get("duplicate_of") and not interrupted_here:  # that case: bulk.run says what to do
         if dry_run:
-            ctx.io.warn(f"{what} was already sent as {earlier(preflight['duplicate_of'])}; "
+            ctx.warn(f"{what} was already sent as {earlier(preflight['duplicate_of'])}; "
                         f"sending it would be refused without --again")
         else:
             raise Conflict(f"{what} was already sent as {earlier(preflight['duplicate_of'])}; nothing was sent",
@@ -190,11 +190,11 @@ def bulk_send(file: CsvFile,
             # --resume without a record of the run here (another machine, a lost data directory):
             # continue in the campaign's batch; the recipients it already has are skipped there.
             created = client.batch(api, earlier["batch"])
-            ctx.io.status(f"no record of this run here; resuming the campaign's batch {created['id']} "
+            ctx.notice(f"no record of this run here; resuming the campaign's batch {created['id']} "
                           f"(recipients it already has are not sent again)")
         batch.update(created)
         if warning := tally.warning():
-            ctx.io.warn(warning)
+            ctx.warn(warning)
         announce_delivery(ctx, {**created, "at": batch_body["at"]})
 
     def submit(api: Any, items: list[dict[str, Any]], key: str) -> list[dict[str, Any]]:
@@ -206,9 +206,9 @@ def bulk_send(file: CsvFile,
     if dry_run:
         estimate = _estimate(ctx, job, check_row, preflight, summary)
         if warning := tally.warning():
-            ctx.io.warn(warning)
+            ctx.warn(warning)
         announce_delivery(ctx, {**preflight, "at": batch_body["at"]})
-        ctx.io.status("dry run: nothing was sent")
+        ctx.notice("dry run: nothing was sent")
         ctx.render(estimate, BULK_ESTIMATE_COLUMNS)
         return
     restarted = batch.get("restarted") or None
@@ -219,7 +219,7 @@ def bulk_send(file: CsvFile,
     if restarted:
         cols.insert(1, Column("restarted.cancelled", "CANCELLED IN REPLACED BATCH"))
         left = restarted.get("handed_over") or 0
-        ctx.io.status(f"restart: cancelled {restarted['cancelled']:,} unsent message"
+        ctx.notice(f"restart: cancelled {restarted['cancelled']:,} unsent message"
                       f"{'s' if restarted['cancelled'] != 1 else ''} of the interrupted batch {restarted['batch']}"
                       + (f" ({left:,} already handed to the gateway could not be called back)" if left else ""))
     if not summary.failed and batch:
@@ -241,7 +241,7 @@ def bulk_send(file: CsvFile,
 def _report_finished(ctx: Any, batch: dict[str, Any]) -> None:
     """--resume of a run that finished: nothing to do; say where its batch stands."""
     report = client.batch(ctx.api(), batch["id"])
-    ctx.io.status(f"this campaign's run finished already, as batch {batch['id']}; nothing to resume "
+    ctx.notice(f"this campaign's run finished already, as batch {batch['id']}; nothing to resume "
                   f"(follow it with `egactl sms report {batch['id']}`)")
     ctx.render(report, REPORT_COLUMNS)
 
@@ -293,9 +293,35 @@ def _estimate(ctx: Any, job: bulk.Job, check_row, preflight: dict, summary: bulk
             "waits_for_quiet_hours": preflight["waits_for_quiet_hours"]}
 
 
-def report(batch_id: Annotated[int, typer.Argument(metavar="BATCH", help="Batch id (shown by send and bulk).")]):
-    """Count a batch's messages per state, with the commonest failure reasons."""
+def _settled(report: dict[str, Any]) -> bool:
+    """Nothing of the batch is waiting for the gateway any more (queued or being handed over)."""
+    states = report.get("states") or {}
+    return not any(states.get(s) for s in ("queued", "submitting"))
+
+
+def report(batch_id: Annotated[int, typer.Argument(metavar="BATCH", help="Batch id (shown by send and bulk).")],
+           watch_: Watch = None):
+    """Count a batch's messages per state, with the commonest failure reasons.
+
+    --watch reads the report again every few seconds (5, or SECONDS) until no
+    message is queued or being handed to the gateway: redrawn in a terminal,
+    one line per change when piped. A batch scheduled for later is watched
+    until Ctrl-C.
+
+    Examples:
+
+      egactl sms report 1
+
+      egactl sms report 1 -o json --query states
+
+      egactl sms report 1 --watch 2
+    """
     ctx = context.get()
+    every = watch_seconds(watch_)
+    if every is not None:
+        watch(ctx, lambda: client.batch(ctx.api(), batch_id), REPORT_COLUMNS, every=every, done=_settled,
+              what=f"egactl sms report {batch_id}")
+        return
     data = client.batch(ctx.api(), batch_id)
     ctx.render(data, REPORT_COLUMNS)
     if ctx.fmt == "table" and data.get("failure_reasons") and not ctx.query:
@@ -303,21 +329,36 @@ def report(batch_id: Annotated[int, typer.Argument(metavar="BATCH", help="Batch 
         ctx.render(data["failure_reasons"], [Column("state"), Column("count"), Column("reason")])
 
 
+BATCHES_COLUMNS = BATCH_COLUMNS + [
+    # -o wide: who sent it, when it was scheduled for, and the price it was costed at
+    Column("created_by", "BY", wide=True), Column("scheduled_at", "SCHEDULED", wide=True),
+    Column("price_per_segment", "PRICE/SEGMENT", wide=True), Column("skipped.invalid", "INVALID", wide=True)]
+
+
 def batches(institution: Institution = None,
             kind: Annotated[Optional[str], typer.Option("--kind", metavar="KIND", help="quick, group or bulk.")] = None,
-            limit: Limit = DEFAULT_LIMIT, all_: All = False):
-    """List sends (batches), oldest first."""
+            limit: Limit = DEFAULT_LIMIT, all_: All = False, oldest_first: OldestFirst = False):
+    """List sends (batches), newest first.
+
+    Examples:
+
+      egactl sms batches -i RITA
+
+      egactl sms batches --kind group --oldest-first -o json
+    """
     ctx = context.get()
     if kind is not None and kind not in ("quick", "group", "bulk"):
         raise typer.BadParameter("must be quick, group or bulk", param_hint="--kind")
     items = client.batches(ctx.api(), limit=page_limit(limit, all_), kind=kind,
+                           oldest_first=True if oldest_first else None,
                            institution=institution.upper() if institution else None)
-    ctx.render(items, BATCH_COLUMNS, empty="No batches match.")
+    ctx.render(items, BATCHES_COLUMNS, empty="No batches match.")
 
 
+@old_flags({"-m": "--message"})
 def cancel(batch_id: Annotated[Optional[int], typer.Argument(metavar="BATCH",
                                                              help="Batch id (shown by send and bulk).")] = None,
-           message: Annotated[Optional[int], typer.Option("--message", "-m", metavar="ID",
+           message: Annotated[Optional[int], typer.Option("--message", metavar="ID",
                                                           help="Cancel this one message instead of a batch.")] = None,
            yes: Yes = False, dry_run: DryRun = False):
     """Cancel a send's messages that have not gone to the gateway yet.
@@ -330,11 +371,9 @@ def cancel(batch_id: Annotated[Optional[int], typer.Argument(metavar="BATCH",
 
     Examples:
 
-      egactl sms cancel 12 --dry-run       # how many would be cancelled
+      egactl sms cancel 1 --dry-run
 
-      egactl sms cancel 12 --yes
-
-      egactl sms cancel --message 4711
+      egactl sms cancel 1 --yes
     """
     ctx = context.get()
     if (batch_id is None) == (message is None):
@@ -343,7 +382,7 @@ def cancel(batch_id: Annotated[Optional[int], typer.Argument(metavar="BATCH",
     if message is not None:
         preview = client.cancel_message(api, message, dry_run=True)
         if dry_run:
-            ctx.io.status(f"dry run: message {message} would be cancelled" if preview["cancelled"]
+            ctx.notice(f"dry run: message {message} would be cancelled" if preview["cancelled"]
                           else f"dry run: message {message} is already cancelled")
             ctx.render(preview, CANCELLED_MESSAGE_COLUMNS)
             return
@@ -353,7 +392,7 @@ def cancel(batch_id: Annotated[Optional[int], typer.Argument(metavar="BATCH",
         if out["cancelled"]:
             ctx.success(f"Cancelled message {message}")
         else:
-            ctx.io.status(f"message {message} was already cancelled")
+            ctx.notice(f"message {message} was already cancelled")
         ctx.render(out, CANCELLED_MESSAGE_COLUMNS)
         return
     assert batch_id is not None
@@ -361,7 +400,7 @@ def cancel(batch_id: Annotated[Optional[int], typer.Argument(metavar="BATCH",
     left_alone = (f"; {plural(preview['handed_over'])} already handed to the gateway cannot be called back"
                   if preview["handed_over"] else "")
     if dry_run:
-        ctx.io.status(f"dry run: would cancel {plural(preview['cancelled'])} of batch {batch_id}{left_alone}")
+        ctx.notice(f"dry run: would cancel {plural(preview['cancelled'])} of batch {batch_id}{left_alone}")
         ctx.render(preview, CANCEL_COLUMNS)
         return
     if preview["cancelled"]:

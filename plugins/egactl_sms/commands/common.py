@@ -7,11 +7,25 @@ from typing import Annotated, Any, Optional
 
 import typer
 
-from egactl.plugin.cli import Column, Conflict, InvalidInput, enforce
+from egactl.plugin.cli import Column, Conflict, InvalidInput, complete_from, enforce
 from egactl.plugin.rules import RuleError, check_institution_code, normalise_msisdn
 from egactl_sms import rules
 
-Sender = Annotated[Optional[str], typer.Option("--from", metavar="SENDER",
+# Completion of values (the API's, cached briefly by the core; never an error while typing).
+complete_senders = complete_from("/api/v1/sms/senders", "name", "institution")
+complete_approved_senders = complete_from("/api/v1/sms/senders", "name", "institution", status="approved")
+complete_groups = complete_from("/api/v1/sms/groups", "name", "institution")
+
+
+def complete_message_states(incomplete: str) -> list[tuple[str, str]]:
+    return [(s, "") for s in rules.STATES if s.startswith(incomplete)]
+
+
+def complete_sender_states(incomplete: str) -> list[tuple[str, str]]:
+    return [(s, "") for s in rules.SENDER_STATES if s.startswith(incomplete)]
+
+
+Sender = Annotated[Optional[str], typer.Option("--from", metavar="SENDER", autocompletion=complete_approved_senders,
                                                help="Approved sender ID (default: the institution's only one).")]
 At = Annotated[Optional[str], typer.Option("--at", metavar="WHEN",
                                            help='Send at this time: "YYYY-MM-DD HH:MM" in East Africa Time, '
@@ -157,9 +171,9 @@ def check_text(text: str, normalize: bool) -> str:
 def announce_delivery(ctx: Any, out: dict) -> None:
     """Tell people when it will go: scheduled, or held by quiet hours."""
     for warning in out.get("warnings") or []:
-        ctx.io.warn(warning)
+        ctx.warn(warning)
     if out.get("waits_for_quiet_hours"):
-        ctx.io.status(f"quiet hours ({rules.QUIET_HOURS}): delivery starts {eat(out.get('deliver_after'))} "
+        ctx.notice(f"quiet hours ({rules.QUIET_HOURS}): delivery starts {eat(out.get('deliver_after'))} "
                       f"(pass --allow-quiet-hours for urgent messages)")
     elif out.get("scheduled_at") or out.get("at"):
-        ctx.io.status(f"scheduled for {eat(out.get('deliver_after'))}")
+        ctx.notice(f"scheduled for {eat(out.get('deliver_after'))}")

@@ -30,7 +30,7 @@ class Sender(Versioned, Base):
     institution: Mapped[str] = mapped_column(ForeignKey("core_institutions.code"), index=True)
     name: Mapped[str] = mapped_column(String(11))
     name_key: Mapped[str] = mapped_column(String(11), unique=True)
-    status: Mapped[str] = mapped_column(String(10))  # pending | approved | rejected
+    status: Mapped[str] = mapped_column(String(10))  # rules.SENDER_STATES: pending | approved | rejected | withdrawn
     purpose: Mapped[str | None] = mapped_column(Text, nullable=True)
     requested_by: Mapped[str] = mapped_column(String(200))
     requested_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())

@@ -31,6 +31,10 @@ class Decision(BaseModel):
     note: str | None = Field(default=None, max_length=500)
 
 
+class Withdrawal(BaseModel):
+    reason: str | None = Field(default=None, max_length=500)
+
+
 class GroupIn(BaseModel):
     institution: str
     name: str
@@ -155,7 +159,7 @@ def member_out(m: GroupMember) -> dict[str, Any]:
 
 
 def optout_out(o: OptOut) -> dict[str, Any]:
-    return {"phone": phone_out(o.phone), "institution": o.institution, "reason": o.reason,
+    return {"id": o.id, "phone": phone_out(o.phone), "institution": o.institution, "reason": o.reason,
             "created_by": o.created_by, "created_at": iso(o.created_at)}
 
 

@@ -164,6 +164,9 @@ def resolve_sender(institution: str, name: str | None) -> str:
         if row is None or row.institution != institution:
             raise invalid(f"sender ID {name} is not registered for {institution}; "
                           f"request it with `egactl sms senders request`", "sender")
+        if row.status == "withdrawn":
+            raise invalid(f"sender ID {row.name} is not approved for use (withdrawn by {row.institution}); "
+                          f"request a new one with `egactl sms senders request`", "sender")
         if row.status != "approved":
             raise invalid(f"sender ID {row.name} is not approved for use ({row.status}); "
                           f"an e-GA administrator must approve it first", "sender")

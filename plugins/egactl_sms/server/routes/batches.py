@@ -170,14 +170,16 @@ def add_recipients(batch_id: int, body: RecipientsIn):
 
 @router.get("/batches")
 def list_batches(cursor: str | None = None, limit: int | None = None, institution: str | None = None,
-                 kind: str | None = None, client_ref: str | None = None):
-    """Batches, oldest first; ``client_ref`` finds the batch a bulk run opened."""
+                 kind: str | None = None, client_ref: str | None = None, oldest_first: bool = False):
+    """Batches, newest first (by when they were made); ``oldest_first`` reverses it; ``client_ref``
+    finds the batch a bulk run opened."""
     stmt = visible(select(Batch), Batch.institution, institution)
     if kind:
         stmt = stmt.where(Batch.kind == kind)
     if client_ref:
         stmt = stmt.where(Batch.client_ref == client_ref)
-    return page(db(), stmt, Batch.id, cursor=cursor, limit=limit, serialize=batch_out, oldest_first=True)
+    return page(db(), stmt, Batch.id, cursor=cursor, limit=limit, serialize=batch_out, order_by=Batch.created_at,
+                oldest_first=oldest_first)
 
 
 @router.get("/batches/{batch_id}")

@@ -108,7 +108,9 @@ def _sender_lookup():
 
 @router.get("/messages")
 def list_messages(cursor: str | None = None, limit: int | None = None, batch: int | None = None,
-                  status: MessageState | None = None, to: str | None = None, institution: str | None = None):
+                  status: MessageState | None = None, to: str | None = None, institution: str | None = None,
+                  oldest_first: bool = False):
+    """Messages, newest first (by when they were queued); ``oldest_first`` reverses it."""
     stmt = select(Message)
     if batch is not None:
         get_batch(batch)
@@ -118,7 +120,8 @@ def list_messages(cursor: str | None = None, limit: int | None = None, batch: in
     if to:
         stmt = stmt.where(Message.recipient == recipient_or_422(to, "to"))
     stmt = visible(stmt, Message.institution, institution)
-    return page(db(), stmt, Message.id, cursor=cursor, limit=limit, serialize=_sender_lookup(), oldest_first=True)
+    return page(db(), stmt, Message.id, cursor=cursor, limit=limit, serialize=_sender_lookup(),
+                order_by=Message.created_at, oldest_first=oldest_first)
 
 
 @router.get("/messages/{message_id}")

@@ -10,7 +10,7 @@ from egactl.plugin.server import (ApiRoute, audit, backend, conflict, db, etag, 
                                   require_institution, visible)
 from egactl_sms import rules
 from egactl_sms.server.models import Sender
-from egactl_sms.server.schemas import Decision, SenderIn, sender_out
+from egactl_sms.server.schemas import Decision, SenderIn, Withdrawal, sender_out
 from egactl_sms.server.service import get_sender
 
 router = APIRouter(route_class=ApiRoute, tags=["sms"])
@@ -77,3 +77,23 @@ def approve_sender(name: str, body: Decision | None = None):
 @router.post("/{name}/reject")
 def reject_sender(name: str, body: Decision | None = None):
     return _decide(name, "reject", body.note if body else None)
+
+
+@router.post("/{name}/withdraw")
+def withdraw_sender(name: str, body: Withdrawal | None = None):
+    """The institution takes back its own sender ID (requested or approved): it can no longer
+    be sent from. Its operators or an e-GA administrator; a second withdrawal is a 409."""
+    row = get_sender(name)
+    principal().check_write(row.institution)
+    row = etag.guard(row, f"sender ID {row.name}")
+    status = rules.SENDER.next_state("withdraw", row.status)  # withdrawn, rejected: 409, by the route frame
+    reason = body.reason if body else None
+    before = sender_out(row)
+    row.status = status
+    row.decided_by = principal().subject
+    row.decided_at = backend().now()
+    row.decision_note = reason
+    db().flush()
+    audit.record("withdraw", "sms-sender", row.name, institution=row.institution, before=before,
+                 after=sender_out(row), reason=reason)
+    return etag.respond(sender_out(row), row.version)
