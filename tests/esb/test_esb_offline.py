@@ -196,3 +196,29 @@ def test_standard_input_in_a_real_process(tmp_path):
     assert bad.returncode == 8 and bad.stderr.startswith("error: standard input: signature: INVALID")
     assert "sandbox" not in ok.stderr + bad.stderr  # offline: nothing opens the sandbox
     assert not Path(tmp_path / "data").exists() or not any((tmp_path / "data").rglob("*.db"))
+
+
+@pytest.mark.parametrize("root", ["esbresponse", "esbrequest"])
+def test_xml_root_is_kept_and_named(cli, here, root):
+    keygen(cli, "keys", "prime256v1")
+    (here / "data.xml").write_text("<data><success>true</success><esbBody>ok</esbBody></data>")
+    r = cli("esb", "sign", "data.xml", "--key", "keys/esb-private.key", "--root", root)
+    assert r.exit_code == 0 and r.stdout.startswith(f"<{root}><data>") and r.stdout.rstrip().endswith(f"</{root}>")
+    (here / "env.xml").write_text(r.stdout)
+    r = cli("esb", "verify", "env.xml", "--key", "keys/esb-public.key")
+    assert r.stdout.splitlines()[0] == f"signature: valid (prime256v1 key, XML envelope <{root}>)"
+    r = cli("esb", "sign", "data.xml", "--key", "keys/esb-private.key", "--root", "not a name")
+    assert r.exit_code == 2 and r.stderr.strip() == "error: --root: 'not a name' is not an XML element name"
+
+
+def test_help_imports_no_cryptography(tmp_path):
+    """`egactl esb --help` and a leaf's help stay light: the primitives load when a command runs."""
+    for args in (["esb", "--help"], ["esb", "verify", "--help"]):
+        r = subprocess.run([sys.executable, "-X", "importtime", "-m", "egactl", *args], capture_output=True,
+                           text=True, timeout=120, env=dict(os.environ, EGACTL_CONFIG_DIR=str(tmp_path)))
+        assert r.returncode == 0, r.stderr[-2000:]
+        modules = {line.rsplit("|", 1)[1].strip() for line in r.stderr.splitlines()
+                   if line.startswith("import time:") and "|" in line}
+        assert "egactl_esb.commands.envelopes" in modules
+        assert not {m for m in modules if m.split(".")[0] == "cryptography"}
+        assert "egactl_esb.rules" not in modules
