@@ -74,6 +74,7 @@ class ApiClient:
             **kwargs,
         )
         self.retries = max(1, retries)
+        self.last_outcome: str | None = None
         self.backoff = backoff
         self._debug = debug
         self._on_mutation = on_mutation
@@ -143,6 +144,9 @@ class ApiClient:
                 continue
             if raise_for_status and response.status_code >= 400:
                 raise problem_error(response)
+            if method not in ("GET", "HEAD", "OPTIONS"):
+                # "exists": a create found its object already there, as asked (nothing changed)
+                self.last_outcome = response.headers.get("X-Egactl-Outcome")
             return response
 
     def _delay(self, attempt: int, retry_after: str | None) -> float:

@@ -176,7 +176,13 @@ class Context:
             self.io.warn(message)
 
     def success(self, message: str) -> None:
-        """A status line for people; silent for machine formats so scripts see only data."""
+        """A status line for people; silent for machine formats so scripts see only data.
+
+        After a create the backend answered "exists" (the object was already there,
+        exactly as asked), the line says that instead: nothing was changed."""
+        if self._api is not None and getattr(self._api, "last_outcome", None) == "exists":
+            self._api.last_outcome = None
+            message = "exists: already there exactly as asked; nothing changed"
         if self.fmt == "table":
             self.io.status(("✓ " if self.io.err_tty else "") + message)
 

@@ -6,6 +6,8 @@ from typing import Annotated, Any, Optional
 
 import typer
 
+from egactl.completion_values import complete_institutions
+
 from egactl import bulk, context
 from egactl.errors import Conflict, InvalidInput
 from egactl.grammar import old_flags
@@ -56,7 +58,7 @@ def list_(kind: Kind = None, region: Annotated[Optional[str], typer.Option(help=
 
 
 @app.command()
-def show(code: Annotated[str, typer.Argument(help="Institution code, e.g. RITA.")]):
+def show(code: Annotated[str, typer.Argument(help="Institution code, e.g. RITA.", autocompletion=complete_institutions)]):
     """Show one institution.
 
     Examples:
@@ -110,7 +112,7 @@ def create(code: Annotated[str, typer.Argument(help="Short code, e.g. RITA.")],
 
 
 @app.command()
-def update(code: Annotated[str, typer.Argument(help="Institution code.")],
+def update(code: Annotated[str, typer.Argument(help="Institution code.", autocompletion=complete_institutions)],
            name: Annotated[Optional[str], typer.Option(help="New name.")] = None,
            kind: Kind = None,
            region: Annotated[Optional[str], typer.Option(help="New region.")] = None,
@@ -135,7 +137,7 @@ def update(code: Annotated[str, typer.Argument(help="Institution code.")],
 
 
 @app.command()
-def delete(code: Annotated[str, typer.Argument(help="Institution code.")], yes: Yes = False, dry_run: DryRun = False):
+def delete(code: Annotated[str, typer.Argument(help="Institution code.", autocompletion=complete_institutions)], yes: Yes = False, dry_run: DryRun = False):
     """Remove an institution that has no resources left (admin).
 
     Examples:

@@ -55,7 +55,7 @@ from egactl.server.models import AuditEntry, Institution
 from egactl.server.problems import Problem, conflict, forbidden, invalid, not_found, problem_response
 from egactl.server.routes import audit as _audit_routes
 from egactl.server.routes.institutions import get_institution, require_institution
-from egactl.server.scope import ApiRoute, backend, db, helpdesk_allowed, insert_unique, principal
+from egactl.server.scope import ApiRoute, backend, db, helpdesk_allowed, insert_unique, principal, same_or_conflict
 from egactl.server.scope import current as current_scope
 from egactl.server.security import Principal, mask_name, mask_phone
 
@@ -63,7 +63,7 @@ __all__ = [
     "ApiRoute", "AuditEntry", "Base", "Institution", "Principal", "Problem", "UTCDateTime", "Versioned", "audit",
     "backend", "conflict", "current_scope", "db", "etag", "forbidden", "get_institution", "helpdesk_allowed",
     "bulk_request", "bulk_response", "insert_unique", "invalid", "iso", "rule_validator", "lock", "mask_name", "mask_phone", "not_found", "page", "pagination", "principal",
-    "problem_response", "require_institution", "system_clock", "unversioned", "visible",
+    "problem_response", "require_institution", "same_or_conflict", "system_clock", "unversioned", "visible",
 ]
 
 page = _pagination.page

@@ -47,9 +47,14 @@ class Institution(Versioned, Base):
 @unversioned("append-only")
 class AuditEntry(Base):
     __tablename__ = "core_audit"
+    # Each filter of `audit list` and of a resource's history, followed by the page
+    # order (time, then id), so a page is one index range at any size of the log.
     __table_args__ = (
-        Index("ix_core_audit_resource", "resource_type", "resource_id"),
-        Index("ix_core_audit_at", "at"),
+        Index("ix_core_audit_at_id", "at", "id"),
+        Index("ix_core_audit_actor_at_id", "actor", "at", "id"),
+        Index("ix_core_audit_action_at_id", "action", "at", "id"),
+        Index("ix_core_audit_institution_at_id", "institution", "at", "id"),
+        Index("ix_core_audit_resource_at_id", "resource_type", "resource_id", "at", "id"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -59,7 +64,7 @@ class AuditEntry(Base):
     action: Mapped[str] = mapped_column(String(64))
     resource_type: Mapped[str] = mapped_column(String(64))
     resource_id: Mapped[str] = mapped_column(String(200))
-    institution: Mapped[str | None] = mapped_column(String(32), nullable=True, index=True)
+    institution: Mapped[str | None] = mapped_column(String(32), nullable=True)
     request_id: Mapped[str | None] = mapped_column(String(80), nullable=True)
     reason: Mapped[str | None] = mapped_column(Text, nullable=True)
     before: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)

@@ -140,6 +140,34 @@ def insert_unique(row: Any, conflict: str) -> Any:
     return row
 
 
+EXISTS_HEADER = "X-Egactl-Outcome"
+"""Set to ``exists`` on the 200 answer of a create that found its object already there, as asked."""
+
+
+def same_or_conflict(existing: Any, asked: dict[str, Any], *, what: str) -> Any:
+    """A create whose key is taken: the rule every create follows.
+
+    If ``existing`` holds what ``asked`` asks for (a field asked as None asks for
+    nothing, so a re-run with fewer options is the same create), it is returned
+    and the answer is marked ``exists`` (the route answers it with 200, nothing
+    changed, nothing audited). Otherwise 409 naming each field that differs, with
+    what is there and what was asked (``errors``, and ``differs`` for scripts).
+    """
+    differ = [f for f, v in asked.items() if v is not None and getattr(existing, f) != v]
+    if differ:
+        named = ", ".join(differ[:-1]) + " and " + differ[-1] if len(differ) > 1 else differ[0]
+        raise Problem(409, f"{what} already exists with other values for {named}",
+                      errors=[{"field": f, "message": f"is {_shown(getattr(existing, f))} there, not {_shown(asked[f])}"}
+                              for f in differ],
+                      differs=differ)
+    current().response_headers[EXISTS_HEADER] = "exists"
+    return existing
+
+
+def _shown(value: Any) -> str:
+    return "(none)" if value is None else repr(value)
+
+
 def helpdesk_allowed(func: Callable) -> Callable:
     """Mark a mutating endpoint the read-only helpdesk role may still call
     (e.g. recording the result of a check it ran). Use sparingly."""
@@ -252,6 +280,7 @@ class ApiRoute(APIRoute):
                     # Judged exactly as the real change (the same transaction, rules,
                     # locks and constraints), then undone: nothing stored, no worker run.
                     await _settle(request, _rollback, scope)
+                    response.headers.update(scope.response_headers)
                     response.headers[DRY_RUN_HEADER] = "true"
                     return response
                 if response.status_code >= 400:
@@ -259,6 +288,7 @@ class ApiRoute(APIRoute):
                     if key and (replay := await _settle(request, _twin, scope, key, fingerprint)) is not None:
                         return replay
                     return response
+                response.headers.update(scope.response_headers)
                 return await _settle(request, _commit, scope, key, fingerprint if key else None, response,
                                      secret, request.url.path)
             finally:

@@ -230,7 +230,8 @@ def complete(shell: str, line: str) -> subprocess.CompletedProcess:
     ("bash", "egactl -o js", ["json", "jsonl"]),
     ("bash", "egactl institutions list -o c", ["csv"]),  # global options complete after a subcommand too
     ("bash", "egactl sms list --no-c", ["--no-color"]),
-    ("bash", "egactl sms list -i KIN", ["KINONDONI-MC"]),  # institution codes from the API (the sandbox here)
+    ("bash", "egactl sms list -i KIN", ["KINONDONI-MC"]),
+    ("bash", "egactl institutions show ARU", ["ARUSHA-CC"]),  # institution codes from the API (the sandbox here)
     ("zsh", "egactl ins", ['_arguments \'*: :(("institutions":"The directory of public institutions"))\'']),
     ("zsh", "egactl institutions li", ['_arguments \'*: :(("list":"List institutions."))\'']),
     ("fish", "egactl ins", ["institutions\tThe directory of public institutions"]),

@@ -155,7 +155,7 @@ def test_a_failed_request_is_not_stored(asgi, backend, tokens):
     """A 409 is not cached: once the conflict is gone, the same key goes through."""
     client = httpx.Client(transport=asgi, base_url="http://backend")
     headers = {"Authorization": f"Bearer {tokens['admin']}", "Idempotency-Key": "after-delete"}
-    body = {"code": "UDOM", "name": "University of Dodoma", "kind": "other"}
+    body = {"code": "UDOM", "name": "Chuo Kikuu cha Dodoma", "kind": "other"}
     assert client.post("/api/v1/institutions", json=body, headers=headers).status_code == 409
     assert client.delete("/api/v1/institutions/UDOM", headers={"Authorization": f"Bearer {tokens['admin']}"}).status_code == 200
     assert client.post("/api/v1/institutions", json=body, headers=headers).status_code == 201

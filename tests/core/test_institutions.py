@@ -142,3 +142,15 @@ def test_creating_a_token_twice_gives_two_tokens_never_exists(cli, backend):
 
     with backend.read_sessions() as s:
         assert len(s.scalars(select(ApiToken).where(ApiToken.subject == "ict@tra.go.tz")).all()) == 2
+
+
+def test_an_identical_create_is_marked_exists_for_every_client(cli):
+    """The SDK's same_or_conflict marks the 200 of a create that found its object as asked,
+    so any command (a plugin's too) can say "exists" without knowing the route."""
+    r = cli("api", "POST", "/api/v1/institutions", "-f", "code=RITA", "-f", "kind=agency",
+            "-f", "name=Registration Insolvency and Trusteeship Agency", "--include")
+    assert r.exit_code == 0, r.stderr
+    head = r.stdout.lower()
+    assert head.startswith("http/1.1 200") and "x-egactl-outcome: exists" in head
+    taken = cli("api", "POST", "/api/v1/institutions", "-f", "code=TRA", "-f", "kind=agency", "-f", "name=Other")
+    assert taken.exit_code == 5 and "already exists with other values for name" in taken.stderr

@@ -217,7 +217,8 @@ def test_previous_release_is_refused_by_serve_and_adopted_by_migrate(new_databas
     r = egactl("serve", "tokens", "create", "--role", "admin", "--database-url", url)
     assert r.returncode == 5, r.stderr
     assert r.stderr.splitlines() == [
-        "error: the database schema is older than this egactl (dr: 1 revision, ussd: 1 revision to apply); "
+        "error: the database schema is older than this egactl (core: 1 revision, dr: 1 revision, ussd: 1 revision to "
+        "apply); "
         "run `egactl serve migrate` with the same --database-url first"]
     assert not {t for t in inspect(engine).get_table_names() if t.startswith("alembic_version_")}
 
@@ -228,13 +229,13 @@ def test_previous_release_is_refused_by_serve_and_adopted_by_migrate(new_databas
                           "revisions": ["0002: Help-desk checks are unverified observations: observed_* on systems, "
                                         "verified on check runs (the help desk's earlier runs become unverified)."]}
     assert (plan["sms"]["action"], plan["sms"]["from"], plan["sms"]["revisions"]) == ("adopt", "0002", [])
-    assert (plan["core"]["action"], plan["core"]["from"]) == ("adopt", "0001")
+    assert (plan["core"]["action"], plan["core"]["from"], plan["core"]["to"]) == ("adopt and upgrade", "0001", "0002")
     assert not {t for t in inspect(engine).get_table_names() if t.startswith("alembic_version_")}  # dry run
 
     r = egactl("serve", "migrate", "--database-url", url, "-o", "json")
     assert r.returncode == 0, r.stderr
     done = {p["component"]: (p["action"], p["to"]) for p in json.loads(r.stdout)}
-    assert done == {"core": ("adopted", "0001"), "dr": ("adopted and upgraded", "0002"), "govnet": ("adopted", "0001"),
+    assert done == {"core": ("adopted and upgraded", "0002"), "dr": ("adopted and upgraded", "0002"), "govnet": ("adopted", "0001"),
                     "mail": ("adopted", "0001"), "sms": ("adopted", "0002"), "ussd": ("adopted and upgraded", "0002")}
     with engine.connect() as conn:
         assert differences(conn, comps) == []
@@ -338,7 +339,7 @@ def test_a_third_party_plugin_brings_its_own_history(tmp_path):
             assert conn.execute(text("SELECT version_num FROM alembic_version_esb")).scalar() == "b2"
             assert conn.execute(text("SELECT subject, signature FROM esb_envelopes")).one() == ("payroll push", None)
             # Its own version table: the core's and the other plugins' histories are untouched.
-            assert conn.execute(text("SELECT version_num FROM alembic_version_core")).scalar() == "0001"
+            assert conn.execute(text("SELECT version_num FROM alembic_version_core")).scalar() == "0002"
     finally:
         engine.dispose()
 

@@ -10,6 +10,11 @@ built carries its revision scripts, and their own tests, run against what pip
 installed, include the history test the guide teaches (the history run from its base
 builds what the models declare). The guide's next-release revision is checked too:
 without it the plugin's own history test fails on the changed model, with it it passes.
+The installed example is also held to egactl's grammar from outside, as
+tests/core/test_grammar.py holds the built-in plugins (which it cannot see, the example
+not being installed there): every leaf command named by a verb of VERBS with two or
+more examples in its help, `endpoints list -o wide` showing more columns than the
+table, and creating the same endpoint twice exit 0 "exists" (another URL: exit 5).
 
 The venv gets egactl and its dependencies from the package index pip is configured
 with (or its cache), installed without byte-compiling (--no-compile: half the time);
@@ -27,6 +32,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import shlex
 import shutil
 import subprocess
 import sys
@@ -144,9 +150,9 @@ class Venv:
         self.path, self.env = path, env
         self.python = str(path / "bin" / "python")
 
-    def run(self, *args: str, cwd: Path) -> subprocess.CompletedProcess:
+    def run(self, *args: str, cwd: Path, **more: str) -> subprocess.CompletedProcess:
         env = dict(self.env, PATH=f"{self.path / 'bin'}{os.pathsep}{self.env.get('PATH', '')}",
-                   VIRTUAL_ENV=str(self.path))
+                   VIRTUAL_ENV=str(self.path), **more)
         return subprocess.run(list(args), cwd=cwd, env=env, capture_output=True, text=True, timeout=TIMEOUT)
 
     def pip_install(self, *args: str) -> subprocess.CompletedProcess:
@@ -156,8 +162,8 @@ class Venv:
         r = self.pip_install("--no-build-isolation", f"{project}[test]")
         assert r.returncode == 0, r.stderr[-3000:]
 
-    def egactl(self, *args: str, cwd: Path) -> subprocess.CompletedProcess:
-        return self.run(str(self.path / "bin" / "egactl"), *args, cwd=cwd)
+    def egactl(self, *args: str, cwd: Path, **more: str) -> subprocess.CompletedProcess:
+        return self.run(str(self.path / "bin" / "egactl"), *args, cwd=cwd, **more)
 
 
 def _copy_checkout(dest: Path) -> Path:
@@ -219,7 +225,7 @@ def test_the_guides_govesb_plugin_installs_and_passes_its_own_tests(venv, tmp_pa
     venv.pip_install_plugin(project)
     summary, passed = _run_own_tests(venv, project, "egactl_esb")
     print(f"\nGovESB from the guide: installed and tested in {time.monotonic() - started:.1f} s ({summary})")
-    assert summary.startswith("8 passed"), summary
+    assert summary.startswith("9 passed"), summary
     assert HISTORY_TEST in passed, passed  # its history, run from the base in the venv, builds its models
 
     helped = venv.egactl("esb", "--help", cwd=tmp_path)
@@ -231,6 +237,84 @@ def test_the_guides_govesb_plugin_installs_and_passes_its_own_tests(venv, tmp_pa
     assert listed.returncode == 0, listed.stderr
     esb = {p["name"]: p for p in json.loads(listed.stdout)}["esb"]
     assert (esb["distribution"], esb["source"], esb["status"]) == ("egactl-esb", "third-party", "ok")
+    _speaks_the_grammar(venv, tmp_path)
+
+
+LEAVES = """
+import json
+from egactl.cli import command
+from egactl.plugin.cli import VERBS
+
+def walk(cmd, ctx):
+    if not hasattr(cmd, "list_commands"):
+        yield ctx.command_path, cmd.help or ""
+        return
+    for name in cmd.list_commands(ctx):
+        sub = cmd.get_command(ctx, name)
+        yield from walk(sub, sub.make_context(name, [], parent=ctx, resilient_parsing=True))
+
+root = command()
+top = root.make_context("egactl", [], resilient_parsing=True)
+esb = root.get_command(top, "esb")
+print(json.dumps({"verbs": sorted(VERBS), "leaves": dict(walk(esb, esb.make_context("esb", [], parent=top,
+                                                                                      resilient_parsing=True)))}))
+"""
+"""The installed egactl's command tree under `egactl esb`, each leaf with its help, and egactl's VERBS."""
+
+
+def _examples(path: str, text: str) -> list[str]:
+    """The invocations of ``path`` under ``Examples:`` in a command's help (as tests/core/test_grammar.py reads them)."""
+    after = text.split("Examples:", 1)[1] if "Examples:" in text else ""
+    return [line.strip() for line in after.splitlines() if line.strip().startswith(f"{path} ")]
+
+
+def _headers(out: str) -> list[str]:
+    return out.splitlines()[0].split() if out.strip() else []
+
+
+def _speaks_the_grammar(v: Venv, tmp_path: Path) -> None:
+    """The guide's plugin as pip installed it, held to egactl's grammar from outside, as tests/core/test_grammar.py
+    holds the built-in ones: every leaf's verb in VERBS and >= 2 examples in its help, `list -o wide` shows more
+    columns than the table, and creating the same endpoint twice is exit 0 "exists" (another URL: exit 5)."""
+    tree = v.run(v.python, "-P", "-c", LEAVES, cwd=tmp_path)
+    assert tree.returncode == 0, tree.stderr
+    found = json.loads(tree.stdout)
+    leaves = found["leaves"]
+    assert {path.split(" ", 2)[2] for path in leaves} == {
+        "endpoints list", "endpoints create", "endpoints show", "endpoints update", "endpoints suspend",
+        "endpoints resume", "endpoints delete"}, sorted(leaves)
+    strays = [path for path in leaves if path.split()[-1] not in found["verbs"]]
+    assert not strays, f"verbs outside egactl.grammar.VERBS: {strays}"
+    few = {path: _examples(path, text) for path, text in leaves.items() if len(_examples(path, text)) < 2}
+    assert not few, f"commands whose --help has fewer than two examples: {few}"
+    helped = v.egactl("esb", "endpoints", "create", "--help", cwd=tmp_path, COLUMNS="200")
+    assert helped.returncode == 0, helped.stderr
+    assert len(_examples("egactl esb endpoints create", helped.stdout)) >= 2, helped.stdout
+
+    # A fresh sandbox of its own: the list's first example shows the seeded endpoint, wide with more columns.
+    sandbox = {"EGACTL_DATA_DIR": str(tmp_path / "grammar-data"), "EGACTL_CONFIG_DIR": str(tmp_path / "grammar-config")}
+    first = shlex.split(_examples("egactl esb endpoints list", leaves["egactl esb endpoints list"])[0])[1:]
+    table = v.egactl(*first, "-o", "table", cwd=tmp_path, **sandbox)
+    wide = v.egactl(*first, "-o", "wide", cwd=tmp_path, **sandbox)
+    assert table.returncode == 0 and wide.returncode == 0, table.stderr + wide.stderr
+    assert len(_headers(wide.stdout)) > len(_headers(table.stdout)) > 0, (table.stdout, wide.stdout)
+    assert set(_headers(table.stdout)) < set(_headers(wide.stdout)), (table.stdout, wide.stdout)
+    # The create of its help's first example is "exists" there (the seed holds it); so is any create run twice.
+    seeded = shlex.split(_examples("egactl esb endpoints create", leaves["egactl esb endpoints create"])[0])[1:]
+    assert seeded[:4] == ["esb", "endpoints", "create", "RITA/crvs"], seeded
+    assert "exists" in v.egactl(*seeded, cwd=tmp_path, **sandbox).stderr
+    create = ("esb", "endpoints", "create", "TRA/idras", "--url", "https://idras.tra.go.tz/esb")
+    made = v.egactl(*create, cwd=tmp_path, **sandbox)
+    assert made.returncode == 0 and "Created TRA/idras on the bus" in made.stderr, made.stdout + made.stderr
+    again = v.egactl(*create, cwd=tmp_path, **sandbox)
+    assert again.returncode == 0, again.stdout + again.stderr
+    assert "TRA/idras exists with this URL and kind; nothing changed" in again.stderr, again.stderr
+    other = v.egactl(*create[:5], "https://esb.tra.go.tz/idras", cwd=tmp_path, **sandbox)
+    assert other.returncode == 5, other.stdout + other.stderr
+    assert "error: TRA/idras already has an endpoint with another url" in other.stderr, other.stderr
+    rows = json.loads(v.egactl("esb", "endpoints", "list", "-o", "json", cwd=tmp_path, **sandbox).stdout)
+    assert sorted((e["institution"], e["system"], e["url"]) for e in rows) == [
+        ("RITA", "crvs", "https://crvs.rita.go.tz/esb"), ("TRA", "idras", "https://idras.tra.go.tz/esb")]
 
 
 def test_the_templates_skeleton_installs_and_passes_its_own_tests(venv, tmp_path):
@@ -289,10 +373,15 @@ def test_the_guides_plugin_without_the_frame_or_locking_is_not_mounted(tmp_path,
     assert esb["status"].startswith("broken: backend: not mounted: ") and reason in esb["status"], esb["status"]
     assert (esb["package"], esb["commands"]) == ("ok", "ok")
     # The sandbox leaves it out, with one warning, and serves none of its routes.
-    r = _egactl(env, tmp_path, "esb", "endpoints", "list", "-o", "json")
+    r = _egactl(env, tmp_path, "esb", "endpoints", "list")
     assert r.returncode == 3, r.stdout + r.stderr
     warnings = [line for line in r.stderr.splitlines() if line.startswith("warning: plugin 'esb' skipped")]
     assert len(warnings) == 1 and reason in warnings[0], r.stderr
+    assert "error: no such API path: GET /api/v1/esb/endpoints" in r.stderr, r.stderr
+    # With -o json, stderr is the one JSON object of the failure: the warning is left out there.
+    r = _egactl(env, tmp_path, "esb", "endpoints", "list", "-o", "json")
+    assert r.returncode == 3 and r.stdout == "", r.stdout + r.stderr
+    assert json.loads(r.stderr)["problem"]["instance"] == "/api/v1/esb/endpoints", r.stderr
 
 
 def test_the_guides_plugin_as_written_is_mounted(tmp_path):
@@ -300,8 +389,9 @@ def test_the_guides_plugin_as_written_is_mounted(tmp_path):
     listed = _egactl(env, tmp_path, "plugins", "list", "-o", "json")
     assert {p["name"]: p for p in json.loads(listed.stdout)}["esb"]["status"] == "ok"
     r = _egactl(env, tmp_path, "esb", "endpoints", "list", "-o", "json")
-    assert (r.returncode, r.stdout.strip()) == (0, "[]"), r.stderr
-    assert "esb" not in r.stderr
+    assert r.returncode == 0, r.stderr
+    assert [(e["institution"], e["system"], e["state"]) for e in json.loads(r.stdout)] == [("RITA", "crvs", "active")]
+    assert "esb" not in r.stderr  # mounted: no warning about it
 
 
 CONTACT = "    contact: Mapped[str | None] = mapped_column(String(200))\n"

@@ -15,7 +15,8 @@ from egactl.server.db import lock
 from egactl.server.models import Institution
 from egactl.server.pagination import page
 from egactl.server.problems import Problem, not_found
-from egactl.server.scope import ApiRoute, backend, conflict_as_409, current, db, insert_unique, principal
+from egactl.server.scope import (ApiRoute, backend, conflict_as_409, current, db, insert_unique, principal,
+                                 same_or_conflict)
 
 router = APIRouter(route_class=ApiRoute, tags=["institutions"])
 
@@ -155,10 +156,8 @@ FIELDS = ("name", "kind", "region", "contact_email")
 """What a create sets: an existing institution holding the same in each is the one asked for."""
 
 
-def differences(existing: Institution, asked: InstitutionIn) -> list[str]:
-    """The fields in which ``existing`` is not what ``asked`` asks for (a field not
-    given asks for nothing: a re-run with fewer options is still the same create)."""
-    return [f for f in FIELDS if getattr(asked, f) is not None and getattr(existing, f) != getattr(asked, f)]
+def asked_fields(body: InstitutionIn) -> dict[str, Any]:
+    return {f: getattr(body, f) for f in FIELDS}
 
 
 @router.post("", status_code=201, response_model=InstitutionOut,
@@ -179,19 +178,9 @@ def create_institution(body: InstitutionIn):
         else:
             return etag.respond(serialize(row), row.version, status_code=201,
                                 headers={"Location": f"/api/v1/institutions/{row.code}"})
-    differ = differences(existing, body)
-    if differ:
-        named = ", ".join(differ[:-1]) + " and " + differ[-1] if len(differ) > 1 else differ[0]
-        raise Problem(409, f"institution {body.code} already exists with other values for {named}",
-                      errors=[{"field": f, "message": f"is {_shown(getattr(existing, f))} there, "
-                                                      f"not {_shown(getattr(body, f))}"} for f in differ],
-                      differs=differ)
+    same_or_conflict(existing, asked_fields(body), what=f"institution {body.code}")
     return etag.respond(serialize(existing), existing.version, status_code=200,
                         headers={"Location": f"/api/v1/institutions/{existing.code}"})
-
-
-def _shown(value: str | None) -> str:
-    return "(none)" if value is None else repr(value)
 
 
 @router.post("/bulk", response_model=BulkOut)
@@ -215,7 +204,7 @@ def bulk_create(body: BulkIn):
                 if existing is None:
                     results.append({"line": item.line, "status": "failed", "id": item.code, "error": exc.detail})
                     continue
-        same = not differences(existing, item)
+        same = all(v is None or getattr(existing, f) == v for f, v in asked_fields(item).items())
         results.append({"line": item.line, "status": "exists" if same else "failed", "id": item.code,
                         "error": None if same else f"institution {item.code} exists with other details"})
     return {"results": results}
