@@ -222,3 +222,18 @@ def test_help_imports_no_cryptography(tmp_path):
         assert "egactl_esb.commands.envelopes" in modules
         assert not {m for m in modules if m.split(".")[0] == "cryptography"}
         assert "egactl_esb.rules" not in modules
+
+
+def test_a_captured_envelope_with_bom_and_crlf_verifies_over_its_own_bytes(cli, here):
+    """A peer on Windows: a byte-order mark, CRLF line ends and indentation inside data, signed as sent."""
+    keygen(cli, "keys")
+    key = serialization.load_der_private_key(base64.b64decode((here / "keys" / "esb-private.key").read_text()), None)
+    data = '{\r\n  "success": true,\r\n  "esbBody": "Dodoma — Makulu"\r\n}'
+    sig = base64.b64encode(key.sign(data.encode(), ec.ECDSA(hashes.SHA256()))).decode()
+    (here / "captured.json").write_bytes(("\ufeff{\r\n\"data\": " + data + ',\r\n"signature": "' + sig + '"\r\n}\r\n').encode())
+    r = cli("esb", "verify", "captured.json", "--key", "keys/esb-public.key", "-o", "json")
+    assert r.exit_code == 0, r.stderr
+    assert r.json()["data"] == {"success": True, "esbBody": "Dodoma — Makulu"}
+    (here / "altered.json").write_bytes((here / "captured.json").read_bytes().replace(b"\r\n  \"esbBody\"", b"\n  \"esbBody\""))
+    r = cli("esb", "verify", "altered.json", "--key", "keys/esb-public.key")
+    assert r.exit_code == 8  # one line end changed inside data: not what was signed
