@@ -62,6 +62,11 @@ VERBS: dict[str, str] = {
     "reconcile": "compare with an authoritative roster and fix the differences",
     "reset-password": "set a new password",
     "revoke": "make a credential unusable",
+    "keygen": "make a key pair, the private key kept readable only by its owner",
+    "sign": "sign data into an envelope with one's private key",
+    "verify": "check an envelope's signature with the signer's public key",
+    "encrypt": "encrypt a payload for the holder of a public key",
+    "decrypt": "decrypt a payload with one's private key",
     # views: a read-only summary, not a resource
     "status": "a summary of the state of things",
     "report": "a summary of one job or of the whole service",

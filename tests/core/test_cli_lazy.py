@@ -102,7 +102,7 @@ def test_pydantic_is_kept_out_by_the_lean_conversion_and_this_test_would_see_it(
 def test_help_lists_plugins_without_importing_them():
     r = egactl("--help", importtime=True)
     assert "Service commands" in r.stdout
-    for name in ("ussd", "sms", "mail", "govnet", "dr"):
+    for name in ("ussd", "sms", "mail", "govnet", "dr", "esb"):
         assert f"\n  {name} " in r.stdout
     assert not any(m.startswith("egactl_") for m in imported(r.stderr))
 

@@ -22,7 +22,7 @@ import tomli_w
 
 ROOT = Path(__file__).resolve().parents[2]
 PYPROJECT = ROOT / "pyproject.toml"
-PLUGINS = ("egactl_ussd", "egactl_sms", "egactl_mail", "egactl_govnet", "egactl_dr")
+PLUGINS = ("egactl_ussd", "egactl_sms", "egactl_mail", "egactl_govnet", "egactl_dr", "egactl_esb")
 
 
 def lint_imports(config: Path, *extra_path: Path) -> subprocess.CompletedProcess:

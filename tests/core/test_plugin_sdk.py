@@ -269,7 +269,7 @@ def test_rule_validator_turns_either_rule_convention_into_the_fields_422():
     assert len(messages) == 2 and all(m and "Value error" not in m for m in messages)
 
 
-@pytest.mark.parametrize("name", ["ussd", "sms", "mail", "govnet", "dr"])
+@pytest.mark.parametrize("name", ["ussd", "sms", "mail", "govnet", "dr", "esb"])
 def test_a_plugins_help_is_written_once_as_its_package_docstring(name, cli):
     import inspect
 
@@ -323,7 +323,7 @@ def test_every_json_error_value_is_one_the_docs_list():
     docs = (Path(__file__).resolve().parents[2] / "docs" / "exit-codes.md").read_text(encoding="utf-8")
     row = next(line for line in docs.splitlines() if line.startswith("| `error` |"))
     listed = set(re.findall(r"`([a-z_]+)`", row.split("|")[2]))
-    for name in ("egactl_ussd", "egactl_sms", "egactl_mail", "egactl_govnet", "egactl_dr"):
+    for name in ("egactl_ussd", "egactl_sms", "egactl_mail", "egactl_govnet", "egactl_dr", "egactl_esb"):
         package = importlib.import_module(name)
         for info in pkgutil.walk_packages(package.__path__, f"{name}."):
             if ".server" not in info.name and ".migrations" not in info.name:

@@ -1,9 +1,9 @@
 """The plugin guide is enough to build a third-party plugin.
 
 The GovESB plugin of docs/plugins.md, taken from that page and nothing else (every
-code block whose info string names a file, ```` ```python file=egactl-esb/... ````),
+code block whose info string names a file, ```` ```python file=egactl-esbreg/... ````),
 installs with pip into a fresh virtual environment (no system site packages) beside
-egactl installed from this checkout, passes its own tests there, and `egactl esb
+egactl installed from this checkout, passes its own tests there, and `egactl esbreg
 --help` works; so does the skeleton `egactl plugins new` writes, in the same venv.
 Both keep data, so both have a schema history from their first release: the wheel pip
 built carries its revision scripts, and their own tests, run against what pip
@@ -71,7 +71,7 @@ def register(site: Path, name: str) -> Path:
     return site
 
 
-EXAMPLE = shape("egactl_esb", "endpoints")
+EXAMPLE = shape("egactl_esbreg", "endpoints")
 
 
 def guide_files(text: str) -> dict[str, str]:
@@ -92,30 +92,30 @@ def extract(dest: Path) -> Path:
         assert dest.resolve() in path.resolve().parents, rel
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(text, encoding="utf-8")
-    return dest / "egactl-esb"
+    return dest / "egactl-esbreg"
 
 
 def test_the_guide_gives_every_file_of_the_example_once():
     files = guide_files(GUIDE.read_text(encoding="utf-8"))
-    assert set(files) == {f"egactl-esb/{rel}" for rel in EXAMPLE}
+    assert set(files) == {f"egactl-esbreg/{rel}" for rel in EXAMPLE}
     for rel, text in files.items():
         if rel.endswith(".py"):
             compile(text, rel, "exec")  # whole, valid files
     # The docstring is the package's first statement: it is the plugin's help.
-    assert files["egactl-esb/egactl_esb/__init__.py"].startswith('"""GovESB: ')
+    assert files["egactl-esbreg/egactl_esbreg/__init__.py"].startswith('"""GovESB: ')
 
 
 def test_the_guides_plugin_declares_its_history_from_the_first_release():
     files = guide_files(GUIDE.read_text(encoding="utf-8"))
-    assert 'migrations="egactl_esb.server.migrations"' in files["egactl-esb/egactl_esb/server/__init__.py"]
-    first = files["egactl-esb/egactl_esb/server/migrations/0001_release_1.py"]
+    assert 'migrations="egactl_esbreg.server.migrations"' in files["egactl-esbreg/egactl_esbreg/server/__init__.py"]
+    first = files["egactl-esbreg/egactl_esbreg/server/migrations/0001_release_1.py"]
     assert 'revision = "0001"' in first and "down_revision = None" in first
-    assert 'op.create_table(\n        "esb_endpoints",' in first
-    assert "history_differences(part, " in files["egactl-esb/tests/test_migrations.py"]
+    assert 'op.create_table(\n        "esbreg_endpoints",' in first
+    assert "history_differences(part, " in files["egactl-esbreg/tests/test_migrations.py"]
     # The section teaching migrations uses the example's table, not one of its own.
     section = GUIDE.read_text(encoding="utf-8").split("\n## Migrations\n", 1)[1].split("\n## ", 1)[0]
-    assert set(re.findall(r"op\.(?:create_table|add_column)\(\s*[\"']([a-z_]+)", section)) == {"esb_endpoints"}
-    assert "alembic_version_esb" in section and "tests/test_migrations.py" in section
+    assert set(re.findall(r"op\.(?:create_table|add_column)\(\s*[\"']([a-z_]+)", section)) == {"esbreg_endpoints"}
+    assert "alembic_version_esbreg" in section and "tests/test_migrations.py" in section
 
 
 def test_extracting_refuses_a_file_given_twice():
@@ -223,20 +223,20 @@ def test_the_guides_govesb_plugin_installs_and_passes_its_own_tests(venv, tmp_pa
     project = extract(tmp_path / "from-the-guide")
     started = time.monotonic()
     venv.pip_install_plugin(project)
-    summary, passed = _run_own_tests(venv, project, "egactl_esb")
+    summary, passed = _run_own_tests(venv, project, "egactl_esbreg")
     print(f"\nGovESB from the guide: installed and tested in {time.monotonic() - started:.1f} s ({summary})")
     assert summary.startswith("9 passed"), summary
     assert HISTORY_TEST in passed, passed  # its history, run from the base in the venv, builds its models
 
-    helped = venv.egactl("esb", "--help", cwd=tmp_path)
+    helped = venv.egactl("esbreg", "--help", cwd=tmp_path)
     assert helped.returncode == 0, helped.stderr
     assert "GovESB: institutions' system endpoints on the Government Enterprise Service Bus." in \
         " ".join(helped.stdout.split())
     assert "endpoints" in helped.stdout
     listed = venv.egactl("plugins", "list", "-o", "json", cwd=tmp_path)
     assert listed.returncode == 0, listed.stderr
-    esb = {p["name"]: p for p in json.loads(listed.stdout)}["esb"]
-    assert (esb["distribution"], esb["source"], esb["status"]) == ("egactl-esb", "third-party", "ok")
+    esbreg = {p["name"]: p for p in json.loads(listed.stdout)}["esbreg"]
+    assert (esbreg["distribution"], esbreg["source"], esbreg["status"]) == ("egactl-esbreg", "third-party", "ok")
     _speaks_the_grammar(venv, tmp_path)
 
 
@@ -255,11 +255,11 @@ def walk(cmd, ctx):
 
 root = command()
 top = root.make_context("egactl", [], resilient_parsing=True)
-esb = root.get_command(top, "esb")
-print(json.dumps({"verbs": sorted(VERBS), "leaves": dict(walk(esb, esb.make_context("esb", [], parent=top,
+esbreg = root.get_command(top, "esbreg")
+print(json.dumps({"verbs": sorted(VERBS), "leaves": dict(walk(esbreg, esbreg.make_context("esbreg", [], parent=top,
                                                                                       resilient_parsing=True)))}))
 """
-"""The installed egactl's command tree under `egactl esb`, each leaf with its help, and egactl's VERBS."""
+"""The installed egactl's command tree under `egactl esbreg`, each leaf with its help, and egactl's VERBS."""
 
 
 def _examples(path: str, text: str) -> list[str]:
@@ -287,23 +287,23 @@ def _speaks_the_grammar(v: Venv, tmp_path: Path) -> None:
     assert not strays, f"verbs outside egactl.grammar.VERBS: {strays}"
     few = {path: _examples(path, text) for path, text in leaves.items() if len(_examples(path, text)) < 2}
     assert not few, f"commands whose --help has fewer than two examples: {few}"
-    helped = v.egactl("esb", "endpoints", "create", "--help", cwd=tmp_path, COLUMNS="200")
+    helped = v.egactl("esbreg", "endpoints", "create", "--help", cwd=tmp_path, COLUMNS="200")
     assert helped.returncode == 0, helped.stderr
-    assert len(_examples("egactl esb endpoints create", helped.stdout)) >= 2, helped.stdout
+    assert len(_examples("egactl esbreg endpoints create", helped.stdout)) >= 2, helped.stdout
 
     # A fresh sandbox of its own: the list's first example shows the seeded endpoint, wide with more columns.
     sandbox = {"EGACTL_DATA_DIR": str(tmp_path / "grammar-data"), "EGACTL_CONFIG_DIR": str(tmp_path / "grammar-config")}
-    first = shlex.split(_examples("egactl esb endpoints list", leaves["egactl esb endpoints list"])[0])[1:]
+    first = shlex.split(_examples("egactl esbreg endpoints list", leaves["egactl esbreg endpoints list"])[0])[1:]
     table = v.egactl(*first, "-o", "table", cwd=tmp_path, **sandbox)
     wide = v.egactl(*first, "-o", "wide", cwd=tmp_path, **sandbox)
     assert table.returncode == 0 and wide.returncode == 0, table.stderr + wide.stderr
     assert len(_headers(wide.stdout)) > len(_headers(table.stdout)) > 0, (table.stdout, wide.stdout)
     assert set(_headers(table.stdout)) < set(_headers(wide.stdout)), (table.stdout, wide.stdout)
     # The create of its help's first example is "exists" there (the seed holds it); so is any create run twice.
-    seeded = shlex.split(_examples("egactl esb endpoints create", leaves["egactl esb endpoints create"])[0])[1:]
-    assert seeded[:4] == ["esb", "endpoints", "create", "RITA/crvs"], seeded
+    seeded = shlex.split(_examples("egactl esbreg endpoints create", leaves["egactl esbreg endpoints create"])[0])[1:]
+    assert seeded[:4] == ["esbreg", "endpoints", "create", "RITA/crvs"], seeded
     assert "exists" in v.egactl(*seeded, cwd=tmp_path, **sandbox).stderr
-    create = ("esb", "endpoints", "create", "TRA/idras", "--url", "https://idras.tra.go.tz/esb")
+    create = ("esbreg", "endpoints", "create", "TRA/idras", "--url", "https://idras.tra.go.tz/esb")
     made = v.egactl(*create, cwd=tmp_path, **sandbox)
     assert made.returncode == 0 and "Created TRA/idras on the bus" in made.stderr, made.stdout + made.stderr
     again = v.egactl(*create, cwd=tmp_path, **sandbox)
@@ -312,7 +312,7 @@ def _speaks_the_grammar(v: Venv, tmp_path: Path) -> None:
     other = v.egactl(*create[:5], "https://esb.tra.go.tz/idras", cwd=tmp_path, **sandbox)
     assert other.returncode == 5, other.stdout + other.stderr
     assert "error: TRA/idras already has an endpoint with another url" in other.stderr, other.stderr
-    rows = json.loads(v.egactl("esb", "endpoints", "list", "-o", "json", cwd=tmp_path, **sandbox).stdout)
+    rows = json.loads(v.egactl("esbreg", "endpoints", "list", "-o", "json", cwd=tmp_path, **sandbox).stdout)
     assert sorted((e["institution"], e["system"], e["url"]) for e in rows) == [
         ("RITA", "crvs", "https://crvs.rita.go.tz/esb"), ("TRA", "idras", "https://idras.tra.go.tz/esb")]
 
@@ -335,10 +335,10 @@ def test_the_templates_skeleton_installs_and_passes_its_own_tests(venv, tmp_path
 # -- what the frame enforces, on the guide's own plugin ----------------------------------------------------
 
 FORGOTTEN = {
-    "the frame": ("egactl_esb/server/routes/endpoints.py", 'APIRouter(route_class=ApiRoute, tags=["esb"])',
-                  'APIRouter(tags=["esb"])', "route /endpoints is a APIRoute, not an egactl ApiRoute"),
-    "locking": ("egactl_esb/server/models.py", "class Endpoint(Versioned, Base):", "class Endpoint(Base):",
-                "(esb_endpoints): neither Versioned nor declared @unversioned(reason)"),
+    "the frame": ("egactl_esbreg/server/routes/endpoints.py", 'APIRouter(route_class=ApiRoute, tags=["esbreg"])',
+                  'APIRouter(tags=["esbreg"])', "route /endpoints is a APIRoute, not an egactl ApiRoute"),
+    "locking": ("egactl_esbreg/server/models.py", "class Endpoint(Versioned, Base):", "class Endpoint(Base):",
+                "(esbreg_endpoints): neither Versioned nor declared @unversioned(reason)"),
 }
 
 
@@ -350,7 +350,7 @@ def _as_installed(tmp_path: Path, forget: str | None) -> dict[str, str]:
         source = project / rel
         assert before in source.read_text()
         source.write_text(source.read_text().replace(before, after))
-    site = register(tmp_path / "site", "esb")
+    site = register(tmp_path / "site", "esbreg")
     env = {k: v for k, v in os.environ.items() if not k.startswith("EGACTL_")}
     env.update(PYTHONPATH=os.pathsep.join([str(ROOT), str(ROOT / "plugins"), str(site), str(project)]),
                EGACTL_CONFIG_DIR=str(tmp_path / "config"), EGACTL_DATA_DIR=str(tmp_path / "data"),
@@ -369,29 +369,29 @@ def test_the_guides_plugin_without_the_frame_or_locking_is_not_mounted(tmp_path,
     reason = FORGOTTEN[forget][3]
     listed = _egactl(env, tmp_path, "plugins", "list", "-o", "json")
     assert listed.returncode == 0, listed.stderr
-    esb = {p["name"]: p for p in json.loads(listed.stdout)}["esb"]
-    assert esb["status"].startswith("broken: backend: not mounted: ") and reason in esb["status"], esb["status"]
-    assert (esb["package"], esb["commands"]) == ("ok", "ok")
+    esbreg = {p["name"]: p for p in json.loads(listed.stdout)}["esbreg"]
+    assert esbreg["status"].startswith("broken: backend: not mounted: ") and reason in esbreg["status"], esbreg["status"]
+    assert (esbreg["package"], esbreg["commands"]) == ("ok", "ok")
     # The sandbox leaves it out, with one warning, and serves none of its routes.
-    r = _egactl(env, tmp_path, "esb", "endpoints", "list")
+    r = _egactl(env, tmp_path, "esbreg", "endpoints", "list")
     assert r.returncode == 3, r.stdout + r.stderr
-    warnings = [line for line in r.stderr.splitlines() if line.startswith("warning: plugin 'esb' skipped")]
+    warnings = [line for line in r.stderr.splitlines() if line.startswith("warning: plugin 'esbreg' skipped")]
     assert len(warnings) == 1 and reason in warnings[0], r.stderr
-    assert "error: no such API path: GET /api/v1/esb/endpoints" in r.stderr, r.stderr
+    assert "error: no such API path: GET /api/v1/esbreg/endpoints" in r.stderr, r.stderr
     # With -o json, stderr is the one JSON object of the failure: the warning is left out there.
-    r = _egactl(env, tmp_path, "esb", "endpoints", "list", "-o", "json")
+    r = _egactl(env, tmp_path, "esbreg", "endpoints", "list", "-o", "json")
     assert r.returncode == 3 and r.stdout == "", r.stdout + r.stderr
-    assert json.loads(r.stderr)["problem"]["instance"] == "/api/v1/esb/endpoints", r.stderr
+    assert json.loads(r.stderr)["problem"]["instance"] == "/api/v1/esbreg/endpoints", r.stderr
 
 
 def test_the_guides_plugin_as_written_is_mounted(tmp_path):
     env = _as_installed(tmp_path, None)
     listed = _egactl(env, tmp_path, "plugins", "list", "-o", "json")
-    assert {p["name"]: p for p in json.loads(listed.stdout)}["esb"]["status"] == "ok"
-    r = _egactl(env, tmp_path, "esb", "endpoints", "list", "-o", "json")
+    assert {p["name"]: p for p in json.loads(listed.stdout)}["esbreg"]["status"] == "ok"
+    r = _egactl(env, tmp_path, "esbreg", "endpoints", "list", "-o", "json")
     assert r.returncode == 0, r.stderr
     assert [(e["institution"], e["system"], e["state"]) for e in json.loads(r.stdout)] == [("RITA", "crvs", "active")]
-    assert "esb" not in r.stderr  # mounted: no warning about it
+    assert "esbreg" not in r.stderr  # mounted: no warning about it
 
 
 CONTACT = "    contact: Mapped[str | None] = mapped_column(String(200))\n"
@@ -410,18 +410,18 @@ def test_the_guides_history_test_catches_a_model_changed_without_its_revision(tm
     guide = GUIDE.read_text(encoding="utf-8")
     assert f"```python\n{CONTACT}```" in guide
     later = {m.group(2): m.group(3) for m in NEXT.finditer(guide)}
-    assert set(later) == {"egactl-esb/egactl_esb/server/migrations/0002_endpoint_contact.py"}
+    assert set(later) == {"egactl-esbreg/egactl_esbreg/server/migrations/0002_endpoint_contact.py"}
     env = _as_installed(tmp_path, None)
-    project = tmp_path / "guide" / "egactl-esb"
+    project = tmp_path / "guide" / "egactl-esbreg"
     assert _own_history_test(env, project).returncode == 0  # the first release, as written
 
-    models = project / "egactl_esb" / "server" / "models.py"
+    models = project / "egactl_esbreg" / "server" / "models.py"
     last = "    registered_by: Mapped[str] = mapped_column(String(200))\n"
     assert last in models.read_text()
     models.write_text(models.read_text().replace(last, last + CONTACT))
     r = _own_history_test(env, project)
     assert r.returncode == 1, r.stdout + r.stderr
-    assert "('add_column', None, 'esb_endpoints', Column('contact', String(length=200)" in r.stdout, r.stdout
+    assert "('add_column', None, 'esbreg_endpoints', Column('contact', String(length=200)" in r.stdout, r.stdout
 
     for rel, text in later.items():
         (tmp_path / "guide" / rel).write_text(text, encoding="utf-8")
