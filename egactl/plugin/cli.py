@@ -24,6 +24,8 @@ whenever any of the plugin's commands runs, including ``--help``.
 - ``complete_from(path, field, help_field=None, **query)``: an ``autocompletion=``
   callback completing values from the API (cached briefly; never fails loudly),
   as ``-i/--institution`` completes institution codes (``egactl.completion_values``).
+- ``time_for_people(value)``: ``2026-11-29 22:47 EAT``, the one time format for people
+  (a table shows RFC 3339 values this way by itself; this is for text a command writes).
 - The grammar (``egactl.grammar``): ``VERBS``, the only words a command may be
   named by; ``formerly(app, "add")`` above ``@app.command("create")`` keeps an old
   command name as a hidden alias for a release, ``formerly_group`` a group's,
@@ -48,6 +50,7 @@ from egactl.completion_values import complete_from
 from egactl.grammar import VERBS, formerly, formerly_group, old_flags
 from egactl.options import (DEFAULT_LIMIT, All, CsvFile, DryRun, Institution, Limit, OldestFirst, Restart, Results,
                             Resume, SkipInvalid, Watch, Yes, page_limit)
+from egactl.times import for_people as time_for_people
 from egactl.watch import seconds as watch_seconds
 from egactl.watch import watch
 from egactl.output import Column
@@ -58,7 +61,7 @@ __all__ = [
     "EGACTL_VERSION", "EXIT_AUTH", "EXIT_CONFLICT", "EXIT_FAILURE", "EXIT_NOT_FOUND", "EXIT_OK", "EXIT_PARTIAL",
     "EXIT_UNREACHABLE", "EXIT_USAGE", "EgactlError", "Institution", "InvalidInput", "Limit", "NotFound",
     "OldestFirst", "PartialFailure", "Restart", "Results", "Resume", "SkipInvalid", "Unreachable", "VERBS", "Watch",
-    "Yes", "watch", "watch_seconds",
+    "Yes", "time_for_people", "watch", "watch_seconds",
     "bulk", "complete_from", "context", "enforce", "formerly", "formerly_group", "new_idempotency_key", "old_flags", "page_limit",
     "write_private",
 ]

@@ -99,7 +99,7 @@ def test_available_summarises_for_people(cli, clock):
     ok(cli("ussd", "release", "3", "--reason", "done", "--yes"))
     r = ok(cli("ussd", "available", "--limit", "2"))
     assert r.stdout.split() == ["CODE", "NUMBER", "*152*01#", "01", "*152*02#", "02"]
-    assert "98 of 99 codes available; 1 in quarantine, the next frees 2027-02-20 09:00 UTC" in r.stderr
+    assert "98 of 99 codes available; 1 in quarantine, the next frees 2027-02-20 12:00 EAT" in r.stderr
     r = ok(cli("ussd", "available", "-o", "json", "--limit", "1"))
     assert r.stderr == ""
 

@@ -39,7 +39,7 @@ def test_history_tells_the_whole_story(cli, clock):
     table = ok(cli("ussd", "history", "7")).stdout.splitlines()
     assert table[0].split() == ["WHEN", "WHO", "ACTION", "FROM", "TO", "INSTITUTION", "WHY"]
     assert "release" in table[1] and "service moved to the e-Government portal" in table[1]
-    assert "2026-12-25 09:00 UTC" in table[3] and "fraud reports from subscribers" in table[3]
+    assert "2026-12-25 12:00 EAT" in table[3] and "fraud reports from subscribers" in table[3]
     assert len(table) == 6
 
 

@@ -51,7 +51,7 @@ def test_quarantine_and_exhaustion_on_postgresql(pg_cli, clock):
 
     r = cli("ussd", "available")
     assert r.exit_code == 0, r.stderr
-    assert "0 of 99 codes available; 1 in quarantine, the next frees 2027-02-20 09:00 UTC" in r.stderr
+    assert "0 of 99 codes available; 1 in quarantine, the next frees 2027-02-20 12:00 EAT" in r.stderr
     assert json.loads(cli("ussd", "list", "--state", "released", "-o", "json").stdout)[0]["code"] == "*152*01#"
 
     clock.advance(days=90)

@@ -8,7 +8,7 @@ from typing import Annotated, Any
 
 import typer
 
-from egactl.plugin.cli import complete_from, enforce
+from egactl.plugin.cli import complete_from, enforce, time_for_people
 from egactl_ussd import rules
 
 
@@ -64,8 +64,5 @@ def parse_code(text: str) -> int:
 
 
 def when(value: Any) -> str:
-    """ISO timestamps as people read them; scripts get the ISO form in JSON/CSV."""
-    if not value:
-        return ""
-    text = str(value)
-    return text[:16].replace("T", " ") + " UTC" if len(text) >= 16 else text
+    """Timestamps as people read them (East Africa Time); scripts get RFC 3339 in JSON/CSV."""
+    return time_for_people(value) if value else ""
