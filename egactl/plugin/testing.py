@@ -24,7 +24,12 @@ Fixtures (all function-scoped, each test gets its own database and directories):
   runs the real command in-process against that backend over a real HTTP
   exchange and returns the result (``exit_code``, ``stdout``, ``stderr``).
 
-And one function, for the test every plugin with a schema history keeps:
+And two functions:
+
+- :func:`complete`: ``complete("egactl esb endpoints show RI")`` asks the real
+  ``egactl`` executable for TAB completions as a shell's completion script does
+  (bash by default; ``shell="zsh"`` or ``"fish"``) and returns the candidates,
+  failing the test if anything reaches stderr (a shell would show it);
 
 - :func:`history_differences`: ``history_differences(part, database_url)``
   runs the plugin's history from its base on an empty database and lists
@@ -38,7 +43,7 @@ from typing import Any, Iterator
 
 import pytest
 
-__all__ = ["ROLES", "egactl_app", "egactl_backend", "egactl_cli", "egactl_clock", "egactl_env", "egactl_plugins",
+__all__ = ["ROLES", "complete", "egactl_app", "egactl_backend", "egactl_cli", "egactl_clock", "egactl_env", "egactl_plugins",
            "egactl_settings", "egactl_tokens", "history_differences"]
 
 ROLES: dict[str, tuple[str, str, list[str]]] = {
@@ -181,3 +186,18 @@ def history_differences(part: Any, database_url: str) -> list[Any]:
         return found
     finally:
         engine.dispose()
+
+
+def complete(line: str, shell: str = "bash") -> list[str]:
+    """The completions the real executable offers for ``line`` (see the module docstring)."""
+    import subprocess
+    import sys
+
+    env = dict(os.environ, _EGACTL_COMPLETE=f"complete_{shell}")
+    if shell == "bash":
+        env.update(COMP_WORDS=line, COMP_CWORD=str(len(line.split(" ")) - 1))
+    else:
+        env.update(_TYPER_COMPLETE_ARGS=line, _TYPER_COMPLETE_FISH_ACTION="get-args")
+    r = subprocess.run([sys.executable, "-m", "egactl"], env=env, capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0 and r.stderr == "", r.stderr
+    return r.stdout.splitlines()

@@ -4,20 +4,12 @@ states, criticalities and clearable fields."""
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 
 import pytest
 
+from egactl.plugin.testing import complete
 
-def complete(line: str) -> list[str]:
-    """Ask egactl for completions as bash's script does (COMP_WORDS/COMP_CWORD)."""
-    words = line.split(" ")
-    env = dict(os.environ, _EGACTL_COMPLETE="complete_bash", COMP_WORDS=line, COMP_CWORD=str(len(words) - 1))
-    r = subprocess.run([sys.executable, "-m", "egactl"], env=env, capture_output=True, text=True, timeout=300)
-    assert r.returncode == 0 and r.stderr == "", r.stderr
-    return r.stdout.splitlines()
+
 
 
 @pytest.mark.parametrize("line, expected", [

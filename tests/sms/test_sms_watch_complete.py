@@ -5,11 +5,10 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import os
-import subprocess
-import sys
 
 import pytest
+
+from egactl.plugin.testing import complete
 
 
 @pytest.fixture
@@ -67,12 +66,6 @@ def test_report_watch_of_a_settled_batch_reads_once(cli, backend, sender):
     assert w.exit_code == 0 and len(w.stdout.splitlines()) == 1
 
 
-def complete(line: str) -> list[str]:
-    words = line.split(" ")
-    env = dict(os.environ, _EGACTL_COMPLETE="complete_bash", COMP_WORDS=line, COMP_CWORD=str(len(words) - 1))
-    r = subprocess.run([sys.executable, "-m", "egactl"], env=env, capture_output=True, text=True, timeout=300)
-    assert r.returncode == 0 and r.stderr == "", r.stderr
-    return r.stdout.splitlines()
 
 
 def test_completion_offers_sender_ids_group_names_and_states():

@@ -4,22 +4,12 @@ asked as bash and fish ask, through the real executable."""
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 
 import pytest
 
+from egactl.plugin.testing import complete
 
-def complete(line: str, shell: str = "bash") -> list[str]:
-    env = dict(os.environ, _EGACTL_COMPLETE=f"complete_{shell}")
-    if shell == "bash":
-        env.update(COMP_WORDS=line, COMP_CWORD=str(len(line.split(" ")) - 1))
-    else:
-        env.update(_TYPER_COMPLETE_ARGS=line, _TYPER_COMPLETE_FISH_ACTION="get-args")
-    r = subprocess.run([sys.executable, "-m", "egactl"], env=env, capture_output=True, text=True, timeout=120)
-    assert r.returncode == 0 and r.stderr == "", r.stderr
-    return r.stdout.splitlines()
+
 
 
 @pytest.mark.parametrize("line, expected", [
