@@ -9,6 +9,7 @@ from sqlalchemy import delete, select
 
 from egactl.plugin.rules import RuleError, normalise_msisdn
 from egactl.plugin.server import (ApiRoute, Problem, audit, backend, db, etag, insert_unique, invalid, page, principal,
+                                  same_or_conflict,
                                   require_institution, visible)
 from egactl_sms import rules
 from egactl_sms.server.models import Group, GroupMember
@@ -28,10 +29,16 @@ def list_groups(cursor: str | None = None, limit: int | None = None, institution
     return page(db(), stmt, Group.id, cursor=cursor, limit=limit, serialize=_out, oldest_first=True)
 
 
-@router.post("", status_code=201)
+@router.post("", status_code=201, responses={200: {"description": "The group exists already, as asked: nothing changed"}})
 def create_group(body: GroupIn):
+    """Create a contact group: 201. The same again is 200 with the group, changing nothing;
+    the name taken with another description is 409 naming it (the SDK's create rule)."""
     name = body.name
     inst = require_institution(body.institution).code
+    existing = db().scalar(select(Group).where(Group.institution == inst, Group.name == name))
+    if existing is not None:
+        same_or_conflict(existing, {"description": body.description}, what=f"{inst}'s group {name!r}")
+        return etag.respond(_out(existing), existing.version, status_code=200)
     now = backend().now()
     row = Group(institution=inst, name=name, description=body.description, created_by=principal().subject,
                 created_at=now, updated_at=now, version=1)

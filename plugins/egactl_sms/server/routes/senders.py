@@ -7,6 +7,7 @@ from fastapi import APIRouter
 from sqlalchemy import select
 
 from egactl.plugin.server import (ApiRoute, audit, backend, conflict, db, etag, insert_unique, page, principal,
+                                  same_or_conflict,
                                   require_institution, visible)
 from egactl_sms import rules
 from egactl_sms.server.models import Sender
@@ -31,14 +32,17 @@ def show_sender(name: str):
     return etag.respond(sender_out(row), row.version)
 
 
-@router.post("", status_code=201)
+@router.post("", status_code=201, responses={200: {"description": "Requested already, as asked: nothing changed"}})
 def request_sender(body: SenderIn):
+    """Request a sender ID: 201. The same request again is 200 with the sender as it is
+    (its state may have moved on), changing nothing; another purpose is 409 naming it."""
     name = body.name
     inst = require_institution(body.institution).code
     existing = db().scalar(select(Sender).where(Sender.name_key == rules.sender_key(name)))
     if existing is not None:
         if existing.institution == inst:
-            raise conflict(f"sender ID {existing.name} was already requested for {inst} ({existing.status})")
+            same_or_conflict(existing, {"purpose": body.purpose}, what=f"sender ID {existing.name} for {inst}")
+            return etag.respond(sender_out(existing), existing.version, status_code=200)
         raise conflict(f"sender ID {name} is already registered to another institution")
     p = principal()
     row = Sender(institution=inst, name=name, name_key=rules.sender_key(name), status="pending",
