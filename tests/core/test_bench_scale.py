@@ -29,7 +29,7 @@ def run_small(*extra: str) -> subprocess.CompletedProcess:
     env = {k: v for k, v in os.environ.items() if not k.startswith("EGACTL_")}
     env["PYTHONPATH"] = os.pathsep.join([str(ROOT), str(ROOT / "plugins"), env.get("PYTHONPATH", "")])
     return subprocess.run([sys.executable, str(SCRIPT), "--small", *extra], env=env, capture_output=True,
-                          text=True, timeout=300)
+                          text=True, timeout=900)
 
 
 def assert_table(r: subprocess.CompletedProcess, backend: str) -> None:
