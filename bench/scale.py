@@ -16,10 +16,11 @@ mailboxes, 5.35M SMS messages in 205 batches, 1M audit entries), multiplied by
    Every index the migrations made stays in place during the load (what is
    timed is the schema as shipped). Both are ANALYZEd after the load, as
    autovacuum would on PostgreSQL (and ``PRAGMA optimize`` on SQLite);
-3. a real ``egactl serve`` (no workers) is started on it, and each look-up
+3. a real ``egactl serve`` (no workers) is started on each size, and each look-up
    of the issue's table is run through the real CLI (``python -m egactl
    --debug …``, ``EGACTL_API_URL``/``EGACTL_TOKEN``), once to warm up and
-   then ``--repeat`` times (5). The figure is the median of the HTTP time the
+   then ``--repeat`` times (5), the two sizes' servers running side by side
+   and taking turns run by run (so load from elsewhere weighs on both alike). The figure is the median of the HTTP time the
    CLI itself measures around its request(s) (the ``--debug`` trace's
    ``(N ms)``, summed over the command's requests): ``egactl serve`` sends a
    ``Server-Timing`` header, but it holds only the admission queue's wait
@@ -491,33 +492,40 @@ class Timing:
     rows: int  # records the look-up printed (-o json): shows it found what it should
 
 
-def time_lookup(env: dict[str, str], args: list[str], repeat: int, warm: bool) -> Timing:
-    http, queue, wall = [], [], []
-    requests, rows = 0, 0
-    for i in range(repeat + (1 if warm else 0)):
-        started = time.monotonic()
-        r = egactl(env, "--debug", "-o", "json", *args, timeout=300)
-        took = (time.monotonic() - started) * 1000
-        if r.returncode != 0:
-            raise RuntimeError(f"egactl {' '.join(args)} failed (exit {r.returncode}): {r.stderr.strip()[-500:]}")
-        out = json.loads(r.stdout or "null")
-        rows = len(out) if isinstance(out, list) else 1 if out else 0
-        ms = [float(m.group(2)) for m in map(TRACE.match, r.stderr.splitlines()) if m]
-        q = [float(m.group(1)) for line in r.stderr.splitlines()
-             if line.lower().startswith("< server-timing") for m in [QUEUE.search(line)] if m]
-        if warm and i == 0:
-            continue
-        requests = len(ms)
-        http.append(sum(ms))
-        if q:
-            queue.append(sum(q))
-        wall.append(took)
-    return Timing(statistics.median(http), statistics.median(queue) if queue else None, statistics.median(wall),
-                  requests, rows)
+def one_run(env: dict[str, str], args: list[str]) -> tuple[float, float | None, float, int, int]:
+    """(http ms, Server-Timing queue ms, CLI wall ms, rows printed, requests) of one CLI run."""
+    started = time.monotonic()
+    r = egactl(env, "--debug", "-o", "json", *args, timeout=300)
+    took = (time.monotonic() - started) * 1000
+    if r.returncode != 0:
+        raise RuntimeError(f"egactl {' '.join(args)} failed (exit {r.returncode}): {r.stderr.strip()[-500:]}")
+    out = json.loads(r.stdout or "null")
+    rows = len(out) if isinstance(out, list) else 1 if out else 0
+    ms = [float(m.group(2)) for m in map(TRACE.match, r.stderr.splitlines()) if m]
+    q = [float(m.group(1)) for line in r.stderr.splitlines()
+         if line.lower().startswith("< server-timing") for m in [QUEUE.search(line)] if m]
+    return sum(ms), sum(q) if q else None, took, rows, len(ms)
 
 
-def run_size(backend: str, scale: float, workdir: Path, pg: Postgres | None, repeat: int, warm: bool,
-             log=print) -> tuple[dict[str, Timing], dict[str, float], DataSet]:
+def summary(runs: list[tuple[float, float | None, float, int, int]]) -> Timing:
+    queue = [r[1] for r in runs if r[1] is not None]
+    return Timing(statistics.median(r[0] for r in runs), statistics.median(queue) if queue else None,
+                  statistics.median(r[2] for r in runs), runs[-1][4], runs[-1][3])
+
+
+@dataclass
+class Built:
+    label: str
+    env: dict[str, str]
+    url: str
+    admin: str
+    operator: str
+    data: DataSet
+    took: dict[str, float]
+
+
+def build(backend: str, scale: float, workdir: Path, pg: Postgres | None, log=print) -> Built:
+    """The schema by `egactl serve migrate`, tokens by `egactl serve tokens`, the data bulk-loaded."""
     label = f"{backend}-{scale:g}"
     env = egactl_env(workdir / label)
     url = pg.database(f"scale_{label.replace('.', '_').replace('-', '_')}") if backend == "postgres" \
@@ -537,26 +545,40 @@ def run_size(backend: str, scale: float, workdir: Path, pg: Postgres | None, rep
         f"({', '.join(f'{k} {v:.0f} s' for k, v in took.items() if k != 'total')})")
     r = must(egactl(env, "serve", "tokens", "create", "--role", "operator", "--subject", "ict@mnrt.go.tz",
                     "-i", "MNRT", "--database-url", url, "-o", "json"), "serve tokens create (operator)")
-    operator = json.loads(r.stdout)["token"]
-    server = Serve(env, url, workdir / f"serve-{label}.log")
-    results: dict[str, Timing] = {}
+    return Built(label, env, url, admin, json.loads(r.stdout)["token"], data, took)
+
+
+def measure(sizes: list[Built], workdir: Path, repeat: int, warm: bool, log=print) -> list[dict[str, Timing]]:
+    """Every look-up on each size, the sizes taking turns run by run (one `egactl serve` each, side
+    by side), so that whatever else the machine does weighs on both alike: the ratio is of the
+    same moments."""
+    servers = []
     try:
-        base = {**env, "EGACTL_API_URL": f"http://127.0.0.1:{server.port}"}
-        values = {"big": str(data.big_batch_id), "rare_actor": data.rare_actor, "address": data.address}
+        for b in sizes:
+            servers.append(Serve(b.env, b.url, workdir / f"serve-{b.label}.log"))
+        bases = [{**b.env, "EGACTL_API_URL": f"http://127.0.0.1:{s.port}"} for b, s in zip(sizes, servers)]
         # `sms list --status` is being renamed `--state` (the old spelling stays, with a notice).
-        state_flag = "--state" if "--state" in egactl({**base, "EGACTL_TOKEN": admin}, "sms", "list", "--help").stdout \
-            else "--status"
+        help_text = egactl({**bases[0], "EGACTL_TOKEN": sizes[0].admin}, "sms", "list", "--help").stdout
+        state_flag = "--state" if "--state" in help_text else "--status"
+        results: list[dict[str, Timing]] = [{} for _ in sizes]
         for name, who, args in LOOKUPS:
-            cli_env = {**base, "EGACTL_TOKEN": admin if who == "admin" else operator}
-            args = [state_flag if a == "--status" else a.format(**values) for a in args]
-            results[name] = t = time_lookup(cli_env, args, repeat, warm)
-            log(f"    {label} {name}: {fmt(t.http_ms)} ms ({t.rows} rows)")
+            runs: list[list] = [[] for _ in sizes]
+            for i in range(repeat + (1 if warm else 0)):
+                for k, (b, base) in enumerate(zip(sizes, bases)):
+                    values = {"big": str(b.data.big_batch_id), "rare_actor": b.data.rare_actor,
+                              "address": b.data.address}
+                    cli_env = {**base, "EGACTL_TOKEN": b.admin if who == "admin" else b.operator}
+                    run = one_run(cli_env, [state_flag if a == "--status" else a.format(**values) for a in args])
+                    if not (warm and i == 0):
+                        runs[k].append(run)
+            for k, b in enumerate(sizes):
+                results[k][name] = t = summary(runs[k])
+            log(f"    {name}: " + ", ".join(f"{b.label} {fmt(r[name].http_ms)} ms ({r[name].rows} rows)"
+                                             for b, r in zip(sizes, results)))
+        return results
     finally:
-        server.stop()
-    if backend == "sqlite":
-        for suffix in ("", "-wal", "-shm"):
-            Path(str(workdir / (label + ".db")) + suffix).unlink(missing_ok=True)
-    return results, took, data
+        for s in servers:
+            s.stop()
 
 
 def fmt(ms: float | None) -> str:
@@ -586,9 +608,14 @@ def main() -> None:
     results: dict[tuple[str, str], dict[str, Timing]] = {}
     try:
         for backend in backends:
-            for size, s in sizes:
-                results[(backend, size)], _, _ = run_size(backend, s, workdir, pg, repeat, warm,
-                                                          log=lambda m: print(m, flush=True))
+            built = [build(backend, s, workdir, pg, log=lambda m: print(m, flush=True)) for _, s in sizes]
+            timed = measure(built, workdir, repeat, warm, log=lambda m: print(m, flush=True))
+            for (size, _), t in zip(sizes, timed):
+                results[(backend, size)] = t
+            if backend == "sqlite":
+                for b in built:
+                    for suffix in ("", "-wal", "-shm"):
+                        Path(b.url.removeprefix("sqlite:///") + suffix).unlink(missing_ok=True)
     finally:
         if pg:
             pg.stop()
