@@ -176,8 +176,9 @@ class DataSet:
                                            "updated_at", "version"], rows())
 
     def domains(self) -> Table:
-        return Table("mail_domains", ["id", "domain", "institution", "naming_rule", "is_primary", "created_at"],
-                     ((i, self.domain(c), c, "given.family", True, self.year_ago)
+        return Table("mail_domains", ["id", "domain", "institution", "naming_rule", "is_primary", "created_at",
+                                      "version"],
+                     ((i, self.domain(c), c, "given.family", True, self.year_ago, 1)
                       for i, c in enumerate(self.codes, start=1)))
 
     def mail(self) -> list[Table]:

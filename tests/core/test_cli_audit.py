@@ -55,7 +55,7 @@ def test_wide_adds_the_role(cli, history):
     table = cli("audit", "list", "--action", "update").stdout.splitlines()[0].split()
     wide = cli("audit", "list", "--action", "update", "-o", "wide").stdout.splitlines()
     assert "ROLE" not in table and wide[0].split()[:3] == ["AT", "ACTOR", "ROLE"]
-    assert wide[1].split()[1:3] == ["ops@rita.go.tz", "operator"]
+    assert wide[1].split()[3:5] == ["ops@rita.go.tz", "operator"]  # after the time: date, HH:MM, EAT
 
 
 def test_filters(cli, history):

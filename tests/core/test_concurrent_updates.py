@@ -479,6 +479,7 @@ EXEMPT: dict[tuple[str, str], str] = {
     ("POST", "/api/v1/sms/batches/{batch_id}/cancel"): "a conditional UPDATE … WHERE state = 'queued', raced "
                                                       "against the delivery worker in test_sms_cancel; idempotent",
     ("POST", "/api/v1/sms/messages/{message_id}/cancel"): "a conditional UPDATE … WHERE state = 'queued'; idempotent",
+    ("POST", "/api/v1/ussd/demo"): "the sandbox's demo USSD application: answers a menu, stores nothing",
     ("POST", "/api/v1/ussd/reservations"): "allocates (one holder per code, by version)",
     ("POST", "/api/v1/ussd/assignments"): "allocates (one holder per code, by version)",
     ("PUT", "/api/v1/ussd/quotas/{institution}"): "replaces a grant whole (no read-modify-write), "
