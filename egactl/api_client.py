@@ -249,6 +249,12 @@ class Listing(list):
     total: int | None = None
     total_exact: bool = True
 
+    def map(self, fn: Any) -> "Listing":
+        """``fn`` applied to each item, as a Listing that still knows what was left out."""
+        mapped = Listing(fn(item) for item in self)
+        mapped.more, mapped.total, mapped.total_exact = self.more, self.total, self.total_exact
+        return mapped
+
     def learn(self, headers: Any) -> None:
         exact, at_least = headers.get("X-Total-Count"), headers.get("X-Total-Count-At-Least")
         if exact and exact.isdigit():

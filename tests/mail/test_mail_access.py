@@ -128,3 +128,10 @@ def test_lookups_use_indexes_not_a_scan(backend, query):
         plan = " | ".join(row[-1] for row in s.connection().exec_driver_sql(f"EXPLAIN QUERY PLAN {sql}"))
     assert "INDEX" in plan, plan
     assert "SCAN mail_mailboxes" not in plan and "SCAN mail_addresses" not in plan, plan
+
+
+def test_a_mailbox_list_cut_short_says_how_many_there_are(cli, mailboxes):
+    """mail shapes its rows for people before rendering; the count must survive that."""
+    r = cli("mail", "list", "--limit", "1")
+    assert r.exit_code == 0 and r.stderr.strip().splitlines()[-1] == "showing 1 of 3; --limit N or --all"
+    assert "showing" not in cli("mail", "list", "--all").stderr

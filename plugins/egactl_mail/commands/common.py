@@ -73,7 +73,10 @@ MAILBOX_FIELDS = [Column(k) for k in ("address", "display_name", "employee_numbe
 def mailbox(ctx: Any, data: Any, *, detail: bool = False, empty: str | None = None) -> None:
     """Render one mailbox (detail) or a list of them in the chosen format."""
     if ctx.fmt == "table":
-        data = [for_people(r) for r in data] if isinstance(data, list) else for_people(data)
+        if hasattr(data, "map"):  # a listing from the API: it keeps "showing 30 of N"
+            data = data.map(for_people)
+        else:
+            data = [for_people(r) for r in data] if isinstance(data, list) else for_people(data)
         ctx.render(data, MAILBOX_DETAIL if detail else MAILBOX_COLUMNS, empty=empty)
     else:
         ctx.render(data, MAILBOX_FIELDS, empty=empty)
