@@ -83,7 +83,8 @@ Institution = Annotated[Optional[str], typer.Option("--institution", "-i", metav
                                                     autocompletion=complete_institutions, help=INSTITUTION_RULE)]
 Watch = Annotated[Optional[float], typer.Option(
     "--watch", metavar="[SECONDS]",
-    help="Keep reading and show changes every SECONDS (default 5) until it settles; Ctrl-C stops.")]
+    help="Keep reading and show changes every SECONDS (default 5) until it settles; Ctrl-C stops. "
+         "A number right after --watch is SECONDS: give arguments first, or write --watch=SECONDS.")]
 SkipInvalid = Annotated[bool, typer.Option("--skip-invalid", help="Send the valid rows and report the invalid ones.")]
 Resume = Annotated[bool, typer.Option("--resume", help="Continue an interrupted run of the same job.")]
 Restart = Annotated[bool, typer.Option("--restart", help="Discard an interrupted run and start from the first row.")]
