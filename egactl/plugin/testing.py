@@ -24,7 +24,14 @@ Fixtures (all function-scoped, each test gets its own database and directories):
   runs the real command in-process against that backend over a real HTTP
   exchange and returns the result (``exit_code``, ``stdout``, ``stderr``).
 
-And two functions:
+And three functions:
+
+- :func:`query_plans`: ``query_plans(engine, "sms_messages", lambda: cli(...))``
+  runs the action, captures the SELECTs it sent that read the table, and returns
+  the database's plan for each (SQLite's ``EXPLAIN QUERY PLAN``; PostgreSQL's
+  ``EXPLAIN`` with sequential scans and sorts priced out, since a small test
+  table would otherwise be scanned, which says nothing of a large one): for a
+  test that a look-up reads one index range, whatever the table's size;
 
 - :func:`complete`: ``complete("egactl esb endpoints show RI")`` asks the real
   ``egactl`` executable for TAB completions as a shell's completion script does
@@ -43,7 +50,7 @@ from typing import Any, Iterator
 
 import pytest
 
-__all__ = ["ROLES", "complete", "egactl_app", "egactl_backend", "egactl_cli", "egactl_clock", "egactl_env", "egactl_plugins",
+__all__ = ["ROLES", "complete", "query_plans", "egactl_app", "egactl_backend", "egactl_cli", "egactl_clock", "egactl_env", "egactl_plugins",
            "egactl_settings", "egactl_tokens", "history_differences"]
 
 ROLES: dict[str, tuple[str, str, list[str]]] = {
@@ -201,3 +208,34 @@ def complete(line: str, shell: str = "bash") -> list[str]:
     r = subprocess.run([sys.executable, "-m", "egactl"], env=env, capture_output=True, text=True, timeout=300)
     assert r.returncode == 0 and r.stderr == "", r.stderr
     return r.stdout.splitlines()
+
+
+def query_plans(engine: Any, table: str, action: Any) -> list[str]:
+    """The plans of the SELECTs reading ``table`` that ``action()`` sent (see the module docstring).
+
+    Counting queries (``count(``) are left out: they are bounded by the page's count cap."""
+    from sqlalchemy import event, text
+
+    seen: list[tuple[str, Any]] = []
+
+    def remember(conn: Any, cursor: Any, statement: str, parameters: Any, context: Any, executemany: bool) -> None:
+        if statement.lstrip().upper().startswith("SELECT") and table in statement and "count(" not in statement:
+            seen.append((statement, parameters))
+
+    event.listen(engine, "before_cursor_execute", remember)
+    try:
+        action()
+    finally:
+        event.remove(engine, "before_cursor_execute", remember)
+    plans = []
+    with engine.connect() as conn:
+        if engine.dialect.name == "postgresql":
+            conn.execute(text("SET enable_seqscan = off"))
+            conn.execute(text("SET enable_sort = off"))
+            for statement, parameters in seen:
+                plans.append(" | ".join(r[0] for r in conn.exec_driver_sql("EXPLAIN " + statement, parameters)))
+        else:
+            for statement, parameters in seen:
+                rows = conn.exec_driver_sql("EXPLAIN QUERY PLAN " + statement, parameters)
+                plans.append(" | ".join(str(r[-1]) for r in rows))
+    return plans

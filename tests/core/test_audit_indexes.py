@@ -11,7 +11,8 @@ test table would otherwise be scanned, which says nothing about a large one).
 from __future__ import annotations
 
 import pytest
-from sqlalchemy import event, text
+
+from egactl.plugin.testing import query_plans
 
 LOOKUPS = {
     "all": (("audit", "list"), "ix_core_audit_at_id"),
@@ -22,21 +23,14 @@ LOOKUPS = {
 }
 
 
-def captured_audit_selects(backend, cli, args):
-    seen: list[tuple[str, object]] = []
-
-    def remember(conn, cursor, statement, parameters, context, executemany):
-        if statement.lstrip().upper().startswith("SELECT") and "core_audit" in statement and "count(" not in statement:
-            seen.append((statement, parameters))
-
-    event.listen(backend.engine, "before_cursor_execute", remember)
-    try:
+def plans(engine, cli, args) -> list[str]:
+    def run():
         r = cli(*args)
-    finally:
-        event.remove(backend.engine, "before_cursor_execute", remember)
-    assert r.exit_code == 0, r.stderr
-    assert seen, "the command read no audit page"
-    return seen
+        assert r.exit_code == 0, r.stderr
+
+    found = query_plans(engine, "core_audit", run)
+    assert found, "the command read no audit page"
+    return found
 
 
 def fill(cli):
@@ -48,9 +42,7 @@ def fill(cli):
 def test_every_audit_lookup_reads_one_index_range_on_sqlite(backend, cli, lookup):
     fill(cli)
     args, index = LOOKUPS[lookup]
-    for statement, parameters in captured_audit_selects(backend, cli, args):
-        with backend.engine.connect() as conn:
-            plan = " | ".join(str(row[-1]) for row in conn.exec_driver_sql("EXPLAIN QUERY PLAN " + statement, parameters))
+    for plan in plans(backend.engine, cli, args):
         assert index in plan, plan
         assert "TEMP B-TREE" not in plan, plan  # no sort of the filtered rows
 
@@ -73,11 +65,7 @@ def test_every_audit_lookup_reads_one_index_range_on_postgresql(tmp_path, postgr
     try:
         fill(cli)
         args, index = LOOKUPS[lookup]
-        for statement, parameters in captured_audit_selects(be, cli, args):
-            with be.engine.connect() as conn:
-                conn.execute(text("SET enable_seqscan = off"))
-                conn.execute(text("SET enable_sort = off"))
-                plan = " | ".join(r[0] for r in conn.exec_driver_sql("EXPLAIN " + statement, parameters))
+        for plan in plans(be.engine, cli, args):
             assert index in plan, plan
             assert "Sort" not in plan, plan
     finally:
