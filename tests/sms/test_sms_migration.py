@@ -57,6 +57,12 @@ def test_version_1_database_is_upgraded_in_place(database_url):
         c.execute(text("DROP TABLE sms_send_guards"))
         c.execute(text("ALTER TABLE sms_batches DROP COLUMN cancelled_at"))
         c.execute(text("ALTER TABLE sms_batches DROP COLUMN cancelled_by"))
+        for name in ("ix_sms_messages_created_id", "ix_sms_messages_institution_created_id",
+                     "ix_sms_messages_batch_created_id", "ix_sms_messages_batch_state_created_id",
+                     "ix_sms_messages_recipient_created_id"):  # 0003's indexes, back to 0001's
+            c.execute(text(f"DROP INDEX {name}"))
+        c.execute(text("CREATE INDEX ix_sms_messages_batch_state ON sms_messages (batch_id, state)"))
+        c.execute(text("CREATE INDEX ix_sms_messages_recipient ON sms_messages (recipient)"))
         c.execute(text("UPDATE alembic_version_sms SET version_num = '0001'"))
     be.engine.dispose()
 
@@ -64,7 +70,7 @@ def test_version_1_database_is_upgraded_in_place(database_url):
     be = app.state.backend
     try:
         with be.read_sessions() as s:
-            assert s.execute(text("SELECT version_num FROM alembic_version_sms")).scalar() == "0002"
+            assert s.execute(text("SELECT version_num FROM alembic_version_sms")).scalar() == "0003"
         r = _run(app, admin, "sms", "cancel", "1", "--yes")
         assert r.exit_code == 0, r.stderr
         with be.read_sessions() as s:

@@ -144,8 +144,12 @@ class Message(Base):
     __table_args__ = (
         UniqueConstraint("batch_id", "recipient", name="uq_sms_messages_batch_recipient"),
         Index("ix_sms_messages_due", "state", "deliver_after", "id"),
-        Index("ix_sms_messages_batch_state", "batch_id", "state"),
-        Index("ix_sms_messages_recipient", "recipient"),
+        # `sms list` pages newest first (created_at, id): each filter followed by that order
+        Index("ix_sms_messages_created_id", "created_at", "id"),
+        Index("ix_sms_messages_institution_created_id", "institution", "created_at", "id"),
+        Index("ix_sms_messages_batch_created_id", "batch_id", "created_at", "id"),
+        Index("ix_sms_messages_batch_state_created_id", "batch_id", "state", "created_at", "id"),
+        Index("ix_sms_messages_recipient_created_id", "recipient", "created_at", "id"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
