@@ -74,6 +74,15 @@ class Context:
         except InvalidInput:
             return "table"
 
+    def sleep(self, seconds: float) -> None:
+        """Wait, by the command's clock (tests pass a sleep that returns at once)."""
+        if self._sleep is not None:
+            self._sleep(seconds)
+        else:
+            import time
+
+            time.sleep(seconds)
+
     def now(self) -> Any:
         """The command's clock (an aware UTC datetime): the one a command reads "now" from,
         so that tests can set it; never ``datetime.now()`` in a command."""

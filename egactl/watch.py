@@ -63,7 +63,6 @@ def watch(ctx: Any, fetch: Callable[[], Any], cols: list[Column] | None, *, ever
     ``key(record)`` identifies a record across readings (default: its position);
     ``what`` names the view in the terminal's header line. Returns the last reading.
     """
-    sleep = ctx._sleep or __import__("time").sleep
     terminal = ctx.io.out_tty and ctx.fmt == "table"
     previous: dict[Any, Any] | None = None
     readings = 0
@@ -76,7 +75,7 @@ def watch(ctx: Any, fetch: Callable[[], Any], cols: list[Column] | None, *, ever
             previous = _print_changes(ctx, data, cols, previous, key)
         if (done is not None and done(data)) or (max_readings is not None and readings >= max_readings):
             return data
-        sleep(every)
+        ctx.sleep(every)
 
 
 def _redraw(ctx: Any, data: Any, cols: list[Column] | None, what: str, every: float) -> None:
