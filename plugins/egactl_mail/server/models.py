@@ -45,7 +45,9 @@ class MailDomain(Versioned, Base):
 class Mailbox(Versioned, Base):
     __tablename__ = "mail_mailboxes"
     __table_args__ = (
-        Index("ix_mail_mailboxes_institution_status", "institution", "status"),
+        # `mail list` pages in id order: the institution (and the state) followed by that order
+        Index("ix_mail_mailboxes_institution_id", "institution", "id"),
+        Index("ix_mail_mailboxes_institution_status_id", "institution", "status", "id"),
         Index("ix_mail_mailboxes_retention", "status", "retain_until"),
     )
 
