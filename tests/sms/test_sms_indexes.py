@@ -75,8 +75,10 @@ def test_every_sms_list_filter_reads_one_index_range_on_postgresql(tmp_path, pos
         for plan in plans(be.engine, cli, lookup):
             if "sms_messages" not in plan:
                 continue
-            assert LOOKUPS[lookup][1] in plan, plan
-            assert "Sort" not in plan, plan
+            # PostgreSQL picks among the usable indexes by its statistics (a test table has
+            # none worth the name): any index range in page order, never a sort or a scan.
+            assert "Index Scan" in plan and "ix_sms_messages_" in plan, plan
+            assert "Sort" not in plan and "Seq Scan" not in plan, plan
     finally:
         cli.close()
         be.engine.dispose()
