@@ -13,6 +13,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import socket
@@ -275,3 +276,28 @@ def postgres_url(postgres_server, request):
     subprocess.run(_as_postgres([str(PG_BIN / "createdb"), "-h", "127.0.0.1", "-p", str(port), "-U", "postgres", name]),
                    check=True, capture_output=True, timeout=60)
     return f"postgresql://postgres@127.0.0.1:{port}/{name}"
+
+
+@contextlib.contextmanager
+def cli_on(database_url: str, roles: tuple[str, ...] = ("admin",)):
+    """A backend on ``database_url`` (e.g. a throwaway PostgreSQL) with the core seed, and a
+    ``Cli`` holding a token per role of ``roles`` (as the ``tokens`` fixture names them)."""
+    from egactl.server.app import create_app
+    from egactl.server.clock import FakeClock
+    from egactl.server.security import issue_token
+    from egactl.server.seed import seed_core
+
+    specs = {"admin": ("admin@ega.go.tz", "admin", []), "operator": ("ops@rita.go.tz", "operator", ["RITA"])}
+    application = create_app(database_url, clock=FakeClock())
+    be = application.state.backend
+    with be.write_sessions() as session:
+        seed_core(session, be.now())
+        tokens = {r: issue_token(session, subject=specs[r][0], role=specs[r][1], institutions=specs[r][2],
+                                 now=be.now())[0] for r in roles}
+        session.commit()
+    runner = Cli(application, tokens)
+    try:
+        yield runner, be
+    finally:
+        runner.close()
+        be.engine.dispose()

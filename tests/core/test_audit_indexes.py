@@ -49,20 +49,9 @@ def test_every_audit_lookup_reads_one_index_range_on_sqlite(backend, cli, lookup
 
 @pytest.mark.parametrize("lookup", ["actor", "action", "institution"], ids=str)
 def test_every_audit_lookup_reads_one_index_range_on_postgresql(tmp_path, postgres_url, lookup):
-    from egactl.server.app import create_app
-    from egactl.server.clock import FakeClock
-    from egactl.server.seed import seed_core
-    from egactl.server.security import issue_token
-    from tests.conftest import Cli
+    from tests.conftest import cli_on
 
-    application = create_app(postgres_url, clock=FakeClock())
-    be = application.state.backend
-    with be.write_sessions() as session:
-        seed_core(session, be.now())
-        token, _ = issue_token(session, subject="admin@ega.go.tz", role="admin", institutions=[], now=be.now())
-        session.commit()
-    cli = Cli(application, {"admin": token})
-    try:
+    with cli_on(postgres_url, ("admin",)) as (cli, be):
         fill(cli)
         args, index = LOOKUPS[lookup]
         for plan in plans(be.engine, cli, args):
@@ -70,6 +59,3 @@ def test_every_audit_lookup_reads_one_index_range_on_postgresql(tmp_path, postgr
             # in page order, never a sort or a scan.
             assert "Index Scan" in plan and "ix_core_audit_" in plan, plan
             assert "Sort" not in plan and "Seq Scan" not in plan, plan
-    finally:
-        cli.close()
-        be.engine.dispose()

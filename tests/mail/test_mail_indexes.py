@@ -54,22 +54,8 @@ def test_an_institutions_mailboxes_are_one_index_range_on_sqlite(cli, backend, l
 
 @pytest.mark.parametrize("lookup", LOOKUPS, ids=str)
 def test_an_institutions_mailboxes_are_one_index_range_on_postgresql(tmp_path, postgres_url, lookup):
-    from egactl.server.app import create_app
-    from egactl.server.clock import FakeClock
-    from egactl.server.security import issue_token
-    from egactl.server.seed import seed_core
-    from tests.conftest import Cli
+    from tests.conftest import cli_on
 
-    application = create_app(postgres_url, clock=FakeClock())
-    be = application.state.backend
-    with be.write_sessions() as session:
-        seed_core(session, be.now())
-        token, _ = issue_token(session, subject="admin@ega.go.tz", role="admin", institutions=[], now=be.now())
-        session.commit()
-    cli = Cli(application, {"admin": token})
-    try:
+    with cli_on(postgres_url, ("admin",)) as (cli, be):
         people(cli, be)
         check(be.engine, cli, lookup, "Sort")
-    finally:
-        cli.close()
-        be.engine.dispose()

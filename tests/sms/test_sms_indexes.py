@@ -54,23 +54,9 @@ def test_every_sms_list_filter_reads_one_index_range_on_sqlite(cli, backend, loo
 
 @pytest.mark.parametrize("lookup", ["institution", "batch-state", "to"], ids=str)
 def test_every_sms_list_filter_reads_one_index_range_on_postgresql(tmp_path, postgres_url, lookup):
-    from egactl.server.app import create_app
-    from egactl.server.clock import FakeClock
-    from egactl.server.security import issue_token
-    from egactl.server.seed import seed_core
-    from tests.conftest import Cli
+    from tests.conftest import cli_on
 
-    application = create_app(postgres_url, clock=FakeClock())
-    be = application.state.backend
-    with be.write_sessions() as session:
-        seed_core(session, be.now())
-        tokens = {"admin": issue_token(session, subject="admin@ega.go.tz", role="admin", institutions=[],
-                                       now=be.now())[0],
-                  "operator": issue_token(session, subject="ops@rita.go.tz", role="operator", institutions=["RITA"],
-                                          now=be.now())[0]}
-        session.commit()
-    cli = Cli(application, tokens)
-    try:
+    with cli_on(postgres_url, ("admin", "operator")) as (cli, be):
         send_some(cli)
         for plan in plans(be.engine, cli, lookup):
             if "sms_messages" not in plan:
@@ -79,6 +65,3 @@ def test_every_sms_list_filter_reads_one_index_range_on_postgresql(tmp_path, pos
             # none worth the name): any index range in page order, never a sort or a scan.
             assert "Index Scan" in plan and "ix_sms_messages_" in plan, plan
             assert "Sort" not in plan and "Seq Scan" not in plan, plan
-    finally:
-        cli.close()
-        be.engine.dispose()
