@@ -33,6 +33,7 @@ CORE_GROUPS: dict[str, tuple[str, str]] = {
     "config": ("egactl.commands.config", "Profiles and settings"),
     "institutions": ("egactl.commands.institutions", "The directory of public institutions"),
     "audit": ("egactl.commands.audit", "The log of every change"),
+    "find": ("egactl.commands.find", "Find anything by what it is: a number, an address, a name, a code"),
     "api": ("egactl.commands.api", "Make an authenticated API request (for scripting)"),
     "plugins": ("egactl.commands.plugins", "Installed service plugins"),
     "completion": ("egactl.commands.completion", "Print a shell completion script"),

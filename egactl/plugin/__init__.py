@@ -158,6 +158,20 @@ class BackendPart:
     against its deletion until the request ends (PostgreSQL ``FOR KEY SHARE``;
     SQLite has one writer at a time)."""
 
+    find: Callable[[Any, int], list[Any]] | None = None
+    """``find(term, limit) -> [Found, ...]``: this plugin's answers to ``egactl find``.
+
+    ``term`` is an ``egactl.plugin.server.Term``: what the core recognised the
+    text as (``phone``, ``email``, ``ip``, ``host``, ``digits``, ``words``,
+    ``code``; the raw ``text`` for a plugin's own forms). Answer the readings
+    this plugin holds data for and nothing else, at most ``limit`` results,
+    each an ``egactl.plugin.server.Found``. It runs in a read-only request scope
+    of its own, in parallel with the other plugins: ``db()``, ``principal()`` and
+    ``visible()`` work as in a route, and results are masked as the plugin's own
+    read routes mask them (the help desk sees masked phone numbers and names).
+    Every query must be index-backed (``egactl.plugin.testing.query_plans``): the
+    help desk waits for the slowest plugin."""
+
     settings: dict[str, Any] = field(default_factory=dict)
     """Defaults for this plugin's backend settings (e.g. quarantine days);
     overridden by ``EGACTL_<PLUGIN>_<KEY>`` environment variables or by the

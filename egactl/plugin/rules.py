@@ -35,8 +35,8 @@ from egactl.rules import KINDS, check_email, check_institution_code, check_name,
 __all__ = [
     "KINDS", "PREVIOUS", "IllegalTransition", "Lifecycle", "RuleError", "Transition", "check_email",
     "check_institution_code", "check_msisdn", "check_name", "check_reference", "enforce", "format_duration",
-    "format_rate", "normalise_kind", "normalise_msisdn", "normalise_phone", "parse_duration", "parse_rate",
-    "split_reference",
+    "format_rate", "name_matches", "name_tokens", "normalise_kind", "normalise_msisdn", "normalise_phone",
+    "parse_duration", "parse_rate", "split_reference",
 ]
 
 
@@ -390,3 +390,42 @@ class Lifecycle:
     def _known(self, action: str) -> None:
         if action not in self.actions:
             raise ValueError(f"unknown {self.noun} action {action!r} (one of: {', '.join(self.actions)})")
+
+
+_APOSTROPHES = dict.fromkeys(map(ord, "'\u02bc\u2019\u2018`\u00b4\u02bb"), None)
+
+
+def name_tokens(text: str | None) -> list[str]:
+    """A person's or a thing's name as the words it is searched by: lower case (casefolded),
+    without diacritics or apostrophes, split at anything that is not a letter or digit.
+
+    ``"Ngʼwanza Mrisho-Juma"`` → ``["ngwanza", "mrisho", "juma"]``. Store these
+    beside a name (one row per token, indexed) and look a query's tokens up as
+    prefixes: that is the one name matching of every ``--search`` and of
+    ``egactl find`` (:func:`name_matches` says the same thing in Python).
+    """
+    import unicodedata
+
+    if not text:
+        return []
+    plain = "".join(c for c in unicodedata.normalize("NFKD", text) if not unicodedata.combining(c))
+    plain = plain.translate(_APOSTROPHES).casefold()
+    return [t for t in re.split(r"[^\w]+|_", plain) if t]
+
+
+def name_matches(query: str, name: str | None) -> bool:
+    """Whether every word of ``query`` starts a different word of ``name``, in any order and case,
+    with or without diacritics: ``"juma mr"``, ``"Mrisho Juma"`` and ``"mris"`` all match
+    ``"Juma Mrisho"``. An empty query matches nothing."""
+    wanted = sorted(name_tokens(query), key=len, reverse=True)
+    words = name_tokens(name)
+    if not wanted:
+        return False
+    for w in wanted:  # longest first, so a short prefix cannot take the word a longer one needs
+        for i, word in enumerate(words):
+            if word.startswith(w):
+                del words[i]
+                break
+        else:
+            return False
+    return True

@@ -33,6 +33,8 @@ role). Inside a route:
 - ``rule_validator(rule, *fields)``: a pydantic validator from a rule of
   ``egactl.plugin.rules`` (its message becomes the field's 422); a
   lifecycle's ``IllegalTransition`` raised in a route is answered 409;
+- ``Term`` / ``Found``: the ``find`` hook of a ``BackendPart`` (``egactl find``) reads a
+  ``Term`` and answers ``Found`` results;
 - problems: ``Problem``, ``not_found``, ``conflict``, ``invalid``, ``forbidden``, and
   ``problem_response`` to document a status a route answers;
 - models: ``Base``, ``Versioned`` (every table a caller can change),
@@ -50,6 +52,7 @@ from egactl.server.bulk import bulk_request, bulk_response
 from egactl.server import etag as _etag
 from egactl.server import pagination as _pagination
 from egactl.server.clock import system_clock
+from egactl.server.find import Found, Term
 from egactl.server.db import Base, UTCDateTime, Versioned, lock, unversioned
 from egactl.server.models import AuditEntry, Institution
 from egactl.server.problems import Problem, conflict, forbidden, invalid, not_found, problem_response
@@ -60,7 +63,7 @@ from egactl.server.scope import current as current_scope
 from egactl.server.security import Principal, mask_name, mask_phone
 
 __all__ = [
-    "ApiRoute", "AuditEntry", "Base", "Institution", "Principal", "Problem", "UTCDateTime", "Versioned", "audit",
+    "ApiRoute", "AuditEntry", "Base", "Found", "Institution", "Term", "Principal", "Problem", "UTCDateTime", "Versioned", "audit",
     "backend", "conflict", "current_scope", "db", "etag", "forbidden", "get_institution", "helpdesk_allowed",
     "bulk_request", "bulk_response", "insert_unique", "invalid", "iso", "rule_validator", "lock", "mask_name", "mask_phone", "not_found", "page", "pagination", "principal",
     "problem_response", "require_institution", "same_or_conflict", "system_clock", "unversioned", "visible",

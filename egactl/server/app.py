@@ -139,11 +139,12 @@ def create_app(database_url: str, *, sandbox: bool = False, clock: Clock | None 
     app.add_middleware(AdmissionMiddleware, capacity=capacity)  # inside RequestIdMiddleware: refusals carry the id
     app.add_middleware(RequestIdMiddleware)
 
-    from egactl.server.routes import audit, institutions, tokens
+    from egactl.server.routes import audit, find, institutions, tokens
 
     app.include_router(institutions.router, prefix="/api/v1/institutions")
     app.include_router(tokens.router, prefix="/api/v1/tokens")
     app.include_router(audit.router, prefix="/api/v1/audit")
+    app.include_router(find.router, prefix="/api/v1/find")
     for name, part in list(parts.items()):
         try:
             _require_frame(part.router)
