@@ -44,7 +44,8 @@ from __future__ import annotations
 __version__ = "2.1"
 """Version of the plugin SDK (``egactl.plugin`` and its modules); see the changelog in docs/plugins.md."""
 
-__all__ = ["BackendPart", "PersonalData", "Plugin", "Worker", "__version__"]
+__all__ = ["BackendPart", "PERSONAL_KINDS", "PersonalData", "Plugin", "Privacy", "Retention", "Worker", "__version__",
+           "personal"]
 
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Callable
@@ -101,6 +102,74 @@ class PersonalData:
     resource_type: str
     id_pattern: str | None = None
     reason: bool = False
+
+
+PERSONAL_KINDS = ("phone", "email", "name", "employee_number", "text")
+"""What a column of personal data holds. A model declares each such column with
+``mapped_column(..., info=personal("phone"))``; a test walks every model and fails
+on a column that holds one of these without saying so."""
+
+
+def personal(kind: str, *, why: str = "") -> dict[str, Any]:
+    """``info=`` for a column that holds personal data: ``mapped_column(String(16), info=personal("phone"))``.
+
+    ``kind`` is one of :data:`PERSONAL_KINDS`; ``why`` the lawful purpose, as
+    docs/privacy.md states it for the data protection officer."""
+    if kind not in PERSONAL_KINDS:
+        raise ValueError(f"personal data kind must be one of {', '.join(PERSONAL_KINDS)}, not {kind!r}")
+    return {"personal": kind, "why": why}
+
+
+@dataclass(frozen=True)
+class Retention:
+    """A class of personal data kept for a period, then pseudonymised by the core's retention worker.
+
+    ``expire(session, cutoff, pseudonym, limit)`` makes at most ``limit`` rows
+    older than ``cutoff`` (a UTC datetime) anonymous and returns how many it
+    touched: a phone number becomes ``pseudonym(number)`` (a keyed hash, the same
+    for the same number, so opt-outs keep working and counts stay right), texts
+    are dropped, names blanked; counts, states and costs stay. It must be
+    idempotent (a row already pseudonymised is not touched again) and
+    index-backed. ``due(session, cutoff)`` counts what the next run would touch
+    (``egactl privacy retention show``). The period is ``days`` unless the server
+    sets ``EGACTL_PRIVACY_<PLUGIN>_<NAME>_DAYS``.
+    """
+
+    name: str
+    """Short and unique in the plugin, e.g. ``"messages"``."""
+    what: str
+    """For people: ``"SMS numbers and message texts"``."""
+    days: int
+    after: str
+    """From when the period runs: ``"after delivery"``, ``"after the mailbox is purged"``."""
+    expire: Callable[[Any, Any, Callable[[str], str], int], int]
+    due: Callable[[Any, Any], int]
+
+
+@dataclass(frozen=True)
+class Privacy:
+    """A plugin's answers to a data subject's request (``egactl privacy``), and its retention.
+
+    The subject (``egactl.plugin.server.Subject``) is a person known by a phone
+    number (``subject.phone``, E.164) or an employee number
+    (``subject.employee_number``); its ``pseudonym`` is that value's keyed hash.
+
+    ``report(subject)``: everything this plugin holds about the subject that the
+    caller may read, as ``[{"kind": "message", "reference": "…", "institution":
+    "RITA", "data": {field: value}}]`` (values unmasked: the subject is owed them).
+    Runs in a read request scope: ``db()``, ``principal()``, ``visible()``.
+
+    ``erase(subject)``: remove or pseudonymise everything personal this plugin
+    holds about the subject, now, in the request's transaction (the core erases
+    all plugins in one); returns ``{what: count}`` (``"messages pseudonymised"``…).
+    A request sent with ``X-Dry-Run: true`` is rolled back by the frame, so the
+    counts of a dry run are those the real one would give. Keep whatever must keep
+    working as the pseudonym (an opt-out stays an opt-out).
+    """
+
+    report: Callable[[Any], list[dict[str, Any]]]
+    erase: Callable[[Any], dict[str, int]]
+    retention: tuple[Retention, ...] = ()
 
 
 @dataclass
@@ -171,6 +240,10 @@ class BackendPart:
     read routes mask them (the help desk sees masked phone numbers and names).
     Every query must be index-backed (``egactl.plugin.testing.query_plans``): the
     help desk waits for the slowest plugin."""
+
+    privacy: Privacy | None = None
+    """This plugin's part of a data subject's report and erasure, and its retention periods
+    (:class:`Privacy`); required of a plugin with a column declared ``personal(...)``."""
 
     settings: dict[str, Any] = field(default_factory=dict)
     """Defaults for this plugin's backend settings (e.g. quarantine days);

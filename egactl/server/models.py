@@ -1,4 +1,4 @@
-"""The core's tables: tokens, institutions, audit log, idempotency store.
+"""The core's tables: tokens, institutions, audit log, idempotency store, the server's secrets.
 
 A change here comes with a revision in egactl/server/migrations/ (egactl.server.schema).
 """
@@ -92,4 +92,16 @@ class IdempotencyRecord(Base):
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), index=True)
 
 
-CORE_TABLES = [ApiToken.__table__, Institution.__table__, AuditEntry.__table__, IdempotencyRecord.__table__]
+@unversioned("written once, when the server first needs it, and never changed")
+class ServerSecret(Base):
+    """A secret of the server itself (e.g. the key of personal data's pseudonyms), made on first use."""
+
+    __tablename__ = "core_secrets"
+
+    name: Mapped[str] = mapped_column(String(40), primary_key=True)
+    value: Mapped[str] = mapped_column(String(128))
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+
+
+CORE_TABLES = [ApiToken.__table__, Institution.__table__, AuditEntry.__table__, IdempotencyRecord.__table__,
+               ServerSecret.__table__]

@@ -1,0 +1,123 @@
+"""Personal data: the subject of a request, and pseudonyms (keyed hashes) of personal values.
+
+A pseudonym is ``~`` and 15 base32 letters of HMAC-SHA256(the server's key, the
+value): the same value always gives the same pseudonym (an opt-out kept as a
+pseudonym still blocks sends to that number; counts per number stay right),
+and it fits every column that held a phone number (16 characters). Without
+the key, which never leaves the server, a pseudonym cannot be turned back into
+a number by trying every Tanzanian number. The key is
+``EGACTL_PRIVACY_SECRET`` if set (every server of a cluster must then share
+it), else made on first use and kept in the database (``core_secrets``), so
+every ``serve`` process on one database agrees.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import os
+import secrets
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+
+from egactl.plugin.rules import RuleError, normalise_msisdn, normalise_phone
+from egactl.server.models import ServerSecret
+
+KEY_NAME = "privacy-pseudonym-key"
+PREFIX = "~"
+LENGTH = 16
+
+
+def is_pseudonym(value: str | None) -> bool:
+    return bool(value) and value.startswith(PREFIX) and len(value) == LENGTH
+
+
+def _key(session: Any) -> bytes:
+    configured = os.environ.get("EGACTL_PRIVACY_SECRET")
+    if configured:
+        return configured.encode("utf-8")
+    bind = session.get_bind()
+    cached = _keys.get(id(bind))
+    if cached is not None:
+        return cached
+    row = session.get(ServerSecret, KEY_NAME)
+    if row is None:
+        from egactl.server.scope import backend
+
+        made = ServerSecret(name=KEY_NAME, value=secrets.token_hex(32), created_at=_now(backend))
+        try:
+            with session.begin_nested():
+                session.add(made)
+            row = made
+        except IntegrityError:  # another process made it first: use theirs
+            row = session.scalar(select(ServerSecret).where(ServerSecret.name == KEY_NAME))
+    key = row.value.encode("utf-8")
+    _keys[id(bind)] = key
+    return key
+
+
+def _now(backend: Any) -> Any:
+    try:
+        return backend().now()
+    except LookupError:  # outside a request (a worker): the row's time matters little
+        import datetime as dt
+
+        return dt.datetime.fromtimestamp(0, dt.timezone.utc)
+
+
+_keys: dict[int, bytes] = {}
+
+
+def pseudonym(value: str, session: Any = None) -> str:
+    """The keyed hash of a personal value (a phone number, an employee number): ``~`` and 15 letters.
+
+    In a request leave ``session`` out; a worker passes its own. A value that is
+    already a pseudonym is returned as it is."""
+    if is_pseudonym(value):
+        return value
+    if session is None:
+        from egactl.server.scope import db
+
+        session = db()
+    digest = hmac.new(_key(session), value.encode("utf-8"), hashlib.sha256).digest()
+    return PREFIX + base64.b32encode(digest).decode("ascii").lower()[:LENGTH - 1]
+
+
+@dataclass(frozen=True)
+class Subject:
+    """The person a privacy request is about, known by a phone number or an employee number."""
+
+    text: str
+    """As the caller typed it."""
+    phone: str | None
+    """E.164, when the subject is a phone number."""
+    employee_number: str | None
+    """When the subject is an employee (HCMIS check) number."""
+    pseudonym: str
+    """The keyed hash of the phone or employee number: what erasure leaves in its place."""
+
+    @property
+    def value(self) -> str:
+        return self.phone or self.employee_number or self.text
+
+
+def subject_of(text: str, session: Any = None) -> Subject:
+    """A phone number in any accepted form, or an employee number (digits); RuleError otherwise."""
+    text = (text or "").strip()
+    phone = None
+    for rule in (normalise_msisdn, normalise_phone):
+        try:
+            phone = rule(text)
+            break
+        except RuleError:
+            continue
+    employee = None
+    if phone is None:
+        if not (text.isascii() and text.isalnum() and 3 <= len(text) <= 32):
+            raise RuleError(f"{text!r} is neither a phone number nor an employee number")
+        employee = text.upper()
+    return Subject(text=text, phone=phone, employee_number=employee, pseudonym=pseudonym(phone or employee, session))
