@@ -89,6 +89,21 @@ def two_digits(number: int) -> str:
     return f"{number:02d}"
 
 
+_DIALLED = re.compile(rf"^\*?{PREFIX}\*(?P<number>\d{{1,2}})(?:\*\d+)+#?$")
+
+
+def parse_dialled(text: str) -> int:
+    """What a subscriber dialled with menu choices, ``*152*07*1*2#`` → 7 (the code dialled).
+
+    Citizens report the whole string; only the code is the registry's. A plain
+    code is :func:`parse_code`'s; anything else is a ``RuleError``."""
+    raw = (text or "").strip().replace(" ", "")
+    m = _DIALLED.match(raw)
+    if m is None:
+        raise RuleError(f"{raw!r} is not a dialled USSD string such as *152*07*1#")
+    return parse_code(m.group("number"))
+
+
 def parse_code_text(text: str) -> str:
     """Any form :func:`parse_code` accepts → ``*152*07#`` (a request body's ``code``)."""
     return canonical(parse_code(text))
@@ -160,6 +175,18 @@ _NETWORK_ALIASES = {"tigo": "Yas", "mixx": "Yas", "viettel": "Halotel"}
 """Former and informal names still in use (Tigo became Yas in 2024)."""
 
 PROVISIONING_STATES = ("pending", "live", "failed")
+
+
+def networks_summary(networks: list[dict]) -> str:
+    """A code's provisioning in a few words: ``live on all 5``, ``4/5 live; Airtel failed``."""
+    if not networks:
+        return ""
+    states = {n.get("state") for n in networks}
+    if len(states) == 1:
+        return f"{states.pop()} on all {len(networks)}"
+    live = sum(1 for n in networks if n.get("state") == "live")
+    rest = ", ".join(f"{n['network']} {n['state']}" for n in networks if n.get("state") != "live")
+    return f"{live}/{len(networks)} live; {rest}"
 
 
 def parse_network(text: str) -> str:

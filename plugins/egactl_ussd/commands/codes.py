@@ -33,17 +33,6 @@ WHOLE_RANGE = rules.LAST - rules.FIRST + 1
 # -- how records look to people ------------------------------------------------------
 
 
-def _networks(networks: Any) -> str:
-    if not networks:
-        return ""
-    states = {n.get("state") for n in networks}
-    if len(states) == 1:
-        return f"{states.pop()} on all {len(networks)}"
-    live = sum(1 for n in networks if n.get("state") == "live")
-    rest = ", ".join(f"{n['network']} {n['state']}" for n in networks if n.get("state") != "live")
-    return f"{live}/{len(networks)} live; {rest}"
-
-
 def _network_detail(networks: Any) -> str:
     if not networks:
         return ""
@@ -51,7 +40,7 @@ def _network_detail(networks: Any) -> str:
 
 
 LIST_COLUMNS = [Column("code"), Column("state"), Column("institution"), Column("service_name", "SERVICE"),
-                Column("networks", "NETWORKS", format=_networks),
+                Column("networks", "NETWORKS", format=rules.networks_summary),
                 Column("quarantine_until", "QUARANTINE UNTIL", format=when),
                 Column("callback_url", "CALLBACK URL", wide=True),
                 Column("application_reference", "APPLICATION REF", wide=True),

@@ -6,6 +6,7 @@ sandbox's example: ``*152*99#``, e-GA's demo USSD application (``seed.py``)."""
 from __future__ import annotations
 
 from egactl.plugin import BackendPart
+from egactl_ussd.server.find import find
 from egactl_ussd.server.models import TABLES
 from egactl_ussd.server.quotas import holdings
 from egactl_ussd.server.routes import router
@@ -17,5 +18,6 @@ part = BackendPart(
     migrations="egactl_ussd.server.migrations",
     holdings=holdings,
     seed=seed,
+    find=find,
     settings={"quarantine_days": 90, "quota": 3},
 )
