@@ -6,6 +6,7 @@ Imported only when the backend starts (sandbox or ``egactl serve``).
 from __future__ import annotations
 
 from egactl.plugin import BackendPart, Worker
+from egactl_govnet.server.find import find
 from egactl_govnet.server.models import TABLES
 from egactl_govnet.server.routes import router
 from egactl_govnet.server.seed import seed
@@ -18,6 +19,7 @@ part = BackendPart(
     migrations="egactl_govnet.server.migrations",
     holdings=holdings,
     seed=seed,
+    find=find,
     workers=[Worker("release-holds", release_holds, interval=60.0)],
     settings={
         # Days a decommissioned site's prefix and VLAN stay out of the pool, so

@@ -84,7 +84,11 @@ class FreeVlans(Base):
 
 class Site(Versioned, Base):
     __tablename__ = "govnet_sites"
-    __table_args__ = (UniqueConstraint("institution", "name", name="uq_govnet_sites_name"),)
+    __table_args__ = (
+        UniqueConstraint("institution", "name", name="uq_govnet_sites_name"),
+        # egactl find and a data subject's report: the sites whose contact has a number.
+        Index("ix_govnet_sites_contact_phone", "contact_phone", "institution", "id"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     institution: Mapped[str] = mapped_column(ForeignKey("core_institutions.code"), index=True)
@@ -107,6 +111,8 @@ class Onboarding(Versioned, Base):
         UniqueConstraint("site_id", "open", name="uq_govnet_onboardings_open"),
         UniqueConstraint("provider", "circuit_id", "open", name="uq_govnet_onboardings_circuit"),
         Index("ix_govnet_onboardings_state", "state", "state_since"),
+        # egactl find: a circuit id → its requests, newest first.
+        Index("ix_govnet_onboardings_circuit", "circuit_id", "id"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
