@@ -87,7 +87,9 @@ def test_existing_help_desk_runs_become_unverified_on_upgrade(database_url):
     be = app.state.backend
     with be.engine.begin() as conn:
         conn.execute(text("ALTER TABLE dr_check_runs DROP COLUMN verified"))
-        for c in ("observed_at", "observed_status", "observed_by"):
+        for index in ("ix_dr_systems_primary_host", "ix_dr_systems_dr_host"):  # and what later revisions added
+            conn.execute(text(f"DROP INDEX {index}"))
+        for c in ("observed_at", "observed_status", "observed_by", "primary_host", "dr_host"):
             conn.execute(text(f"ALTER TABLE dr_systems DROP COLUMN {c}"))
         conn.execute(text("UPDATE alembic_version_dr SET version_num = '0001'"))
         conn.execute(text("INSERT INTO dr_check_runs (at, started_at, finished_at, actor, role, status, "

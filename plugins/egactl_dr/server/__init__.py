@@ -10,6 +10,7 @@ Settings (``EGACTL_DR_<KEY>`` or ``create_app(settings={"dr.<key>": …})``):
 from __future__ import annotations
 
 from egactl.plugin import BackendPart, Worker
+from egactl_dr.server.find import find
 from egactl_dr.server.models import TABLES
 from egactl_dr.server.routes import router
 from egactl_dr.server.seed import seed
@@ -22,6 +23,7 @@ part = BackendPart(
     migrations="egactl_dr.server.migrations",
     holdings=holdings,
     seed=seed,
+    find=find,
     workers=[Worker("prune-check-history", prune, interval=3600)],
     settings={
         "approved_hosting": "gdc-dodoma,gdc-dar,govcloud",

@@ -17,10 +17,11 @@ from __future__ import annotations
 
 import datetime as dt
 from typing import Any
+from urllib.parse import urlsplit
 
 from sqlalchemy import (JSON, Boolean, CheckConstraint, Float, ForeignKey, Index, Integer, String, Text,
                         UniqueConstraint, text)
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import Mapped, mapped_column, validates
 
 from egactl.plugin.server import Base, UTCDateTime, Versioned, unversioned
 from egactl_dr.rules import CRITICALITIES, STATES
@@ -35,6 +36,9 @@ class DrSystem(Versioned, Base):
         UniqueConstraint("institution", "name", name="uq_dr_systems_institution_name"),
         CheckConstraint(f"criticality IN ({_crit})", name="ck_dr_systems_criticality"),
         CheckConstraint("rpo_minutes > 0 AND rto_minutes > 0", name="ck_dr_systems_targets"),
+        # egactl find: a host name → the systems with an endpoint there (primary or DR site), in answer order.
+        Index("ix_dr_systems_primary_host", "primary_host", "institution", "id"),
+        Index("ix_dr_systems_dr_host", "dr_host", "institution", "id"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -45,6 +49,10 @@ class DrSystem(Versioned, Base):
     dr_hosting: Mapped[str | None] = mapped_column(String(80), nullable=True)
     primary_endpoint: Mapped[str] = mapped_column(String(500))
     dr_endpoint: Mapped[str | None] = mapped_column(String(500), nullable=True)
+    primary_host: Mapped[str | None] = mapped_column(String(253), nullable=True)
+    """The primary endpoint's host, lower case: set with the endpoint (``_hosts``), never on its own."""
+    dr_host: Mapped[str | None] = mapped_column(String(253), nullable=True)
+    """The DR endpoint's host, lower case, or None without a DR site."""
     version_from: Mapped[str | None] = mapped_column(String(120), nullable=True)
     replicated_from: Mapped[str | None] = mapped_column(String(120), nullable=True)
     backup_from: Mapped[str | None] = mapped_column(String(120), nullable=True)
@@ -67,6 +75,23 @@ class DrSystem(Versioned, Base):
     @property
     def ref(self) -> str:
         return f"{self.institution}/{self.name}"
+
+    @validates("primary_endpoint", "dr_endpoint")
+    def _hosts(self, key: str, endpoint: str | None) -> str | None:
+        """Each write of an endpoint writes its host too, so the host index is never out of step."""
+        host = endpoint_host(endpoint)
+        if key == "primary_endpoint":
+            self.primary_host = host
+        else:
+            self.dr_host = host
+        return endpoint
+
+
+def endpoint_host(endpoint: str | None) -> str | None:
+    """The host of a stored endpoint (``https://crvs.rita.go.tz/health`` → ``crvs.rita.go.tz``)."""
+    if not endpoint:
+        return None
+    return (urlsplit(endpoint if "://" in endpoint else f"tcp://{endpoint}").hostname or "").lower() or None
 
 
 @unversioned("part of its system: started and finished only after guarding the system")
