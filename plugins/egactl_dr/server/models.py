@@ -23,8 +23,13 @@ from sqlalchemy import (JSON, Boolean, CheckConstraint, Float, ForeignKey, Index
                         UniqueConstraint, text)
 from sqlalchemy.orm import Mapped, mapped_column, validates
 
+from egactl.plugin import personal
 from egactl.plugin.server import Base, UTCDateTime, Versioned, unversioned
 from egactl_dr.rules import CRITICALITIES, STATES
+
+STAFF = personal("email", why="the staff account that acted: accountability")
+NOT_A_PERSONS_NAME = {"personal": None, "why": "not a person's: a system's name"}
+NOT_A_PERSONS_TEXT = {"personal": None, "why": "not a person's: an institution's own words about its system"}
 
 _crit = ", ".join(f"'{c}'" for c in CRITICALITIES)
 _states = ", ".join(f"'{s}'" for s in STATES)
@@ -43,7 +48,7 @@ class DrSystem(Versioned, Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     institution: Mapped[str] = mapped_column(String(32), ForeignKey("core_institutions.code"), index=True)
-    name: Mapped[str] = mapped_column(String(64))
+    name: Mapped[str] = mapped_column(String(64), info=NOT_A_PERSONS_NAME)
     criticality: Mapped[str] = mapped_column(String(16))
     hosting: Mapped[str] = mapped_column(String(80))
     dr_hosting: Mapped[str | None] = mapped_column(String(80), nullable=True)
@@ -61,14 +66,14 @@ class DrSystem(Versioned, Base):
     rto_minutes: Mapped[float] = mapped_column(Float)
     thresholds: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     ca_bundle: Mapped[str | None] = mapped_column(Text, nullable=True)
-    notes: Mapped[str | None] = mapped_column(Text, nullable=True)
+    notes: Mapped[str | None] = mapped_column(Text, nullable=True, info=NOT_A_PERSONS_TEXT)
     last_drill_passed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     last_check_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     last_check_status: Mapped[str | None] = mapped_column(String(16), nullable=True)
     last_check_problems: Mapped[list[Any] | None] = mapped_column(JSON, nullable=True)
     observed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     observed_status: Mapped[str | None] = mapped_column(String(16), nullable=True)
-    observed_by: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    observed_by: Mapped[str | None] = mapped_column(String(200), nullable=True, info=STAFF)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
     updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
 
@@ -109,7 +114,7 @@ class DrDrill(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     system_id: Mapped[int] = mapped_column(ForeignKey("dr_systems.id", ondelete="CASCADE"), index=True)
     institution: Mapped[str] = mapped_column(String(32), index=True)
-    system_name: Mapped[str] = mapped_column(String(64))
+    system_name: Mapped[str] = mapped_column(String(64), info=NOT_A_PERSONS_NAME)
     result: Mapped[str] = mapped_column(String(16))
     started_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
     restored_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime(), nullable=True)
@@ -118,10 +123,11 @@ class DrDrill(Base):
     data_loss_minutes: Mapped[float | None] = mapped_column(Float, nullable=True)
     rto_target_minutes: Mapped[float] = mapped_column(Float)
     rpo_target_minutes: Mapped[float] = mapped_column(Float)
-    failure_reasons: Mapped[list[Any]] = mapped_column(JSON, default=list)
-    notes: Mapped[str | None] = mapped_column(Text, nullable=True)
-    started_by: Mapped[str] = mapped_column(String(200))
-    finished_by: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    failure_reasons: Mapped[list[Any]] = mapped_column(JSON, default=list, info={
+        "personal": None, "why": "not a person's: what a drill measured against its targets"})
+    notes: Mapped[str | None] = mapped_column(Text, nullable=True, info=NOT_A_PERSONS_TEXT)
+    started_by: Mapped[str] = mapped_column(String(200), info=STAFF)
+    finished_by: Mapped[str | None] = mapped_column(String(200), nullable=True, info=STAFF)
 
 
 @unversioned("append-only")
@@ -134,7 +140,7 @@ class DrCheckRun(Base):
     at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), index=True)
     started_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
     finished_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
-    actor: Mapped[str] = mapped_column(String(200))
+    actor: Mapped[str] = mapped_column(String(200), info=STAFF)
     role: Mapped[str] = mapped_column(String(20))
     request_id: Mapped[str | None] = mapped_column(String(80), nullable=True)
     status: Mapped[str] = mapped_column(String(16))

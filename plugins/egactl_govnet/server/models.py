@@ -15,14 +15,19 @@ from typing import Any
 from sqlalchemy import JSON, BigInteger, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
+from egactl.plugin import personal
 from egactl.plugin.server import Base, UTCDateTime, Versioned, unversioned
+
+STAFF = personal("email", why="the staff account that acted: accountability")
+CONTACT = "who to call about the site's link"
+NOT_A_PERSONS_TEXT = {"personal": None, "why": "not a person's: e-GA's or an institution's own words about its network"}
 
 
 class Pool(Versioned, Base):
     __tablename__ = "govnet_pools"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    name: Mapped[str] = mapped_column(String(32), unique=True)
+    name: Mapped[str] = mapped_column(String(32), unique=True, info={"personal": None, "why": "not a person's: a pool's name"})
     cidr: Mapped[str] = mapped_column(String(18))
     start: Mapped[int] = mapped_column(BigInteger, unique=True)
     length: Mapped[int] = mapped_column(Integer)
@@ -30,7 +35,7 @@ class Pool(Versioned, Base):
     """One past the last address."""
     default_prefix_length: Mapped[int] = mapped_column(Integer)
     region: Mapped[str | None] = mapped_column(String(64), nullable=True, index=True)
-    description: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    description: Mapped[str | None] = mapped_column(String(200), nullable=True, info=NOT_A_PERSONS_TEXT)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
 
 
@@ -92,13 +97,14 @@ class Site(Versioned, Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     institution: Mapped[str] = mapped_column(ForeignKey("core_institutions.code"), index=True)
-    name: Mapped[str] = mapped_column(String(40))
+    name: Mapped[str] = mapped_column(String(40), info={"personal": None, "why": "not a person's: an office's name"})
     region: Mapped[str] = mapped_column(String(64))
     district: Mapped[str | None] = mapped_column(String(64), nullable=True)
-    address: Mapped[str | None] = mapped_column(String(200), nullable=True)
-    contact_name: Mapped[str | None] = mapped_column(String(120), nullable=True)
-    contact_phone: Mapped[str | None] = mapped_column(String(20), nullable=True)
-    contact_email: Mapped[str | None] = mapped_column(String(254), nullable=True)
+    address: Mapped[str | None] = mapped_column(String(200), nullable=True, info={
+        "personal": None, "why": "not a person's: where an office is, for the engineer who installs its link"})
+    contact_name: Mapped[str | None] = mapped_column(String(120), nullable=True, info=personal("name", why=CONTACT))
+    contact_phone: Mapped[str | None] = mapped_column(String(20), nullable=True, info=personal("phone", why=CONTACT))
+    contact_email: Mapped[str | None] = mapped_column(String(254), nullable=True, info=personal("email", why=CONTACT))
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
     updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
 
@@ -129,9 +135,10 @@ class Onboarding(Versioned, Base):
     provider: Mapped[str | None] = mapped_column(String(64), nullable=True)
     circuit_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
     committed_bps: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
-    link_test: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
-    notes: Mapped[str | None] = mapped_column(Text, nullable=True)
-    requested_by: Mapped[str] = mapped_column(String(200))
+    link_test: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True, info=personal(
+        "email", why="the link test's measurements and the staff account that recorded them: accountability"))
+    notes: Mapped[str | None] = mapped_column(Text, nullable=True, info=NOT_A_PERSONS_TEXT)
+    requested_by: Mapped[str] = mapped_column(String(200), info=STAFF)
     requested_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
     approved_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     provisioned_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime(), nullable=True)

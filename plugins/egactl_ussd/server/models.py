@@ -14,8 +14,13 @@ import datetime as dt
 from sqlalchemy import CheckConstraint, ForeignKey, Integer, String, Text, UniqueConstraint, event
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from egactl.plugin import personal
 from egactl.plugin.server import Base, UTCDateTime, Versioned, unversioned
 from egactl_ussd import rules
+
+STAFF = personal("email", why="the staff account that acted: accountability")
+NOT_A_PERSONS_NAME = {"personal": None, "why": "not a person's: the name citizens know a service by"}
+NOT_A_PERSONS_TEXT = {"personal": None, "why": "not a person's: e-GA's or an institution's own words about a code"}
 
 GATEWAY_HOLDER = "EGA"
 GATEWAY_REFERENCE = "e-GA USSD gateway"
@@ -38,10 +43,10 @@ class UssdCode(Versioned, Base):
     state: Mapped[str] = mapped_column(String(16), index=True)
     institution: Mapped[str | None] = mapped_column(String(32), nullable=True, index=True)
     application_reference: Mapped[str | None] = mapped_column(String(64), nullable=True)
-    service_name: Mapped[str | None] = mapped_column(String(80), nullable=True)
+    service_name: Mapped[str | None] = mapped_column(String(80), nullable=True, info=NOT_A_PERSONS_NAME)
     purpose: Mapped[str | None] = mapped_column(Text, nullable=True)
     callback_url: Mapped[str | None] = mapped_column(String(500), nullable=True)
-    reason: Mapped[str | None] = mapped_column(Text, nullable=True)
+    reason: Mapped[str | None] = mapped_column(Text, nullable=True, info=NOT_A_PERSONS_TEXT)
     """Why the last suspend, resume or release happened."""
     reserved_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     assigned_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime(), nullable=True)
@@ -69,7 +74,8 @@ class UssdProvisioning(Base):
     network: Mapped[str] = mapped_column(String(16))
     position: Mapped[int] = mapped_column(Integer)
     state: Mapped[str] = mapped_column(String(16))
-    note: Mapped[str | None] = mapped_column(Text, nullable=True)
+    note: Mapped[str | None] = mapped_column(Text, nullable=True, info=NOT_A_PERSONS_TEXT)
+    """A network's ticket or remark about provisioning the code."""
     updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
 
     code: Mapped[UssdCode] = relationship(back_populates="networks")
@@ -88,8 +94,8 @@ class UssdQuota(Base):
 
     institution: Mapped[str] = mapped_column(String(32), primary_key=True)
     quota: Mapped[int] = mapped_column(Integer)
-    reason: Mapped[str | None] = mapped_column(Text, nullable=True)
-    set_by: Mapped[str] = mapped_column(String(200))
+    reason: Mapped[str | None] = mapped_column(Text, nullable=True, info=NOT_A_PERSONS_TEXT)
+    set_by: Mapped[str] = mapped_column(String(200), info=STAFF)
     set_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
 
 
