@@ -159,6 +159,14 @@ def normalise_site_name(value: str) -> str:
     return name
 
 
+def stored_phone_forms(phone: str) -> list[str]:
+    """The forms a contact's number (E.164, ``+255754000111``) may be stored in: E.164 since
+    the phone rule, and the national ``0754000111`` or ``255754000111`` of rows stored before it."""
+    if phone.startswith("+255"):
+        return [phone, "0" + phone[4:], phone[1:]]
+    return [phone]
+
+
 def normalise_contact_name(value: str) -> str:
     """A contact person's name: the shared rule for names (no formula start, no control character),
     and, since it reaches the site's router configuration, text a router takes as it is."""

@@ -198,3 +198,15 @@ def test_every_lookup_reads_an_index_on_postgresql(postgres_url, lookup):
                 assert any(index in p for p in plans), plans
             for plan in plans:
                 assert "Seq Scan" not in plan and "Sort" not in plan, plan
+
+
+def test_a_contact_stored_before_the_phone_rule_is_found_by_the_number_too(cli, backend, sites):
+    from sqlalchemy import update
+
+    with backend.write_sessions() as s:  # a row from before numbers were stored as +255…
+        s.execute(update(Site).where(Site.institution == "TRA").values(contact_phone="0754000222"))
+        s.commit()
+    [item] = found(cli, "+255 754 000 222")
+    assert (item["reference"], item["summary"]) == ("TRA/dodoma", "contact Juma Bakari, 0754000222, "
+                                                                  "juma.bakari@tra.go.tz · Dodoma")
+    assert "000222" not in found(cli, "0754000222", role="helpdesk")[0]["summary"]

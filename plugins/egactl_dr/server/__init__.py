@@ -3,19 +3,21 @@
 Settings (``EGACTL_DR_<KEY>`` or ``create_app(settings={"dr.<key>": …})``):
 
 - ``approved_hosting``: comma-separated approved government hosting environments;
-- ``check_stale_days``: a last check older than this makes a system non-compliant;
-- ``check_retention_days``: check history older than this is pruned by a worker.
+- ``check_stale_days``: a last check older than this makes a system non-compliant.
+
+Check history is kept 400 days, then deleted by the core's retention worker
+(``privacy.py``; ``EGACTL_PRIVACY_DR_CHECKS_DAYS`` sets another period).
 """
 
 from __future__ import annotations
 
-from egactl.plugin import BackendPart, Worker
+from egactl.plugin import BackendPart
 from egactl_dr.server.find import find
 from egactl_dr.server.models import TABLES
+from egactl_dr.server.privacy import PRIVACY
 from egactl_dr.server.routes import router
 from egactl_dr.server.seed import seed
 from egactl_dr.server.service import holdings
-from egactl_dr.server.workers import prune
 
 part = BackendPart(
     router=router,
@@ -24,10 +26,9 @@ part = BackendPart(
     holdings=holdings,
     seed=seed,
     find=find,
-    workers=[Worker("prune-check-history", prune, interval=3600)],
+    privacy=PRIVACY,
     settings={
         "approved_hosting": "gdc-dodoma,gdc-dar,govcloud",
         "check_stale_days": 7,
-        "check_retention_days": 400,
     },
 )

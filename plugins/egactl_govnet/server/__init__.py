@@ -8,6 +8,7 @@ from __future__ import annotations
 from egactl.plugin import BackendPart, Worker
 from egactl_govnet.server.find import find
 from egactl_govnet.server.models import TABLES
+from egactl_govnet.server.privacy import PRIVACY
 from egactl_govnet.server.routes import router
 from egactl_govnet.server.seed import seed
 from egactl_govnet.server.service import holdings
@@ -20,6 +21,7 @@ part = BackendPart(
     holdings=holdings,
     seed=seed,
     find=find,
+    privacy=PRIVACY,
     workers=[Worker("release-holds", release_holds, interval=60.0)],
     settings={
         # Days a decommissioned site's prefix and VLAN stay out of the pool, so

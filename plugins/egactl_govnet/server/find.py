@@ -12,8 +12,9 @@
 - A circuit id as the provider wrote it (``TTCL-DOM-00123``): the requests that
   recorded it, newest first (index on circuit id, id).
 - A phone number (``term.phone``): the sites whose contact has that number (index
-  on the contact's number), the contact masked for the help desk exactly as
-  ``govnet sites show`` masks it (``service.serialize_site``).
+  on the contact's number, in each form a number may be stored in), the contact
+  masked for the help desk exactly as ``govnet sites show`` masks it
+  (``service.serialize_site``).
 
 Each result is a site (``RITA/dodoma-hq``), scoped by ``visible`` to what the
 caller may read; ``egactl govnet sites show`` shows more.
@@ -26,7 +27,7 @@ import ipaddress
 from sqlalchemy import select
 
 from egactl.plugin.server import Found, Term, db, visible
-from egactl_govnet import addressing
+from egactl_govnet import addressing, rules
 from egactl_govnet.server.models import Allocation, Onboarding, Site
 from egactl_govnet.server.service import serialize_onboarding, serialize_site, site_key
 
@@ -107,8 +108,10 @@ def by_circuit(circuit: str, limit: int) -> list[Found]:
 
 
 def by_contact_phone(phone: str, limit: int) -> list[Found]:
-    sites = db().scalars(visible(select(Site).where(Site.contact_phone == phone), Site.institution)
-                         .order_by(Site.institution, Site.id).limit(limit)).all()
+    sites: list[Site] = []
+    for form in rules.stored_phone_forms(phone):  # one index range each, in answer order
+        sites += db().scalars(visible(select(Site).where(Site.contact_phone == form), Site.institution)
+                              .order_by(Site.institution, Site.id).limit(limit)).all()
     found = []
     for site in sites:
         data = serialize_site(site)  # masked for the help desk as `govnet sites show` is

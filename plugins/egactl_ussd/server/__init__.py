@@ -8,6 +8,7 @@ from __future__ import annotations
 from egactl.plugin import BackendPart
 from egactl_ussd.server.find import find
 from egactl_ussd.server.models import TABLES
+from egactl_ussd.server.privacy import PRIVACY
 from egactl_ussd.server.quotas import holdings
 from egactl_ussd.server.routes import router
 from egactl_ussd.server.seed import seed
@@ -19,5 +20,6 @@ part = BackendPart(
     holdings=holdings,
     seed=seed,
     find=find,
+    privacy=PRIVACY,
     settings={"quarantine_days": 90, "quota": 3},
 )
