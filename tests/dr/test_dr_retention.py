@@ -94,3 +94,20 @@ def test_nothing_in_dr_is_about_a_data_subject(cli):
     post(cli)
     r = ok(cli("privacy", "report", "0754000111", "--case", "PDPA-1", "-o", "json"))
     assert [i for i in r.json()["items"] if i["service"] == "dr"] == []
+
+
+def test_what_is_due_is_read_from_the_time_indexes(cli, backend, clock):
+    from egactl.plugin.testing import query_plans
+
+    ok(cli("dr", "systems", "create", "TRA/idras", *ADD))
+    post(cli)
+    clock.advance(days=401)
+    plans = query_plans(backend.engine, "dr_check_r", lambda: (policy(cli), backend.run_workers()))
+    assert plans, plans  # the runs to delete (the counts are left out by query_plans)
+    for plan in plans:
+        assert "SCAN" not in plan and "ix_dr_check_runs_at" in plan, plan
+    with backend.read_sessions() as s:
+        for table, index in ((DrCheckRun, "ix_dr_check_runs_at"), (DrCheckResult, "ix_dr_check_results_at")):
+            [plan] = [" | ".join(str(r[-1]) for r in s.connection().exec_driver_sql(
+                f"EXPLAIN QUERY PLAN SELECT count(*) FROM {table.__tablename__} WHERE at < ?", (clock.now.isoformat(),)))]
+            assert index in plan and "SCAN" not in plan.replace("COVERING INDEX", ""), plan

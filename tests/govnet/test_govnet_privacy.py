@@ -85,3 +85,20 @@ def test_erasure_removes_the_contact_everywhere_and_the_sites_keep_working(cli, 
 def test_a_subject_known_by_an_employee_number_has_no_govnet_contact(cli, contacts):
     r = ok(cli("privacy", "report", "111234567", "--case", "PDPA-3", "-o", "json"))
     assert [i for i in r.json()["items"] if i["service"] == "govnet"] == []
+
+
+def test_the_report_reads_contacts_from_the_contact_number_index_on_sqlite(cli, backend, contacts):
+    from egactl.plugin.testing import query_plans
+
+    plans = query_plans(backend.engine, "govnet_sites", lambda: govnet_items(cli))
+    assert plans and all("ix_govnet_sites_contact_phone" in p and "SCAN" not in p for p in plans), plans
+
+
+def test_the_report_reads_contacts_from_the_contact_number_index_on_postgresql(postgres_url):
+    from egactl.plugin.testing import query_plans
+    from tests.conftest import cli_on
+
+    with cli_on(postgres_url) as (cli, be):
+        ok(cli("govnet", "sites", "create", "RITA/dodoma-hq", "--region", "Dodoma", "--contact-phone", "0754000111"))
+        plans = query_plans(be.engine, "govnet_sites", lambda: govnet_items(cli))
+        assert plans and all("ix_govnet_sites_contact_phone" in p and "Seq Scan" not in p for p in plans), plans
