@@ -179,9 +179,13 @@ LOOKUPS = {
 def test_every_lookup_reads_an_index_on_sqlite(cli, backend, sites, lookup, role):
     term, index = LOOKUPS[lookup]
     plans = query_plans(backend.engine, "govnet_", lambda: found(cli, term, role=role))
-    assert any(index in p for p in plans), plans
+    if not (lookup == "prefix" and role != "admin"):
+        assert any(index in p for p in plans), plans
     for plan in plans:
-        assert "SCAN" not in plan and "TEMP B-TREE" not in plan, plan
+        assert not any(step.startswith("SCAN") for step in plan.split(" | ")), plan
+        if lookup == "prefix" and role != "admin":
+            continue  # an operator's prefixes may be read from its institution's few sites, then put in order
+        assert "TEMP B-TREE" not in plan, plan
 
 
 @pytest.mark.parametrize("lookup", LOOKUPS, ids=str)
@@ -210,3 +214,16 @@ def test_a_contact_stored_before_the_phone_rule_is_found_by_the_number_too(cli, 
     assert (item["reference"], item["summary"]) == ("TRA/dodoma", "contact Juma Bakari, 0754000222, "
                                                                   "juma.bakari@tra.go.tz · Dodoma")
     assert "000222" not in found(cli, "0754000222", role="helpdesk")[0]["summary"]
+
+
+def test_other_institutions_prefixes_do_not_crowd_an_operators_out_of_the_limit(cli):
+    ok(cli("govnet", "pools", "create", "dodoma-1", "10.20.0.0/16", "--vlans", "DODOMA=100-899", "--region", "Dodoma"))
+    for ref in ("TRA/a", "TRA/b", "RITA/c"):  # provisioned in this order: TRA's two prefixes are below RITA's
+        ok(cli("govnet", "sites", "create", ref, "--region", "Dodoma"))
+        ok(cli("govnet", "onboard", "--site", ref, "--bandwidth", "20M"))
+        ok(cli("govnet", "approve", ref))
+        ok(cli("govnet", "provision", ref, "--provider", "TTCL", "--circuit-id", f"TTCL-{ref}"))
+    r = ok(cli("find", "10.20.0.0/16", "--service", "govnet", "--limit", "1", "-o", "json", role="operator"))
+    assert [(f["reference"], f["summary"].split(" · ")[1]) for f in r.json()] == [("RITA/c", "10.20.0.16/29")]
+    r = ok(cli("find", "10.20.0.0/16", "--service", "govnet", "--limit", "1", "-o", "json"))
+    assert [f["reference"] for f in r.json()] == ["TRA/a"]

@@ -58,9 +58,15 @@ def _containing(first: int) -> int | None:
 
 
 def _inside(first: int, last: int, limit: int) -> list[int]:
-    """Allocations whose prefix starts inside ``first``..``last`` (they lie wholly inside it)."""
-    return list(db().scalars(select(Allocation.id).where(Allocation.start >= first, Allocation.start <= last)
-                             .order_by(Allocation.start).limit(limit)))
+    """The caller's allocations whose prefix starts inside ``first``..``last`` (they lie wholly inside it).
+
+    Scoped in the query itself, so that another institution's prefixes never crowd an
+    operator's out of the limit (an operator's sites are few: the database may as well
+    start from them)."""
+    stmt = (select(Allocation.id).join(Onboarding, Onboarding.id == Allocation.onboarding_id)
+            .join(Site, Site.id == Onboarding.site_id)
+            .where(Allocation.start >= first, Allocation.start <= last))
+    return list(db().scalars(visible(stmt, Site.institution).order_by(Allocation.start).limit(limit)))
 
 
 def by_address(net: ipaddress.IPv4Network, limit: int) -> list[Found]:
