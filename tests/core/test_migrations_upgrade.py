@@ -227,9 +227,10 @@ def test_previous_release_is_refused_by_serve_and_adopted_by_migrate(new_databas
     r = egactl("serve", "migrate", "--dry-run", "--database-url", url, "-o", "json")
     assert r.returncode == 0, r.stderr
     plan = {p["component"]: p for p in json.loads(r.stdout)}
-    assert plan["dr"] == {"component": "dr", "action": "adopt and upgrade", "from": "0001", "to": "0002",
-                          "revisions": ["0002: Help-desk checks are unverified observations: observed_* on systems, "
-                                        "verified on check runs (the help desk's earlier runs become unverified)."]}
+    assert (plan["dr"]["action"], plan["dr"]["from"], plan["dr"]["to"]) == ("adopt and upgrade", "0001", heads["dr"])
+    assert plan["dr"]["revisions"][0] == ("0002: Help-desk checks are unverified observations: observed_* on systems, "
+                                          "verified on check runs (the help desk's earlier runs become unverified).")
+    assert len(plan["dr"]["revisions"]) == int(heads["dr"]) - 1
     assert (plan["sms"]["action"], plan["sms"]["from"], plan["sms"]["to"]) == ("adopt and upgrade", "0002", heads["sms"])
     assert (plan["core"]["action"], plan["core"]["from"], plan["core"]["to"]) == ("adopt and upgrade", "0001", heads["core"])
     assert not {t for t in inspect(engine).get_table_names() if t.startswith("alembic_version_")}  # dry run
