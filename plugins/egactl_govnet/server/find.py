@@ -28,7 +28,7 @@ from sqlalchemy import select
 
 from egactl.plugin.server import Found, Term, db, visible
 from egactl_govnet import addressing, rules
-from egactl_govnet.server.models import Allocation, Onboarding, Site
+from egactl_govnet.server.models import Allocation, Onboarding, Pool, Site
 from egactl_govnet.server.service import serialize_onboarding, serialize_site, site_key
 
 CONTAINS, INSIDE = 100, 80
@@ -76,12 +76,13 @@ def by_address(net: ipaddress.IPv4Network, limit: int) -> list[Found]:
         ids += _inside(first, last, limit)
     if not ids:
         return []
-    rows = db().execute(visible(select(Allocation, Onboarding, Site)
+    rows = db().execute(visible(select(Allocation, Onboarding, Site, Pool.name)
                                 .join(Onboarding, Onboarding.id == Allocation.onboarding_id)
                                 .join(Site, Site.id == Onboarding.site_id)
+                                .join(Pool, Pool.id == Onboarding.pool_id)
                                 .where(Allocation.id.in_(sorted(set(ids)))), Site.institution)).all()
     found = []
-    for alloc, ob, site in sorted(rows, key=lambda r: r[0].start):
+    for alloc, ob, site, pool in sorted(rows, key=lambda r: r[0].start):
         block = (alloc.start, alloc.length)
         if addressing.contains(block, (first, net.prefixlen)):
             rank = CONTAINS
@@ -89,7 +90,7 @@ def by_address(net: ipaddress.IPv4Network, limit: int) -> list[Found]:
             rank = INSIDE
         else:  # the nearest prefix below the address ends before it: nobody holds the address
             continue
-        found.append(_site_found(site, ob, rank))
+        found.append(_site_found(site, ob, pool, rank))
     return found
 
 
@@ -103,10 +104,11 @@ def _can_be_circuit(text: str) -> bool:
 def by_circuit(circuit: str, limit: int) -> list[Found]:
     found: list[Found] = []
     for candidate in dict.fromkeys((circuit, circuit.upper())):  # as typed, and as providers write them
-        rows = db().execute(visible(select(Onboarding, Site).join(Site, Site.id == Onboarding.site_id)
+        rows = db().execute(visible(select(Onboarding, Site, Pool.name).join(Site, Site.id == Onboarding.site_id)
+                                    .join(Pool, Pool.id == Onboarding.pool_id)
                                     .where(Onboarding.circuit_id == candidate), Site.institution)
                             .order_by(Onboarding.id.desc()).limit(limit)).all()
-        found += [_site_found(site, ob, CIRCUIT_OPEN if ob.open else CIRCUIT_CLOSED) for ob, site in rows]
+        found += [_site_found(site, ob, pool, CIRCUIT_OPEN if ob.open else CIRCUIT_CLOSED) for ob, site, pool in rows]
     return found
 
 
@@ -149,6 +151,6 @@ def summary(ob: dict) -> str:
     return " · ".join(parts)
 
 
-def _site_found(site: Site, ob: Onboarding, rank: int) -> Found:
-    return Found(kind="site", reference=site_key(site), summary=summary(serialize_onboarding(ob, site)),
+def _site_found(site: Site, ob: Onboarding, pool: str, rank: int) -> Found:
+    return Found(kind="site", reference=site_key(site), summary=summary(serialize_onboarding(ob, site, pool)),
                  command=_command(site), institution=site.institution, rank=rank)
