@@ -45,7 +45,7 @@ from typing import Any
 from sqlalchemy import select, update
 
 from egactl_sms import rules
-from egactl_sms.server import drivers
+from egactl_sms.server import drivers, lifecycle
 from egactl_sms.server.models import Batch, Message, OptOut
 from egactl_sms.server.service import chunked
 
@@ -125,14 +125,13 @@ def _any(be: Any, *conditions) -> bool:
 
 def _recover(be: Any, setting) -> int:
     stale = be.now() - dt.timedelta(seconds=float(setting("lease_seconds")))
-    base = (Message.state == "submitting", Message.claimed_at < stale)
-    if not _any(be, *base):
+    if not _any(be, Message.state == "submitting", Message.claimed_at < stale):
         return 0
     with be.write_sessions.begin() as s:
-        requeued = s.execute(update(Message).where(*base, Message.dispatched_at.is_(None))
-                             .values(state="queued", claim=None, claimed_at=None)).rowcount
-        unknown = s.execute(update(Message).where(*base, Message.dispatched_at.is_not(None))
-                            .values(state="failed", reason=UNKNOWN_OUTCOME, claim=None)).rowcount
+        requeued = lifecycle.move(s, Message.claimed_at < stale, Message.dispatched_at.is_(None),
+                                  source="submitting", target="queued", values={"claim": None, "claimed_at": None})
+        unknown = lifecycle.move(s, Message.claimed_at < stale, Message.dispatched_at.is_not(None),
+                                 source="submitting", target="failed", values={"reason": UNKNOWN_OUTCOME, "claim": None})
     if requeued or unknown:
         log.warning("sms delivery recovered a dead worker's claims: %d requeued, %d with unknown outcome",
                     requeued, unknown)
@@ -142,12 +141,11 @@ def _recover(be: Any, setting) -> int:
 def _expire(be: Any, setting) -> int:
     hours = float(setting("expire_hours"))
     limit = be.now() - dt.timedelta(hours=hours)
-    base = (Message.state == "queued", Message.deliver_after < limit)
-    if not _any(be, *base):
+    if not _any(be, Message.state == "queued", Message.deliver_after < limit):
         return 0
     with be.write_sessions.begin() as s:
-        return s.execute(update(Message).where(*base).values(
-            state="expired", reason=f"not sent within {hours:g} hours of its delivery time")).rowcount
+        return lifecycle.move(s, Message.deliver_after < limit, source="queued", target="expired",
+                              values={"reason": f"not sent within {hours:g} hours of its delivery time"})
 
 
 def _take_due(s, now: dt.datetime, limit: int) -> tuple[list[int], int]:
@@ -172,7 +170,8 @@ def _take_due(s, now: dt.datetime, limit: int) -> tuple[list[int], int]:
     if cancelled_batches:
         late = [r.id for r in rows if r.batch_id in cancelled_batches]
         for part in chunked(late):
-            s.execute(update(Message).where(Message.id.in_(part)).values(state="cancelled", reason=CANCELLED_LATE))
+            lifecycle.move(s, Message.id.in_(part), source="queued", target="cancelled",
+                           values={"reason": CANCELLED_LATE})
         rows = [r for r in rows if r.batch_id not in cancelled_batches]
     if rules.is_quiet(now):
         waiting = [r.id for r in rows if not r.quiet_ok]
@@ -186,7 +185,7 @@ def _take_due(s, now: dt.datetime, limit: int) -> tuple[list[int], int]:
         opted.update(s.execute(select(OptOut.institution, OptOut.phone).where(OptOut.phone.in_(part))))
     rejected = [r.id for r in rows if (r.institution, r.recipient) in opted]
     for part in chunked(rejected):
-        s.execute(update(Message).where(Message.id.in_(part)).values(state="rejected", reason=OPTED_OUT_LATE))
+        lifecycle.move(s, Message.id.in_(part), source="queued", target="rejected", values={"reason": OPTED_OUT_LATE})
     gone = set(rejected)
     return [r.id for r in rows if r.id not in gone], touched
 
@@ -213,9 +212,8 @@ def _deliver_in_transaction(be: Any, driver: drivers.Driver, setting) -> int:
         if ids:
             driver.record(s, _load(s, ids), now)
             for part in chunked(ids):
-                s.execute(update(Message).where(Message.id.in_(part)).values(
-                    state="delivered", submitted_at=now, delivered_at=now, attempts=Message.attempts + 1,
-                    reason=None))
+                lifecycle.move(s, Message.id.in_(part), source="queued", target="delivered", values={
+                    "submitted_at": now, "delivered_at": now, "attempts": Message.attempts + 1, "reason": None})
     return touched
 
 
@@ -243,9 +241,8 @@ def _deliver_claimed(be: Any, driver: drivers.Driver, setting) -> int:
     with be.write_sessions.begin() as s:
         ids, touched = _take_due(s, now, int(setting("claim_size")))
         for part in chunked(ids):
-            s.execute(update(Message).where(Message.id.in_(part), Message.state == "queued").values(
-                state="submitting", claim=token, claimed_at=now, dispatched_at=None,
-                attempts=Message.attempts + 1))
+            lifecycle.move(s, Message.id.in_(part), source="queued", target="submitting", values={
+                "claim": token, "claimed_at": now, "dispatched_at": None, "attempts": Message.attempts + 1})
     if not ids:
         return touched
     with be.read_sessions() as s:
@@ -269,31 +266,32 @@ def _deliver_claimed(be: Any, driver: drivers.Driver, setting) -> int:
         # An ordinary error (not a dying process): what was never dispatched goes
         # straight back to the queue; a dispatched chunk waits for recovery.
         with be.write_sessions.begin() as s:
-            s.execute(update(Message).where(Message.state == "submitting", Message.claim == token,
-                                            Message.dispatched_at.is_(None))
-                      .values(state="queued", claim=None, claimed_at=None))
+            lifecycle.move(s, Message.claim == token, Message.dispatched_at.is_(None), source="submitting",
+                           target="queued", values={"claim": None, "claimed_at": None})
         raise
     return touched
 
 
 def _record(be: Any, token: str, ids: list[int], outcome: drivers.Outcome, setting) -> None:
     now = be.now()
-    base = update(Message).where(Message.id.in_(ids), Message.claim == token, Message.state == "submitting")
+    mine = (Message.id.in_(ids), Message.claim == token)
     with be.write_sessions.begin() as s:
         if outcome.status == drivers.ACCEPTED:
-            s.execute(base.values(state="submitted", submitted_at=now, gateway_ref=outcome.ref, reason=None,
-                                  claim=None))
+            lifecycle.move(s, *mine, source="submitting", target="submitted", values={
+                "submitted_at": now, "gateway_ref": outcome.ref, "reason": None, "claim": None})
         elif outcome.status == drivers.FAILED:
-            s.execute(base.values(state="failed", reason=outcome.reason, claim=None))
+            lifecycle.move(s, *mine, source="submitting", target="failed",
+                           values={"reason": outcome.reason, "claim": None})
         elif outcome.status == drivers.UNKNOWN:
-            s.execute(base.values(state="failed", reason=UNKNOWN_ANSWER.format(why=outcome.reason), claim=None))
+            lifecycle.move(s, *mine, source="submitting", target="failed",
+                           values={"reason": UNKNOWN_ANSWER.format(why=outcome.reason), "claim": None})
         else:  # RETRY: the gateway certainly did not take it
             attempts = int(setting("max_attempts"))
-            s.execute(base.where(Message.attempts >= attempts).values(
-                state="failed", reason=f"gave up after {attempts} attempts: {outcome.reason}", claim=None))
+            lifecycle.move(s, *mine, Message.attempts >= attempts, source="submitting", target="failed", values={
+                "reason": f"gave up after {attempts} attempts: {outcome.reason}", "claim": None})
             wait = dt.timedelta(seconds=float(setting("retry_seconds")))
-            s.execute(base.where(Message.attempts < attempts).values(
-                state="queued", claim=None, claimed_at=None, dispatched_at=None, deliver_after=now + wait,
-                reason=f"will retry: {outcome.reason}"))
+            lifecycle.move(s, *mine, Message.attempts < attempts, source="submitting", target="queued", values={
+                "claim": None, "claimed_at": None, "dispatched_at": None, "deliver_after": now + wait,
+                "reason": f"will retry: {outcome.reason}"})
     if outcome.status != drivers.ACCEPTED:
         log.warning("sms delivery: %d message(s) %s: %s", len(ids), outcome.status, outcome.reason)
