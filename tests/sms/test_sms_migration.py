@@ -59,7 +59,8 @@ def test_version_1_database_is_upgraded_in_place(database_url):
     # Back to what version 1 created: no guards table, no cancellation columns.
     with be.engine.begin() as c:
         c.execute(text("UPDATE sms_messages SET state = 'failed', reason = 'gateway refused' WHERE batch_id = 2"))
-        c.execute(text("DROP TABLE sms_batch_reasons"))  # 0004's counters
+        c.execute(text("DROP TABLE sms_rate_windows"))  # 0004's counters and rate window
+        c.execute(text("DROP TABLE sms_batch_reasons"))
         c.execute(text("DROP TABLE sms_batch_states"))
         c.execute(text("DROP TABLE sms_send_guards"))
         c.execute(text("ALTER TABLE sms_batches DROP COLUMN cancelled_at"))

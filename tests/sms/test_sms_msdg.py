@@ -121,7 +121,7 @@ def backend_key():
 @pytest.fixture
 def backend_settings(gateway, backend_key):
     return {"sms.driver": "msdg", "sms.msdg_url": gateway.url, "sms.msdg_api_key": backend_key,
-            "sms.msdg_account": ACCOUNT, "sms.msdg_service_id": SERVICE_ID, "sms.msdg_chunk": 2, "sms.rate": 0,
+            "sms.msdg_account": ACCOUNT, "sms.msdg_service_id": SERVICE_ID, "sms.msdg_chunk": 2, "sms.rate": 0, "sms.in_flight": 1,
             "sms.max_attempts": 2}
 
 

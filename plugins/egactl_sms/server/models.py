@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import Boolean, Float, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import BigInteger, Boolean, Float, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from egactl.plugin.server import Base, UTCDateTime, Versioned, unversioned
@@ -198,6 +198,17 @@ class BatchReason(Base):
     messages: Mapped[int] = mapped_column(Integer, default=0)
 
 
+@unversioned("changed only under its row lock (SELECT … FOR UPDATE), by egactl_sms.server.rate")
+class RateWindow(Base):
+    """The delivery rate's current window, shared by every server on the database (see ``rate``)."""
+
+    __tablename__ = "sms_rate_windows"
+
+    name: Mapped[str] = mapped_column(String(32), primary_key=True)
+    second: Mapped[int] = mapped_column(BigInteger)  # the database clock's whole second
+    used: Mapped[int] = mapped_column(Integer)  # recipients granted in it
+
+
 @unversioned("append-only")
 class OutboxEntry(Base):
     """The sandbox's "sent" folder: what the outbox driver would have handed to a gateway."""
@@ -218,5 +229,5 @@ class OutboxEntry(Base):
 
 
 TABLES = [t.__table__ for t in (Sender, Group, GroupMember, OptOut, Batch, SendGuard, Message, BatchState, BatchReason,
-                                 OutboxEntry)]
+                                 RateWindow, OutboxEntry)]
 

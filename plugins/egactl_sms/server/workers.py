@@ -37,9 +37,11 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import logging
+import math
 import secrets
 import threading
 import time
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from typing import Any
 
 from sqlalchemy import select, update
@@ -47,6 +49,7 @@ from sqlalchemy import select, update
 from egactl_sms import rules
 from egactl_sms.server import drivers, lifecycle
 from egactl_sms.server.models import Batch, Message, OptOut
+from egactl_sms.server.rate import SharedRate
 from egactl_sms.server.service import chunked
 
 log = logging.getLogger("egactl.sms.delivery")
@@ -54,8 +57,11 @@ log = logging.getLogger("egactl.sms.delivery")
 PLUGIN = "sms"
 SETTINGS: dict[str, Any] = {
     "driver": "outbox",          # outbox | msdg
-    "rate": 50.0,                # messages a second handed to the gateway (0: no pacing)
-    "claim_size": 500,           # messages taken off the queue per transaction
+    "rate": 50.0,                # recipients a second handed to the gateway by all servers together (0: no pacing)
+    "claim_size": 500,           # messages taken off the queue per transaction (at most a second of the rate)
+    "in_flight": 4,              # gateway requests under way at once, per server
+    "rate_guard": 0.25,          # grants are given in the first 1 - this of each second (see rate.py)
+    "tick_seconds": 5.0,         # a tick keeps delivering this long while messages are due
     "lease_seconds": 300,        # a claim older than this belongs to a dead worker
     "expire_hours": 48,          # a message not sent this long after its time expires
     "max_attempts": 5,           # gateway unreachable this many times: failed
@@ -217,59 +223,135 @@ def _deliver_in_transaction(be: Any, driver: drivers.Driver, setting) -> int:
     return touched
 
 
-class _Pacer:
-    """At most ``rate`` recipients a second, measured on the wall clock (the gateway's time, not the backend's)."""
+class _Claims:
+    """What one tick has claimed (``claim`` = its token) and not yet recorded."""
 
-    def __init__(self, rate: float):
-        self.rate = rate
-        self.next = time.monotonic()
+    def __init__(self, be: Any, setting):
+        self.be = be
+        self.setting = setting
+        self.token = secrets.token_hex(8)
+        self.lease = float(setting("lease_seconds"))
+        self.renewed = time.monotonic()
 
-    def wait(self, n: int) -> None:
-        if self.rate <= 0:
+    def take(self, limit: int) -> tuple[list[drivers.Outgoing], int]:
+        """Claim up to ``limit`` due messages: (what to send, rows touched)."""
+        now = self.be.now()
+        if not _any(self.be, Message.state == "queued", Message.deliver_after <= now):
+            return [], 0
+        with self.be.write_sessions.begin() as s:
+            ids, touched = _take_due(s, now, limit)
+            for part in chunked(ids):
+                lifecycle.move(s, Message.id.in_(part), source="queued", target="submitting", values={
+                    "claim": self.token, "claimed_at": now, "dispatched_at": None, "attempts": Message.attempts + 1})
+        if not ids:
+            return [], touched
+        with self.be.read_sessions() as s:
+            return _load(s, ids, self.token), touched
+
+    def renew(self) -> None:
+        """Keep this live worker's claims from looking like a dead one's (``lease_seconds``)."""
+        if time.monotonic() - self.renewed < self.lease / 3:
             return
-        now = time.monotonic()
-        if self.next > now:
-            time.sleep(self.next - now)
-        self.next = max(now, self.next) + n / self.rate
+        self.renewed = time.monotonic()
+        with self.be.write_sessions.begin() as s:
+            s.execute(update(Message).where(Message.claim == self.token, Message.state == "submitting")
+                      .values(claimed_at=self.be.now()))
+
+    def requeue_undispatched(self) -> None:
+        """After an ordinary error (not a dying process): what was never dispatched goes
+        straight back to the queue; a dispatched chunk waits for recovery."""
+        with self.be.write_sessions.begin() as s:
+            lifecycle.move(s, Message.claim == self.token, Message.dispatched_at.is_(None), source="submitting",
+                           target="queued", values={"claim": None, "claimed_at": None})
 
 
-def _deliver_claimed(be: Any, driver: drivers.Driver, setting) -> int:
-    now = be.now()
-    if not _any(be, Message.state == "queued", Message.deliver_after <= now):
-        return 0
-    token = secrets.token_hex(8)
-    with be.write_sessions.begin() as s:
-        ids, touched = _take_due(s, now, int(setting("claim_size")))
-        for part in chunked(ids):
-            lifecycle.move(s, Message.id.in_(part), source="queued", target="submitting", values={
-                "claim": token, "claimed_at": now, "dispatched_at": None, "attempts": Message.attempts + 1})
-    if not ids:
-        return touched
-    with be.read_sessions() as s:
-        claimed = _load(s, ids, token)
+def _chunks(claimed: list[drivers.Outgoing], size: int):
+    """Gateway requests: recipients sharing a sender and text, at most ``size`` at a time."""
     groups: dict[tuple[str, str], list[drivers.Outgoing]] = {}
     for m in claimed:
         groups.setdefault((m.sender, m.body), []).append(m)
-    pacer = _Pacer(float(setting("rate")))
-    try:
-        for (sender, body), items in groups.items():
-            for i in range(0, len(items), driver.chunk_size):
-                chunk = items[i:i + driver.chunk_size]
-                chunk_ids = [m.id for m in chunk]
-                with be.write_sessions.begin() as s:
-                    s.execute(update(Message).where(Message.id.in_(chunk_ids), Message.claim == token)
-                              .values(dispatched_at=be.now()))
-                pacer.wait(len(chunk))
-                outcome = driver.send(sender, body, [m.recipient for m in chunk], be.now())
-                _record(be, token, chunk_ids, outcome, setting)
-    except Exception:
-        # An ordinary error (not a dying process): what was never dispatched goes
-        # straight back to the queue; a dispatched chunk waits for recovery.
+    for items in groups.values():
+        for i in range(0, len(items), size):
+            yield items[i:i + size]
+
+
+def _hand_over(be: Any, driver: drivers.Driver, claims: _Claims, limiter: SharedRate | None,
+               chunk: list[drivers.Outgoing], setting) -> None:
+    """One chunk to the gateway, as the shared rate allows: each request recorded as dispatched
+    before it is sent (commit) and its outcome after (commit)."""
+    while chunk:
+        n = limiter.take(len(chunk)) if limiter else len(chunk)
+        part, chunk = chunk[:n], chunk[n:]
+        ids = [m.id for m in part]
         with be.write_sessions.begin() as s:
-            lifecycle.move(s, Message.claim == token, Message.dispatched_at.is_(None), source="submitting",
-                           target="queued", values={"claim": None, "claimed_at": None})
+            s.execute(update(Message).where(Message.id.in_(ids), Message.claim == claims.token)
+                      .values(dispatched_at=be.now()))
+        outcome = driver.send(part[0].sender, part[0].body, [m.recipient for m in part], be.now())
+        _record(be, claims.token, ids, outcome, setting)
+
+
+def _deliver_claimed(be: Any, driver: drivers.Driver, setting) -> int:
+    """Claim due messages and hand them to the driver, ``in_flight`` gateway requests at a
+    time, until nothing is due or the tick has run ``tick_seconds``.
+
+    Claims are taken about a second of the rate at a time (at most ``claim_size``) and only
+    when the requests already queued are few, so that what a dying server leaves claimed is
+    small; a claim is renewed while its worker lives.
+    """
+    rate = float(setting("rate"))
+    in_flight = max(1, int(setting("in_flight")))
+    limit = int(setting("claim_size"))
+    if rate > 0:
+        limit = min(limit, max(driver.chunk_size, math.ceil(rate)))
+    limiter = SharedRate(be, rate, float(setting("rate_guard"))) if rate > 0 else None
+    claims = _Claims(be, setting)
+    budget = float(setting("tick_seconds"))
+    started = time.monotonic()
+    handled = 0
+    if in_flight == 1:  # one request at a time, in this thread
+        try:
+            while True:
+                claimed, touched = claims.take(limit)
+                handled += touched
+                for chunk in _chunks(claimed, driver.chunk_size):
+                    _hand_over(be, driver, claims, limiter, chunk, setting)
+                if not claimed or time.monotonic() - started > budget:
+                    return handled
+        except Exception:
+            claims.requeue_undispatched()
+            raise
+    pool = ThreadPoolExecutor(in_flight, thread_name_prefix="egactl-sms-delivery")
+    pending: set[Future] = set()
+
+    def settle(block_until: int) -> None:
+        """Wait until at most ``block_until`` requests are pending; a failed one raises."""
+        nonlocal pending
+        while len(pending) > block_until:
+            done, pending = wait(pending, timeout=max(claims.lease / 3, 0.1), return_when=FIRST_COMPLETED)
+            claims.renew()
+            for f in done:
+                f.result()
+
+    try:
+        while True:
+            claimed, touched = claims.take(limit)
+            handled += touched
+            for chunk in _chunks(claimed, driver.chunk_size):
+                settle(2 * in_flight - 1)
+                pending.add(pool.submit(_hand_over, be, driver, claims, limiter, chunk, setting))
+            if not claimed or time.monotonic() - started > budget:
+                break
+            settle(in_flight)  # claim again while the last requests are still out
+        settle(0)
+    except BaseException as exc:
+        for f in pending:
+            f.cancel()
+        pool.shutdown(wait=True)
+        if isinstance(exc, Exception):
+            claims.requeue_undispatched()
         raise
-    return touched
+    pool.shutdown(wait=True)
+    return handled
 
 
 def _record(be: Any, token: str, ids: list[int], outcome: drivers.Outcome, setting) -> None:

@@ -2,6 +2,8 @@
 state and reason (sms_batch_reasons), kept as messages change state, so that a batch's
 report reads a few rows instead of counting its messages. Filled here for the batches
 already stored: one INSERT … SELECT … GROUP BY over the messages (the only full pass).
+And the delivery rate's shared window (sms_rate_windows), so that several servers on one
+database hand the gateway the configured rate between them, not each.
 
 Revision ID: 0004
 Revises: 0003
@@ -44,6 +46,13 @@ def upgrade() -> None:
         sa.ForeignKeyConstraint(["batch_id"], ["sms_batches.id"]),
         sa.PrimaryKeyConstraint("batch_id", "state", "reason_key"),
     )
+    op.create_table(
+        "sms_rate_windows",
+        sa.Column("name", sa.String(length=32), nullable=False),
+        sa.Column("second", sa.BigInteger(), nullable=False),
+        sa.Column("used", sa.Integer(), nullable=False),
+        sa.PrimaryKeyConstraint("name"),
+    )
     bind = op.get_bind()
     bind.execute(sa.text("INSERT INTO sms_batch_states (batch_id, state, messages) "
                          "SELECT batch_id, state, count(*) FROM sms_messages GROUP BY batch_id, state"))
@@ -58,5 +67,6 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    op.drop_table("sms_rate_windows")
     op.drop_table("sms_batch_reasons")
     op.drop_table("sms_batch_states")
