@@ -1,7 +1,7 @@
 """The delivery worker: queued messages to the driver, at a set rate, crash-safe.
 
-One ``tick`` (``egactl serve`` runs it every second in a thread; the sandbox
-after each mutating request):
+One ``tick`` (``egactl serve`` runs it in a thread, every quarter of a second
+while idle; the sandbox after each mutating request):
 
 1. *Recover* claims left by a worker that died: a message claimed more than
    ``lease_seconds`` ago and never handed over goes back to the queue; one that
@@ -16,10 +16,17 @@ after each mutating request):
    - a transactional driver (``outbox``) records the messages and marks them
      delivered in that same transaction — exactly once by construction;
    - any other driver (``msdg``): the claim commits (``queued → submitting``
-     with a claim token); then, for each gateway request, the chunk is marked
-     *dispatched* (commit), handed to the driver, and its outcome recorded
-     (commit), guarded by the claim token so a zombie worker cannot overwrite a
-     newer claim.
+     with the tick's claim token); then, for each gateway request, its
+     recipients are taken from the rate shared by every server (``rate``), the
+     chunk is marked *dispatched* (commit), handed to the driver, and its
+     outcome recorded (commit), guarded by the claim token so a zombie worker
+     cannot overwrite a newer claim. Up to ``in_flight`` requests are under way
+     at once (a thread pool); the tick claims about a second of the rate at a
+     time, again while the last requests are out, until nothing is due or it
+     has run ``tick_seconds``; it renews its claims while it lives.
+
+Every change of a message's state goes through ``lifecycle.move``, which keeps
+the batches' counters in the same transaction.
 
 The exactly-once boundary, stated plainly: a worker that dies between
 "dispatched" and "outcome recorded" leaves a chunk whose fate it cannot know —
@@ -27,8 +34,8 @@ the MSDG contract has no idempotency key or reference the gateway would use to
 drop a repeated request, so resending could deliver twice and not resending
 could lose it. egactl does not resend (a duplicate costs money and trust);
 those messages become ``failed`` with a reason that says the outcome is
-unknown, and they show up in ``egactl sms report``. The window is one gateway
-request (at most ``msdg_chunk`` recipients) wide. Everything claimed but not
+unknown, and they show up in ``egactl sms report``. The window is the dying
+server's requests in flight (at most ``in_flight`` x ``msdg_chunk`` recipients). Everything claimed but not
 yet dispatched is requeued; everything recorded is never sent again.
 """
 
