@@ -180,7 +180,7 @@ def test_a_model_changed_without_a_revision_is_caught(tmp_path, engines):
     # A history that misses revisions (sms without its 0002 and what follows) against the models as they are.
     history = tmp_path / "sms-history"
     shutil.copytree(comps[[c.name for c in comps].index("sms")].script.dir, history,
-                    ignore=shutil.ignore_patterns("0002_*", "0003_*", "__pycache__"))
+                    ignore=shutil.ignore_patterns("0002_*", "0003_*", "0004_*", "__pycache__"))
     other = engines(f"sqlite:///{tmp_path / 'short.db'}")
     sms = next(c for c in comps if c.name == "sms")
     short = [c if c.name != "sms" else Component("sms", sms.tables, history) for c in comps]
@@ -218,7 +218,7 @@ def test_previous_release_is_refused_by_serve_and_adopted_by_migrate(new_databas
     assert r.returncode == 5, r.stderr
     assert r.stderr.splitlines() == [
         "error: the database schema is older than this egactl (core: 1 revision, dr: 1 revision, mail: 2 revisions, "
-        "sms: 1 revision, ussd: 1 revision to apply); "
+        "sms: 2 revisions, ussd: 1 revision to apply); "
         "run `egactl serve migrate` with the same --database-url first"]
     assert not {t for t in inspect(engine).get_table_names() if t.startswith("alembic_version_")}
 
@@ -228,7 +228,7 @@ def test_previous_release_is_refused_by_serve_and_adopted_by_migrate(new_databas
     assert plan["dr"] == {"component": "dr", "action": "adopt and upgrade", "from": "0001", "to": "0002",
                           "revisions": ["0002: Help-desk checks are unverified observations: observed_* on systems, "
                                         "verified on check runs (the help desk's earlier runs become unverified)."]}
-    assert (plan["sms"]["action"], plan["sms"]["from"], plan["sms"]["to"]) == ("adopt and upgrade", "0002", "0003")
+    assert (plan["sms"]["action"], plan["sms"]["from"], plan["sms"]["to"]) == ("adopt and upgrade", "0002", "0004")
     assert (plan["core"]["action"], plan["core"]["from"], plan["core"]["to"]) == ("adopt and upgrade", "0001", "0002")
     assert not {t for t in inspect(engine).get_table_names() if t.startswith("alembic_version_")}  # dry run
 
@@ -236,7 +236,7 @@ def test_previous_release_is_refused_by_serve_and_adopted_by_migrate(new_databas
     assert r.returncode == 0, r.stderr
     done = {p["component"]: (p["action"], p["to"]) for p in json.loads(r.stdout)}
     assert done == {"core": ("adopted and upgraded", "0002"), "dr": ("adopted and upgraded", "0002"), "govnet": ("adopted", "0001"),
-                    "mail": ("adopted and upgraded", "0003"), "sms": ("adopted and upgraded", "0003"), "ussd": ("adopted and upgraded", "0002")}
+                    "mail": ("adopted and upgraded", "0003"), "sms": ("adopted and upgraded", "0004"), "ussd": ("adopted and upgraded", "0002")}
     with engine.connect() as conn:
         assert differences(conn, comps) == []
     kept_rows(engine)

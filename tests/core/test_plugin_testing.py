@@ -123,7 +123,7 @@ def test_history_differences_is_empty_for_a_builtin_plugin_whose_foreign_keys_po
     try:  # what it built: the core's history at its head, then the plugin's, each in its own version table
         with engine.connect() as conn:
             assert conn.execute(text("SELECT version_num FROM alembic_version_core")).scalar() == "0002"
-            assert conn.execute(text("SELECT version_num FROM alembic_version_sms")).scalar() == "0003"
+            assert conn.execute(text("SELECT version_num FROM alembic_version_sms")).scalar() == "0004"
     finally:
         engine.dispose()
 
