@@ -52,15 +52,24 @@ class Gateway:
         self.arrivals: list[tuple[float, int]] = []
         self.reply: tuple[int, dict] | Raw | None = None  # None: MSDG's success answer
         self.delay = 0.0
+        self.busy = self.most_busy = 0  # requests being answered at once, and the most seen
+        self._lock = threading.Lock()
         gateway = self
 
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self):
                 arrived = time.time()  # the gateway's own clock: what it counts its seconds by
-                body = self.rfile.read(int(self.headers["Content-Length"])).decode("utf-8")
-                answer = gateway.check(self.headers, body, arrived)
-                if gateway.delay:
-                    time.sleep(gateway.delay)
+                with gateway._lock:
+                    gateway.busy += 1
+                    gateway.most_busy = max(gateway.most_busy, gateway.busy)
+                try:
+                    body = self.rfile.read(int(self.headers["Content-Length"])).decode("utf-8")
+                    answer = gateway.check(self.headers, body, arrived)
+                    if gateway.delay:
+                        time.sleep(gateway.delay)
+                finally:
+                    with gateway._lock:
+                        gateway.busy -= 1
                 if isinstance(answer, Raw):
                     status, ctype, raw = answer.status, answer.content_type, answer.body.encode()
                 else:
