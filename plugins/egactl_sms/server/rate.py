@@ -18,7 +18,8 @@ the rate. There is no burst beyond that: a second never holds more than
 ``rate``, the first included. The price: a row lock held for a few
 milliseconds per gateway request, cluster-wide (10 a second at 1,000/s with
 chunks of 100). Every server should be given the same rate; each enforces its
-own against the shared window.
+own against the shared window. The window is a whole second: a rate below one
+a second is taken as one.
 
 What a grant does not cover: a gateway whose clock is off from the database's
 by more than the guard counts its seconds differently (the sum over any two
