@@ -15,9 +15,10 @@ database:
 
 Printed per run: recipients/s delivered, the ratio to the configured rate, the
 busiest second at the gateway (it must not exceed the rate, whatever the number
-of servers), and for 2 servers the ratio to 1 server at the same rate (about 2
-when the rate allows, about 1 when the rate binds). Wall-clock figures depend on
-the machine's load; ratios are within one run.
+of servers), for 2 servers the ratio to 1 server at the same rate (about 2 when
+the rate allows and the machine has the CPUs, about 1 when the rate binds), and
+the servers' CPU time per 1,000 recipients (which does not depend on the
+machine's load, as the wall-clock rates do).
 
     python bench/sms_delivery.py                      # rates 1000 and 5000, 1 and 2 servers
     python bench/sms_delivery.py --rates 1000 --seconds 5
@@ -142,9 +143,11 @@ def one_run(pg: Postgres, root: Path, rate: int, servers: int, recipients: int, 
                 "EGACTL_SMS_MSDG_CHUNK": str(opts.chunk)}
     procs = [serve(env, url, settings)[0] for _ in range(servers)]
     try:
+        cpu_start = sum(cpu_seconds(p.pid) for p in procs)
         deadline = time.monotonic() + opts.timeout
         while gateway.received() < recipients and time.monotonic() < deadline:
             time.sleep(0.2)
+        cpu = sum(cpu_seconds(p.pid) for p in procs) - cpu_start
     finally:
         stop(procs)
         gateway.close()
@@ -155,7 +158,16 @@ def one_run(pg: Postgres, root: Path, rate: int, servers: int, recipients: int, 
     steady = [per_second[s] for s in range(seconds[0] + 1, seconds[-1])] if len(seconds) > 2 else []
     rps = sum(steady) / len(steady) if steady else float("nan")
     return {"rate": rate, "servers": servers, "received": gateway.received(), "recipients": recipients,
-            "rps": rps, "busiest": max(per_second.values()) if per_second else 0, "seconds": len(steady)}
+            "rps": rps, "busiest": max(per_second.values()) if per_second else 0, "seconds": len(steady),
+            "cpu_per_1000": 1000 * cpu / max(gateway.received(), 1)}
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a running process (Linux /proc), as bench/sms_bulk.py reads it."""
+    import os
+
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def main() -> None:
@@ -181,19 +193,27 @@ def main() -> None:
                     r = one_run(pg, Path(tmp), rate, n, min(int(rate * opts.seconds), opts.max_recipients), opts)
                     results.append(r)
                     print(f"  rate {rate}/s, {n} server(s): {r['received']:,}/{r['recipients']:,} received, "
-                          f"{r['rps']:,.0f}/s over {r['seconds']} steady seconds, busiest second {r['busiest']:,}",
+                          f"{r['rps']:,.0f}/s over {r['seconds']} steady seconds, busiest second {r['busiest']:,}, "
+                          f"servers' CPU {r['cpu_per_1000']:.2f} s per 1,000 recipients",
                           flush=True)
     finally:
         pg.stop()
     print()
     print(f"gateway latency {opts.latency * 1000:.0f} ms, {opts.chunk} recipients a request, "
           f"{opts.in_flight} requests in flight per server")
-    print(f"{'rate/s':>7}  {'servers':>7}  {'delivered/s':>11}  {'vs rate':>7}  {'busiest s':>9}  {'vs 1 server':>11}")
+    print(f"{'rate/s':>7}  {'servers':>7}  {'delivered/s':>11}  {'vs rate':>7}  {'busiest s':>9}  {'vs 1 server':>11}"
+          f"  {'CPU s/1000':>10}  {'per core/s':>10}")
     one = {r["rate"]: r["rps"] for r in results if r["servers"] == 1}
     for r in results:
         versus = f"{r['rps'] / one[r['rate']]:10.2f}x" if r["servers"] != 1 and one.get(r["rate"]) else f"{'':>11}"
         print(f"{r['rate']:>7,}  {r['servers']:>7}  {r['rps']:>11,.0f}  {r['rps'] / r['rate']:6.2f}x  "
-              f"{r['busiest']:>9,}  {versus}")
+              f"{r['busiest']:>9,}  {versus}  {r['cpu_per_1000']:>10.2f}  {1000 / max(r['cpu_per_1000'], 1e-9):>10,.0f}")
+    import os
+
+    print(f"\nCPU s/1000: the serve processes' CPU time per 1,000 recipients delivered; per core/s: what one "
+          f"server could deliver with a CPU core of its own (load average now "
+          f"{', '.join(f'{x:.1f}' for x in os.getloadavg())} on {os.cpu_count()} CPUs: wall-clock rates follow "
+          f"the CPU the servers get, CPU per recipient does not)")
 
 
 if __name__ == "__main__":

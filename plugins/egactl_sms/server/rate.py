@@ -48,7 +48,10 @@ def database_clock(session) -> float:
 
 
 class SharedRate:
-    """``take(n)``: how many of ``n`` recipients may go now (waits until at least one may)."""
+    """``take(n)``: how many of ``n`` recipients may go now (waits until at least one may).
+
+    ``then(session, granted)`` runs in the grant's own transaction (the worker records
+    the request as dispatched there: one commit for both)."""
 
     def __init__(self, be: Any, rate: float, guard: float = 0.25, sleep: Callable[[float], None] = time.sleep):
         self.be = be
@@ -56,14 +59,14 @@ class SharedRate:
         self.open_for = min(max(1.0 - guard, 0.05), 1.0)
         self.sleep = sleep
 
-    def take(self, wanted: int) -> int:
+    def take(self, wanted: int, then: Callable[[Any, int], None] | None = None) -> int:
         while True:
-            granted, wait = self._try(wanted)
+            granted, wait = self._try(wanted, then)
             if granted:
                 return granted
             self.sleep(wait)
 
-    def _try(self, wanted: int) -> tuple[int, float]:
+    def _try(self, wanted: int, then: Callable[[Any, int], None] | None = None) -> tuple[int, float]:
         """(granted, seconds to wait before asking again)."""
         with self.be.write_sessions.begin() as s:
             row = self._locked(s)
@@ -77,6 +80,8 @@ class SharedRate:
                 return 0, second + 1 - now
             granted = min(wanted, free)
             s.execute(update(RateWindow).where(RateWindow.name == WINDOW).values(second=second, used=used + granted))
+            if then is not None:
+                then(s, granted)
             return granted, 0.0
 
     @staticmethod

@@ -110,6 +110,10 @@ def _pg(session) -> bool:
 def tick(be: Any) -> int:
     """One bounded round of delivery; returns how many messages changed state."""
     setting = functools.partial(be.setting, PLUGIN)
+    stale = be.now() - dt.timedelta(seconds=float(setting("lease_seconds")))
+    if not (_any(be, Message.state == "queued", Message.deliver_after <= be.now())
+            or _any(be, Message.state == "submitting", Message.claimed_at < stale)):
+        return 0  # nothing to do (expiry needs a due message too): no driver built, no connection made
     try:
         driver, owned = drivers.make(setting)
     except drivers.NotConfigured as exc:
@@ -285,14 +289,21 @@ def _chunks(claimed: list[drivers.Outgoing], size: int):
 def _hand_over(be: Any, driver: drivers.Driver, claims: _Claims, limiter: SharedRate | None,
                chunk: list[drivers.Outgoing], setting) -> None:
     """One chunk to the gateway, as the shared rate allows: each request recorded as dispatched
-    before it is sent (commit) and its outcome after (commit)."""
+    before it is sent (committed with the rate's grant) and its outcome after (commit)."""
+
+    def dispatched(s, n: int) -> None:
+        s.execute(update(Message).where(Message.id.in_([m.id for m in chunk[:n]]), Message.claim == claims.token)
+                  .values(dispatched_at=be.now()))
+
     while chunk:
-        n = limiter.take(len(chunk)) if limiter else len(chunk)
+        if limiter:
+            n = limiter.take(len(chunk), then=dispatched)
+        else:
+            n = len(chunk)
+            with be.write_sessions.begin() as s:
+                dispatched(s, n)
         part, chunk = chunk[:n], chunk[n:]
         ids = [m.id for m in part]
-        with be.write_sessions.begin() as s:
-            s.execute(update(Message).where(Message.id.in_(ids), Message.claim == claims.token)
-                      .values(dispatched_at=be.now()))
         outcome = driver.send(part[0].sender, part[0].body, [m.recipient for m in part], be.now())
         _record(be, claims.token, ids, outcome, setting)
 
