@@ -76,7 +76,7 @@ def test_a_chunk_wider_than_the_rate_is_split_and_paced(backend, gateway, send):
 
 def test_workers_sharing_a_database_share_the_rate(backend, gateway, send):
     """Three workers at once (as three servers would): together, at most the rate each second."""
-    backend.overrides.update({"sms.rate": 40})
+    backend.overrides.update({"sms.rate": 40, "sms.claim_size": 20})  # each worker gets some of the campaign
     send(150)
     errors = []
 
