@@ -12,7 +12,6 @@ from collections import Counter
 import pytest
 from sqlalchemy import func, select
 
-from egactl_sms.server import workers
 from egactl_sms.server.models import Message
 from tests.sms.msdg_gateway import ACCOUNT, KEY, SERVICE_ID, Gateway
 

@@ -28,9 +28,9 @@ from __future__ import annotations
 
 import hashlib
 from collections import Counter
-from typing import Any, Iterable
+from typing import Any
 
-from sqlalchemy import event, func, select, update
+from sqlalchemy import event, select, update
 
 from egactl_sms import rules
 from egactl_sms.server.models import BatchReason, BatchState, Message
