@@ -96,3 +96,25 @@ def test_workers_sharing_a_database_share_the_rate(backend, gateway, send):
     seconds = per_second(gateway)
     assert max(seconds.values()) <= 40, sorted(seconds.items())
     assert len(seconds) >= 4  # 150 at 40 a second: it took at least four seconds of the gateway's clock
+
+
+def test_a_live_workers_claims_are_renewed_so_no_other_takes_them_for_dead(backend, clock, gateway, send):
+    """A tick that works longer than the lease (a slow gateway) renews its claims: another
+    worker's recovery, running meanwhile, finds nothing to take over."""
+    import time
+
+    from egactl_sms.server import workers
+
+    backend.overrides.update({"sms.lease_seconds": 1, "sms.in_flight": 2, "sms.msdg_chunk": 1})
+    gateway.delay = 0.3
+    send(12)  # 12 requests, two at a time, 0.3 s each: about 1.8 s of work
+    worker = threading.Thread(target=backend.run_workers)
+    worker.start()
+    time.sleep(0.3)
+    clock.advance(seconds=5)  # by the backend's clock the claims are now five leases old...
+    time.sleep(0.6)           # ...until the worker renews them (every third of the lease)
+    recovered = workers.tick(backend)
+    worker.join()
+    assert recovered == 0
+    assert states(backend) == {"submitted": 12}
+    assert sorted(n for _, n in gateway.arrivals) == [1] * 12

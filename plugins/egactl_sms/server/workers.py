@@ -68,7 +68,7 @@ SETTINGS: dict[str, Any] = {
     "claim_size": 500,           # messages taken off the queue per transaction (at most a second of the rate)
     "in_flight": 4,              # gateway requests under way at once, per server
     "rate_guard": 0.25,          # grants are given in the first 1 - this of each second (see rate.py)
-    "tick_seconds": 5.0,         # a tick keeps delivering this long while messages are due
+    "tick_seconds": 2.0,         # a tick keeps delivering this long while messages are due (a stopping server waits 5 s for it)
     "lease_seconds": 300,        # a claim older than this belongs to a dead worker
     "expire_hours": 48,          # a message not sent this long after its time expires
     "max_attempts": 5,           # gateway unreachable this many times: failed
