@@ -27,7 +27,8 @@ def gateway():
 def backend_settings(gateway):
     return {"sms.driver": "msdg", "sms.msdg_url": gateway.url, "sms.msdg_api_key": KEY,
             "sms.msdg_account": ACCOUNT, "sms.msdg_service_id": SERVICE_ID, "sms.msdg_chunk": 10,
-            "sms.rate": 0, "sms.in_flight": 3}
+            "sms.rate": 0, "sms.in_flight": 3,
+            "sms.rate_guard": 0.5}  # half a second for a request to arrive in its second, on a loaded machine
 
 
 @pytest.fixture
