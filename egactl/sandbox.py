@@ -102,9 +102,10 @@ class _SandboxLog(logging.Handler):
         super().close()
 
 
-def route_server_log(warn) -> None:
-    """The backend's log to the sandbox log file; its one-line warnings to ``warn``."""
-    logger = logging.getLogger("egactl.server")
+def route_server_log(warn, name: str = "egactl.server") -> None:
+    """The backend's log (logger ``name`` and below) to the sandbox log file; its one-line
+    warnings to ``warn``."""
+    logger = logging.getLogger(name)
     for old in [h for h in logger.handlers if isinstance(h, _SandboxLog)]:
         logger.removeHandler(old)
         old.close()

@@ -41,7 +41,7 @@ RUN_DIR = "sandbox-server"
 DEFAULT_IDLE = 600.0
 WARNING_HEADER = "x-egactl-sandbox-warning"
 START_TIMEOUT = 300.0  # a loaded machine can take long to import the backend; a server that dies is seen at once
-MAX_SOCKET_PATH = 100  # sockaddr_un holds 108 bytes on Linux, 104 on macOS
+MAX_SOCKET_PATH = 107 if sys.platform.startswith("linux") else 103  # sun_path: 108 bytes on Linux, 104 on macOS, with its NUL
 
 # The client's own settings: they change nothing in the backend, so they do not make another server.
 CLIENT_ONLY = frozenset({
@@ -84,7 +84,7 @@ def key(env: dict[str, str] | None = None) -> str:
         "plugins": {name: f.entry_point.value for name, f in found().items()},
         "env": sorted((k, v) for k, v in env.items() if k.startswith("EGACTL_") and k not in CLIENT_ONLY),
     }
-    return hashlib.sha256(json.dumps(what, sort_keys=True).encode()).hexdigest()[:16]
+    return hashlib.sha256(json.dumps(what, sort_keys=True).encode()).hexdigest()[:12]
 
 
 def socket_path() -> Path:
@@ -231,10 +231,11 @@ def alive(pid: int) -> bool:
     return stat.rsplit(")", 1)[-1].split()[0] != "Z"
 
 
-def servers() -> list[dict]:
-    """The servers of this data directory: pid, socket, and whether it answers."""
+def servers(directory: Path | None = None) -> list[dict]:
+    """The servers of this data directory (or of the run ``directory`` given): pid, socket,
+    and whether it answers."""
     found = []
-    directory = run_dir()
+    directory = directory or run_dir()
     if not directory.is_dir():
         return found
     for sock in sorted(directory.glob("*.sock")) + sorted(p.with_suffix(".sock") for p in directory.glob("*.pid")
@@ -252,11 +253,11 @@ def _pid(path: Path) -> int | None:
         return None
 
 
-def stop_all(timeout: float = 30.0) -> list[int]:
-    """Ask every server of this data directory to leave and wait until each has; their pids.
-    A socket or pid file left by a killed server is removed."""
+def stop_all(directory: Path | None = None, timeout: float = 30.0) -> list[int]:
+    """Ask every server of this data directory (or of the run ``directory`` given) to leave
+    and wait until each has; their pids. A socket or pid file left by a killed server is removed."""
     stopped = []
-    for server in servers():
+    for server in servers(directory):
         sock, pid = Path(server["socket"]), server["pid"]
         if not server["running"]:
             _forget(sock)

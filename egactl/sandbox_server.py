@@ -108,6 +108,10 @@ class Sandbox:
         self.warnings = warnings
         self.server: IdleServer | None = None
         self.socket_identity: tuple[int, int] | None = None
+        import threading
+
+        self.token_lock = threading.Lock()
+        self.issued: str | None = None  # the token this server made: concurrent first uses share one identity
 
     async def __call__(self, scope, receive, send):
         if scope["type"] == "http" and scope["path"].startswith(CONTROL_PREFIX):
@@ -173,16 +177,19 @@ class Sandbox:
         from egactl.server.security import hash_token, issue_token
 
         be = self.backend
-        if candidate:
-            if keep:
-                return {"token": candidate, "issued": False}
+
+        def known(token: str) -> bool:
             with be.read_sessions() as session:
-                if session.scalar(select(ApiToken.id).where(ApiToken.token_hash == hash_token(candidate))):
-                    return {"token": candidate, "issued": False}
-        with be.write_sessions() as session:
-            value, _ = issue_token(session, subject=SANDBOX_SUBJECT, role="admin", now=be.now())
-            session.commit()
-        return {"token": value, "issued": True}
+                return bool(session.scalar(select(ApiToken.id).where(ApiToken.token_hash == hash_token(token))))
+
+        if candidate and (keep or known(candidate)):
+            return {"token": candidate, "issued": False}
+        with self.token_lock:
+            if self.issued is None or not known(self.issued):
+                with be.write_sessions() as session:
+                    self.issued, _ = issue_token(session, subject=SANDBOX_SUBJECT, role="admin", now=be.now())
+                    session.commit()
+            return {"token": self.issued, "issued": True}
 
     def stale(self) -> str | None:
         """Why this server must not serve another command, if it must not."""
@@ -272,7 +279,7 @@ def serve(socket_path: Path) -> int:
     paths.private_dir(run_dir)
     os.chmod(run_dir, 0o700)
     warnings = Warnings()
-    route_server_log(warnings)
+    route_server_log(warnings, "egactl")  # the plugins' workers too ("egactl.sms.delivery")
     db_path = database_path()
     paths.private_dir(db_path.parent)
     from egactl.server.app import create_app
