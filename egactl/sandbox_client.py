@@ -137,10 +137,16 @@ def open_server(profile: str, warn: Callable[[str], None]) -> tuple[httpx.BaseTr
             answer = _open(transport, stored)
             break
         except (httpx.TransportError, Stale):
+            transport.close()
+            transport = ServerTransport(path, warn)
             if not start(path):
                 break
     if answer is None:
         transport.close()
+        from egactl.sandbox import log_path
+
+        warn(f"the sandbox's server did not start (its reason is in {log_path()}); "
+             f"this command builds the backend itself")
         return None
     for line in answer.get("warnings", []):
         warn(line)

@@ -147,12 +147,12 @@ class Sandbox:
             return await _answer(send, 404, {"error": "not_found"})
         if path == "/_sandbox/stop":
             self.leave()
-            return await _answer(send, 200, {"pid": os.getpid()})
+            return await _answer(send, 200, {"pid": os.getpid()}, close=True)
         stale = self.stale()
         if stale:
             log.info("sandbox server %d: %s; leaving for a new one", os.getpid(), stale)
             self.leave()
-            return await _answer(send, 410, {"stale": stale})
+            return await _answer(send, 410, {"stale": stale}, close=True)
         try:
             request = json.loads(body or b"{}")
         except ValueError:
@@ -218,10 +218,12 @@ def _header_value(text: str) -> bytes:
     return " ".join(text.split()).encode("utf-8", "replace")[:1000]
 
 
-async def _answer(send, status: int, payload: dict) -> None:
+async def _answer(send, status: int, payload: dict, close: bool = False) -> None:
     body = json.dumps(payload).encode()
-    await send({"type": "http.response.start", "status": status,
-                "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]})
+    headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
+    if close:  # this server is leaving: the command's next request must not reuse the connection
+        headers.append((b"connection", b"close"))
+    await send({"type": "http.response.start", "status": status, "headers": headers})
     await send({"type": "http.response.body", "body": body})
 
 
