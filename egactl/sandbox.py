@@ -3,7 +3,7 @@
 A sandbox command talks to the sandbox's server (``egactl.sandbox_server``),
 started on first use and reached over a Unix socket (``egactl.sandbox_client``).
 Where there can be no server (``EGACTL_SANDBOX_IDLE=0``, no Unix sockets, a data
-directory too deep for a socket's path) or it could not start, the command
+directory too deep for a socket's path, outside Linux) or it could not start, the command
 builds the backend in its own process instead, as below.
 
 httpx's ``ASGITransport`` is asynchronous, while egactl's client is synchronous

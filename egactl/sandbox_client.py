@@ -15,8 +15,8 @@ command may have started the server while it waited), removes a stale socket and
 pid file (nothing listening: a server that was killed), starts the server in its
 own session and waits until the socket answers. Concurrent first uses therefore
 start one server. When the server cannot start (a busy database...), or there is
-no Unix socket (Windows), or the path is too long for one, or
-``EGACTL_SANDBOX_IDLE=0``, the command builds the backend in its own process, as
+no Unix socket (Windows), or the path is too long for one (outside Linux, where
+``/proc/self/fd`` shortens it), or ``EGACTL_SANDBOX_IDLE=0``, the command builds the backend in its own process, as
 egactl always did (``egactl.sandbox``); it then says what went wrong itself.
 """
 
@@ -91,6 +91,10 @@ def socket_path() -> Path:
     return run_dir() / f"{key()}.sock"
 
 
+def _short(path: Path) -> bool:
+    return len(os.fsencode(str(path))) <= MAX_SOCKET_PATH
+
+
 def usable(path: Path) -> bool:
     """Whether a server may be used here at all (``path``: its socket)."""
     if idle_seconds() == 0 or not hasattr(socket, "AF_UNIX"):
@@ -99,7 +103,28 @@ def usable(path: Path) -> bool:
         import fcntl  # noqa: F401
     except ImportError:
         return False
-    return len(os.fsencode(str(path))) <= MAX_SOCKET_PATH
+    return _short(path) or os.path.isdir("/proc/self/fd")
+
+
+class Address:
+    """A socket's path as ``connect`` takes it: the path itself, or, when it is too long for
+    a socket address (a deep data directory), the same file reached through
+    ``/proc/self/fd/N/`` of its directory, kept open meanwhile (Linux)."""
+
+    def __init__(self, path: Path):
+        self.path = path
+        self._fd: int | None = None
+        if _short(path):
+            self.value = str(path)
+        else:
+            paths.private_dir(path.parent)
+            self._fd = os.open(path.parent, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
+            self.value = f"/proc/self/fd/{self._fd}/{path.name}"
+
+    def close(self) -> None:
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None
 
 
 class ServerTransport(httpx.HTTPTransport):
@@ -108,9 +133,14 @@ class ServerTransport(httpx.HTTPTransport):
     reached the old one. The backend's warnings on an answer go to ``warn``."""
 
     def __init__(self, path: Path, warn: Callable[[str], None]):
-        super().__init__(uds=str(path), verify=False)  # never TLS: no CA bundle to load
+        self.address = Address(path)
+        super().__init__(uds=self.address.value, verify=False)  # never TLS: no CA bundle to load
         self.path = path
         self.warn = warn
+
+    def close(self) -> None:
+        super().close()
+        self.address.close()
 
     def handle_request(self, request: httpx.Request) -> httpx.Response:
         try:
@@ -171,12 +201,18 @@ def _open(transport: httpx.BaseTransport, stored) -> dict:
 
 
 def listening(path: Path) -> bool:
-    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
-        try:
-            s.connect(str(path))
-        except OSError:
-            return False
-    return True
+    if not path.parent.is_dir():
+        return False
+    address = Address(path)
+    try:
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
+            try:
+                s.connect(address.value)
+            except OSError:
+                return False
+        return True
+    finally:
+        address.close()
 
 
 @contextlib.contextmanager
@@ -268,7 +304,8 @@ def stop_all(directory: Path | None = None, timeout: float = 30.0) -> list[int]:
         if not server["running"]:
             _forget(sock)
             continue
-        transport = httpx.HTTPTransport(uds=str(sock), verify=False)
+        address = Address(sock)
+        transport = httpx.HTTPTransport(uds=address.value, verify=False)
         try:
             response = transport.handle_request(httpx.Request("POST", "http://sandbox/_sandbox/stop"))
             response.read()
@@ -278,6 +315,7 @@ def stop_all(directory: Path | None = None, timeout: float = 30.0) -> list[int]:
             continue
         finally:
             transport.close()
+            address.close()
         deadline = time.monotonic() + timeout
         while pid and alive(pid) and time.monotonic() < deadline:
             time.sleep(0.05)

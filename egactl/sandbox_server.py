@@ -266,7 +266,8 @@ def _bind(path: Path) -> tuple[socket.socket, tuple[int, int] | None]:
     if path.exists() or path.is_symlink():
         path.unlink()  # a stale socket: the starting command holds the lock and found nothing listening
     sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    sock.bind(str(path))
+    os.chdir(path.parent)
+    sock.bind(path.name)  # relative: a deep data directory's path may be too long for a socket address
     os.chmod(path, 0o600)
     sock.listen(128)
     return sock, _identity(path)
