@@ -297,3 +297,19 @@ def test_no_server_when_the_idle_time_is_zero(tmp_path, value):
     env = environment(tmp_path, idle=value)
     assert listed(egactl(env, "institutions", "list", "-o", "csv")) == INSTITUTIONS
     assert not run_dir(tmp_path).exists()
+
+
+def test_a_data_directory_too_deep_for_a_socket_address_still_gets_a_server(tmp_path):
+    """sun_path holds 107 bytes: deeper, the server binds its socket relative to its
+    directory and commands reach it through /proc/self/fd/N/ of that directory."""
+    deep = tmp_path / ("a-rather-long-directory-name-" * 3) / "share" / "egactl"
+    env = dict(environment(tmp_path), EGACTL_DATA_DIR=str(deep))
+    sock_dir = deep / "sandbox-server"
+    assert len(str(sock_dir / "0123456789ab.sock")) > 107
+    assert listed(egactl(env, "institutions", "list", "-o", "csv")) == INSTITUTIONS
+    (sock,) = sock_dir.glob("*.sock")
+    pid = int(sock.with_suffix(".pid").read_text())
+    assert running(pid) and is_sandbox_server(pid) and sock.is_socket()
+    assert listed(egactl(env, "institutions", "list", "-o", "csv")) == INSTITUTIONS
+    assert [int(p.read_text()) for p in sock_dir.glob("*.pid")] == [pid]
+    assert egactl(env, "sandbox", "stop").stderr.strip() == f"stopped 1 sandbox server (pid {pid})"
