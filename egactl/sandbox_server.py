@@ -76,7 +76,7 @@ def _code_stamp() -> float:
     """The newest modification time of egactl's and the plugins' loaded source files."""
     newest = 0.0
     for name, module in list(sys.modules.items()):
-        if not name.startswith("egactl"):
+        if not name.startswith("egactl") and name != "__main__":  # __main__: this module, run with -m
             continue
         path = getattr(module, "__file__", None)
         if path:

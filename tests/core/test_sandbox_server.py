@@ -313,3 +313,23 @@ def test_a_data_directory_too_deep_for_a_socket_address_still_gets_a_server(tmp_
     assert listed(egactl(env, "institutions", "list", "-o", "csv")) == INSTITUTIONS
     assert [int(p.read_text()) for p in sock_dir.glob("*.pid")] == [pid]
     assert egactl(env, "sandbox", "stop").stderr.strip() == f"stopped 1 sandbox server (pid {pid})"
+
+
+def test_a_server_whose_code_changed_on_disk_is_replaced(tmp_path):
+    """An upgrade (or an edit of an editable install) under a running server: the next
+    command gets a server running the new code, not the old one."""
+    import egactl.sandbox_server as module
+
+    env = environment(tmp_path)
+    assert listed(egactl(env, "institutions", "list", "-o", "csv")) == INSTITUTIONS
+    (pid,) = pids(tmp_path)
+    source = Path(module.__file__)
+    before = source.stat()
+    os.utime(source, ns=(before.st_atime_ns, before.st_mtime_ns + 10**9))
+    try:
+        assert listed(egactl(env, "institutions", "list", "-o", "csv")) == INSTITUTIONS
+    finally:
+        os.utime(source, ns=(before.st_atime_ns, before.st_mtime_ns))
+    assert wait_until(lambda: not running(pid))
+    (new,) = pids(tmp_path)
+    assert new != pid and "egactl's code changed on disk" in (tmp_path / "d" / "sandbox.log").read_text()
