@@ -50,17 +50,21 @@ def stop():
     EGACTL_SANDBOX_IDLE seconds without a command. Stale sockets and pid files
     (left by a server that was killed) are removed.
 
+    With -o json: {"stopped": [the pids]}.
+
     Examples:
 
       egactl sandbox stop
 
-      EGACTL_DATA_DIR=/tmp/try egactl sandbox stop
+      egactl sandbox stop -o json
     """
     ctx = context.get()
     from egactl.sandbox_client import stop_all
 
     stopped = stop_all()
-    if stopped:
+    if ctx.fmt != "table":
+        ctx.render({"stopped": stopped})
+    elif stopped:
         ctx.success(f"stopped {len(stopped)} sandbox server{'s' if len(stopped) > 1 else ''} "
                     f"(pid {', '.join(map(str, stopped))})")
     else:

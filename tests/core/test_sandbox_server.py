@@ -333,3 +333,13 @@ def test_a_server_whose_code_changed_on_disk_is_replaced(tmp_path):
     assert wait_until(lambda: not running(pid))
     (new,) = pids(tmp_path)
     assert new != pid and "egactl's code changed on disk" in (tmp_path / "d" / "sandbox.log").read_text()
+
+
+def test_stop_for_scripts(tmp_path):
+    env = environment(tmp_path)
+    egactl(env, "institutions", "list")
+    (pid,) = pids(tmp_path)
+    r = egactl(env, "sandbox", "stop", "-o", "json")
+    assert r.returncode == 0 and r.stderr == ""
+    assert json.loads(r.stdout) == {"stopped": [pid]} and not running(pid)
+    assert json.loads(egactl(env, "sandbox", "stop", "-o", "json").stdout) == {"stopped": []}
