@@ -343,3 +343,20 @@ def test_stop_for_scripts(tmp_path):
     assert r.returncode == 0 and r.stderr == ""
     assert json.loads(r.stdout) == {"stopped": [pid]} and not running(pid)
     assert json.loads(egactl(env, "sandbox", "stop", "-o", "json").stdout) == {"stopped": []}
+
+
+def test_a_command_served_by_the_server_imports_no_backend(tmp_path):
+    """What makes it quick: with the server running, a sandbox command imports what a
+    command against `egactl serve` does, and none of the backend's libraries."""
+    env = environment(tmp_path)
+    egactl(env, "institutions", "list")  # starts the server
+    report = tmp_path / "modules.json"
+    child = ("import json, sys, egactl.cli\n"
+             "try:\n    egactl.cli.main(['institutions', 'list', '-o', 'json'])\nexcept SystemExit:\n    pass\n"
+             f"json.dump(sorted(sys.modules), open({str(report)!r}, 'w'))\n")
+    r = subprocess.run([sys.executable, "-c", child], env=env, capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr
+    assert {i["code"] for i in json.loads(r.stdout)} == INSTITUTIONS
+    loaded = {m.split(".")[0] for m in json.loads(report.read_text())}
+    assert not loaded & {"fastapi", "starlette", "sqlalchemy", "pydantic", "uvicorn", "asyncio"}, loaded
+    assert "egactl.server" not in json.loads(report.read_text())
