@@ -35,7 +35,7 @@ role). Inside a route:
   lifecycle's ``IllegalTransition`` raised in a route is answered 409;
 - ``Term`` / ``Found``: the ``find`` hook of a ``BackendPart`` (``egactl find``) reads a
   ``Term`` and answers ``Found`` results;
-- ``Subject``, ``pseudonym(value)``, ``is_pseudonym(value)``: a plugin's ``Privacy`` hooks
+- ``Subject``, ``pseudonym(value)``, ``is_pseudonym(value)``, ``also_named(*values)``: a plugin's ``Privacy`` hooks
   (``egactl privacy``) read a ``Subject``; a personal value past its time, or erased,
   becomes its ``pseudonym`` (a keyed hash: the same value, the same pseudonym);
 - problems: ``Problem``, ``not_found``, ``conflict``, ``invalid``, ``forbidden``, and
@@ -56,7 +56,7 @@ from egactl.server import etag as _etag
 from egactl.server import pagination as _pagination
 from egactl.server.clock import system_clock
 from egactl.server.find import Found, Term
-from egactl.server.privacy import Subject, is_pseudonym, pseudonym
+from egactl.server.privacy import Subject, also_named, is_pseudonym, pseudonym
 from egactl.server.db import Base, UTCDateTime, Versioned, lock, unversioned
 from egactl.server.models import AuditEntry, Institution
 from egactl.server.problems import Problem, conflict, forbidden, invalid, not_found, problem_response
@@ -67,7 +67,7 @@ from egactl.server.scope import current as current_scope
 from egactl.server.security import Principal, mask_name, mask_phone
 
 __all__ = [
-    "ApiRoute", "AuditEntry", "Base", "Found", "Institution", "Subject", "Term", "is_pseudonym", "pseudonym", "Principal", "Problem", "UTCDateTime", "Versioned", "audit",
+    "ApiRoute", "AuditEntry", "Base", "Found", "Institution", "Subject", "Term", "also_named", "is_pseudonym", "pseudonym", "Principal", "Problem", "UTCDateTime", "Versioned", "audit",
     "backend", "conflict", "current_scope", "db", "etag", "forbidden", "get_institution", "helpdesk_allowed",
     "bulk_request", "bulk_response", "insert_unique", "invalid", "iso", "rule_validator", "lock", "mask_name", "mask_phone", "not_found", "page", "pagination", "principal",
     "problem_response", "require_institution", "same_or_conflict", "system_clock", "unversioned", "visible",

@@ -14,6 +14,7 @@ every ``serve`` process on one database agrees.
 from __future__ import annotations
 
 import base64
+import contextvars
 import hashlib
 import hmac
 import os
@@ -121,3 +122,26 @@ def subject_of(text: str, session: Any = None) -> Subject:
             raise RuleError(f"{text!r} is neither a phone number nor an employee number")
         employee = text.upper()
     return Subject(text=text, phone=phone, employee_number=employee, pseudonym=pseudonym(phone or employee, session))
+
+
+_also: contextvars.ContextVar[list[str] | None] = contextvars.ContextVar("egactl_privacy_also", default=None)
+
+
+def also_named(*values: str | None) -> None:
+    """During an erasure: the subject is also named by these values (the name and e-mail address
+    of a contact just removed, say). The core pseudonymises them in the audit log as it does the
+    subject's number, so no entry written before the erasure still names the person."""
+    collected = _also.get()
+    if collected is None:
+        raise RuntimeError("also_named() is for a Privacy.erase hook, during an erasure")
+    collected.extend(v for v in values if v and len(v.strip()) >= 3)
+
+
+def collecting_also_named() -> contextvars.Token:
+    return _also.set([])
+
+
+def collected_also_named(token: contextvars.Token) -> list[str]:
+    values = _also.get() or []
+    _also.reset(token)
+    return sorted(set(values), key=len, reverse=True)  # longest first: "Asha Said" before "Asha"

@@ -82,6 +82,16 @@ def test_erasure_removes_the_contact_everywhere_and_the_sites_keep_working(cli, 
     assert erasure and "754000111" not in json.dumps([[e.resource_id, e.reason, e.after] for e in erasure])
 
 
+def test_erasure_leaves_no_entry_of_the_audit_log_naming_the_contact(cli, backend, contacts):
+    """The sites' create entries held the contact's name and e-mail beside the number: all three go."""
+    ok(cli("privacy", "erase", "0754 000 111", "--case", "PDPA-4", "--yes"))
+    with backend.read_sessions() as s:
+        logged = json.dumps([[e.resource_id, e.reason, e.before, e.after] for e in s.scalars(select(AuditEntry))])
+    for value in ("754000111", "Asha Mwinyi", "asha.mwinyi@rita.go.tz", "Asha M."):
+        assert value not in logged, value
+    assert "Juma Bakari" in logged  # another person's entries are untouched
+
+
 def test_a_subject_known_by_an_employee_number_has_no_govnet_contact(cli, contacts):
     r = ok(cli("privacy", "report", "111234567", "--case", "PDPA-3", "-o", "json"))
     assert [i for i in r.json()["items"] if i["service"] == "govnet"] == []

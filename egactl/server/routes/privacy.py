@@ -19,7 +19,7 @@ from sqlalchemy import String, cast, or_, select, update
 from egactl.plugin.rules import RuleError
 from egactl.server import audit
 from egactl.server.models import AuditEntry
-from egactl.server.privacy import Subject, subject_of
+from egactl.server.privacy import Subject, collected_also_named, collecting_also_named, subject_of
 from egactl.server.problems import Problem
 from egactl.server.scope import ApiRoute, backend, db, principal, secret_response
 
@@ -83,16 +83,16 @@ def _subject(text: str) -> Subject:
         raise Problem(422, str(exc), errors=[{"field": "subject", "message": str(exc)}]) from None
 
 
-def _forms(subject: Subject) -> list[str]:
+def _forms(subject: Subject, also: list[str] = ()) -> list[str]:
     """The ways the subject's value is written in free text and ids: +255754…, 255754…, 0754…."""
     if subject.phone and subject.phone.startswith("+255"):
         national = subject.phone[4:]
-        return [subject.phone, subject.phone[1:], "0" + national]
-    return [subject.value]
+        return [subject.phone, subject.phone[1:], "0" + national, *also]
+    return [subject.value, *also]
 
 
-def _audit_naming(subject: Subject):
-    forms = _forms(subject)
+def _audit_naming(subject: Subject, also: list[str] = ()):
+    forms = _forms(subject, also)
     conditions = []
     for form in forms:
         conditions += [AuditEntry.resource_id.contains(form, autoescape=True),
@@ -142,21 +142,26 @@ def erase(body: SubjectRequest):
         raise Problem(403, "only admins may erase a data subject's data")
     subject = _subject(body.subject)
     erased: dict[str, dict[str, int]] = {}
-    for name, privacy in sorted(_parts_with_privacy().items()):
-        counts = {what: int(n) for what, n in (privacy.erase(subject) or {}).items() if n}
-        if counts:
-            erased[name] = counts
-    rewritten = _pseudonymise_audit(subject)
+    token = collecting_also_named()
+    try:
+        for name, privacy in sorted(_parts_with_privacy().items()):
+            counts = {what: int(n) for what, n in (privacy.erase(subject) or {}).items() if n}
+            if counts:
+                erased[name] = counts
+    finally:
+        also = collected_also_named(token)
+    rewritten = _pseudonymise_audit(subject, also)
     if rewritten:
         erased[AUDIT_SERVICE] = {"audit entries pseudonymised": rewritten}
     audit.record("erase", RESOURCE, subject.pseudonym, reason=f"case {body.case}", after={"erased": erased})
     return {"subject": subject.pseudonym, "case": body.case, "erased": erased}
 
 
-def _pseudonymise_audit(subject: Subject) -> int:
-    """Every audit entry naming the subject keeps its facts and names the pseudonym instead."""
+def _pseudonymise_audit(subject: Subject, also: list[str]) -> int:
+    """Every audit entry naming the subject (by its number, or by what a plugin said also names
+    it: ``also_named``) keeps its facts and names the pseudonym instead."""
     session = db()
-    forms = _forms(subject)
+    forms = _forms(subject, also)
 
     def scrub(value: Any) -> Any:
         if value is None:
@@ -167,7 +172,7 @@ def _pseudonymise_audit(subject: Subject) -> int:
         return json.loads(text) if not isinstance(value, str) else text
 
     touched = 0
-    for entry in session.scalars(_audit_naming(subject)).all():
+    for entry in session.scalars(_audit_naming(subject, also)).all():
         session.execute(update(AuditEntry).where(AuditEntry.id == entry.id).values(
             resource_id=scrub(entry.resource_id), reason=scrub(entry.reason),
             before=scrub(entry.before), after=scrub(entry.after)))

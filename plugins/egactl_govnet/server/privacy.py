@@ -19,7 +19,7 @@ from typing import Any
 from sqlalchemy import select
 
 from egactl.plugin import Privacy
-from egactl.plugin.server import backend, db, visible
+from egactl.plugin.server import also_named, backend, db, visible
 from egactl_govnet import rules
 from egactl_govnet.server.models import Site
 from egactl_govnet.server.service import site_key
@@ -49,6 +49,7 @@ def erase(subject: Any) -> dict[str, int]:
     sites = _sites(subject, scoped=False)
     now = backend().now()
     for site in sites:
+        also_named(site.contact_name, site.contact_email)  # the audit log's copies of them go too
         for field in CONTACT_FIELDS:
             setattr(site, field, None)
         site.updated_at = now
