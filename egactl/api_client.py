@@ -11,8 +11,9 @@ What it guarantees, so plugins don't each reinvent it:
   answered from the server's idempotency store, never executed twice;
 - problem+json errors turned into the exceptions of ``egactl.errors`` (and so
   into the exit codes of docs/exit-codes.md);
-- ``--debug`` shows method, URL, status, timing and headers with credentials
-  redacted;
+- ``--debug`` shows method, URL, status, timing (the client's, and the
+  server's own from its ``Server-Timing: app;dur=``) and headers with
+  credentials redacted;
 - cursor pagination that follows ``next_cursor``.
 """
 
@@ -170,7 +171,9 @@ class ApiClient:
             w(f"! {type(exc).__name__} after {ms:.0f} ms\n")
             return
         assert response is not None
-        w(f"< {response.status_code} {response.reason_phrase} ({ms:.0f} ms)\n")
+        server = server_ms(response)
+        took = f"{ms:.0f} ms" if server is None else f"{ms:.0f} ms; server {server:.1f} ms"
+        w(f"< {response.status_code} {response.reason_phrase} ({took})\n")
         for name, value in response.headers.items():
             w(f"< {name}: {redact_header(name, value)}\n")
 
@@ -261,6 +264,18 @@ class Listing(list):
             self.total = int(exact)
         elif at_least and at_least.isdigit():
             self.total, self.total_exact = int(at_least), False
+
+
+_APP_TIME = re.compile(r"(?:^|,)\s*app\s*;(?:[^,]*;)?\s*dur=([0-9.]+)")
+
+
+def server_ms(response: httpx.Response) -> float | None:
+    """The server's own time for the request (its ``Server-Timing: app;dur=<ms>``), if it says."""
+    found = _APP_TIME.search(response.headers.get("server-timing", ""))
+    try:
+        return float(found.group(1)) if found else None
+    except ValueError:
+        return None
 
 
 def check_path(path: str) -> None:

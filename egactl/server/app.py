@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import threading
+import time
 import uuid
 from typing import Any, Callable
 
@@ -141,6 +142,7 @@ def create_app(database_url: str, *, sandbox: bool = False, clock: Clock | None 
     problems.install(app)
     app.add_middleware(AdmissionMiddleware, capacity=capacity)  # inside RequestIdMiddleware: refusals carry the id
     app.add_middleware(RequestIdMiddleware)
+    app.add_middleware(ServerTimingMiddleware)  # outermost: its time holds everything the server did
 
     from egactl.server.routes import audit, find, institutions, privacy, tokens
 
@@ -227,6 +229,40 @@ class RequestIdMiddleware:
 
             response = problems.unexpected(Request(scope), log_it=True)
             await response(scope, receive, send_with_id)
+
+
+class ServerTimingMiddleware:
+    """Every answer says how long the server took over it: ``Server-Timing: app;dur=<ms>``.
+
+    Measured from the request's arrival to the start of its answer (status and
+    headers), admission queue included; successes and problems alike, since it
+    wraps everything else. A ``queue;dur=`` the admission gate already set stays
+    in the same header (``queue;dur=0.1, app;dur=3.2``). ``--debug`` shows it
+    beside the client's own time; bench/scale.py reports its median.
+    """
+
+    def __init__(self, app):
+        self.app = app
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        started = time.perf_counter()
+
+        async def send_timed(message):
+            if message["type"] == "http.response.start":
+                metric = f"app;dur={(time.perf_counter() - started) * 1000:.1f}".encode()
+                headers = list(message.get("headers", []))
+                for i, (name, value) in enumerate(headers):
+                    if name.lower() == b"server-timing":
+                        headers[i] = (name, value + b", " + metric)
+                        break
+                else:
+                    headers.append((b"server-timing", metric))
+                message = dict(message, headers=headers)
+            await send(message)
+
+        await self.app(scope, receive, send_timed)
 
 
 def _usable_request_id(value: bytes) -> bool:
