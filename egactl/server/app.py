@@ -13,7 +13,7 @@ from fastapi import FastAPI
 
 from egactl import __version__
 from egactl.errors import BUSY_HINT, Busy
-from egactl.plugin import BackendPart
+from egactl.plugin import BackendPart, Worker
 from egactl.server import problems
 from egactl.server.admission import AdmissionMiddleware, Capacity
 from egactl.server.backend import Backend
@@ -90,11 +90,16 @@ def create_app(database_url: str, *, sandbox: bool = False, clock: Clock | None 
     parts = load_parts(plugins)
     engine = make_engine(database_url, capacity)
     read, write = sessionmakers(engine)
-    from egactl.server import retention
-
     be = Backend(engine=engine, read_sessions=read, write_sessions=write, parts=parts,
                  clock=clock or system_clock, sandbox=sandbox, overrides=dict(settings or {}),
-                 core_workers=[retention.WORKER])
+                 core_workers=core_workers())
+    from egactl.server import idempotency
+
+    try:
+        idempotency.check_settings(be)
+    except Exception:
+        engine.dispose()
+        raise
     components = components_of(parts)
 
     def failed(name: str, exc: BaseException) -> None:
@@ -299,6 +304,14 @@ def _takes_clock(seed: Callable[..., Any]) -> bool:
         return False
     positional = [p for p in params if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
     return len(positional) >= 2 or any(p.kind == p.VAR_POSITIONAL for p in params)
+
+
+def core_workers() -> list[Worker]:
+    """The core's own background jobs, run as the plugins' are (``egactl serve``: a thread each, in
+    the supervising process when there are several; the sandbox: a tick after each change)."""
+    from egactl.server import idempotency, retention
+
+    return [retention.WORKER, idempotency.PURGE_WORKER]
 
 
 def _start_workers(be: Backend, stop: threading.Event) -> list[threading.Thread]:
