@@ -6,7 +6,7 @@ tables (bench/scale.py's generator and fast path: ``executemany`` in one
 transaction per table, the schema made by ``egactl serve migrate``), starts
 ``egactl serve`` on each, and runs ``egactl mail list --all -o jsonl`` against
 it in a child process, reading its peak resident memory (``ru_maxrss`` from
-``os.wait4``). Baseline, in the same run: the same listing collected whole
+``os.wait4``; the data are generated in another child, see ``build_apart``). Baseline, in the same run: the same listing collected whole
 before it is printed (``--query '@'`` needs every page first: what every
 ``--all`` did before it streamed).
 
@@ -52,6 +52,20 @@ def build(workdir: Path, rows: int) -> tuple[dict[str, str], str, int]:
     return env, url, shown
 
 
+def build_apart(workdir: Path, rows: int) -> tuple[dict[str, str], str, int]:
+    """``build`` in a child process. The data set is generated in memory, and on Linux a child
+    started from a process inherits that process's peak RSS into its own ``ru_maxrss`` (exec
+    records the old image's high-water mark): this process must never hold the data."""
+    r = subprocess.run([sys.executable, str(Path(__file__).resolve()), "--build", str(workdir), str(rows)],
+                       capture_output=True, text=True, timeout=3600)
+    if r.returncode != 0:
+        raise SystemExit(f"building {rows} mailboxes failed: {r.stderr[-1500:]}")
+    import json
+
+    env, url, shown = json.loads(r.stdout)
+    return env, url, shown
+
+
 def peak(env: dict[str, str], args: list[str]) -> tuple[float, int, float]:
     """(peak RSS MB, lines printed, seconds) of one egactl run; its stdout goes to a file."""
     with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
@@ -70,7 +84,13 @@ def peak(env: dict[str, str], args: list[str]) -> tuple[float, int, float]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=60_000, help="mailboxes of the big backend (the small: a tenth)")
+    parser.add_argument("--build", nargs=2, metavar=("DIR", "ROWS"), help=argparse.SUPPRESS)
     opts = parser.parse_args()
+    if opts.build:
+        import json
+
+        print(json.dumps(build(Path(opts.build[0]), int(opts.build[1]))))
+        return
     sizes = [max(300, opts.rows // 10), opts.rows]
     workdir = Path(tempfile.mkdtemp(prefix="egactl-bench-list-memory-"))
     ways = {"streamed": ["mail", "list", "--all", "-o", "jsonl"],
@@ -78,7 +98,7 @@ def main() -> None:
     results: dict[tuple[str, int], tuple[float, int, float]] = {}
     try:
         for n in sizes:
-            env, url, shown = build(workdir / str(n), n)
+            env, url, shown = build_apart(workdir / str(n), n)
             server = scale.Serve(env, url, workdir / f"serve-{n}.log")
             try:
                 env = {**env, "EGACTL_API_URL": f"http://127.0.0.1:{server.port}"}
