@@ -172,3 +172,27 @@ def test_a_spent_listing_says_so(cli, many):
     assert sum(len(page) for page in items.pages()) == many
     with pytest.raises(RuntimeError, match="page by page"):
         len(items)
+
+
+class FailOnPage(PageCounter):
+    """As PageCounter, but page ``fail_on`` (1-based) answers 500 (a server that broke mid-listing)."""
+
+    fail_on = 3
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        if request.method == "GET" and len(self.written_before_page) + 1 == self.fail_on:
+            self.written_before_page.append(self.out.getvalue())
+            return httpx.Response(500, json={"type": "about:blank", "title": "Internal Server Error", "status": 500,
+                                             "detail": "the server failed to handle this request"},
+                                  headers={"Content-Type": "application/problem+json"}, request=request)
+        return super().handle_request(request)
+
+
+def test_a_page_that_fails_mid_listing_exits_with_its_error_after_what_was_printed(cli, many):
+    out, err = io.StringIO(), io.StringIO()
+    transport = FailOnPage(cli.transport, out)
+    ctx = Context(io=IOStreams(out=out, err=err), transport=transport, token=cli.tokens["admin"], sleep=lambda s: None)
+    r = CliRunner().invoke(app, ["institutions", "list", "--all", "-o", "jsonl"], obj=ctx)
+    assert r.exit_code == 1, (r.stderr, err.getvalue())  # a server error: exit 1, as for any request
+    assert "the server failed to handle this request" in (r.stderr + err.getvalue())
+    assert len(out.getvalue().splitlines()) == 200  # the two pages that came are printed; nothing after
