@@ -331,6 +331,13 @@ class Listing(list):
             raise RuntimeError("this listing was printed (or mapped) page by page and kept nothing; "
                                "use it before rendering it, or render the mapped one")
 
+    def __radd__(self, other: Any) -> Any:
+        # ``[...] + listing``: list's own + would read only the pages already here
+        if not isinstance(other, list):
+            return NotImplemented
+        self._fill()
+        return list(other) + list.copy(self)
+
     def learn(self, headers: Any) -> None:
         exact, at_least = headers.get("X-Total-Count"), headers.get("X-Total-Count-At-Least")
         if exact and exact.isdigit():

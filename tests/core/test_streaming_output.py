@@ -196,3 +196,29 @@ def test_a_page_that_fails_mid_listing_exits_with_its_error_after_what_was_print
     assert r.exit_code == 1, (r.stderr, err.getvalue())  # a server error: exit 1, as for any request
     assert "the server failed to handle this request" in (r.stderr + err.getvalue())
     assert len(out.getvalue().splitlines()) == 200  # the two pages that came are printed; nothing after
+
+
+def test_a_listing_with_pages_to_come_is_the_whole_list_to_any_list_use():
+    """Whatever a command does with a listing sees every page, even where list's own C code
+    would read only the items already fetched (json, +, tuple, join...)."""
+    import copy
+
+    from egactl.api_client import Listing
+
+    def listing() -> Listing:
+        made = Listing([1, 2])
+        made._rest = iter([[3, 4], [5]])
+        assert made.streaming
+        return made
+
+    whole = [1, 2, 3, 4, 5]
+    assert json.dumps(listing()) == json.dumps(whole) and json.dumps(listing(), indent=2) == json.dumps(whole, indent=2)
+    assert len(listing()) == 5 and listing()[4] == 5 and 5 in listing() and listing() == whole
+    assert [0] + listing() == [0, *whole] and listing() + [6] == [*whole, 6]
+    assert tuple(listing()) == tuple(whole) and sorted(listing(), reverse=True) == whole[::-1]
+    assert copy.copy(listing()) == whole and ",".join(map(str, listing())) == "1,2,3,4,5"
+    grown = listing()
+    grown.append(6)
+    assert grown == [*whole, 6]
+    assert [p for p in listing().pages()] == [[1, 2], [3, 4], [5]]
+    assert listing().map(lambda i: i * 10) == [10, 20, 30, 40, 50]
