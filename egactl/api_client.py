@@ -331,6 +331,14 @@ class Listing(list):
             raise RuntimeError("this listing was printed (or mapped) page by page and kept nothing; "
                                "use it before rendering it, or render the mapped one")
 
+    def __bool__(self) -> bool:
+        # ``if not items``: an item already here answers it without fetching the rest
+        if list.__len__(self):
+            return True
+        if self._rest is not None or self._spent:
+            self._fill()
+        return list.__len__(self) > 0
+
     def __radd__(self, other: Any) -> Any:
         # ``[...] + listing``: list's own + would read only the pages already here
         if not isinstance(other, list):

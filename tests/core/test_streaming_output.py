@@ -221,4 +221,12 @@ def test_a_listing_with_pages_to_come_is_the_whole_list_to_any_list_use():
     grown.append(6)
     assert grown == [*whole, 6]
     assert [p for p in listing().pages()] == [[1, 2], [3, 4], [5]]
+    some = listing()
+    assert some and some.streaming  # an item here already says it is not empty: nothing more is fetched
+    empty_first = Listing()
+    empty_first._rest = iter([[], [7]])
+    assert empty_first and empty_first == [7]
+    none = Listing()
+    none._rest = iter([[]])
+    assert not none
     assert listing().map(lambda i: i * 10) == [10, 20, 30, 40, 50]
