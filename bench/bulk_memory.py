@@ -103,7 +103,7 @@ def main() -> None:
     finally:
         shutil.rmtree(work, ignore_errors=True)
     small, big = sizes
-    print(f"client peak memory (max RSS) of `mail import`'s validation and send passes (nothing sent)")
+    print("client peak memory (max RSS) of `mail import`'s validation and send passes (nothing sent)")
     print(f"{'duplicate check':<32} {f'{small:,} rows':>14} {f'{big:,} rows':>14} {'big/small':>10}")
     for way, name in (("flat", "SeenKeys (digests on disk)"), ("dict", "dict of keys (before)")):
         a, b = results[(way, small)], results[(way, big)]

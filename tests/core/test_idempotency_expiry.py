@@ -15,17 +15,6 @@ from sqlalchemy import func, select
 from egactl.server.models import IdempotencyRecord, Institution
 
 
-@pytest.fixture
-def http(app):
-    from egactl.sandbox import SyncASGITransport
-
-    transport = SyncASGITransport(app)
-    client = httpx.Client(transport=transport, base_url="http://backend")
-    yield client
-    client.close()
-    transport.close()
-
-
 def create(http, token: str, key: str, code: str = "UDSM") -> httpx.Response:
     return http.post("/api/v1/institutions", json={"code": code, "name": "University of Dar es Salaam",
                                                     "kind": "other", "region": "Dar es Salaam"},

@@ -12,17 +12,6 @@ import pytest
 APP = re.compile(r"(?:^|, )app;dur=(\d+\.\d)$")
 
 
-@pytest.fixture
-def http(app):
-    from egactl.sandbox import SyncASGITransport
-
-    transport = SyncASGITransport(app)
-    client = httpx.Client(transport=transport, base_url="http://backend")
-    yield client
-    client.close()
-    transport.close()
-
-
 def test_a_success_says_how_long_the_server_took(http, tokens):
     r = http.get("/api/v1/institutions", headers={"Authorization": f"Bearer {tokens['admin']}"})
     assert r.status_code == 200
