@@ -26,7 +26,6 @@ import hashlib
 import json
 import os
 import secrets
-import sqlite3
 import threading
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
@@ -329,6 +328,8 @@ class SeenKeys:
     CACHE_KIB = 2048
 
     def __init__(self) -> None:
+        import sqlite3  # only bulk jobs with a unique key need it: not every command that imports bulk
+
         self._db = sqlite3.connect("", isolation_level=None, check_same_thread=False)
         for pragma in ("journal_mode=OFF", "synchronous=OFF", f"cache_size=-{self.CACHE_KIB}", "temp_store=FILE"):
             self._db.execute(f"PRAGMA {pragma}")
