@@ -22,10 +22,11 @@ mailboxes, 5.35M SMS messages in 205 batches, 1M audit entries), multiplied by
    then ``--repeat`` times (5), the two sizes' servers running side by side
    and taking turns run by run (so load from elsewhere weighs on both alike). The figure is the median of the HTTP time the
    CLI itself measures around its request(s) (the ``--debug`` trace's
-   ``(N ms)``, summed over the command's requests): ``egactl serve`` sends a
-   ``Server-Timing`` header, but it holds only the admission queue's wait
-   (``queue;dur=``), not the time spent answering, so it is shown beside it;
-   the CLI process's wall time is shown too.
+   ``(N ms)``, summed over the command's requests); beside it, the median of
+   the server's own time for the same requests (its ``Server-Timing:
+   app;dur=``, arrival to answer, summed likewise: "server ms"), and of the
+   admission queue's wait (``queue;dur=``, part of it); the CLI process's wall
+   time is shown too.
 
 The data look like the real thing: institutions skewed (a few ministries and
 agencies hold most mailboxes and messages; late-onboarded councils, e.g.
@@ -504,21 +505,23 @@ class Serve:
 
 # -- timing --------------------------------------------------------------------------------------
 
-TRACE = re.compile(r"^< (\d{3}) .*\((\d+) ms\)$")
+TRACE = re.compile(r"^< (\d{3}) .*\((\d+) ms(?:; server [\d.]+ ms)?\)$")
 QUEUE = re.compile(r"queue;dur=([\d.]+)")
+APP = re.compile(r"\bapp;dur=([\d.]+)")
 
 
 @dataclass
 class Timing:
     http_ms: float  # median of the CLI's own measure around its request(s)
+    server_ms: float | None  # median of the server's own time for them (Server-Timing app;dur=)
     queue_ms: float | None  # median of the server's Server-Timing queue wait
     wall_ms: float  # median wall time of the whole CLI process
     requests: int
     rows: int  # records the look-up printed (-o json): shows it found what it should
 
 
-def one_run(env: dict[str, str], args: list[str]) -> tuple[float, float | None, float, int, int]:
-    """(http ms, Server-Timing queue ms, CLI wall ms, rows printed, requests) of one CLI run."""
+def one_run(env: dict[str, str], args: list[str]) -> tuple[float, float | None, float, int, int, float | None]:
+    """(http ms, Server-Timing queue ms, CLI wall ms, rows printed, requests, Server-Timing app ms) of one CLI run."""
     started = time.monotonic()
     r = egactl(env, "--debug", "-o", "json", *args, timeout=300)
     took = (time.monotonic() - started) * 1000
@@ -529,12 +532,16 @@ def one_run(env: dict[str, str], args: list[str]) -> tuple[float, float | None, 
     ms = [float(m.group(2)) for m in map(TRACE.match, r.stderr.splitlines()) if m]
     q = [float(m.group(1)) for line in r.stderr.splitlines()
          if line.lower().startswith("< server-timing") for m in [QUEUE.search(line)] if m]
-    return sum(ms), sum(q) if q else None, took, rows, len(ms)
+    app = [float(m.group(1)) for line in r.stderr.splitlines()
+           if line.lower().startswith("< server-timing") for m in [APP.search(line)] if m]
+    return sum(ms), sum(q) if q else None, took, rows, len(ms), sum(app) if app else None
 
 
-def summary(runs: list[tuple[float, float | None, float, int, int]]) -> Timing:
+def summary(runs: list[tuple[float, float | None, float, int, int, float | None]]) -> Timing:
     queue = [r[1] for r in runs if r[1] is not None]
-    return Timing(statistics.median(r[0] for r in runs), statistics.median(queue) if queue else None,
+    server = [r[5] for r in runs if r[5] is not None]
+    return Timing(statistics.median(r[0] for r in runs), statistics.median(server) if server else None,
+                  statistics.median(queue) if queue else None,
                   statistics.median(r[2] for r in runs), runs[-1][4], runs[-1][3])
 
 
@@ -598,7 +605,8 @@ def measure(sizes: list[Built], workdir: Path, repeat: int, warm: bool, log=prin
                         runs[k].append(run)
             for k, b in enumerate(sizes):
                 results[k][name] = t = summary(runs[k])
-            log(f"    {name}: " + ", ".join(f"{b.label} {fmt(r[name].http_ms)} ms ({r[name].rows} rows)"
+            log(f"    {name}: " + ", ".join(f"{b.label} {fmt(r[name].http_ms)} ms, server {fmt(r[name].server_ms)} ms "
+                                             f"({r[name].rows} rows)"
                                              for b, r in zip(sizes, results)))
         return results
     finally:
@@ -645,16 +653,19 @@ def main() -> None:
         if pg:
             pg.stop()
     print()
-    print("http ms: the CLI's own measure around its request(s) (Server-Timing carries only the admission "
-          "queue's wait: 'queue'); wall: the whole CLI process")
-    head = f"{'look-up':<40} {'backend':<9} {'10% ms':>8} {'100% ms':>8} {'100/10':>7} {'queue':>6} {'wall 100%':>10} {'rows':>5}"
+    print("ms: the CLI's own measure around its request(s); server: the server's own time for them "
+          "(Server-Timing app;dur=), of which 'queue' waited for admission; wall: the whole CLI process")
+    head = (f"{'look-up':<40} {'backend':<9} {'10% ms':>8} {'100% ms':>8} {'100/10':>7} {'10% srv':>8} "
+            f"{'100% srv':>8} {'srv 100/10':>10} {'queue':>6} {'wall 100%':>10} {'rows':>5}")
     print(head)
     print("-" * len(head))
     for name, _, _ in LOOKUPS:
         for backend in backends:
             a, b = results[(backend, "10%")][name], results[(backend, "100%")][name]
             ratio = f"{b.http_ms / a.http_ms:.2f}x" if a.http_ms else "-"
+            server_ratio = f"{b.server_ms / a.server_ms:.2f}x" if a.server_ms and b.server_ms is not None else "-"
             print(f"{name:<40} {backend:<9} {fmt(a.http_ms):>8} {fmt(b.http_ms):>8} {ratio:>7} "
+                  f"{fmt(a.server_ms):>8} {fmt(b.server_ms):>8} {server_ratio:>10} "
                   f"{fmt(b.queue_ms):>6} {fmt(b.wall_ms):>10} {b.rows:>5}", flush=True)
     shutil.rmtree(workdir, ignore_errors=True)
 

@@ -11,8 +11,9 @@ What it guarantees, so plugins don't each reinvent it:
   answered from the server's idempotency store, never executed twice;
 - problem+json errors turned into the exceptions of ``egactl.errors`` (and so
   into the exit codes of docs/exit-codes.md);
-- ``--debug`` shows method, URL, status, timing and headers with credentials
-  redacted;
+- ``--debug`` shows method, URL, status, timing (the client's, and the
+  server's own from its ``Server-Timing: app;dur=``) and headers with
+  credentials redacted;
 - cursor pagination that follows ``next_cursor``.
 """
 
@@ -170,7 +171,9 @@ class ApiClient:
             w(f"! {type(exc).__name__} after {ms:.0f} ms\n")
             return
         assert response is not None
-        w(f"< {response.status_code} {response.reason_phrase} ({ms:.0f} ms)\n")
+        server = server_ms(response)
+        took = f"{ms:.0f} ms" if server is None else f"{ms:.0f} ms; server {server:.1f} ms"
+        w(f"< {response.status_code} {response.reason_phrase} ({took})\n")
         for name, value in response.headers.items():
             w(f"< {name}: {redact_header(name, value)}\n")
 
@@ -206,12 +209,14 @@ class ApiClient:
         response = self.request("DELETE", path, params=params, if_match=etag, dry_run=dry_run)
         return response.json() if response.content else None
 
-    def paginate(self, path: str, *, limit: int | None = None, page_size: int = 100,
-                 listing: "Listing | None" = None, **params: Any) -> Iterator[dict]:
-        """Yield items across pages; stop after ``limit`` items (None: all).
+    def pages(self, path: str, *, limit: int | None = None, page_size: int = 100,
+              listing: "Listing | None" = None, **params: Any) -> Iterator[list[dict]]:
+        """Yield the items page by page, each fetched when the previous one has been taken;
+        stop after ``limit`` items (None: all).
 
-        ``listing``, if given, learns whether more items were left behind and how
-        many there are in all (the first page's ``X-Total-Count``)."""
+        ``listing``, if given, learns how many there are in all (the first page's
+        ``X-Total-Count``), whether more items were left behind (``more``), and
+        whether pages are still to come (``pages_left``)."""
         cursor = None
         seen = 0
         while True:
@@ -222,20 +227,42 @@ class ApiClient:
                 listing.learn(response.headers)
             items = page.get("items", [])
             cursor = page.get("next_cursor")
-            for i, item in enumerate(items):
-                yield item
-                seen += 1
-                if limit is not None and seen >= limit:
-                    if listing is not None:
-                        listing.more = bool(cursor) or i + 1 < len(items)
-                    return
+            if limit is not None and seen + len(items) >= limit:
+                if listing is not None:
+                    listing.more = bool(cursor) or seen + len(items) > limit
+                    listing.pages_left = False
+                yield items[:limit - seen]
+                return
+            seen += len(items)
+            if listing is not None:
+                listing.pages_left = bool(cursor)
+            yield items
             if not cursor:
                 return
 
+    def paginate(self, path: str, *, limit: int | None = None, page_size: int = 100,
+                 listing: "Listing | None" = None, **params: Any) -> Iterator[dict]:
+        """Yield items across pages; stop after ``limit`` items (None: all). ``listing``: see :meth:`pages`."""
+        for page in self.pages(path, limit=limit, page_size=page_size, listing=listing, **params):
+            yield from page
+
     def list(self, path: str, *, limit: int | None = None, **params: Any) -> "Listing":
-        """Every item up to ``limit``, as a :class:`Listing` (a list that knows what it left out)."""
+        """Every item up to ``limit``, as a :class:`Listing` (a list that knows what it left out).
+
+        Without a limit (``--all``) only the first page is fetched here (so a wrong filter or
+        a refusal fails now, as before); the others are fetched when the listing is first
+        used. ``render`` prints such a listing page by page as they arrive, keeping none of
+        them (``Listing.pages``): memory stays that of a page however long the list; any
+        other use (``len``, iteration, indexing, ``--query``) fetches the rest and keeps it,
+        as a plain list would."""
         listing = Listing()
-        listing.extend(self.paginate(path, limit=limit, listing=listing, **params))
+        pages = self.pages(path, limit=limit, listing=listing, **params)
+        list.extend(listing, next(pages, []))
+        if listing.pages_left and limit is None:
+            listing._rest = pages
+        else:
+            for page in pages:
+                list.extend(listing, page)
         return listing
 
 
@@ -243,17 +270,81 @@ class Listing(list):
     """A list of items as the API gave them, knowing whether more were left out
     (``more``) and how many there are in all (``total``; ``total_exact`` is False
     when the server stopped counting). The renderer tells people "showing 30 of
-    1,204; --limit N or --all"; scripts see the plain list."""
+    1,204; --limit N or --all"; scripts see the plain list.
+
+    A listing of every page (``ApiClient.list`` without a limit) holds the first page
+    and fetches the others when first used: ``streaming`` is then true, and ``pages()``
+    hands them over one at a time, keeping none (what ``render`` does for ``--all``).
+    Any list operation before that fetches and keeps the rest first; after it, the
+    listing is spent (using it again is a programming error, and says so).
+    """
 
     more: bool = False
     total: int | None = None
     total_exact: bool = True
+    pages_left: bool = False
+    _rest: "Iterator[list[dict]] | None" = None
+    _spent: bool = False
+
+    @property
+    def streaming(self) -> bool:
+        """Pages are still to be fetched: ``pages()`` can print them without keeping them."""
+        return self._rest is not None
+
+    def pages(self) -> Iterator[list[dict]]:
+        """The items page by page (the first already here, the others fetched as they are
+        asked for), keeping none: afterwards the listing is spent. A listing that is not
+        streaming gives itself as one page."""
+        if self._rest is None:
+            self._fill()
+            yield list.copy(self)
+            return
+        rest, self._rest = self._rest, None
+        first = list.copy(self)
+        list.clear(self)
+        self._spent = True
+        yield first
+        del first
+        yield from rest
 
     def map(self, fn: Any) -> "Listing":
-        """``fn`` applied to each item, as a Listing that still knows what was left out."""
-        mapped = Listing(fn(item) for item in self)
+        """``fn`` applied to each item, as a Listing that still knows what was left out.
+        A streaming listing maps page by page as they come (and hands its pages over to the new one)."""
+        if self._spent:
+            self._fill()  # says what went wrong
+        mapped = Listing(fn(item) for item in list.__iter__(self))
         mapped.more, mapped.total, mapped.total_exact = self.more, self.total, self.total_exact
+        if self._rest is not None:
+            rest, self._rest = self._rest, None
+            mapped._rest = ([fn(item) for item in page] for page in rest)
+            list.clear(self)
+            self._spent = True
         return mapped
+
+    def _fill(self) -> None:
+        """Fetch and keep every page still to come (any ordinary use of the list)."""
+        if self._rest is not None:
+            rest, self._rest = self._rest, None
+            for page in rest:
+                list.extend(self, page)
+        elif self._spent:
+            raise RuntimeError("this listing was printed (or mapped) page by page and kept nothing; "
+                               "use it before rendering it, or render the mapped one")
+
+    def __bool__(self) -> bool:
+        # ``if not items``: an item already here answers it without fetching the rest
+        if list.__len__(self):
+            return True
+        if self._rest is not None or self._spent:
+            self._fill()
+        return list.__len__(self) > 0
+
+    def __radd__(self, other: Any) -> Any:
+        # ``[...] + listing``: list's own + would read only the pages already here
+        if not isinstance(other, list):
+            return NotImplemented
+        self._fill()
+        return list(other) + list.copy(self)
 
     def learn(self, headers: Any) -> None:
         exact, at_least = headers.get("X-Total-Count"), headers.get("X-Total-Count-At-Least")
@@ -261,6 +352,39 @@ class Listing(list):
             self.total = int(exact)
         elif at_least and at_least.isdigit():
             self.total, self.total_exact = int(at_least), False
+
+
+def _filled(name: str) -> Any:
+    method = getattr(list, name)
+
+    def use(self: Listing, *args: Any, **kwargs: Any) -> Any:
+        self._fill()
+        return method(self, *args, **kwargs)
+
+    use.__name__ = use.__qualname__ = name
+    use.__doc__ = method.__doc__
+    return use
+
+
+# Every use of a Listing as a list fetches the pages still to come first.
+for _name in ("__iter__", "__len__", "__getitem__", "__contains__", "__reversed__", "__eq__", "__ne__", "__lt__",
+              "__le__", "__gt__", "__ge__", "__add__", "__iadd__", "__mul__", "__rmul__", "__imul__", "__setitem__",
+              "__delitem__", "__repr__", "__reduce_ex__", "append", "extend", "insert", "pop", "remove", "index",
+              "count", "sort", "reverse", "copy", "clear"):
+    setattr(Listing, _name, _filled(_name))
+del _name
+
+
+_APP_TIME = re.compile(r"(?:^|,)\s*app\s*;(?:[^,]*;)?\s*dur=([0-9.]+)")
+
+
+def server_ms(response: httpx.Response) -> float | None:
+    """The server's own time for the request (its ``Server-Timing: app;dur=<ms>``), if it says."""
+    found = _APP_TIME.search(response.headers.get("server-timing", ""))
+    try:
+        return float(found.group(1)) if found else None
+    except ValueError:
+        return None
 
 
 def check_path(path: str) -> None:

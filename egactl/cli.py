@@ -382,7 +382,7 @@ def root(
                                                    help="Profile to use (env EGACTL_PROFILE).")] = None,
     output: Annotated[Optional[str], typer.Option("--output", "-o", metavar="FORMAT", autocompletion=complete_output,
                                                   help=f"Output format: {', '.join(OUTPUT_FORMATS)} (env EGACTL_OUTPUT).")] = None,
-    query: Annotated[Optional[str], typer.Option("--query", metavar="JMESPATH", help="Filter the output with a JMESPath expression.")] = None,
+    query: Annotated[Optional[str], typer.Option("--query", metavar="JMESPATH", help="Filter the output with a JMESPath expression (it reads the whole list: --all then collects every page before printing).")] = None,
     debug: Annotated[bool, typer.Option("--debug", help="Show HTTP exchanges on stderr (credentials redacted).")] = False,
     no_color: Annotated[bool, typer.Option("--no-color", help="No colour (also NO_COLOR=1).")] = False,
     all_institutions: Annotated[bool, typer.Option(

@@ -12,7 +12,8 @@ from egactl.completion_values import complete_institutions
 Yes = Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation (needed in scripts).")]
 DryRun = Annotated[bool, typer.Option("--dry-run", help="Show what would change; change nothing.")]
 Limit = Annotated[int, typer.Option("--limit", "-L", min=1, help="Show at most this many records.")]
-All = Annotated[bool, typer.Option("--all", help="Follow every page (ignore --limit).")]
+All = Annotated[bool, typer.Option("--all", help="Follow every page (ignore --limit), printing each as it arrives "
+                                                   "(with --query: collected first).")]
 OldestFirst = Annotated[bool, typer.Option("--oldest-first", help="Oldest first (lists where time matters are newest first).")]
 
 

@@ -9,6 +9,14 @@
 
 An empty result is still valid output: ``[]``, no jsonl lines, a header-only
 CSV, a header-only plain table.
+
+A listing of every page (``--all``; ``Listing.streaming``) is printed page by
+page as the pages arrive, keeping none: ``json`` as one array written item by
+item, ``jsonl``/``csv``/``tsv`` as always, and tables in pages with the widths
+of the first page (at a terminal a later, longer value is cut with "…"; in a
+pipe, and with ``-o wide``, it is not cut and its line is longer). What is
+printed is byte for byte what the whole list would print, but for those
+widths. ``--query`` needs the whole list: with it the pages are collected first.
 """
 
 from __future__ import annotations
@@ -195,6 +203,12 @@ def render(
     script's contract, and stay as they are).
     """
     queried = query is not None
+    if not queried and getattr(data, "streaming", False) and (cols is not None or fmt in ("json", "jsonl")):
+        _render_pages(io, data.pages(), fmt=fmt, cols=cols if wide else [c for c in cols or [] if not c.wide],
+                      title=title, empty_message=empty_message, wide=wide)
+        return
+    if queried and isinstance(data, list) and type(data) is not list:
+        data = list(data)  # a Listing (every page, if it streams): JMESPath's functions know only plain lists
     data = apply_query(data, query)
     if fmt == "json":
         json.dump(data, io.out, indent=2, ensure_ascii=False, default=str)
@@ -225,6 +239,108 @@ def render(
     else:
         _write_table(io, records, cols, title, wide=wide)
         _say_what_was_left_out(io, data)
+
+
+def _render_pages(io: IOStreams, pages: Iterable[list[dict]], *, fmt: str, cols: list[Column],
+                  title: str | None, empty_message: str | None, wide: bool) -> None:
+    """Print a list that arrives page by page, each page as it comes (see the module's docstring)."""
+    out = io.out
+    count = 0
+    if fmt == "json":
+        for page in pages:
+            for item in page:
+                text = json.dumps(item, indent=2, ensure_ascii=False, default=str).replace("\n", "\n  ")
+                out.write(("[\n  " if count == 0 else ",\n  ") + text)
+                count += 1
+            out.flush()
+        out.write("\n]\n" if count else "[]\n")
+        return
+    if fmt == "jsonl":
+        for page in pages:
+            for item in page:
+                out.write(json.dumps(item, ensure_ascii=False, default=str) + "\n")
+            out.flush()
+        return
+    if fmt in ("csv", "tsv"):
+        writer = delimited_writer(out, "," if fmt == "csv" else "\t")
+        writer.writerow([c.key for c in cols])
+        for page in pages:
+            for r in page:
+                writer.writerow([cell(c.value(r)) for c in cols])
+            out.flush()
+        return
+    table: _PagedTable | None = None
+    for page in pages:
+        if not page:
+            continue
+        rows = [[c.text(r) for c in cols] for r in page]
+        if table is None:
+            table = _PagedTable(io, cols, rows, title, wide=wide)
+        table.write(rows)
+        out.flush()
+    if table is None:
+        io.status(empty_message or "no results")
+
+
+class _PagedTable:
+    """A table printed in pages: the header and the column widths come from the first page."""
+
+    def __init__(self, io: IOStreams, cols: list[Column], first: list[list[str]], title: str | None, *, wide: bool):
+        self.io, self.cols, self.title, self.wide = io, cols, title, wide
+        self.first = True
+        if io.out_tty:
+            longest = [max([len(c.title), *(len(row[i]) for row in first)]) for i, c in enumerate(cols)]
+            self.widths = longest if wide else _fit(longest, io.console().width - 2 * (len(cols) - 1))
+        else:
+            # as tabulate's "plain" (the pipe's table of a single page): a column is at least
+            # its header and two spaces wide
+            self.widths = [max(_plain_width(c.title) + 2, *(_plain_width(row[i]) for row in first))
+                           for i, c in enumerate(cols)]
+
+    def write(self, rows: list[list[str]]) -> None:
+        if self.io.out_tty:
+            from rich.table import Table
+
+            table = Table(title=self.title if self.first else None, box=None, header_style="bold", pad_edge=False,
+                          show_header=self.first)
+            for c, width in zip(self.cols, self.widths):
+                # -o wide cuts nothing: a later, longer value widens its own page
+                table.add_column(c.title, no_wrap=True, overflow="ellipsis",
+                                 **({"min_width": width} if self.wide else {"width": width}))
+            for row in rows:
+                table.add_row(*row)
+            self.io.console(width=10_000 if self.wide else None).print(table, crop=not self.wide)
+        else:
+            lines = _plain_lines([c.title for c in self.cols], self.widths) if self.first else []
+            for row in rows:
+                lines += _plain_lines(row, self.widths)
+            self.io.out.write("".join(line + "\n" for line in lines))
+        self.first = False
+
+
+def _plain_width(text: str) -> int:
+    """The width a pipe table gives a cell: its longest line, as it shows (wide characters count two)."""
+    from rich.cells import cell_len
+
+    return max(cell_len(line) for line in text.strip().split("\n"))
+
+
+def _plain_lines(cells: list[str], widths: list[int]) -> list[str]:
+    """One row of a pipe table as tabulate's "plain" format lays it out: cells stripped and
+    left-aligned, two spaces between columns, a multi-line cell over several lines, no
+    trailing spaces."""
+    from rich.cells import cell_len
+
+    split = [text.strip().split("\n") for text in cells]
+    height = max(len(lines) for lines in split)
+    out = []
+    for k in range(height):
+        parts = []
+        for lines, width in zip(split, widths):
+            text = lines[k] if k < len(lines) else ""
+            parts.append(text + " " * max(0, width - cell_len(text)))
+        out.append("  ".join(parts).rstrip())
+    return out
 
 
 def _say_what_was_left_out(io: IOStreams, data: Any) -> None:

@@ -99,6 +99,21 @@ def backend(app):
 
 
 @pytest.fixture
+def http(app):
+    """A plain HTTP client of the test backend (real HTTP exchanges, in-process): for what the
+    API answers, headers and all, without the CLI."""
+    import httpx
+
+    from egactl.sandbox import SyncASGITransport
+
+    transport = SyncASGITransport(app)
+    client = httpx.Client(transport=transport, base_url="http://backend")
+    yield client
+    client.close()
+    transport.close()
+
+
+@pytest.fixture
 def tokens(backend):
     from egactl.server.security import issue_token
 

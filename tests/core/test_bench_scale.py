@@ -6,6 +6,7 @@ checked; no time is asserted (the figures are for reading, on a quiet machine)."
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -41,6 +42,8 @@ def assert_table(r: subprocess.CompletedProcess, backend: str) -> None:
         assert len(rows) == 1, f"no row for {name!r} on {backend}:\n{r.stdout}"
         cells = rows[0][len(name):].split()
         assert cells[0] == backend and (cells[3].endswith("x") or cells[3] == "-"), rows[0]  # 10%, 100%, ratio
+        # the server's own time (Server-Timing app;dur=) at both sizes, and its ratio
+        assert all(re.fullmatch(r"\d+(\.\d)?", c) for c in cells[4:6]) and cells[6].endswith("x"), rows[0]
     assert sum("built" in line for line in lines) == 2, r.stdout  # the 10% and the 100% data set
 
 

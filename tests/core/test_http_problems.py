@@ -22,17 +22,6 @@ PROBLEM = "application/problem+json"
 LEAKS = ("Traceback", "File \"", "sqlalchemy", "sqlite3", "SELECT ", "INSERT ", "core_", ".py")
 
 
-@pytest.fixture
-def http(app):
-    from egactl.sandbox import SyncASGITransport
-
-    transport = SyncASGITransport(app)
-    client = httpx.Client(transport=transport, base_url="http://backend")
-    yield client
-    client.close()
-    transport.close()
-
-
 def auth(token: str, **extra: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}", "X-Request-ID": str(uuid.uuid4()), **extra}
 

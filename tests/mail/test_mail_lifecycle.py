@@ -112,8 +112,9 @@ def test_address_not_reusable_until_purge(cli, backend, clock, juma):
     r = act(cli, "purge", juma)
     assert r.exit_code == 5 and "retained until" in r.stderr
     clock.advance(days=1)
-    # the retention worker purges (it is what runs under `egactl serve`)
-    assert backend.run_workers() == 1
+    # the mail part's retention worker purges (it is what runs under `egactl serve`; the core's
+    # workers, which run beside it, count what they did too: expired idempotency keys)
+    assert sum(worker.tick(backend) for worker in backend.parts["mail"].workers) == 1
     old = stored(backend)
     assert old.status == "purged" and old.employee_number is None and old.given_name is None
     with backend.read_sessions() as s:

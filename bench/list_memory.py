@@ -1,0 +1,133 @@
+"""bench/list_memory.py: does `egactl mail list --all` stay flat in client memory?
+
+Builds two served SQLite backends, one with ``--rows`` mailboxes (60,000 by
+default) and one with a tenth of them, bulk-loaded straight into the real
+tables (bench/scale.py's generator and fast path: ``executemany`` in one
+transaction per table, the schema made by ``egactl serve migrate``), starts
+``egactl serve`` on each, and runs ``egactl mail list --all -o jsonl`` against
+it in a child process, reading its peak resident memory (``ru_maxrss`` from
+``os.wait4``; the data are generated in another child, see ``build_apart``). Baseline, in the same run: the same listing collected whole
+before it is printed (``--query '@'`` needs every page first: what every
+``--all`` did before it streamed).
+
+Printed: peak MB per size and way, and the ratios big / small (issue 14's target
+for the streamed listing: <= 1.2x) and collected / streamed. Every run's rows
+are counted against the database, so a short listing cannot pass for a flat one.
+
+    python bench/list_memory.py [--rows 60000]
+    python bench/list_memory.py --rows 600000   # issue 14's sizes, 60k and 600k (about 10 minutes, 1.2 GB)
+
+A run of 30 November 2026 (2 shared cores), --rows 600000: streamed 44.9 MB at 60k,
+48.8 MB at 600k (1.09x); collected 149.8 MB and 1191.8 MB (7.95x). The default run
+(6k, 60k): streamed 35.7 and 45.0 MB (1.26x: the allocator's heap still grows over the
+first pages), collected 45.3 and 149.7 MB (3.30x).
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import os
+import shutil
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import scale  # noqa: E402  (the data generator, the loader, `egactl serve` handling)
+
+
+def build(workdir: Path, rows: int) -> tuple[dict[str, str], str, int]:
+    """(env, database url, mailboxes `mail list` shows: all but the purged)."""
+    env = scale.egactl_env(workdir)
+    db = workdir / "served.db"
+    url = f"sqlite:///{db}"
+    scale.must(scale.egactl(env, "serve", "migrate", "--database-url", url), "egactl serve migrate")
+    r = scale.must(scale.egactl(env, "serve", "tokens", "create", "--role", "admin", "--subject", "bench",
+                                "--database-url", url, "-o", "json"), "serve tokens create")
+    import json
+
+    env["EGACTL_TOKEN"] = json.loads(r.stdout)["token"]
+    data = scale.DataSet(rows / scale.MAILBOXES, dt.datetime.now(dt.timezone.utc))
+    scale.load_sqlite(db, [data.institutions(), data.domains(), *data.mail()])
+    with sqlite3.connect(db) as con:
+        shown = con.execute("SELECT count(*) FROM mail_mailboxes WHERE status <> 'purged'").fetchone()[0]
+    return env, url, shown
+
+
+def build_apart(workdir: Path, rows: int) -> tuple[dict[str, str], str, int]:
+    """``build`` in a child process. The data set is generated in memory, and on Linux a child
+    started from a process inherits that process's peak RSS into its own ``ru_maxrss`` (exec
+    records the old image's high-water mark): this process must never hold the data."""
+    r = subprocess.run([sys.executable, str(Path(__file__).resolve()), "--build", str(workdir), str(rows)],
+                       capture_output=True, text=True, timeout=3600)
+    if r.returncode != 0:
+        raise SystemExit(f"building {rows} mailboxes failed: {r.stderr[-1500:]}")
+    import json
+
+    env, url, shown = json.loads(r.stdout)
+    return env, url, shown
+
+
+def peak(env: dict[str, str], args: list[str]) -> tuple[float, int, float]:
+    """(peak RSS MB, lines printed, seconds) of one egactl run; its stdout goes to a file."""
+    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+        started = time.monotonic()
+        proc = subprocess.Popen([sys.executable, "-m", "egactl", *args], env=env, stdout=out, stderr=err)
+        _, status, usage = os.wait4(proc.pid, 0)
+        took = time.monotonic() - started
+        if os.waitstatus_to_exitcode(status) != 0:
+            err.seek(0)
+            raise SystemExit(f"egactl {' '.join(args)} failed: {err.read().decode()[-800:]}")
+        out.seek(0)
+        lines = sum(1 for _ in out)
+    return usage.ru_maxrss / 1024, lines, took
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rows", type=int, default=60_000, help="mailboxes of the big backend (the small: a tenth)")
+    parser.add_argument("--build", nargs=2, metavar=("DIR", "ROWS"), help=argparse.SUPPRESS)
+    opts = parser.parse_args()
+    if opts.build:
+        import json
+
+        print(json.dumps(build(Path(opts.build[0]), int(opts.build[1]))))
+        return
+    sizes = [max(300, opts.rows // 10), opts.rows]
+    workdir = Path(tempfile.mkdtemp(prefix="egactl-bench-list-memory-"))
+    ways = {"streamed": ["mail", "list", "--all", "-o", "jsonl"],
+            "collected": ["mail", "list", "--all", "-o", "jsonl", "--query", "@"]}
+    results: dict[tuple[str, int], tuple[float, int, float]] = {}
+    try:
+        for n in sizes:
+            env, url, shown = build_apart(workdir / str(n), n)
+            server = scale.Serve(env, url, workdir / f"serve-{n}.log")
+            try:
+                env = {**env, "EGACTL_API_URL": f"http://127.0.0.1:{server.port}"}
+                for way, args in ways.items():
+                    results[(way, n)] = got = peak(env, args)
+                    if got[1] != shown:
+                        raise SystemExit(f"{way} at {n}: printed {got[1]} mailboxes, the database shows {shown}")
+            finally:
+                server.stop()
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+    small, big = sizes
+    print(f"client peak memory (max RSS) of `egactl mail list --all -o jsonl` against `egactl serve` (SQLite), "
+          f"{os.cpu_count()} cores")
+    print(f"{'way':<10} {f'{small:,} rows':>14} {f'{big:,} rows':>14} {'big/small':>10} {'time big':>9}")
+    for way in ways:
+        a, b = results[(way, small)], results[(way, big)]
+        print(f"{way:<10} {a[0]:>11.1f} MB {b[0]:>11.1f} MB {b[0] / a[0]:>9.2f}x {b[2]:>8.1f}s")
+    s, c = results[("streamed", big)][0], results[("collected", big)][0]
+    ratio = s and results[("streamed", big)][0] / results[("streamed", small)][0]
+    print(f"streamed big/small {ratio:.2f}x (target <= 1.2x: {'met' if ratio <= 1.2 else 'NOT met'}); "
+          f"collected / streamed at {big:,} rows: {c / s:.1f}x")
+
+
+if __name__ == "__main__":
+    main()
