@@ -4,7 +4,7 @@ batches, the outbox, and the delivery worker."""
 from __future__ import annotations
 
 from egactl.plugin import BackendPart, PersonalData, Worker
-from egactl_sms.server import workers
+from egactl_sms.server import find, workers
 from egactl_sms.server.models import TABLES
 from egactl_sms.server.routes import router
 from egactl_sms.server.seed import seed
@@ -14,4 +14,5 @@ part = BackendPart(
     router=router, tables=TABLES, migrations="egactl_sms.server.migrations", seed=seed, holdings=holdings,
     # An opt-out's audit id is "INSTITUTION/NUMBER" and its reason is the citizen's own words.
     personal=[PersonalData("sms-optout", r"(?P<institution>[^/]+)/(?P<phone>.+)", reason=True)],
+    find=find.find,
     workers=[Worker("delivery", workers.tick, interval=1.0)], settings=dict(workers.SETTINGS))
