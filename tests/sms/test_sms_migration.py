@@ -61,7 +61,7 @@ def test_version_1_database_is_upgraded_in_place(database_url):
                      "ix_sms_messages_batch_created_id", "ix_sms_messages_batch_state_created_id",
                      "ix_sms_messages_recipient_created_id"):  # 0003's indexes, back to 0001's
             c.execute(text(f"DROP INDEX {name}"))
-        for name in ("ix_sms_group_members_phone", "ix_sms_outbox_recipient", "ix_sms_messages_unexpired_created_id",
+        for name in ("ix_sms_group_members_phone", "ix_sms_outbox_recipient", "ix_sms_messages_unexpired_deliver_after_id",
                      "ix_sms_outbox_unexpired_sent_id", "ix_sms_batches_kept_text_created_id"):  # 0005's
             c.execute(text(f"DROP INDEX {name}"))
         c.execute(text("CREATE INDEX ix_sms_messages_batch_state ON sms_messages (batch_id, state)"))

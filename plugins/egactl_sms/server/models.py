@@ -167,8 +167,8 @@ class Message(Base):
         Index("ix_sms_messages_batch_created_id", "batch_id", "created_at", "id"),
         Index("ix_sms_messages_batch_state_created_id", "batch_id", "state", "created_at", "id"),
         Index("ix_sms_messages_recipient_created_id", "recipient", "created_at", "id"),
-        # retention: the messages whose number is still kept, oldest first
-        Index("ix_sms_messages_unexpired_created_id", "created_at", "id",
+        # retention: the messages whose number is still kept, by when they were due to go
+        Index("ix_sms_messages_unexpired_deliver_after_id", "deliver_after", "id",
               sqlite_where=text(UNEXPIRED), postgresql_where=text(UNEXPIRED)),
     )
 

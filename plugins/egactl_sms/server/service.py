@@ -10,7 +10,7 @@ from typing import Any, Iterable
 from sqlalchemy import func, select, update
 
 from egactl.plugin.rules import RuleError
-from egactl.plugin.server import backend, db, etag, invalid, not_found, principal
+from egactl.plugin.server import backend, db, etag, invalid, not_found, principal, pseudonym
 from egactl_sms import rules
 from egactl_sms.server.models import Batch, Group, GroupMember, Message, OptOut, Sender
 
@@ -94,10 +94,14 @@ def recipient_or_422(raw: str, field: str = "phone") -> str:
 
 
 def optouts_among(institution: str, numbers: list[str]) -> set[str]:
+    """The numbers that opted out of the institution's messages: by the number, or by its
+    pseudonym (an opt-out is kept as the pseudonym when the person's data is erased)."""
     found: set[str] = set()
+    session = db()
     for part in chunked(numbers):
-        found.update(db().scalars(select(OptOut.phone).where(OptOut.institution == institution,
-                                                             OptOut.phone.in_(part))))
+        keyed = {pseudonym(n, session): n for n in part}
+        found.update(keyed.get(p, p) for p in session.scalars(select(OptOut.phone).where(
+            OptOut.institution == institution, OptOut.phone.in_([*part, *keyed]))))
     return found
 
 

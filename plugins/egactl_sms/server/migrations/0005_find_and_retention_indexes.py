@@ -23,7 +23,7 @@ PLAIN = {
     "ix_sms_outbox_recipient": ("sms_outbox", ["recipient"]),
 }
 PARTIAL = {
-    "ix_sms_messages_unexpired_created_id": ("sms_messages", ["created_at", "id"], UNEXPIRED),
+    "ix_sms_messages_unexpired_deliver_after_id": ("sms_messages", ["deliver_after", "id"], UNEXPIRED),
     "ix_sms_outbox_unexpired_sent_id": ("sms_outbox", ["sent_at", "id"], UNEXPIRED),
     "ix_sms_batches_kept_text_created_id": ("sms_batches", ["created_at", "id"], KEPT_TEXT),
 }

@@ -1,0 +1,324 @@
+"""sms's part of egactl privacy, through the real backend: a subject's report, erasure
+(the number leaves contact groups, its messages keep only a pseudonym, its opt-out stays
+an opt-out: single, group and bulk sends still skip it), and retention with the
+injected clock (past 12 months pseudonymised, before not; reports still count; each
+run reads only what it changes, on SQLite and PostgreSQL).
+
+Until the core's `egactl privacy` routes land, the hooks are called through a tiny
+route mounted on the test backend (`privacy-test/...`), in a real request scope with
+the caller's token, by `egactl api`."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+
+import pytest
+from fastapi import APIRouter
+from pydantic import BaseModel
+from sqlalchemy import select
+
+from egactl.plugin.testing import query_plans
+from egactl_sms.server.models import Batch, GroupMember, Message, OptOut, OutboxEntry
+
+NUMBER = "0754 123 456"
+E164 = "+255754123456"
+OTHER = "+255754999888"
+TEXT = "Cheti chako cha kuzaliwa kiko tayari"
+TRA_TEXT = "Kumbusho la kodi"
+TABLES = (Message, OptOut, GroupMember, OutboxEntry, Batch)
+
+
+class SubjectIn(BaseModel):
+    subject: str
+
+
+class RunIn(BaseModel):
+    limit: int = 10_000
+
+
+def mount_privacy_routes(app):
+    """report, erase and a retention run of the sms part, as the core's routes will call them."""
+    from egactl.plugin.server import ApiRoute, backend, db, principal, pseudonym
+    from egactl.server.privacy import subject_of
+
+    part = app.state.backend.parts["sms"]
+    router = APIRouter(route_class=ApiRoute)
+
+    @router.get("/report")
+    def report(subject: str):
+        principal().require("admin", "operator")
+        return {"items": part.privacy.report(subject_of(subject))}
+
+    @router.post("/erase")
+    def erase(body: SubjectIn):
+        principal().require("admin")
+        return part.privacy.erase(subject_of(body.subject))
+
+    @router.post("/retention")
+    def retention(body: RunIn | None = None):
+        limit = body.limit if body else RunIn().limit
+        principal().require("admin")
+        session = db()
+        out = {}
+        for r in part.privacy.retention:
+            cutoff = backend().now() - dt.timedelta(days=r.days)
+            due = r.due(session, cutoff)
+            out[r.name] = {"due": due, "touched": r.expire(session, cutoff, lambda v: pseudonym(v, session), limit)}
+        return out
+
+    app.include_router(router, prefix="/api/v1/privacy-test")
+
+
+@pytest.fixture
+def hooks(app):
+    mount_privacy_routes(app)
+
+
+def ok(r):
+    assert r.exit_code == 0, r.stderr + r.stdout
+    return r
+
+
+def hold(cli, backend):
+    """RITA: a delivered quick send and a scheduled one to the number, the number in group
+    'wateja' with a name, another number's message; TRA: a delivered send and an opt-out."""
+    ok(cli("sms", "senders", "request", "RITA", "-i", "RITA", role="operator"))
+    ok(cli("sms", "senders", "approve", "RITA"))
+    ok(cli("sms", "senders", "request", "TRA", "-i", "TRA", role="operator_tra"))
+    ok(cli("sms", "senders", "approve", "TRA"))
+    ok(cli("sms", "group", "create", "wateja", "-i", "RITA", role="operator"))
+    ok(cli("sms", "group", "add-members", "wateja", NUMBER, "-i", "RITA", "--name", "Juma Mrisho", role="operator"))
+    ok(cli("sms", "group", "add-members", "wateja", OTHER, "-i", "RITA", role="operator"))
+    ok(cli("sms", "send", "-i", "RITA", "--to", NUMBER, TEXT, role="operator"))
+    ok(cli("sms", "send", "-i", "RITA", "--to", OTHER, "Si yako", role="operator"))
+    ok(cli("sms", "send", "-i", "RITA", "--to", NUMBER, "--at", "2026-12-01 09:00", "Baadaye", role="operator"))
+    ok(cli("sms", "send", "-i", "TRA", "--to", NUMBER, TRA_TEXT, role="operator_tra"))
+    backend.run_workers()
+    ok(cli("sms", "optout", "create", NUMBER, "-i", "TRA", "--reason", "replied STOP", role="operator_tra"))
+
+
+def api(cli, method, path, *args, role="admin"):
+    return cli("api", method, f"privacy-test/{path}", *args, role=role)
+
+
+def report(cli, role="admin"):
+    return ok(api(cli, "GET", "report", "-f", f"subject={NUMBER}", role=role)).json()["items"]
+
+
+def rows(backend, model):
+    with backend.read_sessions() as s:
+        return s.scalars(select(model).order_by(model.id)).all()
+
+
+def values(backend) -> str:
+    """Every stored value of every sms table that can hold personal data, as one text."""
+    out = []
+    for model in TABLES:
+        for row in rows(backend, model):
+            out.append(json.dumps({c.name: getattr(row, c.key) for c in model.__table__.columns}, default=str))
+    return "\n".join(out)
+
+
+def pseudonym_of(backend, number):
+    from egactl.plugin.server import pseudonym
+
+    with backend.read_sessions() as s:
+        return pseudonym(number, s)
+
+
+def test_a_report_finds_everything_sms_holds_about_the_number(cli, backend, hooks):
+    hold(cli, backend)
+    items = report(cli)
+    kinds = sorted((i["kind"], i["institution"], i["reference"]) for i in items)
+    assert kinds == [("group member", "RITA", "RITA/wateja"), ("message", "RITA", "1"), ("message", "RITA", "3"),
+                     ("message", "TRA", "4"), ("opt-out", "TRA", f"TRA/{E164}"),
+                     ("outbox entry", "RITA", "1"), ("outbox entry", "TRA", "3")]
+    data = {(i["kind"], i["reference"]): i["data"] for i in items}
+    assert (data[("message", "1")]["to"], data[("message", "1")]["text"], data[("message", "1")]["state"]) == (
+        E164, TEXT, "delivered")
+    assert (data[("message", "3")]["state"], data[("message", "3")]["text"]) == ("queued", "Baadaye")
+    assert data[("message", "4")]["text"] == TRA_TEXT
+    assert data[("opt-out", f"TRA/{E164}")]["reason"] == "replied STOP"
+    member = data[("group member", "RITA/wateja")]
+    assert (member["group"], member["phone"], member["name"]) == ("wateja", E164, "Juma Mrisho")
+    assert (data[("outbox entry", "3")]["to"], data[("outbox entry", "3")]["text"]) == (E164, TRA_TEXT)
+    assert OTHER not in json.dumps(items)
+
+
+def test_a_report_shows_an_operator_only_its_institutions_and_the_help_desk_nothing(cli, backend, hooks):
+    hold(cli, backend)
+    assert {i["institution"] for i in report(cli, role="operator")} == {"RITA"}
+    assert {i["institution"] for i in report(cli, role="operator_tra")} == {"TRA"}
+    r = api(cli, "GET", "report", "-f", f"subject={NUMBER}", role="helpdesk")
+    assert r.exit_code == 4
+
+
+def test_erase_leaves_only_pseudonyms_and_keeps_states_counts_and_the_opt_out(cli, backend, hooks):
+    hold(cli, backend)
+    before = {b.id: (b.messages, b.segments, b.opted_out) for b in rows(backend, Batch)}
+    states = {m.id: (m.state, m.segments) for m in rows(backend, Message)}
+    r = ok(api(cli, "POST", "erase", "-f", f"subject={NUMBER}", "-H", "X-Dry-Run: true"))
+    assert r.json() == {"group memberships removed": 1, "queued messages cancelled": 1,
+                        "messages pseudonymised": 3, "quick-send texts dropped": 3,
+                        "opt-outs kept as pseudonyms": 1, "outbox entries pseudonymised": 2}
+    assert E164 in values(backend)  # a dry run changes nothing
+    assert ok(api(cli, "POST", "erase", "-f", f"subject={NUMBER}")).json() == r.json()
+
+    stored = values(backend)
+    for personal in (E164, TEXT, TRA_TEXT, "Juma Mrisho", "replied STOP"):
+        assert personal not in stored
+    hashed = pseudonym_of(backend, E164)
+    assert hashed.startswith("~") and len(hashed) == 16
+    assert {m.recipient for m in rows(backend, Message) if m.id != 2} == {hashed}
+    assert {m.body for m in rows(backend, Message) if m.id != 2} == {""}
+    assert {m.id: (m.state, m.segments) for m in rows(backend, Message)} == states | {3: ("cancelled", 1)}
+    assert {b.id: (b.messages, b.segments, b.opted_out) for b in rows(backend, Batch)} == before
+    assert [(o.institution, o.phone, o.reason) for o in rows(backend, OptOut)] == [("TRA", hashed, None)]
+    assert [m.phone for m in rows(backend, GroupMember)] == [OTHER]
+    assert {o.recipient for o in rows(backend, OutboxEntry)} == {hashed, OTHER}
+    # the other number's message is untouched
+    other = [m for m in rows(backend, Message) if m.id == 2][0]
+    assert (other.recipient, other.body) == (OTHER, "Si yako")
+    # a second report finds only pseudonyms
+    again = report(cli)
+    text = json.dumps(again)
+    assert E164 not in text and TEXT not in text and "Juma" not in text
+    assert sorted((i["kind"], i["reference"]) for i in again) == [
+        ("message", "1"), ("message", "3"), ("message", "4"), ("opt-out", f"TRA/{hashed}"),
+        ("outbox entry", "1"), ("outbox entry", "3")]
+    assert {i["data"].get("to", i["data"].get("phone")) for i in again} == {hashed}
+    # sms report still counts what was sent
+    rep = ok(cli("sms", "report", "4", "-o", "json")).json()
+    assert rep["messages"] == 1 and rep["states"]["delivered"] == 1
+
+
+def test_erase_cancels_what_is_still_queued_to_the_number(cli, backend, hooks):
+    hold(cli, backend)
+    ok(api(cli, "POST", "erase", "-f", f"subject={NUMBER}"))
+    [queued] = [m for m in rows(backend, Message) if m.id == 3]
+    assert (queued.state, queued.reason, queued.body) == ("cancelled", "cancelled: the recipient's personal data "
+                                                                       "was erased", "")
+
+
+def test_an_erased_opt_out_still_refuses_single_group_and_bulk_sends(cli, backend, hooks, tmp_path):
+    hold(cli, backend)
+    ok(api(cli, "POST", "erase", "-f", f"subject={NUMBER}"))
+    assert E164 not in values(backend)
+    # single
+    r = ok(cli("sms", "send", "-i", "TRA", "--to", NUMBER, "Tena", "-o", "json", role="operator_tra"))
+    assert r.json()["messages"] == 0 and r.json()["skipped"]["opted_out"] == 1
+    # group
+    ok(cli("sms", "group", "create", "walipakodi", "-i", "TRA", role="operator_tra"))
+    ok(cli("sms", "group", "add-members", "walipakodi", f"{NUMBER},0754000111", "-i", "TRA", role="operator_tra"))
+    r = ok(cli("sms", "send", "-i", "TRA", "--group", "walipakodi", "--allow-quiet-hours", "Kwa wote", "-o", "json",
+               role="operator_tra"))
+    assert r.json()["messages"] == 1 and r.json()["skipped"]["opted_out"] == 1
+    # bulk
+    path = tmp_path / "walipakodi.csv"
+    path.write_text(f"phone,name\n{E164},Juma\n0754000222,Asha\n", encoding="utf-8")
+    r = ok(cli("sms", "bulk", str(path), "-i", "TRA", "--template", "Habari {name}", "--allow-quiet-hours",
+               "-o", "json", role="operator_tra"))
+    assert r.json()["statuses"] == {"queued": 1, "opted_out": 1}
+    sent_to = {m.recipient for m in rows(backend, Message) if m.institution == "TRA"}
+    assert E164 not in sent_to and "+255754000111" in sent_to and "+255754000222" in sent_to
+    # RITA never had an opt-out: it may still send to the number
+    r = ok(cli("sms", "send", "-i", "RITA", "--to", NUMBER, "Habari", "-o", "json", role="operator"))
+    assert r.json()["messages"] == 1
+
+
+# -- retention --------------------------------------------------------------------------------
+
+
+def retention(cli, *args):
+    return ok(api(cli, "POST", "retention", *args)).json()
+
+
+def test_retention_pseudonymises_after_a_year_not_before_and_reports_still_count(cli, backend, hooks, clock):
+    hold(cli, backend)
+    report_before = ok(cli("sms", "report", "1", "-o", "json")).json()
+    clock.advance(days=364)
+    assert retention(cli) == {"messages": {"due": 0, "touched": 0}, "texts": {"due": 0, "touched": 0},
+                              "outbox": {"due": 0, "touched": 0}}
+    assert E164 in values(backend) and TEXT in values(backend)
+    clock.advance(days=2)
+    # message 3 was due to go on 1 December: not yet a year; the rest is
+    assert retention(cli, "-F", "limit=2") == {"messages": {"due": 3, "touched": 2},  # bounded
+                                               "texts": {"due": 4, "touched": 2}, "outbox": {"due": 3, "touched": 2}}
+    assert retention(cli) == {"messages": {"due": 1, "touched": 1}, "texts": {"due": 2, "touched": 2},
+                              "outbox": {"due": 1, "touched": 1}}
+    assert retention(cli)["messages"] == {"due": 0, "touched": 0}  # idempotent
+    hashed = pseudonym_of(backend, E164)
+    got = {m.id: (m.recipient, m.body, m.state) for m in rows(backend, Message)}
+    assert got[1] == (hashed, "", "delivered") and got[4] == (hashed, "", "delivered")
+    assert got[2] == (pseudonym_of(backend, OTHER), "", "delivered")
+    assert got[3] == (E164, "Baadaye", "queued")
+    assert {o.recipient for o in rows(backend, OutboxEntry)} == {hashed, pseudonym_of(backend, OTHER)}
+    assert {o.body for o in rows(backend, OutboxEntry)} == {""}
+    clock.advance(days=10)
+    assert retention(cli)["messages"] == {"due": 0, "touched": 0}  # a year past its time, but still queued
+    backend.run_workers()  # the delivery worker expires it
+    assert retention(cli)["messages"] == {"due": 1, "touched": 1}
+    # counts, states and costs stay
+    report_after = ok(cli("sms", "report", "1", "-o", "json")).json()
+    for key in ("messages", "segments", "states", "estimated_cost", "skipped"):
+        assert report_after[key] == report_before[key]
+    # the opt-out (in force, not expired) still blocks a send; contact groups stay as they are
+    r = ok(cli("sms", "send", "-i", "TRA", "--to", NUMBER, "Tena", "-o", "json", role="operator_tra"))
+    assert r.json()["skipped"]["opted_out"] == 1
+    assert E164 in {m.phone for m in rows(backend, GroupMember)}
+
+
+def test_retention_drops_the_texts_of_sends_a_year_old(cli, backend, hooks, clock):
+    hold(cli, backend)
+    clock.advance(days=366)
+    assert retention(cli)["texts"] == {"due": 4, "touched": 4}
+    assert {b.text for b in rows(backend, Batch)} == {""}
+    assert retention(cli)["texts"] == {"due": 0, "touched": 0}
+
+
+def test_after_retention_the_report_finds_only_pseudonyms(cli, backend, hooks, clock):
+    hold(cli, backend)
+    clock.advance(days=400)
+    backend.run_workers()  # the scheduled message expires, long past its time
+    retention(cli)
+    items = report(cli)
+    text = json.dumps(items)
+    assert TEXT not in text and TRA_TEXT not in text
+    assert {i["kind"] for i in items} == {"message", "outbox entry", "opt-out", "group member"}
+    assert {i["data"]["to"] for i in items if i["kind"] == "message"} == {pseudonym_of(backend, E164)}
+
+
+def _retention_plans(engine, cli):
+    plans = {}
+    for table in ("sms_messages", "sms_outbox", "sms_batches"):
+        plans[table] = [p for p in query_plans(engine, table, lambda: retention(cli)) if table in p]
+        assert plans[table], table
+    return plans
+
+
+def test_a_retention_run_reads_only_what_it_changes_on_sqlite(cli, backend, hooks, clock):
+    hold(cli, backend)
+    clock.advance(days=400)
+    plans = _retention_plans(backend.engine, cli)
+    for table, found in plans.items():
+        for plan in found:
+            assert f"SCAN {table}" not in plan, plan
+    assert all("ix_sms_messages_unexpired_deliver_after_id" in p for p in plans["sms_messages"]), plans
+    assert all("ix_sms_outbox_unexpired_sent_id" in p for p in plans["sms_outbox"]), plans
+    assert all("ix_sms_batches_kept_text_created_id" in p for p in plans["sms_batches"]), plans
+
+
+def test_a_retention_run_reads_only_what_it_changes_on_postgresql(postgres_url):
+    from tests.conftest import cli_on
+
+    with cli_on(postgres_url, ("admin", "operator")) as (cli, be):
+        mount_privacy_routes(cli.transport.app)
+        cli.tokens["operator_tra"] = cli.tokens["admin"]
+        hold(cli, be)
+        be.clock.advance(days=400)
+        plans = _retention_plans(be.engine, cli)
+        for table, found in plans.items():
+            for plan in found:
+                assert "Seq Scan" not in plan and "Sort" not in plan, plan
+            assert any("unexpired" in p or "kept_text" in p for p in found), found
