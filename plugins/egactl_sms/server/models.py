@@ -22,6 +22,7 @@ from egactl.plugin import personal
 from egactl.plugin.server import Base, UTCDateTime, Versioned, unversioned
 
 STAFF = personal("email", why="the staff account that acted: accountability")
+NOT_A_PERSONS_NAME = {"personal": None, "why": "not a person's: the name of a sender ID or a contact group"}
 NOT_A_PERSONS_TEXT = {"personal": None, "why": "not a person's: an institution's own words about its service"}
 UNEXPIRED = "recipient < '~'"
 """A number not yet pseudonymised (E.164 starts with +, a pseudonym with ~): the retention
@@ -35,8 +36,8 @@ class Sender(Versioned, Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     institution: Mapped[str] = mapped_column(ForeignKey("core_institutions.code"), index=True)
-    name: Mapped[str] = mapped_column(String(11))
-    name_key: Mapped[str] = mapped_column(String(11), unique=True)
+    name: Mapped[str] = mapped_column(String(11), info=NOT_A_PERSONS_NAME)
+    name_key: Mapped[str] = mapped_column(String(11), unique=True, info=NOT_A_PERSONS_NAME)
     status: Mapped[str] = mapped_column(String(10))  # rules.SENDER_STATES: pending | approved | rejected | withdrawn
     purpose: Mapped[str | None] = mapped_column(Text, nullable=True, info=NOT_A_PERSONS_TEXT)
     requested_by: Mapped[str] = mapped_column(String(200), info=STAFF)
@@ -54,7 +55,7 @@ class Group(Versioned, Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     institution: Mapped[str] = mapped_column(ForeignKey("core_institutions.code"))
-    name: Mapped[str] = mapped_column(String(64))
+    name: Mapped[str] = mapped_column(String(64), info=NOT_A_PERSONS_NAME)
     description: Mapped[str | None] = mapped_column(Text, nullable=True, info=NOT_A_PERSONS_TEXT)
     created_by: Mapped[str] = mapped_column(String(200), info=STAFF)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
@@ -110,7 +111,7 @@ class Batch(Base):
     sender: Mapped[str] = mapped_column(String(11))
     text: Mapped[str] = mapped_column(Text, info=personal("text", why="what was sent: the message, or the bulk "
                                                                       "template"))  # '' once past retention
-    group_name: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    group_name: Mapped[str | None] = mapped_column(String(64), nullable=True, info=NOT_A_PERSONS_NAME)
     source: Mapped[str | None] = mapped_column(String(255), nullable=True)
     client_ref: Mapped[str | None] = mapped_column(String(100), nullable=True)
     normalize: Mapped[bool] = mapped_column(Boolean, default=False)
