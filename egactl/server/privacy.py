@@ -21,7 +21,7 @@ import secrets
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import event, select
 from sqlalchemy.exc import IntegrityError
 
 from egactl.plugin.rules import RuleError, normalise_msisdn, normalise_phone
@@ -37,13 +37,20 @@ def is_pseudonym(value: str | None) -> bool:
 
 
 def _key(session: Any) -> bytes:
+    """The key, cached per database once it is known to be stored there: a key made in a
+    transaction that then rolls back (a dry run, a failed request) must not outlive it, or
+    pseudonyms made with it would match nothing after a restart."""
     configured = os.environ.get("EGACTL_PRIVACY_SECRET")
     if configured:
         return configured.encode("utf-8")
     bind = session.get_bind()
-    cached = _keys.get(id(bind))
+    database = (id(bind), str(bind.url))
+    cached = _keys.get(database)
     if cached is not None:
         return cached
+    made_here = session.info.get(KEY_NAME)
+    if made_here is not None:  # made earlier in this transaction, not committed yet
+        return made_here
     row = session.get(ServerSecret, KEY_NAME)
     if row is None:
         from egactl.server.scope import backend
@@ -52,11 +59,28 @@ def _key(session: Any) -> bytes:
         try:
             with session.begin_nested():
                 session.add(made)
-            row = made
         except IntegrityError:  # another process made it first: use theirs
             row = session.scalar(select(ServerSecret).where(ServerSecret.name == KEY_NAME))
+        else:
+            key = made.value.encode("utf-8")
+            session.info[KEY_NAME] = key
+
+            open_ = [True]  # (listeners cannot be removed while the session dispatches them)
+
+            def stored(s: Any) -> None:  # the transaction that made it committed: it is the key
+                if open_[0]:
+                    _keys[database] = key
+
+            def ended(s: Any, transaction: Any) -> None:  # committed or not, that transaction is over
+                if open_[0] and transaction.parent is None:
+                    open_[0] = False
+                    s.info.pop(KEY_NAME, None)
+
+            event.listen(session, "after_commit", stored)
+            event.listen(session, "after_transaction_end", ended)
+            return key
     key = row.value.encode("utf-8")
-    _keys[id(bind)] = key
+    _keys[database] = key
     return key
 
 
@@ -69,7 +93,7 @@ def _now(backend: Any) -> Any:
         return dt.datetime.fromtimestamp(0, dt.timezone.utc)
 
 
-_keys: dict[int, bytes] = {}
+_keys: dict[tuple[int, str], bytes] = {}
 
 
 def pseudonym(value: str, session: Any = None) -> str:

@@ -155,3 +155,24 @@ def test_the_same_value_always_gives_the_same_pseudonym_and_another_server_key_a
     monkeypatch.setenv("EGACTL_PRIVACY_SECRET", "another key")
     with backend.write_sessions() as s:
         assert pseudonym(NUMBER, s) != one
+
+
+def test_a_key_made_in_a_transaction_that_rolls_back_is_not_the_key(backend):
+    """A dry run (or a failed request) was the first to need the key: pseudonyms made later must
+    use the key the database keeps, the same after a restart."""
+    from egactl.server import privacy
+
+    privacy._keys.clear()
+    with backend.write_sessions() as s:
+        rolled_back = privacy.pseudonym(NUMBER, s)
+        s.rollback()
+    with backend.write_sessions() as s:
+        kept = privacy.pseudonym(NUMBER, s)
+        assert privacy.pseudonym(NUMBER, s) == kept  # the same within the transaction
+        s.commit()
+    assert len(privacy._keys) == 1  # known to be stored once committed
+    privacy._keys.clear()  # a restart
+    with backend.read_sessions() as s:
+        assert privacy.pseudonym(NUMBER, s) == kept != rolled_back
+    with backend.read_sessions() as s:  # and from the cache
+        assert privacy.pseudonym(NUMBER, s) == kept
