@@ -296,3 +296,22 @@ def test_a_retention_run_reads_only_what_it_changes_on_postgresql(postgres_url):
             assert retained, found
             for plan in retained:
                 assert "Seq Scan" not in plan and "Sort" not in plan, plan
+
+
+def test_an_erased_opt_out_blocks_sends_after_a_restart_even_when_a_dry_run_came_first(cli, backend):
+    """The first use of the pseudonym key was a dry run (rolled back): the key the real erasure
+    used must be the one the database keeps, or after a restart the opt-out would not match."""
+    from egactl.server import privacy
+
+    hold(cli, backend)
+    privacy._keys.clear()  # a server that has not used its key yet
+    with backend.write_sessions() as s:  # and has none yet: this database's first use of it
+        from egactl.server.models import ServerSecret
+
+        s.query(ServerSecret).delete()
+        s.commit()
+    erase(cli, "--dry-run")
+    erase(cli)
+    privacy._keys.clear()  # the server restarts
+    r = ok(cli("sms", "send", "-i", "TRA", "--to", NUMBER, "Tena", "-o", "json", role="operator_tra"))
+    assert r.json()["messages"] == 0 and r.json()["skipped"]["opted_out"] == 1
