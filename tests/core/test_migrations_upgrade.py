@@ -180,7 +180,7 @@ def test_a_model_changed_without_a_revision_is_caught(tmp_path, engines):
     # A history that misses revisions (sms without its 0002 and what follows) against the models as they are.
     history = tmp_path / "sms-history"
     shutil.copytree(comps[[c.name for c in comps].index("sms")].script.dir, history,
-                    ignore=shutil.ignore_patterns("0002_*", "0003_*", "__pycache__"))
+                    ignore=lambda _dir, names: [n for n in names if n == "__pycache__" or n[:4] >= "0002"])
     other = engines(f"sqlite:///{tmp_path / 'short.db'}")
     sms = next(c for c in comps if c.name == "sms")
     short = [c if c.name != "sms" else Component("sms", sms.tables, history) for c in comps]
@@ -215,7 +215,9 @@ def test_previous_release_is_refused_by_serve_and_adopted_by_migrate(new_databas
                          {"c": comp.name, "v": 2 if comp.name == "sms" else 1, "t": NOW})
 
     heads = {c.name: c.head for c in comps}
-    to_apply = {name: int(heads[name]) - (2 if name == "sms" else 1) for name in heads}  # revisions are numbered 0001…
+    # each history's revisions after the one the old release had (revision numbers may leave gaps)
+    to_apply = {c.name: len(list(c.script.iterate_revisions(c.head, "0002" if c.name == "sms" else "0001")))
+                for c in comps if c.script is not None}
     pending = ", ".join(f"{name}: {n} revision{'s' if n != 1 else ''}" for name, n in sorted(to_apply.items()) if n)
     r = egactl("serve", "tokens", "create", "--role", "admin", "--database-url", url)
     assert r.returncode == 5, r.stderr
