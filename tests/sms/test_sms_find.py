@@ -130,7 +130,10 @@ def test_the_help_desk_sees_it_all_masked_as_sms_list_does(cli, backend):
         f"to {MASKED} from TRA: delivered"]
     assert items["group member"][0]["summary"].startswith(f"{MASKED} as J*** M***** is in RITA's group 'wateja'")
     assert items["opt-out"][0]["reference"] == f"TRA/{MASKED}"
-    # sms list, the read route find follows, shows the same
+    # the read routes find follows show the same: no opt-out reason (the citizen's words), no text
+    optouts = ok(cli("sms", "optout", "list", "-o", "json", role="helpdesk")).json()
+    assert [(o["phone"], o["reason"]) for o in optouts] == [(MASKED, None)]
+    assert ok(cli("sms", "optout", "list", "-o", "json", role="operator_tra")).json()[0]["reason"] == "replied STOP"
     listed = ok(cli("sms", "list", "--to", NUMBER, "-o", "json", role="helpdesk")).json()
     assert {m["to"] for m in listed} == {MASKED} and {m["text"] for m in listed} == {None}
     # and what the help desk is told to run shows more without unmasking

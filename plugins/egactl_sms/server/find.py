@@ -19,7 +19,7 @@ from sqlalchemy import select
 from egactl.plugin.server import Found, Term, db, visible
 from egactl_sms import rules
 from egactl_sms.server.models import Batch, Group, GroupMember, Message, OptOut, Sender
-from egactl_sms.server.schemas import member_out, message_out, optout_out, sender_out, text_out
+from egactl_sms.server.schemas import member_out, message_out, optout_out, sender_out
 
 EXACT = 100
 TEXT_SHOWN = 40
@@ -49,7 +49,7 @@ def optouts(phone: str, limit: int) -> list[Found]:
     found = []
     for row in rows:
         o = optout_out(row)
-        why = text_out(o["reason"])  # the citizen's own words: not for the help desk
+        why = o["reason"]  # the citizen's own words: None for the help desk
         found.append(Found(kind="opt-out", reference=f"{o['institution']}/{o['phone']}",
                            summary=f"{o['phone']} opted out of {o['institution']}'s messages on "
                                    f"{rules.format_eat(o['created_at'])}" + (f" ({why})" if why else ""),
