@@ -153,9 +153,12 @@ def test_an_erased_opt_out_still_refuses_single_group_and_bulk_sends(cli, backen
     hold(cli, backend)
     erase(cli)
     assert E164 not in values(backend)
-    # single
-    r = ok(cli("sms", "send", "-i", "TRA", "--to", NUMBER, "Tena", "-o", "json", role="operator_tra"))
-    assert r.json()["messages"] == 0 and r.json()["skipped"]["opted_out"] == 1
+    # single; the opt-outs are read by index (is any kept as a pseudonym? which of these numbers?)
+    sends = []
+    plans = query_plans(backend.engine, "sms_optouts", lambda: sends.append(
+        ok(cli("sms", "send", "-i", "TRA", "--to", NUMBER, "Tena", "-o", "json", role="operator_tra"))))
+    assert plans and all("SCAN sms_optouts" not in p for p in plans), plans
+    assert sends[0].json()["messages"] == 0 and sends[0].json()["skipped"]["opted_out"] == 1
     # group
     ok(cli("sms", "group", "create", "walipakodi", "-i", "TRA", role="operator_tra"))
     ok(cli("sms", "group", "add-members", "walipakodi", f"{NUMBER},0754000111", "-i", "TRA", role="operator_tra"))

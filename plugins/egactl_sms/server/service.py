@@ -15,6 +15,8 @@ from egactl_sms import rules
 from egactl_sms.server.models import Batch, Group, GroupMember, Message, OptOut, Sender
 
 PLUGIN = "sms"
+PSEUDONYM_PREFIX = "~"
+"""Every pseudonym starts so (numbers start with +): a pseudonymised opt-out sorts after them all."""
 
 
 def setting(key: str) -> Any:
@@ -95,11 +97,16 @@ def recipient_or_422(raw: str, field: str = "phone") -> str:
 
 def optouts_among(institution: str, numbers: list[str]) -> set[str]:
     """The numbers that opted out of the institution's messages: by the number, or by its
-    pseudonym (an opt-out is kept as the pseudonym when the person's data is erased)."""
-    found: set[str] = set()
+    pseudonym (an opt-out is kept as the pseudonym when the person's data is erased).
+
+    The pseudonyms (a keyed hash each) are worked out only if the institution keeps
+    any opt-out as a pseudonym: one probe of its opt-outs' index says so."""
     session = db()
+    erased = session.scalar(select(OptOut.id).where(OptOut.institution == institution,
+                                                    OptOut.phone >= PSEUDONYM_PREFIX).limit(1)) is not None
+    found: set[str] = set()
     for part in chunked(numbers):
-        keyed = {pseudonym(n, session): n for n in part}
+        keyed = {pseudonym(n, session): n for n in part} if erased else {}
         found.update(keyed.get(p, p) for p in session.scalars(select(OptOut.phone).where(
             OptOut.institution == institution, OptOut.phone.in_([*part, *keyed]))))
     return found
