@@ -318,3 +318,36 @@ def test_an_erased_opt_out_blocks_sends_after_a_restart_even_when_a_dry_run_came
     privacy._keys.clear()  # the server restarts
     r = ok(cli("sms", "send", "-i", "TRA", "--to", NUMBER, "Tena", "-o", "json", role="operator_tra"))
     assert r.json()["messages"] == 0 and r.json()["skipped"]["opted_out"] == 1
+
+
+def test_an_erasure_committing_during_a_send_cannot_slip_past_its_opt_out_check_on_postgresql(postgres_url):
+    """The send reads the opt-outs in two steps; the erasure (number → pseudonym) commits right
+    after the first. Whichever the first step is, the number must be found opted out."""
+    from sqlalchemy import event, text
+
+    from egactl.plugin.server import pseudonym
+    from tests.conftest import cli_on
+
+    with cli_on(postgres_url, ("admin", "operator")) as (cli, be):
+        cli.tokens["operator_tra"] = cli.tokens["admin"]
+        hold(cli, be)
+        with be.write_sessions() as s:
+            hashed = pseudonym(E164, s)  # (TRA keeps no opt-out as a pseudonym yet)
+            s.commit()
+        erased = []
+
+        def erase_now(conn, cursor, statement, parameters, context, executemany):
+            if not erased and "FROM sms_optouts" in statement and statement.lstrip().upper().startswith("SELECT"):
+                erased.append(statement)
+                with be.engine.connect() as other:  # another request's erasure commits
+                    other.execute(text("UPDATE sms_optouts SET phone = :p WHERE institution = 'TRA' AND phone = :n"),
+                                  {"p": hashed, "n": E164})
+                    other.commit()
+
+        event.listen(be.engine, "after_cursor_execute", erase_now)
+        try:
+            r = ok(cli("sms", "send", "-i", "TRA", "--to", NUMBER, "Tena", "-o", "json", role="operator_tra"))
+        finally:
+            event.remove(be.engine, "after_cursor_execute", erase_now)
+        assert erased
+        assert r.json()["messages"] == 0 and r.json()["skipped"]["opted_out"] == 1

@@ -99,16 +99,22 @@ def optouts_among(institution: str, numbers: list[str]) -> set[str]:
     """The numbers that opted out of the institution's messages: by the number, or by its
     pseudonym (an opt-out is kept as the pseudonym when the person's data is erased).
 
-    The pseudonyms (a keyed hash each) are worked out only if the institution keeps
-    any opt-out as a pseudonym: one probe of its opt-outs' index says so."""
+    By number first, then — only if the institution keeps any opt-out as a pseudonym (one
+    probe of its opt-outs' index) — the rest by pseudonym (a keyed hash each). In that
+    order an erasure committing meanwhile cannot slip between the two: the row is found
+    as the number before it, or by the probe and the pseudonym after it."""
     session = db()
-    erased = session.scalar(select(OptOut.id).where(OptOut.institution == institution,
-                                                    OptOut.phone >= PSEUDONYM_PREFIX).limit(1)) is not None
     found: set[str] = set()
     for part in chunked(numbers):
-        keyed = {pseudonym(n, session): n for n in part} if erased else {}
-        found.update(keyed.get(p, p) for p in session.scalars(select(OptOut.phone).where(
-            OptOut.institution == institution, OptOut.phone.in_([*part, *keyed]))))
+        found.update(session.scalars(select(OptOut.phone).where(OptOut.institution == institution,
+                                                                OptOut.phone.in_(part))))
+    rest = [n for n in numbers if n not in found]
+    if rest and session.scalar(select(OptOut.id).where(OptOut.institution == institution,
+                                                       OptOut.phone >= PSEUDONYM_PREFIX).limit(1)) is not None:
+        for part in chunked(rest):
+            keyed = {pseudonym(n, session): n for n in part}
+            found.update(keyed[p] for p in session.scalars(select(OptOut.phone).where(
+                OptOut.institution == institution, OptOut.phone.in_(list(keyed)))))
     return found
 
 
