@@ -351,3 +351,13 @@ def test_an_erasure_committing_during_a_send_cannot_slip_past_its_opt_out_check_
             event.remove(be.engine, "after_cursor_execute", erase_now)
         assert erased
         assert r.json()["messages"] == 0 and r.json()["skipped"]["opted_out"] == 1
+
+
+@pytest.mark.parametrize("role", ["admin", "operator"])
+def test_a_report_reads_sms_by_index_on_sqlite(cli, backend, role):
+    hold(cli, backend)
+    for table in ("sms_messages", "sms_optouts", "sms_group_members", "sms_outbox"):
+        plans = [p for p in query_plans(backend.engine, table, lambda: report(cli, role=role)) if table in p]
+        assert plans, table
+        for plan in plans:
+            assert f"SCAN {table}" not in plan, plan
