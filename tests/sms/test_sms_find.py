@@ -96,6 +96,18 @@ def test_the_latest_messages_come_first_within_the_limit(cli, backend, clock):
         ("group member", "RITA/wateja"), ("message", "1"), ("message", "3")]
 
 
+def test_one_institutions_campaign_does_not_hide_anothers_message(cli, backend, clock):
+    hold(cli, backend, clock=clock)  # TRA's message is the newest
+    for i in range(4):
+        clock.advance(minutes=1)
+        ok(cli("sms", "send", "-i", "RITA", "--to", NUMBER, f"Ujumbe {i}", role="operator"))
+    backend.run_workers()
+    messages = [f for f in found(cli, NUMBER) if f["kind"] == "message"]
+    # RITA's newest three (of six), and TRA's one
+    assert sorted((m["institution"], int(m["reference"])) for m in messages) == [
+        ("RITA", 6), ("RITA", 7), ("RITA", 8), ("TRA", 4)]
+
+
 def test_every_command_a_result_names_works(cli, backend):
     hold(cli, backend)
     items = found(cli, NUMBER) + found(cli, "TRA KODI")

@@ -22,6 +22,10 @@ from egactl_sms.server.models import Batch, Group, GroupMember, Message, OptOut,
 from egactl_sms.server.schemas import member_out, message_out, optout_out, sender_out
 
 EXACT = 100
+PER_INSTITUTION = 3
+"""Latest messages shown per institution: one institution's campaign does not hide another's message."""
+READ_AT_MOST = 200
+"""Newest messages to the number read to find them (one range of the recipient index)."""
 TEXT_SHOWN = 40
 """Characters of a message's text in its summary (never for the help desk)."""
 
@@ -76,13 +80,20 @@ def memberships(phone: str, limit: int) -> list[Found]:
 
 
 def messages(phone: str, limit: int) -> list[Found]:
-    """The latest messages to ``phone``, newest first: one range of the recipient index."""
+    """The latest messages to ``phone`` of each institution, newest first: one range of the
+    recipient index, at most :data:`READ_AT_MOST` rows."""
     stmt = (select(Message, Batch.sender).join(Batch, Batch.id == Message.batch_id)
             .where(Message.recipient == phone))
     rows = db().execute(visible(stmt, Message.institution)
-                        .order_by(Message.created_at.desc(), Message.id.desc()).limit(limit))
+                        .order_by(Message.created_at.desc(), Message.id.desc()).limit(READ_AT_MOST))
     found = []
+    shown: dict[str, int] = {}
     for message, sender in rows:
+        if len(found) == limit:
+            break
+        if shown.get(message.institution, 0) == PER_INSTITUTION:
+            continue
+        shown[message.institution] = shown.get(message.institution, 0) + 1
         m = message_out(message, sender)
         when = m["delivered_at"] or m["submitted_at"] or m["created_at"]
         summary = f"to {m['to']} from {sender}: {m['state']}"
