@@ -361,3 +361,20 @@ def test_a_report_reads_sms_by_index_on_sqlite(cli, backend, role):
         assert plans, table
         for plan in plans:
             assert f"SCAN {table}" not in plan, plan
+
+
+def test_erase_and_the_pseudonymised_opt_out_on_postgresql(postgres_url):
+    from tests.conftest import cli_on
+
+    with cli_on(postgres_url, ("admin", "operator")) as (cli, be):
+        cli.tokens["operator_tra"] = cli.tokens["admin"]
+        hold(cli, be)
+        assert erase(cli) == {"group memberships removed": 1, "queued messages cancelled": 1,
+                              "messages pseudonymised": 3, "quick-send texts dropped": 3,
+                              "opt-outs kept as pseudonyms": 1, "outbox entries pseudonymised": 2}
+        stored = values(be)
+        for personal in (E164, TEXT, TRA_TEXT, "Juma Mrisho", "replied STOP"):
+            assert personal not in stored
+        r = ok(cli("sms", "send", "-i", "TRA", "--to", NUMBER, "Tena", "-o", "json", role="operator_tra"))
+        assert r.json()["messages"] == 0 and r.json()["skipped"]["opted_out"] == 1
+        assert {i["data"].get("to", i["data"].get("phone")) for i in report(cli)} == {pseudonym_of(be, E164)}
