@@ -378,3 +378,21 @@ def test_erase_and_the_pseudonymised_opt_out_on_postgresql(postgres_url):
         r = ok(cli("sms", "send", "-i", "TRA", "--to", NUMBER, "Tena", "-o", "json", role="operator_tra"))
         assert r.json()["messages"] == 0 and r.json()["skipped"]["opted_out"] == 1
         assert {i["data"].get("to", i["data"].get("phone")) for i in report(cli)} == {pseudonym_of(be, E164)}
+
+
+def test_an_erased_number_is_still_found_opted_out_and_can_opt_in_again(cli, backend):
+    hold(cli, backend)
+    erase(cli)
+    hashed = pseudonym_of(backend, E164)
+    listed = ok(cli("sms", "optout", "list", "--phone", NUMBER, "-o", "json", role="operator_tra")).json()
+    assert [(o["institution"], o["phone"]) for o in listed] == [("TRA", hashed)]
+    [found] = [f for f in ok(cli("find", NUMBER, "--service", "sms", "-o", "json")).json() if f["kind"] == "opt-out"]
+    assert found["summary"].startswith(f"{E164} opted out of TRA's messages on ")
+    assert found["summary"].endswith("(kept as a pseudonym: the person's data was erased)")
+    helpdesk = ok(cli("find", NUMBER, "--service", "sms", "-o", "json", role="helpdesk")).json()
+    assert [f["summary"].split(" opted out")[0] for f in helpdesk if f["kind"] == "opt-out"] == ["+255754***456"]
+    # the person asks TRA for its messages again: its operator opts the number back in
+    ok(cli("sms", "optout", "delete", NUMBER, "-i", "TRA", "--yes", role="operator_tra"))
+    assert rows(backend, OptOut) == []
+    r = ok(cli("sms", "send", "-i", "TRA", "--to", NUMBER, "Karibu tena", "-o", "json", role="operator_tra"))
+    assert r.json()["messages"] == 1

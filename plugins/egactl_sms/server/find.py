@@ -19,7 +19,8 @@ from sqlalchemy import select
 from egactl.plugin.server import Found, Term, db, visible
 from egactl_sms import rules
 from egactl_sms.server.models import Batch, Group, GroupMember, Message, OptOut, Sender
-from egactl_sms.server.schemas import member_out, message_out, optout_out, sender_out
+from egactl_sms.server.schemas import member_out, message_out, optout_out, phone_out, sender_out
+from egactl_sms.server.service import optout_keys
 
 EXACT = 100
 PER_INSTITUTION = 3
@@ -49,16 +50,20 @@ def sender_key(text: str) -> str | None:
 
 def optouts(phone: str, limit: int) -> list[Found]:
     # one per institution at most: no order needed (the core ranks the answers)
-    rows = db().scalars(visible(select(OptOut).where(OptOut.phone == phone), OptOut.institution).limit(limit))
+    rows = db().scalars(visible(select(OptOut).where(OptOut.phone.in_(optout_keys(phone))), OptOut.institution)
+                        .limit(limit))
+    number = phone_out(phone)  # masked for the help desk
     found = []
     for row in rows:
         o = optout_out(row)
         why = o["reason"]  # the citizen's own words: None for the help desk
+        if row.phone != phone:
+            why = "kept as a pseudonym: the person's data was erased"
         found.append(Found(kind="opt-out", reference=f"{o['institution']}/{o['phone']}",
-                           summary=f"{o['phone']} opted out of {o['institution']}'s messages on "
+                           summary=f"{number} opted out of {o['institution']}'s messages on "
                                    f"{rules.format_eat(o['created_at'])}" + (f" ({why})" if why else ""),
-                           command=f"egactl sms optout list -i {o['institution']} --phone {o['phone']}"
-                           if o["phone"] == phone else f"egactl sms optout list -i {o['institution']}",
+                           command=f"egactl sms optout list -i {o['institution']} --phone {number}"
+                           if number == phone else f"egactl sms optout list -i {o['institution']}",
                            institution=o["institution"], rank=EXACT))
     return found
 

@@ -95,6 +95,14 @@ def recipient_or_422(raw: str, field: str = "phone") -> str:
         raise invalid(str(exc), field) from None
 
 
+def optout_keys(number: str) -> list[str]:
+    """How an opt-out of ``number`` may be stored: as the number, or — once the person's data
+    was erased — as its pseudonym (worked out only if some opt-out is kept so: one index probe,
+    which also means the pseudonyms' key exists, so a read-only request never has to make it)."""
+    erased = db().scalar(select(OptOut.id).where(OptOut.phone >= PSEUDONYM_PREFIX).limit(1)) is not None
+    return [number, pseudonym(number, db())] if erased else [number]
+
+
 def optouts_among(institution: str, numbers: list[str]) -> set[str]:
     """The numbers that opted out of the institution's messages: by the number, or by its
     pseudonym (an opt-out is kept as the pseudonym when the person's data is erased).
