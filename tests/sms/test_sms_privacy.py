@@ -147,6 +147,8 @@ def test_erase_cancels_what_is_still_queued_to_the_number(cli, backend):
     [queued] = [m for m in rows(backend, Message) if m.id == 3]
     assert (queued.state, queued.reason, queued.body) == ("cancelled", "cancelled: the recipient's personal data "
                                                                        "was erased", "")
+    states = ok(cli("sms", "report", "3", "-o", "json")).json()["states"]  # the batch's counters follow
+    assert (states["queued"], states["cancelled"]) == (0, 1)
 
 
 def test_an_erased_opt_out_still_refuses_single_group_and_bulk_sends(cli, backend, tmp_path):

@@ -16,4 +16,4 @@ part = BackendPart(
     personal=[PersonalData("sms-optout", r"(?P<institution>[^/]+)/(?P<phone>.+)", reason=True)],
     find=find.find,
     privacy=Privacy(report=privacy.report, erase=privacy.erase, retention=privacy.RETENTION),
-    workers=[Worker("delivery", workers.tick, interval=1.0)], settings=dict(workers.SETTINGS))
+    workers=[Worker("delivery", workers.tick, interval=0.25)], settings=dict(workers.SETTINGS))

@@ -30,6 +30,7 @@ from sqlalchemy import bindparam, delete, func, literal_column, select, update
 
 from egactl.plugin import Retention
 from egactl.plugin.server import Subject, backend, db, etag, forbidden, iso, principal, visible
+from egactl_sms.server import lifecycle
 from egactl_sms.server.models import Batch, Group, GroupMember, Message, OptOut, OutboxEntry
 
 YEAR = 365
@@ -112,9 +113,8 @@ def erase(subject: Subject) -> dict[str, int]:
         for group in session.scalars(select(Group).where(Group.id.in_(group_ids))):
             group.updated_at = now
             etag.touch(group)  # its members changed: a new ETag
-    cancelled = session.execute(
-        update(Message).where(Message.recipient == phone, Message.state == "queued", *theirs(Message.institution))
-        .values(state="cancelled", reason=ERASED, claim=None, claimed_at=None)).rowcount
+    cancelled = lifecycle.move(session, Message.recipient == phone, *theirs(Message.institution), source="queued",
+                               target="cancelled", values={"reason": ERASED, "claim": None, "claimed_at": None})
     quick = sorted(set(session.scalars(
         select(Message.batch_id).join(Batch, Batch.id == Message.batch_id)
         .where(Message.recipient == phone, Batch.kind == "quick", kept_text(Batch.text),

@@ -4,14 +4,14 @@ indexes that hold only the rows still keeping a number (or a text), so a run rea
 only what it changes however much has expired before.
 
 Revision ID: 0005
-Revises: 0003 (the sms scale work's 0004 is to come in between: set down_revision to "0004" when both are merged)
+Revises: 0004
 """
 
 import sqlalchemy as sa
 from alembic import op
 
 revision = "0005"
-down_revision = "0003"
+down_revision = "0004"
 branch_labels = None
 depends_on = None
 
