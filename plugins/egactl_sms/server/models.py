@@ -24,6 +24,8 @@ from egactl.plugin.server import Base, UTCDateTime, Versioned, unversioned
 STAFF = personal("email", why="the staff account that acted: accountability")
 NOT_A_PERSONS_NAME = {"personal": None, "why": "not a person's: the name of a sender ID or a contact group"}
 NOT_A_PERSONS_TEXT = {"personal": None, "why": "not a person's: an institution's own words about its service"}
+DELIVERY_REASON = {"personal": None,
+                   "why": "not a person's: why delivery failed or who cancelled (a gateway's or staff words)"}
 UNEXPIRED = "recipient < '~'"
 """A number not yet pseudonymised (E.164 starts with +, a pseudonym with ~): the retention
 indexes hold only such rows, so each retention run reads what is left to do and nothing else."""
@@ -182,8 +184,7 @@ class Message(Base):
     segments: Mapped[int] = mapped_column(Integer)
     line: Mapped[int | None] = mapped_column(Integer, nullable=True)
     state: Mapped[str] = mapped_column(String(10))
-    reason: Mapped[str | None] = mapped_column(Text, nullable=True, info={
-        "personal": None, "why": "not a person's: why delivery failed or who cancelled (a gateway's or staff words)"})
+    reason: Mapped[str | None] = mapped_column(Text, nullable=True, info=DELIVERY_REASON)
     quiet_ok: Mapped[bool] = mapped_column(Boolean, default=True)
     deliver_after: Mapped[dt.datetime] = mapped_column(UTCDateTime())
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
@@ -215,8 +216,9 @@ class BatchReason(Base):
 
     batch_id: Mapped[int] = mapped_column(ForeignKey("sms_batches.id"), primary_key=True)
     state: Mapped[str] = mapped_column(String(10), primary_key=True)
-    reason_key: Mapped[str] = mapped_column(String(32), primary_key=True)  # a digest of the reason
-    reason: Mapped[str | None] = mapped_column(Text, nullable=True)
+    reason_key: Mapped[str] = mapped_column(String(32), primary_key=True, info={  # a digest of the reason
+        "personal": None, "why": "not a person's: a digest of a delivery failure's reason"})
+    reason: Mapped[str | None] = mapped_column(Text, nullable=True, info=DELIVERY_REASON)
     messages: Mapped[int] = mapped_column(Integer, default=0)
 
 
@@ -226,7 +228,8 @@ class RateWindow(Base):
 
     __tablename__ = "sms_rate_windows"
 
-    name: Mapped[str] = mapped_column(String(32), primary_key=True)
+    name: Mapped[str] = mapped_column(String(32), primary_key=True, info={
+        "personal": None, "why": "not a person's: the name of a delivery rate"})
     second: Mapped[int] = mapped_column(BigInteger)  # the database clock's whole second
     used: Mapped[int] = mapped_column(Integer)  # recipients granted in it
 
