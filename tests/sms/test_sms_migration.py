@@ -69,6 +69,9 @@ def test_version_1_database_is_upgraded_in_place(database_url):
                      "ix_sms_messages_batch_created_id", "ix_sms_messages_batch_state_created_id",
                      "ix_sms_messages_recipient_created_id"):  # 0003's indexes, back to 0001's
             c.execute(text(f"DROP INDEX {name}"))
+        for name in ("ix_sms_group_members_phone", "ix_sms_outbox_recipient", "ix_sms_messages_unexpired_deliver_after_id",
+                     "ix_sms_outbox_unexpired_sent_id", "ix_sms_batches_kept_text_created_id"):  # 0005's
+            c.execute(text(f"DROP INDEX {name}"))
         c.execute(text("CREATE INDEX ix_sms_messages_batch_state ON sms_messages (batch_id, state)"))
         c.execute(text("CREATE INDEX ix_sms_messages_recipient ON sms_messages (recipient)"))
         c.execute(text("UPDATE alembic_version_sms SET version_num = '0001'"))
@@ -78,7 +81,7 @@ def test_version_1_database_is_upgraded_in_place(database_url):
     be = app.state.backend
     try:
         with be.read_sessions() as s:
-            assert s.execute(text("SELECT version_num FROM alembic_version_sms")).scalar() == "0004"
+            assert s.execute(text("SELECT version_num FROM alembic_version_sms")).scalar() == "0005"
             # the counters were filled from the messages already stored
             assert sorted(s.execute(text("SELECT batch_id, state, messages FROM sms_batch_states")).all()) == [
                 (1, "queued", 1), (2, "failed", 1)]

@@ -3,8 +3,8 @@ batches, the outbox, and the delivery worker."""
 
 from __future__ import annotations
 
-from egactl.plugin import BackendPart, PersonalData, Worker
-from egactl_sms.server import workers
+from egactl.plugin import BackendPart, PersonalData, Privacy, Worker
+from egactl_sms.server import find, privacy, workers
 from egactl_sms.server.models import TABLES
 from egactl_sms.server.routes import router
 from egactl_sms.server.seed import seed
@@ -14,4 +14,6 @@ part = BackendPart(
     router=router, tables=TABLES, migrations="egactl_sms.server.migrations", seed=seed, holdings=holdings,
     # An opt-out's audit id is "INSTITUTION/NUMBER" and its reason is the citizen's own words.
     personal=[PersonalData("sms-optout", r"(?P<institution>[^/]+)/(?P<phone>.+)", reason=True)],
+    find=find.find,
+    privacy=Privacy(report=privacy.report, erase=privacy.erase, retention=privacy.RETENTION),
     workers=[Worker("delivery", workers.tick, interval=0.25)], settings=dict(workers.SETTINGS))

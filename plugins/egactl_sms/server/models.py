@@ -15,10 +15,20 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import BigInteger, Boolean, Float, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import BigInteger, Boolean, Float, ForeignKey, Index, Integer, String, Text, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column
 
+from egactl.plugin import personal
 from egactl.plugin.server import Base, UTCDateTime, Versioned, unversioned
+
+STAFF = personal("email", why="the staff account that acted: accountability")
+NOT_A_PERSONS_NAME = {"personal": None, "why": "not a person's: the name of a sender ID or a contact group"}
+NOT_A_PERSONS_TEXT = {"personal": None, "why": "not a person's: an institution's own words about its service"}
+DELIVERY_REASON = {"personal": None,
+                   "why": "not a person's: why delivery failed or who cancelled (a gateway's or staff words)"}
+UNEXPIRED = "recipient < '~'"
+"""A number not yet pseudonymised (E.164 starts with +, a pseudonym with ~): the retention
+indexes hold only such rows, so each retention run reads what is left to do and nothing else."""
 
 
 class Sender(Versioned, Base):
@@ -28,15 +38,15 @@ class Sender(Versioned, Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     institution: Mapped[str] = mapped_column(ForeignKey("core_institutions.code"), index=True)
-    name: Mapped[str] = mapped_column(String(11))
-    name_key: Mapped[str] = mapped_column(String(11), unique=True)
+    name: Mapped[str] = mapped_column(String(11), info=NOT_A_PERSONS_NAME)
+    name_key: Mapped[str] = mapped_column(String(11), unique=True, info=NOT_A_PERSONS_NAME)
     status: Mapped[str] = mapped_column(String(10))  # rules.SENDER_STATES: pending | approved | rejected | withdrawn
-    purpose: Mapped[str | None] = mapped_column(Text, nullable=True)
-    requested_by: Mapped[str] = mapped_column(String(200))
+    purpose: Mapped[str | None] = mapped_column(Text, nullable=True, info=NOT_A_PERSONS_TEXT)
+    requested_by: Mapped[str] = mapped_column(String(200), info=STAFF)
     requested_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
-    decided_by: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    decided_by: Mapped[str | None] = mapped_column(String(200), nullable=True, info=STAFF)
     decided_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime(), nullable=True)
-    decision_note: Mapped[str | None] = mapped_column(Text, nullable=True)
+    decision_note: Mapped[str | None] = mapped_column(Text, nullable=True, info=NOT_A_PERSONS_TEXT)
 
 
 class Group(Versioned, Base):
@@ -47,9 +57,9 @@ class Group(Versioned, Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     institution: Mapped[str] = mapped_column(ForeignKey("core_institutions.code"))
-    name: Mapped[str] = mapped_column(String(64))
-    description: Mapped[str | None] = mapped_column(Text, nullable=True)
-    created_by: Mapped[str] = mapped_column(String(200))
+    name: Mapped[str] = mapped_column(String(64), info=NOT_A_PERSONS_NAME)
+    description: Mapped[str | None] = mapped_column(Text, nullable=True, info=NOT_A_PERSONS_TEXT)
+    created_by: Mapped[str] = mapped_column(String(200), info=STAFF)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
     updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
 
@@ -57,12 +67,14 @@ class Group(Versioned, Base):
 @unversioned("part of its group: changed only after guarding the group")
 class GroupMember(Base):
     __tablename__ = "sms_group_members"
-    __table_args__ = (UniqueConstraint("group_id", "phone", name="uq_sms_group_members_group_phone"),)
+    __table_args__ = (UniqueConstraint("group_id", "phone", name="uq_sms_group_members_group_phone"),
+                      Index("ix_sms_group_members_phone", "phone"))  # egactl find, privacy report/erase
 
     id: Mapped[int] = mapped_column(primary_key=True)
     group_id: Mapped[int] = mapped_column(ForeignKey("sms_groups.id", ondelete="CASCADE"))
-    phone: Mapped[str] = mapped_column(String(16))
-    name: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    phone: Mapped[str] = mapped_column(String(16), info=personal("phone", why="to send the group's messages"))
+    name: Mapped[str | None] = mapped_column(String(200), nullable=True,
+                                             info=personal("name", why="to address the member"))
     added_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
 
 
@@ -75,9 +87,11 @@ class OptOut(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     institution: Mapped[str] = mapped_column(ForeignKey("core_institutions.code"))
-    phone: Mapped[str] = mapped_column(String(16), index=True)
-    reason: Mapped[str | None] = mapped_column(Text, nullable=True)
-    created_by: Mapped[str] = mapped_column(String(200))
+    phone: Mapped[str] = mapped_column(String(16), index=True,
+                                       info=personal("phone", why="to send the number nothing more, as it asked"))
+    reason: Mapped[str | None] = mapped_column(Text, nullable=True,
+                                               info=personal("text", why="the citizen's own words, for the record"))
+    created_by: Mapped[str] = mapped_column(String(200), info=STAFF)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
 
 
@@ -86,14 +100,20 @@ class Batch(Base):
     """One send: a quick send, a group send or a bulk campaign, and its totals."""
 
     __tablename__ = "sms_batches"
-    __table_args__ = (UniqueConstraint("institution", "client_ref", name="uq_sms_batches_client_ref"),)
+    __table_args__ = (
+        UniqueConstraint("institution", "client_ref", name="uq_sms_batches_client_ref"),
+        # retention: the batches whose text is still kept, oldest first
+        Index("ix_sms_batches_kept_text_created_id", "created_at", "id",
+              sqlite_where=text("text <> ''"), postgresql_where=text("text <> ''")),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     institution: Mapped[str] = mapped_column(ForeignKey("core_institutions.code"), index=True)
     kind: Mapped[str] = mapped_column(String(8))  # quick | group | bulk
     sender: Mapped[str] = mapped_column(String(11))
-    text: Mapped[str] = mapped_column(Text)  # the message, or the bulk template
-    group_name: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    text: Mapped[str] = mapped_column(Text, info=personal("text", why="what was sent: the message, or the bulk "
+                                                                      "template"))  # '' once past retention
+    group_name: Mapped[str | None] = mapped_column(String(64), nullable=True, info=NOT_A_PERSONS_NAME)
     source: Mapped[str | None] = mapped_column(String(255), nullable=True)
     client_ref: Mapped[str | None] = mapped_column(String(100), nullable=True)
     normalize: Mapped[bool] = mapped_column(Boolean, default=False)
@@ -102,7 +122,7 @@ class Batch(Base):
     deliver_after: Mapped[dt.datetime] = mapped_column(UTCDateTime())
     price_per_segment: Mapped[float] = mapped_column(Float)
     currency: Mapped[str] = mapped_column(String(3))
-    created_by: Mapped[str] = mapped_column(String(200))
+    created_by: Mapped[str] = mapped_column(String(200), info=STAFF)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
     messages: Mapped[int] = mapped_column(Integer, default=0)
     segments: Mapped[int] = mapped_column(Integer, default=0)
@@ -110,7 +130,7 @@ class Batch(Base):
     opted_out: Mapped[int] = mapped_column(Integer, default=0)
     invalid: Mapped[int] = mapped_column(Integer, default=0)
     cancelled_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime(), nullable=True)
-    cancelled_by: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    cancelled_by: Mapped[str | None] = mapped_column(String(200), nullable=True, info=STAFF)
 
 
 @unversioned("claimed and taken over only by one INSERT … ON CONFLICT DO UPDATE … WHERE, never read-then-written")
@@ -150,18 +170,21 @@ class Message(Base):
         Index("ix_sms_messages_batch_created_id", "batch_id", "created_at", "id"),
         Index("ix_sms_messages_batch_state_created_id", "batch_id", "state", "created_at", "id"),
         Index("ix_sms_messages_recipient_created_id", "recipient", "created_at", "id"),
+        # retention: the messages whose number is still kept, by when they were due to go
+        Index("ix_sms_messages_unexpired_deliver_after_id", "deliver_after", "id",
+              sqlite_where=text(UNEXPIRED), postgresql_where=text(UNEXPIRED)),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     batch_id: Mapped[int] = mapped_column(ForeignKey("sms_batches.id"))
     institution: Mapped[str] = mapped_column(String(32))
-    recipient: Mapped[str] = mapped_column(String(16))
-    body: Mapped[str] = mapped_column(Text)
+    recipient: Mapped[str] = mapped_column(String(16), info=personal("phone", why="to deliver the message"))
+    body: Mapped[str] = mapped_column(Text, info=personal("text", why="what was sent"))  # '' once pseudonymised
     encoding: Mapped[str] = mapped_column(String(5))
     segments: Mapped[int] = mapped_column(Integer)
     line: Mapped[int | None] = mapped_column(Integer, nullable=True)
     state: Mapped[str] = mapped_column(String(10))
-    reason: Mapped[str | None] = mapped_column(Text, nullable=True)
+    reason: Mapped[str | None] = mapped_column(Text, nullable=True, info=DELIVERY_REASON)
     quiet_ok: Mapped[bool] = mapped_column(Boolean, default=True)
     deliver_after: Mapped[dt.datetime] = mapped_column(UTCDateTime())
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
@@ -193,8 +216,9 @@ class BatchReason(Base):
 
     batch_id: Mapped[int] = mapped_column(ForeignKey("sms_batches.id"), primary_key=True)
     state: Mapped[str] = mapped_column(String(10), primary_key=True)
-    reason_key: Mapped[str] = mapped_column(String(32), primary_key=True)  # a digest of the reason
-    reason: Mapped[str | None] = mapped_column(Text, nullable=True)
+    reason_key: Mapped[str] = mapped_column(String(32), primary_key=True, info={  # a digest of the reason
+        "personal": None, "why": "not a person's: a digest of a delivery failure's reason"})
+    reason: Mapped[str | None] = mapped_column(Text, nullable=True, info=DELIVERY_REASON)
     messages: Mapped[int] = mapped_column(Integer, default=0)
 
 
@@ -204,7 +228,8 @@ class RateWindow(Base):
 
     __tablename__ = "sms_rate_windows"
 
-    name: Mapped[str] = mapped_column(String(32), primary_key=True)
+    name: Mapped[str] = mapped_column(String(32), primary_key=True, info={
+        "personal": None, "why": "not a person's: the name of a delivery rate"})
     second: Mapped[int] = mapped_column(BigInteger)  # the database clock's whole second
     used: Mapped[int] = mapped_column(Integer)  # recipients granted in it
 
@@ -214,15 +239,20 @@ class OutboxEntry(Base):
     """The sandbox's "sent" folder: what the outbox driver would have handed to a gateway."""
 
     __tablename__ = "sms_outbox"
-    __table_args__ = (UniqueConstraint("message_id", name="uq_sms_outbox_message"),)
+    __table_args__ = (
+        UniqueConstraint("message_id", name="uq_sms_outbox_message"),
+        Index("ix_sms_outbox_recipient", "recipient"),  # privacy report/erase
+        Index("ix_sms_outbox_unexpired_sent_id", "sent_at", "id",
+              sqlite_where=text(UNEXPIRED), postgresql_where=text(UNEXPIRED)),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     message_id: Mapped[int] = mapped_column(Integer)
     batch_id: Mapped[int] = mapped_column(Integer)
     institution: Mapped[str] = mapped_column(String(32), index=True)
     sender: Mapped[str] = mapped_column(String(11))
-    recipient: Mapped[str] = mapped_column(String(16))
-    body: Mapped[str] = mapped_column(Text)
+    recipient: Mapped[str] = mapped_column(String(16), info=personal("phone", why="what the gateway would have got"))
+    body: Mapped[str] = mapped_column(Text, info=personal("text", why="what the gateway would have got"))
     encoding: Mapped[str] = mapped_column(String(5))
     segments: Mapped[int] = mapped_column(Integer)
     sent_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())

@@ -159,7 +159,8 @@ def member_out(m: GroupMember) -> dict[str, Any]:
 
 
 def optout_out(o: OptOut) -> dict[str, Any]:
-    return {"id": o.id, "phone": phone_out(o.phone), "institution": o.institution, "reason": o.reason,
+    # the reason is the citizen's own words ("STOP, I am not Juma"): not for the help desk
+    return {"id": o.id, "phone": phone_out(o.phone), "institution": o.institution, "reason": text_out(o.reason),
             "created_by": o.created_by, "created_at": iso(o.created_at)}
 
 

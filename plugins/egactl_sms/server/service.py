@@ -10,12 +10,14 @@ from typing import Any, Iterable
 from sqlalchemy import func, select, update
 
 from egactl.plugin.rules import RuleError
-from egactl.plugin.server import backend, db, etag, invalid, not_found, principal
+from egactl.plugin.server import backend, db, etag, invalid, not_found, principal, pseudonym
 from egactl_sms import rules
 from egactl_sms.server import lifecycle
 from egactl_sms.server.models import Batch, Group, GroupMember, Message, OptOut, Sender
 
 PLUGIN = "sms"
+PSEUDONYM_PREFIX = "~"
+"""Every pseudonym starts so (numbers start with +): a pseudonymised opt-out sorts after them all."""
 
 
 def setting(key: str) -> Any:
@@ -94,11 +96,34 @@ def recipient_or_422(raw: str, field: str = "phone") -> str:
         raise invalid(str(exc), field) from None
 
 
+def optout_keys(number: str) -> list[str]:
+    """How an opt-out of ``number`` may be stored: as the number, or — once the person's data
+    was erased — as its pseudonym (worked out only if some opt-out is kept so: one index probe,
+    which also means the pseudonyms' key exists, so a read-only request never has to make it)."""
+    erased = db().scalar(select(OptOut.id).where(OptOut.phone >= PSEUDONYM_PREFIX).limit(1)) is not None
+    return [number, pseudonym(number, db())] if erased else [number]
+
+
 def optouts_among(institution: str, numbers: list[str]) -> set[str]:
+    """The numbers that opted out of the institution's messages: by the number, or by its
+    pseudonym (an opt-out is kept as the pseudonym when the person's data is erased).
+
+    By number first, then — only if the institution keeps any opt-out as a pseudonym (one
+    probe of its opt-outs' index) — the rest by pseudonym (a keyed hash each). In that
+    order an erasure committing meanwhile cannot slip between the two: the row is found
+    as the number before it, or by the probe and the pseudonym after it."""
+    session = db()
     found: set[str] = set()
     for part in chunked(numbers):
-        found.update(db().scalars(select(OptOut.phone).where(OptOut.institution == institution,
-                                                             OptOut.phone.in_(part))))
+        found.update(session.scalars(select(OptOut.phone).where(OptOut.institution == institution,
+                                                                OptOut.phone.in_(part))))
+    rest = [n for n in numbers if n not in found]
+    if rest and session.scalar(select(OptOut.id).where(OptOut.institution == institution,
+                                                       OptOut.phone >= PSEUDONYM_PREFIX).limit(1)) is not None:
+        for part in chunked(rest):
+            keyed = {pseudonym(n, session): n for n in part}
+            found.update(keyed[p] for p in session.scalars(select(OptOut.phone).where(
+                OptOut.institution == institution, OptOut.phone.in_(list(keyed)))))
     return found
 
 

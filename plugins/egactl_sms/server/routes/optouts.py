@@ -9,7 +9,7 @@ from egactl.plugin.server import (ApiRoute, Problem, audit, backend, db, etag, i
                                   principal, require_institution, visible)
 from egactl_sms.server.models import OptOut
 from egactl_sms.server.schemas import OptOutIn, optout_out
-from egactl_sms.server.service import recipient_or_422
+from egactl_sms.server.service import optout_keys, recipient_or_422
 
 router = APIRouter(route_class=ApiRoute, tags=["sms"])
 
@@ -18,8 +18,8 @@ router = APIRouter(route_class=ApiRoute, tags=["sms"])
 def list_optouts(cursor: str | None = None, limit: int | None = None, institution: str | None = None,
                  phone: str | None = None):
     stmt = visible(select(OptOut), OptOut.institution, institution)
-    if phone:
-        stmt = stmt.where(OptOut.phone == recipient_or_422(phone))
+    if phone:  # an erased person's opt-out is kept as the number's pseudonym
+        stmt = stmt.where(OptOut.phone.in_(optout_keys(recipient_or_422(phone))))
     return page(db(), stmt, OptOut.id, cursor=cursor, limit=limit, serialize=optout_out, oldest_first=True)
 
 
@@ -47,7 +47,8 @@ def add_optout(body: OptOutIn):
 def remove_optout(institution: str, phone: str):
     inst = require_institution(institution).code
     number = recipient_or_422(phone)
-    row = db().scalar(select(OptOut).where(OptOut.institution == inst, OptOut.phone == number))
+    row = db().scalar(select(OptOut).where(OptOut.institution == inst, OptOut.phone.in_(optout_keys(number)))
+                      .limit(1))  # the number, or (its person's data erased) its pseudonym
     if row is None:
         raise not_found(f"opt-out of {number} for {inst}")
     # Locked first: of concurrent removals one deletes it (and writes the audit entry), the others get 404.
