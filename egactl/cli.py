@@ -34,6 +34,7 @@ CORE_GROUPS: dict[str, tuple[str, str]] = {
     "institutions": ("egactl.commands.institutions", "The directory of public institutions"),
     "audit": ("egactl.commands.audit", "The log of every change"),
     "find": ("egactl.commands.find", "Find anything by what it is: a number, an address, a name, a code"),
+    "privacy": ("egactl.commands.privacy", "A data subject's report and erasure; the retention of personal data"),
     "api": ("egactl.commands.api", "Make an authenticated API request (for scripting)"),
     "plugins": ("egactl.commands.plugins", "Installed service plugins"),
     "completion": ("egactl.commands.completion", "Print a shell completion script"),

@@ -67,6 +67,7 @@ VERBS: dict[str, str] = {
     "verify": "check an envelope's signature with the signer's public key",
     "encrypt": "encrypt a payload for the holder of a public key",
     "decrypt": "decrypt a payload with one's private key",
+    "erase": "remove or pseudonymise a person's personal data everywhere (a data subject's request)",
     "find": "look anything up across every service by what it is",
     # views: a read-only summary, not a resource
     "status": "a summary of the state of things",

@@ -89,8 +89,11 @@ def create_app(database_url: str, *, sandbox: bool = False, clock: Clock | None 
     parts = load_parts(plugins)
     engine = make_engine(database_url, capacity)
     read, write = sessionmakers(engine)
+    from egactl.server import retention
+
     be = Backend(engine=engine, read_sessions=read, write_sessions=write, parts=parts,
-                 clock=clock or system_clock, sandbox=sandbox, overrides=dict(settings or {}))
+                 clock=clock or system_clock, sandbox=sandbox, overrides=dict(settings or {}),
+                 core_workers=[retention.WORKER])
     components = components_of(parts)
 
     def failed(name: str, exc: BaseException) -> None:
@@ -139,12 +142,13 @@ def create_app(database_url: str, *, sandbox: bool = False, clock: Clock | None 
     app.add_middleware(AdmissionMiddleware, capacity=capacity)  # inside RequestIdMiddleware: refusals carry the id
     app.add_middleware(RequestIdMiddleware)
 
-    from egactl.server.routes import audit, find, institutions, tokens
+    from egactl.server.routes import audit, find, institutions, privacy, tokens
 
     app.include_router(institutions.router, prefix="/api/v1/institutions")
     app.include_router(tokens.router, prefix="/api/v1/tokens")
     app.include_router(audit.router, prefix="/api/v1/audit")
     app.include_router(find.router, prefix="/api/v1/find")
+    app.include_router(privacy.router, prefix="/api/v1/privacy")
     for name, part in list(parts.items()):
         try:
             _require_frame(part.router)
@@ -263,17 +267,16 @@ def _takes_clock(seed: Callable[..., Any]) -> bool:
 
 def _start_workers(be: Backend, stop: threading.Event) -> list[threading.Thread]:
     threads = []
-    for name, part in be.parts.items():
-        for worker in part.workers:
-            def loop(worker=worker, name=name):
-                while not stop.is_set():
-                    try:
-                        worker.tick(be)
-                    except Exception:
-                        log.exception("worker %s/%s failed", name, worker.name)
-                    stop.wait(worker.interval)
+    for name, worker in be.all_workers():
+        def loop(worker=worker, name=name):
+            while not stop.is_set():
+                try:
+                    worker.tick(be)
+                except Exception:
+                    log.exception("worker %s/%s failed", name, worker.name)
+                stop.wait(worker.interval)
 
-            t = threading.Thread(target=loop, name=f"egactl-worker-{name}-{worker.name}", daemon=True)
-            t.start()
-            threads.append(t)
+        t = threading.Thread(target=loop, name=f"egactl-worker-{name}-{worker.name}", daemon=True)
+        t.start()
+        threads.append(t)
     return threads

@@ -10,7 +10,7 @@ from typing import Any
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
-from egactl.plugin import BackendPart
+from egactl.plugin import BackendPart, Worker
 from egactl.server.clock import Clock, system_clock
 
 log = logging.getLogger("egactl.server")
@@ -25,6 +25,8 @@ class Backend:
     clock: Clock = system_clock
     sandbox: bool = False
     overrides: dict[str, Any] = field(default_factory=dict)
+    core_workers: list[Worker] = field(default_factory=list)
+    """The core's own background jobs (e.g. the retention of personal data), run like a plugin's."""
 
     def now(self):
         return self.clock()
@@ -44,12 +46,16 @@ class Backend:
             return type(default)(env)
         return env
 
+    def all_workers(self) -> list[tuple[str, Worker]]:
+        """(owner, worker): the core's, then every plugin's."""
+        return [("core", w) for w in self.core_workers] + [(name, w) for name, part in self.parts.items()
+                                                             for w in part.workers]
+
     def run_workers(self) -> int:
         done = 0
-        for name, part in self.parts.items():
-            for worker in part.workers:
-                try:
-                    done += worker.tick(self)
-                except Exception:  # a worker's failure must not fail the request that triggered it
-                    log.exception("worker %s/%s failed", name, worker.name)
+        for name, worker in self.all_workers():
+            try:
+                done += worker.tick(self)
+            except Exception:  # a worker's failure must not fail the request that triggered it
+                log.exception("worker %s/%s failed", name, worker.name)
         return done

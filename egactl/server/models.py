@@ -11,7 +11,10 @@ from typing import Any
 from sqlalchemy import JSON, ForeignKey, Index, Integer, LargeBinary, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
+from egactl.plugin import personal
 from egactl.server.db import Base, UTCDateTime, Versioned, unversioned
+
+NOT_PERSONAL_INSTITUTION = {"personal": None, "why": "an institution's, not a person's"}
 
 
 @unversioned("a token is only ever revoked, under a row lock (etag.lock); its representation has no ETag")
@@ -21,7 +24,7 @@ class ApiToken(Base):
     __tablename__ = "core_tokens"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    subject: Mapped[str] = mapped_column(String(200))
+    subject: Mapped[str] = mapped_column(String(200), info=personal("email", why="who holds the token: accountability"))
     role: Mapped[str] = mapped_column(String(20))
     institutions: Mapped[list[Any]] = mapped_column(JSON, default=list)
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
@@ -36,10 +39,10 @@ class Institution(Versioned, Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     code: Mapped[str] = mapped_column(String(32), unique=True)
-    name: Mapped[str] = mapped_column(String(200))
+    name: Mapped[str] = mapped_column(String(200), info=NOT_PERSONAL_INSTITUTION)
     kind: Mapped[str] = mapped_column(String(16))
     region: Mapped[str | None] = mapped_column(String(64), nullable=True)
-    contact_email: Mapped[str | None] = mapped_column(String(254), nullable=True)
+    contact_email: Mapped[str | None] = mapped_column(String(254), nullable=True, info=NOT_PERSONAL_INSTITUTION)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
     updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
 
@@ -59,16 +62,16 @@ class AuditEntry(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
-    actor: Mapped[str] = mapped_column(String(200))
+    actor: Mapped[str] = mapped_column(String(200), info=personal("email", why="who made a change: accountability"))
     role: Mapped[str] = mapped_column(String(20))
     action: Mapped[str] = mapped_column(String(64))
     resource_type: Mapped[str] = mapped_column(String(64))
-    resource_id: Mapped[str] = mapped_column(String(200))
+    resource_id: Mapped[str] = mapped_column(String(200), info=personal("text", why="names what changed; may be a phone number"))
     institution: Mapped[str | None] = mapped_column(String(32), nullable=True)
     request_id: Mapped[str | None] = mapped_column(String(80), nullable=True)
-    reason: Mapped[str | None] = mapped_column(Text, nullable=True)
-    before: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
-    after: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+    reason: Mapped[str | None] = mapped_column(Text, nullable=True, info=personal("text", why="why a change was made"))
+    before: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True, info=personal("text", why="what a change replaced"))
+    after: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True, info=personal("text", why="what a change made"))
 
 
 @unversioned("written once with the response it stores; expired ones are deleted")
@@ -88,7 +91,7 @@ class IdempotencyRecord(Base):
     fingerprint: Mapped[str] = mapped_column(String(64))
     status: Mapped[int] = mapped_column(Integer)
     headers: Mapped[dict[str, Any]] = mapped_column(JSON)
-    body: Mapped[bytes] = mapped_column(LargeBinary)
+    body: Mapped[bytes] = mapped_column(LargeBinary, info=personal("text", why="the answer a retried request replays; it expires"))
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), index=True)
 
 
@@ -98,7 +101,7 @@ class ServerSecret(Base):
 
     __tablename__ = "core_secrets"
 
-    name: Mapped[str] = mapped_column(String(40), primary_key=True)
+    name: Mapped[str] = mapped_column(String(40), primary_key=True, info={"personal": None, "why": "a secret's name"})
     value: Mapped[str] = mapped_column(String(128))
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
 

@@ -150,3 +150,11 @@ def test_a_plugin_finder_sees_only_what_the_caller_may_read(cli, backend):
     seen = {f["reference"] for f in cli("find", "x", "--service", "scoped", "--limit", "50", "-o", "json",
                                         role="operator").json()}
     assert seen == {"RITA"}
+
+
+@pytest.mark.parametrize("words", ["rev tanz", "Tanzania revenue", "REVENUE", "authority revenue"])
+def test_an_institution_is_found_by_the_words_of_its_name_in_any_order(cli, words):
+    for args in (("find", words, "--service", "institutions"), ("institutions", "list", "-S", words)):
+        r = cli(*args, "-o", "json")
+        assert r.exit_code == 0, r.stderr
+        assert "TRA" in [i.get("reference", i.get("code")) for i in r.json()], args

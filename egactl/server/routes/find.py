@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Query
 from pydantic import BaseModel
-from sqlalchemy import or_, select
+from sqlalchemy import select
 
 from egactl.server import find
 from egactl.server.models import Institution
 from egactl.server.problems import Problem
-from egactl.server.routes.institutions import describe, holdings
+from egactl.server.routes.institutions import describe, holdings, matching
 from egactl.server.scope import ApiRoute, backend, db
 
 router = APIRouter(route_class=ApiRoute, tags=["find"])
@@ -71,8 +71,7 @@ def _institutions(term: find.Term, limit: int) -> list[find.Found]:
         exact = session.scalar(select(Institution).where(Institution.code == term.code))
         rows += [exact] if exact is not None else []
     if len(term.text) >= 2:
-        like = f"%{term.text}%"
-        rows += session.scalars(select(Institution).where(or_(Institution.code.ilike(like), Institution.name.ilike(like)))
+        rows += session.scalars(select(Institution).where(matching(term.text))
                                 .order_by(Institution.code).limit(limit)).all()
     seen: set[str] = set()
     found = []

@@ -99,6 +99,23 @@ def serialize(i: Institution) -> dict[str, Any]:
             "version": i.version, "created_at": i.created_at.isoformat(), "updated_at": i.updated_at.isoformat()}
 
 
+def matching(q: str) -> Any:
+    """Institutions whose code or name contains ``q``, or whose name the words of ``q`` start, in any
+    order and case (``egactl.plugin.rules.name_matches``: "rev tanz" finds "Tanzania Revenue Authority").
+    The directory is a few hundred rows: a scan of it costs less than an index would save."""
+    from egactl.plugin.rules import name_tokens
+
+    from sqlalchemy import and_
+
+    like = f"%{q}%"
+    found = [Institution.code.ilike(like), Institution.name.ilike(like)]
+    words = name_tokens(q)
+    if words:
+        found.append(and_(*(or_(Institution.name.ilike(f"{w}%"), Institution.name.ilike(f"% {w}%"),
+                                Institution.name.ilike(f"%-{w}%")) for w in words)))
+    return or_(*found)
+
+
 def get_institution(code: str) -> Institution:
     """The institution, or 404.
 
@@ -132,8 +149,7 @@ def list_institutions(cursor: str | None = None, limit: int | None = None, kind:
     if region:
         stmt = stmt.where(Institution.region.ilike(region))
     if q:
-        like = f"%{q}%"
-        stmt = stmt.where(or_(Institution.code.ilike(like), Institution.name.ilike(like)))
+        stmt = stmt.where(matching(q))
     return page(db(), stmt, Institution.id, cursor=cursor, limit=limit, serialize=serialize, oldest_first=True)
 
 
