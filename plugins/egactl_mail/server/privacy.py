@@ -126,7 +126,7 @@ def due_purged(session: Session, cutoff: dt.datetime) -> int:
 
 
 PURGED = Retention(
-    name="purged-mailboxes",
+    name="purged",
     what="a purged mailbox's old address (names, employee number, title and department go at the purge itself)",
     days=0,
     after="after the mailbox is purged (a deleted mailbox is purged when its retention_days end, 90 by default)",
