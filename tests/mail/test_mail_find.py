@@ -159,6 +159,16 @@ def test_the_name_a_table_shows_is_findable_after_every_change(cli, backend, sta
     assert refs(found(cli, "mwakyusa")) == [ref]
 
 
+def test_a_middle_name_or_a_hyphenated_one_does_not_hide_a_person(cli, staff):
+    """Before the token table a search had to start the whole name: "juma mrisho" missed Juma Hassan Mrisho."""
+    ref = staff["111234567"]
+    assert cli("mail", "update", ref, "--given-name", "Juma Hassan").exit_code == 0
+    for term in ("juma mrisho", "hassan", "mrisho hassan juma"):
+        r = cli("mail", "list", "-i", "RITA", "--search", term, "-o", "json")
+        assert [m["address"] for m in r.json()] == [ref], term
+    assert [f["rank"] for f in found(cli, "Juma Hassan Mrisho")] == [100]
+
+
 def test_an_import_indexes_the_names_it_creates(cli, backend, staff, tmp_path):
     csv = tmp_path / "staff.csv"
     csv.write_text("institution,employee_number,given_name,family_name\nRITA,111300001,Zuhura,Ngwanakilala\n")

@@ -127,9 +127,9 @@ def due_purged(session: Session, cutoff: dt.datetime) -> int:
 
 PURGED = Retention(
     name="purged",
-    what="a purged mailbox's old address (names, employee number, title and department go at the purge itself)",
+    what="a purged mailbox's old address (its names and numbers go at the purge)",
     days=0,
-    after="after the mailbox is purged (a deleted mailbox is purged when its retention_days end, 90 by default)",
+    after="after the purge (mail retention_days, 90, after the delete)",
     expire=expire_purged,
     due=due_purged,
 )
