@@ -113,6 +113,15 @@ def test_an_operator_finds_only_its_institutions(cli, staff):
     assert m["reference"] == "asha.said@tra.go.tz"
 
 
+def test_an_old_address_after_a_move_is_judged_by_where_the_mailbox_is_now(cli, staff):
+    old = staff["111234568"]
+    r = cli("mail", "update", old, "--move-to", "TRA", "-o", "json")
+    assert r.exit_code == 0, r.stderr
+    [m] = found(cli, old, role="operator_tra")
+    assert (m["kind"], m["institution"]) == ("alias", "TRA")
+    found(cli, old, role="operator", code=3)  # RITA no longer employs her: nothing to see
+
+
 def test_the_help_desk_sees_what_mail_show_shows_it(cli, staff):
     [m] = found(cli, "111234567", role="helpdesk")
     assert m["summary"] == "Juma Mrisho · active · RITA · employee ******567"
