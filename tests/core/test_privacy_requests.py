@@ -124,19 +124,22 @@ def test_retention_pseudonymises_what_is_past_its_period_and_audits_counts_only(
     backend.parts["demo"] = BackendPart(router=APIRouter(), privacy=Privacy(
         report=lambda subject: [], erase=lambda subject: {},
         retention=(Retention("numbers", "demo numbers", 30, "after sending", expire=expire, due=due),)))
-    shown = cli("privacy", "retention", "show", "-o", "json").json()
+    def demo():  # the plugins' own classes are theirs to test
+        return [c for c in cli("privacy", "retention", "show", "-o", "json").json() if c["service"] == "demo"]
+
+    shown = demo()
     assert shown == [{"service": "demo", "name": "numbers", "what": "demo numbers", "days": 30,
                       "after": "after sending", "due": 0}]
     kept["b"] = ("+255754000002", clock() + dt.timedelta(days=20))
     clock.advance(days=31)
-    assert cli("privacy", "retention", "show", "-o", "json").json()[0]["due"] == 1
+    assert demo()[0]["due"] == 1
     assert backend.run_workers() >= 1
     assert kept["a"][0].startswith("~") and kept["b"][0] == "+255754000002"
     [expired] = [e for e in _entries(backend) if e.action == "expire"]
     assert (expired.resource_id, expired.after) == ("demo.numbers", {"rows": 1})
     _no_personal_value([expired])
     backend.overrides["privacy.demo_numbers_days"] = 5
-    assert cli("privacy", "retention", "show", "-o", "json").json()[0]["days"] == 5
+    assert demo()[0]["days"] == 5
     backend.run_workers()
     assert kept["b"][0].startswith("~")
 
