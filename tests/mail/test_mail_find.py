@@ -9,7 +9,7 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import select
 
-from egactl_mail.server.models import MailDomain, MailNameToken
+from egactl_mail.server.models import MailNameToken
 
 STAFF = [
     # institution, given, family, preferred, employee number
@@ -23,12 +23,7 @@ STAFF = [
 
 
 @pytest.fixture
-def staff(cli, backend):
-    with backend.write_sessions() as s:
-        for code, domain in (("RITA", "rita.go.tz"), ("TRA", "tra.go.tz")):
-            s.add(MailDomain(domain=domain, institution=code, naming_rule="given.family", is_primary=True,
-                             created_at=backend.now(), version=1))
-        s.commit()
+def staff(cli, mail_domains):
     addresses = {}
     for code, given, family, preferred, number in STAFF:
         args = ["mail", "create", "-i", code, "--given-name", given, "--family-name", family, "-e", number, "-o", "json"]

@@ -7,7 +7,7 @@ import pytest
 from sqlalchemy import select
 
 from egactl.server.privacy import is_pseudonym
-from egactl_mail.server.models import MailAddress, Mailbox, MailDomain, MailListMember, MailNameToken
+from egactl_mail.server.models import MailAddress, Mailbox, MailListMember, MailNameToken
 
 RETENTION = 30
 NUMBER = "111234567"
@@ -19,12 +19,7 @@ def backend_settings():
 
 
 @pytest.fixture
-def juma(cli, backend):
-    with backend.write_sessions() as s:
-        for code, domain in (("RITA", "rita.go.tz"), ("TRA", "tra.go.tz")):
-            s.add(MailDomain(domain=domain, institution=code, naming_rule="given.family", is_primary=True,
-                             created_at=backend.now(), version=1))
-        s.commit()
+def juma(cli, mail_domains):
     for given, family, number in (("Juma", "Mrisho", NUMBER), ("Neema", "Kweka", "111234568")):
         r = cli("mail", "create", "-i", "RITA", "--given-name", given, "--family-name", family, "-e", number,
                 "--title", "Registrar", "--department", "Registry")
