@@ -10,6 +10,7 @@ import pytest
 from sqlalchemy import select
 
 from egactl_mail.server.models import MailNameToken
+from tests.mail.domains import add_domains
 
 STAFF = [
     # institution, given, family, preferred, employee number
@@ -23,7 +24,8 @@ STAFF = [
 
 
 @pytest.fixture
-def staff(cli, mail_domains):
+def staff(cli, backend):
+    add_domains(backend)
     addresses = {}
     for code, given, family, preferred, number in STAFF:
         args = ["mail", "create", "-i", code, "--given-name", given, "--family-name", family, "-e", number, "-o", "json"]

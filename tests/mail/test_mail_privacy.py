@@ -8,6 +8,7 @@ from sqlalchemy import select
 
 from egactl.server.privacy import is_pseudonym
 from egactl_mail.server.models import MailAddress, Mailbox, MailListMember, MailNameToken
+from tests.mail.domains import add_domains
 
 RETENTION = 30
 NUMBER = "111234567"
@@ -19,7 +20,8 @@ def backend_settings():
 
 
 @pytest.fixture
-def juma(cli, mail_domains):
+def juma(cli, backend):
+    add_domains(backend)
     for given, family, number in (("Juma", "Mrisho", NUMBER), ("Neema", "Kweka", "111234568")):
         r = cli("mail", "create", "-i", "RITA", "--given-name", given, "--family-name", family, "-e", number,
                 "--title", "Registrar", "--department", "Registry")
