@@ -189,6 +189,7 @@ class DataSet:
     def mail(self) -> list[Table]:
         from egactl.plugin.rules import name_tokens
         from egactl_mail import rules
+        from egactl_mail.server import names
 
         rng = random.Random(620)
         n = self.n_mailboxes
@@ -196,7 +197,7 @@ class DataSet:
         early_w = self.w[:-20]
         cut = int(n * 0.95)  # the last 5% of ids: institutions onboarded late
         taken: dict[tuple[str, str], int] = {}
-        mailboxes, addresses, tokens = [], [], []
+        mailboxes, addresses, tokens, pairs = [], [], [], []
         span = (self.now - self.year_ago).total_seconds()
         for mid in range(1, n + 1):
             code = rng.choices(early, early_w)[0] if mid <= cut else late[rng.randrange(20)]
@@ -221,8 +222,10 @@ class DataSet:
                 "manual" if status == "suspended" else None, changed,
                 changed + dt.timedelta(days=90) if status == "deleted" else None,
                 None, None, False, created, changed, 1))
-            if not purged:  # a mailbox's name words (egactl_mail.server.names): given, then family
-                tokens += [(mid, i, w) for i, w in enumerate(name_tokens(given) + name_tokens(family))]
+            if not purged:  # a mailbox's name words and their pairs (egactl_mail.server.names)
+                words = name_tokens(given) + name_tokens(family)
+                tokens += [(mid, i, w) for i, w in enumerate(words)]
+                pairs += [(mid, a, b) for a, b in sorted(names.pairs_of(words))]
                 addresses.append((len(addresses) + 1, address, local, dom, rules.stem(local), "mailbox", code, mid,
                                   None, created))
             if mid == n // 3:
@@ -238,6 +241,7 @@ class DataSet:
             Table("mail_addresses", ["id", "address", "local_part", "domain", "stem", "kind", "institution",
                                      "mailbox_id", "list_id", "created_at"], addresses),
             Table("mail_name_tokens", ["mailbox_id", "position", "token"], tokens),
+            Table("mail_name_pairs", ["mailbox_id", "first", "second"], pairs),
         ]
 
     def senders(self) -> Table:
@@ -376,7 +380,7 @@ def load_postgres(url: str, tables: list[Table]) -> dict[str, float]:
                 with cur.copy(f"COPY {t.name} ({', '.join(t.columns)}) FROM STDIN") as copy:
                     for r in t.rows:
                         copy.write_row(r)
-                if "id" in t.columns:  # a table keyed otherwise (mail_name_tokens) has no id sequence
+                if "id" in t.columns:  # a table keyed otherwise (mail_name_tokens, _pairs) has no id sequence
                     cur.execute(f"SELECT setval(pg_get_serial_sequence('{t.name}', 'id'), "
                                 f"(SELECT coalesce(max(id), 1) FROM {t.name}))")
             con.commit()

@@ -9,7 +9,8 @@ run for real, its SELECTs explained by the database (egactl.plugin.testing.query
 It also found `mail list --search ADDRESS` on PostgreSQL walking the primary key through
 an OR with a sub-plan, and `mail list --search "juma mr"` on SQLite scanning: a search
 is now the UNION of its branches (address range, employee number, name words from
-mail_name_tokens), each an index range, and the mailboxes are read by primary key.
+mail_name_tokens, or one range of mail_name_pairs for two words), each an index range, and
+the mailboxes are read by primary key.
 """
 
 from __future__ import annotations
@@ -71,12 +72,15 @@ SEARCHES = {
     "search-address": ("mail", "list", "--search", "juma.mrisho@rita.go.tz"),
     "search-number": ("mail", "list", "--search", "111234567"),
     "search-name": ("mail", "list", "--search", "juma mr"),
+    "search-one-name": ("mail", "list", "--search", "mrisho"),
+    "search-three-names": ("mail", "list", "--search", "juma mris kw"),
     "search-name-institution": ("mail", "list", "-i", "RITA", "--search", "Mrisho Juma"),
     "find-address": ("find", "juma.mrisho@rita.go.tz", "--service", "mail"),
     "find-number": ("find", "111234567", "--service", "mail"),
     "find-name": ("find", "juma mr", "--service", "mail"),
 }
-TABLES = ("mail_mailboxes", "mail_addresses", "mail_name_tokens")
+TABLES = ("mail_mailboxes", "mail_addresses", "mail_name_tokens", "mail_name_pairs")
+TWO_WORDS = ("search-name", "search-name-institution", "find-name")  # one range of the pairs' index
 
 
 def search_plans(engine, cli, lookup):
@@ -93,7 +97,9 @@ def test_searches_read_index_ranges_on_sqlite(cli, backend, lookup):
     for plan in search_plans(backend.engine, cli, lookup):
         assert "SCAN mail_" not in plan, plan  # "SCAN named" is the words' intersection, not a table
         assert "INDEX" in plan or "PRIMARY KEY" in plan, plan
-        if "name" in lookup:
+        if lookup in TWO_WORDS:
+            assert "ix_mail_name_pairs_first_second_mailbox (first>? AND first<?)" in plan, plan
+        elif "name" in lookup:
             assert "ix_mail_name_tokens_token_mailbox (token>? AND token<?)" in plan, plan
 
 
@@ -111,5 +117,7 @@ def test_searches_read_index_ranges_on_postgresql(tmp_path, postgres_url, lookup
             for i, part in enumerate(plan.split(" | ")):
                 if "Index" in part and "Scan using" in part:
                     assert "Index Cond" in " ".join(plan.split(" | ")[i:i + 3]), plan
-            if "name" in lookup:
+            if lookup in TWO_WORDS:
+                assert "ix_mail_name_pairs_first_second_mailbox" in plan, plan
+            elif "name" in lookup:
                 assert "ix_mail_name_tokens_token_mailbox" in plan, plan

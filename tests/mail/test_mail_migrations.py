@@ -1,4 +1,4 @@
-"""mail migration 0004 fills the name token table for the mailboxes a database already holds."""
+"""mail migration 0004 fills the name token and pair tables for the mailboxes a database already holds."""
 
 from __future__ import annotations
 
@@ -37,5 +37,9 @@ def test_existing_mailboxes_are_found_by_name_after_the_upgrade(tmp_path):
                                    "ORDER BY mailbox_id, position")).all()
     assert tokens == [(1, 0, "juma"), (1, 1, "hassan"), (1, 2, "mrisho"),
                       (2, 0, "nemy"), (2, 1, "neema"), (2, 2, "ngwanza")]
+    with engine.connect() as conn:
+        pairs = conn.execute(text("SELECT first, second FROM mail_name_pairs WHERE mailbox_id = 1 ORDER BY 1, 2")).all()
+    assert pairs == [("hassan", "juma"), ("hassan", "mrisho"), ("juma", "hassan"), ("juma", "mrisho"),
+                     ("mrisho", "hassan"), ("mrisho", "juma")]
     assert {"name_key", "name_key_rev"}.isdisjoint(c["name"] for c in inspect(engine).get_columns("mail_mailboxes"))
     engine.dispose()

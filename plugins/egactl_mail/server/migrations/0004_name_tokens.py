@@ -1,7 +1,8 @@
 """Names are searched through a token table (one row per word of a mailbox's names, indexed by
-the word): "juma mr", "Mrisho Juma" and "Ngʼwanza" find the names a table shows, from index
-ranges only. The table is filled for the existing mailboxes; the two whole-name keys it
-replaces (name_key, name_key_rev: a search had to start a name's first or last word) go.
+the word) and a pair table (every two words at different places, for the usual two-word
+query): "juma mr", "Mrisho Juma" and "Ngʼwanza" find the names a table shows, from index
+ranges only. Both are filled for the existing mailboxes; the two whole-name keys they
+replace (name_key, name_key_rev: a search had to start a name's first or last word) go.
 
 Revision ID: 0004
 Revises: 0003
@@ -35,6 +36,16 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("mailbox_id", "position"),
     )
     op.create_index("ix_mail_name_tokens_token_mailbox", "mail_name_tokens", ["token", "mailbox_id"], unique=False)
+    op.create_table(
+        "mail_name_pairs",
+        sa.Column("mailbox_id", sa.Integer(), nullable=False),
+        sa.Column("first", key(TOKEN_LENGTH), nullable=False),
+        sa.Column("second", key(TOKEN_LENGTH), nullable=False),
+        sa.ForeignKeyConstraint(["mailbox_id"], ["mail_mailboxes.id"]),
+        sa.PrimaryKeyConstraint("mailbox_id", "first", "second"),
+    )
+    op.create_index("ix_mail_name_pairs_first_second_mailbox", "mail_name_pairs", ["first", "second", "mailbox_id"],
+                    unique=False)
     fill()
     op.drop_index("ix_mail_mailboxes_name_key", table_name="mail_mailboxes")
     op.drop_index("ix_mail_mailboxes_name_key_rev", table_name="mail_mailboxes")
@@ -49,18 +60,23 @@ def fill() -> None:
     boxes = sa.table("mail_mailboxes", sa.column("id"), sa.column("given_name"), sa.column("family_name"),
                      sa.column("preferred_name"))
     tokens = sa.table("mail_name_tokens", sa.column("mailbox_id"), sa.column("position"), sa.column("token"))
+    pairs = sa.table("mail_name_pairs", sa.column("mailbox_id"), sa.column("first"), sa.column("second"))
     last = 0
     while True:
         rows = conn.execute(sa.select(boxes.c.id, boxes.c.given_name, boxes.c.family_name, boxes.c.preferred_name)
                             .where(boxes.c.id > last).order_by(boxes.c.id).limit(BATCH)).all()
         if not rows:
             return
-        words = []
+        words, twos = [], []
         for id_, given, family, preferred in rows:
             found = [w[:TOKEN_LENGTH] for name in (preferred, given, family) for w in name_tokens(name)]
             words += [{"mailbox_id": id_, "position": i, "token": w} for i, w in enumerate(found)]
+            both = {(a, b) for i, a in enumerate(found) for j, b in enumerate(found) if i != j}
+            twos += [{"mailbox_id": id_, "first": a, "second": b} for a, b in sorted(both)]
         if words:
             conn.execute(sa.insert(tokens), words)
+        if twos:
+            conn.execute(sa.insert(pairs), twos)
         last = rows[-1][0]
 
 
@@ -71,5 +87,7 @@ def downgrade() -> None:
         batch.add_column(sa.Column("name_key_rev", key(300), nullable=True))
     op.create_index("ix_mail_mailboxes_name_key", "mail_mailboxes", ["name_key"], unique=False)
     op.create_index("ix_mail_mailboxes_name_key_rev", "mail_mailboxes", ["name_key_rev"], unique=False)
+    op.drop_index("ix_mail_name_pairs_first_second_mailbox", table_name="mail_name_pairs")
+    op.drop_table("mail_name_pairs")
     op.drop_index("ix_mail_name_tokens_token_mailbox", table_name="mail_name_tokens")
     op.drop_table("mail_name_tokens")
