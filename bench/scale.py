@@ -341,6 +341,20 @@ class DataSet:
 # -- loading ------------------------------------------------------------------------------------
 
 
+def sms_counters(cur, mark: str) -> None:
+    """The batches' counters (what the sms plugin keeps as messages change state), from the loaded
+    messages: one INSERT … SELECT … GROUP BY, as the sms migration that introduced them fills them."""
+    import hashlib
+
+    cur.execute("INSERT INTO sms_batch_states (batch_id, state, messages) "
+                "SELECT batch_id, state, count(*) FROM sms_messages GROUP BY batch_id, state")
+    cur.execute("SELECT batch_id, state, reason, count(*) FROM sms_messages "
+                "WHERE state IN ('failed', 'rejected', 'expired') GROUP BY batch_id, state, reason")
+    rows = [(b, st, hashlib.sha256((r or "").encode()).hexdigest()[:32], r, n) for b, st, r, n in cur.fetchall()]
+    cur.executemany("INSERT INTO sms_batch_reasons (batch_id, state, reason_key, reason, messages) "
+                    f"VALUES ({', '.join([mark] * 5)})", rows)
+
+
 def load_sqlite(path: Path, tables: list[Table]) -> dict[str, float]:
     con = sqlite3.connect(path, isolation_level=None)
     con.execute("PRAGMA journal_mode=WAL")
@@ -360,6 +374,11 @@ def load_sqlite(path: Path, tables: list[Table]) -> dict[str, float]:
                         convert(t.rows))
         con.execute("COMMIT")
         took[t.name] = time.monotonic() - started
+    started = time.monotonic()
+    con.execute("BEGIN")
+    sms_counters(con.cursor(), "?")
+    con.execute("COMMIT")
+    took["sms counters"] = time.monotonic() - started
     started = time.monotonic()
     con.execute("ANALYZE")
     con.execute("PRAGMA optimize")
@@ -385,6 +404,11 @@ def load_postgres(url: str, tables: list[Table]) -> dict[str, float]:
                                 f"(SELECT coalesce(max(id), 1) FROM {t.name}))")
             con.commit()
             took[t.name] = time.monotonic() - started
+        started = time.monotonic()
+        with con.cursor() as cur:
+            sms_counters(cur, "%s")
+        con.commit()
+        took["sms counters"] = time.monotonic() - started
     started = time.monotonic()
     with psycopg.connect(url, autocommit=True) as con:
         con.execute("VACUUM ANALYZE")

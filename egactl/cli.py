@@ -39,6 +39,7 @@ CORE_GROUPS: dict[str, tuple[str, str]] = {
     "plugins": ("egactl.commands.plugins", "Installed service plugins"),
     "completion": ("egactl.commands.completion", "Print a shell completion script"),
     "serve": ("egactl.commands.serve", "Run the reference backend over HTTP"),
+    "sandbox": ("egactl.commands.sandbox", "The sandbox's background server: status, stop"),
 }
 
 GLOBAL_FLAGS = frozenset({"--debug", "--no-color", "--all-institutions"})

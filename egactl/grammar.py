@@ -54,6 +54,7 @@ VERBS: dict[str, str] = {
     "cancel": "stop what is queued and not yet handed on",
     "start": "begin a timed exercise (a drill)",
     "finish": "end a timed exercise with its outcome",
+    "stop": "end a background process (the sandbox's server; it starts again when needed)",
     # actions
     "send": "send a message",
     "bulk": "send one message per row of a CSV file",

@@ -1,4 +1,10 @@
-"""The sandbox: the reference backend in this process, reached over real HTTP.
+"""The sandbox: the reference backend on this machine, reached over real HTTP.
+
+A sandbox command talks to the sandbox's server (``egactl.sandbox_server``),
+started on first use and reached over a Unix socket (``egactl.sandbox_client``).
+Where there can be no server (``EGACTL_SANDBOX_IDLE=0``, no Unix sockets, a data
+directory too deep for a socket's path, outside Linux) or it could not start, the command
+builds the backend in its own process instead, as below.
 
 httpx's ``ASGITransport`` is asynchronous, while egactl's client is synchronous
 (and uses threads for bulk concurrency). ``SyncASGITransport`` bridges the two:
@@ -9,10 +15,8 @@ codes, problem+json, idempotency and all.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import os
-import threading
 from pathlib import Path
 
 import httpx
@@ -25,6 +29,9 @@ SANDBOX_SUBJECT = "sandbox-admin"
 
 class SyncASGITransport(httpx.BaseTransport):
     def __init__(self, app):
+        import asyncio  # here: a command using the sandbox's server imports this module, not asyncio
+        import threading
+
         self.app = app
         # As a real server would: an unhandled error is the app's 500 problem
         # response, never the server's exception (SQL, data) raised in the client.
@@ -34,6 +41,8 @@ class SyncASGITransport(httpx.BaseTransport):
         self._thread.start()
 
     def handle_request(self, request: httpx.Request) -> httpx.Response:
+        import asyncio
+
         body = request.read()
 
         async def call():
@@ -93,8 +102,10 @@ class _SandboxLog(logging.Handler):
         super().close()
 
 
-def _route_server_log(warn) -> None:
-    logger = logging.getLogger("egactl.server")
+def route_server_log(warn, name: str = "egactl.server") -> None:
+    """The backend's log (logger ``name`` and below) to the sandbox log file; its one-line
+    warnings to ``warn``."""
+    logger = logging.getLogger(name)
     for old in [h for h in logger.handlers if isinstance(h, _SandboxLog)]:
         logger.removeHandler(old)
         old.close()
@@ -103,7 +114,14 @@ def _route_server_log(warn) -> None:
         logger.setLevel(logging.INFO)
 
 
-def open_sandbox(profile: str, warn) -> tuple[SyncASGITransport, str]:
+def open_sandbox(profile: str, warn) -> tuple[httpx.BaseTransport, str]:
+    """(transport, a token that works on it): the sandbox's server, else the backend in this process."""
+    from egactl.sandbox_client import open_server
+
+    return open_server(profile, warn) or open_in_process(profile, warn)
+
+
+def open_in_process(profile: str, warn) -> tuple[SyncASGITransport, str]:
     """Start the in-process backend and return (transport, a token that works on it).
 
     On first use an admin identity is created and its token kept like any other
@@ -120,7 +138,7 @@ def open_sandbox(profile: str, warn) -> tuple[SyncASGITransport, str]:
 
     db_path = database_path()
     paths.private_dir(db_path.parent)
-    _route_server_log(warn)
+    route_server_log(warn)
     try:
         app = create_app(f"sqlite:///{db_path}", sandbox=True)
     except Busy as exc:

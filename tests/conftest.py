@@ -30,7 +30,13 @@ PG_BIN = Path(os.environ.get("EGACTL_TEST_PG_BIN", "/usr/lib/postgresql/15/bin")
 
 @pytest.fixture(autouse=True)
 def isolated_env(tmp_path, monkeypatch):
-    """Every test gets its own config and data directories and no stray settings."""
+    """Every test gets its own config and data directories and no stray settings.
+
+    A sandbox command run in the test's process builds the backend there
+    (``EGACTL_SANDBOX_IDLE=0``), as one that monkeypatches the backend expects; a
+    test that wants the sandbox's server sets the variable itself. Any sandbox server
+    started under the test's directory (a subprocess's or a docs page's environment
+    has one by default) is stopped when the test ends, so none outlives its test."""
     for name in list(os.environ):
         if name.startswith("EGACTL_") or name == "NO_COLOR":
             monkeypatch.delenv(name, raising=False)
@@ -38,8 +44,26 @@ def isolated_env(tmp_path, monkeypatch):
     monkeypatch.setenv("EGACTL_DATA_DIR", str(tmp_path / "data"))
     monkeypatch.setenv("EGACTL_CREDENTIAL_STORE", "file")
     monkeypatch.setenv("EGACTL_NO_PROGRESS", "1")
+    monkeypatch.setenv("EGACTL_SANDBOX_IDLE", "0")
     monkeypatch.setenv("COLUMNS", "200")
-    return tmp_path
+    yield tmp_path
+    stop_sandbox_servers(tmp_path)
+
+
+def stop_sandbox_servers(root: Path, depth: int = 6) -> list[int]:
+    """Stop every sandbox server whose data directory lies under ``root``; their pids."""
+    from egactl.sandbox_client import RUN_DIR, stop_all
+
+    stopped = []
+    base = len(root.parts)
+    for here, dirs, _ in os.walk(root):
+        if RUN_DIR in dirs:
+            stopped += stop_all(Path(here) / RUN_DIR)
+        if len(Path(here).parts) - base >= depth:
+            dirs[:] = []
+        else:
+            dirs[:] = [d for d in dirs if d not in (RUN_DIR, "site-packages", "node_modules", ".git")]
+    return stopped
 
 
 @pytest.fixture

@@ -71,7 +71,11 @@ def egactl_env(tmp_path, monkeypatch):
     monkeypatch.setenv("EGACTL_DATA_DIR", str(tmp_path / "egactl-data"))
     monkeypatch.setenv("EGACTL_CREDENTIAL_STORE", "file")
     monkeypatch.setenv("EGACTL_NO_PROGRESS", "1")
-    return tmp_path
+    yield tmp_path
+    # A sandbox command in the test started the sandbox's server: it ends with the test.
+    from egactl.sandbox_client import RUN_DIR, stop_all
+
+    stop_all(tmp_path / "egactl-data" / RUN_DIR)
 
 
 @pytest.fixture

@@ -198,7 +198,10 @@ def venv(tmp_path_factory) -> Venv:
     # The venv sees only itself: egactl from the copy installed there, not this checkout.
     where = v.run(v.python, "-c", "import egactl; print(egactl.__file__)", cwd=base)
     assert where.returncode == 0 and where.stdout.startswith(str(v.path)), where.stdout + where.stderr
-    return v
+    yield v
+    from conftest import stop_sandbox_servers
+
+    stop_sandbox_servers(base)  # the venv's sandbox commands started its server
 
 
 def _run_own_tests(v: Venv, project: Path, package: str) -> tuple[str, set[str]]:

@@ -46,7 +46,7 @@ def gateway():
 
 @pytest.fixture
 def backend_settings(gateway):
-    return {"sms.driver": gateway, "sms.rate": 0, "sms.claim_size": 2}
+    return {"sms.driver": gateway, "sms.rate": 0, "sms.claim_size": 2, "sms.in_flight": 1, "sms.tick_seconds": 0}
 
 
 @pytest.fixture

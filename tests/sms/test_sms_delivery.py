@@ -49,7 +49,7 @@ def gateway():
 
 @pytest.fixture
 def backend_settings(gateway):
-    return {"sms.driver": gateway, "sms.rate": 0, "sms.lease_seconds": 300}
+    return {"sms.driver": gateway, "sms.rate": 0, "sms.lease_seconds": 300, "sms.in_flight": 1}
 
 
 @pytest.fixture

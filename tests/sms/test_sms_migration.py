@@ -4,6 +4,8 @@ check work on them at once. SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from sqlalchemy import select, text
 from typer.testing import CliRunner
@@ -52,8 +54,14 @@ def test_version_1_database_is_upgraded_in_place(database_url):
     _run(app, admin, "sms", "senders", "approve", "RITA")
     r = _run(app, admin, "sms", "send", "--to", "0754123456", "-i", "RITA", "--at", "2026-11-23 09:00", "Habari")
     assert r.exit_code == 0, r.stderr
+    r = _run(app, admin, "sms", "send", "--to", "0754123457", "-i", "RITA", "Habari")
+    assert r.exit_code == 0, r.stderr
     # Back to what version 1 created: no guards table, no cancellation columns.
     with be.engine.begin() as c:
+        c.execute(text("UPDATE sms_messages SET state = 'failed', reason = 'gateway refused' WHERE batch_id = 2"))
+        c.execute(text("DROP TABLE sms_rate_windows"))  # 0004's counters and rate window
+        c.execute(text("DROP TABLE sms_batch_reasons"))
+        c.execute(text("DROP TABLE sms_batch_states"))
         c.execute(text("DROP TABLE sms_send_guards"))
         c.execute(text("ALTER TABLE sms_batches DROP COLUMN cancelled_at"))
         c.execute(text("ALTER TABLE sms_batches DROP COLUMN cancelled_by"))
@@ -70,11 +78,18 @@ def test_version_1_database_is_upgraded_in_place(database_url):
     be = app.state.backend
     try:
         with be.read_sessions() as s:
-            assert s.execute(text("SELECT version_num FROM alembic_version_sms")).scalar() == "0003"
+            assert s.execute(text("SELECT version_num FROM alembic_version_sms")).scalar() == "0004"
+            # the counters were filled from the messages already stored
+            assert sorted(s.execute(text("SELECT batch_id, state, messages FROM sms_batch_states")).all()) == [
+                (1, "queued", 1), (2, "failed", 1)]
         r = _run(app, admin, "sms", "cancel", "1", "--yes")
         assert r.exit_code == 0, r.stderr
         with be.read_sessions() as s:
-            assert s.scalars(select(Message.state)).all() == ["cancelled"]
+            assert s.scalars(select(Message.state).where(Message.batch_id == 1)).all() == ["cancelled"]
+        r = _run(app, admin, "sms", "report", "1", "-o", "json")
+        assert r.exit_code == 0 and json.loads(r.stdout)["states"]["cancelled"] == 1
+        r = _run(app, admin, "sms", "report", "2", "-o", "json")
+        assert json.loads(r.stdout)["failure_reasons"] == [{"state": "failed", "reason": "gateway refused", "count": 1}]
         _run(app, admin, "sms", "group", "create", "wazazi", "-i", "RITA")
         _run(app, admin, "sms", "group", "add-members", "wazazi", "0754123456", "-i", "RITA")
         args = ("sms", "send", "--group", "wazazi", "-i", "RITA", "Habari")

@@ -14,4 +14,4 @@ part = BackendPart(
     router=router, tables=TABLES, migrations="egactl_sms.server.migrations", seed=seed, holdings=holdings,
     # An opt-out's audit id is "INSTITUTION/NUMBER" and its reason is the citizen's own words.
     personal=[PersonalData("sms-optout", r"(?P<institution>[^/]+)/(?P<phone>.+)", reason=True)],
-    workers=[Worker("delivery", workers.tick, interval=1.0)], settings=dict(workers.SETTINGS))
+    workers=[Worker("delivery", workers.tick, interval=0.25)], settings=dict(workers.SETTINGS))

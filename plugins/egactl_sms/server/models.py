@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import Boolean, Float, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import BigInteger, Boolean, Float, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from egactl.plugin.server import Base, UTCDateTime, Versioned, unversioned
@@ -174,6 +174,41 @@ class Message(Base):
     gateway_ref: Mapped[str | None] = mapped_column(String(100), nullable=True)
 
 
+@unversioned("counters: changed only by atomic increments, written last in each transaction (see lifecycle)")
+class BatchState(Base):
+    """How many messages of a batch are in a state: what ``sms report`` reads instead of the messages."""
+
+    __tablename__ = "sms_batch_states"
+
+    batch_id: Mapped[int] = mapped_column(ForeignKey("sms_batches.id"), primary_key=True)
+    state: Mapped[str] = mapped_column(String(10), primary_key=True)
+    messages: Mapped[int] = mapped_column(Integer, default=0)
+
+
+@unversioned("counters: changed only by atomic increments, written last in each transaction (see lifecycle)")
+class BatchReason(Base):
+    """How many messages of a batch failed (failed, rejected, expired) for one reason."""
+
+    __tablename__ = "sms_batch_reasons"
+
+    batch_id: Mapped[int] = mapped_column(ForeignKey("sms_batches.id"), primary_key=True)
+    state: Mapped[str] = mapped_column(String(10), primary_key=True)
+    reason_key: Mapped[str] = mapped_column(String(32), primary_key=True)  # a digest of the reason
+    reason: Mapped[str | None] = mapped_column(Text, nullable=True)
+    messages: Mapped[int] = mapped_column(Integer, default=0)
+
+
+@unversioned("changed only under its row lock (SELECT … FOR UPDATE), by egactl_sms.server.rate")
+class RateWindow(Base):
+    """The delivery rate's current window, shared by every server on the database (see ``rate``)."""
+
+    __tablename__ = "sms_rate_windows"
+
+    name: Mapped[str] = mapped_column(String(32), primary_key=True)
+    second: Mapped[int] = mapped_column(BigInteger)  # the database clock's whole second
+    used: Mapped[int] = mapped_column(Integer)  # recipients granted in it
+
+
 @unversioned("append-only")
 class OutboxEntry(Base):
     """The sandbox's "sent" folder: what the outbox driver would have handed to a gateway."""
@@ -193,5 +228,6 @@ class OutboxEntry(Base):
     sent_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
 
 
-TABLES = [t.__table__ for t in (Sender, Group, GroupMember, OptOut, Batch, SendGuard, Message, OutboxEntry)]
+TABLES = [t.__table__ for t in (Sender, Group, GroupMember, OptOut, Batch, SendGuard, Message, BatchState, BatchReason,
+                                 RateWindow, OutboxEntry)]
 

@@ -13,6 +13,7 @@ from sqlalchemy import select
 
 from egactl.plugin.server import Institution
 from egactl_sms import rules
+from egactl_sms.server import lifecycle
 from egactl_sms.server.models import Batch, Group, GroupMember, Message, OptOut, OutboxEntry, Sender
 from egactl_sms.server.workers import SETTINGS
 
@@ -72,3 +73,4 @@ def _history(session, now: dt.datetime) -> None:
         session.add(OutboxEntry(message_id=message.id, batch_id=batch.id, institution=inst, sender=sender,
                                 recipient=phone, body=DEMO_TEXT, encoding=analysis.encoding,
                                 segments=analysis.segments, sent_at=done))
+    lifecycle.stored(session, batch.id, len(recipients), state="delivered")

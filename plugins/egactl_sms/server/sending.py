@@ -31,6 +31,7 @@ from sqlalchemy import or_, select, update
 
 from egactl.plugin.server import Problem, backend, db, invalid, iso, principal
 from egactl_sms import encoding, rules
+from egactl_sms.server import lifecycle
 from egactl_sms.server.models import Batch, Message, SendGuard
 from egactl_sms.server.service import dialect_insert, insert_new, price, state_counts
 
@@ -72,8 +73,10 @@ def insert_messages(batch: Batch, rows: list[tuple], *, quiet_ok: bool) -> dict[
         return {}
     constants = {"batch_id": batch.id, "institution": batch.institution, "state": "queued", "quiet_ok": quiet_ok,
                  "deliver_after": batch.deliver_after, "created_at": backend().now(), "attempts": 0}
-    return dict(insert_new(Message.__table__, MESSAGE_COLUMNS, rows, constants=constants,
-                           conflict=["batch_id", "recipient"], returning=["recipient", "id"]))
+    new = dict(insert_new(Message.__table__, MESSAGE_COLUMNS, rows, constants=constants,
+                          conflict=["batch_id", "recipient"], returning=["recipient", "id"]))
+    lifecycle.stored(db(), batch.id, len(new))
+    return new
 
 
 def add_to_totals(batch_id: int, **increments: int) -> None:

@@ -12,6 +12,7 @@ from sqlalchemy import func, select, update
 from egactl.plugin.rules import RuleError
 from egactl.plugin.server import backend, db, etag, invalid, not_found, principal
 from egactl_sms import rules
+from egactl_sms.server import lifecycle
 from egactl_sms.server.models import Batch, Group, GroupMember, Message, OptOut, Sender
 
 PLUGIN = "sms"
@@ -209,9 +210,8 @@ def delivery_time(at: dt.datetime | None, *, quiet_rule: bool) -> tuple[dt.datet
 
 
 def state_counts(batch_id: int) -> dict[str, int]:
-    counts = dict(db().execute(select(Message.state, func.count()).where(Message.batch_id == batch_id)
-                               .group_by(Message.state)).all())
-    return {s: counts.get(s, 0) for s in rules.STATES}
+    """A batch's messages per state, from its counters (see ``lifecycle``)."""
+    return lifecycle.state_counts(db(), batch_id)
 
 
 def cancel_batch_messages(batch: Batch, *, reason: str) -> tuple[int, int]:
@@ -230,10 +230,10 @@ def cancel_batch_messages(batch: Batch, *, reason: str) -> tuple[int, int]:
     # committed before (and its messages are cancelled below) or finds the batch cancelled.
     db().execute(update(Batch).where(Batch.id == batch.id, Batch.cancelled_at.is_(None))
                  .values(cancelled_at=now, cancelled_by=principal().subject))
-    cancelled = db().execute(update(Message).where(Message.batch_id == batch.id, Message.state == "queued")
-                             .values(state="cancelled", reason=reason, claim=None, claimed_at=None)).rowcount
-    handed = db().scalar(select(func.count()).select_from(Message).where(
-        Message.batch_id == batch.id, Message.state.in_(rules.HANDED_OVER))) or 0
+    cancelled = lifecycle.move(db(), Message.batch_id == batch.id, source="queued", target="cancelled",
+                               values={"reason": reason, "claim": None, "claimed_at": None}, batch_id=batch.id)
+    states = state_counts(batch.id)
+    handed = sum(states[s] for s in rules.HANDED_OVER)
     db().refresh(batch)
     return cancelled, handed
 

@@ -1,7 +1,7 @@
 """The delivery worker: queued messages to the driver, at a set rate, crash-safe.
 
-One ``tick`` (``egactl serve`` runs it every second in a thread; the sandbox
-after each mutating request):
+One ``tick`` (``egactl serve`` runs it in a thread, every quarter of a second
+while idle; the sandbox after each mutating request):
 
 1. *Recover* claims left by a worker that died: a message claimed more than
    ``lease_seconds`` ago and never handed over goes back to the queue; one that
@@ -16,10 +16,17 @@ after each mutating request):
    - a transactional driver (``outbox``) records the messages and marks them
      delivered in that same transaction — exactly once by construction;
    - any other driver (``msdg``): the claim commits (``queued → submitting``
-     with a claim token); then, for each gateway request, the chunk is marked
-     *dispatched* (commit), handed to the driver, and its outcome recorded
-     (commit), guarded by the claim token so a zombie worker cannot overwrite a
-     newer claim.
+     with the tick's claim token); then, for each gateway request, its
+     recipients are taken from the rate shared by every server (``rate``), the
+     chunk is marked *dispatched* (commit), handed to the driver, and its
+     outcome recorded (commit), guarded by the claim token so a zombie worker
+     cannot overwrite a newer claim. Up to ``in_flight`` requests are under way
+     at once (a thread pool); the tick claims about a second of the rate at a
+     time, again while the last requests are out, until nothing is due or it
+     has run ``tick_seconds``; it renews its claims while it lives.
+
+Every change of a message's state goes through ``lifecycle.move``, which keeps
+the batches' counters in the same transaction.
 
 The exactly-once boundary, stated plainly: a worker that dies between
 "dispatched" and "outcome recorded" leaves a chunk whose fate it cannot know —
@@ -27,8 +34,8 @@ the MSDG contract has no idempotency key or reference the gateway would use to
 drop a repeated request, so resending could deliver twice and not resending
 could lose it. egactl does not resend (a duplicate costs money and trust);
 those messages become ``failed`` with a reason that says the outcome is
-unknown, and they show up in ``egactl sms report``. The window is one gateway
-request (at most ``msdg_chunk`` recipients) wide. Everything claimed but not
+unknown, and they show up in ``egactl sms report``. The window is the dying
+server's requests in flight (at most ``in_flight`` x ``msdg_chunk`` recipients). Everything claimed but not
 yet dispatched is requeued; everything recorded is never sent again.
 """
 
@@ -37,16 +44,19 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import logging
+import math
 import secrets
 import threading
 import time
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from typing import Any
 
 from sqlalchemy import select, update
 
 from egactl_sms import rules
-from egactl_sms.server import drivers
+from egactl_sms.server import drivers, lifecycle
 from egactl_sms.server.models import Batch, Message, OptOut
+from egactl_sms.server.rate import SharedRate
 from egactl_sms.server.service import chunked
 
 log = logging.getLogger("egactl.sms.delivery")
@@ -54,8 +64,11 @@ log = logging.getLogger("egactl.sms.delivery")
 PLUGIN = "sms"
 SETTINGS: dict[str, Any] = {
     "driver": "outbox",          # outbox | msdg
-    "rate": 50.0,                # messages a second handed to the gateway (0: no pacing)
-    "claim_size": 500,           # messages taken off the queue per transaction
+    "rate": 50.0,                # recipients a second handed to the gateway by all servers together (0: no pacing)
+    "claim_size": 500,           # messages taken off the queue per transaction (at most a second of the rate)
+    "in_flight": 4,              # gateway requests under way at once, per server
+    "rate_guard": 0.25,          # grants are given in the first 1 - this of each second (see rate.py)
+    "tick_seconds": 2.0,         # a tick keeps delivering this long while messages are due (a stopping server waits 5 s for it)
     "lease_seconds": 300,        # a claim older than this belongs to a dead worker
     "expire_hours": 48,          # a message not sent this long after its time expires
     "max_attempts": 5,           # gateway unreachable this many times: failed
@@ -97,6 +110,10 @@ def _pg(session) -> bool:
 def tick(be: Any) -> int:
     """One bounded round of delivery; returns how many messages changed state."""
     setting = functools.partial(be.setting, PLUGIN)
+    stale = be.now() - dt.timedelta(seconds=float(setting("lease_seconds")))
+    if not (_any(be, Message.state == "queued", Message.deliver_after <= be.now())
+            or _any(be, Message.state == "submitting", Message.claimed_at < stale)):
+        return 0  # nothing to do (expiry needs a due message too): no driver built, no connection made
     try:
         driver, owned = drivers.make(setting)
     except drivers.NotConfigured as exc:
@@ -125,14 +142,13 @@ def _any(be: Any, *conditions) -> bool:
 
 def _recover(be: Any, setting) -> int:
     stale = be.now() - dt.timedelta(seconds=float(setting("lease_seconds")))
-    base = (Message.state == "submitting", Message.claimed_at < stale)
-    if not _any(be, *base):
+    if not _any(be, Message.state == "submitting", Message.claimed_at < stale):
         return 0
     with be.write_sessions.begin() as s:
-        requeued = s.execute(update(Message).where(*base, Message.dispatched_at.is_(None))
-                             .values(state="queued", claim=None, claimed_at=None)).rowcount
-        unknown = s.execute(update(Message).where(*base, Message.dispatched_at.is_not(None))
-                            .values(state="failed", reason=UNKNOWN_OUTCOME, claim=None)).rowcount
+        requeued = lifecycle.move(s, Message.claimed_at < stale, Message.dispatched_at.is_(None),
+                                  source="submitting", target="queued", values={"claim": None, "claimed_at": None})
+        unknown = lifecycle.move(s, Message.claimed_at < stale, Message.dispatched_at.is_not(None),
+                                 source="submitting", target="failed", values={"reason": UNKNOWN_OUTCOME, "claim": None})
     if requeued or unknown:
         log.warning("sms delivery recovered a dead worker's claims: %d requeued, %d with unknown outcome",
                     requeued, unknown)
@@ -142,12 +158,11 @@ def _recover(be: Any, setting) -> int:
 def _expire(be: Any, setting) -> int:
     hours = float(setting("expire_hours"))
     limit = be.now() - dt.timedelta(hours=hours)
-    base = (Message.state == "queued", Message.deliver_after < limit)
-    if not _any(be, *base):
+    if not _any(be, Message.state == "queued", Message.deliver_after < limit):
         return 0
     with be.write_sessions.begin() as s:
-        return s.execute(update(Message).where(*base).values(
-            state="expired", reason=f"not sent within {hours:g} hours of its delivery time")).rowcount
+        return lifecycle.move(s, Message.deliver_after < limit, source="queued", target="expired",
+                              values={"reason": f"not sent within {hours:g} hours of its delivery time"})
 
 
 def _take_due(s, now: dt.datetime, limit: int) -> tuple[list[int], int]:
@@ -172,7 +187,8 @@ def _take_due(s, now: dt.datetime, limit: int) -> tuple[list[int], int]:
     if cancelled_batches:
         late = [r.id for r in rows if r.batch_id in cancelled_batches]
         for part in chunked(late):
-            s.execute(update(Message).where(Message.id.in_(part)).values(state="cancelled", reason=CANCELLED_LATE))
+            lifecycle.move(s, Message.id.in_(part), source="queued", target="cancelled",
+                           values={"reason": CANCELLED_LATE})
         rows = [r for r in rows if r.batch_id not in cancelled_batches]
     if rules.is_quiet(now):
         waiting = [r.id for r in rows if not r.quiet_ok]
@@ -186,7 +202,7 @@ def _take_due(s, now: dt.datetime, limit: int) -> tuple[list[int], int]:
         opted.update(s.execute(select(OptOut.institution, OptOut.phone).where(OptOut.phone.in_(part))))
     rejected = [r.id for r in rows if (r.institution, r.recipient) in opted]
     for part in chunked(rejected):
-        s.execute(update(Message).where(Message.id.in_(part)).values(state="rejected", reason=OPTED_OUT_LATE))
+        lifecycle.move(s, Message.id.in_(part), source="queued", target="rejected", values={"reason": OPTED_OUT_LATE})
     gone = set(rejected)
     return [r.id for r in rows if r.id not in gone], touched
 
@@ -213,87 +229,169 @@ def _deliver_in_transaction(be: Any, driver: drivers.Driver, setting) -> int:
         if ids:
             driver.record(s, _load(s, ids), now)
             for part in chunked(ids):
-                s.execute(update(Message).where(Message.id.in_(part)).values(
-                    state="delivered", submitted_at=now, delivered_at=now, attempts=Message.attempts + 1,
-                    reason=None))
+                lifecycle.move(s, Message.id.in_(part), source="queued", target="delivered", values={
+                    "submitted_at": now, "delivered_at": now, "attempts": Message.attempts + 1, "reason": None})
     return touched
 
 
-class _Pacer:
-    """At most ``rate`` recipients a second, measured on the wall clock (the gateway's time, not the backend's)."""
+class _Claims:
+    """What one tick has claimed (``claim`` = its token) and not yet recorded."""
 
-    def __init__(self, rate: float):
-        self.rate = rate
-        self.next = time.monotonic()
+    def __init__(self, be: Any, setting):
+        self.be = be
+        self.setting = setting
+        self.token = secrets.token_hex(8)
+        self.lease = float(setting("lease_seconds"))
+        self.renewed = time.monotonic()
 
-    def wait(self, n: int) -> None:
-        if self.rate <= 0:
+    def take(self, limit: int) -> tuple[list[drivers.Outgoing], int]:
+        """Claim up to ``limit`` due messages: (what to send, rows touched)."""
+        now = self.be.now()
+        if not _any(self.be, Message.state == "queued", Message.deliver_after <= now):
+            return [], 0
+        with self.be.write_sessions.begin() as s:
+            ids, touched = _take_due(s, now, limit)
+            for part in chunked(ids):
+                lifecycle.move(s, Message.id.in_(part), source="queued", target="submitting", values={
+                    "claim": self.token, "claimed_at": now, "dispatched_at": None, "attempts": Message.attempts + 1})
+        if not ids:
+            return [], touched
+        with self.be.read_sessions() as s:
+            return _load(s, ids, self.token), touched
+
+    def renew(self) -> None:
+        """Keep this live worker's claims from looking like a dead one's (``lease_seconds``)."""
+        if time.monotonic() - self.renewed < self.lease / 3:
             return
-        now = time.monotonic()
-        if self.next > now:
-            time.sleep(self.next - now)
-        self.next = max(now, self.next) + n / self.rate
+        self.renewed = time.monotonic()
+        with self.be.write_sessions.begin() as s:
+            s.execute(update(Message).where(Message.claim == self.token, Message.state == "submitting")
+                      .values(claimed_at=self.be.now()))
+
+    def requeue_undispatched(self) -> None:
+        """After an ordinary error (not a dying process): what was never dispatched goes
+        straight back to the queue; a dispatched chunk waits for recovery."""
+        with self.be.write_sessions.begin() as s:
+            lifecycle.move(s, Message.claim == self.token, Message.dispatched_at.is_(None), source="submitting",
+                           target="queued", values={"claim": None, "claimed_at": None})
 
 
-def _deliver_claimed(be: Any, driver: drivers.Driver, setting) -> int:
-    now = be.now()
-    if not _any(be, Message.state == "queued", Message.deliver_after <= now):
-        return 0
-    token = secrets.token_hex(8)
-    with be.write_sessions.begin() as s:
-        ids, touched = _take_due(s, now, int(setting("claim_size")))
-        for part in chunked(ids):
-            s.execute(update(Message).where(Message.id.in_(part), Message.state == "queued").values(
-                state="submitting", claim=token, claimed_at=now, dispatched_at=None,
-                attempts=Message.attempts + 1))
-    if not ids:
-        return touched
-    with be.read_sessions() as s:
-        claimed = _load(s, ids, token)
+def _chunks(claimed: list[drivers.Outgoing], size: int):
+    """Gateway requests: recipients sharing a sender and text, at most ``size`` at a time."""
     groups: dict[tuple[str, str], list[drivers.Outgoing]] = {}
     for m in claimed:
         groups.setdefault((m.sender, m.body), []).append(m)
-    pacer = _Pacer(float(setting("rate")))
+    for items in groups.values():
+        for i in range(0, len(items), size):
+            yield items[i:i + size]
+
+
+def _hand_over(be: Any, driver: drivers.Driver, claims: _Claims, limiter: SharedRate | None,
+               chunk: list[drivers.Outgoing], setting) -> None:
+    """One chunk to the gateway, as the shared rate allows: each request recorded as dispatched
+    before it is sent (committed with the rate's grant) and its outcome after (commit)."""
+
+    def dispatched(s, n: int) -> None:
+        s.execute(update(Message).where(Message.id.in_([m.id for m in chunk[:n]]), Message.claim == claims.token)
+                  .values(dispatched_at=be.now()))
+
+    while chunk:
+        if limiter:
+            n = limiter.take(len(chunk), then=dispatched)
+        else:
+            n = len(chunk)
+            with be.write_sessions.begin() as s:
+                dispatched(s, n)
+        part, chunk = chunk[:n], chunk[n:]
+        ids = [m.id for m in part]
+        outcome = driver.send(part[0].sender, part[0].body, [m.recipient for m in part], be.now())
+        _record(be, claims.token, ids, outcome, setting)
+
+
+def _deliver_claimed(be: Any, driver: drivers.Driver, setting) -> int:
+    """Claim due messages and hand them to the driver, ``in_flight`` gateway requests at a
+    time, until nothing is due or the tick has run ``tick_seconds``.
+
+    Claims are taken about a second of the rate at a time (at most ``claim_size``) and only
+    when the requests already queued are few, so that what a dying server leaves claimed is
+    small; a claim is renewed while its worker lives.
+    """
+    rate = float(setting("rate"))
+    in_flight = max(1, int(setting("in_flight")))
+    limit = int(setting("claim_size"))
+    if rate > 0:
+        limit = min(limit, max(driver.chunk_size, math.ceil(rate)))
+    limiter = SharedRate(be, rate, float(setting("rate_guard"))) if rate > 0 else None
+    claims = _Claims(be, setting)
+    budget = float(setting("tick_seconds"))
+    started = time.monotonic()
+    handled = 0
+    if in_flight == 1:  # one request at a time, in this thread
+        try:
+            while True:
+                claimed, touched = claims.take(limit)
+                handled += touched
+                for chunk in _chunks(claimed, driver.chunk_size):
+                    _hand_over(be, driver, claims, limiter, chunk, setting)
+                if not claimed or time.monotonic() - started > budget:
+                    return handled
+        except Exception:
+            claims.requeue_undispatched()
+            raise
+    pool = ThreadPoolExecutor(in_flight, thread_name_prefix="egactl-sms-delivery")
+    pending: set[Future] = set()
+
+    def settle(block_until: int) -> None:
+        """Wait until at most ``block_until`` requests are pending; a failed one raises."""
+        nonlocal pending
+        while len(pending) > block_until:
+            done, pending = wait(pending, timeout=max(claims.lease / 3, 0.1), return_when=FIRST_COMPLETED)
+            claims.renew()
+            for f in done:
+                f.result()
+
     try:
-        for (sender, body), items in groups.items():
-            for i in range(0, len(items), driver.chunk_size):
-                chunk = items[i:i + driver.chunk_size]
-                chunk_ids = [m.id for m in chunk]
-                with be.write_sessions.begin() as s:
-                    s.execute(update(Message).where(Message.id.in_(chunk_ids), Message.claim == token)
-                              .values(dispatched_at=be.now()))
-                pacer.wait(len(chunk))
-                outcome = driver.send(sender, body, [m.recipient for m in chunk], be.now())
-                _record(be, token, chunk_ids, outcome, setting)
-    except Exception:
-        # An ordinary error (not a dying process): what was never dispatched goes
-        # straight back to the queue; a dispatched chunk waits for recovery.
-        with be.write_sessions.begin() as s:
-            s.execute(update(Message).where(Message.state == "submitting", Message.claim == token,
-                                            Message.dispatched_at.is_(None))
-                      .values(state="queued", claim=None, claimed_at=None))
+        while True:
+            claimed, touched = claims.take(limit)
+            handled += touched
+            for chunk in _chunks(claimed, driver.chunk_size):
+                settle(2 * in_flight - 1)
+                pending.add(pool.submit(_hand_over, be, driver, claims, limiter, chunk, setting))
+            if not claimed or time.monotonic() - started > budget:
+                break
+            settle(in_flight)  # claim again while the last requests are still out
+        settle(0)
+    except BaseException as exc:
+        for f in pending:
+            f.cancel()
+        pool.shutdown(wait=True)
+        if isinstance(exc, Exception):
+            claims.requeue_undispatched()
         raise
-    return touched
+    pool.shutdown(wait=True)
+    return handled
 
 
 def _record(be: Any, token: str, ids: list[int], outcome: drivers.Outcome, setting) -> None:
     now = be.now()
-    base = update(Message).where(Message.id.in_(ids), Message.claim == token, Message.state == "submitting")
+    mine = (Message.id.in_(ids), Message.claim == token)
     with be.write_sessions.begin() as s:
         if outcome.status == drivers.ACCEPTED:
-            s.execute(base.values(state="submitted", submitted_at=now, gateway_ref=outcome.ref, reason=None,
-                                  claim=None))
+            lifecycle.move(s, *mine, source="submitting", target="submitted", values={
+                "submitted_at": now, "gateway_ref": outcome.ref, "reason": None, "claim": None})
         elif outcome.status == drivers.FAILED:
-            s.execute(base.values(state="failed", reason=outcome.reason, claim=None))
+            lifecycle.move(s, *mine, source="submitting", target="failed",
+                           values={"reason": outcome.reason, "claim": None})
         elif outcome.status == drivers.UNKNOWN:
-            s.execute(base.values(state="failed", reason=UNKNOWN_ANSWER.format(why=outcome.reason), claim=None))
+            lifecycle.move(s, *mine, source="submitting", target="failed",
+                           values={"reason": UNKNOWN_ANSWER.format(why=outcome.reason), "claim": None})
         else:  # RETRY: the gateway certainly did not take it
             attempts = int(setting("max_attempts"))
-            s.execute(base.where(Message.attempts >= attempts).values(
-                state="failed", reason=f"gave up after {attempts} attempts: {outcome.reason}", claim=None))
+            lifecycle.move(s, *mine, Message.attempts >= attempts, source="submitting", target="failed", values={
+                "reason": f"gave up after {attempts} attempts: {outcome.reason}", "claim": None})
             wait = dt.timedelta(seconds=float(setting("retry_seconds")))
-            s.execute(base.where(Message.attempts < attempts).values(
-                state="queued", claim=None, claimed_at=None, dispatched_at=None, deliver_after=now + wait,
-                reason=f"will retry: {outcome.reason}"))
+            lifecycle.move(s, *mine, Message.attempts < attempts, source="submitting", target="queued", values={
+                "claim": None, "claimed_at": None, "dispatched_at": None, "deliver_after": now + wait,
+                "reason": f"will retry: {outcome.reason}"})
     if outcome.status != drivers.ACCEPTED:
         log.warning("sms delivery: %d message(s) %s: %s", len(ids), outcome.status, outcome.reason)

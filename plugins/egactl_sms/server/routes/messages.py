@@ -7,13 +7,13 @@ from typing import Any
 
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse
-from sqlalchemy import select, update
+from sqlalchemy import select
 
 from egactl.plugin.rules import RuleError, normalise_msisdn
 from egactl.plugin.server import (ApiRoute, Problem, audit, conflict, db, invalid, iso, page, principal,
                                   require_institution, visible)
 from egactl_sms import encoding, rules
-from egactl_sms.server import sending
+from egactl_sms.server import lifecycle, sending
 from egactl_sms.server.models import GroupMember, Message
 from egactl_sms.server.schemas import CancelIn, MessageState, SendIn, batch_out, message_out, phone_out
 from egactl_sms.server.service import (delivery_time, get_batch, get_group, get_message, optouts_among, price,
@@ -144,8 +144,8 @@ def cancel_message(message_id: int, body: CancelIn | None = None):
         raise conflict(f"message {m.id} is {m.state}; {why}", state=m.state)
     if dry_run:
         return {**message_out(m, sender), "cancelled": True, "dry_run": True}
-    done = db().execute(update(Message).where(Message.id == m.id, Message.state == "queued").values(
-        state="cancelled", reason=f"cancelled by {principal().subject}", claim=None, claimed_at=None)).rowcount
+    done = lifecycle.move(db(), Message.id == m.id, source="queued", target="cancelled", batch_id=m.batch_id,
+                          values={"reason": f"cancelled by {principal().subject}", "claim": None, "claimed_at": None})
     db().refresh(m)
     if not done:  # the delivery worker claimed it between the read and the update
         raise conflict(f"message {m.id} is {m.state}; it has been handed to the gateway and cannot be called back",

@@ -1,0 +1,121 @@
+"""Delivery to the MSDG gateway (served on loopback) at the configured rate, with several
+requests in flight: the rate counted per second at the gateway, whatever the number of
+workers sharing the database; a chunk wider than the rate split; the requests under way
+at once bounded by ``in_flight``. (Two `egactl serve` processes on PostgreSQL:
+test_sms_cluster.py.)"""
+
+from __future__ import annotations
+
+import threading
+from collections import Counter
+
+import pytest
+from sqlalchemy import func, select
+
+from egactl_sms.server.models import Message
+from tests.sms.msdg_gateway import ACCOUNT, KEY, SERVICE_ID, Gateway
+
+
+@pytest.fixture
+def gateway():
+    gw = Gateway(KEY)
+    yield gw
+    gw.close()
+
+
+@pytest.fixture
+def backend_settings(gateway):
+    return {"sms.driver": "msdg", "sms.msdg_url": gateway.url, "sms.msdg_api_key": KEY,
+            "sms.msdg_account": ACCOUNT, "sms.msdg_service_id": SERVICE_ID, "sms.msdg_chunk": 10,
+            "sms.rate": 0, "sms.in_flight": 3,
+            "sms.rate_guard": 0.5}  # half a second for a request to arrive in its second, on a loaded machine
+
+
+@pytest.fixture
+def send(cli):
+    cli("sms", "senders", "request", "RITA", "-i", "RITA", role="operator")
+    cli("sms", "senders", "approve", "RITA")
+
+    def go(n: int, prefix: str = "07543"):
+        numbers = ",".join(f"{prefix}{i:05d}" for i in range(n))
+        r = cli("sms", "send", "--to", numbers, "-i", "RITA", "Chanjo ya surua ni kesho", role="operator")
+        assert r.exit_code == 0, r.stderr
+
+    return go
+
+
+def per_second(gateway) -> Counter:
+    seconds = Counter()
+    for at, n in gateway.arrivals:
+        seconds[int(at)] += n
+    return seconds
+
+
+def states(backend) -> Counter:
+    with backend.read_sessions() as s:
+        return Counter(dict(s.execute(select(Message.state, func.count()).group_by(Message.state)).all()))
+
+
+def test_requests_in_flight_are_several_and_bounded(backend, gateway, send):
+    gateway.delay = 0.2
+    send(120)
+    backend.run_workers()
+    assert states(backend) == {"submitted": 120}
+    assert [n for _, n in gateway.arrivals] == [10] * 12
+    assert gateway.most_busy == 3  # in_flight: more than one at once, never more than three
+
+
+def test_a_chunk_wider_than_the_rate_is_split_and_paced(backend, gateway, send):
+    backend.overrides.update({"sms.rate": 4, "sms.in_flight": 2})
+    send(10)
+    backend.run_workers()
+    assert states(backend) == {"submitted": 10}
+    assert sorted(n for _, n in gateway.arrivals) == [2, 4, 4]  # 10 recipients, at most 4 a second
+    assert max(per_second(gateway).values()) <= 4
+
+
+def test_workers_sharing_a_database_share_the_rate(backend, gateway, send):
+    """Three workers at once (as three servers would): together, at most the rate each second."""
+    backend.overrides.update({"sms.rate": 40, "sms.claim_size": 20})  # each worker gets some of the campaign
+    send(150)
+    errors = []
+
+    def worker():
+        try:
+            backend.run_workers()
+        except Exception as exc:  # pragma: no cover - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=worker) for _ in range(3)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    assert states(backend) == {"submitted": 150}
+    assert Counter(r for p in gateway.requests for r in p["recipients"].split(",")).most_common(1)[0][1] == 1
+    seconds = per_second(gateway)
+    assert max(seconds.values()) <= 40, sorted(seconds.items())
+    assert len(seconds) >= 4  # 150 at 40 a second: it took at least four seconds of the gateway's clock
+
+
+def test_a_live_workers_claims_are_renewed_so_no_other_takes_them_for_dead(backend, clock, gateway, send):
+    """A tick that works longer than the lease (a slow gateway) renews its claims: another
+    worker's recovery, running meanwhile, finds nothing to take over."""
+    import time
+
+    from egactl_sms.server import workers
+
+    backend.overrides.update({"sms.lease_seconds": 1, "sms.in_flight": 2, "sms.msdg_chunk": 1})
+    gateway.delay = 0.3
+    send(12)  # 12 requests, two at a time, 0.3 s each: about 1.8 s of work
+    worker = threading.Thread(target=backend.run_workers)
+    worker.start()
+    time.sleep(0.3)
+    clock.advance(seconds=5)  # by the backend's clock the claims are now five leases old...
+    time.sleep(0.6)           # ...until the worker renews them (every third of the lease)
+    recovered = workers.tick(backend)
+    worker.join()
+    assert recovered == 0
+    assert states(backend) == {"submitted": 12}
+    assert sorted(n for _, n in gateway.arrivals) == [1] * 12
