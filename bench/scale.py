@@ -104,6 +104,9 @@ LOOKUPS = [
     ("mail list --search ADDRESS", "admin", ["mail", "list", "--search", "{address}"]),
     ("mail list --search 'juma mr'", "admin", ["mail", "list", "--search", "juma mr"]),
     ("mail list -i SONGWE-MC (high ids)", "admin", ["mail", "list", "-i", "SONGWE-MC"]),
+    ("find ADDRESS --service mail", "admin", ["find", "{address}", "--service", "mail"]),
+    ("find EMPLOYEE-NO --service mail", "admin", ["find", "{employee}", "--service", "mail"]),
+    ("find NAME ('mrisho ju') --service mail", "admin", ["find", "{name}", "--service", "mail"]),
 ]
 
 
@@ -158,6 +161,8 @@ class DataSet:
         self.big_batch_id = 0
         self.rare_actor = "auditor.kessy@ega.go.tz"
         self.address = ""
+        self.employee = ""
+        self.name = ""
         self.year_ago = now - dt.timedelta(days=365)
 
     def domain(self, code: str) -> str:
@@ -183,7 +188,9 @@ class DataSet:
                       for i, c in enumerate(self.codes, start=1)))
 
     def mail(self) -> list[Table]:
+        from egactl.plugin.rules import name_tokens
         from egactl_mail import rules
+        from egactl_mail.server import names
 
         rng = random.Random(620)
         n = self.n_mailboxes
@@ -191,7 +198,7 @@ class DataSet:
         early_w = self.w[:-20]
         cut = int(n * 0.95)  # the last 5% of ids: institutions onboarded late
         taken: dict[tuple[str, str], int] = {}
-        mailboxes, addresses = [], []
+        mailboxes, addresses, tokens, pairs = [], [], [], []
         span = (self.now - self.year_ago).total_seconds()
         for mid in range(1, n + 1):
             code = rng.choices(early, early_w)[0] if mid <= cut else late[rng.randrange(20)]
@@ -209,27 +216,33 @@ class DataSet:
             purged = status == "purged"
             changed = created + dt.timedelta(days=rng.randrange(0, 30)) if status != "active" else created
             mailboxes.append((
-                mid, code, dom, address, None if purged else f"11{mid:08d}", given, family, None,
-                None if purged else rules.name_key(given, family)[:300] or None,
-                None if purged else rules.name_key(family, given)[:300] or None,
-                rng.choice(TITLES), rng.choice(DEPARTMENTS), rng.choice((2048, 5120, 10240)), rng.randrange(0, 2000),
+                mid, code, dom, address, None if purged else f"11{mid:08d}", None if purged else given,
+                None if purged else family, None, rng.choice(TITLES), rng.choice(DEPARTMENTS),
+                rng.choice((2048, 5120, 10240)), rng.randrange(0, 2000),
                 status, "active" if status in ("deleted", "purged") else None,
                 "manual" if status == "suspended" else None, changed,
                 changed + dt.timedelta(days=90) if status == "deleted" else None,
                 None, None, False, created, changed, 1))
-            if not purged:
+            if not purged:  # a mailbox's name words and their pairs (egactl_mail.server.names)
+                words = name_tokens(given) + name_tokens(family)
+                tokens += [(mid, i, w) for i, w in enumerate(words)]
+                pairs += [(mid, a, b) for a, b in sorted(names.pairs_of(words))]
                 addresses.append((len(addresses) + 1, address, local, dom, rules.stem(local), "mailbox", code, mid,
                                   None, created))
             if mid == n // 3:
                 self.address = address
+                self.employee = f"11{mid:08d}"
+                self.name = f"{family.lower()} {given[:2].lower()}"  # a name as said: family first, a start
         return [
             Table("mail_mailboxes", ["id", "institution", "domain", "address", "employee_number", "given_name",
-                                     "family_name", "preferred_name", "name_key", "name_key_rev", "title",
+                                     "family_name", "preferred_name", "title",
                                      "department", "quota_mb", "used_mb", "status", "deleted_from", "suspended_by",
                                      "status_changed_at", "retain_until", "password_hash", "password_set_at",
                                      "must_change_password", "created_at", "updated_at", "version"], mailboxes),
             Table("mail_addresses", ["id", "address", "local_part", "domain", "stem", "kind", "institution",
                                      "mailbox_id", "list_id", "created_at"], addresses),
+            Table("mail_name_tokens", ["mailbox_id", "position", "token"], tokens),
+            Table("mail_name_pairs", ["mailbox_id", "first", "second"], pairs),
         ]
 
     def senders(self) -> Table:
@@ -387,8 +400,9 @@ def load_postgres(url: str, tables: list[Table]) -> dict[str, float]:
                 with cur.copy(f"COPY {t.name} ({', '.join(t.columns)}) FROM STDIN") as copy:
                     for r in t.rows:
                         copy.write_row(r)
-                cur.execute(f"SELECT setval(pg_get_serial_sequence('{t.name}', 'id'), "
-                            f"(SELECT coalesce(max(id), 1) FROM {t.name}))")
+                if "id" in t.columns:  # a table keyed otherwise (mail_name_tokens, _pairs) has no id sequence
+                    cur.execute(f"SELECT setval(pg_get_serial_sequence('{t.name}', 'id'), "
+                                f"(SELECT coalesce(max(id), 1) FROM {t.name}))")
             con.commit()
             took[t.name] = time.monotonic() - started
         started = time.monotonic()
@@ -598,7 +612,8 @@ def measure(sizes: list[Built], workdir: Path, repeat: int, warm: bool, log=prin
             for i in range(repeat + (1 if warm else 0)):
                 for k, (b, base) in enumerate(zip(sizes, bases)):
                     values = {"big": str(b.data.big_batch_id), "rare_actor": b.data.rare_actor,
-                              "address": b.data.address}
+                              "address": b.data.address, "employee": b.data.employee,
+                              "name": b.data.name}
                     cli_env = {**base, "EGACTL_TOKEN": b.admin if who == "admin" else b.operator}
                     run = one_run(cli_env, [state_flag if a == "--status" else a.format(**values) for a in args])
                     if not (warm and i == 0):

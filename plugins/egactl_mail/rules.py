@@ -147,24 +147,6 @@ def stem(local_part: str) -> str:
     return local_part.rstrip("0123456789") or local_part
 
 
-def name_key(*names: str | None) -> str:
-    """The searchable form of a name: ASCII, lower-case, words separated by one space.
-
-    Used both to store the key and to normalise a search, so ``Nyirenda``,
-    ``NYIRENDA`` and ``Ñyirenda`` find the same person.
-    """
-    words: list[str] = []
-    for name in names:
-        if not name:
-            continue
-        try:
-            text = transliterate(name)
-        except UnusableName:
-            text = name.lower()
-        words += [w for w in (re.sub(r"[^a-z0-9-]", "", w) for w in re.split(r"[\s]+", text)) if w]
-    return " ".join(words)
-
-
 # -- addresses ------------------------------------------------------------------------
 
 LOCAL_RE = re.compile(r"^[a-z0-9](?:[a-z0-9._-]{0,62}[a-z0-9])?$")

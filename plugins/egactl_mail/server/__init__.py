@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from egactl.plugin import BackendPart
-from egactl_mail.server import routes, seed, service, workers
+from egactl_mail.server import find, privacy, routes, seed, service, workers
 from egactl_mail.server.models import TABLES
 
 part = BackendPart(
@@ -11,6 +11,8 @@ part = BackendPart(
     tables=TABLES,
     migrations="egactl_mail.server.migrations",
     holdings=service.holdings,
+    find=find.find,
+    privacy=privacy.PRIVACY,
     seed=seed.seed,
     workers=workers.WORKERS,
     settings={

@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 
 from egactl.plugin.server import Institution
 from egactl_mail import rules
+from egactl_mail.server import names
 from egactl_mail.server.models import MailAddress, Mailbox, MailDomain, MailList, MailListMember
 
 DOMAINS = {
@@ -53,9 +54,9 @@ def seed(session: Session, now: dt.datetime) -> None:
                     suspended_by="manual" if state == rules.SUSPENDED else None,
                     deleted_from=rules.ACTIVE if deleted else None,
                     retain_until=now + dt.timedelta(days=RETENTION_DAYS) if deleted else None,
-                    created_at=now, updated_at=now, name_key=rules.name_key(given, family),
-                    name_key_rev=rules.name_key(family, given))
+                    created_at=now, updated_at=now)
         session.add(m)
+        names.index(session, m)
         session.add(MailAddress(address=m.address, local_part=local, domain="rita.go.tz", stem=rules.stem(local),
                                 kind="mailbox", institution="RITA", mailbox=m, created_at=now))
         by_number[number] = m

@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 from egactl.plugin.server import (Institution, Problem, audit, backend, db, etag, insert_unique, invalid, iso,
                                   not_found, principal)
 from egactl_mail import rules
+from egactl_mail.server import names
 from egactl_mail.server.addresses import Allocator
 from egactl_mail.server.models import MailAddress, Mailbox, MailDomain, MailList, MailListMember
 
@@ -74,7 +75,8 @@ def find(ref: str) -> Mailbox:
     """A mailbox by address (its own or an alias) or by employee number; 404 otherwise.
 
     A purged mailbox is still found by its old address (as a tombstone) when
-    nothing else has the address now.
+    nothing else has the address now, until the privacy retention makes that
+    address a pseudonym (egactl_mail.server.privacy).
     """
     session = db()
     ref = ref.strip()
@@ -218,13 +220,10 @@ class Provisioner:
         """The column values of a new active mailbox for ``person`` at ``local@dom``."""
         given, family = person.given_name, person.family_name
         preferred = getattr(person, "preferred_name", None)
-        keys_given = " ".join(filter(None, [preferred, given]))
         return {
             "institution": person.institution, "domain": dom, "address": f"{local}@{dom}",
             "employee_number": person.employee_number, "given_name": given, "family_name": family,
             "preferred_name": preferred, "title": person.title, "department": person.department,
-            "name_key": rules.name_key(keys_given, family)[:300] or None,
-            "name_key_rev": rules.name_key(family, keys_given)[:300] or None,
             "quota_mb": getattr(person, "quota_mb", None) or self.default_quota, "used_mb": 0, "status": rules.ACTIVE,
             "deleted_from": None, "suspended_by": None, "status_changed_at": self.now, "retain_until": None,
             "password_hash": None, "password_set_at": None, "must_change_password": False, "version": 1,
@@ -242,14 +241,8 @@ class Provisioner:
         m = Mailbox(**self.values(person, local, dom))
         self.session.add(m)
         self.alloc.claim(local, dom, kind="mailbox", institution=person.institution, mailbox=m)
+        names.index(self.session, m)
         return m
-
-
-def set_name_keys(m: Mailbox) -> None:
-    """Recompute the search keys after a name change."""
-    given = " ".join(filter(None, [m.preferred_name, m.given_name]))
-    m.name_key = rules.name_key(given, m.family_name)[:300] or None
-    m.name_key_rev = rules.name_key(m.family_name, given)[:300] or None
 
 
 def existing_for(numbers: Iterable[str]) -> dict[str, Mailbox]:
@@ -414,6 +407,7 @@ def create_many(items: list[Any]) -> list[dict[str, Any]]:
             {"address": values["address"], "local_part": local, "domain": dom, "stem": rules.stem(local), "kind": "mailbox",
              "institution": values["institution"], "mailbox_id": id_, "list_id": None, "created_at": prov.now}
             for id_, (values, local, dom) in zip(ids, new)])
+        names.index_many(session, [(id_, values) for id_, (values, _, _) in zip(ids, new)])
         audit.record_many("create", "mailbox", [(values["address"], values["institution"],
                                                  serialize(SimpleNamespace(id=id_, **values)))
                                                 for id_, (values, _, _) in zip(ids, new)])
@@ -434,6 +428,9 @@ def transition(m: Mailbox, action: str, *, reason: str | None = None, by: str = 
     target = rules.MAILBOX.next_state(action, m.status)  # IllegalTransition: the frame answers 409
     if target == rules.PREVIOUS:
         target = rules.returning_to(m.deleted_from)
+    if action == "undelete" and m.family_name is None:  # every mailbox is made with one: erased
+        raise Problem(409, f"cannot undelete {m.address}: its owner's personal data was erased "
+                           f"(egactl privacy erase); create a new mailbox instead", state=m.status)
     if action == "undelete" and m.retain_until is not None and now >= m.retain_until:
         raise Problem(409, f"cannot undelete {m.address}: its retention period ended on "
                            f"{m.retain_until.date().isoformat()}; it is due to be purged", state=m.status)
@@ -474,7 +471,7 @@ def purge(session: Session, m: Mailbox, now: dt.datetime) -> None:
     session.execute(delete(MailAddress).where(MailAddress.mailbox_id == m.id))
     m.employee_number = None
     m.given_name = m.family_name = m.preferred_name = None
-    m.name_key = m.name_key_rev = None
+    names.forget(session, m.id)
     m.title = m.department = None
     m.password_hash = None
     m.password_set_at = None
@@ -552,8 +549,8 @@ def update(m: Mailbox, changes: dict[str, Any], *, reason: str | None = None, ac
         if value is None and f in ("given_name", "family_name", "quota_mb"):
             raise Problem(422, f"{f} cannot be empty", errors=[{"field": f, "message": "required"}])
         setattr(m, f, value)
-    if "given_name" in changes or "family_name" in changes:
-        set_name_keys(m)
+    if {"given_name", "family_name", "preferred_name"} & set(changes):
+        names.index(db(), m)
     bump(m, now)
     db().flush()
     audit.record(action, "mailbox", m.address, institution=m.institution, before=before, after=serialize(m),

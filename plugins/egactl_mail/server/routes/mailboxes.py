@@ -4,47 +4,17 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
-from sqlalchemy import and_, func, or_, select
+from sqlalchemy import func, select
 
 from egactl.plugin.server import (ApiRoute, Problem, audit, backend, db, etag, iso, page, principal, same_or_conflict,
                                   visible)
 from egactl_mail import rules
-from egactl_mail.server import passwords, service
-from egactl_mail.server.models import MailAddress, Mailbox
+from egactl_mail.server import passwords, search, service
+from egactl_mail.server.models import Mailbox
 from egactl_mail.server.schemas import (BulkIn, BulkOut, MailboxOut, MailboxPage, MailboxPatch, PasswordOut,
                                          PersonIn, Status, TransitionIn)
 
 router = APIRouter(route_class=ApiRoute, tags=["mail"])
-
-# Keys are ASCII, so this sorts after every character a key can hold.
-PREFIX_END = "\x7f"
-
-
-def prefix(column, text: str):
-    """``column`` starts with ``text``, as an index range (LIKE can't use the index everywhere)."""
-    return and_(column >= text, column < text + PREFIX_END)
-
-
-def search_condition(q: str):
-    """Help-desk look-up: an address (or its start), an employee number, or a name's start.
-
-    Every branch is an equality or a range on an indexed column, so a look-up
-    stays instant however many mailboxes there are.
-    """
-    q = q.strip()
-    if "@" in q:
-        address = rules.normalise_address(q)
-        claimed = select(MailAddress.mailbox_id).where(prefix(MailAddress.address, address),
-                                                       MailAddress.mailbox_id.is_not(None))
-        return or_(Mailbox.id.in_(claimed), Mailbox.address == address)
-    conditions = [Mailbox.employee_number == rules.normalise_employee_number(q)]
-    key = rules.name_key(q)
-    if key:
-        conditions += [prefix(Mailbox.name_key, key), prefix(Mailbox.name_key_rev, key)]
-    local = q.lower()
-    if local:
-        conditions.append(prefix(Mailbox.address, local))
-    return or_(*conditions)
 
 
 @router.get("/mailboxes", response_model=MailboxPage)
@@ -57,7 +27,7 @@ def list_mailboxes(cursor: str | None = None, limit: int | None = None, institut
     if department:
         stmt = stmt.where(func.lower(Mailbox.department) == department.strip().lower())
     if q and q.strip():
-        stmt = stmt.where(search_condition(q))
+        stmt = stmt.where(search.among(Mailbox.id, search.mailbox_ids(q), db().bind.dialect.name))
     mask = p.masks_personal_data
     return page(db(), stmt, Mailbox.id, cursor=cursor, limit=limit,
                 serialize=lambda m: service.serialize(m, mask=mask), oldest_first=True)

@@ -1,0 +1,64 @@
+"""``mail list --search``: the mailboxes a help-desk look-up means, as a union of index ranges.
+
+A search text may be an address (or its start), an employee number, a name in
+any order or the start of an address's local part. Each reading is one branch
+that an index answers (an equality or a range), and the mailbox ids of all
+branches are one ``UNION``: the page then reads those mailboxes by primary key.
+An ``OR`` of the branches on the mailbox table instead let PostgreSQL walk the
+whole table filtering each row through a sub-plan (issue "national scale").
+
+The ids are given to the page as :func:`among`: on PostgreSQL ``id = ANY(ARRAY(…))``,
+so the ids are found first and the mailboxes read from the primary key in page
+order; an ``IN (…)`` semi-join there leaves the planner free to walk the primary
+key for the page order and test each row instead, the very scan this replaces.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import and_, any_, func, select, union
+
+from egactl.plugin.rules import name_tokens
+from egactl_mail import rules
+from egactl_mail.server import names
+from egactl_mail.server.models import MailAddress, Mailbox
+
+END = names.END
+
+
+def prefix(column, text: str):
+    """``column`` starts with ``text``, as an index range (LIKE can't use the index everywhere)."""
+    return and_(column >= text, column < text + END)
+
+
+def among(column, ids, dialect: str):
+    """``column`` is one of the ``ids`` (a SELECT), read as the ids first, then the rows by ``column``'s index."""
+    if dialect == "postgresql":
+        return column == any_(func.array(ids.scalar_subquery()))
+    return column.in_(ids)
+
+
+def mailbox_ids(q: str):
+    """The ids of the mailboxes ``q`` finds (a SELECT for ``Mailbox.id.in_(...)``), or None for nothing to find."""
+    q = q.strip()
+    if not q:
+        return None
+    lower = q.lower()
+    if "@" in q:
+        address = rules.normalise_address(q)
+        return union(
+            select(MailAddress.mailbox_id).where(prefix(MailAddress.address, address), MailAddress.mailbox_id.is_not(None)),
+            select(Mailbox.id).where(Mailbox.address == address),  # a purged mailbox's tombstone
+        )
+    branches = [
+        select(Mailbox.id).where(Mailbox.employee_number == rules.normalise_employee_number(q)),
+        # an address's start: a mailbox's own or an alias's, and a tombstone's
+        select(MailAddress.mailbox_id).where(prefix(MailAddress.address, lower), MailAddress.mailbox_id.is_not(None)),
+        select(Mailbox.id).where(prefix(Mailbox.address, lower)),
+    ]
+    by_name = names.matching(name_tokens(q))
+    if by_name is not None:
+        branches.append(by_name)
+    return union(*branches)
+
+
+__all__ = ["among", "mailbox_ids", "prefix"]
