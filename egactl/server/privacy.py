@@ -153,24 +153,33 @@ def subject_of(text: str, session: Any = None) -> Subject:
     return Subject(text=text, phone=phone, employee_number=employee, pseudonym=pseudonym(phone or employee, session))
 
 
-_also: contextvars.ContextVar[list[str] | None] = contextvars.ContextVar("egactl_privacy_also", default=None)
+_also: contextvars.ContextVar[list[tuple[str, bool]] | None] = contextvars.ContextVar("egactl_privacy_also",
+                                                                                    default=None)
 
 
-def also_named(*values: str | None) -> None:
-    """During an erasure: the subject is also named by these values (the name and e-mail address
-    of a contact just removed, say). The core pseudonymises them in the audit log as it does the
-    subject's number, so no entry written before the erasure still names the person."""
+def also_named(*values: str | None, identifying: bool = True) -> None:
+    """During an erasure: the subject is also named by these values on a record just erased (a
+    contact's e-mail address and name beside the number). The core pseudonymises them in the
+    audit log as it does the subject's number, so no entry written before still names the person.
+
+    ``identifying`` values (an e-mail address) single the person out: every entry holding one
+    is rewritten. Others (a name: other people share it) are rewritten only in the entries that
+    already name the person by an identifying value, never across the whole log."""
     collected = _also.get()
     if collected is None:
         raise RuntimeError("also_named() is for a Privacy.erase hook, during an erasure")
-    collected.extend(v for v in values if v and len(v.strip()) >= 3)
+    collected.extend((v.strip(), identifying) for v in values if v and len(v.strip()) >= 3)
 
 
 def collecting_also_named() -> contextvars.Token:
     return _also.set([])
 
 
-def collected_also_named(token: contextvars.Token) -> list[str]:
+def collected_also_named(token: contextvars.Token) -> tuple[list[str], list[str]]:
+    """(identifying values, values replaced only beside them), each longest first ("Asha Said" before "Asha")."""
     values = _also.get() or []
     _also.reset(token)
-    return sorted(set(values), key=len, reverse=True)  # longest first: "Asha Said" before "Asha"
+    identifying = {v for v, ident in values if ident}
+    beside = {v for v, ident in values if not ident} - identifying
+    by_length = lambda vs: sorted(vs, key=len, reverse=True)  # noqa: E731
+    return by_length(identifying), by_length(beside)

@@ -95,6 +95,20 @@ def test_erasing_a_deleted_mailbox_blanks_its_personal_fields(cli, backend, juma
                NUMBER).exit_code == 0  # the person can be given a new mailbox
 
 
+def test_erasure_takes_the_names_and_number_out_of_the_mailboxs_audit_entries_only(cli, backend, juma):
+    import json
+
+    from egactl.server.models import AuditEntry
+
+    assert cli("mail", "delete", juma, "--yes").exit_code == 0
+    assert cli("privacy", "erase", NUMBER, "--case", "PDPA-1", "--yes").exit_code == 0
+    with backend.read_sessions() as s:
+        entries = s.scalars(select(AuditEntry).where(AuditEntry.resource_type != "privacy-subject")).all()
+    text = json.dumps([[e.resource_id, e.reason, e.before, e.after] for e in entries], ensure_ascii=False)
+    assert NUMBER not in text and "Mrisho" not in text and '"Juma"' not in text
+    assert "Kweka" in text and "111234568" in text  # Neema's entries are hers, untouched
+
+
 def test_retention_blanks_a_deleted_mailbox_at_purge_and_then_its_address(cli, backend, clock, juma):
     assert cli("mail", "delete", juma, "--yes").exit_code == 0
     shown = cli("privacy", "retention", "show", "-o", "json").json()

@@ -149,30 +149,31 @@ def erase(body: SubjectRequest):
             if counts:
                 erased[name] = counts
     finally:
-        also = collected_also_named(token)
-    rewritten = _pseudonymise_audit(subject, also)
+        identifying, beside = collected_also_named(token)
+    rewritten = _pseudonymise_audit(subject, identifying, beside)
     if rewritten:
         erased[AUDIT_SERVICE] = {"audit entries pseudonymised": rewritten}
     audit.record("erase", RESOURCE, subject.pseudonym, reason=f"case {body.case}", after={"erased": erased})
     return {"subject": subject.pseudonym, "case": body.case, "erased": erased}
 
 
-def _pseudonymise_audit(subject: Subject, also: list[str]) -> int:
-    """Every audit entry naming the subject (by its number, or by what a plugin said also names
-    it: ``also_named``) keeps its facts and names the pseudonym instead."""
+def _pseudonymise_audit(subject: Subject, identifying: list[str], beside: list[str]) -> int:
+    """Every audit entry naming the subject (by its number, or by what a plugin said identifies it:
+    ``also_named``) keeps its facts and names the pseudonym instead, for those values and for the
+    ones replaced only beside them (a name)."""
     session = db()
-    forms = _forms(subject, also)
+    forms = sorted(_forms(subject, identifying) + beside, key=len, reverse=True)
 
     def scrub(value: Any) -> Any:
         if value is None:
             return None
-        text = json.dumps(value) if not isinstance(value, str) else value
+        text = json.dumps(value, ensure_ascii=False) if not isinstance(value, str) else value
         for form in forms:
             text = text.replace(form, subject.pseudonym)
         return json.loads(text) if not isinstance(value, str) else text
 
     touched = 0
-    for entry in session.scalars(_audit_naming(subject, also)).all():
+    for entry in session.scalars(_audit_naming(subject, identifying)).all():
         session.execute(update(AuditEntry).where(AuditEntry.id == entry.id).values(
             resource_id=scrub(entry.resource_id), reason=scrub(entry.reason),
             before=scrub(entry.before), after=scrub(entry.after)))

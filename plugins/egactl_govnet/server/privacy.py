@@ -49,7 +49,8 @@ def erase(subject: Any) -> dict[str, int]:
     sites = _sites(subject, scoped=False)
     now = backend().now()
     for site in sites:
-        also_named(site.contact_name, site.contact_email)  # the audit log's copies of them go too
+        also_named(site.contact_email)  # the audit log's copies of them go too
+        also_named(site.contact_name, identifying=False)
         for field in CONTACT_FIELDS:
             setattr(site, field, None)
         site.updated_at = now

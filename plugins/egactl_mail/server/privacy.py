@@ -31,7 +31,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from egactl.plugin import Privacy, Retention
-from egactl.plugin.server import Problem, Subject, backend, db, iso, visible
+from egactl.plugin.server import Problem, Subject, also_named, backend, db, iso, visible
 from egactl_mail import rules
 from egactl_mail.server import names
 from egactl_mail.server.models import MailAddress, Mailbox, MailList, MailListMember
@@ -78,6 +78,8 @@ def erase(subject: Subject) -> dict[str, int]:
                            f"({m.status}): end it with `egactl mail delete {m.address}` first; its personal data "
                            f"is then erased by this command, or by `egactl mail purge {m.address}` when its "
                            f"retention ends", state=m.status)
+    # The mailbox's audit entries (found by the employee number) hold its names too: they go with it.
+    also_named(*(getattr(m, f) for f in ("given_name", "family_name", "preferred_name")), identifying=False)
     session = db()
     memberships = session.execute(MailListMember.__table__.delete()
                                   .where(MailListMember.mailbox_id == m.id)).rowcount or 0
