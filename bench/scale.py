@@ -107,6 +107,11 @@ LOOKUPS = [
     ("find ADDRESS --service mail", "admin", ["find", "{address}", "--service", "mail"]),
     ("find EMPLOYEE-NO --service mail", "admin", ["find", "{employee}", "--service", "mail"]),
     ("find NAME ('mrisho ju') --service mail", "admin", ["find", "{name}", "--service", "mail"]),
+    ("find PHONE (every service)", "admin", ["find", "{phone}"]),
+    ("find NAME (every service)", "admin", ["find", "{name}"]),
+    ("find INSTITUTION (MNRT)", "admin", ["find", "MNRT"]),
+    ("find SENDER-ID --service sms", "admin", ["find", "{sender}", "--service", "sms"]),
+    ("find USSD code", "admin", ["find", "*152*00#"]),
 ]
 
 
@@ -161,6 +166,8 @@ class DataSet:
         self.big_batch_id = 0
         self.rare_actor = "auditor.kessy@ega.go.tz"
         self.address = ""
+        self.phone = ""
+        self.sender = ""
         self.employee = ""
         self.name = ""
         self.year_ago = now - dt.timedelta(days=365)
@@ -175,7 +182,7 @@ class DataSet:
         def rows():
             for i, code in enumerate(self.codes, start=1):
                 at = self.year_ago - dt.timedelta(days=400 - i)
-                kind = "ministry" if code.startswith("MO") else "council" if "-" in code else "agency"
+                kind = "ministry" if code.startswith("MO") else "LGA" if "-" in code else "agency"
                 yield (i, code, f"{code.title()} (institution {i})", kind, REGIONS[i % len(REGIONS)],
                        f"ict@{self.domain(code)}", at, at, 1)
         return Table("core_institutions", ["id", "code", "name", "kind", "region", "contact_email", "created_at",
@@ -273,6 +280,7 @@ class DataSet:
         span = (self.now - dt.timedelta(days=2) - self.year_ago).total_seconds()
         batches = []
         sender = {c: f"S{i:03d}{c[:6]}"[:11] for i, c in enumerate(self.codes, start=1)}
+        self.sender = sender["MNRT"]
 
         def messages():
             mid = 0
@@ -284,7 +292,9 @@ class DataSet:
                 recent = bid > len(plan) - 3
                 for line in range(1, size + 1):
                     mid += 1
-                    phone = f"2557{(offset + line * stride) % 10 ** 8:08d}"
+                    phone = f"+2557{(offset + line * stride) % 10 ** 8:08d}"
+                    if line == 1 and not self.phone:
+                        self.phone = phone
                     roll = rng.random()
                     state = ("queued" if recent and roll < 0.02 else "submitted" if roll < 0.04 else
                              "delivered" if roll < 0.92 else "failed" if roll < 0.97 else
@@ -613,7 +623,7 @@ def measure(sizes: list[Built], workdir: Path, repeat: int, warm: bool, log=prin
                 for k, (b, base) in enumerate(zip(sizes, bases)):
                     values = {"big": str(b.data.big_batch_id), "rare_actor": b.data.rare_actor,
                               "address": b.data.address, "employee": b.data.employee,
-                              "name": b.data.name}
+                              "name": b.data.name, "phone": b.data.phone, "sender": b.data.sender}
                     cli_env = {**base, "EGACTL_TOKEN": b.admin if who == "admin" else b.operator}
                     run = one_run(cli_env, [state_flag if a == "--status" else a.format(**values) for a in args])
                     if not (warm and i == 0):
