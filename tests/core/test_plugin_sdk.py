@@ -50,7 +50,7 @@ def test_the_sdk_has_a_version_of_its_own():
     import egactl
     import egactl.plugin
 
-    assert egactl.plugin.__version__ == "2.1"
+    assert egactl.plugin.__version__ == "2.2"
     assert egactl.plugin.__version__ != egactl.__version__
 
 
