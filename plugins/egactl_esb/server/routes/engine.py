@@ -13,11 +13,14 @@ signed ``success: false`` and a message. Every exchange is in the audit log
 
 from __future__ import annotations
 
+import datetime as dt
+from email.utils import format_datetime
+
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 from starlette.concurrency import run_in_threadpool
 
-from egactl.plugin.server import ApiRoute, current_scope, own_authentication
+from egactl.plugin.server import ApiRoute, backend, current_scope, own_authentication
 from egactl_esb.server import service
 
 router = APIRouter(route_class=ApiRoute, tags=["esb"])
@@ -34,7 +37,10 @@ async def _exchange(kind: str, request: Request) -> Response:
     if ex.refusal is None:
         await service.call_provider(ex, request.app)
     text = await run_in_threadpool(_finish, ex)
-    return Response(text, media_type="application/json" if ex.format == "json" else "application/xml")
+    # The bus's clock, as a real server's Date header gives it: `egactl esb check` measures the skew.
+    date = format_datetime(backend().now().astimezone(dt.timezone.utc), usegmt=True)
+    return Response(text, media_type="application/json" if ex.format == "json" else "application/xml",
+                    headers={"Date": date})
 
 
 def _finish(ex: service.Exchange) -> str:
