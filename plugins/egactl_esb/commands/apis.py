@@ -85,9 +85,5 @@ def create(code: CodeArg,
     body = {"code": code, "institution": inst, "endpoint": endpoint, "format": format_, "consumers": consumers,
             "description": description}
     record = client.create_api(ctx.api(), body, dry_run=dry_run)
-    verb = "Would register" if dry_run else "Registered"
-    if ctx.api().last_outcome == "exists":
-        ctx.success(f"API code {code} exists as asked (nothing changed)")
-    else:
-        ctx.success(f"{verb} API code {code}, provided by {inst}")
+    ctx.success(f"{'Would register' if dry_run else 'Registered'} API code {code}, provided by {inst}")
     ctx.render(record, DETAIL)
