@@ -28,7 +28,6 @@ class Refused(EgactlError):
     """The bus (or the provider behind it) said no, in a validly signed answer. Exit 9."""
 
     exit_code = EXIT_REFUSED
-    kind = "refused"
 
 
 InputFile = Annotated[str, typer.Argument(metavar="FILE", help="The file to read, or - for standard input.",
