@@ -116,7 +116,7 @@ def user_tables(engine) -> set[str]:
 
 def test_history_from_the_first_release_equals_a_fresh_database(new_database, engines):
     comps = components()
-    assert {c.name for c in comps} == {"core", "dr", "govnet", "mail", "sms", "ussd"}
+    assert {c.name for c in comps} == {"core", "dr", "esb", "govnet", "mail", "sms", "ussd"}
     assert all(c.script is not None for c in comps)
 
     fresh_url = new_database()
@@ -142,7 +142,7 @@ def test_history_from_the_first_release_equals_a_fresh_database(new_database, en
             assert conn.execute(version).scalar() == conn2.execute(version).scalar() == comp.head
 
 
-@pytest.mark.parametrize("plugin", ["dr", "govnet", "mail", "sms", "ussd"])
+@pytest.mark.parametrize("plugin", ["dr", "esb", "govnet", "mail", "sms", "ussd"])
 def test_each_plugins_history_alone_builds_its_models(new_database, plugin):
     """The check a plugin keeps in its own tests (the SDK's ``history_differences``), made for each
     built-in plugin: its history alone, from its base, on the core's, builds what its models declare
@@ -235,7 +235,8 @@ def test_previous_release_is_refused_by_serve_and_adopted_by_migrate(new_databas
     r = egactl("serve", "migrate", "--database-url", url, "-o", "json")
     assert r.returncode == 0, r.stderr
     done = {p["component"]: (p["action"], p["to"]) for p in json.loads(r.stdout)}
-    assert done == {"core": ("adopted and upgraded", "0002"), "dr": ("adopted and upgraded", "0002"), "govnet": ("adopted", "0001"),
+    assert done == {"core": ("adopted and upgraded", "0002"), "dr": ("adopted and upgraded", "0002"),
+                    "esb": ("adopted", "0001"), "govnet": ("adopted", "0001"),
                     "mail": ("adopted and upgraded", "0003"), "sms": ("adopted and upgraded", "0003"), "ussd": ("adopted and upgraded", "0002")}
     with engine.connect() as conn:
         assert differences(conn, comps) == []
