@@ -215,3 +215,28 @@ def test_a_provider_that_is_down_or_answers_unsigned_is_a_signed_refusal(bus, lo
                                           "application/json"))
     bus.register_api("RITA-LIAR", endpoint=liar + "/esb")
     _refused(bus.send("RITA-LIAR"), 9, "Provider RITA's answer failed verification")
+
+
+def test_the_bus_on_postgresql_and_its_key_made_once_under_concurrent_first_use(postgres_url, tmp_path, loopback):
+    from concurrent.futures import ThreadPoolExecutor
+
+    import httpx
+
+    from egactl.sandbox import SyncASGITransport
+    from tests.conftest import cli_on
+
+    with cli_on(postgres_url) as (runner, be):
+        transport = SyncASGITransport(runner.transport.app)
+        try:
+            with httpx.Client(transport=transport, base_url="http://sandbox",
+                              headers={"Authorization": f"Bearer {runner.tokens['admin']}"}) as http:
+                with ThreadPoolExecutor(8) as pool:
+                    keys = list(pool.map(lambda _: http.get("/api/v1/esb/key").json()["public_key"], range(8)))
+        finally:
+            transport.close()
+        assert len(set(keys)) == 1
+        bus = make_bus(runner, tmp_path, loopback, consumer_curve="prime256v1", provider_curve="secp256k1")
+        r = bus.send("RITA-BIRTH", "--encrypt", "--body", bus.write("q.json", json.dumps(QUERY)), "-o", "json")
+        assert r.exit_code == 0, r.stderr
+        assert r.json()["body"] == {"echo": QUERY, "userId": None}
+        _refused(bus.send("RITA-NOPE"), 9, "Unknown API code RITA-NOPE")

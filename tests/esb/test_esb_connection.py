@@ -9,10 +9,6 @@ import stat
 import subprocess
 import sys
 
-import pytest
-
-from tests.esb.conftest import keypair
-
 
 def with_clock(bus, now):
     """Run egactl with the command's clock set (``ctx.now()``), as the backend's is."""

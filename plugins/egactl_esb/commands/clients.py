@@ -8,6 +8,7 @@ import typer
 
 from egactl.plugin.cli import (DEFAULT_LIMIT, All, Column, DryRun, Institution, InvalidInput, Limit, context, enforce,
                                page_limit)
+from egactl.plugin.rules import RuleError
 from egactl_esb import client
 from egactl_esb.commands.common import read_input
 
@@ -72,7 +73,7 @@ def create(client_id: ClientArg,
     text = read_input(public_key).decode("ascii", "replace").strip()
     try:
         rules.import_public(text)
-    except Exception as exc:
+    except RuleError as exc:
         raise InvalidInput(f"--public-key {public_key}: {exc}") from None
     record = client.create_client(ctx.api(), {"institution": inst, "client_id": client_id, "public_key": text},
                                   dry_run=dry_run)

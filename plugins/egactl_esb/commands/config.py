@@ -8,6 +8,7 @@ from typing import Annotated, Optional
 import typer
 
 from egactl.plugin.cli import Column, InvalidInput, context, enforce, plugin_config
+from egactl.plugin.rules import RuleError
 from egactl_esb.commands.common import read_input
 
 COLUMNS = [Column("setting"), Column("value"), Column("source")]
@@ -68,7 +69,7 @@ def set_(token_url: Annotated[Optional[str], typer.Option("--token-url", metavar
             rules.import_private(path.read_text("ascii"))
         except FileNotFoundError:
             raise InvalidInput(f"--private-key {private_key}: no such file") from None
-        except (OSError, UnicodeDecodeError, Exception) as exc:  # RuleError: not a key
+        except (OSError, UnicodeDecodeError, RuleError) as exc:
             raise InvalidInput(f"--private-key {private_key}: {getattr(exc, 'strerror', None) or exc}") from None
         table["private_key"] = str(path)
         changed.append("private_key")
@@ -76,7 +77,7 @@ def set_(token_url: Annotated[Optional[str], typer.Option("--token-url", metavar
         text = read_input(esb_public_key).decode("ascii", "replace").strip()
         try:
             rules.import_public(text)
-        except Exception as exc:
+        except RuleError as exc:
             raise InvalidInput(f"--esb-public-key {esb_public_key}: {exc}") from None
         table["esb_public_key"] = text
         changed.append("esb_public_key")
