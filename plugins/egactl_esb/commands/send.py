@@ -77,7 +77,11 @@ def send(code: Annotated[str, typer.Argument(metavar="CODE", help="The API code 
     result.pop("date", None)
     show(ctx, result)
     if not result["success"]:
-        raise Refused(f"the bus answered success: false: {result['message']}")
+        hint = None
+        if str(result["message"]).startswith("Unauthorized:"):
+            connection.forget_token(conn)  # expired or replaced: the next run fetches a fresh one
+            hint = "the cached bus token was dropped; run the command again to fetch a fresh one"
+        raise Refused(f"the bus answered success: false: {result['message']}", hint=hint)
 
 
 def _read_body(name: str | None, fmt: str) -> Any:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import logging
 from typing import Annotated
 
 from fastapi import APIRouter, Form, Header
@@ -21,6 +22,7 @@ from egactl_esb.server.schemas import TokenOut
 from egactl_esb.server.service import client_by_credentials, issue_token
 
 router = APIRouter(route_class=ApiRoute, tags=["esb"])
+log = logging.getLogger("egactl_esb.server.oauth")
 
 
 def _oauth_error(status: int, error: str, description: str) -> JSONResponse:
@@ -58,6 +60,7 @@ def token(grant_type: Annotated[str, Form(max_length=40)] = "",
         return _oauth_error(401, "invalid_client", "client_id and client_secret are required")
     client = client_by_credentials(db(), client_id, client_secret)
     if client is None:
+        log.warning("bus token refused: bad client credentials for client id %r", client_id[:64])
         return _oauth_error(401, "invalid_client", "Bad client credentials")
     act_as(client.client_id, role="esb-client", institutions=(client.institution,))
     value, lifetime = issue_token(client)
