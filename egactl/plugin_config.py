@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import os
 import re
-from dataclasses import dataclass
 from typing import Any
 
 from egactl import config, credentials
@@ -31,13 +30,8 @@ def _check(what: str, name: str) -> None:
         raise ValueError(f"a plugin's {what} is lowercase letters, digits and _, not {name!r}")
 
 
-@dataclass(frozen=True)
-class Secret:
-    value: str
-    source: str  # "env EGACTL_ESB_CLIENT_SECRET", "keyring", "file …/credentials.toml"
-
-    def __repr__(self) -> str:  # never let a secret reach a log by accident
-        return f"Secret(source={self.source!r})"
+Secret = credentials.Token
+"""A secret and where it came from (``.value``, ``.source``); its repr never shows the value."""
 
 
 def load(plugin: str, profile: str) -> dict[str, Any]:
