@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from tests.esb.conftest import keypair, make_bus
+from tests.esb.esb_bus import bus, keypair, loopback, make_bus  # noqa: F401 (bus, loopback: fixtures)
 
 QUERY = {"certificateNumber": "B-2024-000123", "note": "Zanzibar – ✓"}
 

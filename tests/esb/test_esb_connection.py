@@ -9,6 +9,8 @@ import stat
 import subprocess
 import sys
 
+from tests.esb.esb_bus import bus, loopback  # noqa: F401 (fixtures)
+
 
 def with_clock(bus, now):
     """Run egactl with the command's clock set (``ctx.now()``), as the backend's is."""

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from tests.esb.conftest import keypair
+from tests.esb.esb_bus import bus, keypair, loopback  # noqa: F401 (bus, loopback: fixtures)
 
 
 def _create_client(cli, tmp_path, client_id, institution, role="admin"):

@@ -15,9 +15,8 @@ import logging
 from typing import Annotated
 
 from fastapi import APIRouter, Form, Header
-from fastapi.responses import JSONResponse
 
-from egactl.plugin.server import ApiRoute, act_as, audit, db, own_authentication
+from egactl.plugin.server import ApiRoute, Problem, act_as, audit, db, own_authentication
 from egactl_esb.server.schemas import TokenOut
 from egactl_esb.server.service import client_by_credentials, issue_token
 
@@ -25,9 +24,10 @@ router = APIRouter(route_class=ApiRoute, tags=["esb"])
 log = logging.getLogger("egactl_esb.server.oauth")
 
 
-def _oauth_error(status: int, error: str, description: str) -> JSONResponse:
+def _oauth_error(status: int, error: str, description: str) -> Problem:
+    """OAuth2's error (``error``, ``error_description``) in the problem+json every egactl route answers."""
     headers = {"WWW-Authenticate": 'Basic realm="govesb"'} if status == 401 else None
-    return JSONResponse({"error": error, "error_description": description}, status_code=status, headers=headers)
+    return Problem(status, description, headers=headers, error=error, error_description=description)
 
 
 def _basic(authorization: str | None) -> tuple[str, str] | None:
@@ -40,9 +40,7 @@ def _basic(authorization: str | None) -> tuple[str, str] | None:
     return user, password
 
 
-@router.post("/oauth/token", response_model=TokenOut,
-             responses={400: {"description": "OAuth2 error: unsupported grant or missing credentials"},
-                        401: {"description": "OAuth2 error: invalid_client"}})
+@router.post("/oauth/token", response_model=TokenOut)
 @own_authentication
 def token(grant_type: Annotated[str, Form(max_length=40)] = "",
           client_id: Annotated[str | None, Form(max_length=64)] = None,
@@ -50,18 +48,18 @@ def token(grant_type: Annotated[str, Form(max_length=40)] = "",
           authorization: Annotated[str | None, Header()] = None):
     """A bus access token for a client's credentials (form body, and HTTP Basic of the same)."""
     if grant_type != "client_credentials":
-        return _oauth_error(400, "unsupported_grant_type", "grant_type must be client_credentials")
+        raise _oauth_error(400, "unsupported_grant_type", "grant_type must be client_credentials")
     basic = _basic(authorization)
     if basic is not None:
         if (client_id and client_id != basic[0]) or (client_secret and client_secret != basic[1]):
-            return _oauth_error(401, "invalid_client", "the form's client credentials differ from HTTP Basic's")
+            raise _oauth_error(401, "invalid_client", "the form's client credentials differ from HTTP Basic's")
         client_id, client_secret = basic
     if not client_id or not client_secret:
-        return _oauth_error(401, "invalid_client", "client_id and client_secret are required")
+        raise _oauth_error(401, "invalid_client", "client_id and client_secret are required")
     client = client_by_credentials(db(), client_id, client_secret)
     if client is None:
         log.warning("bus token refused: bad client credentials for client id %r", client_id[:64])
-        return _oauth_error(401, "invalid_client", "Bad client credentials")
+        raise _oauth_error(401, "invalid_client", "Bad client credentials")
     act_as(client.client_id, role="esb-client", institutions=(client.institution,))
     value, lifetime = issue_token(client)
     audit.record("token", "esb_client", client.client_id, institution=client.institution,

@@ -1,4 +1,5 @@
-"""The bus end to end: egactl (in-process CLI) → the emulator (the real backend) → a provider on a
+"""Helpers and fixtures for the esb tests (imported by each test module; not a conftest, so that the
+suite's one `conftest` module stays tests/conftest.py). The bus end to end: egactl (in-process CLI) → the emulator (the real backend) → a provider on a
 loopback HTTP server (a real socket), which verifies the bus's signature and signs its answer,
 as an institution's system behind GovESB does.
 
