@@ -9,6 +9,10 @@ index (never the token itself for the keyring case), so that reading a token
 from the file does not import keyring (≈90 ms) on every command.
 
 ``EGACTL_CREDENTIAL_STORE=file|keyring`` forces a store.
+
+Other named secrets (a plugin's client secret or private key for a profile,
+``egactl.plugin_config``) are kept by the same rules under their own names:
+:func:`get_secret`, :func:`store_secret`, :func:`delete_secret`.
 """
 
 from __future__ import annotations
@@ -91,38 +95,77 @@ def check(value: str, source: str) -> str:
 def get(profile: str) -> Token | None:
     if value := os.environ.get("EGACTL_TOKEN"):
         return Token(check(value, "EGACTL_TOKEN"), "env EGACTL_TOKEN")
-    entry = _read_index().get("profiles", {}).get(profile)
-    if not entry:
-        return None
-    if entry.get("store") == "file":
-        value = entry.get("token")
-        return Token(check(value, str(_index_path())), f"file {_index_path()}") if value else None
-    import keyring
-
-    value = keyring.get_password(SERVICE, profile)
-    return Token(check(value, "the system keyring"), "keyring") if value else None
+    found = _get("profiles", profile)
+    return Token(check(found[0], found[1]), found[2]) if found else None
 
 
 def store(profile: str, token: str) -> tuple[str, bool]:
     """Keep the token; returns (where it went, whether that is the plain-file fallback)."""
-    data = _read_index()
-    profiles = data.setdefault("profiles", {})
-    if _keyring_usable():
-        import keyring
-
-        keyring.set_password(SERVICE, profile, token)
-        profiles[profile] = {"store": "keyring"}
-        _write_index(data)
-        return "the system keyring", False
-    profiles[profile] = {"store": "file", "token": token}
-    _write_index(data)
-    return str(_index_path()), True
+    return _store("profiles", profile, token)
 
 
 def delete(profile: str) -> bool:
     """Forget the profile's token; True when there was one."""
+    return _delete("profiles", profile)
+
+
+# -- named secrets (a plugin's, per profile) ---------------------------------------------
+
+SECRETS = "secrets"
+"""The index's table of named secrets; their keyring user names start with ``SECRET_PREFIX``."""
+SECRET_PREFIX = "secret:"
+
+
+def get_secret(name: str) -> tuple[str, str] | None:
+    """The secret called ``name`` (e.g. ``sandbox/esb/client_secret``) and where it is kept."""
+    found = _get(SECRETS, name, SECRET_PREFIX + name)
+    return (found[0], found[2]) if found else None
+
+
+def store_secret(name: str, value: str) -> tuple[str, bool]:
+    """Keep a named secret as a token is kept; returns (where it went, whether that is the file fallback)."""
+    return _store(SECRETS, name, value, SECRET_PREFIX + name)
+
+
+def delete_secret(name: str) -> bool:
+    return _delete(SECRETS, name, SECRET_PREFIX + name)
+
+
+# -- one store for both --------------------------------------------------------------------
+
+
+def _get(section: str, name: str, user: str | None = None) -> tuple[str, str, str] | None:
+    """(value, where for messages, source) of an entry, or None."""
+    entry = _read_index().get(section, {}).get(name)
+    if not entry:
+        return None
+    if entry.get("store") == "file":
+        value = entry.get("token")
+        return (value, str(_index_path()), f"file {_index_path()}") if value else None
+    import keyring
+
+    value = keyring.get_password(SERVICE, user or name)
+    return (value, "the system keyring", "keyring") if value else None
+
+
+def _store(section: str, name: str, value: str, user: str | None = None) -> tuple[str, bool]:
     data = _read_index()
-    entry = data.get("profiles", {}).pop(profile, None)
+    entries = data.setdefault(section, {})
+    if _keyring_usable():
+        import keyring
+
+        keyring.set_password(SERVICE, user or name, value)
+        entries[name] = {"store": "keyring"}
+        _write_index(data)
+        return "the system keyring", False
+    entries[name] = {"store": "file", "token": value}
+    _write_index(data)
+    return str(_index_path()), True
+
+
+def _delete(section: str, name: str, user: str | None = None) -> bool:
+    data = _read_index()
+    entry = data.get(section, {}).pop(name, None)
     if entry is None:
         return False
     if entry.get("store") == "keyring":
@@ -130,7 +173,7 @@ def delete(profile: str) -> bool:
         from keyring.errors import PasswordDeleteError
 
         try:
-            keyring.delete_password(SERVICE, profile)
+            keyring.delete_password(SERVICE, user or name)
         except PasswordDeleteError:
             pass
     _write_index(data)

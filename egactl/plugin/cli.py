@@ -30,6 +30,10 @@ whenever any of the plugin's commands runs, including ``--help``.
   named by; ``formerly(app, "add")`` above ``@app.command("create")`` keeps an old
   command name as a hidden alias for a release, ``formerly_group`` a group's,
   and ``@old_flags({"--status": "--state"})`` an option's old spelling.
+- ``plugin_config``: the plugin's own settings per profile (``load``/``save`` of its
+  table ``[profiles.<profile>.plugins.<plugin>]`` in the config file) and its secrets
+  (``get_secret``/``store_secret``/``delete_secret``: the OS keyring or the owner-only
+  file, as tokens; ``EGACTL_<PLUGIN>_<NAME>`` overrides) (``egactl.plugin_config``).
 - :func:`enforce`: the one adapter from a rule (``egactl.plugin.rules``) to a
   usage error.
 """
@@ -63,7 +67,7 @@ __all__ = [
     "OldestFirst", "PartialFailure", "Restart", "Results", "Resume", "SkipInvalid", "Unreachable", "VERBS", "Watch",
     "Yes", "time_for_people", "watch", "watch_seconds",
     "bulk", "complete_from", "context", "enforce", "formerly", "formerly_group", "new_idempotency_key", "old_flags", "page_limit",
-    "write_private",
+    "plugin_config", "write_private",
 ]
 
 
@@ -98,6 +102,26 @@ class bulk:  # a namespace, used as ``bulk.run(...)``
     run_job_id = staticmethod(_bulk.run_job_id)
     JobState = _bulk.JobState
     file_digest = staticmethod(_bulk.file_digest)
+
+
+class plugin_config:  # a namespace, used as ``plugin_config.load("esb", profile)``
+    """A plugin's settings per profile (the config file) and its secrets (keyring or owner-only file).
+
+    ``load(plugin, profile) -> dict`` and ``save(plugin, profile, table)`` (the whole
+    table; None values left out); ``get_secret(plugin, profile, name) -> Secret | None``
+    (``.value``, ``.source``; ``EGACTL_<PLUGIN>_<NAME>`` first), ``store_secret(plugin,
+    profile, name, value) -> (where, is_file_fallback)``, ``delete_secret(...) -> bool``;
+    ``env_name(plugin, name)``: the overriding variable's name.
+    """
+
+    from egactl.plugin_config import delete_secret, env_name, get_secret, load, save, store_secret
+
+    load = staticmethod(load)
+    save = staticmethod(save)
+    get_secret = staticmethod(get_secret)
+    store_secret = staticmethod(store_secret)
+    delete_secret = staticmethod(delete_secret)
+    env_name = staticmethod(env_name)
 
 
 def enforce(rule: Callable[..., Any], value: Any, *args: Any, flag: str | None = None, **kwargs: Any) -> Any:

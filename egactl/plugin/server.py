@@ -30,6 +30,14 @@ role). Inside a route:
 - ``etag``: ETags and optimistic locking (``etag.guard(row, what)`` before a
   change, ``etag.respond(data, version)``);
 - ``iso(moment)``: a timestamp as the API writes it (ISO 8601, UTC offset) or None;
+- ``@own_authentication`` on an endpoint that speaks another system's protocol and
+  authenticates its callers itself (e.g. an OAuth token of that system): the frame
+  reads no egactl token for it (``principal()`` is ``ANONYMOUS``, who may read and
+  change nothing) and applies neither the help desk's rule nor Idempotency-Key
+  replay; the route calls ``act_as(subject, role=..., institutions=(...))`` once it
+  knows its caller, so that audit entries name it;
+- ``@secret_response(noun)`` on a create whose answer holds a secret shown once: its
+  Idempotency-Key record keeps no copy;
 - ``rule_validator(rule, *fields)``: a pydantic validator from a rule of
   ``egactl.plugin.rules`` (its message becomes the field's 422); a
   lifecycle's ``IllegalTransition`` raised in a route is answered 409;
@@ -62,12 +70,15 @@ from egactl.server.models import AuditEntry, Institution
 from egactl.server.problems import Problem, conflict, forbidden, invalid, not_found, problem_response
 from egactl.server.routes import audit as _audit_routes
 from egactl.server.routes.institutions import get_institution, require_institution
-from egactl.server.scope import ApiRoute, backend, db, helpdesk_allowed, insert_unique, principal, same_or_conflict
+from egactl.server.scope import (ANONYMOUS, ApiRoute, act_as, backend, db, helpdesk_allowed, insert_unique,
+                                 own_authentication, principal, same_or_conflict, secret_response)
 from egactl.server.scope import current as current_scope
 from egactl.server.security import Principal, mask_name, mask_phone
 
 __all__ = [
-    "ApiRoute", "AuditEntry", "Base", "Found", "Institution", "Subject", "Term", "also_named", "is_pseudonym", "pseudonym", "Principal", "Problem", "UTCDateTime", "Versioned", "audit",
+    "ANONYMOUS", "ApiRoute", "AuditEntry", "Base", "Found", "Institution", "Principal", "Problem", "Subject", "Term",
+    "UTCDateTime", "Versioned", "act_as", "also_named", "audit", "is_pseudonym", "own_authentication", "pseudonym",
+    "secret_response",
     "backend", "conflict", "current_scope", "db", "etag", "forbidden", "get_institution", "helpdesk_allowed",
     "bulk_request", "bulk_response", "insert_unique", "invalid", "iso", "rule_validator", "lock", "mask_name", "mask_phone", "not_found", "page", "pagination", "principal",
     "problem_response", "require_institution", "same_or_conflict", "system_clock", "unversioned", "visible",

@@ -16,6 +16,12 @@ place and for every plugin alike:
    fails with 412: a route cannot silently ignore a precondition.
 
 Route code reads the scope through ``db()``, ``principal()`` and ``backend()``.
+
+A route marked :func:`own_authentication` (an endpoint speaking another
+system's protocol, e.g. the GovESB emulator's, whose callers hold the bus's
+OAuth token, not an egactl token) skips steps 1, 2 and 3: it starts with
+:data:`ANONYMOUS`, who may read and change nothing, authenticates its caller
+itself and names it with :func:`act_as`; steps 2b, 4 and 5 hold as for any route.
 """
 
 from __future__ import annotations
@@ -64,6 +70,8 @@ class Scope:
     if_match_evaluated: bool = False
     dry_run: bool = False
     """``X-Dry-Run: true``: the change runs in full (every rule, lock and conflict) and is rolled back."""
+    own_authentication: bool = False
+    """The route authenticates its caller itself (:func:`own_authentication`)."""
     response_headers: dict[str, str] = field(default_factory=dict)
     """Headers a helper of the route adds to a successful answer (e.g. a page's ``X-Total-Count``)."""
     _session: Session | None = field(default=None, repr=False)
@@ -168,6 +176,32 @@ def _shown(value: Any) -> str:
     return "(none)" if value is None else repr(value)
 
 
+ANONYMOUS = Principal(token_id=0, subject="anonymous", role="anonymous", institutions=())
+"""The caller of an own-authentication route until it says who the caller is: reads and changes nothing."""
+
+
+def own_authentication(func: Callable) -> Callable:
+    """Mark an endpoint that authenticates its callers itself (another system's
+    credentials, e.g. the bus's OAuth token): the frame does not read egactl's
+    bearer token for it (an egactl token sent to it gives no rights), does not
+    apply the help desk's read-only rule or Idempotency-Key replay, and runs it
+    in its transaction as usual with :data:`ANONYMOUS` as the principal, until
+    the route calls :func:`act_as` with the caller it authenticated."""
+    func.__egactl_own_authentication__ = True  # type: ignore[attr-defined]
+    return func
+
+
+def act_as(subject: str, *, role: str, institutions: tuple[str, ...] | list[str] = ()) -> Principal:
+    """In an :func:`own_authentication` route: the caller the route has authenticated,
+    who the audit entries of the request then name (and whose rights ``principal()``
+    then checks). Refused anywhere else: an egactl-authenticated caller is who it is."""
+    scope = _scope.get()
+    if not scope.own_authentication:
+        raise RuntimeError("act_as() is only for routes marked @own_authentication")
+    scope.principal = Principal(token_id=0, subject=subject, role=role, institutions=tuple(institutions))
+    return scope.principal
+
+
 def helpdesk_allowed(func: Callable) -> Callable:
     """Mark a mutating endpoint the read-only helpdesk role may still call
     (e.g. recording the result of a check it ran). Use sparingly."""
@@ -231,25 +265,33 @@ class ApiRoute(APIRoute):
         endpoint_handler = super().get_route_handler()
         helpdesk_ok = getattr(self.endpoint, "__egactl_helpdesk_allowed__", False)
         secret = getattr(self.endpoint, "__egactl_secret_response__", None)
+        own_auth = getattr(self.endpoint, "__egactl_own_authentication__", False)
 
         async def handler(request: Request) -> Response:
             be: Backend = request.app.state.backend
             write = request.method not in SAFE_METHODS
             scope = Scope(be, request.headers.get("X-Request-ID") or str(uuid.uuid4()), write)
             scope.if_match = request.headers.get("If-Match") if write else None
+            scope.own_authentication = own_auth
             token = _scope.set(scope)
             try:
-                authorization = request.headers.get("Authorization")
-                # A client held back for failed authentications is refused even with a
-                # token remembered from before: only a clean record may use the cache.
-                scope.principal = ((_failed_logins(request).retry_after(_client(request), be.now(), _auth_limit(be)) is None
-                                    and authcache.recall(be, authorization))
-                                   or await run_in_threadpool(_authenticate, be, request))
-                if write and scope.principal.role == "helpdesk" and not helpdesk_ok:
-                    raise Problem(403, "the helpdesk role is read-only")
+                if own_auth:
+                    # No egactl token is read here, so none can be smuggled in: the route
+                    # authenticates its caller by its own protocol and names it (act_as).
+                    scope.principal = ANONYMOUS
+                else:
+                    authorization = request.headers.get("Authorization")
+                    # A client held back for failed authentications is refused even with a
+                    # token remembered from before: only a clean record may use the cache.
+                    scope.principal = ((_failed_logins(request).retry_after(_client(request), be.now(), _auth_limit(be)) is None
+                                        and authcache.recall(be, authorization))
+                                       or await run_in_threadpool(_authenticate, be, request))
+                    if write and scope.principal.role == "helpdesk" and not helpdesk_ok:
+                        raise Problem(403, "the helpdesk role is read-only")
                 await inputs.check(self, request)
                 scope.dry_run = write and _dry_run(request)
-                key = request.headers.get("Idempotency-Key") if request.method == "POST" and not scope.dry_run else None
+                key = (request.headers.get("Idempotency-Key")
+                       if request.method == "POST" and not scope.dry_run and not own_auth else None)
                 if key:
                     body = await request.body()
                     fingerprint = idempotency.fingerprint(request.method, str(request.url.path),

@@ -10,4 +10,4 @@ an integration.
 
 from egactl.plugin import Plugin
 
-plugin = Plugin(name="esb", commands="egactl_esb.commands:app")
+plugin = Plugin(name="esb", commands="egactl_esb.commands:app", backend="egactl_esb.server:part")

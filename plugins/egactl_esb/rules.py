@@ -365,3 +365,172 @@ def decrypt(value: Any, key: ec.EllipticCurvePrivateKey) -> bytes:
         return AESGCM(_aes_key(key.exchange(ec.ECDH(), ephemeral))).decrypt(parts["iv"], ciphertext + tag, None)
     except InvalidTag:
         raise VerificationError("the payload did not decrypt: it was altered, or encrypted for another key") from None
+
+
+# -- the bus's exchanges: requests, answers, registry values ------------------------------
+
+KINDS: dict[str, tuple[str, str]] = {"request": ("apiCode", "/request"), "push": ("pushCode", "/push-request"),
+                                     "nida": ("apiCode", "/nida-request")}
+"""Each kind of exchange: the data's code field and the engine's path."""
+FORMATS = ("json", "xml")
+
+
+def check_api_code(value: str) -> str | None:
+    if not isinstance(value, str) or not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.-]{1,63}", value):
+        return f"API code {value!r} must be 2-64 letters, digits, '.', '_' or '-', starting with a letter or digit"
+    return None
+
+
+def check_client_id(value: str) -> str | None:
+    if not isinstance(value, str) or not re.fullmatch(r"[a-z0-9][a-z0-9_.-]{2,63}", value):
+        return f"client id {value!r} must be 3-64 lowercase letters, digits, '.', '_' or '-'"
+    return None
+
+
+def check_user_id(value: str) -> str | None:
+    if not isinstance(value, str) or not re.fullmatch(r"[A-Za-z0-9_.@-]{1,64}", value):
+        return f"user id {value!r} must be 1-64 letters, digits, '.', '_', '@' or '-'"
+    return None
+
+
+def check_format(value: str) -> str | None:
+    return None if value in FORMATS else f"format {value!r} must be json or xml"
+
+
+def check_endpoint(value: str) -> str | None:
+    from urllib.parse import urlsplit
+
+    try:
+        parts = urlsplit(value)
+        parts.port  # noqa: B018 - a port that is not a number raises
+    except (ValueError, TypeError, AttributeError):
+        parts = None
+    if parts is None or parts.scheme not in ("http", "https") or not parts.hostname or len(value) > 500 \
+            or any(c in value for c in " \t\r\n"):
+        return f"endpoint {str(value)[:80]!r} must be an http:// or https:// URL (at most 500 characters)"
+    return None
+
+
+def check_public_key(value: str) -> str | None:
+    try:
+        import_public(value)
+    except RuleError as exc:
+        return str(exc)
+    return None
+
+
+def _xml_text(value: Any) -> str:
+    from xml.sax.saxutils import escape
+
+    return escape("" if value is None else str(value))
+
+
+def _check_fragment(fragment: str) -> str:
+    fragment = _XML_DECL.sub("", fragment.lstrip("\ufeff"), count=1).strip()
+    _parse_xml(f"<esbBody>{fragment}</esbBody>")
+    return fragment
+
+
+def request_data(kind: str, code: str, body: Any, *, fmt: str = "json", user_id: str | None = None,
+                 request_id: str | None = None) -> Any:
+    """The data of a request: a dict (JSON) or the ``<data>`` element's text (XML), ``body``
+    being a JSON value or, for XML, the ``<esbBody>`` element's content."""
+    field = KINDS[kind][0]
+    if fmt == "json":
+        data: dict[str, Any] = {field: code}
+        if request_id is not None:
+            data["requestId"] = request_id
+        if user_id is not None:
+            data["userId"] = user_id
+        data["esbBody"] = body
+        return data
+    parts = [f"<{field}>{_xml_text(code)}</{field}>"]
+    if request_id is not None:
+        parts.append(f"<requestId>{_xml_text(request_id)}</requestId>")
+    if user_id is not None:
+        parts.append(f"<userId>{_xml_text(user_id)}</userId>")
+    parts.append(f"<esbBody>{_check_fragment(body or '')}</esbBody>")
+    return "<data>" + "".join(parts) + "</data>"
+
+
+def sign_data(data: Any, key: ec.EllipticCurvePrivateKey, *, root: str) -> str:
+    """An envelope of ``data`` (a dict: JSON; a ``<data>`` text: XML under ``root``)."""
+    return sign_json(data, key) if isinstance(data, dict) else sign_xml(data, key, root=root)
+
+
+def response_data(success: bool, body: Any, message: str, request_id: str, *, fmt: str = "json") -> Any:
+    if fmt == "json":
+        return {"success": success, "requestId": request_id, "message": message, "esbBody": body}
+    return ("<data>" f"<success>{'true' if success else 'false'}</success><requestId>{_xml_text(request_id)}</requestId>"
+            f"<message>{_xml_text(message)}</message><esbBody>{_check_fragment(body or '')}</esbBody></data>")
+
+
+def _inner_xml(element: ET.Element) -> str:
+    return (element.text or "") + "".join(ET.tostring(child, encoding="unicode") for child in element)
+
+
+@dataclass(frozen=True)
+class Fields:
+    """What a request or an answer says: its code (requests), body, and the rest as text."""
+
+    format: str
+    values: dict[str, Any]
+    body: Any  # a JSON value, or the XML content of <esbBody>
+
+    def get(self, name: str) -> Any:
+        return self.values.get(name)
+
+
+def read_fields(envelope: Envelope) -> Fields:
+    """The fields of an envelope's data (a request's or an answer's)."""
+    if envelope.format == "json":
+        data = envelope.data()
+        if not isinstance(data, dict):
+            raise RuleError("the envelope's data must be a JSON object")
+        return Fields("json", {k: v for k, v in data.items() if k != "esbBody"}, data.get("esbBody"))
+    element = _parse_xml(envelope.data_text)
+    values: dict[str, Any] = {}
+    body: Any = None
+    for child in element:
+        if child.tag == "esbBody":
+            body = _inner_xml(child).strip()
+        else:
+            values[child.tag] = (child.text or "").strip()
+    if "success" in values:
+        values["success"] = values["success"].lower() == "true"
+    return Fields("xml", values, body)
+
+
+def is_sealed(body: Any, fmt: str) -> bool:
+    """Is this body an encrypted payload ({ephemeralKey, iv, encryptedData})?"""
+    if fmt == "json":
+        return isinstance(body, dict) and set(body) == set(ENCRYPTED_FIELDS)
+    if not isinstance(body, str) or "<encryptedData>" not in body:
+        return False
+    element = _parse_xml(f"<esbBody>{body}</esbBody>")
+    return sorted(child.tag for child in element) == sorted(ENCRYPTED_FIELDS)
+
+
+def seal_body(body: Any, recipient: ec.EllipticCurvePublicKey, fmt: str) -> Any:
+    """The body encrypted for ``recipient``: JSON's compact serialisation, or XML's text, as plaintext."""
+    plaintext = (serialise(body) if fmt == "json" else (body or "")).encode("utf-8")
+    sealed = encrypt(plaintext, recipient)
+    if fmt == "json":
+        return sealed
+    return "".join(f"<{f}>{sealed[f]}</{f}>" for f in ENCRYPTED_FIELDS)
+
+
+def open_body(body: Any, key: ec.EllipticCurvePrivateKey, fmt: str) -> Any:
+    """The plaintext body of a sealed one (VerificationError when it does not decrypt)."""
+    if fmt == "json":
+        plaintext = decrypt(body, key)
+        try:
+            return json.loads(plaintext)
+        except (json.JSONDecodeError, UnicodeDecodeError):
+            raise RuleError("the decrypted body is not JSON") from None
+    element = _parse_xml(f"<esbBody>{body}</esbBody>")
+    plaintext = decrypt({child.tag: (child.text or "") for child in element}, key)
+    try:
+        return _check_fragment(plaintext.decode("utf-8"))
+    except UnicodeDecodeError:
+        raise RuleError("the decrypted body is not UTF-8 XML") from None

@@ -106,7 +106,7 @@ def test_an_institution_holding_nothing_is_deleted(cli, backend):
 
 
 def test_every_built_in_plugin_answers_the_hook(backend):
-    assert set(backend.parts) == {"dr", "govnet", "mail", "sms", "ussd"}
+    assert set(backend.parts) == {"dr", "esb", "govnet", "mail", "sms", "ussd"}
     with backend.read_sessions() as s:
         for name, part in backend.parts.items():
             assert part.holdings is not None, name

@@ -152,5 +152,5 @@ def test_concurrent_first_starts_on_postgresql(postgres_url, tmp_path):
             tokens = conn.execute(text("SELECT count(*) FROM core_tokens")).scalar()
     finally:
         engine.dispose()
-    assert {name for name, _ in versions} == {"core", "dr", "govnet", "mail", "sms", "ussd"}
+    assert {name for name, _ in versions} == {"core", "dr", "esb", "govnet", "mail", "sms", "ussd"}
     assert all(n == 1 for _, n in versions) and tokens == 10

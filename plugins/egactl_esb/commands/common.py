@@ -20,6 +20,16 @@ class BadSignature(EgactlError):
     exit_code = EXIT_BAD_SIGNATURE
 
 
+EXIT_REFUSED = 9
+"""The bus answered a signed ``success: false``: docs/exit-codes.md."""
+
+
+class Refused(EgactlError):
+    """The bus (or the provider behind it) said no, in a validly signed answer. Exit 9."""
+
+    exit_code = EXIT_REFUSED
+
+
 InputFile = Annotated[str, typer.Argument(metavar="FILE", help="The file to read, or - for standard input.",
                                           show_default=False)]
 

@@ -1,0 +1,143 @@
+"""egactl esb check: is this profile's GovESB connection ready? (the `dr check` style)."""
+
+from __future__ import annotations
+
+import email.utils
+import time
+from typing import Annotated, Any, Optional
+
+import typer
+
+from egactl.plugin.cli import Column, EgactlError, context, enforce
+
+COLUMNS = [Column("check"), Column("state"), Column("detail"), Column("ms", "MS", wide=True)]
+SEVERITY = {"OK": 0, "WARNING": 1, "UNKNOWN": 2, "CRITICAL": 3}
+NAGIOS_EXIT = {"OK": 0, "WARNING": 1, "CRITICAL": 2, "UNKNOWN": 3}
+SKEW_WARNING, SKEW_CRITICAL = 30.0, 300.0
+"""Seconds between the bus's clock and this machine's: tokens and signed requests are judged on time."""
+
+
+def check(code: Annotated[Optional[str], typer.Option("--code", metavar="CODE",
+                                                      help="The API code to ping (default: the profile's ping_code).")] = None,
+          nagios: Annotated[bool, typer.Option("--nagios", help="Monitoring-plugin output: one status line with perfdata; "
+                                                                "exit 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN.")] = False):
+    """Check the profile's GovESB connection end to end: key, token, a ping, signatures, clock.
+
+    Each check is OK, WARNING, CRITICAL or UNKNOWN: key (your private key loads
+    and is on secp256k1 or prime256v1), bus key (the bus's public key), token
+    (a fresh token from the token URL), ping (a signed request for the ping code
+    answered success: true), signature (the bus accepted your signature and its
+    answer verifies with its key), clock (the bus's Date against this machine's:
+    WARNING past 30 s, CRITICAL past 300 s). Exit 1 when any check is CRITICAL
+    (with --nagios: 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN).
+
+    Examples:
+
+      egactl esb check
+
+      egactl esb check --nagios
+
+      egactl esb check --code RITA-BIRTH-VERIFY -o json
+    """
+    from egactl_esb import rules
+
+    ctx = context.get()
+    if code is not None:
+        enforce(rules.check_api_code, code, flag="--code")
+    rows = run(ctx, code)
+    status = max((r["state"] for r in rows), key=SEVERITY.__getitem__)
+    if nagios:
+        ctx.io.out.write(nagios_output(rows, status) + "\n")
+        ctx.io.out.flush()
+        raise typer.Exit(NAGIOS_EXIT[status])
+    ctx.render(rows, COLUMNS)
+    if ctx.fmt == "table":
+        ctx.io.status(f"GovESB connection of profile {ctx.settings.profile}: {status}")
+    if status == "CRITICAL":
+        raise typer.Exit(1)
+
+
+def _row(check: str, state: str, detail: str, ms: float | None = None) -> dict[str, Any]:
+    return {"check": check, "state": state, "detail": detail, "ms": None if ms is None else round(ms, 1)}
+
+
+def run(ctx: Any, code: str | None) -> list[dict[str, Any]]:
+    from egactl_esb import rules
+    from egactl_esb.commands import connection
+    from egactl_esb.commands.send import exchange
+
+    rows: list[dict[str, Any]] = []
+    conn = connection.resolve(ctx)
+    try:
+        key = conn.private_key()
+        probe = b"egactl esb check"
+        rules.verify(probe, rules.sign(probe, key), key.public_key())
+        rows.append(_row("key", "OK", f"{rules.curve_name(key)} private key ({conn.sources.get('private_key')})"))
+    except EgactlError as exc:
+        key = None
+        rows.append(_row("key", "CRITICAL", exc.message))
+    try:
+        bus_public = conn.bus_public_key(ctx)
+        rows.append(_row("bus key", "OK", f"{rules.curve_name(bus_public)} ({conn.sources.get('esb_public_key')})"))
+    except EgactlError as exc:
+        bus_public = None
+        rows.append(_row("bus key", "CRITICAL", exc.message))
+    started = time.monotonic()
+    try:
+        _, expires, _ = connection.token(ctx, conn, refresh=True)
+        left = int((expires - ctx.now()).total_seconds())
+        rows.append(_row("token", "OK", f"client {conn.values['client_id']}: a token for {left} s",
+                         (time.monotonic() - started) * 1000))
+        token_ok = True
+    except EgactlError as exc:
+        rows.append(_row("token", "CRITICAL", exc.message, (time.monotonic() - started) * 1000))
+        token_ok = False
+    ping = code or conn.values.get("ping_code")
+    if not (token_ok and key is not None and bus_public is not None):
+        rows += [_row("ping", "UNKNOWN", "not tried: the checks above must pass first"),
+                 _row("signature", "UNKNOWN", "not tried"), _row("clock", "UNKNOWN", "not tried")]
+        return rows
+    if not ping:
+        rows += [_row("ping", "UNKNOWN", "no ping code: pass --code, or `egactl esb config set --ping-code CODE`"),
+                 _row("signature", "UNKNOWN", "not tried"), _row("clock", "UNKNOWN", "not tried")]
+        return rows
+    try:
+        envelope = rules.sign_data(rules.request_data("request", ping, {"ping": True}), key, root="esbrequest")
+        result = exchange(ctx, conn, "request", envelope, "json", key=key, bus_public=bus_public,
+                          engine=conn.need("engine_url", "--engine-url"))
+    except EgactlError as exc:
+        bad_signature = getattr(exc, "exit_code", None) == 8
+        rows.append(_row("ping", "CRITICAL", exc.message))
+        rows.append(_row("signature", "CRITICAL" if bad_signature else "UNKNOWN",
+                         "the bus's answer does not verify" if bad_signature else "no answer to judge"))
+        rows.append(_row("clock", "UNKNOWN", "no answer to judge"))
+        return rows
+    refused_signature = not result["success"] and "signature" in result["message"].lower()
+    rows.append(_row("ping", "OK" if result["success"] else "CRITICAL",
+                     f"{ping}: success {str(result['success']).lower()} ({result['message']})", result["elapsed_ms"]))
+    rows.append(_row("signature", "CRITICAL" if refused_signature else "OK",
+                     f"the bus refused your signature: {result['message']}" if refused_signature
+                     else f"yours accepted, the bus's verified ({result['curve']})"))
+    rows.append(_clock(ctx, result.get("date")))
+    return rows
+
+
+def _clock(ctx: Any, date: str | None) -> dict[str, Any]:
+    if not date:
+        return _row("clock", "UNKNOWN", "the bus's answer has no Date header")
+    try:
+        theirs = email.utils.parsedate_to_datetime(date)
+    except (TypeError, ValueError):
+        return _row("clock", "UNKNOWN", f"the bus's Date header is not a date: {date[:40]!r}")
+    skew = (theirs - ctx.now()).total_seconds()
+    state = "CRITICAL" if abs(skew) > SKEW_CRITICAL else "WARNING" if abs(skew) > SKEW_WARNING else "OK"
+    return _row("clock", state, f"the bus's clock is {abs(skew):.0f} s {'ahead of' if skew >= 0 else 'behind'} this machine's")
+
+
+def nagios_output(rows: list[dict[str, Any]], status: str) -> str:
+    bad = [r for r in rows if r["state"] != "OK"]
+    text = (f"{len(rows)} checks OK" if not bad else
+            "; ".join(f"{r['check']} {r['state']} {r['detail']}" for r in bad))
+    text = " ".join(text.replace("|", "/").split())
+    perf = " ".join(f"'{r['check']}'={r['ms'] / 1000:.3f}s" for r in rows if r["ms"] is not None)
+    return f"ESB {status} - {text}" + (f" | {perf}" if perf else "")
