@@ -116,7 +116,7 @@ def user_tables(engine) -> set[str]:
 
 def test_history_from_the_first_release_equals_a_fresh_database(new_database, engines):
     comps = components()
-    assert {c.name for c in comps} == {"core", "dr", "govnet", "mail", "sms", "ussd"}
+    assert {c.name for c in comps} == {"core", "dr", "esb", "govnet", "mail", "sms", "ussd"}
     assert all(c.script is not None for c in comps)
 
     fresh_url = new_database()

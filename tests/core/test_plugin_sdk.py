@@ -219,7 +219,7 @@ def test_a_plugin_route_outside_the_frame_keeps_the_plugin_unmounted(tmp_path, m
     monkeypatch.setattr(app_module, "load_parts", parts)
     application = app_module.create_app(f"sqlite:///{tmp_path / 'x.db'}")
     try:
-        assert set(application.state.backend.parts) == {"ussd", "sms", "mail", "govnet", "dr"}
+        assert set(application.state.backend.parts) == {"ussd", "sms", "mail", "govnet", "dr", "esb"}
         assert any("leaky" in r.getMessage() and "/inner/secrets" in r.getMessage() and "ApiRoute" in r.getMessage()
                    for r in caplog.records)
         with httpx.Client(transport=SyncASGITransport(application), base_url="http://egactl") as http:

@@ -36,7 +36,8 @@ class EsbApi(Versioned, Base):
     endpoint: Mapped[str] = mapped_column(String(500))
     format: Mapped[str] = mapped_column(String(4))
     consumers: Mapped[list[str]] = mapped_column(JSON)
-    description: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    description: Mapped[str | None] = mapped_column(String(200), nullable=True,
+                                                    info={"personal": None, "why": "what an API does, not a person"})
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
     created_by: Mapped[str] = mapped_column(String(200))
 
@@ -62,7 +63,7 @@ class EsbKey(Base):
 
     __tablename__ = "esb_keys"
 
-    name: Mapped[str] = mapped_column(String(32), primary_key=True)
+    name: Mapped[str] = mapped_column(String(32), primary_key=True, info={"personal": None, "why": "a key's name"})
     private_key: Mapped[str] = mapped_column(Text)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
 
