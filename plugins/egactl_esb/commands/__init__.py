@@ -19,6 +19,28 @@ app.command("verify")(envelopes.verify)
 app.command("encrypt")(payloads.encrypt)
 app.command("decrypt")(payloads.decrypt)
 app.command("send")(send.send)
+
+
+def _as_send(*preset: str):
+    """``esb request|push|nida …``, the bus's own words for its three endpoints, as ``esb send`` with the
+    endpoint preset (hidden: one command in help, the integrator's words still work)."""
+
+    def alias(ctx: typer.Context) -> None:
+        group = ctx.parent.command
+        command = group.get_command(ctx.parent, "send")
+        with command.make_context("send", [*preset, *ctx.args], parent=ctx.parent) as sub:
+            command.invoke(sub)
+
+    return alias
+
+
+_PASS_THROUGH = {"allow_extra_args": True, "ignore_unknown_options": True, "help_option_names": []}
+app.command("request", hidden=True, context_settings=_PASS_THROUGH,
+            help="`esb send CODE`: a request to /request.")(_as_send())
+app.command("push", hidden=True, context_settings=_PASS_THROUGH,
+            help="`esb send --push CODE`: a push to /push-request.")(_as_send("--push"))
+app.command("nida", hidden=True, context_settings=_PASS_THROUGH,
+            help="`esb send CODE --user-id ID`: a request to /nida-request.")(_as_send())
 app.command("check")(check.check)
 
 config_app = typer.Typer(no_args_is_help=True, add_completion=False,
