@@ -158,3 +158,9 @@ def test_an_institution_is_found_by_the_words_of_its_name_in_any_order(cli, word
         r = cli(*args, "-o", "json")
         assert r.exit_code == 0, r.stderr
         assert "TRA" in [i.get("reference", i.get("code")) for i in r.json()], args
+
+
+def test_an_institutions_contact_address_names_it(cli):
+    r = cli("find", "Info@TRA.go.tz", "--service", "institutions", "-o", "json")
+    assert r.exit_code == 0, r.stderr
+    assert [(f["reference"], f["rank"]) for f in r.json()] == [("TRA", 100)]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Query
 from pydantic import BaseModel
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from egactl.server import find
 from egactl.server.models import Institution
@@ -64,9 +64,12 @@ def find_everywhere(q: str = Query(..., min_length=1, max_length=find.MAX_TERM, 
 
 
 def _institutions(term: find.Term, limit: int) -> list[find.Found]:
-    """An institution by its code (exact) or by part of its code or name, with what it holds per service."""
+    """An institution by its code (exact), its contact e-mail address, or part of its code or name,
+    with what it holds per service."""
     session = db()
     rows: list[Institution] = []
+    if term.email:
+        rows += session.scalars(select(Institution).where(func.lower(Institution.contact_email) == term.email)).all()
     if term.code:
         exact = session.scalar(select(Institution).where(Institution.code == term.code))
         rows += [exact] if exact is not None else []
@@ -82,5 +85,6 @@ def _institutions(term: find.Term, limit: int) -> list[find.Found]:
         held = describe(holdings(row.code)) or "holds nothing yet"
         found.append(find.Found(kind="institution", reference=row.code, summary=f"{row.name} · {held}",
                                 command=f"egactl institutions show {row.code}", institution=row.code,
-                                rank=100 if row.code == term.code else 40))
+                                rank=100 if row.code == term.code or (term.email and (row.contact_email or "").lower() == term.email)
+                                else 40))
     return found[:limit]
