@@ -56,9 +56,13 @@ def test_version_1_database_is_upgraded_in_place(database_url):
     assert r.exit_code == 0, r.stderr
     r = _run(app, admin, "sms", "send", "--to", "0754123457", "-i", "RITA", "Habari")
     assert r.exit_code == 0, r.stderr
+    assert _run(app, admin, "sms", "group", "create", "wateja", "-i", "RITA").exit_code == 0
+    r = _run(app, admin, "sms", "group", "add-members", "wateja", "0754123458", "-i", "RITA", "--name", "Neema Kweka")
+    assert r.exit_code == 0, r.stderr
     # Back to what version 1 created: no guards table, no cancellation columns.
     with be.engine.begin() as c:
         c.execute(text("UPDATE sms_messages SET state = 'failed', reason = 'gateway refused' WHERE batch_id = 2"))
+        c.execute(text("DROP TABLE sms_member_name_tokens"))  # 0006's words of members' names
         c.execute(text("DROP TABLE sms_rate_windows"))  # 0004's counters and rate window
         c.execute(text("DROP TABLE sms_batch_reasons"))
         c.execute(text("DROP TABLE sms_batch_states"))
@@ -81,10 +85,14 @@ def test_version_1_database_is_upgraded_in_place(database_url):
     be = app.state.backend
     try:
         with be.read_sessions() as s:
-            assert s.execute(text("SELECT version_num FROM alembic_version_sms")).scalar() == "0005"
+            assert s.execute(text("SELECT version_num FROM alembic_version_sms")).scalar() == "0006"
+            # the words of the names of the members already stored
+            assert sorted(s.execute(text("SELECT token FROM sms_member_name_tokens")).scalars()) == ["kweka", "neema"]
             # the counters were filled from the messages already stored
             assert sorted(s.execute(text("SELECT batch_id, state, messages FROM sms_batch_states")).all()) == [
                 (1, "queued", 1), (2, "failed", 1)]
+        r = _run(app, admin, "find", "kweka ne", "--service", "sms", "-o", "json")
+        assert r.exit_code == 0 and [f["reference"] for f in json.loads(r.stdout)] == ["RITA/wateja"], r.stdout
         r = _run(app, admin, "sms", "cancel", "1", "--yes")
         assert r.exit_code == 0, r.stderr
         with be.read_sessions() as s:

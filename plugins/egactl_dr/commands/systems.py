@@ -126,7 +126,7 @@ def _warn_unapproved(ctx, record: dict) -> None:
 @old_flags({"-s": "--search"})  # -s is --state across the tool
 @app.command("list")
 def list_(institution: Institution = None, criticality: Criticality = None,
-          search: Annotated[Optional[str], typer.Option("--search", "-S", help="Name or hosting contains this.")] = None,
+          search: Annotated[Optional[str], typer.Option("--search", "-S", help="The words of a name (their starts, any order), or a part of the name or hosting.")] = None,
           limit: Limit = DEFAULT_LIMIT, all_: All = False):
     """List systems (operators see their institutions'; admins and the help desk see all).
 

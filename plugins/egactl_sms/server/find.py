@@ -3,7 +3,9 @@
 A phone number (``term.phone``) → its opt-outs, its contact-group memberships and
 the latest messages to it (state, and the reason of a failure), of the
 institutions the caller may read. A sender ID (the term as typed, e.g. ``TRA KODI``)
-→ its institution and approval state. Each look-up is one index range
+→ its institution and approval state. A person's name (``term.words``: "neema kw",
+"Kweka Neema") → the group members so named, by the words of their names
+(``names.matching``: prefix ranges of ``ix_sms_member_name_tokens_token_member``). Each look-up is one index range
 (``ix_sms_optouts_phone``, ``ix_sms_group_members_phone``,
 ``ix_sms_messages_recipient_created_id``, the unique sender key); the rows are
 shaped by the read routes' own serializers (``schemas``), so the help desk sees
@@ -14,15 +16,16 @@ from __future__ import annotations
 
 import shlex
 
-from sqlalchemy import select
+from sqlalchemy import any_, func, select
 
 from egactl.plugin.server import Found, Term, db, visible
 from egactl_sms import rules
+from egactl_sms.server import names
 from egactl_sms.server.models import Batch, Group, GroupMember, Message, OptOut, Sender
 from egactl_sms.server.schemas import member_out, message_out, optout_out, phone_out, sender_out
 from egactl_sms.server.service import optout_keys
 
-EXACT = 100
+EXACT, WORDS, STARTS = 100, 80, 60
 PER_INSTITUTION = 3
 """Latest messages shown per institution: one institution's campaign does not hide another's message."""
 READ_AT_MOST = 200
@@ -37,6 +40,8 @@ def find(term: Term, limit: int) -> list[Found]:
         found += optouts(term.phone, limit)
         found += memberships(term.phone, limit)
         found += messages(term.phone, limit)
+    if term.words:
+        found += named(term.words, limit)
     key = sender_key(term.text)
     if key:
         found += senders(key, limit)
@@ -82,6 +87,36 @@ def memberships(phone: str, limit: int) -> list[Found]:
                            command=f"egactl sms group show {shlex.quote(group)} -i {institution}",
                            institution=institution, rank=EXACT))
     return found
+
+
+def named(words: tuple[str, ...], limit: int) -> list[Found]:
+    """The group members whose name has every word (as a word's start), of the institutions the caller may read."""
+    session = db()
+    ids = names.matching(words)
+    if session.bind.dialect.name == "postgresql":  # the ids first, then the members by primary key
+        among = GroupMember.id == any_(func.array(ids.scalar_subquery()))
+    else:
+        among = GroupMember.id.in_(ids)
+    stmt = (select(GroupMember, Group.name, Group.institution).join(Group, Group.id == GroupMember.group_id)
+            .where(among))
+    rows = session.execute(visible(stmt, Group.institution).order_by(GroupMember.id).limit(limit))
+    found = []
+    for member, group, institution in rows:
+        m = member_out(member)  # phone and name masked for the help desk
+        found.append(Found(kind="group member", reference=f"{institution}/{group}",
+                           summary=f"{m['name']} ({m['phone']}) is in {institution}'s group {group!r} since "
+                                   f"{rules.format_eat(m['added_at'])}",
+                           command=f"egactl sms group show {shlex.quote(group)} -i {institution}",
+                           institution=institution, rank=name_rank(words, member.name)))
+    return found
+
+
+def name_rank(words: tuple[str, ...], name: str | None) -> int:
+    """The whole name given (in any order): exact; whole words of it: close; words' starts: partial."""
+    tokens = names.tokens_of(name)
+    if sorted(words) == sorted(tokens):
+        return EXACT
+    return WORDS if all(w in tokens for w in words) else STARTS
 
 
 def messages(phone: str, limit: int) -> list[Found]:

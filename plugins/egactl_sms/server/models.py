@@ -78,6 +78,22 @@ class GroupMember(Base):
     added_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
 
 
+@unversioned("derived from its member's name: written and deleted with it (egactl_sms.server.names)")
+class MemberNameToken(Base):
+    """One word of a group member's name (``egactl.plugin.rules.name_tokens``), for finding
+    members by name: each query word is a prefix range of ``token``, the members found for
+    each word intersected (``egactl_sms.server.names.matching``). ``position`` keeps a word
+    that occurs twice (``Juma Juma``) twice."""
+
+    __tablename__ = "sms_member_name_tokens"
+    __table_args__ = (Index("ix_sms_member_name_tokens_token_member", "token", "member_id"),)
+
+    member_id: Mapped[int] = mapped_column(ForeignKey("sms_group_members.id", ondelete="CASCADE"), primary_key=True)
+    position: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    token: Mapped[str] = mapped_column(String(100).with_variant(String(100, collation="C"), "postgresql"),
+                                       info=personal("name", why="to find the member by name"))
+
+
 @unversioned("created or deleted, never changed; a delete locks the row first (etag.lock)")
 class OptOut(Base):
     """A number that asked an institution to send it nothing more."""
@@ -258,6 +274,6 @@ class OutboxEntry(Base):
     sent_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
 
 
-TABLES = [t.__table__ for t in (Sender, Group, GroupMember, OptOut, Batch, SendGuard, Message, BatchState, BatchReason,
+TABLES = [t.__table__ for t in (Sender, Group, GroupMember, MemberNameToken, OptOut, Batch, SendGuard, Message, BatchState, BatchReason,
                                  RateWindow, OutboxEntry)]
 

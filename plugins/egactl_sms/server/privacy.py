@@ -30,7 +30,7 @@ from sqlalchemy import bindparam, delete, func, literal_column, select, update
 
 from egactl.plugin import Retention
 from egactl.plugin.server import Subject, backend, db, etag, forbidden, iso, principal, visible
-from egactl_sms.server import lifecycle
+from egactl_sms.server import lifecycle, names
 from egactl_sms.server.models import Batch, Group, GroupMember, Message, OptOut, OutboxEntry
 
 YEAR = 365
@@ -107,6 +107,7 @@ def erase(subject: Subject) -> dict[str, int]:
         .where(GroupMember.phone == phone, *theirs(Group.institution)))))
     removed = 0
     if group_ids:
+        names.forget(session, GroupMember.phone == phone, GroupMember.group_id.in_(group_ids))
         removed = session.execute(delete(GroupMember).where(GroupMember.phone == phone,
                                                             GroupMember.group_id.in_(group_ids))).rowcount
         now = backend().now()

@@ -13,7 +13,7 @@ from sqlalchemy import select
 
 from egactl.plugin.server import Institution
 from egactl_sms import rules
-from egactl_sms.server import lifecycle
+from egactl_sms.server import lifecycle, names
 from egactl_sms.server.models import Batch, Group, GroupMember, Message, OptOut, OutboxEntry, Sender
 from egactl_sms.server.workers import SETTINGS
 
@@ -49,7 +49,10 @@ def _history(session, now: dt.datetime) -> None:
                   created_by="sandbox", created_at=created, updated_at=created, version=1)
     session.add(group)
     session.flush()
-    session.add_all([GroupMember(group_id=group.id, phone=p, name=n, added_at=created) for p, n in DEMO_MEMBERS])
+    members = [GroupMember(group_id=group.id, phone=p, name=n, added_at=created) for p, n in DEMO_MEMBERS]
+    session.add_all(members)
+    session.flush()
+    names.index(session, [(m.id, m.name) for m in members])
     session.add(OptOut(institution=inst, phone=DEMO_OPTED_OUT, reason="replied STOP", created_by="sandbox",
                        created_at=created + dt.timedelta(minutes=30)))
     sent = now - dt.timedelta(hours=1)

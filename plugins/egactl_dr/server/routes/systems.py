@@ -12,6 +12,7 @@ from typing import Any
 from fastapi import APIRouter
 from sqlalchemy import or_, select
 
+from egactl.plugin.rules import name_matches, name_tokens
 from egactl.plugin.server import (ApiRoute, Problem, audit, backend, db, etag, insert_unique, page, require_institution,
                                   same_or_conflict, visible)
 from egactl_dr.server.models import DrSystem
@@ -48,10 +49,23 @@ def list_systems(cursor: str | None = None, limit: int | None = None, institutio
         stmt = stmt.where(DrSystem.criticality == criticality)
     if q:
         like = f"%{q.strip().lower()}%"
-        stmt = stmt.where(or_(DrSystem.name.like(like), DrSystem.hosting.ilike(like)))
+        stmt = stmt.where(or_(DrSystem.name.like(like), DrSystem.hosting.ilike(like), DrSystem.id.in_(named(stmt, q))))
     now, approved, running = backend().now(), approved_hosting(), running_drills()
     return page(db(), stmt, DrSystem.id, cursor=cursor, limit=limit,
                 serialize=lambda s: serialize_system(s, now=now, approved=approved, running=running), oldest_first=True)
+
+
+def named(stmt: Any, q: str) -> list[int]:
+    """The ids of the systems of ``stmt`` whose name the words of ``q`` start, in any order, case,
+    diacritics or apostrophes: ``egactl find``'s one name matching (``name_matches``).
+
+    The inventory is a few hundred systems: reading their ids and names once costs less
+    than a token index would save, and matching in Python is exactly the rule (a LIKE per
+    word cannot ignore diacritics). The page itself stays a keyset range in SQL."""
+    if not name_tokens(q):
+        return []
+    rows = db().execute(stmt.with_only_columns(DrSystem.id, DrSystem.name))
+    return [id_ for id_, name in rows if name_matches(q, name)]
 
 
 def _existing(institution: str, name: str) -> DrSystem | None:

@@ -12,6 +12,7 @@ from egactl.plugin.server import (ApiRoute, Problem, audit, backend, db, etag, i
                                   same_or_conflict,
                                   require_institution, visible)
 from egactl_sms import rules
+from egactl_sms.server import names
 from egactl_sms.server.models import Group, GroupMember
 from egactl_sms.server.schemas import BulkMembersIn, BulkMembersOut, GroupIn, MembersIn, RemoveIn, group_out, member_out, phone_out
 from egactl_sms.server.service import chunked, get_group, insert_ignoring_conflicts, member_count
@@ -58,6 +59,7 @@ def show_group(institution: str, name: str):
 def delete_group(institution: str, name: str):
     row = get_group(institution, name, write=True)
     before = _out(row)
+    names.forget(db(), GroupMember.group_id == row.id)
     db().execute(delete(GroupMember).where(GroupMember.group_id == row.id))
     db().delete(row)
     db().flush()
@@ -73,13 +75,16 @@ def list_members(institution: str, name: str, cursor: str | None = None, limit: 
 
 
 def _add(group: Group, members: list[tuple[str, str | None]]) -> set[str]:
-    """Insert (phone, name) pairs; returns the phones that were new."""
+    """Insert (phone, name) pairs, and the words of the new members' names; returns the phones that were new."""
     if not members:
         return set()
     now = backend().now()
-    stmt = insert_ignoring_conflicts(GroupMember.__table__, ["group_id", "phone"]).returning(GroupMember.phone)
+    stmt = (insert_ignoring_conflicts(GroupMember.__table__, ["group_id", "phone"])
+            .returning(GroupMember.id, GroupMember.phone, GroupMember.name))
     rows = [{"group_id": group.id, "phone": p, "name": n, "added_at": now} for p, n in members]
-    added = set(db().execute(stmt, rows).scalars())
+    new = db().execute(stmt, rows).all()
+    names.index(db(), [(id_, name) for id_, _, name in new])
+    added = {phone for _, phone, _ in new}
     if added:
         group.updated_at = now
         etag.touch(group)
@@ -124,6 +129,7 @@ def remove_members(institution: str, name: str, body: RemoveIn):
         present = list(db().scalars(select(GroupMember.phone).where(GroupMember.group_id == group.id,
                                                                      GroupMember.phone.in_(part))))
         if present:
+            names.forget(db(), GroupMember.group_id == group.id, GroupMember.phone.in_(present))
             db().execute(delete(GroupMember).where(GroupMember.group_id == group.id, GroupMember.phone.in_(present)))
             removed += present
     if removed:
