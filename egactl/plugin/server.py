@@ -41,6 +41,8 @@ role). Inside a route:
 - ``rule_validator(rule, *fields)``: a pydantic validator from a rule of
   ``egactl.plugin.rules`` (its message becomes the field's 422); a
   lifecycle's ``IllegalTransition`` raised in a route is answered 409;
+- ``owners_named(token, owner, words)`` / ``starts(column, word)``: the one name matching
+  as an index query on a plugin's token table (one row per word of a name);
 - ``Term`` / ``Found``: the ``find`` hook of a ``BackendPart`` (``egactl find``) reads a
   ``Term`` and answers ``Found`` results;
 - ``Subject``, ``pseudonym(value)``, ``is_pseudonym(value)``, ``also_named(*values)``: a plugin's ``Privacy`` hooks
@@ -64,6 +66,7 @@ from egactl.server import etag as _etag
 from egactl.server import pagination as _pagination
 from egactl.server.clock import system_clock
 from egactl.server.find import Found, Term
+from egactl.server.names import owners_named, starts
 from egactl.server.privacy import Subject, also_named, is_pseudonym, pseudonym
 from egactl.server.db import Base, UTCDateTime, Versioned, lock, unversioned
 from egactl.server.models import AuditEntry, Institution
@@ -78,7 +81,7 @@ from egactl.server.security import Principal, mask_name, mask_phone
 __all__ = [
     "ANONYMOUS", "ApiRoute", "AuditEntry", "Base", "Found", "Institution", "Principal", "Problem", "Subject", "Term",
     "UTCDateTime", "Versioned", "act_as", "also_named", "audit", "is_pseudonym", "own_authentication", "pseudonym",
-    "secret_response",
+    "owners_named", "secret_response", "starts",
     "backend", "conflict", "current_scope", "db", "etag", "forbidden", "get_institution", "helpdesk_allowed",
     "bulk_request", "bulk_response", "insert_unique", "invalid", "iso", "rule_validator", "lock", "mask_name", "mask_phone", "not_found", "page", "pagination", "principal",
     "problem_response", "require_institution", "same_or_conflict", "system_clock", "unversioned", "visible",

@@ -13,14 +13,12 @@ from __future__ import annotations
 
 from typing import Any, Iterable
 
-from sqlalchemy import Select, delete, func, insert, intersect, select
+from sqlalchemy import Select, delete, insert, select
 from sqlalchemy.orm import Session
 
 from egactl.plugin.rules import name_tokens
+from egactl.plugin.server import owners_named, starts
 from egactl_mail.server.models import Mailbox, MailNamePair, MailNameToken
-
-END = "\uffff"
-"""Sorts after every character a token can hold: ``token >= w AND token < w + END`` is "starts with w"."""
 
 TOKEN_LENGTH = 100
 
@@ -101,22 +99,7 @@ def matching(words: Iterable[str]) -> Select | None:
         longer, other = sorted(wanted, key=lambda w: (-len(w), w))
         return select(MailNamePair.mailbox_id).where(*starts(MailNamePair.first, longer),
                                                      *starts(MailNamePair.second, other))
-    branches = []
-    for w in sorted(set(wanted)):
-        needed = sum(1 for other in wanted if other.startswith(w))
-        branch = select(MailNameToken.mailbox_id).where(*starts(MailNameToken.token, w))
-        if needed > 1:
-            branch = branch.group_by(MailNameToken.mailbox_id).having(func.count() >= needed)
-        branches.append(branch)
-    if len(branches) == 1:
-        return branches[0]
-    both = intersect(*branches).subquery("named")  # a SELECT of its own: SQLite nests no bare compound
-    return select(both.c.mailbox_id)
+    return owners_named(MailNameToken.token, MailNameToken.mailbox_id, wanted)
 
 
-def starts(column: Any, word: str) -> tuple[Any, Any]:
-    """``column`` starts with ``word``, as an index range."""
-    return column >= word, column < word + END
-
-
-__all__ = ["END", "forget", "index", "index_many", "matching", "pairs_of", "rows", "starts", "tokens_of"]
+__all__ = ["forget", "index", "index_many", "matching", "pairs_of", "rows", "starts", "tokens_of"]

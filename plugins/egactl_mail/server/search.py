@@ -18,16 +18,14 @@ from __future__ import annotations
 from sqlalchemy import and_, any_, func, select, union
 
 from egactl.plugin.rules import name_tokens
+from egactl.plugin.server import starts
 from egactl_mail import rules
 from egactl_mail.server import names
 from egactl_mail.server.models import MailAddress, Mailbox
 
-END = names.END
-
-
 def prefix(column, text: str):
     """``column`` starts with ``text``, as an index range (LIKE can't use the index everywhere)."""
-    return and_(column >= text, column < text + END)
+    return and_(*starts(column, text))
 
 
 def among(column, ids, dialect: str):

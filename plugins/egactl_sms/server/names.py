@@ -14,14 +14,12 @@ from __future__ import annotations
 
 from typing import Any, Iterable
 
-from sqlalchemy import Select, delete, func, insert, intersect, select
+from sqlalchemy import Select, delete, insert, select
 from sqlalchemy.orm import Session
 
 from egactl.plugin.rules import name_tokens
+from egactl.plugin.server import owners_named, starts
 from egactl_sms.server.models import GroupMember, MemberNameToken
-
-END = "\uffff"
-"""Sorts after every character a token can hold: ``token >= w AND token < w + END`` is "starts with w"."""
 
 TOKEN_LENGTH = 100
 CHUNK = 5000
@@ -47,33 +45,9 @@ def forget(session: Session, *where: Any) -> None:
 
 
 def matching(words: Iterable[str]) -> Select | None:
-    """The ids of members whose name matches every word (already ``name_tokens``), or None for no words.
-
-    One prefix range of ``ix_sms_member_name_tokens_token_member`` per distinct word,
-    intersected; a word that starts another query word (or comes twice) must start as
-    many different words of the name as query words start with it (words that start
-    one another find nested sets of tokens, so that count per word is exactly "a
-    different word for each"), as in mail's names.
-    """
-    wanted = [w[:TOKEN_LENGTH] for w in words if w]
-    if not wanted:
-        return None
-    branches = []
-    for w in sorted(set(wanted)):
-        needed = sum(1 for other in wanted if other.startswith(w))
-        branch = select(MemberNameToken.member_id).where(*starts(MemberNameToken.token, w))
-        if needed > 1:
-            branch = branch.group_by(MemberNameToken.member_id).having(func.count() >= needed)
-        branches.append(branch)
-    if len(branches) == 1:
-        return branches[0]
-    both = intersect(*branches).subquery("named")  # a SELECT of its own: SQLite nests no bare compound
-    return select(both.c.member_id)
+    """The ids of members whose name matches every word (already ``name_tokens``), or None for no words:
+    ranges of ``ix_sms_member_name_tokens_token_member`` (``egactl.plugin.server.owners_named``)."""
+    return owners_named(MemberNameToken.token, MemberNameToken.member_id, [w[:TOKEN_LENGTH] for w in words])
 
 
-def starts(column: Any, word: str) -> tuple[Any, Any]:
-    """``column`` starts with ``word``, as an index range."""
-    return column >= word, column < word + END
-
-
-__all__ = ["END", "forget", "index", "matching", "starts", "tokens_of"]
+__all__ = ["forget", "index", "matching", "starts", "tokens_of"]
