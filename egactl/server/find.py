@@ -85,18 +85,22 @@ _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 _CODE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,39}$")
 
 
+def phone_number(text: str) -> str | None:
+    """``text`` as a phone number in E.164, if it is one in any accepted form: a mobile
+    number (``normalise_msisdn``), else any valid number (``normalise_phone``)."""
+    for rule in (normalise_msisdn, normalise_phone):
+        try:
+            return rule(text)
+        except RuleError:
+            continue
+    return None
+
+
 def recognise(text: str) -> Term:
     """Every reading of ``text`` (one term may have several: ``0754123456`` is a phone number and digits)."""
     text = text.strip()
     lower = text.lower()
-    phone = None
-    if _PHONE_CHARS.match(text):
-        for rule in (normalise_msisdn, normalise_phone):
-            try:
-                phone = rule(text)
-                break
-            except RuleError:
-                continue
+    phone = phone_number(text) if _PHONE_CHARS.match(text) else None
     email = lower if _EMAIL.match(text) else None
     ip = None
     if _DOTTED_QUAD.match(text):

@@ -25,7 +25,7 @@ from typing import Any
 from sqlalchemy import event, select
 from sqlalchemy.exc import IntegrityError
 
-from egactl.plugin.rules import RuleError, normalise_msisdn, normalise_phone
+from egactl.plugin.rules import RuleError
 from egactl.server.models import ServerSecret
 
 KEY_NAME = "privacy-pseudonym-key"
@@ -137,14 +137,10 @@ class Subject:
 
 def subject_of(text: str, session: Any = None) -> Subject:
     """A phone number in any accepted form, or an employee number (digits); RuleError otherwise."""
+    from egactl.server.find import phone_number
+
     text = (text or "").strip()
-    phone = None
-    for rule in (normalise_msisdn, normalise_phone):
-        try:
-            phone = rule(text)
-            break
-        except RuleError:
-            continue
+    phone = phone_number(text) if text else None
     employee = None
     if phone is None:
         if not (text.isascii() and text.isalnum() and 3 <= len(text) <= 32):
