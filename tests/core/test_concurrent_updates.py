@@ -484,6 +484,16 @@ EXEMPT: dict[tuple[str, str], str] = {
     ("POST", "/api/v1/ussd/assignments"): "allocates (one holder per code, by version)",
     ("PUT", "/api/v1/ussd/quotas/{institution}"): "replaces a grant whole (no read-modify-write), "
                                                   "under the allocation lock",
+    ("POST", "/api/v1/privacy/reports"): "reads; writes only its own audit entry",
+    ("POST", "/api/v1/privacy/erasures"): "conditional updates to fixed values (a pseudonym, blanks) and deletes: "
+                                          "two erasures of one person end the same; idempotent",
+    ("POST", "/api/v1/esb/apis"): "creates (unique code)",
+    ("POST", "/api/v1/esb/clients"): "creates (unique client id)",
+    ("POST", "/api/v1/esb/oauth/token"): "issues a token (a new row; older tokens of the client superseded by time)",
+    ("POST", "/api/v1/esb/request"): "an exchange through the bus: changes no versioned resource, audits it",
+    ("POST", "/api/v1/esb/push-request"): "an exchange through the bus: changes no versioned resource, audits it",
+    ("POST", "/api/v1/esb/nida-request"): "an exchange through the bus: changes no versioned resource, audits it",
+    ("POST", "/api/v1/esb/sandbox/provider"): "the sandbox's demo provider: answers, stores nothing",
 }
 
 MUTATING = {"POST", "PUT", "PATCH", "DELETE"}

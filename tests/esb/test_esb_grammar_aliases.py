@@ -21,3 +21,18 @@ def test_an_endpoints_name_is_esb_send_with_that_endpoint(cli, alias, same):
 def test_the_aliases_are_not_in_help(cli):
     names = {line.split()[0] for line in cli("esb", "--help").stdout.splitlines() if line.startswith("  ") and line.strip()}
     assert "send" in names and not {"request", "push", "nida"} & names
+
+
+def test_the_clock_check_reads_the_first_of_two_joined_date_headers():
+    """A server in front of the bus adds its own Date (uvicorn does): httpx joins the two."""
+    import datetime as dt
+
+    from egactl_esb.commands.check import _clock
+
+    class Ctx:
+        def now(self):
+            return dt.datetime(2026, 11, 30, 6, 48, 20, tzinfo=dt.timezone.utc)
+
+    row = _clock(Ctx(), "Mon, 30 Nov 2026 06:48:18 GMT, Mon, 30 Nov 2026 06:48:18 GMT")
+    assert (row["state"], row["detail"]) == ("OK", "the bus's clock is 2 s behind this machine's")
+    assert _clock(Ctx(), "Mon, 30 Nov 2026 06:48:18 -0000")["state"] == "OK"

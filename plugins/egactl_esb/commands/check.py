@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import email.utils
+import re
 import time
 from typing import Annotated, Any, Optional
 
@@ -126,9 +128,14 @@ def _clock(ctx: Any, date: str | None) -> dict[str, Any]:
     if not date:
         return _row("clock", "UNKNOWN", "the bus's answer has no Date header")
     try:
-        theirs = email.utils.parsedate_to_datetime(date)
+        # A server in front of the bus may add its own Date: the headers then arrive joined
+        # ("Mon, 30 Nov 2026 06:48:18 GMT, Mon, 30 Nov …"); the first is the one to read.
+        first = re.match(r"\s*(?:\w{3}, )?\d{1,2} \w{3} \d{4} \d{2}:\d{2}:\d{2} \S+", date)
+        theirs = email.utils.parsedate_to_datetime(first.group(0) if first else date)
     except (TypeError, ValueError):
         return _row("clock", "UNKNOWN", f"the bus's Date header is not a date: {date[:40]!r}")
+    if theirs.tzinfo is None:  # "-0000": UTC by RFC 5322
+        theirs = theirs.replace(tzinfo=dt.timezone.utc)
     skew = (theirs - ctx.now()).total_seconds()
     state = "CRITICAL" if abs(skew) > SKEW_CRITICAL else "WARNING" if abs(skew) > SKEW_WARNING else "OK"
     return _row("clock", state, f"the bus's clock is {abs(skew):.0f} s {'ahead of' if skew >= 0 else 'behind'} this machine's")
