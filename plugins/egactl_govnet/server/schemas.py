@@ -49,7 +49,21 @@ class PoolIn(BaseModel):
     _description = rule_validator(_config_text("description"), "description")
 
 
-class SiteIn(BaseModel):
+class _SiteRules(BaseModel):
+    """The checks of a site's fields, the same when a site is created and when it is changed
+    (each model declares its fields itself, in the order its errors are reported)."""
+
+    _blank = field_validator("district", "address", "contact_name", "contact_phone", "contact_email",
+                             mode="before", check_fields=False)(_blank_is_none)
+    _region = rule_validator(rules.normalise_region, "region")
+    _district = rule_validator(_config_text("district"), "district")
+    _address = rule_validator(_config_text("address"), "address")
+    _contact_name = rule_validator(rules.normalise_contact_name, "contact_name")
+    _contact_phone = rule_validator(normalise_phone, "contact_phone")
+    _contact_email = rule_validator(check_email, "contact_email")
+
+
+class SiteIn(_SiteRules):
     institution: str
     name: str
     region: str
@@ -59,18 +73,10 @@ class SiteIn(BaseModel):
     contact_phone: str | None = None
     contact_email: str | None = None
 
-    _blank = field_validator("district", "address", "contact_name", "contact_phone", "contact_email",
-                             mode="before")(_blank_is_none)
     _name = rule_validator(rules.normalise_site_name, "name")
-    _region = rule_validator(rules.normalise_region, "region")
-    _district = rule_validator(_config_text("district"), "district")
-    _address = rule_validator(_config_text("address"), "address")
-    _contact_name = rule_validator(rules.normalise_contact_name, "contact_name")
-    _contact_phone = rule_validator(normalise_phone, "contact_phone")
-    _contact_email = rule_validator(check_email, "contact_email")
 
 
-class SitePatch(BaseModel):
+class SitePatch(_SiteRules):
     """The fields of a site to change, checked as SiteIn checks them; an optional field sent as null is cleared."""
 
     region: str | None = None
@@ -79,15 +85,6 @@ class SitePatch(BaseModel):
     contact_name: str | None = Field(default=None, max_length=120)
     contact_phone: str | None = None
     contact_email: str | None = None
-
-    _blank = field_validator("district", "address", "contact_name", "contact_phone", "contact_email",
-                             mode="before")(_blank_is_none)
-    _region = rule_validator(rules.normalise_region, "region")
-    _district = rule_validator(_config_text("district"), "district")
-    _address = rule_validator(_config_text("address"), "address")
-    _contact_name = rule_validator(rules.normalise_contact_name, "contact_name")
-    _contact_phone = rule_validator(normalise_phone, "contact_phone")
-    _contact_email = rule_validator(check_email, "contact_email")
 
 
 class PoolPatch(BaseModel):
