@@ -45,7 +45,7 @@ from egactl.server import authcache, idempotency, inputs
 from egactl.server.backend import Backend
 from egactl.server.models import ApiToken
 from egactl.server.problems import Problem, route_responses
-from egactl.server.security import FailedLogins, Principal, failures_per_minute, guarded_authenticate
+from egactl.server.security import FailedLogins, Principal, failures_per_minute, guarded_authenticate, refuse_if_held_back
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 DRY_RUN_HEADER = "X-Dry-Run"
@@ -278,6 +278,9 @@ class ApiRoute(APIRoute):
                 if own_auth:
                     # No egactl token is read here, so none can be smuggled in: the route
                     # authenticates its caller by its own protocol and names it (act_as).
+                    # Its 401s count as failed authentications of the address, as egactl's
+                    # own do, and an address held back for them is refused here alike.
+                    refuse_if_held_back(_failed_logins(request), _client(request), be.now(), _auth_limit(be))
                     scope.principal = ANONYMOUS
                 else:
                     authorization = request.headers.get("Authorization")
@@ -301,7 +304,9 @@ class ApiRoute(APIRoute):
                         return replay
                 try:
                     response = await endpoint_handler(request)
-                except Exception:
+                except Exception as exc:
+                    if own_auth and isinstance(exc, Problem) and exc.status == 401:
+                        _failed_logins(request).failed(_client(request), be.now())
                     await _settle(request, _rollback, scope)
                     if key and (replay := await _settle(request, _twin, scope, key, fingerprint)) is not None:
                         return replay
@@ -309,6 +314,8 @@ class ApiRoute(APIRoute):
                 except BaseException:
                     await _settle(request, _rollback, scope)
                     raise
+                if own_auth and response.status_code == 401:
+                    _failed_logins(request).failed(_client(request), be.now())
                 if not write:
                     if response.status_code < 400:
                         response.headers.update(scope.response_headers)

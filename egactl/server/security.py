@@ -208,6 +208,14 @@ def failures_per_minute(setting: object) -> int:
 DEFAULT_FAILURES_PER_MINUTE = 10
 
 
+def refuse_if_held_back(failures: FailedLogins, client: str, now: dt.datetime, limit: int) -> None:
+    """429 with ``Retry-After`` for a client address with ``limit`` failed authentications in the last minute."""
+    wait = failures.retry_after(client, now, limit)
+    if wait is not None:
+        raise Problem(429, f"too many failed authentications from this address; try again in {wait} s",
+                      headers={"Retry-After": str(wait)})
+
+
 def guarded_authenticate(session: Session, authorization: str | None, now: dt.datetime, *, failures: FailedLogins,
                          limit: int, client: str, route: str) -> Principal:
     """``authenticate``, refused with 429 for a client that failed too often; every failure logged.
@@ -216,10 +224,7 @@ def guarded_authenticate(session: Session, authorization: str | None, now: dt.da
     and the route, so an operator can tell a forgotten expired token from
     someone guessing.
     """
-    wait = failures.retry_after(client, now, limit)
-    if wait is not None:
-        raise Problem(429, f"too many failed authentications from this address; try again in {wait} s",
-                      headers={"Retry-After": str(wait)})
+    refuse_if_held_back(failures, client, now, limit)
     try:
         return authenticate(session, authorization, now)
     except Problem as exc:

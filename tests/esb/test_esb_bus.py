@@ -241,3 +241,35 @@ def test_the_bus_on_postgresql_and_its_key_made_once_under_concurrent_first_use(
         assert r.exit_code == 0, r.stderr
         assert r.json()["body"] == {"echo": QUERY, "userId": None}
         _refused(bus.send("RITA-NOPE"), 9, "Unknown API code RITA-NOPE")
+
+
+def test_guessing_client_secrets_at_the_token_endpoint_is_held_back_as_egactl_tokens_are(bus, monkeypatch):
+    # The frame counts an own-authentication route's 401 as a failed authentication of
+    # the address, and refuses an address past the limit before the route runs.
+    import base64
+
+    import httpx
+
+    from egactl.sandbox import SyncASGITransport
+
+    monkeypatch.setenv("EGACTL_AUTH_FAILURES_PER_MINUTE", "3")
+
+    def token_with(secret: str) -> httpx.Response:
+        basic = base64.b64encode(f"tra-idras:{secret}".encode()).decode()
+        return http.post("/api/v1/esb/oauth/token", data={"grant_type": "client_credentials"},
+                         headers={"Authorization": f"Basic {basic}"})
+
+    transport = SyncASGITransport(bus.cli.transport.app)
+    try:
+        with httpx.Client(transport=transport, base_url="http://sandbox") as http:
+            assert [token_with(f"guess-{i}").status_code for i in range(3)] == [401, 401, 401]
+            held = token_with(bus.secret)  # even the right secret: guessing cannot go on
+            assert held.status_code == 429, held.text
+            assert int(held.headers["Retry-After"]) >= 1
+            assert "too many failed authentications" in held.json()["detail"]
+            # the address is held back from egactl's own API alike: one record per address
+            assert http.get("/api/v1/institutions", headers={"Authorization": "Bearer egactl_x"}).status_code == 429
+    finally:
+        transport.close()
+    r = bus.send("RITA-BIRTH")
+    assert r.exit_code != 0 and "too many failed authentications" in r.stderr
