@@ -41,7 +41,7 @@ See docs/plugins.md for a worked example.
 
 from __future__ import annotations
 
-__version__ = "2.2"
+__version__ = "2.3"
 """Version of the plugin SDK (``egactl.plugin`` and its modules); see the changelog in docs/plugins.md."""
 
 __all__ = ["BackendPart", "PERSONAL_KINDS", "PersonalData", "Plugin", "Privacy", "Retention", "Worker", "__version__",
@@ -132,7 +132,10 @@ class Retention:
     idempotent (a row already pseudonymised is not touched again) and
     index-backed. ``due(session, cutoff)`` counts what the next run would touch
     (``egactl privacy retention show``). The period is ``days`` unless the server
-    sets ``EGACTL_PRIVACY_<PLUGIN>_<NAME>_DAYS``.
+    sets ``EGACTL_PRIVACY_<PLUGIN>_<NAME>_DAYS``, or, where that is not set, the
+    environment variable ``formerly`` names (the setting's older name, still
+    honoured so that a server which shortened a period never silently keeps data
+    longer after an upgrade; a warning names the new one).
     """
 
     name: str
@@ -144,6 +147,8 @@ class Retention:
     """From when the period runs: ``"after delivery"``, ``"after the mailbox is purged"``."""
     expire: Callable[[Any, Any, Callable[[str], str], int], int]
     due: Callable[[Any, Any], int]
+    formerly: str | None = None
+    """An older environment variable for the period, e.g. ``"EGACTL_DR_CHECK_RETENTION_DAYS"``."""
 
 
 @dataclass(frozen=True)

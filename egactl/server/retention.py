@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import os
 from typing import Any, Iterator
 
 from egactl.plugin import Retention, Worker
@@ -21,6 +22,15 @@ BATCH = 500
 """Rows per class and run: a run stays short, and the next one goes on."""
 
 
+_warned: set[str] = set()
+
+
+def _warn_once(message: str) -> None:
+    if message not in _warned:
+        _warned.add(message)
+        log.warning("%s", message)
+
+
 def classes(backend: Any) -> Iterator[tuple[str, Retention, int]]:
     """(plugin, class, period in days) for every mounted part, the server's settings applied."""
     for name, part in sorted(backend.parts.items()):
@@ -28,6 +38,10 @@ def classes(backend: Any) -> Iterator[tuple[str, Retention, int]]:
             continue
         for r in part.privacy.retention:
             configured = backend.setting("privacy", f"{name}_{r.name}_days")
+            if configured in (None, "") and r.formerly and os.environ.get(r.formerly):
+                configured = os.environ[r.formerly]
+                _warn_once(f"{r.formerly} is the former name of EGACTL_PRIVACY_{name.upper()}_{r.name.upper()}_DAYS; "
+                           "it is still honoured, but set the new name")
             try:
                 days = int(configured) if configured not in (None, "") else r.days
             except (TypeError, ValueError):

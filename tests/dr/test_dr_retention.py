@@ -111,3 +111,20 @@ def test_what_is_due_is_read_from_the_time_indexes(cli, backend, clock):
             [plan] = [" | ".join(str(r[-1]) for r in s.connection().exec_driver_sql(
                 f"EXPLAIN QUERY PLAN SELECT count(*) FROM {table.__tablename__} WHERE at < ?", (clock.now.isoformat(),)))]
             assert index in plan and "SCAN" not in plan.replace("COVERING INDEX", ""), plan
+
+
+def test_the_periods_former_name_is_still_honoured_with_a_warning(cli, backend, clock, monkeypatch, caplog):
+    # A server that shortened the period under its old name must not keep check history
+    # 400 days after an upgrade; the new name wins where both are set.
+    ok(cli("dr", "systems", "create", "TRA/idras", *ADD))
+    post(cli)
+    clock.advance(days=31)
+    monkeypatch.setenv("EGACTL_DR_CHECK_RETENTION_DAYS", "30")
+    with caplog.at_level("WARNING", logger="egactl.server"):
+        assert policy(cli)["days"] == 30
+    assert "EGACTL_DR_CHECK_RETENTION_DAYS is the former name of EGACTL_PRIVACY_DR_CHECKS_DAYS" in caplog.text
+    monkeypatch.setenv("EGACTL_PRIVACY_DR_CHECKS_DAYS", "60")
+    assert policy(cli)["days"] == 60
+    monkeypatch.delenv("EGACTL_PRIVACY_DR_CHECKS_DAYS")
+    backend.run_workers()
+    assert counts(backend) == (0, 0)

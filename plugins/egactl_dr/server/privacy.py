@@ -50,6 +50,7 @@ def due_checks(session: Any, cutoff: Any) -> int:
 
 
 CHECKS = Retention(name="checks", what="DR check results, and the account that ran each check", days=400,
-                   after="after the check", expire=expire_checks, due=due_checks)
+                   after="after the check", expire=expire_checks, due=due_checks,
+                   formerly="EGACTL_DR_CHECK_RETENTION_DAYS")
 
 PRIVACY = Privacy(report=report, erase=erase, retention=(CHECKS,))
