@@ -21,6 +21,10 @@ its life once, as a :class:`Lifecycle` of :class:`Transition` rows: the
 backend enforces it (``next_state`` raises :class:`IllegalTransition`, which
 the route frame answers as a 409), the commands word their help and dry runs
 from it, and the docs print its table.
+
+Times in any text for people (a rule's error, a Problem's detail, a notice)
+take :func:`time_for_people`: ``2026-11-29 22:47 EAT``, the one format people
+read times in, on both sides (a JSON field stays RFC 3339).
 """
 
 from __future__ import annotations
@@ -31,12 +35,13 @@ from dataclasses import dataclass
 from typing import Any, Callable, Iterable, Sequence
 
 from egactl.rules import KINDS, check_email, check_institution_code, check_name, normalise_kind
+from egactl.times import for_people as time_for_people
 
 __all__ = [
     "KINDS", "PREVIOUS", "IllegalTransition", "Lifecycle", "RuleError", "Transition", "check_email",
     "check_institution_code", "check_msisdn", "check_name", "check_reference", "enforce", "format_duration",
     "format_rate", "name_matches", "name_tokens", "normalise_kind", "normalise_msisdn", "normalise_phone",
-    "parse_duration", "parse_rate", "split_reference",
+    "parse_duration", "parse_rate", "split_reference", "time_for_people",
 ]
 
 
