@@ -40,7 +40,8 @@ import datetime as dt
 import re
 from urllib.parse import urlsplit
 
-from egactl.plugin.rules import IllegalTransition, Lifecycle, RuleError, Transition, check_name, normalise_msisdn
+from egactl.plugin.rules import (IllegalTransition, Lifecycle, RuleError, Transition, check_name, normalise_msisdn,
+                                 time_for_people)
 
 # -- codes ---------------------------------------------------------------------------
 
@@ -143,7 +144,7 @@ def refusal(action: str, code: str, state: str, quarantine_until: dt.datetime | 
     needs = " or ".join(CODE.sources(action))
     line = f"cannot {action} {code}: it is {state} (only a code that is {needs} can be {PAST_TENSE[action]})"
     if state == "released" and quarantine_until is not None:
-        line += f"; it is in quarantine until {quarantine_until.strftime('%Y-%m-%d %H:%M UTC')}"
+        line += f"; it is in quarantine until {time_for_people(quarantine_until)}"
     return line
 
 

@@ -50,11 +50,13 @@ def test_all_99_then_one_more(cli, backend, clock):
     assert "no code available" in r.stderr
     assert "2 are in quarantine" in r.stderr
     first_frees = (dt.datetime(2026, 11, 22, 9, 0, tzinfo=dt.timezone.utc) + dt.timedelta(days=90))
-    assert f"the next frees on {first_frees:%Y-%m-%d}" in r.stderr
+    # For people, East Africa Time (2027-02-20 09:00 UTC is 12:00 EAT); for scripts, RFC 3339 as stored.
+    assert "2 are in quarantine, the next frees on 2027-02-20 12:00 EAT" in r.stderr
 
     r = cli("ussd", "assign", "-i", "RITA", *ASSIGN, "-o", "json")
     problem = __import__("json").loads(r.stderr)["problem"]
-    assert problem["in_quarantine"] == 2 and problem["next_free_at"].startswith(f"{first_frees:%Y-%m-%d}")
+    assert problem["detail"].endswith("2 are in quarantine, the next frees on 2027-02-20 12:00 EAT")
+    assert problem["in_quarantine"] == 2 and problem["next_free_at"] == first_frees.isoformat()
 
     clock.advance(days=81)  # 91 days after the first release, 81 after the second
     r = ok(assign(cli, "NIDA"))

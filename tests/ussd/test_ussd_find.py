@@ -3,6 +3,8 @@ service, state and status on each mobile network; the lookup is one primary-key 
 
 from __future__ import annotations
 
+import datetime as dt
+
 import pytest
 
 from egactl.plugin.testing import query_plans
@@ -43,13 +45,16 @@ def test_every_form_of_a_code_names_its_holder_service_state_and_networks(cli, r
     assert (shown["code"], shown["institution"]) == ("*152*07#", "RITA")
 
 
-def test_the_summary_follows_the_stored_state(cli, backend, rita_07):
+def test_the_summary_follows_the_stored_state(cli, backend, clock, rita_07):
     ok(cli("ussd", "suspend", "07", "--reason", "complaints", "--yes"))
     assert found(cli, rita_07)[0]["summary"] == "RITA · RITA Vyeti · suspended · 4/5 live; Airtel failed"
+    clock.advance(hours=13)  # released at 22:00 UTC: already the next day in Dar es Salaam
     ok(cli("ussd", "release", "07", "--reason", "moved", "--yes"))
     with backend.read_sessions() as s:
         until = s.get(UssdCode, 7).quarantine_until
-    assert found(cli, rita_07)[0]["summary"] == f"RITA · RITA Vyeti · released, in quarantine until {until:%Y-%m-%d}"
+    assert until.astimezone(dt.timezone.utc) == dt.datetime(2027, 2, 20, 22, 0, tzinfo=dt.timezone.utc)
+    # When it frees, as people read times: East Africa Time to the minute (not the UTC date).
+    assert found(cli, rita_07)[0]["summary"] == "RITA · RITA Vyeti · released, in quarantine until 2027-02-21 01:00 EAT"
     assert found(cli, "*152*08#")[0]["summary"] == "available: no institution holds it"
     assert found(cli, "*152*08#")[0]["institution"] is None
 

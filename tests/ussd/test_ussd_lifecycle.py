@@ -96,8 +96,11 @@ def test_the_life_of_a_code_is_an_sdk_lifecycle_whose_refusal_names_the_code():
     with pytest.raises(IllegalTransition, match=r"^cannot suspend \*152\*05#: it is available "
                                                 r"\(only a code that is assigned can be suspended\)$"):
         rules.next_state("suspend", "*152*05#", "available")
-    with pytest.raises(IllegalTransition, match=r"it is released .*; it is in quarantine until 2027-02-20 09:00 UTC$"):
+    # When it frees, in the one time format for people: East Africa Time (UTC+3), whatever zone it is given in.
+    with pytest.raises(IllegalTransition, match=r"it is released .*; it is in quarantine until 2027-02-20 12:00 EAT$"):
         rules.next_state("assign", "*152*05#", "released", dt.datetime(2027, 2, 20, 9, tzinfo=dt.timezone.utc))
+    with pytest.raises(IllegalTransition, match=r"; it is in quarantine until 2027-02-21 01:30 EAT$"):
+        rules.next_state("assign", "*152*05#", "released", dt.datetime(2027, 2, 20, 22, 30, tzinfo=dt.timezone.utc))
     assert rules.next_state("release", "*152*05#", "reserved") == "available"
 
 
@@ -142,6 +145,20 @@ def test_releasing_a_reservation_frees_it_at_once(cli, backend):
     r = ok(cli("ussd", "release", "30", "--reason", "application withdrawn", "--yes", "-o", "json"))
     assert r.json()["state"] == "available"
     assert row(backend, 30).institution is None
+
+
+def test_a_released_code_is_refused_naming_when_it_frees_in_east_africa_time(cli, backend, clock):
+    """The 409's detail is for people (EAT, to the minute); the stored time stays UTC, RFC 3339 for scripts."""
+    ok(cli("ussd", "assign", "-i", "RITA", "--code", "31", *ASSIGN))
+    clock.advance(hours=14, minutes=30)  # released 23:30 UTC: 02:30 the next day in Dar es Salaam
+    ok(cli("ussd", "release", "31", "--reason", "service retired", "--yes"))
+    assert row(backend, 31).quarantine_until == dt.datetime(2027, 2, 20, 23, 30, tzinfo=dt.timezone.utc)
+    r = cli("ussd", "assign", "-i", "TRA", "--code", "31", *ASSIGN)
+    assert r.exit_code == 5
+    assert r.stderr.strip().endswith("it is released (only a code that is available or reserved can be assigned); "
+                                     "it is in quarantine until 2027-02-21 02:30 EAT")
+    shown = ok(cli("ussd", "show", "31", "-o", "json")).json()
+    assert shown["quarantine_until"] == "2027-02-20T23:30:00+00:00"
 
 
 def test_the_gateway_code_never_moves(cli, backend):

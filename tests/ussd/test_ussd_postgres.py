@@ -46,7 +46,7 @@ def test_quarantine_and_exhaustion_on_postgresql(pg_cli, clock):
     r = cli("ussd", "assign", "-i", "NIDA", *ASSIGN, "-o", "json")
     assert r.exit_code == 5
     problem = json.loads(r.stderr)["problem"]
-    assert "1 is in quarantine, the next frees on 2027-02-20 09:00 UTC" in problem["detail"]
+    assert "1 is in quarantine, the next frees on 2027-02-20 12:00 EAT" in problem["detail"]
     assert problem["next_free_at"] == "2027-02-20T09:00:00+00:00"
 
     r = cli("ussd", "available")

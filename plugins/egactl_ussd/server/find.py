@@ -9,7 +9,7 @@ no personal data, so nothing is scoped or masked here that those routes do not.
 
 from __future__ import annotations
 
-from egactl.plugin.rules import RuleError
+from egactl.plugin.rules import RuleError, time_for_people
 from egactl.plugin.server import Found, Term, db
 from egactl_ussd import rules
 from egactl_ussd.server import service
@@ -39,7 +39,7 @@ def summary(data: dict) -> str:
         return "available: no institution holds it"
     parts = [data["institution"] or "", data.get("service_name") or data.get("application_reference") or "", state]
     if state == "released":
-        parts[-1] = f"released, in quarantine until {data['quarantine_until'][:10]}"
+        parts[-1] = f"released, in quarantine until {time_for_people(data['quarantine_until'])}"
     networks = rules.networks_summary(data["networks"])
     if networks:
         parts.append(networks)

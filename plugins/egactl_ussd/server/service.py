@@ -19,7 +19,7 @@ from typing import Any
 from sqlalchemy import and_, case, exists, func, select
 from sqlalchemy.orm.exc import StaleDataError
 
-from egactl.plugin.rules import RuleError
+from egactl.plugin.rules import RuleError, time_for_people
 from egactl.plugin.server import Problem, audit, backend, conflict, db, invalid, iso, lock, not_found, principal
 from egactl_ussd import rules
 from egactl_ussd.server.models import UssdCode, UssdProvisioning
@@ -166,7 +166,7 @@ def allocate(action: str, institution: str, number: int | None, fields: dict[str
 def _no_code_available(at: dt.datetime) -> Problem:
     count, first = _quarantine(at)
     if count:
-        when = first.strftime("%Y-%m-%d %H:%M UTC") if first else "unknown"
+        when = time_for_people(first) if first else "unknown"
         detail = (f"no code available: none of the 99 codes is free; {count} "
                   f"{'is' if count == 1 else 'are'} in quarantine, the next frees on {when}")
     else:
