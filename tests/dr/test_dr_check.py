@@ -236,7 +236,7 @@ def test_overdue_drill_by_the_backend_clock(cli, clock, sites):
     clock.advance(days=60)
     drill = check(cli, "--system", "UDOM/aris")["UDOM/aris"]["drill"]
     assert drill["state"] == "CRITICAL"
-    assert drill["reason"] == "last successful drill 400 days ago (2026-11-22); due every 365 days"
+    assert drill["reason"] == "last successful drill 400 days ago (2026-11-22 12:00 EAT); due every 365 days"
 
 
 def test_unapproved_hosting_and_no_dr_site(cli, sites):

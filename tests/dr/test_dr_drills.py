@@ -74,6 +74,30 @@ def test_failed_failover_and_state_rules(cli, backend, clock):
     assert len(drills(backend)) == 1
 
 
+def test_drill_messages_name_times_in_east_africa_time(cli, backend, clock):
+    """Every time a drill's messages show people is EAT to the minute (07:00 UTC is 10:00 EAT), whether the
+    command or the backend words it; the API's fields stay RFC 3339."""
+    cli("dr", "systems", "create", "RITA/crvs", *ADD)
+    dry = cli("dr", "drills", "start", "RITA/crvs", "--at", iso(clock, hours=-2), "--dry-run")
+    assert dry.exit_code == 0 and "would start a drill of RITA/crvs at 2026-11-22 10:00 EAT" in dry.stderr
+    r = cli("dr", "drills", "start", "RITA/crvs", "--at", iso(clock, hours=-2))
+    assert r.exit_code == 0, r.stderr
+    assert "Started drill 1 of RITA/crvs at 2026-11-22 10:00 EAT; run `egactl dr drills finish" in r.stderr
+    shown = cli("dr", "drills", "list", "RITA/crvs", "-o", "json").json()
+    assert [d["started_at"] for d in shown] == ["2026-11-22T07:00:00+00:00"]
+    twice = cli("dr", "drills", "start", "RITA/crvs")
+    assert twice.exit_code == 5
+    assert "a drill of RITA/crvs is already running since 2026-11-22 10:00 EAT; finish it first" in twice.stderr
+    dry = cli("dr", "drills", "finish", "RITA/crvs", "--data-loss", "0", "--dry-run")
+    assert dry.exit_code == 0 and "would finish drill 1 of RITA/crvs (started 2026-11-22 10:00 EAT)" in dry.stderr
+    early = cli("dr", "drills", "finish", "RITA/crvs", "--data-loss", "0", "--restored-at", iso(clock, hours=-3))
+    assert early.exit_code == 2
+    assert "restored_at 2026-11-22 09:00 EAT is before the drill started (2026-11-22 10:00 EAT)" in early.stderr
+    future = cli("dr", "drills", "finish", "RITA/crvs", "--data-loss", "0", "--restored-at", iso(clock, hours=3))
+    assert future.exit_code == 2 and "restored_at 2026-11-22 15:00 EAT is in the future" in future.stderr
+    assert [d.result for d in drills(backend)] == ["running"]
+
+
 def test_drills_list_filters_and_operators_see_their_own(cli, clock):
     cli("dr", "systems", "create", "RITA/crvs", *ADD)
     cli("dr", "systems", "create", "TRA/idras", *ADD)
@@ -139,6 +163,21 @@ def test_report_shows_compliance_and_its_csv_is_the_quarterly_report(cli, clock)
     tra_csv = next(p for p in parsed if p["system"] == "TRA/idras")
     assert tra_csv["issues"] == "1 failing check(s) in the last run; no successful drill on record"
     assert tra_csv["compliant"] == "no" and tra_csv["drill_overdue"] == "yes"
+
+
+def test_the_report_says_as_of_when_in_east_africa_time(cli, clock):
+    """The summary line's "as of" is the command's clock, shown as people read times (EAT, to the minute)."""
+    from typer.testing import CliRunner
+
+    from egactl.cli import app
+    from egactl.context import Context
+
+    cli("dr", "systems", "create", "RITA/crvs", *ADD)
+    clock.advance(hours=13, minutes=5)  # 22:05 UTC: 01:05 the next day in Dar es Salaam
+    ctx = Context(transport=cli.transport, token=cli.tokens["admin"], sleep=lambda s: None, clock=clock)
+    r = CliRunner().invoke(app, ["dr", "report"], obj=ctx)
+    assert r.exit_code == 0, r.stderr
+    assert r.stderr.strip().endswith("; as of 2026-11-23 01:05 EAT")
 
 
 def test_report_ages_drills_and_checks_by_the_backend_clock(cli, clock):

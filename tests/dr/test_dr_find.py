@@ -78,7 +78,8 @@ def test_the_last_check_says_state_when_and_what_was_not_ok_at_that_site(cli, cl
               {"check": "dr.reachability", "state": "WARNING", "reason": "slow: 3.2 s"},
               {"check": "version", "state": "WARNING", "reason": "the DR site runs 1.1, the primary 1.2"}]
     post(cli, "RITA", "crvs", "CRITICAL", checks)
-    at = clock.now.astimezone(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    assert clock.now == dt.datetime(2026, 11, 22, 9, 0, tzinfo=dt.timezone.utc)
+    at = "2026-11-22 12:00 EAT"  # times for people are East Africa Time, as the CLI shows them
     assert found(cli, "crvs-dr.rita.go.tz")[0]["summary"] == (
         f"DR site https://crvs-dr.rita.go.tz/health · critical · last check CRITICAL at {at} "
         f"(dr.tls CRITICAL, dr.reachability WARNING)")
@@ -87,7 +88,7 @@ def test_the_last_check_says_state_when_and_what_was_not_ok_at_that_site(cli, cl
     # the help desk's later observation is told apart, as dr systems show and the report do
     clock.advance(hours=2)
     post(cli, "RITA", "crvs", "OK", checks[:1], role="helpdesk")
-    later = clock.now.astimezone(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    later = "2026-11-22 14:00 EAT"
     assert found(cli, "crvs.rita.go.tz", role="helpdesk")[0]["summary"].endswith(
         f"last check CRITICAL at {at}; unverified OK at {later}")
 

@@ -135,17 +135,33 @@ def test_tls_not_yet_valid_and_unreachable():
     cert = CertInfo("crvs", NOW + dt.timedelta(days=1), NOW + dt.timedelta(days=90))
     t = TlsObservation(verified=False, verify_code=9, verify_message="certificate is not yet valid", chain=[cert])
     check = tls_check("primary", t, "a.rita.go.tz", v.DEFAULT_THRESHOLDS, NOW, "late")
-    assert check.state == "CRITICAL" and check.reason == "certificate is not valid until 2026-11-23 09:00 UTC"
+    assert check.state == "CRITICAL" and check.reason == "certificate is not valid until 2026-11-23 12:00 EAT"
     down = TlsObservation(failure=Failure("refused", "connection refused"))
     assert tls_check("dr", down, "b", v.DEFAULT_THRESHOLDS, NOW, "late").state == "UNKNOWN"
     broken = TlsObservation(failure=Failure("tls", "TLS handshake failed: wrong version number"))
     assert tls_check("dr", broken, "b", v.DEFAULT_THRESHOLDS, NOW, "late").state == "CRITICAL"
 
 
+def test_certificate_times_are_east_africa_time():
+    """Reasons are for people: when a certificate ends, in EAT to the minute (22:30 UTC is already the next day)."""
+    soon = CertInfo("crvs", NOW - dt.timedelta(days=60), dt.datetime(2026, 11, 25, 22, 30, tzinfo=dt.timezone.utc))
+    check = tls_check("primary", TlsObservation(verified=True, chain=[soon]), "a.rita.go.tz", v.DEFAULT_THRESHOLDS,
+                      NOW, "late")
+    assert check.reason == ("a certificate in the chain expires in 4 days (2026-11-26 01:30 EAT, crvs); "
+                            "critical below 7 days")
+    gone = CertInfo("crvs", NOW - dt.timedelta(days=90), dt.datetime(2026, 11, 19, 22, 30, tzinfo=dt.timezone.utc))
+    expired = TlsObservation(verified=False, verify_code=10, verify_message="certificate has expired", chain=[gone])
+    check = tls_check("primary", expired, "a.rita.go.tz", v.DEFAULT_THRESHOLDS, NOW, "late")
+    assert check.reason == "certificate expired 2 days ago (2026-11-20 01:30 EAT, crvs)"
+
+
 def test_drill_and_hosting_verdicts():
     assert drill_check({**SYSTEM, "days_since_successful_drill": 366}, v.DEFAULT_THRESHOLDS).state == "CRITICAL"
     running = drill_check({**SYSTEM, "drill_running_since": "2026-11-22T08:00:00+00:00"}, v.DEFAULT_THRESHOLDS)
-    assert running.state == "OK" and running.reason.endswith("a drill is in progress since 2026-11-22 08:00")
+    assert running.state == "OK" and running.reason.endswith("a drill is in progress since 2026-11-22 11:00 EAT")
+    late = drill_check({**SYSTEM, "days_since_successful_drill": 366,
+                        "last_successful_drill_at": "2025-11-20T22:15:00+00:00"}, v.DEFAULT_THRESHOLDS)
+    assert late.reason == "last successful drill 366 days ago (2025-11-21 01:15 EAT); due every 365 days"
     assert hosting_check({**SYSTEM, "dr_hosting": None}).state == "UNKNOWN"
     assert hosting_check({**SYSTEM, "dr_hosting_approved": False}).state == "CRITICAL"
 

@@ -42,7 +42,9 @@ def test_a_help_desk_ok_never_clears_never_checked(cli, backend, clock):
     assert report["last_check_at"] is None and report["last_check_status"] is None
     assert "never checked" in report["issues"] and report["compliant"] is False
     assert report["unverified_status"] == "OK" and report["unverified_by"] == "helpdesk@ega.go.tz"
-    assert any(i.startswith("unverified observation OK by helpdesk@ega.go.tz") for i in report["issues"])
+    # When, as people read times (East Africa Time); observed_at stays RFC 3339 for scripts.
+    assert ("unverified observation OK by helpdesk@ega.go.tz at 2026-11-22 12:00 EAT "
+            "(a help-desk check; an operator's check is needed)") in report["issues"]
 
     table = cli("dr", "report", role="helpdesk")
     assert "OK (help desk)" in table.stdout and "never checked" in table.stdout

@@ -58,11 +58,6 @@ def minutes(value: Any) -> str:
     return rules.format_minutes(value) if value is not None else ""
 
 
-def day(value: Any) -> str:
-    """An ISO timestamp shown to the minute, in UTC."""
-    return str(value)[:16].replace("T", " ") if value else ""
-
-
 def days_ago(value: Any) -> str:
     if value is None:
         return "never"

@@ -13,9 +13,9 @@ from typing import Annotated, Optional
 import typer
 
 from egactl.plugin.cli import (DEFAULT_LIMIT, All, Column, DryRun, Institution, Limit, OldestFirst, context, enforce,
-                               page_limit)
+                               page_limit, time_for_people)
 from egactl_dr import client, rules
-from egactl_dr.commands.common import SystemArg, complete_among, complete_systems, day, minutes, system_ref, when
+from egactl_dr.commands.common import SystemArg, complete_among, complete_systems, minutes, system_ref, when
 
 RESULTS = ("running", "passed", "failed")
 
@@ -56,10 +56,11 @@ def start(system: SystemArg, institution: Institution = None,
     body = {"started_at": when(at, "--at"), "notes": notes}
     if dry_run:
         current = client.get_system(ctx.api(), inst, name)
-        ctx.io.status(f"dry run: would start a drill of {current['system']} at {body['started_at'] or 'now'}")
+        ctx.io.status(f"dry run: would start a drill of {current['system']} at "
+                      f"{time_for_people(body['started_at']) if body['started_at'] else 'now'}")
         return
     drill = client.start_drill(ctx.api(), inst, name, {k: v for k, v in body.items() if v is not None})
-    ctx.success(f"Started drill {drill['id']} of {drill['system']} at {day(drill['started_at'])} UTC; "
+    ctx.success(f"Started drill {drill['id']} of {drill['system']} at {time_for_people(drill['started_at'])}; "
                 f"run `egactl dr drills finish {drill['system']}` when service is restored at the DR site")
     ctx.render(drill, DETAIL)
 
@@ -93,7 +94,7 @@ def finish(system: SystemArg, institution: Institution = None,
             ctx.io.status(f"dry run: no drill of {inst}/{name} is running; nothing would be finished")
         else:
             ctx.io.status(f"dry run: would finish drill {running['id']} of {running['system']} "
-                          f"(started {day(running['started_at'])} UTC)")
+                          f"(started {time_for_people(running['started_at'])})")
         return
     drill = client.finish_drill(ctx.api(), inst, name, {k: v for k, v in body.items() if v is not None})
     if drill["result"] == "passed":

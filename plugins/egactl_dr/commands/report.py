@@ -6,9 +6,9 @@ from typing import Annotated, Any
 
 import typer
 
-from egactl.plugin.cli import Column, Institution, context
+from egactl.plugin.cli import Column, Institution, context, time_for_people
 from egactl_dr import client
-from egactl_dr.commands.common import approved, day
+from egactl_dr.commands.common import approved
 
 COLUMNS = [
     Column("system"), Column("criticality"),
@@ -72,8 +72,5 @@ def _summary(rows: list[dict[str, Any]]) -> str:
     }
     detail = ", ".join(f"{n} {what}" for what, n in counts.items() if n)
     return (f"{len(rows)} system(s): {len(rows) - len(bad)} compliant, {len(bad)} not"
-            + (f" ({detail})" if detail else "") + f"; as of {day(_now())} UTC")
+            + (f" ({detail})" if detail else "") + f"; as of {time_for_people(context.get().now())}")
 
-
-def _now() -> str:
-    return context.get().now().isoformat()

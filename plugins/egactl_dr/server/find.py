@@ -12,10 +12,9 @@ is personal data.
 
 from __future__ import annotations
 
-import datetime as dt
-
 from sqlalchemy import select
 
+from egactl.plugin.rules import time_for_people
 from egactl.plugin.server import Found, Term, db, visible
 from egactl_dr.server.models import DrSystem
 
@@ -47,22 +46,18 @@ def find(term: Term, limit: int) -> list[Found]:
     return found[:limit]
 
 
-def _when(moment: dt.datetime) -> str:
-    return moment.astimezone(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
-
-
 def last_check(system: DrSystem, site: str) -> str:
-    """``last check WARNING at 2026-11-30 04:56 UTC (dr.tls WARNING)``: the state, when, and what was
+    """``last check WARNING at 2026-11-30 07:56 EAT (dr.tls WARNING)``: the state, when, and what was
     not OK at this site (``dr systems show`` and ``dr history`` say why); or ``never checked``."""
     if system.last_check_at is None:
         line = "never checked"
     else:
-        line = f"last check {system.last_check_status} at {_when(system.last_check_at)}"
+        line = f"last check {system.last_check_status} at {time_for_people(system.last_check_at)}"
         here = [p.split(":", 1)[0] for p in system.last_check_problems or [] if p.startswith(f"{site}.")]
         if here:
             line += f" ({', '.join(here)})"
     if system.observed_at is not None and (system.last_check_at is None or system.observed_at > system.last_check_at):
-        line += f"; unverified {system.observed_status} at {_when(system.observed_at)}"
+        line += f"; unverified {system.observed_status} at {time_for_people(system.observed_at)}"
     return line
 
 

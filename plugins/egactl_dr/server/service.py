@@ -8,6 +8,7 @@ from typing import Any
 
 from sqlalchemy import func, select
 
+from egactl.plugin.rules import time_for_people
 from egactl.plugin.server import Problem, backend, db, etag, iso, not_found, principal
 from egactl_dr.server.models import DrDrill, DrSystem
 
@@ -63,7 +64,7 @@ def not_in_future(when: dt.datetime, field: str) -> dt.datetime:
     if when.tzinfo is None:
         when = when.replace(tzinfo=dt.timezone.utc)
     if when > backend().now() + CLOCK_SKEW:
-        raise Problem(422, f"{field} {when.isoformat()} is in the future",
+        raise Problem(422, f"{field} {time_for_people(when)} is in the future",
                       errors=[{"field": field, "message": "in the future"}])
     return when
 

@@ -29,6 +29,7 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
+from egactl.plugin.rules import time_for_people
 from egactl_dr.commands.check.probes import ReachObservation, SiteObservation, TlsObservation
 from egactl_dr.rules import FieldSource, effective_thresholds, format_minutes, parse_field_source, worst
 
@@ -183,7 +184,7 @@ def tls_check(site: str, t: TlsObservation | None, host: str, limits: dict[str, 
     if not t.verified:
         return Check(name, CRITICAL, _verify_failure(t, host, now, days), perf)
     assert earliest is not None and days is not None
-    when = f"{earliest.not_after:%Y-%m-%d}, {earliest.subject}"
+    when = f"{time_for_people(earliest.not_after)}, {earliest.subject}"
     whole = round(days)
     if days < crit:
         return Check(name, CRITICAL, f"a certificate in the chain expires in {_days(whole)} ({when}); "
@@ -202,11 +203,11 @@ def _verify_failure(t: TlsObservation, host: str, now: dt.datetime, days: float 
         if expired:
             c = min(expired, key=lambda c: c.not_after)
             ago = int((now - c.not_after).total_seconds() // 86400)
-            return f"certificate expired {_days(ago)} ago ({c.not_after:%Y-%m-%d}, {c.subject})"
+            return f"certificate expired {_days(ago)} ago ({time_for_people(c.not_after)}, {c.subject})"
         return "certificate has expired"
     if code == 9:  # X509_V_ERR_CERT_NOT_YET_VALID
         if leaf and leaf.not_before:
-            return f"certificate is not valid until {leaf.not_before:%Y-%m-%d %H:%M} UTC"
+            return f"certificate is not valid until {time_for_people(leaf.not_before)}"
         return "certificate is not yet valid"
     if code in (62, 64):  # hostname / IP address mismatch
         names = ", ".join(leaf.names[:5]) if leaf and leaf.names else "no names"
@@ -370,12 +371,12 @@ def drill_check(system: dict[str, Any], limits: dict[str, Any]) -> Check:
     name = "drill"
     days = system.get("days_since_successful_drill")
     running = system.get("drill_running_since")
-    note = f"; a drill is in progress since {running[:16].replace('T', ' ')}" if running else ""
+    note = f"; a drill is in progress since {time_for_people(running)}" if running else ""
     if days is None:
         return Check(name, CRITICAL, "no successful failover drill on record" + note)
     warn, crit = limits["drill_warn_days"], limits["drill_crit_days"]
     perf = [Perf("drill_age", days, "", perf_number(warn), perf_number(crit), 0)]
-    when = (system.get("last_successful_drill_at") or "")[:10]
+    when = time_for_people(system.get("last_successful_drill_at"))
     if days > crit:
         return Check(name, CRITICAL, f"last successful drill {_days(days)} ago ({when}); due every {crit} days{note}",
                      perf)

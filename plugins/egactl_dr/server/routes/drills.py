@@ -14,6 +14,7 @@ from typing import Any, Literal
 from fastapi import APIRouter
 from sqlalchemy import select
 
+from egactl.plugin.rules import time_for_people
 from egactl.plugin.server import ApiRoute, Problem, audit, backend, db, etag, insert_unique, iso, page, principal, visible
 from egactl_dr.rules import format_minutes
 from egactl_dr.server.models import DrDrill
@@ -56,7 +57,7 @@ def start_drill(institution: str, name: str, body: DrillStart):
     # The system's lock (guarded_system) makes starts take turns, so the running drill read
     # here is the one the insert would clash with; the unique index stays the judge.
     running = db().scalar(select(DrDrill.started_at).where(DrDrill.system_id == system.id, DrDrill.result == "running"))
-    since = f" since {running.isoformat()}" if running else ""
+    since = f" since {time_for_people(running)}" if running else ""
     insert_unique(row, f"a drill of {system.ref} is already running{since}; finish it first")
     out = serialize(row)
     audit.record("drill-start", "dr_system", system.ref, institution=system.institution, after=out)
@@ -75,7 +76,8 @@ def finish_drill(institution: str, name: str, body: DrillFinish):
     now = backend().now()
     restored = not_in_future(body.restored_at, "restored_at") if body.restored_at else (None if body.failed else now)
     if restored is not None and restored < row.started_at:
-        raise Problem(422, f"restored_at {restored.isoformat()} is before the drill started ({row.started_at.isoformat()})",
+        raise Problem(422, f"restored_at {time_for_people(restored)} is before the drill started "
+                           f"({time_for_people(row.started_at)})",
                       errors=[{"field": "restored_at", "message": "before the start"}])
     if not body.failed and body.data_loss_minutes is None:
         raise Problem(422, "data_loss_minutes is required to judge the RPO (0 if nothing was lost)",

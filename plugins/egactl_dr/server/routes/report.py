@@ -19,6 +19,7 @@ from typing import Any
 from fastapi import APIRouter
 from sqlalchemy import select
 
+from egactl.plugin.rules import time_for_people
 from egactl.plugin.server import ApiRoute, backend, db, iso, page, visible
 from egactl_dr import rules
 from egactl_dr.server.models import DrSystem
@@ -52,8 +53,8 @@ def row_for(s: DrSystem, *, now: dt.datetime, approved: list[str], stale_days: f
         if failing:
             issues.append(f"{len(failing)} failing check(s) in the last run")
     if newer_observation:
-        issues.append(f"unverified observation {s.observed_status} by {s.observed_by} on "
-                      f"{s.observed_at:%Y-%m-%d} (a help-desk check; an operator's check is needed)")
+        issues.append(f"unverified observation {s.observed_status} by {s.observed_by} at "
+                      f"{time_for_people(s.observed_at)} (a help-desk check; an operator's check is needed)")
     limits = rules.effective_thresholds(s.thresholds)
     age = days_since(s.last_drill_passed_at, now)
     overdue = age is None or age > limits["drill_crit_days"]
