@@ -139,11 +139,12 @@ PAST_TENSE = {"reserve": "reserved", "assign": "assigned", "suspend": "suspended
               "release": "released"}
 
 
-def refusal(action: str, code: str, state: str, quarantine_until: dt.datetime | None = None) -> str:
-    """The one line a user reads when ``action`` is illegal for ``code`` in ``state``."""
+def refusal(action: str, code: str, state: str, quarantine_until: dt.datetime | str | None = None) -> str:
+    """The one line a user reads when ``action`` is illegal for ``code`` in ``state``; a released code's
+    ``quarantine_until`` (aware, or RFC 3339 as the API writes it) is shown as people read times."""
     needs = " or ".join(CODE.sources(action))
     line = f"cannot {action} {code}: it is {state} (only a code that is {needs} can be {PAST_TENSE[action]})"
-    if state == "released" and quarantine_until is not None:
+    if state == "released" and quarantine_until:
         line += f"; it is in quarantine until {time_for_people(quarantine_until)}"
     return line
 

@@ -159,6 +159,11 @@ def test_a_released_code_is_refused_naming_when_it_frees_in_east_africa_time(cli
                                      "it is in quarantine until 2027-02-21 02:30 EAT")
     shown = ok(cli("ussd", "show", "31", "-o", "json")).json()
     assert shown["quarantine_until"] == "2027-02-20T23:30:00+00:00"
+    # A dry run refuses in the same words, from the code as the API shows it.
+    dry = cli("ussd", "assign", "-i", "TRA", "--code", "31", *ASSIGN, "--dry-run")
+    assert dry.exit_code == 5 and dry.stderr.strip().endswith("in quarantine until 2027-02-21 02:30 EAT")
+    dry = cli("ussd", "resume", "31", "--reason", "wrong code released", "--dry-run")
+    assert dry.exit_code == 5 and dry.stderr.strip().endswith("in quarantine until 2027-02-21 02:30 EAT")
 
 
 def test_the_gateway_code_never_moves(cli, backend):

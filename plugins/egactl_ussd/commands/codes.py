@@ -164,7 +164,8 @@ def _preview_allocation(ctx, action: str, institution: str, number: int | None, 
         if number == rules.GATEWAY:
             raise Conflict(f"dry run: cannot {action} {current['code']}: it is reserved for the e-GA gateway")
         if not rules.CODE.allows(action, current["state"]):
-            raise Conflict("dry run: " + rules.refusal(action, current["code"], current["state"]))
+            raise Conflict("dry run: " + rules.refusal(action, current["code"], current["state"],
+                                                       current.get("quarantine_until")))
         if current["state"] == "reserved" and current["institution"] != institution:
             raise Conflict(f"dry run: cannot {action} {current['code']} to {institution}: "
                            f"it is reserved for {current['institution']}")
@@ -245,7 +246,8 @@ def _act(action: str, code: str, reason: str, *, dry_run: bool, yes: bool | None
         if number == rules.GATEWAY:
             raise Conflict(f"cannot {action} {current['code']}: it is reserved for the e-GA gateway")
         if not rules.CODE.allows(action, current["state"]):
-            raise Conflict(("dry run: " if dry_run else "") + rules.refusal(action, current["code"], current["state"]))
+            raise Conflict(("dry run: " if dry_run else "") + rules.refusal(action, current["code"], current["state"],
+                                                                            current.get("quarantine_until")))
         target = rules.CODE.next_state(action, current["state"])
         if dry_run:
             ctx.io.status(f"dry run: would {action} {current['code']} ({current['institution']}): "
