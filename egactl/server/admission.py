@@ -232,7 +232,11 @@ class AdmissionMiddleware:
 
 
 def _size_thread_pool(threads: int) -> None:
-    """The event loop's default thread limiter (sync endpoints, run_in_threadpool): ``threads`` tokens."""
+    """``threads`` request threads (egactl.server.request_threads, where endpoints run), and as many
+    tokens for the event loop's default thread limiter (the frame's other run_in_threadpool calls)."""
+    from egactl.server import request_threads
+
+    request_threads.size(threads)
     try:
         import anyio.to_thread
 

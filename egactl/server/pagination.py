@@ -59,14 +59,34 @@ def page(session: Session, stmt: Select, id_column: Any, *, cursor: str | None, 
             stmt = stmt.where(tuple_(*keys) > tuple_(*after) if oldest_first else tuple_(*keys) < tuple_(*after))
     counted = stmt
     entities = len(stmt.column_descriptions)  # what the statement selects: entities or columns
-    stmt = stmt.add_columns(*(key.label(f"page_key_{i}") for i, key in enumerate(keys)))
+    # A statement of columns that already holds the keys is read as it is, and its rows
+    # (named tuples) go to ``serialize`` whole: no ORM object is built for a page that
+    # only needs values. Otherwise the keys are added at the end of each row.
+    at = _positions(stmt, keys) if entities > 1 else None
+    if at is None:
+        stmt = stmt.add_columns(*(key.label(f"page_key_{i}") for i, key in enumerate(keys)))
+        at = list(range(entities, entities + len(keys)))
     rows = session.execute(stmt.order_by(*(k.asc() if oldest_first else k.desc() for k in keys)).limit(limit + 1)).all()
     more = len(rows) > limit
     rows = rows[:limit]
     if more and not cursor:
         _announce_total(session, counted)
-    items = [serialize(row[0] if entities == 1 else tuple(row[:entities])) for row in rows]
-    return {"items": items, "next_cursor": _encode_keys(list(rows[-1][entities:])) if more and rows else None}
+    items = [serialize(row[0] if entities == 1 else row if len(row) == entities else tuple(row[:entities]))
+             for row in rows]
+    return {"items": items, "next_cursor": _encode_keys([rows[-1][i] for i in at]) if more and rows else None}
+
+
+def _positions(stmt: Select, keys: list[Any]) -> list[int] | None:
+    """Where each key is among the columns ``stmt`` selects, or None if one is not."""
+    selected = [getattr(c, "expression", c) for c in stmt.selected_columns]
+    found = []
+    for key in keys:
+        column = getattr(key, "expression", key)
+        at = next((i for i, c in enumerate(selected) if c is column), None)
+        if at is None:
+            return None
+        found.append(at)
+    return found
 
 
 def _announce_total(session: Session, stmt: Select) -> None:

@@ -41,7 +41,7 @@ from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import StreamingResponse
 
-from egactl.server import authcache, idempotency, inputs
+from egactl.server import authcache, idempotency, inputs, request_threads
 from egactl.server.backend import Backend
 from egactl.server.models import ApiToken
 from egactl.server.problems import Problem, route_responses
@@ -221,7 +221,7 @@ def _one_thread(func: Callable) -> Callable:
 
     @functools.wraps(func)  # FastAPI reads the parameters (and our markers) through __wrapped__
     async def endpoint(**kwargs: Any) -> Any:
-        return await run_in_threadpool(_run_and_release, func, kwargs)
+        return await request_threads.run(_run_and_release, func, kwargs)
 
     return endpoint
 
