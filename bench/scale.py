@@ -40,6 +40,7 @@ rare audit actor and a rare action (purge), a year of audit history up to now.
     python bench/scale.py --small [--backend sqlite]   # 1/1000, one timed run: for the test suite
     python bench/scale.py --postgres-url postgresql://postgres@127.0.0.1:5432/postgres   # an existing server
     python bench/scale.py --data /var/tmp/egactl-scale   # keep the data sets there; reuse them next time
+    python bench/scale.py --data /var/tmp/egactl-scale --only audit --only 'find INSTITUTION'   # some look-ups
 
 ``--data DIR`` keeps what a run builds: the SQLite files, a PostgreSQL server's
 own directory (DIR/postgres, stopped cleanly at the end, started again by the
@@ -717,7 +718,8 @@ class Kept:
         self.file.write_text(json.dumps(self.state, indent=1))
 
 
-def measure(sizes: list[Built], workdir: Path, repeat: int, warm: bool, log=print) -> list[dict[str, Timing]]:
+def measure(sizes: list[Built], workdir: Path, repeat: int, warm: bool, lookups=LOOKUPS,
+            log=print) -> list[dict[str, Timing]]:
     """Every look-up on each size, the sizes taking turns run by run (one `egactl serve` each, side
     by side), so that whatever else the machine does weighs on both alike: the ratio is of the
     same moments."""
@@ -730,7 +732,7 @@ def measure(sizes: list[Built], workdir: Path, repeat: int, warm: bool, log=prin
         help_text = egactl({**bases[0], "EGACTL_TOKEN": sizes[0].admin}, "sms", "list", "--help").stdout
         state_flag = "--state" if "--state" in help_text else "--status"
         results: list[dict[str, Timing]] = [{} for _ in sizes]
-        for name, who, args in LOOKUPS:
+        for name, who, args in lookups:
             runs: list[list] = [[] for _ in sizes]
             for i in range(repeat + (1 if warm else 0)):
                 for k, (b, base) in enumerate(zip(sizes, bases)):
@@ -763,9 +765,14 @@ def main() -> None:
                                                              "(the test suite's mode: checks the script runs)")
     parser.add_argument("--postgres-url", help="a PostgreSQL server to make the databases on (URL of a database "
                                                "there whose user may CREATE DATABASE); default: start a throwaway one")
+    parser.add_argument("--only", action="append", default=[], metavar="TEXT",
+                        help="time only the look-ups whose name holds TEXT (repeatable; default: all)")
     parser.add_argument("--data", type=Path, help="keep the built data sets (and the PostgreSQL server's "
                                                   "directory) in this directory, and reuse what it holds")
     args = parser.parse_args()
+    lookups = [entry for entry in LOOKUPS if not args.only or any(t in entry[0] for t in args.only)]
+    if not lookups:
+        parser.error(f"no look-up's name holds {' or '.join(map(repr, args.only))}")
     scale, repeat, warm = (0.001, 1, False) if args.small else (args.scale, args.repeat, True)
     backends = [b.strip() for b in args.backend.split(",") if b.strip()]
     for b in backends:
@@ -791,7 +798,7 @@ def main() -> None:
                 built.append(build(backend, s, workdir, pg, log=lambda m: print(m, flush=True)))
                 if kept:
                     kept.put(built[-1])
-            timed = measure(built, workdir, repeat, warm, log=lambda m: print(m, flush=True))
+            timed = measure(built, workdir, repeat, warm, lookups, log=lambda m: print(m, flush=True))
             for (size, _), t in zip(sizes, timed):
                 results[(backend, size)] = t
             if backend == "sqlite" and not kept:
@@ -808,7 +815,7 @@ def main() -> None:
             f"{'100% srv':>8} {'srv 100/10':>10} {'queue':>6} {'wall 100%':>10} {'rows':>5}")
     print(head)
     print("-" * len(head))
-    for name, _, _ in LOOKUPS:
+    for name, _, _ in lookups:
         for backend in backends:
             a, b = results[(backend, "10%")][name], results[(backend, "100%")][name]
             ratio = f"{b.http_ms / a.http_ms:.2f}x" if a.http_ms else "-"
