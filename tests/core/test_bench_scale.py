@@ -65,7 +65,7 @@ def test_scale_small_keeps_its_data_and_reuses_it(tmp_path):
     timed = [name for name in lookups() if any(line.startswith(name) for line in lines)]
     assert timed == [name for name in lookups() if "audit" in name], again.stdout
     # the data set's last hour holds more than a page at both sizes: the same look-up at both
-    since = [line for line in lines if line.startswith("audit list --since 1h")][0]
+    since = next(line for line in lines if line.startswith("audit list --since 1h"))
     assert since.split()[-1] == "30", since
 
 
