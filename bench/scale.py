@@ -6,7 +6,7 @@ mailboxes, 5.35M SMS messages in 205 batches, 1M audit entries), multiplied by
 (``--scale``) and the "10%" (a tenth of it). For each size and backend:
 
 1. the schema is made by the real backend (``egactl serve migrate``), and a
-   token for an admin and for an operator of MNRT by ``egactl serve tokens``;
+   token for an admin, an operator of MNRT and one of MOH and MOEST by ``egactl serve tokens``;
 2. the data is bulk-loaded straight into the real tables, bypassing the API
    (which would take hours at this size). Fast paths:
    - SQLite: ``executemany`` of generated rows, one transaction per table,
@@ -119,6 +119,7 @@ NAMED = ["MOH", "MOEST", "PORALG", "TRA", "MOF", "NIDA", "TANESCO", "RITA", "NHI
 LOOKUPS = [
     ("sms list -i MNRT (few messages)", "admin", ["sms", "list", "-i", "MNRT"]),
     ("sms list (operator of MNRT)", "operator", ["sms", "list"]),
+    ("sms list (operator of MOH, MOEST)", "operator of two", ["sms", "list"]),
     ("sms list --batch BIG --status failed", "admin", ["sms", "list", "--batch", "{big}", "--status", "failed"]),
     ("sms report BIG", "admin", ["sms", "report", "{big}"]),
     ("audit list --actor RARE", "admin", ["audit", "list", "--actor", "{rare_actor}"]),
@@ -136,6 +137,12 @@ LOOKUPS = [
     ("find SENDER-ID --service sms", "admin", ["find", "{sender}", "--service", "sms"]),
     ("find USSD code", "admin", ["find", "*152*00#"]),
 ]
+
+
+CALLERS = {"admin": ("bench", "admin", []), "operator": ("ict@mnrt.go.tz", "operator", ["MNRT"]),
+           "operator of two": ("ict@ega.go.tz", "operator", ["MOH", "MOEST"])}
+"""Who runs the look-ups: (subject, role, institutions) of each token. An operator of two
+institutions is scoped by an IN list of both, the two biggest senders here."""
 
 
 # -- the data ----------------------------------------------------------------------------------
@@ -626,16 +633,22 @@ class Built:
     label: str
     env: dict[str, str]
     url: str
-    admin: str
-    operator: str
+    tokens: dict[str, str]  # a token for each of CALLERS
     values: dict[str, str]  # what the look-ups are filled with (DataSet.values)
     took: dict[str, float]
     database: str = ""  # PostgreSQL: the database's name (its server's port changes from run to run)
 
     def record(self) -> dict:
         """What a kept data set (--data) remembers of it: tokens (the file is 0600), look-up values."""
-        return {"admin": self.admin, "operator": self.operator, "values": self.values, "took": self.took,
-                "database": self.database}
+        return {"tokens": self.tokens, "values": self.values, "took": self.took, "database": self.database}
+
+
+def token(env: dict[str, str], url: str, who: str) -> str:
+    subject, role, codes = CALLERS[who]
+    r = must(egactl(env, "serve", "tokens", "create", "--role", role, "--subject", subject,
+                    *(a for code in codes for a in ("-i", code)), "--database-url", url, "-o", "json"),
+             f"serve tokens create ({who})")
+    return json.loads(r.stdout)["token"]
 
 
 def build(backend: str, scale: float, workdir: Path, pg: Postgres | None, log=print) -> Built:
@@ -648,9 +661,6 @@ def build(backend: str, scale: float, workdir: Path, pg: Postgres | None, log=pr
         if backend == "sqlite":
             Path(url.removeprefix("sqlite:///") + suffix).unlink(missing_ok=True)
     must(egactl(env, "serve", "migrate", "--database-url", url), "egactl serve migrate")
-    r = must(egactl(env, "serve", "tokens", "create", "--role", "admin", "--subject", "bench", "--database-url", url,
-                    "-o", "json"), "serve tokens create (admin)")
-    admin = json.loads(r.stdout)["token"]
     now = dt.datetime.now(dt.timezone.utc)
     data = DataSet(scale, now)
     started = time.monotonic()
@@ -660,9 +670,7 @@ def build(backend: str, scale: float, workdir: Path, pg: Postgres | None, log=pr
     log(f"  built {label}: {data.n_mailboxes} mailboxes, {data.n_messages} messages (big batch {data.n_big}), "
         f"{data.n_audit} audit entries in {took['total']:.0f} s "
         f"({', '.join(f'{k} {v:.0f} s' for k, v in took.items() if k != 'total')})")
-    r = must(egactl(env, "serve", "tokens", "create", "--role", "operator", "--subject", "ict@mnrt.go.tz",
-                    "-i", "MNRT", "--database-url", url, "-o", "json"), "serve tokens create (operator)")
-    return Built(label, env, url, admin, json.loads(r.stdout)["token"], data.values(), took,
+    return Built(label, env, url, {who: token(env, url, who) for who in CALLERS}, data.values(), took,
                  url.rsplit("/", 1)[1] if backend == "postgres" else "")
 
 
@@ -680,8 +688,11 @@ def reuse(backend: str, scale: float, workdir: Path, pg: Postgres | None, record
         analyze(url)
     log(f"  reused {label} from {workdir}" + (f": migrated ({'; '.join(upgraded)}) and ANALYZEd in "
                                               f"{time.monotonic() - started:.0f} s" if upgraded else ""))
-    return Built(label, env, url, record["admin"], record["operator"], record["values"], record["took"],
-                 record["database"])
+    tokens = record.get("tokens") or {"admin": record["admin"], "operator": record["operator"]}
+    for who in CALLERS:  # a caller this set was built without (a look-up added since)
+        if who not in tokens:
+            tokens[who] = token(env, url, who)
+    return Built(label, env, url, tokens, record["values"], record["took"], record["database"])
 
 
 def analyze(url: str) -> None:
@@ -729,7 +740,7 @@ def measure(sizes: list[Built], workdir: Path, repeat: int, warm: bool, lookups=
             servers.append(Serve(b.env, b.url, workdir / f"serve-{b.label}.log"))
         bases = [{**b.env, "EGACTL_API_URL": f"http://127.0.0.1:{s.port}"} for b, s in zip(sizes, servers)]
         # `sms list --status` is being renamed `--state` (the old spelling stays, with a notice).
-        help_text = egactl({**bases[0], "EGACTL_TOKEN": sizes[0].admin}, "sms", "list", "--help").stdout
+        help_text = egactl({**bases[0], "EGACTL_TOKEN": sizes[0].tokens["admin"]}, "sms", "list", "--help").stdout
         state_flag = "--state" if "--state" in help_text else "--status"
         results: list[dict[str, Timing]] = [{} for _ in sizes]
         for name, who, args in lookups:
@@ -737,7 +748,7 @@ def measure(sizes: list[Built], workdir: Path, repeat: int, warm: bool, lookups=
             for i in range(repeat + (1 if warm else 0)):
                 for k, (b, base) in enumerate(zip(sizes, bases)):
                     values = b.values
-                    cli_env = {**base, "EGACTL_TOKEN": b.admin if who == "admin" else b.operator}
+                    cli_env = {**base, "EGACTL_TOKEN": b.tokens[who]}
                     run = one_run(cli_env, [state_flag if a == "--status" else a.format(**values) for a in args])
                     if not (warm and i == 0):
                         runs[k].append(run)
@@ -794,6 +805,7 @@ def main() -> None:
                 record = kept.get(f"{backend}-{s:g}") if kept else None
                 if record:
                     built.append(reuse(backend, s, workdir, pg, record, log=lambda m: print(m, flush=True)))
+                    kept.put(built[-1])  # with a token made for a caller added since
                     continue
                 built.append(build(backend, s, workdir, pg, log=lambda m: print(m, flush=True)))
                 if kept:
