@@ -6,7 +6,7 @@ mailboxes, 5.35M SMS messages in 205 batches, 1M audit entries), multiplied by
 (``--scale``) and the "10%" (a tenth of it). For each size and backend:
 
 1. the schema is made by the real backend (``egactl serve migrate``), and a
-   token for an admin and for an operator of MNRT by ``egactl serve tokens``;
+   token for an admin, an operator of MNRT and one of MOH and MOEST by ``egactl serve tokens``;
 2. the data is bulk-loaded straight into the real tables, bypassing the API
    (which would take hours at this size). Fast paths:
    - SQLite: ``executemany`` of generated rows, one transaction per table,
@@ -39,6 +39,24 @@ rare audit actor and a rare action (purge), a year of audit history up to now.
     python bench/scale.py [--scale 1.0] [--backend sqlite,postgres] [--repeat 5]
     python bench/scale.py --small [--backend sqlite]   # 1/1000, one timed run: for the test suite
     python bench/scale.py --postgres-url postgresql://postgres@127.0.0.1:5432/postgres   # an existing server
+    python bench/scale.py --data /var/tmp/egactl-scale   # keep the data sets there; reuse them next time
+    python bench/scale.py --data /var/tmp/egactl-scale --only audit --only 'find INSTITUTION'   # some look-ups
+
+``--data DIR`` keeps what a run builds: the SQLite files, a PostgreSQL server's
+own directory (DIR/postgres, stopped cleanly at the end, started again by the
+next run), and DIR/sets.json (0600: the tokens, and the values the look-ups are
+filled with). A later run with the same ``--data`` and ``--scale`` reuses every
+set it finds there instead of building it (about 15 minutes of CPU at full
+size), after `egactl serve migrate` has brought it to this release's schema
+(so a new index is in what is timed; the set is ANALYZEd again when a revision
+ran); a set it does not find (another backend) it builds there.
+
+The look-ups are filled with the data set's own values (a batch id, an
+address, …), and "the last hour" of ``audit list --since 1h`` is the data
+set's: the hour before it was built (``--since`` gets that time), which holds
+``RECENT_AUDIT`` entries at every size, as a national log's last hour holds
+more than a page at any time (spread evenly over the year instead, the 10% set's
+last hour held 10 entries and the 100% set's 115: not the same look-up).
 
 The table gives, per look-up and backend, the median ms at the 10% size and
 at the 100% size, and their ratio (issue 14's target: <= 1.5x, <= 50 ms).
@@ -75,6 +93,11 @@ MESSAGES = 5_350_000
 BATCHES = 205
 BIG_BATCH = 1_000_000
 AUDIT = 1_000_000
+RECENT_AUDIT = 250
+"""Audit entries in the data set's last hour, at every size: a national log writes more than a page
+of them an hour (1M a year is ~115 an hour, more in office hours), and the same number at both sizes
+makes `audit list --since 1h` the same work at both (spread evenly over the year, the 10% set's last
+hour held 10 entries and the 100% set's 115: not the same look-up)."""
 
 GIVEN = ["Juma", "Amina", "Neema", "Baraka", "Rehema", "Hamisi", "Zawadi", "Mussa", "Upendo", "Salma",
          "Emmanuel", "Grace", "Said", "Halima", "Joseph", "Mwanaisha", "Petro", "Fatuma", "Elia", "Agnes",
@@ -96,11 +119,12 @@ NAMED = ["MOH", "MOEST", "PORALG", "TRA", "MOF", "NIDA", "TANESCO", "RITA", "NHI
 LOOKUPS = [
     ("sms list -i MNRT (few messages)", "admin", ["sms", "list", "-i", "MNRT"]),
     ("sms list (operator of MNRT)", "operator", ["sms", "list"]),
+    ("sms list (operator of MOH, MOEST)", "operator of two", ["sms", "list"]),
     ("sms list --batch BIG --status failed", "admin", ["sms", "list", "--batch", "{big}", "--status", "failed"]),
     ("sms report BIG", "admin", ["sms", "report", "{big}"]),
     ("audit list --actor RARE", "admin", ["audit", "list", "--actor", "{rare_actor}"]),
     ("audit list --action purge", "admin", ["audit", "list", "--action", "purge"]),
-    ("audit list --since 1h", "admin", ["audit", "list", "--since", "1h"]),
+    ("audit list --since 1h", "admin", ["audit", "list", "--since", "{hour_ago}"]),  # the data's last hour
     ("mail list --search ADDRESS", "admin", ["mail", "list", "--search", "{address}"]),
     ("mail list --search 'juma mr'", "admin", ["mail", "list", "--search", "juma mr"]),
     ("mail list -i SONGWE-MC (high ids)", "admin", ["mail", "list", "-i", "SONGWE-MC"]),
@@ -113,6 +137,12 @@ LOOKUPS = [
     ("find SENDER-ID --service sms", "admin", ["find", "{sender}", "--service", "sms"]),
     ("find USSD code", "admin", ["find", "*152*00#"]),
 ]
+
+
+CALLERS = {"admin": ("bench", "admin", []), "operator": ("ict@mnrt.go.tz", "operator", ["MNRT"]),
+           "operator of two": ("ict@ega.go.tz", "operator", ["MOH", "MOEST"])}
+"""Who runs the look-ups: (subject, role, institutions) of each token. An operator of two
+institutions is scoped by an IN list of both, the two biggest senders here."""
 
 
 # -- the data ----------------------------------------------------------------------------------
@@ -171,6 +201,12 @@ class DataSet:
         self.employee = ""
         self.name = ""
         self.year_ago = now - dt.timedelta(days=365)
+
+    def values(self) -> dict[str, str]:
+        """What the look-ups are filled with (a batch id, an address, …): kept with a kept data set."""
+        return {"big": str(self.big_batch_id), "rare_actor": self.rare_actor, "address": self.address,
+                "employee": self.employee, "name": self.name, "phone": self.phone, "sender": self.sender,
+                "hour_ago": (self.now - dt.timedelta(hours=1)).isoformat()}
 
     def domain(self, code: str) -> str:
         return f"{code.lower()}.go.tz"
@@ -331,12 +367,17 @@ class DataSet:
         actors = [f"ict@{self.domain(c)}" for c in self.codes[:40]] + ["admin", "system", "helpdesk@ega.go.tz"]
         actions = ["create", "update", "delete", "suspend", "resume", "send", "import", "approve", "reset-password"]
         resources = ["mailbox", "sms-batch", "institution", "sender", "group", "token"]
-        span = (self.now - dt.timedelta(minutes=1) - self.year_ago).total_seconds()
+        recent = min(RECENT_AUDIT, n // 2)  # the last hour's entries: as many at every size
+        hour_ago = self.now - dt.timedelta(hours=1)
+        span = (hour_ago - self.year_ago).total_seconds()
         rare = {n // 5, n // 2, n - n // 7}
 
         def rows():
             for i in range(1, n + 1):
-                at = self.year_ago + dt.timedelta(seconds=span * i / n)
+                if i <= n - recent:  # the year before the last hour, evenly
+                    at = self.year_ago + dt.timedelta(seconds=span * i / (n - recent + 1))
+                else:  # the last hour (up to a minute ago), evenly
+                    at = hour_ago + dt.timedelta(seconds=59 * 60 * (i - (n - recent)) / recent)
                 actor = self.rare_actor if i in rare else rng.choice(actors)
                 action = "purge" if rng.random() < 0.001 else rng.choice(actions)
                 code = rng.choices(self.codes, self.w)[0]
@@ -443,21 +484,31 @@ def _as_postgres(cmd: list[str]) -> list[str]:
 class Postgres:
     """A throwaway PostgreSQL 15 on loopback, for this run only (as tests/conftest.py starts one)."""
 
-    def __init__(self, existing: str | None = None) -> None:
-        self.existing, self.base = existing, None
+    def __init__(self, existing: str | None = None, keep: Path | None = None) -> None:
+        """``keep``: the server's own directory, kept after the run (``--data``): made by
+        ``initdb`` if it holds no server yet, started as it is otherwise."""
+        self.existing, self.base, self.kept = existing, None, keep is not None
         if existing:  # a server someone else runs (the test suite's): only databases are made there
             return
-        self.base = Path(tempfile.mkdtemp(prefix="egactl-bench-pg-"))
+        self.base = keep or Path(tempfile.mkdtemp(prefix="egactl-bench-pg-"))
+        self.base.mkdir(parents=True, exist_ok=True)
         if os.geteuid() == 0:
             shutil.chown(self.base, "postgres")
         self.port = free_port()
         self.data = self.base / "data"
-        subprocess.run(_as_postgres([str(PG_BIN / "initdb"), "-D", str(self.data), "-U", "postgres", "-A", "trust",
-                                     "--no-sync", "-E", "UTF8"]), check=True, capture_output=True, timeout=120)
+        if not (self.data / "PG_VERSION").exists():
+            subprocess.run(_as_postgres([str(PG_BIN / "initdb"), "-D", str(self.data), "-U", "postgres", "-A",
+                                         "trust", "--no-sync", "-E", "UTF8"]), check=True, capture_output=True,
+                           timeout=120)
         subprocess.run(_as_postgres([str(PG_BIN / "pg_ctl"), "-D", str(self.data), "-l", str(self.base / "log"),
                                      "-w", "-o", f"-p {self.port} -k {self.base} -c listen_addresses=127.0.0.1 "
                                                  f"-c fsync=off -c max_connections=100", "start"]),
                        check=True, capture_output=True, timeout=120)
+
+    def url(self, name: str) -> str:
+        """The URL of database ``name`` on this server (as it runs now: a kept server's port changes)."""
+        return self.existing.rsplit("/", 1)[0] + "/" + name if self.existing \
+            else f"postgresql://postgres@127.0.0.1:{self.port}/{name}"
 
     def database(self, name: str) -> str:
         if self.existing:
@@ -467,12 +518,20 @@ class Postgres:
             with psycopg.connect(self.existing, autocommit=True) as con:
                 con.execute(f'CREATE DATABASE "{name}"')
             return self.existing.rsplit("/", 1)[0] + "/" + name
+        if self.kept:  # a build an earlier run left half done
+            subprocess.run(_as_postgres([str(PG_BIN / "dropdb"), "-h", "127.0.0.1", "-p", str(self.port),
+                                         "-U", "postgres", "--if-exists", name]), check=True, capture_output=True,
+                           timeout=60)
         subprocess.run(_as_postgres([str(PG_BIN / "createdb"), "-h", "127.0.0.1", "-p", str(self.port),
                                      "-U", "postgres", name]), check=True, capture_output=True, timeout=60)
         return f"postgresql://postgres@127.0.0.1:{self.port}/{name}"
 
     def stop(self) -> None:
         if self.base is None:
+            return
+        if self.kept:  # a clean stop: the next run starts on the same data without recovery
+            subprocess.run(_as_postgres([str(PG_BIN / "pg_ctl"), "-D", str(self.data), "-m", "fast", "-w", "stop"]),
+                           capture_output=True, timeout=300)
             return
         subprocess.run(_as_postgres([str(PG_BIN / "pg_ctl"), "-D", str(self.data), "-m", "immediate", "stop"]),
                        capture_output=True, timeout=60)
@@ -574,10 +633,22 @@ class Built:
     label: str
     env: dict[str, str]
     url: str
-    admin: str
-    operator: str
-    data: DataSet
+    tokens: dict[str, str]  # a token for each of CALLERS
+    values: dict[str, str]  # what the look-ups are filled with (DataSet.values)
     took: dict[str, float]
+    database: str = ""  # PostgreSQL: the database's name (its server's port changes from run to run)
+
+    def record(self) -> dict:
+        """What a kept data set (--data) remembers of it: tokens (the file is 0600), look-up values."""
+        return {"tokens": self.tokens, "values": self.values, "took": self.took, "database": self.database}
+
+
+def token(env: dict[str, str], url: str, who: str) -> str:
+    subject, role, codes = CALLERS[who]
+    r = must(egactl(env, "serve", "tokens", "create", "--role", role, "--subject", subject,
+                    *(a for code in codes for a in ("-i", code)), "--database-url", url, "-o", "json"),
+             f"serve tokens create ({who})")
+    return json.loads(r.stdout)["token"]
 
 
 def build(backend: str, scale: float, workdir: Path, pg: Postgres | None, log=print) -> Built:
@@ -586,10 +657,10 @@ def build(backend: str, scale: float, workdir: Path, pg: Postgres | None, log=pr
     env = egactl_env(workdir / label)
     url = pg.database(f"scale_{label.replace('.', '_').replace('-', '_')}") if backend == "postgres" \
         else f"sqlite:///{workdir / (label + '.db')}"
+    for suffix in ("", "-wal", "-shm"):  # a build an earlier --data run left half done
+        if backend == "sqlite":
+            Path(url.removeprefix("sqlite:///") + suffix).unlink(missing_ok=True)
     must(egactl(env, "serve", "migrate", "--database-url", url), "egactl serve migrate")
-    r = must(egactl(env, "serve", "tokens", "create", "--role", "admin", "--subject", "bench", "--database-url", url,
-                    "-o", "json"), "serve tokens create (admin)")
-    admin = json.loads(r.stdout)["token"]
     now = dt.datetime.now(dt.timezone.utc)
     data = DataSet(scale, now)
     started = time.monotonic()
@@ -599,12 +670,67 @@ def build(backend: str, scale: float, workdir: Path, pg: Postgres | None, log=pr
     log(f"  built {label}: {data.n_mailboxes} mailboxes, {data.n_messages} messages (big batch {data.n_big}), "
         f"{data.n_audit} audit entries in {took['total']:.0f} s "
         f"({', '.join(f'{k} {v:.0f} s' for k, v in took.items() if k != 'total')})")
-    r = must(egactl(env, "serve", "tokens", "create", "--role", "operator", "--subject", "ict@mnrt.go.tz",
-                    "-i", "MNRT", "--database-url", url, "-o", "json"), "serve tokens create (operator)")
-    return Built(label, env, url, admin, json.loads(r.stdout)["token"], data, took)
+    return Built(label, env, url, {who: token(env, url, who) for who in CALLERS}, data.values(), took,
+                 url.rsplit("/", 1)[1] if backend == "postgres" else "")
 
 
-def measure(sizes: list[Built], workdir: Path, repeat: int, warm: bool, log=print) -> list[dict[str, Timing]]:
+def reuse(backend: str, scale: float, workdir: Path, pg: Postgres | None, record: dict, log=print) -> Built:
+    """A data set a previous run built into ``--data``: brought up to this release's schema by
+    `egactl serve migrate` (so a new index is timed; then ANALYZEd, as after the load), not rebuilt."""
+    label = f"{backend}-{scale:g}"
+    env = egactl_env(workdir / label)
+    url = pg.url(record["database"]) if backend == "postgres" else f"sqlite:///{workdir / (label + '.db')}"
+    started = time.monotonic()
+    r = must(egactl(env, "serve", "migrate", "--database-url", url, "-o", "json", timeout=3600),
+             "egactl serve migrate")
+    upgraded = [f"{c['component']} {c['from']} -> {c['to']}" for c in json.loads(r.stdout) if c["action"] != "none"]
+    if upgraded:
+        analyze(url)
+    log(f"  reused {label} from {workdir}" + (f": migrated ({'; '.join(upgraded)}) and ANALYZEd in "
+                                              f"{time.monotonic() - started:.0f} s" if upgraded else ""))
+    tokens = record.get("tokens") or {"admin": record["admin"], "operator": record["operator"]}
+    for who in CALLERS:  # a caller this set was built without (a look-up added since)
+        if who not in tokens:
+            tokens[who] = token(env, url, who)
+    return Built(label, env, url, tokens, record["values"], record["took"], record["database"])
+
+
+def analyze(url: str) -> None:
+    if url.startswith("sqlite:///"):
+        con = sqlite3.connect(url.removeprefix("sqlite:///"), isolation_level=None)
+        con.execute("ANALYZE")
+        con.execute("PRAGMA optimize")
+        con.close()
+        return
+    import psycopg
+
+    with psycopg.connect(url, autocommit=True) as con:
+        con.execute("ANALYZE")
+
+
+class Kept:
+    """``--data DIR``: the data sets built there by an earlier run, by label, in DIR/sets.json (0600:
+    it holds the tokens); its scale must be this run's."""
+
+    def __init__(self, directory: Path, scale: float):
+        self.dir, self.file = directory, directory / "sets.json"
+        self.dir.mkdir(parents=True, exist_ok=True)
+        self.state = json.loads(self.file.read_text()) if self.file.exists() else {"scale": scale, "sets": {}}
+        if self.state["scale"] != scale:
+            raise SystemExit(f"--data {directory}: holds the data of --scale {self.state['scale']:g}, "
+                             f"not {scale:g} (use another directory, or empty this one)")
+
+    def get(self, label: str) -> dict | None:
+        return self.state["sets"].get(label)
+
+    def put(self, b: Built) -> None:
+        self.state["sets"][b.label] = b.record()
+        self.file.touch(mode=0o600)
+        self.file.write_text(json.dumps(self.state, indent=1))
+
+
+def measure(sizes: list[Built], workdir: Path, repeat: int, warm: bool, lookups=LOOKUPS,
+            log=print) -> list[dict[str, Timing]]:
     """Every look-up on each size, the sizes taking turns run by run (one `egactl serve` each, side
     by side), so that whatever else the machine does weighs on both alike: the ratio is of the
     same moments."""
@@ -614,17 +740,15 @@ def measure(sizes: list[Built], workdir: Path, repeat: int, warm: bool, log=prin
             servers.append(Serve(b.env, b.url, workdir / f"serve-{b.label}.log"))
         bases = [{**b.env, "EGACTL_API_URL": f"http://127.0.0.1:{s.port}"} for b, s in zip(sizes, servers)]
         # `sms list --status` is being renamed `--state` (the old spelling stays, with a notice).
-        help_text = egactl({**bases[0], "EGACTL_TOKEN": sizes[0].admin}, "sms", "list", "--help").stdout
+        help_text = egactl({**bases[0], "EGACTL_TOKEN": sizes[0].tokens["admin"]}, "sms", "list", "--help").stdout
         state_flag = "--state" if "--state" in help_text else "--status"
         results: list[dict[str, Timing]] = [{} for _ in sizes]
-        for name, who, args in LOOKUPS:
+        for name, who, args in lookups:
             runs: list[list] = [[] for _ in sizes]
             for i in range(repeat + (1 if warm else 0)):
                 for k, (b, base) in enumerate(zip(sizes, bases)):
-                    values = {"big": str(b.data.big_batch_id), "rare_actor": b.data.rare_actor,
-                              "address": b.data.address, "employee": b.data.employee,
-                              "name": b.data.name, "phone": b.data.phone, "sender": b.data.sender}
-                    cli_env = {**base, "EGACTL_TOKEN": b.admin if who == "admin" else b.operator}
+                    values = b.values
+                    cli_env = {**base, "EGACTL_TOKEN": b.tokens[who]}
                     run = one_run(cli_env, [state_flag if a == "--status" else a.format(**values) for a in args])
                     if not (warm and i == 0):
                         runs[k].append(run)
@@ -652,25 +776,44 @@ def main() -> None:
                                                              "(the test suite's mode: checks the script runs)")
     parser.add_argument("--postgres-url", help="a PostgreSQL server to make the databases on (URL of a database "
                                                "there whose user may CREATE DATABASE); default: start a throwaway one")
+    parser.add_argument("--only", action="append", default=[], metavar="TEXT",
+                        help="time only the look-ups whose name holds TEXT (repeatable; default: all)")
+    parser.add_argument("--data", type=Path, help="keep the built data sets (and the PostgreSQL server's "
+                                                  "directory) in this directory, and reuse what it holds")
     args = parser.parse_args()
+    lookups = [entry for entry in LOOKUPS if not args.only or any(t in entry[0] for t in args.only)]
+    if not lookups:
+        parser.error(f"no look-up's name holds {' or '.join(map(repr, args.only))}")
     scale, repeat, warm = (0.001, 1, False) if args.small else (args.scale, args.repeat, True)
     backends = [b.strip() for b in args.backend.split(",") if b.strip()]
     for b in backends:
         if b not in ("sqlite", "postgres"):
             parser.error(f"unknown backend {b!r} (sqlite, postgres)")
-    workdir = Path(tempfile.mkdtemp(prefix="egactl-bench-scale-"))
+    if args.data and args.postgres_url and "postgres" in backends:
+        parser.error("--data keeps its own PostgreSQL server's directory; not with --postgres-url")
+    kept = Kept(args.data.resolve(), scale) if args.data else None
+    workdir = kept.dir if kept else Path(tempfile.mkdtemp(prefix="egactl-bench-scale-"))
     sizes = [("10%", scale / 10), ("100%", scale)]
     print(f"national size x {scale:g} as '100%', x {scale / 10:g} as '10%'; median of {repeat} "
           f"run(s) through the CLI against `egactl serve`", flush=True)
-    pg = Postgres(args.postgres_url) if "postgres" in backends else None
+    pg = Postgres(args.postgres_url, keep=kept.dir / "postgres" if kept else None) if "postgres" in backends else None
     results: dict[tuple[str, str], dict[str, Timing]] = {}
     try:
         for backend in backends:
-            built = [build(backend, s, workdir, pg, log=lambda m: print(m, flush=True)) for _, s in sizes]
-            timed = measure(built, workdir, repeat, warm, log=lambda m: print(m, flush=True))
+            built = []
+            for _, s in sizes:
+                record = kept.get(f"{backend}-{s:g}") if kept else None
+                if record:
+                    built.append(reuse(backend, s, workdir, pg, record, log=lambda m: print(m, flush=True)))
+                    kept.put(built[-1])  # with a token made for a caller added since
+                    continue
+                built.append(build(backend, s, workdir, pg, log=lambda m: print(m, flush=True)))
+                if kept:
+                    kept.put(built[-1])
+            timed = measure(built, workdir, repeat, warm, lookups, log=lambda m: print(m, flush=True))
             for (size, _), t in zip(sizes, timed):
                 results[(backend, size)] = t
-            if backend == "sqlite":
+            if backend == "sqlite" and not kept:
                 for b in built:
                     for suffix in ("", "-wal", "-shm"):
                         Path(b.url.removeprefix("sqlite:///") + suffix).unlink(missing_ok=True)
@@ -684,7 +827,7 @@ def main() -> None:
             f"{'100% srv':>8} {'srv 100/10':>10} {'queue':>6} {'wall 100%':>10} {'rows':>5}")
     print(head)
     print("-" * len(head))
-    for name, _, _ in LOOKUPS:
+    for name, _, _ in lookups:
         for backend in backends:
             a, b = results[(backend, "10%")][name], results[(backend, "100%")][name]
             ratio = f"{b.http_ms / a.http_ms:.2f}x" if a.http_ms else "-"
@@ -692,7 +835,8 @@ def main() -> None:
             print(f"{name:<40} {backend:<9} {fmt(a.http_ms):>8} {fmt(b.http_ms):>8} {ratio:>7} "
                   f"{fmt(a.server_ms):>8} {fmt(b.server_ms):>8} {server_ratio:>10} "
                   f"{fmt(b.queue_ms):>6} {fmt(b.wall_ms):>10} {b.rows:>5}", flush=True)
-    shutil.rmtree(workdir, ignore_errors=True)
+    if not kept:
+        shutil.rmtree(workdir, ignore_errors=True)
 
 
 if __name__ == "__main__":

@@ -70,7 +70,7 @@ def page(session: Session, stmt: Select, id_column: Any, *, cursor: str | None, 
     more = len(rows) > limit
     rows = rows[:limit]
     if more and not cursor:
-        _announce_total(session, counted)
+        _announce_total(session, counted, keys)
     items = [serialize(row[0] if entities == 1 else row if len(row) == entities else tuple(row[:entities]))
              for row in rows]
     return {"items": items, "next_cursor": _encode_keys([rows[-1][i] for i in at]) if more and rows else None}
@@ -89,8 +89,15 @@ def _positions(stmt: Select, keys: list[Any]) -> list[int] | None:
     return found
 
 
-def _announce_total(session: Session, stmt: Select) -> None:
-    """Count the rows of ``stmt`` (up to COUNT_UP_TO and one more) into the answer's headers."""
+def _announce_total(session: Session, stmt: Select, keys: list[Any]) -> None:
+    """Count the rows of ``stmt`` (up to COUNT_UP_TO and one more) into the answer's headers.
+
+    What is counted selects only the page's keys (its order column and id), not the rows:
+    an index that holds the filter and the page order then answers the count from its own
+    entries (SQLite: a covering index), where selecting every column read each counted row
+    from the table, a cost that grew with the matches (1,026 purges at national size:
+    2.3 ms, against 0.05 ms for 91). A statement whose rows are DISTINCT or grouped is
+    counted as it is (fewer columns could merge its rows)."""
     from sqlalchemy import func, select
 
     from egactl.server.scope import current
@@ -99,6 +106,8 @@ def _announce_total(session: Session, stmt: Select) -> None:
         headers = current().response_headers
     except LookupError:  # paged outside a request: nobody to tell
         return
+    if not stmt._distinct and not stmt._group_by_clauses:
+        stmt = stmt.with_only_columns(*keys, maintain_column_froms=True)
     n = session.scalar(select(func.count()).select_from(stmt.limit(COUNT_UP_TO + 1).subquery())) or 0
     if n > COUNT_UP_TO:
         headers["X-Total-Count-At-Least"] = str(COUNT_UP_TO)

@@ -59,3 +59,38 @@ def test_every_audit_lookup_reads_one_index_range_on_postgresql(tmp_path, postgr
             # in page order, never a sort or a scan.
             assert "Index Scan" in plan and "ix_core_audit_" in plan, plan
             assert "Sort" not in plan and "Seq Scan" not in plan, plan
+
+
+def test_the_count_of_a_long_list_reads_the_index_only_on_sqlite(backend, cli, clock):
+    """A first page with more behind it counts the matches (X-Total-Count, up to 10,000): the
+    count must select the page's keys only, so that the filter's index answers it alone
+    (a covering index), not read every counted entry from the table (a cost that grew with
+    the matches: 1,026 purges in a national log took 2.3 ms, 91 took 0.05 ms)."""
+    from sqlalchemy import event
+
+    from egactl.server.models import AuditEntry
+
+    with backend.write_sessions() as session:
+        session.add_all([AuditEntry(at=clock(), actor="admin@ega.go.tz", role="admin", action="purge",
+                                    resource_type="mailbox", resource_id=f"m{i}@rita.go.tz", institution="RITA",
+                                    after={"status": "purged"}) for i in range(40)])
+        session.commit()
+    counts: list[tuple[str, object]] = []
+
+    def remember(conn, cursor, statement, parameters, context, executemany):
+        if "count(" in statement and "core_audit" in statement:
+            counts.append((statement, parameters))
+
+    event.listen(backend.engine, "before_cursor_execute", remember)
+    try:
+        r = cli("audit", "list", "--action", "purge", "--limit", "30")
+    finally:
+        event.remove(backend.engine, "before_cursor_execute", remember)
+    assert r.exit_code == 0, r.stderr
+    assert "of 40" in r.stderr + r.stdout  # the count was made, and told
+    assert counts, "the first page of a long list counted nothing"
+    with backend.engine.connect() as conn:
+        for statement, parameters in counts:
+            plan = " | ".join(str(row[-1]) for row in conn.exec_driver_sql("EXPLAIN QUERY PLAN " + statement,
+                                                                            parameters))
+            assert "COVERING INDEX ix_core_audit_action_at_id" in plan, plan

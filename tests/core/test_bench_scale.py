@@ -51,6 +51,24 @@ def test_scale_small_sqlite():
     assert_table(run_small("--backend", "sqlite"), "sqlite")
 
 
+def test_scale_small_keeps_its_data_and_reuses_it(tmp_path):
+    # --data: the first run builds both sets there, the second reuses them (no build) and times
+    # the same look-ups; what it remembers (tokens) is readable by the owner only.
+    first = run_small("--backend", "sqlite", "--data", str(tmp_path / "kept"))
+    assert_table(first, "sqlite")
+    assert (tmp_path / "kept" / "sets.json").stat().st_mode & 0o077 == 0
+    again = run_small("--backend", "sqlite", "--data", str(tmp_path / "kept"), "--only", "audit")
+    assert again.returncode == 0, again.stdout[-2000:] + again.stderr[-3000:]
+    lines = again.stdout.splitlines()
+    assert not any("built" in line for line in lines), again.stdout
+    assert sum(line.startswith("  reused sqlite-") for line in lines) == 2, again.stdout
+    timed = [name for name in lookups() if any(line.startswith(name) for line in lines)]
+    assert timed == [name for name in lookups() if "audit" in name], again.stdout
+    # the data set's last hour holds more than a page at both sizes: the same look-up at both
+    since = next(line for line in lines if line.startswith("audit list --since 1h"))
+    assert since.split()[-1] == "30", since
+
+
 def test_scale_small_postgres(postgres_server):
     # The session's throwaway server (the fixture fails instead of skipping under CI=true).
     url = f"postgresql://postgres@127.0.0.1:{postgres_server['port']}/postgres"

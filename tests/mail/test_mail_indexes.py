@@ -10,7 +10,9 @@ It also found `mail list --search ADDRESS` on PostgreSQL walking the primary key
 an OR with a sub-plan, and `mail list --search "juma mr"` on SQLite scanning: a search
 is now the UNION of its branches (address range, employee number, name words from
 mail_name_tokens, or one range of mail_name_pairs for two words), each an index range, and
-the mailboxes are read by primary key.
+the mailboxes are read by primary key. Two words are read as the longer word whole (a range
+of (first, second): the matches only) and the words it only starts: one range of `first`
+read every pair of "juma", 20,000 entries for 1,400 matches at national size.
 """
 
 from __future__ import annotations
@@ -98,6 +100,9 @@ def test_searches_read_index_ranges_on_sqlite(cli, backend, lookup):
         assert "SCAN mail_" not in plan, plan  # "SCAN named" is the words' intersection, not a table
         assert "INDEX" in plan or "PRIMARY KEY" in plan, plan
         if lookup in TWO_WORDS:
+            # the longer word as a whole word: one range of (first, second), the matches only;
+            # then the words it only starts (a range of first, second tested in the index)
+            assert "ix_mail_name_pairs_first_second_mailbox (first=? AND second>? AND second<?)" in plan, plan
             assert "ix_mail_name_pairs_first_second_mailbox (first>? AND first<?)" in plan, plan
         elif "name" in lookup:
             assert "ix_mail_name_tokens_token_mailbox (token>? AND token<?)" in plan, plan
@@ -119,5 +124,6 @@ def test_searches_read_index_ranges_on_postgresql(tmp_path, postgres_url, lookup
                     assert "Index Cond" in " ".join(plan.split(" | ")[i:i + 3]), plan
             if lookup in TWO_WORDS:
                 assert "ix_mail_name_pairs_first_second_mailbox" in plan, plan
+                assert "(first = " in plan, plan  # the whole word's pairs: a range on (first, second)
             elif "name" in lookup:
                 assert "ix_mail_name_tokens_token_mailbox" in plan, plan
