@@ -144,6 +144,9 @@ def visible(statement: Any, institution_column: Any, institution: str | None = N
     codes = p.visible_institutions()
     if codes is not None:
         statement = statement.where(institution_column.in_(codes))
+        if not institution and len(codes) > 1:
+            # page() reads such a list one institution at a time (see _pagination.per_institution)
+            statement = statement.execution_options(**{_pagination.PER_INSTITUTION: (institution_column, tuple(codes))})
     return statement
 
 
