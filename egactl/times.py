@@ -3,6 +3,9 @@
 - For people (tables, record views, notices): East Africa Time with the zone
   shown, to the minute: ``2026-11-29 22:47 EAT`` (Tanzania keeps UTC+3 all year).
 - For scripts (json, jsonl, csv, tsv): RFC 3339 as the API wrote it, untouched.
+- From people (a TIME option): what they read back, ``2026-11-29 22:47 EAT``; a time
+  without a zone is East Africa Time, as every time egactl shows them is
+  (:func:`from_people`).
 
 A table cell whose value is an RFC 3339 timestamp is shown for people by the
 renderer itself (``egactl.output.Column.text``), so no command formats times.
@@ -50,3 +53,58 @@ def for_people(moment: Any) -> str:
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=dt.timezone.utc)
     return moment.astimezone(eat_zone()).strftime("%Y-%m-%d %H:%M EAT")
+
+
+ZONE_WORDS: dict[str, dt.tzinfo | None] = {"EAT": None, "UTC": dt.timezone.utc, "GMT": dt.timezone.utc, "Z": dt.timezone.utc}
+"""Zone words read after a time (any case); None: East Africa Time (``eat_zone()``)."""
+
+PEOPLE_FORMS = "2026-11-29 22:47 (East Africa Time), or with a zone: 2026-11-29 19:47 UTC, 2026-11-29T19:47Z"
+"""The forms :func:`from_people` reads, as an error message names them."""
+
+
+def from_people(text: str, what: str = "time") -> dt.datetime:
+    """A time a person typed, as an aware datetime; ``ValueError`` with the one line to show if not one.
+
+    - the form egactl shows: ``2026-11-29 22:47 EAT`` (seconds allowed, ``T`` or a space);
+    - without a zone, East Africa Time: ``2026-11-29 22:47``; a date alone is its midnight
+      there: ``2026-11-29``;
+    - another zone after a space: ``UTC``, ``GMT``, ``EAT`` (any case) or a tz database name
+      (``Africa/Nairobi``);
+    - RFC 3339 with an offset: ``2026-11-29T19:47:00Z``, ``2026-11-29 22:47+03:00``.
+
+    ``what`` names the value in the messages (``"--at"``, ``"time"``). Whether the time is
+    in the past or the future is for the caller (the backend's clock is authoritative).
+    """
+    raw = text.strip() if isinstance(text, str) else ""
+    if not raw:
+        raise ValueError(f"{what} is empty; give {PEOPLE_FORMS}")
+    zone: dt.tzinfo | None = None
+    head, _, tail = raw.rpartition(" ")
+    if head.strip() and any(ch.isalpha() for ch in tail):
+        zone = _zone(tail, what, text)
+        raw = head.strip()
+    elif head.strip() and re.fullmatch(r"[+-]\d{2}:?\d{2}", tail):  # "22:47 +03:00": the offset, spaced
+        raw = head.strip() + tail
+    if raw[-1:] in ("Z", "z"):
+        raw = raw[:-1] + "+00:00"
+    try:
+        when = dt.datetime.fromisoformat(raw)
+    except ValueError:
+        raise ValueError(f"{what} {text!r} is not a time; give {PEOPLE_FORMS}") from None
+    if when.tzinfo is not None:
+        if zone is not None:
+            raise ValueError(f"{what} {text!r} gives both an offset and a zone; give one")
+        return when
+    return when.replace(tzinfo=zone or eat_zone())
+
+
+def _zone(word: str, what: str, text: str) -> dt.tzinfo:
+    if word.upper() in ZONE_WORDS:
+        return ZONE_WORDS[word.upper()] or eat_zone()
+    try:
+        from zoneinfo import ZoneInfo
+
+        return ZoneInfo(word)
+    except Exception:
+        raise ValueError(f"{what} {text!r}: unknown time zone {word!r} (give EAT, UTC, an offset such as "
+                         f"+03:00, or a name such as Africa/Nairobi)") from None

@@ -24,11 +24,14 @@ from it, and the docs print its table.
 
 Times in any text for people (a rule's error, a Problem's detail, a notice)
 take :func:`time_for_people`: ``2026-11-29 22:47 EAT``, the one format people
-read times in, on both sides (a JSON field stays RFC 3339).
+read times in, on both sides (a JSON field stays RFC 3339). A time people type
+(a TIME option) is read by :func:`time_from_people`: that same form, or one
+without a zone (East Africa Time, like every time they read), or RFC 3339.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import functools
 import re
 from dataclasses import dataclass
@@ -36,12 +39,13 @@ from typing import Any, Callable, Iterable, Sequence
 
 from egactl.rules import KINDS, check_email, check_institution_code, check_name, normalise_kind
 from egactl.times import for_people as time_for_people
+from egactl.times import from_people
 
 __all__ = [
     "KINDS", "PREVIOUS", "IllegalTransition", "Lifecycle", "RuleError", "Transition", "check_email",
     "check_institution_code", "check_msisdn", "check_name", "check_reference", "enforce", "format_duration",
     "format_rate", "name_matches", "name_tokens", "normalise_kind", "normalise_msisdn", "normalise_phone",
-    "parse_duration", "parse_rate", "split_reference", "time_for_people",
+    "parse_duration", "parse_rate", "split_reference", "time_for_people", "time_from_people",
 ]
 
 
@@ -55,6 +59,22 @@ def enforce(check: Callable[..., str | None], value: Any, *args: Any, **kwargs: 
     if problem:
         raise RuleError(problem)
     return value
+
+
+def time_from_people(value: str, what: str = "time") -> dt.datetime:
+    """A time a person typed, as an aware datetime; :class:`RuleError` with the one line to show if not one.
+
+    ``2026-11-29 22:47 EAT`` (the form egactl shows times in), ``2026-11-29 22:47`` or
+    ``2026-11-29`` (East Africa Time: a time without a zone is read as people read
+    every time egactl shows), ``2026-11-29 19:47 UTC`` or another zone's name
+    (``Africa/Nairobi``), RFC 3339 with an offset (``2026-11-29T19:47Z``,
+    ``2026-11-29T22:47+03:00``). ``what`` names the value in the message. Whether it is
+    in the past is the caller's call (on the server, ``backend().now()``).
+    """
+    try:
+        return from_people(value, what)
+    except ValueError as exc:
+        raise RuleError(str(exc)) from None
 
 
 def split_reference(value: str, what: str = "name") -> tuple[str, str]:

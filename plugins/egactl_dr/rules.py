@@ -30,7 +30,8 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
-from egactl.plugin.rules import RuleError, check_institution_code, enforce, format_duration, parse_duration
+from egactl.plugin.rules import (RuleError, check_institution_code, enforce, format_duration, parse_duration,
+                                 time_from_people)
 
 CRITICALITIES = ("low", "medium", "high", "critical")
 STATES = ("OK", "WARNING", "CRITICAL", "UNKNOWN")
@@ -248,15 +249,16 @@ format_minutes = format_duration
 
 
 def parse_time(value: str, now: dt.datetime) -> dt.datetime:
-    """An ISO date/time (UTC unless it says otherwise), or how long ago: ``90m``, ``2h``, ``3d``."""
+    """A TIME option: how long ago (``90m``, ``2h``, ``3d``), or a time as people read them
+    (``2026-11-20 11:30 EAT``; without a zone, East Africa Time; RFC 3339 with its offset):
+    the SDK's ``time_from_people``."""
     text = value.strip()
     if re.fullmatch(r"(\d+(?:\.\d+)?[smhdw])+", text.lower()):
         return now - dt.timedelta(minutes=parse_minutes(text, "time"))
-    try:
-        when = dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
-        raise RuleError(f"time {value!r} must be ISO 8601 (2026-11-20T08:30) or how long ago (90m, 2h, 3d)") from None
-    return when if when.tzinfo else when.replace(tzinfo=dt.timezone.utc)
+    if not re.match(r"\d{4}-", text):  # neither how long ago nor a date: name both forms
+        raise RuleError(f"time {value!r} must be how long ago (90m, 2h, 3d) or a time: 2026-11-20 11:30 "
+                        f"(East Africa Time), or with a zone: 2026-11-20 08:30 UTC, 2026-11-20T08:30Z")
+    return time_from_people(text, "time")
 
 
 # -- thresholds -------------------------------------------------------------------

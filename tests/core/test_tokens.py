@@ -68,6 +68,22 @@ def test_revoke_needs_yes_in_a_script_and_stops_the_token(cli, tokens):
     assert cli("auth", "tokens", "revoke", "99999", "--yes").exit_code == 3
 
 
+def test_a_second_revocation_says_since_when_in_east_africa_time(cli, http, tokens, clock):
+    """The 409 says when the token was revoked as egactl shows every time (EAT, to the minute): at 22:30 UTC
+    it is 01:30 the next day in Dar es Salaam. Its revoked_at field is RFC 3339, for scripts."""
+    clock.advance(hours=13, minutes=30)
+    created = cli("auth", "tokens", "create", "--subject", "temp", "--role", "helpdesk", "-o", "json").json()
+    assert cli("auth", "tokens", "revoke", str(created["id"]), "--yes").exit_code == 0
+    clock.advance(hours=1)
+    r = cli("auth", "tokens", "revoke", str(created["id"]), "--yes")
+    assert r.exit_code == 5
+    assert f"token {created['id']} is already revoked (since 2026-11-23 01:30 EAT)" in r.stderr
+    problem = http.delete(f"/api/v1/tokens/{created['id']}", headers={"Authorization": f"Bearer {tokens['admin']}"})
+    assert problem.status_code == 409
+    assert problem.json()["detail"] == f"token {created['id']} is already revoked (since 2026-11-23 01:30 EAT)"
+    assert problem.json()["revoked_at"] == "2026-11-22T22:30:00+00:00"
+
+
 def test_the_last_admin_token_cannot_be_revoked(cli, backend, tokens):
     [only] = _admins(backend)
     r = cli("auth", "tokens", "revoke", str(only.id), "--yes")

@@ -98,6 +98,48 @@ def test_drill_messages_name_times_in_east_africa_time(cli, backend, clock):
     assert [d.result for d in drills(backend)] == ["running"]
 
 
+def test_typed_times_are_east_africa_time_like_the_times_egactl_shows(cli, backend, clock):
+    """A TIME without a zone is East Africa Time, as every time egactl shows people is, so a time typed
+    back as it was read is the moment that was shown; the form egactl prints and RFC 3339 are read too.
+    At 22:30 UTC it is 01:30 the next day in Dar es Salaam: read as UTC, these times would be hours off."""
+    utc = dt.timezone.utc
+    clock.advance(hours=13, minutes=30)
+    cli("dr", "systems", "create", "RITA/crvs", *ADD)
+    r = cli("dr", "drills", "start", "RITA/crvs", "--at", "2026-11-23 00:30")
+    assert r.exit_code == 0, r.stderr
+    assert "Started drill 1 of RITA/crvs at 2026-11-23 00:30 EAT" in r.stderr
+    assert drills(backend)[0].started_at == dt.datetime(2026, 11, 22, 21, 30, tzinfo=utc)
+    r = cli("dr", "drills", "finish", "RITA/crvs", "--restored-at", "2026-11-23 01:15 EAT", "--data-loss", "0",
+            "-o", "json")
+    assert r.exit_code == 0, r.stderr
+    assert r.json()["restored_at"] == "2026-11-22T22:15:00+00:00" and r.json()["measured_rto_minutes"] == 45
+    r = cli("dr", "drills", "start", "RITA/crvs", "--at", "2026-11-22T22:20Z", "-o", "json")
+    assert r.exit_code == 0, r.stderr
+    assert r.json()["started_at"] == "2026-11-22T22:20:00+00:00"
+    for typed, problem in (
+            ("2026-11-23 01:25 EST5EDTX", "unknown time zone 'EST5EDTX'"),
+            ("2026-11-23T01:25+03:00 EAT", "gives both an offset and a zone; give one"),
+            ("soon", "must be how long ago (90m, 2h, 3d) or a time: 2026-11-20 11:30 (East Africa Time)")):
+        bad = cli("dr", "drills", "finish", "RITA/crvs", "--data-loss", "0", "--restored-at", typed)
+        assert bad.exit_code == 2 and f"--restored-at: time {typed!r}" in bad.stderr and problem in bad.stderr
+    assert [d.result for d in drills(backend)] == ["passed", "running"]
+
+
+def test_history_since_a_time_read_in_east_africa_time(cli, clock):
+    """Checks at 09:00, 10:00 and 11:00 UTC are 12:00, 13:00 and 14:00 EAT, as the history shows them:
+    --since 13:30 (EAT, no zone given) keeps the last one; read as UTC it would keep none."""
+    cli("dr", "systems", "create", "RITA/crvs", *ADD)
+    for state in ("OK", "WARNING", "CRITICAL"):
+        record(cli, "RITA/crvs", state, [{"check": "replication", "state": state, "reason": state.lower()}])
+        clock.advance(hours=1)
+    since = cli("dr", "history", "RITA/crvs", "-o", "json", "--since", "2026-11-22 13:30").json()
+    assert [h["status"] for h in since] == ["CRITICAL"]
+    shown = cli("dr", "history", "RITA/crvs").stdout.splitlines()
+    assert shown[1].startswith("2026-11-22 14:00 EAT")
+    typed_back = cli("dr", "history", "RITA/crvs", "-o", "json", "--since", "2026-11-22 13:00 EAT").json()
+    assert [h["status"] for h in typed_back] == ["CRITICAL", "WARNING"]  # from the moment shown, inclusive
+
+
 def test_drills_list_filters_and_operators_see_their_own(cli, clock):
     cli("dr", "systems", "create", "RITA/crvs", *ADD)
     cli("dr", "systems", "create", "TRA/idras", *ADD)

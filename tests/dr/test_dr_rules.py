@@ -69,7 +69,16 @@ def test_duration_formats():
         with pytest.raises(v.RuleError):
             v.parse_minutes(bad)
     assert v.parse_time("90m", NOW) == NOW - dt.timedelta(minutes=90)
-    assert v.parse_time("2026-11-20T08:30", NOW) == dt.datetime(2026, 11, 20, 8, 30, tzinfo=dt.timezone.utc)
+    # a time without a zone is East Africa Time (UTC+3), as egactl shows times; the shown form and RFC 3339 too
+    utc = dt.timezone.utc
+    assert v.parse_time("2026-11-20T08:30", NOW) == dt.datetime(2026, 11, 20, 5, 30, tzinfo=utc)
+    assert v.parse_time("2026-11-20 01:30", NOW) == dt.datetime(2026, 11, 19, 22, 30, tzinfo=utc)
+    assert v.parse_time(" 2026-11-20 08:30 EAT ", NOW) == dt.datetime(2026, 11, 20, 5, 30, tzinfo=utc)
+    assert v.parse_time("2026-11-20 08:30 UTC", NOW) == dt.datetime(2026, 11, 20, 8, 30, tzinfo=utc)
+    assert v.parse_time("2026-11-20T08:30:00Z", NOW) == dt.datetime(2026, 11, 20, 8, 30, tzinfo=utc)
+    assert v.parse_time("2026-11-20", NOW) == dt.datetime(2026, 11, 19, 21, 0, tzinfo=utc)
+    with pytest.raises(v.RuleError, match=r"^time 'yesterday' must be how long ago \(90m, 2h, 3d\) or a time"):
+        v.parse_time("yesterday", NOW)
 
 
 def test_thresholds_are_typed_ranged_and_ordered():

@@ -337,3 +337,31 @@ def test_history_tells_the_story(cli, backend):
     helpdesk = cli("govnet", "history", ref, "-o", "json", role="helpdesk").json()
     assert len(helpdesk) == 6 and all(e["after"] is None for e in helpdesk)
     assert cli("govnet", "history", "RITA/nowhere").exit_code == 3
+
+
+def test_times_in_messages_are_east_africa_time_and_fields_stay_rfc3339(cli, backend, clock):
+    """The hold's end and the link test's time are said in East Africa Time, to the minute, as egactl shows
+    every time: at 22:30 UTC it is 01:30 the next day in Dar es Salaam (a date cut from the UTC time was a day
+    early; the rest showed RFC 3339 in UTC). The API's fields stay RFC 3339."""
+    clock.advance(hours=13, minutes=30)  # 2026-11-22 22:30 UTC; the hold is 30 days
+    pool(cli)
+    ref = site(cli, "dodoma-hq")
+    drive(cli, ref, ["approve", "provision"])
+    r = cli(*args_for("activate", ref))
+    assert r.exit_code == 0, r.stderr
+    assert "19.8M, 14 ms, 0.1% loss (2026-11-23 01:30 EAT)" in r.stdout
+    dry = cli("govnet", "offboard", ref, "--dry-run")
+    assert dry.exit_code == 0 and "10.20.0.0/29 and VLAN 100 held until 2026-12-23 01:30 EAT" in dry.stderr
+    r = cli("govnet", "offboard", ref, "--yes")
+    assert r.exit_code == 0, r.stderr
+    assert f"Offboarded {ref} (request 1); 10.20.0.0/29 and VLAN 100 are held until 2026-12-23 01:30 EAT" in r.stderr
+    shown = cli("govnet", "sites", "show", ref, "-o", "json").json()["onboarding"]
+    assert shown["hold_until"] == "2026-12-22T22:30:00+00:00"
+    [item] = cli("find", "10.20.0.3", "--service", "govnet", "-o", "json").json()
+    assert item["summary"].startswith("decommissioned · 10.20.0.0/29 held until 2026-12-23 01:30 EAT · ")
+    r = cli("govnet", "sites", "delete", ref, "--yes")
+    assert r.exit_code == 5
+    assert (f"site {ref}'s prefix 10.20.0.0/29 and VLAN 100 are held until 2026-12-23 01:30 EAT; the site can be "
+            f"deleted once they are back in the pool") in r.stderr
+    with backend.read_sessions() as s:
+        assert s.scalar(select(func.count()).select_from(Site)) == 1

@@ -185,3 +185,14 @@ def test_an_import_indexes_the_names_it_creates(cli, backend, staff, tmp_path):
     with backend.read_sessions() as s:
         assert sorted(s.scalars(select(MailNameToken.token).join_from(MailNameToken, MailNameToken.mailbox)
                                 .where(MailNameToken.mailbox.has(address=m["reference"])))) == ["ngwanakilala", "zuhura"]
+
+
+def test_a_purged_mailbox_says_when_in_east_africa_time(cli, clock, staff):
+    """Purged at 22:30 UTC is 01:30 the next day in Dar es Salaam: the summary says it as egactl shows
+    times (a date cut from the UTC time was a day early)."""
+    address = staff["111234570"]
+    assert cli("mail", "delete", address, "--yes").exit_code == 0
+    clock.advance(days=91, hours=13, minutes=30)  # 2027-02-21 22:30 UTC
+    assert cli("mail", "purge", address, "--yes").exit_code == 0
+    [m] = found(cli, address)
+    assert m["summary"].endswith(" · purged 2027-02-22 01:30 EAT")

@@ -232,3 +232,42 @@ def test_an_illegal_move_over_the_api_names_the_state(app, tokens, juma):
     assert r.status_code == 409
     assert r.json()["state"] == "active"
     assert r.json()["detail"] == "cannot undelete a mailbox that is active (undelete needs deleted)"
+
+
+def test_times_in_messages_are_east_africa_time_and_fields_stay_rfc3339(app, cli, backend, clock, tokens, juma):
+    """The retention messages and a temporary password's note say when in East Africa Time, to the minute,
+    as egactl shows every time: at 22:30 UTC it is 01:30 the next day in Dar es Salaam, so a date cut
+    from the UTC time was a day early. The API's fields stay RFC 3339 (UTC)."""
+    import httpx
+
+    from egactl.sandbox import SyncASGITransport
+
+    clock.advance(hours=13, minutes=30)  # 2026-11-22 22:30 UTC
+    r = cli("mail", "reset-password", juma, "--yes")
+    assert r.exit_code == 0, r.stderr
+    shown = cli("mail", "show", juma)
+    assert "temporary, set 2026-11-23 01:30 EAT; must be changed at first login" in shown.stdout
+    assert cli("mail", "show", juma, "-o", "json").json()["password_set_at"] == "2026-11-22T22:30:00+00:00"
+
+    r = cli("mail", "delete", juma, "--yes")
+    assert r.exit_code == 0, r.stderr
+    assert f"Deleted {juma}; it is now deleted (address retained until 2026-12-23 01:30 EAT)" in r.stderr
+    assert cli("mail", "show", juma, "-o", "json").json()["retain_until"] == "2026-12-22T22:30:00+00:00"
+    r = cli("mail", "purge", juma, "--yes")
+    assert r.exit_code == 5 and f"cannot purge {juma}: it is retained until 2026-12-23 01:30 EAT" in r.stderr
+    transport = SyncASGITransport(app)
+    try:
+        with httpx.Client(transport=transport, base_url="http://sandbox") as http:
+            problem = http.post(f"/api/v1/mail/mailboxes/{juma}/purge", json={},
+                                headers={"Authorization": f"Bearer {tokens['admin']}"}).json()
+    finally:
+        transport.close()
+    assert problem["detail"] == f"cannot purge {juma}: it is retained until 2026-12-23 01:30 EAT"
+    assert problem["retain_until"] == "2026-12-22T22:30:00+00:00"
+
+    clock.advance(days=RETENTION)
+    r = cli("mail", "undelete", juma)
+    assert r.exit_code == 5
+    assert (f"cannot undelete {juma}: its retention period ended at 2026-12-23 01:30 EAT; it is due to be purged"
+            in r.stderr)
+    assert stored(backend).status == "deleted"

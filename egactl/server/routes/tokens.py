@@ -16,6 +16,7 @@ from egactl.server.problems import Problem, not_found
 from egactl.server.scope import ApiRoute, backend, db, principal, secret_response
 from egactl.server.db import lock
 from egactl.server.security import active_admin_tokens, issue_token
+from egactl.times import for_people
 
 router = APIRouter(route_class=ApiRoute, tags=["tokens"])
 
@@ -100,7 +101,8 @@ def revoke_token(token_id: int):
         raise not_found(f"token {token_id}")
     # Under the lock: of concurrent revocations one revokes (and is audited); the others see it revoked.
     if row.revoked_at is not None:
-        raise Problem(409, f"token {token_id} is already revoked (since {row.revoked_at.isoformat()})")
+        raise Problem(409, f"token {token_id} is already revoked (since {for_people(row.revoked_at)})",
+                      revoked_at=row.revoked_at.isoformat())
     before = serialize(row)
     now = backend().now()
     working = row.expires_at is None or row.expires_at > now

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -48,10 +49,11 @@ def read_ca_bundle(path: Path | None) -> str | None:
 
 
 def when(value: str | None, flag: str) -> str | None:
-    """A TIME option (an ISO time, or how long ago: 90m, 2h, 3d) as the ISO time the API takes."""
+    """A TIME option (how long ago: 90m, 2h, 3d; or a time as egactl shows them, East Africa Time unless it
+    names a zone: 2026-11-20 11:30) as the RFC 3339 time the API takes, in UTC as the API writes times."""
     if value is None:
         return None
-    return enforce(rules.parse_time, value, context.get().now(), flag=flag).isoformat()
+    return enforce(rules.parse_time, value, context.get().now(), flag=flag).astimezone(dt.timezone.utc).isoformat()
 
 
 def minutes(value: Any) -> str:

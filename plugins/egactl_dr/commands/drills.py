@@ -40,8 +40,8 @@ Notes = Annotated[Optional[str], typer.Option(help="What was done, who took part
 
 @app.command()
 def start(system: SystemArg, institution: Institution = None,
-          at: Annotated[Optional[str], typer.Option(metavar="TIME",
-                                                    help="When it began, if not now: ISO time or how long ago (90m).")] = None,
+          at: Annotated[Optional[str], typer.Option(
+              metavar="TIME", help="When it began, if not now: how long ago (90m) or a time (EAT unless it names a zone).")] = None,
           notes: Notes = None, dry_run: DryRun = False):
     """Start a drill: the primary is down (or switched away) from now, or from --at.
 
@@ -68,7 +68,9 @@ def start(system: SystemArg, institution: Institution = None,
 @app.command()
 def finish(system: SystemArg, institution: Institution = None,
            restored_at: Annotated[Optional[str], typer.Option(
-               "--restored-at", metavar="TIME", help="When service was restored at the DR site (default: now).")] = None,
+               "--restored-at", metavar="TIME",
+               help="When service was restored at the DR site (default: now): how long ago (30m) or a time (EAT unless it names a "
+                    "zone).")] = None,
            data_loss: Annotated[Optional[str], typer.Option(
                "--data-loss", metavar="DURATION", help="Data lost (measured RPO), e.g. 4m; 0 if none.")] = None,
            failed: Annotated[bool, typer.Option("--failed", help="The failover did not work.")] = False,

@@ -44,7 +44,7 @@ COLUMNS = [
 
 
 def history(system: SystemArg, institution: Institution = None,
-            since: Annotated[Optional[str], typer.Option(metavar="TIME", help="Only since: 24h, 7d, or an ISO date.")] = None,
+            since: Annotated[Optional[str], typer.Option(metavar="TIME", help="Only since: 24h, 7d, or a date/time (EAT unless it names a zone).")] = None,
             limit: Limit = DEFAULT_LIMIT, all_: All = False, oldest_first: OldestFirst = False):
     """The trend of a system's checks, newest first: status, certificate days, replication lag, what was not OK.
 

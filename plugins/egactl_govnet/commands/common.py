@@ -6,7 +6,7 @@ from typing import Annotated, Any
 
 import typer
 
-from egactl.plugin.cli import Column, complete_from
+from egactl.plugin.cli import Column, complete_from, time_for_people
 from egactl_govnet import client, rules
 
 complete_site = complete_from(client.SITES, "site", "state")
@@ -77,7 +77,7 @@ def _circuit(value: Any) -> str:
 def _link(value: Any) -> str:
     if not value:
         return ""
-    return f"{value['throughput']}, {value['latency_ms']:g} ms, {value['loss_pct']:g}% loss ({value['tested_at']})"
+    return f"{value['throughput']}, {value['latency_ms']:g} ms, {value['loss_pct']:g}% loss ({time_for_people(value['tested_at'])})"
 
 
 ONBOARDING_DETAIL = [Column("id", "REQUEST"), Column("site"), Column("state"), Column("state_since", "SINCE"),

@@ -12,7 +12,7 @@ from typing import Annotated, Any, Callable, Optional
 
 import typer
 
-from egactl.plugin.cli import DryRun, Institution, Yes, context, enforce, old_flags
+from egactl.plugin.cli import DryRun, Institution, Yes, context, enforce, old_flags, time_for_people
 from egactl_govnet import client, rules
 from egactl_govnet.commands.common import ONBOARDING_DETAIL, complete_pool, complete_site
 
@@ -81,7 +81,7 @@ def _dry_detail(action: str, after: dict[str, Any]) -> str:
     if action == "provision":
         return f", {after['prefix']} and VLAN {after['vlan']} at {after['pop']}"
     if action == "offboard" and after.get("resources") == "held":
-        return f", {after['prefix']} and VLAN {after['vlan']} held until {after['hold_until']}"
+        return f", {after['prefix']} and VLAN {after['vlan']} held until {time_for_people(after['hold_until'])}"
     return ""
 
 
@@ -176,5 +176,5 @@ def offboard(site: Target, institution: Institution = None, reason: Reason = Non
 
 def _offboarded(ob: dict[str, Any], label: str) -> str:
     if ob.get("resources") == "held":
-        return f"Offboarded {label}; {ob['prefix']} and VLAN {ob['vlan']} are held until {ob['hold_until']}"
+        return f"Offboarded {label}; {ob['prefix']} and VLAN {ob['vlan']} are held until {time_for_people(ob['hold_until'])}"
     return f"Offboarded {label}"

@@ -26,6 +26,7 @@ import ipaddress
 
 from sqlalchemy import select
 
+from egactl.plugin.rules import time_for_people
 from egactl.plugin.server import Found, Term, db, visible
 from egactl_govnet import addressing, rules
 from egactl_govnet.server.models import Allocation, Onboarding, Pool, Site
@@ -141,7 +142,7 @@ def summary(ob: dict) -> str:
     """One line from a request as ``govnet sites show`` serialises it: state, prefix, VLAN, circuit."""
     parts = [ob["state"]]
     if ob["prefix"]:
-        held = {"held": f" held until {(ob['hold_until'] or '')[:10]}", "released": " released"}.get(ob["resources"], "")
+        held = {"held": f" held until {time_for_people(ob['hold_until'])}", "released": " released"}.get(ob["resources"], "")
         parts.append(f"{ob['prefix']}{held}")
     if ob["vlan"] is not None:
         parts.append(f"VLAN {ob['vlan']} at {ob['pop']}")

@@ -8,7 +8,7 @@ from typing import Annotated, Any
 
 import typer
 
-from egactl.plugin.cli import Column, InvalidInput, bulk, complete_from
+from egactl.plugin.cli import Column, InvalidInput, bulk, complete_from, time_for_people
 from egactl_mail import client, rules
 
 complete_mailbox = complete_from(client.MAILBOXES, "address", "display_name")
@@ -57,7 +57,7 @@ def password(record: dict[str, Any]) -> str:
     if not record.get("password_set_at"):
         return "never reset here"
     note = "; must be changed at first login" if record.get("must_change_password") else ""
-    return f"temporary, set {record['password_set_at'][:16].replace('T', ' ')}{note}"
+    return f"temporary, set {time_for_people(record['password_set_at'])}{note}"
 
 
 def for_people(record: dict[str, Any]) -> dict[str, Any]:

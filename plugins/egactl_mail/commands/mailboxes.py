@@ -8,7 +8,7 @@ from typing import Annotated, Optional
 import typer
 
 from egactl.plugin.cli import (DEFAULT_LIMIT, All, Column, Conflict, DryRun, Institution, InvalidInput, Limit, Yes,
-                               context, enforce, old_flags, page_limit)
+                               context, enforce, old_flags, page_limit, time_for_people)
 from egactl.plugin.rules import IllegalTransition, check_name
 from egactl_mail import client, rules
 from egactl_mail.commands import common
@@ -203,7 +203,7 @@ def _transition(ref: str, action: str, *, reason: str | None, yes: bool, dry_run
     # As it was shown and confirmed: if someone changed it meanwhile, 412 (exit 5), nothing done.
     done = client.transition(api, address, action, reason, etag)
     ctx.success(f"{PAST[action]} {address}; it is now {done['status']}"
-                + (f" (address retained until {done['retain_until'][:10]})" if done.get("retain_until") else ""))
+                + (f" (address retained until {time_for_people(done['retain_until'])})" if done.get("retain_until") else ""))
     common.mailbox(ctx, done, detail=True)
 
 

@@ -20,7 +20,7 @@ from typing import Any
 
 from sqlalchemy import func, select
 
-from egactl.plugin.rules import name_tokens
+from egactl.plugin.rules import name_tokens, time_for_people
 from egactl.plugin.server import Found, Term, db, principal, visible
 from egactl_mail import rules
 from egactl_mail.server import names, search, service
@@ -58,7 +58,7 @@ def mailbox_found(m: Mailbox, rank: int, *, via: str | None = None) -> Found:
     if shown["employee_number"]:
         parts.append(f"employee {shown['employee_number']}")
     if m.status == rules.PURGED:
-        parts.append(f"purged {shown['status_changed_at'][:10]}")
+        parts.append(f"purged {time_for_people(shown['status_changed_at'])}")
     if via:
         parts.insert(0, f"alias of {m.address}")
     return Found(kind="alias" if via else "mailbox", reference=via or m.address, summary=" · ".join(parts),

@@ -15,6 +15,7 @@ from typing import Any, Iterable
 from sqlalchemy import delete, func, insert, select
 from sqlalchemy.orm import Session
 
+from egactl.plugin.rules import time_for_people
 from egactl.plugin.server import (Institution, Problem, audit, backend, db, etag, insert_unique, invalid, iso,
                                   not_found, principal)
 from egactl_mail import rules
@@ -432,10 +433,10 @@ def transition(m: Mailbox, action: str, *, reason: str | None = None, by: str = 
         raise Problem(409, f"cannot undelete {m.address}: its owner's personal data was erased "
                            f"(egactl privacy erase); create a new mailbox instead", state=m.status)
     if action == "undelete" and m.retain_until is not None and now >= m.retain_until:
-        raise Problem(409, f"cannot undelete {m.address}: its retention period ended on "
-                           f"{m.retain_until.date().isoformat()}; it is due to be purged", state=m.status)
+        raise Problem(409, f"cannot undelete {m.address}: its retention period ended at "
+                           f"{time_for_people(m.retain_until)}; it is due to be purged", state=m.status)
     if action == "purge" and m.retain_until is not None and now < m.retain_until:
-        raise Problem(409, f"cannot purge {m.address}: it is retained until {iso(m.retain_until)}",
+        raise Problem(409, f"cannot purge {m.address}: it is retained until {time_for_people(m.retain_until)}",
                       state=m.status, retain_until=iso(m.retain_until))
     before = serialize(m)
     if action == "purge":

@@ -7,7 +7,7 @@ from typing import Any
 from fastapi import APIRouter
 from sqlalchemy import delete, func, select
 
-from egactl.plugin.rules import RuleError
+from egactl.plugin.rules import RuleError, time_for_people
 from egactl.plugin.server import (ApiRoute, AuditEntry, audit, backend, conflict, db, etag, invalid, iso, lock, page,
                                   principal, require_institution, same_or_conflict, visible)
 from egactl_govnet import rules
@@ -111,7 +111,8 @@ def delete_site(institution: str, name: str):
                            .where(Onboarding.site_id == site.id).order_by(Allocation.hold_until.desc())).first()
     if held is not None:
         alloc, old = held
-        raise conflict(f"site {key}'s prefix {old.prefix} and VLAN {alloc.vlan} are held until {iso(alloc.hold_until)}; "
+        raise conflict(f"site {key}'s prefix {old.prefix} and VLAN {alloc.vlan} are held until "
+                       f"{time_for_people(alloc.hold_until)}; "
                        f"the site can be deleted once they are back in the pool", hold_until=iso(alloc.hold_until))
     before = _serialize(site)
     session.execute(delete(Onboarding).where(Onboarding.site_id == site.id))  # closed requests: the audit log keeps them
