@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import JSON, DateTime, Engine, Integer, create_engine, event, text
-from sqlalchemy.orm import DeclarativeBase, Mapped, Session, declared_attr, mapped_column, sessionmaker
+from sqlalchemy.orm import DeclarativeBase, Mapped, Mapper, Session, declared_attr, mapped_column, sessionmaker
 from sqlalchemy.types import TypeDecorator
 
 if TYPE_CHECKING:
@@ -47,6 +47,24 @@ class UTCDateTime(TypeDecorator):
 
 class Base(DeclarativeBase):
     type_annotation_map = {dt.datetime: UTCDateTime(), dict[str, Any]: JSON, list[Any]: JSON}
+
+
+@event.listens_for(Mapper, "mapper_configured")
+def _utc_when_set(mapper: Mapper, cls: type) -> None:
+    """A time set on a UTCDateTime attribute is held in UTC from then on, as it is stored.
+
+    The column stores UTC whatever offset it is given, but the object kept the value
+    as given until it was read again: a route answering with the row it just wrote
+    echoed a client's ``+03:00`` where every later read says ``+00:00``."""
+    for prop in mapper.column_attrs:
+        if any(isinstance(c.type, UTCDateTime) for c in prop.columns):
+            event.listen(getattr(cls, prop.key), "set", _as_utc, retval=True)
+
+
+def _as_utc(target: Any, value: Any, old: Any, initiator: Any) -> Any:
+    if isinstance(value, dt.datetime) and value.tzinfo is not None and value.tzinfo is not dt.timezone.utc:
+        return value.astimezone(dt.timezone.utc)
+    return value
 
 
 class Versioned:

@@ -306,3 +306,17 @@ def test_history_oldest_first_reverses_the_trend(cli, clock):
     assert [h["status"] for h in r.json()] == ["OK", "WARNING", "CRITICAL"]
     first_page = cli("dr", "history", "RITA/crvs", "--oldest-first", "--limit", "2", "-o", "json").json()
     assert [h["status"] for h in first_page] == ["OK", "WARNING"]
+
+
+def test_a_time_sent_with_an_offset_is_answered_in_utc_as_every_later_read(cli, backend, clock):
+    # The row written is UTC; the answer to the write used to echo the client's +03:00.
+    import json
+
+    cli("dr", "systems", "create", "RITA/crvs", *ADD)
+    at = (clock.now - dt.timedelta(hours=1)).astimezone(dt.timezone(dt.timedelta(hours=3)))
+    r = cli("api", "POST", "/api/v1/dr/systems/RITA/crvs/drills", "-f", f"started_at={at.isoformat()}")
+    assert r.exit_code == 0, r.stderr
+    expected = (clock.now - dt.timedelta(hours=1)).astimezone(dt.timezone.utc).isoformat()
+    assert json.loads(r.stdout)["started_at"] == expected
+    shown = json.loads(cli("dr", "drills", "list", "RITA/crvs", "-o", "json").stdout)
+    assert [d["started_at"] for d in shown] == [expected]
