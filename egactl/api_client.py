@@ -246,7 +246,7 @@ class ApiClient:
         for page in self.pages(path, limit=limit, page_size=page_size, listing=listing, **params):
             yield from page
 
-    def list(self, path: str, *, limit: int | None = None, **params: Any) -> "Listing":
+    def list(self, path: str, *, limit: int | None = None, page_size: int = 100, **params: Any) -> "Listing":
         """Every item up to ``limit``, as a :class:`Listing` (a list that knows what it left out).
 
         Without a limit (``--all``) only the first page is fetched here (so a wrong filter or
@@ -254,9 +254,9 @@ class ApiClient:
         used. ``render`` prints such a listing page by page as they arrive, keeping none of
         them (``Listing.pages``): memory stays that of a page however long the list; any
         other use (``len``, iteration, indexing, ``--query``) fetches the rest and keeps it,
-        as a plain list would."""
+        as a plain list would. ``page_size``: items asked for a request (the API's ``limit``)."""
         listing = Listing()
-        pages = self.pages(path, limit=limit, listing=listing, **params)
+        pages = self.pages(path, limit=limit, page_size=page_size, listing=listing, **params)
         list.extend(listing, next(pages, []))
         if listing.pages_left and limit is None:
             listing._rest = pages
