@@ -122,8 +122,14 @@ def api(method: Annotated[str, typer.Argument(help="GET, POST, PATCH, PUT or DEL
             page_size = int(page_size)
         except ValueError:
             raise InvalidInput(f"limit must be a whole number, not {page_size!r}") from None
+        # The fields ride in the path's query, so that any name (path, page_size…) is the API's, not a keyword here.
+        import httpx
+
+        query = str(httpx.QueryParams({k: v for k, v in fields.items() if v is not None}))
+        if query:
+            path += ("&" if "?" in path else "?") + query
         # JSON like every other `egactl api` answer (a table would depend on -o defaults).
-        _print_pages(ctx, client.pages(path, page_size=page_size, **fields))
+        _print_pages(ctx, client.pages(path, page_size=page_size))
         return
     body: bytes | None = None
     params: dict[str, Any] | None = None
