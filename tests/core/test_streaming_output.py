@@ -265,3 +265,34 @@ def test_api_paginate_that_fails_mid_listing_exits_with_its_error_after_what_was
     assert r.exit_code == 1 and "the server failed to handle this request" in (r.stderr + err.getvalue())
     assert out.getvalue().count('"code"') == 200  # the two pages that came; no closing bracket: not a whole answer
     assert not out.getvalue().rstrip().endswith("]")
+
+
+class Remember(httpx.BaseTransport):
+    """The real backend; keeps a weak reference to every response it gives."""
+
+    def __init__(self, inner: httpx.BaseTransport):
+        self.inner, self.responses = inner, []
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        import weakref
+
+        response = self.inner.handle_request(request)
+        self.responses.append(weakref.ref(response))
+        return response
+
+
+def test_a_page_printed_is_freed_at_once_not_by_the_cyclic_collector(cli, many):
+    """httpx (0.28) ties each response and its stream in a reference cycle: every page's body
+    waited for the cyclic garbage collector, and at 600k opt-outs 55 pages' bodies (9 MB) were
+    still held at the end. The client breaks the cycle: a page is freed as soon as it is done."""
+    import gc
+
+    transport = Remember(cli.transport)
+    ctx = Context(transport=transport, token=cli.tokens["admin"])
+    gc.disable()
+    try:
+        for page in ctx.api().list("/api/v1/institutions", limit=None).pages():
+            assert page and [r for r in transport.responses[:-1] if r() is not None] == []
+    finally:
+        gc.enable()
+    assert len(transport.responses) == 3
