@@ -23,10 +23,13 @@ are counted against the database, so a short listing cannot pass for a flat one.
     python bench/list_memory.py [--rows 60000]
     python bench/list_memory.py --rows 600000   # issue 14's sizes, 60k and 600k (about 25 minutes, 1.2 GB)
 
-A run of 30 November 2026 (2 shared cores), --rows 600000, mail list only: streamed
-44.9 MB at 60k, 48.8 MB at 600k (1.09x); collected 149.8 MB and 1191.8 MB (7.95x). The
-default run (6k, 60k): streamed 35.7 and 45.0 MB (1.26x: the allocator's heap still
-grows over the first pages), collected 45.3 and 149.7 MB (3.30x).
+A run of 30 November 2026 (2 shared cores), --rows 600000, mail list only (before the
+client broke httpx's response cycle): streamed 44.9 MB at 60k, 48.8 MB at 600k (1.09x);
+collected 149.8 MB and 1191.8 MB (7.95x). The default run (6k, 60k) after it: mail list
+streamed 34.9 and 43.4 MB (1.24x: glibc's heap, see docs/architecture.md), collected 43.6
+and 147.8 MB (3.39x); sms optout list streamed 33.7 and 34.0 MB (1.01x), collected 36.2
+and 70.9 MB (1.96x); api --paginate streamed 32.3 and 32.8 MB (1.02x), collected 42.2 and
+150.2 MB (3.56x).
 """
 
 from __future__ import annotations
