@@ -25,7 +25,9 @@ are counted against the database, so a short listing cannot pass for a flat one.
 
 A run of 30 November 2026 (2 shared cores), --rows 600000, mail list only (before the
 client broke httpx's response cycle): streamed 44.9 MB at 60k, 48.8 MB at 600k (1.09x);
-collected 149.8 MB and 1191.8 MB (7.95x). The default run (6k, 60k) after it: mail list
+collected 149.8 MB and 1191.8 MB (7.95x). After it, --rows 600000: streamed mail list 44.0
+and 45.9 MB (1.04x), sms optout list 33.8 and 33.9 MB (1.00x), api --paginate 32.7 and 32.9 MB
+(1.00x); collected at 600k 1188.6, 418.5 and 1231.8 MB. The default run (6k, 60k): mail list
 streamed 34.9 and 43.4 MB (1.24x: glibc's heap, see docs/architecture.md), collected 43.6
 and 147.8 MB (3.39x); sms optout list streamed 33.7 and 34.0 MB (1.01x), collected 36.2
 and 70.9 MB (1.96x); api --paginate streamed 32.3 and 32.8 MB (1.02x), collected 42.2 and
