@@ -21,7 +21,7 @@ target for a streamed listing: <= 1.2x) and collected / streamed. Every run's ro
 are counted against the database, so a short listing cannot pass for a flat one.
 
     python bench/list_memory.py [--rows 60000]
-    python bench/list_memory.py --rows 600000   # issue 14's sizes, 60k and 600k (about 25 minutes, 1.2 GB)
+    python bench/list_memory.py --rows 600000   # issue 14's sizes, 60k and 600k (about 15 minutes, 1.3 GB)
 
 A run of 30 November 2026 (2 shared cores), --rows 600000, mail list only (before the
 client broke httpx's response cycle): streamed 44.9 MB at 60k, 48.8 MB at 600k (1.09x);
