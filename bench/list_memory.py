@@ -1,26 +1,37 @@
-"""bench/list_memory.py: does `egactl mail list --all` stay flat in client memory?
+"""bench/list_memory.py: do the `--all` listings stay flat in client memory?
 
-Builds two served SQLite backends, one with ``--rows`` mailboxes (60,000 by
-default) and one with a tenth of them, bulk-loaded straight into the real
-tables (bench/scale.py's generator and fast path: ``executemany`` in one
-transaction per table, the schema made by ``egactl serve migrate``), starts
-``egactl serve`` on each, and runs ``egactl mail list --all -o jsonl`` against
-it in a child process, reading its peak resident memory (``ru_maxrss`` from
-``os.wait4``; the data are generated in another child, see ``build_apart``). Baseline, in the same run: the same listing collected whole
-before it is printed (``--query '@'`` needs every page first: what every
-``--all`` did before it streamed).
+Builds two served SQLite backends, one with ``--rows`` mailboxes and as many SMS
+opt-outs (60,000 by default) and one with a tenth of them, bulk-loaded straight
+into the real tables (bench/scale.py's generator and fast path: ``executemany``
+in one transaction per table, the schema made by ``egactl serve migrate``; the
+opt-outs generated here), starts ``egactl serve`` on each, and runs, each in a
+child process whose peak resident memory is read (``ru_maxrss`` from
+``os.wait4``; the data are generated in another child, see ``build_apart``):
 
-Printed: peak MB per size and way, and the ratios big / small (issue 14's target
-for the streamed listing: <= 1.2x) and collected / streamed. Every run's rows
+- ``egactl mail list --all -o jsonl`` (pages of 100, through the core's listing);
+- ``egactl sms optout list --all -o jsonl`` (pages of 1,000, the same listing);
+- ``egactl api GET sms/optouts --paginate -f limit=1000`` (one JSON array, written page by page).
+
+Baseline for each, in the same run: the same command collecting every page before
+it prints (``--query '@'`` needs the whole list first: what every ``--all`` and
+``--paginate`` did before they streamed).
+
+Printed: peak MB per command, size and way, and the ratios big / small (issue 14's
+target for a streamed listing: <= 1.2x) and collected / streamed. Every run's rows
 are counted against the database, so a short listing cannot pass for a flat one.
 
     python bench/list_memory.py [--rows 60000]
-    python bench/list_memory.py --rows 600000   # issue 14's sizes, 60k and 600k (about 10 minutes, 1.2 GB)
+    python bench/list_memory.py --rows 600000   # issue 14's sizes, 60k and 600k (about 15 minutes, 1.3 GB)
 
-A run of 30 November 2026 (2 shared cores), --rows 600000: streamed 44.9 MB at 60k,
-48.8 MB at 600k (1.09x); collected 149.8 MB and 1191.8 MB (7.95x). The default run
-(6k, 60k): streamed 35.7 and 45.0 MB (1.26x: the allocator's heap still grows over the
-first pages), collected 45.3 and 149.7 MB (3.30x).
+A run of 30 November 2026 (2 shared cores), --rows 600000, mail list only (before the
+client broke httpx's response cycle): streamed 44.9 MB at 60k, 48.8 MB at 600k (1.09x);
+collected 149.8 MB and 1191.8 MB (7.95x). After it, --rows 600000: streamed mail list 44.0
+and 45.9 MB (1.04x), sms optout list 33.8 and 33.9 MB (1.00x), api --paginate 32.7 and 32.9 MB
+(1.00x); collected at 600k 1188.6, 418.5 and 1231.8 MB. The default run (6k, 60k): mail list
+streamed 34.9 and 43.4 MB (1.24x: glibc's heap, see docs/architecture.md), collected 43.6
+and 147.8 MB (3.39x); sms optout list streamed 33.7 and 34.0 MB (1.01x), collected 36.2
+and 70.9 MB (1.96x); api --paginate streamed 32.3 and 32.8 MB (1.02x), collected 42.2 and
+150.2 MB (3.56x).
 """
 
 from __future__ import annotations
@@ -35,13 +46,14 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Callable
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import scale  # noqa: E402  (the data generator, the loader, `egactl serve` handling)
 
 
-def build(workdir: Path, rows: int) -> tuple[dict[str, str], str, int]:
-    """(env, database url, mailboxes `mail list` shows: all but the purged)."""
+def build(workdir: Path, rows: int) -> tuple[dict[str, str], str, dict[str, int]]:
+    """(env, database url, rows each listing shows: the mailboxes but the purged, every opt-out)."""
     env = scale.egactl_env(workdir)
     db = workdir / "served.db"
     url = f"sqlite:///{db}"
@@ -52,13 +64,27 @@ def build(workdir: Path, rows: int) -> tuple[dict[str, str], str, int]:
 
     env["EGACTL_TOKEN"] = json.loads(r.stdout)["token"]
     data = scale.DataSet(rows / scale.MAILBOXES, dt.datetime.now(dt.timezone.utc))
-    scale.load_sqlite(db, [data.institutions(), data.domains(), *data.mail()])
+    scale.load_sqlite(db, [data.institutions(), data.domains(), *data.mail(), optouts(data, rows)])
     with sqlite3.connect(db) as con:
-        shown = con.execute("SELECT count(*) FROM mail_mailboxes WHERE status <> 'purged'").fetchone()[0]
+        shown = {"mail": con.execute("SELECT count(*) FROM mail_mailboxes WHERE status <> 'purged'").fetchone()[0],
+                 "optouts": con.execute("SELECT count(*) FROM sms_optouts").fetchone()[0]}
     return env, url, shown
 
 
-def build_apart(workdir: Path, rows: int) -> tuple[dict[str, str], str, int]:
+def optouts(data: scale.DataSet, rows: int) -> scale.Table:
+    """``rows`` opt-outs over the big institutions (skewed as the messages are), oldest first,
+    with the citizen's words as a reason."""
+    reasons = ["replied STOP", "asked at the district office", "not the right person", None]
+
+    def generate():
+        for i in range(1, rows + 1):
+            code = data.rng.choices(data.codes, data.w)[0]
+            at = data.year_ago + dt.timedelta(seconds=i * 300)
+            yield (i, code, f"+2557{i:08d}", reasons[i % len(reasons)], f"ict@{data.domain(code)}", at)
+    return scale.Table("sms_optouts", ["id", "institution", "phone", "reason", "created_by", "created_at"], generate())
+
+
+def build_apart(workdir: Path, rows: int) -> tuple[dict[str, str], str, dict[str, int]]:
     """``build`` in a child process. The data set is generated in memory, and on Linux a child
     started from a process inherits that process's peak RSS into its own ``ru_maxrss`` (exec
     records the old image's high-water mark): this process must never hold the data."""
@@ -72,8 +98,9 @@ def build_apart(workdir: Path, rows: int) -> tuple[dict[str, str], str, int]:
     return env, url, shown
 
 
-def peak(env: dict[str, str], args: list[str]) -> tuple[float, int, float]:
-    """(peak RSS MB, lines printed, seconds) of one egactl run; its stdout goes to a file."""
+def peak(env: dict[str, str], args: list[str], is_row: Callable[[bytes], bool]) -> tuple[float, int, float]:
+    """(peak RSS MB, rows printed, seconds) of one egactl run; its stdout goes to a file, where
+    the rows are counted line by line (this process must hold nothing big: see ``build_apart``)."""
     with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
         started = time.monotonic()
         proc = subprocess.Popen([sys.executable, "-m", "egactl", *args], env=env, stdout=out, stderr=err)
@@ -83,13 +110,32 @@ def peak(env: dict[str, str], args: list[str]) -> tuple[float, int, float]:
             err.seek(0)
             raise SystemExit(f"egactl {' '.join(args)} failed: {err.read().decode()[-800:]}")
         out.seek(0)
-        lines = sum(1 for _ in out)
-    return usage.ru_maxrss / 1024, lines, took
+        rows = sum(1 for line in out if is_row(line))
+    return usage.ru_maxrss / 1024, rows, took
+
+
+def a_line(line: bytes) -> bool:
+    return True
+
+
+def an_item(line: bytes) -> bool:
+    """An item of an indented JSON array of objects (``egactl api``'s output) opens a line of its own."""
+    return line == b"  {\n"
+
+
+# command: (its arguments, the rows it lists (``build``'s key), how a printed row is known)
+COMMANDS: dict[str, tuple[list[str], str, Callable[[bytes], bool]]] = {
+    "mail list": (["mail", "list", "--all", "-o", "jsonl"], "mail", a_line),
+    "sms optout list": (["sms", "optout", "list", "--all", "-o", "jsonl"], "optouts", a_line),
+    "api --paginate": (["api", "GET", "sms/optouts", "--paginate", "-f", "limit=1000"], "optouts", an_item),
+}
+WAYS = {"streamed": [], "collected": ["--query", "@"]}  # --query needs every page first
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--rows", type=int, default=60_000, help="mailboxes of the big backend (the small: a tenth)")
+    parser.add_argument("--rows", type=int, default=60_000,
+                        help="mailboxes and opt-outs of the big backend (the small: a tenth)")
     parser.add_argument("--build", nargs=2, metavar=("DIR", "ROWS"), help=argparse.SUPPRESS)
     opts = parser.parse_args()
     if opts.build:
@@ -99,34 +145,38 @@ def main() -> None:
         return
     sizes = [max(300, opts.rows // 10), opts.rows]
     workdir = Path(tempfile.mkdtemp(prefix="egactl-bench-list-memory-"))
-    ways = {"streamed": ["mail", "list", "--all", "-o", "jsonl"],
-            "collected": ["mail", "list", "--all", "-o", "jsonl", "--query", "@"]}
-    results: dict[tuple[str, int], tuple[float, int, float]] = {}
+    results: dict[tuple[str, str, int], tuple[float, int, float]] = {}
     try:
         for n in sizes:
             env, url, shown = build_apart(workdir / str(n), n)
             server = scale.Serve(env, url, workdir / f"serve-{n}.log")
             try:
                 env = {**env, "EGACTL_API_URL": f"http://127.0.0.1:{server.port}"}
-                for way, args in ways.items():
-                    results[(way, n)] = got = peak(env, args)
-                    if got[1] != shown:
-                        raise SystemExit(f"{way} at {n}: printed {got[1]} mailboxes, the database shows {shown}")
+                for command, (args, listed, is_row) in COMMANDS.items():
+                    for way, extra in WAYS.items():
+                        results[(command, way, n)] = got = peak(env, [*args, *extra], is_row)
+                        if got[1] != shown[listed]:
+                            raise SystemExit(f"{command}, {way}, at {n}: printed {got[1]} rows, "
+                                             f"the database shows {shown[listed]}")
             finally:
                 server.stop()
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
     small, big = sizes
-    print(f"client peak memory (max RSS) of `egactl mail list --all -o jsonl` against `egactl serve` (SQLite), "
+    print(f"client peak memory (max RSS) of each `--all` / `--paginate` listing against `egactl serve` (SQLite), "
           f"{os.cpu_count()} cores")
-    print(f"{'way':<10} {f'{small:,} rows':>14} {f'{big:,} rows':>14} {'big/small':>10} {'time big':>9}")
-    for way in ways:
-        a, b = results[(way, small)], results[(way, big)]
-        print(f"{way:<10} {a[0]:>11.1f} MB {b[0]:>11.1f} MB {b[0] / a[0]:>9.2f}x {b[2]:>8.1f}s")
-    s, c = results[("streamed", big)][0], results[("collected", big)][0]
-    ratio = s and results[("streamed", big)][0] / results[("streamed", small)][0]
-    print(f"streamed big/small {ratio:.2f}x (target <= 1.2x: {'met' if ratio <= 1.2 else 'NOT met'}); "
-          f"collected / streamed at {big:,} rows: {c / s:.1f}x")
+    print(f"{'way':<10} {f'{small:,} rows':>14} {f'{big:,} rows':>14} {'big/small':>10} {'time big':>9}  command")
+    for command, (args, _, _) in COMMANDS.items():
+        for way in WAYS:
+            a, b = results[(command, way, small)], results[(command, way, big)]
+            print(f"{way:<10} {a[0]:>11.1f} MB {b[0]:>11.1f} MB {b[0] / a[0]:>9.2f}x {b[2]:>8.1f}s  "
+                  f"egactl {' '.join(args)}")
+    print("collected: the same command with --query '@' (every page kept before printing)")
+    for command in COMMANDS:
+        s, c = results[(command, "streamed", big)][0], results[(command, "collected", big)][0]
+        ratio = s / results[(command, "streamed", small)][0]
+        print(f"{command}: streamed big/small {ratio:.2f}x (target <= 1.2x: {'met' if ratio <= 1.2 else 'NOT met'}); "
+              f"collected / streamed at {big:,} rows: {c / s:.1f}x")
 
 
 if __name__ == "__main__":

@@ -140,6 +140,7 @@ class ApiClient:
                     self._sleep(self._delay(attempt, None))
                     continue
                 raise _unreachable(request, exc, self._url_source) from None
+            _unbind(response)
             self._trace(request, response, started, None)
             if response.status_code in RETRY_STATUSES and retryable and attempt < self.retries:
                 self._sleep(self._delay(attempt, response.headers.get("Retry-After")))
@@ -246,7 +247,7 @@ class ApiClient:
         for page in self.pages(path, limit=limit, page_size=page_size, listing=listing, **params):
             yield from page
 
-    def list(self, path: str, *, limit: int | None = None, **params: Any) -> "Listing":
+    def list(self, path: str, *, limit: int | None = None, page_size: int = 100, **params: Any) -> "Listing":
         """Every item up to ``limit``, as a :class:`Listing` (a list that knows what it left out).
 
         Without a limit (``--all``) only the first page is fetched here (so a wrong filter or
@@ -254,9 +255,9 @@ class ApiClient:
         used. ``render`` prints such a listing page by page as they arrive, keeping none of
         them (``Listing.pages``): memory stays that of a page however long the list; any
         other use (``len``, iteration, indexing, ``--query``) fetches the rest and keeps it,
-        as a plain list would."""
+        as a plain list would. ``page_size``: items asked for a request (the API's ``limit``)."""
         listing = Listing()
-        pages = self.pages(path, limit=limit, listing=listing, **params)
+        pages = self.pages(path, limit=limit, page_size=page_size, listing=listing, **params)
         list.extend(listing, next(pages, []))
         if listing.pages_left and limit is None:
             listing._rest = pages
@@ -376,6 +377,16 @@ del _name
 
 
 _APP_TIME = re.compile(r"(?:^|,)\s*app\s*;(?:[^,]*;)?\s*dur=([0-9.]+)")
+
+
+def _unbind(response: httpx.Response) -> None:
+    """Let a response be freed as soon as it is dropped. httpx (0.28) ties a response and
+    its stream in a reference cycle (the stream records the response's elapsed time), so
+    every response waited for the cyclic garbage collector: the bodies of a long ``--all``
+    piled up between its rare full collections (55 pages of 1,000 opt-outs, 9 MB, at the
+    end of 600k). The body is read by now (``send`` without ``stream=True``): the stream
+    becomes the body itself."""
+    response.stream = httpx.ByteStream(response.content)
 
 
 def server_ms(response: httpx.Response) -> float | None:

@@ -245,15 +245,8 @@ def _render_pages(io: IOStreams, pages: Iterable[list[dict]], *, fmt: str, cols:
                   title: str | None, empty_message: str | None, wide: bool) -> None:
     """Print a list that arrives page by page, each page as it comes (see the module's docstring)."""
     out = io.out
-    count = 0
     if fmt == "json":
-        for page in pages:
-            for item in page:
-                text = json.dumps(item, indent=2, ensure_ascii=False, default=str).replace("\n", "\n  ")
-                out.write(("[\n  " if count == 0 else ",\n  ") + text)
-                count += 1
-            out.flush()
-        out.write("\n]\n" if count else "[]\n")
+        write_json_pages(out, pages)
         return
     if fmt == "jsonl":
         for page in pages:
@@ -280,6 +273,26 @@ def _render_pages(io: IOStreams, pages: Iterable[list[dict]], *, fmt: str, cols:
         out.flush()
     if table is None:
         io.status(empty_message or "no results")
+
+
+def write_json_pages(out: TextIO, pages: Iterable[list[Any]]) -> None:
+    """Write the items of every page as one JSON array, each page as it comes (and flushed
+    before the next is asked for): byte for byte what ``json.dump(items, indent=2)`` of
+    the whole list writes, and a line after it. Nothing is written before the first item
+    (``[]`` when there is none), so a first page that fails leaves stdout empty.
+
+    A page is encoded at once (the array's inside of ``json.dumps(page, indent=2)``), not
+    item by item: fewer, larger strings leave the C allocator's heap less fragmented (client
+    peak memory of 60k opt-outs 35 MB against 41 MB, bench/list_memory.py)."""
+    begun = False
+    for page in pages:
+        if page:
+            text = json.dumps(page, indent=2, ensure_ascii=False, default=str)
+            out.write(("[\n" if not begun else ",\n") + text[2:-2])
+            begun = True
+            del text
+        out.flush()
+    out.write("\n]\n" if begun else "[]\n")
 
 
 class _PagedTable:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import Annotated, Any, Optional
+from typing import Annotated, Any, Iterator, Optional
 
 import typer
 
@@ -44,6 +44,34 @@ def _fields(raw: list[str], typed: list[str]) -> dict[str, Any]:
     return fields
 
 
+def _print_pages(ctx: Any, pages: Iterator[list[Any]]) -> None:
+    """--paginate: every page's items as one JSON array, each page printed as it arrives and
+    none kept (what ``json.dumps`` of the whole list, indented, printed). A --query that maps
+    the list item by item applies to each page in turn, and streams too; any other needs the
+    whole list, collected first."""
+    from egactl.output import apply_query, compile_query, write_json_pages
+
+    query = ctx.query
+    if query is None:
+        write_json_pages(ctx.io.out, pages)
+    elif _item_by_item(compile_query(query).parsed):  # a bad query fails before any request
+        write_json_pages(ctx.io.out, (apply_query(page, query) for page in pages))
+    else:
+        items = [item for page in pages for item in page]
+        ctx.io.out.write(json.dumps(apply_query(items, query), indent=2, ensure_ascii=False) + "\n")
+
+
+def _item_by_item(node: dict[str, Any]) -> bool:
+    """Whether a JMESPath expression (its parsed tree) is a projection or a filter of the list
+    itself (``[].code``, ``[*].[a, b]``, ``[?kind=='LGA']``, ``[]``): over the whole list it gives
+    what it gives over each page, joined. ``length(@)``, ``[0]``, ``[:5]``, ``sort_by(...)``, a
+    pipe after the projection, do not."""
+    if node["type"] not in ("projection", "filter_projection"):
+        return False
+    over = node["children"][0]
+    return over["type"] == "identity" or (over["type"] == "flatten" and over["children"][0]["type"] == "identity")
+
+
 @old_flags({"-i": "--include"})  # -i is --institution everywhere else
 @app.command()
 def api(method: Annotated[str, typer.Argument(help="GET, POST, PATCH, PUT or DELETE.")],
@@ -53,11 +81,14 @@ def api(method: Annotated[str, typer.Argument(help="GET, POST, PATCH, PUT or DEL
         header: Annotated[Optional[list[str]], typer.Option("--header", "-H", help="Extra header 'Name: value'.")] = None,
         input_: Annotated[Optional[str], typer.Option("--input", help="Request body from a file ('-' for stdin).")] = None,
         include: Annotated[bool, typer.Option("--include", help="Print the status line and headers too.")] = False,
-        paginate: Annotated[bool, typer.Option("--paginate", help="Follow next_cursor and print all items.")] = False):
+        paginate: Annotated[bool, typer.Option("--paginate", help="Follow next_cursor and print all items, page by page.")] = False):
     """Call the API with your credentials and print the JSON response.
 
     For GET, fields become query parameters; otherwise a JSON body. Exit codes
-    follow the HTTP status (404 → 3, 409 → 5, …).
+    follow the HTTP status (404 → 3, 409 → 5, …). --paginate prints one JSON array
+    of every page's items as the pages arrive (-f limit=N: the page size); a --query
+    that picks from each item ("[].code", "[?kind=='LGA']") applies page by page,
+    any other (length(@)) to the whole list, collected first.
 
     Examples:
 
@@ -91,11 +122,14 @@ def api(method: Annotated[str, typer.Argument(help="GET, POST, PATCH, PUT or DEL
             page_size = int(page_size)
         except ValueError:
             raise InvalidInput(f"limit must be a whole number, not {page_size!r}") from None
-        from egactl.output import apply_query
+        # The fields ride in the path's query, so that any name (path, page_size…) is the API's, not a keyword here.
+        import httpx
 
-        items = list(client.paginate(path, page_size=page_size, **fields))
+        query = str(httpx.QueryParams({k: v for k, v in fields.items() if v is not None}))
+        if query:
+            path += ("&" if "?" in path else "?") + query
         # JSON like every other `egactl api` answer (a table would depend on -o defaults).
-        ctx.io.out.write(json.dumps(apply_query(items, ctx.query), indent=2, ensure_ascii=False) + "\n")
+        _print_pages(ctx, client.pages(path, page_size=page_size))
         return
     body: bytes | None = None
     params: dict[str, Any] | None = None

@@ -152,7 +152,9 @@ def outbox(api: Any, *, limit: int | None, **filters: Any) -> list[dict]:
 
 
 def optouts(api: Any, *, limit: int | None, **filters: Any):
-    return api.paginate(f"{BASE}/optouts", limit=limit, page_size=1000, **filters)
+    """The opt-outs, as a listing (every page with ``limit=None``: it streams when printed).
+    1,000 a page: an institution's can run to hundreds of thousands, and each is small."""
+    return api.list(f"{BASE}/optouts", limit=limit, page_size=1000, **filters)
 
 
 def batch_by_ref(api: Any, institution: str, client_ref: str) -> dict | None:

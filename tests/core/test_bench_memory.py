@@ -23,9 +23,11 @@ def run(script: str, *args: str) -> str:
 
 def test_list_memory_small():
     out = run("list_memory.py", "--rows", "3000")
-    for way in ("streamed", "collected"):
-        assert re.search(rf"^{way}\s+[\d.]+ MB\s+[\d.]+ MB\s+[\d.]+x", out, re.M), out
-    assert "streamed big/small" in out
+    for command in ("mail list --all", "sms optout list --all", "api GET sms/optouts --paginate"):
+        for way in ("streamed", "collected"):
+            assert re.search(rf"^{way}\s+[\d.]+ MB\s+[\d.]+ MB\s+[\d.]+x .*egactl {command}", out, re.M), out
+    for command in ("mail list", "sms optout list", "api --paginate"):
+        assert f"{command}: streamed big/small" in out, out
 
 
 def test_bulk_memory_small():

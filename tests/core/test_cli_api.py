@@ -37,6 +37,18 @@ def test_paginate_follows_cursors_with_limit_as_page_size(cli, backend):
     assert r.exit_code == 2 and "GET only" in r.stderr
 
 
+def test_paginate_sends_any_field_name_to_the_api(cli, backend):
+    # names the client's own paging takes as keywords (page_size, path, listing) are query fields like any other
+    with backend.read_sessions() as s:
+        total = len(s.scalars(select(Institution.code)).all())
+    for name in ("page_size", "path", "listing"):
+        r = cli("api", "GET", "institutions", "--paginate", "-f", f"{name}=3", "-f", "limit=2")
+        assert r.exit_code == 0, r.stderr
+        assert len(r.json()) == total
+    r = cli("api", "GET", "institutions?kind=LGA", "--paginate", "-F", "region=null", "-f", "limit=1", "--query", "[].code")
+    assert r.exit_code == 0 and r.json() == ["KINONDONI-MC", "ARUSHA-CC"]  # the path's own query kept; null: not sent
+
+
 def test_post_fields_become_the_json_body(cli, backend):
     r = cli("api", "POST", "institutions", "-f", "code=zanz", "-f", "name=Revolutionary Government of Zanzibar",
             "-f", "kind=other", "-f", "region=Unguja")

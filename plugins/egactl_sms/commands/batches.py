@@ -261,7 +261,8 @@ def _estimate(ctx: Any, job: bulk.Job, check_row, preflight: dict, summary: bulk
     import sqlite3
     import tempfile
 
-    opted = {o["phone"] for o in client.optouts(ctx.api(), limit=None, institution=job.options["institution"])}
+    opted = {o["phone"] for page in client.optouts(ctx.api(), limit=None, institution=job.options["institution"]).pages()
+             for o in page}  # page by page: only the numbers are kept
     encodings: dict[str, int] = {}
     segments: dict[str, int] = {}
     total = recipients = duplicates = opted_out = 0

@@ -81,7 +81,7 @@ def list_(institution: Institution = None,
       egactl sms optout list --phone 0713200003 -o json
     """
     ctx = context.get()
-    items = list(client.optouts(ctx.api(), limit=page_limit(limit, all_),
-                                institution=institution.upper() if institution else None,
-                                phone=number(phone) if phone else None))
+    items = client.optouts(ctx.api(), limit=page_limit(limit, all_),
+                           institution=institution.upper() if institution else None,
+                           phone=number(phone) if phone else None)
     ctx.render(items, COLUMNS, empty="No opt-outs match.")
