@@ -81,6 +81,8 @@ def from_people(text: str, what: str = "time") -> dt.datetime:
     zone: dt.tzinfo | None = None
     head, _, tail = raw.rpartition(" ")
     if head.strip() and any(ch.isalpha() for ch in tail):
+        if not _is_time(head.strip()):  # "last tuesday": not a time at all, whatever the last word is
+            raise ValueError(f"{what} {text!r} is not a time; give {PEOPLE_FORMS}")
         zone = _zone(tail, what, text)
         raw = head.strip()
     elif head.strip() and re.fullmatch(r"[+-]\d{2}:?\d{2}", tail):  # "22:47 +03:00": the offset, spaced
@@ -96,6 +98,14 @@ def from_people(text: str, what: str = "time") -> dt.datetime:
             raise ValueError(f"{what} {text!r} gives both an offset and a zone; give one")
         return when
     return when.replace(tzinfo=zone or eat_zone())
+
+
+def _is_time(text: str) -> bool:
+    try:
+        dt.datetime.fromisoformat(text)
+    except ValueError:
+        return False
+    return True
 
 
 def _zone(word: str, what: str, text: str) -> dt.tzinfo:

@@ -20,17 +20,19 @@ COLUMNS = [Column("at"), Column("actor"), Column("role", wide=True), Column("act
 
 
 def parse_since(value: str, now: dt.datetime | None = None) -> dt.datetime:
-    """``30m``, ``24h``, ``7d``, ``2w``, or an ISO date/time (UTC unless it says otherwise)."""
+    """``30m``, ``24h``, ``7d``, ``2w``, or a time as people type them (``egactl.times.from_people``:
+    East Africa Time unless it says otherwise, as egactl shows times)."""
     now = now or context.get().now()
     m = re.fullmatch(r"(\d+)\s*([mhdw])", value.strip())
     if m:
         n, unit = int(m.group(1)), m.group(2)
         return now - dt.timedelta(**{{"m": "minutes", "h": "hours", "d": "days", "w": "weeks"}[unit]: n})
+    from egactl.times import from_people
+
     try:
-        when = dt.datetime.fromisoformat(value)
-    except ValueError:
-        raise InvalidInput(f"--since {value!r} is neither a duration (30m, 24h, 7d) nor an ISO date") from None
-    return when if when.tzinfo else when.replace(tzinfo=dt.timezone.utc)
+        return from_people(value, "--since")
+    except ValueError as exc:
+        raise InvalidInput(f"{exc} (or how long ago: 30m, 24h, 7d)") from None
 
 
 @app.callback()

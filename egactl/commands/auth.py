@@ -21,19 +21,9 @@ app.add_typer(tokens_app, name="tokens")
 ROLES = ("admin", "operator", "helpdesk")
 
 
-def _eat(value: str | None) -> str:
-    """RFC 3339 from the API → East Africa Time for people (JSON/CSV keep RFC 3339)."""
-    if not value:
-        return ""
-    import datetime as dt
-
-    when = dt.datetime.fromisoformat(value).astimezone(dt.timezone(dt.timedelta(hours=3)))
-    return when.strftime("%Y-%m-%d %H:%M EAT")
-
-
 TOKEN_COLUMNS = [Column("id"), Column("subject"), Column("role"),
                  Column("institutions", format=lambda v: ", ".join(v or [])), Column("prefix"),
-                 Column("created_at", "CREATED", format=_eat, wide=True), Column("expires_at", "EXPIRES", format=_eat),
+                 Column("created_at", "CREATED", wide=True), Column("expires_at", "EXPIRES"),
                  Column("revoked", format=lambda v: "yes" if v else "no")]
 
 STATUS_COLUMNS = [Column("profile"), Column("api_url", "API"), Column("subject", "LOGGED IN AS"), Column("role"),

@@ -84,7 +84,16 @@ def test_table_and_bad_since(cli, history):
     assert "ops@rita.go.tz" in row and "RITA" in row
     r = cli("audit", "list", "--since", "last tuesday")
     assert r.exit_code == 2
-    assert "neither a duration (30m, 24h, 7d) nor an ISO date" in r.stderr
+    assert "--since 'last tuesday' is not a time" in r.stderr and "how long ago: 30m, 24h, 7d" in r.stderr
+
+
+def test_since_a_time_without_a_zone_is_east_africa_time_as_egactl_shows_times(cli, history):
+    # What the table shows (EAT) typed back selects from that moment; it was read as UTC, 3 h later.
+    (deleted,) = cli("audit", "list", "--action", "delete", "-o", "json").json()
+    at = dt.datetime.fromisoformat(deleted["at"]) - dt.timedelta(hours=1)
+    eat = at.astimezone(dt.timezone(dt.timedelta(hours=3)))
+    assert entries(cli, "--since", eat.strftime("%Y-%m-%d %H:%M")) == [("delete", "UDSM", "admin@ega.go.tz")]
+    assert entries(cli, "--since", eat.strftime("%Y-%m-%d %H:%M EAT")) == [("delete", "UDSM", "admin@ega.go.tz")]
 
 
 def test_empty_is_valid(cli):
