@@ -6,19 +6,28 @@ database:
 
 1. a campaign of identical texts (so that the gateway requests carry
    ``msdg_chunk`` recipients each) is queued while delivery is paused (a server
-   started without the gateway's settings queues but does not deliver);
-2. the servers are started with the msdg driver against a loopback gateway
-   that answers as MSDG does after ``--latency`` seconds (50 ms by default),
-   and every request's arrival is noted on the gateway's clock;
-3. delivered recipients a second are the mean over the whole seconds between
+   started without the gateway's settings queues but does not deliver), then
+   held: its delivery time is moved a day ahead, straight in the database;
+2. the servers are started together with the msdg driver against a loopback
+   gateway that answers as MSDG does after ``--latency`` seconds (50 ms by
+   default), and every request's arrival is noted on the gateway's clock;
+3. once every server is up, the campaign is released (its delivery time set
+   to now, in the database), so that all the servers start delivering at the
+   same moment: started one after the other, the second server began seconds
+   after the first, and a run of a few seconds measured mostly one server;
+4. delivered recipients a second are the mean over the whole seconds between
    the first and the last second of arrivals (the ramp-up and tail left out).
 
 Printed per run: recipients/s delivered, the ratio to the configured rate, the
 busiest second at the gateway (it must not exceed the rate, whatever the number
 of servers), for 2 servers the ratio to 1 server at the same rate (about 2 when
 the rate allows and the machine has the CPUs, about 1 when the rate binds), and
-the servers' CPU time per 1,000 recipients (which does not depend on the
-machine's load, as the wall-clock rates do).
+the CPU time per 1,000 recipients of the servers, of PostgreSQL and of the
+loopback gateway (which do not depend on the machine's load, as the wall-clock
+rates do), and what the machine's cores could deliver at that cost. The
+gateway is measured too, so that the figures are the servers' and not the
+bench's: its CPU per 1,000 recipients, and how late it answered beyond
+``--latency`` (the slowest answer).
 
     python bench/sms_delivery.py                      # rates 1000 and 5000, 1 and 2 servers
     python bench/sms_delivery.py --rates 1000 --seconds 5
@@ -29,6 +38,7 @@ from __future__ import annotations
 import argparse
 import csv
 import json
+import os
 import subprocess
 import sys
 import tempfile
@@ -51,6 +61,7 @@ class Gateway:
 
     def __init__(self, latency: float):
         self.arrivals: list[tuple[float, int]] = []
+        self.late = 0.0  # the slowest answer beyond ``latency`` (the gateway's own queueing and work)
         gateway = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -69,6 +80,7 @@ class Gateway:
                 self.send_header("Content-Length", str(len(body)))
                 self.end_headers()
                 self.wfile.write(body)
+                gateway.late = max(gateway.late, time.time() - arrived - latency)
 
             def log_message(self, *args):
                 pass
@@ -135,22 +147,30 @@ def one_run(pg: Postgres, root: Path, rate: int, servers: int, recipients: int, 
                     timeout=1800), "sms bulk")
     finally:
         stop([proc])
+    sql(url, "UPDATE sms_messages SET deliver_after = now() + interval '1 day' WHERE state = 'queued'")  # held
 
     gateway = Gateway(opts.latency)
     settings = {"EGACTL_SMS_DRIVER": "msdg", "EGACTL_SMS_MSDG_URL": gateway.url, "EGACTL_SMS_MSDG_API_KEY": KEY,
                 "EGACTL_SMS_MSDG_ACCOUNT": "bench@rita.go.tz", "EGACTL_SMS_MSDG_SERVICE_ID": "106",
                 "EGACTL_SMS_RATE": str(rate), "EGACTL_SMS_IN_FLIGHT": str(opts.in_flight),
                 "EGACTL_SMS_MSDG_CHUNK": str(opts.chunk)}
-    procs = [serve(env, url, settings)[0] for _ in range(servers)]
+    procs = serve_together(env, url, settings, servers)
     try:
+        time.sleep(1)  # the servers settle (their first ticks find nothing due)
         cpu_start = sum(cpu_seconds(p.pid) for p in procs)
+        pg_start, bench_start = postgres_cpu_seconds(pg), own_cpu_seconds()
+        sql(url, "UPDATE sms_messages SET deliver_after = now() WHERE state = 'queued'")  # released
         deadline = time.monotonic() + opts.timeout
         while gateway.received() < recipients and time.monotonic() < deadline:
             time.sleep(0.2)
         cpu = sum(cpu_seconds(p.pid) for p in procs) - cpu_start
+        pg_end = postgres_cpu_seconds(pg)
+        pg_cpu = pg_end - pg_start if pg_end is not None and pg_start is not None else None
+        gateway_cpu = own_cpu_seconds() - bench_start
     finally:
         stop(procs)
         gateway.close()
+    load = os.getloadavg()[0]
     per_second = Counter()
     for at, n in gateway.arrivals:
         per_second[int(at)] += n
@@ -159,13 +179,71 @@ def one_run(pg: Postgres, root: Path, rate: int, servers: int, recipients: int, 
     rps = sum(steady) / len(steady) if steady else float("nan")
     return {"rate": rate, "servers": servers, "received": gateway.received(), "recipients": recipients,
             "rps": rps, "busiest": max(per_second.values()) if per_second else 0, "seconds": len(steady),
-            "cpu_per_1000": 1000 * cpu / max(gateway.received(), 1)}
+            "cpu_per_1000": 1000 * cpu / max(gateway.received(), 1),
+            "pg_per_1000": 1000 * pg_cpu / max(gateway.received(), 1) if pg_cpu is not None else float("nan"),
+            "gateway_per_1000": 1000 * gateway_cpu / max(gateway.received(), 1), "late": gateway.late, "load": load}
+
+
+def sql(url: str, statement: str) -> None:
+    import psycopg
+
+    with psycopg.connect(url, autocommit=True) as con:
+        con.execute(statement)
+
+
+def serve_together(env: dict, url: str, extra: dict, n: int) -> list[subprocess.Popen]:
+    """``n`` serve processes started at once; returns when every one answers."""
+    import socket
+
+    ports = [free_port() for _ in range(n)]
+    procs = [subprocess.Popen([sys.executable, "-m", "egactl", "serve", "--port", str(port), "--database-url", url],
+                              env={**env, **extra}, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+             for port in ports]
+    deadline = time.monotonic() + 120
+    for proc, port in zip(procs, ports):
+        while True:
+            if proc.poll() is not None or time.monotonic() > deadline:
+                stop([p for p in procs if p.poll() is None])
+                raise SystemExit("egactl serve did not start")
+            try:
+                with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                    break
+            except OSError:
+                time.sleep(0.1)
+    return procs
+
+
+def postgres_cpu_seconds(pg: Postgres) -> float | None:
+    """CPU time of the throwaway PostgreSQL: the postmaster, its live processes and those ended
+    (Linux /proc); None for a server someone else runs."""
+    if pg.base is None:
+        return None
+    postmaster = int((pg.data / "postmaster.pid").read_text().split()[0])
+    ticks = 0
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            fields = Path(f"/proc/{entry}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(entry) == postmaster:
+            ticks += sum(int(f) for f in fields[11:15])  # its own and its ended children's
+        elif int(fields[1]) == postmaster:
+            ticks += int(fields[11]) + int(fields[12])
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
+def own_cpu_seconds() -> float:
+    """This process's CPU time: the loopback gateway's (the main thread only sleeps meanwhile)."""
+    import resource
+
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
 
 
 def cpu_seconds(pid: int) -> float:
     """User + system CPU time of a running process (Linux /proc), as bench/sms_bulk.py reads it."""
-    import os
-
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
@@ -193,27 +271,30 @@ def main() -> None:
                     r = one_run(pg, Path(tmp), rate, n, min(int(rate * opts.seconds), opts.max_recipients), opts)
                     results.append(r)
                     print(f"  rate {rate}/s, {n} server(s): {r['received']:,}/{r['recipients']:,} received, "
-                          f"{r['rps']:,.0f}/s over {r['seconds']} steady seconds, busiest second {r['busiest']:,}, "
-                          f"servers' CPU {r['cpu_per_1000']:.2f} s per 1,000 recipients",
-                          flush=True)
+                          f"{r['rps']:,.0f}/s over {r['seconds']} steady seconds, busiest second {r['busiest']:,} "
+                          f"(load average {r['load']:.1f})", flush=True)
     finally:
         pg.stop()
+    cores = os.cpu_count() or 1
     print()
     print(f"gateway latency {opts.latency * 1000:.0f} ms, {opts.chunk} recipients a request, "
-          f"{opts.in_flight} requests in flight per server")
+          f"{opts.in_flight} requests in flight per server; CPU s per 1,000 recipients")
     print(f"{'rate/s':>7}  {'servers':>7}  {'delivered/s':>11}  {'vs rate':>7}  {'busiest s':>9}  {'vs 1 server':>11}"
-          f"  {'CPU s/1000':>10}  {'per core/s':>10}")
+          f"  {'servers':>7}  {'postgres':>8}  {'gateway':>7}  {'gw late':>7}  {'ceiling/s':>9}  {'load':>4}")
     one = {r["rate"]: r["rps"] for r in results if r["servers"] == 1}
     for r in results:
         versus = f"{r['rps'] / one[r['rate']]:10.2f}x" if r["servers"] != 1 and one.get(r["rate"]) else f"{'':>11}"
+        total = r["cpu_per_1000"] + (r["pg_per_1000"] if r["pg_per_1000"] == r["pg_per_1000"] else 0) \
+            + r["gateway_per_1000"]
         print(f"{r['rate']:>7,}  {r['servers']:>7}  {r['rps']:>11,.0f}  {r['rps'] / r['rate']:6.2f}x  "
-              f"{r['busiest']:>9,}  {versus}  {r['cpu_per_1000']:>10.2f}  {1000 / max(r['cpu_per_1000'], 1e-9):>10,.0f}")
-    import os
-
-    print(f"\nCPU s/1000: the serve processes' CPU time per 1,000 recipients delivered; per core/s: what one "
-          f"server could deliver with a CPU core of its own (load average now "
-          f"{', '.join(f'{x:.1f}' for x in os.getloadavg())} on {os.cpu_count()} CPUs: wall-clock rates follow "
-          f"the CPU the servers get, CPU per recipient does not)")
+              f"{r['busiest']:>9,}  {versus}  {r['cpu_per_1000']:>7.3f}  {r['pg_per_1000']:>8.3f}  "
+              f"{r['gateway_per_1000']:>7.3f}  {r['late'] * 1000:>5.0f}ms  {cores * 1000 / max(total, 1e-9):>9,.0f}"
+              f"  {r['load']:>4.1f}")
+    print(f"\nservers, postgres, gateway: CPU time per 1,000 recipients delivered of the serve processes, of "
+          f"PostgreSQL and of the loopback gateway (this process); gw late: the gateway's slowest answer beyond "
+          f"its latency (its own queueing); ceiling/s: what the {cores} CPUs could deliver at that CPU cost if "
+          f"nothing else ran; load: the load average during the run. Wall-clock rates follow the CPU the "
+          f"processes get (other work on the machine weighs on them); CPU per recipient does not.")
 
 
 if __name__ == "__main__":

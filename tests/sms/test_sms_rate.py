@@ -188,12 +188,6 @@ def test_concurrent_grants_on_postgresql_never_give_a_second_more_than_the_rate(
 def test_a_grant_on_postgresql_does_not_wait_for_another_workers_messages(postgres_url):
     """The rate's row is locked for the grant alone: a worker whose messages are slow to update
     (here: one of them locked by another transaction) does not hold every other worker's grant."""
-    import time
-
-    from sqlalchemy import text
-
-    from egactl_sms.server import workers
-    from egactl_sms.server.rate import SharedRate
     from tests.conftest import cli_on
 
     with cli_on(postgres_url) as (cli, be):
@@ -213,7 +207,9 @@ def _grant_while_another_worker_waits_on_its_messages(be):
     from egactl_sms.server import workers
     from egactl_sms.server.rate import SharedRate
 
-    setting = lambda key: be.setting("sms", key)  # noqa: E731
+    def setting(key):
+        return be.setting("sms", key)
+
     claims = workers._Claims(be, setting)
     claimed, _ = claims.take(10)
     assert len(claimed) == 2
