@@ -91,16 +91,20 @@ UNKNOWN_ANSWER = ("outcome unknown: {why}; it was not resent, to avoid a duplica
 CANCELLED_LATE = "its batch was cancelled while this message waited to be retried"
 OPTED_OUT_LATE = "the recipient opted out after the message was queued"
 
-_warned: set[str] = set()
-_warn_lock = threading.Lock()
+_noted: set[str] = set()
+_noted_lock = threading.Lock()
 
 
-def _warn_once(message: str) -> None:
-    with _warn_lock:
-        if message in _warned:
+def _note_paused(be: Any, problem: str) -> None:
+    """Once per process and problem, in the server's log (not at every tick). The people who
+    queue messages meanwhile are told by the answer to their send (``drivers.paused``); in the
+    sandbox, where the backend's warnings also reach the command that is running, the note is
+    for the log file only (INFO), so that command is not told twice."""
+    with _noted_lock:
+        if problem in _noted:
             return
-        _warned.add(message)
-    log.warning("sms delivery paused: %s", message)
+        _noted.add(problem)
+    log.log(logging.INFO if be.sandbox else logging.WARNING, "%s", drivers.paused_warning(problem))
 
 
 def _pg(session) -> bool:
@@ -117,7 +121,7 @@ def tick(be: Any) -> int:
     try:
         driver, owned = drivers.make(setting)
     except drivers.NotConfigured as exc:
-        _warn_once(str(exc))
+        _note_paused(be, str(exc))
         return 0
     try:
         handled = _recover(be, setting) + _expire(be, setting)
