@@ -91,19 +91,19 @@ UNKNOWN_ANSWER = ("outcome unknown: {why}; it was not resent, to avoid a duplica
 CANCELLED_LATE = "its batch was cancelled while this message waited to be retried"
 OPTED_OUT_LATE = "the recipient opted out after the message was queued"
 
-_noted: set[str] = set()
+_noted: set[tuple[int, str]] = set()
 _noted_lock = threading.Lock()
 
 
 def _note_paused(be: Any, problem: str) -> None:
-    """Once per process and problem, in the server's log (not at every tick). The people who
+    """Once per backend and problem, in the server's log (not at every tick). The people who
     queue messages meanwhile are told by the answer to their send (``drivers.paused``); in the
     sandbox, where the backend's warnings also reach the command that is running, the note is
     for the log file only (INFO), so that command is not told twice."""
     with _noted_lock:
-        if problem in _noted:
+        if (id(be), problem) in _noted:
             return
-        _noted.add(problem)
+        _noted.add((id(be), problem))
     log.log(logging.INFO if be.sandbox else logging.WARNING, "%s", drivers.paused_warning(problem))
 
 
