@@ -27,7 +27,9 @@ loopback gateway (which do not depend on the machine's load, as the wall-clock
 rates do), and what the machine's cores could deliver at that cost. The
 gateway is measured too, so that the figures are the servers' and not the
 bench's: its CPU per 1,000 recipients, and how late it answered beyond
-``--latency`` (the slowest answer).
+``--latency`` (on average); and how long the servers' threads and
+PostgreSQL's processes waited for a CPU (Linux schedstat) against how long they
+ran: on a shared machine, what the wall-clock figures owe to the other work.
 
     python bench/sms_delivery.py                      # rates 1000 and 5000, 1 and 2 servers
     python bench/sms_delivery.py --rates 1000 --seconds 5
@@ -61,7 +63,7 @@ class Gateway:
 
     def __init__(self, latency: float):
         self.arrivals: list[tuple[float, int]] = []
-        self.late = 0.0  # the slowest answer beyond ``latency`` (the gateway's own queueing and work)
+        self.late: list[float] = []  # each answer's time beyond ``latency`` (the gateway's own queueing and work)
         gateway = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -80,7 +82,7 @@ class Gateway:
                 self.send_header("Content-Length", str(len(body)))
                 self.end_headers()
                 self.wfile.write(body)
-                gateway.late = max(gateway.late, time.time() - arrived - latency)
+                gateway.late.append(time.time() - arrived - latency)
 
             def log_message(self, *args):
                 pass
@@ -158,15 +160,21 @@ def one_run(pg: Postgres, root: Path, rate: int, servers: int, recipients: int, 
     try:
         time.sleep(1)  # the servers settle (their first ticks find nothing due)
         cpu_start = sum(cpu_seconds(p.pid) for p in procs)
-        pg_start, bench_start = postgres_cpu_seconds(pg), own_cpu_seconds()
+        pg_start, bench_start = postgres_cpu_seconds(pg), own_cpu_seconds() - time.thread_time()
+        servers_waits, pg_waits = RunQueue(), RunQueue()
+        servers_waits.sample(threads_of(p.pid for p in procs))
+        pg_waits.sample(postgres_processes(pg))
         sql(url, "UPDATE sms_messages SET deliver_after = now() WHERE state = 'queued'")  # released
         deadline = time.monotonic() + opts.timeout
+        postgres = postgres_processes(pg)
         while gateway.received() < recipients and time.monotonic() < deadline:
-            time.sleep(0.2)
+            time.sleep(0.1)
+            servers_waits.sample(threads_of(p.pid for p in procs))
+            pg_waits.sample(postgres)  # the connections are pooled: the same processes throughout
         cpu = sum(cpu_seconds(p.pid) for p in procs) - cpu_start
         pg_end = postgres_cpu_seconds(pg)
         pg_cpu = pg_end - pg_start if pg_end is not None and pg_start is not None else None
-        gateway_cpu = own_cpu_seconds() - bench_start
+        gateway_cpu = own_cpu_seconds() - time.thread_time() - bench_start  # not this thread's sampling
     finally:
         stop(procs)
         gateway.close()
@@ -181,7 +189,60 @@ def one_run(pg: Postgres, root: Path, rate: int, servers: int, recipients: int, 
             "rps": rps, "busiest": max(per_second.values()) if per_second else 0, "seconds": len(steady),
             "cpu_per_1000": 1000 * cpu / max(gateway.received(), 1),
             "pg_per_1000": 1000 * pg_cpu / max(gateway.received(), 1) if pg_cpu is not None else float("nan"),
-            "gateway_per_1000": 1000 * gateway_cpu / max(gateway.received(), 1), "late": gateway.late, "load": load}
+            "gateway_per_1000": 1000 * gateway_cpu / max(gateway.received(), 1), "late": sum(gateway.late) / max(len(gateway.late), 1), "load": load,
+            "servers_wait": servers_waits.waited() / max(servers_waits.ran(), 1e-9),
+            "pg_wait": pg_waits.waited() / max(pg_waits.ran(), 1e-9)}
+
+
+class RunQueue:
+    """How long threads waited for a CPU, against how long they ran (Linux schedstat, sampled:
+    a thread that ends between two samples loses its last tenth of a second)."""
+
+    def __init__(self) -> None:
+        self.first: dict[int, tuple[int, int]] = {}
+        self.last: dict[int, tuple[int, int]] = {}
+        self.started = False
+
+    def sample(self, tids: list[int]) -> None:
+        begun, self.started = self.started, True
+        for tid in tids:
+            try:
+                ran, waited = (int(x) for x in Path(f"/proc/{tid}/schedstat").read_text().split()[:2])
+            except (OSError, ValueError):
+                continue
+            self.first.setdefault(tid, (0, 0) if begun else (ran, waited))  # a thread born since: all of it
+            self.last[tid] = (ran, waited)
+
+    def ran(self) -> float:
+        return sum(r - self.first[t][0] for t, (r, _) in self.last.items()) / 1e9
+
+    def waited(self) -> float:
+        return sum(w - self.first[t][1] for t, (_, w) in self.last.items()) / 1e9
+
+
+def threads_of(pids) -> list[int]:
+    tids = []
+    for pid in pids:
+        try:
+            tids += [int(t) for t in os.listdir(f"/proc/{pid}/task")]
+        except OSError:
+            pass
+    return tids
+
+
+def postgres_processes(pg: Postgres) -> list[int]:
+    if pg.base is None:
+        return []
+    postmaster = int((pg.data / "postmaster.pid").read_text().split()[0])
+    found = [postmaster]
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                if int(Path(f"/proc/{entry}/stat").read_text().rsplit(")", 1)[1].split()[1]) == postmaster:
+                    found.append(int(entry))
+            except OSError:
+                continue
+    return found
 
 
 def sql(url: str, statement: str) -> None:
@@ -235,7 +296,7 @@ def postgres_cpu_seconds(pg: Postgres) -> float | None:
 
 
 def own_cpu_seconds() -> float:
-    """This process's CPU time: the loopback gateway's (the main thread only sleeps meanwhile)."""
+    """This process's CPU time (the loopback gateway's threads, and the main thread's)."""
     import resource
 
     usage = resource.getrusage(resource.RUSAGE_SELF)
@@ -280,7 +341,7 @@ def main() -> None:
     print(f"gateway latency {opts.latency * 1000:.0f} ms, {opts.chunk} recipients a request, "
           f"{opts.in_flight} requests in flight per server; CPU s per 1,000 recipients")
     print(f"{'rate/s':>7}  {'servers':>7}  {'delivered/s':>11}  {'vs rate':>7}  {'busiest s':>9}  {'vs 1 server':>11}"
-          f"  {'servers':>7}  {'postgres':>8}  {'gateway':>7}  {'gw late':>7}  {'ceiling/s':>9}  {'load':>4}")
+          f"  {'servers':>7}  {'postgres':>8}  {'gateway':>7}  {'gw late':>7}  {'ceiling/s':>9}  {'CPU wait':>9}  {'load':>4}")
     one = {r["rate"]: r["rps"] for r in results if r["servers"] == 1}
     for r in results:
         versus = f"{r['rps'] / one[r['rate']]:10.2f}x" if r["servers"] != 1 and one.get(r["rate"]) else f"{'':>11}"
@@ -289,11 +350,13 @@ def main() -> None:
         print(f"{r['rate']:>7,}  {r['servers']:>7}  {r['rps']:>11,.0f}  {r['rps'] / r['rate']:6.2f}x  "
               f"{r['busiest']:>9,}  {versus}  {r['cpu_per_1000']:>7.3f}  {r['pg_per_1000']:>8.3f}  "
               f"{r['gateway_per_1000']:>7.3f}  {r['late'] * 1000:>5.0f}ms  {cores * 1000 / max(total, 1e-9):>9,.0f}"
-              f"  {r['load']:>4.1f}")
+              f"  {r['servers_wait']:>4.1f}/{r['pg_wait']:<4.1f}  {r['load']:>4.1f}")
     print(f"\nservers, postgres, gateway: CPU time per 1,000 recipients delivered of the serve processes, of "
-          f"PostgreSQL and of the loopback gateway (this process); gw late: the gateway's slowest answer beyond "
-          f"its latency (its own queueing); ceiling/s: what the {cores} CPUs could deliver at that CPU cost if "
-          f"nothing else ran; load: the load average during the run. Wall-clock rates follow the CPU the "
+          f"PostgreSQL and of the loopback gateway (this process); gw late: the gateway's mean answer time beyond "
+          f"its latency (its own queueing, and waiting for a CPU); ceiling/s: what the {cores} CPUs could deliver at that CPU cost if "
+          f"nothing else ran; CPU wait: how long the servers' threads / PostgreSQL's processes waited for a CPU, "
+          f"per second they ran (1.0: as long as they ran; a machine to themselves gives about 0); load: the load "
+          f"average during the run. Wall-clock rates follow the CPU the "
           f"processes get (other work on the machine weighs on them); CPU per recipient does not.")
 
 
