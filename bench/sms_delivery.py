@@ -33,6 +33,8 @@ ran: on a shared machine, what the wall-clock figures owe to the other work.
 
     python bench/sms_delivery.py                      # rates 1000 and 5000, 1 and 2 servers
     python bench/sms_delivery.py --rates 1000 --seconds 5
+    python bench/sms_delivery.py --rates 5000 --in-flight 2   # half the CPU a server needs: on a
+                                                              # shared 2-core machine, the scaling shows
 """
 
 from __future__ import annotations
