@@ -6,22 +6,35 @@ database:
 
 1. a campaign of identical texts (so that the gateway requests carry
    ``msdg_chunk`` recipients each) is queued while delivery is paused (a server
-   started without the gateway's settings queues but does not deliver);
-2. the servers are started with the msdg driver against a loopback gateway
-   that answers as MSDG does after ``--latency`` seconds (50 ms by default),
-   and every request's arrival is noted on the gateway's clock;
-3. delivered recipients a second are the mean over the whole seconds between
+   started without the gateway's settings queues but does not deliver), then
+   held: its delivery time is moved a day ahead, straight in the database;
+2. the servers are started together with the msdg driver against a loopback
+   gateway that answers as MSDG does after ``--latency`` seconds (50 ms by
+   default), and every request's arrival is noted on the gateway's clock;
+3. once every server is up, the campaign is released (its delivery time set
+   to now, in the database), so that all the servers start delivering at the
+   same moment: started one after the other, the second server began seconds
+   after the first, and a run of a few seconds measured mostly one server;
+4. delivered recipients a second are the mean over the whole seconds between
    the first and the last second of arrivals (the ramp-up and tail left out).
 
 Printed per run: recipients/s delivered, the ratio to the configured rate, the
 busiest second at the gateway (it must not exceed the rate, whatever the number
 of servers), for 2 servers the ratio to 1 server at the same rate (about 2 when
 the rate allows and the machine has the CPUs, about 1 when the rate binds), and
-the servers' CPU time per 1,000 recipients (which does not depend on the
-machine's load, as the wall-clock rates do).
+the CPU time per 1,000 recipients of the servers, of PostgreSQL and of the
+loopback gateway (which do not depend on the machine's load, as the wall-clock
+rates do), and what the machine's cores could deliver at that cost. The
+gateway is measured too, so that the figures are the servers' and not the
+bench's: its CPU per 1,000 recipients, and how late it answered beyond
+``--latency`` (on average); and how long the servers' threads and
+PostgreSQL's processes waited for a CPU (Linux schedstat) against how long they
+ran: on a shared machine, what the wall-clock figures owe to the other work.
 
     python bench/sms_delivery.py                      # rates 1000 and 5000, 1 and 2 servers
     python bench/sms_delivery.py --rates 1000 --seconds 5
+    python bench/sms_delivery.py --rates 5000 --in-flight 2   # half the CPU a server needs: on a
+                                                              # shared 2-core machine, the scaling shows
 """
 
 from __future__ import annotations
@@ -29,6 +42,7 @@ from __future__ import annotations
 import argparse
 import csv
 import json
+import os
 import subprocess
 import sys
 import tempfile
@@ -51,6 +65,7 @@ class Gateway:
 
     def __init__(self, latency: float):
         self.arrivals: list[tuple[float, int]] = []
+        self.late: list[float] = []  # each answer's time beyond ``latency`` (the gateway's own queueing and work)
         gateway = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -69,6 +84,7 @@ class Gateway:
                 self.send_header("Content-Length", str(len(body)))
                 self.end_headers()
                 self.wfile.write(body)
+                gateway.late.append(time.time() - arrived - latency)
 
             def log_message(self, *args):
                 pass
@@ -135,22 +151,36 @@ def one_run(pg: Postgres, root: Path, rate: int, servers: int, recipients: int, 
                     timeout=1800), "sms bulk")
     finally:
         stop([proc])
+    sql(url, "UPDATE sms_messages SET deliver_after = now() + interval '1 day' WHERE state = 'queued'")  # held
 
     gateway = Gateway(opts.latency)
     settings = {"EGACTL_SMS_DRIVER": "msdg", "EGACTL_SMS_MSDG_URL": gateway.url, "EGACTL_SMS_MSDG_API_KEY": KEY,
                 "EGACTL_SMS_MSDG_ACCOUNT": "bench@rita.go.tz", "EGACTL_SMS_MSDG_SERVICE_ID": "106",
                 "EGACTL_SMS_RATE": str(rate), "EGACTL_SMS_IN_FLIGHT": str(opts.in_flight),
                 "EGACTL_SMS_MSDG_CHUNK": str(opts.chunk)}
-    procs = [serve(env, url, settings)[0] for _ in range(servers)]
+    procs = serve_together(env, url, settings, servers)
     try:
+        time.sleep(1)  # the servers settle (their first ticks find nothing due)
         cpu_start = sum(cpu_seconds(p.pid) for p in procs)
+        pg_start, bench_start = postgres_cpu_seconds(pg), own_cpu_seconds() - time.thread_time()
+        servers_waits, pg_waits = RunQueue(), RunQueue()
+        servers_waits.sample(threads_of(p.pid for p in procs))
+        pg_waits.sample(postgres_processes(pg))
+        sql(url, "UPDATE sms_messages SET deliver_after = now() WHERE state = 'queued'")  # released
         deadline = time.monotonic() + opts.timeout
+        postgres = postgres_processes(pg)
         while gateway.received() < recipients and time.monotonic() < deadline:
-            time.sleep(0.2)
+            time.sleep(0.1)
+            servers_waits.sample(threads_of(p.pid for p in procs))
+            pg_waits.sample(postgres)  # the connections are pooled: the same processes throughout
         cpu = sum(cpu_seconds(p.pid) for p in procs) - cpu_start
+        pg_end = postgres_cpu_seconds(pg)
+        pg_cpu = pg_end - pg_start if pg_end is not None and pg_start is not None else None
+        gateway_cpu = own_cpu_seconds() - time.thread_time() - bench_start  # not this thread's sampling
     finally:
         stop(procs)
         gateway.close()
+    load = os.getloadavg()[0]
     per_second = Counter()
     for at, n in gateway.arrivals:
         per_second[int(at)] += n
@@ -159,13 +189,124 @@ def one_run(pg: Postgres, root: Path, rate: int, servers: int, recipients: int, 
     rps = sum(steady) / len(steady) if steady else float("nan")
     return {"rate": rate, "servers": servers, "received": gateway.received(), "recipients": recipients,
             "rps": rps, "busiest": max(per_second.values()) if per_second else 0, "seconds": len(steady),
-            "cpu_per_1000": 1000 * cpu / max(gateway.received(), 1)}
+            "cpu_per_1000": 1000 * cpu / max(gateway.received(), 1),
+            "pg_per_1000": 1000 * pg_cpu / max(gateway.received(), 1) if pg_cpu is not None else float("nan"),
+            "gateway_per_1000": 1000 * gateway_cpu / max(gateway.received(), 1), "late": sum(gateway.late) / max(len(gateway.late), 1), "load": load,
+            "servers_wait": servers_waits.waited() / max(servers_waits.ran(), 1e-9),
+            "pg_wait": pg_waits.waited() / max(pg_waits.ran(), 1e-9)}
+
+
+class RunQueue:
+    """How long threads waited for a CPU, against how long they ran (Linux schedstat, sampled:
+    a thread that ends between two samples loses its last tenth of a second)."""
+
+    def __init__(self) -> None:
+        self.first: dict[int, tuple[int, int]] = {}
+        self.last: dict[int, tuple[int, int]] = {}
+        self.started = False
+
+    def sample(self, tids: list[int]) -> None:
+        begun, self.started = self.started, True
+        for tid in tids:
+            try:
+                ran, waited = (int(x) for x in Path(f"/proc/{tid}/schedstat").read_text().split()[:2])
+            except (OSError, ValueError):
+                continue
+            self.first.setdefault(tid, (0, 0) if begun else (ran, waited))  # a thread born since: all of it
+            self.last[tid] = (ran, waited)
+
+    def ran(self) -> float:
+        return sum(r - self.first[t][0] for t, (r, _) in self.last.items()) / 1e9
+
+    def waited(self) -> float:
+        return sum(w - self.first[t][1] for t, (_, w) in self.last.items()) / 1e9
+
+
+def threads_of(pids) -> list[int]:
+    tids = []
+    for pid in pids:
+        try:
+            tids += [int(t) for t in os.listdir(f"/proc/{pid}/task")]
+        except OSError:
+            pass
+    return tids
+
+
+def postgres_processes(pg: Postgres) -> list[int]:
+    if pg.base is None:
+        return []
+    postmaster = int((pg.data / "postmaster.pid").read_text().split()[0])
+    found = [postmaster]
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                if int(Path(f"/proc/{entry}/stat").read_text().rsplit(")", 1)[1].split()[1]) == postmaster:
+                    found.append(int(entry))
+            except OSError:
+                continue
+    return found
+
+
+def sql(url: str, statement: str) -> None:
+    import psycopg
+
+    with psycopg.connect(url, autocommit=True) as con:
+        con.execute(statement)
+
+
+def serve_together(env: dict, url: str, extra: dict, n: int) -> list[subprocess.Popen]:
+    """``n`` serve processes started at once; returns when every one answers."""
+    import socket
+
+    ports = [free_port() for _ in range(n)]
+    procs = [subprocess.Popen([sys.executable, "-m", "egactl", "serve", "--port", str(port), "--database-url", url],
+                              env={**env, **extra}, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+             for port in ports]
+    deadline = time.monotonic() + 120
+    for proc, port in zip(procs, ports):
+        while True:
+            if proc.poll() is not None or time.monotonic() > deadline:
+                stop([p for p in procs if p.poll() is None])
+                raise SystemExit("egactl serve did not start")
+            try:
+                with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                    break
+            except OSError:
+                time.sleep(0.1)
+    return procs
+
+
+def postgres_cpu_seconds(pg: Postgres) -> float | None:
+    """CPU time of the throwaway PostgreSQL: the postmaster, its live processes and those ended
+    (Linux /proc); None for a server someone else runs."""
+    if pg.base is None:
+        return None
+    postmaster = int((pg.data / "postmaster.pid").read_text().split()[0])
+    ticks = 0
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            fields = Path(f"/proc/{entry}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(entry) == postmaster:
+            ticks += sum(int(f) for f in fields[11:15])  # its own and its ended children's
+        elif int(fields[1]) == postmaster:
+            ticks += int(fields[11]) + int(fields[12])
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
+def own_cpu_seconds() -> float:
+    """This process's CPU time (the loopback gateway's threads, and the main thread's)."""
+    import resource
+
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
 
 
 def cpu_seconds(pid: int) -> float:
     """User + system CPU time of a running process (Linux /proc), as bench/sms_bulk.py reads it."""
-    import os
-
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
@@ -193,27 +334,32 @@ def main() -> None:
                     r = one_run(pg, Path(tmp), rate, n, min(int(rate * opts.seconds), opts.max_recipients), opts)
                     results.append(r)
                     print(f"  rate {rate}/s, {n} server(s): {r['received']:,}/{r['recipients']:,} received, "
-                          f"{r['rps']:,.0f}/s over {r['seconds']} steady seconds, busiest second {r['busiest']:,}, "
-                          f"servers' CPU {r['cpu_per_1000']:.2f} s per 1,000 recipients",
-                          flush=True)
+                          f"{r['rps']:,.0f}/s over {r['seconds']} steady seconds, busiest second {r['busiest']:,} "
+                          f"(load average {r['load']:.1f})", flush=True)
     finally:
         pg.stop()
+    cores = os.cpu_count() or 1
     print()
     print(f"gateway latency {opts.latency * 1000:.0f} ms, {opts.chunk} recipients a request, "
-          f"{opts.in_flight} requests in flight per server")
+          f"{opts.in_flight} requests in flight per server; CPU s per 1,000 recipients")
     print(f"{'rate/s':>7}  {'servers':>7}  {'delivered/s':>11}  {'vs rate':>7}  {'busiest s':>9}  {'vs 1 server':>11}"
-          f"  {'CPU s/1000':>10}  {'per core/s':>10}")
+          f"  {'servers':>7}  {'postgres':>8}  {'gateway':>7}  {'gw late':>7}  {'ceiling/s':>9}  {'CPU wait':>9}  {'load':>4}")
     one = {r["rate"]: r["rps"] for r in results if r["servers"] == 1}
     for r in results:
         versus = f"{r['rps'] / one[r['rate']]:10.2f}x" if r["servers"] != 1 and one.get(r["rate"]) else f"{'':>11}"
+        total = r["cpu_per_1000"] + (r["pg_per_1000"] if r["pg_per_1000"] == r["pg_per_1000"] else 0) \
+            + r["gateway_per_1000"]
         print(f"{r['rate']:>7,}  {r['servers']:>7}  {r['rps']:>11,.0f}  {r['rps'] / r['rate']:6.2f}x  "
-              f"{r['busiest']:>9,}  {versus}  {r['cpu_per_1000']:>10.2f}  {1000 / max(r['cpu_per_1000'], 1e-9):>10,.0f}")
-    import os
-
-    print(f"\nCPU s/1000: the serve processes' CPU time per 1,000 recipients delivered; per core/s: what one "
-          f"server could deliver with a CPU core of its own (load average now "
-          f"{', '.join(f'{x:.1f}' for x in os.getloadavg())} on {os.cpu_count()} CPUs: wall-clock rates follow "
-          f"the CPU the servers get, CPU per recipient does not)")
+              f"{r['busiest']:>9,}  {versus}  {r['cpu_per_1000']:>7.3f}  {r['pg_per_1000']:>8.3f}  "
+              f"{r['gateway_per_1000']:>7.3f}  {r['late'] * 1000:>5.0f}ms  {cores * 1000 / max(total, 1e-9):>9,.0f}"
+              f"  {r['servers_wait']:>4.1f}/{r['pg_wait']:<4.1f}  {r['load']:>4.1f}")
+    print(f"\nservers, postgres, gateway: CPU time per 1,000 recipients delivered of the serve processes, of "
+          f"PostgreSQL and of the loopback gateway (this process); gw late: the gateway's mean answer time beyond "
+          f"its latency (its own queueing, and waiting for a CPU); ceiling/s: what the {cores} CPUs could deliver at that CPU cost if "
+          f"nothing else ran; CPU wait: how long the servers' threads / PostgreSQL's processes waited for a CPU, "
+          f"per second they ran (1.0: as long as they ran; a machine to themselves gives about 0); load: the load "
+          f"average during the run. Wall-clock rates follow the CPU the "
+          f"processes get (other work on the machine weighs on them); CPU per recipient does not.")
 
 
 if __name__ == "__main__":

@@ -119,3 +119,120 @@ def test_a_live_workers_claims_are_renewed_so_no_other_takes_them_for_dead(backe
     assert recovered == 0
     assert states(backend) == {"submitted": 12}
     assert sorted(n for _, n in gateway.arrivals) == [1] * 12
+
+
+# -- on PostgreSQL: the rate's row is every server's one point of contention --------------------
+
+
+class _Accepting:
+    """A gateway driver that takes every request (what is under test is around it)."""
+
+    name, transactional, drain, chunk_size = "accepting", False, False, 10
+
+    def send(self, sender, text, recipients, now):
+        from egactl_sms.server import drivers
+
+        return drivers.Outcome(drivers.ACCEPTED)
+
+    def close(self):
+        pass
+
+
+@pytest.fixture
+def pg_backend(postgres_url):
+    from egactl.server.app import create_app
+    from egactl.server.seed import seed_core
+
+    app = create_app(postgres_url, settings={"sms.rate": 1000, "sms.driver": _Accepting()})
+    be = app.state.backend
+    with be.write_sessions() as s:
+        seed_core(s, be.now())
+        s.commit()
+    yield be
+    be.engine.dispose()
+
+
+def test_concurrent_grants_on_postgresql_never_give_a_second_more_than_the_rate(pg_backend):
+    """Six workers asking at once, for longer than two seconds: what was granted in each second
+    of the clock (read just after each grant) is at most the rate, and the rate was reached."""
+    import time
+
+    from egactl_sms.server.rate import SharedRate
+
+    rate = SharedRate(pg_backend, 60, guard=0.25)
+    granted: list[tuple[float, int]] = []
+    lock = threading.Lock()
+    stop = time.time() + 2.5
+
+    def worker():
+        while time.time() < stop:
+            n = rate.take(7)
+            at = time.time()  # the database's clock is this machine's
+            with lock:
+                granted.append((at, n))
+
+    threads = [threading.Thread(target=worker) for _ in range(6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    seconds = Counter()
+    for at, n in granted:
+        seconds[int(at)] += n
+        assert at % 1 < 0.75 + 0.2, "a grant given in the closing part of its second"
+    assert max(seconds.values()) <= 60, sorted(seconds.items())
+    assert 60 in seconds.values()  # a whole second's allowance was granted (sevens, then the rest)
+    assert {n for _, n in granted} <= set(range(1, 8))
+
+
+def test_a_grant_on_postgresql_does_not_wait_for_another_workers_messages(postgres_url):
+    """The rate's row is locked for the grant alone: a worker whose messages are slow to update
+    (here: one of them locked by another transaction) does not hold every other worker's grant."""
+    from tests.conftest import cli_on
+
+    with cli_on(postgres_url) as (cli, be):
+        be.overrides.update({"sms.rate": 1000, "sms.driver": _Accepting()})
+        assert cli("sms", "senders", "request", "RITA", "-i", "RITA").exit_code == 0
+        assert cli("sms", "senders", "approve", "RITA").exit_code == 0
+        r = cli("sms", "send", "--to", "0754000001,0754000002", "-i", "RITA", "Kikao saa nane")
+        assert r.exit_code == 0, r.stderr
+        _grant_while_another_worker_waits_on_its_messages(be)
+
+
+def _grant_while_another_worker_waits_on_its_messages(be):
+    import time
+
+    from sqlalchemy import text
+
+    from egactl_sms.server import workers
+    from egactl_sms.server.rate import SharedRate
+
+    def setting(key):
+        return be.setting("sms", key)
+
+    claims = workers._Claims(be, setting)
+    claimed, _ = claims.take(10)
+    assert len(claimed) == 2
+    blocker = be.engine.connect()
+    blocker.begin()
+    blocker.execute(text("SELECT id FROM sms_messages WHERE id = :id FOR UPDATE"), {"id": claimed[0].id})
+    first = threading.Thread(target=workers._hand_over,
+                             args=(be, _Accepting(), claims, SharedRate(be, 1000), claimed, setting))
+    first.start()
+    try:
+        deadline = time.monotonic() + 10
+        with be.engine.connect() as c:  # the first worker is now waiting on the locked message
+            while not c.execute(text("SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'")).scalar():
+                assert time.monotonic() < deadline, "the first worker never reached the locked message"
+                time.sleep(0.05)
+        answer: list[int] = []
+        second = threading.Thread(target=lambda: answer.append(SharedRate(be, 1000).take(5)))
+        second.start()
+        second.join(timeout=5)  # a grant waits at most for the next second's opening
+        assert answer == [5], "another worker's grant waited for the first worker's messages"
+    finally:
+        blocker.rollback()
+        blocker.close()
+        first.join(timeout=30)
+    with be.read_sessions() as s:
+        assert s.scalars(select(Message.state)).all() == ["submitted", "submitted"]

@@ -288,6 +288,21 @@ def configuration_problem(setting: Setting) -> str | None:
     return f"the msdg driver needs {', '.join(missing)}" if missing else None
 
 
+def paused_warning(problem: str) -> str:
+    return f"sms delivery paused: {problem}; messages stay queued until this is fixed"
+
+
+def paused(setting: Setting) -> str | None:
+    """The warning for people while delivery is paused (the chosen driver lacks settings), or None.
+
+    Every answer that queues messages carries it (``warnings``), so each command that queues
+    tells its user, whatever server answers it: a log line reaches only the server's log (and,
+    in the sandbox's long-lived server, only the command that happened to be running when the
+    worker first noticed)."""
+    problem = configuration_problem(setting)
+    return paused_warning(problem) if problem else None
+
+
 def make(setting: Setting) -> tuple[Driver, bool]:
     """(the configured driver, whether the caller owns it and must close it)."""
     value = setting("driver")

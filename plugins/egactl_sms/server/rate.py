@@ -3,8 +3,7 @@
 ``EGACTL_SMS_RATE`` (recipients a second handed to the gateway) holds for the
 whole cluster, however many ``egactl serve`` processes deliver: before each
 gateway request a worker takes its recipients from one row of
-``sms_rate_windows``, under that row's lock (``SELECT … FOR UPDATE`` on
-PostgreSQL; SQLite's single write lock), in a transaction of its own.
+``sms_rate_windows``, under that row's lock.
 
 The row is a fixed window on the **database's clock** (the one clock every
 server shares): the current whole second and how many recipients were granted
@@ -15,11 +14,22 @@ out only in the first ``1 - rate_guard`` of each second (by default its first
 *s* if its trip (recording it as dispatched, then the HTTP request) takes less
 than the guard: counted per second at the gateway, no second holds more than
 the rate. There is no burst beyond that: a second never holds more than
-``rate``, the first included. The price: a row lock held for a few
-milliseconds per gateway request, cluster-wide (10 a second at 1,000/s with
-chunks of 100). Every server should be given the same rate; each enforces its
-own against the shared window. The window is a whole second: a rate below one
-a second is taken as one.
+``rate``, the first included. Every server should be given the same rate; each
+enforces its own against the shared win. The window is a whole second: a
+rate below one a second is taken as one.
+
+The row is every server's one point of contention, so a grant holds its lock as
+briefly as the database allows. On PostgreSQL a grant is one statement in its
+own transaction (autocommit): it locks the row (``SELECT … FOR UPDATE`` in a
+``WITH``), reads the clock *after* the lock is held (the grant is made at that
+instant), and writes the window, granting nothing when the second is closed or
+spent. Nothing else happens under the lock: the worker records its request as
+dispatched just after, in a transaction of its own (``then``). Before,
+the lock was held over four round trips and the update of the chunk's hundred
+messages: with two servers at 5,000/s, a grant waited 13–21 ms for the lock on
+average. On SQLite (one writer at a time, one server) the grant is a short
+transaction under the database's write lock, and the request is recorded as
+dispatched in it.
 
 What a grant does not cover: a gateway whose clock is off from the database's
 by more than the guard counts its seconds differently (the sum over any two
@@ -47,17 +57,43 @@ def database_clock(session) -> float:
     return float(session.scalar(text("SELECT (julianday('now') - 2440587.5) * 86400.0")))
 
 
-class SharedRate:
-    """``take(n)``: how many of ``n`` recipients may go now (waits until at least one may).
+# One statement: lock the window's row, read the clock under the lock, grant what the second
+# still allows (nothing when it is closed or spent), commit. The clock is read in ``now``, which
+# reads the locked row, so it is read once the lock is held.
+_GRANT = text("""
+WITH locked AS (
+    SELECT second, used FROM sms_rate_windows WHERE name = :name FOR UPDATE
+), clock AS (
+    SELECT locked.second AS last_second, locked.used AS last_used,
+           extract(epoch FROM clock_timestamp())::float8 AS at FROM locked
+), win AS (
+    SELECT floor(at)::bigint AS second, at,
+           CASE WHEN last_second = floor(at)::bigint THEN last_used ELSE 0 END AS used FROM clock
+)
+UPDATE sms_rate_windows
+SET second = win.second, used = win.used + LEAST(:wanted, :allowance - win.used)
+FROM win
+WHERE sms_rate_windows.name = :name AND win.at - win.second < :open_for AND win.used < :allowance
+RETURNING LEAST(:wanted, :allowance - win.used) AS granted
+""")
 
-    ``then(session, granted)`` runs in the grant's own transaction (the worker records
-    the request as dispatched there: one commit for both)."""
+
+class SharedRate:
+    """``take(n, then)``: how many of ``n`` recipients may go now (waits until at least one may).
+
+    ``then(session, granted)`` records the grant's use (the worker marks its request as
+    dispatched): on SQLite in the grant's own transaction (one commit for both, under the write
+    lock the grant holds anyway: a second transaction would wait for that lock again, and its
+    request could reach the gateway after the guard); on PostgreSQL in a transaction of its own
+    just after the grant, so that the rate's row is not locked while messages are updated."""
 
     def __init__(self, be: Any, rate: float, guard: float = 0.25, sleep: Callable[[float], None] = time.sleep):
         self.be = be
         self.allowance = max(1, int(rate))
         self.open_for = min(max(1.0 - guard, 0.05), 1.0)
         self.sleep = sleep
+        self._postgres = be.engine.dialect.name == "postgresql"
+        self._row_made = False
 
     def take(self, wanted: int, then: Callable[[Any, int], None] | None = None) -> int:
         while True:
@@ -68,6 +104,24 @@ class SharedRate:
 
     def _try(self, wanted: int, then: Callable[[Any, int], None] | None = None) -> tuple[int, float]:
         """(granted, seconds to wait before asking again)."""
+        if not self._row_made:
+            with self.be.write_sessions.begin() as s:
+                self._locked(s)
+            self._row_made = True
+        if not self._postgres:
+            return self._try_in_transaction(wanted, then)
+        with self.be.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as c:
+            granted = c.execute(_GRANT, {"name": WINDOW, "wanted": wanted, "allowance": self.allowance,
+                                         "open_for": self.open_for}).scalar()
+            if not granted:
+                now = float(c.execute(text("SELECT extract(epoch FROM clock_timestamp())")).scalar())
+                return 0, math.floor(now) + 1 - now  # closed or spent: ask again at the next second
+        if then is not None:
+            with self.be.write_sessions.begin() as s:
+                then(s, int(granted))
+        return int(granted), 0.0
+
+    def _try_in_transaction(self, wanted: int, then) -> tuple[int, float]:
         with self.be.write_sessions.begin() as s:
             row = self._locked(s)
             now = database_clock(s)  # read under the lock: the grant is made at this instant

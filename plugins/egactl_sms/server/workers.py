@@ -91,16 +91,20 @@ UNKNOWN_ANSWER = ("outcome unknown: {why}; it was not resent, to avoid a duplica
 CANCELLED_LATE = "its batch was cancelled while this message waited to be retried"
 OPTED_OUT_LATE = "the recipient opted out after the message was queued"
 
-_warned: set[str] = set()
-_warn_lock = threading.Lock()
+_noted: set[tuple[int, str]] = set()
+_noted_lock = threading.Lock()
 
 
-def _warn_once(message: str) -> None:
-    with _warn_lock:
-        if message in _warned:
+def _note_paused(be: Any, problem: str) -> None:
+    """Once per backend and problem, in the server's log (not at every tick). The people who
+    queue messages meanwhile are told by the answer to their send (``drivers.paused``); in the
+    sandbox, where the backend's warnings also reach the command that is running, the note is
+    for the log file only (INFO), so that command is not told twice."""
+    with _noted_lock:
+        if (id(be), problem) in _noted:
             return
-        _warned.add(message)
-    log.warning("sms delivery paused: %s", message)
+        _noted.add((id(be), problem))
+    log.log(logging.INFO if be.sandbox else logging.WARNING, "%s", drivers.paused_warning(problem))
 
 
 def _pg(session) -> bool:
@@ -117,7 +121,7 @@ def tick(be: Any) -> int:
     try:
         driver, owned = drivers.make(setting)
     except drivers.NotConfigured as exc:
-        _warn_once(str(exc))
+        _note_paused(be, str(exc))
         return 0
     try:
         handled = _recover(be, setting) + _expire(be, setting)
@@ -289,7 +293,8 @@ def _chunks(claimed: list[drivers.Outgoing], size: int):
 def _hand_over(be: Any, driver: drivers.Driver, claims: _Claims, limiter: SharedRate | None,
                chunk: list[drivers.Outgoing], setting) -> None:
     """One chunk to the gateway, as the shared rate allows: each request recorded as dispatched
-    before it is sent (committed with the rate's grant) and its outcome after (commit)."""
+    before it is sent (committed with the rate's grant, or just after it: see ``rate``) and its
+    outcome after (commit)."""
 
     def dispatched(s, n: int) -> None:
         s.execute(update(Message).where(Message.id.in_([m.id for m in chunk[:n]]), Message.claim == claims.token)
@@ -312,15 +317,21 @@ def _deliver_claimed(be: Any, driver: drivers.Driver, setting) -> int:
     """Claim due messages and hand them to the driver, ``in_flight`` gateway requests at a
     time, until nothing is due or the tick has run ``tick_seconds``.
 
-    Claims are taken about a second of the rate at a time (at most ``claim_size``) and only
-    when the requests already queued are few, so that what a dying server leaves claimed is
-    small; a claim is renewed while its worker lives.
+    Claims are taken about a second of the rate at a time (at most ``claim_size``), and the
+    next one while ``in_flight`` requests still wait behind those under way: a claim costs
+    about as long as a request, so claiming only when the last requests were under way left
+    the requests' threads idle during every claim (a third of their time at 5,000/s). What is
+    claimed and not yet sent stays under a second of the rate (or ``in_flight`` requests'
+    worth, if more; twice that without a rate), so that what a dying server leaves claimed is small; a claim is renewed
+    while its worker lives.
     """
     rate = float(setting("rate"))
     in_flight = max(1, int(setting("in_flight")))
     limit = int(setting("claim_size"))
     if rate > 0:
         limit = min(limit, max(driver.chunk_size, math.ceil(rate)))
+    unsent_limit = (max(math.ceil(rate), in_flight * driver.chunk_size) if rate > 0
+                    else 2 * in_flight * driver.chunk_size)
     limiter = SharedRate(be, rate, float(setting("rate_guard"))) if rate > 0 else None
     claims = _Claims(be, setting)
     budget = float(setting("tick_seconds"))
@@ -339,15 +350,15 @@ def _deliver_claimed(be: Any, driver: drivers.Driver, setting) -> int:
             claims.requeue_undispatched()
             raise
     pool = ThreadPoolExecutor(in_flight, thread_name_prefix="egactl-sms-delivery")
-    pending: set[Future] = set()
+    pending: dict[Future, int] = {}  # request → its recipients
 
-    def settle(block_until: int) -> None:
-        """Wait until at most ``block_until`` requests are pending; a failed one raises."""
-        nonlocal pending
-        while len(pending) > block_until:
-            done, pending = wait(pending, timeout=max(claims.lease / 3, 0.1), return_when=FIRST_COMPLETED)
+    def settle(done_waiting) -> None:
+        """Wait until ``done_waiting()``; a failed request raises."""
+        while pending and not done_waiting():
+            done, _ = wait(pending, timeout=max(claims.lease / 3, 0.1), return_when=FIRST_COMPLETED)
             claims.renew()
             for f in done:
+                del pending[f]
                 f.result()
 
     try:
@@ -355,12 +366,13 @@ def _deliver_claimed(be: Any, driver: drivers.Driver, setting) -> int:
             claimed, touched = claims.take(limit)
             handled += touched
             for chunk in _chunks(claimed, driver.chunk_size):
-                settle(2 * in_flight - 1)
-                pending.add(pool.submit(_hand_over, be, driver, claims, limiter, chunk, setting))
+                settle(lambda: len(pending) < 3 * in_flight)  # a claim of many texts: many small requests
+                pending[pool.submit(_hand_over, be, driver, claims, limiter, chunk, setting)] = len(chunk)
             if not claimed or time.monotonic() - started > budget:
                 break
-            settle(in_flight)  # claim again while the last requests are still out
-        settle(0)
+            # claim again while requests still wait behind those under way
+            settle(lambda: len(pending) < 2 * in_flight and sum(pending.values()) < unsent_limit)
+        settle(lambda: False)
     except BaseException as exc:
         for f in pending:
             f.cancel()

@@ -22,11 +22,11 @@ from egactl.plugin.rules import RuleError
 from egactl.plugin.server import (ApiRoute, audit, conflict, db, invalid, iso, page, principal, require_institution,
                                   visible)
 from egactl_sms import encoding, rules
-from egactl_sms.server import lifecycle, sending
+from egactl_sms.server import drivers, lifecycle, sending
 from egactl_sms.server.models import Batch
 from egactl_sms.server.schemas import BatchIn, CancelIn, RecipientsIn, RecipientsOut, batch_out
 from egactl_sms.server.service import (cancel_batch_messages, delivery_time, get_batch, optouts_among, price,
-                                       resolve_sender, state_counts)
+                                       resolve_sender, setting, state_counts)
 
 router = APIRouter(route_class=ApiRoute, tags=["sms"])
 
@@ -50,7 +50,7 @@ def create_batch(body: BatchIn):
     if body.client_ref and not body.dry_run:
         existing = db().scalar(select(Batch).where(Batch.institution == inst, Batch.client_ref == body.client_ref))
         if existing is not None:
-            return JSONResponse({**batch_out(existing), "resumed": True}, status_code=200)
+            return JSONResponse({**batch_out(existing), "resumed": True, "warnings": _paused()}, status_code=200)
     sender = resolve_sender(inst, body.sender)
     deliver_after, waits = delivery_time(body.at, quiet_rule=not body.allow_quiet_hours)
     per_segment, currency = price()
@@ -85,8 +85,13 @@ def create_batch(body: BatchIn):
                      after={"cancelled": cancelled, "handed_over": handed, "replaced_by": batch.id})
     audit.record("create", "sms-batch", batch.id, institution=inst,
                  after={k: out[k] for k in ("kind", "sender", "source", "deliver_after")})
-    return JSONResponse({**out, "waits_for_quiet_hours": waits, "resumed": False, "restarted": restarted},
-                        status_code=201)
+    return JSONResponse({**out, "waits_for_quiet_hours": waits, "resumed": False, "restarted": restarted,
+                         "warnings": _paused()}, status_code=201)
+
+
+def _paused() -> list[str]:
+    """The batch's recipients will be queued: say so if delivery is paused."""
+    return [w for w in (drivers.paused(setting),) if w]
 
 
 @router.post("/batches/{batch_id}/recipients", response_model=RecipientsOut)

@@ -13,11 +13,11 @@ from egactl.plugin.rules import RuleError, normalise_msisdn
 from egactl.plugin.server import (ApiRoute, Problem, audit, conflict, db, invalid, iso, page, principal,
                                   require_institution, visible)
 from egactl_sms import encoding, rules
-from egactl_sms.server import lifecycle, sending
+from egactl_sms.server import drivers, lifecycle, sending
 from egactl_sms.server.models import GroupMember, Message
 from egactl_sms.server.schemas import CancelIn, MessageState, SendIn, batch_out, message_out, phone_out
 from egactl_sms.server.service import (delivery_time, get_batch, get_group, get_message, optouts_among, price,
-                                       recipient_or_422, resolve_sender, sender_of)
+                                       recipient_or_422, resolve_sender, sender_of, setting)
 
 router = APIRouter(route_class=ApiRoute, tags=["sms"])
 
@@ -88,7 +88,7 @@ def send(body: SendIn):
     audit.record("send", "sms-batch", batch.id, institution=inst,
                  after={k: out[k] for k in ("kind", "sender", "group", "messages", "segments", "deliver_after")})
     out["waits_for_quiet_hours"] = waits
-    out["warnings"] = [warning] if warning else []
+    out["warnings"] = [w for w in (warning, drivers.paused(setting)) if w]
     if kind == "quick":
         out["recipients"] = [{"id": ids[n], "to": phone_out(n), "state": "queued"} for n in recipients if n in ids]
     return JSONResponse(out, status_code=201)
