@@ -11,7 +11,7 @@ from collections import Counter
 
 import httpx
 import pytest
-from sqlalchemy import select
+from sqlalchemy import String, select
 from typer.testing import CliRunner
 
 from egactl_sms.server import drivers, workers
@@ -344,3 +344,15 @@ def test_chunks_racing_a_cancel(database_url):
         client.close()
         transport.close()
         be.engine.dispose()
+
+
+def test_the_columns_that_hold_who_cancelled_say_they_hold_a_staff_account(cli, backend, gateway, sent):
+    # "cancelled by ops@rita.go.tz" is a staff account: the column keeping it must say so
+    # (egactl.plugin.personal), not that it is nobody's.
+    assert cli("sms", "cancel", "1", "--yes", role="operator").exit_code == 0
+    holding = []
+    with backend.read_sessions() as s:
+        for column in Message.__table__.columns:
+            if s.scalar(select(Message.id).where(column.cast(String).contains("ops@rita.go.tz")).limit(1)) is not None:
+                holding.append(column)
+    assert holding and all(c.info.get("personal") == "email" for c in holding), [(c.name, c.info) for c in holding]

@@ -24,8 +24,9 @@ from egactl.plugin.server import Base, UTCDateTime, Versioned, unversioned
 STAFF = personal("email", why="the staff account that acted: accountability")
 NOT_A_PERSONS_NAME = {"personal": None, "why": "not a person's: the name of a sender ID or a contact group"}
 NOT_A_PERSONS_TEXT = {"personal": None, "why": "not a person's: an institution's own words about its service"}
-DELIVERY_REASON = {"personal": None,
-                   "why": "not a person's: why delivery failed or who cancelled (a gateway's or staff words)"}
+DELIVERY_REASON = {"personal": None, "why": "not a person's: why delivery failed, in a gateway's words"}
+CANCEL_REASON = personal("email", why="why a message was not sent: a gateway's words, or the staff account that "
+                                      "cancelled it (accountability)")
 UNEXPIRED = "recipient < '~'"
 """A number not yet pseudonymised (E.164 starts with +, a pseudonym with ~): the retention
 indexes hold only such rows, so each retention run reads what is left to do and nothing else."""
@@ -200,7 +201,7 @@ class Message(Base):
     segments: Mapped[int] = mapped_column(Integer)
     line: Mapped[int | None] = mapped_column(Integer, nullable=True)
     state: Mapped[str] = mapped_column(String(10))
-    reason: Mapped[str | None] = mapped_column(Text, nullable=True, info=DELIVERY_REASON)
+    reason: Mapped[str | None] = mapped_column(Text, nullable=True, info=CANCEL_REASON)
     quiet_ok: Mapped[bool] = mapped_column(Boolean, default=True)
     deliver_after: Mapped[dt.datetime] = mapped_column(UTCDateTime())
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
