@@ -126,6 +126,10 @@ def create_app(database_url: str, *, sandbox: bool = False, clock: Clock | None 
                        hint=BUSY_HINT) from None
         raise
 
+    from egactl.server import retention
+
+    retention.warn_of_former_settings(be)  # at start, where `serve` and the sandbox show start-up warnings
+
     stop = threading.Event()
 
     @contextlib.asynccontextmanager

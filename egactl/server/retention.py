@@ -31,6 +31,11 @@ def _warn_once(message: str) -> None:
         log.warning("%s", message)
 
 
+def warn_of_former_settings(backend: Any) -> None:
+    """A period set under its former name (``Retention.formerly``) is named at start, once."""
+    list(classes(backend))
+
+
 def classes(backend: Any) -> Iterator[tuple[str, Retention, int]]:
     """(plugin, class, period in days) for every mounted part, the server's settings applied."""
     for name, part in sorted(backend.parts.items()):
