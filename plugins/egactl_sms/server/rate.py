@@ -15,7 +15,7 @@ out only in the first ``1 - rate_guard`` of each second (by default its first
 than the guard: counted per second at the gateway, no second holds more than
 the rate. There is no burst beyond that: a second never holds more than
 ``rate``, the first included. Every server should be given the same rate; each
-enforces its own against the shared win. The window is a whole second: a
+enforces its own against the shared window. The window is a whole second: a
 rate below one a second is taken as one.
 
 The row is every server's one point of contention, so a grant holds its lock as
