@@ -185,6 +185,28 @@ def test_concurrent_grants_on_postgresql_never_give_a_second_more_than_the_rate(
     assert {n for _, n in granted} <= set(range(1, 8))
 
 
+def test_a_grant_whose_recording_outlasts_its_second_is_not_used_on_postgresql(pg_backend):
+    """On PostgreSQL a request is recorded as dispatched just after its grant. Recording it
+    slowly (a loaded database) must not send it late, into the next second beyond the rate:
+    the grant is left unused and a fresh one taken."""
+    import time
+
+    from egactl_sms.server.rate import SharedRate
+
+    rate = SharedRate(pg_backend, 60, guard=0.5)  # grants in the first half of each second
+    recorded: list[int] = []
+
+    def then(session, n):
+        recorded.append(n)
+        if len(recorded) == 1:
+            time.sleep(0.6)  # longer than a grant's second stays open
+
+    assert rate.take(7, then) == 7
+    sent_at = time.time()  # when the caller would send: the database's clock is this machine's
+    assert recorded == [7, 7]  # recorded again for the grant it keeps
+    assert sent_at % 1 < 0.5 + 0.2, "the request would go out after its grant's second closed"
+
+
 def test_a_grant_on_postgresql_does_not_wait_for_another_workers_messages(postgres_url):
     """The rate's row is locked for the grant alone: a worker whose messages are slow to update
     (here: one of them locked by another transaction) does not hold every other worker's grant."""
@@ -197,6 +219,15 @@ def test_a_grant_on_postgresql_does_not_wait_for_another_workers_messages(postgr
         r = cli("sms", "send", "--to", "0754000001,0754000002", "-i", "RITA", "Kikao saa nane")
         assert r.exit_code == 0, r.stderr
         _grant_while_another_worker_waits_on_its_messages(be)
+
+
+def _waiting_on_a_lock(be) -> bool:
+    """A fresh look each time: PostgreSQL keeps what pg_stat_activity showed for the rest of the
+    transaction that read it, so polling it in one transaction sees the first answer forever."""
+    from sqlalchemy import text
+
+    with be.engine.connect() as c:
+        return bool(c.execute(text("SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'")).scalar())
 
 
 def _grant_while_another_worker_waits_on_its_messages(be):
@@ -221,10 +252,9 @@ def _grant_while_another_worker_waits_on_its_messages(be):
     first.start()
     try:
         deadline = time.monotonic() + 10
-        with be.engine.connect() as c:  # the first worker is now waiting on the locked message
-            while not c.execute(text("SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'")).scalar():
-                assert time.monotonic() < deadline, "the first worker never reached the locked message"
-                time.sleep(0.05)
+        while not _waiting_on_a_lock(be):  # the first worker is now waiting on the locked message
+            assert time.monotonic() < deadline, "the first worker never reached the locked message"
+            time.sleep(0.05)
         answer: list[int] = []
         second = threading.Thread(target=lambda: answer.append(SharedRate(be, 1000).take(5)))
         second.start()
