@@ -205,6 +205,9 @@ def test_a_grant_whose_recording_outlasts_its_second_is_not_used_on_postgresql(p
     sent_at = time.time()  # when the caller would send: the database's clock is this machine's
     assert recorded == [7, 7]  # recorded again for the grant it keeps
     assert sent_at % 1 < 0.5 + 0.2, "the request would go out after its grant's second closed"
+    assert rate.in_time()
+    time.sleep(0.6)  # held up after the grant (a loaded machine): past the part of the second it was for
+    assert not rate.in_time()  # the worker asks for a fresh grant rather than send it late
 
 
 def test_a_grant_on_postgresql_does_not_wait_for_another_workers_messages(postgres_url):

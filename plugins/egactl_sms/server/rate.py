@@ -31,15 +31,21 @@ average. On SQLite (one writer at a time, one server) the grant is a short
 transaction under the database's write lock, and the request is recorded as
 dispatched in it.
 
+A grant is used only while its second is still open: a worker held up after its
+grant (recording the request on a loaded database, or waiting for a CPU) finds
+it stale (``in_time``) and takes a fresh one instead of sending late; the stale
+grant's share of its second goes unused (the rate errs low, never high).
+
 What a grant does not cover: a gateway whose clock is off from the database's
 by more than the guard counts its seconds differently (the sum over any two
-seconds still holds), and a request slower than the guard to arrive lands in
-the next second.
+seconds still holds), and a request slower than the guard to arrive once sent
+lands in the next second.
 """
 
 from __future__ import annotations
 
 import math
+import threading
 import time
 from typing import Any, Callable
 
@@ -94,6 +100,7 @@ class SharedRate:
         self.sleep = sleep
         self._postgres = be.engine.dialect.name == "postgresql"
         self._row_made = False
+        self._mine = threading.local()  # each delivery thread's last grant: until when it may be sent
 
     def take(self, wanted: int, then: Callable[[Any, int], None] | None = None) -> int:
         while True:
@@ -101,6 +108,16 @@ class SharedRate:
             if granted:
                 return granted
             self.sleep(wait)
+
+    def in_time(self) -> bool:
+        """Whether this thread's last grant may still be sent: its second is still in the part
+        where grants are made (``1 - guard``), so the request arrives within it if its trip
+        takes less than the guard. A thread held up between its grant and its request (a
+        loaded machine) asks for a fresh grant instead of sending into the next second."""
+        return time.monotonic() < getattr(self._mine, "until", 0.0)
+
+    def _granted(self, into_second: float, at: float) -> None:
+        self._mine.until = at + (self.open_for - into_second)
 
     def _try(self, wanted: int, then: Callable[[Any, int], None] | None = None) -> tuple[int, float]:
         """(granted, seconds to wait before asking again)."""
@@ -117,6 +134,7 @@ class SharedRate:
                 now = float(c.execute(text("SELECT extract(epoch FROM clock_timestamp())")).scalar())
                 return 0, math.floor(now) + 1 - now  # closed or spent: ask again at the next second
         granted, into_second, since = int(row.granted), float(row.into_second), time.monotonic()
+        self._granted(into_second, since)
         if then is not None:
             with self.be.write_sessions.begin() as s:
                 then(s, granted)
@@ -141,6 +159,7 @@ class SharedRate:
                 return 0, second + 1 - now
             granted = min(wanted, free)
             s.execute(update(RateWindow).where(RateWindow.name == WINDOW).values(second=second, used=used + granted))
+            self._granted(now - second, time.monotonic())
             if then is not None:
                 then(s, granted)
             return granted, 0.0

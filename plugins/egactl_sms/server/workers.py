@@ -303,6 +303,8 @@ def _hand_over(be: Any, driver: drivers.Driver, claims: _Claims, limiter: Shared
     while chunk:
         if limiter:
             n = limiter.take(len(chunk), then=dispatched)
+            if not limiter.in_time():  # held up since the grant: sending now could exceed the rate
+                continue
         else:
             n = len(chunk)
             with be.write_sessions.begin() as s:
