@@ -27,6 +27,8 @@ take :func:`time_for_people`: ``2026-11-29 22:47 EAT``, the one format people
 read times in, on both sides (a JSON field stays RFC 3339). A time people type
 (a TIME option) is read by :func:`time_from_people`: that same form, or one
 without a zone (East Africa Time, like every time they read), or RFC 3339.
+Arithmetic on the clock people live by (a day's quiet hours, a local midnight)
+takes :func:`eat_zone`, the zone both of those use.
 """
 
 from __future__ import annotations
@@ -38,12 +40,13 @@ from dataclasses import dataclass
 from typing import Any, Callable, Iterable, Sequence
 
 from egactl.rules import KINDS, check_email, check_institution_code, check_name, normalise_kind
+from egactl.times import eat_zone
 from egactl.times import for_people as time_for_people
 from egactl.times import from_people
 
 __all__ = [
     "KINDS", "PREVIOUS", "IllegalTransition", "Lifecycle", "RuleError", "Transition", "check_email",
-    "check_institution_code", "check_msisdn", "check_name", "check_reference", "enforce", "format_duration",
+    "check_institution_code", "check_msisdn", "check_name", "check_reference", "eat_zone", "enforce", "format_duration",
     "format_rate", "name_matches", "name_tokens", "normalise_kind", "normalise_msisdn", "normalise_phone",
     "parse_duration", "parse_rate", "split_reference", "time_for_people", "time_from_people",
 ]

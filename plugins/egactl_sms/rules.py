@@ -1,7 +1,8 @@
 """GovSMS rules, used by the commands (fail fast, before anything is sent) and
 by the backend (authoritative): recipients, sender IDs and their approval,
-messages, templates, group names, time (East Africa Time, quiet hours,
-scheduling) and the states of a message.
+messages, templates, group names, quiet hours (21:00-07:00 East Africa Time)
+and the states of a message. Times for people and times people type (``--at``)
+are the SDK's: ``time_for_people`` and ``time_from_people``.
 
 Pure: no I/O. Every rule follows the SDK's convention (``egactl.plugin.rules``):
 a ``check_*`` returns the problem or None, a normalising rule raises
@@ -16,7 +17,7 @@ import functools
 import re
 from dataclasses import dataclass
 
-from egactl.plugin.rules import Lifecycle, RuleError, Transition, enforce, normalise_msisdn
+from egactl.plugin.rules import Lifecycle, RuleError, Transition, eat_zone, enforce, normalise_msisdn
 from egactl_sms.encoding import Analysis, analyse
 
 # -- recipients ---------------------------------------------------------------------
@@ -170,19 +171,9 @@ def group_name(name: str) -> str:
     return enforce(check_group_name, (name or "").strip())
 
 
-# -- time: East Africa Time, quiet hours, scheduling --------------------------------
-
-
-@functools.cache
-def eat_zone() -> dt.tzinfo:
-    """Africa/Dar_es_Salaam: UTC+3 all year (Tanzania keeps no daylight saving time)."""
-    try:
-        from zoneinfo import ZoneInfo
-
-        return ZoneInfo("Africa/Dar_es_Salaam")
-    except Exception:  # no tz database on this machine: the offset is fixed anyway
-        return dt.timezone(dt.timedelta(hours=3), "EAT")
-
+# -- time: quiet hours in East Africa Time --------------------------------------------
+# Times for people and times people type are the SDK's (time_for_people, time_from_people);
+# the zone is the SDK's too (eat_zone): only the quiet hours' arithmetic is sms's own.
 
 QUIET_START = dt.time(21, 0)
 QUIET_END = dt.time(7, 0)
@@ -190,6 +181,7 @@ QUIET_HOURS = "21:00-07:00 EAT"
 
 
 def in_eat(when: dt.datetime) -> dt.datetime:
+    """``when`` on the clock of East Africa Time (the SDK's zone)."""
     return when.astimezone(eat_zone())
 
 
@@ -206,57 +198,6 @@ def after_quiet_hours(when: dt.datetime) -> dt.datetime:
     local = in_eat(when)
     day = local.date() if local.time() < QUIET_END else local.date() + dt.timedelta(days=1)
     return dt.datetime.combine(day, QUIET_END, tzinfo=eat_zone()).astimezone(dt.timezone.utc)
-
-
-def format_eat(when: dt.datetime | str | None) -> str:
-    """'2026-11-23 07:00 EAT' for people."""
-    if when is None or when == "":
-        return ""
-    if isinstance(when, str):
-        try:
-            when = dt.datetime.fromisoformat(when)
-        except ValueError:
-            return when
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=dt.timezone.utc)
-    return in_eat(when).strftime("%Y-%m-%d %H:%M EAT")
-
-
-_ZONE_ALIASES = {"EAT": None, "UTC": dt.timezone.utc, "Z": dt.timezone.utc, "GMT": dt.timezone.utc}
-
-
-def parse_at(value: str) -> dt.datetime:
-    """``--at``: "2026-12-01 09:00" (East Africa Time), or with a zone:
-    "2026-12-01 09:00 UTC", "2026-12-01 09:00 Europe/London", "2026-12-01T06:00Z",
-    "2026-12-01 09:00+03:00". Returns an aware datetime; :class:`RuleError` says why not.
-    Whether it is in the past is the backend's call (its clock is authoritative).
-    """
-    text = (value or "").strip()
-    if not text:
-        raise RuleError("--at is empty")
-    zone: dt.tzinfo | None = None
-    head, _, tail = text.rpartition(" ")
-    if head and tail and any(ch.isalpha() for ch in tail):
-        if tail.upper() in _ZONE_ALIASES:
-            zone = _ZONE_ALIASES[tail.upper()] or eat_zone()
-        else:
-            try:
-                from zoneinfo import ZoneInfo
-
-                zone = ZoneInfo(tail)
-            except Exception:
-                raise RuleError(f"unknown time zone {tail!r} in --at (use e.g. EAT, UTC or Africa/Nairobi)") from None
-        text = head.strip()
-    try:
-        parsed = dt.datetime.fromisoformat(text)
-    except ValueError:
-        raise RuleError(f"--at {value!r} is not a time; use \"YYYY-MM-DD HH:MM\" (East Africa Time), "
-                         f"optionally followed by a zone such as UTC") from None
-    if parsed.tzinfo is not None:
-        if zone is not None:
-            raise RuleError(f"--at {value!r} gives both an offset and a zone; give one")
-        return parsed
-    return parsed.replace(tzinfo=zone or eat_zone())
 
 
 # -- message states -----------------------------------------------------------------

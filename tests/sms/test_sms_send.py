@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 
 import pytest
 from sqlalchemy import func, select
@@ -98,7 +99,13 @@ def test_dry_run_estimates_and_stores_nothing(cli, backend, sender):
     (["--to", "0754123456", "--from", "RITA-TZ", "Habari"], "sender ID 'RITA-TZ' may contain only letters, digits and spaces"),
     (["--to", "0754123456", ""], "the message is empty; nothing was sent"),
     (["--to", "0754123456", "--at", "2026-11-22 11:00", "Habari"], "the scheduled time 2026-11-22 11:00 EAT is in the past"),
-    (["--to", "0754123456", "--at", "kesho", "Habari"], "--at 'kesho' is not a time"),
+    (["--to", "0754123456", "--at", "kesho", "Habari"],
+     "--at 'kesho' is not a time; give 2026-11-29 22:47 (East Africa Time), or with a zone: 2026-11-29 19:47 UTC"),
+    (["--to", "0754123456", "--at", "next tuesday", "Habari"], "--at 'next tuesday' is not a time; give"),
+    (["--to", "0754123456", "--at", "2026-11-23 09:00 Mars/Olympus", "Habari"],
+     "--at '2026-11-23 09:00 Mars/Olympus': unknown time zone 'Mars/Olympus'"),
+    (["--to", "0754123456", "--at", "2026-11-23 09:00+03:00 UTC", "Habari"], "gives both an offset and a zone; give one"),
+    (["--to", "0754123456", "--at", " ", "Habari"], "--at is empty; give 2026-11-29 22:47 (East Africa Time)"),
     (["--group", "wazazi", "--to", "0754123456", "Habari"], "give the recipients with --to"),
 ])
 def test_bad_input_exits_2_with_one_line_and_queues_nothing(cli, backend, sender, args, message):
@@ -167,6 +174,34 @@ def test_scheduled_send_waits_for_its_time(cli, backend, clock, sender):
     clock.advance(hours=3)
     backend.run_workers()
     assert messages(backend)[0].state == "delivered"
+
+
+@pytest.mark.parametrize("at", [
+    "2026-11-22 15:00", "2026-11-22 15:00 EAT", "2026-11-22 15:00:00 eat", "2026-11-22T15:00", "2026-11-22 12:00 UTC",
+    "2026-11-22 12:00 GMT", "2026-11-22T12:00Z", "2026-11-22 15:00+03:00", "2026-11-22 15:00 +03:00",
+    "2026-11-22 12:00 Europe/London", "2026-11-22 15:00 Africa/Nairobi",
+])
+def test_at_is_east_africa_time_unless_it_names_a_zone(cli, backend, sender, at):
+    """--at reads a time as people type them (the SDK's one reading); the API gets it in UTC, as it writes times."""
+    r = cli("sms", "send", "--to", "0754123456", "-i", "RITA", "--at", at, "Kikao saa 10", "-o", "json", role="operator")
+    assert r.exit_code == 0, r.stderr
+    assert r.json()["deliver_after"] == "2026-11-22T12:00:00+00:00"
+    [message] = messages(backend)
+    assert message.deliver_after.astimezone(dt.timezone.utc) == dt.datetime(2026, 11, 22, 12, 0, tzinfo=dt.timezone.utc)
+
+
+def test_a_scheduled_time_typed_back_as_shown_is_the_same_moment(cli, backend, sender):
+    """The notice shows the time as egactl shows every time; that text, given to --at, is the same schedule."""
+    r = cli("sms", "send", "--to", "0754123456", "-i", "RITA", "--at", "2026-11-22 12:00 UTC", "Kikao saa 10",
+            role="operator")
+    assert r.exit_code == 0, r.stderr
+    shown = r.stderr.split("scheduled for ", 1)[1].splitlines()[0]
+    assert shown == "2026-11-22 15:00 EAT"
+    r = cli("sms", "send", "--to", "0754123457", "-i", "RITA", "--at", shown, "Kikao saa 10", "-o", "json",
+            role="operator")
+    assert r.exit_code == 0, r.stderr
+    assert r.json()["deliver_after"] == "2026-11-22T12:00:00+00:00"
+    assert len({m.deliver_after for m in messages(backend)}) == 1
 
 
 def test_quiet_hours_hold_group_sends_but_not_quick_ones(cli, backend, clock, sender):

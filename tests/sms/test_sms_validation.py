@@ -78,17 +78,6 @@ def test_templates_do_no_attribute_lookups():
     assert t.render({"name": "Juma"}) == ""
 
 
-def test_at_is_east_africa_time_unless_a_zone_is_given():
-    assert v.parse_at("2026-12-01 09:00").astimezone(UTC) == dt.datetime(2026, 12, 1, 6, 0, tzinfo=UTC)
-    assert v.parse_at("2026-12-01 09:00 EAT").astimezone(UTC) == dt.datetime(2026, 12, 1, 6, 0, tzinfo=UTC)
-    assert v.parse_at("2026-12-01 09:00 UTC").astimezone(UTC) == dt.datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
-    assert v.parse_at("2026-12-01T09:00+01:00").astimezone(UTC) == dt.datetime(2026, 12, 1, 8, 0, tzinfo=UTC)
-    assert v.parse_at("2026-07-01 09:00 Europe/London").astimezone(UTC) == dt.datetime(2026, 7, 1, 8, 0, tzinfo=UTC)
-    for bad in ("tomorrow", "2026-12-01 09:00 Mars/Olympus", "2026-13-01 09:00", ""):
-        with pytest.raises(RuleError):
-            v.parse_at(bad)
-
-
 @pytest.mark.parametrize("utc_hour,quiet", [(3, True), (4, False), (17, False), (17.99, False), (18, True),
                                             (23, True), (0, True), (3.99, True)])
 def test_quiet_hours_are_21_to_07_eat(utc_hour, quiet):

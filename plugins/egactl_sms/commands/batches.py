@@ -16,7 +16,7 @@ from egactl.plugin.cli import (DEFAULT_LIMIT, All, Column, Conflict, CsvFile, Dr
 from egactl.plugin.rules import RuleError
 from egactl_sms import client, encoding, rules
 from egactl_sms.commands.common import (BATCH_COLUMNS, Again, AllowQuietHours, At, Normalize, Sender, announce_delivery,
-                                        check_sender, earlier, eat, money, parse_at, plural, read_text,
+                                        check_sender, earlier, money, parse_at, plural, read_text,
                                         refused_as_duplicate)
 
 CHUNK_SIZE = 2000
@@ -29,13 +29,13 @@ REPORT_COLUMNS = BATCH_COLUMNS[:6] + [Column("messages")] + [
     Column("skipped.duplicate", "SKIPPED DUPLICATES"), Column("skipped.opted_out", "SKIPPED OPTED OUT"),
     Column("skipped.invalid", "SKIPPED INVALID"), Column("segments"),
     Column("estimated_cost", "COST", format=BATCH_COLUMNS[8].format), Column("currency"),
-    Column("deliver_after", "DELIVER AFTER", format=eat), Column("created_at", "CREATED", format=eat)]
+    Column("deliver_after", "DELIVER AFTER"), Column("created_at", "CREATED")]
 CANCEL_COLUMNS = [Column("batch"), Column("institution"), Column("cancelled"),
                   Column("handed_over", "HANDED OVER (LEFT ALONE)")] + [
     Column(f"states.{s}", s.upper()) for s in rules.STATES] + [
-    Column("cancelled_at", "CANCELLED AT", format=eat), Column("cancelled_by", "CANCELLED BY")]
+    Column("cancelled_at", "CANCELLED AT"), Column("cancelled_by", "CANCELLED BY")]
 CANCELLED_MESSAGE_COLUMNS = [Column("id"), Column("batch"), Column("to"), Column("state"), Column("reason"),
-                             Column("deliver_after", "DELIVER AFTER", format=eat)]
+                             Column("deliver_after", "DELIVER AFTER")]
 
 
 
@@ -215,7 +215,7 @@ def bulk_send(file: CsvFile,
     data = {**summary.as_dict(), "batch": batch.get("id"), "deliver_after": batch.get("deliver_after"),
             "restarted": restarted}
     cols = [Column("batch"), Column("rows"), Column("invalid"), Column("sent", "PROCESSED"), Column("failed"),
-            Column("statuses"), Column("deliver_after", "DELIVER AFTER", format=eat), Column("results")]
+            Column("statuses"), Column("deliver_after", "DELIVER AFTER"), Column("results")]
     if restarted:
         cols.insert(1, Column("restarted.cancelled", "CANCELLED IN REPLACED BATCH"))
         left = restarted.get("handed_over") or 0
@@ -251,7 +251,7 @@ BULK_ESTIMATE_COLUMNS = [
     Column("opted_out", "OPTED OUT"), Column("recipients", "WILL SEND TO"), Column("encodings"),
     Column("segments", "SEGMENTS/MESSAGE"), Column("total_segments", "TOTAL SEGMENTS"),
     Column("estimated_cost", "ESTIMATED COST", format=money), Column("currency"),
-    Column("deliver_after", "DELIVER AFTER", format=eat),
+    Column("deliver_after", "DELIVER AFTER"),
 ]
 
 

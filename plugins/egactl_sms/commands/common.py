@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from pathlib import Path
 from typing import Annotated, Any, Optional
 
 import typer
 
-from egactl.plugin.cli import Column, Conflict, InvalidInput, complete_from, enforce
-from egactl.plugin.rules import RuleError, check_institution_code, normalise_msisdn
+from egactl.plugin.cli import Column, Conflict, InvalidInput, complete_from, enforce, time_for_people
+from egactl.plugin.rules import RuleError, check_institution_code, normalise_msisdn, time_from_people
 from egactl_sms import rules
 
 # Completion of values (the API's, cached briefly by the core; never an error while typing).
@@ -28,8 +29,9 @@ def complete_sender_states(incomplete: str) -> list[tuple[str, str]]:
 Sender = Annotated[Optional[str], typer.Option("--from", metavar="SENDER", autocompletion=complete_approved_senders,
                                                help="Approved sender ID (default: the institution's only one).")]
 At = Annotated[Optional[str], typer.Option("--at", metavar="WHEN",
-                                           help='Send at this time: "YYYY-MM-DD HH:MM" in East Africa Time, '
-                                                'or followed by a zone ("… UTC", "… Europe/London").')]
+                                           help='Send at this time: "YYYY-MM-DD HH:MM" in East Africa Time '
+                                                '(as egactl shows times, "… EAT" too), or followed by a zone '
+                                                '("… UTC", "… Europe/London").')]
 Again = Annotated[bool, typer.Option("--again", help="Send even though the same send was made before "
                                                      "(a bulk: same file, template, sender and schedule; a group: "
                                                      "same group, text and sender within 24 hours).")]
@@ -38,10 +40,6 @@ AllowQuietHours = Annotated[bool, typer.Option("--allow-quiet-hours",
 Normalize = Annotated[bool, typer.Option("--normalize",
                                          help="Replace typographic characters (’ “ ” – …) with plain ones, "
                                               "so the text stays GSM-7.")]
-
-
-def eat(value: Any) -> str:
-    return rules.format_eat(value)
 
 
 def clip(width: int):
@@ -65,8 +63,8 @@ BATCH_COLUMNS = [
     Column("group"), Column("source"), Column("messages"), Column("segments"),
     Column("estimated_cost", "COST", format=money), Column("currency"),
     Column("skipped.duplicate", "DUPLICATES"), Column("skipped.opted_out", "OPTED OUT"),
-    Column("deliver_after", "DELIVER AFTER", format=eat), Column("created_at", "CREATED", format=eat),
-    Column("cancelled_at", "CANCELLED", format=eat),
+    Column("deliver_after", "DELIVER AFTER"), Column("created_at", "CREATED"),
+    Column("cancelled_at", "CANCELLED"),
 ]
 
 
@@ -74,7 +72,8 @@ def earlier(d: dict) -> str:
     """An earlier send of the same thing (the backend's ``duplicate_of``), for people."""
     states = ", ".join(f"{n:,} {s}" for s, n in (d.get("states") or {}).items()) or "no messages yet"
     n = d.get("messages") or 0
-    return (f"batch {d['batch']} ({eat(d.get('created_at'))}, {n:,} message{'s' if n != 1 else ''}: {states}"
+    return (f"batch {d['batch']} ({time_for_people(d.get('created_at'))}, "
+            f"{n:,} message{'s' if n != 1 else ''}: {states}"
             f"{'; the batch was cancelled' if d.get('cancelled') else ''})")
 
 
@@ -93,8 +92,9 @@ def check_sender(sender: str | None) -> str | None:
 
 
 def parse_at(at: str | None) -> str | None:
-    """--at: the time in ISO 8601, or exit 2."""
-    return None if at is None else enforce(rules.parse_at, at).isoformat()
+    """--at, read as people type times (the SDK's ``time_from_people``: East Africa Time unless it names a
+    zone; the form egactl shows times in), as the RFC 3339 time in UTC the API takes; or exit 2."""
+    return None if at is None else enforce(time_from_people, at, "--at").astimezone(dt.timezone.utc).isoformat()
 
 
 def institution_code(ctx: Any, flag: str | None) -> str:
@@ -173,7 +173,7 @@ def announce_delivery(ctx: Any, out: dict) -> None:
     for warning in out.get("warnings") or []:
         ctx.warn(warning)
     if out.get("waits_for_quiet_hours"):
-        ctx.notice(f"quiet hours ({rules.QUIET_HOURS}): delivery starts {eat(out.get('deliver_after'))} "
+        ctx.notice(f"quiet hours ({rules.QUIET_HOURS}): delivery starts {time_for_people(out.get('deliver_after'))} "
                       f"(pass --allow-quiet-hours for urgent messages)")
     elif out.get("scheduled_at") or out.get("at"):
-        ctx.notice(f"scheduled for {eat(out.get('deliver_after'))}")
+        ctx.notice(f"scheduled for {time_for_people(out.get('deliver_after'))}")

@@ -11,15 +11,15 @@ from egactl.plugin.cli import (DEFAULT_LIMIT, All, Column, CsvFile, DryRun, Inst
                                page_limit)
 from egactl.plugin.rules import RuleError, check_name
 from egactl_sms import client, rules
-from egactl_sms.commands.common import complete_groups, eat, group_ref, numbers
+from egactl_sms.commands.common import complete_groups, group_ref, numbers
 
 app = typer.Typer(help="Contact groups: create, fill from a CSV, and send to with `sms send --group`.",
                   no_args_is_help=True)
 
 GROUP_COLUMNS = [Column("name"), Column("institution"), Column("members"), Column("description"),
-                 Column("updated_at", "UPDATED", format=eat),
+                 Column("updated_at", "UPDATED"),
                  Column("created_by", "CREATED BY", wide=True), Column("created_at", "CREATED", wide=True)]
-MEMBER_COLUMNS = [Column("phone"), Column("name"), Column("added_at", "ADDED", format=eat)]
+MEMBER_COLUMNS = [Column("phone"), Column("name"), Column("added_at", "ADDED")]
 
 Name = Annotated[str, typer.Argument(metavar="NAME", autocompletion=complete_groups, help="Group name.")]
 Numbers = Annotated[list[str], typer.Argument(metavar="NUMBER…", help="Numbers (0754…, +255754…; commas allowed).")]

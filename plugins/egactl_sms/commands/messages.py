@@ -12,19 +12,19 @@ from egactl.plugin.cli import (DEFAULT_LIMIT, All, Column, Conflict, DryRun, Ins
 from egactl_sms import client, rules
 from egactl_sms.commands.common import (BATCH_COLUMNS, Again, AllowQuietHours, At, Normalize, Sender, announce_delivery,
                                         check_sender, check_text, clip, complete_groups, complete_message_states,
-                                        earlier, eat, money, number, numbers, parse_at,
+                                        earlier, money, number, numbers, parse_at,
                                         read_text, refused_as_duplicate)
 
 MESSAGE_COLUMNS = [Column("id"), Column("batch"), Column("to"), Column("state"), Column("segments"),
-                   Column("created_at", "CREATED", format=eat), Column("reason", format=clip(60)),
+                   Column("created_at", "CREATED"), Column("reason", format=clip(60)),
                    # -o wide: who sent it, how, and when it went
                    Column("institution", wide=True), Column("sender", "FROM", wide=True),
                    Column("encoding", wide=True), Column("attempts", wide=True),
                    Column("submitted_at", "SUBMITTED", wide=True), Column("delivered_at", "DELIVERED", wide=True)]
 MESSAGE_DETAIL = [Column("id"), Column("batch"), Column("institution"), Column("to"), Column("sender", "FROM"),
                   Column("state"), Column("reason"), Column("encoding"), Column("segments"), Column("text"),
-                  Column("deliver_after", "DELIVER AFTER", format=eat), Column("created_at", "CREATED", format=eat),
-                  Column("submitted_at", "SUBMITTED", format=eat), Column("delivered_at", "DELIVERED", format=eat),
+                  Column("deliver_after", "DELIVER AFTER"), Column("created_at", "CREATED"),
+                  Column("submitted_at", "SUBMITTED"), Column("delivered_at", "DELIVERED"),
                   Column("attempts"), Column("gateway_ref", "GATEWAY REF")]
 State = Annotated[Optional[str], typer.Option("--state", "-s", metavar="STATE", autocompletion=complete_message_states,
                                                help=f"Only messages in this state: {', '.join(rules.STATES)}.")]
@@ -43,7 +43,7 @@ DRY_RUN_COLUMNS = [
     Column("recipients", "WILL SEND TO"), Column("to", "RECIPIENTS", format=_short_list),
     Column("encoding"), Column("length", "LENGTH"), Column("segments_per_message", "SEGMENTS/MESSAGE"),
     Column("total_segments", "TOTAL SEGMENTS"), Column("estimated_cost", "ESTIMATED COST", format=money),
-    Column("currency"), Column("deliver_after", "DELIVER AFTER", format=eat),
+    Column("currency"), Column("deliver_after", "DELIVER AFTER"),
 ]
 
 

@@ -9,12 +9,12 @@ import typer
 from egactl.plugin.cli import (DEFAULT_LIMIT, All, Column, DryRun, Institution, Limit, Yes, context, formerly,
                                old_flags, page_limit)
 from egactl_sms import client
-from egactl_sms.commands.common import eat, institution_code, number
+from egactl_sms.commands.common import institution_code, number
 
 app = typer.Typer(help="Opt-outs: numbers skipped at every send of an institution.", no_args_is_help=True)
 
 COLUMNS = [Column("id", wide=True), Column("phone"), Column("institution"), Column("reason"),
-           Column("created_by", "BY"), Column("created_at", "SINCE", format=eat)]
+           Column("created_by", "BY"), Column("created_at", "SINCE")]
 Number = Annotated[str, typer.Argument(metavar="NUMBER", help="0754…, +255754…")]
 
 

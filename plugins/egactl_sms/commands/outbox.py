@@ -8,10 +8,10 @@ import typer
 
 from egactl.plugin.cli import DEFAULT_LIMIT, All, Column, Institution, Limit, context, page_limit
 from egactl_sms import client
-from egactl_sms.commands.common import clip, eat, number
+from egactl_sms.commands.common import clip, number
 from egactl_sms.commands.messages import To
 
-OUTBOX_COLUMNS = [Column("id"), Column("sent_at", "SENT", format=eat), Column("sender", "FROM"), Column("to"),
+OUTBOX_COLUMNS = [Column("id"), Column("sent_at", "SENT"), Column("sender", "FROM"), Column("to"),
                   Column("segments"), Column("text", format=clip(70)),
                   # -o wide: where each entry came from
                   Column("institution", wide=True), Column("batch", wide=True), Column("message", wide=True),

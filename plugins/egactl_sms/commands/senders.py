@@ -9,14 +9,14 @@ import typer
 from egactl.plugin.cli import (DEFAULT_LIMIT, All, Column, DryRun, Institution, Limit, NotFound, context, old_flags,
                                page_limit)
 from egactl_sms import client, rules
-from egactl_sms.commands.common import check_sender, complete_sender_states, complete_senders, eat
+from egactl_sms.commands.common import check_sender, complete_sender_states, complete_senders
 
 app = typer.Typer(help="Sender IDs (what the phone shows as the sender): request, approve, withdraw, list.",
                   no_args_is_help=True)
 
 COLUMNS = [Column("name", "SENDER ID"), Column("institution"), Column("status", "STATE"), Column("purpose"),
            Column("requested_by", "REQUESTED BY"), Column("decided_by", "DECIDED BY"),
-           Column("decided_at", "DECIDED", format=eat),
+           Column("decided_at", "DECIDED"),
            Column("requested_at", "REQUESTED", wide=True), Column("decision_note", "NOTE", wide=True)]
 STATES = rules.SENDER_STATES
 

@@ -18,6 +18,7 @@ import shlex
 
 from sqlalchemy import any_, func, select
 
+from egactl.plugin.rules import time_for_people
 from egactl.plugin.server import Found, Term, db, visible
 from egactl_sms import rules
 from egactl_sms.server import names
@@ -66,7 +67,7 @@ def optouts(phone: str, limit: int) -> list[Found]:
             why = "kept as a pseudonym: the person's data was erased"
         found.append(Found(kind="opt-out", reference=f"{o['institution']}/{o['phone']}",
                            summary=f"{number} opted out of {o['institution']}'s messages on "
-                                   f"{rules.format_eat(o['created_at'])}" + (f" ({why})" if why else ""),
+                                   f"{time_for_people(o['created_at'])}" + (f" ({why})" if why else ""),
                            command=f"egactl sms optout list -i {o['institution']} --phone {number}"
                            if number == phone else f"egactl sms optout list -i {o['institution']}",
                            institution=o["institution"], rank=EXACT))
@@ -83,7 +84,7 @@ def memberships(phone: str, limit: int) -> list[Found]:
         named = f" as {m['name']}" if m["name"] else ""
         found.append(Found(kind="group member", reference=f"{institution}/{group}",
                            summary=f"{m['phone']}{named} is in {institution}'s group {group!r} since "
-                                   f"{rules.format_eat(m['added_at'])}",
+                                   f"{time_for_people(m['added_at'])}",
                            command=f"egactl sms group show {shlex.quote(group)} -i {institution}",
                            institution=institution, rank=EXACT))
     return found
@@ -105,7 +106,7 @@ def named(words: tuple[str, ...], limit: int) -> list[Found]:
         m = member_out(member)  # phone and name masked for the help desk
         found.append(Found(kind="group member", reference=f"{institution}/{group}",
                            summary=f"{m['name']} ({m['phone']}) is in {institution}'s group {group!r} since "
-                                   f"{rules.format_eat(m['added_at'])}",
+                                   f"{time_for_people(m['added_at'])}",
                            command=f"egactl sms group show {shlex.quote(group)} -i {institution}",
                            institution=institution, rank=name_rank(words, member.name)))
     return found
@@ -139,7 +140,7 @@ def messages(phone: str, limit: int) -> list[Found]:
         summary = f"to {m['to']} from {sender}: {m['state']}"
         if m["reason"]:
             summary += f" ({m['reason']})"
-        summary += f", {rules.format_eat(when)}"
+        summary += f", {time_for_people(when)}"
         if m["text"]:
             summary += f' · "{clip(m["text"])}"'
         found.append(Found(kind="message", reference=str(m["id"]), summary=summary,
@@ -154,7 +155,7 @@ def senders(key: str, limit: int) -> list[Found]:
         s = sender_out(row)
         since = s["decided_at"] or s["requested_at"]
         found.append(Found(kind="sender ID", reference=s["name"],
-                           summary=f"{s['institution']}'s sender ID, {s['status']} since {rules.format_eat(since)}"
+                           summary=f"{s['institution']}'s sender ID, {s['status']} since {time_for_people(since)}"
                                    + (f" ({s['purpose']})" if s["purpose"] else ""),
                            command=f"egactl sms senders list -i {s['institution']} --state {s['status']}",
                            institution=s["institution"], rank=EXACT))

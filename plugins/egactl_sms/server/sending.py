@@ -29,6 +29,7 @@ from typing import Any
 
 from sqlalchemy import or_, select, update
 
+from egactl.plugin.rules import time_for_people
 from egactl.plugin.server import Problem, backend, db, invalid, iso, principal
 from egactl_sms import encoding, rules
 from egactl_sms.server import lifecycle
@@ -146,7 +147,7 @@ def earlier_batch(batch_id: int) -> dict[str, Any]:
 
 def describe_batch(earlier: dict[str, Any]) -> str:
     states = ", ".join(f"{n} {s}" for s, n in earlier["states"].items()) or "no messages yet"
-    return (f"batch {earlier['batch']}, {rules.format_eat(earlier['created_at'])} "
+    return (f"batch {earlier['batch']}, {time_for_people(earlier['created_at'])} "
             f"({earlier['messages']} message{'s' if earlier['messages'] != 1 else ''}: {states})")
 
 
@@ -160,7 +161,7 @@ def duplicate_problem(batch_id: int | None, what: str) -> Problem:
 
 
 def cancelled_problem(batch: Batch) -> Problem:
-    return Problem(409, f"batch {batch.id} was cancelled ({rules.format_eat(batch.cancelled_at)}, by "
+    return Problem(409, f"batch {batch.id} was cancelled ({time_for_people(batch.cancelled_at)}, by "
                         f"{batch.cancelled_by}); nothing more can be added to it", cancelled=True, batch=batch.id)
 
 

@@ -9,7 +9,7 @@ from typing import Any, Iterable
 
 from sqlalchemy import func, select, update
 
-from egactl.plugin.rules import RuleError
+from egactl.plugin.rules import RuleError, eat_zone, time_for_people
 from egactl.plugin.server import backend, db, etag, invalid, not_found, principal, pseudonym
 from egactl_sms import rules
 from egactl_sms.server import lifecycle
@@ -220,10 +220,10 @@ def delivery_time(at: dt.datetime | None, *, quiet_rule: bool) -> tuple[dt.datet
     now = backend().now()
     if at is not None:
         if at.tzinfo is None:
-            at = at.replace(tzinfo=rules.eat_zone())
+            at = at.replace(tzinfo=eat_zone())
         if at <= now:
-            raise invalid(f"the scheduled time {rules.format_eat(at)} is in the past "
-                          f"(it is now {rules.format_eat(now)})", "at")
+            raise invalid(f"the scheduled time {time_for_people(at)} is in the past "
+                          f"(it is now {time_for_people(now)})", "at")
     start = (at or now).astimezone(dt.timezone.utc)
     if not quiet_rule:
         return start, False
