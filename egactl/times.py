@@ -79,6 +79,8 @@ def from_people(text: str, what: str = "time") -> dt.datetime:
     if not raw:
         raise ValueError(f"{what} is empty; give {PEOPLE_FORMS}")
     zone: dt.tzinfo | None = None
+    if raw[-1:] in ("Z", "z") and raw[-2:-1].isdigit():  # "2026-12-01 06:00Z": UTC, not a zone named "06:00Z"
+        raw = raw[:-1] + "+00:00"
     head, _, tail = raw.rpartition(" ")
     if head.strip() and any(ch.isalpha() for ch in tail):
         if not _is_time(head.strip()):  # "last tuesday": not a time at all, whatever the last word is

@@ -29,6 +29,8 @@ UTC = dt.timezone.utc
     ("2026-11-29T19:47:00.250z", dt.datetime(2026, 11, 29, 19, 47, 0, 250000, tzinfo=UTC)),
     ("2026-11-29T22:47:00+03:00", dt.datetime(2026, 11, 29, 19, 47, tzinfo=UTC)),
     ("2026-11-29 22:47 +03:00", dt.datetime(2026, 11, 29, 19, 47, tzinfo=UTC)),
+    ("2026-11-29 19:47Z", dt.datetime(2026, 11, 29, 19, 47, tzinfo=UTC)),  # a space, then Z: UTC, not a zone name
+    ("2026-11-29 19:47 Z", dt.datetime(2026, 11, 29, 19, 47, tzinfo=UTC)),
     ("  2026-11-29 22:47 EAT  ", dt.datetime(2026, 11, 29, 19, 47, tzinfo=UTC)),
 ])
 def test_the_forms_people_type(typed, moment):
