@@ -140,16 +140,11 @@ class _Accepting:
 
 @pytest.fixture
 def pg_backend(postgres_url):
-    from egactl.server.app import create_app
-    from egactl.server.seed import seed_core
+    from tests.conftest import cli_on
 
-    app = create_app(postgres_url, settings={"sms.rate": 1000, "sms.driver": _Accepting()})
-    be = app.state.backend
-    with be.write_sessions() as s:
-        seed_core(s, be.now())
-        s.commit()
-    yield be
-    be.engine.dispose()
+    with cli_on(postgres_url) as (_, be):
+        be.overrides.update({"sms.rate": 1000, "sms.driver": _Accepting()})
+        yield be
 
 
 def test_concurrent_grants_on_postgresql_never_give_a_second_more_than_the_rate(pg_backend):
