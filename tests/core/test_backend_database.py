@@ -165,3 +165,28 @@ def test_times_are_utc_whatever_the_database_session_zone(postgres_url, clock):
             assert s.scalar(select(AuditEntry.id).where(AuditEntry.at >= since)) is None
     finally:
         be.engine.dispose()
+
+
+@pytest.fixture
+def short_busy_timeout(monkeypatch):
+    """Writers give up on SQLite's write lock after 0.2 s (set before the `app` fixture builds its engine)."""
+    monkeypatch.setenv("EGACTL_SQLITE_BUSY_TIMEOUT", "0.2")
+
+
+def test_a_write_lock_held_past_the_busy_timeout_is_a_503_and_stores_nothing(short_busy_timeout, http, tokens, backend):
+    """The write transaction's BEGIN IMMEDIATE is where a writer waits for the lock: when another
+    process keeps it past the timeout, the answer is "busy, retry" (503 with Retry-After, which
+    the client honours), not a 500, and the request leaves nothing behind."""
+    other = sqlite3.connect(str(backend.engine.url.database), timeout=0, isolation_level=None)
+    try:
+        other.execute("BEGIN IMMEDIATE")
+        r = http.post("/api/v1/institutions", headers={"Authorization": f"Bearer {tokens['admin']}"},
+                      json={"code": "UDSM", "name": "University of Dar es Salaam", "kind": "other"})
+        other.execute("ROLLBACK")
+    finally:
+        other.close()
+    assert r.status_code == 503, r.text
+    assert r.headers["Retry-After"]
+    assert r.headers["Content-Type"].startswith("application/problem+json")
+    with backend.read_sessions() as s:
+        assert s.scalar(select(Institution).where(Institution.code == "UDSM")) is None
