@@ -236,18 +236,28 @@ def _run_and_release(func: Callable, kwargs: dict[str, Any]) -> Any:
     return result
 
 
+_SCALARS = frozenset({str, int, float, bool, type(None)})
+
+
 def _plain(value: Any, depth: int = 0) -> bool:
-    """Data that needs no database session any more (no ORM objects to load lazily)."""
-    if value is None or isinstance(value, (str, int, float, bool)):
+    """Data that needs no database session any more (no ORM objects to load lazily).
+
+    Walked for every read's answer (a page is hundreds of values), so the common
+    cases, exact JSON scalars and containers, cost one type look-up each."""
+    kind = type(value)
+    if kind in _SCALARS:
+        return True
+    if kind is dict or kind is list or kind is tuple or isinstance(value, (dict, list, tuple)):
+        if depth > 8:
+            return False
+        for v in (value.values() if isinstance(value, dict) else value):
+            if type(v) not in _SCALARS and not _plain(v, depth + 1):
+                return False
+        return True
+    if isinstance(value, (str, int, float, bool)):
         return True
     if isinstance(value, Response):
         return not isinstance(value, StreamingResponse)  # a stream may still read from the session
-    if depth > 8:
-        return False
-    if isinstance(value, dict):
-        return all(_plain(v, depth + 1) for v in value.values())
-    if isinstance(value, (list, tuple)):
-        return all(_plain(v, depth + 1) for v in value)
     return False
 
 
