@@ -88,8 +88,9 @@ __all__ = [
 ]
 
 page = _pagination.page
-"""``page(session, stmt, id_column, *, cursor, limit, serialize, order_by=None, oldest_first=False)``:
-``{"items": [...], "next_cursor": ...}``, keyset pages newest first by default (by ``order_by``, then id)."""
+"""``page(session, stmt, id_column, *, cursor, limit, serialize, order_by=None, oldest_first=False, counted=None)``:
+``{"items": [...], "next_cursor": ...}``, keyset pages newest first by default (by ``order_by``, then id);
+``counted``: a cheaper statement with exactly ``stmt``'s rows, for the first page's total."""
 
 
 def iso(moment: Any) -> str | None:

@@ -35,7 +35,8 @@ def decode(cursor: str) -> int:
 
 
 def page(session: Session, stmt: Select, id_column: Any, *, cursor: str | None, limit: int | None,
-         serialize: Callable[[Any], dict[str, Any]], order_by: Any = None, oldest_first: bool = False) -> dict[str, Any]:
+         serialize: Callable[[Any], dict[str, Any]], order_by: Any = None, oldest_first: bool = False,
+         counted: Select | None = None) -> dict[str, Any]:
     """Run ``stmt`` one page at a time: ``{"items": [...], "next_cursor": str | None}``.
 
     Keyset pagination, newest first by default: rows come in descending order of
@@ -46,6 +47,10 @@ def page(session: Session, stmt: Select, id_column: Any, *, cursor: str | None, 
 
     ``stmt`` may select one entity (``serialize`` gets the object) or several
     (``serialize`` gets the row's tuple); it must not be ordered already.
+
+    ``counted``: a statement with exactly one row for each row of ``stmt`` (before any
+    cursor), cheaper to count (ids an index holds, where ``stmt`` reads every row for a
+    filter the ids already meet): the first page's total counts it instead of ``stmt``.
     """
     limit = DEFAULT_LIMIT if limit is None else limit
     if limit < 1 or limit > MAX_LIMIT:
@@ -57,7 +62,9 @@ def page(session: Session, stmt: Select, id_column: Any, *, cursor: str | None, 
             stmt = stmt.where(keys[0] > after[0] if oldest_first else keys[0] < after[0])
         else:
             stmt = stmt.where(tuple_(*keys) > tuple_(*after) if oldest_first else tuple_(*keys) < tuple_(*after))
-    counted = stmt
+    if counted is None:
+        counted = stmt.with_only_columns(*keys, maintain_column_froms=True) \
+            if not stmt._distinct and not stmt._group_by_clauses else stmt
     ordering = [k.asc() if oldest_first else k.desc() for k in keys]
     scope = stmt.get_execution_options().get(PER_INSTITUTION)
     if scope and session.get_bind().dialect.name == "postgresql" and not stmt._distinct and not stmt._group_by_clauses:
@@ -75,7 +82,7 @@ def page(session: Session, stmt: Select, id_column: Any, *, cursor: str | None, 
     more = len(rows) > limit
     rows = rows[:limit]
     if more and not cursor:
-        _announce_total(session, counted, keys)
+        _announce_total(session, counted)
     items = [serialize(row[0] if entities == 1 else row if len(row) == entities else tuple(row[:entities]))
              for row in rows]
     return {"items": items, "next_cursor": _encode_keys([rows[-1][i] for i in at]) if more and rows else None}
@@ -136,10 +143,10 @@ def _positions(stmt: Select, keys: list[Any]) -> list[int] | None:
     return found
 
 
-def _announce_total(session: Session, stmt: Select, keys: list[Any]) -> None:
+def _announce_total(session: Session, stmt: Select) -> None:
     """Count the rows of ``stmt`` (up to COUNT_UP_TO and one more) into the answer's headers.
 
-    What is counted selects only the page's keys (its order column and id), not the rows:
+    What page() counts selects only the page's keys (its order column and id), not the rows:
     an index that holds the filter and the page order then answers the count from its own
     entries (SQLite: a covering index), where selecting every column read each counted row
     from the table, a cost that grew with the matches (1,026 purges at national size:
@@ -153,8 +160,6 @@ def _announce_total(session: Session, stmt: Select, keys: list[Any]) -> None:
         headers = current().response_headers
     except LookupError:  # paged outside a request: nobody to tell
         return
-    if not stmt._distinct and not stmt._group_by_clauses:
-        stmt = stmt.with_only_columns(*keys, maintain_column_froms=True)
     n = session.scalar(select(func.count()).select_from(stmt.limit(COUNT_UP_TO + 1).subquery())) or 0
     if n > COUNT_UP_TO:
         headers["X-Total-Count-At-Least"] = str(COUNT_UP_TO)

@@ -112,3 +112,30 @@ def test_the_first_page_carries_the_total_in_a_header(cli):
     nxt = cli("api", "GET", "/api/v1/institutions", "-f", "limit=2", "-f", f"cursor={follow['next_cursor']}",
               "--include")
     assert "x-total-count" not in nxt.stdout.lower()  # counted once, on the first page
+
+
+def test_a_first_page_counts_the_cheaper_statement_it_is_given(session, monkeypatch):
+    """``page(..., counted=)`` (SDK 2.4): the total is that statement's rows, on the first page only;
+    the rows are still ``stmt``'s. (A list whose filter its matching ids already meet counts the ids
+    alone: ``mail list --search``.)"""
+    from types import SimpleNamespace
+
+    from egactl.server import scope
+
+    answer = SimpleNamespace(response_headers={})
+    monkeypatch.setattr(scope, "current", lambda: answer)
+    stmt = select(AuditEntry).where(AuditEntry.id > 1)
+    ids = select(AuditEntry.id).where(AuditEntry.id > 1)
+    first = page(session, stmt, AuditEntry.id, cursor=None, limit=2, serialize=lambda e: e.id, counted=ids)
+    assert first["items"] == [6, 5] and answer.response_headers == {"X-Total-Count": "5"}
+    answer.response_headers.clear()
+    fewer = ids.where(AuditEntry.id > 3)  # not stmt's rows: shows the total is counted from this one
+    page(session, stmt, AuditEntry.id, cursor=None, limit=2, serialize=lambda e: e.id, counted=fewer)
+    assert answer.response_headers == {"X-Total-Count": "3"}
+    answer.response_headers.clear()
+    page(session, stmt, AuditEntry.id, cursor=None, limit=2, serialize=lambda e: e.id)
+    assert answer.response_headers == {"X-Total-Count": "5"}
+    answer.response_headers.clear()
+    later = page(session, stmt, AuditEntry.id, cursor=first["next_cursor"], limit=2, serialize=lambda e: e.id,
+                 counted=ids)
+    assert later["items"] == [4, 3] and answer.response_headers == {}

@@ -26,11 +26,14 @@ def list_mailboxes(cursor: str | None = None, limit: int | None = None, institut
     stmt = stmt.where(Mailbox.status == status) if status else stmt.where(Mailbox.status != rules.PURGED)
     if department:
         stmt = stmt.where(func.lower(Mailbox.department) == department.strip().lower())
+    counted = None
     if q and q.strip():
         stmt = stmt.where(search.among(Mailbox.id, search.mailbox_ids(q), db().bind.dialect.name))
+        if not (institution or status or department) and p.visible_institutions() is None:
+            counted = search.counted(q)  # every institution's mailboxes but the purged, narrowed by q alone
     mask = p.masks_personal_data
     return page(db(), stmt, Mailbox.id, cursor=cursor, limit=limit,
-                serialize=lambda m: service.serialize(m, mask=mask), oldest_first=True)
+                serialize=lambda m: service.serialize(m, mask=mask), oldest_first=True, counted=counted)
 
 
 @router.post("/mailboxes", status_code=201, response_model=MailboxOut,
