@@ -62,9 +62,7 @@ def page(session: Session, stmt: Select, id_column: Any, *, cursor: str | None, 
             stmt = stmt.where(keys[0] > after[0] if oldest_first else keys[0] < after[0])
         else:
             stmt = stmt.where(tuple_(*keys) > tuple_(*after) if oldest_first else tuple_(*keys) < tuple_(*after))
-    if counted is None:
-        counted = stmt.with_only_columns(*keys, maintain_column_froms=True) \
-            if not stmt._distinct and not stmt._group_by_clauses else stmt
+    listed = stmt
     ordering = [k.asc() if oldest_first else k.desc() for k in keys]
     scope = stmt.get_execution_options().get(PER_INSTITUTION)
     if scope and session.get_bind().dialect.name == "postgresql" and not stmt._distinct and not stmt._group_by_clauses:
@@ -82,6 +80,9 @@ def page(session: Session, stmt: Select, id_column: Any, *, cursor: str | None, 
     more = len(rows) > limit
     rows = rows[:limit]
     if more and not cursor:
+        if counted is None:  # built only when a total is told: most pages are not first pages with more
+            counted = listed.with_only_columns(*keys, maintain_column_froms=True) \
+                if not listed._distinct and not listed._group_by_clauses else listed
         _announce_total(session, counted)
     items = [serialize(row[0] if entities == 1 else row if len(row) == entities else tuple(row[:entities]))
              for row in rows]
