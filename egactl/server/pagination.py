@@ -67,8 +67,7 @@ def page(session: Session, stmt: Select, id_column: Any, *, cursor: str | None, 
     scope = stmt.get_execution_options().get(PER_INSTITUTION)
     if scope and session.get_bind().dialect.name == "postgresql" and not stmt._distinct and not stmt._group_by_clauses:
         stmt = per_institution(session, stmt, keys, oldest_first, limit, *scope)
-    described = stmt.column_descriptions
-    entities = len(described)  # what the statement selects: entities or columns
+    entities = len(stmt.column_descriptions)  # what the statement selects: entities or columns
     # A statement of columns that already holds the keys is read as it is, and its rows
     # (named tuples) go to ``serialize`` whole: no ORM object is built for a page that
     # only needs values. Otherwise the keys are added at the end of each row.
@@ -76,7 +75,7 @@ def page(session: Session, stmt: Select, id_column: Any, *, cursor: str | None, 
     if at is None:
         stmt = stmt.add_columns(*(key.label(f"page_key_{i}") for i, key in enumerate(keys)))
         at = list(range(entities, entities + len(keys)))
-    rows = _run(session, stmt.order_by(*ordering).limit(limit + 1), described).all()
+    rows = session.execute(stmt.order_by(*ordering).limit(limit + 1)).all()
     more = len(rows) > limit
     rows = rows[:limit]
     if more and not cursor:
@@ -117,19 +116,6 @@ def per_institution(session: Session, stmt: Select, keys: list[Any], oldest_firs
     found = union_all(*branches).subquery()
     ids = session.scalars(select(found.c[len(keys) - 1]).order_by(*in_order(found.c)).limit(limit + 1)).all()
     return stmt.where(keys[-1].in_(ids)) if ids else stmt.where(false())
-
-
-def _run(session: Session, stmt: Select, described: list[dict[str, Any]]) -> Any:
-    """The page's rows. A statement of plain columns (no entity to build) runs as the SQL
-    statement it is, on the session's connection: the ORM's compilation and per-row
-    loading add nothing to a row of values, and cost a read of the directory a tenth of
-    its Python calls. Pending changes of the session are flushed first, as the ORM's own
-    execution would (autoflush)."""
-    if any(d.get("entity") is not None and d["expr"] is d["entity"] for d in described):
-        return session.execute(stmt)
-    if session.autoflush:
-        session.flush()
-    return session.connection().execute(stmt)
 
 
 def _positions(stmt: Select, keys: list[Any]) -> list[int] | None:
