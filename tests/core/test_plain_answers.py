@@ -32,24 +32,29 @@ def nested(depth: int, leaf):
 
 
 @pytest.mark.parametrize("answer", [
-    None, "text", 3, 2.5, True, (), [], {},
-    {"items": [{"code": "RITA", "version": 1, "region": None, "cost": 0.5, "active": False}], "next_cursor": None},
-    [("tuple", 1), ["list", None]],
-    {"kind": Kind.AGENCY},  # a str subclass is plain data
-    JSONResponse({"ok": True}),
-    nested(4, "leaf"),
-], ids=repr)
+    pytest.param(None, id="None"), pytest.param("text", id="str"), pytest.param(3, id="int"),
+    pytest.param(2.5, id="float"), pytest.param(True, id="bool"),
+    pytest.param((), id="empty tuple"), pytest.param([], id="empty list"), pytest.param({}, id="empty dict"),
+    pytest.param({"items": [{"code": "RITA", "version": 1, "region": None, "cost": 0.5, "active": False}],
+                  "next_cursor": None}, id="a page"),
+    pytest.param([("tuple", 1), ["list", None]], id="nested sequences"),
+    pytest.param({"kind": Kind.AGENCY}, id="a str subclass"),
+    pytest.param(JSONResponse({"ok": True}), id="a JSON response"),
+    pytest.param(nested(4, "leaf"), id="four levels deep"),
+])
 def test_plain_data_needs_no_session(answer):
     assert _plain(answer) is True
 
 
 @pytest.mark.parametrize("answer", [
-    Institution(code="RITA", name="RITA", kind="agency"),
-    {"items": [{"code": "RITA"}, Institution(code="RITA", name="RITA", kind="agency")]},
-    [[{"deep": [Institution(code="RITA", name="RITA", kind="agency")]}]],
-    {"when": dt.datetime(2026, 11, 30, tzinfo=dt.timezone.utc)},  # not known to be plain: kept open
-    StreamingResponse(iter([b"x"])),
-    nested(12, "leaf"),  # deeper than the walk goes
-], ids=lambda a: type(a).__name__)
+    pytest.param(Institution(code="RITA", name="RITA", kind="agency"), id="an ORM object"),
+    pytest.param({"items": [{"code": "RITA"}, Institution(code="RITA", name="RITA", kind="agency")]},
+                 id="an ORM object in a page"),
+    pytest.param([[{"deep": [Institution(code="RITA", name="RITA", kind="agency")]}]], id="an ORM object deep down"),
+    pytest.param({"when": dt.datetime(2026, 11, 30, tzinfo=dt.timezone.utc)},
+                 id="a datetime (not known to be plain: kept open)"),
+    pytest.param(StreamingResponse(iter([b"x"])), id="a stream"),
+    pytest.param(nested(12, "leaf"), id="deeper than the walk goes"),
+])
 def test_anything_else_keeps_the_session_until_the_request_ends(answer):
     assert _plain(answer) is False
