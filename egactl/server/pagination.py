@@ -65,7 +65,7 @@ def page(session: Session, stmt: Select, id_column: Any, *, cursor: str | None, 
     listed = stmt
     ordering = [k.asc() if oldest_first else k.desc() for k in keys]
     scope = stmt.get_execution_options().get(PER_INSTITUTION)
-    if scope and session.get_bind().dialect.name == "postgresql" and not stmt._distinct and not stmt._group_by_clauses:
+    if scope and session.get_bind().dialect.name == "postgresql" and _row_per_row(stmt):
         stmt = per_institution(session, stmt, keys, oldest_first, limit, *scope)
     entities = len(stmt.column_descriptions)  # what the statement selects: entities or columns
     # A statement of columns that already holds the keys is read as it is, and its rows
@@ -80,8 +80,7 @@ def page(session: Session, stmt: Select, id_column: Any, *, cursor: str | None, 
     rows = rows[:limit]
     if more and not cursor:
         if counted is None:  # built only when a total is told: most pages are not first pages with more
-            counted = listed.with_only_columns(*keys, maintain_column_froms=True) \
-                if not listed._distinct and not listed._group_by_clauses else listed
+            counted = listed.with_only_columns(*keys, maintain_column_froms=True) if _row_per_row(listed) else listed
         _announce_total(session, counted)
     items = [serialize(row[0] if entities == 1 else row if len(row) == entities else tuple(row[:entities]))
              for row in rows]
@@ -116,6 +115,13 @@ def per_institution(session: Session, stmt: Select, keys: list[Any], oldest_firs
     found = union_all(*branches).subquery()
     ids = session.scalars(select(found.c[len(keys) - 1]).order_by(*in_order(found.c)).limit(limit + 1)).all()
     return stmt.where(keys[-1].in_(ids)) if ids else stmt.where(false())
+
+
+def _row_per_row(stmt: Select) -> bool:
+    """Each row of ``stmt`` is one row of its tables (no DISTINCT, no GROUP BY), so selecting other
+    columns of them (the page's keys) keeps its rows as they are: what ``per_institution`` and the
+    count rely on."""
+    return not stmt._distinct and not stmt._group_by_clauses
 
 
 def _positions(stmt: Select, keys: list[Any]) -> list[int] | None:

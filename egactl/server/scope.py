@@ -243,11 +243,10 @@ def _plain(value: Any, depth: int = 0) -> bool:
     """Data that needs no database session any more (no ORM objects to load lazily).
 
     Walked for every read's answer (a page is hundreds of values), so the common
-    cases, exact JSON scalars and containers, cost one type look-up each."""
-    kind = type(value)
-    if kind in _SCALARS:
+    case, a value of an exact JSON scalar type, costs one set look-up."""
+    if type(value) in _SCALARS:
         return True
-    if kind is dict or kind is list or kind is tuple or isinstance(value, (dict, list, tuple)):
+    if isinstance(value, (dict, list, tuple)):
         if depth > 8:
             return False
         for v in (value.values() if isinstance(value, dict) else value):
