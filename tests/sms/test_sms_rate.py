@@ -205,6 +205,39 @@ def test_a_grant_whose_recording_outlasts_its_second_is_not_used_on_postgresql(p
     assert not rate.in_time()  # the worker asks for a fresh grant rather than send it late
 
 
+def test_a_worker_held_up_right_after_its_grant_does_not_send_it_late_on_postgresql(pg_backend):
+    """A thread may stall between the database granting and the thread reading its own clock (a
+    loaded machine: it waits for a CPU). The grant's second must be judged from before it was asked
+    for, not from when the thread got round to it: the stalled grant is found stale and a fresh one
+    taken, as the delivery worker does (`in_time`), so what is sent goes out in its grant's second.
+    The two-server test had seen 220 recipients in a second of 200 on a loaded CI machine."""
+    import time
+
+    from sqlalchemy import event
+
+    from egactl_sms.server.rate import SharedRate
+
+    rate = SharedRate(pg_backend, 60, guard=0.5)  # grants in the first half of each second
+    grants: list[float] = []
+
+    def after_grant(conn, cursor, statement, parameters, context, executemany):
+        if "rate_windows" in statement and "granted" in statement:
+            grants.append(time.time())  # the database's clock is this machine's
+            if len(grants) == 1:
+                time.sleep(0.6)  # held up: longer than a grant's second stays open
+
+    event.listen(pg_backend.engine, "after_cursor_execute", after_grant)
+    try:
+        n = rate.take(7)
+        while not rate.in_time():  # what the delivery worker does before it sends
+            n = rate.take(7)
+        sent_at = time.time()
+    finally:
+        event.remove(pg_backend.engine, "after_cursor_execute", after_grant)
+    assert n == 7 and len(grants) >= 2, grants  # the stalled grant was left unused
+    assert sent_at - grants[-1] < 0.3 and int(sent_at) == int(grants[-1]), (grants, sent_at)
+
+
 def test_a_grant_on_postgresql_does_not_wait_for_another_workers_messages(postgres_url):
     """The rate's row is locked for the grant alone: a worker whose messages are slow to update
     (here: one of them locked by another transaction) does not hold every other worker's grant."""

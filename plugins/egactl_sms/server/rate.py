@@ -116,8 +116,13 @@ class SharedRate:
         loaded machine) asks for a fresh grant instead of sending into the next second."""
         return time.monotonic() < getattr(self._mine, "until", 0.0)
 
-    def _granted(self, into_second: float, at: float) -> None:
-        self._mine.until = at + (self.open_for - into_second)
+    def _granted(self, into_second: float, asked: float) -> None:
+        """This thread's grant, made ``into_second`` into its second, at some instant after
+        ``asked`` (this machine's monotonic clock, read before asking): its second's open
+        part ends no earlier than ``asked`` plus what was left of it. Read after the answer,
+        the clock would count a thread held up between the grant and its reading (a loaded
+        machine) as time still left, and a stale grant could be sent into the next second."""
+        self._mine.until = asked + (self.open_for - into_second)
 
     def _try(self, wanted: int, then: Callable[[Any, int], None] | None = None) -> tuple[int, float]:
         """(granted, seconds to wait before asking again)."""
@@ -128,17 +133,18 @@ class SharedRate:
         if not self._postgres:
             return self._try_in_transaction(wanted, then)
         with self.be.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as c:
+            asked = time.monotonic()  # the grant is made after this: its second's open part ends no earlier
             row = c.execute(_GRANT, {"name": WINDOW, "wanted": wanted, "allowance": self.allowance,
                                      "open_for": self.open_for}).first()
             if row is None or not row.granted:
                 now = float(c.execute(text("SELECT extract(epoch FROM clock_timestamp())")).scalar())
                 return 0, math.floor(now) + 1 - now  # closed or spent: ask again at the next second
-        granted, into_second, since = int(row.granted), float(row.into_second), time.monotonic()
-        self._granted(into_second, since)
+        granted, into_second = int(row.granted), float(row.into_second)
+        self._granted(into_second, asked)
         if then is not None:
             with self.be.write_sessions.begin() as s:
                 then(s, granted)
-            if into_second + (time.monotonic() - since) >= self.open_for:
+            if not self.in_time():
                 # Recording the request took so long (a loaded database) that it could reach
                 # the gateway in the next second, beyond the rate: the grant is left unused
                 # (the rate errs low) and the request waits for a grant it can still keep.
@@ -149,6 +155,7 @@ class SharedRate:
     def _try_in_transaction(self, wanted: int, then) -> tuple[int, float]:
         with self.be.write_sessions.begin() as s:
             row = self._locked(s)
+            asked = time.monotonic()
             now = database_clock(s)  # read under the lock: the grant is made at this instant
             second = math.floor(now)
             if now - second >= self.open_for:
@@ -159,7 +166,7 @@ class SharedRate:
                 return 0, second + 1 - now
             granted = min(wanted, free)
             s.execute(update(RateWindow).where(RateWindow.name == WINDOW).values(second=second, used=used + granted))
-            self._granted(now - second, time.monotonic())
+            self._granted(now - second, asked)
             if then is not None:
                 then(s, granted)
             return granted, 0.0
