@@ -110,8 +110,9 @@ class Gateway:
             return 200, INVALID_REQUEST
         if not re.fullmatch(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d", payload["datetime"]) or payload["datetime"] != when:
             return 200, INVALID_REQUEST
-        self.requests.append(payload)
-        self.arrivals.append((arrived, payload["recipients"].count(",") + 1))
+        with self._lock:  # the n-th arrival is the n-th request's
+            self.requests.append(payload)
+            self.arrivals.append((arrived, payload["recipients"].count(",") + 1))
         if self.reply is None:
             return 200, msdg_success(payload["recipients"])
         return self.reply

@@ -9,7 +9,10 @@ with SIGKILL. What the gateway saw must show:
   "outcome unknown" reason, never resent, and no more of them than its in-flight
   requests hold (``in_flight`` x ``msdg_chunk``); everything else was delivered once;
 - never more than the configured rate in any second of the gateway's clock, counting
-  both servers together (each alone enforcing the rate would have sent twice it).
+  both servers together (each alone enforcing the rate would have sent twice it), for
+  every request whose trip was shorter than the rate's guard, and in any second of
+  dispatch for every request (the trip is measured: from the message's ``dispatched_at``
+  to its arrival).
 """
 
 from __future__ import annotations
@@ -30,6 +33,7 @@ from tests.sms.msdg_gateway import ACCOUNT, KEY, SERVICE_ID, Gateway
 RATE = 200
 CHUNK = 20
 IN_FLIGHT = 4
+GUARD = 0.5
 RECIPIENTS = 3000
 TEXT = "Chanjo ya surua ni tarehe {date}. Fika kituo cha afya kilicho karibu nawe."
 
@@ -52,7 +56,7 @@ def test_two_servers_share_the_rate_and_a_killed_one_loses_only_its_requests_in_
            "EGACTL_SMS_LEASE_SECONDS": "3",
            # grants in the first half of each second: a request has 500 ms to arrive in its second,
            # enough for a loaded test machine (the default, 250 ms, is for a server with its own CPUs)
-           "EGACTL_SMS_RATE_GUARD": "0.5"}
+           "EGACTL_SMS_RATE_GUARD": str(GUARD)}
     servers = [start_server(tmp_path / "a", postgres_url, env), start_server(tmp_path / "b", postgres_url, env)]
     engine = create_engine(postgres_url.replace("postgresql://", "postgresql+psycopg://"))
     try:
@@ -102,11 +106,30 @@ def test_two_servers_share_the_rate_and_a_killed_one_loses_only_its_requests_in_
         assert submitted <= set(received)              # each delivered one was received, once
         assert set(received) - submitted <= unknown      # anything else received was in flight at the kill
 
-        per_second = Counter()
-        for at, n in gateway.arrivals:
-            per_second[int(at)] += n
-        assert max(per_second.values()) <= RATE, sorted(per_second.items())
-        assert max(per_second.values()) >= RATE // 2  # and the rate was actually used
+        # The rate at the gateway. Each request's recipients were recorded as dispatched (on the
+        # servers' clock, this machine's) in the second of the grant that let it go: per second of
+        # dispatch, no more than the rate, without exception. Counted by arrival at the gateway,
+        # the same holds for every request whose trip (dispatch to arrival) was shorter than the
+        # guard; a longer trip (this machine starved of CPU) is the documented limit, and such a
+        # request is counted in its grant's second. (That grants close with the guard is
+        # test_sms_rate's: here the rate is spent early in each second.)
+        with engine.connect() as c:
+            dispatched = {rcpt.lstrip("+"): at.timestamp() for rcpt, at in
+                          c.execute(select(Message.recipient, Message.dispatched_at)).all()}
+        per_dispatch, per_arrival, late = Counter(), Counter(), []
+        for (arrived, n), request in zip(gateway.arrivals, gateway.requests):
+            sent = max(dispatched[r] for r in request["recipients"].split(","))
+            assert arrived >= sent
+            per_dispatch[int(sent)] += n
+            if arrived - sent >= GUARD:
+                late.append(round(arrived - sent, 3))
+                per_arrival[int(sent)] += n
+            else:
+                per_arrival[int(arrived)] += n
+        assert max(per_dispatch.values()) <= RATE, sorted(per_dispatch.items())
+        assert max(per_arrival.values()) <= RATE, (sorted(per_arrival.items()), late)
+        assert len(late) <= len(gateway.requests) // 10, late  # the guard bounds nearly every trip
+        assert max(per_arrival.values()) >= RATE // 2  # and the rate was actually used
     finally:
         engine.dispose()
         for s in servers:
