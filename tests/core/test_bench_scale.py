@@ -47,11 +47,7 @@ def assert_table(r: subprocess.CompletedProcess, backend: str) -> None:
     assert sum("built" in line for line in lines) == 2, r.stdout  # the 10% and the 100% data set
 
 
-def test_scale_small_sqlite():
-    assert_table(run_small("--backend", "sqlite"), "sqlite")
-
-
-def test_scale_small_keeps_its_data_and_reuses_it(tmp_path):
+def test_scale_small_sqlite_keeps_its_data_and_reuses_it(tmp_path):
     # --data: the first run builds both sets there, the second reuses them (no build) and times
     # the same look-ups; what it remembers (tokens) is readable by the owner only.
     first = run_small("--backend", "sqlite", "--data", str(tmp_path / "kept"))
