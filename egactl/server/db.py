@@ -264,11 +264,18 @@ def make_engine(url: str, capacity: Capacity | None = None) -> Engine:
 
 
 def sessionmakers(engine: Engine) -> tuple[sessionmaker[Session], sessionmaker[Session]]:
-    """(read sessions, write sessions); write sessions take SQLite's write lock at BEGIN."""
+    """(read sessions, write sessions); write sessions take SQLite's write lock at BEGIN,
+    and on PostgreSQL the write fence (``alone``)."""
     read = sessionmaker(engine, expire_on_commit=False)
     write_engine = engine.execution_options(sqlite_begin="IMMEDIATE") if engine.dialect.name == "sqlite" else engine
     write = sessionmaker(write_engine, expire_on_commit=False)
+    if engine.dialect.name == "postgresql":
+        event.listen(write, "after_begin", _enter_write_fence)
     return read, write
+
+
+def _advisory_key(name: str) -> int:
+    return int.from_bytes(hashlib.sha256(name.encode()).digest()[:8], "big", signed=True)
 
 
 def lock(session: Session, name: str) -> None:
@@ -278,8 +285,52 @@ def lock(session: Session, name: str) -> None:
     transaction already holds the database's single write lock.
     """
     if session.get_bind().dialect.name == "postgresql":
-        key = int.from_bytes(hashlib.sha256(name.encode()).digest()[:8], "big", signed=True)
-        session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": key})
+        session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _advisory_key(name)})
+
+
+# -- the write fence --------------------------------------------------------------------------
+#
+# On SQLite one write transaction runs at a time. On PostgreSQL many do, each seeing only
+# what was committed when each of its statements began: a change that must reach every row
+# of some kind, including those another transaction is inserting right now, can miss them.
+# An erasure is such a change: a send to the number, committed just after the erasure's
+# statements ran, would keep the number and its text, and deliver it. So every write
+# transaction on PostgreSQL holds the write fence shared (one advisory lock, taken as the
+# transaction begins: writes never wait for one another on it), and a change that must see
+# the database still takes it alone: it waits for the writes in progress to end, and writes
+# that begin meanwhile wait for it. It waits at most FENCE_WAIT for the writes in progress,
+# then gives up as busy (a 503 with Retry-After), so that a long write cannot hold every
+# other write behind a waiting erasure for longer than that.
+
+WRITE_FENCE = _advisory_key("egactl-write-fence")
+FENCE_WAIT = "5s"
+_ALONE = "egactl_write_fence_alone"
+
+
+def _enter_write_fence(session: Session, transaction: Any, connection: Any) -> None:
+    """Every write transaction on PostgreSQL, as it begins: the fence, shared or alone."""
+    if session.info.get(_ALONE):
+        _take_fence_alone(connection)
+    else:
+        connection.exec_driver_sql("SELECT pg_advisory_xact_lock_shared(%(k)s)", {"k": WRITE_FENCE})
+
+
+def _take_fence_alone(connection: Any) -> None:
+    connection.exec_driver_sql(f"SET LOCAL lock_timeout = '{FENCE_WAIT}'")
+    connection.exec_driver_sql("SELECT pg_advisory_xact_lock(%(k)s)", {"k": WRITE_FENCE})
+    connection.exec_driver_sql("SET LOCAL lock_timeout TO DEFAULT")
+
+
+def alone(session: Session) -> None:
+    """Run this write transaction with no other write transaction in progress beside it
+    (PostgreSQL; SQLite's single writer already is). Call it before the session's first
+    statement: the transaction then takes the write fence alone as it begins (a session
+    already in a transaction takes it at once, on top of its shared hold)."""
+    if session.get_bind().dialect.name != "postgresql":
+        return
+    session.info[_ALONE] = True
+    if session.in_transaction():
+        _take_fence_alone(session.connection())
 
 
 # SQLSTATEs of a PostgreSQL transaction that lost a race for a lock and may simply be retried:

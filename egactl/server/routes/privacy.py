@@ -18,6 +18,7 @@ from sqlalchemy import String, cast, or_, select, update
 
 from egactl.plugin.rules import RuleError
 from egactl.server import audit
+from egactl.server.db import alone
 from egactl.server.models import AuditEntry
 from egactl.server.privacy import Subject, collected_also_named, collecting_also_named, subject_of
 from egactl.server.problems import Problem
@@ -140,6 +141,9 @@ def erase(body: SubjectRequest):
     """Remove or pseudonymise everything personal about a person, in every service, in one transaction (admins)."""
     if not principal().is_admin:
         raise Problem(403, "only admins may erase a data subject's data")
+    # No write in progress beside it: a send to the number committed just after the erasure's
+    # statements would keep the number and its text, and deliver it (egactl.server.db.alone).
+    alone(db())
     subject = _subject(body.subject)
     erased: dict[str, dict[str, int]] = {}
     token = collecting_also_named()
