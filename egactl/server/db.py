@@ -3,7 +3,9 @@
 SQLite (the default) runs in WAL mode with a busy timeout, and write
 transactions start with ``BEGIN IMMEDIATE`` so that two writers queue on the
 lock instead of failing on a lock upgrade. PostgreSQL is selected by URL; there
-allocation is serialised with transaction-scoped advisory locks (``lock()``).
+allocation is serialised with transaction-scoped advisory locks (``lock()``), and
+a change that must see no write in progress beside it (an erasure) takes the
+write fence alone (``alone()``).
 """
 
 from __future__ import annotations
