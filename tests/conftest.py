@@ -208,6 +208,30 @@ def free_port() -> int:
 
 # Generous: a loaded 2-core machine can take long to start a server (several processes under --processes N);
 # a server that dies is seen at once through proc.poll().
+@contextlib.contextmanager
+def serving_in_thread(asgi_app, name: str):
+    """``asgi_app`` served by uvicorn on a free loopback port, in a thread of this process (so a
+    test can reach into it, e.g. hold a request at a statement); yields its base URL."""
+    import threading
+
+    import uvicorn
+
+    port = free_port()
+    server = uvicorn.Server(uvicorn.Config(asgi_app, host="127.0.0.1", port=port, log_level="warning",
+                                           lifespan="off", access_log=False))
+    thread = threading.Thread(target=server.run, name=name, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not server.started:
+        assert time.monotonic() < deadline, f"{name} did not start"
+        time.sleep(0.05)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+
+
 def wait_for_port(port: int, timeout: float = 120.0, proc: subprocess.Popen | None = None) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:

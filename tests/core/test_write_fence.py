@@ -13,13 +13,12 @@ one write transaction runs at a time, and the same holds.
 from __future__ import annotations
 
 import threading
-import time
 
 import httpx
 import pytest
 from sqlalchemy import event, select
 
-from tests.conftest import free_port
+from tests.conftest import serving_in_thread
 
 NUMBER = "0754321987"
 E164 = "+255754321987"
@@ -27,8 +26,6 @@ E164 = "+255754321987"
 
 @pytest.fixture(params=["sqlite", "postgresql"])
 def served(request, tmp_path):
-    import uvicorn
-
     from egactl.server.app import create_app
     from egactl.server.security import issue_token
     from egactl.server.seed import seed_core
@@ -41,24 +38,13 @@ def served(request, tmp_path):
         seed_core(session, be.now())  # the institutions, RITA among them
         token, _ = issue_token(session, subject="dpo@ega.go.tz", role="admin", institutions=[], now=be.now())
         session.commit()
-    port = free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning",
-                                           lifespan="off", access_log=False))
-    thread = threading.Thread(target=server.run, name="fence-test-server", daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not server.started:
-        assert time.monotonic() < deadline, "the test server did not start"
-        time.sleep(0.05)
-    base = f"http://127.0.0.1:{port}"
-    with httpx.Client(base_url=base, headers={"Authorization": f"Bearer {token}"}, timeout=30) as admin:
-        for path, body in (("/api/v1/sms/senders", {"institution": "RITA", "name": "RITA"}),
-                           ("/api/v1/sms/senders/RITA/approve", None)):
-            r = admin.post(path, json=body)
-            assert r.status_code < 300, r.text
-    yield base, token, be
-    server.should_exit = True
-    thread.join(timeout=10)
+    with serving_in_thread(app, "the fence test's server") as base:
+        with httpx.Client(base_url=base, headers={"Authorization": f"Bearer {token}"}, timeout=30) as admin:
+            for path, body in (("/api/v1/sms/senders", {"institution": "RITA", "name": "RITA"}),
+                               ("/api/v1/sms/senders/RITA/approve", None)):
+                r = admin.post(path, json=body)
+                assert r.status_code < 300, r.text
+        yield base, token, be
     be.engine.dispose()
 
 

@@ -5,11 +5,9 @@ from __future__ import annotations
 
 import asyncio
 import io
-import threading
-import time
 
 import pytest
-from conftest import free_port
+from conftest import free_port, serving_in_thread
 
 SEEN: list[dict[str, str]] = []
 
@@ -86,20 +84,8 @@ ERROR_PAGE = "<html><body><h1>Internal Server Error</h1><pre>" + "Traceback line
 
 @pytest.fixture(scope="module")
 def app_url():
-    import uvicorn
-
-    port = free_port()
-    server = uvicorn.Server(uvicorn.Config(ussd_app(), host="127.0.0.1", port=port, log_level="warning",
-                                           lifespan="off", access_log=False))
-    thread = threading.Thread(target=server.run, name="ussd-test-app", daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not server.started:
-        assert time.monotonic() < deadline, "the test USSD application did not start"
-        time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(timeout=10)
+    with serving_in_thread(ussd_app(), "the test USSD application") as url:
+        yield url
 
 
 @pytest.fixture
