@@ -206,8 +206,6 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-# Generous: a loaded 2-core machine can take long to start a server (several processes under --processes N);
-# a server that dies is seen at once through proc.poll().
 @contextlib.contextmanager
 def serving_in_thread(asgi_app, name: str):
     """``asgi_app`` served by uvicorn on a free loopback port, in a thread of this process (so a
@@ -232,6 +230,8 @@ def serving_in_thread(asgi_app, name: str):
         thread.join(timeout=10)
 
 
+# Generous: a loaded 2-core machine can take long to start a server (several processes under --processes N);
+# a server that dies is seen at once through proc.poll().
 def wait_for_port(port: int, timeout: float = 120.0, proc: subprocess.Popen | None = None) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
