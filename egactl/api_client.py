@@ -461,14 +461,9 @@ def _parse_retry_after(value: str) -> float | None:
 def _ssl_context(verify: bool | str):
     if verify is True or verify is False:
         return verify
-    import ssl
+    from egactl.certificates import trusting
 
-    try:
-        return ssl.create_default_context(cafile=verify)
-    except (OSError, ssl.SSLError) as exc:
-        from egactl.errors import InvalidInput
-
-        raise InvalidInput(f"cannot load CA bundle {verify}: {exc}", hint="fix ca_bundle in the profile") from None
+    return trusting(ca_file=verify)
 
 
 def _unreachable(request: httpx.Request, exc: httpx.TransportError, url_source: str | None = None) -> EgactlError:

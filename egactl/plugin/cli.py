@@ -36,6 +36,10 @@ whenever any of the plugin's commands runs, including ``--help``.
   file, as tokens; ``EGACTL_<PLUGIN>_<NAME>`` overrides) (``egactl.plugin_config``).
 - :func:`enforce`: the one adapter from a rule (``egactl.plugin.rules``) to a
   usage error.
+- ``certificates``: a TLS server's certificate chain, read (``certificates.read``, or
+  ``certificates.chain_of`` on a connection of your own) and judged
+  (``certificates.judge``: OK, WARNING or CRITICAL by the earliest expiry, or why it
+  does not verify), as ``dr check`` and ``esb check`` judge them (``egactl.certificates``).
 """
 
 from __future__ import annotations
@@ -45,6 +49,7 @@ from typing import Any, Callable
 
 from egactl import __version__ as EGACTL_VERSION
 from egactl import bulk as _bulk
+from egactl import certificates as _certificates
 from egactl import context as _context
 from egactl.context import Context
 from egactl.errors import (EXIT_AUTH, EXIT_CONFLICT, EXIT_FAILURE, EXIT_NOT_FOUND, EXIT_OK, EXIT_PARTIAL,
@@ -66,7 +71,7 @@ __all__ = [
     "EXIT_UNREACHABLE", "EXIT_USAGE", "EgactlError", "Institution", "InvalidInput", "Limit", "NotFound",
     "OldestFirst", "PartialFailure", "Restart", "Results", "Resume", "SkipInvalid", "Unreachable", "VERBS", "Watch",
     "Yes", "time_for_people", "watch", "watch_seconds",
-    "bulk", "complete_from", "context", "enforce", "formerly", "formerly_group", "new_idempotency_key", "old_flags", "page_limit",
+    "bulk", "certificates", "complete_from", "context", "enforce", "formerly", "formerly_group", "new_idempotency_key", "old_flags", "page_limit",
     "plugin_config", "write_private",
 ]
 
@@ -102,6 +107,30 @@ class bulk:  # a namespace, used as ``bulk.run(...)``
     run_job_id = staticmethod(_bulk.run_job_id)
     JobState = _bulk.JobState
     file_digest = staticmethod(_bulk.file_digest)
+
+
+class certificates:  # a namespace, used as ``certificates.read(host, port, ...)``
+    """A TLS server's certificate chain, read and judged the one way every command does.
+
+    ``trusting(ca_file=None, ca_pem=())``: a verifying ``ssl.SSLContext`` (the system's
+    trust store, or the profile's ``ca_bundle`` file instead, plus private CAs as PEM
+    text); ``read(host, port, context=, timeout=) -> Chain`` (``.verified``,
+    ``.certificates`` leaf first, ``.earliest``; a chain that does not verify is still
+    described; anything else raises ``OSError``); ``chain_of(ssl_object, verified=)``
+    for a connection of your own, with ``describe_only_context()`` to look at one that
+    did not verify; ``judge(chain, host, now=, warn_days=, crit_days=,
+    untrusted_hint=None) -> Verdict`` (``.state`` OK/WARNING/CRITICAL, ``.text``,
+    ``.days`` to the earliest expiry).
+    """
+
+    CertInfo = _certificates.CertInfo
+    Chain = _certificates.Chain
+    Verdict = _certificates.Verdict
+    trusting = staticmethod(_certificates.trusting)
+    describe_only_context = staticmethod(_certificates.describe_only_context)
+    read = staticmethod(_certificates.read)
+    chain_of = staticmethod(_certificates.chain_of)
+    judge = staticmethod(_certificates.judge)
 
 
 class plugin_config:  # a namespace, used as ``plugin_config.load("esb", profile)``

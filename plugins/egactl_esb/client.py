@@ -15,7 +15,7 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from egactl.plugin.cli import EgactlError, InvalidInput, Unreachable
+from egactl.plugin.cli import EgactlError, InvalidInput, Unreachable, certificates
 
 REGISTRY = "/api/v1/esb"
 
@@ -35,7 +35,8 @@ def api_base(ctx: Any) -> str:
     return "http://sandbox" if ctx.settings.is_sandbox else ctx.settings.api_url.rstrip("/")
 
 
-def _on_api(ctx: Any, url: str) -> str | None:
+def on_api(ctx: Any, url: str) -> str | None:
+    """``url``'s path when it is on the API's own address (reached through the API client), else None."""
     base = api_base(ctx)
     if url == base or url.startswith(base + "/"):
         return url[len(base):] or "/"
@@ -45,7 +46,7 @@ def _on_api(ctx: Any, url: str) -> str | None:
 def post(ctx: Any, url: str, *, content: bytes, headers: dict[str, str]) -> Reply:
     """One POST to the bus; an HTTP error status is returned, not raised (the bus's answers are data)."""
     started = time.monotonic()
-    path = _on_api(ctx, url)
+    path = on_api(ctx, url)
     if path is not None:
         response = ctx.api().request("POST", path, content=content, headers=headers, raise_for_status=False)
     else:
@@ -61,7 +62,7 @@ def _direct(ctx: Any, url: str, content: bytes, headers: dict[str, str]) -> Any:
     s = ctx.settings
     debug = ctx.io.err if ctx.debug else None
     try:
-        with httpx.Client(verify=s.ca_bundle or True,
+        with httpx.Client(verify=certificates.trusting(ca_file=s.ca_bundle) if s.ca_bundle else True,
                           timeout=httpx.Timeout(s.read_timeout, connect=s.connect_timeout)) as http:
             request = http.build_request("POST", url, content=content, headers=headers)
             if debug is not None:

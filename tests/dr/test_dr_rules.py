@@ -9,7 +9,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from egactl_dr import rules as v
-from egactl_dr.commands.check.probes import CertInfo, Failure, ReachObservation, SiteObservation, TlsObservation
+from egactl.plugin.cli import certificates
+from egactl_dr.commands.check.probes import Failure, ReachObservation, SiteObservation, TlsObservation
 from egactl_dr.commands.check.verdicts import (Observed, drill_check, evaluate, hosting_check, parse_timestamp,
                                                read_field, replication_check, tls_check)
 
@@ -141,7 +142,7 @@ def test_replication_from_the_future_is_a_clock_warning():
 
 
 def test_tls_not_yet_valid_and_unreachable():
-    cert = CertInfo("crvs", NOW + dt.timedelta(days=1), NOW + dt.timedelta(days=90))
+    cert = certificates.CertInfo("crvs", NOW + dt.timedelta(days=1), NOW + dt.timedelta(days=90))
     t = TlsObservation(verified=False, verify_code=9, verify_message="certificate is not yet valid", chain=[cert])
     check = tls_check("primary", t, "a.rita.go.tz", v.DEFAULT_THRESHOLDS, NOW, "late")
     assert check.state == "CRITICAL" and check.reason == "certificate is not valid until 2026-11-23 12:00 EAT"
@@ -153,12 +154,12 @@ def test_tls_not_yet_valid_and_unreachable():
 
 def test_certificate_times_are_east_africa_time():
     """Reasons are for people: when a certificate ends, in EAT to the minute (22:30 UTC is already the next day)."""
-    soon = CertInfo("crvs", NOW - dt.timedelta(days=60), dt.datetime(2026, 11, 25, 22, 30, tzinfo=dt.timezone.utc))
+    soon = certificates.CertInfo("crvs", NOW - dt.timedelta(days=60), dt.datetime(2026, 11, 25, 22, 30, tzinfo=dt.timezone.utc))
     check = tls_check("primary", TlsObservation(verified=True, chain=[soon]), "a.rita.go.tz", v.DEFAULT_THRESHOLDS,
                       NOW, "late")
     assert check.reason == ("a certificate in the chain expires in 4 days (2026-11-26 01:30 EAT, crvs); "
                             "critical below 7 days")
-    gone = CertInfo("crvs", NOW - dt.timedelta(days=90), dt.datetime(2026, 11, 19, 22, 30, tzinfo=dt.timezone.utc))
+    gone = certificates.CertInfo("crvs", NOW - dt.timedelta(days=90), dt.datetime(2026, 11, 19, 22, 30, tzinfo=dt.timezone.utc))
     expired = TlsObservation(verified=False, verify_code=10, verify_message="certificate has expired", chain=[gone])
     check = tls_check("primary", expired, "a.rita.go.tz", v.DEFAULT_THRESHOLDS, NOW, "late")
     assert check.reason == "certificate expired 2 days ago (2026-11-20 01:30 EAT, crvs)"

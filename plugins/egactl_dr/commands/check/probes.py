@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
-import datetime as dt
 import socket
 import ssl
 import time
@@ -30,6 +29,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
+from egactl.plugin.cli import certificates
 from egactl_dr.rules import Endpoint
 
 MAX_BODY = 1 << 20  # a health response larger than 1 MiB is cut; the fields we read come first
@@ -101,25 +101,17 @@ class ReachObservation:
 
 
 @dataclass
-class CertInfo:
-    subject: str
-    not_before: dt.datetime | None
-    not_after: dt.datetime
-    names: list[str] = field(default_factory=list)
-
-
-@dataclass
 class TlsObservation:
     elapsed: float = 0.0
     verified: bool = False
     verify_code: int | None = None
     verify_message: str | None = None
-    chain: list[CertInfo] = field(default_factory=list)  # leaf first
+    chain: list[certificates.CertInfo] = field(default_factory=list)  # leaf first
     failure: Failure | None = None
 
-    @property
-    def earliest(self) -> CertInfo | None:
-        return min(self.chain, key=lambda c: c.not_after) if self.chain else None
+    def seen(self) -> certificates.Chain:
+        """The chain as the SDK judges it (``certificates.judge``)."""
+        return certificates.Chain(self.verified, self.chain, self.verify_code, self.verify_message)
 
 
 @dataclass
@@ -208,12 +200,12 @@ async def probe_connection(endpoint: Endpoint, timeout: float, context: ssl.SSLC
                         "tls-verify", f"certificate verification failed: {obs.tls.verify_message}"))
                     # Look again, unverified, only to describe the certificate; nothing else is read.
                     _, writer = await _open_connection(endpoint.host, endpoint.port,
-                                                       ssl=_describe_only_context(),
+                                                       ssl=certificates.describe_only_context(),
                                                        server_hostname=endpoint.host)
-                    obs.tls.chain = _chain(writer.get_extra_info("ssl_object"), verified=False)
+                    obs.tls.chain = certificates.chain_of(writer.get_extra_info("ssl_object"), verified=False)
                     return
                 obs.tls = TlsObservation(time.monotonic() - started, True,
-                                         chain=_chain(writer.get_extra_info("ssl_object"), verified=True))
+                                         chain=certificates.chain_of(writer.get_extra_info("ssl_object"), verified=True))
                 if not endpoint.is_http:
                     obs.reach = ReachObservation("tls", obs.tls.elapsed)
                     return
@@ -331,52 +323,7 @@ class ProtocolError(Exception):
 
 def ssl_context(*bundles: str | None) -> ssl.SSLContext:
     """Verification on: the system's trust store, plus the given private CA bundles (PEM text)."""
-    context = ssl.create_default_context()
-    for pem in bundles:
-        if pem:
-            context.load_verify_locations(cadata=pem)
-    return context
-
-
-def _describe_only_context() -> ssl.SSLContext:
-    context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
-    context.check_hostname = False
-    context.verify_mode = ssl.CERT_NONE
-    return context
-
-
-def _chain(ssl_object: Any, *, verified: bool) -> list[CertInfo]:
-    """The certificate chain, leaf first. Python 3.10+ has it on the private
-    ``_sslobj`` (public only from 3.13, and there as DER); without it, the leaf."""
-    inner = getattr(ssl_object, "_sslobj", None)
-    getter = getattr(inner, "get_verified_chain" if verified else "get_unverified_chain", None)
-    infos: list[dict] = []
-    if getter is not None:
-        try:
-            infos = [cert.get_info() for cert in getter() or []]
-        except Exception:  # noqa: BLE001 - fall back to the leaf
-            infos = []
-    if not infos and verified:
-        leaf = ssl_object.getpeercert()
-        infos = [leaf] if leaf else []
-    return [info for info in (_cert_info(i) for i in infos) if info is not None]
-
-
-def _cert_info(info: dict) -> CertInfo | None:
-    try:
-        not_after = dt.datetime.fromtimestamp(ssl.cert_time_to_seconds(info["notAfter"]), dt.timezone.utc)
-    except (KeyError, ValueError):
-        return None
-    not_before = None
-    if "notBefore" in info:
-        try:
-            not_before = dt.datetime.fromtimestamp(ssl.cert_time_to_seconds(info["notBefore"]), dt.timezone.utc)
-        except ValueError:
-            pass
-    subject = dict(part[0] for part in info.get("subject", ()) if part)
-    label = subject.get("commonName") or subject.get("organizationalUnitName") or subject.get("organizationName") or "?"
-    names = [value for _, value in info.get("subjectAltName", ())]
-    return CertInfo(label, not_before, not_after, names)
+    return certificates.trusting(ca_pem=bundles)
 
 
 def _reraise_outside_cancel() -> None:

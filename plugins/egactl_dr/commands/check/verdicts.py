@@ -29,6 +29,7 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
+from egactl.plugin.cli import certificates
 from egactl.plugin.rules import time_for_people
 from egactl_dr.commands.check.probes import ReachObservation, SiteObservation, TlsObservation
 from egactl_dr.rules import FieldSource, effective_thresholds, format_minutes, parse_field_source, worst
@@ -175,46 +176,10 @@ def tls_check(site: str, t: TlsObservation | None, host: str, limits: dict[str, 
             return Check(name, CRITICAL, t.failure.message)
         return Check(name, UNKNOWN, f"not checked: {t.failure.message}")
     warn, crit = limits["cert_warn_days"], limits["cert_crit_days"]
-    earliest = t.earliest
-    perf: list[Perf] = []
-    days = None
-    if earliest is not None:
-        days = (earliest.not_after - now).total_seconds() / 86400
-        perf = [Perf(f"{site}.cert_days", round(days, 2), "", f"{perf_number(warn)}:", f"{perf_number(crit)}:")]
-    if not t.verified:
-        return Check(name, CRITICAL, _verify_failure(t, host, now, days), perf)
-    assert earliest is not None and days is not None
-    when = f"{time_for_people(earliest.not_after)}, {earliest.subject}"
-    whole = round(days)
-    if days < crit:
-        return Check(name, CRITICAL, f"a certificate in the chain expires in {_days(whole)} ({when}); "
-                                     f"critical below {crit} days", perf)
-    if days < warn:
-        return Check(name, WARNING, f"a certificate in the chain expires in {_days(whole)} ({when}); "
-                                    f"warning below {warn} days", perf)
-    return Check(name, OK, f"chain verifies for {host}; earliest expiry in {_days(whole)} ({when})", perf)
-
-
-def _verify_failure(t: TlsObservation, host: str, now: dt.datetime, days: float | None) -> str:
-    code, message = t.verify_code, (t.verify_message or "verification failed")
-    leaf = t.chain[0] if t.chain else None
-    if code == 10:  # X509_V_ERR_CERT_HAS_EXPIRED
-        expired = [c for c in t.chain if c.not_after < now]
-        if expired:
-            c = min(expired, key=lambda c: c.not_after)
-            ago = int((now - c.not_after).total_seconds() // 86400)
-            return f"certificate expired {_days(ago)} ago ({time_for_people(c.not_after)}, {c.subject})"
-        return "certificate has expired"
-    if code == 9:  # X509_V_ERR_CERT_NOT_YET_VALID
-        if leaf and leaf.not_before:
-            return f"certificate is not valid until {time_for_people(leaf.not_before)}"
-        return "certificate is not yet valid"
-    if code in (62, 64):  # hostname / IP address mismatch
-        names = ", ".join(leaf.names[:5]) if leaf and leaf.names else "no names"
-        return f"certificate is not valid for {host!r} (it is for: {names})"
-    if code in (2, 18, 19, 20, 21):  # no trusted issuer
-        return f"chain does not verify: {message}; {PRIVATE_CA_HINT}"
-    return f"chain does not verify: {message}"
+    verdict = certificates.judge(t.seen(), host, now=now, warn_days=warn, crit_days=crit, untrusted_hint=PRIVATE_CA_HINT)
+    perf = ([] if verdict.days is None else
+            [Perf(f"{site}.cert_days", round(verdict.days, 2), "", f"{perf_number(warn)}:", f"{perf_number(crit)}:")])
+    return Check(name, verdict.state, verdict.text, perf)
 
 
 # -- reading health fields ------------------------------------------------------------------
