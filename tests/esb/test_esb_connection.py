@@ -34,10 +34,11 @@ def test_check_is_ok_end_to_end_and_says_so_in_nagios_terms(bus, clock):
     r = run("esb", "check", "--code", "RITA-BIRTH", "-o", "json")
     assert r.exit_code == 0, r.stderr
     states = {row["check"]: row["state"] for row in json.loads(r.stdout)}
-    assert states == {"key": "OK", "bus key": "OK", "token": "OK", "ping": "OK", "signature": "OK", "clock": "OK"}
+    assert states == {"key": "OK", "bus key": "OK", "tls": "OK", "token": "OK", "ping": "OK", "signature": "OK",
+                      "clock": "OK"}
     assert bus.provider.seen[-1]["body"] == {"ping": True}
     r = run("esb", "check", "--code", "RITA-BIRTH", "--nagios")
-    assert r.exit_code == 0 and r.stdout.startswith("ESB OK - 6 checks OK | 'token'=")
+    assert r.exit_code == 0 and r.stdout.startswith("ESB OK - 7 checks OK | 'token'=")
 
 
 def test_check_sees_a_skewed_clock_and_a_refused_ping(bus, clock):
@@ -132,6 +133,6 @@ def test_a_fresh_sandbox_works_out_of_the_box(tmp_path):
     out = json.loads(r.stdout)
     assert out["body"]["name"] == "Asha Juma" and out["decrypted"] is True and out["signature"] == "valid"
     r = egactl("esb", "check", "--nagios")
-    assert r.returncode == 0 and r.stdout.startswith("ESB OK - 6 checks OK"), r.stdout + r.stderr
+    assert r.returncode == 0 and r.stdout.startswith("ESB OK - 7 checks OK"), r.stdout + r.stderr
     r = egactl("esb", "apis", "show", "RITA-BIRTH-VERIFY", "-o", "json", "--query", "endpoint")
     assert json.loads(r.stdout) == "http://sandbox/api/v1/esb/sandbox/provider"

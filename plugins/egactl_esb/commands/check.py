@@ -17,6 +17,10 @@ SEVERITY = {"OK": 0, "WARNING": 1, "UNKNOWN": 2, "CRITICAL": 3}
 NAGIOS_EXIT = {"OK": 0, "WARNING": 1, "CRITICAL": 2, "UNKNOWN": 3}
 SKEW_WARNING, SKEW_CRITICAL = 30.0, 300.0
 """Seconds between the bus's clock and this machine's: tokens and signed requests are judged on time."""
+CERT_WARNING_DAYS, CERT_CRITICAL_DAYS = 30, 7
+"""Days left before the earliest expiry in the bus's certificate chain (as `dr check` judges a site's)."""
+PRIVATE_CA_HINT = ("if the bus uses a private CA, trust it with the profile's CA bundle "
+                   "(`egactl config set ca_bundle FILE`)")
 
 
 def check(code: Annotated[Optional[str], typer.Option("--code", metavar="CODE",
@@ -26,7 +30,10 @@ def check(code: Annotated[Optional[str], typer.Option("--code", metavar="CODE",
     """Check the profile's GovESB connection end to end: key, token, a ping, signatures, clock.
 
     Each check is OK, WARNING, CRITICAL or UNKNOWN: key (your private key loads
-    and is on secp256k1 or prime256v1), bus key (the bus's public key), token
+    and is on secp256k1 or prime256v1), bus key (the bus's public key), tls (the
+    certificate chain of each HTTPS host of the bus verifies, with the profile's
+    CA bundle: WARNING when one expires within 30 days or the bus is reached over
+    plain HTTP, CRITICAL within 7 days or when it does not verify), token
     (a fresh token from the token URL), ping (a signed request for the ping code
     answered success: true), signature (the bus accepted your signature and its
     answer verifies with its key), clock (the bus's Date against this machine's:
@@ -84,6 +91,7 @@ def run(ctx: Any, code: str | None) -> list[dict[str, Any]]:
     except EgactlError as exc:
         bus_public = None
         rows.append(_row("bus key", "CRITICAL", exc.message))
+    rows.append(_tls(ctx, conn))
     started = time.monotonic()
     try:
         _, expires, _ = connection.token(ctx, conn, refresh=True)
@@ -122,6 +130,55 @@ def run(ctx: Any, code: str | None) -> list[dict[str, Any]]:
                      else f"yours accepted, the bus's verified ({result['curve']})"))
     rows.append(_clock(ctx, result.get("date")))
     return rows
+
+
+def _tls(ctx: Any, conn: Any) -> dict[str, Any]:
+    """The bus's certificates, for each host egactl reaches it at over the network (token URL,
+    engine): read and judged as `dr check` judges a site's (``certificates.judge``)."""
+    from urllib.parse import urlsplit
+
+    from egactl.plugin.cli import certificates
+    from egactl_esb import client
+
+    hosts: dict[tuple[str, str, int], None] = {}
+    for url in (conn.values.get("token_url"), conn.values.get("engine_url")):
+        if not url or client.on_api(ctx, url):
+            continue
+        parts = urlsplit(url)
+        if parts.hostname:
+            hosts[(parts.scheme, parts.hostname, parts.port or (443 if parts.scheme == "https" else 80))] = None
+    if not hosts:
+        if ctx.settings.is_sandbox:
+            return _row("tls", "OK", "the sandbox's emulator: nothing crosses a network")
+        return _row("tls", "OK", f"the bus is on egactl's API ({client.api_base(ctx)}), whose TLS every command verifies")
+    started = time.monotonic()
+    results = []
+    context = None
+    for scheme, host, port in hosts:
+        if scheme != "https":
+            results.append(("WARNING", f"{host} is reached over plain HTTP: the client secret and the bus's "
+                                       "tokens cross the network unencrypted"))
+            continue
+        if context is None:  # a bundle that cannot be loaded stopped the command before (exit 2, naming it)
+            context = certificates.trusting(ca_file=ctx.settings.ca_bundle)
+        try:
+            chain = certificates.read(host, port, context=context, timeout=ctx.settings.connect_timeout)
+        except TimeoutError:
+            results.append(("UNKNOWN", f"{host}:{port} did not answer within {ctx.settings.connect_timeout:g} s"))
+            continue
+        except OSError as exc:
+            import ssl
+
+            if isinstance(exc, ssl.SSLError):
+                results.append(("CRITICAL", f"{host}:{port}: the TLS handshake failed ({exc.reason or exc})"))
+            else:
+                results.append(("UNKNOWN", f"{host}:{port} could not be reached ({exc.strerror or type(exc).__name__})"))
+            continue
+        verdict = certificates.judge(chain, host, now=ctx.now(), warn_days=CERT_WARNING_DAYS,
+                                     crit_days=CERT_CRITICAL_DAYS, untrusted_hint=PRIVATE_CA_HINT)
+        results.append((verdict.state, verdict.text if verdict.state == "OK" else f"{host}: {verdict.text}"))
+    state = max((s for s, _ in results), key=SEVERITY.__getitem__)
+    return _row("tls", state, "; ".join(text for _, text in results), (time.monotonic() - started) * 1000)
 
 
 def _clock(ctx: Any, date: str | None) -> dict[str, Any]:
