@@ -5,8 +5,8 @@ from __future__ import annotations
 from fastapi import APIRouter, Query
 from sqlalchemy import delete, select
 
-from egactl.plugin.server import (ApiRoute, Problem, audit, backend, db, etag, get_institution, iso, not_found, page,
-                                  principal, same_or_conflict, visible)
+from egactl.plugin.server import (ApiRoute, Problem, audit, backend, db, etag, get_institution, iso, lock, not_found,
+                                  page, principal, same_or_conflict, visible)
 from egactl_mail import rules
 from egactl_mail.server import service
 from egactl_mail.server.addresses import Allocator
@@ -98,21 +98,58 @@ def create_list(body: ListIn):
     return etag.respond(data, lst.version, status_code=201, headers={"Location": f"/api/v1/mail/lists/{lst.address}"})
 
 
+NESTING = "mail-list-nesting"
+"""The lock every addition of a list to a list takes: two of them at once (A into B, B into A) each
+found no loop in what the other had not yet committed, and together made one."""
+
+
 def _add(lst: MailList, members: list[tuple[str, str, int | None]], now) -> list[str]:
     session = db()
     present = set(session.scalars(select(MailListMember.member).where(MailListMember.list_id == lst.id)))
     added = []
+    nested = [address for address, kind, _ in members if kind == "list" and address not in present]
+    if nested and lst.id is not None:  # a list being created is in no other list yet: no loop to make
+        lock(session, NESTING)
     for address, kind, mailbox_id in members:
         if address in present:
             continue
         if address == lst.address:
             raise Problem(422, f"a list cannot be a member of itself ({address})")
+        if kind == "list" and lst.id is not None and (path := _path(address, lst.address)):
+            loop = " → ".join([lst.address, *path])
+            raise Problem(409, f"adding {address} to {lst.address} would make a loop of lists ({loop}): mail to "
+                               f"any of them would go round it; remove one of those memberships first")
         session.add(MailListMember(list_id=lst.id, member=address, kind=kind, mailbox_id=mailbox_id, added_at=now))
         present.add(address)
         added.append(address)
     # Under the list's lock (or in the request creating it): ``present`` is exact, no member is added twice.
     session.flush()
     return added
+
+
+def _path(start: str, target: str) -> list[str] | None:
+    """The lists from ``start`` down to ``target`` through lists' list members (both ends
+    included), or None when ``target`` is not inside ``start``, however deep."""
+    session = db()
+    came_from: dict[str, str | None] = {start: None}
+    frontier = [start]
+    while frontier:
+        rows = session.execute(select(MailList.address, MailListMember.member)
+                               .join(MailListMember, MailListMember.list_id == MailList.id)
+                               .where(MailList.address.in_(frontier), MailListMember.kind == "list")
+                               .order_by(MailList.address, MailListMember.member)).all()
+        frontier = []
+        for owner, member in rows:
+            if member in came_from:
+                continue
+            came_from[member] = owner
+            if member == target:
+                path = [member]
+                while (step := came_from[path[-1]]) is not None:
+                    path.append(step)
+                return path[::-1]
+            frontier.append(member)
+    return None
 
 
 @router.get("/lists/{address}", response_model=ListOut)
