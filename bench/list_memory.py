@@ -130,6 +130,8 @@ COMMANDS: dict[str, tuple[list[str], str, Callable[[bytes], bool]]] = {
     "api --paginate": (["api", "GET", "sms/optouts", "--paginate", "-f", "limit=1000"], "optouts", an_item),
 }
 WAYS = {"streamed": [], "collected": ["--query", "@"]}  # --query needs every page first
+ISSUE_ROWS = 600_000
+"""The big size of issue 14's target (a streamed listing at 600k rows <= 1.2x its peak at 60k)."""
 
 
 def main() -> None:
@@ -175,7 +177,11 @@ def main() -> None:
     for command in COMMANDS:
         s, c = results[(command, "streamed", big)][0], results[(command, "collected", big)][0]
         ratio = s / results[(command, "streamed", small)][0]
-        print(f"{command}: streamed big/small {ratio:.2f}x (target <= 1.2x: {'met' if ratio <= 1.2 else 'NOT met'}); "
+        # The target is issue 14's, at its sizes: below them, the few MB that glibc's heap
+        # grows by (Python's own objects stay flat) weigh on a small base.
+        verdict = (f"target <= 1.2x: {'met' if ratio <= 1.2 else 'NOT met'}" if big >= ISSUE_ROWS else
+                   f"the 1.2x target is judged at {ISSUE_ROWS // 10:,} -> {ISSUE_ROWS:,} rows")
+        print(f"{command}: streamed big/small {ratio:.2f}x ({verdict}); "
               f"collected / streamed at {big:,} rows: {c / s:.1f}x")
 
 
