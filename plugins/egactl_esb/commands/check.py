@@ -27,7 +27,7 @@ def check(code: Annotated[Optional[str], typer.Option("--code", metavar="CODE",
                                                       help="The API code to ping (default: the profile's ping_code).")] = None,
           nagios: Annotated[bool, typer.Option("--nagios", help="Monitoring-plugin output: one status line with perfdata; "
                                                                 "exit 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN.")] = False):
-    """Check the profile's GovESB connection end to end: key, token, a ping, signatures, clock.
+    """Check the profile's GovESB connection end to end: key, the bus's certificates, token, a ping, signatures, clock.
 
     Each check is OK, WARNING, CRITICAL or UNKNOWN: key (your private key loads
     and is on secp256k1 or prime256v1), bus key (the bus's public key), tls (the
