@@ -154,5 +154,8 @@ def retention_show():
       egactl privacy retention show -o json
     """
     ctx = context.get()
-    ctx.render(ctx.api().get("/api/v1/privacy/retention"), RETENTION, empty="No service keeps personal data.")
+    classes = ctx.api().get("/api/v1/privacy/retention")
+    if ctx.fmt not in ("json", "jsonl"):  # for people: a count that stopped at its cap says so
+        classes = [dict(c, due=f"more than {c['due']:,}") if c.get("due_at_least") else c for c in classes]
+    ctx.render(classes, RETENTION, empty="No service keeps personal data.")
 

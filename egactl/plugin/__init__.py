@@ -41,7 +41,7 @@ See docs/plugins.md for a worked example.
 
 from __future__ import annotations
 
-__version__ = "2.5"
+__version__ = "2.6"
 """Version of the plugin SDK (``egactl.plugin`` and its modules); see the changelog in docs/plugins.md."""
 
 __all__ = ["BackendPart", "PERSONAL_KINDS", "PersonalData", "Plugin", "Privacy", "Retention", "Worker", "__version__",
@@ -131,7 +131,9 @@ class Retention:
     are dropped, names blanked; counts, states and costs stay. It must be
     idempotent (a row already pseudonymised is not touched again) and
     index-backed. ``due(session, cutoff)`` counts what the next run would touch
-    (``egactl privacy retention show``). The period is ``days`` unless the server
+    (``egactl privacy retention show``), no further than ``COUNT_UP_TO`` and one more
+    (``pagination.count_up_to`` in ``egactl.plugin.server``): a count past it is shown as
+    "more than 10,000", so the policy reads as fast with a backlog of millions. The period is ``days`` unless the server
     sets ``EGACTL_PRIVACY_<PLUGIN>_<NAME>_DAYS``, or, where that is not set, the
     environment variable ``formerly`` names (the setting's older name, still
     honoured so that a server which shortened a period never silently keeps data

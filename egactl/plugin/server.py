@@ -217,9 +217,13 @@ class etag:  # a namespace, used as ``etag.guard(...)``
 
 
 class pagination:  # a namespace
-    """Cursor pagination: ``page`` and, for a route that pages by hand, the cursor codec and limits."""
+    """Cursor pagination: ``page`` and, for a route that pages by hand, the cursor codec and limits;
+    ``count_up_to(session, stmt)``: a statement's rows counted no further than ``COUNT_UP_TO`` and
+    one more (a ``Retention.due`` counts this way, as a first page's total does)."""
 
     page = staticmethod(_pagination.page)
+    count_up_to = staticmethod(_pagination.count_up_to)
+    COUNT_UP_TO = _pagination.COUNT_UP_TO
     encode = staticmethod(_pagination.encode)
     decode = staticmethod(_pagination.decode)
     DEFAULT_LIMIT = _pagination.DEFAULT_LIMIT

@@ -137,6 +137,14 @@ def _positions(stmt: Select, keys: list[Any]) -> list[int] | None:
     return found
 
 
+def count_up_to(session: Session, stmt: Select) -> int:
+    """The rows of ``stmt``, counted no further than ``COUNT_UP_TO`` and one more: a count past
+    ``COUNT_UP_TO`` means "more than that", and costs the same however many rows there are."""
+    from sqlalchemy import func, select
+
+    return session.scalar(select(func.count()).select_from(stmt.limit(COUNT_UP_TO + 1).subquery())) or 0
+
+
 def _announce_total(session: Session, stmt: Select) -> None:
     """Count the rows of ``stmt`` (up to COUNT_UP_TO and one more) into the answer's headers.
 
@@ -146,15 +154,13 @@ def _announce_total(session: Session, stmt: Select) -> None:
     from the table, a cost that grew with the matches (1,026 purges at national size:
     2.3 ms, against 0.05 ms for 91). A statement whose rows are DISTINCT or grouped is
     counted as it is (fewer columns could merge its rows)."""
-    from sqlalchemy import func, select
-
     from egactl.server.scope import current
 
     try:
         headers = current().response_headers
     except LookupError:  # paged outside a request: nobody to tell
         return
-    n = session.scalar(select(func.count()).select_from(stmt.limit(COUNT_UP_TO + 1).subquery())) or 0
+    n = count_up_to(session, stmt)
     if n > COUNT_UP_TO:
         headers["X-Total-Count-At-Least"] = str(COUNT_UP_TO)
     else:

@@ -129,10 +129,15 @@ def test_retention_pseudonymises_what_is_past_its_period_and_audits_counts_only(
 
     shown = demo_policy()
     assert shown == [{"service": "demo", "name": "numbers", "what": "demo numbers", "days": 30,
-                      "after": "after sending", "due": 0}]
+                      "after": "after sending", "due": 0, "due_at_least": False}]
     kept["b"] = ("+255754000002", clock() + dt.timedelta(days=20))
     clock.advance(days=31)
     assert demo_policy()[0]["due"] == 1
+    with pytest.MonkeyPatch.context() as m:  # a due that counts past the cap is shown as "at least" the cap
+        from egactl.server import pagination
+
+        m.setattr(pagination, "COUNT_UP_TO", 0)
+        assert (demo_policy()[0]["due"], demo_policy()[0]["due_at_least"]) == (0, True)
     assert backend.run_workers() >= 1
     assert kept["a"][0].startswith("~") and kept["b"][0] == "+255754000002"
     [expired] = [e for e in _entries(backend) if e.action == "expire"]

@@ -147,6 +147,12 @@ def test_a_longer_period_after_the_purge_keeps_the_address_until_it_ends(cli, ba
     clock.advance(days=10)
     [policy] = [p for p in cli("privacy", "retention", "show", "-o", "json").json() if p["service"] == "mail"]
     assert (policy["days"], policy["due"]) == (10, 1)
+    with pytest.MonkeyPatch.context() as m:  # counted no further than the cap (SDK 2.6): past it, "at least"
+        from egactl.server import pagination
+
+        m.setattr(pagination, "COUNT_UP_TO", 0)
+        [capped] = [p for p in cli("privacy", "retention", "show", "-o", "json").json() if p["service"] == "mail"]
+        assert (capped["due"], capped["due_at_least"]) == (0, True)
     backend.run_workers()
     with backend.read_sessions() as s:
         assert is_pseudonym(s.scalar(select(Mailbox.address).where(Mailbox.status == "purged")))

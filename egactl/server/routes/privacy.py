@@ -74,7 +74,9 @@ class RetentionOut(BaseModel):
     days: int
     after: str
     due: int
-    """Rows the next run would pseudonymise."""
+    """Rows the next run would pseudonymise; with ``due_at_least``, more than that."""
+    due_at_least: bool = False
+    """The count stopped at ``due`` (10,000): more rows than that are due."""
 
 
 def _subject(text: str) -> Subject:
@@ -190,10 +192,13 @@ def retention():
     """The retention policy: each class of personal data, its period, and what the next run would touch."""
     from egactl.server.retention import classes
 
+    from egactl.server.pagination import COUNT_UP_TO
+
     now = backend().now()
     out = []
     for service, r, days in classes(backend()):
+        due = int(r.due(db(), now - dt.timedelta(days=days)))  # counted no further than COUNT_UP_TO + 1
         out.append({"service": service, "name": r.name, "what": r.what, "days": days, "after": r.after,
-                    "due": int(r.due(db(), now - dt.timedelta(days=days)))})
+                    "due": min(due, COUNT_UP_TO), "due_at_least": due > COUNT_UP_TO})
     return out
 

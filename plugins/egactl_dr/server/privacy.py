@@ -14,9 +14,10 @@ from __future__ import annotations
 
 from typing import Any, Callable
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, select
 
 from egactl.plugin import Privacy, Retention
+from egactl.plugin.server import pagination
 from egactl_dr.server.models import DrCheckResult, DrCheckRun
 
 
@@ -43,10 +44,10 @@ def expire_checks(session: Any, cutoff: Any, pseudonym: Callable[[str], str], li
 
 
 def due_checks(session: Any, cutoff: Any) -> int:
-    """The rows the next runs would delete: runs and results older than ``cutoff``."""
-    runs = session.scalar(select(func.count()).select_from(DrCheckRun).where(DrCheckRun.at < cutoff))
-    results = session.scalar(select(func.count()).select_from(DrCheckResult).where(DrCheckResult.at < cutoff))
-    return int(runs or 0) + int(results or 0)
+    """The rows the next runs would delete: runs and results older than ``cutoff`` (each counted
+    no further than the SDK's cap)."""
+    return (pagination.count_up_to(session, select(DrCheckRun.id).where(DrCheckRun.at < cutoff))
+            + pagination.count_up_to(session, select(DrCheckResult.id).where(DrCheckResult.at < cutoff)))
 
 
 CHECKS = Retention(name="checks", what="DR check results, and the account that ran each check", days=400,

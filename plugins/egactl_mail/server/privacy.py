@@ -27,11 +27,11 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any, Callable
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from egactl.plugin import Privacy, Retention
-from egactl.plugin.server import Problem, Subject, also_named, backend, db, iso, visible
+from egactl.plugin.server import Problem, Subject, also_named, backend, db, iso, pagination, visible
 from egactl_mail import rules
 from egactl_mail.server import names
 from egactl_mail.server.models import MailAddress, Mailbox, MailList, MailListMember
@@ -124,7 +124,7 @@ def expire_purged(session: Session, cutoff: dt.datetime, make_pseudonym: Callabl
 
 
 def due_purged(session: Session, cutoff: dt.datetime) -> int:
-    return session.scalar(select(func.count()).select_from(Mailbox).where(*_due(cutoff))) or 0
+    return pagination.count_up_to(session, select(Mailbox.id).where(*_due(cutoff)))
 
 
 PURGED = Retention(

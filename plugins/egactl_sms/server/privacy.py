@@ -26,10 +26,10 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any, Callable
 
-from sqlalchemy import bindparam, delete, func, literal_column, select, update
+from sqlalchemy import bindparam, delete, literal_column, select, update
 
 from egactl.plugin import Retention
-from egactl.plugin.server import Subject, backend, db, etag, forbidden, iso, principal, visible
+from egactl.plugin.server import Subject, backend, db, etag, forbidden, iso, pagination, principal, visible
 from egactl_sms.server import lifecycle, names
 from egactl_sms.server.models import Batch, Group, GroupMember, Message, OptOut, OutboxEntry
 
@@ -188,7 +188,7 @@ def expire_texts(session: Any, cutoff: dt.datetime, pseudonym: Callable[[str], s
 
 
 def _count(model: Any, where: list[Any]) -> Callable[[Any, dt.datetime], int]:
-    return lambda session, cutoff: session.scalar(select(func.count()).select_from(model).where(*where(cutoff))) or 0
+    return lambda session, cutoff: pagination.count_up_to(session, select(model.id).where(*where(cutoff)))
 
 
 RETENTION = (
