@@ -125,3 +125,24 @@ def test_nagios_names_the_tls_finding(cli, ca, https, trusting):
     assert "tls WARNING 127.0.0.1: a certificate in the chain expires in 20 days" in r.stdout
     assert "'tls'=" in r.stdout
 
+
+def test_a_host_that_refuses_is_unknown_and_one_that_speaks_no_tls_is_critical(cli, trusting):
+    """No chain to judge: a refused connection cannot tell (UNKNOWN); a server on an https URL
+    that answers in plain HTTP is a broken bus endpoint (CRITICAL)."""
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        closed = s.getsockname()[1]  # nothing listens once the socket is closed
+    plain = ThreadingHTTPServer(("127.0.0.1", 0), _Silent)
+    threading.Thread(target=plain.serve_forever, daemon=True).start()
+    try:
+        row = tls_row(cli, f"https://127.0.0.1:{closed}/token", f"https://localhost:{plain.server_address[1]}/engine")
+    finally:
+        plain.shutdown()
+        plain.server_close()
+    assert row["state"] == "CRITICAL", row
+    refused, broken = row["detail"].split("; ")
+    assert refused == f"127.0.0.1:{closed} could not be reached (Connection refused)"
+    assert broken.startswith(f"localhost:{plain.server_address[1]}: the TLS handshake failed (")
+

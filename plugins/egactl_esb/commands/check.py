@@ -159,7 +159,7 @@ def _tls(ctx: Any, conn: Any) -> dict[str, Any]:
             results.append(("WARNING", f"{host} is reached over plain HTTP: the client secret and the bus's "
                                        "tokens cross the network unencrypted"))
             continue
-        if context is None:  # a bundle that cannot be loaded stopped the command before (exit 2, naming it)
+        if context is None:  # a bundle that cannot be loaded is exit 2 naming it, as for every command
             context = certificates.trusting(ca_file=ctx.settings.ca_bundle)
         try:
             chain = certificates.read(host, port, context=context, timeout=ctx.settings.connect_timeout)
