@@ -146,3 +146,15 @@ def test_a_host_that_refuses_is_unknown_and_one_that_speaks_no_tls_is_critical(c
     assert refused == f"127.0.0.1:{closed} could not be reached (Connection refused)"
     assert broken.startswith(f"localhost:{plain.server_address[1]}: the TLS handshake failed (")
 
+
+
+def test_a_profile_with_no_bus_url_has_no_certificate_to_read(cli):
+    """Not "OK": nothing was read. (Before this case was told apart, a profile with no esb
+    settings at all was said to reach the bus through egactl's API.)"""
+    assert cli("config", "set", "api_url", "https://api.example.go.tz", "--profile", "prod").exit_code == 0
+    r = cli("--profile", "prod", "esb", "check", "-o", "json")
+    assert r.exit_code == 1, r.stderr  # the token row is CRITICAL: no token URL
+    rows = {row["check"]: row for row in json.loads(r.stdout)}
+    assert (rows["tls"]["state"], rows["tls"]["detail"]) == ("UNKNOWN", "no bus URL is set: nothing to read a "
+                                                                        "certificate from")
+    assert rows["token"]["state"] == "CRITICAL"

@@ -140,9 +140,12 @@ def _tls(ctx: Any, conn: Any) -> dict[str, Any]:
     from egactl.plugin.cli import certificates
     from egactl_esb import client
 
+    urls = [url for url in (conn.values.get("token_url"), conn.values.get("engine_url")) if url]
+    if not urls:
+        return _row("tls", "UNKNOWN", "no bus URL is set: nothing to read a certificate from")
     hosts: dict[tuple[str, str, int], None] = {}
-    for url in (conn.values.get("token_url"), conn.values.get("engine_url")):
-        if not url or client.on_api(ctx, url):
+    for url in urls:
+        if client.on_api(ctx, url):
             continue
         parts = urlsplit(url)
         if parts.hostname:
