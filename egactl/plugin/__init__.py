@@ -133,11 +133,12 @@ class Retention:
     index-backed. ``due(session, cutoff)`` counts what the next run would touch
     (``egactl privacy retention show``), no further than ``COUNT_UP_TO`` and one more
     (``pagination.count_up_to`` in ``egactl.plugin.server``): a count past it is shown as
-    "more than 10,000", so the policy reads as fast with a backlog of millions. The period is ``days`` unless the server
-    sets ``EGACTL_PRIVACY_<PLUGIN>_<NAME>_DAYS``, or, where that is not set, the
-    environment variable ``formerly`` names (the setting's older name, still
-    honoured so that a server which shortened a period never silently keeps data
-    longer after an upgrade; a warning names the new one).
+    "more than 10,000", so the policy reads as fast with a backlog of millions.
+
+    The period is ``days`` unless the server sets ``EGACTL_PRIVACY_<PLUGIN>_<NAME>_DAYS``,
+    or, where that is not set, the environment variable ``formerly`` names (the
+    setting's older name, still honoured so that a server which shortened a period
+    never silently keeps data longer after an upgrade; a warning names the new one).
     """
 
     name: str

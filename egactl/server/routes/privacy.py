@@ -190,9 +190,8 @@ def _pseudonymise_audit(subject: Subject, identifying: list[str], beside: list[s
 @router.get("/retention", response_model=list[RetentionOut])
 def retention():
     """The retention policy: each class of personal data, its period, and what the next run would touch."""
-    from egactl.server.retention import classes
-
     from egactl.server.pagination import COUNT_UP_TO
+    from egactl.server.retention import classes
 
     now = backend().now()
     out = []
