@@ -23,6 +23,8 @@ import datetime as dt
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
+from egactl.times import for_people
+
 __all__ = ["CertInfo", "Chain", "Verdict", "chain_of", "describe_only_context", "judge", "read", "trusting"]
 
 
@@ -165,7 +167,7 @@ def judge(chain: Chain, host: str, *, now: dt.datetime, warn_days: float, crit_d
         return Verdict("CRITICAL", _verify_failure(chain, host, now, untrusted_hint), days)
     if earliest is None or days is None:
         return Verdict("CRITICAL", f"the chain of {host} verified, but no certificate in it could be read", None)
-    when = f"{_for_people(earliest.not_after)}, {earliest.subject}"
+    when = f"{for_people(earliest.not_after)}, {earliest.subject}"
     whole = round(days)
     if days < crit_days:
         return Verdict("CRITICAL", f"a certificate in the chain expires in {_days(whole)} ({when}); "
@@ -184,11 +186,11 @@ def _verify_failure(chain: Chain, host: str, now: dt.datetime, untrusted_hint: s
         if expired:
             c = min(expired, key=lambda c: c.not_after)
             ago = int((now - c.not_after).total_seconds() // 86400)
-            return f"certificate expired {_days(ago)} ago ({_for_people(c.not_after)}, {c.subject})"
+            return f"certificate expired {_days(ago)} ago ({for_people(c.not_after)}, {c.subject})"
         return "certificate has expired"
     if code == 9:  # X509_V_ERR_CERT_NOT_YET_VALID
         if leaf and leaf.not_before:
-            return f"certificate is not valid until {_for_people(leaf.not_before)}"
+            return f"certificate is not valid until {for_people(leaf.not_before)}"
         return "certificate is not yet valid"
     if code in (62, 64):  # hostname / IP address mismatch
         names = ", ".join(leaf.names[:5]) if leaf and leaf.names else "no names"
@@ -196,12 +198,6 @@ def _verify_failure(chain: Chain, host: str, now: dt.datetime, untrusted_hint: s
     if code in (2, 18, 19, 20, 21):  # no trusted issuer
         return f"chain does not verify: {message}" + (f"; {untrusted_hint}" if untrusted_hint else "")
     return f"chain does not verify: {message}"
-
-
-def _for_people(moment: dt.datetime) -> str:
-    from egactl.times import for_people
-
-    return for_people(moment)
 
 
 def _days(n: float) -> str:

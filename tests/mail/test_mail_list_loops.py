@@ -15,16 +15,12 @@ import httpx
 import pytest
 
 from conftest import start_server
+from tests.mail.domains import add_domains
 
 
 @pytest.fixture
 def lists(cli, backend):
-    from egactl_mail.server.models import MailDomain
-
-    with backend.write_sessions() as s:
-        s.add(MailDomain(domain="rita.go.tz", institution="RITA", naming_rule="given.family", is_primary=True,
-                         created_at=backend.now()))
-        s.commit()
+    add_domains(backend)
     for name in ("all", "ict", "unit", "desk"):
         assert cli("mail", "list-group", "create", f"{name}@rita.go.tz", "-i", "RITA", "--name", name).exit_code == 0
 

@@ -107,8 +107,8 @@ def _add(lst: MailList, members: list[tuple[str, str, int | None]], now) -> list
     session = db()
     present = set(session.scalars(select(MailListMember.member).where(MailListMember.list_id == lst.id)))
     added = []
-    nested = [address for address, kind, _ in members if kind == "list" and address not in present]
-    if nested and lst.id is not None:  # a list being created is in no other list yet: no loop to make
+    nests = any(kind == "list" and address not in present for address, kind, _ in members)
+    if nests and lst.id is not None:  # a list being created is in no other list yet: no loop to make
         lock(session, NESTING)
     for address, kind, mailbox_id in members:
         if address in present:
