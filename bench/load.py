@@ -166,6 +166,12 @@ class Connection:
             def on_header(self, name: bytes, value: bytes) -> None:
                 got[name.decode("latin-1").lower()] = value.decode("latin-1")
 
+            def on_headers_complete(self) -> None:
+                # Asked here, while the parser still holds the answer's headers: once
+                # the message is complete it has reset, and would always say False.
+                nonlocal keep_alive
+                keep_alive = parser.should_keep_alive()
+
             def on_body(self, data: bytes) -> None:
                 chunks.append(data)
 
@@ -180,7 +186,6 @@ class Connection:
                 await self.close()
                 raise ConnectionResetError("the server closed the connection")
             parser.feed_data(data)
-        keep_alive = parser.should_keep_alive()
         status = parser.get_status_code()
         if not keep_alive:
             await self.close()

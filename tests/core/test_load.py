@@ -93,6 +93,52 @@ def test_a_burst_of_clients_is_held_not_dropped_postgres(tmp_path, postgres_url)
     _check(outcome, stored)
 
 
+def test_the_bench_clients_keep_their_connections(served):
+    """bench/load.py's clients keep one connection open, as egactl's own client does (its
+    connection pool). They once asked the parser whether to keep it after the answer was
+    complete, when it always says no: every request paid for a new connection."""
+    bench = _bench()
+    port = int(served.url.rsplit(":", 1)[1])
+
+    async def three_requests() -> list[int]:
+        conn = bench.Connection("127.0.0.1", port, served.admin_token)
+        ports = []
+        try:
+            for _ in range(3):
+                status, _, _ = await conn.request("GET", "/api/v1/institutions")
+                assert status == 200
+                assert conn.writer is not None, "the client closed a connection the server kept open"
+                ports.append(conn.writer.get_extra_info("sockname")[1])
+        finally:
+            await conn.close()
+        return ports
+
+    assert len(set(asyncio.run(three_requests()))) == 1
+
+
+def test_the_bench_clients_close_what_the_server_closes():
+    """An answer with `Connection: close` ends the connection; the next request opens another."""
+    bench = _bench()
+
+    async def run() -> None:
+        async def answer(reader, writer):
+            await reader.readuntil(b"\r\n\r\n")
+            writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok")
+            await writer.drain()
+            writer.close()
+
+        server = await asyncio.start_server(answer, "127.0.0.1", 0)
+        port = server.sockets[0].getsockname()[1]
+        async with server:
+            conn = bench.Connection("127.0.0.1", port, "token")
+            for _ in range(2):
+                status, _, body = await conn.request("GET", "/")
+                assert (status, body) == (200, b"ok")
+                assert conn.writer is None
+
+    asyncio.run(run())
+
+
 def test_serve_refuses_a_bad_capacity_setting(tmp_path):
     env = {k: v for k, v in os.environ.items() if not k.startswith("EGACTL_")}
     env.update(EGACTL_DATA_DIR=str(tmp_path / "data"), EGACTL_CONFIG_DIR=str(tmp_path / "config"),
