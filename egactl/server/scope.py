@@ -267,6 +267,7 @@ class ApiRoute(APIRoute):
         # for this route (401, 403, 404, 409, 412, 422, 429, 503, as it applies);
         # what the route declares itself wins.
         dependant = self.dependant
+        self.input_parameters = inputs.parameters(dependant)  # what inputs.check reads on each request
         self.responses = {**route_responses(self.methods, path, params=bool(dependant.path_params or dependant.query_params),
                                             body=self.body_field is not None), **self.responses}
 

@@ -167,6 +167,34 @@ def test_times_are_utc_whatever_the_database_session_zone(postgres_url, clock):
         be.engine.dispose()
 
 
+UTC = dt.timezone.utc
+
+
+@pytest.mark.parametrize("stored, expected", [
+    ("2026-11-30 09:15:00.250000", dt.datetime(2026, 11, 30, 9, 15, 0, 250000, tzinfo=UTC)),  # as egactl writes it
+    ("2026-11-30 09:15:00", dt.datetime(2026, 11, 30, 9, 15, tzinfo=UTC)),  # SQLite's CURRENT_TIMESTAMP
+    ("2026-11-30T09:15:00+03:00", dt.datetime(2026, 11, 30, 6, 15, tzinfo=UTC)),  # a writer that kept its offset
+    (None, None),
+])
+def test_sqlite_times_read_back_in_utc_whatever_form_they_were_stored_in(backend, stored, expected):
+    """SQLite holds times as text. egactl's own form is read in one call (the fast way); any
+    other form a writer left takes the general way, and reads the same instant, in UTC."""
+    with backend.write_sessions() as s:
+        s.execute(text("INSERT INTO core_tokens (subject, role, institutions, token_hash, prefix, created_at, "
+                       "expires_at) VALUES ('t', 'admin', '[]', 'h', 'p', '2026-11-30 00:00:00', :t)"),
+                  {"t": stored})
+        s.commit()
+    from egactl.server.models import ApiToken
+
+    with backend.read_sessions() as s:
+        through_the_orm = s.scalars(select(ApiToken.expires_at).where(ApiToken.subject == "t")).one()
+        through_the_table = s.execute(select(ApiToken.__table__.c.expires_at)
+                                      .where(ApiToken.__table__.c.subject == "t")).scalar_one()
+    assert through_the_orm == through_the_table == expected
+    if expected is not None:
+        assert through_the_orm.tzinfo is UTC and through_the_table.tzinfo is UTC
+
+
 @pytest.fixture
 def short_busy_timeout(monkeypatch):
     """Writers give up on SQLite's write lock after 0.2 s (set before the `app` fixture builds its engine)."""

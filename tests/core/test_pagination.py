@@ -75,6 +75,29 @@ def test_a_statement_of_several_entities_pages_as_rows(session):
     assert got["items"] == [(6, "6"), (5, "5")]
 
 
+@pytest.mark.parametrize("columns", [
+    pytest.param(lambda: (AuditEntry.id, AuditEntry.resource_id, AuditEntry.at), id="mapped attributes"),
+    pytest.param(lambda: tuple(AuditEntry.__table__.c[k] for k in ("id", "resource_id", "at")), id="the table's columns"),
+    pytest.param(lambda: (AuditEntry.resource_id, AuditEntry.actor), id="without the keys"),
+])
+def test_a_row_of_columns_is_read_by_name_and_by_position(session, columns):
+    """`serialize` gets each row of columns as a named tuple: by name as a Row was read, by
+    position or unpacked as a tuple, and without the keys the page added to find the next one."""
+    seen = []
+
+    def serialize(row):
+        seen.append(row)
+        return {"resource_id": row.resource_id, "first": row[0], "width": len(row)}
+
+    got = page(session, select(*columns()), AuditEntry.id, cursor=None, limit=2, order_by=AuditEntry.at,
+               serialize=serialize)
+    width = len(columns())
+    assert [i["resource_id"] for i in got["items"]] == ["4", "5"]  # the latest two: 9 h, then 7 h with the higher id
+    assert all(i["width"] == width for i in got["items"])
+    assert got["next_cursor"]
+    assert isinstance(seen[0], tuple) and tuple(seen[0]) == tuple(seen[0][:width])
+
+
 @pytest.mark.parametrize("cursor", ["garbage", "a2V5czpbMV0", "a2V5czpbIngiLCAxXQ",
                                     "a2V5czpbIjIwMjYtMTEtMDFUMDA6MDA6MDAiLDFd"])  # a time without its offset
 def test_a_cursor_not_from_this_api_is_a_422(session, cursor):

@@ -94,8 +94,13 @@ BulkIn = bulk_request(InstitutionIn, name="InstitutionBulkIn")
 BulkOut = bulk_response(("created", "exists", "failed"), name="InstitutionBulkOut")
 
 
-COLUMNS = [getattr(Institution, c.key) for c in Institution.__mapper__.column_attrs]
-"""An institution's every column, by name: what ``serialize`` reads, as a row or as the object."""
+DIRECTORY = Institution.__table__.c
+"""The directory's columns, by name: what ``serialize`` reads, as a row or as the object.
+
+The list selects these, the table's own columns, rather than the mapped
+attributes: a statement without them runs without the ORM (no compile state,
+no entity loading), about a sixth of the list's CPU per request. Its filters
+use them too, since one mapped attribute in a WHERE brings the ORM back."""
 
 
 def serialize(i: Institution) -> dict[str, Any]:
@@ -112,11 +117,11 @@ def matching(q: str) -> Any:
     from sqlalchemy import and_
 
     like = f"%{q}%"
-    found = [Institution.code.ilike(like), Institution.name.ilike(like)]
+    found = [DIRECTORY.code.ilike(like), DIRECTORY.name.ilike(like)]
     words = name_tokens(q)
     if words:
-        found.append(and_(*(or_(Institution.name.ilike(f"{w}%"), Institution.name.ilike(f"% {w}%"),
-                                Institution.name.ilike(f"%-{w}%")) for w in words)))
+        found.append(and_(*(or_(DIRECTORY.name.ilike(f"{w}%"), DIRECTORY.name.ilike(f"% {w}%"),
+                                DIRECTORY.name.ilike(f"%-{w}%")) for w in words)))
     return or_(*found)
 
 
@@ -147,14 +152,14 @@ def require_institution(code: str) -> Institution:
 @router.get("", response_model=InstitutionPage)
 def list_institutions(cursor: str | None = None, limit: int | None = None, kind: Kind | None = None,
                       region: str | None = None, q: str | None = None):
-    stmt = select(*COLUMNS)  # values only: `serialize` reads them by name, no ORM object is built
+    stmt = select(*DIRECTORY)  # values only, without the ORM: `serialize` reads them by name
     if kind:
-        stmt = stmt.where(Institution.kind == kind)
+        stmt = stmt.where(DIRECTORY.kind == kind)
     if region:
-        stmt = stmt.where(Institution.region.ilike(region))
+        stmt = stmt.where(DIRECTORY.region.ilike(region))
     if q:
         stmt = stmt.where(matching(q))
-    return page(db(), stmt, Institution.id, cursor=cursor, limit=limit, serialize=serialize, oldest_first=True)
+    return page(db(), stmt, DIRECTORY.id, cursor=cursor, limit=limit, serialize=serialize, oldest_first=True)
 
 
 @router.get("/{code}", response_model=InstitutionOut)
