@@ -147,6 +147,11 @@ class Connection:
                       headers: dict[str, str] | None = None) -> tuple[int, dict[str, str], bytes]:
         import httptools
 
+        if self.writer is not None and self.reader is not None and self.reader.at_eof():
+            # The server closed the connection while it was idle (uvicorn closes one after
+            # 5 s without a request, e.g. while this client waited out a Retry-After): a
+            # client drops such a connection from its pool before using it, as httpx does.
+            await self.close()
         if self.writer is None:
             self.reader, self.writer = await asyncio.open_connection(self.host, self.port)
         head = [f"{method} {path} HTTP/1.1\r\nHost: {self.host}:{self.port}\r\n".encode(), self.auth]

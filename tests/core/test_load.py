@@ -139,6 +139,34 @@ def test_the_bench_clients_close_what_the_server_closes():
     asyncio.run(run())
 
 
+def test_a_bench_client_reconnects_when_the_server_closed_an_idle_connection():
+    """uvicorn closes a connection idle for 5 s, e.g. while its client waits out a Retry-After.
+    The client must notice before reusing it (as httpx's pool does), not count a failure."""
+    bench = _bench()
+
+    async def run() -> None:
+        async def answer_once_then_close(reader, writer):
+            await reader.readuntil(b"\r\n\r\n")
+            writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")  # keep-alive...
+            await writer.drain()
+            await asyncio.sleep(0.05)
+            writer.close()  # ...until the server's idle timeout
+
+        server = await asyncio.start_server(answer_once_then_close, "127.0.0.1", 0)
+        port = server.sockets[0].getsockname()[1]
+        async with server:
+            conn = bench.Connection("127.0.0.1", port, "token")
+            try:
+                for _ in range(2):
+                    status, _, body = await conn.request("GET", "/")
+                    assert (status, body) == (200, b"ok")
+                    await asyncio.sleep(0.3)
+            finally:
+                await conn.close()
+
+    asyncio.run(run())
+
+
 def test_serve_refuses_a_bad_capacity_setting(tmp_path):
     env = {k: v for k, v in os.environ.items() if not k.startswith("EGACTL_")}
     env.update(EGACTL_DATA_DIR=str(tmp_path / "data"), EGACTL_CONFIG_DIR=str(tmp_path / "config"),
