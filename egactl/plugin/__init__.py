@@ -41,7 +41,7 @@ See docs/plugins.md for a worked example.
 
 from __future__ import annotations
 
-__version__ = "2.6"
+__version__ = "2.7"
 """Version of the plugin SDK (``egactl.plugin`` and its modules); see the changelog in docs/plugins.md."""
 
 __all__ = ["BackendPart", "PERSONAL_KINDS", "PersonalData", "Plugin", "Privacy", "Retention", "Worker", "__version__",

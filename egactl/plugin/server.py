@@ -90,7 +90,9 @@ __all__ = [
 page = _pagination.page
 """``page(session, stmt, id_column, *, cursor, limit, serialize, order_by=None, oldest_first=False, counted=None)``:
 ``{"items": [...], "next_cursor": ...}``, keyset pages newest first by default (by ``order_by``, then id);
-``counted``: a cheaper statement with exactly ``stmt``'s rows, for the first page's total."""
+``serialize`` gets the object of a statement of one entity, or each row as a named tuple (by name or
+position); ``counted``: a cheaper statement with exactly ``stmt``'s rows, for the first page's total.
+A page of values is cheapest from the table's own columns (``Model.__table__.c``): no ORM at all."""
 
 
 def iso(moment: Any) -> str | None:
