@@ -115,13 +115,31 @@ def serve(ctx: typer.Context,
                       EGACTL_SERVE_QUEUE_TIMEOUT=str(capacity.queue_timeout),
                       EGACTL_SERVE_LOG_LEVEL=log_level.value, EGACTL_SERVE_LOG_FILE=str(log_file or ""),
                       EGACTL_SQL_ECHO="1" if sql_echo else "")
+    from egactl.server import listening
+
+    # A socket for each process (where the system spreads connections over them), so that
+    # connections kept open are spread over the processes: egactl.server.listening.
+    holder, sockets = listening.reserve(host, port) if listening.spreads() else (None, None)
+    if sockets is not None:
+        where = f"http://{host}:{sockets.port} (database {_safe(url)}"  # port 0: the one port chosen
     stop = threading.Event()
     threads = _start_workers(app_.state.backend, stop) if workers else []
     context.get().io.status(f"egactl backend on {where}, {processes} processes)")
     try:
-        uvicorn.run("egactl.commands.serve:_process_app", factory=True, workers=processes, host=host, port=port,
-                    log_level=log_level.value, log_config=None, access_log=False)
+        if sockets is None:
+            uvicorn.run("egactl.commands.serve:_process_app", factory=True, workers=processes, host=host, port=port,
+                        log_level=log_level.value, log_config=None, access_log=False)
+        else:
+            from uvicorn.supervisors import Multiprocess
+
+            # What uvicorn.run does for several workers, with the sockets given rather than one bound.
+            config = uvicorn.Config("egactl.commands.serve:_process_app", factory=True, workers=processes,
+                                    host=host, port=sockets.port, log_level=log_level.value, log_config=None,
+                                    access_log=False)
+            Multiprocess(config, sockets=sockets).run()
     finally:
+        if holder is not None:
+            holder.close()
         stop.set()
         for t in threads:
             t.join(timeout=5)
