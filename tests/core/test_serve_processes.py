@@ -66,6 +66,17 @@ def _until(check, timeout: float = 60.0):
         time.sleep(0.1)
 
 
+def _env(tmp_path: Path) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("EGACTL_")}
+    return dict(env, EGACTL_DATA_DIR=str(tmp_path / "data"), EGACTL_CONFIG_DIR=str(tmp_path / "config"))
+
+
+def _serve_two(tmp_path: Path, port: int) -> list[str]:
+    """`egactl serve` with two processes on ``port``, on a database of its own."""
+    return [sys.executable, "-m", "egactl", "serve", "--port", str(port), "--processes", "2",
+            "--database-url", f"sqlite:///{tmp_path / 's.db'}"]
+
+
 @pytest.fixture
 def two_processes(tmp_path):
     server = start_server(tmp_path, extra_env={"EGACTL_SERVE_PROCESSES": "2"})
@@ -112,12 +123,9 @@ def test_a_port_in_use_is_refused_in_one_line(tmp_path):
     taken.bind(("127.0.0.1", 0))
     taken.listen()
     port = taken.getsockname()[1]
-    env = {k: v for k, v in os.environ.items() if not k.startswith("EGACTL_")}
-    env.update(EGACTL_DATA_DIR=str(tmp_path / "data"), EGACTL_CONFIG_DIR=str(tmp_path / "config"))
     try:
-        r = subprocess.run([sys.executable, "-m", "egactl", "serve", "--port", str(port), "--processes", "2",
-                            "--database-url", f"sqlite:///{tmp_path / 's.db'}"], env=env, capture_output=True,
-                           text=True, timeout=120)
+        r = subprocess.run(_serve_two(tmp_path, port), env=_env(tmp_path), capture_output=True, text=True,
+                           timeout=120)
     finally:
         taken.close()
     assert r.returncode == 5, r.stderr
@@ -128,11 +136,8 @@ def test_a_port_in_use_is_refused_in_one_line(tmp_path):
 
 def test_port_zero_is_one_port_for_every_process(tmp_path):
     """`--port 0`: the supervising process chooses the port, and both processes listen on it."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("EGACTL_")}
-    env.update(EGACTL_DATA_DIR=str(tmp_path / "data"), EGACTL_CONFIG_DIR=str(tmp_path / "config"))
-    proc = subprocess.Popen([sys.executable, "-m", "egactl", "serve", "--port", "0", "--processes", "2",
-                             "--database-url", f"sqlite:///{tmp_path / 's.db'}"], env=env,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(_serve_two(tmp_path, 0), env=_env(tmp_path), stdout=subprocess.DEVNULL,
+                            stderr=subprocess.PIPE, text=True)
     try:
         line = proc.stderr.readline()
         assert "egactl backend on http://127.0.0.1:" in line, line
@@ -146,11 +151,8 @@ def test_port_zero_is_one_port_for_every_process(tmp_path):
 
 def test_a_free_port_is_free_again_once_the_server_stops(tmp_path):
     port = free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("EGACTL_")}
-    env.update(EGACTL_DATA_DIR=str(tmp_path / "data"), EGACTL_CONFIG_DIR=str(tmp_path / "config"))
-    proc = subprocess.Popen([sys.executable, "-m", "egactl", "serve", "--port", str(port), "--processes", "2",
-                             "--database-url", f"sqlite:///{tmp_path / 's.db'}"], env=env,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(_serve_two(tmp_path, port), env=_env(tmp_path), stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
     try:
         assert _until(lambda: len([s for s in _tcp(port) if s[0] == LISTEN]) == 2 or None)
     finally:
